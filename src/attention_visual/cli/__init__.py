@@ -1,0 +1,1 @@
+"""The `attention-visual` command line."""

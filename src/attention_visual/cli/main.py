@@ -1,0 +1,65 @@
+"""Entry point of `attention-visual` / `python -m attention_visual`.
+
+Each subcommand lives in its own module under ``attention_visual.cli`` and exposes
+``register(subparsers) -> None``; the parser it adds sets ``handler=`` to a function
+``(args) -> int``. Errors derived from :class:`AttentionVisualError` are printed as one
+line on stderr with exit status 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from attention_visual import __version__
+from attention_visual.errors import AttentionVisualError
+
+log = logging.getLogger("attention_visual")
+
+#: Modules under attention_visual.cli that contribute a subcommand, in --help order.
+SUBCOMMAND_MODULES: tuple[str, ...] = ("config_cmd",)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with status 2 and a single line for usage errors (its default too)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="attention-visual",
+        description="Capture, store and visualise the text-to-video cross-attention of Wan2.1 models.",
+    )
+    parser.add_argument("--version", action="version", version=f"attention-visual {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in SUBCOMMAND_MODULES:
+        module = importlib.import_module(f"attention_visual.cli.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(handler(args))
+    except AttentionVisualError as exc:
+        print(f"attention-visual: error: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    except KeyboardInterrupt:
+        print("attention-visual: interrupted", file=sys.stderr)  # noqa: T201
+        return 130

@@ -1,0 +1,56 @@
+"""Exceptions raised by attention_visual.
+
+The hierarchy::
+
+    AttentionVisualError            base class; the CLI prints its message on one line and exits with 2
+    ├── ConfigError                 the YAML config or an override is invalid (names the dotted key)
+    ├── PromptError                 a marked prompt is malformed or a word cannot be found in the tokens
+    ├── AttentionDataError          a stored map is missing, truncated, corrupted or of an unknown schema
+    │   └── NotFoundError           a video, word or step that does not exist (lists what does)
+    ├── CaptureError                the capture hooks were misused (entered twice, batched call, ...)
+    └── RenderError                 a visualisation could not be produced (bad option, unreadable video)
+"""
+
+from __future__ import annotations
+
+
+class AttentionVisualError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(AttentionVisualError, ValueError):
+    """The config file or an override is invalid."""
+
+
+class PromptError(AttentionVisualError, ValueError):
+    """A marked prompt is malformed, or a marked word cannot be located in the tokens."""
+
+
+class AttentionDataError(AttentionVisualError):
+    """Stored attention data is missing, truncated, corrupted or of an unknown schema version."""
+
+
+class NotFoundError(AttentionDataError, KeyError):
+    """A requested video, word or step does not exist; the message lists what is available."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CaptureError(AttentionVisualError, RuntimeError):
+    """The capture was misused or the pipeline does not look like a Wan text-to-video pipeline."""
+
+
+class RenderError(AttentionVisualError, ValueError):
+    """A visualisation option is invalid or an input video cannot be read."""
+
+
+__all__ = [
+    "AttentionDataError",
+    "AttentionVisualError",
+    "CaptureError",
+    "ConfigError",
+    "NotFoundError",
+    "PromptError",
+    "RenderError",
+]
