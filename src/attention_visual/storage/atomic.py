@@ -1,0 +1,63 @@
+"""Atomic file writes: write a temporary file beside the target, fsync, then rename.
+
+A reader never sees a half-written file under the final name; an interrupted write
+leaves at most a ``.*.tmp-*`` file, which readers ignore.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+TMP_MARKER = ".tmp-"
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO[bytes]]:
+    """Open a temporary file for ``path``; on success it replaces ``path`` atomically.
+
+    Example:
+        >>> with atomic_output(Path("/tmp/x.bin")) as fh:  # doctest: +SKIP
+        ...     fh.write(b"data")
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARKER}", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_output(path) as fh:
+        fh.write(data)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_with(path: Path, writer: Callable[[IO[bytes]], None]) -> None:
+    """Call ``writer(fh)`` on a temporary file that then replaces ``path`` atomically."""
+    with atomic_output(path) as fh:
+        writer(fh)
+
+
+def is_temporary(path: Path) -> bool:
+    """True for the leftovers of an interrupted atomic write."""
+    return path.name.startswith(".") and TMP_MARKER in path.name
+
+
+__all__ = ["atomic_output", "atomic_write_bytes", "atomic_write_text", "atomic_write_with", "is_temporary"]

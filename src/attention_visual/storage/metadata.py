@@ -1,0 +1,167 @@
+"""Typed metadata stored next to every attention map, and its JSON schema version.
+
+One :class:`MapMetadata` per stored array (one step, or the step-average). It carries the
+fields the seed documentation shows (``shape``, ``dtype``, ``num_steps``, ``steps_used``,
+``aggregation_method``, ``token_word``, ``video_dimensions``, ``storage_timestamp``,
+``attention_storage_version``) and everything needed to interpret the array without the
+model: axes names, token grid, latent→video frame mapping, prompt and token provenance,
+which guidance pass and how heads/blocks/tokens were reduced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from attention_visual.errors import AttentionDataError
+
+ATTENTION_STORAGE_VERSION = 1
+
+#: Axis names a stored array may have, outermost first. ``frame, y, x`` always come last.
+LEADING_AXES = ("pass", "block", "head")
+GRID_AXES = ("frame", "y", "x")
+PASS_NAMES = ("cond", "uncond")
+
+
+@dataclass(frozen=True)
+class VideoDimensions:
+    """Size of the generated video the map belongs to."""
+
+    width: int
+    height: int
+    fps: float
+    frames: int
+
+
+@dataclass(frozen=True)
+class TokenGrid:
+    """The model's video-token grid: latent frames × height/16 × width/16 for Wan (before downsampling)."""
+
+    frames: int
+    height: int
+    width: int
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """How the model's attention was reduced to the stored array."""
+
+    heads: str = "mean"  # "mean" or "kept" (a "head" axis)
+    blocks: str = "mean"  # "mean" or "kept" (a "block" axis)
+    tokens: str = "sum"  # "sum" | "mean" | "max" over the word's tokens
+    padding: str = (
+        "include"  # "include": softmax over all text keys; "exclude": renormalised over real tokens
+    )
+
+
+@dataclass(frozen=True)
+class MapMetadata:
+    """Everything known about one stored attention array. Arrays are ``[*leading, frame, y, x]``."""
+
+    video_id: str
+    token_word: str
+    shape: tuple[int, ...]
+    dtype: str
+    axes: tuple[str, ...]
+    num_steps: int
+    steps_used: tuple[int, ...]
+    step_index: int | None
+    aggregation_method: str  # "per_step" | "mean_over_steps"
+    video_dimensions: VideoDimensions
+    token_grid: TokenGrid
+    latent_to_video_frames: tuple[tuple[int, int], ...]
+    timestep: float | None = None
+    sigma: float | None = None
+    spatial_downsample_factor: int = 1
+    marked_prompt: str = ""
+    clean_prompt: str = ""
+    token_indices: tuple[int, ...] = ()
+    token_ids: tuple[int, ...] = ()
+    token_pieces: tuple[str, ...] = ()
+    char_spans: tuple[tuple[int, int], ...] = ()
+    guidance_pass: str = "cond"
+    passes: tuple[str, ...] = ("cond",)
+    reduction: Reduction = field(default_factory=Reduction)
+    blocks: tuple[str, ...] = ()
+    num_heads: int | None = None
+    model_id: str | None = None
+    seed: int | None = None
+    storage_format: str = "numpy"
+    storage_timestamp: str = ""
+    attention_storage_version: int = ATTENTION_STORAGE_VERSION
+
+    def __post_init__(self) -> None:
+        if tuple(self.axes[-3:]) != GRID_AXES or any(a not in LEADING_AXES for a in self.axes[:-3]):
+            raise AttentionDataError(f"axes must be [*{LEADING_AXES} subset, frame, y, x], got {self.axes}")
+        if len(self.axes) != len(self.shape):
+            raise AttentionDataError(f"axes {self.axes} do not match shape {self.shape}")
+
+    @property
+    def grid_shape(self) -> tuple[int, int, int]:
+        """``(frame, y, x)`` of the stored array."""
+        f, y, x = self.shape[-3:]
+        return (f, y, x)
+
+    def with_array(self, shape: tuple[int, ...], dtype: str) -> MapMetadata:
+        """A copy describing an array of another shape/dtype (same axes)."""
+        return dataclasses.replace(self, shape=tuple(shape), dtype=dtype)
+
+    def stamped(self) -> MapMetadata:
+        """A copy with ``storage_timestamp`` set to now (UTC, ISO 8601)."""
+        return dataclasses.replace(self, storage_timestamp=datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MapMetadata:
+        """Build from a decoded JSON object; raises :class:`AttentionDataError` when invalid."""
+        version = data.get("attention_storage_version")
+        if version != ATTENTION_STORAGE_VERSION:
+            raise AttentionDataError(
+                f"unsupported attention_storage_version {version!r} "
+                f"(this version reads {ATTENTION_STORAGE_VERSION})"
+            )
+        try:
+            kwargs = dict(data)
+            kwargs["video_dimensions"] = VideoDimensions(**data["video_dimensions"])
+            kwargs["token_grid"] = TokenGrid(**data["token_grid"])
+            kwargs["reduction"] = Reduction(**data.get("reduction", {}))
+            for name in ("shape", "axes", "steps_used", "token_indices", "token_ids", "token_pieces"):
+                kwargs[name] = tuple(data.get(name, ()))
+            for name in ("passes", "blocks"):
+                if name in data:
+                    kwargs[name] = tuple(data[name])
+            for name in ("latent_to_video_frames", "char_spans"):
+                kwargs[name] = tuple((int(a), int(b)) for a, b in data.get(name, ()))
+            return cls(**kwargs)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AttentionDataError(f"malformed metadata: {exc}") from exc
+
+    @classmethod
+    def from_json(cls, text: str) -> MapMetadata:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise AttentionDataError(f"metadata is not valid JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise AttentionDataError("metadata is not a JSON object")
+        return cls.from_dict(data)
+
+
+__all__ = [
+    "ATTENTION_STORAGE_VERSION",
+    "GRID_AXES",
+    "LEADING_AXES",
+    "PASS_NAMES",
+    "MapMetadata",
+    "Reduction",
+    "TokenGrid",
+    "VideoDimensions",
+]

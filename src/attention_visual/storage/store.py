@@ -1,0 +1,199 @@
+"""Reading and writing attention maps in the documented layout (see :mod:`.layout`).
+
+Writes are atomic: the array file first, then its metadata JSON (a step exists for readers
+only once its metadata is there), and a video's ``_complete.json`` last, after every map.
+Reads never unpickle: ``np.load(..., allow_pickle=False)`` and ``torch.load(..., weights_only=True)``;
+a truncated or corrupted file raises one :class:`AttentionDataError` naming the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import pickle
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from attention_visual.errors import AttentionDataError
+from attention_visual.storage.atomic import atomic_write_text, atomic_write_with
+from attention_visual.storage.layout import (
+    COMPLETE_MARK,
+    EXTENSIONS,
+    aggregated_paths,
+    check_video_id,
+    step_paths,
+)
+from attention_visual.storage.metadata import MapMetadata
+
+ARRAY_KEY = "attention"
+STORAGE_DTYPES = ("float32", "float16")
+
+
+@dataclass(frozen=True)
+class AttentionInfo:
+    """One stored map: the array (``[*leading, frame, y, x]``), its metadata and where it lives."""
+
+    attention_map: np.ndarray
+    metadata: MapMetadata
+    path: Path
+
+
+class AttentionStore:
+    """Writes maps under an ``attention_maps/`` folder.
+
+    Args:
+        root: the ``attention_maps/`` folder (created on first write).
+        storage_format: ``"numpy"`` (``.npz``) or ``"torch"`` (``.pt``) for per-step maps.
+        compress: use ``np.savez_compressed`` for ``.npz`` files.
+        dtype: ``"float32"`` or ``"float16"`` on disk.
+        aggregated_format: file format of the step-averaged maps (defaults to ``storage_format``).
+
+    Example:
+        >>> store = AttentionStore(Path("out/attention_maps"))  # doctest: +SKIP
+        >>> store.save_step(metadata, array)                     # doctest: +SKIP
+        >>> store.mark_complete("prompt_001_vid_001", {"words": ["kiss"]})  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        root: Path | str,
+        storage_format: str = "numpy",
+        compress: bool = True,
+        dtype: str = "float32",
+        aggregated_format: str | None = None,
+    ) -> None:
+        for name, value in (("storage_format", storage_format), ("aggregated_format", aggregated_format)):
+            if value is not None and value not in EXTENSIONS:
+                raise AttentionDataError(f"{name} must be one of {sorted(EXTENSIONS)}, got {value!r}")
+        if dtype not in STORAGE_DTYPES:
+            raise AttentionDataError(f"storage dtype must be one of {STORAGE_DTYPES}, got {dtype!r}")
+        self.root = Path(root)
+        self.storage_format = storage_format
+        self.aggregated_format = aggregated_format or storage_format
+        self.compress = compress
+        self.dtype = dtype
+
+    def save_step(self, metadata: MapMetadata, array: np.ndarray) -> Path:
+        """Store one step's map. ``metadata.step_index`` names the file."""
+        if metadata.step_index is None:
+            raise AttentionDataError("save_step needs metadata.step_index; use save_aggregated for averages")
+        data_path, meta_path = step_paths(
+            self.root, metadata.video_id, metadata.token_word, metadata.step_index, self.storage_format
+        )
+        return self._save(data_path, meta_path, metadata, array, self.storage_format)
+
+    def save_aggregated(self, metadata: MapMetadata, array: np.ndarray) -> Path:
+        """Store a word's step-averaged map."""
+        data_path, meta_path = aggregated_paths(
+            self.root, metadata.video_id, metadata.token_word, self.aggregated_format
+        )
+        return self._save(data_path, meta_path, metadata, array, self.aggregated_format)
+
+    def mark_complete(self, video_id: str, summary: dict[str, Any]) -> Path:
+        """Write ``<video_id>/_complete.json``: call last, after every map of the video is saved."""
+        path = self.root / check_video_id(video_id) / COMPLETE_MARK
+        atomic_write_text(path, json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+        return path
+
+    def is_complete(self, video_id: str) -> bool:
+        return (self.root / check_video_id(video_id) / COMPLETE_MARK).is_file()
+
+    def remove_video(self, video_id: str) -> None:
+        """Delete every stored file of ``video_id`` (used before redoing an unfinished video)."""
+        folder = self.root / check_video_id(video_id)
+        if folder.is_dir():
+            shutil.rmtree(folder)
+
+    def _save(
+        self, data_path: Path, meta_path: Path, metadata: MapMetadata, array: np.ndarray, fmt: str
+    ) -> Path:
+        arr = np.ascontiguousarray(array, dtype=np.dtype(self.dtype))  # [*leading, frame, y, x]
+        if tuple(arr.shape) != tuple(metadata.shape):
+            raise AttentionDataError(
+                f"array shape {arr.shape} does not match metadata shape {metadata.shape}"
+            )
+        meta = metadata.with_array(tuple(arr.shape), self.dtype)
+        meta = meta.stamped() if not meta.storage_timestamp else meta
+        if fmt == "numpy":
+            atomic_write_with(data_path, lambda fh: _write_npz(fh, arr, self.compress))
+        else:
+            atomic_write_with(data_path, lambda fh: _write_pt(fh, arr))
+        # The metadata is written second: a step without metadata does not exist for readers.
+        atomic_write_text(meta_path, dataclasses.replace(meta, storage_format=fmt).to_json())
+        return data_path
+
+
+def _write_npz(fh: IO[bytes], arr: np.ndarray, compress: bool) -> None:
+    if compress:
+        np.savez_compressed(fh, attention=arr)
+    else:
+        np.savez(fh, attention=arr)
+
+
+def _write_pt(fh: IO[bytes], arr: np.ndarray) -> None:
+    import torch
+
+    torch.save({ARRAY_KEY: torch.from_numpy(arr)}, fh)
+
+
+def read_array(path: Path) -> np.ndarray:
+    """Load the array of a ``.npz`` or ``.pt`` map file without unpickling anything."""
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                if ARRAY_KEY not in npz.files:
+                    raise AttentionDataError(f"{path}: no '{ARRAY_KEY}' array in file (found {npz.files})")
+                return np.asarray(npz[ARRAY_KEY])
+        if path.suffix == ".pt":
+            import torch
+
+            try:
+                obj = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError as exc:  # weights_only refused it: not plain tensors
+                raise AttentionDataError(
+                    f"{path}: corrupted or unsafe attention file (refused to unpickle)"
+                ) from exc
+            if not isinstance(obj, dict) or ARRAY_KEY not in obj:
+                raise AttentionDataError(f"{path}: not an attention map file (no '{ARRAY_KEY}' tensor)")
+            return np.asarray(obj[ARRAY_KEY].numpy())
+    except AttentionDataError:
+        raise
+    except FileNotFoundError as exc:
+        raise AttentionDataError(f"{path}: file is missing") from exc
+    except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, KeyError) as exc:
+        raise AttentionDataError(
+            f"{path}: truncated or corrupted attention file ({type(exc).__name__})"
+        ) from exc
+    raise AttentionDataError(f"{path}: unknown attention file type {path.suffix!r}")
+
+
+def read_metadata(path: Path) -> MapMetadata:
+    """Load a ``*_metadata.json``; errors name the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AttentionDataError(f"{path}: cannot read metadata ({exc})") from exc
+    try:
+        return MapMetadata.from_json(text)
+    except AttentionDataError as exc:
+        raise AttentionDataError(f"{path}: {exc}") from exc
+
+
+def read_map(data_path: Path, meta_path: Path) -> AttentionInfo:
+    """Load one map and check it against its metadata."""
+    metadata = read_metadata(meta_path)
+    array = read_array(data_path)
+    if tuple(array.shape) != tuple(metadata.shape):
+        raise AttentionDataError(
+            f"{data_path}: array shape {tuple(array.shape)} does not match its metadata {metadata.shape}"
+        )
+    return AttentionInfo(attention_map=array, metadata=metadata, path=data_path)
+
+
+__all__ = ["ARRAY_KEY", "AttentionInfo", "AttentionStore", "read_array", "read_map", "read_metadata"]

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from attention_visual.errors import AttentionDataError, NotFoundError
+from attention_visual.storage import AttentionStore
+from attention_visual.visualization import AttentionAnalyzer
+from support.synthetic import GRID, hot_spot, make_metadata
+
+VID = "prompt_001_vid_001"
+
+
+@pytest.fixture
+def store_root(tmp_path: Path) -> Path:
+    store = AttentionStore(tmp_path)
+    for word in ("kiss", "red car", "../x"):
+        for step in (2, 0, 1):  # written out of order
+            arr = hot_spot(at=(step, 0, 0), value=float(step + 1))
+            store.save_step(make_metadata(word=word, step=step, num_steps=3), arr)
+        store.save_aggregated(make_metadata(word=word, step=None, num_steps=3), hot_spot(value=5.0))
+    store.mark_complete(VID, {"words": ["kiss", "red car", "../x"]})
+    return tmp_path
+
+
+def test_discovery(store_root: Path) -> None:
+    an = AttentionAnalyzer(store_root)
+    assert an.get_available_videos() == [VID]
+    assert an.get_available_tokens(VID) == ["../x", "kiss", "red car"]
+    assert an.get_available_steps(VID, "red car") == [0, 1, 2]
+    assert an.is_complete(VID)
+
+
+def test_load_step_typed_metadata(store_root: Path) -> None:
+    info = AttentionAnalyzer(store_root).load_step(VID, "red car", 1)
+    assert info.metadata.video_dimensions.width == 80
+    assert info.metadata.token_word == "red car"
+    assert info.attention_map.shape == GRID
+    assert info.attention_map[1, 0, 0] == 2.0
+
+
+def test_load_all_steps_in_order(store_root: Path) -> None:
+    infos = AttentionAnalyzer(store_root).load_all_steps(VID, "kiss")
+    assert [i.metadata.step_index for i in infos] == [0, 1, 2]
+    stack, _ = AttentionAnalyzer(store_root).step_stack(VID, "kiss")
+    assert stack.shape == (3, *GRID)  # [step, frame, y, x]
+    assert [stack[s, s, 0, 0] for s in range(3)] == [1.0, 2.0, 3.0]
+
+
+def test_load_aggregated(store_root: Path) -> None:
+    info = AttentionAnalyzer(store_root).load_aggregated(VID, "../x")
+    assert info.metadata.aggregation_method == "mean_over_steps"
+    assert info.attention_map.max() == 5.0
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda a: a.load_step("nope", "kiss", 0), f"available videos: {VID}"),
+        (lambda a: a.load_step(VID, "hug", 0), "available words: ../x, kiss, red car"),
+        (lambda a: a.load_step(VID, "kiss", 9), "available steps: 0, 1, 2"),
+        (lambda a: a.get_available_steps(VID, "kis"), "available words"),
+    ],
+)
+def test_missing_things_list_what_exists(store_root: Path, call, match: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(NotFoundError, match=match):
+        call(AttentionAnalyzer(store_root))
+
+
+def test_missing_dir() -> None:
+    with pytest.raises(NotFoundError, match="does not exist"):
+        AttentionAnalyzer("/nonexistent/attention_maps")
+
+
+def test_incomplete_video_is_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = AttentionStore(tmp_path)
+    store.save_step(make_metadata(step=0), hot_spot())
+    # an interrupted write: data without metadata, and a temporary file
+    (tmp_path / VID / "kiss" / "step_001.npz").write_bytes(b"partial")
+    (tmp_path / VID / "kiss" / ".step_002_metadata.json.tmp-123").write_text("{")
+    an = AttentionAnalyzer(tmp_path)
+    assert an.get_incomplete_videos() == [VID]
+    assert an.get_available_videos(include_incomplete=False) == []
+    with caplog.at_level(logging.WARNING):
+        assert an.get_available_steps(VID, "kiss") == [0]
+    assert "incomplete" in caplog.text
+
+
+def test_corrupted_step_raises_data_error(store_root: Path) -> None:
+    (store_root / VID / "kiss" / "step_001.npz").write_bytes(b"\x00" * 10)
+    with pytest.raises(AttentionDataError, match=r"step_001\.npz"):
+        AttentionAnalyzer(store_root).load_step(VID, "kiss", 1)
+
+
+def test_grid_reduces_leading_axes_and_selects_pass(tmp_path: Path) -> None:
+    shape = (2, 2, 3, *GRID)  # [pass, block, head, frame, y, x]
+    arr = np.zeros(shape, np.float32)
+    arr[0] = 1.0  # cond
+    arr[1] = 7.0  # uncond
+    arr[0, 1, 2] = 4.0  # one block/head of the cond pass differs
+    meta = make_metadata(
+        shape=shape, axes=("pass", "block", "head", "frame", "y", "x"), passes=("cond", "uncond")
+    )
+    AttentionStore(tmp_path).save_step(meta, arr)
+    info = AttentionAnalyzer(tmp_path).load_step(VID, "kiss", 0)
+    np.testing.assert_allclose(AttentionAnalyzer.grid(info), (5 * 1.0 + 4.0) / 6)
+    np.testing.assert_allclose(AttentionAnalyzer.grid(info, pass_name="uncond"), 7.0)
+    single = AttentionStore(tmp_path / "b").save_step(make_metadata(), hot_spot())
+    with pytest.raises(NotFoundError, match=r"pass 'uncond' not stored"):
+        AttentionAnalyzer.grid(
+            AttentionAnalyzer(single.parents[2]).load_step(VID, "kiss", 0), pass_name="uncond"
+        )
+
+
+def test_frame_average_weights_video_frames(store_root: Path) -> None:
+    meta = make_metadata()
+    grid = np.zeros(GRID, np.float32)
+    grid[0] = 9.0  # latent 0 owns 1 of the 9 video frames
+    avg = AttentionAnalyzer.frame_averaged(grid, meta)
+    assert avg.shape == GRID[1:]
+    np.testing.assert_allclose(avg, 1.0)
+
+
+def test_video_frame_maps_follow_wan_mapping() -> None:
+    meta = make_metadata()  # 3 latent frames -> 9 video frames, 32 x 80 pixels
+    grid = hot_spot(at=(2, 0, 0), value=1.0)  # top-left token of latent frame 2
+    maps = AttentionAnalyzer.video_frame_maps(grid, meta)
+    assert maps.shape == (9, 32, 80)  # [video_frame, H, W]
+    hot_frames = [n for n in range(9) if maps[n].max() > 0.5]
+    assert hot_frames == [5, 6, 7, 8]
+    y, x = np.unravel_index(np.argmax(maps[6]), maps[6].shape)
+    assert y < 8 and x < 8  # top-left corner of the 32 x 80 frame
+    small = AttentionAnalyzer.video_frame_maps(grid, meta, height=GRID[1], width=GRID[2])
+    np.testing.assert_array_equal(small[5], grid[2])
