@@ -1,0 +1,197 @@
+"""From captured step records to per-word arrays, and from those to the store.
+
+Kept apart from :mod:`.capture` so the capture class only manages hooks and state.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from attention_visual.capture.recorder import StepRecord
+from attention_visual.capture.settings import CaptureSettings
+from attention_visual.errors import CaptureError
+from attention_visual.storage import AttentionStore, MapMetadata, Reduction, TokenGrid, VideoDimensions
+from attention_visual.storage.frames import latent_to_video_frame_ranges
+from attention_visual.storage.layout import token_dir_name
+
+if TYPE_CHECKING:
+    from attention_visual.capture.capture import AttentionCapture
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FPS = 16.0
+
+
+@dataclass(frozen=True)
+class WordMaps:
+    """Captured maps of every word, with the facts needed to store them."""
+
+    maps: dict[str, np.ndarray]  # word -> [step, *leading, frame, y, x]
+    steps: tuple[int, ...]
+    passes: tuple[str, ...]
+    axes: tuple[str, ...]  # of one step: (*leading, "frame", "y", "x")
+    step_info: dict[int, StepRecord]  # step -> the record of its first pass (timestep, sigma, num_steps)
+
+
+def records_to_word_maps(records: list[StepRecord], words: tuple[str, ...], settings: CaptureSettings) -> WordMaps:
+    """Group records by step (ascending) and pass, and split them per word."""
+    by_step: dict[int, dict[str, StepRecord]] = {}
+    for record in records:
+        by_step.setdefault(record.step_index, {})[record.pass_name] = record
+    passes = tuple(p for p in settings.passes if any(p in r for r in by_step.values()))
+    steps = tuple(s for s in sorted(by_step) if all(p in by_step[s] for p in passes))
+    if len(steps) != len(by_step):
+        log.warning("steps %s lack a guidance pass and are left out", sorted(set(by_step) - set(steps)))
+    if not steps and words:
+        raise CaptureError("no complete step was captured")
+    keep_pass = settings.guidance_pass == "both" and len(passes) > 1
+    axes = (
+        *(("pass",) if keep_pass else ()),
+        *(("block",) if settings.store_per_block else ()),
+        *(("head",) if settings.store_per_head else ()),
+        "frame",
+        "y",
+        "x",
+    )
+    maps: dict[str, np.ndarray] = {}
+    for w, word in enumerate(words):
+        per_step = []
+        for s in steps:
+            arr = np.stack([by_step[s][p].array[w] for p in passes])  # [pass, block, head, frame, y, x]
+            squeeze = tuple(
+                i for i, keep in enumerate((keep_pass, settings.store_per_block, settings.store_per_head)) if not keep
+            )
+            per_step.append(arr.squeeze(axis=squeeze) if squeeze else arr)
+        maps[word] = np.stack(per_step) if per_step else np.zeros((0,), np.float32)
+    step_info = {s: by_step[s][passes[0]] for s in steps}
+    return WordMaps(maps, steps, passes, axes, step_info)
+
+
+def default_video_dimensions(pipe: object, grid: tuple[int, int, int], fps: float = DEFAULT_FPS) -> VideoDimensions:
+    """The video size a token grid implies: VAE factors × patch size (16 px per token for Wan)."""
+    spatial = int(getattr(pipe, "vae_scale_factor_spatial", 8))
+    temporal = int(getattr(pipe, "vae_scale_factor_temporal", 4))
+    patch = tuple(pipe.transformer.config.patch_size)  # type: ignore[attr-defined]
+    f, y, x = grid
+    return VideoDimensions(
+        width=x * spatial * patch[2], height=y * spatial * patch[1], fps=fps, frames=(f - 1) * temporal + 1
+    )
+
+
+def save_word_maps(
+    word_maps: WordMaps,
+    capture: AttentionCapture,
+    root: Path,
+    video_id: str,
+    video_dimensions: VideoDimensions | None,
+    *,
+    storage_format: str,
+    compress: bool,
+    store_steps: bool,
+    store_aggregated: bool,
+    aggregated_format: str | None,
+    model_id: str | None,
+    seed: int | None,
+    mark_complete: bool,
+) -> list[Path]:
+    """Write every word's steps and step-average, then the video's completion mark."""
+    settings = capture.settings
+    store = AttentionStore(
+        root,
+        storage_format=storage_format,
+        compress=compress,
+        dtype=settings.storage_dtype,
+        aggregated_format=aggregated_format,
+    )
+    if store.is_complete(video_id):
+        raise CaptureError(f"maps of video {video_id!r} already exist in {root}; choose another video id")
+    store.remove_video(video_id)  # leftovers of an interrupted earlier save
+    ds = settings.spatial_downsample_factor
+    first = next(iter(word_maps.maps.values()), None)
+    if first is None or first.ndim < 4:
+        raise CaptureError("nothing to save: the prompt has no marked word or no step was captured")
+    f, y, x = first.shape[-3:]
+    grid = TokenGrid(frames=f, height=y * ds, width=x * ds)
+    dims = video_dimensions or default_video_dimensions(capture.pipe, (f, y * ds, x * ds))
+    temporal = int(getattr(capture.pipe, "vae_scale_factor_temporal", 4))
+    targets = {t.word: t for t in capture.tokens.targets}
+    num_steps = next(iter(word_maps.step_info.values())).num_steps or len(word_maps.steps)
+    paths: list[Path] = []
+    for word, stack in word_maps.maps.items():  # stack: [step, *leading, frame, y, x]
+        tt = targets[word]
+        base = MapMetadata(
+            video_id=video_id,
+            token_word=word,
+            shape=tuple(stack.shape[1:]),
+            dtype=settings.storage_dtype,
+            axes=word_maps.axes,
+            num_steps=num_steps,
+            steps_used=word_maps.steps,
+            step_index=None,
+            aggregation_method="mean_over_steps",
+            video_dimensions=dims,
+            token_grid=grid,
+            latent_to_video_frames=latent_to_video_frame_ranges(f, temporal),
+            spatial_downsample_factor=ds,
+            marked_prompt=capture.marked.marked,
+            clean_prompt=capture.marked.clean,
+            token_indices=tt.token_indices,
+            token_ids=tt.token_ids,
+            token_pieces=tt.token_pieces,
+            char_spans=tt.spans,
+            guidance_pass=settings.guidance_pass,
+            passes=word_maps.passes,
+            reduction=Reduction(
+                heads="kept" if settings.store_per_head else "mean",
+                blocks="kept" if settings.store_per_block else "mean",
+                tokens=settings.token_reduction,
+                padding=settings.padding,
+            ),
+            blocks=capture.block_names,
+            num_heads=capture.heads,
+            model_id=model_id,
+            seed=seed,
+        ).stamped()
+        if store_steps:
+            for i, step in enumerate(word_maps.steps):
+                info = word_maps.step_info[step]
+                meta = _replace(
+                    base,
+                    steps_used=(step,),
+                    step_index=step,
+                    aggregation_method="per_step",
+                    timestep=info.timestep,
+                    sigma=info.sigma,
+                )
+                paths.append(store.save_step(meta, stack[i]))
+        if store_aggregated:
+            mean = stack.astype(np.float32).mean(axis=0)  # [*leading, frame, y, x]
+            paths.append(store.save_aggregated(base, mean))
+    if mark_complete:
+        paths.append(
+            store.mark_complete(
+                video_id,
+                {
+                    "video_id": video_id,
+                    "words": {w: token_dir_name(w) for w in word_maps.maps},
+                    "steps": list(word_maps.steps),
+                    "passes": list(word_maps.passes),
+                    "files": len(paths),
+                },
+            )
+        )
+    return paths
+
+
+def _replace(meta: MapMetadata, **changes: object) -> MapMetadata:
+    import dataclasses
+
+    return dataclasses.replace(meta, **changes)  # type: ignore[arg-type]
+
+
+__all__ = ["WordMaps", "default_video_dimensions", "records_to_word_maps", "save_word_maps"]

@@ -1,0 +1,197 @@
+"""Per-pass accumulation of word maps during a generation, copied to the host once per step.
+
+:class:`CaptureRecorder` is driven by the hooks of :mod:`.hooks`: ``begin`` when the transformer
+starts a pass (the pipeline's cache context says which pass and step), ``on_query``/``on_key``
+for every captured ``attn2`` call, ``end`` when the pass finishes. All reductions over heads and
+blocks happen on the model's device; one small array per captured pass and step reaches the host.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from attention_visual.capture.attention_math import WordColumns, trailing_run_start, word_attention
+from attention_visual.capture.settings import CaptureSettings
+from attention_visual.errors import CaptureError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """The maps of one guidance pass of one denoising step."""
+
+    pass_name: str
+    step_index: int
+    num_steps: int | None
+    timestep: float | None
+    sigma: float | None
+    array: np.ndarray  # [word, block_or_1, head_or_1, frame, y, x]
+
+
+@dataclass
+class _Pass:
+    """State of the transformer pass in flight."""
+
+    name: str
+    step_index: int
+    num_steps: int | None
+    timestep: float | None
+    sigma: float | None
+    grid: tuple[int, int, int]  # (frame, y, x) of the video tokens
+    num_real_keys: int | None
+    query: dict[int, torch.Tensor] = field(default_factory=dict)  # block position -> [video_token, width]
+    acc: torch.Tensor | None = None  # [word, block_or_1, head_or_1, video_token] float32
+    blocks_seen: int = 0
+
+
+class CaptureRecorder:
+    """Turns hook events into :class:`StepRecord` s.
+
+    Args:
+        settings: what to record.
+        words: the marked words' text-token columns.
+        heads: attention heads per block.
+        block_positions: ``{block index: position}`` of the captured blocks.
+        patch_size: the transformer's ``(t, h, w)`` patch size.
+    """
+
+    def __init__(
+        self,
+        settings: CaptureSettings,
+        words: WordColumns,
+        heads: int,
+        block_positions: dict[int, int],
+        patch_size: tuple[int, int, int],
+    ) -> None:
+        self.settings = settings
+        self.words = words
+        self.heads = heads
+        self.block_positions = block_positions
+        self.patch_size = patch_size
+        self.records: list[StepRecord] = []
+        #: real (non-pad) text tokens of each pass, learnt from the text encoder's inputs
+        self.num_real_keys: dict[str, int] = {}
+        self._pass: _Pass | None = None
+        self._done: set[tuple[str, int]] = set()
+
+    # -- transformer pass -------------------------------------------------------------------------
+    def begin(
+        self,
+        pass_name: str,
+        step_index: int,
+        num_steps: int | None,
+        sigma: float | None,
+        hidden_states: torch.Tensor,
+        timestep: torch.Tensor | None,
+    ) -> None:
+        """A transformer pass starts. ``hidden_states``: ``[batch, channel, frame, height, width]`` latents."""
+        self._pass = None
+        if hidden_states.shape[0] != 1:
+            raise CaptureError(
+                f"AttentionCapture records one video per pipeline call, got a batch of {hidden_states.shape[0]} "
+                "(a list of prompts or num_videos_per_prompt > 1); call the pipeline once per video"
+            )
+        if pass_name not in self.settings.passes or not self.settings.captures_step(step_index):
+            return
+        if (pass_name, step_index) in self._done:
+            raise CaptureError(
+                f"step {step_index} ({pass_name} pass) was already captured: use a new AttentionCapture "
+                "for every pipeline call"
+            )
+        pt, ph, pw = self.patch_size
+        _, _, frames, height, width = hidden_states.shape
+        grid = (frames // pt, height // ph, width // pw)
+        s = self.settings.spatial_downsample_factor
+        if grid[1] % s or grid[2] % s:
+            raise CaptureError(
+                f"spatial_downsample_factor {s} does not divide the token grid {grid[1]}x{grid[2]} (y x x)"
+            )
+        t = None if timestep is None else float(timestep.flatten()[0].item())
+        real = self.num_real_keys.get(pass_name) if self.settings.padding == "exclude" else None
+        self._pass = _Pass(pass_name, step_index, num_steps, t, sigma, grid, real)
+
+    def end(self) -> None:
+        """The transformer pass finished: reduce, copy to the host once, and record."""
+        current, self._pass = self._pass, None
+        if current is None or current.acc is None:
+            return
+        if current.blocks_seen != len(self.block_positions):
+            log.warning(
+                "step %d: %d of %d captured blocks ran",
+                current.step_index,
+                current.blocks_seen,
+                len(self.block_positions),
+            )
+        acc = current.acc  # [word, block_or_1, head_or_1, video_token]
+        if not self.settings.store_per_block:
+            acc = acc / current.blocks_seen
+        f, y, x = current.grid
+        maps = acc.reshape(*acc.shape[:3], f, y, x)  # [word, block, head, frame, y, x]
+        s = self.settings.spatial_downsample_factor
+        if s > 1:
+            lead = maps.shape[:4]
+            maps = F.avg_pool2d(maps.reshape(-1, y, x), kernel_size=s).reshape(*lead, y // s, x // s)
+        dtype = torch.float16 if self.settings.storage_dtype == "float16" else torch.float32
+        host = maps.to(device="cpu", dtype=dtype).numpy()
+        self.records.append(
+            StepRecord(current.name, current.step_index, current.num_steps, current.timestep, current.sigma, host)
+        )
+        self._done.add((current.name, current.step_index))
+
+    # -- attn2 calls --------------------------------------------------------------------------------
+    def wants(self, block_index: int) -> bool:
+        return self._pass is not None and block_index in self.block_positions
+
+    def on_query(self, block_index: int, query: torch.Tensor) -> None:
+        """``query``: ``[batch, video_token, heads * head_dim]``, the output of ``attn2.norm_q``."""
+        if self._pass is not None:
+            self._pass.query[block_index] = query
+
+    def on_key(self, block_index: int, key: torch.Tensor) -> None:
+        """``key``: ``[batch, text_token, heads * head_dim]``, the output of ``attn2.norm_k``."""
+        current = self._pass
+        if current is None or block_index not in current.query:
+            return
+        query = current.query.pop(block_index)
+        real = current.num_real_keys
+        if self.settings.padding == "exclude" and real is None:
+            run = trailing_run_start(key[0])
+            real = run if key.shape[1] - run > 1 else key.shape[1]
+        if self.words.columns and max(self.words.columns) >= (real or key.shape[1]):
+            raise CaptureError(
+                f"the marked words' tokens reach position {max(self.words.columns)} but the text has only "
+                f"{real or key.shape[1]} keys: was the pipeline called with capture.prompt and the same "
+                "max_sequence_length?"
+            )
+        with torch.no_grad():
+            probs = word_attention(
+                query[0],
+                key[0],
+                self.heads,
+                self.words,
+                token_reduction=self.settings.token_reduction,
+                num_real_keys=real if self.settings.padding == "exclude" else None,
+                chunk_size=self.settings.query_chunk_size,
+            )  # [head, word, video_token]
+            if not self.settings.store_per_head:
+                probs = probs.mean(dim=0, keepdim=True)
+            probs = probs.transpose(0, 1)  # [word, head_or_1, video_token]
+            if current.acc is None:
+                n_blocks = len(self.block_positions) if self.settings.store_per_block else 1
+                current.acc = torch.zeros(
+                    probs.shape[0], n_blocks, *probs.shape[1:], dtype=torch.float32, device=probs.device
+                )
+            if self.settings.store_per_block:
+                current.acc[:, self.block_positions[block_index]] = probs
+            else:
+                current.acc[:, 0] += probs
+        current.blocks_seen += 1
+
+
+__all__ = ["CaptureRecorder", "StepRecord"]

@@ -1,0 +1,36 @@
+"""``attention-visual config CONFIG [--set key=value ...]``: validate a config and print it resolved.
+
+The output is the config with every default filled in and the overrides applied, as YAML that
+``attention-visual config`` (and :func:`attention_visual.config.load_config`) reads back unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from attention_visual.cli.common import add_config_arguments, config_from_args
+from attention_visual.config import dump_config
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``config`` subcommand to the ``attention-visual`` parser."""
+    parser = subparsers.add_parser(
+        "config",
+        help="validate a config file and print it with defaults and overrides resolved",
+        description="Load CONFIG, apply the --set overrides, validate everything and print the "
+        "resolved config as YAML. Exits with status 2 and a one-line message when it is invalid.",
+    )
+    add_config_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the resolved config of ``args.config``; return the exit status (0)."""
+    config = config_from_args(args)
+    log.debug("config %s is valid (%d prompt(s))", args.config, len(config.prompts))
+    sys.stdout.write(dump_config(config))
+    return 0

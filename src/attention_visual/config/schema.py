@@ -1,0 +1,263 @@
+"""The typed, validated configuration of a batch: frozen dataclasses, one per YAML section.
+
+Each field carries its default and one *check* (see :mod:`attention_visual.config.validation`);
+``__post_init__`` runs the checks, so every instance is valid however it was built, and each
+error names the full dotted key::
+
+    >>> GenerationConfig(height=470)
+    Traceback (most recent call last):
+    ...
+    attention_visual.errors.ConfigError: generation.height must be a multiple of 16, got 470
+
+Normally a config comes from :func:`attention_visual.config.load_config`, which also reports
+unknown keys, reads ``prompts_file`` and applies ``--set`` overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from attention_visual.config import validation as v
+from attention_visual.errors import ConfigError
+
+#: Accepted values of ``generation.dtype``.
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+_DEVICE = v.matches(r"auto|cpu|mps|cuda(:\d+)?", "one of 'auto', 'cpu', 'cuda', 'cuda:N', 'mps'")
+#: Frame sides: the VAE downsamples by 8 and the transformer patches by 2.
+_PIXELS = v.integer(min_value=1, rule=(lambda n: n % 16 == 0, "a multiple of 16"))
+#: Frame counts: the VAE keeps the first frame and compresses the rest by 4 in time.
+_FRAMES = v.integer(min_value=1, rule=(lambda n: n % 4 == 1, "of the form 4k+1 (e.g. 81)"))
+_FOLDER_NAME = v.matches(
+    r"[A-Za-z0-9_-][A-Za-z0-9._-]*",
+    "a folder name of letters, digits, '.', '_' and '-' that does not start with a dot",
+)
+
+
+def _check(check: v.Check) -> dict[str, Any]:
+    """Field metadata: the check that validates and normalises the field's value."""
+    return {"check": check}
+
+
+def _section(cls: type[Any]) -> dict[str, Any]:
+    """Field metadata of a nested section: its class (the loader builds it from a mapping)."""
+    return {"section": cls, "check": v.instance_of(cls)}
+
+
+def _plain(value: Any) -> Any:
+    """Turn a config value into plain YAML-safe data (dicts, lists, str, numbers, bools, None)."""
+    if isinstance(value, _Section):
+        return value.to_dict()
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+class _Section:
+    """Behaviour shared by the config dataclasses: validation on construction and ``to_dict``."""
+
+    #: Dotted key of the section ("" for the top level); error messages start with it.
+    KEY: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        v.validate_fields(self, self.KEY)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the section as plain data (tuples become lists, paths strings), in field order."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class GenerationConfig(_Section):
+    """How the videos are generated (the ``generation:`` section).
+
+    Attributes:
+        model_id: A Hugging Face model id, a local diffusers folder, or ``"tiny"`` for the embedded
+            random-weight model used by tests.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+        dtype: ``"auto"``, ``"float32"``, ``"bfloat16"`` or ``"float16"``.
+        num_inference_steps: Denoising steps (>= 1).
+        guidance_scale: Classifier-free guidance scale (>= 0); guidance is on when it is > 1.
+        negative_prompt: Text of the unconditional branch when guidance is on.
+        height: Frame height in pixels, a positive multiple of 16.
+        width: Frame width in pixels, a positive multiple of 16.
+        num_frames: Frames per video, of the form 4k+1 (the VAE compresses time by 4).
+        fps: Frames per second of the saved video (> 0).
+        seed: Seed of the first video (>= 0).
+        videos_per_prompt: Videos generated for each prompt (>= 1).
+        max_sequence_length: Text tokens given to the encoder, 1..512.
+        enable_model_cpu_offload: Keep idle sub-models on the CPU (saves GPU memory, slower).
+        flow_shift: Scheduler shift (> 0), or None for the model's own; Wan advises 3.0 for 480p.
+    """
+
+    KEY: ClassVar[str] = "generation"
+
+    model_id: str = field(default="Wan-AI/Wan2.1-T2V-1.3B-Diffusers", metadata=_check(v.string(allow_empty=False)))
+    device: str = field(default="auto", metadata=_check(_DEVICE))
+    dtype: str = field(default="auto", metadata=_check(v.choice(*DTYPES)))
+    num_inference_steps: int = field(default=50, metadata=_check(v.integer(min_value=1)))
+    guidance_scale: float = field(default=5.0, metadata=_check(v.number(min_value=0)))
+    negative_prompt: str = field(default="", metadata=_check(v.string()))
+    height: int = field(default=480, metadata=_check(_PIXELS))
+    width: int = field(default=832, metadata=_check(_PIXELS))
+    num_frames: int = field(default=81, metadata=_check(_FRAMES))
+    fps: int = field(default=16, metadata=_check(v.integer(min_value=1)))
+    seed: int = field(default=42, metadata=_check(v.integer(min_value=0)))
+    videos_per_prompt: int = field(default=1, metadata=_check(v.integer(min_value=1)))
+    max_sequence_length: int = field(default=512, metadata=_check(v.integer(min_value=1, max_value=512)))
+    enable_model_cpu_offload: bool = field(default=False, metadata=_check(v.boolean()))
+    flow_shift: float | None = field(default=None, metadata=_check(v.optional(v.number(min_value=0, min_open=True))))
+
+    @property
+    def uses_guidance(self) -> bool:
+        """True when classifier-free guidance is on (``guidance_scale > 1``), i.e. there is an uncond pass."""
+        return self.guidance_scale > 1.0
+
+
+@dataclass(frozen=True)
+class VisualizationParams(_Section):
+    """How attention maps are rendered (``attention_analysis.visualization_params:``).
+
+    Attributes:
+        figsize: Figure size ``(width, height)`` in inches.
+        colormap: A matplotlib colormap name.
+        overlay_alpha: Opacity of the heatmap over the video frame, in [0, 1].
+        static_duration: Seconds each still image of a step is shown (> 0).
+        fps: Frames per second of the rendered attention videos (> 0).
+        interpolation_steps: Frames blended between two consecutive steps (>= 0).
+        include_colorbar: Draw a colorbar next to the heatmap.
+        video_format: ``"mp4"``, ``"avi"`` or ``"gif"``.
+        normalization: ``"global"``, ``"per_step"``, ``"per_frame"`` or ``"percentile"``.
+    """
+
+    KEY: ClassVar[str] = "attention_analysis.visualization_params"
+
+    figsize: tuple[float, float] = field(default=(12.0, 8.0), metadata=_check(v.positive_pair()))
+    colormap: str = field(default="hot", metadata=_check(v.colormap()))
+    overlay_alpha: float = field(default=0.6, metadata=_check(v.number(min_value=0, max_value=1)))
+    static_duration: float = field(default=3.0, metadata=_check(v.number(min_value=0, min_open=True)))
+    fps: int = field(default=10, metadata=_check(v.integer(min_value=1)))
+    interpolation_steps: int = field(default=2, metadata=_check(v.integer(min_value=0)))
+    include_colorbar: bool = field(default=True, metadata=_check(v.boolean()))
+    video_format: str = field(default="mp4", metadata=_check(v.choice("mp4", "avi", "gif")))
+    normalization: str = field(
+        default="global", metadata=_check(v.choice("global", "per_step", "per_frame", "percentile"))
+    )
+
+
+@dataclass(frozen=True)
+class AttentionAnalysisConfig(_Section):
+    """What attention is captured, how it is stored and when it is rendered (``attention_analysis:``).
+
+    Attributes:
+        store_attention: Save the per-word attention maps of each video.
+        store_aggregated_attention: Also save maps aggregated over steps and blocks.
+        aggregated_storage_format: ``"numpy"`` or ``"torch"`` for the aggregated maps.
+        auto_generate_videos: Render every video's attention videos at the end of the batch.
+        auto_generate_per_video: Render a video's attention videos as soon as it is generated.
+        storage_format: ``"numpy"`` or ``"torch"`` for the per-step maps.
+        compress_attention: Compress stored maps.
+        storage_dtype: ``"float32"`` or ``"float16"``.
+        store_per_head: Keep maps per attention head instead of averaging heads.
+        store_per_block: Keep maps per transformer block instead of averaging blocks.
+        spatial_downsample_factor: Pool maps spatially by this factor before storing (>= 1).
+        guidance_pass: Which pass to capture: ``"cond"``, ``"uncond"`` or ``"both"``; the last two need
+            classifier-free guidance (``generation.guidance_scale > 1``).
+        padding: ``"include"`` or ``"exclude"`` the padding tokens from the softmax.
+        token_reduction: How a word's sub-tokens are combined: ``"sum"``, ``"mean"`` or ``"max"``.
+        blocks: Block indices to capture (sorted, unique), or None for all. Names such as
+            ``"blocks.7.attn2"`` are accepted and turned into indices.
+        steps: Step indices to capture (sorted, unique, < ``generation.num_inference_steps``), or None
+            for all.
+        storage_interval: Keep every n-th captured step (>= 1).
+        generate_report: Write a report of the batch.
+        visualization_params: How maps are rendered.
+    """
+
+    KEY: ClassVar[str] = "attention_analysis"
+
+    store_attention: bool = field(default=True, metadata=_check(v.boolean()))
+    store_aggregated_attention: bool = field(default=True, metadata=_check(v.boolean()))
+    aggregated_storage_format: str = field(default="numpy", metadata=_check(v.choice("numpy", "torch")))
+    auto_generate_videos: bool = field(default=False, metadata=_check(v.boolean()))
+    auto_generate_per_video: bool = field(default=True, metadata=_check(v.boolean()))
+    storage_format: str = field(default="numpy", metadata=_check(v.choice("numpy", "torch")))
+    compress_attention: bool = field(default=True, metadata=_check(v.boolean()))
+    storage_dtype: str = field(default="float32", metadata=_check(v.choice("float32", "float16")))
+    store_per_head: bool = field(default=False, metadata=_check(v.boolean()))
+    store_per_block: bool = field(default=False, metadata=_check(v.boolean()))
+    spatial_downsample_factor: int = field(default=1, metadata=_check(v.integer(min_value=1)))
+    guidance_pass: str = field(default="cond", metadata=_check(v.choice("cond", "uncond", "both")))
+    padding: str = field(default="include", metadata=_check(v.choice("include", "exclude")))
+    token_reduction: str = field(default="sum", metadata=_check(v.choice("sum", "mean", "max")))
+    blocks: tuple[int, ...] | None = field(default=None, metadata=_check(v.block_list()))
+    steps: tuple[int, ...] | None = field(default=None, metadata=_check(v.step_list()))
+    storage_interval: int = field(default=1, metadata=_check(v.integer(min_value=1)))
+    generate_report: bool = field(default=True, metadata=_check(v.boolean()))
+    visualization_params: VisualizationParams = field(
+        default_factory=VisualizationParams, metadata=_section(VisualizationParams)
+    )
+
+
+@dataclass(frozen=True)
+class Config(_Section):
+    """A whole batch configuration (the YAML file).
+
+    Attributes:
+        prompts: The marked prompts, e.g. ``("a (cat) on a (sofa)",)``, read from ``prompts_file``
+            when that is set.
+        prompts_file: Where the prompts were read from (an absolute path when loaded from YAML), or
+            None when they were given inline.
+        output_dir: Folder that receives one sub-folder per batch.
+        batch_name: Name of the batch folder (letters, digits, ``._-``, no leading dot), or None to
+            derive it from the config name and the time.
+        generation: The ``generation:`` section.
+        attention_analysis: The ``attention_analysis:`` section.
+
+    Example:
+        >>> cfg = Config(prompts=("a (cat) on a sofa",))
+        >>> cfg.generation.num_frames, cfg.attention_analysis.visualization_params.colormap
+        (81, 'hot')
+    """
+
+    prompts: tuple[str, ...] = field(metadata=_check(v.prompt_list()))
+    prompts_file: Path | None = field(default=None, metadata=_check(v.optional(v.path())))
+    output_dir: Path = field(default=Path("outputs"), metadata=_check(v.path()))
+    batch_name: str | None = field(default=None, metadata=_check(v.optional(_FOLDER_NAME)))
+    generation: GenerationConfig = field(default_factory=GenerationConfig, metadata=_section(GenerationConfig))
+    attention_analysis: AttentionAnalysisConfig = field(
+        default_factory=AttentionAnalysisConfig, metadata=_section(AttentionAnalysisConfig)
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        analysis, generation = self.attention_analysis, self.generation
+        steps = analysis.steps
+        if steps is not None and steps[-1] >= generation.num_inference_steps:
+            raise ConfigError(
+                f"attention_analysis.steps must be < generation.num_inference_steps "
+                f"({generation.num_inference_steps}), got {list(steps)}"
+            )
+        if analysis.guidance_pass != "cond" and not generation.uses_guidance:
+            raise ConfigError(
+                f"attention_analysis.guidance_pass {analysis.guidance_pass!r} needs classifier-free "
+                f"guidance (generation.guidance_scale > 1), got guidance_scale {generation.guidance_scale}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as plain data that :func:`~attention_visual.config.config_from_dict` accepts.
+
+        Prompts read from a file are written as ``prompts_file`` (not inline), so
+        ``config_from_dict(cfg.to_dict()) == cfg`` holds as long as the file is unchanged.
+        """
+        data = super().to_dict()
+        if self.prompts_file is None:
+            del data["prompts_file"]
+        else:
+            del data["prompts"]
+        return data
