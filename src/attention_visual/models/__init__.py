@@ -1,0 +1,33 @@
+"""Models: the tiny offline Wan pipeline for tests and demos, and loading of real Wan checkpoints.
+
+Example:
+    >>> from attention_visual.models import TINY_DEFAULTS, load_pipeline
+    >>> pipe = load_pipeline("tiny")
+    >>> video = pipe("a cat and a dog", **TINY_DEFAULTS.call_kwargs(), output_type="np").frames
+"""
+
+from __future__ import annotations
+
+from attention_visual.models.loading import load_pipeline, resolve_device, resolve_dtype
+from attention_visual.models.tiny import (
+    DEFAULT_CROSS_ATTENTION_GAIN,
+    TINY_DEFAULTS,
+    TINY_MODEL_ID,
+    TinyDefaults,
+    build_tiny_pipeline,
+    build_tiny_tokenizer,
+    tiny_vocab,
+)
+
+__all__ = [
+    "DEFAULT_CROSS_ATTENTION_GAIN",
+    "TINY_DEFAULTS",
+    "TINY_MODEL_ID",
+    "TinyDefaults",
+    "build_tiny_pipeline",
+    "build_tiny_tokenizer",
+    "load_pipeline",
+    "resolve_device",
+    "resolve_dtype",
+    "tiny_vocab",
+]

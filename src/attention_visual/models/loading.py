@@ -1,0 +1,270 @@
+"""Load a Wan2.1 text-to-video pipeline: the tiny offline one, a Hub checkpoint or a local directory.
+
+:func:`load_pipeline` is the one entry point the CLI and the library use. It follows Wan's loading
+advice: the VAE in float32 and the text encoder and transformer in bfloat16 on a GPU (float32 on the
+CPU), and an optional ``flow_shift`` that replaces the scheduler with a ``UniPCMultistepScheduler``
+(3.0 for 480p, 5.0 for 720p). Every foreseeable failure (a missing directory, a Hub id that is not
+in the local cache while offline, CPU offload without a GPU) raises a one-line
+:class:`~attention_visual.errors.ConfigError` that names the problem and the fix.
+
+Example:
+    >>> from attention_visual.models.loading import load_pipeline
+    >>> pipe = load_pipeline("tiny")  # no download: built in memory
+    >>> type(pipe).__name__
+    'WanPipeline'
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+from pathlib import Path
+
+import torch
+
+# Concrete modules, not `from diffusers import ...` (see attention_visual.models.tiny for why).
+from diffusers.models.autoencoders.autoencoder_kl_wan import AutoencoderKLWan
+from diffusers.pipelines.wan.pipeline_wan import WanPipeline
+from diffusers.schedulers.scheduling_unipc_multistep import UniPCMultistepScheduler
+from huggingface_hub.errors import EntryNotFoundError
+
+from attention_visual.errors import ConfigError
+from attention_visual.models.tiny import TINY_MODEL_ID, build_tiny_pipeline
+
+logger = logging.getLogger(__name__)
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+_TRUE_STRINGS = frozenset({"1", "true", "yes", "on"})
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Turn a device spec into a ``torch.device``.
+
+    Args:
+        device: ``"auto"`` (CUDA when available, else the CPU), or anything ``torch.device`` accepts
+            (``"cpu"``, ``"cuda"``, ``"cuda:1"``, a ``torch.device``).
+
+    Returns:
+        The device.
+
+    Raises:
+        ConfigError: If the spec is not a device, or names CUDA on a machine without it.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    if isinstance(device, str) and device.strip().lower() == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ConfigError(f"device={device!r} is not a device; use 'auto', 'cpu', 'cuda' or 'cuda:N'") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={device!r} but CUDA is not available on this machine; use 'auto' or 'cpu'")
+    return resolved
+
+
+def resolve_dtype(dtype: str | torch.dtype = "auto", device: str | torch.device = "auto") -> torch.dtype:
+    """Turn a dtype spec into a ``torch.dtype`` for the text encoder and transformer.
+
+    Args:
+        dtype: ``"auto"`` (bfloat16 on CUDA, float32 elsewhere), a name (``"float32"``/``"fp32"``,
+            ``"bfloat16"``/``"bf16"``, ``"float16"``/``"fp16"``) or a floating ``torch.dtype``.
+        device: The device the model will run on (resolved with :func:`resolve_device`).
+
+    Returns:
+        The dtype.
+
+    Raises:
+        ConfigError: If the spec is not one of the above.
+
+    Example:
+        >>> resolve_dtype("auto", "cpu")
+        torch.float32
+    """
+    if isinstance(dtype, torch.dtype):
+        if not dtype.is_floating_point:
+            raise ConfigError(f"dtype={dtype} is not a floating-point dtype; use float32, bfloat16 or float16")
+        return dtype
+    name = dtype.strip().lower()
+    if name == "auto":
+        return torch.bfloat16 if resolve_device(device).type == "cuda" else torch.float32
+    if name not in _DTYPES:
+        choices = ", ".join(["auto", *_DTYPES])
+        raise ConfigError(f"dtype={dtype!r} is not supported; choose one of: {choices}")
+    return _DTYPES[name]
+
+
+def load_pipeline(
+    model_id: str,
+    *,
+    device: str | torch.device = "auto",
+    dtype: str | torch.dtype = "auto",
+    enable_model_cpu_offload: bool = False,
+    flow_shift: float | None = None,
+    local_files_only: bool | None = None,
+) -> WanPipeline:
+    """Load a Wan2.1 text-to-video pipeline, ready to generate.
+
+    Args:
+        model_id: ``"tiny"`` for the in-memory test pipeline
+            (:func:`~attention_visual.models.tiny.build_tiny_pipeline`), a Hub id such as
+            ``"Wan-AI/Wan2.1-T2V-1.3B-Diffusers"`` or ``"Wan-AI/Wan2.1-T2V-14B-Diffusers"``, or a local
+            directory written by ``save_pretrained`` (with a ``model_index.json``).
+        device: Where to run (see :func:`resolve_device`); ignored with ``enable_model_cpu_offload``
+            except to pick the GPU.
+        dtype: The text encoder's and transformer's dtype (see :func:`resolve_dtype`). The VAE always
+            stays in float32, as Wan recommends.
+        enable_model_cpu_offload: Keep the components on the CPU and move each to the GPU only while
+            it runs (``pipe.enable_model_cpu_offload()``), instead of ``pipe.to(device)``. Needs CUDA.
+        flow_shift: If given, replace the scheduler with
+            ``UniPCMultistepScheduler.from_config(pipe.scheduler.config, flow_shift=flow_shift)``
+            (Wan: 3.0 for 480p, 5.0 for 720p).
+        local_files_only: Never reach the network; ``None`` follows the ``HF_HUB_OFFLINE``
+            environment variable at call time.
+
+    Returns:
+        The ``WanPipeline``. Footgun: the Hub pipelines are large (1.3B: ~17 GB on disk in float32
+        files, 14B: ~70 GB); the first call for a Hub id downloads them unless offline.
+
+    Raises:
+        ConfigError: If ``model_id`` is neither ``"tiny"``, an existing pipeline directory nor a
+            Hub id; if the checkpoint cannot be loaded (not cached while offline, unknown repo, broken
+            files); if an option is invalid or CPU offload is asked for without CUDA.
+    """
+    resolved_device = _resolve_target(device, enable_model_cpu_offload)
+    resolved_dtype = resolve_dtype(dtype, resolved_device)
+    if flow_shift is not None and not flow_shift > 0:
+        raise ConfigError(f"flow_shift must be > 0 (Wan: 3.0 for 480p, 5.0 for 720p), got {flow_shift}")
+
+    if model_id == TINY_MODEL_ID:
+        pipe = build_tiny_pipeline()
+        source = "the built-in tiny pipeline"
+    else:
+        offline = _env_offline() if local_files_only is None else local_files_only
+        pipe, source = _from_pretrained(model_id, resolved_dtype, local_files_only=offline)
+
+    if flow_shift is not None:
+        pipe.scheduler = UniPCMultistepScheduler.from_config(pipe.scheduler.config, flow_shift=flow_shift)
+
+    _cast_non_vae(pipe, resolved_dtype)
+    if enable_model_cpu_offload:
+        pipe.enable_model_cpu_offload(device=resolved_device)
+        placement = f"model CPU offload to {resolved_device}"
+    else:
+        pipe.to(resolved_device)
+        placement = str(resolved_device)
+
+    logger.info(
+        "loaded %s from %s: %s, dtype %s (VAE float32), scheduler %s (flow_shift=%s)",
+        type(pipe).__name__,
+        source,
+        placement,
+        resolved_dtype,
+        type(pipe.scheduler).__name__,
+        pipe.scheduler.config.get("flow_shift"),
+    )
+    return pipe
+
+
+def _resolve_target(device: str | torch.device, enable_model_cpu_offload: bool) -> torch.device:
+    """Resolve ``device``, checking that CPU offload has a CUDA device to offload to."""
+    if not enable_model_cpu_offload:
+        return resolve_device(device)
+    if not torch.cuda.is_available():
+        raise ConfigError(
+            "enable_model_cpu_offload needs a CUDA GPU, and none is available; "
+            "drop the option to run on the CPU (slow for real Wan models)"
+        )
+    resolved = resolve_device(device)
+    if resolved.type != "cuda":
+        raise ConfigError(f"enable_model_cpu_offload offloads to a CUDA device, but device={device!r}")
+    return resolved
+
+
+def _env_offline() -> bool:
+    """Whether ``HF_HUB_OFFLINE`` is set to a true value right now."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE_STRINGS
+
+
+def _classify(model_id: str) -> Path | None:
+    """Return the local directory ``model_id`` names, or ``None`` for a Hub id.
+
+    Raises:
+        ConfigError: If ``model_id`` looks like a path that is not a pipeline directory, or is
+            neither a path nor a Hub id.
+    """
+    if not model_id.strip():
+        raise ConfigError(f"model_id is empty; use {TINY_MODEL_ID!r}, a directory or a Hub id")
+    path = Path(model_id).expanduser()
+    looks_like_path = (
+        path.exists()
+        or path.is_absolute()
+        or model_id.startswith((".", "~"))
+        or "\\" in model_id
+        or model_id.count("/") > 1
+    )
+    if looks_like_path:
+        if not path.is_dir():
+            raise ConfigError(f"model_id={model_id!r}: no such directory")
+        if not (path / "model_index.json").is_file():
+            raise ConfigError(
+                f"model_id={model_id!r}: the directory has no model_index.json, so it is not a diffusers "
+                "pipeline (write one with pipe.save_pretrained(...) or download a *-Diffusers repo)"
+            )
+        return path
+    if _HUB_ID.match(model_id):
+        return None
+    raise ConfigError(
+        f"model_id={model_id!r} is not {TINY_MODEL_ID!r}, an existing directory or a Hub id like "
+        "'Wan-AI/Wan2.1-T2V-1.3B-Diffusers'"
+    )
+
+
+def _from_pretrained(model_id: str, dtype: torch.dtype, *, local_files_only: bool) -> tuple[WanPipeline, str]:
+    """Load a pipeline from a directory or the Hub, the VAE in float32, wrapping errors in ConfigError."""
+    local_dir = _classify(model_id)
+    location = str(local_dir) if local_dir is not None else model_id
+    source = f"directory {location}" if local_dir is not None else f"Hub repo {model_id}"
+    logger.info("loading %s (local_files_only=%s) ...", source, local_files_only)
+    try:
+        with warnings.catch_warnings():
+            # diffusers passes this deprecated argument to huggingface_hub on every Hub lookup.
+            warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*", category=UserWarning)
+            vae = AutoencoderKLWan.from_pretrained(
+                location, subfolder="vae", dtype=torch.float32, local_files_only=local_files_only
+            )
+            pipe = WanPipeline.from_pretrained(location, vae=vae, dtype=dtype, local_files_only=local_files_only)
+    except (OSError, ValueError, EntryNotFoundError) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        hint = (
+            "it is not in the local Hugging Face cache and offline mode is on (HF_HUB_OFFLINE=1 or "
+            "local_files_only=True): download it first with `hf download " + model_id + "`"
+            if local_dir is None and local_files_only
+            else "check the id or path, your network and the files"
+        )
+        raise ConfigError(f"cannot load model {model_id!r}: {hint} ({type(exc).__name__}: {first_line})") from exc
+    if not isinstance(pipe, WanPipeline):  # pragma: no cover - from_pretrained returns the class asked for
+        raise ConfigError(f"model {model_id!r} is a {type(pipe).__name__}, not a Wan text-to-video pipeline")
+    return pipe, source
+
+
+def _cast_non_vae(pipe: WanPipeline, dtype: torch.dtype) -> None:
+    """Cast the text encoder and transformer(s) to ``dtype``; the VAE stays float32."""
+    components = pipe.components  # {name: module or None}; registered modules are not typed attributes
+    components["vae"].to(torch.float32)
+    for name in ("text_encoder", "transformer", "transformer_2"):
+        module = components.get(name)
+        if module is not None and module.dtype != dtype:
+            module.to(dtype)

@@ -1,0 +1,388 @@
+"""A tiny, fully offline Wan2.1 text-to-video pipeline for tests and demos.
+
+Nothing here touches the network or the disk: every component is built in memory from a
+config and seeded random weights, so the whole pipeline is deterministic for a seed and a
+2-step call on a non-square 9-frame video runs in a fraction of a second on a CPU.
+
+The tokenizer
+-------------
+:func:`build_tiny_tokenizer` hand-makes a Unigram T5 tokenizer (the tokenizers-backed
+``transformers.T5Tokenizer``) from a fixed list of ``(piece, score)`` pairs, laid out like the
+T5/UMT5 vocabularies Wan uses: ``<pad>`` = 0, ``</s>`` = 1, ``<unk>`` = 2, then
+
+* ``▁``-prefixed whole words for common English words of our demo prompts
+  (``▁a``, ``▁the``, ``▁romantic``, ``▁cat``, ...), scored highest so they win over splits;
+* sub-word pieces (``▁ki`` + ``ss``, ``▁flow`` + ``ers``, ``▁walk`` + ``ing``, ...) so that
+  some words become several tokens, which is what the word → token mapping must handle;
+* every ASCII letter and digit, with and without ``▁``, and common punctuation, scored lowest,
+  so any printable ASCII text tokenizes without ``<unk>``.
+
+There is no normalizer (T5 is case-sensitive and so is this), and the pre-tokenizer is T5's
+whitespace split + Metaspace, so ``return_offsets_mapping=True`` gives character spans of the
+original text. ``extra_ids=0``: no ``<extra_id_*>`` sentinels, so ``len(tokenizer)`` equals the
+vocabulary size the text encoder is built with.
+
+The pipeline
+------------
+:func:`build_tiny_pipeline` puts the tokenizer together with a 2-layer ``UMT5EncoderModel``,
+a 2-block ``WanTransformer3DModel`` (2 heads of 12 channels, patch ``(1, 2, 2)``), a tiny
+``AutoencoderKLWan`` (8x spatial, 4x temporal compression, 16 latent channels) and a
+``UniPCMultistepScheduler`` configured like Wan's (flow prediction, ``flow_shift``).
+Default initialisation makes the cross-attention nearly uniform over the prompt tokens (the
+RMS-normed queries and keys give logits of standard deviation ~1), which would make every heat map
+flat; :func:`build_tiny_pipeline` raises the cross-attention ``norm_q``/``norm_k`` weights so the
+attention is token-specific and varies over the video instead.
+
+Example:
+    >>> from attention_visual.models.tiny import TINY_DEFAULTS, build_tiny_pipeline
+    >>> pipe = build_tiny_pipeline(seed=0)
+    >>> out = pipe("a cat and a dog", **TINY_DEFAULTS.call_kwargs(), output_type="np")
+    >>> out.frames.shape
+    (1, 9, 32, 48, 3)
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+# Concrete modules, not `from diffusers import ...`: for type checkers the top-level names resolve to
+# diffusers' dummy placeholder classes, which have none of the real methods.
+from diffusers.models.autoencoders.autoencoder_kl_wan import AutoencoderKLWan
+from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
+from diffusers.pipelines.wan.pipeline_wan import WanPipeline
+from diffusers.schedulers.scheduling_unipc_multistep import UniPCMultistepScheduler
+from transformers import T5Tokenizer, UMT5Config, UMT5EncoderModel
+
+from attention_visual.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+TINY_MODEL_ID = "tiny"
+"""The ``model_id`` that :func:`attention_visual.models.loading.load_pipeline` maps to the tiny pipeline."""
+
+SPIECE_UNDERLINE = "▁"
+
+# Scores are log-probabilities: Unigram picks the segmentation with the largest sum, so a whole word
+# (one piece, about -5) beats any split, and a split into sub-words (-7 each) beats single characters
+# (-12 each). Order is fixed, hence the ids are deterministic.
+_SPECIAL_PIECES: tuple[str, ...] = ("<pad>", "</s>", "<unk>")
+
+_WHOLE_WORDS: tuple[str, ...] = (
+    # function words
+    "a", "an", "the", "and", "or", "with", "in", "on", "of", "at", "to", "from", "by", "for", "into",
+    "over", "under", "near", "between", "behind", "through", "across", "around", "while", "is", "are",
+    "its", "his", "her", "their", "two", "one", "three", "very", "slowly", "quickly", "A", "The", "An",
+    "In", "On", "Two",
+    # people and animals
+    "man", "woman", "men", "women", "person", "people", "child", "girl", "boy", "couple", "cat", "cats",
+    "dog", "dogs", "horse", "bird", "birds", "fish", "panda", "bear", "astronaut",
+    # things and places
+    "car", "cars", "bike", "boat", "ball", "tree", "trees", "city", "street", "beach", "sea", "ocean",
+    "river", "sky", "sun", "moon", "rain", "snow", "forest", "park", "table", "chair", "room", "window",
+    "road", "grass", "mountain", "water", "fire", "light", "night", "day", "field", "garden", "house",
+    # colours and adjectives
+    "red", "blue", "green", "yellow", "white", "black", "orange", "purple", "pink", "brown", "small",
+    "big", "large", "little", "old", "young", "happy", "romantic", "beautiful", "bright", "dark", "cute",
+    "fluffy", "golden", "wooden", "sunny", "cinematic", "realistic", "slow", "fast",
+    # verbs
+    "runs", "run", "walks", "sits", "jumps", "plays", "rides", "flies", "swims", "holds", "dances",
+    "looks", "eats", "sleeps", "drives", "kisses", "hugs", "smiles", "moves",
+)  # fmt: skip
+
+# Sub-word pieces: word-initial (with ▁) and continuation pieces. Chosen so that e.g.
+# "kiss" → ▁ki + ss, "flowers" → ▁flow + ers, "walking" → ▁walk + ing, "sunset" → ▁sun + set.
+_WORD_STARTS: tuple[str, ...] = (
+    "ki", "flow", "walk", "play", "jump", "danc", "run", "sit", "hold", "swim", "fly", "smil", "look",
+    "light", "sun", "rain", "star", "butter", "bas", "hug", "eat", "sleep", "driv", "ride", "spin",
+    "re", "un", "in", "de", "pre", "con", "com", "ex", "st", "th", "sh", "ch", "wh", "tr", "pl", "gr",
+)  # fmt: skip
+_CONTINUATIONS: tuple[str, ...] = (
+    "ss", "er", "ers", "ing", "ed", "es", "s", "ly", "ful", "ness", "tion", "ment", "est", "set",
+    "ning", "ting", "fly", "ket", "ball", "house", "light", "ow", "ay", "ight", "ound", "ain",
+    "ea", "ee", "oo", "ou", "an", "en", "in", "on", "un", "ar", "or", "ir", "ur", "al", "el", "il",
+    "le", "re", "te", "ne", "ve", "ce", "se", "th", "sh", "ch", "ck", "ng", "nd", "nt", "st", "ll",
+)  # fmt: skip
+_PUNCTUATION: tuple[str, ...] = tuple(".,;:!?'\"-()[]{}/&%$#@*+=<>_~`^|\\")
+
+_WORD_SCORE = -5.0
+_SUBWORD_SCORE = -7.0
+_CHAR_SCORE = -12.0
+_BARE_UNDERLINE_SCORE = -14.0
+
+
+def tiny_vocab() -> list[tuple[str, float]]:
+    """Return the tiny tokenizer's vocabulary as ``(piece, score)`` pairs, in id order.
+
+    Returns:
+        The pieces, without duplicates: the three specials first (``<pad>``, ``</s>``, ``<unk>``),
+        then whole words, sub-words, the bare ``▁``, single characters and punctuation.
+    """
+    pieces: list[tuple[str, float]] = [(p, 0.0) for p in _SPECIAL_PIECES]
+    seen: set[str] = set(_SPECIAL_PIECES)
+
+    def add(piece: str, score: float) -> None:
+        if piece not in seen:
+            seen.add(piece)
+            pieces.append((piece, score))
+
+    for word in _WHOLE_WORDS:
+        # Shorter words are more frequent in English: a slightly higher score keeps ties deterministic.
+        add(SPIECE_UNDERLINE + word, _WORD_SCORE - 0.01 * len(word))
+    for start in _WORD_STARTS:
+        add(SPIECE_UNDERLINE + start, _SUBWORD_SCORE)
+    for cont in _CONTINUATIONS:
+        add(cont, _SUBWORD_SCORE)
+    add(SPIECE_UNDERLINE, _BARE_UNDERLINE_SCORE)
+    for char in string.ascii_lowercase + string.ascii_uppercase + string.digits:
+        add(SPIECE_UNDERLINE + char, _CHAR_SCORE)
+        add(char, _CHAR_SCORE)
+    for char in _PUNCTUATION:
+        add(SPIECE_UNDERLINE + char, _CHAR_SCORE)
+        add(char, _CHAR_SCORE)
+    return pieces
+
+
+def build_tiny_tokenizer(model_max_length: int = 512) -> T5Tokenizer:
+    """Build the hand-made Unigram T5 tokenizer of the tiny pipeline (no files, no network).
+
+    Args:
+        model_max_length: The tokenizer's ``model_max_length``; Wan pads to ``max_sequence_length``
+            anyway, this only bounds truncation when no length is given.
+
+    Returns:
+        A fast (tokenizers-backed) ``T5Tokenizer`` with ``<pad>`` = 0, ``</s>`` = 1, ``<unk>`` = 2,
+        that appends ``</s>`` to every sequence and supports ``return_offsets_mapping=True``.
+
+    Example:
+        >>> tok = build_tiny_tokenizer()
+        >>> tok.convert_ids_to_tokens(tok("a romantic kiss").input_ids)
+        ['▁a', '▁romantic', '▁ki', 'ss', '</s>']
+    """
+    tokenizer = T5Tokenizer(vocab=tiny_vocab(), extra_ids=0, model_max_length=model_max_length)
+    ids = (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id)
+    if ids != (0, 1, 2):  # pragma: no cover - guards against a transformers change
+        raise ConfigError(f"tiny tokenizer: expected <pad>, </s>, <unk> to be ids 0, 1, 2, got {ids}")
+    return tokenizer
+
+
+_VAE_SPATIAL_FACTOR = 8  # AutoencoderKLWan with 3 spatial downsamplings
+_VAE_TEMPORAL_FACTOR = 4  # temperal_downsample=[False, True, True]
+_PATCH_SIZE = (1, 2, 2)
+_LATENT_CHANNELS = 16  # z_dim of the tiny VAE, in_channels of the transformer
+_PIXELS_PER_TOKEN = _VAE_SPATIAL_FACTOR * _PATCH_SIZE[1]
+
+
+@dataclass(frozen=True)
+class TinyDefaults:
+    """Recommended generation settings for the tiny pipeline in demos and tests.
+
+    The defaults give a non-square latent token grid, so that a swapped height/width shows up:
+    ``height=32, width=48, num_frames=9`` → VAE latents ``[16, 3, 4, 6]`` (8x spatial, 4x temporal:
+    ``(9 - 1) / 4 + 1 = 3`` latent frames) → with patch ``(1, 2, 2)`` a grid of
+    ``3 frames × 2 × 3`` = 18 video tokens per cross-attention query set.
+
+    Attributes:
+        height: Video height in pixels; a multiple of 16 (VAE factor 8 x patch 2).
+        width: Video width in pixels; a multiple of 16.
+        num_frames: Number of frames, of the form ``4k + 1``.
+        num_inference_steps: Denoising steps.
+        guidance_scale: Classifier-free guidance scale (``> 1`` runs a cond and an uncond pass).
+        max_sequence_length: Number of prompt tokens the text is padded to.
+    """
+
+    height: int = 32
+    width: int = 48
+    num_frames: int = 9
+    num_inference_steps: int = 2
+    guidance_scale: float = 5.0
+    max_sequence_length: int = 32
+
+    def __post_init__(self) -> None:
+        """Validate the sizes against the tiny VAE and patch size.
+
+        Raises:
+            ConfigError: If a size does not fit the 16-pixel / 4k+1-frame grid.
+        """
+        for name in ("height", "width"):
+            value = getattr(self, name)
+            if value <= 0 or value % _PIXELS_PER_TOKEN:
+                raise ConfigError(f"tiny defaults: {name}={value} must be a positive multiple of 16")
+        if self.num_frames < 1 or (self.num_frames - 1) % _VAE_TEMPORAL_FACTOR:
+            raise ConfigError(f"tiny defaults: num_frames={self.num_frames} must be of the form 4k + 1")
+        if self.num_inference_steps < 1 or self.max_sequence_length < 1:
+            raise ConfigError("tiny defaults: num_inference_steps and max_sequence_length must be >= 1")
+
+    @property
+    def latent_frames(self) -> int:
+        """Number of latent (and token) frames: ``(num_frames - 1) // 4 + 1``."""
+        return (self.num_frames - 1) // _VAE_TEMPORAL_FACTOR + 1
+
+    @property
+    def token_grid(self) -> tuple[int, int, int]:
+        """The transformer's video token grid ``(frames, rows, cols)``, e.g. ``(3, 2, 3)``."""
+        return (self.latent_frames, self.height // _PIXELS_PER_TOKEN, self.width // _PIXELS_PER_TOKEN)
+
+    @property
+    def latent_shape(self) -> tuple[int, int, int, int]:
+        """One video's VAE latents ``[channels, frames, height / 8, width / 8]``, e.g. ``(16, 3, 4, 6)``."""
+        return (
+            _LATENT_CHANNELS,
+            self.latent_frames,
+            self.height // _VAE_SPATIAL_FACTOR,
+            self.width // _VAE_SPATIAL_FACTOR,
+        )
+
+    @property
+    def num_video_tokens(self) -> int:
+        """Number of video tokens (cross-attention queries) per pass: the product of :attr:`token_grid`."""
+        frames, rows, cols = self.token_grid
+        return frames * rows * cols
+
+    def call_kwargs(self) -> dict[str, Any]:
+        """Return the settings as keyword arguments for ``WanPipeline.__call__``."""
+        return {
+            "height": self.height,
+            "width": self.width,
+            "num_frames": self.num_frames,
+            "num_inference_steps": self.num_inference_steps,
+            "guidance_scale": self.guidance_scale,
+            "max_sequence_length": self.max_sequence_length,
+        }
+
+
+TINY_DEFAULTS = TinyDefaults()
+"""The recommended tiny generation settings (32 x 48 pixels, 9 frames, 2 steps, 32 prompt tokens)."""
+
+DEFAULT_CROSS_ATTENTION_GAIN = 2.0
+"""Value the tiny transformer's cross-attention ``norm_q``/``norm_k`` weights are set to (see below)."""
+
+_TEXT_DIM = 32
+
+
+def build_tiny_pipeline(
+    seed: int = 0,
+    *,
+    cross_attention_gain: float = DEFAULT_CROSS_ATTENTION_GAIN,
+    flow_shift: float = 3.0,
+) -> WanPipeline:
+    """Build the tiny offline Wan2.1 text-to-video pipeline, deterministic for ``seed``.
+
+    Components (all float32, on the CPU, in eval mode):
+
+    * ``tokenizer``: :func:`build_tiny_tokenizer` (430 pieces);
+    * ``text_encoder``: a ``UMT5EncoderModel`` with ``d_model=32``, 2 layers of 4 heads;
+    * ``transformer``: a ``WanTransformer3DModel`` with 2 blocks, 2 heads of 12 channels,
+      patch ``(1, 2, 2)``, ``ffn_dim=32``, ``cross_attn_norm=True``, ``qk_norm="rms_norm_across_heads"``
+      (the configuration of diffusers' own Wan pipeline tests);
+    * ``vae``: ``AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1)``;
+    * ``scheduler``: ``UniPCMultistepScheduler`` configured like Wan2.1's (flow prediction,
+      flow sigmas, ``flow_shift``), so ``load_pipeline(..., flow_shift=...)`` swaps it as for real models.
+
+    Weights are drawn inside ``torch.random.fork_rng`` after ``torch.manual_seed(seed)``, so the
+    result depends on ``seed`` only and the caller's global random state is left untouched.
+
+    Why ``cross_attention_gain``: with default initialisation the cross-attention is almost uniform
+    over the prompt tokens (normalised entropy ~0.97 of the maximum), because ``norm_q``/``norm_k``
+    (RMS norms across heads, weights 1) give per-head logits of standard deviation ~1, whereas a
+    trained model attends far more selectively. The gain sets every cross-attention
+    ``norm_q.weight`` and ``norm_k.weight`` to ``cross_attention_gain``, which scales the logits by
+    its square: at the default 2.0 the
+    normalised entropy drops to ~0.7, the mean attention per prompt token ranges ~0.005-0.24 and the
+    maps vary over the video tokens, so heat maps have visible structure. Pass 1.0 for the defaults.
+
+    Args:
+        seed: Seed of every random weight.
+        cross_attention_gain: Value of the cross-attention ``norm_q``/``norm_k`` weights (> 0).
+        flow_shift: The scheduler's ``flow_shift`` (Wan: 3.0 for 480p, 5.0 for 720p).
+
+    Returns:
+        A ``WanPipeline`` with its progress bar disabled.
+
+    Raises:
+        ConfigError: If ``cross_attention_gain`` or ``flow_shift`` is not positive.
+
+    Example:
+        >>> pipe = build_tiny_pipeline(seed=0)
+        >>> latents = pipe("a red car", **TINY_DEFAULTS.call_kwargs(), output_type="latent").frames
+        >>> tuple(latents.shape)  # [batch, channels, latent_frames, latent_height, latent_width]
+        (1, 16, 3, 4, 6)
+    """
+    if not cross_attention_gain > 0:
+        raise ConfigError(f"cross_attention_gain must be > 0, got {cross_attention_gain}")
+    if not flow_shift > 0:
+        raise ConfigError(f"flow_shift must be > 0, got {flow_shift}")
+
+    tokenizer = build_tiny_tokenizer()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        text_encoder = UMT5EncoderModel(
+            UMT5Config(
+                vocab_size=len(tokenizer),
+                d_model=_TEXT_DIM,
+                d_kv=8,
+                d_ff=64,
+                num_layers=2,
+                num_heads=4,
+                relative_attention_num_buckets=8,
+                relative_attention_max_distance=16,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                decoder_start_token_id=tokenizer.pad_token_id,
+            )
+        ).eval()
+        transformer = WanTransformer3DModel(
+            patch_size=_PATCH_SIZE,
+            num_attention_heads=2,
+            attention_head_dim=12,
+            in_channels=_LATENT_CHANNELS,
+            out_channels=_LATENT_CHANNELS,
+            text_dim=_TEXT_DIM,
+            freq_dim=256,
+            ffn_dim=32,
+            num_layers=2,
+            cross_attn_norm=True,
+            qk_norm="rms_norm_across_heads",
+            rope_max_seq_len=32,
+        ).eval()
+        vae = AutoencoderKLWan(
+            base_dim=3,
+            z_dim=_LATENT_CHANNELS,
+            dim_mult=[1, 1, 1, 1],
+            num_res_blocks=1,
+            temperal_downsample=[False, True, True],
+        ).eval()
+    with torch.no_grad():
+        for block in transformer.blocks:
+            block.attn2.norm_q.weight.fill_(cross_attention_gain)
+            block.attn2.norm_k.weight.fill_(cross_attention_gain)
+
+    scheduler = UniPCMultistepScheduler(
+        num_train_timesteps=1000,
+        prediction_type="flow_prediction",
+        use_flow_sigmas=True,
+        flow_shift=flow_shift,
+        solver_order=2,
+        solver_type="bh2",
+        final_sigmas_type="zero",
+    )
+    pipe = WanPipeline(
+        tokenizer=tokenizer,  # type: ignore[arg-type]  # annotated as AutoTokenizer, any T5 tokenizer works
+        text_encoder=text_encoder,
+        transformer=transformer,
+        vae=vae,
+        scheduler=scheduler,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    logger.debug(
+        "built tiny Wan pipeline: seed=%d, vocab=%d, cross_attention_gain=%s, flow_shift=%s",
+        seed,
+        len(tokenizer),
+        cross_attention_gain,
+        flow_shift,
+    )
+    return pipe
