@@ -1,0 +1,243 @@
+"""Map the marked words of a prompt to the T5 tokens Wan's text encoder sees.
+
+The clean prompt is tokenized exactly as ``WanPipeline._get_t5_prompt_embeds`` does
+(``padding="max_length"``, ``max_length=max_sequence_length``, ``truncation=True``,
+``add_special_tokens=True``), plus ``return_offsets_mapping=True``, which needs a fast
+(tokenizers-backed) tokenizer. A token belongs to a target when its character range overlaps one of
+the target's spans, so a token that covers more than the word (``(kiss)es`` → ``▁kisses``) is
+included.
+
+Left out of every target:
+
+* special tokens (``</s>``, ``<pad>``) and padding;
+* bare ``▁`` pieces. SentencePiece-style tokenizers emit a lone ``▁`` before a word whose first
+  piece has no ``▁``-prefixed form, and give it the offsets of the next character (``"a é"`` →
+  ``▁a`` (0, 1), ``▁`` (2, 3), ``<unk>`` (2, 3)): it overlaps the word but carries no content.
+
+``<unk>`` tokens are kept (they are where the word is; a warning is logged).
+
+Example:
+    >>> from attention_visual.models.tiny import build_tiny_tokenizer
+    >>> tokenized = tokenize_marked(build_tiny_tokenizer(), "A romantic (kiss) with (flowers)", 16)
+    >>> [(t.word, t.token_indices, t.token_pieces) for t in tokenized.targets]
+    [('kiss', (2, 3), ('▁ki', 'ss')), ('flowers', (5, 6), ('▁flow', 'ers'))]
+    >>> tokenized.num_real_tokens  # 7 pieces + </s>
+    8
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from transformers import PreTrainedTokenizerBase
+
+from attention_visual.errors import ConfigError, PromptError
+from attention_visual.prompts.parsing import MarkedPrompt, Span, parse_prompt
+
+logger = logging.getLogger(__name__)
+
+SPIECE_UNDERLINE = "▁"
+"""The SentencePiece word-boundary marker; a piece that is only this carries no content."""
+
+
+@dataclass(frozen=True)
+class TargetTokens:
+    """The tokens of one marked word.
+
+    Attributes:
+        word: The target word, as in :attr:`MarkedPrompt.words`.
+        token_indices: Positions in the padded token sequence (``[0, num_real_tokens - 1)``), ascending,
+            over all occurrences of the word.
+        token_ids: The vocabulary ids at those positions.
+        token_pieces: The token strings at those positions (e.g. ``('▁ki', 'ss')``).
+        spans: The word's ``[start, end)`` character ranges in the clean prompt.
+    """
+
+    word: str
+    token_indices: tuple[int, ...]
+    token_ids: tuple[int, ...]
+    token_pieces: tuple[str, ...]
+    spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class TokenizedPrompt:
+    """A marked prompt tokenized as ``WanPipeline`` does, with its words mapped to tokens.
+
+    Attributes:
+        prompt: The parsed prompt.
+        max_sequence_length: The padded length (Wan's ``max_sequence_length``).
+        input_ids: The token ids, padded. # [max_sequence_length]
+        attention_mask: 1 for real tokens (text and ``</s>``), 0 for padding. # [max_sequence_length]
+        num_real_tokens: The number of non-pad tokens, ``</s>`` included (``sum(attention_mask)``);
+            Wan zeroes the text embeddings beyond it.
+        pieces: The token strings of the real tokens. # [num_real_tokens]
+        targets: One entry per target word, in the prompt's order.
+    """
+
+    prompt: MarkedPrompt
+    max_sequence_length: int
+    input_ids: tuple[int, ...]
+    attention_mask: tuple[int, ...]
+    num_real_tokens: int
+    pieces: tuple[str, ...]
+    targets: tuple[TargetTokens, ...]
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The target words, in order of first appearance."""
+        return tuple(target.word for target in self.targets)
+
+    def target(self, word: str) -> TargetTokens:
+        """Return the tokens of ``word``.
+
+        Args:
+            word: A target word, as in :attr:`words`.
+
+        Returns:
+            The word's :class:`TargetTokens`.
+
+        Raises:
+            PromptError: If the word is not a target of this prompt (the message lists the targets).
+        """
+        for target in self.targets:
+            if target.word == word:
+                return target
+        raise PromptError(f"word {word!r} is not marked in the prompt; marked words: {list(self.words)}")
+
+
+def tokenize_marked(
+    tokenizer: PreTrainedTokenizerBase, marked: MarkedPrompt | str, max_sequence_length: int = 512
+) -> TokenizedPrompt:
+    """Tokenize a marked prompt as ``WanPipeline`` does and find the tokens of each target word.
+
+    Args:
+        tokenizer: The pipeline's tokenizer; it must be a fast one (offsets are needed).
+        marked: A parsed prompt, or a marked prompt string to parse with :func:`parse_prompt`.
+        max_sequence_length: The pipeline call's ``max_sequence_length`` (Wan's default is 512).
+
+    Returns:
+        The token ids, attention mask, number of real tokens and the tokens of every target.
+
+    Raises:
+        ConfigError: If ``max_sequence_length`` is not an integer >= 2.
+        PromptError: If the tokenizer is not a fast one, a target word is cut off by truncation, or a
+            target word maps to no token; also what :func:`parse_prompt` raises for a string.
+    """
+    if isinstance(max_sequence_length, bool) or not isinstance(max_sequence_length, int):
+        raise ConfigError(f"max_sequence_length must be an integer, got {max_sequence_length!r}")
+    if max_sequence_length < 2:
+        raise ConfigError(f"max_sequence_length must be at least 2 (a token and </s>), got {max_sequence_length}")
+    prompt = parse_prompt(marked) if isinstance(marked, str) else marked
+    if not getattr(tokenizer, "is_fast", False):
+        raise PromptError(
+            f"{type(tokenizer).__name__} is not a fast (tokenizers-backed) tokenizer: mapping words to "
+            "tokens needs return_offsets_mapping=True; load the tokenizer with use_fast=True"
+        )
+
+    try:
+        encoding = tokenizer(
+            prompt.clean,
+            padding="max_length",
+            max_length=max_sequence_length,
+            truncation=True,
+            add_special_tokens=True,
+            return_attention_mask=True,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+        )
+    except NotImplementedError as error:
+        raise PromptError(f"{type(tokenizer).__name__} cannot return offsets: {error}") from error
+    input_ids: list[int] = list(encoding["input_ids"])
+    attention_mask: list[int] = list(encoding["attention_mask"])
+    special: list[int] = list(encoding["special_tokens_mask"])
+    offsets: list[tuple[int, int]] = [(int(s), int(e)) for s, e in encoding["offset_mapping"]]
+    pieces = _pieces(tokenizer, input_ids)
+    num_real_tokens = sum(1 for m in attention_mask if m)
+
+    never = {tokenizer.pad_token_id, tokenizer.eos_token_id} - {None}
+    # Positions of text tokens: real, not special, with a non-empty character range.
+    content = [
+        i
+        for i, token_id in enumerate(input_ids)
+        if attention_mask[i] and not special[i] and token_id not in never and offsets[i][0] < offsets[i][1]
+    ]
+    covered_end = max((offsets[i][1] for i in content), default=0)
+    truncated = num_real_tokens >= max_sequence_length and covered_end < len(prompt.clean)
+
+    targets: list[TargetTokens] = []
+    for target in prompt.targets:
+        if truncated and any(end > covered_end for _, end in target.spans):
+            total = len(tokenizer(prompt.clean, add_special_tokens=True, verbose=False)["input_ids"])
+            raise PromptError(
+                f"word {target.word!r} is cut off: the prompt has {total} tokens, max_sequence_length is "
+                f"{max_sequence_length}; shorten the prompt or raise max_sequence_length"
+            )
+        indices = tuple(
+            i
+            for i in content
+            if pieces[i] != SPIECE_UNDERLINE
+            and any(offsets[i][0] < end and offsets[i][1] > start for start, end in target.spans)
+        )
+        if not indices:
+            raise PromptError(
+                f"word {target.word!r} maps to no token: the tokenizer gives it only special tokens or bare "
+                f"'{SPIECE_UNDERLINE}' pieces (tokens of the clean prompt: {pieces[:num_real_tokens]})"
+            )
+        ids = tuple(input_ids[i] for i in indices)
+        if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids:
+            logger.warning(
+                "word %r contains characters the tokenizer does not know: its tokens are %s",
+                target.word,
+                [pieces[i] for i in indices],
+            )
+        targets.append(
+            TargetTokens(
+                word=target.word,
+                token_indices=indices,
+                token_ids=ids,
+                token_pieces=tuple(pieces[i] for i in indices),
+                spans=target.spans,
+            )
+        )
+
+    return TokenizedPrompt(
+        prompt=prompt,
+        max_sequence_length=max_sequence_length,
+        input_ids=tuple(input_ids),
+        attention_mask=tuple(attention_mask),
+        num_real_tokens=num_real_tokens,
+        pieces=tuple(pieces[:num_real_tokens]),
+        targets=tuple(targets),
+    )
+
+
+def map_targets_to_tokens(
+    tokenizer: PreTrainedTokenizerBase, marked: MarkedPrompt | str, max_sequence_length: int = 512
+) -> tuple[TargetTokens, ...]:
+    """Return the tokens of each target word of a marked prompt (see :func:`tokenize_marked`).
+
+    Args:
+        tokenizer: The pipeline's (fast) tokenizer.
+        marked: A parsed prompt, or a marked prompt string.
+        max_sequence_length: The pipeline call's ``max_sequence_length``.
+
+    Returns:
+        One :class:`TargetTokens` per target word, in the prompt's order.
+
+    Raises:
+        ConfigError: If ``max_sequence_length`` is not an integer >= 2.
+        PromptError: As :func:`tokenize_marked`.
+    """
+    return tokenize_marked(tokenizer, marked, max_sequence_length).targets
+
+
+def _pieces(tokenizer: PreTrainedTokenizerBase, input_ids: list[int]) -> list[str]:
+    """Return the token string of every id."""
+    pieces: Any = tokenizer.convert_ids_to_tokens(input_ids)
+    return [str(piece) for piece in pieces]
+
+
+__all__ = ["SPIECE_UNDERLINE", "TargetTokens", "TokenizedPrompt", "map_targets_to_tokens", "tokenize_marked"]
