@@ -154,3 +154,40 @@ def test_video_is_bit_identical_with_and_without_capture(tiny_pipe: Any) -> None
             prompt=cap.prompt, generator=torch.Generator().manual_seed(3), output_type="np", **kwargs
         ).frames
     assert np.array_equal(plain, captured)
+
+
+def test_prompt_embeds_path_finds_padding_on_the_data(tiny_pipe: Any) -> None:
+    """Without a text-encoder call the real length is found from the keys; the maps stay exact."""
+    reference = run(tiny_pipe, CaptureSettings())[0].word_maps()["kiss"]
+    kwargs = {**TINY_DEFAULTS.call_kwargs(), "num_inference_steps": STEPS, "output_type": "latent"}
+    with AttentionCapture(tiny_pipe, PROMPT, max_sequence_length=kwargs["max_sequence_length"]) as cap:
+        embeds, negative = tiny_pipe.encode_prompt(
+            cap.prompt, negative_prompt="", max_sequence_length=kwargs["max_sequence_length"]
+        )
+    with AttentionCapture(tiny_pipe, PROMPT, max_sequence_length=kwargs["max_sequence_length"]) as cap:
+        tiny_pipe(
+            prompt_embeds=embeds,
+            negative_prompt_embeds=negative,
+            generator=torch.Generator().manual_seed(0),
+            **kwargs,
+        )
+    np.testing.assert_allclose(cap.word_maps()["kiss"], reference, atol=1e-6, rtol=0)
+
+
+def test_uncond_pass_with_short_negative_prompt_excluding_padding(tiny_pipe: Any) -> None:
+    """Word positions past the negative prompt's end are excluded keys: probability exactly 0."""
+    settings = CaptureSettings(guidance_pass="uncond", padding="exclude")
+    cap, calls, _ = run(tiny_pipe, settings, negative_prompt="")
+    by_pass = calls_by_pass(calls, len(tiny_pipe.transformer.blocks))
+    got = cap.word_maps()
+    n_neg = len(tiny_pipe.tokenizer("").input_ids)  # real tokens of the negative prompt, eos included
+    for target in cap.tokens.targets:
+        assert min(target.token_indices) >= n_neg
+        np.testing.assert_array_equal(got[target.word], 0.0)
+    settings = CaptureSettings(guidance_pass="uncond")  # padding included: the pad key's probability
+    cap, calls, _ = run(tiny_pipe, settings, negative_prompt="")
+    by_pass = calls_by_pass(calls, len(tiny_pipe.transformer.blocks))
+    kiss = cap.tokens.targets[0]
+    for s in range(STEPS):
+        ref = expected(tiny_pipe, by_pass[("uncond", s)], kiss.token_indices).mean(dim=(0, 1))
+        np.testing.assert_allclose(cap.word_maps()["kiss"][s], ref.numpy(), atol=1e-5, rtol=0)

@@ -7,9 +7,10 @@ probabilities (~800 MB per call at 480×832×81) never exist.
 
 Padding shortcut (exact, checked on the data): Wan pads the prompt embedding to 512 with
 zero rows, so the padding keys are identical rows. ``n`` identical keys have identical
-logits, so their share of the log-sum-exp is ``logit + log(n)``. We detect the trailing run of
-identical key rows with an exact comparison and fold it into one column; the result equals
-the 512-key softmax, at a fraction of the cost.
+logits, so their share of the log-sum-exp is ``logit + log(n)``: we fold them into one column
+and the result equals the 512-key softmax at the cost of the real tokens only. The number of
+real tokens comes from the text encoder's attention mask; that the padding rows really are
+identical is checked on the device, without synchronising, and read back once per step.
 """
 
 from __future__ import annotations
@@ -38,7 +39,11 @@ class WordColumns:
 
 
 def trailing_run_start(keys: torch.Tensor) -> int:
-    """Index where the trailing run of rows identical to the last row starts (``keys``: ``[key, channel]``)."""
+    """Index where the trailing run of rows identical to the last row starts (``keys``: ``[key, channel]``).
+
+    Reads a value back from the device (a synchronisation): used only when the real token count
+    is unknown (the caller passed ``prompt_embeds``).
+    """
     same = (keys == keys[-1:]).all(dim=-1)  # [key]
     if not bool(same.all()):
         different = torch.nonzero(~same).flatten()
@@ -46,55 +51,70 @@ def trailing_run_start(keys: torch.Tensor) -> int:
     return 0
 
 
+def padding_rows_identical(keys: torch.Tensor, num_real_keys: int) -> torch.Tensor:
+    """0-d bool tensor, on the device (no synchronisation): rows ``num_real_keys:`` of ``keys`` are all equal."""
+    if num_real_keys >= keys.shape[0] - 1:
+        return torch.ones((), dtype=torch.bool, device=keys.device)
+    pad = keys[num_real_keys:]  # [pad, channel]
+    return (pad == pad[-1:]).all()
+
+
 def word_attention(
     query: torch.Tensor,
     key: torch.Tensor,
     heads: int,
-    words: WordColumns,
+    columns: torch.Tensor,
+    bounds: tuple[tuple[int, int], ...],
+    num_real_keys: int,
     token_reduction: str = "sum",
-    num_real_keys: int | None = None,
+    renormalise: bool = False,
     chunk_size: int = 4096,
 ) -> torch.Tensor:
     """Per-head attention of every video token to each marked word.
 
     Args:
         query: ``[video_token, heads * head_dim]``: the output of ``attn2.norm_q`` for one item.
-        key: ``[text_token, heads * head_dim]``: the output of ``attn2.norm_k`` for one item.
+        key: ``[text_token, heads * head_dim]``: the output of ``attn2.norm_k`` for one item; rows from
+            ``num_real_keys`` on must be identical (Wan's padding; see :func:`padding_rows_identical`).
         heads: number of attention heads.
-        words: the marked words' text-token columns.
+        columns: ``[T]`` long tensor on the key's device: the marked words' token columns, concatenated;
+            with ``renormalise`` a column equal to ``num_real_keys`` stands for an excluded key
+            (probability 0), without it a column ``>= num_real_keys`` must be clamped to
+            ``num_real_keys`` (all padding keys are the same key).
+        bounds: ``(start, end)`` into ``columns`` for each word.
+        num_real_keys: real (non-padding) text tokens, end-of-sequence included.
         token_reduction: ``"sum"`` | ``"mean"`` | ``"max"`` over each word's tokens.
-        num_real_keys: ``None`` → softmax over every key (as the model does); an int ``n`` →
-            softmax renormalised over the first ``n`` keys only.
-        chunk_size: video tokens per chunk; extra memory is ``heads × chunk × kept keys`` floats.
+        renormalise: ``False``: softmax over every key, as the model computes it; ``True``: softmax
+            over the first ``num_real_keys`` keys only (padding excluded).
+        chunk_size: video tokens per chunk; extra memory is about ``2 × heads × chunk × kept keys``
+            float32 plus the chunk's query in float32.
 
     Returns:
         ``[heads, word, video_token]`` float32 probabilities.
     """
     n_q, width = query.shape
+    n_keys = key.shape[0]
     head_dim = width // heads
     scale = 1.0 / math.sqrt(head_dim)
-    if num_real_keys is not None:
-        key = key[:num_real_keys]
-        bias = None
-        kept = key.shape[0]
+    bias = None
+    if renormalise or num_real_keys >= n_keys:
+        kept = min(num_real_keys, n_keys)
     else:
-        run = trailing_run_start(key)
-        kept = min(run + 1, key.shape[0])
-        n_fold = key.shape[0] - run  # identical trailing rows folded into column `run`
-        key = key[:kept]
-        bias = None
-        if n_fold > 1:
+        kept = num_real_keys + 1  # the padding rows, folded into one column of weight n_pad
+        n_pad = n_keys - num_real_keys
+        if n_pad > 1:
             bias = torch.zeros(kept, dtype=torch.float32, device=key.device)  # [kept]
-            bias[kept - 1] = math.log(n_fold)
-    cols = torch.tensor([min(c, kept - 1) for c in words.columns], dtype=torch.long, device=key.device)  # [T]
-    k = key.float().view(kept, heads, head_dim).permute(1, 2, 0)  # [head, head_dim, kept]
-    out = torch.empty(heads, len(words.bounds), n_q, dtype=torch.float32, device=query.device)
+            bias[kept - 1] = math.log(n_pad)
+    k = key[:kept].float().view(kept, heads, head_dim).permute(1, 2, 0)  # [head, head_dim, kept]
+    out = torch.empty(heads, len(bounds), n_q, dtype=torch.float32, device=query.device)
     for start in range(0, n_q, chunk_size):
         q = query[start : start + chunk_size].float().view(-1, heads, head_dim).transpose(0, 1)  # [head, c, d]
         logits = torch.matmul(q, k).mul_(scale)  # [head, c, kept]
         lse = torch.logsumexp(logits if bias is None else logits + bias, dim=-1, keepdim=True)  # [head, c, 1]
-        probs = torch.exp(logits.index_select(-1, cols) - lse)  # [head, c, T]
-        for w, (a, b) in enumerate(words.bounds):
+        if renormalise:  # one more column of -inf: the excluded keys, probability 0
+            logits = torch.nn.functional.pad(logits, (0, 1), value=float("-inf"))
+        probs = torch.exp(logits.index_select(-1, columns) - lse)  # [head, c, T]
+        for w, (a, b) in enumerate(bounds):
             seg = probs[..., a:b]  # [head, c, tokens of word w]
             if token_reduction == "sum":
                 red = seg.sum(-1)
@@ -106,4 +126,4 @@ def word_attention(
     return out
 
 
-__all__ = ["WordColumns", "trailing_run_start", "word_attention"]
+__all__ = ["WordColumns", "padding_rows_identical", "trailing_run_start", "word_attention"]

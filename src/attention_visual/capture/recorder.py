@@ -15,7 +15,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from attention_visual.capture.attention_math import WordColumns, trailing_run_start, word_attention
+from attention_visual.capture.attention_math import (
+    WordColumns,
+    padding_rows_identical,
+    trailing_run_start,
+    word_attention,
+)
 from attention_visual.capture.settings import CaptureSettings
 from attention_visual.errors import CaptureError
 
@@ -47,6 +52,7 @@ class _Pass:
     num_real_keys: int | None
     query: dict[int, torch.Tensor] = field(default_factory=dict)  # block position -> [video_token, width]
     acc: torch.Tensor | None = None  # [word, block_or_1, head_or_1, video_token] float32
+    padding_ok: torch.Tensor | None = None  # 0-d bool on the device: every block's padding rows were identical
     blocks_seen: int = 0
 
 
@@ -79,6 +85,7 @@ class CaptureRecorder:
         self.num_real_keys: dict[str, int] = {}
         self._pass: _Pass | None = None
         self._done: set[tuple[str, int]] = set()
+        self._columns: dict[tuple[torch.device, tuple[int, ...]], torch.Tensor] = {}  # [T] word columns
 
     # -- transformer pass -------------------------------------------------------------------------
     def begin(
@@ -113,8 +120,7 @@ class CaptureRecorder:
                 f"spatial_downsample_factor {s} does not divide the token grid {grid[1]}x{grid[2]} (y x x)"
             )
         t = None if timestep is None else float(timestep.flatten()[0].item())
-        real = self.num_real_keys.get(pass_name) if self.settings.padding == "exclude" else None
-        self._pass = _Pass(pass_name, step_index, num_steps, t, sigma, grid, real)
+        self._pass = _Pass(pass_name, step_index, num_steps, t, sigma, grid, self.num_real_keys.get(pass_name))
 
     def end(self) -> None:
         """The transformer pass finished: reduce, copy to the host once, and record."""
@@ -127,6 +133,11 @@ class CaptureRecorder:
                 current.step_index,
                 current.blocks_seen,
                 len(self.block_positions),
+            )
+        if current.padding_ok is not None and not bool(current.padding_ok.item()):
+            raise CaptureError(
+                f"step {current.step_index}: the text keys after the {current.num_real_keys} real tokens are not "
+                "identical padding rows (custom prompt_embeds?); the padding fold would not be exact"
             )
         acc = current.acc  # [word, block_or_1, head_or_1, video_token]
         if not self.settings.store_per_block:
@@ -159,24 +170,37 @@ class CaptureRecorder:
         if current is None or block_index not in current.query:
             return
         query = current.query.pop(block_index)
+        n_keys = key.shape[1]
         real = current.num_real_keys
-        if self.settings.padding == "exclude" and real is None:
+        if real is None:  # prompt_embeds were given: find the padding on the data (synchronises)
             run = trailing_run_start(key[0])
-            real = run if key.shape[1] - run > 1 else key.shape[1]
-        if self.words.columns and max(self.words.columns) >= (real or key.shape[1]):
+            real = run if n_keys - run > 1 else n_keys
+        elif self.settings.padding != "exclude":
+            ok = padding_rows_identical(key[0], real)
+            current.padding_ok = ok if current.padding_ok is None else current.padding_ok & ok
+        real = min(real, n_keys)
+        if current.name == "cond" and self.words.columns and max(self.words.columns) >= real:
             raise CaptureError(
                 f"the marked words' tokens reach position {max(self.words.columns)} but the text has only "
-                f"{real or key.shape[1]} keys: was the pipeline called with capture.prompt and the same "
+                f"{real} real tokens: was the pipeline called with capture.prompt and the same "
                 "max_sequence_length?"
             )
+        # In the uncond pass the words' positions may fall in the negative prompt's padding.
+        clamped = tuple(min(c, real) for c in self.words.columns)
+        columns = self._columns.get((key.device, clamped))
+        if columns is None:
+            columns = torch.tensor(clamped, dtype=torch.long, device=key.device)
+            self._columns[(key.device, clamped)] = columns
         with torch.no_grad():
             probs = word_attention(
                 query[0],
                 key[0],
                 self.heads,
-                self.words,
+                columns,
+                self.words.bounds,
+                num_real_keys=real,
                 token_reduction=self.settings.token_reduction,
-                num_real_keys=real if self.settings.padding == "exclude" else None,
+                renormalise=self.settings.padding == "exclude",
                 chunk_size=self.settings.query_chunk_size,
             )  # [head, word, video_token]
             if not self.settings.store_per_head:
