@@ -172,9 +172,7 @@ def test_pickled_pt_is_never_loaded(tmp_path: Path) -> None:
 
     import datetime
 
-    torch.save(
-        {"attention": datetime.datetime(2026, 1, 1)}, path
-    )  # an arbitrary object: needs full unpickling
+    torch.save({"attention": datetime.datetime(2026, 1, 1)}, path)  # an arbitrary object: needs full unpickling
     with pytest.raises(AttentionDataError):
         read_map(path, path.with_name("step_000_metadata.json"))
 

@@ -39,9 +39,7 @@ def make_metadata(
     )
 
 
-def hot_spot(
-    shape: tuple[int, ...] = GRID, at: tuple[int, ...] = (2, 0, 0), value: float = 1.0
-) -> np.ndarray:
+def hot_spot(shape: tuple[int, ...] = GRID, at: tuple[int, ...] = (2, 0, 0), value: float = 1.0) -> np.ndarray:
     arr = np.zeros(shape, dtype=np.float32)
     arr[at] = value
     return arr

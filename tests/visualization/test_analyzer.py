@@ -101,18 +101,14 @@ def test_grid_reduces_leading_axes_and_selects_pass(tmp_path: Path) -> None:
     arr[0] = 1.0  # cond
     arr[1] = 7.0  # uncond
     arr[0, 1, 2] = 4.0  # one block/head of the cond pass differs
-    meta = make_metadata(
-        shape=shape, axes=("pass", "block", "head", "frame", "y", "x"), passes=("cond", "uncond")
-    )
+    meta = make_metadata(shape=shape, axes=("pass", "block", "head", "frame", "y", "x"), passes=("cond", "uncond"))
     AttentionStore(tmp_path).save_step(meta, arr)
     info = AttentionAnalyzer(tmp_path).load_step(VID, "kiss", 0)
     np.testing.assert_allclose(AttentionAnalyzer.grid(info), (5 * 1.0 + 4.0) / 6)
     np.testing.assert_allclose(AttentionAnalyzer.grid(info, pass_name="uncond"), 7.0)
     single = AttentionStore(tmp_path / "b").save_step(make_metadata(), hot_spot())
     with pytest.raises(NotFoundError, match=r"pass 'uncond' not stored"):
-        AttentionAnalyzer.grid(
-            AttentionAnalyzer(single.parents[2]).load_step(VID, "kiss", 0), pass_name="uncond"
-        )
+        AttentionAnalyzer.grid(AttentionAnalyzer(single.parents[2]).load_step(VID, "kiss", 0), pass_name="uncond")
 
 
 def test_frame_average_weights_video_frames(store_root: Path) -> None:

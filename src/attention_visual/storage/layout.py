@@ -75,9 +75,7 @@ def step_stem(step_index: int) -> str:
     return f"{STEP_PREFIX}{step_index:03d}"
 
 
-def step_paths(
-    root: Path, video_id: str, word: str, step_index: int, storage_format: str
-) -> tuple[Path, Path]:
+def step_paths(root: Path, video_id: str, word: str, step_index: int, storage_format: str) -> tuple[Path, Path]:
     """(array file, metadata file) of one step's map."""
     folder = root / check_video_id(video_id) / token_dir_name(word)
     stem = step_stem(step_index)

@@ -52,9 +52,7 @@ class Reduction:
     heads: str = "mean"  # "mean" or "kept" (a "head" axis)
     blocks: str = "mean"  # "mean" or "kept" (a "block" axis)
     tokens: str = "sum"  # "sum" | "mean" | "max" over the word's tokens
-    padding: str = (
-        "include"  # "include": softmax over all text keys; "exclude": renormalised over real tokens
-    )
+    padding: str = "include"  # "include": softmax over all text keys; "exclude": renormalised over real tokens
 
 
 @dataclass(frozen=True)
@@ -125,8 +123,7 @@ class MapMetadata:
         version = data.get("attention_storage_version")
         if version != ATTENTION_STORAGE_VERSION:
             raise AttentionDataError(
-                f"unsupported attention_storage_version {version!r} "
-                f"(this version reads {ATTENTION_STORAGE_VERSION})"
+                f"unsupported attention_storage_version {version!r} (this version reads {ATTENTION_STORAGE_VERSION})"
             )
         try:
             kwargs = dict(data)

@@ -110,14 +110,10 @@ class AttentionStore:
         if folder.is_dir():
             shutil.rmtree(folder)
 
-    def _save(
-        self, data_path: Path, meta_path: Path, metadata: MapMetadata, array: np.ndarray, fmt: str
-    ) -> Path:
+    def _save(self, data_path: Path, meta_path: Path, metadata: MapMetadata, array: np.ndarray, fmt: str) -> Path:
         arr = np.ascontiguousarray(array, dtype=np.dtype(self.dtype))  # [*leading, frame, y, x]
         if tuple(arr.shape) != tuple(metadata.shape):
-            raise AttentionDataError(
-                f"array shape {arr.shape} does not match metadata shape {metadata.shape}"
-            )
+            raise AttentionDataError(f"array shape {arr.shape} does not match metadata shape {metadata.shape}")
         meta = metadata.with_array(tuple(arr.shape), self.dtype)
         meta = meta.stamped() if not meta.storage_timestamp else meta
         if fmt == "numpy":
@@ -156,9 +152,7 @@ def read_array(path: Path) -> np.ndarray:
             try:
                 obj = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
             except pickle.UnpicklingError as exc:  # weights_only refused it: not plain tensors
-                raise AttentionDataError(
-                    f"{path}: corrupted or unsafe attention file (refused to unpickle)"
-                ) from exc
+                raise AttentionDataError(f"{path}: corrupted or unsafe attention file (refused to unpickle)") from exc
             if not isinstance(obj, dict) or ARRAY_KEY not in obj:
                 raise AttentionDataError(f"{path}: not an attention map file (no '{ARRAY_KEY}' tensor)")
             return np.asarray(obj[ARRAY_KEY].numpy())
@@ -167,9 +161,7 @@ def read_array(path: Path) -> np.ndarray:
     except FileNotFoundError as exc:
         raise AttentionDataError(f"{path}: file is missing") from exc
     except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, KeyError) as exc:
-        raise AttentionDataError(
-            f"{path}: truncated or corrupted attention file ({type(exc).__name__})"
-        ) from exc
+        raise AttentionDataError(f"{path}: truncated or corrupted attention file ({type(exc).__name__})") from exc
     raise AttentionDataError(f"{path}: unknown attention file type {path.suffix!r}")
 
 

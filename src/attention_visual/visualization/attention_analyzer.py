@@ -125,9 +125,7 @@ class AttentionAnalyzer:
             )
         return read_map(*files.aggregated)
 
-    def step_stack(
-        self, video_id: str, token: str, pass_name: str = "cond"
-    ) -> tuple[np.ndarray, list[MapMetadata]]:
+    def step_stack(self, video_id: str, token: str, pass_name: str = "cond") -> tuple[np.ndarray, list[MapMetadata]]:
         """All steps reduced to the token grid: ``([step, frame, y, x] float32, metadata per step)``."""
         infos = self.load_all_steps(video_id, token)
         if not infos:
@@ -205,9 +203,7 @@ class AttentionAnalyzer:
     def _word_files(self, video_id: str, token: str) -> _WordFiles:
         index = self._word_index(video_id)
         if token not in index:
-            raise NotFoundError(
-                f"no word {token!r} in video {video_id!r}; available words: {_listing(sorted(index))}"
-            )
+            raise NotFoundError(f"no word {token!r} in video {video_id!r}; available words: {_listing(sorted(index))}")
         return index[token]
 
     def _word_index(self, video_id: str) -> dict[str, _WordFiles]:
