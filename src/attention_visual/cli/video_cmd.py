@@ -1,0 +1,224 @@
+"""``attention-visual video``: render a word's attention video (also ``scripts/generate_attention_video.py``).
+
+Examples::
+
+    attention-visual video --attention-dir outputs/b/attention_maps --list-available
+    attention-visual video --attention-dir outputs/b/attention_maps --video-id prompt_001_vid_001 \\
+        --token kiss --output kiss.mp4 --interpolation-steps 2 --include-timestamp
+    attention-visual video ... --original-video outputs/b/videos/prompt_001_vid_001.mp4 --overlay-alpha 0.5
+
+Bad input (unknown video or word, alpha outside [0, 1], fps <= 0, malformed figsize, unwritable
+output, corrupted map) ends with one line on stderr and exit status 2; no existing file is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from attention_visual.errors import RenderError
+from attention_visual.render.options import NORMALIZATIONS, VIDEO_FORMATS
+from attention_visual.render.sources import LAYOUTS
+from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
+from attention_visual.visualization.attention_visualizer import AttentionVisualizer
+
+log = logging.getLogger(__name__)
+
+#: CLI options that override a ``visualization_params`` key of the same name.
+PARAM_OPTIONS = (
+    "figsize", "colormap", "overlay_alpha", "static_duration", "fps", "interpolation_steps",
+    "include_colorbar", "video_format", "normalization",
+)  # fmt: skip
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``video`` subcommand to the ``attention-visual`` parser."""
+    parser = subparsers.add_parser(
+        "video",
+        help="render a word's attention as a video (steps, overlay on the generated video, aggregate)",
+        description="Render the stored attention of one word of one video. Without --original-video: "
+        "a step video; with it: the generated video with the attention overlaid. See docs/visualization.md.",
+    )
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add every option of the ``video`` command to ``parser``."""
+    add_source_arguments(parser)
+    parser.add_argument("--token", help="the marked word (as written in the prompt)")
+    parser.add_argument("--output", type=Path, help="output video (.mp4, .avi or .gif)")
+    parser.add_argument("--list-available", action="store_true", help="list videos, words and steps, then exit")
+    parser.add_argument("--original-video", type=Path, help="the generated video: overlay the attention on it")
+    parser.add_argument("--overlay-alpha", type=unit_interval, help="heatmap opacity over the video, in [0, 1]")
+    parser.add_argument("--use-aggregated", action="store_true", help="the step-averaged map instead of the steps")
+    parser.add_argument("--step", type=int, help="overlay the map of this stored step instead of the average")
+    parser.add_argument(
+        "--frame", type=frame_mode, default="mean", help="step videos: mean (default), tile, or a latent frame index"
+    )
+    parser.add_argument("--layout", choices=LAYOUTS, default="overlay", help="overlay layout (default overlay)")
+    parser.add_argument("--interpolation-steps", type=non_negative_int, help="blended frames between steps")
+    parser.add_argument("--include-timestamp", action="store_true", help="show step / denoising progress or time")
+    parser.add_argument("--static-duration", type=positive_float, help="seconds the aggregated map is shown")
+    parser.add_argument("--video-format", choices=VIDEO_FORMATS, help="container and codec (default: from suffix)")
+    parser.add_argument(
+        "--no-colorbar", dest="include_colorbar", action="store_const", const=False, help="draw no colorbar"
+    )
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared with ``compare``: where the maps are and how they look."""
+    parser.add_argument("--attention-dir", type=Path, required=True, help="the attention_maps/ folder")
+    parser.add_argument("--video-id", help="the video, e.g. prompt_001_vid_001")
+    parser.add_argument("--colormap", help="any matplotlib colormap (default hot)")
+    parser.add_argument("--fps", type=positive_float, help="frames per second of step videos (> 0)")
+    parser.add_argument("--figsize", type=figsize, help='frame size in inches, "width,height" (default 12,8)')
+    parser.add_argument("--normalization", choices=NORMALIZATIONS, help="how maps are scaled (default global)")
+    parser.add_argument("--dpi", type=positive_int, help="pixels per inch (default 100)")
+    parser.add_argument("--config", type=Path, help="take visualization_params from this config file")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value (with --config; repeatable)")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``attention-visual video``; return the exit status."""
+    analyzer = AttentionAnalyzer(args.attention_dir)
+    if args.list_available:
+        sys.stdout.write(listing(analyzer, args.video_id))
+        return 0
+    missing = [f"--{name}" for name in ("video_id", "token", "output") if getattr(args, name) is None]
+    if missing:
+        raise RenderError(f"missing {', '.join(m.replace('_', '-') for m in missing)} (or use --list-available)")
+    visualizer = build_visualizer(analyzer, args)
+    path = visualizer.generate_attention_video(
+        args.video_id,
+        args.token,
+        args.output,
+        original_video_path=args.original_video,
+        overlay_alpha=args.overlay_alpha,
+        interpolation_steps=args.interpolation_steps,
+        include_timestamp=args.include_timestamp,
+        use_aggregated=args.use_aggregated,
+        step=args.step,
+        frame=args.frame,
+        layout=args.layout,
+        video_format=args.video_format,
+    )
+    sys.stdout.write(f"{path}\n")
+    return 0
+
+
+def build_visualizer(analyzer: AttentionAnalyzer, args: argparse.Namespace) -> AttentionVisualizer:
+    """A visualizer from ``--config`` (if given) with the command-line options applied on top."""
+    params: dict[str, Any] = {}
+    if args.config is not None:
+        from attention_visual.config import load_config
+
+        params = load_config(args.config, overrides=args.overrides).attention_analysis.visualization_params.to_dict()
+    elif args.overrides:
+        raise RenderError("--set needs --config")
+    for name in PARAM_OPTIONS:
+        value = getattr(args, name, None)
+        if value is not None:
+            params[name] = value
+    if args.dpi is not None:
+        params["dpi"] = args.dpi
+    return AttentionVisualizer.from_params(analyzer, params)
+
+
+def listing(analyzer: AttentionAnalyzer, video_id: str | None = None) -> str:
+    """Text listing of the stored videos, their words and each word's steps."""
+    videos = [video_id] if video_id else analyzer.get_available_videos()
+    lines = [f"attention maps in {analyzer.attention_dir}:"]
+    if not videos:
+        lines.append("  (no videos)")
+    for video in videos:
+        state = "" if analyzer.is_complete(video) else " (incomplete)"
+        lines.append(f"  {video}{state}")
+        for word in analyzer.get_available_tokens(video):
+            steps = analyzer.get_available_steps(video, word)
+            lines.append(f"    {word!r}: {len(steps)} step(s) {compact(steps)}")
+    return "\n".join(lines) + "\n"
+
+
+def compact(values: list[int]) -> str:
+    """``[0, 1, 2, 5]`` → ``"0–2, 5"``."""
+    parts: list[str] = []
+    for v in values:
+        if parts and parts[-1].split("–")[-1] == str(v - 1):
+            parts[-1] = f"{parts[-1].split('–')[0]}–{v}"
+        else:
+            parts.append(str(v))
+    return ", ".join(parts) if parts else "(none)"
+
+
+# -- argument types (argparse reports their errors as one line, exit 2) -----------------------------
+def figsize(text: str) -> tuple[float, float]:
+    """``"12,8"`` → ``(12.0, 8.0)``."""
+    try:
+        w, h = (float(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected "width,height" in inches such as 12,8, got {text!r}') from None
+    if not (w > 0 and h > 0) or w == float("inf") or h == float("inf"):
+        raise argparse.ArgumentTypeError(f"width and height must be positive, got {text!r}")
+    return w, h
+
+
+def unit_interval(text: str) -> float:
+    value = _float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = _int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def frame_mode(text: str) -> str | int:
+    if text in ("mean", "tile"):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected mean, tile or a latent frame index, got {text!r}") from None
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+__all__ = ["add_arguments", "add_source_arguments", "build_visualizer", "listing", "register", "run"]

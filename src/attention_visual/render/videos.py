@@ -1,0 +1,234 @@
+"""Build the three attention videos from maps on the token grid and their metadata.
+
+These functions do the one-off work (normalisation, the matplotlib-drawn canvas, titles,
+opening the original video) and return a lazy frame source; nothing is rendered until the
+source is iterated (usually by :func:`~attention_visual.render.sources.write_video`).
+
+Example:
+    >>> source = step_video(stack, metas, "kiss", RenderOptions())   # doctest: +SKIP
+    >>> write_video(source, Path("kiss_steps.mp4"))                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from attention_visual.errors import AttentionDataError, RenderError
+from attention_visual.render.colormap import packed_lut
+from attention_visual.render.layout import Canvas, ColorbarSpec, figure_canvas, strip_canvas
+from attention_visual.render.normalize import NormalizationInfo, normalize_maps
+from attention_visual.render.options import RenderOptions
+from attention_visual.render.sources import LAYOUTS, OverlayVideo, StepVideo, StillVideo
+from attention_visual.render.video_reader import probe_video, read_frames
+from attention_visual.storage.metadata import MapMetadata
+
+log = logging.getLogger(__name__)
+
+#: How a step video shows a map's latent frames: averaged, tiled, or one of them (an int).
+FrameMode = str | int
+
+
+def step_video(
+    stack: np.ndarray,
+    metadata: Sequence[MapMetadata],
+    word: str,
+    options: RenderOptions,
+    frame: FrameMode = "mean",
+    include_timestamp: bool = False,
+) -> StepVideo:
+    """The step video: one frame per stored step, blended frames between steps.
+
+    Args:
+        stack: ``[step, frame, y, x]`` maps in step order.
+        metadata: one per step (for the step index, timestep, sigma and frame mapping).
+        word: the word, for the title.
+        options: rendering options (``interpolation_steps``, ``fps``, colours, ...).
+        frame: ``"mean"`` (averaged over the video's frames), ``"tile"`` (every latent
+            frame in a grid) or a latent frame index.
+        include_timestamp: add the step index, timestep, sigma and denoising progress.
+    """
+    if len(metadata) != stack.shape[0]:
+        raise RenderError(f"{len(metadata)} metadata entries for {stack.shape[0]} steps")
+    panels, labels = _panels(stack, metadata[0], frame)  # [step, panel, y, x]
+    normed, info = normalize_maps(panels, options.normalization)
+    titles = [f"“{word}” — step {_step_number(m, i)} / {m.num_steps}" for i, m in enumerate(metadata)]
+    footers = [_timestamp(m, i) for i, m in enumerate(metadata)] if include_timestamp else []
+    progress = [_step_number(m, i) / max(m.num_steps, 1) for i, m in enumerate(metadata)] if include_timestamp else []
+    canvas = _step_canvas(options, metadata[0], normed.shape[1], labels, info, include_timestamp)
+    lut = packed_lut(options.colormap)
+    return StepVideo(
+        canvas, normed, titles, lut, options.fps, options.interpolation_steps, options.dpi, footers, progress
+    )
+
+
+def still_video(
+    grid: np.ndarray,
+    metadata: MapMetadata,
+    word: str,
+    options: RenderOptions,
+    frame: FrameMode = "mean",
+    include_timestamp: bool = False,
+) -> StillVideo:
+    """The aggregated video: one map ``[frame, y, x]`` held still for ``static_duration`` seconds.
+
+    Arguments as :func:`step_video`; the timestamp line names the steps averaged.
+    """
+    panels, labels = _panels(grid[None], metadata, frame)  # [1, panel, y, x]
+    normed, info = normalize_maps(panels, options.normalization)
+    steps = len(metadata.steps_used) or metadata.num_steps
+    title = f"“{word}” — average over {steps} step{'s' if steps != 1 else ''}"
+    footers = [f"mean of {steps} of {metadata.num_steps} denoising steps"] if include_timestamp else []
+    canvas = _step_canvas(options, metadata, normed.shape[1], labels, info, include_timestamp)
+    lut = packed_lut(options.colormap)
+    source = StepVideo(canvas, normed, [title], lut, options.fps, 0, options.dpi, footers, [1.0] * len(footers))
+    image = next(source.frames())  # [H, W, 4]
+    return StillVideo(image, options.fps, max(1, round(options.static_duration * options.fps)))
+
+
+def overlay_video(
+    grid: np.ndarray,
+    metadata: MapMetadata,
+    word: str,
+    options: RenderOptions,
+    original_video: Path,
+    layout: str = "overlay",
+    include_timestamp: bool = False,
+    heading: str = "",
+) -> OverlayVideo:
+    """The overlay video: the generated video with each frame's attention blended over it.
+
+    Args:
+        grid: ``[frame, y, x]`` one map (step-averaged or one step).
+        metadata: its metadata (video size, fps, frame count, latent→video mapping).
+        word: the word, for the colorbar heading.
+        options: ``overlay_alpha``, ``colormap``, ``normalization``, ``include_colorbar``.
+        original_video: the generated video file; resampled (with a warning) when its frame
+            count or size does not match the metadata.
+        layout: ``overlay`` or ``side_by_side`` (video | heatmap | overlay).
+        include_timestamp: stamp frame number, latent frame and time on each frame.
+        heading: second line of the colorbar heading (which step, or the average).
+    """
+    if layout not in LAYOUTS:
+        raise RenderError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    dims = metadata.video_dimensions
+    latent_of_frame = latent_index(metadata, grid.shape[0])  # [video_frame]
+    info = probe_video(original_video)
+    if info.frames != dims.frames or (info.width, info.height) != (dims.width, dims.height):
+        log.warning(
+            "original video %s is %d frames of %dx%d but the maps describe %d frames of %dx%d; resampling it",
+            original_video, info.frames, info.width, info.height, dims.frames, dims.width, dims.height,
+        )  # fmt: skip
+    normed, norm = normalize_maps(grid[None], options.normalization)  # [1, frame, y, x]
+    labels = ("video", "attention", "overlay") if layout == "side_by_side" else ()
+    canvas = strip_canvas(
+        dims.width,
+        dims.height,
+        len(labels) or 1,
+        options.dpi,
+        panel_labels=labels,
+        colorbar=_colorbar(options, norm),
+        heading=f"“{word}”" + (f"\n{heading}" if heading else ""),
+    )
+    fps = dims.fps if dims.fps > 0 else info.fps or options.fps
+
+    def frames() -> Iterator[np.ndarray]:
+        return read_frames(original_video, info, dims.frames, dims.width, dims.height, channels=4)
+
+    stamps: list[str] = []
+    if include_timestamp:
+        n_frames = dims.frames
+        stamps = [
+            f"frame {n + 1}/{n_frames} · latent {int(latent_of_frame[n])} · {n / fps:.2f} s" for n in range(n_frames)
+        ]
+    return OverlayVideo(
+        canvas, normed[0], latent_of_frame, frames, packed_lut(options.colormap), options.overlay_alpha, fps, layout,
+        stamps, options.dpi,
+    )  # fmt: skip
+
+
+def latent_index(metadata: MapMetadata, latent_frames: int) -> np.ndarray:
+    """``[video_frame]`` int: the latent frame that produced each video frame (from the metadata)."""
+    ranges = metadata.latent_to_video_frames
+    if len(ranges) != latent_frames:
+        raise AttentionDataError(
+            f"map has {latent_frames} latent frames but its metadata maps {len(ranges)} to video frames"
+        )
+    index = np.full(metadata.video_dimensions.frames, -1, dtype=np.int64)  # [video_frame]
+    for k, (first, last) in enumerate(ranges):
+        index[first : last + 1] = k
+    if (index < 0).any():
+        raise AttentionDataError(
+            f"latent_to_video_frames {ranges} does not cover all {metadata.video_dimensions.frames} video frames"
+        )
+    return index
+
+
+def _panels(stack: np.ndarray, metadata: MapMetadata, frame: FrameMode) -> tuple[np.ndarray, list[str]]:
+    """``([step, panel, y, x], labels)`` for the chosen frame mode."""
+    n_frames = stack.shape[1]
+    if frame == "mean":
+        weights = np.asarray([last - first + 1 for first, last in metadata.latent_to_video_frames], np.float32)
+        if weights.shape[0] != n_frames:
+            weights = np.ones(n_frames, dtype=np.float32)
+        averaged = np.tensordot(stack, weights / weights.sum(), axes=([1], [0]))  # [step, y, x]
+        return averaged[:, None].astype(np.float32), []
+    if frame == "tile":
+        ranges = metadata.latent_to_video_frames
+        labels = [
+            f"latent {k} · video {ranges[k][0]}–{ranges[k][1]}" if k < len(ranges) else f"latent {k}"
+            for k in range(n_frames)
+        ]
+        return stack, labels
+    if isinstance(frame, int) and not isinstance(frame, bool):
+        if not 0 <= frame < n_frames:
+            raise RenderError(f"latent frame {frame} does not exist; this map has frames 0–{n_frames - 1}")
+        return stack[:, frame : frame + 1], []
+    raise RenderError(f"frame must be 'mean', 'tile' or a latent frame index, got {frame!r}")
+
+
+def _step_canvas(
+    options: RenderOptions,
+    metadata: MapMetadata,
+    n_panels: int,
+    labels: Sequence[str],
+    info: NormalizationInfo,
+    footer: bool,
+) -> Canvas:
+    dims = metadata.video_dimensions
+    return figure_canvas(
+        options.figsize,
+        options.dpi,
+        panel_aspect=dims.width / dims.height,
+        n_panels=n_panels,
+        panel_labels=labels,
+        colorbar=_colorbar(options, info),
+        footer=footer,
+    )
+
+
+def _colorbar(options: RenderOptions, info: NormalizationInfo) -> ColorbarSpec | None:
+    if not options.include_colorbar:
+        return None
+    return ColorbarSpec(options.colormap, info.vmin, info.vmax, info.label)
+
+
+def _step_number(metadata: MapMetadata, position: int) -> int:
+    """1-based diffusion step of a map (its stored ``step_index`` + 1)."""
+    return (metadata.step_index if metadata.step_index is not None else position) + 1
+
+
+def _timestamp(metadata: MapMetadata, position: int) -> str:
+    parts = [f"step index {_step_number(metadata, position) - 1}"]
+    if metadata.timestep is not None:
+        parts.append(f"timestep {metadata.timestep:.0f}")
+    if metadata.sigma is not None:
+        parts.append(f"σ {metadata.sigma:.3f}")
+    parts.append(f"denoising {_step_number(metadata, position) / max(metadata.num_steps, 1):.0%}")
+    return " · ".join(parts)
+
+
+__all__ = ["FrameMode", "latent_index", "overlay_video", "step_video", "still_video"]

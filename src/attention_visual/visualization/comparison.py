@@ -1,0 +1,159 @@
+"""Temporal comparison of several words of one video: how their attention evolves.
+
+For each word, three statistics of its map are followed across the denoising steps (each
+step's map averaged over the video's frames) and across the video's latent frames (the
+step-averaged map):
+
+* **mass**: mean attention a video token gives the word (the map's mean);
+* **peak**: the map's maximum;
+* **entropy**: spatial entropy of the map as a distribution, divided by its maximum
+  ``log(y·x)``: 0 = all attention on one token, 1 = spread evenly.
+
+The figure has these six line plots (2 rows × 3 columns, one line per word) above a grid of
+small multiples: one row per word, its frame-averaged map at a few steps, on one shared
+colour scale per word.
+
+Example:
+    >>> metrics = temporal_metrics(stack, frame_weights)   # stack [step, frame, y, x]  # doctest: +SKIP
+    >>> fig = comparison_figure(["kiss", "flowers"], [m1, m2], [s1, s2], [[1, 17, 34, 50]] * 2)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+from attention_visual.errors import RenderError
+
+METRICS = ("mass", "peak", "entropy")
+METRIC_TITLES = {"mass": "attention mass (mean)", "peak": "peak attention", "entropy": "spatial entropy (0–1)"}
+
+
+@dataclass(frozen=True)
+class TemporalMetrics:
+    """Statistics of one word's maps. Arrays are ``[step]`` or ``[frame]`` float32."""
+
+    steps: np.ndarray  # [step] int: 1-based diffusion step numbers
+    by_step: dict[str, np.ndarray]  # metric -> [step]
+    by_frame: dict[str, np.ndarray]  # metric -> [frame]
+
+
+def spatial_stats(maps: np.ndarray) -> dict[str, np.ndarray]:
+    """Mass, peak and normalised entropy of each map ``[..., y, x]``: each ``[...]`` float32."""
+    maps = np.asarray(maps, dtype=np.float64)  # [..., y, x]
+    flat = maps.reshape(*maps.shape[:-2], -1)  # [..., y*x]
+    mass = flat.mean(axis=-1)
+    peak = flat.max(axis=-1)
+    positive = np.clip(flat, 0.0, None)
+    total = positive.sum(axis=-1, keepdims=True)
+    p = np.divide(positive, total, out=np.zeros_like(positive), where=total > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, -p * np.log(p), 0.0)
+    n = flat.shape[-1]
+    entropy = terms.sum(axis=-1) / np.log(n) if n > 1 else np.zeros(flat.shape[:-1])
+    entropy = np.where(total[..., 0] > 0, entropy, np.nan)  # an all-zero map has no distribution
+    return {"mass": mass.astype(np.float32), "peak": peak.astype(np.float32), "entropy": entropy.astype(np.float32)}
+
+
+def temporal_metrics(stack: np.ndarray, frame_weights: np.ndarray, steps: Sequence[int]) -> TemporalMetrics:
+    """Statistics of ``stack`` ``[step, frame, y, x]`` across steps and across frames.
+
+    Args:
+        stack: one word's maps in step order.
+        frame_weights: ``[frame]`` video frames per latent frame (Wan: 1, 4, 4, ...).
+        steps: the 1-based step number of each map.
+    """
+    weights = np.asarray(frame_weights, dtype=np.float64)  # [frame]
+    if weights.shape != (stack.shape[1],):
+        weights = np.ones(stack.shape[1])
+    per_step = np.tensordot(stack, weights / weights.sum(), axes=([1], [0]))  # [step, y, x]
+    per_frame = stack.mean(axis=0)  # [frame, y, x]
+    return TemporalMetrics(np.asarray(steps), spatial_stats(per_step), spatial_stats(per_frame))
+
+
+def comparison_figure(
+    words: Sequence[str],
+    metrics: Sequence[TemporalMetrics],
+    snapshots: Sequence[np.ndarray],
+    snapshot_steps: Sequence[Sequence[int]],
+    colormap: str = "hot",
+    title: str = "",
+    figsize: tuple[float, float] | None = None,
+    dpi: int = 100,
+) -> Figure:
+    """Draw the comparison: 2×3 metric plots and a words × steps grid of small multiples.
+
+    Args:
+        words: the words compared.
+        metrics: one :class:`TemporalMetrics` per word.
+        snapshots: one ``[snapshot, y, x]`` array per word (frame-averaged maps).
+        snapshot_steps: per word, the 1-based step number of each snapshot.
+        colormap: matplotlib colormap of the snapshots.
+        title: figure title.
+        figsize: inches; default grows with the number of words.
+        dpi: resolution.
+
+    Returns:
+        The figure (not attached to pyplot; save it with ``fig.savefig``).
+    """
+    if not words or len(words) != len(metrics) or len(words) != len(snapshots):
+        raise RenderError("comparison needs one metrics entry and one snapshot set per word")
+    n_words, n_cols = len(words), max(len(s) for s in snapshot_steps)
+    figsize = figsize or (max(12.0, 2.2 * n_cols + 1.5), 7.0 + 1.9 * n_words)
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    outer = fig.add_gridspec(2, 1, height_ratios=[2.0 * 2.4, n_words * 1.9])
+    top = outer[0].subgridspec(2, 3)
+    colours = matplotlib.colormaps["tab10"]
+    for row, (axis_name, xlabel) in enumerate((("by_step", "denoising step"), ("by_frame", "latent frame"))):
+        for col, metric in enumerate(METRICS):
+            ax = fig.add_subplot(top[row, col])
+            for i, (word, m) in enumerate(zip(words, metrics, strict=True)):
+                values = getattr(m, axis_name)[metric]
+                x = m.steps if axis_name == "by_step" else np.arange(values.shape[0])
+                ax.plot(x, values, marker="o", markersize=3, color=colours(i % 10), label=word)
+            ax.set_title(f"{METRIC_TITLES[metric]} across {'steps' if row == 0 else 'frames'}", fontsize=9)
+            ax.set_xlabel(xlabel, fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+            if row == 0 and col == 0:
+                ax.legend(fontsize=8)
+    grid = outer[1].subgridspec(n_words, n_cols)
+    for i, (word, snaps, steps) in enumerate(zip(words, snapshots, snapshot_steps, strict=True)):
+        vmax = float(snaps.max()) if snaps.size and snaps.max() > snaps.min() else float(snaps.min()) + 1e-12
+        vmin = float(snaps.min()) if snaps.size else 0.0
+        image = None
+        row_axes = []
+        for j, step in enumerate(steps):
+            ax = fig.add_subplot(grid[i, j])
+            image = ax.imshow(snaps[j], cmap=colormap, vmin=vmin, vmax=vmax, interpolation="bilinear")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"“{word}” · step {step}", fontsize=8)
+            row_axes.append(ax)
+        if image is not None:
+            bar = fig.colorbar(image, ax=row_axes, shrink=0.9, pad=0.01)
+            bar.ax.tick_params(labelsize=7)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def snapshot_positions(n_steps: int, count: int = 4) -> list[int]:
+    """Indices of up to ``count`` evenly spaced steps among ``n_steps`` (first and last included)."""
+    if n_steps <= count:
+        return list(range(n_steps))
+    return sorted({round(i * (n_steps - 1) / (count - 1)) for i in range(count)})
+
+
+__all__ = [
+    "METRICS",
+    "TemporalMetrics",
+    "comparison_figure",
+    "snapshot_positions",
+    "spatial_stats",
+    "temporal_metrics",
+]

@@ -1,0 +1,116 @@
+"""Synthetic stores and videos for the visualizer and CLI tests: known hot spots, no model.
+
+Import as ``from visualization.visualizer_support import ...`` (tests/ is on pytest's pythonpath).
+
+The default video: 5 latent frames of 3 × 4 tokens (non-square, so a transposed axis cannot
+pass), Wan's frame mapping (latent 0 → video frame 0, latent k → 4k−3 … 4k), so 17 video frames
+of 64 × 48 pixels (16 × 16 pixels per token) at 8 fps.
+
+* ``kiss``: a hot spot at the top-left token of latent frame 2 only (video frames 5–8), growing
+  over the steps; everything else a low uniform level.
+* ``flowers``: a hot spot at the bottom-right token of every latent frame.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+
+from attention_visual.storage import AttentionStore, MapMetadata, TokenGrid, VideoDimensions
+from attention_visual.storage.frames import latent_to_video_frame_ranges
+
+VIDEO_ID = "prompt_001_vid_001"
+GRID = (5, 3, 4)  # [frame, y, x]
+WIDTH, HEIGHT, FPS = 64, 48, 8.0
+FRAMES = 4 * (GRID[0] - 1) + 1  # 17 video frames
+NUM_STEPS = 4
+BACKGROUND = 0.01
+HOT_FRAME = 2  # latent frame of kiss's hot spot: video frames 5..8
+
+
+def word_map(word: str, step: int, num_steps: int = NUM_STEPS, grid: tuple[int, int, int] = GRID) -> np.ndarray:
+    """``[frame, y, x]`` float32 map of ``word`` at ``step``."""
+    arr = np.full(grid, BACKGROUND, dtype=np.float32)
+    scale = (step + 1) / num_steps
+    if word == "kiss":
+        arr[HOT_FRAME, 0, 0] = scale
+    elif word == "flowers":
+        arr[:, -1, -1] = 0.5 * scale
+    else:
+        arr[:, grid[1] // 2, grid[2] // 2] = 0.3
+    return arr
+
+
+def metadata(
+    word: str,
+    step: int | None,
+    num_steps: int = NUM_STEPS,
+    grid: tuple[int, int, int] = GRID,
+    video_id: str = VIDEO_ID,
+) -> MapMetadata:
+    """Metadata of one synthetic map (``step=None``: the step-average)."""
+    return MapMetadata(
+        video_id=video_id,
+        token_word=word,
+        shape=grid,
+        dtype="float32",
+        axes=("frame", "y", "x"),
+        num_steps=num_steps,
+        steps_used=(step,) if step is not None else tuple(range(num_steps)),
+        step_index=step,
+        aggregation_method="per_step" if step is not None else "mean_over_steps",
+        video_dimensions=VideoDimensions(width=WIDTH, height=HEIGHT, fps=FPS, frames=4 * (grid[0] - 1) + 1),
+        token_grid=TokenGrid(*grid),
+        latent_to_video_frames=latent_to_video_frame_ranges(grid[0]),
+        timestep=1000.0 * (1 - (step or 0) / num_steps),
+        sigma=1.0 - (step or 0) / num_steps,
+        clean_prompt="a kiss with flowers",
+    )
+
+
+def write_store(
+    root: Path,
+    words: tuple[str, ...] = ("kiss", "flowers"),
+    num_steps: int = NUM_STEPS,
+    aggregated: bool = True,
+    grid: tuple[int, int, int] = GRID,
+    video_id: str = VIDEO_ID,
+) -> Path:
+    """Write a complete synthetic store under ``root`` (the ``attention_maps/`` folder) and return it."""
+    store = AttentionStore(root, storage_format="numpy", compress=True)
+    for word in words:
+        maps = [word_map(word, s, num_steps, grid) for s in range(num_steps)]
+        for s, arr in enumerate(maps):
+            store.save_step(metadata(word, s, num_steps, grid, video_id), arr)
+        if aggregated:
+            store.save_aggregated(metadata(word, None, num_steps, grid, video_id), np.mean(maps, axis=0))
+    store.mark_complete(video_id, {"words": list(words)})
+    return root
+
+
+def frame_colour(n: int) -> tuple[int, int, int]:
+    """The flat colour of synthetic video frame ``n``: dark red, green encodes the frame number."""
+    return (20, 12 * n % 256, 90)
+
+
+def write_video(path: Path, frames: int = FRAMES, width: int = WIDTH, height: int = HEIGHT, fps: float = FPS) -> Path:
+    """A synthetic "generated video" (H.264) written with imageio-ffmpeg, frame colour per :func:`frame_colour`."""
+    writer = imageio_ffmpeg.write_frames(str(path), (width, height), fps=fps, macro_block_size=1, quality=9)
+    writer.send(None)
+    for n in range(frames):
+        frame = np.empty((height, width, 3), dtype=np.uint8)
+        frame[...] = frame_colour(n)
+        writer.send(frame.tobytes())
+    writer.close()
+    return path
+
+
+def decode(path: Path) -> tuple[np.ndarray, dict[str, object]]:
+    """Decode a video independently of the package: ``([frame, H, W, 3] uint8, ffmpeg metadata)``."""
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    width, height = meta["size"]
+    frames = [np.frombuffer(b, dtype=np.uint8).reshape(height, width, 3) for b in reader]
+    return np.stack(frames), meta
