@@ -15,6 +15,7 @@ from attention_visual.errors import RenderError
 from attention_visual.render.encoder import VideoWriter, format_of, prepare_output
 from attention_visual.render.sources import OverlayVideo, write_video
 from attention_visual.render.video_reader import probe_video, read_frames, source_index
+from attention_visual.storage.atomic import default_file_mode
 
 
 def _frames(n: int = 12, width: int = 64, height: int = 48) -> list[np.ndarray]:
@@ -56,6 +57,7 @@ def test_mp4_is_h264_yuv420p_with_faststart(tmp_path: Path) -> None:
             writer.write(frame)
     info = probe_video(path)
     assert (info.codec, info.width, info.height, info.frames) == ("h264", 64, 48, 3)
+    assert path.stat().st_mode & 0o777 == default_file_mode()  # not mkstemp's owner-only 0600
     data = path.read_bytes()
     assert data.find(b"moov") < data.find(b"mdat")  # faststart: playable while downloading
     probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True)

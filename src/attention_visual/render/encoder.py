@@ -35,7 +35,7 @@ import numpy as np
 
 from attention_visual.errors import RenderError
 from attention_visual.render.options import VIDEO_FORMATS
-from attention_visual.storage.atomic import TMP_MARKER
+from attention_visual.storage.atomic import TMP_MARKER, publish
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ class VideoWriter:
             if code != 0 or self.frames_written == 0:
                 why = self._stderr_tail() if code != 0 else "no frames were rendered"
                 raise RenderError(f"ffmpeg could not write {self.path.name} (exit {code}): {why}")
-            self._tmp.replace(self.path)
+            publish(self._tmp, self.path)
             self._tmp = None
             log.info("wrote %s (%d frames, %dx%d)", self.path, self.frames_written, self.width, self.height)
         except BaseException:

@@ -7,6 +7,7 @@ leaves at most a ``.*.tmp-*`` file, which readers ignore.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -14,6 +15,24 @@ from pathlib import Path
 from typing import IO
 
 TMP_MARKER = ".tmp-"
+
+
+@functools.cache
+def default_file_mode() -> int:
+    """``0o666`` less the process umask: the mode a plain ``open(path, "w")`` would give."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def publish(tmp: Path, path: Path) -> None:
+    """Give the temporary file ``tmp`` ordinary permissions and rename it to ``path`` (atomic).
+
+    ``mkstemp`` creates files readable by their owner only; published outputs get the mode a
+    normal write would have given them.
+    """
+    tmp.chmod(default_file_mode())
+    tmp.replace(path)
 
 
 @contextlib.contextmanager
@@ -32,7 +51,7 @@ def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO[bytes]]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        tmp.replace(path)
+        publish(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -60,4 +79,12 @@ def is_temporary(path: Path) -> bool:
     return path.name.startswith(".") and TMP_MARKER in path.name
 
 
-__all__ = ["atomic_output", "atomic_write_bytes", "atomic_write_text", "atomic_write_with", "is_temporary"]
+__all__ = [
+    "atomic_output",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_with",
+    "default_file_mode",
+    "is_temporary",
+    "publish",
+]
