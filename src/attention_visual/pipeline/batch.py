@@ -1,0 +1,373 @@
+"""The batch loop behind ``attention-visual generate CONFIG``.
+
+:func:`run_batch` validates everything (prompts against the tokenizer included) before any model
+loads, picks the batch folder (new, resumed or overwritten; see :mod:`.resume`), generates this
+process's share of the videos one pipeline call each, renders their attention videos, writes a
+status file per video and keeps ``manifest.json`` current; at the end rank 0 merges the manifest,
+renders the batch-end attention videos and calls the report hook. docs/batch.md is the user's guide.
+
+Example:
+    >>> from attention_visual.config import load_config
+    >>> result = run_batch(load_config("configs/tiny_demo.yaml"), Path("configs/tiny_demo.yaml"))  # doctest: +SKIP
+    >>> result.exit_code, result.batch_dir  # doctest: +SKIP
+    (0, PosixPath('outputs/tiny_demo_20250131-120000'))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from attention_visual.config import Config
+from attention_visual.errors import AttentionVisualError, ConfigError
+from attention_visual.models import TINY_MODEL_ID, load_pipeline, resolve_device
+from attention_visual.pipeline.distributed import RankContext
+from attention_visual.pipeline.generation import generate_video
+from attention_visual.pipeline.manifest import Manifest, RenderRecord, VideoRecord, now_iso, one_line, write_status
+from attention_visual.pipeline.merge import build_manifest, merged_records, planned_record
+from attention_visual.pipeline.plan import RENDER_KINDS, VideoJob, jobs_for_rank, plan_batch
+from attention_visual.pipeline.rendering import make_visualizer, render_video
+from attention_visual.pipeline.resume import (
+    captures_maps,
+    choose_batch_dir,
+    is_video_finished,
+    prepare_batch_dir,
+    remove_leftovers,
+)
+from attention_visual.pipeline.summary import BatchResult
+from attention_visual.pipeline.validation import capture_settings, validate_batch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How :func:`run_batch` runs.
+
+    Attributes:
+        overwrite: Delete the batch folder's previous contents and start over (``--overwrite``).
+        progress: Show the batch and denoising progress bars; None: when stderr is a terminal.
+    """
+
+    overwrite: bool = False
+    progress: bool | None = None
+
+
+def run_batch(
+    config: Config,
+    config_path: Path,
+    options: BatchOptions | None = None,
+    *,
+    pipe: Any | None = None,
+    rank_context: RankContext | None = None,
+) -> BatchResult:
+    """Run (or resume) the batch ``config`` describes; see the module docstring.
+
+    Args:
+        config: The resolved config.
+        config_path: The config file (its stem names default batch folders; recorded in the manifest).
+        options: Overwrite and progress-bar options.
+        pipe: A ready ``WanPipeline`` to use instead of loading ``generation.model_id`` (tests); its
+            progress-bar settings are changed.
+        rank_context: This process's rank (default: from the ``torchrun`` environment).
+
+    Returns:
+        What this process did; ``exit_code`` is the command's exit status.
+
+    Raises:
+        ConfigError: The config cannot run here (device, options, batch folder).
+        PromptError: A marked word cannot be found in a prompt's tokens (names the prompt).
+    """
+    options = options or BatchOptions()
+    ctx = rank_context or RankContext.from_env()
+    started = time.perf_counter()
+    jobs = plan_batch(config)
+    device_name = ctx.device(config.generation.device)
+    validate_batch(config, jobs, device_name)  # before any model loads, on every rank
+    device = resolve_device(device_name)
+    ctx.init(str(device))
+    try:
+        batch_dir = _setup_batch_dir(ctx, config, config_path, jobs, options.overwrite)
+        runner = _Runner(config, config_path, jobs, batch_dir, ctx, device, options, pipe, started)
+        return runner.run()
+    finally:
+        ctx.close()
+
+
+def _setup_batch_dir(
+    ctx: RankContext, config: Config, config_path: Path, jobs: list[VideoJob], overwrite: bool
+) -> Path:
+    """Rank 0 chooses and prepares the folder; every rank gets its path (or rank 0's error)."""
+    shared: tuple[str, str]
+    if ctx.is_main:
+        try:
+            choice = choose_batch_dir(config, config_path, jobs, overwrite=overwrite)
+            prepare_batch_dir(choice, config)
+            shared = ("ok", str(choice.path))
+            done = sum(is_video_finished(choice.path, job, config) for job in jobs)
+            if choice.mode == "resume":
+                log.info("resuming batch %s: %d of %d videos done", choice.path.name, done, len(jobs))
+            else:
+                log.info(
+                    "%s batch %s: %d videos",
+                    "starting over:" if choice.mode == "overwrite" else "new",
+                    choice.path,
+                    len(jobs),
+                )
+        except Exception as exc:  # tell the other ranks, or they would wait for the path until the timeout
+            ctx.share(("error", str(exc) if isinstance(exc, AttentionVisualError) else one_line(exc)))
+            raise
+    else:
+        shared = ("", "")
+    status, value = ctx.share(shared)
+    if status != "ok":
+        raise ConfigError(value)
+    return Path(value)
+
+
+class _Runner:
+    """State of one process's run: the loop, the per-video steps and the batch end."""
+
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path,
+        jobs: list[VideoJob],
+        batch_dir: Path,
+        ctx: RankContext,
+        device: torch.device,
+        options: BatchOptions,
+        pipe: Any | None,
+        started: float,
+    ) -> None:
+        self.config, self.config_path, self.jobs, self.batch_dir = config, config_path, jobs, batch_dir
+        self.ctx, self.device, self.pipe, self.started = ctx, device, pipe, started
+        self.fmt = config.attention_analysis.visualization_params.video_format
+        self.show = (sys.stderr.isatty() if options.progress is None else options.progress) and ctx.is_main
+        self.settings = capture_settings(config)
+        self.created = now_iso()
+        self.records: dict[str, VideoRecord] = {}  # this run's records, by video id
+        self.files_written = 0
+        self._visualizer: Any = None
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def run(self) -> BatchResult:
+        mine = jobs_for_rank(self.jobs, self.ctx.rank, self.ctx.world_size)
+        finished = [job for job in mine if is_video_finished(self.batch_dir, job, self.config)]
+        todo = [job for job in mine if job not in finished]
+        generated, interrupted = 0, False
+        current: VideoJob | None = None  # the job in flight, for Ctrl-C
+        bar = tqdm(total=len(mine), initial=len(finished), unit="video", desc="videos", disable=not self.show)
+        try:
+            with logging_redirect_tqdm():
+                for job in finished:
+                    self._complete_renders(job)
+                for job in todo:
+                    current = job
+                    record = self._process(job)
+                    current = None
+                    generated += record.status == "done"
+                    bar.update(1)
+                    if not self.ctx.is_distributed:
+                        self._write_manifest(finished=False)
+        except KeyboardInterrupt:
+            interrupted = True
+            if current is not None:
+                self._mark_interrupted(current)
+        finally:
+            bar.close()
+        if not interrupted:
+            self.ctx.barrier()
+        return self._finish(generated, len(finished), interrupted=interrupted)
+
+    def _process(self, job: VideoJob) -> VideoRecord:
+        """Generate one video, store it, write its status; render its attention videos."""
+        remove_leftovers(self.batch_dir, job, self.fmt)
+        base = planned_record(job, self.config, status="pending", rank=self.ctx.rank)
+        base = dataclasses.replace(base, started=now_iso())
+        pipe = self._pipeline()
+        try:
+            outcome = generate_video(pipe, job, self.config, self.batch_dir, self.device, self.settings)
+        except Exception as exc:  # one video's failure (e.g. out of memory) must not stop the batch
+            log.error("%s failed: %s", job.video_id, one_line(exc))
+            log.debug("failure details", exc_info=True)
+            remove_leftovers(self.batch_dir, job, self.fmt)
+            return self._record(job, dataclasses.replace(base, status="failed", error=one_line(exc)))
+        self.files_written += outcome.files_written
+        record = dataclasses.replace(base, status="done", timings=outcome.timings)
+        record = self._record(job, record)  # the completion mark: after the video file and the maps
+        if self.config.attention_analysis.auto_generate_per_video and outcome.captured:
+            record = self._render(job, record, "per_video")
+        log.info(
+            "%s done (rank %d, seed %d): generated in %.1f s, %d attention video(s)",
+            job.video_id,
+            self.ctx.rank,
+            job.seed,
+            outcome.timings.generation_s or 0.0,
+            len(record.paths.attention_videos),
+        )
+        return record
+
+    def _mark_interrupted(self, job: VideoJob) -> None:
+        """Record Ctrl-C on ``job``, unless its video was already finished (renders are redone on resume)."""
+        previous = self.records.get(job.video_id)
+        if previous is not None and previous.status == "done":
+            return
+        error = "interrupted by the user (Ctrl-C)"
+        self._record(job, planned_record(job, self.config, status="interrupted", rank=self.ctx.rank, error=error))
+
+    def _complete_renders(self, job: VideoJob) -> None:
+        """For a finished video, render per-video attention videos missing after an earlier run."""
+        if not (self.config.attention_analysis.auto_generate_per_video and captures_maps(self.config, job)):
+            return
+        paths = [self.batch_dir / job.attention_video_path(w, k, self.fmt) for w in job.words for k in RENDER_KINDS]
+        if all(p.is_file() for p in paths):
+            return
+        record = merged_records(self.batch_dir, [job], {}, self.config)[0]
+        log.info("%s is finished but misses attention videos: rendering them", job.video_id)
+        self._render(job, record, "per_video")
+
+    def _render(self, job: VideoJob, record: VideoRecord, stage: str) -> VideoRecord:
+        outcome = render_video(self._visualizer_for_batch(), job, self.batch_dir, stage, self.fmt)
+        self.files_written += outcome.files_written
+        record = _with_renders(record, outcome.records, outcome.seconds)
+        if stage == "per_video":
+            record = self._record(job, record)
+        return record
+
+    def _record(self, job: VideoJob, record: VideoRecord) -> VideoRecord:
+        record = dataclasses.replace(record, finished=now_iso())
+        write_status(self.batch_dir / job.status_path, record)
+        self.records[job.video_id] = record
+        return record
+
+    # -- the end ---------------------------------------------------------------------------------
+    def _finish(self, generated: int, skipped: int, *, interrupted: bool) -> BatchResult:
+        result = BatchResult(self.batch_dir, self.ctx.rank, generated, skipped, interrupted=interrupted)
+        if not self.ctx.is_main:
+            own_failed = tuple((r.video_id, r.error or "") for r in self.records.values() if r.status == "failed")
+            return dataclasses.replace(
+                result, failed=own_failed, files_written=self.files_written, seconds=time.perf_counter() - self.started
+            )
+        records = merged_records(self.batch_dir, self.jobs, self.records, self.config)
+        if not interrupted and self.config.attention_analysis.auto_generate_videos:
+            try:
+                records = self._batch_end_renders(records)
+            except KeyboardInterrupt:  # the videos stand; missing batch-end renders are made on resume
+                interrupted = True
+                result = dataclasses.replace(result, interrupted=True)
+        manifest = self._write_manifest(finished=not interrupted, records=records)
+        report_error = None
+        if not interrupted and self.config.attention_analysis.generate_report:
+            report_error = _write_report(self.batch_dir)
+        return dataclasses.replace(
+            result,
+            failed=tuple((r.video_id, r.error or "") for r in manifest.videos if r.status == "failed"),
+            render_failures=tuple((f.path, f.error or "") for r in manifest.videos for f in r.render_failures),
+            report_error=report_error,
+            files_written=self.files_written,
+            seconds=time.perf_counter() - self.started,
+            manifest=manifest,
+        )
+
+    def _batch_end_renders(self, records: list[VideoRecord]) -> list[VideoRecord]:
+        by_id = {job.video_id: job for job in self.jobs}
+        out = []
+        todo = {r.video_id for r in records if r.status == "done" and captures_maps(self.config, by_id[r.video_id])}
+        bar = tqdm(total=len(todo), unit="video", desc="batch-end attention videos", disable=not self.show)
+        with bar, logging_redirect_tqdm():
+            for record in records:
+                if record.video_id in todo:
+                    record = self._render(by_id[record.video_id], record, "batch_end")
+                    bar.update(1)
+                out.append(record)
+        return out
+
+    def _write_manifest(self, *, finished: bool, records: list[VideoRecord] | None = None) -> Manifest:
+        if records is None:
+            records = merged_records(self.batch_dir, self.jobs, self.records, self.config)
+        return build_manifest(
+            self.batch_dir,
+            self.config,
+            self.config_path,
+            self.jobs,
+            records,
+            self.ctx.world_size,
+            self.created,
+            finished,
+        )
+
+    # -- lazy resources ---------------------------------------------------------------------------
+    def _pipeline(self) -> Any:
+        if self.pipe is None:
+            g = self.config.generation
+            if g.model_id == TINY_MODEL_ID and self.device.type == "cpu":
+                # The tiny model is so small that thread hand-offs dominate: one thread is ~5x faster.
+                torch.set_num_threads(1)
+            self.pipe = load_pipeline(
+                g.model_id,
+                device=self.device,
+                dtype=g.dtype,
+                enable_model_cpu_offload=g.enable_model_cpu_offload,
+                flow_shift=g.flow_shift,
+            )
+        self.pipe.set_progress_bar_config(disable=not self.show, leave=False, desc="denoising", unit="step")
+        return self.pipe
+
+    def _visualizer_for_batch(self) -> Any:
+        if self._visualizer is None:
+            self._visualizer = make_visualizer(self.config, self.batch_dir)
+        return self._visualizer
+
+
+def _with_renders(record: VideoRecord, renders: tuple[RenderRecord, ...], seconds: float) -> VideoRecord:
+    """``record`` with ``renders`` added (replacing earlier ones of the same file) and the time added."""
+    paths = {r.path for r in renders}
+    kept = tuple(r for r in record.renders if r.path not in paths) + renders
+    done = tuple(r.path for r in kept if r.status == "done")
+    render_s = (record.timings.render_s or 0.0) + seconds
+    return dataclasses.replace(
+        record,
+        renders=kept,
+        paths=dataclasses.replace(record.paths, attention_videos=done),
+        timings=dataclasses.replace(record.timings, render_s=render_s),
+    )
+
+
+def _write_report(batch_dir: Path) -> str | None:
+    """The report hook: ``attention_visual.report.write_report(batch_dir)`` when that module exists.
+
+    Returns:
+        None on success or when there is no report module; the one-line error when it failed.
+    """
+    try:
+        module = importlib.import_module("attention_visual.report")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("attention_visual.report",):
+            return one_line(exc)
+        log.debug("no attention_visual.report module: no report written")
+        return None
+    write_report = getattr(module, "write_report", None)
+    if write_report is None:
+        log.warning("attention_visual.report has no write_report(): no report written")
+        return None
+    try:
+        written = write_report(batch_dir)
+    except Exception as exc:  # the report is an extra: its failure is reported, the batch stands
+        log.error("writing the report failed: %s", one_line(exc))
+        return one_line(exc)
+    log.info("report written: %s", written if written is not None else batch_dir)
+    return None
+
+
+__all__ = ["BatchOptions", "run_batch"]

@@ -1,0 +1,157 @@
+"""One video of a batch: the pipeline call under the capture, the video file, the stored maps.
+
+:func:`generate_video` is the unit the batch loop repeats. It writes, in this order, the video file
+(atomically, H.264 through :class:`~attention_visual.render.encoder.VideoWriter`) and the maps with
+the store's ``_complete.json`` last; the caller writes the status file after both. Memory the call
+needed (GPU cache included) is released before it returns, whether it succeeded or not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from attention_visual.capture import AttentionCapture, CaptureSettings
+from attention_visual.config import Config
+from attention_visual.pipeline.manifest import Timings
+from attention_visual.pipeline.plan import ATTENTION_MAPS_DIR, VideoJob
+from attention_visual.pipeline.resume import captures_maps
+from attention_visual.render.encoder import VideoWriter
+from attention_visual.storage import VideoDimensions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GenerationOutcome:
+    """What :func:`generate_video` produced.
+
+    Attributes:
+        timings: ``generation_s``, ``capture_save_s`` (None when nothing was captured), ``video_write_s``.
+        files_written: The video file plus every map file and the completion mark.
+        captured: Whether maps were stored.
+    """
+
+    timings: Timings
+    files_written: int
+    captured: bool
+
+
+def to_uint8_frames(frames: np.ndarray) -> np.ndarray:
+    """Pipeline output ``[frame, height, width, 3]`` floats in [0, 1] → uint8 of the same shape."""
+    scaled: np.ndarray = (np.clip(frames, 0.0, 1.0) * 255.0).round()
+    return scaled.astype(np.uint8)
+
+
+def write_video_file(path: Path, frames: np.ndarray, fps: float) -> None:
+    """Encode ``frames`` ``[frame, height, width, 3]`` uint8 as H.264 mp4 at ``fps``, atomically."""
+    _, height, width, _ = frames.shape
+    with VideoWriter(path, width=width, height=height, fps=fps, video_format="mp4") as writer:
+        for frame in frames:  # [height, width, 3]
+            writer.write(frame)
+
+
+def release_memory(device: torch.device) -> None:
+    """Collect garbage and hand cached GPU memory back (between videos)."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def generate_video(
+    pipe: Any,
+    job: VideoJob,
+    config: Config,
+    batch_dir: Path,
+    device: torch.device,
+    settings: CaptureSettings,
+) -> GenerationOutcome:
+    """Generate ``job``'s video with the attention capture on, and write its video file and maps.
+
+    Args:
+        pipe: The loaded ``WanPipeline``.
+        job: The video to make (prompt, seed, paths).
+        config: The batch config (generation and storage options).
+        batch_dir: The batch folder; paths of ``job`` are relative to it.
+        device: The execution device (the generator is created on it).
+        settings: What the capture records.
+
+    Returns:
+        Timings and counts.
+
+    Raises:
+        Exception: Whatever the pipeline, the capture or the writers raise (out of memory, disk
+            full, ...); the batch records it as this video's failure.
+    """
+    g, a = config.generation, config.attention_analysis
+    capture = (
+        AttentionCapture(pipe, job.prompt, settings, max_sequence_length=g.max_sequence_length)
+        if captures_maps(config, job)
+        else None
+    )
+    generator = torch.Generator(device=device).manual_seed(job.seed)
+    frames: np.ndarray | None = None
+    try:
+        started = time.perf_counter()
+        with capture if capture is not None else contextlib.nullcontext():
+            output = pipe(
+                prompt=job.prompt.clean,
+                negative_prompt=g.negative_prompt or None,
+                height=g.height,
+                width=g.width,
+                num_frames=g.num_frames,
+                num_inference_steps=g.num_inference_steps,
+                guidance_scale=g.guidance_scale,
+                num_videos_per_prompt=1,
+                generator=generator,
+                max_sequence_length=g.max_sequence_length,
+                output_type="np",
+            )
+        frames = to_uint8_frames(np.asarray(output.frames)[0])  # [frame, height, width, 3]
+        del output
+        generation_s = time.perf_counter() - started
+
+        started = time.perf_counter()
+        write_video_file(batch_dir / job.video_path, frames, g.fps)
+        video_write_s = time.perf_counter() - started
+
+        files, capture_save_s = 1, None
+        if capture is not None:
+            started = time.perf_counter()
+            paths = capture.save(
+                batch_dir / ATTENTION_MAPS_DIR,
+                job.video_id,
+                video_dimensions=VideoDimensions(
+                    width=g.width, height=g.height, fps=float(g.fps), frames=int(frames.shape[0])
+                ),
+                storage_format=a.storage_format,
+                compress=a.compress_attention,
+                store_steps=True,
+                store_aggregated=a.store_aggregated_attention,
+                aggregated_format=a.aggregated_storage_format,
+                model_id=g.model_id,
+                seed=job.seed,
+                mark_complete=True,
+            )
+            files += len(paths)
+            capture_save_s = time.perf_counter() - started
+    finally:
+        del capture, frames
+        release_memory(device)
+    log.debug("%s: generated in %.2f s, %d file(s) written", job.video_id, generation_s, files)
+    return GenerationOutcome(
+        Timings(generation_s=generation_s, capture_save_s=capture_save_s, video_write_s=video_write_s),
+        files,
+        capture_save_s is not None,
+    )
+
+
+__all__ = ["GenerationOutcome", "generate_video", "release_memory", "to_uint8_frames", "write_video_file"]

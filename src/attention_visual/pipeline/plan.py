@@ -1,0 +1,150 @@
+"""From a config to the list of video jobs of a batch: ids, seeds and where each file goes.
+
+Everything here is pure (no model, no disk): the plan depends on the config alone, so every rank of
+a multi-process run computes the same plan and a rerun recognises the videos of an earlier one.
+
+* Prompts are numbered from 1 in the order given; each prompt has ``generation.videos_per_prompt``
+  videos, numbered from 1. Batch order is prompt-major: ``p1v1, p1v2, p2v1, ...``.
+* The video id is the store's: ``prompt_001_vid_001``.
+* The seed of a video is ``generation.seed + its 0-based index in batch order``.
+
+Example:
+    >>> from attention_visual.config import Config, GenerationConfig
+    >>> cfg = Config(prompts=("a (cat)", "a (dog) and a (ball)"), generation=GenerationConfig(videos_per_prompt=2))
+    >>> [(j.video_id, j.seed, j.words) for j in plan_batch(cfg)][1:3]
+    [('prompt_001_vid_002', 43, ('cat',)), ('prompt_002_vid_001', 44, ('dog', 'ball'))]
+    >>> plan_batch(cfg)[0].video_path
+    'videos/prompt_001/video_001.mp4'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from attention_visual.config import Config
+from attention_visual.prompts import MarkedPrompt, parse_prompt
+from attention_visual.storage import token_dir_name
+
+#: Folders and files of a batch directory, relative to it.
+VIDEOS_DIR = "videos"
+ATTENTION_MAPS_DIR = "attention_maps"
+ATTENTION_VIDEOS_DIR = "attention_videos"
+STATUS_DIR = "status"
+CONFIG_FILE = "config.yaml"
+MANIFEST_FILE = "manifest.json"
+
+#: The two attention videos made for every marked word: the step video and the overlay on the video.
+RENDER_KINDS = ("attention", "overlay")
+
+
+def prompt_dir(prompt_index: int) -> str:
+    """``prompt_001``: the folder name of a prompt (1-based index; more digits past 999)."""
+    return f"prompt_{prompt_index:03d}"
+
+
+def make_video_id(prompt_index: int, video_index: int) -> str:
+    """``prompt_001_vid_002``: the store's id of a video (both indices 1-based)."""
+    return f"{prompt_dir(prompt_index)}_vid_{video_index:03d}"
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One video of the batch: what to generate and where its files go (paths relative to the batch dir).
+
+    Attributes:
+        index: 0-based position in batch order (prompt-major); decides the seed and the rank.
+        prompt_index: 1-based prompt number, as in ``prompt_001``.
+        video_index: 1-based number of the video among its prompt's videos.
+        prompt: The parsed marked prompt.
+        seed: ``generation.seed + index``.
+    """
+
+    index: int
+    prompt_index: int
+    video_index: int
+    prompt: MarkedPrompt
+    seed: int
+
+    @property
+    def video_id(self) -> str:
+        """The store's id, e.g. ``prompt_001_vid_001``."""
+        return make_video_id(self.prompt_index, self.video_index)
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The marked words, in order of first appearance (may be empty)."""
+        return self.prompt.words
+
+    @property
+    def video_path(self) -> str:
+        """``videos/prompt_001/video_001.mp4``."""
+        return f"{VIDEOS_DIR}/{prompt_dir(self.prompt_index)}/video_{self.video_index:03d}.mp4"
+
+    @property
+    def attention_maps_path(self) -> str:
+        """``attention_maps/prompt_001_vid_001``: the store's folder of this video."""
+        return f"{ATTENTION_MAPS_DIR}/{self.video_id}"
+
+    @property
+    def status_path(self) -> str:
+        """``status/prompt_001_vid_001.json``: the completion mark, written last."""
+        return f"{STATUS_DIR}/{self.video_id}.json"
+
+    def attention_video_path(self, word: str, kind: str, video_format: str, stage: str = "per_video") -> str:
+        """Where an attention video of ``word`` goes.
+
+        Args:
+            word: A marked word of the prompt (any text; the file name uses :func:`token_dir_name`).
+            kind: ``"attention"`` (the step video) or ``"overlay"`` (over the generated video).
+            video_format: The file suffix (``mp4``, ``avi``, ``gif``).
+            stage: ``"per_video"`` (``videos/prompt_001/attention_videos/``) or ``"batch_end"``
+                (``attention_videos/``).
+
+        Returns:
+            E.g. ``videos/prompt_001/attention_videos/prompt_001_vid_001_kiss_attention.mp4``.
+        """
+        if kind not in RENDER_KINDS:
+            raise ValueError(f"kind must be one of {RENDER_KINDS}, got {kind!r}")
+        name = f"{self.video_id}_{token_dir_name(word)}_{kind}.{video_format}"
+        if stage == "per_video":
+            return f"{VIDEOS_DIR}/{prompt_dir(self.prompt_index)}/{ATTENTION_VIDEOS_DIR}/{name}"
+        if stage == "batch_end":
+            return f"{ATTENTION_VIDEOS_DIR}/{name}"
+        raise ValueError(f"stage must be 'per_video' or 'batch_end', got {stage!r}")
+
+
+def plan_batch(config: Config) -> list[VideoJob]:
+    """Return every video of the batch in batch order (prompt-major).
+
+    Raises:
+        PromptError: A prompt is malformed (``load_config`` has already checked this).
+    """
+    jobs: list[VideoJob] = []
+    per_prompt = config.generation.videos_per_prompt
+    for p, text in enumerate(config.prompts, start=1):
+        prompt = parse_prompt(text)
+        for v in range(1, per_prompt + 1):
+            index = len(jobs)
+            jobs.append(VideoJob(index, p, v, prompt, config.generation.seed + index))
+    return jobs
+
+
+def jobs_for_rank(jobs: list[VideoJob], rank: int, world_size: int) -> list[VideoJob]:
+    """The jobs a rank runs: video ``i`` goes to rank ``i % world_size``."""
+    return [job for job in jobs if job.index % world_size == rank]
+
+
+__all__ = [
+    "ATTENTION_MAPS_DIR",
+    "ATTENTION_VIDEOS_DIR",
+    "CONFIG_FILE",
+    "MANIFEST_FILE",
+    "RENDER_KINDS",
+    "STATUS_DIR",
+    "VIDEOS_DIR",
+    "VideoJob",
+    "jobs_for_rank",
+    "make_video_id",
+    "plan_batch",
+    "prompt_dir",
+]

@@ -1,0 +1,233 @@
+"""Which batch folder a run writes to, which videos are finished, and clearing an unfinished one.
+
+Rules (docs/batch.md, "Resume"):
+
+* An explicit ``batch_name``: its folder is resumed when its ``config.yaml`` equals the resolved
+  config; a folder holding another config (or foreign files) is an error that suggests
+  ``--overwrite`` or another name.
+* No ``batch_name``: the folder is ``<config file stem>_<YYYYMMDD-HHMMSS>``. A rerun resumes the
+  newest such folder whose ``config.yaml`` equals the resolved config, unless it is finished (every
+  video finished and every attention video the config asks for there): then a new batch starts.
+* ``--overwrite`` clears the folder that would have been resumed (for a default name: the newest
+  matching one, finished or not) and starts over in it; nothing outside that folder is touched.
+* A video is finished when its video file, its store completion mark (when maps are captured) and
+  its status file saying ``done`` all exist. Anything else is redone, after its leftovers are removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from attention_visual.config import Config, dump_config
+from attention_visual.errors import ConfigError
+from attention_visual.pipeline.manifest import read_status
+from attention_visual.pipeline.plan import (
+    ATTENTION_MAPS_DIR,
+    CONFIG_FILE,
+    RENDER_KINDS,
+    VideoJob,
+)
+from attention_visual.storage import AttentionStore
+from attention_visual.storage.atomic import TMP_MARKER, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+_TIMESTAMP_FORMAT = "%Y%m%d-%H%M%S"
+_STAMP = r"(?P<stamp>\d{8}-\d{6})(?:-(?P<n>\d+))?"
+
+
+def captures_maps(config: Config, job: VideoJob) -> bool:
+    """Whether maps are stored for ``job``: ``store_attention`` is on and the prompt marks a word."""
+    return config.attention_analysis.store_attention and bool(job.words)
+
+
+def is_video_finished(batch_dir: Path, job: VideoJob, config: Config) -> bool:
+    """True when the video file, its maps' completion mark (if captured) and a ``done`` status exist."""
+    record = read_status(batch_dir / job.status_path)
+    if record is None or record.status != "done":
+        return False
+    if not (batch_dir / job.video_path).is_file():
+        return False
+    return not captures_maps(config, job) or AttentionStore(batch_dir / ATTENTION_MAPS_DIR).is_complete(job.video_id)
+
+
+def expected_renders(job: VideoJob, config: Config) -> list[str]:
+    """The attention videos the config asks for ``job`` (relative paths, both stages)."""
+    a = config.attention_analysis
+    if not captures_maps(config, job):
+        return []
+    fmt = a.visualization_params.video_format
+    stages = [s for s, on in (("per_video", a.auto_generate_per_video), ("batch_end", a.auto_generate_videos)) if on]
+    return [job.attention_video_path(w, k, fmt, s) for s in stages for w in job.words for k in RENDER_KINDS]
+
+
+def is_batch_finished(batch_dir: Path, jobs: list[VideoJob], config: Config) -> bool:
+    """True when every video is finished and every attention video the config asks for exists."""
+    return all(
+        is_video_finished(batch_dir, job, config)
+        and all((batch_dir / rel).is_file() for rel in expected_renders(job, config))
+        for job in jobs
+    )
+
+
+def remove_leftovers(batch_dir: Path, job: VideoJob, video_format: str) -> None:
+    """Delete everything an unfinished attempt at ``job`` may have left: maps, video, renders, status.
+
+    Temporary files of interrupted atomic writes (``.<name>.tmp-*``) beside them go too.
+    """
+    AttentionStore(batch_dir / ATTENTION_MAPS_DIR).remove_video(job.video_id)
+    files = [job.status_path, job.video_path]
+    for word in job.words:
+        for kind in RENDER_KINDS:
+            for stage in ("per_video", "batch_end"):
+                files.append(job.attention_video_path(word, kind, video_format, stage))
+    for rel in files:
+        path = batch_dir / rel
+        path.unlink(missing_ok=True)
+        if path.parent.is_dir():
+            for tmp in path.parent.glob(f".{path.name}{TMP_MARKER}*"):
+                tmp.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class BatchChoice:
+    """The batch folder a run uses and how.
+
+    Attributes:
+        path: The batch folder.
+        mode: ``"new"`` (created), ``"resume"`` (an earlier, unfinished run of the same config) or
+            ``"overwrite"`` (cleared and started over).
+    """
+
+    path: Path
+    mode: str
+
+
+def default_prefix(config_path: Path) -> str:
+    """The config file's stem as a folder-name prefix (``tiny_demo``); odd characters become ``_``."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", config_path.stem).strip("._-")
+    return stem or "batch"
+
+
+def _stamp_key(prefix: str, name: str) -> tuple[str, int] | None:
+    match = re.fullmatch(re.escape(prefix) + "_" + _STAMP, name)
+    if match is None:
+        return None
+    return match["stamp"], int(match["n"] or 1)
+
+
+def _holds_config(folder: Path, config_text: str) -> bool:
+    saved = folder / CONFIG_FILE
+    try:
+        return saved.read_text(encoding="utf-8") == config_text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _new_name(output_dir: Path, prefix: str, now: datetime) -> str:
+    base = f"{prefix}_{now.strftime(_TIMESTAMP_FORMAT)}"
+    name, n = base, 1
+    while (output_dir / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def choose_batch_dir(
+    config: Config,
+    config_path: Path,
+    jobs: list[VideoJob],
+    *,
+    overwrite: bool = False,
+    now: datetime | None = None,
+) -> BatchChoice:
+    """Decide which folder under ``config.output_dir`` the batch uses (nothing is written).
+
+    Args:
+        config: The resolved config.
+        config_path: The config file given on the command line (its stem names default batches).
+        jobs: The planned videos (to tell a finished batch from an unfinished one).
+        overwrite: Start over in the folder that would have been resumed.
+        now: The time for a new default name (default: now, local time).
+
+    Returns:
+        The folder and whether it is new, resumed or to be overwritten.
+
+    Raises:
+        ConfigError: An explicit ``batch_name`` folder holds another config or foreign files, and
+            ``overwrite`` is off.
+    """
+    output_dir = Path(config.output_dir)
+    config_text = dump_config(config)
+    if config.batch_name is not None:
+        folder = output_dir / config.batch_name
+        if overwrite:
+            return BatchChoice(folder, "overwrite" if folder.exists() else "new")
+        if not folder.exists() or (folder.is_dir() and not any(folder.iterdir())):
+            return BatchChoice(folder, "new")
+        if folder.is_dir() and _holds_config(folder, config_text):
+            return BatchChoice(folder, "resume")
+        what = "a different config" if (folder / CONFIG_FILE).is_file() else "files of something else"
+        raise ConfigError(
+            f"batch folder {folder} holds {what}: pass --overwrite to start this batch over there "
+            f"(its contents are deleted), or choose another batch_name (--set batch_name=NAME)"
+        )
+
+    prefix = default_prefix(config_path)
+    candidates: list[tuple[tuple[str, int], Path]] = []
+    if output_dir.is_dir():
+        for child in output_dir.iterdir():
+            key = _stamp_key(prefix, child.name)
+            if key is not None and child.is_dir() and _holds_config(child, config_text):
+                candidates.append((key, child))
+    if candidates:
+        newest = max(candidates)[1]
+        if overwrite:
+            return BatchChoice(newest, "overwrite")
+        if not is_batch_finished(newest, jobs, config):
+            return BatchChoice(newest, "resume")
+        log.info("the newest batch of this config, %s, is finished: starting a new batch", newest)
+    return BatchChoice(output_dir / _new_name(output_dir, prefix, now or datetime.now()), "new")
+
+
+def prepare_batch_dir(choice: BatchChoice, config: Config) -> None:
+    """Create (or clear, for ``overwrite``) the batch folder and write its ``config.yaml``.
+
+    Raises:
+        ConfigError: The folder cannot be created or written.
+    """
+    folder = choice.path
+    try:
+        if choice.mode == "overwrite" and folder.exists():
+            log.info("--overwrite: deleting the previous contents of %s", folder)
+            if folder.is_dir() and not folder.is_symlink():
+                for child in folder.iterdir():
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child)
+                    else:
+                        child.unlink()
+            else:
+                folder.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        if choice.mode != "resume":
+            atomic_write_text(folder / CONFIG_FILE, dump_config(config))
+    except OSError as exc:
+        raise ConfigError(f"cannot prepare batch folder {folder}: {exc.strerror or exc}") from exc
+
+
+__all__ = [
+    "BatchChoice",
+    "captures_maps",
+    "choose_batch_dir",
+    "default_prefix",
+    "expected_renders",
+    "is_batch_finished",
+    "is_video_finished",
+    "prepare_batch_dir",
+    "remove_leftovers",
+]

@@ -1,0 +1,105 @@
+"""The outcome of a batch run, its exit status and the summary printed at the end.
+
+Exit statuses: 0 every video and render done; 1 some video, render or the report failed (the
+summary lists them); 130 interrupted (Ctrl-C; rerun the same command to resume). Bad input
+(status 2) never gets this far: it is raised before anything runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from attention_visual.pipeline.manifest import Manifest
+
+EXIT_OK = 0
+EXIT_FAILURES = 1
+EXIT_INTERRUPTED = 130
+_LISTED = 10  # failures listed one per line in the summary; the rest are counted
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What one process did in a batch run.
+
+    Attributes:
+        batch_dir: The batch folder.
+        rank: This process's rank (0 in a plain run).
+        generated: Videos generated successfully by this process in this run.
+        skipped: Videos found finished and skipped (this process's share).
+        failed: ``(video_id, one-line error)`` of this run's failed videos (every rank's, on rank 0).
+        render_failures: ``(path, one-line error)`` of failed renders (every rank's, on rank 0).
+        report_error: One line when the report hook failed, else None.
+        files_written: Video, map and attention-video files written by this process in this run.
+        seconds: Wall time of the run.
+        interrupted: Stopped by Ctrl-C.
+        manifest: The merged manifest (rank 0 only, else None).
+    """
+
+    batch_dir: Path
+    rank: int = 0
+    generated: int = 0
+    skipped: int = 0
+    failed: tuple[tuple[str, str], ...] = ()
+    render_failures: tuple[tuple[str, str], ...] = ()
+    report_error: str | None = None
+    files_written: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    manifest: Manifest | None = field(default=None, compare=False)
+
+    @property
+    def exit_code(self) -> int:
+        """130 when interrupted, 1 when anything failed, else 0."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        if self.failed or self.render_failures or self.report_error:
+            return EXIT_FAILURES
+        return EXIT_OK
+
+
+def resume_hint(batch_dir: Path) -> str:
+    """The line printed on Ctrl-C."""
+    return f"interrupted: run the same command again to resume batch {batch_dir}"
+
+
+def format_summary(result: BatchResult) -> str:
+    """A few lines: videos done/failed/skipped, words, files, time, where to look, what failed.
+
+    After Ctrl-C the caller adds :func:`resume_hint` (the CLI prints it on stderr, last).
+    """
+    lines: list[str] = []
+    manifest = result.manifest
+    if manifest is not None:
+        counts = manifest.counts()
+        words = sorted({w for v in manifest.videos for w in v.words})
+        word_videos = sum(len(v.words) for v in manifest.videos if v.status == "done")
+        not_done = counts["interrupted"] + counts["pending"]
+        lines.append(
+            f"batch {manifest.batch_name}: {counts['done']} of {len(manifest.videos)} videos done "
+            f"({result.generated} generated now, {result.skipped} skipped as finished, {counts['failed']} failed"
+            + (f", {not_done} not done)" if not_done else ")")
+        )
+        lines.append(f"words: {len(words)} marked ({', '.join(words) or 'none'}), {word_videos} word maps stored")
+    else:
+        lines.append(f"rank {result.rank}: {result.generated} videos generated, {result.skipped} skipped")
+    lines.append(f"files written: {result.files_written} in {result.seconds:.1f} s")
+    lines.append(f"outputs: {result.batch_dir}")
+    if manifest is not None:
+        lines.append(f"  videos:          {result.batch_dir / 'videos'}")
+        lines.append(f"  attention maps:  {result.batch_dir / 'attention_maps'}")
+        lines.append(f"  manifest:        {result.batch_dir / 'manifest.json'}")
+    for title, items in (("failed videos", result.failed), ("failed renders", result.render_failures)):
+        if items:
+            lines.append(f"{title} ({len(items)}):")
+            lines.extend(f"  {name}: {error}" for name, error in items[:_LISTED])
+            if len(items) > _LISTED:
+                lines.append(f"  ... and {len(items) - _LISTED} more (see manifest.json)")
+    if result.report_error:
+        lines.append(f"report failed: {result.report_error}")
+    if result.failed and not result.interrupted:
+        lines.append("rerun the same command to retry the failed videos (finished ones are skipped)")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["EXIT_FAILURES", "EXIT_INTERRUPTED", "EXIT_OK", "BatchResult", "format_summary", "resume_hint"]

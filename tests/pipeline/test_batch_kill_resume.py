@@ -1,0 +1,109 @@
+"""Resume for real: Ctrl-C (SIGINT) and then ``kill -9`` a running batch, rerun it, and check that
+the rerun completes it without touching any finished file."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from attention_visual.config import load_config
+from attention_visual.pipeline.plan import plan_batch
+from attention_visual.pipeline.resume import expected_renders, is_video_finished
+from pipeline.pipeline_support import batch_dirs, cli_command, cli_env, run_cli, snapshot, tiny_data, write_config
+
+TIMEOUT = 120
+
+
+def done_count(output_dir: Path) -> int:
+    """Status files saying ``done`` in the (single) batch folder under ``output_dir``."""
+    count = 0
+    for path in output_dir.glob("*/status/*.json"):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            count += json.loads(path.read_text())["video"]["status"] == "done"
+    return count
+
+
+def start(config: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        cli_command("generate", str(config), "--no-progress"),
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_done(proc: subprocess.Popen[str], output_dir: Path, at_least: int) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while done_count(output_dir) < at_least:
+        assert proc.poll() is None, f"the batch ended early: {proc.communicate()[1][-2000:]}"
+        assert time.monotonic() < deadline, "timed out waiting for a finished video"
+        time.sleep(0.02)
+
+
+def finished_files(batch: Path, config_path: Path) -> dict[str, tuple[int, int, int]]:
+    """Snapshot of every file that belongs to a finished video.
+
+    A video stopped while its attention videos rendered is finished, but the rerun renders the
+    missing ones and adds them to its status file: that status file is left out.
+    """
+    config = load_config(config_path)
+    files = snapshot(batch)
+    keep = {}
+    for job in plan_batch(config):
+        if is_video_finished(batch, job, config):
+            owned = (job.video_id, job.video_path)
+            keep.update({k: v for k, v in files.items() if any(o in k for o in owned)})
+            if not all((batch / rel).is_file() for rel in expected_renders(job, config)):
+                del keep[job.status_path]
+    return keep
+
+
+@pytest.mark.slow
+def test_interrupted_and_killed_batches_resume_without_rewriting_finished_files(tmp_path: Path) -> None:
+    out = tmp_path / "outputs"
+    data = tiny_data(out, attention_analysis={"auto_generate_per_video": True})  # 4 videos, ~1 s each
+    config_path = write_config(tmp_path / "kill_demo.yaml", data)
+
+    # 1. Ctrl-C after the first video: exit 130, the resume hint, an interrupted manifest.
+    proc = start(config_path)
+    wait_for_done(proc, out, 1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 130, err[-2000:]
+    [batch] = batch_dirs(out)
+    assert f"interrupted: run the same command again to resume batch {batch}" in err
+    statuses = [v["status"] for v in json.loads((batch / "manifest.json").read_text())["videos"]]
+    # The video in flight is "interrupted"; one stopped while its attention videos rendered stays "done".
+    assert 1 <= statuses.count("done") < 4 and set(statuses) <= {"done", "interrupted", "pending"}
+
+    # 2. kill -9 after one more video: no chance to clean up.
+    before = done_count(out)
+    proc = start(config_path)
+    wait_for_done(proc, out, before + 1)
+    proc.kill()
+    proc.communicate(timeout=TIMEOUT)
+    time.sleep(0.5)  # let an orphaned ffmpeg see its input close
+    done_after_kill = done_count(out)
+    assert done_after_kill < 4, "the batch finished before it could be killed"
+    kept = finished_files(batch, config_path)
+    assert len(kept) > 10
+
+    # 3. The same command again: resumes the same batch, redoes only what is unfinished.
+    final = run_cli("generate", str(config_path), "--no-progress", timeout=TIMEOUT)
+    assert final.returncode == 0, final.stderr[-3000:]
+    assert f"resuming batch {batch.name}: {done_after_kill} of 4 videos done" in final.stderr
+    assert batch_dirs(out) == [batch]
+    after = snapshot(batch)
+    assert {k: after.get(k) for k in kept} == kept  # nothing finished was rewritten
+    manifest = json.loads((batch / "manifest.json").read_text())
+    assert [v["status"] for v in manifest["videos"]] == ["done"] * 4 and manifest["finished"]
+    assert all((batch / v["paths"]["video"]).is_file() for v in manifest["videos"])
+    assert all(len(v["paths"]["attention_videos"]) == 4 for v in manifest["videos"])
+    assert not [k for k in after if ".tmp-" in k]
