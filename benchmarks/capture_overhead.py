@@ -144,8 +144,11 @@ def main() -> None:
     }
 
     def plain() -> None:
-        pipe(prompt="A romantic kiss between a man and woman with flowers",
-             generator=torch.Generator().manual_seed(0), **call)
+        pipe(
+            prompt="A romantic kiss between a man and woman with flowers",
+            generator=torch.Generator().manual_seed(0),
+            **call,
+        )
 
     def captured() -> None:
         with AttentionCapture(pipe, PROMPT, CaptureSettings()) as cap:

@@ -50,9 +50,9 @@ def test_the_tiny_demo_produces_the_documented_layout(tmp_path: Path) -> None:
         assert v["paths"]["video"] == f"{folder}/video_{v['video_index']:03d}.mp4"
         assert v["paths"]["attention_maps"] == f"attention_maps/{v['video_id']}"
         info = probe_video(batch / v["paths"]["video"])
-        assert (info.codec, info.width, info.height, info.frames, info.fps) == ("h264", 48, 32, 9, 8.0)
+        assert (info.codec, info.width, info.height, info.frames, info.fps) == ("h264", 192, 128, 17, 8.0)
         frames = list(read_frames(batch / v["paths"]["video"], info))
-        assert len(frames) == 9 and frames[0].shape == (32, 48, 3)
+        assert len(frames) == 17 and frames[0].shape == (128, 192, 3)
 
         expected = {
             f"{prefix}{v['video_id']}_{word}_{kind}.mp4"
@@ -70,13 +70,13 @@ def test_the_tiny_demo_produces_the_documented_layout(tmp_path: Path) -> None:
         assert analyzer.get_available_tokens(v["video_id"]) == sorted(v["words"])
         for word in v["words"]:
             steps = analyzer.load_all_steps(v["video_id"], word)
-            assert [s.metadata.step_index for s in steps] == [0, 1]
-            assert steps[0].attention_map.shape == (3, 2, 3)  # [frame, y, x]
+            assert [s.metadata.step_index for s in steps] == [0, 1, 2, 3]
+            assert steps[0].attention_map.shape == (5, 8, 12)  # [frame, y, x]
             meta = steps[0].metadata
             assert (meta.seed, meta.model_id, meta.marked_prompt) == (v["seed"], "tiny", v["marked_prompt"])
-            assert (meta.video_dimensions.width, meta.video_dimensions.height) == (48, 32)
-            assert meta.video_dimensions.frames == 9 and meta.video_dimensions.fps == 8
-            assert analyzer.load_aggregated(v["video_id"], word).attention_map.shape == (3, 2, 3)
+            assert (meta.video_dimensions.width, meta.video_dimensions.height) == (192, 128)
+            assert meta.video_dimensions.frames == 17 and meta.video_dimensions.fps == 8
+            assert analyzer.load_aggregated(v["video_id"], word).attention_map.shape == (5, 8, 12)
 
     status_files = sorted(p.name for p in (batch / "status").iterdir())
     assert status_files == [f"{v['video_id']}.json" for v in videos]

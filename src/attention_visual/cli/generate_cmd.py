@@ -17,8 +17,7 @@ import logging
 import sys
 
 from attention_visual.cli.common import add_config_arguments, config_from_args
-from attention_visual.pipeline import BatchOptions, format_summary, run_batch
-from attention_visual.pipeline.summary import EXIT_INTERRUPTED, EXIT_OK, resume_hint
+from attention_visual.pipeline.summary import EXIT_INTERRUPTED, EXIT_OK, format_summary, resume_hint
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         # One line per rendered file is too much in a batch log: keep the renderer's warnings only.
         for name in _QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
+    from attention_visual.pipeline.batch import BatchOptions, run_batch  # torch and diffusers: load when used
+
     config = config_from_args(args)
     options = BatchOptions(overwrite=args.overwrite, progress=False if args.no_progress else None)
     result = run_batch(config, args.config, options)

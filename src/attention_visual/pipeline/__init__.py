@@ -21,8 +21,9 @@ Example:
 
 from __future__ import annotations
 
-from attention_visual.pipeline.batch import BatchOptions, run_batch
-from attention_visual.pipeline.distributed import RankContext
+from importlib import import_module
+from typing import Any
+
 from attention_visual.pipeline.manifest import (
     MANIFEST_SCHEMA_VERSION,
     Manifest,
@@ -33,8 +34,25 @@ from attention_visual.pipeline.manifest import (
     VideoRecord,
     read_manifest,
 )
-from attention_visual.pipeline.plan import VideoJob, plan_batch
-from attention_visual.pipeline.summary import BatchResult, format_summary
+
+# The runner pulls in torch and diffusers; the manifest schema does not. Readers of a finished
+# batch (the report, the analyzer) import only the schema, so the rest loads on first use.
+_LAZY = {
+    "BatchOptions": "batch",
+    "run_batch": "batch",
+    "RankContext": "distributed",
+    "VideoJob": "plan",
+    "plan_batch": "plan",
+    "BatchResult": "summary",
+    "format_summary": "summary",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"attention_visual.pipeline.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'attention_visual.pipeline' has no attribute {name!r}")
+
 
 __all__ = [
     "MANIFEST_SCHEMA_VERSION",

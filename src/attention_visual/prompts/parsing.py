@@ -58,11 +58,13 @@ first that reproduces it exactly is used; if none does, ``PromptError``, never a
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import regex
+
 from attention_visual.errors import PromptError
+from attention_visual.prompts.cleaning import basic_clean, prompt_clean
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ OPEN = "("
 CLOSE = ")"
 ESCAPE = "\\"
 
-_NON_SPACE = re.compile(r"\S+")  # whitespace_clean collapses r"\s+"; its complement is r"\S"
+_NON_SPACE = regex.compile(r"\S+")  # whitespace_clean collapses r"\s+"; its complement is r"\S"
 _PRIVATE_USE = range(0xE000, 0xF900)
 # Fall-back sentinels: ASCII that ftfy and html.unescape leave alone ('&', '#', ';', '<', '>' excluded).
 _ASCII_SENTINELS = (("{", "}"), ("|", "~"), ("^", "`"), ("@", "$"), ("[", "]"), ("*", "+"), ("=", "_"))
@@ -269,7 +271,7 @@ def _locate(unmarked: str, markers: list[_Marker]) -> tuple[str, list[Span | Non
         marker holds nothing after cleaning), or ``None`` if no sentinel pair reproduces the reference
         cleaning (a marker splits an HTML entity, say).
     """
-    reference = _prompt_clean(unmarked)
+    reference = prompt_clean(unmarked)
     for opening, closing in _sentinel_pairs(unmarked):
         for hug in (True, False):
             located = _clean_with_sentinels(unmarked, markers, opening, closing, hug=hug)
@@ -299,8 +301,6 @@ def _clean_with_sentinels(
         or ``None`` if cleaning lost, added or reordered a sentinel. The caller checks that the text
         equals the reference cleaning.
     """
-    from diffusers.pipelines.wan.pipeline_wan import basic_clean
-
     pieces: list[str] = []
     previous = 0
     for marker in markers:
@@ -345,13 +345,6 @@ def _clean_with_sentinels(
         kept = [new_index[i] for i in range(bounds[2 * k], bounds[2 * k + 1]) if new_index[i] >= 0]
         spans.append((kept[0], kept[-1] + 1) if kept else None)
     return " ".join(runs), spans
-
-
-def _prompt_clean(text: str) -> str:
-    """Clean ``text`` exactly as ``WanPipeline`` does (diffusers' own function)."""
-    from diffusers.pipelines.wan.pipeline_wan import prompt_clean
-
-    return str(prompt_clean(text))
 
 
 def _sentinel_pairs(text: str) -> Iterator[tuple[str, str]]:

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
-
-from transformers import PreTrainedTokenizerBase
+from typing import TYPE_CHECKING, Any
 
 from attention_visual.errors import ConfigError, PromptError
 from attention_visual.prompts.parsing import MarkedPrompt, Span, parse_prompt
+
+if TYPE_CHECKING:  # transformers is heavy: only the type is needed here
+    from transformers import PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
 

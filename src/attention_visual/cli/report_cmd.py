@@ -1,0 +1,51 @@
+"""``attention-visual report``: write a batch's HTML report (``BATCH_DIR/report/index.html``).
+
+Example::
+
+    attention-visual report outputs/demo
+    xdg-open outputs/demo/report/index.html
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from attention_visual.render.options import NORMALIZATIONS
+from attention_visual.report import write_report
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``report`` subcommand to the ``attention-visual`` parser."""
+    parser = subparsers.add_parser(
+        "report",
+        help="write a batch's self-contained HTML report (BATCH_DIR/report/index.html)",
+        description="Write BATCH_DIR/report/index.html: every prompt, video and marked word of a batch, with "
+        "a step and frame slider over each word's map. It opens from file:// with no server or network. "
+        "See docs/report.md.",
+    )
+    parser.add_argument("batch_dir", type=Path, metavar="BATCH_DIR", help="a batch folder (with manifest.json)")
+    parser.add_argument("--colormap", default=None, help="colormap of the maps (default: the batch config's)")
+    parser.add_argument(
+        "--normalization",
+        choices=NORMALIZATIONS,
+        default=None,
+        help="how map colours are scaled (default: the batch config's)",
+    )
+    parser.add_argument(
+        "--no-plots", dest="plots", action="store_false", help="skip the temporal comparison plots (faster)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``attention-visual report``; print the page's path and return the exit status."""
+    index = write_report(
+        args.batch_dir, colormap=args.colormap, normalization=args.normalization, comparison_plots=args.plots
+    )
+    sys.stdout.write(f"{index.absolute()}\n")
+    return 0
+
+
+__all__ = ["register", "run"]

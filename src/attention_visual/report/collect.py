@@ -1,0 +1,237 @@
+"""Read a batch folder (manifest, status files, stored maps) into the plain data model of the report.
+
+Nothing here draws or writes: :func:`collect_batch` resolves which files exist and how the page
+links them (paths relative to the ``report/`` folder, URL-quoted), and :mod:`.build` fills in the
+images. The manifest's schema is :mod:`attention_visual.pipeline.manifest`; a video's status file,
+when present, is newer than its manifest entry (multi-process runs merge the manifest at the end),
+so it wins.
+
+Example:
+    >>> view = collect_batch(Path("outputs/demo"))        # doctest: +SKIP
+    >>> [v.record.status for p in view.prompts for v in p.videos]  # doctest: +SKIP
+    ['done', 'done', 'failed', 'pending']
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from attention_visual.errors import NotFoundError, PromptError
+from attention_visual.pipeline.manifest import Manifest, PromptRecord, VideoRecord, read_manifest, read_status
+from attention_visual.pipeline.plan import MANIFEST_FILE, STATUS_DIR
+from attention_visual.prompts.parsing import parse_prompt
+from attention_visual.report.images import SpriteInfo
+from attention_visual.storage import token_dir_name
+
+log = logging.getLogger(__name__)
+
+REPORT_DIR = "report"
+"""The report's folder inside the batch folder."""
+INDEX_FILE = "index.html"
+MAPS_DIR = "maps"
+PLOTS_DIR = "plots"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of the clean prompt: plain text (``word_index`` None) or a marked word's occurrence."""
+
+    text: str
+    word_index: int | None = None
+
+
+@dataclass
+class WordView:
+    """One marked word of one video.
+
+    Attributes:
+        word: The word (original text).
+        index: Its position among the prompt's words (decides its highlight colour).
+        token_dir: Its folder name in the store and in attention video names.
+        overlay: Link to its overlay video, or None.
+        step_video: Link to its step video, or None.
+        render_errors: One line per failed attention video.
+        sprite: Link to its sprite PNG, filled in by :mod:`.build`.
+        sprite_info: The sprite's layout, filled in by :mod:`.build`.
+        map_error: Why there is no sprite, when there is none.
+    """
+
+    word: str
+    index: int
+    token_dir: str
+    overlay: str | None = None
+    step_video: str | None = None
+    render_errors: list[str] = field(default_factory=list)
+    sprite: str | None = None
+    sprite_info: SpriteInfo | None = None
+    map_error: str | None = None
+
+
+@dataclass
+class VideoView:
+    """One video of the batch: its record and the links the page shows.
+
+    Attributes:
+        record: Its manifest entry (or newer status file).
+        video: Link to the generated video, or None when the file does not exist.
+        maps_dir: The store folder of its maps (absolute), or None when nothing was captured.
+        words: One entry per marked word.
+        comparison: Link to its temporal comparison plot, filled in by :mod:`.build`.
+        comparison_error: Why there is no plot, when there is none.
+    """
+
+    record: VideoRecord
+    video: str | None
+    maps_dir: Path | None
+    words: list[WordView]
+    comparison: str | None = None
+    comparison_error: str | None = None
+
+
+@dataclass
+class PromptView:
+    """One prompt: the record, the clean prompt cut into highlighted segments, its videos."""
+
+    record: PromptRecord
+    segments: list[Segment]
+    videos: list[VideoView]
+
+
+@dataclass
+class ReportView:
+    """The whole page: the manifest and one :class:`PromptView` per prompt, in order."""
+
+    batch_dir: Path
+    manifest: Manifest
+    prompts: list[PromptView]
+
+    @property
+    def videos(self) -> list[VideoView]:
+        """Every video, in batch order."""
+        return [v for p in self.prompts for v in p.videos]
+
+
+def link(batch_dir: Path, relative: str | None) -> str | None:
+    """The page's URL of a batch-relative file (``../videos/...``), or None when it does not exist."""
+    if not relative:
+        return None
+    normalized = posixpath.normpath(relative.replace("\\", "/"))
+    if normalized.startswith(("../", "/")) or normalized == "..":
+        log.warning("ignoring a path outside the batch folder: %s", relative)
+        return None
+    if not (batch_dir / normalized).is_file():
+        return None
+    return "../" + quote(normalized, safe="/")
+
+
+def highlight(marked_prompt: str, clean_prompt: str, words: tuple[str, ...]) -> list[Segment]:
+    """Cut the clean prompt into segments, marking each occurrence of a marked word.
+
+    Falls back to the whole clean prompt unmarked when the marked prompt cannot be parsed.
+    """
+    try:
+        parsed = parse_prompt(marked_prompt)
+    except PromptError as exc:
+        log.warning("cannot highlight the prompt %r: %s", marked_prompt, exc)
+        return [Segment(clean_prompt)]
+    order = {w: i for i, w in enumerate(words)}
+    spans = sorted((start, end, order.get(t.word, i)) for i, t in enumerate(parsed.targets) for start, end in t.spans)
+    segments: list[Segment] = []
+    pos = 0
+    for start, end, index in spans:
+        if start > pos:
+            segments.append(Segment(parsed.clean[pos:start]))
+        segments.append(Segment(parsed.clean[start:end], index))
+        pos = end
+    if pos < len(parsed.clean):
+        segments.append(Segment(parsed.clean[pos:]))
+    return segments
+
+
+def _word_views(batch_dir: Path, record: VideoRecord, words: tuple[str, ...]) -> list[WordView]:
+    views = []
+    for i, word in enumerate(words):
+        view = WordView(word=word, index=i, token_dir=record.token_dirs.get(word) or token_dir_name(word))
+        # Per-video renders first, so a batch-end render of the same kind (listed later) replaces nothing.
+        for render in sorted(record.renders, key=lambda r: r.stage != "per_video"):
+            if render.word != word:
+                continue
+            if render.status != "done":
+                view.render_errors.append(f"{render.kind} video failed: {render.error or 'unknown error'}")
+                continue
+            href = link(batch_dir, render.path)
+            if render.kind == "overlay" and view.overlay is None:
+                view.overlay = href
+            elif render.kind == "attention" and view.step_video is None:
+                view.step_video = href
+        views.append(view)
+    return views
+
+
+def read_records(batch_dir: Path, manifest: Manifest) -> list[VideoRecord]:
+    """The manifest's video records, each replaced by its status file when one exists."""
+    records = []
+    for record in manifest.videos:
+        newer = read_status(batch_dir / STATUS_DIR / f"{record.video_id}.json")
+        records.append(newer if newer is not None and newer.video_id == record.video_id else record)
+    return records
+
+
+def collect_batch(batch_dir: Path) -> ReportView:
+    """Read ``batch_dir``'s manifest and files into a :class:`ReportView` (no images yet).
+
+    Raises:
+        NotFoundError: ``batch_dir`` is not a folder or has no ``manifest.json``.
+        AttentionDataError: The manifest is unreadable or of another schema version.
+    """
+    batch_dir = Path(batch_dir)
+    if not batch_dir.is_dir():
+        raise NotFoundError(f"batch folder {batch_dir} does not exist")
+    manifest_path = batch_dir / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise NotFoundError(
+            f"{batch_dir} has no {MANIFEST_FILE}: give a batch folder written by `attention-visual generate` "
+            "(outputs/<batch>)"
+        )
+    manifest = read_manifest(manifest_path)
+    by_prompt: dict[int, list[VideoView]] = {}
+    for record in read_records(batch_dir, manifest):
+        maps = record.paths.attention_maps
+        maps_dir = batch_dir / maps if maps and (batch_dir / maps).is_dir() else None
+        view = VideoView(
+            record=record,
+            video=link(batch_dir, record.paths.video),
+            maps_dir=maps_dir,
+            words=_word_views(batch_dir, record, record.words),
+        )
+        by_prompt.setdefault(record.prompt_index, []).append(view)
+    prompts = [
+        PromptView(
+            record=p,
+            segments=highlight(p.marked_prompt, p.clean_prompt, p.words),
+            videos=sorted(by_prompt.get(p.prompt_index, []), key=lambda v: v.record.video_index),
+        )
+        for p in manifest.prompts
+    ]
+    return ReportView(batch_dir=batch_dir, manifest=manifest, prompts=prompts)
+
+
+__all__ = [
+    "INDEX_FILE",
+    "MAPS_DIR",
+    "PLOTS_DIR",
+    "REPORT_DIR",
+    "PromptView",
+    "ReportView",
+    "Segment",
+    "VideoView",
+    "WordView",
+    "collect_batch",
+    "highlight",
+    "link",
+    "read_records",
+]
