@@ -114,7 +114,9 @@ def test_strip_canvas_keeps_exact_video_panels() -> None:
     plain = strip_canvas(63, 47, 1, 100)
     assert plain.image.shape == (48, 64, 4) and plain.panels == (Box(0, 0, 63, 47),)
     side = strip_canvas(64, 48, 3, 100, panel_labels=("video", "attention", "overlay"),
-                        colorbar=ColorbarSpec("hot", 0, 1, "x"), heading="“kiss”")  # fmt: skip
-    assert [b.x for b in side.panels] == [0, 64, 128]
+                        colorbar=ColorbarSpec("hot", 0, 1, "x"), title="“kiss”")  # fmt: skip
+    x = [b.x for b in side.panels]
+    assert x[1] - x[0] == x[2] - x[1] > 64 and len({b.y for b in side.panels}) == 1
     assert all((b.width, b.height) == (64, 48) for b in side.panels)
     assert side.width % 2 == 0 and side.height % 2 == 0 and side.width > 3 * 64
+    assert set(side.regions) >= {"title", "label 0", "label 2", "colorbar", "colorbar ticks", "colorbar label"}

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from attention_visual.errors import AttentionDataError, NotFoundError, RenderError
+from attention_visual.render.layout import Canvas, display_size
 from attention_visual.storage.frames import video_frames_of_latent
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
@@ -93,7 +94,8 @@ def test_overlay_hot_spot_is_top_left_in_exactly_the_frames_of_its_latent_frame(
     viz = AttentionVisualizer(viz_store, include_colorbar=False, overlay_alpha=0.6)
     path = viz.generate_attention_video(VIDEO_ID, "kiss", tmp_path / "overlay.mp4", original_video_path=viz_video)
     frames, meta = decode(path)
-    assert len(frames) == FRAMES and tuple(meta["size"]) == (WIDTH, HEIGHT)  # type: ignore[arg-type]
+    assert tuple(meta["size"]) == display_size(WIDTH, HEIGHT) == (640, 480)  # type: ignore[arg-type]  # scaled up 10x
+    assert len(frames) == FRAMES
     assert float(meta["fps"]) == FPS and str(meta["codec"]).startswith("h264")  # type: ignore[arg-type]
     owned = set(video_frames_of_latent(HOT_FRAME))
     assert owned == {5, 6, 7, 8}
@@ -120,13 +122,49 @@ def test_overlay_from_one_step_and_side_by_side(viz_store: Path, viz_video: Path
     width, height = meta["size"]  # type: ignore[misc]
     assert len(frames) == FRAMES and width > 3 * WIDTH and height >= HEIGHT
     source = viz.prepare_video(VIDEO_ID, "kiss", viz_video, step=0, layout="side_by_side")
-    video_box, heat_box, _ = source.canvas.panels  # type: ignore[attr-defined]
+    canvas: Canvas = source.canvas  # type: ignore[attr-defined]
+    video_box, heat_box, _ = canvas.panels
     frame = frames[6]  # owned by the hot latent frame
-    assert frame[heat_box.y + 2, heat_box.x + 2].min() < 255  # step 0: weaker than the last step ...
-    assert frame[heat_box.y + 2, heat_box.x + 2, 0] > 200  # ... but global normalisation makes it the peak
+    assert (heat_box.width, heat_box.height) == display_size(WIDTH, HEIGHT)
+    # step 0's hot spot is weaker than the last step's, but global normalisation makes it the peak (white)
+    assert frame[heat_box.y + 2, heat_box.x + 2].min() > 200
+    assert frame[heat_box.bottom - 3, heat_box.right - 3, 0] < 60
     assert abs(int(frame[video_box.y + 30, video_box.x + 30, 2]) - frame_colour(6)[2]) < 12  # raw video panel
     with pytest.raises(NotFoundError, match="available steps: 0, 1, 2, 3"):
         viz.prepare_video(VIDEO_ID, "kiss", viz_video, step=7)
+
+
+def test_small_overlay_is_scaled_up_with_the_title_above_and_the_colorbar_beside(
+    viz_store: Path, viz_video: Path, tmp_path: Path
+) -> None:
+    viz = AttentionVisualizer(viz_store, include_colorbar=True)
+    path = viz.generate_attention_video(
+        VIDEO_ID, "kiss", tmp_path / "o.mp4", original_video_path=viz_video, include_timestamp=True
+    )
+    frames, meta = decode(path)
+    canvas = viz.prepare_video(VIDEO_ID, "kiss", viz_video, include_timestamp=True).canvas  # type: ignore[attr-defined]
+    assert tuple(meta["size"]) == (canvas.width, canvas.height)  # type: ignore[arg-type]
+    frame = frames[6].astype(int)  # [H, W, 3], owned by the hot latent frame
+    ink = (255 - frame).max(axis=-1) > 100  # [H, W]: not the white background
+    panel = canvas.panels[0]
+    assert (panel.width, panel.height) == (640, 480)  # the 64x48 video, 10x: readable next to 9 pt text
+    # the title is written above the video, across its width, and nowhere else above it
+    above = ink[: panel.y]
+    assert above[:, panel.x : panel.right].sum() > 100
+    assert not above[:, panel.right + 2 :].any()
+    # the colorbar column (bar, tick values, label) is right of the video, below the title's rows
+    column = ink[:, panel.right + 2 :]
+    rows = np.flatnonzero(column.any(axis=1))
+    assert rows.size and rows.min() >= panel.y - 2 and rows.max() <= panel.bottom + 2
+    title_rows = np.flatnonzero(ink[canvas.regions["title"].slices].any(axis=1)) + canvas.regions["title"].y
+    assert title_rows.max() < rows.min()
+    # the timestamp is on its own line below the video, and changes with the frame
+    footer = canvas.footer
+    assert footer is not None and footer.y >= panel.bottom
+    assert ink[footer.slices].sum() > 50
+    assert np.abs(frames[6][footer.slices].astype(int) - frames[0][footer.slices].astype(int)).max() > 100
+    # the video shows through undisturbed where the map is cold: no text over it
+    assert frame[panel.bottom - 8 : panel.bottom, panel.x : panel.x + 200].max() < 130
 
 
 def test_mismatched_original_video_is_resampled_with_a_warning(
@@ -138,7 +176,7 @@ def test_mismatched_original_video_is_resampled_with_a_warning(
         path = viz.generate_attention_video(VIDEO_ID, "kiss", tmp_path / "o.mp4", original_video_path=small)
     assert "resampling" in caplog.text
     frames, meta = decode(path)
-    assert len(frames) == FRAMES and tuple(meta["size"]) == (WIDTH, HEIGHT)  # type: ignore[arg-type]
+    assert len(frames) == FRAMES and tuple(meta["size"]) == display_size(WIDTH, HEIGHT)  # type: ignore[arg-type]
 
 
 def test_unreadable_original_video_is_a_clear_error(viz_store: Path, tmp_path: Path) -> None:
@@ -173,7 +211,7 @@ def test_aggregated_overlay_and_missing_aggregate_falls_back_to_steps(tmp_path: 
     assert averaged[HOT_FRAME, 0, 0] == pytest.approx(np.mean([(s + 1) / NUM_STEPS for s in range(NUM_STEPS)]))
     assert viz.generate_aggregated_attention_map(VIDEO_ID, "kiss", aggregate_steps=False).shape == (NUM_STEPS, *GRID)
     source = viz.prepare_video(VIDEO_ID, "kiss", viz_video, use_aggregated=True)
-    assert source.canvas.image.shape[1] == WIDTH  # type: ignore[attr-defined]  # no colorbar panel
+    assert source.canvas.image.shape[:2] == (480, 640)  # type: ignore[attr-defined]  # no colorbar panel
     _, meta = viz._averaged(VIDEO_ID, "kiss")
     assert meta.steps_used == tuple(range(NUM_STEPS)) and meta.step_index is None
     path = viz.generate_attention_video(VIDEO_ID, "kiss", tmp_path / "a.mp4", viz_video, use_aggregated=True)

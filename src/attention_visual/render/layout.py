@@ -7,36 +7,49 @@ starts from a copy of it and numpy fills the boxes. Two builders:
 * :func:`figure_canvas`: a ``figsize × dpi`` frame for step videos, with a title band,
   a grid of panels of the video's aspect ratio (one, or one per latent frame), an optional
   colorbar at the right and an optional footer (timestamp and progress bar).
-* :func:`strip_canvas`: pixel-exact panels of the video's own size side by side (overlay,
-  or video | heatmap | overlay), an optional label band above and colorbar panel at the right.
+* :func:`strip_canvas`: panels of an exact pixel size side by side (overlay, or video |
+  heatmap | overlay) laid out by :func:`strip_layout`: title above, a caption per panel,
+  the colorbar column at the right (bar | tick values | label), a timestamp line below,
+  every part in its own box. Overlay videos size their panels with :func:`display_size`
+  (small videos scaled up to :data:`MIN_PANEL_HEIGHT` rows, so the text stays readable).
 
 Example:
     >>> bar = ColorbarSpec("hot", 0.0, 1.0, "attention")
     >>> canvas = figure_canvas((6, 4), 100, panel_aspect=832 / 480, colorbar=bar)
     >>> canvas.image.shape, len(canvas.panels)
-    ((400, 600, 3), 1)
+    ((400, 600, 4), 1)
+    >>> layout = strip_layout(*display_size(192, 128), 1, 100, colorbar=bar, title="“kiss”")
+    >>> layout.panels[0].height, layout.title.bottom <= layout.panels[0].y
+    (480, True)
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.ticker import MaxNLocator
 
 from attention_visual.render.options import even_ceil
-from attention_visual.render.text import Box
+from attention_visual.render.text import Box, line_height
 
 BACKGROUND = (255, 255, 255)
 TITLE_PT = 14.0
 LABEL_PT = 9.0
 TICK_PT = 8.0
+#: Font size of the per-frame timestamp line of overlay frames.
+FOOTER_PT = 9.0
+#: Overlay panels are at least this many pixels tall (smaller videos are scaled up).
+MIN_PANEL_HEIGHT = 480
+_TICK_LEN, _TICK_PAD = 3.0, 2.0  # points
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,7 @@ class Canvas:
         title: box of the per-frame title line, if any.
         footer: box of the per-frame timestamp line, if any.
         progress: box of the progress bar, if any.
+        regions: every box of the layout by name, static ones included (strip canvases).
     """
 
     image: np.ndarray
@@ -66,6 +80,7 @@ class Canvas:
     title: Box | None = None
     footer: Box | None = None
     progress: Box | None = None
+    regions: dict[str, Box] = field(default_factory=dict)
 
     @property
     def height(self) -> int:
@@ -134,6 +149,133 @@ def figure_canvas(
     return Canvas(image, panels, Box(0, 0, width, title_h), footer_box, progress_box)
 
 
+def display_size(width: int, height: int, min_height: int = MIN_PANEL_HEIGHT) -> tuple[int, int]:
+    """``(width, height)`` at which a video of this size is shown in an overlay frame.
+
+    A video at least ``min_height`` pixels tall keeps its exact size (832×480 stays 1:1); a
+    smaller one is scaled up, keeping its aspect ratio, until it is ``min_height`` tall (both
+    sides even), so that the text around it is readable next to it.
+
+    Example:
+        >>> display_size(192, 128), display_size(832, 480)
+        ((720, 480), (832, 480))
+    """
+    if width <= 0 or height <= 0:
+        raise ValueError(f"video size must be positive, got {width}x{height}")
+    if height >= min_height:
+        return width, height
+    scale = min_height / height
+    return max(2, 2 * round(width * scale / 2)), even_ceil(min_height)
+
+
+@dataclass(frozen=True)
+class StripLayout:
+    """Where everything of an overlay frame goes: pixel boxes and the font sizes that fit them.
+
+    Every box lies inside the ``width`` × ``height`` frame and no two boxes share a pixel
+    (:meth:`regions` lists them by name).
+
+    Attributes:
+        width: frame width, even.
+        height: frame height, even.
+        panels: the video-sized panels, left to right.
+        labels: a caption box above each panel (empty: none).
+        title: the title line above the panels, or None.
+        colorbar: the colour bar itself, or None.
+        ticks: the bar's tick marks and their values, right of it.
+        colorbar_label: the label, rotated, right of the tick values.
+        footer: the per-frame timestamp line below the panels, or None.
+        title_pt: font size of the title (shrunk to fit its box).
+        colorbar_label_pt: font size of the colorbar label (shrunk to fit its box).
+        tick_values: where the bar's ticks are, in attention units.
+        tick_texts: what they read.
+    """
+
+    width: int
+    height: int
+    panels: tuple[Box, ...]
+    labels: tuple[Box, ...] = ()
+    title: Box | None = None
+    colorbar: Box | None = None
+    ticks: Box | None = None
+    colorbar_label: Box | None = None
+    footer: Box | None = None
+    title_pt: float = TITLE_PT
+    colorbar_label_pt: float = LABEL_PT
+    tick_values: tuple[float, ...] = ()
+    tick_texts: tuple[str, ...] = ()
+
+    def regions(self) -> dict[str, Box]:
+        """Every box by name (``panel 0``, ``label 0``, ``title``, ``colorbar``, ...), None ones left out."""
+        named: dict[str, Box | None] = {f"panel {i}": b for i, b in enumerate(self.panels)}
+        named |= {f"label {i}": b for i, b in enumerate(self.labels)}
+        named |= {"title": self.title, "colorbar": self.colorbar, "colorbar ticks": self.ticks}
+        named |= {"colorbar label": self.colorbar_label, "footer": self.footer}
+        return {name: box for name, box in named.items() if box is not None}
+
+
+def strip_layout(
+    panel_width: int,
+    panel_height: int,
+    n_panels: int,
+    dpi: int,
+    panel_labels: Sequence[str] = (),
+    colorbar: ColorbarSpec | None = None,
+    title: str = "",
+    footer: bool = False,
+) -> StripLayout:
+    """Lay out an overlay frame: ``n_panels`` panels of exactly ``panel_width`` × ``panel_height``.
+
+    From top to bottom: the title, one caption per panel, the panels with the colorbar column
+    at their right (bar | tick values | rotated label), the footer line. Without any of
+    these the frame is just the panels (padded to even sizes); otherwise a white margin
+    surrounds everything. Text that would not fit its box is set smaller, never outside it.
+    A colorbar needs panels at least about 40 px tall; below that it is left out.
+    """
+    scale = dpi / 72.0
+    decorated = bool(panel_labels or colorbar or title or footer)
+    m = max(4, round(6 * scale)) if decorated else 0  # margin
+    x0 = y = m
+    title_box = None
+    title_pt = TITLE_PT
+    if title:
+        title_h = _line_px(TITLE_PT, dpi, "bold")
+        span = n_panels * panel_width + (n_panels - 1) * m
+        title_box = Box(x0, y, span, title_h)
+        title_pt = _fit_pt(title, TITLE_PT, dpi, span - 4, "bold")
+        y += title_h + m // 2
+    label_h = _line_px(LABEL_PT, dpi) if panel_labels else 0
+    labels = tuple(Box(x0 + i * (panel_width + m), y, panel_width, label_h) for i in range(len(panel_labels)))
+    y += label_h
+    panels = tuple(Box(x0 + i * (panel_width + m), y, panel_width, panel_height) for i in range(n_panels))
+    x = panels[-1].right
+    y = panels[-1].bottom
+    bar = ticks = bar_label = None
+    values: tuple[float, ...] = ()
+    texts: tuple[str, ...] = ()
+    label_pt = LABEL_PT
+    tick_h = _line_px(TICK_PT, dpi)
+    if colorbar is not None and panel_height - tick_h >= 16:
+        x += round(1.5 * m)
+        bar = Box(x, panels[0].y + tick_h // 2, max(8, round(10 * scale)), panel_height - 2 * (tick_h // 2))
+        values, texts = _ticks(colorbar)
+        tick_w = math.ceil((_TICK_LEN + _TICK_PAD) * scale) + max(_text_px(t, TICK_PT, dpi)[0] for t in texts) + 2
+        ticks = Box(bar.right, panels[0].y, tick_w, panel_height)
+        label_w = _line_px(LABEL_PT, dpi)
+        bar_label = Box(ticks.right + m // 2, bar.y, label_w, bar.height)
+        label_pt = _fit_pt(colorbar.label, LABEL_PT, dpi, bar.height - 4)
+        x = bar_label.right
+    footer_box = None
+    if footer:
+        y += m // 2
+        footer_box = Box(x0, y, x - x0, line_height(FOOTER_PT, dpi))
+        y = footer_box.bottom
+    return StripLayout(
+        even_ceil(x + m), even_ceil(y + m), panels, labels, title_box, bar, ticks, bar_label, footer_box,
+        title_pt, label_pt, values, texts,
+    )  # fmt: skip
+
+
 def strip_canvas(
     panel_width: int,
     panel_height: int,
@@ -141,53 +283,69 @@ def strip_canvas(
     dpi: int,
     panel_labels: Sequence[str] = (),
     colorbar: ColorbarSpec | None = None,
-    heading: str = "",
+    title: str = "",
+    footer: bool = False,
 ) -> Canvas:
-    """Draw the static part of an overlay frame: ``n_panels`` video-sized panels side by side.
+    """Draw the static part of an overlay frame laid out by :func:`strip_layout` (same arguments).
 
-    The panels keep the video's exact pixel size; the canvas is padded to even sizes.
-    ``heading`` is written above the colorbar (e.g. the word).
+    The panels keep their exact pixel size; the title is drawn here (it does not change from
+    frame to frame), the footer box is left empty for the per-frame timestamp.
     """
-    scale = dpi / 72.0
-    label_h = round(LABEL_PT * scale * 1.8) if panel_labels else 0
-    side_w = round(TICK_PT * scale * 12.0) + 12 if colorbar else 0
-    width = even_ceil(panel_width * n_panels + side_w)
-    height = even_ceil(panel_height + label_h)
-    panels = tuple(Box(i * panel_width, label_h, panel_width, panel_height) for i in range(n_panels))
-    if not panel_labels and colorbar is None:
+    layout = strip_layout(panel_width, panel_height, n_panels, dpi, panel_labels, colorbar, title, footer)
+    width, height = layout.width, layout.height
+    regions = layout.regions()
+    if len(regions) == len(layout.panels):  # nothing but the video: black padding, no matplotlib
         image = np.zeros((height, width, 4), dtype=np.uint8)  # [H, W, RGBX]
         image[..., 3] = 255
         image.setflags(write=False)
-        return Canvas(image, panels)
+        return Canvas(image, layout.panels, regions=regions)
     fig, canvas = _figure(width, height, dpi)
-    for box, text in zip(panels, panel_labels, strict=False):
-        fig.text(
-            (box.x + box.width / 2) / width,
-            1.0 - label_h / 2 / height,
-            text,
-            ha="center",
-            va="center",
-            fontsize=LABEL_PT,
-        )
-    if colorbar is not None:
-        x0 = n_panels * panel_width
-        head_h = round(LABEL_PT * scale * 2.2) if heading else 0
-        pad = max(4, round(0.04 * panel_height))
-        if heading:
-            fig.text(
-                (x0 + side_w / 2) / width,
-                1.0 - (label_h + head_h / 2) / height,
-                heading,
-                ha="center",
-                va="center",
-                fontsize=LABEL_PT,
-                weight="bold",
-            )
-        bar = Box(x0 + 6, label_h + head_h + pad, max(8, round(0.1 * side_w)), panel_height - head_h - 2 * pad)
-        if bar.height > 8:
-            _draw_colorbar(fig, bar, colorbar)
+
+    def text(box: Box, words: str, fontsize: float, **style: object) -> None:
+        centre = ((box.x + box.width / 2) / width, 1.0 - (box.y + box.height / 2) / height)
+        fig.text(*centre, words, ha="center", va="center", fontsize=fontsize, **style)  # type: ignore[arg-type]
+
+    for box, label in zip(layout.labels, panel_labels, strict=True):
+        text(box, label, LABEL_PT)
+    if layout.title is not None:
+        text(layout.title, title, layout.title_pt, weight="bold")
+    if colorbar is not None and layout.colorbar is not None and layout.colorbar_label is not None:
+        _draw_colorbar(fig, layout.colorbar, colorbar, ticks=(layout.tick_values, layout.tick_texts))
+        text(layout.colorbar_label, colorbar.label, layout.colorbar_label_pt, rotation=90)
     image = _rgb(canvas, width, height)
-    return Canvas(image, panels)
+    return Canvas(image, layout.panels, footer=layout.footer, regions=regions)
+
+
+def _ticks(spec: ColorbarSpec) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """A few round tick values within the bar's range and their shortest distinct texts (no offset text)."""
+    vmax = spec.vmax if spec.vmax > spec.vmin else spec.vmin + 1.0
+    span = vmax - spec.vmin
+    values = [float(v) for v in MaxNLocator(nbins=5).tick_values(spec.vmin, vmax)]
+    values = [v for v in values if spec.vmin - 1e-9 * span <= v <= vmax + 1e-9 * span] or [spec.vmin, vmax]
+    texts: list[str] = []
+    for digits in range(2, 9):
+        texts = [f"{v + 0.0:.{digits}g}" for v in values]
+        if len(set(texts)) == len(texts):
+            break
+    return tuple(values), tuple(texts)
+
+
+def _text_px(text: str, points: float, dpi: int, weight: str = "normal") -> tuple[int, int]:
+    """``(width, height)`` in pixels of one line of ``text`` as matplotlib draws it."""
+    renderer = RendererAgg(1, 1, dpi)
+    w, h, _ = renderer.get_text_width_height_descent(text, FontProperties(size=points, weight=weight), ismath=False)
+    return math.ceil(w), math.ceil(h)
+
+
+def _line_px(points: float, dpi: int, weight: str = "normal") -> int:
+    """Height of a box that holds one line of text at ``points``, with a little air."""
+    return _text_px("Ágy", points, dpi, weight)[1] + max(4, round(0.5 * points * dpi / 72.0))
+
+
+def _fit_pt(text: str, points: float, dpi: int, room: int, weight: str = "normal") -> float:
+    """``points``, or less so that ``text`` is at most ``room`` pixels long."""
+    length = _text_px(text, points, dpi, weight)[0]
+    return points if length <= room else points * max(room, 1) / length * 0.98
 
 
 def _grid(region: Box, n: int, aspect: float, gap: int, label_h: int) -> tuple[Box, ...]:
@@ -223,12 +381,21 @@ def _figure(width: int, height: int, dpi: int) -> tuple[Figure, FigureCanvasAgg]
     return fig, FigureCanvasAgg(fig)
 
 
-def _draw_colorbar(fig: Figure, box: Box, spec: ColorbarSpec) -> None:
+def _draw_colorbar(
+    fig: Figure, box: Box, spec: ColorbarSpec, ticks: tuple[Sequence[float], Sequence[str]] | None = None
+) -> None:
+    """Draw the bar into ``box``; with ``ticks`` (values, texts) those and no label (the caller places it)."""
     width, height = fig.canvas.get_width_height()
     cax = fig.add_axes((box.x / width, 1.0 - (box.y + box.height) / height, box.width / width, box.height / height))
     vmax = spec.vmax if spec.vmax > spec.vmin else spec.vmin + 1.0
     mappable = ScalarMappable(norm=Normalize(spec.vmin, vmax), cmap=matplotlib.colormaps[spec.colormap])
     bar = fig.colorbar(mappable, cax=cax)
+    if ticks is not None:
+        bar.set_ticks(list(ticks[0]), labels=list(ticks[1]))
+        bar.minorticks_off()
+        bar.ax.tick_params(labelsize=TICK_PT, length=_TICK_LEN, pad=_TICK_PAD, width=0.6)
+        bar.outline.set_linewidth(0.6)
+        return
     bar.ax.tick_params(labelsize=TICK_PT)
     bar.ax.yaxis.get_offset_text().set_fontsize(TICK_PT)
     bar.set_label(spec.label, fontsize=TICK_PT)
@@ -246,4 +413,15 @@ def _rgb(canvas: FigureCanvasAgg, width: int, height: int) -> np.ndarray:
     return image
 
 
-__all__ = ["BACKGROUND", "Canvas", "ColorbarSpec", "figure_canvas", "strip_canvas"]
+__all__ = [
+    "BACKGROUND",
+    "FOOTER_PT",
+    "MIN_PANEL_HEIGHT",
+    "Canvas",
+    "ColorbarSpec",
+    "StripLayout",
+    "display_size",
+    "figure_canvas",
+    "strip_canvas",
+    "strip_layout",
+]

@@ -9,7 +9,7 @@ matplotlib drew once per distinct string. :func:`write_video` streams any source
   between consecutive steps, title ``step k / n``, optional timestamp line and progress bar.
 * :class:`StillVideo`: one frame held for a duration (the step-averaged map).
 * :class:`OverlayVideo`: the generated video, each frame blended with the map of the latent
-  frame that produced it (or video | heatmap | overlay side by side).
+  frame that produced it (or video | heatmap | overlay side by side), optional timestamp line.
 
 Example:
     >>> source = StillVideo(frame=np.zeros((48, 64, 4), np.uint8), fps=10, num_frames=30)
@@ -30,7 +30,7 @@ from attention_visual.errors import RenderError
 from attention_visual.render.colormap import lookup_rgbx, lut_scaled
 from attention_visual.render.encoder import VideoWriter
 from attention_visual.render.frames import CHANNELS, blend, draw_progress, heatmap_rgbx, premultiply
-from attention_visual.render.layout import Canvas
+from attention_visual.render.layout import FOOTER_PT, Canvas
 from attention_visual.render.resize import upsample_bilinear
 from attention_visual.render.text import Box, TextRenderer
 
@@ -188,8 +188,8 @@ class OverlayVideo:
     """The generated video with each frame's attention blended over it.
 
     Attributes:
-        canvas: a strip canvas: one panel of the video's size (``overlay``) or three
-            (``side_by_side``: video | heatmap | overlay).
+        canvas: a strip canvas: one panel of the video's display size (``overlay``) or three
+            (``side_by_side``: video | heatmap | overlay); with a footer box for ``stamps``.
         maps: ``[latent_frame, y, x]`` float32 in [0, 1], already normalised.
         latent_of_frame: ``[video_frame]`` int, the latent frame that produced each video frame.
         video: returns a fresh iterator over the video's RGBX frames ``[ph, pw, 4]`` uint8, resampled
@@ -198,7 +198,7 @@ class OverlayVideo:
         alpha: heatmap weight in [0, 1].
         fps: the video's own frame rate.
         layout: ``overlay`` or ``side_by_side``.
-        stamps: optional text per video frame, drawn at the bottom-left of the overlay.
+        stamps: optional text per video frame, written into the canvas's footer box.
         dpi: pixels per inch of the text.
     """
 
@@ -225,7 +225,11 @@ class OverlayVideo:
                 f"video frames refer to latent frame {int(self.latent_of_frame.max())} "
                 f"but the map has {self.maps.shape[0]} latent frames"
             )
-        self._text = TextRenderer(9.0, self.dpi, max_width=self.canvas.panels[0].width)
+        if self.stamps and (self.canvas.footer is None or len(self.stamps) != self.num_frames):
+            why = "has no footer box" if self.canvas.footer is None else f"has {self.num_frames} frames"
+            raise RenderError(f"{len(self.stamps)} timestamps given but the overlay {why}")
+        footer = self.canvas.footer
+        self._text = TextRenderer(FOOTER_PT, self.dpi, max_width=footer.width if footer else self.width)
 
     @property
     def width(self) -> int:
@@ -263,22 +267,13 @@ class OverlayVideo:
                         frame[self.canvas.panels[0].slices] = base
                         frame[self.canvas.panels[1].slices] = heat
                     blend(base, heat, self.alpha, out=frame[box.slices], heat_premultiplied=heat_pre)
-                if self.stamps:
-                    self._stamp(frame, self.stamps[n], box)
+                if self.stamps and self.canvas.footer is not None:
+                    self._text.stamp(frame, self.stamps[n], self.canvas.footer, align="left")
                 yield frame
         finally:
             close = getattr(video, "close", None)
             if close is not None:
                 close()
-
-    def _stamp(self, frame: np.ndarray, text: str, panel: Box) -> None:
-        """Write ``text`` white on a darkened strip at the bottom-left of ``panel``."""
-        mask = self._text.mask(text)  # [h, w]
-        h, w = min(mask.shape[0], panel.height), min(mask.shape[1] + 8, panel.width)
-        strip = Box(panel.x, panel.y + panel.height - h, w, h)
-        region = frame[strip.slices]
-        region >>= 1
-        self._text.stamp(frame, text, Box(strip.x + 4, strip.y, strip.width - 4, h), (255, 255, 255), "left")
 
 
 __all__ = ["LAYOUTS", "FrameSource", "OverlayVideo", "StepVideo", "StillVideo", "write_video"]

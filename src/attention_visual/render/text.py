@@ -37,6 +37,24 @@ class Box:
         """``(rows, cols)`` slices that select the box from a ``[H, W, ...]`` array."""
         return slice(self.y, self.y + self.height), slice(self.x, self.x + self.width)
 
+    @property
+    def right(self) -> int:
+        """First column right of the box."""
+        return self.x + self.width
+
+    @property
+    def bottom(self) -> int:
+        """First row below the box."""
+        return self.y + self.height
+
+    def intersects(self, other: Box) -> bool:
+        """Whether the two boxes share a pixel (boxes that only touch do not)."""
+        return self.x < other.right and other.x < self.right and self.y < other.bottom and other.y < self.bottom
+
+    def inside(self, width: int, height: int) -> bool:
+        """Whether the box lies within a ``width`` × ``height`` frame."""
+        return self.x >= 0 and self.y >= 0 and self.right <= width and self.bottom <= height
+
 
 class TextRenderer:
     """Renders one-line strings to coverage masks with matplotlib, once per string.
@@ -51,7 +69,7 @@ class TextRenderer:
     def __init__(self, fontsize: float, dpi: int, weight: str = "normal", max_width: int = 4096) -> None:
         self.fontsize = fontsize
         self.dpi = dpi
-        self.line_height = int(np.ceil(fontsize * dpi / 72.0 * 1.5)) + 2
+        self.line_height = line_height(fontsize, dpi)
         self._figure = Figure(figsize=(max_width / dpi, self.line_height / dpi), dpi=dpi)
         self._figure.patch.set_alpha(0.0)
         self._canvas = FigureCanvasAgg(self._figure)
@@ -102,6 +120,11 @@ class TextRenderer:
         blend_mask(frame[y : y + h, x : x + w, :3], mask[top : top + h, :w], color)
 
 
+def line_height(fontsize: float, dpi: int) -> int:
+    """Pixel height of one line of :class:`TextRenderer` text (its masks' height): 1.5 × the font size, + 2."""
+    return int(np.ceil(fontsize * dpi / 72.0 * 1.5)) + 2
+
+
 def blend_mask(region: np.ndarray, mask: np.ndarray, color: tuple[int, int, int]) -> None:
     """Blend solid ``color`` into ``region`` ``[h, w, 3]`` uint8 by coverage ``mask`` ``[h, w]``, in place."""
     cover = mask.astype(np.uint16)[..., None]  # [h, w, 1]
@@ -110,4 +133,4 @@ def blend_mask(region: np.ndarray, mask: np.ndarray, color: tuple[int, int, int]
     region[...] = (mixed // 255).astype(np.uint8)
 
 
-__all__ = ["Box", "TextRenderer", "blend_mask"]
+__all__ = ["Box", "TextRenderer", "blend_mask", "line_height"]

@@ -19,7 +19,14 @@ import numpy as np
 
 from attention_visual.errors import AttentionDataError, RenderError
 from attention_visual.render.colormap import packed_lut
-from attention_visual.render.layout import Canvas, ColorbarSpec, figure_canvas, strip_canvas
+from attention_visual.render.layout import (
+    MIN_PANEL_HEIGHT,
+    Canvas,
+    ColorbarSpec,
+    display_size,
+    figure_canvas,
+    strip_canvas,
+)
 from attention_visual.render.normalize import NormalizationInfo, normalize_maps
 from attention_visual.render.options import RenderOptions
 from attention_visual.render.sources import LAYOUTS, OverlayVideo, StepVideo, StillVideo
@@ -98,19 +105,26 @@ def overlay_video(
     layout: str = "overlay",
     include_timestamp: bool = False,
     heading: str = "",
+    min_panel_height: int = MIN_PANEL_HEIGHT,
 ) -> OverlayVideo:
     """The overlay video: the generated video with each frame's attention blended over it.
+
+    The video is shown at :func:`~attention_visual.render.layout.display_size`: its own size
+    when it is at least ``min_panel_height`` pixels tall, else scaled up (bicubic, by the
+    decoder) to that height; the map is upsampled bilinearly to the same size.
 
     Args:
         grid: ``[frame, y, x]`` one map (step-averaged or one step).
         metadata: its metadata (video size, fps, frame count, latent→video mapping).
-        word: the word, for the colorbar heading.
+        word: the word, for the title.
         options: ``overlay_alpha``, ``colormap``, ``normalization``, ``include_colorbar``.
         original_video: the generated video file; resampled (with a warning) when its frame
             count or size does not match the metadata.
         layout: ``overlay`` or ``side_by_side`` (video | heatmap | overlay).
-        include_timestamp: stamp frame number, latent frame and time on each frame.
-        heading: second line of the colorbar heading (which step, or the average).
+        include_timestamp: a line below the video with frame number, latent frame and time.
+        heading: the rest of the title (which step, or the average). The title is drawn with
+            the colorbar or the side-by-side layout; a plain overlay is just the video.
+        min_panel_height: smaller videos are scaled up to this many rows.
     """
     if layout not in LAYOUTS:
         raise RenderError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
@@ -124,19 +138,23 @@ def overlay_video(
         )  # fmt: skip
     normed, norm = normalize_maps(grid[None], options.normalization)  # [1, frame, y, x]
     labels = ("video", "attention", "overlay") if layout == "side_by_side" else ()
+    colorbar = _colorbar(options, norm)
+    title = f"“{word}”" + (f" — {heading}" if heading else "") if colorbar or labels else ""
+    width, height = display_size(dims.width, dims.height, min_panel_height)
     canvas = strip_canvas(
-        dims.width,
-        dims.height,
+        width,
+        height,
         len(labels) or 1,
         options.dpi,
         panel_labels=labels,
-        colorbar=_colorbar(options, norm),
-        heading=f"“{word}”" + (f"\n{heading}" if heading else ""),
+        colorbar=colorbar,
+        title=title,
+        footer=include_timestamp,
     )
     fps = dims.fps if dims.fps > 0 else info.fps or options.fps
 
     def frames() -> Iterator[np.ndarray]:
-        return read_frames(original_video, info, dims.frames, dims.width, dims.height, channels=4)
+        return read_frames(original_video, info, dims.frames, width, height, channels=4)
 
     stamps: list[str] = []
     if include_timestamp:
