@@ -31,6 +31,7 @@ from diffusers import WanPipeline, WanTransformer3DModel
 from transformers import UMT5Config, UMT5EncoderModel
 
 from attention_visual.capture import AttentionCapture, CaptureSettings
+from attention_visual.capture.attention_math import WordColumns, word_attention
 from attention_visual.models import build_tiny_pipeline
 
 PROMPT = "A romantic (kiss) between a man and woman with (flowers)"
@@ -112,6 +113,29 @@ class PeakMemory:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def isolated_capture_seconds(tokens: int, blocks: int, dtype: torch.dtype, device: str, repeats: int = 5) -> float:
+    """Seconds of the capture's own computation for one captured pass: ``blocks`` calls at these shapes.
+
+    Measured alone, so it does not drown in the run-to-run noise of a whole step on a busy machine.
+    """
+    q = torch.randn(tokens, 1536, dtype=dtype, device=device)  # [video_token, heads * head_dim]
+    k = torch.randn(512, 1536, dtype=dtype, device=device)  # [text_token, heads * head_dim]
+    k[20:] = k[20]  # Wan's identical padding rows after 20 real tokens
+    words = WordColumns.from_words([(2, 3), (10, 11)])
+    cols = torch.tensor(words.columns, device=device)
+    best = float("inf")
+    for _ in range(repeats):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        acc = torch.zeros(2, tokens, device=device)
+        for _ in range(blocks):
+            acc += word_attention(q, k, 12, cols, words.bounds, num_real_keys=20).mean(0)
+        acc.cpu()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -180,6 +204,11 @@ def main() -> None:
     print(f"wall-time ratio (captured / plain): {t['captured'] / t['plain']:.4f} (median)")
     print(f"wall-time ratio (captured / plain): {min(times['captured']) / min(times['plain']):.4f} (best of each)")
     print(f"peak-memory ratio (captured / plain): {m['captured'] / max(m['plain'], 1):.4f}")
+    own = isolated_capture_seconds(tokens, args.blocks, dtype, args.device) * args.steps  # one captured pass/step
+    print(
+        f"capture computation alone: {own * 1e3:.1f} ms per run = {own / min(times['plain']):.2%} of the "
+        f"fastest plain run (an upper bound of the overhead that run-to-run noise cannot hide)"
+    )
 
 
 if __name__ == "__main__":
