@@ -263,7 +263,8 @@ def _from_pretrained(model_id: str, dtype: torch.dtype, *, local_files_only: boo
 def _cast_non_vae(pipe: WanPipeline, dtype: torch.dtype) -> None:
     """Cast the text encoder and transformer(s) to ``dtype``; the VAE stays float32."""
     components = pipe.components  # {name: module or None}; registered modules are not typed attributes
-    components["vae"].to(torch.float32)
+    if components["vae"].dtype != torch.float32:  # diffusers warns on every dtype .to(), even a no-op
+        components["vae"].to(torch.float32)
     for name in ("text_encoder", "transformer", "transformer_2"):
         module = components.get(name)
         if module is not None and module.dtype != dtype:
