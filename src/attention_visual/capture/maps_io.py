@@ -5,6 +5,7 @@ Kept apart from :mod:`.capture` so the capture class only manages hooks and stat
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,7 +161,7 @@ def save_word_maps(
         if store_steps:
             for i, step in enumerate(word_maps.steps):
                 info = word_maps.step_info[step]
-                meta = _replace(
+                meta = dataclasses.replace(
                     base,
                     steps_used=(step,),
                     step_index=step,
@@ -186,12 +187,6 @@ def save_word_maps(
             )
         )
     return paths
-
-
-def _replace(meta: MapMetadata, **changes: object) -> MapMetadata:
-    import dataclasses
-
-    return dataclasses.replace(meta, **changes)  # type: ignore[arg-type]
 
 
 __all__ = ["WordMaps", "default_video_dimensions", "records_to_word_maps", "save_word_maps"]
