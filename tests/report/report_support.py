@@ -28,8 +28,8 @@ from attention_visual.pipeline.manifest import (
 )
 from attention_visual.pipeline.plan import make_video_id, prompt_dir
 from attention_visual.prompts.parsing import parse_prompt
-from attention_visual.storage import AttentionStore, MapMetadata, TokenGrid, VideoDimensions, token_dir_name
-from attention_visual.storage.frames import latent_to_video_frame_ranges
+from attention_visual.storage import AttentionStore, MapMetadata, token_dir_name
+from support.synthetic import make_metadata
 
 GRID = (3, 2, 3)  # [frame, y, x]: the tiny model's token grid
 NUM_STEPS = 3
@@ -51,20 +51,15 @@ def word_map(step: int, word_index: int, grid: tuple[int, int, int] = GRID) -> n
 
 
 def map_metadata(video_id: str, word: str, step: int | None, prompt: str, grid: tuple[int, int, int]) -> MapMetadata:
-    frames = 4 * (grid[0] - 1) + 1
-    return MapMetadata(
+    return make_metadata(
+        word=word,
+        step=step,
         video_id=video_id,
-        token_word=word,
         shape=grid,
-        dtype="float32",
-        axes=("frame", "y", "x"),
         num_steps=NUM_STEPS,
-        steps_used=(step,) if step is not None else tuple(range(NUM_STEPS)),
-        step_index=step,
-        aggregation_method="per_step" if step is not None else "mean_over_steps",
-        video_dimensions=VideoDimensions(width=WIDTH, height=HEIGHT, fps=FPS, frames=frames),
-        token_grid=TokenGrid(*grid),
-        latent_to_video_frames=latent_to_video_frame_ranges(grid[0]),
+        width=WIDTH,
+        height=HEIGHT,
+        fps=FPS,
         timestep=None if step is None else 1000.0 * (1 - step / NUM_STEPS),
         marked_prompt=prompt,
     )

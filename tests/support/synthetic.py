@@ -19,8 +19,12 @@ def make_metadata(
     shape: tuple[int, ...] = GRID,
     axes: tuple[str, ...] = ("frame", "y", "x"),
     num_steps: int = 4,
+    width: int = 80,
+    height: int = 32,
+    fps: float = 16.0,
     **extra: object,
 ) -> MapMetadata:
+    """Metadata of one synthetic map (``step=None``: the step-average); ``extra`` sets any other field."""
     frames = shape[-3]
     return MapMetadata(
         video_id=video_id,
@@ -32,7 +36,7 @@ def make_metadata(
         steps_used=(step,) if step is not None else tuple(range(num_steps)),
         step_index=step,
         aggregation_method="per_step" if step is not None else "mean_over_steps",
-        video_dimensions=VideoDimensions(width=80, height=32, fps=16.0, frames=4 * (frames - 1) + 1),
+        video_dimensions=VideoDimensions(width=width, height=height, fps=fps, frames=4 * (frames - 1) + 1),
         token_grid=TokenGrid(frames=shape[-3], height=shape[-2], width=shape[-1]),
         latent_to_video_frames=latent_to_video_frame_ranges(frames),
         **extra,  # type: ignore[arg-type]

@@ -18,8 +18,8 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from attention_visual.storage import AttentionStore, MapMetadata, TokenGrid, VideoDimensions
-from attention_visual.storage.frames import latent_to_video_frame_ranges
+from attention_visual.storage import AttentionStore, MapMetadata
+from support.synthetic import make_metadata
 
 VIDEO_ID = "prompt_001_vid_001"
 GRID = (5, 3, 4)  # [frame, y, x]
@@ -51,19 +51,15 @@ def metadata(
     video_id: str = VIDEO_ID,
 ) -> MapMetadata:
     """Metadata of one synthetic map (``step=None``: the step-average)."""
-    return MapMetadata(
+    return make_metadata(
+        word=word,
+        step=step,
         video_id=video_id,
-        token_word=word,
         shape=grid,
-        dtype="float32",
-        axes=("frame", "y", "x"),
         num_steps=num_steps,
-        steps_used=(step,) if step is not None else tuple(range(num_steps)),
-        step_index=step,
-        aggregation_method="per_step" if step is not None else "mean_over_steps",
-        video_dimensions=VideoDimensions(width=WIDTH, height=HEIGHT, fps=FPS, frames=4 * (grid[0] - 1) + 1),
-        token_grid=TokenGrid(*grid),
-        latent_to_video_frames=latent_to_video_frame_ranges(grid[0]),
+        width=WIDTH,
+        height=HEIGHT,
+        fps=FPS,
         timestep=1000.0 * (1 - (step or 0) / num_steps),
         sigma=1.0 - (step or 0) / num_steps,
         clean_prompt="a kiss with flowers",
