@@ -143,11 +143,13 @@ class CaptureHooks:
             handle.remove()
         self._handles.clear()
         registry = getattr(self.transformer, "_diffusers_hook", None)
+        others = False  # hooks registered after ours (e.g. a cache enabled inside the `with`) stay chained
         if registry is not None:
             registry.remove_hook(HOOK_NAME, recurse=False)
-            if not self._had_registry and not registry.hooks:
+            others = bool(registry.hooks)
+            if not self._had_registry and not others:
                 del self.transformer._diffusers_hook
-        if not self._had_forward_attr and "forward" in vars(self.transformer):
+        if not self._had_forward_attr and not others and "forward" in vars(self.transformer):
             del self.transformer.forward  # back to the class's forward
         self.installed = False
 
