@@ -228,11 +228,10 @@ class AttentionAnalyzer:
                     continue
                 word = read_metadata(meta).token_word
                 index.setdefault(word, _WordFiles()).aggregated = (data, meta)
-        if not self.is_complete(video_id):
-            log.warning("video %s is incomplete: its capture did not finish, maps may be missing", video_id)
-        # Cache only finished videos: an unfinished one may still be written to.
         if self.is_complete(video_id):
-            self._words[video_id] = index
+            self._words[video_id] = index  # cache only finished videos: an unfinished one may still be written to
+        else:
+            log.warning("video %s is incomplete: its capture did not finish, maps may be missing", video_id)
         return index
 
 
