@@ -59,14 +59,15 @@ def records_to_word_maps(records: list[StepRecord], words: tuple[str, ...], sett
         "y",
         "x",
     )
+    # the [pass, block, head] axes that are not kept
+    squeeze = tuple(
+        i for i, keep in enumerate((keep_pass, settings.store_per_block, settings.store_per_head)) if not keep
+    )
     maps: dict[str, np.ndarray] = {}
     for w, word in enumerate(words):
         per_step = []
         for s in steps:
             arr = np.stack([by_step[s][p].array[w] for p in passes])  # [pass, block, head, frame, y, x]
-            squeeze = tuple(
-                i for i, keep in enumerate((keep_pass, settings.store_per_block, settings.store_per_head)) if not keep
-            )
             per_step.append(arr.squeeze(axis=squeeze) if squeeze else arr)
         maps[word] = np.stack(per_step) if per_step else np.zeros((0,), np.float32)
     step_info = {s: by_step[s][passes[0]] for s in steps}
