@@ -1,4 +1,4 @@
-"""Models: the tiny offline Wan pipeline for tests and demos, and loading of real Wan checkpoints.
+"""Models: the Wan variants as data, tiny offline pipelines of each for tests and demos, and loading.
 
 Example:
     >>> from attention_visual.models import TINY_DEFAULTS, load_pipeline
@@ -18,16 +18,34 @@ from attention_visual.models.tiny import (
     build_tiny_tokenizer,
     tiny_vocab,
 )
+from attention_visual.models.tiny_variants import (
+    TINY_MODEL_IDS,
+    TINY_MODELS,
+    TinyModel,
+    build_tiny_model,
+    is_tiny_model_id,
+    tiny_inputs,
+)
+from attention_visual.models.variants import VARIANTS, WanVariant, describe_pipeline
 
 __all__ = [
     "DEFAULT_CROSS_ATTENTION_GAIN",
     "TINY_DEFAULTS",
+    "TINY_MODELS",
     "TINY_MODEL_ID",
+    "TINY_MODEL_IDS",
+    "VARIANTS",
     "TinyDefaults",
+    "TinyModel",
+    "WanVariant",
+    "build_tiny_model",
     "build_tiny_pipeline",
     "build_tiny_tokenizer",
+    "describe_pipeline",
+    "is_tiny_model_id",
     "load_pipeline",
     "resolve_device",
     "resolve_dtype",
+    "tiny_inputs",
     "tiny_vocab",
 ]

@@ -31,7 +31,8 @@ from diffusers.schedulers.scheduling_unipc_multistep import UniPCMultistepSchedu
 from huggingface_hub.errors import EntryNotFoundError
 
 from attention_visual.errors import ConfigError
-from attention_visual.models.tiny import TINY_MODEL_ID, build_tiny_pipeline
+from attention_visual.models.tiny import TINY_MODEL_ID
+from attention_visual.models.tiny_variants import build_tiny_model, is_tiny_model_id
 
 logger = logging.getLogger(__name__)
 
@@ -148,9 +149,9 @@ def load_pipeline(
     if flow_shift is not None and not flow_shift > 0:
         raise ConfigError(f"flow_shift must be > 0 (Wan: 3.0 for 480p, 5.0 for 720p), got {flow_shift}")
 
-    if model_id == TINY_MODEL_ID:
-        pipe = build_tiny_pipeline()
-        source = "the built-in tiny pipeline"
+    if is_tiny_model_id(model_id):
+        pipe: WanPipeline = build_tiny_model(model_id)
+        source = f"the built-in tiny pipeline {model_id!r}"
     else:
         offline = _env_offline() if local_files_only is None else local_files_only
         pipe, source = _from_pretrained(model_id, resolved_dtype, local_files_only=offline)
