@@ -33,14 +33,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from attention_visual.errors import ConfigError
+from attention_visual.models.variants import TASKS, VARIANTS
 
 #: Tasks a batch can ask for (``generation.pipeline``), and the diffusers pipeline class of each.
 TASK_PIPELINES: dict[str, str] = {
-    "t2v": "WanPipeline",
-    "i2v": "WanImageToVideoPipeline",
-    "flf2v": "WanImageToVideoPipeline",
-    "vace": "WanVACEPipeline",
-    "v2v": "WanVideoToVideoPipeline",
+    task: next(v.pipeline_class for v in VARIANTS.values() if v.task == task) for task in TASKS
 }
 #: ``auto``: the task the checkpoint's own pipeline class runs.
 AUTO_TASK = "auto"
