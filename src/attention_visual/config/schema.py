@@ -21,10 +21,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from attention_visual.config import validation as v
+from attention_visual.config.inputs import PromptInputs
 from attention_visual.errors import ConfigError
 
 #: Accepted values of ``generation.dtype``.
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+#: Accepted values of ``generation.pipeline``: ``auto`` and the tasks of ``attention_visual.models.variants.TASKS``.
+PIPELINES = ("auto", "t2v", "i2v", "flf2v", "vace", "v2v")
 
 _DEVICE = v.matches(r"auto|cpu|mps|cuda(:\d+)?", "one of 'auto', 'cpu', 'cuda', 'cuda:N', 'mps'")
 #: Frame sides: the VAE downsamples by 8 and the transformer patches by 2.
@@ -93,6 +96,8 @@ class GenerationConfig(_Section):
         max_sequence_length: Text tokens given to the encoder, 1..512.
         enable_model_cpu_offload: Keep idle sub-models on the CPU (saves GPU memory, slower).
         flow_shift: Scheduler shift (> 0), or None for the model's own; Wan advises 3.0 for 480p.
+        pipeline: ``"auto"`` (the checkpoint's own pipeline class) or the task to run: ``"t2v"``,
+            ``"i2v"``, ``"flf2v"``, ``"vace"``, ``"v2v"`` (e.g. ``i2v`` on Wan2.2-TI2V-5B).
     """
 
     KEY: ClassVar[str] = "generation"
@@ -112,6 +117,7 @@ class GenerationConfig(_Section):
     max_sequence_length: int = field(default=512, metadata=_check(v.integer(min_value=1, max_value=512)))
     enable_model_cpu_offload: bool = field(default=False, metadata=_check(v.boolean()))
     flow_shift: float | None = field(default=None, metadata=_check(v.optional(v.number(min_value=0, min_open=True))))
+    pipeline: str = field(default="auto", metadata=_check(v.choice(*PIPELINES)))
 
     @property
     def uses_guidance(self) -> bool:
@@ -218,6 +224,9 @@ class Config(_Section):
             derive it from the config name and the time.
         generation: The ``generation:`` section.
         attention_analysis: The ``attention_analysis:`` section.
+        prompt_inputs: One :class:`~attention_visual.config.inputs.PromptInputs` per prompt when a
+            prompt entry is a mapping with inputs (``image``, ``video``, ...), else empty. Not a YAML
+            key of its own: the loader fills it from the prompt mappings.
 
     Example:
         >>> cfg = Config(prompts=("a (cat) on a sofa",))
@@ -233,9 +242,12 @@ class Config(_Section):
     attention_analysis: AttentionAnalysisConfig = field(
         default_factory=AttentionAnalysisConfig, metadata=_section(AttentionAnalysisConfig)
     )
+    prompt_inputs: tuple[PromptInputs, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.prompt_inputs and len(self.prompt_inputs) != len(self.prompts):
+            raise ConfigError(f"prompt_inputs has {len(self.prompt_inputs)} entries for {len(self.prompts)} prompts")
         analysis, generation = self.attention_analysis, self.generation
         steps = analysis.steps
         if steps is not None and steps[-1] >= generation.num_inference_steps:
@@ -256,8 +268,18 @@ class Config(_Section):
         ``config_from_dict(cfg.to_dict()) == cfg`` holds as long as the file is unchanged.
         """
         data = super().to_dict()
+        del data["prompt_inputs"]
+        if self.prompt_inputs:  # prompts with inputs are written as mappings
+            data["prompts"] = [
+                {"prompt": text, **inputs.to_dict()} if inputs.given else text
+                for text, inputs in zip(self.prompts, self.prompt_inputs, strict=True)
+            ]
         if self.prompts_file is None:
             del data["prompts_file"]
         else:
             del data["prompts"]
         return data
+
+    def inputs_of(self, prompt_number: int) -> PromptInputs:
+        """The inputs of prompt ``prompt_number`` (0-based); empty when it has none."""
+        return self.prompt_inputs[prompt_number] if self.prompt_inputs else PromptInputs()

@@ -66,6 +66,8 @@ class CheckpointSpec:
         has_transformer: Whether ``transformer`` (the high-noise expert of A14B) is present.
         has_transformer_2: Whether ``transformer_2`` (the low-noise expert of A14B) is present.
         has_image_encoder: Whether a CLIP ``image_encoder`` is present (Wan2.1 I2V and FLF2V).
+        first_last_frame: The transformer embeds two images' tokens (``pos_embed_seq_len``: FLF2V);
+            read from ``transformer/config.json``, not ``model_index.json``.
     """
 
     class_name: str
@@ -74,6 +76,7 @@ class CheckpointSpec:
     has_transformer: bool = True
     has_transformer_2: bool = False
     has_image_encoder: bool = False
+    first_last_frame: bool = False
 
     @property
     def experts(self) -> int:
@@ -82,8 +85,8 @@ class CheckpointSpec:
 
     @property
     def default_task(self) -> str:
-        """The task of the checkpoint's own pipeline class (what ``auto`` picks)."""
-        return _DEFAULT_TASK[self.class_name]
+        """The task of the checkpoint's own pipeline class (what ``auto`` picks); ``flf2v`` for FLF2V."""
+        return "flf2v" if self.first_last_frame else _DEFAULT_TASK[self.class_name]
 
     def pipeline_kwargs(self, class_name: str) -> dict[str, Any]:
         """The options ``class_name.from_pretrained`` is given: the ones that class accepts."""

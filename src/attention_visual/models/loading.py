@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -31,6 +32,7 @@ import torch
 
 # Concrete modules, not `from diffusers import ...` (see attention_visual.models.tiny for why).
 from diffusers.models.autoencoders.autoencoder_kl_wan import AutoencoderKLWan
+from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
 from diffusers.pipelines.wan.pipeline_wan import WanPipeline
 from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
 from diffusers.pipelines.wan.pipeline_wan_vace import WanVACEPipeline
@@ -39,9 +41,10 @@ from diffusers.schedulers.scheduling_unipc_multistep import UniPCMultistepSchedu
 from huggingface_hub.errors import EntryNotFoundError
 
 from attention_visual.errors import ConfigError
-from attention_visual.models.checkpoint import AUTO_TASK, pipeline_class_for, read_model_index
+from attention_visual.models.checkpoint import AUTO_TASK, CheckpointSpec, pipeline_class_for, read_model_index
 from attention_visual.models.tiny import TINY_MODEL_ID
-from attention_visual.models.tiny_variants import build_tiny_model, is_tiny_model_id
+from attention_visual.models.tiny_variants import TINY_MODELS, build_tiny_model, is_tiny_model_id
+from attention_visual.models.variants import VARIANTS
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +205,67 @@ def load_pipeline(
     return pipe
 
 
+def resolve_task(model_id: str, pipeline: str = AUTO_TASK, *, local_files_only: bool | None = None) -> str:
+    """The task ``load_pipeline(model_id, pipeline=pipeline)`` runs, from the checkpoint's small config files only.
+
+    Reads ``model_index.json`` and ``transformer/config.json`` (or the tiny model's description), never
+    weights, so a batch can check its inputs against the task before any model loads.
+
+    Args:
+        model_id: As for :func:`load_pipeline`.
+        pipeline: ``"auto"`` or a task.
+        local_files_only: As for :func:`load_pipeline`.
+
+    Returns:
+        ``"t2v"``, ``"i2v"``, ``"flf2v"``, ``"vace"`` or ``"v2v"``.
+
+    Raises:
+        ConfigError: The checkpoint cannot be read, is not supported, or cannot run ``pipeline``.
+
+    Example:
+        >>> resolve_task("tiny-flf2v"), resolve_task("tiny-ti2v-5b", "i2v")
+        ('flf2v', 'i2v')
+    """
+    if is_tiny_model_id(model_id):
+        variant = VARIANTS[TINY_MODELS[model_id].variant]
+        spec = CheckpointSpec(
+            class_name=variant.pipeline_class,
+            boundary_ratio=variant.boundary_ratio,
+            expand_timesteps=variant.expand_timesteps,
+            has_transformer_2=variant.experts == 2,
+            has_image_encoder=variant.image_branch,
+            first_last_frame=variant.task == "flf2v",
+        )
+    else:
+        offline = _env_offline() if local_files_only is None else local_files_only
+        spec = _read_spec(model_id, local_files_only=offline)
+    pipeline_class_for(spec, pipeline, model_id)
+    return spec.default_task if pipeline == AUTO_TASK else pipeline
+
+
+def _read_spec(model_id: str, *, local_files_only: bool) -> CheckpointSpec:
+    """A checkpoint's :class:`CheckpointSpec` from its model_index.json and transformer/config.json."""
+    local_dir = _classify(model_id)
+    location = str(local_dir) if local_dir is not None else model_id
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*", category=UserWarning)
+            index: Any = WanPipeline.load_config(location, local_files_only=local_files_only)
+            spec = read_model_index(index, model_id)
+            if spec.class_name != "WanImageToVideoPipeline":
+                return spec
+            transformer: Any = WanTransformer3DModel.load_config(
+                location, subfolder="transformer" if spec.has_transformer else "transformer_2",
+                local_files_only=local_files_only,
+            )  # fmt: skip
+    except ConfigError:
+        raise
+    except (OSError, ValueError, EntryNotFoundError) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"cannot read the configuration of model {model_id!r}: {first_line}") from exc
+    return dataclasses.replace(spec, first_last_frame=transformer.get("pos_embed_seq_len") is not None)
+
+
 def _resolve_target(device: str | torch.device, enable_model_cpu_offload: bool) -> torch.device:
     """Resolve ``device``, checking that CPU offload has a CUDA device to offload to."""
     if not enable_model_cpu_offload:
@@ -275,8 +339,7 @@ def _from_pretrained(model_id: str, dtype: torch.dtype, *, local_files_only: boo
         with warnings.catch_warnings():
             # diffusers passes this deprecated argument to huggingface_hub on every Hub lookup.
             warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*", category=UserWarning)
-            index: Any = WanPipeline.load_config(location, local_files_only=local_files_only)
-            spec = read_model_index(index, model_id)
+            spec = _read_spec(model_id, local_files_only=local_files_only)
             class_name = pipeline_class_for(spec, task, model_id)
             vae = AutoencoderKLWan.from_pretrained(
                 location, subfolder="vae", dtype=torch.float32, local_files_only=local_files_only
