@@ -22,6 +22,9 @@ GUIDANCE_PASSES = ("cond", "uncond", "both")
 PADDING_MODES = ("include", "exclude")
 TOKEN_REDUCTIONS = ("sum", "mean", "max")
 STORAGE_DTYPES = ("float32", "float16")
+BLOCK_LISTS = ("blocks", "vace_blocks")
+IMAGE_WORD = "<image>"
+"""The pseudo-word of the I2V/FLF2V image-branch share map (see :mod:`.image_share`)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,10 @@ class CaptureSettings:
         spatial_downsample_factor: average-pool ``y`` and ``x`` by this factor (must divide the grid).
         storage_dtype: ``"float32"`` or ``"float16"`` for the host copies and the files.
         query_chunk_size: video tokens per chunk of the logit computation (bounds extra memory).
+        block_list: which ``attn2`` modules: ``"blocks"`` (the main stream, default) or, on VACE,
+            ``"vace_blocks"`` (the control stream; names ``vace_blocks.N.attn2``).
+        image_map: also record the pseudo-word ``<image>`` (I2V/FLF2V only): per video token the image
+            branch's share ‖o_img‖ / (‖o_img‖ + ‖o_txt‖) of the cross-attention output.
     """
 
     guidance_pass: str = "cond"
@@ -56,6 +63,8 @@ class CaptureSettings:
     spatial_downsample_factor: int = 1
     storage_dtype: str = "float32"
     query_chunk_size: int = 4096
+    block_list: str = "blocks"
+    image_map: bool = False
 
     def __post_init__(self) -> None:
         for name, value, choices in (
@@ -63,6 +72,7 @@ class CaptureSettings:
             ("padding", self.padding, PADDING_MODES),
             ("token_reduction", self.token_reduction, TOKEN_REDUCTIONS),
             ("storage_dtype", self.storage_dtype, STORAGE_DTYPES),
+            ("block_list", self.block_list, BLOCK_LISTS),
         ):
             if value not in choices:
                 raise CaptureError(f"CaptureSettings.{name} must be one of {', '.join(choices)}; got {value!r}")
@@ -73,6 +83,8 @@ class CaptureSettings:
         ):
             if isinstance(num, bool) or not isinstance(num, int) or num < 1:
                 raise CaptureError(f"CaptureSettings.{name} must be an integer >= 1; got {num!r}")
+        if not isinstance(self.image_map, bool):
+            raise CaptureError(f"CaptureSettings.image_map must be true or false; got {self.image_map!r}")
         for name, seq in (("blocks", self.blocks), ("steps", self.steps)):
             if seq is not None:
                 if not seq or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in seq):
@@ -93,4 +105,12 @@ class CaptureSettings:
         return self.steps is None or step_index in self.steps
 
 
-__all__ = ["GUIDANCE_PASSES", "PADDING_MODES", "STORAGE_DTYPES", "TOKEN_REDUCTIONS", "CaptureSettings"]
+__all__ = [
+    "BLOCK_LISTS",
+    "GUIDANCE_PASSES",
+    "IMAGE_WORD",
+    "PADDING_MODES",
+    "STORAGE_DTYPES",
+    "TOKEN_REDUCTIONS",
+    "CaptureSettings",
+]

@@ -56,9 +56,7 @@ from attention_visual.models.tiny import (
     TINY_MODEL_ID,
     build_tiny_pipeline,
 )
-
-WAN_TEXT_CONTEXT = 512
-"""Text tokens of an I2V/FLF2V ``attn2`` context: diffusers splits ``[image, text]`` at ``L - 512``."""
+from attention_visual.models.variants import WAN_TEXT_CONTEXT
 
 _HEADS, _HEAD_DIM = 2, 12
 _P = TypeVar("_P", WanPipeline, WanImageToVideoPipeline, WanVACEPipeline, WanVideoToVideoPipeline)

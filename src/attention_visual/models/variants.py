@@ -48,6 +48,9 @@ from attention_visual.errors import CaptureError
 EXPERT_NAMES = ("high_noise", "low_noise")
 """``expert`` of a step: ``transformer`` runs ``t >= boundary`` (high noise), ``transformer_2`` the rest."""
 
+WAN_TEXT_CONTEXT = 512
+"""Text tokens of an I2V/FLF2V ``attn2`` context: diffusers splits ``[image, text]`` at ``L - 512``."""
+
 STEP_SOURCES = ("cache_context", "counted")
 PASS_SOURCES = ("cache_context", "call_order")
 CONDITIONING_KINDS = ("none", "first_frame", "reference")
@@ -254,6 +257,7 @@ __all__ = [
     "STEP_SOURCES",
     "TASKS",
     "VARIANTS",
+    "WAN_TEXT_CONTEXT",
     "WanVariant",
     "describe_pipeline",
     "supported_pipelines",

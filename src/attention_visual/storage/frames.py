@@ -47,10 +47,29 @@ def latent_to_video_frame_ranges(
     return tuple(out)
 
 
+def latent_to_video_frame_ranges_after_references(
+    num_latent: int, num_reference: int, temporal_factor: int = WAN_TEMPORAL_FACTOR
+) -> tuple[tuple[int, int], ...]:
+    """As :func:`latent_to_video_frame_ranges` when the first ``num_reference`` latent frames are inputs.
+
+    VACE's reference images add latent frames at the front that are dropped before decoding: each maps
+    to the empty range ``(0, -1)`` (no video frame; weight ``last - first + 1 = 0``), and latent frame
+    ``num_reference + k`` maps to the video frames of latent ``k``.
+
+    >>> latent_to_video_frame_ranges_after_references(3, 1)
+    ((0, -1), (0, 0), (1, 4))
+    """
+    if not 0 <= num_reference <= num_latent:
+        raise ValueError(f"{num_reference} reference frames do not fit {num_latent} latent frames")
+    video = latent_to_video_frame_ranges(num_latent - num_reference, temporal_factor)
+    return ((0, -1),) * num_reference + video
+
+
 __all__ = [
     "WAN_TEMPORAL_FACTOR",
     "latent_frame_of_video_frame",
     "latent_to_video_frame_ranges",
+    "latent_to_video_frame_ranges_after_references",
     "num_latent_frames",
     "video_frames_of_latent",
 ]
