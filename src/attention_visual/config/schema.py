@@ -182,6 +182,9 @@ class AttentionAnalysisConfig(_Section):
             for all.
         storage_interval: Keep every n-th captured step (>= 1).
         generate_report: Write a report of the batch.
+        image_map: I2V/FLF2V-14B only: also store the pseudo-word ``<image>``, per video token the image
+            branch's share ‖o_img‖ / (‖o_img‖ + ‖o_txt‖) of the cross-attention output.
+        block_list: ``"blocks"`` (the main stream) or, on VACE, ``"vace_blocks"`` (the control stream).
         visualization_params: How maps are rendered.
     """
 
@@ -205,6 +208,8 @@ class AttentionAnalysisConfig(_Section):
     steps: tuple[int, ...] | None = field(default=None, metadata=_check(v.step_list()))
     storage_interval: int = field(default=1, metadata=_check(v.integer(min_value=1)))
     generate_report: bool = field(default=True, metadata=_check(v.boolean()))
+    image_map: bool = field(default=False, metadata=_check(v.boolean()))
+    block_list: str = field(default="blocks", metadata=_check(v.choice("blocks", "vace_blocks")))
     visualization_params: VisualizationParams = field(
         default_factory=VisualizationParams, metadata=_section(VisualizationParams)
     )

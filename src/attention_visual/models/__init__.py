@@ -8,7 +8,7 @@ Example:
 
 from __future__ import annotations
 
-from attention_visual.models.loading import load_pipeline, resolve_device, resolve_dtype, resolve_task
+from attention_visual.models.loading import load_pipeline, resolve_device, resolve_dtype, resolve_variant
 from attention_visual.models.tiny import (
     DEFAULT_CROSS_ATTENTION_GAIN,
     TINY_DEFAULTS,
@@ -46,7 +46,7 @@ __all__ = [
     "load_pipeline",
     "resolve_device",
     "resolve_dtype",
-    "resolve_task",
+    "resolve_variant",
     "tiny_inputs",
     "tiny_vocab",
 ]

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from attention_visual.errors import ConfigError
-from attention_visual.models.variants import TASKS, VARIANTS
+from attention_visual.models.variants import TASKS, VARIANTS, WanVariant
 
 #: Tasks a batch can ask for (``generation.pipeline``), and the diffusers pipeline class of each.
 TASK_PIPELINES: dict[str, str] = {
@@ -189,4 +189,28 @@ def pipeline_class_for(spec: CheckpointSpec, task: str = AUTO_TASK, source: str 
     return TASK_PIPELINES[task]
 
 
-__all__ = ["AUTO_TASK", "TASK_PIPELINES", "CheckpointSpec", "pipeline_class_for", "read_model_index", "tasks_of"]
+def variant_for(spec: CheckpointSpec, task: str) -> WanVariant:
+    """The :data:`~attention_visual.models.variants.VARIANTS` entry that runs ``task`` on ``spec``'s checkpoint.
+
+    ``task`` must be one the checkpoint runs (see :func:`pipeline_class_for`); ``auto`` is resolved first.
+    """
+    task = spec.default_task if task == AUTO_TASK else task
+    if task in ("t2v", "i2v") and spec.expand_timesteps:
+        name = f"wan2.2-ti2v-5b-{task}"
+    elif task in ("t2v", "i2v") and spec.experts == 2:
+        name = f"wan2.2-{task}-a14b"
+    else:
+        name = {"t2v": "wan2.1-t2v", "i2v": "wan2.1-i2v-14b", "flf2v": "wan2.1-flf2v-14b"}.get(task, "")
+        name = name or {"vace": "wan2.1-vace", "v2v": "wan2.1-v2v"}[task]
+    return VARIANTS[name]
+
+
+__all__ = [
+    "AUTO_TASK",
+    "TASK_PIPELINES",
+    "CheckpointSpec",
+    "pipeline_class_for",
+    "read_model_index",
+    "tasks_of",
+    "variant_for",
+]

@@ -41,10 +41,16 @@ from diffusers.schedulers.scheduling_unipc_multistep import UniPCMultistepSchedu
 from huggingface_hub.errors import EntryNotFoundError
 
 from attention_visual.errors import ConfigError
-from attention_visual.models.checkpoint import AUTO_TASK, CheckpointSpec, pipeline_class_for, read_model_index
+from attention_visual.models.checkpoint import (
+    AUTO_TASK,
+    CheckpointSpec,
+    pipeline_class_for,
+    read_model_index,
+    variant_for,
+)
 from attention_visual.models.tiny import TINY_MODEL_ID
 from attention_visual.models.tiny_variants import TINY_MODELS, build_tiny_model, is_tiny_model_id
-from attention_visual.models.variants import VARIANTS
+from attention_visual.models.variants import VARIANTS, WanVariant
 
 logger = logging.getLogger(__name__)
 
@@ -205,8 +211,8 @@ def load_pipeline(
     return pipe
 
 
-def resolve_task(model_id: str, pipeline: str = AUTO_TASK, *, local_files_only: bool | None = None) -> str:
-    """The task ``load_pipeline(model_id, pipeline=pipeline)`` runs, from the checkpoint's small config files only.
+def resolve_variant(model_id: str, pipeline: str = AUTO_TASK, *, local_files_only: bool | None = None) -> WanVariant:
+    """The variant ``load_pipeline(model_id, pipeline=pipeline)`` runs, from the checkpoint's small config files only.
 
     Reads ``model_index.json`` and ``transformer/config.json`` (or the tiny model's description), never
     weights, so a batch can check its inputs against the task before any model loads.
@@ -217,14 +223,15 @@ def resolve_task(model_id: str, pipeline: str = AUTO_TASK, *, local_files_only: 
         local_files_only: As for :func:`load_pipeline`.
 
     Returns:
-        ``"t2v"``, ``"i2v"``, ``"flf2v"``, ``"vace"`` or ``"v2v"``.
+        The :class:`~attention_visual.models.variants.WanVariant` (its ``task``: ``"t2v"``, ``"i2v"``,
+        ``"flf2v"``, ``"vace"`` or ``"v2v"``; its ``pixels_per_token``, experts, ...).
 
     Raises:
         ConfigError: The checkpoint cannot be read, is not supported, or cannot run ``pipeline``.
 
     Example:
-        >>> resolve_task("tiny-flf2v"), resolve_task("tiny-ti2v-5b", "i2v")
-        ('flf2v', 'i2v')
+        >>> resolve_variant("tiny-flf2v").task, resolve_variant("tiny-ti2v-5b", "i2v").name
+        ('flf2v', 'wan2.2-ti2v-5b-i2v')
     """
     if is_tiny_model_id(model_id):
         variant = VARIANTS[TINY_MODELS[model_id].variant]
@@ -240,7 +247,7 @@ def resolve_task(model_id: str, pipeline: str = AUTO_TASK, *, local_files_only: 
         offline = _env_offline() if local_files_only is None else local_files_only
         spec = _read_spec(model_id, local_files_only=offline)
     pipeline_class_for(spec, pipeline, model_id)
-    return spec.default_task if pipeline == AUTO_TASK else pipeline
+    return variant_for(spec, pipeline)
 
 
 def _read_spec(model_id: str, *, local_files_only: bool) -> CheckpointSpec:

@@ -16,25 +16,33 @@ from typing import Any
 
 from attention_visual.capture import CaptureSettings
 from attention_visual.config import Config
+from attention_visual.config.inputs import check_inputs
 from attention_visual.errors import ConfigError, PromptError
-from attention_visual.models import TINY_MODEL_ID, build_tiny_tokenizer, resolve_device, resolve_dtype
+from attention_visual.models import (
+    build_tiny_tokenizer,
+    is_tiny_model_id,
+    resolve_device,
+    resolve_dtype,
+    resolve_variant,
+)
+from attention_visual.models.variants import WAN_TEXT_CONTEXT, WanVariant
 from attention_visual.pipeline.plan import VideoJob
 from attention_visual.prompts import tokenize_marked
 from attention_visual.render.options import RenderOptions
 
 log = logging.getLogger(__name__)
 
-#: Pixels per video token of Wan2.1 (VAE 8x, patch 2): ``spatial_downsample_factor`` must divide the grid.
+#: Pixels per video token of Wan2.1 (VAE 8x, patch 2); the variant's own value is used (32 for TI2V-5B).
 WAN_PIXELS_PER_TOKEN = 16
 
 
 def load_tokenizer(model_id: str) -> Any:
-    """Load only the tokenizer of ``model_id`` (``"tiny"``: the embedded one; else ``<id>/tokenizer``).
+    """Load only the tokenizer of ``model_id`` (a tiny id: the embedded one; else ``<id>/tokenizer``).
 
     Raises:
         ConfigError: It cannot be loaded (e.g. not in the local cache while offline), in one line.
     """
-    if model_id == TINY_MODEL_ID:
+    if is_tiny_model_id(model_id):
         return build_tiny_tokenizer()
     from transformers import AutoTokenizer
 
@@ -64,6 +72,8 @@ def capture_settings(config: Config) -> CaptureSettings:
         store_per_block=a.store_per_block,
         spatial_downsample_factor=a.spatial_downsample_factor,
         storage_dtype=a.storage_dtype,
+        image_map=a.image_map,
+        block_list=a.block_list,
     )
 
 
@@ -95,6 +105,48 @@ def validate_prompts(jobs: list[VideoJob], tokenizer: Any, max_sequence_length: 
             )
 
 
+def check_variant(config: Config) -> WanVariant:
+    """Resolve the variant the batch runs (from the checkpoint's config files only) and check its inputs.
+
+    Checks the video size against the variant's pixels per token, ``max_sequence_length`` 512 for the
+    image branch (diffusers splits the context at ``L - 512``), and every prompt's input files against
+    the task (required/allowed, decodable, frame counts), in that order.
+
+    Raises:
+        ConfigError: One line naming the key (``generation.*`` or ``prompts[i].image`` ...).
+    """
+    g = config.generation
+    variant = resolve_variant(g.model_id, g.pipeline)
+    px = variant.pixels_per_token
+    for name in ("height", "width"):
+        if getattr(g, name) % px:
+            raise ConfigError(
+                f"generation.{name} must be a multiple of {px} for {variant.name} ({px} pixels per token), "
+                f"got {getattr(g, name)}"
+            )
+    if variant.image_branch and g.max_sequence_length != WAN_TEXT_CONTEXT:
+        raise ConfigError(
+            f"generation.max_sequence_length must be {WAN_TEXT_CONTEXT} for {variant.name} (its attention splits "
+            f"image and text keys at L - {WAN_TEXT_CONTEXT}), got {g.max_sequence_length}"
+        )
+    a = config.attention_analysis
+    if a.image_map and not variant.image_branch:
+        raise ConfigError(
+            f"attention_analysis.image_map needs a model with an image branch (Wan2.1 I2V/FLF2V-14B); "
+            f"{variant.name} has none"
+        )
+    if a.block_list not in variant.capture_points:
+        raise ConfigError(
+            f"attention_analysis.block_list {a.block_list!r} does not exist on {variant.name} "
+            f"(it has: {', '.join(variant.capture_points)})"
+        )
+    source = f"model {g.model_id!r} with generation.pipeline {g.pipeline!r}"
+    check_inputs(
+        config.prompt_inputs, variant.task, height=g.height, width=g.width, num_frames=g.num_frames, source=source
+    )
+    return variant
+
+
 def validate_batch(config: Config, jobs: list[VideoJob], device: str) -> None:
     """Check everything that can be checked without the model (see the module docstring).
 
@@ -117,16 +169,25 @@ def validate_batch(config: Config, jobs: list[VideoJob], device: str) -> None:
         render_options(config)
     except (ValueError, RuntimeError) as exc:
         raise ConfigError(f"attention_analysis: {exc}") from exc
+    variant = check_variant(config)
+    px = variant.pixels_per_token
     factor = a.spatial_downsample_factor
-    rows, cols = g.height // WAN_PIXELS_PER_TOKEN, g.width // WAN_PIXELS_PER_TOKEN
+    rows, cols = g.height // px, g.width // px
     if rows % factor or cols % factor:
         raise ConfigError(
             f"attention_analysis.spatial_downsample_factor {factor} must divide the token grid {rows}x{cols} "
-            f"(generation.height/16 x generation.width/16)"
+            f"(generation.height/{px} x generation.width/{px})"
         )
     if not a.store_attention and (a.auto_generate_per_video or a.auto_generate_videos):
         log.warning("store_attention is false: no maps are stored, so no attention videos are rendered")
     validate_prompts(jobs, load_tokenizer(g.model_id), g.max_sequence_length)
 
 
-__all__ = ["WAN_PIXELS_PER_TOKEN", "capture_settings", "load_tokenizer", "render_options", "validate_batch"]
+__all__ = [
+    "WAN_PIXELS_PER_TOKEN",
+    "capture_settings",
+    "check_variant",
+    "load_tokenizer",
+    "render_options",
+    "validate_batch",
+]
