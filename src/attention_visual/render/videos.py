@@ -19,6 +19,7 @@ import numpy as np
 
 from attention_visual.errors import AttentionDataError, RenderError
 from attention_visual.render.colormap import packed_lut
+from attention_visual.render.labels import conditioning_note, expert_note, with_notes
 from attention_visual.render.layout import (
     MIN_PANEL_HEIGHT,
     Canvas,
@@ -62,7 +63,10 @@ def step_video(
         raise RenderError(f"{len(metadata)} metadata entries for {stack.shape[0]} steps")
     panels, labels = _panels(stack, metadata[0], frame)  # [step, panel, y, x]
     normed, info = normalize_maps(panels, options.normalization)
-    titles = [f"“{word}” — step {_step_number(m, i)} / {m.num_steps}" for i, m in enumerate(metadata)]
+    titles = [
+        with_notes(f"“{word}” — step {_step_number(m, i)} / {m.num_steps}", expert_note(m))
+        for i, m in enumerate(metadata)
+    ]
     footers = [_timestamp(m, i) for i, m in enumerate(metadata)] if include_timestamp else []
     progress = [_step_number(m, i) / max(m.num_steps, 1) for i, m in enumerate(metadata)] if include_timestamp else []
     canvas = _step_canvas(options, metadata[0], normed.shape[1], labels, info, include_timestamp)
@@ -197,7 +201,12 @@ def _panels(stack: np.ndarray, metadata: MapMetadata, frame: FrameMode) -> tuple
     if frame == "tile":
         ranges = metadata.latent_to_video_frames
         labels = [
-            f"latent {k} · video {ranges[k][0]}–{ranges[k][1]}" if k < len(ranges) else f"latent {k}"
+            with_notes(
+                f"latent {k} · video {ranges[k][0]}–{ranges[k][1]}"
+                if k < len(ranges) and ranges[k][1] >= ranges[k][0]
+                else f"latent {k}",
+                conditioning_note(metadata, k),
+            )
             for k in range(n_frames)
         ]
         return stack, labels

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from attention_visual.errors import NotFoundError, PromptError
 from attention_visual.pipeline.manifest import Manifest, PromptRecord, VideoRecord, read_manifest, read_status
-from attention_visual.pipeline.plan import MANIFEST_FILE, STATUS_DIR
+from attention_visual.pipeline.plan import INPUTS_DIR, MANIFEST_FILE, STATUS_DIR, prompt_dir
 from attention_visual.prompts.parsing import parse_prompt
 from attention_visual.report.images import SpriteInfo
 from attention_visual.storage import token_dir_name
@@ -94,11 +94,16 @@ class VideoView:
 
 @dataclass
 class PromptView:
-    """One prompt: the record, the clean prompt cut into highlighted segments, its videos."""
+    """One prompt: the record, the clean prompt cut into highlighted segments, its videos.
+
+    ``inputs`` lists the prompt's input files copied into the batch (``inputs/prompt_001/image.png``)
+    as ``(name, link)``, e.g. ``("image", "../inputs/prompt_001/image.png")``; empty for text-to-video.
+    """
 
     record: PromptRecord
     segments: list[Segment]
     videos: list[VideoView]
+    inputs: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -181,6 +186,19 @@ def read_records(batch_dir: Path, manifest: Manifest) -> list[VideoRecord]:
     return records
 
 
+def _input_links(batch_dir: Path, prompt_index: int) -> list[tuple[str, str]]:
+    """``(name, link)`` of the prompt's copied input files, in name order."""
+    folder = f"{INPUTS_DIR}/{prompt_dir(prompt_index)}"
+    if not (batch_dir / folder).is_dir():
+        return []
+    out = []
+    for path in sorted((batch_dir / folder).iterdir()):
+        target = link(batch_dir, f"{folder}/{path.name}")
+        if path.is_file() and target is not None:
+            out.append((path.stem, target))
+    return out
+
+
 def collect_batch(batch_dir: Path) -> ReportView:
     """Read ``batch_dir``'s manifest and files into a :class:`ReportView` (no images yet).
 
@@ -214,6 +232,7 @@ def collect_batch(batch_dir: Path) -> ReportView:
             record=p,
             segments=highlight(p.marked_prompt, p.clean_prompt, p.words),
             videos=sorted(by_prompt.get(p.prompt_index, []), key=lambda v: v.record.video_index),
+            inputs=_input_links(batch_dir, p.prompt_index),
         )
         for p in manifest.prompts
     ]

@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image
 
 from attention_visual.render.colormap import colormap_lut, lut_index
+from attention_visual.render.labels import conditioning_note, expert_note, with_notes
 from attention_visual.render.normalize import normalize_maps
 from attention_visual.storage.atomic import atomic_write_text, atomic_write_with
 from attention_visual.storage.metadata import MapMetadata
@@ -135,22 +136,29 @@ def tile_scale(grid_hw: tuple[int, int], tiles: int) -> int:
 
 
 def step_label(metadata: MapMetadata, position: int) -> str:
-    """``"step 3/50 · t=812"``: the 1-based denoising step (and timestep when stored)."""
+    """``"step 3/50 · t=812"``: the 1-based denoising step (and timestep when stored, and the expert).
+
+    With two experts (Wan2.2 A14B): ``"step 3/40 · t=812 · high-noise expert"``.
+    """
     step = metadata.step_index if metadata.step_index is not None else position
     label = f"step {step + 1}/{metadata.num_steps}"
-    return f"{label} · t={metadata.timestep:.0f}" if metadata.timestep is not None else label
+    timestep = f"t={metadata.timestep:.0f}" if metadata.timestep is not None else ""
+    return with_notes(label, timestep, expert_note(metadata))
 
 
 def frame_labels(metadata: MapMetadata, frames: int) -> tuple[str, ...]:
-    """Column labels: the frame average, then each latent frame with the video frames it produced."""
+    """Column labels: the frame average, then each latent frame with the video frames it produced.
+
+    Conditioning frames (an input image's or VACE reference's latent) end in ``· conditioning``.
+    """
     labels = ["all frames (weighted mean)"]
     ranges = metadata.latent_to_video_frames
     for k in range(frames):
         label = f"latent frame {k + 1}/{frames}"
-        if k < len(ranges):
+        if k < len(ranges) and ranges[k][1] >= ranges[k][0]:  # VACE reference frames map to no video frame
             first, last = ranges[k]
             label += f" · video frame {first + 1}" if first == last else f" · video frames {first + 1}–{last + 1}"
-        labels.append(label)
+        labels.append(with_notes(label, conditioning_note(metadata, k)))
     return tuple(labels)
 
 
