@@ -21,6 +21,7 @@ inputs, paths relative to the config file::
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,7 +190,9 @@ def read_video_frames(key: str, path: Path) -> list[Any]:
     import numpy as np
 
     try:
-        frames = [np.asarray(frame)[..., :3] for frame in iio.imiter(path)]  # [height, width, rgb] each
+        with warnings.catch_warnings():  # imageio warns about each legacy plugin it tries on a broken file
+            warnings.simplefilter("ignore", DeprecationWarning)
+            frames = [np.asarray(frame)[..., :3] for frame in iio.imiter(path)]  # [height, width, rgb] each
     except (OSError, ValueError, RuntimeError) as exc:
         raise ConfigError(f"{key}: cannot decode video {path}: {v.show(str(exc))}") from exc
     return frames

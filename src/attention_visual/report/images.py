@@ -45,7 +45,7 @@ from attention_visual.visualization.attention_visualizer import AttentionVisuali
 
 log = logging.getLogger(__name__)
 
-SPRITE_VERSION = 1
+SPRITE_VERSION = 2
 """Bumped when the sprite layout changes, so older sprites are redone."""
 
 TARGET_TILE_PX = 48
