@@ -145,7 +145,9 @@ def build_transformer(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = model_cls.from_config(config)
-    module: torch.nn.Module = model.to(device=device, dtype=dtype).eval()
+    module: torch.nn.Module = model.to(device=device).eval()
+    if dtype != torch.float32:  # diffusers warns on every dtype .to(), even a no-op
+        module.to(dtype)
     return module
 
 
