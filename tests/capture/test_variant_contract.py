@@ -141,6 +141,8 @@ def test_saved_metadata_of_conditioning_frames(tmp_path: Path) -> None:
     assert meta.token_grid.frames == GRID[0] + 1 and meta.conditioning_frames == (0,)
     assert meta.latent_to_video_frames == ((0, -1), (0, 0), (1, 4), (5, 8))  # the reference frame maps to none
     assert meta.video_dimensions.frames == 9
+    with pytest.raises(CaptureError, match="has 5"):  # a 13-frame video + 1 reference = 5 latent frames, not 4
+        vace.capture.save(tmp_path, "wrong", {"width": 48, "height": 32, "fps": 16.0, "frames": 13})
 
 
 def test_image_share_is_saved_as_a_pseudo_word(tmp_path: Path) -> None:

@@ -226,8 +226,9 @@ class AttentionCapture:
     ) -> list[Path]:
         """Write the maps in the store's layout (see :mod:`attention_visual.storage.layout`).
 
-        ``video_dimensions`` defaults to what the token grid implies (16 px per token, Wan's
-        4k+1 frames, 16 fps). The video's completion mark is written last.
+        ``video_dimensions`` defaults to what the token grid implies (the variant's pixels per token:
+        16, or 32 for TI2V-5B; Wan's 4k+1 frames without VACE reference frames; 16 fps); given, its
+        frame count must fit the maps. The video's completion mark is written last.
         """
         if isinstance(video_dimensions, dict):
             video_dimensions = VideoDimensions(**video_dimensions)
