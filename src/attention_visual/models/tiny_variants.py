@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
@@ -42,12 +42,16 @@ from diffusers.models.autoencoders.autoencoder_kl_wan import AutoencoderKLWan
 from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
 from diffusers.models.transformers.transformer_wan_vace import WanVACETransformer3DModel
 from diffusers.pipelines.wan.pipeline_wan import WanPipeline
-from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
-from diffusers.pipelines.wan.pipeline_wan_vace import WanVACEPipeline
-from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipeline
 from PIL import Image
 from torch import nn
-from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+if TYPE_CHECKING:
+    # Imported where used: importing the I2V pipeline module makes transformers warn about torchvision,
+    # which every `import attention_visual.capture` would then print.
+    from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
+    from diffusers.pipelines.wan.pipeline_wan_vace import WanVACEPipeline
+    from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipeline
+    from transformers import CLIPImageProcessorPil, CLIPVisionModelWithProjection
 
 from attention_visual.errors import ConfigError
 from attention_visual.models.tiny import (
@@ -59,7 +63,7 @@ from attention_visual.models.tiny import (
 from attention_visual.models.variants import WAN_TEXT_CONTEXT
 
 _HEADS, _HEAD_DIM = 2, 12
-_P = TypeVar("_P", WanPipeline, WanImageToVideoPipeline, WanVACEPipeline, WanVideoToVideoPipeline)
+_P = TypeVar("_P", "WanPipeline", "WanImageToVideoPipeline", "WanVACEPipeline", "WanVideoToVideoPipeline")
 _CLIP_IMAGE_SIZE = 4  # CLIP patch 1: 4 x 4 + 1 = 17 image tokens per image
 _CLIP_WIDTH = 4
 
@@ -144,6 +148,8 @@ def _transformer(seed: int, gain: float, **overrides: Any) -> Any:
 
 
 def _clip(seed: int) -> tuple[CLIPVisionModelWithProjection, CLIPImageProcessorPil]:
+    from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModelWithProjection
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         encoder = CLIPVisionModelWithProjection(
@@ -219,6 +225,8 @@ def build_tiny_ti2v_5b(seed: int, gain: float, flow_shift: float) -> WanPipeline
 
 def build_tiny_ti2v_5b_i2v(seed: int, gain: float, flow_shift: float) -> WanImageToVideoPipeline:
     """TI2V-5B image-to-video: as :func:`build_tiny_ti2v_5b`, the image latent is frame 0 (timestep 0)."""
+    from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
+
     base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
     return _quiet(
         WanImageToVideoPipeline(
@@ -233,6 +241,8 @@ def build_tiny_ti2v_5b_i2v(seed: int, gain: float, flow_shift: float) -> WanImag
 
 
 def _build_image_branch(seed: int, gain: float, flow_shift: float, *, last_frame: bool) -> WanImageToVideoPipeline:
+    from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
+
     base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
     encoder, processor = _clip(seed + 2)
     tokens = _CLIP_IMAGE_SIZE * _CLIP_IMAGE_SIZE + 1
@@ -267,6 +277,8 @@ def build_tiny_flf2v(seed: int, gain: float, flow_shift: float) -> WanImageToVid
 
 def build_tiny_vace(seed: int, gain: float, flow_shift: float) -> WanVACEPipeline:
     """``WanVACETransformer3DModel`` with 3 main blocks and 2 VACE blocks (``vace_layers`` [0, 2])."""
+    from diffusers.pipelines.wan.pipeline_wan_vace import WanVACEPipeline
+
     base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
     transformer = _transformer(seed + 1, gain, num_layers=3, vace_layers=[0, 2], vace_in_channels=96)
     return _quiet(WanVACEPipeline(**_text_parts(base), transformer=transformer, vae=base.vae))
@@ -274,6 +286,8 @@ def build_tiny_vace(seed: int, gain: float, flow_shift: float) -> WanVACEPipelin
 
 def build_tiny_v2v(seed: int, gain: float, flow_shift: float) -> WanVideoToVideoPipeline:
     """Video-to-video on the tiny T2V parts (no cache context; ``strength`` shortens the schedule)."""
+    from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipeline
+
     base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
     return _quiet(WanVideoToVideoPipeline(**_text_parts(base), transformer=base.transformer, vae=base.vae))
 
