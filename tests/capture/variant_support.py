@@ -24,6 +24,7 @@ GRID = (3, 2, 3)  # frames, y, x of every tiny variant at its default size (non-
 # per model id: extra call arguments, capture arguments and the expected token grid
 CALLS: dict[str, dict[str, Any]] = {
     "tiny-wan22-a14b": {"num_inference_steps": 4},  # flow_shift 3: t = 999, 900 | 750, 500 (boundary 875)
+    "tiny-wan22-i2v-a14b": {"num_inference_steps": 4},  # boundary 900: t = 999, 900 | 750, 500
     "tiny-ti2v-5b": {"num_inference_steps": 3},
     "tiny-ti2v-5b-i2v": {"num_inference_steps": 3},
     "tiny-i2v": {"num_inference_steps": 2},

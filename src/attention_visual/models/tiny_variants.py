@@ -12,6 +12,7 @@ model id               what it is
 ``tiny-wan22-a14b``    ``WanPipeline`` with ``transformer`` + ``transformer_2``, ``boundary_ratio`` 0.875
 ``tiny-ti2v-5b``       ``WanPipeline(expand_timesteps=True)``; VAE ``z_dim`` 48, residual, patch 2, 16x → 32 px/token
 ``tiny-ti2v-5b-i2v``   ``WanImageToVideoPipeline(expand_timesteps=True)`` with that VAE; latent frame 0 = image
+``tiny-wan22-i2v-a14b`` ``WanImageToVideoPipeline`` with two 36-channel experts, ``boundary_ratio`` 0.9
 ``tiny-i2v``           ``WanImageToVideoPipeline``: 36 input channels, a faithful image branch
                        (``added_kv_proj_dim``, its own softmax), a tiny ``CLIPVisionModelWithProjection`` (17
                        image tokens); the text must be padded to 512 tokens (``max_sequence_length=512``)
@@ -240,6 +241,24 @@ def build_tiny_ti2v_5b_i2v(seed: int, gain: float, flow_shift: float) -> WanImag
     )
 
 
+def build_tiny_wan22_i2v_a14b(seed: int, gain: float, flow_shift: float) -> WanImageToVideoPipeline:
+    """Wan2.2-I2V-A14B in small: two 36-channel experts, no image encoder, ``boundary_ratio`` 0.9."""
+    from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
+
+    base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
+    return _quiet(
+        WanImageToVideoPipeline(
+            **_text_parts(base),
+            transformer=_transformer(seed + 1, gain, in_channels=36),
+            transformer_2=_transformer(seed + 2, gain, in_channels=36),
+            vae=base.vae,
+            image_encoder=None,  # type: ignore[arg-type]  # optional component, annotated as required
+            image_processor=None,  # type: ignore[arg-type]
+            boundary_ratio=0.9,
+        )
+    )
+
+
 def _build_image_branch(seed: int, gain: float, flow_shift: float, *, last_frame: bool) -> WanImageToVideoPipeline:
     from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
 
@@ -330,6 +349,7 @@ TINY_MODELS: dict[str, TinyModel] = {
         _spec("tiny-wan22-a14b", "wan2.2-t2v-a14b", build_tiny_wan22_a14b),
         _spec("tiny-ti2v-5b", "wan2.2-ti2v-5b-t2v", build_tiny_ti2v_5b, pixels_per_token=32),
         _spec("tiny-ti2v-5b-i2v", "wan2.2-ti2v-5b-i2v", build_tiny_ti2v_5b_i2v, ("image",), pixels_per_token=32),
+        _spec("tiny-wan22-i2v-a14b", "wan2.2-i2v-a14b", build_tiny_wan22_i2v_a14b, ("image",)),
         _spec("tiny-i2v", "wan2.1-i2v-14b", build_tiny_i2v, ("image",), max_sequence_length=WAN_TEXT_CONTEXT),
         _spec(
             "tiny-flf2v", "wan2.1-flf2v-14b", build_tiny_flf2v, ("image", "last_image"),
@@ -403,6 +423,7 @@ __all__ = [
     "build_tiny_v2v",
     "build_tiny_vace",
     "build_tiny_wan22_a14b",
+    "build_tiny_wan22_i2v_a14b",
     "is_tiny_model_id",
     "tiny_image",
     "tiny_inputs",
