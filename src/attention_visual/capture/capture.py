@@ -137,15 +137,10 @@ class AttentionCapture:
 
     def _experts(self) -> list[tuple[str | None, Any]]:
         """``(expert label, transformer)`` of each transformer the pipeline may run."""
-        pipe = self.pipe
+        pair = (getattr(self.pipe, "transformer", None), getattr(self.pipe, "transformer_2", None))
         if self.variant.boundary_ratio is None:
-            model = pipe.transformer if pipe.transformer is not None else pipe.transformer_2
-            return [(None, model)]
-        return [
-            (label, model)
-            for label, model in zip(EXPERT_NAMES, (pipe.transformer, getattr(pipe, "transformer_2", None)), strict=True)
-            if model is not None
-        ]
+            return [(None, pair[0] if pair[0] is not None else pair[1])]
+        return [(label, model) for label, model in zip(EXPERT_NAMES, pair, strict=True) if model is not None]
 
     @property
     def boundary_timestep(self) -> float | None:
