@@ -137,15 +137,10 @@ class AttentionCapture:
 
     def _experts(self) -> list[tuple[str | None, Any]]:
         """``(expert label, transformer)`` of each transformer the pipeline may run."""
-        pipe = self.pipe
+        pair = (getattr(self.pipe, "transformer", None), getattr(self.pipe, "transformer_2", None))
         if self.variant.boundary_ratio is None:
-            model = pipe.transformer if pipe.transformer is not None else pipe.transformer_2
-            return [(None, model)]
-        return [
-            (label, model)
-            for label, model in zip(EXPERT_NAMES, (pipe.transformer, getattr(pipe, "transformer_2", None)), strict=True)
-            if model is not None
-        ]
+            return [(None, pair[0] if pair[0] is not None else pair[1])]
+        return [(label, model) for label, model in zip(EXPERT_NAMES, pair, strict=True) if model is not None]
 
     @property
     def boundary_timestep(self) -> float | None:
@@ -226,8 +221,9 @@ class AttentionCapture:
     ) -> list[Path]:
         """Write the maps in the store's layout (see :mod:`attention_visual.storage.layout`).
 
-        ``video_dimensions`` defaults to what the token grid implies (16 px per token, Wan's
-        4k+1 frames, 16 fps). The video's completion mark is written last.
+        ``video_dimensions`` defaults to what the token grid implies (the variant's pixels per token:
+        16, or 32 for TI2V-5B; Wan's 4k+1 frames without VACE reference frames; 16 fps); given, its
+        frame count must fit the maps. The video's completion mark is written last.
         """
         if isinstance(video_dimensions, dict):
             video_dimensions = VideoDimensions(**video_dimensions)

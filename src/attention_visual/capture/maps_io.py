@@ -17,7 +17,7 @@ from attention_visual.capture.recorder import StepRecord
 from attention_visual.capture.settings import IMAGE_WORD, CaptureSettings
 from attention_visual.errors import CaptureError
 from attention_visual.storage import AttentionStore, MapMetadata, Reduction, TokenGrid, VideoDimensions
-from attention_visual.storage.frames import latent_to_video_frame_ranges_after_references
+from attention_visual.storage.frames import latent_to_video_frame_ranges_after_references, num_latent_frames
 from attention_visual.storage.layout import token_dir_name
 
 if TYPE_CHECKING:
@@ -130,6 +130,13 @@ def save_word_maps(
     grid = TokenGrid(frames=f, height=y * ds, width=x * ds)
     variant = capture.variant
     n_ref = capture.num_reference_images
+    if video_dimensions is not None:
+        expected = num_latent_frames(video_dimensions.frames, variant.temporal_factor) + n_ref
+        if expected != f:
+            raise CaptureError(
+                f"the maps have {f} latent frames but a {video_dimensions.frames}-frame video with {n_ref} "
+                f"reference images has {expected}: pass AttentionCapture(..., num_reference_images=...)"
+            )
     dims = video_dimensions or default_video_dimensions(
         variant.pixels_per_token, variant.temporal_factor, (f, y * ds, x * ds), n_ref
     )

@@ -56,18 +56,25 @@ class PassClock:
         self.order_from_calls = order_from_calls
         self._next_step = 0  # the step of the next prompt pass
         self._last: tuple[str, int] | None = None
+        self._cache: tuple[Any, Any, int, list[float], list[float]] | None = None
 
-    def _schedule(self) -> tuple[torch.Tensor | None, torch.Tensor | None, int | None]:
-        """``(timesteps, sigmas, num_steps)`` of this run (the tail of the scheduler's schedule)."""
+    def _schedule(self) -> tuple[list[float] | None, list[float] | None, int | None]:
+        """``(timesteps, sigmas, num_steps)`` of this run (the tail of the scheduler's schedule).
+
+        Read back from the device once per schedule (cached by tensor identity), not once per pass.
+        """
         scheduler = getattr(self.pipe, "scheduler", None)
         timesteps = getattr(scheduler, "timesteps", None)
+        sigmas = getattr(scheduler, "sigmas", None)
         num = getattr(self.pipe, "_num_timesteps", None)
         if not isinstance(timesteps, torch.Tensor) or not isinstance(num, int) or not 0 < num <= len(timesteps):
             return None, None, num if isinstance(num, int) else None
-        offset = len(timesteps) - num
-        sigmas = getattr(scheduler, "sigmas", None)
-        run_sigmas = sigmas[offset:] if isinstance(sigmas, torch.Tensor) and len(sigmas) > offset else None
-        return timesteps[offset:], run_sigmas, num
+        cached = self._cache
+        if cached is None or cached[0] is not timesteps or cached[1] is not sigmas or cached[2] != num:
+            offset = len(timesteps) - num
+            run_sigmas = sigmas[offset:].tolist() if isinstance(sigmas, torch.Tensor) else []
+            cached = self._cache = (timesteps, sigmas, num, timesteps[offset:].tolist(), run_sigmas)
+        return cached[3], cached[4] or None, num
 
     def next(self, context: Any | None, timestep: torch.Tensor | None) -> PassInfo:
         """Name and step of the pass about to run.
@@ -105,7 +112,7 @@ class PassClock:
                     f"pass {name!r} would be step {step} but this run has {len(timesteps)} steps: "
                     "use a new AttentionCapture for every pipeline call"
                 )
-            expected = float(timesteps[step])
+            expected = float(timesteps[step])  # a Python float: no device read-back
             if t != expected:
                 raise CaptureError(
                     f"step {step} ({name} pass) ran at timestep {t:g} but the scheduler's step {step} is at "

@@ -12,6 +12,7 @@ model id               what it is
 ``tiny-wan22-a14b``    ``WanPipeline`` with ``transformer`` + ``transformer_2``, ``boundary_ratio`` 0.875
 ``tiny-ti2v-5b``       ``WanPipeline(expand_timesteps=True)``; VAE ``z_dim`` 48, residual, patch 2, 16x → 32 px/token
 ``tiny-ti2v-5b-i2v``   ``WanImageToVideoPipeline(expand_timesteps=True)`` with that VAE; latent frame 0 = image
+``tiny-wan22-i2v-a14b`` ``WanImageToVideoPipeline`` with two 36-channel experts, ``boundary_ratio`` 0.9
 ``tiny-i2v``           ``WanImageToVideoPipeline``: 36 input channels, a faithful image branch
                        (``added_kv_proj_dim``, its own softmax), a tiny ``CLIPVisionModelWithProjection`` (17
                        image tokens); the text must be padded to 512 tokens (``max_sequence_length=512``)
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
@@ -42,12 +43,16 @@ from diffusers.models.autoencoders.autoencoder_kl_wan import AutoencoderKLWan
 from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
 from diffusers.models.transformers.transformer_wan_vace import WanVACETransformer3DModel
 from diffusers.pipelines.wan.pipeline_wan import WanPipeline
-from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
-from diffusers.pipelines.wan.pipeline_wan_vace import WanVACEPipeline
-from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipeline
 from PIL import Image
 from torch import nn
-from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+if TYPE_CHECKING:
+    # Imported where used: importing the I2V pipeline module makes transformers warn about torchvision,
+    # which every `import attention_visual.capture` would then print.
+    from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
+    from diffusers.pipelines.wan.pipeline_wan_vace import WanVACEPipeline
+    from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipeline
+    from transformers import CLIPImageProcessorPil, CLIPVisionModelWithProjection
 
 from attention_visual.errors import ConfigError
 from attention_visual.models.tiny import (
@@ -59,7 +64,7 @@ from attention_visual.models.tiny import (
 from attention_visual.models.variants import WAN_TEXT_CONTEXT
 
 _HEADS, _HEAD_DIM = 2, 12
-_P = TypeVar("_P", WanPipeline, WanImageToVideoPipeline, WanVACEPipeline, WanVideoToVideoPipeline)
+_P = TypeVar("_P", "WanPipeline", "WanImageToVideoPipeline", "WanVACEPipeline", "WanVideoToVideoPipeline")
 _CLIP_IMAGE_SIZE = 4  # CLIP patch 1: 4 x 4 + 1 = 17 image tokens per image
 _CLIP_WIDTH = 4
 
@@ -144,6 +149,8 @@ def _transformer(seed: int, gain: float, **overrides: Any) -> Any:
 
 
 def _clip(seed: int) -> tuple[CLIPVisionModelWithProjection, CLIPImageProcessorPil]:
+    from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModelWithProjection
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         encoder = CLIPVisionModelWithProjection(
@@ -219,6 +226,8 @@ def build_tiny_ti2v_5b(seed: int, gain: float, flow_shift: float) -> WanPipeline
 
 def build_tiny_ti2v_5b_i2v(seed: int, gain: float, flow_shift: float) -> WanImageToVideoPipeline:
     """TI2V-5B image-to-video: as :func:`build_tiny_ti2v_5b`, the image latent is frame 0 (timestep 0)."""
+    from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
+
     base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
     return _quiet(
         WanImageToVideoPipeline(
@@ -232,7 +241,27 @@ def build_tiny_ti2v_5b_i2v(seed: int, gain: float, flow_shift: float) -> WanImag
     )
 
 
+def build_tiny_wan22_i2v_a14b(seed: int, gain: float, flow_shift: float) -> WanImageToVideoPipeline:
+    """Wan2.2-I2V-A14B in small: two 36-channel experts, no image encoder, ``boundary_ratio`` 0.9."""
+    from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
+
+    base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
+    return _quiet(
+        WanImageToVideoPipeline(
+            **_text_parts(base),
+            transformer=_transformer(seed + 1, gain, in_channels=36),
+            transformer_2=_transformer(seed + 2, gain, in_channels=36),
+            vae=base.vae,
+            image_encoder=None,  # type: ignore[arg-type]  # optional component, annotated as required
+            image_processor=None,  # type: ignore[arg-type]
+            boundary_ratio=0.9,
+        )
+    )
+
+
 def _build_image_branch(seed: int, gain: float, flow_shift: float, *, last_frame: bool) -> WanImageToVideoPipeline:
+    from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
+
     base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
     encoder, processor = _clip(seed + 2)
     tokens = _CLIP_IMAGE_SIZE * _CLIP_IMAGE_SIZE + 1
@@ -267,6 +296,8 @@ def build_tiny_flf2v(seed: int, gain: float, flow_shift: float) -> WanImageToVid
 
 def build_tiny_vace(seed: int, gain: float, flow_shift: float) -> WanVACEPipeline:
     """``WanVACETransformer3DModel`` with 3 main blocks and 2 VACE blocks (``vace_layers`` [0, 2])."""
+    from diffusers.pipelines.wan.pipeline_wan_vace import WanVACEPipeline
+
     base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
     transformer = _transformer(seed + 1, gain, num_layers=3, vace_layers=[0, 2], vace_in_channels=96)
     return _quiet(WanVACEPipeline(**_text_parts(base), transformer=transformer, vae=base.vae))
@@ -274,6 +305,8 @@ def build_tiny_vace(seed: int, gain: float, flow_shift: float) -> WanVACEPipelin
 
 def build_tiny_v2v(seed: int, gain: float, flow_shift: float) -> WanVideoToVideoPipeline:
     """Video-to-video on the tiny T2V parts (no cache context; ``strength`` shortens the schedule)."""
+    from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipeline
+
     base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
     return _quiet(WanVideoToVideoPipeline(**_text_parts(base), transformer=base.transformer, vae=base.vae))
 
@@ -316,6 +349,7 @@ TINY_MODELS: dict[str, TinyModel] = {
         _spec("tiny-wan22-a14b", "wan2.2-t2v-a14b", build_tiny_wan22_a14b),
         _spec("tiny-ti2v-5b", "wan2.2-ti2v-5b-t2v", build_tiny_ti2v_5b, pixels_per_token=32),
         _spec("tiny-ti2v-5b-i2v", "wan2.2-ti2v-5b-i2v", build_tiny_ti2v_5b_i2v, ("image",), pixels_per_token=32),
+        _spec("tiny-wan22-i2v-a14b", "wan2.2-i2v-a14b", build_tiny_wan22_i2v_a14b, ("image",)),
         _spec("tiny-i2v", "wan2.1-i2v-14b", build_tiny_i2v, ("image",), max_sequence_length=WAN_TEXT_CONTEXT),
         _spec(
             "tiny-flf2v", "wan2.1-flf2v-14b", build_tiny_flf2v, ("image", "last_image"),
@@ -389,6 +423,7 @@ __all__ = [
     "build_tiny_v2v",
     "build_tiny_vace",
     "build_tiny_wan22_a14b",
+    "build_tiny_wan22_i2v_a14b",
     "is_tiny_model_id",
     "tiny_image",
     "tiny_inputs",
