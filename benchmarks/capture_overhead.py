@@ -245,6 +245,7 @@ def main() -> None:
 
     runs: dict[str, Callable[[], None]] = {"plain": plain, "captured": captured}
     times: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}  # process CPU seconds: robust to other jobs' load
     peaks: dict[str, list[int]] = {k: [] for k in runs}
     for fn in runs.values():  # warm-up
         fn()
@@ -253,19 +254,26 @@ def main() -> None:
             with PeakMemory(args.device) as mem:
                 if args.device.startswith("cuda"):
                     torch.cuda.synchronize()
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 fn()
                 if args.device.startswith("cuda"):
                     torch.cuda.synchronize()
                 times[name].append(time.perf_counter() - start)
+                cpu[name].append(time.process_time() - start_cpu)
             peaks[name].append(mem.peak)
-            print(f"  {name:9s} {times[name][-1]:8.3f} s   peak +{mem.peak / 2**20:9.1f} MiB", flush=True)
+            print(
+                f"  {name:9s} {times[name][-1]:8.3f} s   cpu {cpu[name][-1]:8.3f} s"
+                f"   peak +{mem.peak / 2**20:9.1f} MiB",
+                flush=True,
+            )
     t = {k: statistics.median(v) for k, v in times.items()}
     m = {k: statistics.median(v) for k, v in peaks.items()}
     print(f"median wall time: plain {t['plain']:.3f} s, captured {t['captured']:.3f} s")
     print(f"median peak memory: plain {m['plain'] / 2**20:.1f} MiB, captured {m['captured'] / 2**20:.1f} MiB")
     print(f"wall-time ratio (captured / plain): {t['captured'] / t['plain']:.4f} (median)")
     print(f"wall-time ratio (captured / plain): {min(times['captured']) / min(times['plain']):.4f} (best of each)")
+    c = {k: statistics.median(v) for k, v in cpu.items()}
+    print(f"CPU-time ratio (captured / plain): {c['captured'] / c['plain']:.4f} (median process time, all threads)")
     print(f"peak-memory ratio (captured / plain): {m['captured'] / max(m['plain'], 1):.4f}")
     heads = int(arch.transformer["num_attention_heads"])
     own = isolated_capture_seconds(tokens, args.blocks, dtype, args.device, arch.width, heads) * args.steps
