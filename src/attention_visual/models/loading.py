@@ -268,8 +268,7 @@ def _read_spec(model_id: str, *, local_files_only: bool) -> CheckpointSpec:
     except ConfigError:
         raise
     except (OSError, ValueError, EntryNotFoundError) as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ConfigError(f"cannot read the configuration of model {model_id!r}: {first_line}") from exc
+        raise _load_error(model_id, local_dir is None, local_files_only, exc) from exc
     return dataclasses.replace(spec, first_last_frame=transformer.get("pos_embed_seq_len") is not None)
 
 
@@ -361,15 +360,20 @@ def _from_pretrained(model_id: str, dtype: torch.dtype, *, local_files_only: boo
     except ConfigError:
         raise
     except (OSError, ValueError, EntryNotFoundError) as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        hint = (
-            "it is not in the local Hugging Face cache and offline mode is on (HF_HUB_OFFLINE=1 or "
-            "local_files_only=True): download it first with `hf download " + model_id + "`"
-            if local_dir is None and local_files_only
-            else "check the id or path, your network and the files"
-        )
-        raise ConfigError(f"cannot load model {model_id!r}: {hint} ({type(exc).__name__}: {first_line})") from exc
+        raise _load_error(model_id, local_dir is None, local_files_only, exc) from exc
     return pipe, source
+
+
+def _load_error(model_id: str, from_hub: bool, local_files_only: bool, exc: Exception) -> ConfigError:
+    """The one-line error of a checkpoint that cannot be read, with the fix."""
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    hint = (
+        "it is not in the local Hugging Face cache and offline mode is on (HF_HUB_OFFLINE=1 or "
+        "local_files_only=True): download it first with `hf download " + model_id + "`"
+        if from_hub and local_files_only
+        else "check the id or path, your network and the files"
+    )
+    return ConfigError(f"cannot load model {model_id!r}: {hint} ({type(exc).__name__}: {first_line})")
 
 
 def _cast_non_vae(pipe: Any, dtype: torch.dtype) -> None:
