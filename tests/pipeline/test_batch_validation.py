@@ -153,7 +153,10 @@ def test_config_accepts_what_generate_runs(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_config_skips_only_what_it_cannot_read_offline(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     data = tiny_data(tmp_path / "out", attention_analysis={"blocks": [40]})
@@ -163,7 +166,7 @@ def test_config_skips_only_what_it_cannot_read_offline(
         assert main(["config", str(path)]) == 0
     logged = caplog.text
     assert "transformer/config.json of 'nobody/no-such-model' is not available offline" in logged
-    assert "marked words not checked against the tokenizer: cannot load the tokenizer of 'nobody/no-such-model'" in logged
+    assert "marked words not checked against the tokenizer: cannot load the tokenizer of 'nobody/" in logged
     assert capsys.readouterr().out.startswith("prompts:")
     # generate needs the tokenizer: the same config is refused (before any model load)
     assert main(["generate", str(path), "--no-progress"]) == 2

@@ -2,7 +2,9 @@
 
 Besides the schema, it runs the same pre-flight checks as ``generate``
 (:func:`~attention_visual.pipeline.validation.check_runnable`: marked words against the tokenizer,
-blocks against the model's ``config.json``, the device), reading only local files. The output is the config with every default filled in and the overrides applied, as YAML that
+blocks against the model's ``config.json``, the device), reading only local files.
+
+The output is the config with every default filled in and the overrides applied, as YAML that
 ``attention-visual config`` (and :func:`attention_visual.config.load_config`) reads back unchanged.
 """
 
