@@ -83,7 +83,7 @@ def figure_size(dpi: int = DEFAULT_DPI) -> v.Check:
     inches = f"in [{low / dpi:g}, {high / dpi:g}] inches ({low}-{high} px at dpi {dpi})"
 
     def check(key: str, value: Any) -> tuple[float, float]:
-        size = pair(key, value)
+        size: tuple[float, float] = pair(key, value)
         for i, side in enumerate(("width", "height")):
             if not low <= size[i] * dpi <= high:
                 v.fail(f"{key}[{i}] ({side})", inches, size[i])
