@@ -92,9 +92,13 @@ class AttentionAnalyzer:
         """Videos whose capture was interrupted: maps may be missing."""
         return [v for v in self.get_available_videos() if not self.is_complete(v)]
 
-    def get_available_tokens(self, video_id: str) -> list[str]:
+    def get_available_words(self, video_id: str) -> list[str]:
         """The marked words of a video (original text), sorted."""
         return sorted(self._word_index(video_id))
+
+    def get_available_tokens(self, video_id: str) -> list[str]:
+        """The seed's name of :meth:`get_available_words` (it returns words, not tokenizer pieces)."""
+        return self.get_available_words(video_id)
 
     def get_available_steps(self, video_id: str, token: str) -> list[int]:
         """Stored step indices of a word, ascending."""
