@@ -21,6 +21,7 @@ from typing import IO, Any
 import numpy as np
 
 from attention_visual.errors import AttentionDataError
+from attention_visual.extras import require_extra
 from attention_visual.storage.atomic import atomic_write_text, atomic_write_with
 from attention_visual.storage.layout import (
     COMPLETE_MARK,
@@ -132,9 +133,18 @@ def _write_npz(fh: IO[bytes], arr: np.ndarray, compress: bool) -> None:
         np.savez(fh, attention=arr)
 
 
-def _write_pt(fh: IO[bytes], arr: np.ndarray) -> None:
-    import torch
+def _torch(what: str) -> Any:
+    """The torch module, which ``.pt`` maps need (a light install has none: one line naming the extra)."""
+    try:
+        import torch
+    except ModuleNotFoundError:
+        require_extra("wan", what)
+        raise
+    return torch
 
+
+def _write_pt(fh: IO[bytes], arr: np.ndarray) -> None:
+    torch = _torch("storage_format 'torch' (.pt maps)")
     torch.save({ARRAY_KEY: torch.from_numpy(arr)}, fh)
 
 
@@ -147,8 +157,7 @@ def read_array(path: Path) -> np.ndarray:
                     raise AttentionDataError(f"{path}: no '{ARRAY_KEY}' array in file (found {npz.files})")
                 return np.asarray(npz[ARRAY_KEY])
         if path.suffix == ".pt":
-            import torch
-
+            torch = _torch(f"reading {path}")
             try:
                 obj = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
             except pickle.UnpicklingError as exc:  # weights_only refused it: not plain tensors
