@@ -9,10 +9,11 @@ try:
     from attention_visual.capture.capture import AttentionCapture
     from attention_visual.capture.locator import block_name, locate_cross_attention
     from attention_visual.capture.settings import CaptureSettings
+    from attention_visual.capture.word_maps import CapturedMaps
 except ModuleNotFoundError:
     from attention_visual.extras import require_extra
 
     require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
     raise
 
-__all__ = ["AttentionCapture", "CaptureSettings", "block_name", "locate_cross_attention"]
+__all__ = ["AttentionCapture", "CaptureSettings", "CapturedMaps", "block_name", "locate_cross_attention"]

@@ -29,6 +29,7 @@ from attention_visual.storage.layout import (
     parse_step_index,
 )
 from attention_visual.storage.metadata import MapMetadata
+from attention_visual.storage.reduce import to_grid
 from attention_visual.storage.store import AttentionInfo, read_map, read_metadata
 
 log = logging.getLogger(__name__)
@@ -145,20 +146,7 @@ class AttentionAnalyzer:
         A ``pass`` axis (``guidance_pass: both``) is indexed by ``pass_name``; ``block`` and
         ``head`` axes are averaged (the default capture already averaged them).
         """
-        arr = np.asarray(info.attention_map, dtype=np.float32)  # [*leading, frame, y, x]
-        axes = list(info.metadata.axes)
-        if "pass" in axes:
-            passes = list(info.metadata.passes)
-            if pass_name not in passes:
-                raise NotFoundError(f"pass {pass_name!r} not stored; available passes: {_listing(passes)}")
-            arr = np.take(arr, passes.index(pass_name), axis=axes.index("pass"))
-            axes.remove("pass")
-        elif pass_name not in info.metadata.passes:
-            raise NotFoundError(
-                f"pass {pass_name!r} not stored; available passes: {_listing(list(info.metadata.passes))}"
-            )
-        leading = tuple(range(len(axes) - 3))
-        return arr.mean(axis=leading) if leading else arr
+        return to_grid(info.attention_map, info.metadata, pass_name)
 
     @staticmethod
     def frame_weights(metadata: MapMetadata) -> np.ndarray:

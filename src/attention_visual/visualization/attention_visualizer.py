@@ -41,6 +41,7 @@ from attention_visual.storage.atomic import atomic_output
 from attention_visual.storage.metadata import GRID_AXES, MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.comparison import comparison_figure, snapshot_positions, temporal_metrics
+from attention_visual.visualization.in_memory import InMemoryAnalyzer
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,34 @@ class AttentionVisualizer:
         visualizer = cls(analyzer)
         visualizer.options = options
         return visualizer
+
+    @classmethod
+    def from_maps(
+        cls,
+        maps: Mapping[str, np.ndarray],
+        metadata: Mapping[str, Sequence[MapMetadata]] | None = None,
+        **options: Any,
+    ) -> AttentionVisualizer:
+        """Render from maps in memory instead of a store, e.g. ``capture.word_maps()``.
+
+        Args:
+            maps: ``{word: [step, *leading, frame, y, x]}``.
+            metadata: ``{word: [metadata of each step]}``; default: ``maps.metadata`` (what
+                ``capture.word_maps()`` returns carries it).
+            **options: The constructor's options (``fps``, ``colormap``, ``figsize``, ...).
+
+        The video id to pass to the rendering methods is ``visualizer.analyzer.video_id`` (the metadata's;
+        ``"captured"`` unless ``word_maps(video_id=...)`` said otherwise).
+
+        Example:
+            >>> viz = AttentionVisualizer.from_maps(capture.word_maps(), fps=4)   # doctest: +SKIP
+            >>> viz.generate_attention_video("captured", "kiss", "kiss_steps.mp4")  # doctest: +SKIP
+        """
+        if metadata is None:
+            metadata = getattr(maps, "metadata", None)
+            if metadata is None:
+                raise RenderError("give the maps' metadata: {word: [metadata of each step]}")
+        return cls(InMemoryAnalyzer(maps, metadata), **options)
 
     # -- videos -------------------------------------------------------------------------------
     @keyword_aliases(token_word="word")
