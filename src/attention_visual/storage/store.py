@@ -56,9 +56,17 @@ class AttentionStore:
         aggregated_format: file format of the step-averaged maps (defaults to ``storage_format``).
 
     Example:
-        >>> store = AttentionStore(Path("out/attention_maps"))  # doctest: +SKIP
-        >>> store.save_step(metadata, array)                     # doctest: +SKIP
-        >>> store.mark_complete("prompt_001_vid_001", {"words": ["kiss"]})  # doctest: +SKIP
+        >>> from attention_visual.storage.frames import latent_to_video_frame_ranges
+        >>> from attention_visual.storage.metadata import TokenGrid, VideoDimensions
+        >>> metadata = MapMetadata(video_id="prompt_001_vid_001", token_word="kiss", shape=(3, 2, 5),
+        ...     dtype="float32", axes=("frame", "y", "x"), num_steps=4, steps_used=(0,), step_index=0,
+        ...     aggregation_method="per_step", video_dimensions=VideoDimensions(80, 32, 16.0, 9),
+        ...     token_grid=TokenGrid(3, 2, 5), latent_to_video_frames=latent_to_video_frame_ranges(3))
+        >>> store = AttentionStore(Path("out/attention_maps"))
+        >>> store.save_step(metadata, np.zeros((3, 2, 5), np.float32)).as_posix()  # [frame, y, x]
+        'out/attention_maps/prompt_001_vid_001/kiss/step_000.npz'
+        >>> store.mark_complete("prompt_001_vid_001", {"words": ["kiss"]}).name
+        '_complete.json'
     """
 
     def __init__(

@@ -1,12 +1,17 @@
 """Read stored attention maps back, on any machine, without the model.
 
 Example:
-    >>> analyzer = AttentionAnalyzer("outputs/batch/attention_maps")   # doctest: +SKIP
-    >>> info = analyzer.load_step("prompt_001_vid_001", "kiss", 0)      # doctest: +SKIP
-    >>> info.metadata.video_dimensions.width                            # doctest: +SKIP
-    832
-    >>> grid = analyzer.grid(info)           # [frame, y, x]            # doctest: +SKIP
-    >>> frames = analyzer.video_frame_maps(grid, info.metadata)  # [video_frame, H, W]  # doctest: +SKIP
+    >>> analyzer = AttentionAnalyzer("outputs/batch/attention_maps")
+    >>> analyzer.get_available_words("prompt_001_vid_001")
+    ['flowers', 'kiss']
+    >>> info = analyzer.load_step("prompt_001_vid_001", "kiss", 0)
+    >>> info.metadata.video_dimensions.width
+    48
+    >>> grid = analyzer.grid(info)           # [frame, y, x]
+    >>> grid.shape
+    (3, 2, 3)
+    >>> analyzer.video_frame_maps(grid, info.metadata).shape  # [video_frame, H, W]
+    (9, 32, 48)
 """
 
 from __future__ import annotations

@@ -12,11 +12,13 @@ each frame, ffmpeg (imageio-ffmpeg's binary) encodes as frames arrive, and the o
 appears atomically at the end.
 
 Example:
-    >>> viz = AttentionVisualizer("outputs/batch/attention_maps", colormap="hot", fps=10)  # doctest: +SKIP
-    >>> viz.generate_attention_video("prompt_001_vid_001", "kiss", "kiss_steps.mp4")       # doctest: +SKIP
+    >>> viz = AttentionVisualizer("outputs/batch/attention_maps", colormap="hot", fps=10, figsize=(4, 3), dpi=50)
+    >>> viz.generate_attention_video("prompt_001_vid_001", "kiss", "kiss_steps.mp4").name
+    'kiss_steps.mp4'
     >>> viz.generate_attention_video("prompt_001_vid_001", "kiss", "kiss_overlay.mp4",
-    ...                              original_video_path="prompt_001_vid_001.mp4")       # doctest: +SKIP
-    >>> viz.generate_temporal_comparison("prompt_001_vid_001", ["kiss", "flowers"], "t.png")  # doctest: +SKIP
+    ...     original_video_path="outputs/batch/videos/prompt_001/video_001.mp4").name
+    'kiss_overlay.mp4'
+    >>> fig = viz.generate_temporal_comparison("prompt_001_vid_001", ["kiss", "flowers"], "t.png")
 """
 
 from __future__ import annotations
@@ -104,8 +106,10 @@ class AttentionVisualizer:
         Unknown keys are an error. ``dpi`` may be added to a mapping.
 
         Example:
-            >>> params = load_config("demo.yaml").attention_analysis.visualization_params  # doctest: +SKIP
-            >>> AttentionVisualizer.from_params("outputs/b/attention_maps", params)       # doctest: +SKIP
+            >>> from attention_visual.config import load_config
+            >>> params = load_config("configs/tiny_demo.yaml").attention_analysis.visualization_params
+            >>> AttentionVisualizer.from_params("outputs/batch/attention_maps", params).options.colormap
+            'hot'
         """
         mapping = params.to_dict() if hasattr(params, "to_dict") else params
         options = RenderOptions.from_mapping(mapping)
