@@ -13,6 +13,8 @@ from attention_visual.render.options import RenderOptions
 from attention_visual.render.resize import upsample_bilinear
 from attention_visual.render.text import Box, TextRenderer
 
+pytestmark = pytest.mark.light  # runs on the light install too (make test-light)
+
 
 @pytest.mark.parametrize(
     ("change", "match"),
@@ -62,6 +64,7 @@ def test_heatmap_keeps_a_top_left_hot_spot_top_left() -> None:
     assert heat[:8, :8, 0].min() > 200 and heat[24:, 32:, 0].max() < 10
 
 
+@pytest.mark.wan
 def test_upsampling_matches_torch_bilinear() -> None:
     import torch
 
