@@ -16,6 +16,7 @@ import sys
 
 from attention_visual.cli.common import add_config_arguments, config_from_args
 from attention_visual.config import dump_config
+from attention_visual.extras import has_extra
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Print the resolved config of ``args.config``; return the exit status (0)."""
-    from attention_visual.pipeline.validation import check_runnable  # torch: load when used
-
     config = config_from_args(args)
-    check_runnable(config)
+    if has_extra("wan"):
+        from attention_visual.pipeline.validation import check_runnable  # torch: load when used
+
+        check_runnable(config)
+    else:  # a light install: the schema is checked; tokenizer, blocks and device need the generation stack
+        log.warning(
+            "the 'wan' extra is not installed: the tokenizer, blocks and device checks of `generate` were "
+            'skipped (pip install "attention_visual[wan]")'
+        )
     log.debug("config %s is valid (%d prompt(s))", args.config, len(config.prompts))
     sys.stdout.write(dump_config(config))
     return 0
