@@ -1,7 +1,7 @@
 """Capture overhead: wall time and peak memory with vs. without AttentionCapture, one process.
 
 The transformer(s) of a real Wan checkpoint at its real width (``--model-config``, a shipped
-architecture: ``attention_visual.models.architectures``; default Wan2.1-T2V-1.3B: dim 1536 = 12 heads
+architecture: ``attention_visual.models.public_checkpoints``; default Wan2.1-T2V-1.3B: dim 1536 = 12 heads
 x 128, ffn 8960) with ``--blocks`` blocks (2 by default, random weights), both experts for Wan2.2
 A14B; a 4096-wide one-layer text encoder with the tiny tokenizer; a tiny VAE with the checkpoint's
 latent channels and factors (16x and 48 channels for TI2V-5B); for the I2V/FLF2V checkpoints a one-layer
@@ -50,8 +50,13 @@ from transformers import (
 
 from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.capture.attention_math import WordColumns, word_attention
-from attention_visual.models.architectures import Architecture, architecture_names, build_transformer, load_architecture
 from attention_visual.models.checkpoint import AUTO_TASK, TASK_PIPELINES, pipeline_class_for
+from attention_visual.models.public_checkpoints import (
+    Architecture,
+    architecture_names,
+    build_transformer,
+    load_architecture,
+)
 from attention_visual.models.tiny_variants import build_tiny_model, tiny_image
 
 PROMPT = "A romantic (kiss) between a man and woman with (flowers)"

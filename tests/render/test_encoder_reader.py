@@ -17,6 +17,8 @@ from attention_visual.render.sources import OverlayVideo, write_video
 from attention_visual.render.video_reader import probe_video, read_frames, source_index
 from attention_visual.storage.atomic import default_file_mode
 
+pytestmark = pytest.mark.light  # runs on the light install too (make test-light)
+
 
 def _frames(n: int = 12, width: int = 64, height: int = 48) -> list[np.ndarray]:
     out = []

@@ -13,21 +13,23 @@ from attention_visual.render.options import RenderOptions
 from attention_visual.render.resize import upsample_bilinear
 from attention_visual.render.text import Box, TextRenderer
 
+pytestmark = pytest.mark.light  # runs on the light install too (make test-light)
+
 
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        ({"overlay_alpha": 1.5}, "overlay_alpha must be >= 0 and <= 1"),
+        ({"overlay_alpha": 1.5}, r"overlay_alpha must be in \[0, 1\], got 1.5"),
         ({"overlay_alpha": -0.1}, "overlay_alpha"),
-        ({"fps": 0}, "fps must be > 0"),
-        ({"fps": -3.0}, "fps must be > 0"),
-        ({"figsize": (12,)}, "figsize must be two numbers"),
-        ({"figsize": ("a", 8)}, "figsize must be two numbers"),
-        ({"figsize": (0.1, 8)}, "figsize width"),
+        ({"fps": 0}, r"fps must be in \(0, 240\], got 0"),
+        ({"fps": -3.0}, r"fps must be in \(0, 240\]"),
+        ({"figsize": (12,)}, r"figsize must be two positive numbers \[width, height\]"),
+        ({"figsize": ("a", 8)}, "figsize must be two positive numbers"),
+        ({"figsize": (0.1, 8)}, r"figsize\[0\] \(width\) must be in \[0.64, 76.8\] inches"),
         ({"interpolation_steps": -1}, "interpolation_steps"),
         ({"interpolation_steps": 1.5}, "interpolation_steps must be an integer"),
-        ({"static_duration": 0}, "static_duration must be > 0"),
-        ({"video_format": "mkv"}, "video_format must be one of mp4, avi, gif"),
+        ({"static_duration": 0}, r"static_duration must be in \(0, 3600\]"),
+        ({"video_format": "mkv"}, "video_format must be one of 'mp4', 'avi', 'gif'"),
         ({"normalization": "minmax"}, "normalization must be one of"),
         ({"colormap": "virdis"}, "did you mean viridis"),
         ({"include_colorbar": "yes"}, "include_colorbar must be true or false"),
@@ -62,6 +64,7 @@ def test_heatmap_keeps_a_top_left_hot_spot_top_left() -> None:
     assert heat[:8, :8, 0].min() > 200 and heat[24:, 32:, 0].max() < 10
 
 
+@pytest.mark.wan
 def test_upsampling_matches_torch_bilinear() -> None:
     import torch
 

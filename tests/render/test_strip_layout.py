@@ -17,6 +17,8 @@ from attention_visual.render.layout import (
 )
 from attention_visual.render.text import Box
 
+pytestmark = pytest.mark.light  # runs on the light install too (make test-light)
+
 SIZES = [(48, 32), (192, 128), (832, 480), (1280, 720)]
 SIDE_LABELS = ("video", "attention", "overlay")
 TITLE = "“flowers” — mean of 4 steps"

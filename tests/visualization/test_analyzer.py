@@ -29,7 +29,8 @@ def store_root(tmp_path: Path) -> Path:
 def test_discovery(store_root: Path) -> None:
     an = AttentionAnalyzer(store_root)
     assert an.get_available_videos() == [VID]
-    assert an.get_available_tokens(VID) == ["../x", "kiss", "red car"]
+    assert an.get_available_words(VID) == ["../x", "kiss", "red car"]
+    assert an.get_available_tokens(VID) == an.get_available_words(VID)  # the seed's name stays
     assert an.get_available_steps(VID, "red car") == [0, 1, 2]
     assert an.is_complete(VID)
 
@@ -37,7 +38,7 @@ def test_discovery(store_root: Path) -> None:
 def test_load_step_typed_metadata(store_root: Path) -> None:
     info = AttentionAnalyzer(store_root).load_step(VID, "red car", 1)
     assert info.metadata.video_dimensions.width == 80
-    assert info.metadata.token_word == "red car"
+    assert info.metadata.token_word == info.metadata.word == "red car"
     assert info.attention_map.shape == GRID
     assert info.attention_map[1, 0, 0] == 2.0
 

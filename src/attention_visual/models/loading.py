@@ -364,6 +364,10 @@ def _from_pretrained(model_id: str, dtype: torch.dtype, *, local_files_only: boo
     return pipe, source
 
 
+class CheckpointUnavailableError(ConfigError):
+    """A checkpoint's files cannot be read (not downloaded while offline, missing, broken)."""
+
+
 def _load_error(model_id: str, from_hub: bool, local_files_only: bool, exc: Exception) -> ConfigError:
     """The one-line error of a checkpoint that cannot be read, with the fix."""
     first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -373,7 +377,7 @@ def _load_error(model_id: str, from_hub: bool, local_files_only: bool, exc: Exce
         if from_hub and local_files_only
         else "check the id or path, your network and the files"
     )
-    return ConfigError(f"cannot load model {model_id!r}: {hint} ({type(exc).__name__}: {first_line})")
+    return CheckpointUnavailableError(f"cannot load model {model_id!r}: {hint} ({type(exc).__name__}: {first_line})")
 
 
 def _cast_non_vae(pipe: Any, dtype: torch.dtype) -> None:

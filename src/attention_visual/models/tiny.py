@@ -175,6 +175,8 @@ _VAE_TEMPORAL_FACTOR = 4  # temperal_downsample=[False, True, True]
 _PATCH_SIZE = (1, 2, 2)
 _LATENT_CHANNELS = 16  # z_dim of the tiny VAE, in_channels of the transformer
 _PIXELS_PER_TOKEN = _VAE_SPATIAL_FACTOR * _PATCH_SIZE[1]
+#: Transformer blocks of the tiny model (``blocks.0`` and ``blocks.1``).
+TINY_NUM_LAYERS = 2
 
 
 @dataclass(frozen=True)
@@ -344,7 +346,7 @@ def build_tiny_pipeline(
             text_dim=_TEXT_DIM,
             freq_dim=256,
             ffn_dim=32,
-            num_layers=2,
+            num_layers=TINY_NUM_LAYERS,
             cross_attn_norm=True,
             qk_norm="rms_norm_across_heads",
             rope_max_seq_len=32,

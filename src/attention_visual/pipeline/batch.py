@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
+try:
+    import torch
+except ModuleNotFoundError:
+    from attention_visual.extras import require_extra
+
+    require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
+    raise
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 

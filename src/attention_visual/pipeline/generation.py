@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+
+try:
+    import torch
+except ModuleNotFoundError:
+    from attention_visual.extras import require_extra
+
+    require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
+    raise
 from PIL import Image
 
 from attention_visual.capture import AttentionCapture, CaptureSettings

@@ -13,9 +13,12 @@ Formats:
 * ``gif``: 256-colour palette computed over the whole clip (``palettegen``/``paletteuse``), loops.
 
 Example:
-    >>> with VideoWriter(Path("out.mp4"), width=64, height=48, fps=10) as writer:  # doctest: +SKIP
-    ...     for frame in frames:                                                  # [48, 64, 3] uint8
-    ...         writer.write(frame)
+    >>> import numpy as np
+    >>> with VideoWriter(Path("out.mp4"), width=64, height=48, fps=10) as writer:
+    ...     for value in range(0, 250, 25):
+    ...         writer.write(np.full((48, 64, 3), value, np.uint8))  # [48, 64, 3] uint8
+    >>> Path("out.mp4").stat().st_size > 0
+    True
 """
 
 from __future__ import annotations

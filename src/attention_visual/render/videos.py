@@ -5,8 +5,14 @@ opening the original video) and return a lazy frame source; nothing is rendered 
 source is iterated (usually by :func:`~attention_visual.render.sources.write_video`).
 
 Example:
-    >>> source = step_video(stack, metas, "kiss", RenderOptions())   # doctest: +SKIP
-    >>> write_video(source, Path("kiss_steps.mp4"))                  # doctest: +SKIP
+    >>> from attention_visual.render.sources import write_video
+    >>> from attention_visual.visualization import AttentionAnalyzer
+    >>> stack, metas = AttentionAnalyzer("outputs/batch/attention_maps").step_stack("prompt_001_vid_001", "kiss")
+    >>> source = step_video(stack, metas, "kiss", RenderOptions(figsize=(4, 3), dpi=50))
+    >>> source.num_frames, source.width, source.height  # 3 steps, 2 blended frames between each
+    (7, 200, 150)
+    >>> write_video(source, Path("kiss_steps.mp4")).name
+    'kiss_steps.mp4'
 """
 
 from __future__ import annotations

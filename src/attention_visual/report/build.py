@@ -139,8 +139,8 @@ def write_report(
         ConfigError: Unknown normalisation.
 
     Example:
-        >>> write_report("outputs/demo")            # doctest: +SKIP
-        PosixPath('outputs/demo/report/index.html')
+        >>> write_report("outputs/batch")
+        PosixPath('outputs/batch/report/index.html')
     """
     started = time.perf_counter()
     batch_dir = Path(batch_dir)

@@ -7,9 +7,9 @@ when present, is newer than its manifest entry (multi-process runs merge the man
 so it wins.
 
 Example:
-    >>> view = collect_batch(Path("outputs/demo"))        # doctest: +SKIP
-    >>> [v.record.status for p in view.prompts for v in p.videos]  # doctest: +SKIP
-    ['done', 'done', 'failed', 'pending']
+    >>> view = collect_batch(Path("outputs/batch"))
+    >>> [(v.record.video_id, v.record.status) for p in view.prompts for v in p.videos]
+    [('prompt_001_vid_001', 'done')]
 """
 
 from __future__ import annotations

@@ -6,7 +6,11 @@ Every user string (prompts, words, errors, ids) goes through :func:`html.escape`
 ``file://`` and keeps working when the batch folder is moved or copied as a whole.
 
 Example:
-    >>> page = render_page(collect_batch(Path("outputs/demo")))   # doctest: +SKIP
+    >>> from pathlib import Path
+    >>> from attention_visual.report.collect import collect_batch
+    >>> page = render_page(collect_batch(Path("outputs/batch")))
+    >>> page.startswith("<!doctype html>"), "prompt_001_vid_001" in page
+    (True, True)
 """
 
 from __future__ import annotations

@@ -16,10 +16,11 @@ Next to each sprite, a JSON sidecar records what the page needs (tile size, step
 the normalisation range) and what the sprite was made from, so an up-to-date sprite is not redone.
 
 Example:
-    >>> analyzer = AttentionAnalyzer("outputs/b/attention_maps")                          # doctest: +SKIP
-    >>> info = write_sprite(analyzer, "prompt_001_vid_001", "kiss", Path("kiss.png"))     # doctest: +SKIP
-    >>> info.rows, info.cols                                                             # doctest: +SKIP
-    (50, 22)
+    >>> from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
+    >>> analyzer = AttentionAnalyzer("outputs/batch/attention_maps")
+    >>> info = write_sprite(analyzer, "prompt_001_vid_001", "kiss", Path("kiss.png"))
+    >>> info.rows, info.cols  # a row per stored step; the frame mean, then each of the 3 latent frames
+    (3, 4)
 """
 
 from __future__ import annotations

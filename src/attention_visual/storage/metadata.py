@@ -111,6 +111,11 @@ class MapMetadata:
             raise AttentionDataError(f"quantity must be one of {QUANTITIES}, got {self.quantity!r}")
 
     @property
+    def word(self) -> str:
+        """The marked word this map belongs to (stored under the seed's key ``token_word``)."""
+        return self.token_word
+
+    @property
     def grid_shape(self) -> tuple[int, int, int]:
         """``(frame, y, x)`` of the stored array."""
         f, y, x = self.shape[-3:]

@@ -1,12 +1,17 @@
 """Read stored attention maps back, on any machine, without the model.
 
 Example:
-    >>> analyzer = AttentionAnalyzer("outputs/batch/attention_maps")   # doctest: +SKIP
-    >>> info = analyzer.load_step("prompt_001_vid_001", "kiss", 0)      # doctest: +SKIP
-    >>> info.metadata.video_dimensions.width                            # doctest: +SKIP
-    832
-    >>> grid = analyzer.grid(info)           # [frame, y, x]            # doctest: +SKIP
-    >>> frames = analyzer.video_frame_maps(grid, info.metadata)  # [video_frame, H, W]  # doctest: +SKIP
+    >>> analyzer = AttentionAnalyzer("outputs/batch/attention_maps")
+    >>> analyzer.get_available_words("prompt_001_vid_001")
+    ['flowers', 'kiss']
+    >>> info = analyzer.load_step("prompt_001_vid_001", "kiss", 0)
+    >>> info.metadata.video_dimensions.width
+    48
+    >>> grid = analyzer.grid(info)           # [frame, y, x]
+    >>> grid.shape
+    (3, 2, 3)
+    >>> analyzer.video_frame_maps(grid, info.metadata).shape  # [video_frame, H, W]
+    (9, 32, 48)
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from attention_visual.storage.layout import (
     parse_step_index,
 )
 from attention_visual.storage.metadata import MapMetadata
+from attention_visual.storage.reduce import to_grid
 from attention_visual.storage.store import AttentionInfo, read_map, read_metadata
 
 log = logging.getLogger(__name__)
@@ -92,9 +98,13 @@ class AttentionAnalyzer:
         """Videos whose capture was interrupted: maps may be missing."""
         return [v for v in self.get_available_videos() if not self.is_complete(v)]
 
-    def get_available_tokens(self, video_id: str) -> list[str]:
+    def get_available_words(self, video_id: str) -> list[str]:
         """The marked words of a video (original text), sorted."""
         return sorted(self._word_index(video_id))
+
+    def get_available_tokens(self, video_id: str) -> list[str]:
+        """The seed's name of :meth:`get_available_words` (it returns words, not tokenizer pieces)."""
+        return self.get_available_words(video_id)
 
     def get_available_steps(self, video_id: str, token: str) -> list[int]:
         """Stored step indices of a word, ascending."""
@@ -141,20 +151,7 @@ class AttentionAnalyzer:
         A ``pass`` axis (``guidance_pass: both``) is indexed by ``pass_name``; ``block`` and
         ``head`` axes are averaged (the default capture already averaged them).
         """
-        arr = np.asarray(info.attention_map, dtype=np.float32)  # [*leading, frame, y, x]
-        axes = list(info.metadata.axes)
-        if "pass" in axes:
-            passes = list(info.metadata.passes)
-            if pass_name not in passes:
-                raise NotFoundError(f"pass {pass_name!r} not stored; available passes: {_listing(passes)}")
-            arr = np.take(arr, passes.index(pass_name), axis=axes.index("pass"))
-            axes.remove("pass")
-        elif pass_name not in info.metadata.passes:
-            raise NotFoundError(
-                f"pass {pass_name!r} not stored; available passes: {_listing(list(info.metadata.passes))}"
-            )
-        leading = tuple(range(len(axes) - 3))
-        return arr.mean(axis=leading) if leading else arr
+        return to_grid(info.attention_map, info.metadata, pass_name)
 
     @staticmethod
     def frame_weights(metadata: MapMetadata) -> np.ndarray:

@@ -14,8 +14,11 @@ small multiples: one row per word, its frame-averaged map at a few steps, on one
 colour scale per word.
 
 Example:
-    >>> metrics = temporal_metrics(stack, frame_weights)   # stack [step, frame, y, x]  # doctest: +SKIP
-    >>> fig = comparison_figure(["kiss", "flowers"], [m1, m2], [s1, s2], [[1, 17, 34, 50]] * 2)  # doctest: +SKIP
+    >>> stack = np.zeros((4, 3, 2, 5), np.float32)  # [step, frame, y, x]
+    >>> stack[:, :, 0, 0] = 1.0                      # all attention on one token
+    >>> metrics = temporal_metrics(stack, np.array([1.0, 4.0, 4.0]), steps=[1, 2, 3, 4])  # weights: Wan's 1, 4, 4
+    >>> float(metrics.by_step["entropy"][0]), float(metrics.by_step["peak"][0])
+    (0.0, 1.0)
 """
 
 from __future__ import annotations

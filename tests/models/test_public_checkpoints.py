@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from attention_visual.errors import ConfigError
-from attention_visual.models.architectures import architecture_names, build_transformer, load_architecture
+from attention_visual.models.public_checkpoints import architecture_names, build_transformer, load_architecture
 
 # name: (width, heads, layers, ffn, in_channels, out_channels, pixels per token, experts, image branch)
 EXPECTED = {

@@ -1,4 +1,4 @@
-"""The real Wan checkpoints' architectures, shipped with the package, and full-width random transformers.
+"""The public Wan checkpoints' architectures, shipped with the package, and full-width random transformers.
 
 ``attention_visual/models/configs/<name>.json`` holds, for each public checkpoint, what its
 ``transformer/config.json``, ``model_index.json`` and VAE config say about the architecture (the
