@@ -2,7 +2,7 @@
 
 Import as ``from report.report_support import build_batch`` (tests/ is on pytest's pythonpath).
 
-:func:`build_batch` writes ``manifest.json`` through :mod:`attention_visual.pipeline.manifest`, the
+:func:`build_batch` writes ``manifest.json`` through :mod:`attention_visual.storage.batch_manifest`, the
 maps through :class:`AttentionStore` and small H.264 videos with imageio-ffmpeg (one encoded file
 copied to every path, so a 50-video batch takes a second). Each word's map has one hot token that
 moves with the step (step ``s`` → token column ``s % x``), so consecutive steps always look different.
@@ -17,7 +17,10 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from attention_visual.pipeline.manifest import (
+from attention_visual.prompts.parsing import parse_prompt
+from attention_visual.storage import AttentionStore, MapMetadata, token_dir_name
+from attention_visual.storage.batch_layout import make_video_id, prompt_dir
+from attention_visual.storage.batch_manifest import (
     Manifest,
     PromptRecord,
     RenderRecord,
@@ -26,9 +29,6 @@ from attention_visual.pipeline.manifest import (
     VideoRecord,
     write_manifest,
 )
-from attention_visual.pipeline.plan import make_video_id, prompt_dir
-from attention_visual.prompts.parsing import parse_prompt
-from attention_visual.storage import AttentionStore, MapMetadata, token_dir_name
 from support.synthetic import make_metadata
 
 GRID = (3, 2, 3)  # [frame, y, x]: the tiny model's token grid
