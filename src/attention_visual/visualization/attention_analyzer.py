@@ -20,6 +20,7 @@ import numpy as np
 from attention_visual.errors import NotFoundError
 from attention_visual.render.resize import upsample_bilinear
 from attention_visual.storage.atomic import is_temporary
+from attention_visual.storage.frames import frame_average, frame_weights, video_frame_index
 from attention_visual.storage.layout import (
     AGGREGATED_DIR,
     COMPLETE_MARK,
@@ -158,36 +159,36 @@ class AttentionAnalyzer:
 
     @staticmethod
     def frame_weights(metadata: MapMetadata) -> np.ndarray:
-        """``[frame]`` float32: how many video frames each latent frame produced (Wan: 1, 4, 4, …)."""
-        counts = [last - first + 1 for first, last in metadata.latent_to_video_frames]
-        return np.asarray(counts, dtype=np.float32)
+        """``[frame]`` float32: how many video frames each latent frame produced (Wan: 1, 4, 4, …).
 
-    @classmethod
-    def frame_averaged(cls, grid: np.ndarray, metadata: MapMetadata) -> np.ndarray:
-        """``[y, x]``: the map averaged over the *video's* frames (latent frames weighted by frames owned)."""
-        weights = cls.frame_weights(metadata)
-        if weights.shape[0] != grid.shape[-3]:
-            return np.asarray(grid.mean(axis=-3), dtype=np.float32)
-        return np.tensordot(weights / weights.sum(), grid, axes=([0], [-3])).astype(np.float32)
+        See :func:`attention_visual.storage.frames.frame_weights`.
+        """
+        return frame_weights(metadata)
+
+    @staticmethod
+    def frame_averaged(grid: np.ndarray, metadata: MapMetadata) -> np.ndarray:
+        """``[..., y, x]``: ``grid`` ``[..., frame, y, x]`` averaged over the *video's* frames.
+
+        Latent frames are weighted by the video frames they produced; a mapping that contradicts the
+        grid raises :class:`AttentionDataError` (see :func:`attention_visual.storage.frames.frame_average`).
+        """
+        return frame_average(grid, metadata)
 
     @staticmethod
     def video_frame_index(metadata: MapMetadata) -> np.ndarray:
         """``[video_frame]`` int: the latent frame that produced each video frame."""
-        index = np.zeros(metadata.video_dimensions.frames, dtype=np.int64)
-        for k, (first, last) in enumerate(metadata.latent_to_video_frames):
-            index[first : last + 1] = k
-        return index
+        return video_frame_index(metadata)
 
-    @classmethod
+    @staticmethod
     def video_frame_maps(
-        cls, grid: np.ndarray, metadata: MapMetadata, height: int | None = None, width: int | None = None
+        grid: np.ndarray, metadata: MapMetadata, height: int | None = None, width: int | None = None
     ) -> np.ndarray:
         """``[video_frame, H, W]`` float32: each video frame's map, upsampled bilinearly.
 
         ``height``/``width`` default to the video's resolution; pass the grid size to skip upsampling.
         """
         dims = metadata.video_dimensions
-        per_frame = grid[cls.video_frame_index(metadata)]  # [video_frame, y, x]
+        per_frame = grid[video_frame_index(metadata, grid.shape[-3])]  # [video_frame, y, x]
         return upsample_bilinear(per_frame, height or dims.height, width or dims.width)
 
     # -- index ------------------------------------------------------------------------------------
