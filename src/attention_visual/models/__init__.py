@@ -15,9 +15,8 @@ from attention_visual.models.tiny import (
     TINY_MODEL_ID,
     TinyDefaults,
     build_tiny_pipeline,
-    build_tiny_tokenizer,
-    tiny_vocab,
 )
+from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer, tiny_vocab
 
 __all__ = [
     "DEFAULT_CROSS_ATTENTION_GAIN",
