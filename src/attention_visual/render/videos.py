@@ -18,18 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from attention_visual.errors import RenderError
+from attention_visual.render.canvas import Canvas, ColorbarSpec
 from attention_visual.render.colormap import packed_lut
-from attention_visual.render.layout import (
-    MIN_PANEL_HEIGHT,
-    Canvas,
-    ColorbarSpec,
-    display_size,
-    figure_canvas,
-    strip_canvas,
-)
 from attention_visual.render.normalize import NormalizationInfo, normalize_maps
 from attention_visual.render.options import RenderOptions
 from attention_visual.render.sources import LAYOUTS, OverlayVideo, StepVideo, StillVideo
+from attention_visual.render.step_grid import figure_canvas
+from attention_visual.render.strip import MIN_PANEL_HEIGHT, display_size, strip_canvas, strip_layout
 from attention_visual.render.video_reader import probe_video, read_frames
 from attention_visual.storage.frames import frame_average, frame_weights, video_frame_index
 from attention_visual.storage.metadata import MapMetadata
@@ -110,7 +105,7 @@ def overlay_video(
 ) -> OverlayVideo:
     """The overlay video: the generated video with each frame's attention blended over it.
 
-    The video is shown at :func:`~attention_visual.render.layout.display_size`: its own size
+    The video is shown at :func:`~attention_visual.render.strip.display_size`: its own size
     when it is at least ``min_panel_height`` pixels tall, else scaled up (bicubic, by the
     decoder) to that height; the map is upsampled bilinearly to the same size.
 
@@ -143,14 +138,16 @@ def overlay_video(
     title = f"“{word}”" + (f" — {heading}" if heading else "") if colorbar or labels else ""
     width, height = display_size(dims.width, dims.height, min_panel_height)
     canvas = strip_canvas(
-        width,
-        height,
-        len(labels) or 1,
-        options.dpi,
-        panel_labels=labels,
-        colorbar=colorbar,
-        title=title,
-        footer=include_timestamp,
+        strip_layout(
+            width,
+            height,
+            len(labels) or 1,
+            options.dpi,
+            panel_labels=labels,
+            colorbar=colorbar,
+            title=title,
+            footer=include_timestamp,
+        )
     )
     fps = dims.fps if dims.fps > 0 else info.fps or options.fps
 
