@@ -14,7 +14,7 @@ from attention_visual.render.strip import display_size
 from attention_visual.storage.frames import video_frames_of_latent
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
-from visualization.visualizer_support import (
+from support.maps import (
     FPS,
     FRAMES,
     GRID,
