@@ -19,9 +19,8 @@ try:
         TINY_MODEL_ID,
         TinyDefaults,
         build_tiny_pipeline,
-        build_tiny_tokenizer,
-        tiny_vocab,
     )
+    from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer, tiny_vocab
 except ModuleNotFoundError:
     from attention_visual.extras import require_extra
 
