@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from report.report_support import build_batch
+from support.batch import build_batch
 
 pytestmark = pytest.mark.light
 

@@ -40,6 +40,7 @@ from attention_visual.render.colormap import colormap_lut, lut_index
 from attention_visual.render.labels import conditioning_note, expert_note, with_notes
 from attention_visual.render.normalize import normalize_maps
 from attention_visual.storage.atomic import atomic_write_text, atomic_write_with
+from attention_visual.storage.frames import frame_weights
 from attention_visual.storage.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
@@ -153,11 +154,10 @@ def frame_labels(metadata: MapMetadata, frames: int) -> tuple[str, ...]:
     Conditioning frames (an input image's or VACE reference's latent) end in ``· conditioning``.
     """
     labels = ["all frames (weighted mean)"]
-    ranges = metadata.latent_to_video_frames
-    for k in range(frames):
+    frame_weights(metadata, frames)  # the mapping must fit the map's frames
+    for k, (first, last) in enumerate(metadata.latent_to_video_frames):
         label = f"latent frame {k + 1}/{frames}"
-        if k < len(ranges) and ranges[k][1] >= ranges[k][0]:  # VACE reference frames map to no video frame
-            first, last = ranges[k]
+        if last >= first:  # VACE reference frames map to no video frame
             label += f" · video frame {first + 1}" if first == last else f" · video frames {first + 1}–{last + 1}"
         labels.append(with_notes(label, conditioning_note(metadata, k)))
     return tuple(labels)
