@@ -85,7 +85,8 @@ def check_frame_mapping(ranges: Sequence[tuple[int, int]], latent_frames: int, v
     """Check that ``ranges`` maps ``latent_frames`` latent frames onto video frames ``0 … video_frames-1``.
 
     Each latent frame owns a non-empty run of video frames, the runs follow each other without gap or
-    overlap, and together they cover the video.
+    overlap, and together they cover the video. Leading latent frames may own none, written ``(0, -1)``:
+    VACE's reference images (see :func:`latent_to_video_frame_ranges_after_references`).
 
     Raises:
         AttentionDataError: The mapping contradicts the array (callers add the file's name).
@@ -94,8 +95,13 @@ def check_frame_mapping(ranges: Sequence[tuple[int, int]], latent_frames: int, v
         raise AttentionDataError(
             f"the map has {latent_frames} latent frames but latent_to_video_frames maps {len(ranges)}"
         )
+    references = 0
+    while references < len(ranges) and tuple(ranges[references]) == (0, -1):
+        references += 1
     expected_first = 0
     for k, (first, last) in enumerate(ranges):
+        if k < references:
+            continue
         if first != expected_first or last < first:
             raise AttentionDataError(
                 f"latent_to_video_frames[{k}] is ({first}, {last}); expected a run starting at video frame "
