@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def _doctest_batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from report.report_support import build_batch  # tests/ is on pytest's pythonpath
+    from support.batch import build_batch  # tests/ is on pytest's pythonpath
 
     batch = tmp_path_factory.mktemp("doctest_batch") / "batch"
     build_batch(batch, prompts=("A romantic (kiss) between a man and woman with (flowers)",), videos_per_prompt=1)

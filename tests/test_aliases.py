@@ -10,7 +10,7 @@ import pytest
 from attention_visual.aliases import keyword_aliases
 from attention_visual.cli.main import main
 from attention_visual.visualization import AttentionAnalyzer, AttentionVisualizer
-from visualization.visualizer_support import VIDEO_ID, decode, write_store
+from support.maps import VIDEO_ID, decode, write_store
 
 
 @pytest.fixture(scope="module")

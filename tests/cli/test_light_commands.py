@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from report.report_support import build_batch
+from support.batch import build_batch
 
 pytestmark = pytest.mark.light
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from attention_visual.cli.main import main
-from visualization.visualizer_support import FRAMES, VIDEO_ID, decode, write_store, write_video
+from support.maps import FRAMES, VIDEO_ID, decode, write_store, write_video
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,9 +19,8 @@ try:
         TINY_MODEL_ID,
         TinyDefaults,
         build_tiny_pipeline,
-        build_tiny_tokenizer,
-        tiny_vocab,
     )
+    from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer, tiny_vocab
     from attention_visual.models.tiny_variants import (
         TINY_MODEL_IDS,
         TINY_MODELS,

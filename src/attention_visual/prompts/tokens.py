@@ -17,7 +17,7 @@ Left out of every target:
 ``<unk>`` tokens are kept (they are where the word is; a warning is logged).
 
 Example:
-    >>> from attention_visual.models.tiny import build_tiny_tokenizer
+    >>> from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer
     >>> tokenized = tokenize_marked(build_tiny_tokenizer(), "A romantic (kiss) with (flowers)", 16)
     >>> [(t.word, t.token_indices, t.token_pieces) for t in tokenized.targets]
     [('kiss', (2, 3), ('▁ki', 'ss')), ('flowers', (5, 6), ('▁flow', 'ers'))]

@@ -54,8 +54,6 @@ FORMAT_ARGS: dict[str, tuple[str, ...]] = {
         "-loop", "0", "-f", "gif",
     ),
 }  # fmt: skip
-#: The codec name ffmpeg reports when reading each format back.
-FORMAT_CODECS = {"mp4": "h264", "avi": "mjpeg", "gif": "gif"}
 
 _PIXEL_FORMATS = {3: "rgb24", 4: "rgb0"}
 _PIPE_BYTES = 1 << 20  # a larger pipe lets rendering run ahead of the encoder a little
@@ -274,7 +272,6 @@ def _grow_pipe(stream: IO[bytes]) -> None:
 
 __all__ = [
     "FORMAT_ARGS",
-    "FORMAT_CODECS",
     "TMP_MARKER",
     "VideoWriter",
     "ffmpeg_exe",

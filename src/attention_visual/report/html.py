@@ -19,10 +19,10 @@ import json
 from html import escape
 from typing import Any
 
-from attention_visual.pipeline.manifest import STATUSES, Timings, VideoRecord
 from attention_visual.report.assets import CSS, JS
 from attention_visual.report.collect import PromptView, ReportView, Segment, VideoView, WordView
 from attention_visual.report.images import SpriteInfo
+from attention_visual.storage.batch_manifest import STATUSES, Timings, VideoRecord
 
 WORD_COLOURS = 6
 """Highlight colours (CSS classes ``w0`` … ``w5``), cycled over a prompt's words."""

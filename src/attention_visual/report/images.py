@@ -39,6 +39,7 @@ from PIL import Image
 from attention_visual.render.colormap import colormap_lut, lut_index
 from attention_visual.render.normalize import normalize_maps
 from attention_visual.storage.atomic import atomic_write_text, atomic_write_with
+from attention_visual.storage.frames import frame_weights
 from attention_visual.storage.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
@@ -145,12 +146,10 @@ def step_label(metadata: MapMetadata, position: int) -> str:
 def frame_labels(metadata: MapMetadata, frames: int) -> tuple[str, ...]:
     """Column labels: the frame average, then each latent frame with the video frames it produced."""
     labels = ["all frames (weighted mean)"]
-    ranges = metadata.latent_to_video_frames
-    for k in range(frames):
+    frame_weights(metadata, frames)  # the mapping must fit the map's frames
+    for k, (first, last) in enumerate(metadata.latent_to_video_frames):
         label = f"latent frame {k + 1}/{frames}"
-        if k < len(ranges):
-            first, last = ranges[k]
-            label += f" · video frame {first + 1}" if first == last else f" · video frames {first + 1}–{last + 1}"
+        label += f" · video frame {first + 1}" if first == last else f" · video frames {first + 1}–{last + 1}"
         labels.append(label)
     return tuple(labels)
 

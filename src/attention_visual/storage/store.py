@@ -23,6 +23,7 @@ import numpy as np
 from attention_visual.errors import AttentionDataError
 from attention_visual.extras import require_extra
 from attention_visual.storage.atomic import atomic_write_text, atomic_write_with
+from attention_visual.storage.frames import check_frame_mapping
 from attention_visual.storage.layout import (
     COMPLETE_MARK,
     EXTENSIONS,
@@ -123,6 +124,7 @@ class AttentionStore:
         arr = np.ascontiguousarray(array, dtype=np.dtype(self.dtype))  # [*leading, frame, y, x]
         if tuple(arr.shape) != tuple(metadata.shape):
             raise AttentionDataError(f"array shape {arr.shape} does not match metadata shape {metadata.shape}")
+        _check_frames(metadata, data_path)
         meta = metadata.with_array(tuple(arr.shape), self.dtype)
         meta = meta.stamped() if not meta.storage_timestamp else meta
         if fmt == "numpy":
@@ -189,7 +191,22 @@ def read_metadata(path: Path) -> MapMetadata:
     except (OSError, UnicodeDecodeError) as exc:
         raise AttentionDataError(f"{path}: cannot read metadata ({exc})") from exc
     try:
-        return MapMetadata.from_json(text)
+        metadata = MapMetadata.from_json(text)
+    except AttentionDataError as exc:
+        raise AttentionDataError(f"{path}: {exc}") from exc
+    _check_frames(metadata, path)
+    return metadata
+
+
+def _check_frames(metadata: MapMetadata, path: Path) -> None:
+    """The frame mapping must fit the array's frame axis and the video (errors name ``path``)."""
+    try:
+        check_frame_mapping(
+            metadata.latent_to_video_frames,
+            metadata.shape[-3],
+            metadata.video_dimensions.frames,
+            metadata.conditioning_frames,
+        )
     except AttentionDataError as exc:
         raise AttentionDataError(f"{path}: {exc}") from exc
 

@@ -30,7 +30,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from attention_visual.errors import RenderError
+from attention_visual.errors import AttentionDataError, RenderError
 
 METRICS = ("mass", "peak", "entropy")
 METRIC_TITLES = {"mass": "attention mass (mean)", "peak": "peak attention", "entropy": "spatial entropy (0–1)"}
@@ -69,10 +69,13 @@ def temporal_metrics(stack: np.ndarray, frame_weights: np.ndarray, steps: Sequen
         stack: one word's maps in step order.
         frame_weights: ``[frame]`` video frames per latent frame (Wan: 1, 4, 4, ...).
         steps: the 1-based step number of each map.
+
+    Raises:
+        AttentionDataError: ``frame_weights`` does not have one weight per latent frame.
     """
     weights = np.asarray(frame_weights, dtype=np.float64)  # [frame]
     if weights.shape != (stack.shape[1],):
-        weights = np.ones(stack.shape[1])
+        raise AttentionDataError(f"{weights.shape[0]} frame weights for a stack of {stack.shape[1]} latent frames")
     per_step = np.tensordot(stack, weights / weights.sum(), axes=([1], [0]))  # [step, y, x]
     per_frame = stack.mean(axis=0)  # [frame, y, x]
     return TemporalMetrics(np.asarray(steps), spatial_stats(per_step), spatial_stats(per_frame))
