@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from attention_visual.capture import AttentionCapture, CaptureSettings
-from attention_visual.errors import CaptureError
+from attention_visual.errors import AttentionDataError, CaptureError
 from attention_visual.storage import MapMetadata
+from attention_visual.storage.frames import check_frame_mapping, frame_weights, video_frame_index
 from capture.variant_support import CALLS, GRID, PROMPT, call_kwargs, num_reference, pipe_of, run_variant
 
 MODELS = ("transformer", "transformer_2", "text_encoder")
@@ -140,6 +141,10 @@ def test_saved_metadata_of_conditioning_frames(tmp_path: Path) -> None:
     meta = read_meta(tmp_path, "vace", "kiss", "step_000_metadata.json")
     assert meta.token_grid.frames == GRID[0] + 1 and meta.conditioning_frames == (0,)
     assert meta.latent_to_video_frames == ((0, -1), (0, 0), (1, 4), (5, 8))  # the reference frame maps to none
+    assert frame_weights(meta).tolist() == [0, 1, 4, 4]  # the reader accepts it: the reference weighs nothing
+    assert video_frame_index(meta).tolist() == [1, 2, 2, 2, 2, 3, 3, 3, 3]
+    with pytest.raises(AttentionDataError, match=r"latent_to_video_frames\[1\]"):  # only conditioning frames
+        check_frame_mapping(((0, 0), (1, 0), (1, 4)), 3, 5, conditioning=(0,))
     assert meta.video_dimensions.frames == 9
     with pytest.raises(CaptureError, match="has 5"):  # a 13-frame video + 1 reference = 5 latent frames, not 4
         vace.capture.save(tmp_path, "wrong", {"width": 48, "height": 32, "fps": 16.0, "frames": 13})

@@ -81,12 +81,14 @@ def latent_to_video_frame_ranges_after_references(
     return ((0, -1),) * num_reference + video
 
 
-def check_frame_mapping(ranges: Sequence[tuple[int, int]], latent_frames: int, video_frames: int) -> None:
+def check_frame_mapping(
+    ranges: Sequence[tuple[int, int]], latent_frames: int, video_frames: int, conditioning: Sequence[int] = ()
+) -> None:
     """Check that ``ranges`` maps ``latent_frames`` latent frames onto video frames ``0 … video_frames-1``.
 
     Each latent frame owns a non-empty run of video frames, the runs follow each other without gap or
-    overlap, and together they cover the video. Leading latent frames may own none, written ``(0, -1)``:
-    VACE's reference images (see :func:`latent_to_video_frame_ranges_after_references`).
+    overlap, and together they cover the video. A conditioning latent frame (``conditioning``, e.g. a
+    VACE reference image dropped before decoding) may own none: the empty run ``(first, first - 1)``.
 
     Raises:
         AttentionDataError: The mapping contradicts the array (callers add the file's name).
@@ -95,14 +97,9 @@ def check_frame_mapping(ranges: Sequence[tuple[int, int]], latent_frames: int, v
         raise AttentionDataError(
             f"the map has {latent_frames} latent frames but latent_to_video_frames maps {len(ranges)}"
         )
-    references = 0
-    while references < len(ranges) and tuple(ranges[references]) == (0, -1):
-        references += 1
     expected_first = 0
     for k, (first, last) in enumerate(ranges):
-        if k < references:
-            continue
-        if first != expected_first or last < first:
+        if first != expected_first or last < first - (1 if k in conditioning else 0):
             raise AttentionDataError(
                 f"latent_to_video_frames[{k}] is ({first}, {last}); expected a run starting at video frame "
                 f"{expected_first}"
@@ -119,7 +116,7 @@ def _checked_ranges(metadata: MapMetadata, latent_frames: int | None) -> tuple[t
     frames = metadata.shape[-3] if latent_frames is None else latent_frames
     ranges = metadata.latent_to_video_frames
     try:
-        check_frame_mapping(ranges, frames, metadata.video_dimensions.frames)
+        check_frame_mapping(ranges, frames, metadata.video_dimensions.frames, metadata.conditioning_frames)
     except AttentionDataError as exc:
         where = f"video {metadata.video_id!r}, word {metadata.token_word!r}"
         where += f", step {metadata.step_index}" if metadata.step_index is not None else " (aggregated)"
