@@ -20,6 +20,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from attention_visual.analysis.dataset import open_batch
+    from attention_visual.analysis.pack import PackResult, pack_batch, unpack_batch
     from attention_visual.analysis.table import (
         PAIR_COLUMNS,
         STATS_COLUMNS,
@@ -30,6 +32,10 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "PackResult": "attention_visual.analysis.pack",
+    "open_batch": "attention_visual.analysis.dataset",
+    "pack_batch": "attention_visual.analysis.pack",
+    "unpack_batch": "attention_visual.analysis.pack",
     "PAIR_COLUMNS": "attention_visual.analysis.table",
     "STATS_COLUMNS": "attention_visual.analysis.table",
     "StatsFiles": "attention_visual.analysis.table",
@@ -48,8 +54,12 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "PAIR_COLUMNS",
     "STATS_COLUMNS",
+    "PackResult",
     "StatsFiles",
     "batch_stats",
+    "open_batch",
+    "pack_batch",
     "pair_stats",
+    "unpack_batch",
     "write_stats",
 ]

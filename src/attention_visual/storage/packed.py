@@ -122,6 +122,11 @@ class PackedWord:
         self.step_entries = {int(s): e for s, e in zip(steps, self.entries, strict=True) if s is not None}
         self.aggregated = next((e for s, e in zip(steps, self.entries, strict=True) if s is None), None)
 
+    @property
+    def leading_axes(self) -> tuple[str, ...]:
+        """The stored axes before ``frame, y, x`` (``pass``, ``block``, ``head``), empty for plain maps."""
+        return tuple(self.entries[0].metadata.axes[:-3]) if self.entries else ()
+
     def read(self, entry: PackedEntry) -> AttentionInfo:
         """One entry's map (``[*leading, frame, y, x]`` as stored) with its metadata."""
         array = np.asarray(self.array[entry.index])
