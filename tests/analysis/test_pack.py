@@ -76,7 +76,8 @@ def test_packed_batch_is_one_file_per_video_word(tmp_path: Path) -> None:
     pack_batch(tmp_path)
     assert not (tmp_path / "attention_maps").exists()
     data = [p for p in (tmp_path / "attention_maps.zarr").rglob("*") if p.is_file() and p.name != "zarr.json"]
-    assert len(data) == 2 * 2  # videos × words shards; the rest is zarr.json metadata
+    # one shard per video × word (its steps) + one per word (its step averages); the rest is zarr.json metadata
+    assert len(data) == 2 * 2 + 2
 
 
 def test_analyzer_reads_packed_like_seed(tmp_path: Path) -> None:

@@ -104,6 +104,12 @@ class AttentionAnalyzer:
         root = self._packed.path if self._packed is not None else self.attention_dir
         return root / check_video_id(video_id)
 
+    def release(self, video_id: str) -> None:
+        """Forget the cached index of a video: a single pass over a large batch then keeps memory flat."""
+        self._words.pop(video_id, None)
+        if self._packed is not None:
+            self._packed.release(video_id)
+
     def get_incomplete_videos(self) -> list[str]:
         """Videos whose capture was interrupted: maps may be missing."""
         return [v for v in self.get_available_videos() if not self.is_complete(v)]
@@ -140,8 +146,9 @@ class AttentionAnalyzer:
     def load_aggregated(self, video_id: str, token: str) -> AttentionInfo:
         """The step-averaged map of a word."""
         if self._packed is not None:
-            word = self._packed.word(video_id, token)
-            aggregated = word.read(word.aggregated) if word.aggregated is not None else None
+            aggregated = self._packed.read_aggregated(video_id, token)
+            if aggregated is None:
+                self._packed.word(video_id, token)  # an unknown video or word: say what is there
         else:
             files = self._word_files(video_id, token).aggregated
             aggregated = read_map(*files) if files is not None else None
