@@ -269,8 +269,11 @@ class PackedWriter:
         >>> writer.write_aggregates(averages_of_kiss)                                 # doctest: +SKIP
     """
 
-    def __init__(self, path: Path | str, compressor: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, path: Path | str, compressor: dict[str, Any] | None = None, aggregate_shard: int = AGGREGATE_SHARD
+    ) -> None:
         zarr = _zarr()
+        self.aggregate_shard = aggregate_shard
         self.path = Path(path)
         self._store = zarr.storage.LocalStore(str(self.path))
         if is_packed_store(self.path):
@@ -330,15 +333,15 @@ class PackedWriter:
     ) -> None:
         """Write ``word``'s step averages of ``video_ids`` (``read(video_id) -> (metadata, array)``) as one array.
 
-        Reads and writes one shard (:data:`AGGREGATE_SHARD` videos) at a time, so memory stays bounded.
+        Reads and writes one shard (``aggregate_shard`` videos) at a time, so memory stays bounded.
         """
         if not video_ids:
             return
         first_meta, first = read(video_ids[0])
         metas: list[MapMetadata] = []
         array: Any = None
-        for start in range(0, len(video_ids), AGGREGATE_SHARD):
-            block_ids = video_ids[start : start + AGGREGATE_SHARD]
+        for start in range(0, len(video_ids), self.aggregate_shard):
+            block_ids = video_ids[start : start + self.aggregate_shard]
             items = [(first_meta, first) if v == video_ids[0] else read(v) for v in block_ids]
             _check_uniform(word, [(first_meta, first), *items])
             metas += [m for m, _ in items]
@@ -347,7 +350,7 @@ class PackedWriter:
                 attrs = {"dimension_names": ("video", *first_meta.axes), "word": word, "videos": list(video_ids),
                          "base": {}, "overrides": [], "source": dict(source or {})}  # fmt: skip
                 group = self._root.require_group(AGGREGATES_GROUP)
-                array = self._create(group, token_dir_name(word), shape, first.dtype, AGGREGATE_SHARD, attrs)
+                array = self._create(group, token_dir_name(word), shape, first.dtype, self.aggregate_shard, attrs)
             array[start : start + len(items)] = np.stack([a for _, a in items])  # whole shards: no rewrite
         base, overrides = _split_metadata(metas)
         array.attrs.update({"base": base, "overrides": overrides})
