@@ -20,7 +20,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from attention_visual.analysis.dataset import open_batch
+    from attention_visual.analysis.dataset import open_batch, word_averages
     from attention_visual.analysis.pack import PackResult, pack_batch, unpack_batch
     from attention_visual.analysis.table import (
         PAIR_COLUMNS,
@@ -36,6 +36,7 @@ _EXPORTS = {
     "open_batch": "attention_visual.analysis.dataset",
     "pack_batch": "attention_visual.analysis.pack",
     "unpack_batch": "attention_visual.analysis.pack",
+    "word_averages": "attention_visual.analysis.dataset",
     "PAIR_COLUMNS": "attention_visual.analysis.table",
     "STATS_COLUMNS": "attention_visual.analysis.table",
     "StatsFiles": "attention_visual.analysis.table",
@@ -61,5 +62,6 @@ __all__ = [
     "pack_batch",
     "pair_stats",
     "unpack_batch",
+    "word_averages",
     "write_stats",
 ]
