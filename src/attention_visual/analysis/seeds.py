@@ -108,6 +108,8 @@ class SeedView:
         correlations: ``[video, video]`` float64 Pearson correlations of ``averaged``.
         consistency: Mean of the distinct pairs' correlations (NaN without any).
         metadata: The first video's step metadata (one per step: timesteps, frame mapping, video size).
+        stacks: ``[video, step, frame, y, x]`` float32, every video's steps; only when accumulated with
+            ``keep_steps`` (the seed grid video needs them), else None.
     """
 
     word: str
@@ -124,6 +126,7 @@ class SeedView:
     correlations: np.ndarray
     consistency: float
     metadata: tuple[MapMetadata, ...]
+    stacks: np.ndarray | None = None
 
     @property
     def label(self) -> str:
@@ -147,6 +150,7 @@ class SeedAccumulator:
 
     word: str
     prompt_index: int | None = None
+    keep_steps: bool = False
     count: int = 0
     video_ids: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
@@ -154,6 +158,7 @@ class SeedAccumulator:
     steps: tuple[int, ...] = ()
     metadata: tuple[MapMetadata, ...] = ()
     averaged: list[np.ndarray] = field(default_factory=list)  # each [frame, y, x] float32
+    stacks: list[np.ndarray] = field(default_factory=list)  # each [step, frame, y, x] float32, with keep_steps
     _mean: np.ndarray | None = None  # [frame, y, x] float64
     _m2: np.ndarray | None = None
     _step_mean: np.ndarray | None = None  # [step, frame, y, x] float64
@@ -198,6 +203,8 @@ class SeedAccumulator:
         self.seeds.append(seed)
         self.prompt_indices.append(prompt_index)
         self.averaged.append(np.asarray(averaged, dtype=np.float32))
+        if self.keep_steps:
+            self.stacks.append(np.asarray(stack, dtype=np.float32))
 
     def merge(self, other: SeedAccumulator) -> None:
         """Add every video of ``other`` (Chan et al.'s pairwise update), e.g. to pool prompts."""
@@ -224,6 +231,8 @@ class SeedAccumulator:
         self.seeds += other.seeds
         self.prompt_indices += other.prompt_indices
         self.averaged += other.averaged
+        self.stacks += other.stacks
+        self.keep_steps = self.keep_steps and other.keep_steps and len(self.stacks) == self.count
 
     def view(self) -> SeedView:
         """The group's :class:`SeedView`.
@@ -251,6 +260,7 @@ class SeedAccumulator:
             correlations=correlations,
             consistency=mean_of_pairs(correlations),
             metadata=self.metadata,
+            stacks=np.stack(self.stacks) if self.keep_steps and self.stacks else None,
         )
 
 
@@ -324,7 +334,7 @@ def read_word_maps(
 
 
 def _accumulate(
-    batch_dir: Path, words: Iterable[str] | None, prompt: int | None
+    batch_dir: Path, words: Iterable[str] | None, prompt: int | None, keep_steps: bool = False
 ) -> tuple[dict[str, dict[int, SeedAccumulator]], list[BatchVideo]]:
     wanted = set(words) if words is not None else None
     videos = [v for v in batch_videos(batch_dir) if prompt is None or v.prompt_index == prompt]
@@ -340,14 +350,14 @@ def _accumulate(
                 continue
             stack, averaged, metas = read_word_maps(analyzer, video.video_id, word)
             acc = groups.setdefault(word, {}).setdefault(
-                video.prompt_index, SeedAccumulator(word, prompt_index=video.prompt_index)
+                video.prompt_index, SeedAccumulator(word, prompt_index=video.prompt_index, keep_steps=keep_steps)
             )
             acc.add(video.video_id, video.seed, video.prompt_index, stack, averaged, metas)
     return groups, videos
 
 
-def _views(word: str, by_prompt: dict[int, SeedAccumulator]) -> WordSeedViews:
-    pooled = SeedAccumulator(word, prompt_index=None)
+def _views(word: str, by_prompt: dict[int, SeedAccumulator], keep_steps: bool = False) -> WordSeedViews:
+    pooled = SeedAccumulator(word, prompt_index=None, keep_steps=keep_steps)
     error = None
     try:
         for p in sorted(by_prompt):
@@ -376,21 +386,25 @@ def batch_seed_views(batch_dir: Path | str, words: Iterable[str] | None = None) 
     return {word: _views(word, by_prompt) for word, by_prompt in groups.items()}
 
 
-def word_seed_views(batch_dir: Path | str, word: str, prompt: int | None = None) -> WordSeedViews:
+def word_seed_views(
+    batch_dir: Path | str, word: str, prompt: int | None = None, keep_steps: bool = False
+) -> WordSeedViews:
     """The views of one ``word`` (optionally of one ``prompt`` only; ``across`` then equals that prompt's).
+
+    With ``keep_steps`` every view also holds each video's steps (:attr:`SeedView.stacks`).
 
     Raises:
         NotFoundError: Not a batch folder, or no stored maps of ``word`` (the message lists the words).
         AttentionDataError: Unreadable maps, or seeds with different steps or grids.
     """
-    groups, videos = _accumulate(Path(batch_dir), [word], prompt)
+    groups, videos = _accumulate(Path(batch_dir), [word], prompt, keep_steps)
     if word not in groups:
         marked = sorted({w for v in videos for w in v.words})
         where = f" in prompt {prompt}" if prompt is not None else ""
         raise NotFoundError(
             f"no stored maps of {word!r}{where}; marked words: {', '.join(repr(w) for w in marked) or '(none)'}"
         )
-    return _views(word, groups[word])
+    return _views(word, groups[word], keep_steps)
 
 
 __all__ = [
