@@ -231,8 +231,9 @@ class SeedAccumulator:
         self.seeds += other.seeds
         self.prompt_indices += other.prompt_indices
         self.averaged += other.averaged
-        self.stacks += other.stacks
-        self.keep_steps = self.keep_steps and other.keep_steps and len(self.stacks) == self.count
+        if self.keep_steps:
+            self.stacks += other.stacks
+            self.keep_steps = len(self.stacks) == self.count
 
     def view(self) -> SeedView:
         """The group's :class:`SeedView`.
@@ -333,11 +334,17 @@ def read_word_maps(
     return stack, np.asarray(averaged, dtype=np.float32), metas
 
 
-def _accumulate(
-    batch_dir: Path, words: Iterable[str] | None, prompt: int | None, keep_steps: bool = False
-) -> tuple[dict[str, dict[int, SeedAccumulator]], list[BatchVideo]]:
+def accumulate(
+    videos: Iterable[BatchVideo], words: Iterable[str] | None = None, keep_steps: bool = False
+) -> dict[str, dict[int, SeedAccumulator]]:
+    """``{word: {prompt_index: SeedAccumulator}}`` over ``videos`` (of :func:`batch_videos`), each map read once.
+
+    Only ``words`` when given; videos without stored maps are skipped.
+
+    Raises:
+        AttentionDataError: Unreadable maps, or seeds of one prompt with different steps or grids.
+    """
     wanted = set(words) if words is not None else None
-    videos = [v for v in batch_videos(batch_dir) if prompt is None or v.prompt_index == prompt]
     groups: dict[str, dict[int, SeedAccumulator]] = {}
     analyzers: dict[Path, AttentionAnalyzer] = {}
     for video in videos:
@@ -353,10 +360,11 @@ def _accumulate(
                 video.prompt_index, SeedAccumulator(word, prompt_index=video.prompt_index, keep_steps=keep_steps)
             )
             acc.add(video.video_id, video.seed, video.prompt_index, stack, averaged, metas)
-    return groups, videos
+    return groups
 
 
-def _views(word: str, by_prompt: dict[int, SeedAccumulator], keep_steps: bool = False) -> WordSeedViews:
+def pooled_views(word: str, by_prompt: dict[int, SeedAccumulator], keep_steps: bool = False) -> WordSeedViews:
+    """The :class:`WordSeedViews` of ``word`` from its per-prompt accumulators (pooled across prompts)."""
     pooled = SeedAccumulator(word, prompt_index=None, keep_steps=keep_steps)
     error = None
     try:
@@ -382,8 +390,8 @@ def batch_seed_views(batch_dir: Path | str, words: Iterable[str] | None = None) 
         NotFoundError: Not a batch folder.
         AttentionDataError: Unreadable maps, or seeds of one prompt with different steps or grids.
     """
-    groups, _ = _accumulate(Path(batch_dir), words, None)
-    return {word: _views(word, by_prompt) for word, by_prompt in groups.items()}
+    groups = accumulate(batch_videos(batch_dir), words)
+    return {word: pooled_views(word, by_prompt) for word, by_prompt in groups.items()}
 
 
 def word_seed_views(
@@ -397,18 +405,20 @@ def word_seed_views(
         NotFoundError: Not a batch folder, or no stored maps of ``word`` (the message lists the words).
         AttentionDataError: Unreadable maps, or seeds with different steps or grids.
     """
-    groups, videos = _accumulate(Path(batch_dir), [word], prompt, keep_steps)
+    videos = [v for v in batch_videos(batch_dir) if prompt is None or v.prompt_index == prompt]
+    groups = accumulate(videos, [word], keep_steps)
     if word not in groups:
         marked = sorted({w for v in videos for w in v.words})
         where = f" in prompt {prompt}" if prompt is not None else ""
         raise NotFoundError(
             f"no stored maps of {word!r}{where}; marked words: {', '.join(repr(w) for w in marked) or '(none)'}"
         )
-    return _views(word, groups[word], keep_steps)
+    return pooled_views(word, groups[word], keep_steps)
 
 
 __all__ = [
     "SeedAccumulator",
+    "accumulate",
     "SeedView",
     "WordSeedViews",
     "batch_seed_views",
@@ -416,6 +426,7 @@ __all__ = [
     "mean_of_pairs",
     "pairwise_correlation",
     "pass_name",
+    "pooled_views",
     "read_word_maps",
     "word_seed_views",
 ]
