@@ -26,6 +26,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "video_cmd",
     "compare_cmd",
     "report_cmd",
+    "stats_cmd",
     "seeds_cmd",
 )
 

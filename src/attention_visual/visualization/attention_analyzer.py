@@ -20,6 +20,7 @@ import numpy as np
 from attention_visual.errors import NotFoundError
 from attention_visual.render.resize import upsample_bilinear
 from attention_visual.storage.atomic import is_temporary
+from attention_visual.storage.grid import reduce_to_grid
 from attention_visual.storage.layout import (
     AGGREGATED_DIR,
     COMPLETE_MARK,
@@ -141,20 +142,8 @@ class AttentionAnalyzer:
         A ``pass`` axis (``guidance_pass: both``) is indexed by ``pass_name``; ``block`` and
         ``head`` axes are averaged (the default capture already averaged them).
         """
-        arr = np.asarray(info.attention_map, dtype=np.float32)  # [*leading, frame, y, x]
-        axes = list(info.metadata.axes)
-        if "pass" in axes:
-            passes = list(info.metadata.passes)
-            if pass_name not in passes:
-                raise NotFoundError(f"pass {pass_name!r} not stored; available passes: {_listing(passes)}")
-            arr = np.take(arr, passes.index(pass_name), axis=axes.index("pass"))
-            axes.remove("pass")
-        elif pass_name not in info.metadata.passes:
-            raise NotFoundError(
-                f"pass {pass_name!r} not stored; available passes: {_listing(list(info.metadata.passes))}"
-            )
-        leading = tuple(range(len(axes) - 3))
-        return arr.mean(axis=leading) if leading else arr
+        meta = info.metadata
+        return reduce_to_grid(info.attention_map, meta.axes, meta.passes, pass_name)  # [frame, y, x]
 
     @staticmethod
     def frame_weights(metadata: MapMetadata) -> np.ndarray:
