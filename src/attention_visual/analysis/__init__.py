@@ -74,6 +74,7 @@ __all__ = [
     "StatsFiles",
     "WordSeedViews",
     "batch_seed_views",
+    "batch_stats",
     "consistency_score",
     "pair_stats",
     "pairwise_correlation",

@@ -418,9 +418,9 @@ def word_seed_views(
 
 __all__ = [
     "SeedAccumulator",
-    "accumulate",
     "SeedView",
     "WordSeedViews",
+    "accumulate",
     "batch_seed_views",
     "consistency_score",
     "mean_of_pairs",

@@ -188,7 +188,7 @@ def _read_stats(batch_dir: Path, out: Path, view: BatchView) -> pd.DataFrame | N
         return None
     view.stats_file = _link(f"{BATCH_DIR}/{STATS_FILE}")
     view.rows = summary_rows(stats)
-    return stats  # type: ignore[no-any-return]
+    return stats
 
 
 def _atlas(videos: list[BatchVideo], word: str, output: Path) -> bool:
@@ -196,7 +196,8 @@ def _atlas(videos: list[BatchVideo], word: str, output: Path) -> bool:
     from attention_visual.analysis.measures import PixelGeometry, map_measures
 
     sums: dict[str, np.ndarray] = {}
-    count, blocks = 0, ("",)
+    count = 0
+    blocks: tuple[str, ...] = ()
     for video in videos:
         if video.maps_root is None or word not in video.words:
             continue
