@@ -28,11 +28,13 @@ def write_map_batch(
     aggregated: bool = True,
     width: int = 80,
     height: int = 32,
+    axes: tuple[str, ...] = ("frame", "y", "x"),
 ) -> Manifest:
     """Write ``manifest.json`` and the maps of every ``(prompt, video)`` in ``maps`` (status ``done``).
 
-    Each video's step-averaged map is the mean of its steps (written when ``aggregated``); its seed is
-    ``seeds[(p, v)]``, else ``100 * p + v``. Step ``s`` gets timestep ``1000 − 250 s`` and sigma ``1 − s/4``.
+    Arrays are ``[step, *axes]``. Each video's step-averaged map is the mean of its steps (written when
+    ``aggregated``); its seed is ``seeds[(p, v)]``, else ``100 * p + v``. Step ``s`` gets timestep
+    ``1000 − 250 s`` and sigma ``1 − s/4``.
     """
     store = AttentionStore(batch_dir / "attention_maps")
     records: list[VideoRecord] = []
@@ -50,14 +52,14 @@ def write_map_batch(
                 steps = stack.shape[0]
                 for s in range(steps):
                     meta = make_metadata(
-                        word=word, step=s, video_id=video_id, shape=stack.shape[1:], num_steps=steps,
+                        word=word, step=s, video_id=video_id, shape=stack.shape[1:], axes=axes, num_steps=steps,
                         width=width, height=height, timestep=1000.0 - 250.0 * s, sigma=1.0 - s / 4,
                         marked_prompt=text, seed=seed,
                     )  # fmt: skip
                     store.save_step(meta, stack[s])
                 if aggregated:
                     meta = make_metadata(
-                        word=word, step=None, video_id=video_id, shape=stack.shape[1:], num_steps=steps,
+                        word=word, step=None, video_id=video_id, shape=stack.shape[1:], axes=axes, num_steps=steps,
                         width=width, height=height, marked_prompt=text, seed=seed,
                     )  # fmt: skip
                     store.save_aggregated(meta, stack.mean(axis=0))

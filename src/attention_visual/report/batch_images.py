@@ -158,8 +158,9 @@ def curve_table(stats: pd.DataFrame, word: str) -> pd.DataFrame:
 def write_curves(stats: pd.DataFrame, word: str, output: Path) -> Path:
     """Draw the curves of ``word`` (see the module docstring) to ``output`` (PNG)."""
     table = curve_table(stats, word)
-    fig = Figure(figsize=(9.0, 2.6), dpi=100, layout="constrained")
+    fig = Figure(figsize=(9.0, 2.8), dpi=90)  # fixed margins: constrained layout costs ~1 s per figure
     axes = fig.subplots(1, len(CURVES))
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.17, top=0.8, wspace=0.28)
     colors = ("#2458c6", "#c62828", "#2e8540", "#b26a00", "#7a3fb0", "#00838f")
     for n, (prompt, part) in enumerate(table.groupby("prompt_index")):
         seeds = int(part["seeds"].max())

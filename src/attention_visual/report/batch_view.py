@@ -151,7 +151,7 @@ def _number(value: Any) -> Any:
 def summary_rows(stats: pd.DataFrame) -> list[list[Any]]:
     """The page's table: per video × word, the ``step == -1`` rows' :data:`TABLE_MEASURES` averaged over frames."""
     averaged = stats[stats["step"] == -1]
-    table = averaged.groupby(["video_id", "prompt_index", "seed", "word"], as_index=False, sort=True)[
+    table = averaged.groupby(["video_id", "prompt_index", "seed", "word"], as_index=False, sort=True, dropna=False)[
         list(TABLE_MEASURES)
     ].mean()
     return [[_number(v) for v in row] for row in table[list(TABLE_COLUMNS)].itertuples(index=False)]
@@ -191,8 +191,13 @@ def _read_stats(batch_dir: Path, out: Path, view: BatchView) -> pd.DataFrame | N
     return stats
 
 
-def _atlas(videos: list[BatchVideo], word: str, output: Path) -> bool:
-    """Write ``word``'s block × head atlas to ``output`` when the maps have block/head axes; True if written."""
+def atlas_values(videos: list[BatchVideo], word: str) -> tuple[dict[str, np.ndarray], tuple[str, ...], int] | None:
+    """``({measure: [block, head]}, block names, videos)`` of ``word``'s atlas, or None without block/head axes.
+
+    Each cell is the measure (:data:`ATLAS_MEASURES`, as defined by :mod:`attention_visual.analysis.measures`)
+    of that block × head's step-averaged map, averaged over latent frames and over the videos (those whose
+    block × head shape matches the first one's).
+    """
     from attention_visual.analysis.measures import PixelGeometry, map_measures
 
     sums: dict[str, np.ndarray] = {}
@@ -216,9 +221,8 @@ def _atlas(videos: list[BatchVideo], word: str, output: Path) -> bool:
             sums[name] = sums[name] + value if name in sums else value
         count += 1
     if not count:
-        return False
-    write_atlas({name: total / count for name, total in sums.items()}, blocks, word, count, output)
-    return True
+        return None
+    return {name: total / count for name, total in sums.items()}, blocks, count
 
 
 def _word_batch(
@@ -260,8 +264,10 @@ def _word_batch(
         relative = f"{BATCH_DIR}/curves/{folder}.png"
         write_curves(stats, word, out.parent / relative)
         entry.curves = _link(relative)
-    relative = f"{BATCH_DIR}/atlas/{folder}.png"
-    if _atlas(videos, word, out.parent / relative):
+    atlas = atlas_values(videos, word)
+    if atlas is not None:
+        relative = f"{BATCH_DIR}/atlas/{folder}.png"
+        write_atlas(*atlas[:2], word, atlas[2], out.parent / relative)
         entry.atlas = _link(relative)
     return entry
 
@@ -325,6 +331,7 @@ __all__ = [
     "SeedGroup",
     "Trajectory",
     "WordBatch",
+    "atlas_values",
     "build_batch_view",
     "fingerprint",
     "summary_rows",
