@@ -140,3 +140,11 @@ def test_accumulator_refuses_mismatched_steps() -> None:
         acc.add("prompt_001_vid_002", 2, 1, _steps(A)[:1], A, metas[:1])
     with pytest.raises(NotFoundError):
         SeedAccumulator("cat").view()
+
+
+def test_unfinished_captures_are_left_out(tmp_path: Path) -> None:
+    maps = {(1, v): {"dog": _steps(A + v)} for v in (1, 2, 3)}
+    write_map_batch(tmp_path, ["a (dog)"], maps)
+    (tmp_path / "attention_maps" / "prompt_001_vid_002" / "_complete.json").unlink()  # as if interrupted
+    view = word_seed_views(tmp_path, "dog").by_prompt[1]
+    assert view.video_ids == ("prompt_001_vid_001", "prompt_001_vid_003")

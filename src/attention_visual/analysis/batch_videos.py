@@ -2,8 +2,8 @@
 
 Read from ``manifest.json``; a video's status file (``status/<video_id>.json``), when present, is newer
 than its manifest entry (multi-process runs merge the manifest at the end), so it wins. A video's maps
-are used when its store folder exists (``done`` and ``interrupted`` videos; ``failed`` and ``pending``
-ones have none).
+folder is known when it exists (``done`` and ``interrupted`` videos; ``failed`` and ``pending`` ones
+have none).
 
 Example:
     >>> [(v.video_id, v.seed) for v in batch_videos(Path("outputs/demo"))]     # doctest: +SKIP

@@ -339,7 +339,8 @@ def accumulate(
 ) -> dict[str, dict[int, SeedAccumulator]]:
     """``{word: {prompt_index: SeedAccumulator}}`` over ``videos`` (of :func:`batch_videos`), each map read once.
 
-    Only ``words`` when given; videos without stored maps are skipped.
+    Only ``words`` when given; videos without stored maps, or whose capture did not finish (no completion
+    mark: maps may be missing), are skipped, as in the statistics table.
 
     Raises:
         AttentionDataError: Unreadable maps, or seeds of one prompt with different steps or grids.
@@ -351,6 +352,9 @@ def accumulate(
         if video.maps_root is None:
             continue
         analyzer = analyzers.setdefault(video.maps_root, AttentionAnalyzer(video.maps_root))
+        if not analyzer.is_complete(video.video_id):
+            log.info("%s: its capture did not finish, left out of the seed views", video.video_id)
+            continue
         available = set(analyzer.get_available_tokens(video.video_id))
         for word in video.words:
             if (wanted is not None and word not in wanted) or word not in available:
@@ -383,8 +387,7 @@ def pooled_views(word: str, by_prompt: dict[int, SeedAccumulator], keep_steps: b
 def batch_seed_views(batch_dir: Path | str, words: Iterable[str] | None = None) -> dict[str, WordSeedViews]:
     """``{word: WordSeedViews}`` of every marked word of a batch (or of ``words``), reading each map once.
 
-    Videos without stored maps (failed, pending) are left out; an interrupted video counts with the
-    maps it has.
+    Videos without stored maps (failed, pending) or with an unfinished capture (interrupted) are left out.
 
     Raises:
         NotFoundError: Not a batch folder.
