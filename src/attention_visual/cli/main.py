@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "compare_cmd",
     "report_cmd",
     "stats_cmd",
+    "pack_cmd",
     "seeds_cmd",
 )
 

@@ -26,6 +26,7 @@ from attention_visual.pipeline.plan import MANIFEST_FILE, STATUS_DIR
 from attention_visual.prompts.parsing import parse_prompt
 from attention_visual.report.images import SpriteInfo
 from attention_visual.storage import token_dir_name
+from attention_visual.storage.packed import video_maps_exist
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ def collect_batch(batch_dir: Path) -> ReportView:
     by_prompt: dict[int, list[VideoView]] = {}
     for record in read_records(batch_dir, manifest):
         maps = record.paths.attention_maps
-        maps_dir = batch_dir / maps if maps and (batch_dir / maps).is_dir() else None
+        maps_dir = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # seed or packed
         view = VideoView(
             record=record,
             video=link(batch_dir, record.paths.video),

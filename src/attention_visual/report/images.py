@@ -207,7 +207,7 @@ def write_sprite(
     """
     sidecar = output.with_suffix(".json")
     steps = analyzer.get_available_steps(video_id, word)
-    step_files = analyzer.attention_dir / video_id
+    step_files = analyzer.video_folder(video_id)
     source_mtime = newest_mtime(step_files)
     params = {"version": SPRITE_VERSION, "colormap": colormap, "normalization": normalization, "steps": steps}
     cached = _read_sidecar(sidecar, output, params, source_mtime)
@@ -254,7 +254,7 @@ def write_comparison(
         RenderError: The figure could not be written.
     """
     sidecar = output.with_suffix(".json")
-    source_mtime = newest_mtime(analyzer.attention_dir / video_id)
+    source_mtime = newest_mtime(analyzer.video_folder(video_id))
     params = {"version": SPRITE_VERSION, "colormap": colormap, "words": list(words)}
     if _read_sidecar(sidecar, output, params, source_mtime) is not None:
         return output

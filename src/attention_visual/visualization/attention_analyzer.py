@@ -30,6 +30,7 @@ from attention_visual.storage.layout import (
     parse_step_index,
 )
 from attention_visual.storage.metadata import MapMetadata
+from attention_visual.storage.packed import PackedReader, packed_store_for
 from attention_visual.storage.store import AttentionInfo, read_map, read_metadata
 
 log = logging.getLogger(__name__)
@@ -64,19 +65,26 @@ class AttentionAnalyzer:
     store gave them. Asking for a video, word or step that does not exist raises
     :class:`NotFoundError` listing what is available.
 
+    A packed batch (``attention_maps.zarr``, see :mod:`attention_visual.storage.packed`) reads the
+    same: pass the packed store, or the batch's ``attention_maps/`` path after it was packed.
+
     Args:
-        attention_dir: the ``attention_maps/`` folder of a batch (or any store root).
+        attention_dir: the ``attention_maps/`` folder of a batch (or any store root), or a packed store.
     """
 
     def __init__(self, attention_dir: Path | str) -> None:
         self.attention_dir = Path(attention_dir)
-        if not self.attention_dir.is_dir():
+        packed = packed_store_for(self.attention_dir)
+        self._packed = PackedReader(packed) if packed is not None else None
+        if self._packed is None and not self.attention_dir.is_dir():
             raise NotFoundError(f"attention directory {self.attention_dir} does not exist")
         self._words: dict[str, dict[str, _WordFiles]] = {}
 
     # -- discovery --------------------------------------------------------------------------
     def get_available_videos(self, include_incomplete: bool = True) -> list[str]:
         """Video ids with stored maps, sorted; incomplete ones only with ``include_incomplete``."""
+        if self._packed is not None:
+            return self._packed.videos(include_incomplete)
         videos = []
         for child in sorted(self.attention_dir.iterdir()):
             if not child.is_dir() or child.name.startswith((".", "_")):
@@ -87,7 +95,14 @@ class AttentionAnalyzer:
 
     def is_complete(self, video_id: str) -> bool:
         """True once every map of the video was written (its completion mark exists)."""
+        if self._packed is not None:
+            return self._packed.is_complete(video_id)
         return (self.attention_dir / check_video_id(video_id) / COMPLETE_MARK).is_file()
+
+    def video_folder(self, video_id: str) -> Path:
+        """The folder of a video's maps (seed layout or packed store); its files' mtimes date the maps."""
+        root = self._packed.path if self._packed is not None else self.attention_dir
+        return root / check_video_id(video_id)
 
     def get_incomplete_videos(self) -> list[str]:
         """Videos whose capture was interrupted: maps may be missing."""
@@ -95,22 +110,28 @@ class AttentionAnalyzer:
 
     def get_available_tokens(self, video_id: str) -> list[str]:
         """The marked words of a video (original text), sorted."""
+        if self._packed is not None:
+            return sorted(self._packed.words(video_id))
         return sorted(self._word_index(video_id))
 
     def get_available_steps(self, video_id: str, token: str) -> list[int]:
         """Stored step indices of a word, ascending."""
+        if self._packed is not None:
+            return sorted(self._packed.word(video_id, token).step_entries)
         return sorted(self._word_files(video_id, token).steps)
 
     # -- loading ------------------------------------------------------------------------------
     def load_step(self, video_id: str, token: str, step: int) -> AttentionInfo:
         """One step's map (array ``[*leading, frame, y, x]`` and metadata)."""
-        files = self._word_files(video_id, token)
-        if step not in files.steps:
+        available = self.get_available_steps(video_id, token)
+        if step not in available:
             raise NotFoundError(
-                f"no step {step} for word {token!r} of video {video_id!r}; "
-                f"available steps: {_listing(sorted(files.steps))}"
+                f"no step {step} for word {token!r} of video {video_id!r}; available steps: {_listing(available)}"
             )
-        return read_map(*files.steps[step])
+        if self._packed is not None:
+            word = self._packed.word(video_id, token)
+            return word.read(word.step_entries[step])
+        return read_map(*self._word_files(video_id, token).steps[step])
 
     def load_all_steps(self, video_id: str, token: str) -> list[AttentionInfo]:
         """Every stored step of a word, in step order."""
@@ -118,16 +139,26 @@ class AttentionAnalyzer:
 
     def load_aggregated(self, video_id: str, token: str) -> AttentionInfo:
         """The step-averaged map of a word."""
-        files = self._word_files(video_id, token)
-        if files.aggregated is None:
+        if self._packed is not None:
+            word = self._packed.word(video_id, token)
+            aggregated = word.read(word.aggregated) if word.aggregated is not None else None
+        else:
+            files = self._word_files(video_id, token).aggregated
+            aggregated = read_map(*files) if files is not None else None
+        if aggregated is None:
             raise NotFoundError(
                 f"no aggregated map for word {token!r} of video {video_id!r} "
                 "(store_aggregated_attention was off, or the capture was interrupted)"
             )
-        return read_map(*files.aggregated)
+        return aggregated
 
     def step_stack(self, video_id: str, token: str, pass_name: str = "cond") -> tuple[np.ndarray, list[MapMetadata]]:
         """All steps reduced to the token grid: ``([step, frame, y, x] float32, metadata per step)``."""
+        if self._packed is not None:
+            raw, metas = self._packed.word(video_id, token).read_steps()  # [step, *leading, frame, y, x], one read
+            if not metas:
+                raise NotFoundError(f"word {token!r} of video {video_id!r} has no stored steps")
+            return reduce_to_grid(raw, metas[0].axes, metas[0].passes, pass_name), metas
         infos = self.load_all_steps(video_id, token)
         if not infos:
             raise NotFoundError(f"word {token!r} of video {video_id!r} has no stored steps")
