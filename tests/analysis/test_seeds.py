@@ -148,3 +148,17 @@ def test_unfinished_captures_are_left_out(tmp_path: Path) -> None:
     (tmp_path / "attention_maps" / "prompt_001_vid_002" / "_complete.json").unlink()  # as if interrupted
     view = word_seed_views(tmp_path, "dog").by_prompt[1]
     assert view.video_ids == ("prompt_001_vid_001", "prompt_001_vid_003")
+
+
+def test_packed_batches_give_the_same_views(tmp_path: Path) -> None:
+    from attention_visual.analysis.pack import pack_batch
+
+    rng = np.random.default_rng(5)
+    maps = {(1, v): {"dog": rng.random((2, *GRID), dtype=np.float32)} for v in (1, 2, 3)}
+    write_map_batch(tmp_path, ["a (dog)"], maps)
+    seed_layout = word_seed_views(tmp_path, "dog").by_prompt[1]
+    pack_batch(tmp_path)
+    assert not (tmp_path / "attention_maps").exists()
+    packed = word_seed_views(tmp_path, "dog").by_prompt[1]
+    assert packed.video_ids == seed_layout.video_ids and packed.consistency == pytest.approx(seed_layout.consistency)
+    np.testing.assert_allclose(packed.step_std, seed_layout.step_std, rtol=1e-6)

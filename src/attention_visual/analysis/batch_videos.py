@@ -2,8 +2,8 @@
 
 Read from ``manifest.json``; a video's status file (``status/<video_id>.json``), when present, is newer
 than its manifest entry (multi-process runs merge the manifest at the end), so it wins. A video's maps
-folder is known when it exists (``done`` and ``interrupted`` videos; ``failed`` and ``pending`` ones
-have none).
+maps are known when they exist, in the seed layout or packed (``done`` and ``interrupted`` videos;
+``failed`` and ``pending`` ones have none).
 
 Example:
     >>> [(v.video_id, v.seed) for v in batch_videos(Path("outputs/demo"))]     # doctest: +SKIP
@@ -18,6 +18,7 @@ from pathlib import Path
 from attention_visual.errors import NotFoundError
 from attention_visual.pipeline.manifest import VideoRecord, read_manifest, read_status
 from attention_visual.pipeline.plan import MANIFEST_FILE, STATUS_DIR
+from attention_visual.storage.packed import video_maps_exist
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,9 @@ class BatchVideo:
         seed: Its generator seed.
         words: Its marked words (original text).
         status: ``done`` | ``failed`` | ``pending`` | ``interrupted``.
-        maps_root: The store root holding its maps folder (``BATCH_DIR/attention_maps``), None without maps.
+        maps_root: The store root of its maps (``BATCH_DIR/attention_maps``, which an
+            :class:`~attention_visual.visualization.AttentionAnalyzer` reads also after the batch was
+            packed into ``attention_maps.zarr``), None without maps.
         record: Its manifest entry (or newer status file).
     """
 
@@ -78,7 +81,7 @@ def batch_videos(batch_dir: Path | str) -> list[BatchVideo]:
     videos = []
     for record in batch_records(batch_dir):
         maps = record.paths.attention_maps
-        folder = batch_dir / maps if maps else None
+        folder = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # seed layout or packed
         videos.append(
             BatchVideo(
                 video_id=record.video_id,
@@ -87,7 +90,7 @@ def batch_videos(batch_dir: Path | str) -> list[BatchVideo]:
                 seed=record.seed,
                 words=record.words,
                 status=record.status,
-                maps_root=folder.parent if folder is not None and folder.is_dir() else None,
+                maps_root=folder.parent if folder is not None else None,
                 record=record,
             )
         )

@@ -103,6 +103,14 @@ def seed_titles(view: SeedView) -> list[str]:
     return [*titles, f"“{view.word}”{where} — mean of {len(view.steps)} steps · {score}"]
 
 
+def normalize_std(std: np.ndarray, mode: str) -> np.ndarray:
+    """The std tiles ``[row, 1, y, x]`` scaled to [0, 1] on their own (all zero, e.g. identical seeds: zeros)."""
+    if not np.any(std > 0):
+        return np.zeros_like(std, dtype=np.float32)  # no spread: the bottom of the colormap, no warning
+    normed, _ = normalize_maps(std, mode)
+    return normed
+
+
 def seed_grid_video(view: SeedView, options: RenderOptions | None = None, frame: SeedFrame = "mean") -> StepVideo:
     """The lazy seed grid video of ``view`` (see the module docstring); encode it with ``write_video``.
 
@@ -114,7 +122,7 @@ def seed_grid_video(view: SeedView, options: RenderOptions | None = None, frame:
     mean = tiles.mean(axis=1, keepdims=True)  # [row, 1, y, x]
     std = tiles.std(axis=1, keepdims=True)  # [row, 1, y, x], ddof 0
     shown, info = normalize_maps(np.concatenate([tiles, mean], axis=1), options.normalization)
-    std_shown, _ = normalize_maps(std, options.normalization)
+    std_shown = normalize_std(std, options.normalization)
     maps = np.concatenate([shown, std_shown], axis=1)  # [row, seed + 2, y, x] in [0, 1]
     dims = view.metadata[0].video_dimensions
     colorbar = ColorbarSpec(options.colormap, info.vmin, info.vmax, info.label) if options.include_colorbar else None
@@ -171,6 +179,7 @@ def write_seed_video(
 
 __all__ = [
     "SeedFrame",
+    "normalize_std",
     "reduce_frames",
     "seed_correlations",
     "seed_grid_video",

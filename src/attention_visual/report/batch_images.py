@@ -27,7 +27,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from attention_visual.analysis.seed_video import seed_correlations
+from attention_visual.analysis.seed_video import normalize_std, seed_correlations
 from attention_visual.analysis.seeds import SeedView
 from attention_visual.errors import NotFoundError
 from attention_visual.render.colormap import colormap_lut
@@ -103,7 +103,7 @@ def write_seed_grid(view: SeedView, output: Path, colormap: str = "hot", normali
     mean = tiles.mean(axis=1, keepdims=True)  # [row, 1, y, x]
     std = tiles.std(axis=1, keepdims=True)  # [row, 1, y, x]
     normed, norm = normalize_maps(np.concatenate([tiles[:, :shown], mean], axis=1), normalization)
-    std_normed, _ = normalize_maps(std, normalization)
+    std_normed = normalize_std(std, normalization)
     grid = np.concatenate([normed, std_normed], axis=1)  # [row, col, y, x] in [0, 1]
     n_rows, n_cols, h, w = grid.shape
     scale = tile_scale((h, w), n_rows * n_cols)

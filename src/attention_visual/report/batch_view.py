@@ -274,7 +274,12 @@ def _word_batch(
 
 def fingerprint(videos: list[BatchVideo], colormap: str, normalization: str) -> dict[str, Any]:
     """What the cached view depends on: each video's newest map file time and the look."""
-    maps = {v.video_id: newest_mtime(v.maps_root / v.video_id) for v in videos if v.maps_root is not None}
+    analyzers: dict[Path, AttentionAnalyzer] = {}
+    maps = {}
+    for v in videos:
+        if v.maps_root is not None:
+            analyzer = analyzers.setdefault(v.maps_root, AttentionAnalyzer(v.maps_root))
+            maps[v.video_id] = newest_mtime(analyzer.video_folder(v.video_id))  # seed layout or packed
     return {"version": BATCH_VIEW_VERSION, "colormap": colormap, "normalization": normalization, "maps": maps}
 
 
