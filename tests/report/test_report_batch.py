@@ -6,6 +6,7 @@ import json
 import os
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,13 @@ def _data(page: str) -> dict[str, object]:
     return data
 
 
+def _body(batch: Path) -> str:
+    """The batch view's markup (a string in the page's JSON block until the section is opened)."""
+    body = _data((batch / "report" / "index.html").read_text(encoding="utf-8"))["batch_html"]
+    assert isinstance(body, str)
+    return body
+
+
 def test_stats_open_in_pandas_and_fill_the_page_table(batch: Path) -> None:
     stats = pd.read_parquet(batch / "report" / "batch" / "stats.parquet")
     assert tuple(stats.columns) == STATS_COLUMNS
@@ -45,8 +53,19 @@ def test_stats_open_in_pandas_and_fill_the_page_table(batch: Path) -> None:
     table = _data(page)["stats"]
     assert isinstance(table, dict) and table["columns"] == list(TABLE_COLUMNS)
     assert len(table["rows"]) == 3 * 2 + 2 * 2
-    assert '<table id="stats-table">' in page and '<select id="word-filter">' in page
-    assert 'href="batch/stats.parquet"' in page
+    body = _body(batch)
+    assert '<table id="stats-table">' in body and '<select id="word-filter">' in body
+    assert 'href="batch/stats.parquet"' in body
+    assert '<details class="batch" id="batch">' in page and "<table" not in page  # markup only once opened
+
+
+def test_every_link_of_the_view_resolves(batch: Path) -> None:
+    body = _body(batch)
+    urls = re.findall(r'(?:href|src)="([^"]+)"', body) + re.findall(r"url\(&#x27;([^&]+)&#x27;\)", body)
+    assert len(urls) > 10
+    for url in urls:
+        assert "://" not in url and not url.startswith("/"), url
+        assert (batch / "report" / unquote(url)).resolve().is_file(), url
 
 
 def test_seed_grids_hold_every_seed_then_mean_and_std(batch: Path) -> None:
@@ -61,12 +80,13 @@ def test_seed_grids_hold_every_seed_then_mean_and_std(batch: Path) -> None:
     with Image.open(png) as image:
         assert image.mode == "P" and image.size[0] % 5 == 0 and image.size[1] % (NUM_STEPS + 1) == 0
     # Every seed stored the same maps (report_support): consistency 1, std 0.
-    assert page.count('consistency <span class="score">1.00</span>') == 4
-    assert "std · max 0" in page and "seed 42 · r 1.00" in page
+    body = _body(batch)
+    assert body.count('consistency <span class="score">1.00</span>') == 4
+    assert "std · max 0" in body and "seed 42 · r 1.00" in body
 
 
 def test_centroid_paths_are_drawn_over_the_videos(batch: Path) -> None:
-    page = (batch / "report" / "index.html").read_text(encoding="utf-8")
+    page = _body(batch)
     paths = re.findall(r'<polyline points="([^"]*)"', page)
     assert len(paths) == 3 * 2 + 2 * 2
     stats = pd.read_parquet(batch / "report" / "batch" / "stats.parquet")
@@ -78,7 +98,7 @@ def test_centroid_paths_are_drawn_over_the_videos(batch: Path) -> None:
 
 
 def test_curves_and_no_atlas_without_block_axes(batch: Path) -> None:
-    page = (batch / "report" / "index.html").read_text(encoding="utf-8")
+    page = _body(batch)
     assert page.count('src="batch/curves/') == 4 and "batch/atlas/" not in page
     with Image.open(batch / "report" / "batch" / "curves" / "dog.png") as image:
         assert image.format == "PNG"
@@ -135,9 +155,8 @@ def test_block_head_atlas_by_hand(tmp_path: Path) -> None:
     assert videos == 2 and len(blocks) == 2
     np.testing.assert_allclose(values["entropy"], [[0.0, 1.0], [1.0, 1.0]], atol=1e-6)
     np.testing.assert_allclose(values["peak"], [[1.0, 1 / 6], [1 / 6, 1 / 6]], rtol=1e-6)
-    index = write_report(tmp_path, comparison_plots=False)
-    page = index.read_text(encoding="utf-8")
-    assert 'src="batch/atlas/dog.png"' in page
+    write_report(tmp_path, comparison_plots=False)
+    assert 'src="batch/atlas/dog.png"' in _body(tmp_path)
     assert (tmp_path / "report" / "batch" / "atlas" / "dog.png").is_file()
 
 

@@ -8,7 +8,8 @@ The script reads the ``<script type="application/json" id="report-data">`` block
   created, nothing loads) until its ``<details>`` is opened; then its ``<video preload="none">``
   switch to ``preload="metadata"``. The first prompt is open on load. 245 native video elements
   cost Chromium ~400 ms to create even when idle, so this is what keeps a 50-video page fast;
-* the batch view (``<details id="batch">``, inert until opened like a prompt): the statistics table is
+* the batch view (``<details id="batch">``): its markup is the JSON block's ``batch_html`` string,
+  inserted when it is first opened; the statistics table is
   built from the JSON block's ``stats`` (sorted by clicking a column header, filtered by the word
   ``<select>``); a seed grid's tiles are ``.map`` s pinned to their sprite column (``data-col``); a dot
   follows each centroid path (``svg.path``) as its video plays;
@@ -214,7 +215,14 @@ JS = """
     });
   }
   var batch = document.getElementById("batch");
-  function openBatch() { batch.open = true; activate(batch); buildTable(); wirePaths(batch); }
+  function openBatch() {
+    var slot = batch.querySelector(".batch-slot");
+    if (slot && !slot.dataset.ready) { slot.dataset.ready = "1"; slot.innerHTML = data.batch_html || ""; }
+    batch.open = true;
+    activate(batch);
+    buildTable();
+    wirePaths(batch);
+  }
   if (batch) {
     batch.addEventListener("toggle", function () { if (batch.open) { openBatch(); } });
   }

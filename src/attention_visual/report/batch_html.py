@@ -1,7 +1,8 @@
 """The HTML of the report's batch view (a collapsible section at the top of the page).
 
-The statistics table is data (``"stats"`` in the page's JSON block) that the inline script turns into
-rows when the section is opened, sorts when a column header is clicked and filters by word. Seed grids
+The section's body is HTML kept as a string in the page's JSON block (``"batch_html"``) until the
+section is first opened. The statistics table is data (``"stats"`` in the JSON block) that the inline
+script turns into rows when the section is opened, sorts when a column header is clicked and filters by word. Seed grids
 are ``.panel`` s like the word maps: each tile is a ``.map`` pinned to its sprite column (``data-col``)
 and the step slider moves every tile's row. A centroid path is an inline SVG over the generated video,
 in the video's pixel coordinates; the script moves a dot along it as the video plays.
@@ -133,8 +134,13 @@ def _word_section(word: WordBatch, keys: dict[int, str], videos: dict[str, str |
     return "".join(parts)
 
 
-def batch_section(view: BatchView, videos: dict[str, str | None], maps: dict[str, dict[str, Any]]) -> str:
-    """The batch view's ``<details>`` (inert until opened); adds its seed grids to the page's ``maps`` data.
+def batch_section(view: BatchView, videos: dict[str, str | None], maps: dict[str, dict[str, Any]]) -> tuple[str, str]:
+    """``(the batch view's <details>, its body's HTML)``; adds the seed grids to the page's ``maps`` data.
+
+    The body is not in the page's markup: it travels as a string in the JSON block (``"batch_html"``)
+    and the script inserts it when the section is first opened. Parsing it as markup at load (even
+    inside an inert ``<template>``) cost a 50-video page ~200 ms in Chromium; as a JSON string it costs
+    next to nothing until it is wanted.
 
     Args:
         view: The batch view.
@@ -172,10 +178,11 @@ def batch_section(view: BatchView, videos: dict[str, str | None], maps: dict[str
     sections = "".join(_word_section(w, keys, videos) for w in view.words)
     body = f'<div class="batch-body"><h3>Statistics</h3>{table}{sections}</div>'
     summary = f"Batch view · {len(view.words)} words · seeds, statistics, centroid paths"
-    return (
+    details = (
         f'<details class="batch" id="batch"><summary>{e(summary)}</summary>'
-        f'<template class="lazy">{body}</template></details>'
+        '<div class="batch-slot"><noscript>The batch view needs JavaScript.</noscript></div></details>'
     )
+    return details, body
 
 
 __all__ = ["HEADERS", "MAX_TRAJECTORIES", "batch_section"]

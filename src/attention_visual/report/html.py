@@ -213,9 +213,11 @@ def render_page(view: ReportView, generated: str = "", batch: BatchView | None =
     data: dict[str, Any] = {"batch": manifest.batch_name, "maps": maps}
     if batch is not None:
         links = {v.record.video_id: v.video for v in view.videos}
-        sections = batch_section(batch, links, maps) + sections
+        details, body = batch_section(batch, links, maps)
+        sections = details + sections
         toc = '<li><a href="#batch">Batch view</a></li>' + toc
         data["stats"] = {"columns": list(TABLE_COLUMNS), "rows": batch.rows}
+        data["batch_html"] = body
     finished = f"finished {manifest.finished}" if manifest.finished else "not finished"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
