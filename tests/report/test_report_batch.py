@@ -18,7 +18,7 @@ from attention_visual.analysis.batch_videos import batch_videos
 from attention_visual.report import write_report
 from attention_visual.report.batch_images import curve_table
 from attention_visual.report.batch_view import TABLE_COLUMNS, atlas_values, build_batch_view, summary_rows
-from report.report_support import GRID, NUM_STEPS, build_batch
+from report.report_support import GRID, NASTY_PROMPT, NUM_STEPS, build_batch
 from support.map_batch import write_map_batch
 
 
@@ -158,6 +158,17 @@ def test_block_head_atlas_by_hand(tmp_path: Path) -> None:
     write_report(tmp_path, comparison_plots=False)
     assert 'src="batch/atlas/dog.png"' in _body(tmp_path)
     assert (tmp_path / "report" / "batch" / "atlas" / "dog.png").is_file()
+
+
+def test_user_strings_are_escaped_in_the_batch_view(tmp_path: Path) -> None:
+    nasty = '</script><b>"x"&'
+    build_batch(tmp_path / "b", prompts=(NASTY_PROMPT,), videos_per_prompt=2)
+    page = write_report(tmp_path / "b", comparison_plots=False).read_text(encoding="utf-8")
+    assert "<b>" not in page and nasty not in page  # the markup string is JSON-escaped in the data block
+    body = _data(page)["batch_html"]
+    assert isinstance(body, str) and "<b>" not in body and "&lt;/script&gt;&lt;b&gt;&quot;x&quot;&amp;" in body
+    stats = _data(page)["stats"]
+    assert isinstance(stats, dict) and nasty in {row[3] for row in stats["rows"]}
 
 
 def test_without_the_batch_view(tmp_path: Path) -> None:

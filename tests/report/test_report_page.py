@@ -87,7 +87,6 @@ def test_user_strings_are_escaped_in_html_and_json(report: Path) -> None:
     data = json.loads(block.group(1))
     word_maps = [key for key in data["maps"] if key.startswith("m")]  # "s…": the batch view's seed grids
     assert data["batch"] == "demo" and len(word_maps) == 2 * 4  # 2 words × (3 done + 1 interrupted videos)
-    assert NASTY_WORD in {row[3] for row in data["stats"]["rows"]}  # the batch table, through the JSON block
     assert json.loads(json_block({"w": NASTY_WORD + "<!--"})) == {"w": NASTY_WORD + "<!--"}
     assert "<" not in json_block({"w": NASTY_WORD + "<!--"})
 
