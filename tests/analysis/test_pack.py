@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -75,7 +76,8 @@ def test_packed_batch_is_one_file_per_video_word(tmp_path: Path) -> None:
     pack_batch(tmp_path)
     assert not (tmp_path / "attention_maps").exists()
     data = [p for p in (tmp_path / "attention_maps.zarr").rglob("*") if p.is_file() and p.name != "zarr.json"]
-    assert len(data) == 2 * 2  # videos × words shards; the rest is zarr.json metadata
+    # one shard per video × word (its steps) + one per word (its step averages); the rest is zarr.json metadata
+    assert len(data) == 2 * 2 + 2
 
 
 def test_analyzer_reads_packed_like_seed(tmp_path: Path) -> None:
@@ -136,7 +138,41 @@ def test_report_of_packed_batch_equals_seed(tmp_path: Path) -> None:
     pages = {}
     for name in ("seed", "packed"):
         index = write_report(tmp_path / name, comparison_plots=False)
-        # the images and the page; the sidecars differ only in the maps' mtimes
+        # the images and the page (less its time of writing); the sidecars differ only in the maps' mtimes
         pages[name] = {rel: p.read_bytes() for rel, p in _files(index.parent).items() if p.suffix != ".json"}
+        pages[name]["index.html"] = re.sub(rb"\d{4}-\d\d-\d\dT[0-9:]+\+00:00", b"", pages[name]["index.html"])
     assert any(rel.endswith(".png") for rel in pages["seed"])
     assert pages["packed"] == pages["seed"]
+
+
+def test_step_averages_across_several_shards(tmp_path: Path) -> None:
+    from attention_visual.storage.packed import PackedReader, PackedWriter
+    from support.synthetic import make_metadata
+
+    rng = np.random.default_rng(0)
+    writer = PackedWriter(tmp_path / "store.zarr", aggregate_shard=2)
+    maps = {f"v{i}": rng.random(GRID, dtype=np.float32) for i in range(5)}
+    writer.write_aggregates("dog", sorted(maps), lambda v: (make_metadata(step=None, video_id=v, seed=7), maps[v]))
+    shards = list((tmp_path / "store.zarr" / "_aggregated" / "dog").glob("c.*"))
+    assert len(shards) == 3  # 2 + 2 + 1 videos
+    aggregates = PackedReader(tmp_path / "store.zarr").aggregates("dog")
+    assert aggregates is not None
+    for video_id, arr in maps.items():
+        info = aggregates.read(video_id)
+        assert info is not None and np.array_equal(info.attention_map, arr)
+        assert info.metadata.video_id == video_id and info.metadata.seed == 7
+    assert aggregates.read("v9") is None
+
+
+def test_analysis_never_imports_torch(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    write_batch(tmp_path, videos=1)
+    code = (
+        "import sys; from attention_visual.analysis import batch_stats, open_batch, pack_batch, pair_stats;"
+        f"pack_batch({str(tmp_path)!r}); batch_stats({str(tmp_path)!r}); pair_stats({str(tmp_path)!r});"
+        f"open_batch({str(tmp_path)!r}).attention.values; print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

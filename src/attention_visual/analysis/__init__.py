@@ -23,6 +23,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from attention_visual.analysis.dataset import open_batch
+    from attention_visual.analysis.pack import PackResult, pack_batch, unpack_batch
     from attention_visual.analysis.seed_video import write_seed_video
     from attention_visual.analysis.seeds import (
         SeedAccumulator,
@@ -43,6 +45,10 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "PackResult": "attention_visual.analysis.pack",
+    "open_batch": "attention_visual.analysis.dataset",
+    "pack_batch": "attention_visual.analysis.pack",
+    "unpack_batch": "attention_visual.analysis.pack",
     "PAIR_COLUMNS": "attention_visual.analysis.table",
     "STATS_COLUMNS": "attention_visual.analysis.table",
     "StatsFiles": "attention_visual.analysis.table",
@@ -69,6 +75,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "PAIR_COLUMNS",
     "STATS_COLUMNS",
+    "PackResult",
     "SeedAccumulator",
     "SeedView",
     "StatsFiles",
@@ -76,8 +83,11 @@ __all__ = [
     "batch_seed_views",
     "batch_stats",
     "consistency_score",
+    "open_batch",
+    "pack_batch",
     "pair_stats",
     "pairwise_correlation",
+    "unpack_batch",
     "word_seed_views",
     "write_seed_video",
     "write_stats",

@@ -85,26 +85,32 @@ def pack_batch(batch_dir: Path | str, keep_seed: bool = False) -> PackResult:
     tmp = _temporary(batch, PACKED_STORE)
     writer = PackedWriter(tmp)
     videos = words = maps = 0
+    averaged: dict[str, list[str]] = {}  # word -> videos with a step average
+    compressed: dict[str, bool] = {}  # word -> how its .npz step averages were written
     try:
         for video_id in AttentionAnalyzer(seed).get_available_videos(include_incomplete=True):
             analyzer = AttentionAnalyzer(seed)  # a fresh index per video: memory stays flat
             writer.begin_video(video_id)
             for word in analyzer.get_available_tokens(video_id):
                 steps = analyzer.load_all_steps(video_id, word)
+                writer.write_word(video_id, [(i.metadata, i.attention_map) for i in steps], _source(steps))
+                words, maps = words + 1, maps + len(steps)
                 aggregated = _aggregated_or_none(analyzer, video_id, word)
-                infos = [*steps, *((aggregated,) if aggregated is not None else ())]
-                compressed = next((c for c in map(_npz_compressed, (i.path for i in infos)) if c is not None), None)
-                writer.write_word(
-                    video_id,
-                    [(i.metadata, i.attention_map) for i in steps],
-                    (aggregated.metadata, aggregated.attention_map) if aggregated is not None else None,
-                    source={} if compressed is None else {"npz_compressed": compressed},
-                )
-                words, maps = words + 1, maps + len(infos)
+                if aggregated is not None:
+                    averaged.setdefault(word, []).append(video_id)
+                    compressed.setdefault(word, _npz_compressed(aggregated.path) is not False)
             mark = seed / video_id / COMPLETE_MARK
             if mark.is_file():
                 writer.mark_complete(video_id, json.loads(mark.read_text(encoding="utf-8")))
             videos += 1
+        for word, video_ids in sorted(averaged.items()):
+
+            def read(video_id: str, word: str = word) -> tuple[MapMetadata, np.ndarray]:
+                info = AttentionAnalyzer(seed).load_aggregated(video_id, word)
+                return info.metadata, info.attention_map
+
+            writer.write_aggregates(word, video_ids, read, {"npz_compressed": compressed[word]})
+            maps += len(video_ids)
         tmp.rename(target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -113,6 +119,12 @@ def pack_batch(batch_dir: Path | str, keep_seed: bool = False) -> PackResult:
         shutil.rmtree(seed)
     log.info("packed %d videos, %d words, %d maps into %s", videos, words, maps, target)
     return PackResult(target, videos, words, maps)
+
+
+def _source(infos: list[AttentionInfo]) -> dict[str, Any]:
+    """How the seed layout wrote these files (``npz_compressed``), for unpacking them the same way."""
+    flags = [c for c in (_npz_compressed(i.path) for i in infos[:1]) if c is not None]
+    return {"npz_compressed": flags[0]} if flags else {}
 
 
 def _aggregated_or_none(analyzer: AttentionAnalyzer, video_id: str, word: str) -> AttentionInfo | None:
@@ -143,17 +155,23 @@ def unpack_batch(batch_dir: Path | str, keep_packed: bool = False) -> PackResult
     tmp = _temporary(batch, ATTENTION_MAPS_DIR)
     videos = words = maps = 0
     try:
-        for video_id in PackedReader(packed).videos():
-            reader = PackedReader(packed)
+        reader = PackedReader(packed)
+        for video_id in reader.videos():
             for word in reader.words(video_id).values():
-                data = word.array[...]  # [entry, *leading, frame, y, x]
+                data = word.array[...]  # [step, *leading, frame, y, x]
                 for entry in word.entries:
                     _restore(tmp, entry.metadata, data[entry.index], word.source)
                 words, maps = words + 1, maps + len(word.entries)
+                aggregates = reader.aggregates(word.word)
+                average = aggregates.read(video_id) if aggregates is not None else None
+                if aggregates is not None and average is not None:
+                    _restore(tmp, average.metadata, average.attention_map, aggregates.source)
+                    maps += 1
             (tmp / video_id).mkdir(parents=True, exist_ok=True)
             summary = reader.complete_summary(video_id)
             if summary is not None:
                 AttentionStore(tmp).mark_complete(video_id, summary)
+            reader.release(video_id)
             videos += 1
         tmp.rename(target)
     except BaseException:

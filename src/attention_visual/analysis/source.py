@@ -125,14 +125,14 @@ def iter_videos(
     """
     maps_dir = maps_location(batch_dir)
     labels = video_labels(batch_folder(maps_dir))
-    video_ids = AttentionAnalyzer(maps_dir).get_available_videos(include_incomplete=include_incomplete)
-    for video_id in video_ids:
-        analyzer = AttentionAnalyzer(maps_dir)  # a fresh index per video: nothing accumulates
+    analyzer = AttentionAnalyzer(maps_dir)
+    for video_id in analyzer.get_available_videos(include_incomplete=include_incomplete):
         words = tuple(
             read_word(analyzer, video_id, w, pass_name)
             for w in analyzer.get_available_tokens(video_id)
             if analyzer.get_available_steps(video_id, w)
         )
+        analyzer.release(video_id)  # nothing accumulates from video to video
         yield VideoData(video_id, labels.get(video_id, VideoLabels()), words)
 
 

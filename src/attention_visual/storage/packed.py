@@ -2,18 +2,20 @@
 
 Layout (one shard file per video × word, one chunk per step)::
 
-    attention_maps.zarr/zarr.json                     root group; attrs: {"attention_visual_packed": 1}
-    attention_maps.zarr/<video_id>/zarr.json          group; attrs: {"complete": <_complete.json content> | null}
-    attention_maps.zarr/<video_id>/<token_dir>/       array [entry, *leading, frame, y, x], dims named
-                                                      (entry, pass?, block?, head?, frame, y, x)
-    attention_maps.zarr/<video_id>/<token_dir>/c.0.0.0.0   its one shard file
-    attrs of a word's array: {"word": original text, "steps": [0, 1, …, null], "base": metadata dict,
-                              "overrides": [{key: value that differs from base}, …], "source": {...}}
+    attention_maps.zarr/zarr.json                   root group; attrs {"attention_visual_packed": 1}
+    attention_maps.zarr/<video_id>/zarr.json        group; attrs {"complete": <_complete.json content> | null}
+    attention_maps.zarr/<video_id>/<token_dir>/     array [step, *leading, frame, y, x]: the stored steps
+                                    zarr.json       dims named (step, pass?, block?, head?, frame, y, x)
+                                    c.0.0.0.0       its one shard file
+    attention_maps.zarr/_aggregated/<token_dir>/    array [video, *leading, frame, y, x]: the word's step
+                                                    averages of every video that has one (64 per shard file)
 
-``entry`` runs over the stored steps in order, then the step-averaged map (``steps[-1] == null``) when
-one was stored. Each entry's metadata is ``base`` updated with its ``overrides``: exactly the
-:class:`MapMetadata` the seed layout holds in its ``*_metadata.json``. ``source`` records how the seed
-layout stored the files (``npz_compressed``), so unpacking restores them as they were.
+Attributes of an array: ``word`` (original text), ``steps`` (per entry) or ``videos`` (per entry),
+``base`` (the first entry's metadata) and ``overrides`` (per entry, the keys whose values differ from
+``base``): base updated with an entry's overrides is exactly the :class:`MapMetadata` of the seed
+layout's ``*_metadata.json``. ``source`` records how the seed layout stored the files
+(``npz_compressed``), so unpacking restores them as they were. The step averages live apart, one
+array per word over the batch, so that reading one word's averages for every video is one file.
 
 Needs zarr (the ``analysis`` extra); imported on first use.
 """
@@ -21,7 +23,7 @@ Needs zarr (the ``analysis`` extra); imported on first use.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,10 @@ PACKED_STORE = "attention_maps.zarr"
 PACKED_KEY = "attention_visual_packed"
 PACKED_VERSION = 1
 ZARR_JSON = "zarr.json"
+AGGREGATES_GROUP = "_aggregated"
+"""Group of the step-averaged maps: one array per word over the videos (video ids never start with ``_``)."""
+AGGREGATE_SHARD = 64
+"""Videos per shard file of a word's step averages."""
 
 
 def _zarr() -> Any:
@@ -98,14 +104,19 @@ def _split_metadata(metas: Sequence[MapMetadata]) -> tuple[dict[str, Any], list[
 
 @dataclass(frozen=True)
 class PackedEntry:
-    """One map of a packed word: its entry index along the array's first axis and its metadata."""
+    """One map of a packed array: its index along the array's first axis and its metadata."""
 
     index: int
     metadata: MapMetadata
 
 
+def _entries(attrs: dict[str, Any]) -> list[PackedEntry]:
+    base: dict[str, Any] = attrs["base"]
+    return [PackedEntry(i, MapMetadata.from_dict({**base, **over})) for i, over in enumerate(attrs["overrides"])]
+
+
 class PackedWord:
-    """One video × word of a packed store: the Zarr array and its per-entry metadata."""
+    """The stored steps of one video × word: a Zarr array ``[step, *leading, frame, y, x]`` and its metadata."""
 
     def __init__(self, array: Any, path: Path) -> None:
         self.array = array
@@ -113,17 +124,16 @@ class PackedWord:
         attrs = dict(array.attrs)
         self.word: str = attrs["word"]
         self.source: dict[str, Any] = dict(attrs.get("source", {}))
-        base: dict[str, Any] = attrs["base"]
-        steps: list[int | None] = attrs["steps"]
-        overrides: list[dict[str, Any]] = attrs["overrides"]
-        self.entries: list[PackedEntry] = [
-            PackedEntry(i, MapMetadata.from_dict({**base, **over})) for i, over in enumerate(overrides)
-        ]
-        self.step_entries = {int(s): e for s, e in zip(steps, self.entries, strict=True) if s is not None}
-        self.aggregated = next((e for s, e in zip(steps, self.entries, strict=True) if s is None), None)
+        self.entries = _entries(attrs)
+        self.step_entries = {int(s): e for s, e in zip(attrs["steps"], self.entries, strict=True)}
+
+    @property
+    def leading_axes(self) -> tuple[str, ...]:
+        """The stored axes before ``frame, y, x`` (``pass``, ``block``, ``head``), empty for plain maps."""
+        return tuple(self.entries[0].metadata.axes[:-3]) if self.entries else ()
 
     def read(self, entry: PackedEntry) -> AttentionInfo:
-        """One entry's map (``[*leading, frame, y, x]`` as stored) with its metadata."""
+        """One step's map (``[*leading, frame, y, x]`` as stored) with its metadata."""
         array = np.asarray(self.array[entry.index])
         return AttentionInfo(attention_map=array, metadata=entry.metadata, path=self.path)
 
@@ -133,9 +143,35 @@ class PackedWord:
         entries = [self.step_entries[s] for s in order]
         if not entries:
             return np.zeros((0, *self.array.shape[1:]), dtype=self.array.dtype), []
-        stop = entries[-1].index + 1
-        block = np.asarray(self.array[:stop])  # steps are stored first, in order
+        block = np.asarray(self.array[...])
         return block[[e.index for e in entries]], [e.metadata for e in entries]
+
+
+class PackedAggregates:
+    """The step-averaged maps of one word for every video that has it: ``[video, *leading, frame, y, x]``."""
+
+    def __init__(self, array: Any, path: Path) -> None:
+        self.array = array
+        self.path = path
+        attrs = dict(array.attrs)
+        self.word: str = attrs["word"]
+        self.source: dict[str, Any] = dict(attrs.get("source", {}))
+        self._base: dict[str, Any] = attrs["base"]
+        self._overrides: list[dict[str, Any]] = attrs["overrides"]
+        self.videos: dict[str, int] = {v: i for i, v in enumerate(attrs["videos"])}
+
+    def metadata(self, video_id: str) -> MapMetadata | None:
+        """The metadata of the video's step average (built on demand), or None when it has none."""
+        index = self.videos.get(video_id)
+        return None if index is None else MapMetadata.from_dict({**self._base, **self._overrides[index]})
+
+    def read(self, video_id: str) -> AttentionInfo | None:
+        """The video's step average, or None when it has none."""
+        metadata = self.metadata(video_id)
+        if metadata is None:
+            return None
+        array = np.asarray(self.array[self.videos[video_id]])
+        return AttentionInfo(attention_map=array, metadata=metadata, path=self.path)
 
 
 class PackedReader:
@@ -151,6 +187,7 @@ class PackedReader:
             raise NotFoundError(f"{self.path} is not a packed attention store")
         self._store = _zarr().storage.LocalStore(str(self.path), read_only=True)
         self._words: dict[str, dict[str, PackedWord]] = {}
+        self._aggregates: dict[str, PackedAggregates | None] = {}
 
     def videos(self, include_incomplete: bool = True) -> list[str]:
         """Video ids, sorted; incomplete ones only with ``include_incomplete``."""
@@ -164,8 +201,13 @@ class PackedReader:
 
     def complete_summary(self, video_id: str) -> dict[str, Any] | None:
         """The video's completion record (the seed layout's ``_complete.json``), None while unfinished."""
-        group = self._group(video_id)
-        summary = group.attrs.get("complete")
+        meta = self.path / check_video_id(video_id) / ZARR_JSON
+        if not meta.is_file():
+            raise NotFoundError(f"no video {video_id!r} in {self.path}; available videos: {_listing(self.videos())}")
+        try:  # the group's own metadata document (Zarr v3): read directly, it is all we need
+            summary = json.loads(meta.read_text(encoding="utf-8")).get("attributes", {}).get("complete")
+        except (OSError, ValueError, AttributeError) as exc:
+            raise AttentionDataError(f"{meta}: unreadable packed-store metadata ({exc})") from exc
         return dict(summary) if isinstance(summary, dict) else None
 
     def is_complete(self, video_id: str) -> bool:
@@ -177,17 +219,20 @@ class PackedReader:
         """``{word: PackedWord}`` of a video (cached once the video is complete)."""
         if video_id in self._words:
             return self._words[video_id]
-        self._group(video_id)
-        folder = self.path / video_id
+        complete = self.complete_summary(video_id) is not None  # raises NotFoundError for an unknown video
         index: dict[str, PackedWord] = {}
-        for child in sorted(folder.iterdir()):
+        for child in sorted((self.path / video_id).iterdir()):
             if child.is_dir() and (child / ZARR_JSON).is_file():
                 array = _zarr().open_array(self._store, path=f"{video_id}/{child.name}", mode="r")
                 word = PackedWord(array, child)
                 index[word.word] = word
-        if self.is_complete(video_id):
+        if complete:
             self._words[video_id] = index
         return index
+
+    def release(self, video_id: str) -> None:
+        """Forget the cached index of a video (one pass over a large batch keeps memory flat)."""
+        self._words.pop(video_id, None)
 
     def word(self, video_id: str, word: str) -> PackedWord:
         index = self.words(video_id)
@@ -195,23 +240,40 @@ class PackedReader:
             raise NotFoundError(f"no word {word!r} in video {video_id!r}; available words: {_listing(sorted(index))}")
         return index[word]
 
-    def _group(self, video_id: str) -> Any:
-        if not (self.path / check_video_id(video_id) / ZARR_JSON).is_file():
-            raise NotFoundError(f"no video {video_id!r} in {self.path}; available videos: {_listing(self.videos())}")
-        return _zarr().open_group(self._store, path=video_id, mode="r")
+    def aggregates(self, word: str) -> PackedAggregates | None:
+        """The step averages of ``word`` across the batch, or None when none was stored."""
+        key = token_dir_name(word)
+        if key not in self._aggregates:
+            folder = self.path / AGGREGATES_GROUP / key
+            found = None
+            if (folder / ZARR_JSON).is_file():
+                array = _zarr().open_array(self._store, path=f"{AGGREGATES_GROUP}/{key}", mode="r")
+                found = PackedAggregates(array, folder)
+            self._aggregates[key] = found
+        return self._aggregates[key]
+
+    def read_aggregated(self, video_id: str, word: str) -> AttentionInfo | None:
+        """The step-averaged map of a video's word, or None when it was not stored."""
+        aggregates = self.aggregates(word)
+        return aggregates.read(video_id) if aggregates is not None else None
 
 
 class PackedWriter:
-    """Writes videos into a packed store (created when missing).
+    """Writes a packed store (created when missing).
 
     Example:
         >>> writer = PackedWriter(Path("batch/attention_maps.zarr"))                  # doctest: +SKIP
-        >>> writer.write_word("prompt_001_vid_001", steps, aggregated)                # doctest: +SKIP
+        >>> writer.begin_video("prompt_001_vid_001")                                  # doctest: +SKIP
+        >>> writer.write_word("prompt_001_vid_001", steps)                            # doctest: +SKIP
         >>> writer.mark_complete("prompt_001_vid_001", {"words": ["kiss"]})           # doctest: +SKIP
+        >>> writer.write_aggregates(averages_of_kiss)                                 # doctest: +SKIP
     """
 
-    def __init__(self, path: Path | str, compressor: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, path: Path | str, compressor: dict[str, Any] | None = None, aggregate_shard: int = AGGREGATE_SHARD
+    ) -> None:
         zarr = _zarr()
+        self.aggregate_shard = aggregate_shard
         self.path = Path(path)
         self._store = zarr.storage.LocalStore(str(self.path))
         if is_packed_store(self.path):
@@ -224,57 +286,94 @@ class PackedWriter:
         """Create (or clear) the video's group; it stays incomplete until :meth:`mark_complete`."""
         self._root.create_group(check_video_id(video_id), overwrite=True, attributes={"complete": None})
 
-    def write_word(
-        self,
-        video_id: str,
-        steps: Sequence[tuple[MapMetadata, np.ndarray]],
-        aggregated: tuple[MapMetadata, np.ndarray] | None,
-        source: dict[str, Any] | None = None,
-    ) -> Path:
-        """Write one word's steps (in step order) and step average as one sharded array; return its folder."""
-        items = [*steps, *((aggregated,) if aggregated is not None else ())]
-        if not items:
-            raise AttentionDataError(f"{video_id}: nothing to pack for a word without maps")
-        metas = [m for m, _ in items]
-        words = {m.token_word for m in metas}
-        first = items[0][1]
-        if len(words) != 1 or any(a.shape != first.shape or a.dtype != first.dtype for _, a in items):
-            raise AttentionDataError(
-                f"{video_id}: the maps of word(s) {sorted(words)} differ in word, shape or dtype; cannot pack them"
-            )
-        word = metas[0].token_word
-        data = np.stack([a for _, a in items])  # [entry, *leading, frame, y, x]
-        base, overrides = _split_metadata(metas)
-        codecs = _zarr().codecs
-        group = self._root[check_video_id(video_id)]
-        array = group.create_array(
-            name=token_dir_name(word),
-            shape=data.shape,
-            dtype=data.dtype,
-            chunks=(1, *data.shape[1:]),
-            shards=data.shape,
-            compressors=codecs.BloscCodec(typesize=data.dtype.itemsize, **self._compressor),
-            dimension_names=("entry", *metas[0].axes),
-            chunk_key_encoding={"name": "default", "separator": "."},  # the shard is one file: c.0.0.0.0
-            attributes={
-                "word": word,
-                "steps": [*(m.step_index for m, _ in steps), *((None,) if aggregated is not None else ())],
-                "base": base,
-                "overrides": overrides,
-                "source": dict(source or {}),
-            },
+    def _create(self, group: Any, name: str, shape: tuple[int, ...], dtype: Any, shard: int, attrs: Any) -> Any:
+        return group.create_array(
+            name=name,
+            shape=shape,
+            dtype=dtype,
+            chunks=(1, *shape[1:]),
+            shards=(max(1, shard), *shape[1:]),
+            compressors=_zarr().codecs.BloscCodec(typesize=np.dtype(dtype).itemsize, **self._compressor),
+            dimension_names=attrs.pop("dimension_names"),
+            chunk_key_encoding={"name": "default", "separator": "."},  # a shard is one file: c.0.0.0.0
+            attributes=attrs,
             overwrite=True,
         )
+
+    def write_word(
+        self, video_id: str, steps: Sequence[tuple[MapMetadata, np.ndarray]], source: dict[str, Any] | None = None
+    ) -> Path:
+        """Write one word's stored steps (in step order) as one sharded array; return its folder."""
+        if not steps:
+            raise AttentionDataError(f"{video_id}: a word without stored steps cannot be packed")
+        metas = [m for m, _ in steps]
+        _check_uniform(video_id, steps)
+        data = np.stack([a for _, a in steps])  # [step, *leading, frame, y, x]
+        base, overrides = _split_metadata(metas)
+        word = metas[0].token_word
+        attrs = {
+            "dimension_names": ("step", *metas[0].axes),
+            "word": word,
+            "steps": [m.step_index for m in metas],
+            "base": base,
+            "overrides": overrides,
+            "source": dict(source or {}),
+        }
+        array = self._create(self._root[check_video_id(video_id)], token_dir_name(word), data.shape, data.dtype,
+                             data.shape[0], attrs)  # fmt: skip
         array[...] = data
         return self.path / video_id / token_dir_name(word)
+
+    def write_aggregates(
+        self,
+        word: str,
+        video_ids: Sequence[str],
+        read: Callable[[str], tuple[MapMetadata, np.ndarray]],
+        source: dict[str, Any] | None = None,
+    ) -> None:
+        """Write ``word``'s step averages of ``video_ids`` (``read(video_id) -> (metadata, array)``) as one array.
+
+        Reads and writes one shard (``aggregate_shard`` videos) at a time, so memory stays bounded.
+        """
+        if not video_ids:
+            return
+        first_meta, first = read(video_ids[0])
+        metas: list[MapMetadata] = []
+        array: Any = None
+        for start in range(0, len(video_ids), self.aggregate_shard):
+            block_ids = video_ids[start : start + self.aggregate_shard]
+            items = [(first_meta, first) if v == video_ids[0] else read(v) for v in block_ids]
+            _check_uniform(word, [(first_meta, first), *items])
+            metas += [m for m, _ in items]
+            if array is None:
+                shape = (len(video_ids), *first.shape)
+                attrs = {"dimension_names": ("video", *first_meta.axes), "word": word, "videos": list(video_ids),
+                         "base": {}, "overrides": [], "source": dict(source or {})}  # fmt: skip
+                group = self._root.require_group(AGGREGATES_GROUP)
+                array = self._create(group, token_dir_name(word), shape, first.dtype, self.aggregate_shard, attrs)
+            array[start : start + len(items)] = np.stack([a for _, a in items])  # whole shards: no rewrite
+        base, overrides = _split_metadata(metas)
+        array.attrs.update({"base": base, "overrides": overrides})
 
     def mark_complete(self, video_id: str, summary: dict[str, Any]) -> None:
         """Record the video as finished (call last, after every word is written)."""
         self._root[check_video_id(video_id)].attrs.update({"complete": _json_normal(summary)})
 
 
+def _check_uniform(label: str, items: Sequence[tuple[MapMetadata, np.ndarray]]) -> None:
+    first_meta, first = items[0]
+    for meta, arr in items:
+        if meta.token_word != first_meta.token_word or arr.shape != first.shape or arr.dtype != first.dtype:
+            raise AttentionDataError(
+                f"{label}: maps of {meta.video_id}/{meta.token_word!r} ({arr.shape}, {arr.dtype}) differ from "
+                f"{first_meta.video_id}/{first_meta.token_word!r} ({first.shape}, {first.dtype}); cannot pack them"
+            )
+
+
 __all__ = [
+    "AGGREGATES_GROUP",
     "PACKED_STORE",
+    "PackedAggregates",
     "PackedEntry",
     "PackedReader",
     "PackedWord",

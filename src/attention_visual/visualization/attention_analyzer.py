@@ -104,6 +104,12 @@ class AttentionAnalyzer:
         root = self._packed.path if self._packed is not None else self.attention_dir
         return root / check_video_id(video_id)
 
+    def release(self, video_id: str) -> None:
+        """Forget the cached index of a video: a single pass over a large batch then keeps memory flat."""
+        self._words.pop(video_id, None)
+        if self._packed is not None:
+            self._packed.release(video_id)
+
     def get_incomplete_videos(self) -> list[str]:
         """Videos whose capture was interrupted: maps may be missing."""
         return [v for v in self.get_available_videos() if not self.is_complete(v)]
@@ -140,8 +146,9 @@ class AttentionAnalyzer:
     def load_aggregated(self, video_id: str, token: str) -> AttentionInfo:
         """The step-averaged map of a word."""
         if self._packed is not None:
-            word = self._packed.word(video_id, token)
-            aggregated = word.read(word.aggregated) if word.aggregated is not None else None
+            aggregated = self._packed.read_aggregated(video_id, token)
+            if aggregated is None:
+                self._packed.word(video_id, token)  # an unknown video or word: say what is there
         else:
             files = self._word_files(video_id, token).aggregated
             aggregated = read_map(*files) if files is not None else None
@@ -154,16 +161,34 @@ class AttentionAnalyzer:
 
     def step_stack(self, video_id: str, token: str, pass_name: str = "cond") -> tuple[np.ndarray, list[MapMetadata]]:
         """All steps reduced to the token grid: ``([step, frame, y, x] float32, metadata per step)``."""
-        if self._packed is not None:
-            raw, metas = self._packed.word(video_id, token).read_steps()  # [step, *leading, frame, y, x], one read
-            if not metas:
-                raise NotFoundError(f"word {token!r} of video {video_id!r} has no stored steps")
+        if self._packed is not None and not self._packed.word(video_id, token).leading_axes:
+            raw, metas = self.raw_step_stack(video_id, token)  # [step, frame, y, x]: one read
             return reduce_to_grid(raw, metas[0].axes, metas[0].passes, pass_name), metas
         infos = self.load_all_steps(video_id, token)
         if not infos:
             raise NotFoundError(f"word {token!r} of video {video_id!r} has no stored steps")
         stack = np.stack([self.grid(i, pass_name=pass_name) for i in infos])  # [step, frame, y, x]
         return stack, [i.metadata for i in infos]
+
+    def step_metadata(self, video_id: str, token: str) -> list[MapMetadata]:
+        """The metadata of every stored step of a word, in step order, without reading the arrays."""
+        if self._packed is not None:
+            word = self._packed.word(video_id, token)
+            return [word.step_entries[s].metadata for s in sorted(word.step_entries)]
+        files = self._word_files(video_id, token)
+        return [read_metadata(files.steps[s][1]) for s in sorted(files.steps)]
+
+    def raw_step_stack(self, video_id: str, token: str) -> tuple[np.ndarray, list[MapMetadata]]:
+        """Every stored step as stored: ``([step, *leading, frame, y, x], metadata per step)``; one read if packed."""
+        if self._packed is not None:
+            raw, metas = self._packed.word(video_id, token).read_steps()
+        else:
+            infos = self.load_all_steps(video_id, token)
+            raw = np.stack([i.attention_map for i in infos]) if infos else np.zeros((0,))
+            metas = [i.metadata for i in infos]
+        if not metas:
+            raise NotFoundError(f"word {token!r} of video {video_id!r} has no stored steps")
+        return raw, metas
 
     # -- reductions ------------------------------------------------------------------------------
     @staticmethod
