@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Render the stored maps of one marked word over the seeds of its prompt as a grid video: one "
         "tile per seed (labelled with its seed and mean correlation with the other seeds), the mean and the "
         "standard deviation, one frame per denoising step, then the step average; the title gives the seeds' "
-        "consistency score. See docs/seeds.md.",
+        "consistency score. See docs/analysis.md, section 'Cross-seed views'.",
     )
     parser.add_argument("batch_dir", type=Path, metavar="BATCH_DIR", help="a batch folder (with manifest.json)")
     parser.add_argument("--word", required=True, help="the marked word (as written in the prompt)")
