@@ -235,6 +235,11 @@ class SeedAccumulator:
             self.stacks += other.stacks
             self.keep_steps = len(self.stacks) == self.count
 
+    def drop_steps(self) -> None:
+        """Forget the kept steps (``keep_steps``), keeping the statistics: frees memory before pooling."""
+        self.stacks.clear()
+        self.keep_steps = False
+
     def view(self) -> SeedView:
         """The group's :class:`SeedView`.
 

@@ -250,8 +250,7 @@ def _word_batch(
         if stats is not None:
             group.trajectories = trajectories(stats, view)
         entry.groups.append(group)
-        acc.stacks.clear()  # keep only the step averages for pooling across prompts
-        acc.keep_steps = False
+        acc.drop_steps()  # keep only the step averages for pooling across prompts
         by_prompt[prompt] = acc
     pooled = pooled_views(word, by_prompt)
     entry.across_error = pooled.across_error
