@@ -65,3 +65,17 @@ def test_different_grids_are_refused(tmp_path: Path) -> None:
     write_video(tmp_path / "attention_maps", "prompt_002_vid_001", {"cat": random_maps(rng, 1, (3, 1, 5))})
     with pytest.raises(AttentionDataError, match="one grid per batch"):
         open_batch(tmp_path)
+
+
+def test_word_averages_seed_and_packed(tmp_path: Path) -> None:
+    from attention_visual.analysis import word_averages
+
+    write_batch(tmp_path, videos=3, steps=2)
+    seed = word_averages(tmp_path, "red car")
+    assert seed.dims == ("video", "frame", "y", "x") and seed.seed.values.tolist() == [0, 1, 2]
+    stored = read_array(next((tmp_path / "attention_maps" / "prompt_001_vid_002" / "aggregated").glob("red_car*.npz")))
+    np.testing.assert_array_equal(seed.sel(video="prompt_001_vid_002").values, stored)
+    pack_batch(tmp_path)
+    assert word_averages(tmp_path, "red car").identical(seed)
+    with pytest.raises(KeyError, match="no step-averaged map of word 'cat'"):
+        word_averages(tmp_path, "cat")

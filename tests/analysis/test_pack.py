@@ -162,6 +162,8 @@ def test_step_averages_across_several_shards(tmp_path: Path) -> None:
         assert info is not None and np.array_equal(info.attention_map, arr)
         assert info.metadata.video_id == video_id and info.metadata.seed == 7
     assert aggregates.read("v9") is None
+    ids, whole = aggregates.read_all()  # straight from the shard files
+    assert ids == sorted(maps) and np.array_equal(whole, np.asarray(aggregates.array[...]))
 
 
 def test_analysis_never_imports_torch(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from attention_visual.analysis.dataset import open_batch
+    from attention_visual.analysis.dataset import open_batch, word_averages
     from attention_visual.analysis.pack import PackResult, pack_batch, unpack_batch
     from attention_visual.analysis.seed_video import write_seed_video
     from attention_visual.analysis.seeds import (
@@ -49,6 +49,7 @@ _EXPORTS = {
     "open_batch": "attention_visual.analysis.dataset",
     "pack_batch": "attention_visual.analysis.pack",
     "unpack_batch": "attention_visual.analysis.pack",
+    "word_averages": "attention_visual.analysis.dataset",
     "PAIR_COLUMNS": "attention_visual.analysis.table",
     "STATS_COLUMNS": "attention_visual.analysis.table",
     "StatsFiles": "attention_visual.analysis.table",
@@ -88,6 +89,7 @@ __all__ = [
     "pair_stats",
     "pairwise_correlation",
     "unpack_batch",
+    "word_averages",
     "word_seed_views",
     "write_seed_video",
     "write_stats",

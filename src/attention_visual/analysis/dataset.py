@@ -17,6 +17,7 @@ from attention_visual.analysis.source import batch_folder, maps_location, video_
 from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.storage.metadata import MapMetadata
 from attention_visual.storage.optional import require
+from attention_visual.storage.packed import PackedReader, is_packed_store
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 if TYPE_CHECKING:
@@ -77,6 +78,19 @@ def _read_aggregated(maps_dir: Path, video_id: str, word: str, shape: tuple[int,
         return np.full(shape, np.nan, dtype=np.float32)
 
 
+def _read_word_averages(packed: Path, word: str, videos: tuple[str, ...], shape: tuple[int, ...]) -> np.ndarray:
+    """``[video, *leading, frame, y, x]`` float32: a packed word's step averages in the batch's video order."""
+    out = np.full((len(videos), *shape), np.nan, dtype=np.float32)
+    aggregates = PackedReader(packed).aggregates(word)
+    if aggregates is not None:
+        ids, data = aggregates.read_all()  # one read for the whole batch
+        position = {v: i for i, v in enumerate(videos)}
+        rows = [(position[v], i) for i, v in enumerate(ids) if v in position]
+        if rows:
+            out[[r for r, _ in rows]] = data[[i for _, i in rows]]
+    return out
+
+
 def open_batch(batch_dir: Path | str, include_incomplete: bool = False) -> xr.Dataset:
     """The batch's maps as a lazy ``xarray.Dataset`` (seed layout or packed store).
 
@@ -123,10 +137,22 @@ def open_batch(batch_dir: Path | str, include_incomplete: bool = False) -> xr.Da
             agg_cells.append(da.from_delayed(agg, shape, dtype=np.float32))
         step_rows.append(da.stack(step_cells))
         agg_rows.append(da.stack(agg_cells))
+    aggregated = da.stack(agg_rows)  # [video, word, *leading, frame, y, x]
+    if is_packed_store(maps_dir):  # one read per word: the packed store keeps a word's averages together
+        videos = tuple(scan.videos)
+        columns = [
+            da.from_delayed(
+                dask.delayed(_read_word_averages, pure=True)(maps_dir, word, videos, shape),
+                (len(videos), *shape),
+                dtype=np.float32,
+            )
+            for word in words
+        ]
+        aggregated = da.stack(columns, axis=1)
     dims = ("video", "word", "step", *leading, "frame", "y", "x")
     dims_agg = ("video", "word", *leading, "frame", "y", "x")
     dataset: xr.Dataset = xr_mod.Dataset(
-        {"attention": (dims, da.stack(step_rows)), "aggregated": (dims_agg, da.stack(agg_rows))},
+        {"attention": (dims, da.stack(step_rows)), "aggregated": (dims_agg, aggregated)},
         coords=_coords(scan, maps_dir, words, steps, first),
         attrs={"batch": str(batch_folder(maps_dir)), "maps": str(maps_dir), "model_id": first.model_id or ""},
     )
@@ -185,4 +211,64 @@ def _label(labels: dict[str, Any], video_id: str, name: str) -> int:
     return -1 if value is None else int(value)
 
 
-__all__ = ["open_batch"]
+def word_averages(batch_dir: Path | str, word: str, include_incomplete: bool = False) -> xr.DataArray:
+    """One word's stored step-averaged maps for every video that has them, read now (not lazily).
+
+    Dims ``(video, *leading, frame, y, x)``; coordinates ``seed``, ``prompt``, ``y_px``, ``x_px``. From a
+    packed store this is a single read (the averages of a word are stored together); from the seed
+    layout one file per video.
+
+    Example:
+        >>> dog = word_averages("outputs/demo", "dog")                                  # doctest: +SKIP
+        >>> dog.std("video")          # how much the seeds disagree, cell by cell       # doctest: +SKIP
+    """
+    xr_mod = require("xarray")
+    maps_dir = maps_location(batch_dir)
+    analyzer = AttentionAnalyzer(maps_dir)
+    wanted = analyzer.get_available_videos(include_incomplete=include_incomplete)
+    metas: list[MapMetadata] = []
+    arrays: list[np.ndarray] = []
+    videos: list[str] = []
+    aggregates = PackedReader(maps_dir).aggregates(word) if is_packed_store(maps_dir) else None
+    if aggregates is not None:
+        ids, data = aggregates.read_all()  # [video, *leading, frame, y, x]: one read
+        keep = set(wanted)
+        for i, video_id in enumerate(ids):
+            meta = aggregates.metadata(video_id)
+            if video_id in keep and meta is not None:
+                videos.append(video_id)
+                metas.append(meta)
+                arrays.append(data[i])
+    elif not is_packed_store(maps_dir):
+        for video_id in wanted:
+            try:
+                info = analyzer.load_aggregated(video_id, word)
+            except NotFoundError:
+                continue
+            finally:
+                analyzer.release(video_id)
+            videos.append(video_id)
+            metas.append(info.metadata)
+            arrays.append(info.attention_map)
+    if not arrays:
+        raise NotFoundError(f"no step-averaged map of word {word!r} in {maps_dir}")
+    first = metas[0]
+    ny, nx = first.shape[-2:]
+    geometry = PixelGeometry(height=first.video_dimensions.height, width=first.video_dimensions.width, ny=ny, nx=nx)
+    dims = ("video", *first.axes)
+    result: xr.DataArray = xr_mod.DataArray(
+        np.stack(arrays).astype(np.float32, copy=False),
+        dims=dims,
+        coords={
+            "video": videos,
+            "seed": ("video", [-1 if m.seed is None else m.seed for m in metas]),
+            "prompt": ("video", [m.marked_prompt for m in metas]),
+            "y_px": ("y", geometry.y_px),
+            "x_px": ("x", geometry.x_px),
+        },
+        name=word,
+    )
+    return result
+
+
+__all__ = ["open_batch", "word_averages"]

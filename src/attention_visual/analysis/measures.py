@@ -51,10 +51,14 @@ class PixelGeometry:
         return (np.arange(self.nx, dtype=np.float64) + 0.5) * (self.width / self.nx)
 
 
-def masks(maps: np.ndarray) -> np.ndarray:
-    """``[..., y·x]`` bool: the cells strictly above their map's mean (ConceptAttention's rule)."""
+def masks(maps: np.ndarray, mass: np.ndarray | None = None) -> np.ndarray:
+    """``[..., y·x]`` bool: the cells strictly above their map's mean (ConceptAttention's rule).
+
+    ``mass`` (``[...]``, the maps' sums) saves a pass when the caller has it.
+    """
     flat = maps.reshape(*maps.shape[:-2], -1)  # [..., cell]
-    mean = flat.sum(axis=-1, dtype=np.float64) / flat.shape[-1]  # [...]
+    total = flat.sum(axis=-1, dtype=np.float64) if mass is None else mass
+    mean = (total / flat.shape[-1]).astype(flat.dtype)  # [...]: compared in the maps' own precision
     return np.asarray(flat > mean[..., None])
 
 
@@ -71,8 +75,8 @@ def map_measures(maps: np.ndarray, geometry: PixelGeometry) -> dict[str, np.ndar
     m = np.asarray(maps, dtype=np.float32)  # [..., y, x]
     ny, nx = m.shape[-2:]
     n = ny * nx
-    rows = m.sum(axis=-1, dtype=np.float64)  # [..., y]
-    cols = m.sum(axis=-2, dtype=np.float64)  # [..., x]
+    rows = m.sum(axis=-1).astype(np.float64)  # [..., y]  (float32 pairwise sums of ≤ a few hundred cells)
+    cols = m.sum(axis=-2).astype(np.float64)  # [..., x]
     mass = rows.sum(axis=-1)  # [...]
     empty = mass <= 0
     safe_mass = np.where(empty, 1.0, mass)
@@ -95,7 +99,7 @@ def map_measures(maps: np.ndarray, geometry: PixelGeometry) -> dict[str, np.ndar
     var = (py @ (y_px * y_px) - cy * cy) + (px @ (x_px * x_px) - cx * cx)
     spread = np.sqrt(np.maximum(var, 0.0))
 
-    mask_area = np.count_nonzero(masks(m), axis=-1) / n
+    mask_area = np.count_nonzero(masks(m, mass), axis=-1) / n
     return {
         "mass": mass,
         "peak": m.max(axis=(-2, -1)).astype(np.float64),
