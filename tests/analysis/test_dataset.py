@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.analysis_support import GRID, random_maps, write_batch, write_video
 from attention_visual.analysis import open_batch, pack_batch
 from attention_visual.errors import AttentionDataError
 from attention_visual.storage import read_array
+from support.analysis_batch import GRID, random_maps, write_batch, write_video
 
 VID = "prompt_001_vid_001"
 

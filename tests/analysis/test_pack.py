@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.analysis_support import GRID, random_maps, write_batch, write_video
 from attention_visual.analysis import batch_stats
 from attention_visual.analysis.pack import pack_batch, unpack_batch
 from attention_visual.cli.main import main
 from attention_visual.storage import read_array
 from attention_visual.visualization import AttentionAnalyzer
+from support.analysis_batch import GRID, random_maps, write_batch, write_video
 
 VID = "prompt_001_vid_001"
 
@@ -130,7 +130,7 @@ def test_cli_pack_unpack_and_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_report_of_packed_batch_equals_seed(tmp_path: Path) -> None:
     from attention_visual.report import write_report
-    from report.report_support import build_batch
+    from support.batch import build_batch
 
     build_batch(tmp_path / "seed", videos_per_prompt=1)
     shutil.copytree(tmp_path / "seed", tmp_path / "packed")

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.analysis_support import GRID, write_batch, write_video
 from attention_visual.analysis import PAIR_COLUMNS, STATS_COLUMNS, batch_stats, pair_stats, write_stats
 from attention_visual.analysis.measures import PixelGeometry, map_measures
 from attention_visual.cli.main import main
+from support.analysis_batch import GRID, write_batch, write_video
 
 VID = "prompt_001_vid_001"
 
@@ -76,7 +76,7 @@ def test_pairs_table(tmp_path: Path) -> None:
 
 
 def test_manifest_labels(tmp_path: Path) -> None:
-    from report.report_support import build_batch
+    from support.batch import build_batch
 
     build_batch(tmp_path, videos_per_prompt=2)
     df = batch_stats(tmp_path)

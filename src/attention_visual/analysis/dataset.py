@@ -15,8 +15,8 @@ import numpy as np
 from attention_visual.analysis.measures import PixelGeometry
 from attention_visual.analysis.source import batch_folder, maps_location, video_labels
 from attention_visual.errors import AttentionDataError, NotFoundError
+from attention_visual.extras import import_from_extra
 from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.optional import require
 from attention_visual.storage.packed import PackedReader, is_packed_store
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
@@ -102,16 +102,19 @@ def open_batch(batch_dir: Path | str, include_incomplete: bool = False) -> xr.Da
     word when a slice is computed.
 
     Example:
-        >>> ds = open_batch("outputs/demo")                                             # doctest: +SKIP
-        >>> ds.attention.sel(word="dog", step=slice(0, 10)).mean("step").compute()      # doctest: +SKIP
+        >>> ds = open_batch("outputs/batch")
+        >>> ds.attention.dims
+        ('video', 'word', 'step', 'frame', 'y', 'x')
+        >>> ds.attention.sel(word="kiss", step=slice(0, 1)).mean("step").shape   # nothing read until here
+        (1, 3, 2, 3)
 
     Raises:
         NotFoundError: No maps in ``batch_dir``.
         AttentionDataError: Videos of the batch have different grids.
     """
-    xr_mod = require("xarray")
-    da = require("dask.array")
-    dask = require("dask")
+    xr_mod = import_from_extra("xarray", "analysis")
+    da = import_from_extra("dask.array", "analysis")
+    dask = import_from_extra("dask", "analysis")
     maps_dir = maps_location(batch_dir)
     scan = _scan(maps_dir, include_incomplete)
     if scan.first is None:
@@ -214,15 +217,19 @@ def _label(labels: dict[str, Any], video_id: str, name: str) -> int:
 def word_averages(batch_dir: Path | str, word: str, include_incomplete: bool = False) -> xr.DataArray:
     """One word's stored step-averaged maps for every video that has them, read now (not lazily).
 
-    Dims ``(video, *leading, frame, y, x)``; coordinates ``seed``, ``prompt``, ``y_px``, ``x_px``. From a
+    Dims ``(video, *leading, frame, y, x)``; coordinates ``seed`` (−1 when unknown), ``prompt``, ``y_px``,
+    ``x_px``. From a
     packed store this is a single read (the averages of a word are stored together); from the seed
     layout one file per video.
 
     Example:
-        >>> dog = word_averages("outputs/demo", "dog")                                  # doctest: +SKIP
-        >>> dog.std("video")          # how much the seeds disagree, cell by cell       # doctest: +SKIP
+        >>> kiss = word_averages("outputs/batch", "kiss")
+        >>> kiss.dims, kiss.video.values.tolist()
+        (('video', 'frame', 'y', 'x'), ['prompt_001_vid_001'])
+        >>> kiss.std("video").shape       # how much the seeds disagree, cell by cell
+        (3, 2, 3)
     """
-    xr_mod = require("xarray")
+    xr_mod = import_from_extra("xarray", "analysis")
     maps_dir = maps_location(batch_dir)
     analyzer = AttentionAnalyzer(maps_dir)
     wanted = analyzer.get_available_videos(include_incomplete=include_incomplete)

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.pipeline.plan import ATTENTION_MAPS_DIR
 from attention_visual.storage.atomic import TMP_MARKER
+from attention_visual.storage.batch_layout import ATTENTION_MAPS_DIR
 from attention_visual.storage.layout import COMPLETE_MARK
 from attention_visual.storage.metadata import MapMetadata
 from attention_visual.storage.packed import PACKED_STORE, PackedReader, PackedWriter, is_packed_store
@@ -156,7 +156,7 @@ def unpack_batch(batch_dir: Path | str, keep_packed: bool = False) -> PackResult
     videos = words = maps = 0
     try:
         reader = PackedReader(packed)
-        for video_id in reader.videos():
+        for video_id in reader.list_videos():
             for word in reader.words(video_id).values():
                 data = word.array[...]  # [step, *leading, frame, y, x]
                 for entry in word.entries:

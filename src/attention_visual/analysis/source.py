@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from attention_visual.errors import NotFoundError
-from attention_visual.pipeline.manifest import read_manifest
-from attention_visual.pipeline.plan import ATTENTION_MAPS_DIR, MANIFEST_FILE
+from attention_visual.storage.batch_layout import ATTENTION_MAPS_DIR, MANIFEST_FILE
+from attention_visual.storage.batch_manifest import read_manifest
 from attention_visual.storage.metadata import MapMetadata
 from attention_visual.storage.packed import PACKED_STORE
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer

@@ -19,8 +19,8 @@ import numpy as np
 from attention_visual.analysis.measures import MEASURES, PixelGeometry, map_measures, pair_measures
 from attention_visual.analysis.source import VideoData, WordData, iter_videos, maps_location
 from attention_visual.errors import AttentionDataError
+from attention_visual.extras import import_from_extra
 from attention_visual.storage.atomic import atomic_output
-from attention_visual.storage.optional import require
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,7 +64,7 @@ TABLE_SUFFIXES = (".parquet", ".csv")
 
 
 def _pa() -> Any:
-    return require("pyarrow")
+    return import_from_extra("pyarrow", "analysis")
 
 
 def _label_types() -> list[tuple[str, Any]]:
@@ -205,7 +205,7 @@ def _concat(parts: list[Any], schema: Any) -> Any:
 
 
 def _frame(batches: Iterator[Any], schema: Any) -> pd.DataFrame:
-    require("pandas")
+    import_from_extra("pandas", "analysis")
     pa = _pa()
     table = pa.Table.from_batches(list(batches), schema=schema)
     return table.to_pandas()
@@ -224,8 +224,11 @@ def batch_stats(batch_dir: Path | str, pass_name: str = "cond", include_incomple
         include_incomplete: Also read videos whose capture did not finish.
 
     Example:
-        >>> df = batch_stats("outputs/tiny_demo_20261129-060000")                     # doctest: +SKIP
-        >>> df[df.step >= 0].groupby(["word", "step"]).entropy.mean()                # doctest: +SKIP
+        >>> df = batch_stats("outputs/batch")
+        >>> df.shape                        # 1 video × 2 words × (3 steps + the average) × 3 latent frames
+        (24, 18)
+        >>> df[df.step >= 0].groupby(["word", "step"]).entropy.mean().shape
+        (6,)
     """
     videos = iter_videos(batch_dir, pass_name, include_incomplete)
     return _frame((video_stats(v) for v in videos), stats_schema())
@@ -262,9 +265,9 @@ def _table_writer(path: Path, schema: Any) -> Iterator[Callable[[Any], None]]:
     with atomic_output(path) as fh:
         sink = pa.PythonFile(fh, mode="w")
         if path.suffix.lower() == ".csv":
-            writer = require("pyarrow.csv").CSVWriter(sink, schema)
+            writer = import_from_extra("pyarrow.csv", "analysis").CSVWriter(sink, schema)
         else:
-            writer = require("pyarrow.parquet").ParquetWriter(sink, schema, compression="zstd")
+            writer = import_from_extra("pyarrow.parquet", "analysis").ParquetWriter(sink, schema, compression="zstd")
         try:
             yield writer.write_batch
         finally:

@@ -25,7 +25,6 @@ from pathlib import Path
 
 from attention_visual.config import Config, dump_config
 from attention_visual.errors import ConfigError
-from attention_visual.pipeline.manifest import read_status
 from attention_visual.pipeline.plan import (
     ATTENTION_MAPS_DIR,
     CONFIG_FILE,
@@ -34,6 +33,7 @@ from attention_visual.pipeline.plan import (
 )
 from attention_visual.storage import AttentionStore
 from attention_visual.storage.atomic import TMP_MARKER, atomic_write_text
+from attention_visual.storage.batch_manifest import read_status
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from attention_visual.pipeline.manifest import Manifest
+from attention_visual.storage.batch_manifest import Manifest
 
 EXIT_OK = 0
 EXIT_FAILURES = 1

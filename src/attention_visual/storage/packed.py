@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
+from attention_visual.extras import import_from_extra
 from attention_visual.storage.layout import check_video_id, token_dir_name
 from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.optional import require
 from attention_visual.storage.store import AttentionInfo
 
 PACKED_STORE = "attention_maps.zarr"
@@ -48,7 +48,7 @@ AGGREGATE_SHARD = 64
 
 
 def _zarr() -> Any:
-    return require("zarr")
+    return import_from_extra("zarr", "analysis")
 
 
 def _listing(items: Sequence[object]) -> str:
@@ -134,7 +134,7 @@ def read_whole(array: Any, folder: Path) -> np.ndarray:
         fits = False
     if not fits:
         return np.asarray(array[...])
-    blosc = require("numcodecs.blosc")
+    blosc = import_from_extra("numcodecs.blosc", "analysis")
     dtype = np.dtype(meta["data_type"]).newbyteorder("<")
     out = np.empty(shape, dtype=dtype)  # [entry, ...]
     for shard in range(-(-shape[0] // shard_len)):
@@ -228,7 +228,7 @@ class PackedAggregates:
 
 
 class PackedReader:
-    """Reads a packed store: videos, words, steps, maps; the same answers as the seed layout.
+    """Reads a packed store: a :class:`~attention_visual.storage.reader.MapReader`, answering as the seed layout.
 
     Args:
         path: the ``attention_maps.zarr`` folder.
@@ -242,7 +242,7 @@ class PackedReader:
         self._words: dict[str, dict[str, PackedWord]] = {}
         self._aggregates: dict[str, PackedAggregates | None] = {}
 
-    def videos(self, include_incomplete: bool = True) -> list[str]:
+    def list_videos(self, include_incomplete: bool = True) -> list[str]:
         """Video ids, sorted; incomplete ones only with ``include_incomplete``."""
         out = []
         for child in sorted(self.path.iterdir()):
@@ -256,7 +256,9 @@ class PackedReader:
         """The video's completion record (the seed layout's ``_complete.json``), None while unfinished."""
         meta = self.path / check_video_id(video_id) / ZARR_JSON
         if not meta.is_file():
-            raise NotFoundError(f"no video {video_id!r} in {self.path}; available videos: {_listing(self.videos())}")
+            raise NotFoundError(
+                f"no video {video_id!r} in {self.path}; available videos: {_listing(self.list_videos())}"
+            )
         try:  # the group's own metadata document (Zarr v3): read directly, it is all we need
             summary = json.loads(meta.read_text(encoding="utf-8")).get("attributes", {}).get("complete")
         except (OSError, ValueError, AttributeError) as exc:
@@ -293,6 +295,44 @@ class PackedReader:
             raise NotFoundError(f"no word {word!r} in video {video_id!r}; available words: {_listing(sorted(index))}")
         return index[word]
 
+    def list_words(self, video_id: str) -> list[str]:
+        return sorted(self.words(video_id))
+
+    def list_steps(self, video_id: str, word: str) -> list[int]:
+        return sorted(self.word(video_id, word).step_entries)
+
+    def read_step(self, video_id: str, word: str, step: int) -> AttentionInfo:
+        packed = self.word(video_id, word)
+        if step not in packed.step_entries:
+            raise NotFoundError(
+                f"no step {step} for word {word!r} of video {video_id!r}; "
+                f"available steps: {_listing(sorted(packed.step_entries))}"
+            )
+        return packed.read(packed.step_entries[step])
+
+    def read_steps(self, video_id: str, word: str) -> tuple[np.ndarray, list[MapMetadata]]:
+        raw, metas = self.word(video_id, word).read_steps()
+        if not metas:
+            raise NotFoundError(f"word {word!r} of video {video_id!r} has no stored steps")
+        return raw, metas
+
+    def list_step_metadata(self, video_id: str, word: str) -> list[MapMetadata]:
+        packed = self.word(video_id, word)
+        return [packed.step_entries[s].metadata for s in sorted(packed.step_entries)]
+
+    def read_aggregated(self, video_id: str, word: str) -> AttentionInfo:
+        found = self.find_aggregated(video_id, word)
+        if found is None:
+            self.word(video_id, word)  # an unknown video or word: say what is there
+            raise NotFoundError(
+                f"no aggregated map for word {word!r} of video {video_id!r} "
+                "(store_aggregated_attention was off, or the capture was interrupted)"
+            )
+        return found
+
+    def video_folder(self, video_id: str) -> Path:
+        return self.path / check_video_id(video_id)
+
     def aggregates(self, word: str) -> PackedAggregates | None:
         """The step averages of ``word`` across the batch, or None when none was stored."""
         key = token_dir_name(word)
@@ -305,7 +345,7 @@ class PackedReader:
             self._aggregates[key] = found
         return self._aggregates[key]
 
-    def read_aggregated(self, video_id: str, word: str) -> AttentionInfo | None:
+    def find_aggregated(self, video_id: str, word: str) -> AttentionInfo | None:
         """The step-averaged map of a video's word, or None when it was not stored."""
         aggregates = self.aggregates(word)
         return aggregates.read(video_id) if aggregates is not None else None

@@ -1,6 +1,6 @@
 """Synthetic batches for the analysis tests: the real store, no model.
 
-Import as ``from analysis.analysis_support import write_batch`` (tests/ is on pytest's pythonpath).
+Import as ``from support.analysis_batch import write_batch`` (tests/ is on pytest's pythonpath).
 """
 
 from __future__ import annotations
