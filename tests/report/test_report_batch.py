@@ -18,7 +18,7 @@ from attention_visual.analysis.batch_videos import batch_videos
 from attention_visual.report import write_report
 from attention_visual.report.batch_images import curve_table
 from attention_visual.report.batch_view import TABLE_COLUMNS, atlas_values, build_batch_view, summary_rows
-from report.report_support import GRID, NASTY_PROMPT, NUM_STEPS, build_batch
+from support.batch import GRID, NASTY_PROMPT, NUM_STEPS, build_batch
 from support.map_batch import write_map_batch
 
 
@@ -79,7 +79,7 @@ def test_seed_grids_hold_every_seed_then_mean_and_std(batch: Path) -> None:
     png = batch / "report" / "batch" / "seeds" / "kiss_prompt_001.png"
     with Image.open(png) as image:
         assert image.mode == "P" and image.size[0] % 5 == 0 and image.size[1] % (NUM_STEPS + 1) == 0
-    # Every seed stored the same maps (report_support): consistency 1, std 0.
+    # Every seed stored the same maps (support.batch): consistency 1, std 0.
     body = _body(batch)
     assert body.count('consistency <span class="score">1.00</span>') == 4
     assert "std · max 0" in body and "seed 42 · r 1.00" in body

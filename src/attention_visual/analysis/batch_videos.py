@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from attention_visual.errors import NotFoundError
-from attention_visual.pipeline.manifest import VideoRecord, read_manifest, read_status
-from attention_visual.pipeline.plan import MANIFEST_FILE, STATUS_DIR
+from attention_visual.storage.batch_layout import MANIFEST_FILE, STATUS_DIR
+from attention_visual.storage.batch_manifest import VideoRecord, read_manifest, read_status
 from attention_visual.storage.packed import video_maps_exist
 
 

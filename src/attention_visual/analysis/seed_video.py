@@ -12,7 +12,7 @@ the step and the group's consistency score (:mod:`attention_visual.analysis.seed
 the mean of the seed tiles and the ``std`` tile their population standard deviation, cell by cell. Seed
 and mean tiles share one colour range (the colorbar's, normalised as ``options.normalization``); the std
 tile has its own, from 0 to the maximum its label gives. Drawn with the render machinery (the
-matplotlib-drawn :func:`~attention_visual.render.layout.figure_canvas`, the colormap LUT, the encoder).
+matplotlib-drawn :func:`~attention_visual.render.step_grid.figure_canvas`, the colormap LUT, the encoder).
 
 Example:
     >>> write_seed_video("outputs/demo", "dog", Path("dog_seeds.mp4"))          # doctest: +SKIP
@@ -28,12 +28,13 @@ import numpy as np
 
 from attention_visual.analysis.seeds import SeedView, word_seed_views
 from attention_visual.errors import RenderError
+from attention_visual.render.canvas import ColorbarSpec
 from attention_visual.render.colormap import packed_lut
 from attention_visual.render.encoder import format_of, prepare_output
-from attention_visual.render.layout import ColorbarSpec, figure_canvas
 from attention_visual.render.normalize import normalize_maps
 from attention_visual.render.options import RenderOptions
 from attention_visual.render.sources import StepVideo, write_video
+from attention_visual.render.step_grid import figure_canvas
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 #: What a tile of the seed grid shows of a map's latent frames: their weighted mean, or one of them.

@@ -360,7 +360,7 @@ def accumulate(
         if not analyzer.is_complete(video.video_id):
             log.info("%s: its capture did not finish, left out of the seed views", video.video_id)
             continue
-        available = set(analyzer.get_available_tokens(video.video_id))
+        available = set(analyzer.get_available_words(video.video_id))
         for word in video.words:
             if (wanted is not None and word not in wanted) or word not in available:
                 continue

@@ -21,9 +21,9 @@ from attention_visual.analysis.seed_video import write_seed_video
 from attention_visual.cli.video_cmd import figsize, frame_mode, non_negative_int, positive_float, positive_int
 from attention_visual.config import load_config
 from attention_visual.errors import ConfigError, RenderError
-from attention_visual.pipeline.plan import CONFIG_FILE
 from attention_visual.render.options import NORMALIZATIONS, VIDEO_FORMATS, RenderOptions
 from attention_visual.storage import token_dir_name
+from attention_visual.storage.batch_layout import CONFIG_FILE
 
 log = logging.getLogger(__name__)
 

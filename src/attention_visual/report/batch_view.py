@@ -34,7 +34,6 @@ import numpy as np
 from attention_visual.analysis.batch_videos import BatchVideo, batch_videos
 from attention_visual.analysis.seeds import SeedView, accumulate, pooled_views
 from attention_visual.errors import AttentionVisualError
-from attention_visual.pipeline.manifest import one_line
 from attention_visual.report.batch_images import (
     ATLAS_MEASURES,
     SeedGridInfo,
@@ -46,6 +45,7 @@ from attention_visual.report.batch_images import (
 from attention_visual.report.images import newest_mtime
 from attention_visual.storage import token_dir_name
 from attention_visual.storage.atomic import atomic_write_text
+from attention_visual.storage.batch_manifest import one_line
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 if TYPE_CHECKING:
@@ -177,9 +177,9 @@ def _read_stats(batch_dir: Path, out: Path, view: BatchView) -> pd.DataFrame | N
     """Stream the statistics table to ``out/stats.parquet`` and read it back; None (and the error noted) if not."""
     try:
         from attention_visual.analysis import write_stats
-        from attention_visual.storage.optional import require
+        from attention_visual.extras import import_from_extra
 
-        pd = require("pandas")
+        pd = import_from_extra("pandas", "analysis")
         write_stats(batch_dir, out / STATS_FILE)
         stats = pd.read_parquet(out / STATS_FILE)
     except AttentionVisualError as exc:
@@ -207,7 +207,7 @@ def atlas_values(videos: list[BatchVideo], word: str) -> tuple[dict[str, np.ndar
         if video.maps_root is None or word not in video.words:
             continue
         analyzer = AttentionAnalyzer(video.maps_root)
-        if word not in analyzer.get_available_tokens(video.video_id):
+        if word not in analyzer.get_available_words(video.video_id):
             continue
         found = block_head_maps(analyzer, video.video_id, word)
         if found is None or (sums and found[0].shape[:2] != next(iter(sums.values())).shape):
