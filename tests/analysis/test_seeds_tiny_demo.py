@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -40,4 +42,7 @@ def test_tiny_demo_seed_grid_and_batch_view(tmp_path: Path, capsys: pytest.Captu
     page = write_report(batch, comparison_plots=False).read_text(encoding="utf-8")
     stats = pd.read_parquet(batch / "report" / "batch" / "stats.parquet")
     assert set(stats.word) == {"kiss", "flowers", "dog", "beach", "sky"} and set(stats.seed) == {42, 43, 44, 45}
-    assert 'id="batch"' in page and page.count('class="panel seeds"') == 5 and "batch/curves/dog.png" in page
+    block = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
+    assert 'id="batch"' in page and block is not None
+    body = json.loads(block.group(1))["batch_html"]  # the batch view's markup, inserted when opened
+    assert body.count('class="panel seeds"') == 5 and "batch/curves/dog.png" in body
