@@ -83,7 +83,10 @@ def map_measures(maps: np.ndarray, geometry: PixelGeometry) -> dict[str, np.ndar
     flat = m.reshape(*m.shape[:-2], n)  # [..., cell]
 
     # H = log M − (1/M) Σ m log m   (0 · log 0 = 0 through the clamp)
-    m_log_m = np.einsum("...i,...i->...", flat, np.log(np.maximum(flat, _TINY)), dtype=np.float64)
+    log_m = np.maximum(flat, _TINY)  # [..., cell]: one temporary, logged in place
+    np.log(log_m, out=log_m)
+    m_log_m = np.einsum("...i,...i->...", flat, log_m, dtype=np.float64)
+    del log_m
     if n > 1:
         log_mass = np.log(safe_mass.astype(np.float32)).astype(np.float64)  # the cells' log precision: one-hot → 0
         entropy = (log_mass - m_log_m / safe_mass) / np.log(n)

@@ -124,11 +124,22 @@ class AttentionAnalyzer:
         if isinstance(self.reader, PackedReader) and not self.reader.word(video_id, token).leading_axes:
             raw, metas = self.reader.read_steps(video_id, token)  # [step, frame, y, x]: one read of one shard
             return to_grid(raw, metas[0], pass_name), metas
-        infos = self.load_all_steps(video_id, token)
-        if not infos:
+        steps = self.get_available_steps(video_id, token)
+        if not steps:
             raise NotFoundError(f"word {token!r} of video {video_id!r} has no stored steps")
-        stack = np.stack([self.grid(i, pass_name=pass_name) for i in infos])  # [step, frame, y, x]
-        return stack, [i.metadata for i in infos]
+        stack: np.ndarray | None = None  # [step, frame, y, x], filled step by step: one conversion per map
+        metas = []
+        for i, step in enumerate(steps):
+            info = self.load_step(video_id, token, step)
+            grid = self.grid(info, pass_name=pass_name) if len(info.metadata.axes) > 3 else info.attention_map
+            if len(info.metadata.axes) == 3 and pass_name not in info.metadata.passes:
+                self.grid(info, pass_name=pass_name)  # raises: that pass was not stored
+            if stack is None:
+                stack = np.empty((len(steps), *grid.shape), dtype=np.float32)
+            stack[i] = grid
+            metas.append(info.metadata)
+        assert stack is not None
+        return stack, metas
 
     # -- reductions ------------------------------------------------------------------------------
     @staticmethod
