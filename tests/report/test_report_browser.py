@@ -3,7 +3,8 @@
 Needs ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` (``apt-get install chromium chromium-driver``;
 ``.ci/run`` installs them); skipped with that reason when they are missing. Artifacts land in
 ``test-artifacts/`` at the repository root: ``report.png`` (a laptop-sized screenshot of the tiny
-batch's report) and ``report-open-time.json`` (the 50-video open time).
+batch's report), ``report-batch.png`` (its batch view) and ``report-open-time.json`` (the 50-video
+open time).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import pandas as pd
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
@@ -23,7 +25,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from attention_visual.cli.main import main
 from attention_visual.report import write_report
@@ -143,7 +145,8 @@ def test_tiny_batch_report_in_chromium(browser: WebDriver, tiny_report: Path) ->
     browser.get(tiny_report.as_uri())
     body = browser.find_element(By.TAG_NAME, "body")
     body.send_keys("e")  # expand every prompt: their videos start loading
-    assert all(d.get_attribute("open") is not None for d in browser.find_elements(By.CSS_SELECTOR, "details"))
+    prompts = browser.find_elements(By.CSS_SELECTOR, "details.prompt")
+    assert all(d.get_attribute("open") is not None for d in prompts)
 
     body.send_keys("j")  # j/k move between videos
     assert browser.switch_to.active_element.get_attribute("id") == "prompt_001_vid_001"
@@ -188,6 +191,87 @@ def test_tiny_batch_report_in_chromium(browser: WebDriver, tiny_report: Path) ->
     browser.execute_script("window.scrollTo(0, 0)")
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "report.png"))
+
+
+_TABLE = """
+return Array.from(document.querySelectorAll('#stats-table tbody tr')).map(
+  tr => Array.from(tr.cells).map(td => td.textContent));
+"""
+
+
+def _column(rows: list[list[str]], index: int) -> list[float]:
+    return [float(r[index]) for r in rows if r[index] != "–"]
+
+
+def test_batch_view_in_chromium(browser: WebDriver, tiny_report: Path) -> None:
+    """The batch view of the tiny demo batch: table sorts and filters, images load, paths follow the video."""
+    stats = pd.read_parquet(tiny_report.parent / "batch" / "stats.parquet")  # the stats open in pandas
+    expected_rows = stats[stats.step == -1].groupby(["video_id", "word"]).ngroups
+    browser.get(tiny_report.as_uri() + "#batch")  # the link opens the batch view
+    batch = browser.find_element(By.ID, "batch")
+    assert batch.get_attribute("open") is not None
+    rows = browser.execute_script(_TABLE)
+    assert len(rows) == expected_rows > 0
+    assert browser.find_element(By.ID, "stats-count").text == f"{expected_rows} of {expected_rows} rows"
+
+    headers = browser.find_elements(By.CSS_SELECTOR, "#stats-table thead button")
+    names = [h.text for h in headers]
+    entropy = names.index("entropy")
+    headers[entropy].click()
+    values = _column(browser.execute_script(_TABLE), entropy)
+    assert values == sorted(values) and len(values) == expected_rows
+    headers[entropy].click()
+    values = _column(browser.execute_script(_TABLE), entropy)
+    assert values == sorted(values, reverse=True)
+    th = browser.find_elements(By.CSS_SELECTOR, "#stats-table th")[entropy]
+    assert th.get_attribute("aria-sort") == "descending"
+
+    word_filter = Select(browser.find_element(By.ID, "word-filter"))
+    word_filter.select_by_value("dog")
+    filtered = browser.execute_script(_TABLE)
+    dog_videos = stats[stats.word == "dog"].video_id.nunique()
+    assert len(filtered) == dog_videos > 0 and {r[names.index("word")] for r in filtered} == {"dog"}
+    word_filter.select_by_value("")
+    assert len(browser.execute_script(_TABLE)) == expected_rows
+
+    # Every image and sprite of the batch view loads (lazy images are scrolled to first).
+    for img in batch.find_elements(By.TAG_NAME, "img"):
+        browser.execute_script("arguments[0].scrollIntoView()", img)
+        WebDriverWait(browser, 10).until(lambda d, i=img: d.execute_script("return arguments[0].complete", i))
+        assert browser.execute_script("return arguments[0].naturalWidth", img) > 0, img.get_attribute("src")
+    _check_urls(browser, tiny_report)
+
+    # A seed grid: its tiles show different seeds (columns) of one step (row), moved by the step slider.
+    panel = batch.find_element(By.CSS_SELECTOR, ".panel.seeds")
+    tiles = panel.find_elements(By.CSS_SELECTOR, ".map")
+    assert len(tiles) == 2 + 2  # the tiny demo's 2 seeds, then mean and std
+    before = [_background(browser, t) for t in tiles]
+    assert len({b.split()[0] for b in before}) == len(tiles)  # one sprite column per tile
+    step = panel.find_element(By.CSS_SELECTOR, "input.step")
+    step.send_keys(Keys.HOME)
+    after = [_background(browser, t) for t in tiles]
+    assert all(a != b and a.split()[0] == b.split()[0] for a, b in zip(after, before, strict=True))
+
+    # A centroid path: one point per latent frame over the video; the dot follows the playing video.
+    figure = batch.find_element(By.CSS_SELECTOR, "figure.traj")
+    points = browser.execute_script(
+        "return Array.from(arguments[0].querySelector('polyline').points).map(p => [p.x, p.y])", figure
+    )
+    assert len(points) == stats.frame.max() + 1
+    video = figure.find_element(By.TAG_NAME, "video")
+    WebDriverWait(browser, 20).until(lambda d: d.execute_script("return arguments[0].readyState >= 1", video))
+    browser.execute_script("arguments[0].currentTime = arguments[0].duration - 0.01", video)
+    dot = figure.find_element(By.CSS_SELECTOR, "circle.now")
+    WebDriverWait(browser, 10).until(
+        lambda d: (
+            [float(dot.get_attribute("cx") or 0), float(dot.get_attribute("cy") or 0)]
+            == pytest.approx(points[-1], abs=0.01)
+        )
+    )
+    assert _console_errors(browser) == []
+    browser.execute_script("arguments[0].scrollIntoView()", batch)
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "report-batch.png"))
 
 
 def test_fifty_video_report_opens_in_under_a_second(browser: WebDriver, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "report_cmd",
     "stats_cmd",
     "pack_cmd",
+    "seeds_cmd",
 )
 
 

@@ -36,13 +36,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--no-plots", dest="plots", action="store_false", help="skip the temporal comparison plots (faster)"
     )
+    parser.add_argument(
+        "--no-batch-view",
+        dest="batch_view",
+        action="store_false",
+        help="skip the batch view (statistics table, seed grids, curves, centroid paths, atlas)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``attention-visual report``; print the page's path and return the exit status."""
     index = write_report(
-        args.batch_dir, colormap=args.colormap, normalization=args.normalization, comparison_plots=args.plots
+        args.batch_dir,
+        colormap=args.colormap,
+        normalization=args.normalization,
+        comparison_plots=args.plots,
+        batch_view=args.batch_view,
     )
     sys.stdout.write(f"{index.absolute()}\n")
     return 0

@@ -8,6 +8,11 @@ The script reads the ``<script type="application/json" id="report-data">`` block
   created, nothing loads) until its ``<details>`` is opened; then its ``<video preload="none">``
   switch to ``preload="metadata"``. The first prompt is open on load. 245 native video elements
   cost Chromium ~400 ms to create even when idle, so this is what keeps a 50-video page fast;
+* the batch view (``<details id="batch">``): its markup is the JSON block's ``batch_html`` string,
+  inserted when it is first opened; the statistics table is
+  built from the JSON block's ``stats`` (sorted by clicking a column header, filtered by the word
+  ``<select>``); a seed grid's tiles are ``.map`` s pinned to their sprite column (``data-col``); a dot
+  follows each centroid path (``svg.path``) as its video plays;
 * keys: ``j``/``k`` next/previous video (opening prompts as needed), ``e``/``c`` expand/collapse every
   prompt; arrow keys move a focused slider natively; a ``#prompt_002_vid_001`` link opens its prompt.
 """
@@ -80,12 +85,35 @@ img.small { width: 256px; max-width: 100%; border-radius: 6px; image-rendering: 
 .plot img { display: block; width: 420px; max-width: 100%; border: 1px solid var(--line); border-radius: 6px;
   background: #fff; }
 footer { color: var(--muted); font-size: 12px; text-align: center; padding: 12px; }
+details.batch { background: var(--card); border: 1px solid var(--line); border-radius: 10px; margin: 0 0 14px; }
+details.batch > summary { cursor: pointer; padding: 12px 16px; font-size: 16px; font-weight: 600; }
+.batch-body { padding: 0 16px 12px; }
+.batch-body h3 { margin: 12px 0 6px; font-size: 16px; }
+.table-wrap { max-height: 420px; overflow: auto; border: 1px solid var(--line); border-radius: 6px; }
+#stats-table { border-collapse: collapse; font-size: 12px; width: 100%; font-variant-numeric: tabular-nums; }
+#stats-table th { position: sticky; top: 0; background: var(--bg); text-align: left; }
+#stats-table th button { font: inherit; font-weight: 600; border: 0; background: none; cursor: pointer;
+  padding: 4px 6px; color: var(--fg); }
+#stats-table th[aria-sort=ascending] button::after { content: " ▲"; }
+#stats-table th[aria-sort=descending] button::after { content: " ▼"; }
+#stats-table td { padding: 2px 6px; border-top: 1px solid var(--line); }
+#stats-table td.num { text-align: right; }
+section.word-batch { border-top: 1px solid var(--line); margin-top: 12px; }
+.panel.seeds { margin: 8px 0; }
+.panel.seeds .tiles .map { width: 132px; }
+.score { font-weight: 700; color: var(--fg); }
+h4.sub { margin: 10px 0 0; font-size: 13px; color: var(--muted); font-weight: 600; }
+.traj-box { position: relative; width: 220px; max-width: 100%; background: #111; border-radius: 6px; overflow: hidden; }
+.traj-box video, .traj-box .blank { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: fill; }
+.traj-box svg { position: absolute; inset: 0; width: 100%; height: 100%; pointer-events: none; }
+.traj-box polyline { fill: none; stroke: #39ff88; stroke-width: 2; }
+.traj-box circle { fill: #ff3d7f; stroke: #fff; stroke-width: 1; vector-effect: non-scaling-stroke; }
 """
 
 JS = """
 (function () {
   "use strict";
-  var maps = JSON.parse(document.getElementById("report-data").textContent).maps;
+  var data = JSON.parse(document.getElementById("report-data").textContent), maps = data.maps;
 
   function pct(i, n) { return n > 1 ? (100 * i / (n - 1)) + "%" : "0%"; }
 
@@ -95,7 +123,8 @@ JS = """
     panel.querySelectorAll(".map").forEach(function (el) {
       var m = maps[el.dataset.map];
       if (!m) { return; }
-      var row = Math.min(s, m.rows - 1), col = Math.min(f, m.cols - 1);
+      var row = Math.min(s, m.rows - 1);
+      var col = el.dataset.col !== undefined ? +el.dataset.col : Math.min(f, m.cols - 1);
       el.style.backgroundPosition = pct(col, m.cols) + " " + pct(row, m.rows);
       el.title = m.step_labels[row] + " · " + m.frame_labels[col];
       if (!first) { first = { m: m, row: row, col: col }; }
@@ -123,6 +152,83 @@ JS = """
     d.addEventListener("toggle", function () { if (d.open) { activate(d); } });
   });
 
+  // The batch view: the statistics table (sort by a column, filter by word) and the centroid paths.
+  function compare(a, b) { return a === b ? 0 : (a === null ? 1 : (b === null ? -1 : (a < b ? -1 : 1))); }
+  function buildTable() {
+    var table = document.getElementById("stats-table"), stats = data.stats;
+    if (!table || !stats || table.dataset.ready) { return; }
+    table.dataset.ready = "1";
+    var filter = document.getElementById("word-filter"), count = document.getElementById("stats-count");
+    var wordCol = stats.columns.indexOf("word"), sortCol = -1, asc = true;
+    var order = stats.rows.map(function (r, i) { return i; });
+    function render() {
+      var w = filter.value, frag = document.createDocumentFragment(), n = 0;
+      order.forEach(function (i) {
+        var r = stats.rows[i];
+        if (w && r[wordCol] !== w) { return; }
+        var tr = document.createElement("tr");
+        r.forEach(function (v) {
+          var td = document.createElement("td");
+          td.textContent = v === null ? "–" : String(v);
+          if (typeof v === "number") { td.className = "num"; }
+          tr.appendChild(td);
+        });
+        frag.appendChild(tr);
+        n += 1;
+      });
+      table.tBodies[0].replaceChildren(frag);
+      count.textContent = n + " of " + stats.rows.length + " rows";
+    }
+    table.querySelectorAll("thead button").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var c = +button.dataset.col;
+        asc = sortCol === c ? !asc : true;
+        sortCol = c;
+        order.sort(function (i, j) {
+          var a = stats.rows[i][c], b = stats.rows[j][c];
+          if (a === null || b === null) { return compare(a, b); }  // missing values last either way
+          return asc ? compare(a, b) : compare(b, a);
+        });
+        table.querySelectorAll("th").forEach(function (th, k) {
+          th.setAttribute("aria-sort", k === c ? (asc ? "ascending" : "descending") : "none");
+        });
+        render();
+      });
+    });
+    filter.addEventListener("change", render);
+    render();
+  }
+  function wirePaths(root) {
+    root.querySelectorAll("figure.traj:not([data-ready])").forEach(function (fig) {
+      fig.dataset.ready = "1";
+      var video = fig.querySelector("video"), svg = fig.querySelector("svg.path");
+      if (!video || !svg) { return; }
+      var frames = svg.dataset.frames ? svg.dataset.frames.split(",").map(Number) : [];
+      var fps = +svg.dataset.fps || 1, line = svg.querySelector("polyline"), dot = svg.querySelector("circle.now");
+      video.addEventListener("timeupdate", function () {
+        var n = Math.floor(video.currentTime * fps + 1e-6), k = 0;
+        for (var i = 0; i < frames.length; i += 1) { if (frames[i] <= n) { k = i; } }
+        if (k < line.points.numberOfItems) {
+          var p = line.points.getItem(k);
+          dot.setAttribute("cx", p.x);
+          dot.setAttribute("cy", p.y);
+        }
+      });
+    });
+  }
+  var batch = document.getElementById("batch");
+  function openBatch() {
+    var slot = batch.querySelector(".batch-slot");
+    if (slot && !slot.dataset.ready) { slot.dataset.ready = "1"; slot.innerHTML = data.batch_html || ""; }
+    batch.open = true;
+    activate(batch);
+    buildTable();
+    wirePaths(batch);
+  }
+  if (batch) {
+    batch.addEventListener("toggle", function () { if (batch.open) { openBatch(); } });
+  }
+
   var last = null;  // the video last visited, so a click elsewhere does not lose the place
   document.addEventListener("focusin", function (ev) {
     var card = ev.target.closest && ev.target.closest("article.video");
@@ -148,6 +254,7 @@ JS = """
   }
   function reveal() {
     var id = decodeURIComponent(location.hash.slice(1));
+    if (batch && id === "batch") { openBatch(); return; }
     if (!id || document.getElementById(id)) { return; }
     sections.forEach(function (d, i) {
       var t = d.querySelector(":scope > template.lazy");

@@ -23,6 +23,7 @@ from attention_visual.config import load_config
 from attention_visual.errors import AttentionDataError, AttentionVisualError, ConfigError
 from attention_visual.render.colormap import check_colormap
 from attention_visual.render.options import NORMALIZATIONS
+from attention_visual.report.batch_view import build_batch_view
 from attention_visual.report.collect import (
     INDEX_FILE,
     MAPS_DIR,
@@ -90,6 +91,21 @@ def _video_images(
             video.comparison_error = one_line(exc)
 
 
+def resolve_look(batch_dir: Path, colormap: str | None, normalization: str | None) -> tuple[str, str]:
+    """The checked ``(colormap, normalization)``: the ones given, else the batch config's (:func:`render_settings`).
+
+    Raises:
+        RenderError: Unknown colormap.
+        ConfigError: Unknown normalisation.
+    """
+    default_cmap, default_norm = render_settings(batch_dir)
+    colormap = check_colormap(colormap or default_cmap)
+    normalization = normalization or default_norm
+    if normalization not in NORMALIZATIONS:
+        raise ConfigError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {normalization!r}")
+    return colormap, normalization
+
+
 def build_view(
     batch_dir: Path,
     colormap: str | None = None,
@@ -97,11 +113,7 @@ def build_view(
     comparison_plots: bool = True,
 ) -> ReportView:
     """Collect ``batch_dir`` and write the images of its report; return the filled-in view."""
-    default_cmap, default_norm = render_settings(batch_dir)
-    colormap = check_colormap(colormap or default_cmap)
-    normalization = normalization or default_norm
-    if normalization not in NORMALIZATIONS:
-        raise ConfigError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {normalization!r}")
+    colormap, normalization = resolve_look(batch_dir, colormap, normalization)
     view = collect_batch(batch_dir)
     report_dir = batch_dir / REPORT_DIR
     for n, video in enumerate(view.videos, start=1):
@@ -122,6 +134,7 @@ def write_report(
     colormap: str | None = None,
     normalization: str | None = None,
     comparison_plots: bool = True,
+    batch_view: bool = True,
 ) -> Path:
     """Write ``BATCH_DIR/report/index.html`` and its images; return the page's path.
 
@@ -131,6 +144,8 @@ def write_report(
         normalization: ``global`` | ``per_step`` | ``per_frame`` | ``percentile``; default: the batch
             config's, else ``global``.
         comparison_plots: Also make each video's temporal comparison plot (matplotlib, ~1 s each).
+        batch_view: Also make the batch view (statistics table, seed grids, curves, centroid paths,
+            atlas; see :mod:`attention_visual.report.batch_view`), cached between runs.
 
     Raises:
         NotFoundError: Not a batch folder.
@@ -145,10 +160,14 @@ def write_report(
     started = time.perf_counter()
     batch_dir = Path(batch_dir)
     view = build_view(batch_dir, colormap, normalization, comparison_plots)
+    batch = None
+    if batch_view:
+        look = resolve_look(batch_dir, colormap, normalization)
+        batch = build_batch_view(batch_dir, batch_dir / REPORT_DIR, *look)
     index = batch_dir / REPORT_DIR / INDEX_FILE
-    atomic_write_text(index, render_page(view, generated=now_iso()))
+    atomic_write_text(index, render_page(view, generated=now_iso(), batch=batch))
     log.info("wrote %s (%d videos) in %.1f s", index, len(view.videos), time.perf_counter() - started)
     return index
 
 
-__all__ = ["build_view", "render_settings", "write_report"]
+__all__ = ["build_view", "render_settings", "resolve_look", "write_report"]

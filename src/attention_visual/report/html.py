@@ -16,11 +16,13 @@ Example:
 from __future__ import annotations
 
 import json
-from html import escape
 from typing import Any
 
 from attention_visual.report.assets import CSS, JS
+from attention_visual.report.batch_html import batch_section
+from attention_visual.report.batch_view import TABLE_COLUMNS, BatchView
 from attention_visual.report.collect import PromptView, ReportView, Segment, VideoView, WordView
+from attention_visual.report.escape import e
 from attention_visual.report.images import SpriteInfo
 from attention_visual.storage.batch_manifest import STATUSES, Timings, VideoRecord
 
@@ -33,11 +35,6 @@ _TIMING_NAMES = (
     ("video_write_s", "encode"),
     ("render_s", "render"),
 )
-
-
-def e(text: object) -> str:
-    """HTML-escape ``text`` for element content and quoted attributes."""
-    return escape(str(text), quote=True)
 
 
 def json_block(data: Any) -> str:
@@ -213,8 +210,8 @@ def _prompt_section(prompt: PromptView, open_: bool, keys: dict[int, str]) -> st
     )
 
 
-def render_page(view: ReportView, generated: str = "") -> str:
-    """The complete HTML of the report of ``view`` (sprites and plots already filled in)."""
+def render_page(view: ReportView, generated: str = "", batch: BatchView | None = None) -> str:
+    """The complete HTML of the report of ``view`` (sprites and plots already filled in), with ``batch``'s view."""
     manifest = view.manifest
     keys: dict[int, str] = {}
     maps: dict[str, dict[str, Any]] = {}
@@ -235,7 +232,14 @@ def render_page(view: ReportView, generated: str = "") -> str:
         f'<li><a href="#prompt-{p.record.prompt_index}">Prompt {p.record.prompt_index}</a></li>' for p in view.prompts
     )
     sections = "".join(_prompt_section(p, i == 0, keys) for i, p in enumerate(view.prompts))
-    data = {"batch": manifest.batch_name, "maps": maps}
+    data: dict[str, Any] = {"batch": manifest.batch_name, "maps": maps}
+    if batch is not None:
+        links = {v.record.video_id: v.video for v in view.videos}
+        details, body = batch_section(batch, links, maps)
+        sections = details + sections
+        toc = '<li><a href="#batch">Batch view</a></li>' + toc
+        data["stats"] = {"columns": list(TABLE_COLUMNS), "rows": batch.rows}
+        data["batch_html"] = body
     finished = f"finished {manifest.finished}" if manifest.finished else "not finished"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -258,4 +262,4 @@ def render_page(view: ReportView, generated: str = "") -> str:
 """
 
 
-__all__ = ["json_block", "render_page"]
+__all__ = ["e", "json_block", "render_page"]

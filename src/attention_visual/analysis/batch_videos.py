@@ -1,0 +1,100 @@
+"""The videos of a batch folder as the cross-video views need them: prompt, seed, words, where the maps are.
+
+Read from ``manifest.json``; a video's status file (``status/<video_id>.json``), when present, is newer
+than its manifest entry (multi-process runs merge the manifest at the end), so it wins. A video's maps
+maps are known when they exist, in the seed layout or packed (``done`` and ``interrupted`` videos;
+``failed`` and ``pending`` ones have none).
+
+Example:
+    >>> [(v.video_id, v.seed) for v in batch_videos(Path("outputs/demo"))]     # doctest: +SKIP
+    [('prompt_001_vid_001', 42), ('prompt_001_vid_002', 43)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from attention_visual.errors import NotFoundError
+from attention_visual.storage.batch_layout import MANIFEST_FILE, STATUS_DIR
+from attention_visual.storage.batch_manifest import VideoRecord, read_manifest, read_status
+from attention_visual.storage.packed import video_maps_exist
+
+
+@dataclass(frozen=True)
+class BatchVideo:
+    """One video of a batch.
+
+    Attributes:
+        video_id: ``prompt_001_vid_001``.
+        prompt_index: 1-based prompt number.
+        video_index: 1-based video number within its prompt.
+        seed: Its generator seed.
+        words: Its marked words (original text).
+        status: ``done`` | ``failed`` | ``pending`` | ``interrupted``.
+        maps_root: The store root of its maps (``BATCH_DIR/attention_maps``, which an
+            :class:`~attention_visual.visualization.AttentionAnalyzer` reads also after the batch was
+            packed into ``attention_maps.zarr``), None without maps.
+        record: Its manifest entry (or newer status file).
+    """
+
+    video_id: str
+    prompt_index: int
+    video_index: int
+    seed: int
+    words: tuple[str, ...]
+    status: str
+    maps_root: Path | None
+    record: VideoRecord
+
+
+def batch_records(batch_dir: Path) -> list[VideoRecord]:
+    """The manifest's video records in batch order, each replaced by its status file when one exists.
+
+    Raises:
+        NotFoundError: ``batch_dir`` is not a folder or has no ``manifest.json``.
+        AttentionDataError: The manifest is unreadable or of another schema version.
+    """
+    if not batch_dir.is_dir():
+        raise NotFoundError(f"batch folder {batch_dir} does not exist")
+    manifest_path = batch_dir / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise NotFoundError(
+            f"{batch_dir} has no {MANIFEST_FILE}: give a batch folder written by `attention-visual generate` "
+            "(outputs/<batch>)"
+        )
+    records = []
+    for record in read_manifest(manifest_path).videos:
+        newer = read_status(batch_dir / STATUS_DIR / f"{record.video_id}.json")
+        records.append(newer if newer is not None and newer.video_id == record.video_id else record)
+    return records
+
+
+def batch_videos(batch_dir: Path | str) -> list[BatchVideo]:
+    """Every planned video of ``batch_dir`` in batch order (see :class:`BatchVideo`).
+
+    Raises:
+        NotFoundError: Not a batch folder.
+        AttentionDataError: The manifest is unreadable.
+    """
+    batch_dir = Path(batch_dir)
+    videos = []
+    for record in batch_records(batch_dir):
+        maps = record.paths.attention_maps
+        folder = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # seed layout or packed
+        videos.append(
+            BatchVideo(
+                video_id=record.video_id,
+                prompt_index=record.prompt_index,
+                video_index=record.video_index,
+                seed=record.seed,
+                words=record.words,
+                status=record.status,
+                maps_root=folder.parent if folder is not None else None,
+                record=record,
+            )
+        )
+    return videos
+
+
+__all__ = ["BatchVideo", "batch_records", "batch_videos"]

@@ -1,0 +1,191 @@
+"""The seed grid video: one tile per seed of a word, plus the mean and standard-deviation tiles.
+
+One frame per stored denoising step (with ``interpolation_steps`` blended frames between steps), then
+the step-averaged maps. Tiles, in reading order::
+
+    seed 42 · r 0.91    seed 43 · r 0.88    ...    mean of 3    std · max 0.0123
+
+Every tile shows a map ``[y, x]`` of the video's frames averaged (latent frames weighted by the video
+frames they produced; or one latent frame with ``frame=k``), upsampled bilinearly to the panel. ``r`` is
+the seed's mean Pearson correlation with the other seeds' step-averaged maps; the title holds the word,
+the step and the group's consistency score (:mod:`attention_visual.analysis.seeds`). The ``mean`` tile is
+the mean of the seed tiles and the ``std`` tile their population standard deviation, cell by cell. Seed
+and mean tiles share one colour range (the colorbar's, normalised as ``options.normalization``); the std
+tile has its own, from 0 to the maximum its label gives. Drawn with the render machinery (the
+matplotlib-drawn :func:`~attention_visual.render.step_grid.figure_canvas`, the colormap LUT, the encoder).
+
+Example:
+    >>> write_seed_video("outputs/demo", "dog", Path("dog_seeds.mp4"))          # doctest: +SKIP
+    PosixPath('dog_seeds.mp4')
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from attention_visual.analysis.seeds import SeedView, word_seed_views
+from attention_visual.errors import RenderError
+from attention_visual.render.canvas import ColorbarSpec
+from attention_visual.render.colormap import packed_lut
+from attention_visual.render.encoder import format_of, prepare_output
+from attention_visual.render.normalize import normalize_maps
+from attention_visual.render.options import RenderOptions
+from attention_visual.render.sources import StepVideo, write_video
+from attention_visual.render.step_grid import figure_canvas
+from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
+
+#: What a tile of the seed grid shows of a map's latent frames: their weighted mean, or one of them.
+SeedFrame = str | int
+
+
+def reduce_frames(maps: np.ndarray, view: SeedView, frame: SeedFrame = "mean") -> np.ndarray:
+    """``maps`` ``[..., frame, y, x]`` → ``[..., y, x]``: the video-frame-weighted mean, or latent frame ``frame``.
+
+    Raises:
+        RenderError: ``frame`` is neither ``"mean"`` nor an existing latent frame.
+    """
+    frames = maps.shape[-3]
+    if frame == "mean":
+        return AttentionAnalyzer.frame_averaged(maps, view.metadata[0])
+    if isinstance(frame, int) and not isinstance(frame, bool):
+        if not 0 <= frame < frames:
+            raise RenderError(f"latent frame {frame} does not exist; these maps have frames 0–{frames - 1}")
+        return np.asarray(maps[..., frame, :, :], dtype=np.float32)
+    raise RenderError(f"frame must be 'mean' or a latent frame index, got {frame!r}")
+
+
+def seed_tiles(view: SeedView, frame: SeedFrame = "mean") -> np.ndarray:
+    """``[row, seed, y, x]`` float32: row ``s`` is stored step ``s``, the last row the step-averaged maps.
+
+    Raises:
+        RenderError: ``view`` holds no steps (accumulate it with ``keep_steps=True``), or a bad ``frame``.
+    """
+    if view.stacks is None:
+        raise RenderError("the seed grid needs every seed's steps: build the view with keep_steps=True")
+    rows = np.concatenate([view.stacks, view.averaged[:, None]], axis=1)  # [seed, row, frame, y, x]
+    return np.ascontiguousarray(reduce_frames(rows, view, frame).transpose(1, 0, 2, 3))  # [row, seed, y, x]
+
+
+def seed_correlations(view: SeedView) -> list[float]:
+    """Each seed's mean correlation with the other seeds (NaN when it has none defined)."""
+    corr = view.correlations
+    values = []
+    for v in range(len(corr)):
+        others = np.delete(corr[v], v)
+        others = others[~np.isnan(others)]
+        values.append(float(others.mean()) if others.size else float("nan"))
+    return values
+
+
+def _number(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.2f}"
+
+
+def seed_labels(view: SeedView, std_max: float) -> list[str]:
+    """Tile captions: ``seed 42 · r 0.91`` per seed (``p2 · seed 42`` across prompts), ``mean``, ``std``."""
+    labels = []
+    for seed, prompt, r in zip(view.seeds, view.prompt_indices, seed_correlations(view), strict=True):
+        name = f"seed {seed}" if view.prompt_index is not None else f"p{prompt} · seed {seed}"
+        labels.append(f"{name} · r {_number(r)}")
+    return [*labels, f"mean of {len(view.seeds)}", f"std · max {std_max:.3g}"]
+
+
+def seed_titles(view: SeedView) -> list[str]:
+    """One title per row: ``“dog” · prompt 2 — step 3/50 · consistency 0.83``, then the average's."""
+    where = f" · prompt {view.prompt_index}" if view.prompt_index is not None else " · all prompts"
+    score = f"consistency {_number(view.consistency)}"
+    titles = [
+        f"“{view.word}”{where} — step {(m.step_index if m.step_index is not None else i) + 1}/{m.num_steps} · {score}"
+        for i, m in enumerate(view.metadata)
+    ]
+    return [*titles, f"“{view.word}”{where} — mean of {len(view.steps)} steps · {score}"]
+
+
+def normalize_std(std: np.ndarray, mode: str) -> np.ndarray:
+    """The std tiles ``[row, 1, y, x]`` scaled to [0, 1] on their own (all zero, e.g. identical seeds: zeros)."""
+    if not np.any(std > 0):
+        return np.zeros_like(std, dtype=np.float32)  # no spread: the bottom of the colormap, no warning
+    normed, _ = normalize_maps(std, mode)
+    return normed
+
+
+def seed_grid_video(view: SeedView, options: RenderOptions | None = None, frame: SeedFrame = "mean") -> StepVideo:
+    """The lazy seed grid video of ``view`` (see the module docstring); encode it with ``write_video``.
+
+    Raises:
+        RenderError: No steps in ``view`` or a bad ``frame``.
+    """
+    options = options or RenderOptions()
+    tiles = seed_tiles(view, frame)  # [row, seed, y, x]
+    mean = tiles.mean(axis=1, keepdims=True)  # [row, 1, y, x]
+    std = tiles.std(axis=1, keepdims=True)  # [row, 1, y, x], ddof 0
+    shown, info = normalize_maps(np.concatenate([tiles, mean], axis=1), options.normalization)
+    std_shown = normalize_std(std, options.normalization)
+    maps = np.concatenate([shown, std_shown], axis=1)  # [row, seed + 2, y, x] in [0, 1]
+    dims = view.metadata[0].video_dimensions
+    colorbar = ColorbarSpec(options.colormap, info.vmin, info.vmax, info.label) if options.include_colorbar else None
+    canvas = figure_canvas(
+        options.figsize,
+        options.dpi,
+        panel_aspect=dims.width / dims.height,
+        n_panels=maps.shape[1],
+        panel_labels=seed_labels(view, float(std.max())),
+        colorbar=colorbar,
+    )
+    return StepVideo(
+        canvas,
+        maps,
+        seed_titles(view),
+        packed_lut(options.colormap),
+        options.fps,
+        options.interpolation_steps,
+        options.dpi,
+    )
+
+
+def write_seed_video(
+    batch_dir: Path | str,
+    word: str,
+    output: Path | str,
+    prompt: int | None = None,
+    options: RenderOptions | None = None,
+    frame: SeedFrame = "mean",
+) -> Path:
+    """Render the seed grid of ``word`` of a batch to ``output`` (``.mp4``, ``.avi`` or ``.gif``).
+
+    Without ``prompt``, the word's only prompt; when several prompts mark it, every video of them
+    (tiles labelled with their prompt). Returns the written path.
+
+    Raises:
+        NotFoundError: Not a batch folder, or no stored maps of ``word`` (in ``prompt``).
+        AttentionDataError: Unreadable maps, or videos with different steps or grids.
+        RenderError: Bad options, frame or output path.
+    """
+    output = prepare_output(output)
+    views = word_seed_views(batch_dir, word, prompt=prompt, keep_steps=True)
+    if len(views.by_prompt) == 1:
+        view = next(iter(views.by_prompt.values()))
+    elif views.across is not None:
+        view = views.across
+    else:
+        prompts = ", ".join(map(str, views.by_prompt))
+        raise RenderError(f"{views.across_error}; choose one prompt with --prompt ({prompts})")
+    options = options or RenderOptions()
+    video_format = format_of(output, None, default=options.video_format)  # the suffix decides when there is one
+    return write_video(seed_grid_video(view, options, frame), output, video_format)
+
+
+__all__ = [
+    "SeedFrame",
+    "normalize_std",
+    "reduce_frames",
+    "seed_correlations",
+    "seed_grid_video",
+    "seed_labels",
+    "seed_tiles",
+    "seed_titles",
+    "write_seed_video",
+]

@@ -1,0 +1,177 @@
+"""The report's batch view: statistics table, seed grids, centroid paths, curves, atlas, and its cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from urllib.parse import unquote
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from attention_visual.analysis import STATS_COLUMNS
+from attention_visual.analysis.batch_videos import batch_videos
+from attention_visual.report import write_report
+from attention_visual.report.batch_images import curve_table
+from attention_visual.report.batch_view import TABLE_COLUMNS, atlas_values, build_batch_view, summary_rows
+from support.batch import GRID, NASTY_PROMPT, NUM_STEPS, build_batch
+from support.map_batch import write_map_batch
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("batches") / "b"
+    build_batch(folder, videos_per_prompt=3, statuses={"prompt_002_vid_003": "failed"})
+    write_report(folder, comparison_plots=False)
+    return folder
+
+
+def _data(page: str) -> dict[str, object]:
+    block = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
+    assert block is not None
+    data: dict[str, object] = json.loads(block.group(1))
+    return data
+
+
+def _body(batch: Path) -> str:
+    """The batch view's markup (a string in the page's JSON block until the section is opened)."""
+    body = _data((batch / "report" / "index.html").read_text(encoding="utf-8"))["batch_html"]
+    assert isinstance(body, str)
+    return body
+
+
+def test_stats_open_in_pandas_and_fill_the_page_table(batch: Path) -> None:
+    stats = pd.read_parquet(batch / "report" / "batch" / "stats.parquet")
+    assert tuple(stats.columns) == STATS_COLUMNS
+    # 5 done videos (prompt 1: 3 × 2 words, prompt 2: 2 × 2 words), steps + the step average, per latent frame.
+    assert len(stats) == (3 * 2 + 2 * 2) * (NUM_STEPS + 1) * GRID[0]
+    page = (batch / "report" / "index.html").read_text(encoding="utf-8")
+    table = _data(page)["stats"]
+    assert isinstance(table, dict) and table["columns"] == list(TABLE_COLUMNS)
+    assert len(table["rows"]) == 3 * 2 + 2 * 2
+    body = _body(batch)
+    assert '<table id="stats-table">' in body and '<select id="word-filter">' in body
+    assert 'href="batch/stats.parquet"' in body
+    assert '<details class="batch" id="batch">' in page and "<table" not in page  # markup only once opened
+
+
+def test_every_link_of_the_view_resolves(batch: Path) -> None:
+    body = _body(batch)
+    urls = re.findall(r'(?:href|src)="([^"]+)"', body) + re.findall(r"url\(&#x27;([^&]+)&#x27;\)", body)
+    assert len(urls) > 10
+    for url in urls:
+        assert "://" not in url and not url.startswith("/"), url
+        assert (batch / "report" / unquote(url)).resolve().is_file(), url
+
+
+def test_seed_grids_hold_every_seed_then_mean_and_std(batch: Path) -> None:
+    page = (batch / "report" / "index.html").read_text(encoding="utf-8")
+    maps = _data(page)["maps"]
+    assert isinstance(maps, dict)
+    grids = {k: v for k, v in maps.items() if k.startswith("s")}
+    assert len(grids) == 4  # kiss, flowers (prompt 1), dog, beach (prompt 2)
+    cols = sorted(v["cols"] for v in grids.values())
+    assert cols == [2 + 2, 2 + 2, 3 + 2, 3 + 2] and all(v["rows"] == NUM_STEPS + 1 for v in grids.values())
+    png = batch / "report" / "batch" / "seeds" / "kiss_prompt_001.png"
+    with Image.open(png) as image:
+        assert image.mode == "P" and image.size[0] % 5 == 0 and image.size[1] % (NUM_STEPS + 1) == 0
+    # Every seed stored the same maps (support.batch): consistency 1, std 0.
+    body = _body(batch)
+    assert body.count('consistency <span class="score">1.00</span>') == 4
+    assert "std · max 0" in body and "seed 42 · r 1.00" in body
+
+
+def test_centroid_paths_are_drawn_over_the_videos(batch: Path) -> None:
+    page = _body(batch)
+    paths = re.findall(r'<polyline points="([^"]*)"', page)
+    assert len(paths) == 3 * 2 + 2 * 2
+    stats = pd.read_parquet(batch / "report" / "batch" / "stats.parquet")
+    row = stats[(stats.video_id == "prompt_001_vid_001") & (stats.word == "kiss") & (stats.step == -1)]
+    expected = " ".join(f"{x:g},{y:g}" for x, y in zip(row.centroid_x.round(2), row.centroid_y.round(2), strict=True))
+    assert expected in paths
+    assert len(paths[0].split()) == GRID[0] and 'data-frames="0,1,5"' in page  # latent k starts at video frame 4k−3
+    assert page.count('class="traj-video"') == len(paths)
+
+
+def test_curves_and_no_atlas_without_block_axes(batch: Path) -> None:
+    page = _body(batch)
+    assert page.count('src="batch/curves/') == 4 and "batch/atlas/" not in page
+    with Image.open(batch / "report" / "batch" / "curves" / "dog.png") as image:
+        assert image.format == "PNG"
+
+
+def test_the_view_is_cached_until_a_map_changes(batch: Path) -> None:
+    cache = batch / "report" / "batch" / "batch.json"
+    stamp = cache.stat().st_mtime_ns - 10**9
+    os.utime(cache, ns=(stamp, stamp))
+    build_batch_view(batch, batch / "report", "hot", "global")
+    assert cache.stat().st_mtime_ns == stamp
+    source = batch / "attention_maps" / "prompt_001_vid_001" / "kiss" / "step_000.npz"
+    later = source.stat().st_mtime_ns + 5 * 10**9
+    os.utime(source, ns=(later, later))
+    build_batch_view(batch, batch / "report", "hot", "global")
+    assert cache.stat().st_mtime_ns != stamp
+
+
+def test_summary_rows_and_curves_by_hand() -> None:
+    base = {"marked_prompt": "a (dog)", "timestep": 1.0, "sigma": 0.5, "expert": None, "video_index": 1}
+    rows = []
+    for video, seed, scale in (("v1", 1, 1.0), ("v2", 2, 3.0)):
+        for step in (-1, 0):
+            for frame in (0, 1):
+                value = scale * (1 + frame) * (2 if step == 0 else 1)
+                rows.append(
+                    {**base, "video_id": video, "prompt_index": 1, "seed": seed, "word": "dog", "step": step,
+                     "frame": frame, "mass": value, "peak": value, "entropy": value, "centroid_y": 0.0,
+                     "centroid_x": 0.0, "spread": value, "mask_area": value}
+                )  # fmt: skip
+    stats = pd.DataFrame(rows)
+    # v1's step average: frames 1 and 2 → mean 1.5; v2's: 3 and 6 → 4.5.
+    assert summary_rows(stats) == [
+        ["v1", 1, 1, "dog", 1.5, 1.5, 1.5, 1.5, 1.5],
+        ["v2", 1, 2, "dog", 4.5, 4.5, 4.5, 4.5, 4.5],
+    ]
+    curves = curve_table(stats, "dog")
+    # Step 0: v1 = 2 · 1.5 = 3, v2 = 2 · 4.5 = 9 → mean 6, population std 3.
+    assert curves.loc[0, "mean_mass"] == pytest.approx(6.0) and curves.loc[0, "std_mass"] == pytest.approx(3.0)
+    assert curves.loc[0, "seeds"] == 2
+
+
+def test_block_head_atlas_by_hand(tmp_path: Path) -> None:
+    shape = (2, 2, 1, 2, 3)  # [block, head, frame, y, x]: non-square grid
+    arr = np.full(shape, 1 / 6, dtype=np.float32)  # uniform maps: entropy 1, peak 1/6
+    arr[0, 0] = 0.0
+    arr[0, 0, 0, 1, 2] = 1.0  # block 0, head 0: one cell → entropy 0, peak 1
+    stack = np.stack([arr, arr])  # [step, block, head, frame, y, x]
+    maps = {(1, v): {"dog": stack} for v in (1, 2)}
+    write_map_batch(tmp_path, ["a (dog)"], maps, axes=("block", "head", "frame", "y", "x"))
+    found = atlas_values(batch_videos(tmp_path), "dog")
+    assert found is not None
+    values, blocks, videos = found
+    assert videos == 2 and len(blocks) == 2
+    np.testing.assert_allclose(values["entropy"], [[0.0, 1.0], [1.0, 1.0]], atol=1e-6)
+    np.testing.assert_allclose(values["peak"], [[1.0, 1 / 6], [1 / 6, 1 / 6]], rtol=1e-6)
+    write_report(tmp_path, comparison_plots=False)
+    assert 'src="batch/atlas/dog.png"' in _body(tmp_path)
+    assert (tmp_path / "report" / "batch" / "atlas" / "dog.png").is_file()
+
+
+def test_user_strings_are_escaped_in_the_batch_view(tmp_path: Path) -> None:
+    nasty = '</script><b>"x"&'
+    build_batch(tmp_path / "b", prompts=(NASTY_PROMPT,), videos_per_prompt=2)
+    page = write_report(tmp_path / "b", comparison_plots=False).read_text(encoding="utf-8")
+    assert "<b>" not in page and nasty not in page  # the markup string is JSON-escaped in the data block
+    body = _data(page)["batch_html"]
+    assert isinstance(body, str) and "<b>" not in body and "&lt;/script&gt;&lt;b&gt;&quot;x&quot;&amp;" in body
+    stats = _data(page)["stats"]
+    assert isinstance(stats, dict) and nasty in {row[3] for row in stats["rows"]}
+
+
+def test_without_the_batch_view(tmp_path: Path) -> None:
+    build_batch(tmp_path / "b", prompts=("a (cat)",), videos_per_prompt=1)
+    page = write_report(tmp_path / "b", comparison_plots=False, batch_view=False).read_text(encoding="utf-8")
+    assert 'id="batch"' not in page and not (tmp_path / "b" / "report" / "batch").exists()
