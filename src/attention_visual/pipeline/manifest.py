@@ -30,6 +30,7 @@ from typing import Any
 
 from attention_visual.errors import AttentionDataError
 from attention_visual.storage.atomic import atomic_write_text
+from attention_visual.storage.integrity import FileDigest
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +181,9 @@ class VideoRecord:
         timings: Seconds per stage.
         paths: Files of this video.
         renders: Every attention video attempted, failed ones included.
+        files: Size and SHA-256 of the files a ``done`` status vouches for: the video, the store's
+            completion mark (which covers the maps in turn) and the per-video attention videos;
+            a rerun skips the video only if they verify.
     """
 
     video_id: str
@@ -199,6 +203,7 @@ class VideoRecord:
     timings: Timings = field(default_factory=Timings)
     paths: VideoPaths = field(default_factory=lambda: VideoPaths(video=""))
     renders: tuple[RenderRecord, ...] = ()
+    files: tuple[FileDigest, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -216,6 +221,7 @@ class VideoRecord:
         data["timings"] = self.timings.to_dict()
         data["paths"] = self.paths.to_dict()
         data["renders"] = [r.to_dict() for r in self.renders]
+        data["files"] = [f.to_dict() for f in self.files]
         return data
 
     @classmethod
@@ -228,6 +234,7 @@ class VideoRecord:
                 "timings": Timings.from_dict,
                 "paths": VideoPaths.from_dict,
                 "renders": lambda items: tuple(RenderRecord.from_dict(r) for r in items),
+                "files": lambda items: tuple(FileDigest.from_dict(f) for f in items),
             },
         )
 

@@ -32,6 +32,9 @@ ATTENTION_VIDEOS_DIR = "attention_videos"
 STATUS_DIR = "status"
 CONFIG_FILE = "config.yaml"
 MANIFEST_FILE = "manifest.json"
+REPORT_DIR = "report"
+REPORT_INDEX_FILE = "index.html"
+REPORT_INDEX = f"{REPORT_DIR}/{REPORT_INDEX_FILE}"
 
 #: The two attention videos made for every marked word: the step video and the overlay on the video.
 RENDER_KINDS = ("attention", "overlay")
@@ -140,6 +143,9 @@ __all__ = [
     "CONFIG_FILE",
     "MANIFEST_FILE",
     "RENDER_KINDS",
+    "REPORT_DIR",
+    "REPORT_INDEX",
+    "REPORT_INDEX_FILE",
     "STATUS_DIR",
     "VIDEOS_DIR",
     "VideoJob",

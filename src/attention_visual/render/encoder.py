@@ -36,6 +36,7 @@ import numpy as np
 from attention_visual.errors import RenderError
 from attention_visual.render.options import VIDEO_FORMATS
 from attention_visual.storage.atomic import TMP_MARKER, publish
+from attention_visual.storage.faults import fault_in_message
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,7 @@ class VideoWriter:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=self._log,
+                process_group=0,  # a terminal's Ctrl-C reaches this process only; it stops ffmpeg itself
             )
         except OSError as exc:
             self._cleanup()
@@ -201,7 +203,8 @@ class VideoWriter:
         try:
             self._stdin.write(data.tobytes() if not data.flags.c_contiguous else data.data)
         except (BrokenPipeError, OSError) as exc:
-            raise RenderError(f"ffmpeg stopped while encoding {self.path.name}: {self._stderr_tail()}") from exc
+            tail = self._stderr_tail()
+            raise self._failure(f"ffmpeg stopped while encoding {self.path.name}: {tail}", tail, exc)  # noqa: B904
         self.frames_written += 1
 
     def __exit__(
@@ -220,7 +223,7 @@ class VideoWriter:
             code = self._proc.wait()
             if code != 0 or self.frames_written == 0:
                 why = self._stderr_tail() if code != 0 else "no frames were rendered"
-                raise RenderError(f"ffmpeg could not write {self.path.name} (exit {code}): {why}")
+                raise self._failure(f"ffmpeg could not write {self.path.name} (exit {code}): {why}", why)
             publish(self._tmp, self.path)
             self._tmp = None
             log.info("wrote %s (%d frames, %dx%d)", self.path, self.frames_written, self.width, self.height)
@@ -247,6 +250,15 @@ class VideoWriter:
             self._log.close()
             self._log = None
         self._stdin = None
+
+    def _failure(self, message: str, ffmpeg_said: str, cause: BaseException | None = None) -> RenderError:
+        """A :class:`RenderError` caused by ``cause``, or by an ``OSError`` when ffmpeg reported a write
+        fault (disk full, file too large...), so that :func:`~attention_visual.storage.faults.storage_fault`
+        finds it."""
+        error = RenderError(message)
+        number = fault_in_message(ffmpeg_said)
+        error.__cause__ = OSError(number, os.strerror(number), str(self.path)) if number is not None else cause
+        return error
 
     def _stderr_tail(self) -> str:
         if self._proc is not None:

@@ -22,16 +22,17 @@ from urllib.parse import quote
 
 from attention_visual.errors import NotFoundError, PromptError
 from attention_visual.pipeline.manifest import Manifest, PromptRecord, VideoRecord, read_manifest, read_status
-from attention_visual.pipeline.plan import MANIFEST_FILE, STATUS_DIR
+from attention_visual.pipeline.plan import MANIFEST_FILE, REPORT_INDEX_FILE, STATUS_DIR
+from attention_visual.pipeline.plan import REPORT_DIR as PLAN_REPORT_DIR
 from attention_visual.prompts.parsing import parse_prompt
 from attention_visual.report.images import SpriteInfo
 from attention_visual.storage import token_dir_name
 
 log = logging.getLogger(__name__)
 
-REPORT_DIR = "report"
-"""The report's folder inside the batch folder."""
-INDEX_FILE = "index.html"
+REPORT_DIR = PLAN_REPORT_DIR
+"""The report's folder inside the batch folder (``attention-visual report --output`` puts it elsewhere)."""
+INDEX_FILE = REPORT_INDEX_FILE
 MAPS_DIR = "maps"
 PLOTS_DIR = "plots"
 
