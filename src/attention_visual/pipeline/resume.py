@@ -105,7 +105,8 @@ def is_batch_finished(batch_dir: Path, jobs: list[VideoJob], config: Config) -> 
     """True when the batch's last run completed it: the manifest says ``finished`` (written only after
     the batch-end attention videos and the report) and every file the config asks for is there.
 
-    Video files are checked by size here (a resumed batch compares checksums before skipping one).
+    Every covered file is verified (sizes and checksums): a damaged file makes the batch resumed
+    and repaired instead of passed over for a new one.
     """
     try:
         manifest = read_manifest(batch_dir / MANIFEST_FILE)
@@ -116,7 +117,7 @@ def is_batch_finished(batch_dir: Path, jobs: list[VideoJob], config: Config) -> 
     if config.attention_analysis.generate_report and not (batch_dir / REPORT_INDEX).is_file():
         return False
     return all(
-        is_video_finished(batch_dir, job, config, checksums=False)
+        is_video_finished(batch_dir, job, config)
         and all((batch_dir / rel).is_file() for rel in expected_renders(job, config))
         for job in jobs
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from attention_visual.config import load_config
-from attention_visual.errors import AttentionDataError, AttentionVisualError, ConfigError
+from attention_visual.errors import AttentionDataError, AttentionVisualError, ConfigError, StorageError
 from attention_visual.pipeline.manifest import now_iso, one_line
 from attention_visual.pipeline.plan import CONFIG_FILE
 from attention_visual.render.colormap import check_colormap
@@ -37,6 +37,7 @@ from attention_visual.report.collect import (
 from attention_visual.report.html import render_page
 from attention_visual.report.images import write_comparison, write_sprite
 from attention_visual.storage.atomic import atomic_write_text
+from attention_visual.storage.faults import storage_fault
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 log = logging.getLogger(__name__)
@@ -95,15 +96,17 @@ def build_view(
     colormap: str | None = None,
     normalization: str | None = None,
     comparison_plots: bool = True,
+    report_dir: Path | None = None,
 ) -> ReportView:
-    """Collect ``batch_dir`` and write the images of its report; return the filled-in view."""
+    """Collect ``batch_dir`` and write the images of its report into ``report_dir`` (default
+    ``BATCH/report``); return the filled-in view."""
     default_cmap, default_norm = render_settings(batch_dir)
     colormap = check_colormap(colormap or default_cmap)
     normalization = normalization or default_norm
     if normalization not in NORMALIZATIONS:
         raise ConfigError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {normalization!r}")
-    view = collect_batch(batch_dir)
-    report_dir = batch_dir / REPORT_DIR
+    view = collect_batch(batch_dir, report_dir)
+    report_dir = report_dir if report_dir is not None else batch_dir / REPORT_DIR
     for n, video in enumerate(view.videos, start=1):
         try:
             _video_images(video, report_dir, colormap, normalization, comparison_plots)
@@ -122,6 +125,7 @@ def write_report(
     colormap: str | None = None,
     normalization: str | None = None,
     comparison_plots: bool = True,
+    output_dir: Path | str | None = None,
 ) -> Path:
     """Write ``BATCH_DIR/report/index.html`` and its images; return the page's path.
 
@@ -131,12 +135,15 @@ def write_report(
         normalization: ``global`` | ``per_step`` | ``per_frame`` | ``percentile``; default: the batch
             config's, else ``global``.
         comparison_plots: Also make each video's temporal comparison plot (matplotlib, ~1 s each).
+        output_dir: Write the report there instead of ``BATCH_DIR/report`` (a read-only batch can be
+            browsed this way); its links to the batch's videos are relative, so keep both where they are.
 
     Raises:
         NotFoundError: Not a batch folder.
         AttentionDataError: Its manifest is unreadable.
         RenderError: Unknown colormap.
         ConfigError: Unknown normalisation.
+        StorageError: A file of the report cannot be written (read-only folder, disk full...).
 
     Example:
         >>> write_report("outputs/demo")            # doctest: +SKIP
@@ -144,9 +151,17 @@ def write_report(
     """
     started = time.perf_counter()
     batch_dir = Path(batch_dir)
-    view = build_view(batch_dir, colormap, normalization, comparison_plots)
-    index = batch_dir / REPORT_DIR / INDEX_FILE
-    atomic_write_text(index, render_page(view, generated=now_iso()))
+    report_dir = Path(output_dir) if output_dir is not None else batch_dir / REPORT_DIR
+    index = report_dir / INDEX_FILE
+    try:
+        view = build_view(batch_dir, colormap, normalization, comparison_plots, report_dir)
+        atomic_write_text(index, render_page(view, generated=now_iso()))
+    except Exception as exc:
+        fault = storage_fault(exc, index)
+        if fault is None:
+            raise
+        hint = "to browse a read-only batch, write its report elsewhere with --output DIR"
+        raise StorageError(f"{fault}; {hint}") from exc
     log.info("wrote %s (%d videos) in %.1f s", index, len(view.videos), time.perf_counter() - started)
     return index
 

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,8 +117,19 @@ class ReportView:
         return [v for p in self.prompts for v in p.videos]
 
 
-def link(batch_dir: Path, relative: str | None) -> str | None:
-    """The page's URL of a batch-relative file (``../videos/...``), or None when it does not exist."""
+def batch_prefix(batch_dir: Path, report_dir: Path | None = None) -> str:
+    """How the page reaches the batch folder: ``../`` from ``BATCH/report``, a relative path from elsewhere."""
+    if report_dir is None:
+        return "../"
+    relative = os.path.relpath(Path(batch_dir).absolute(), Path(report_dir).absolute())
+    return "" if relative == "." else quote(Path(relative).as_posix(), safe="/") + "/"
+
+
+def link(batch_dir: Path, relative: str | None, prefix: str = "../") -> str | None:
+    """The page's URL of a batch-relative file (``../videos/...``), or None when it does not exist.
+
+    ``prefix`` is :func:`batch_prefix` of the page's folder (``../`` for ``BATCH/report``).
+    """
     if not relative:
         return None
     normalized = posixpath.normpath(relative.replace("\\", "/"))
@@ -126,7 +138,7 @@ def link(batch_dir: Path, relative: str | None) -> str | None:
         return None
     if not (batch_dir / normalized).is_file():
         return None
-    return "../" + quote(normalized, safe="/")
+    return prefix + quote(normalized, safe="/")
 
 
 def highlight(marked_prompt: str, clean_prompt: str, words: tuple[str, ...]) -> list[Segment]:
@@ -153,7 +165,7 @@ def highlight(marked_prompt: str, clean_prompt: str, words: tuple[str, ...]) -> 
     return segments
 
 
-def _word_views(batch_dir: Path, record: VideoRecord, words: tuple[str, ...]) -> list[WordView]:
+def _word_views(batch_dir: Path, record: VideoRecord, words: tuple[str, ...], prefix: str) -> list[WordView]:
     views = []
     for i, word in enumerate(words):
         view = WordView(word=word, index=i, token_dir=record.token_dirs.get(word) or token_dir_name(word))
@@ -164,7 +176,7 @@ def _word_views(batch_dir: Path, record: VideoRecord, words: tuple[str, ...]) ->
             if render.status != "done":
                 view.render_errors.append(f"{render.kind} video failed: {render.error or 'unknown error'}")
                 continue
-            href = link(batch_dir, render.path)
+            href = link(batch_dir, render.path, prefix)
             if render.kind == "overlay" and view.overlay is None:
                 view.overlay = href
             elif render.kind == "attention" and view.step_video is None:
@@ -182,8 +194,10 @@ def read_records(batch_dir: Path, manifest: Manifest) -> list[VideoRecord]:
     return records
 
 
-def collect_batch(batch_dir: Path) -> ReportView:
+def collect_batch(batch_dir: Path, report_dir: Path | None = None) -> ReportView:
     """Read ``batch_dir``'s manifest and files into a :class:`ReportView` (no images yet).
+
+    Links to the batch's files are relative to ``report_dir`` (default: ``BATCH/report``).
 
     Raises:
         NotFoundError: ``batch_dir`` is not a folder or has no ``manifest.json``.
@@ -199,15 +213,16 @@ def collect_batch(batch_dir: Path) -> ReportView:
             "(outputs/<batch>)"
         )
     manifest = read_manifest(manifest_path)
+    prefix = batch_prefix(batch_dir, report_dir)
     by_prompt: dict[int, list[VideoView]] = {}
     for record in read_records(batch_dir, manifest):
         maps = record.paths.attention_maps
         maps_dir = batch_dir / maps if maps and (batch_dir / maps).is_dir() else None
         view = VideoView(
             record=record,
-            video=link(batch_dir, record.paths.video),
+            video=link(batch_dir, record.paths.video, prefix),
             maps_dir=maps_dir,
-            words=_word_views(batch_dir, record, record.words),
+            words=_word_views(batch_dir, record, record.words, prefix),
         )
         by_prompt.setdefault(record.prompt_index, []).append(view)
     prompts = [
@@ -231,6 +246,7 @@ __all__ = [
     "Segment",
     "VideoView",
     "WordView",
+    "batch_prefix",
     "collect_batch",
     "highlight",
     "link",

@@ -29,7 +29,7 @@ from attention_visual.storage.layout import (
     parse_step_index,
 )
 from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.store import AttentionInfo, read_map, read_metadata
+from attention_visual.storage.store import AttentionInfo, AttentionStore, read_map, read_metadata
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,16 @@ class AttentionAnalyzer:
     def is_complete(self, video_id: str) -> bool:
         """True once every map of the video was written (its completion mark exists)."""
         return (self.attention_dir / check_video_id(video_id) / COMPLETE_MARK).is_file()
+
+    def damaged_files(self, video_id: str, *, checksums: bool = False) -> dict[str, str]:
+        """Files of a complete video that do not match its completion mark: ``{path: problem}``.
+
+        Paths are relative to the video's folder (``kiss/step_001.npz``). Sizes only by default (a
+        ``stat`` per file: finds truncated and missing files); ``checksums=True`` reads every byte.
+        """
+        if not self.is_complete(video_id):
+            return {}
+        return dict(AttentionStore(self.attention_dir).check_video(video_id, checksums=checksums))
 
     def get_incomplete_videos(self) -> list[str]:
         """Videos whose capture was interrupted: maps may be missing."""
