@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import resource
 import signal
 import sys
 import time
@@ -41,8 +42,12 @@ EXCLUDED_FROM_EQUALITY = (
 )
 
 
-def fork_cli(argv: list[str], log_path: Path) -> int:
-    """Start ``attention-visual ARGV`` in a forked child; return its pid (reap it with :func:`wait_exit`)."""
+def fork_cli(argv: list[str], log_path: Path, *, max_file_size: int | None = None) -> int:
+    """Start ``attention-visual ARGV`` in a forked child; return its pid (reap it with :func:`wait_exit`).
+
+    ``max_file_size`` sets the child's ``RLIMIT_FSIZE`` (with SIGXFSZ ignored, so a write past it
+    fails with EFBIG, "File too large", in the child and in the ffmpeg it starts).
+    """
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -60,6 +65,9 @@ def fork_cli(argv: list[str], log_path: Path) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        if max_file_size is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_size, max_file_size))
         code = main(argv)
     except BaseException:
         traceback.print_exc()

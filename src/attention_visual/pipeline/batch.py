@@ -167,7 +167,10 @@ def _setup_batch_dir(
         try:
             choice, lock = _lock_batch_dir(config, config_path, jobs, overwrite)
             locks.append(lock)
-            remove_temporaries(choice.path)  # leftovers of a killed run: safe, the folder is ours now
+            try:
+                remove_temporaries(choice.path)  # leftovers of a killed run: safe, the folder is ours now
+            except OSError as exc:
+                raise _storage_error(exc, choice.path) from exc
             prepare_batch_dir(choice, config)
             shared = ("ok", str(choice.path))
             done = sum(is_video_finished(choice.path, job, config, checksums=False) for job in jobs)
@@ -259,7 +262,10 @@ class _Runner:
 
     def _process(self, job: VideoJob) -> VideoRecord:
         """Generate one video, store it, write its status; render its attention videos."""
-        remove_leftovers(self.batch_dir, job, self.fmt)
+        try:
+            remove_leftovers(self.batch_dir, job, self.fmt)
+        except OSError as exc:  # a read-only folder refuses even to delete
+            raise _storage_error(exc, self.batch_dir / job.status_path) from exc
         base = planned_record(job, self.config, status="pending", rank=self.ctx.rank)
         base = dataclasses.replace(base, started=now_iso())
         pipe = self._pipeline()
