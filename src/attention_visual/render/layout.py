@@ -38,6 +38,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import MaxNLocator
 
+from attention_visual.render.fonts import check_text, font_families
 from attention_visual.render.options import even_ceil
 from attention_visual.render.text import Box, line_height
 
@@ -135,6 +136,7 @@ def figure_canvas(
             ha="center",
             va="center",
             fontsize=LABEL_PT,
+            fontfamily=list(font_families()),
         )
     if colorbar is not None and panels:
         top = min(b.y for b in panels) - label_h
@@ -303,7 +305,9 @@ def strip_canvas(
 
     def text(box: Box, words: str, fontsize: float, **style: object) -> None:
         centre = ((box.x + box.width / 2) / width, 1.0 - (box.y + box.height / 2) / height)
-        fig.text(*centre, words, ha="center", va="center", fontsize=fontsize, **style)  # type: ignore[arg-type]
+        check_text(words)
+        family = list(font_families())
+        fig.text(*centre, words, ha="center", va="center", fontsize=fontsize, fontfamily=family, **style)  # type: ignore[arg-type]
 
     for box, label in zip(layout.labels, panel_labels, strict=True):
         text(box, label, LABEL_PT)
@@ -333,7 +337,8 @@ def _ticks(spec: ColorbarSpec) -> tuple[tuple[float, ...], tuple[str, ...]]:
 def _text_px(text: str, points: float, dpi: int, weight: str = "normal") -> tuple[int, int]:
     """``(width, height)`` in pixels of one line of ``text`` as matplotlib draws it."""
     renderer = RendererAgg(1, 1, dpi)
-    w, h, _ = renderer.get_text_width_height_descent(text, FontProperties(size=points, weight=weight), ismath=False)
+    font = FontProperties(family=list(font_families()), size=points, weight=weight)
+    w, h, _ = renderer.get_text_width_height_descent(text, font, ismath=False)
     return math.ceil(w), math.ceil(h)
 
 
