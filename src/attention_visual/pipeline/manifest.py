@@ -38,7 +38,8 @@ MANIFEST_SCHEMA_VERSION = 1
 """Version of ``manifest.json`` and of the status files; bumped on any incompatible change."""
 
 #: ``done``: video file, maps and status written. ``failed``: an error (see ``error``), the batch went on.
-#: ``pending``: not attempted yet (or its rank has not reported). ``interrupted``: stopped by Ctrl-C.
+#: ``pending``: not attempted yet (or its rank has not reported). ``interrupted``: stopped by Ctrl-C,
+#: SIGTERM or SIGHUP.
 STATUSES = ("done", "failed", "pending", "interrupted")
 RENDER_STATUSES = ("done", "failed")
 RENDER_STAGES = ("per_video", "batch_end")
@@ -265,7 +266,8 @@ class Manifest:
         batch_name: The batch folder's name.
         created: ISO time the batch folder was created.
         updated: ISO time this manifest was written.
-        finished: ISO time the last run of the batch ended with every video done, else None.
+        finished: ISO time the last run completed the batch (every video done, then the batch-end
+            attention videos and the report written), else None.
         config_path: The config file the batch was run from (absolute), as given on the command line.
         config_file: The resolved config as run, relative to the batch folder (``config.yaml``).
         model_id: ``generation.model_id``.

@@ -103,7 +103,8 @@ def build_manifest(
         records: :func:`merged_records` of ``jobs``.
         world_size: Processes of this run.
         created: The creation time to use when there is no earlier manifest (an earlier one's is kept).
-        finished: The run ended normally; ``finished`` is set when, moreover, every video is done.
+        finished: The run completed the batch's end (batch-end renders and report); ``finished`` is
+            set when, moreover, every video is done.
 
     Returns:
         The manifest written.
@@ -114,7 +115,7 @@ def build_manifest(
             created = read_manifest(path).created
         except AttentionDataError as exc:
             log.warning("rewriting unreadable manifest %s (%s)", path, exc)
-    all_done = finished and all(r.status == "done" for r in records)
+    all_done = finished and all(r.status == "done" and not r.render_failures for r in records)
     manifest = Manifest(
         batch_name=batch_dir.name,
         created=created,
