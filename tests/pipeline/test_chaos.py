@@ -66,8 +66,9 @@ def trigger(phase: str, batch: Path, rng: random.Random) -> tuple[Callable[[], b
     if phase == "maps":
         vid = f"prompt_{1 + k // 2:03d}_vid_{1 + k % 2:03d}"
         return (lambda: _any(batch, f"attention_maps/{vid}/*/*")), 0.0, f"first map file of {vid}"
-    if phase == "rendering":
-        return (lambda: _any(batch, "videos/*/attention_videos/.*tmp-*")), rng.uniform(0.0, 0.05), "a render in flight"
+    if phase == "rendering":  # the folder appears when the first attention video of the prompt starts
+        folder = batch / f"videos/prompt_{1 + k // 2:03d}/attention_videos"
+        return folder.is_dir, rng.uniform(0.0, 0.05), f"rendering of {folder.parent.name}'s first video"
     if phase == "manifest":
 
         def manifest_done() -> bool:
