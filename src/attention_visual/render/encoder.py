@@ -97,8 +97,10 @@ def prepare_output(path: Path | str) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=f".{target.name}{TMP_MARKER}probe-", dir=target.parent)
-        os.close(fd)
-        Path(probe).unlink()
+        try:
+            os.close(fd)
+        finally:  # also when interrupted here
+            Path(probe).unlink(missing_ok=True)
     except OSError as exc:
         raise RenderError(f"cannot write output {target}: {exc.strerror or exc}") from exc
     return target
@@ -160,12 +162,19 @@ class VideoWriter:
 
     def __enter__(self) -> VideoWriter:
         prepare_output(self.path)
+        try:
+            return self._start()
+        except BaseException:  # interrupted or failed while starting: no ffmpeg and no temporary file stay
+            self._abort()
+            raise
+
+    def _start(self) -> VideoWriter:
         fd, tmp_name = tempfile.mkstemp(
             prefix=f".{self.path.name}{TMP_MARKER}", suffix=f".{self.video_format}", dir=self.path.parent
         )
-        os.close(fd)
         self._tmp = Path(tmp_name)
-        self._log = tempfile.TemporaryFile()
+        os.close(fd)
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in _cleanup)
         try:
             self._proc = subprocess.Popen(
                 self.command(str(self._tmp)),
