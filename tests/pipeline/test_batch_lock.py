@@ -8,13 +8,17 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from attention_visual.cli.main import main
 from attention_visual.errors import BatchBusyError
+from attention_visual.pipeline import BatchOptions, run_batch
 from attention_visual.pipeline.lock import LOCK_FILE, BatchLock, read_holder
-from pipeline.pipeline_support import tiny_data, write_config
+from attention_visual.pipeline.plan import plan_batch
+from attention_visual.pipeline.resume import choose_batch_dir, prepare_batch_dir
+from pipeline.pipeline_support import snapshot, tiny_config, tiny_data, write_config
 
 REPO_SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -80,3 +84,19 @@ def test_overwrite_of_a_held_batch_is_refused(tmp_path: Path, capsys: pytest.Cap
         proc.wait()
     assert "--overwrite cannot clear a batch in use" in capsys.readouterr().err
     assert (tmp_path / "out" / "busy" / "keep.txt").read_text() == "the other run's"
+
+
+def test_a_run_without_batch_name_starts_a_new_batch_beside_a_held_one(tmp_path: Path, fresh_tiny_pipe: Any) -> None:
+    config = tiny_config(tmp_path, generation={"videos_per_prompt": 1})
+    held = choose_batch_dir(config, Path("tiny_test.yaml"), plan_batch(config))
+    prepare_batch_dir(held, config)  # an unfinished batch of the same config: normally resumed
+    proc = hold_in_child(held.path)
+    before = snapshot(held.path)
+    try:
+        result = run_batch(config, Path("tiny_test.yaml"), BatchOptions(progress=False), pipe=fresh_tiny_pipe)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert result.exit_code == 0 and result.batch_dir != held.path
+    assert result.batch_dir.name.startswith(held.path.name)  # the same stamp, with -2
+    assert snapshot(held.path) == before
