@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,11 @@ import numpy as np
 # code the test started with.
 import attention_visual.pipeline.batch
 import attention_visual.report  # noqa: F401
-from attention_visual.cli.main import main
+from attention_visual.cli.main import build_parser, main
 from attention_visual.render.video_reader import probe_video, read_frames
 from attention_visual.storage import read_array
+
+build_parser()  # imports every subcommand's module
 
 #: Keys compared by other means (maps by their arrays) or that differ between any two runs (times, paths).
 EXCLUDED_FROM_EQUALITY = (
@@ -137,35 +139,33 @@ def _strip(data: Any) -> Any:
     return data
 
 
-def batch_differences(batch: Path, reference: Path) -> list[str]:
-    """How ``batch`` differs from ``reference``: files, map arrays, decoded frames, metadata.
+def iter_differences(batch: Path, reference: Path) -> Iterator[str | None]:
+    """How ``batch`` differs from ``reference``, file by file: a problem, or None for a file that is equal.
 
-    Timestamps, timings and the checksums of files holding timestamps are left out of the comparison.
+    Files, map arrays (exactly), decoded video frames (exactly) and JSON contents with timestamps,
+    timings and checksums of timestamped files left out. One item per file, so that a caller can
+    interleave other work between them.
     """
-    problems: list[str] = []
     ours, theirs = files_of(batch), files_of(reference)
     if ours != theirs:
-        problems.append(
-            f"files differ: extra {sorted(set(ours) - set(theirs))}, missing {sorted(set(theirs) - set(ours))}"
-        )
+        extra, missing = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
+        yield f"files differ: extra {extra}, missing {missing}"
     for rel in sorted(set(ours) & set(theirs)):
-        a, b = batch / rel, reference / rel
-        if rel.endswith((".npz", ".pt")):
-            if not np.array_equal(read_array(a), read_array(b)):
-                problems.append(f"{rel}: map arrays differ")
-        elif rel.endswith(".mp4"):
-            ia, ib = probe_video(a), probe_video(b)
-            if (ia.width, ia.height, ia.frames) != (ib.width, ib.height, ib.frames):
-                problems.append(f"{rel}: video sizes differ")
-                continue
-            for fa, fb in zip(read_frames(a, ia), read_frames(b, ib), strict=True):  # [H, W, 3] each
-                if not np.array_equal(fa, fb):
-                    problems.append(f"{rel}: decoded frames differ")
-                    break
-        elif (
-            rel.endswith(".json")
-            and not rel.startswith("report/")
-            and _strip(json.loads(a.read_text())) != _strip(json.loads(b.read_text()))
-        ):
-            problems.append(f"{rel}: contents differ (timestamps aside)")
-    return problems
+        yield _difference(batch / rel, reference / rel, rel)
+
+
+def _difference(a: Path, b: Path, rel: str) -> str | None:
+    if rel.endswith((".npz", ".pt")):
+        return None if np.array_equal(read_array(a), read_array(b)) else f"{rel}: map arrays differ"
+    if rel.endswith(".mp4"):
+        ia, ib = probe_video(a), probe_video(b)
+        if (ia.width, ia.height, ia.frames) != (ib.width, ib.height, ib.frames):
+            return f"{rel}: video sizes differ"
+        for fa, fb in zip(read_frames(a, ia), read_frames(b, ib), strict=True):  # [H, W, 3] each
+            if not np.array_equal(fa, fb):
+                return f"{rel}: decoded frames differ"
+        return None
+    if rel.endswith(".json") and not rel.startswith("report/"):
+        equal = _strip(json.loads(a.read_text())) == _strip(json.loads(b.read_text()))
+        return None if equal else f"{rel}: contents differ (timestamps aside)"
+    return None

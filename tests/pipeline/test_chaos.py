@@ -27,7 +27,7 @@ import pytest
 from attention_visual.config import load_config
 from attention_visual.pipeline.plan import plan_batch
 from attention_visual.pipeline.resume import is_video_finished
-from pipeline.chaos_support import alive, batch_differences, done_statuses, fork_cli, wait_exit
+from pipeline.chaos_support import alive, done_statuses, fork_cli, iter_differences, wait_exit
 from pipeline.pipeline_support import snapshot, tiny_data, write_config
 
 CASES = int(os.environ.get("CHAOS_CASES", "20"))  # more for a longer soak: CHAOS_CASES=100
@@ -61,8 +61,9 @@ def _any(batch: Path, pattern: str) -> bool:
 def trigger(phase: str, batch: Path, rng: random.Random) -> tuple[Callable[[], bool], float, str]:
     """``(condition, delay after it, description)`` of one fault moment."""
     k = rng.randrange(4)
-    if phase == "generation":
-        return (lambda: done_statuses(batch) >= k), rng.uniform(0.0, 0.3), f"{k} video(s) done + delay"
+    if phase == "generation":  # config.yaml: the run has its batch folder (after startup and the lock)
+        started = batch / "config.yaml"
+        return (lambda: started.is_file() and done_statuses(batch) >= k), rng.uniform(0.0, 0.3), f"{k} done + delay"
     if phase == "maps":
         vid = f"prompt_{1 + k // 2:03d}_vid_{1 + k % 2:03d}"
         return (lambda: _any(batch, f"attention_maps/{vid}/*/*")), 0.0, f"first map file of {vid}"
@@ -134,7 +135,7 @@ def run_case(tmp_path: Path, n: int, rng: random.Random, reference: Path, out: l
     out.append(outcome)
     problems = outcome.problems
     pid = generate(config, tmp_path / f"{name}-interrupted.log")
-    yield from _until(lambda: condition() or not alive(pid))
+    yield from _until(lambda: not alive(pid) or condition())
     if not alive(pid):
         problems.append(f"the run ended before the trigger ({moment})")
     until = time.monotonic() + delay
@@ -166,7 +167,10 @@ def run_case(tmp_path: Path, n: int, rng: random.Random, reference: Path, out: l
     temporaries = [k for k in after if ".tmp-" in k]
     if temporaries:
         problems.append(f"temporary files left: {temporaries}")
-    problems += batch_differences(batch, reference)
+    for problem in iter_differences(batch, reference):  # a file at a time, so that the other case runs on
+        if problem is not None:
+            problems.append(problem)
+        yield
 
 
 def run_all(tasks: list[Steps], slots: int) -> None:

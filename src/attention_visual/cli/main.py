@@ -46,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except KeyboardInterrupt as exc:  # also while the subcommands are imported, before any handler
+        print("attention-visual: interrupted", file=sys.stderr)  # noqa: T201
+        status = getattr(exc, "exit_status", 130)
+        return status if isinstance(status, int) else 130
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -61,7 +70,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AttentionVisualError as exc:
         print(f"attention-visual: error: {exc}", file=sys.stderr)  # noqa: T201
         return exc.exit_status
-    except KeyboardInterrupt as exc:
-        print("attention-visual: interrupted", file=sys.stderr)  # noqa: T201
-        status = getattr(exc, "exit_status", 130)
-        return status if isinstance(status, int) else 130
