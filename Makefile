@@ -2,8 +2,12 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The light install (`pip install .`: no torch, diffusers, transformers) and the tests it must pass.
+LIGHT_VENV ?= .venv-light
+LIGHT_BIN := $(LIGHT_VENV)/bin
+LIGHT_TESTS := tests/cli/test_light_commands.py tests/storage tests/render tests/report/test_report_page.py
 
-.PHONY: install test test-fast lint bench demo clean
+.PHONY: install test test-fast test-light lint bench demo clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -12,10 +16,21 @@ $(BIN)/python:
 install: $(BIN)/python
 	# CPU build of torch from local disk first, so the range in pyproject does not pull a CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[wan,dev]"
 
+# The suite, then the examples in the docstrings of src/ (those that need a model or a batch are skipped).
 test: install
 	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules src/attention_visual
+
+$(LIGHT_BIN)/python:
+	$(PY) -m venv $(LIGHT_VENV)
+	$(LIGHT_BIN)/pip install -q --upgrade pip
+
+# The `light` tests in a venv with only `pip install .` (a regular, non-editable install) and pytest.
+test-light: $(LIGHT_BIN)/python
+	$(LIGHT_BIN)/pip install -q . "pytest>=8"
+	$(LIGHT_BIN)/python -m pytest -q -p no:cacheprovider -m "light and not wan" $(LIGHT_TESTS)
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -24,6 +39,7 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python benchmarks/capture_overhead.py
@@ -33,4 +49,4 @@ demo: install
 	$(BIN)/attention-visual generate configs/tiny_demo.yaml
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LIGHT_VENV) outputs .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,7 @@
 Usage::
 
     python scripts/generate_attention_video.py --attention-dir outputs/b/attention_maps \\
-        --video-id prompt_001_vid_001 --token kiss --output kiss.mp4
+        --video-id prompt_001_vid_001 --word kiss --output kiss.mp4
     python scripts/generate_attention_video.py --attention-dir outputs/b/attention_maps --list-available
 
 Every option is documented by ``--help`` and in docs/visualization.md.

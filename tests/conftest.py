@@ -8,21 +8,31 @@ change the pipeline takes ``fresh_tiny_pipe`` (a new one per test, ~0.1 s to bui
 ``TINY`` holds the recommended non-square generation settings: 32 x 48 pixels and 9 frames give a
 latent of ``[16, 3, 4, 6]`` and a transformer token grid of 3 frames x 2 rows x 3 columns. Test modules
 should prefer ``attention_visual.models.TINY_DEFAULTS`` (the same object) over importing this conftest.
+
+The light test run (``make test-light``: a venv with ``pip install .``, no torch) loads this file too,
+so torch, diffusers and transformers are imported only where a fixture or hook needs them.
 """
 
 from __future__ import annotations
 
-import pytest
-import torch
-from diffusers.pipelines.wan.pipeline_wan import WanPipeline
-from transformers import T5Tokenizer
+from typing import TYPE_CHECKING
 
-from attention_visual.models.tiny import (
-    TINY_DEFAULTS,
-    TinyDefaults,
-    build_tiny_pipeline,
-    build_tiny_tokenizer,
-)
+import pytest
+
+from attention_visual.extras import has_extra
+
+if TYPE_CHECKING:
+    from diffusers.pipelines.wan.pipeline_wan import WanPipeline
+    from transformers import T5Tokenizer
+
+if has_extra("wan"):
+    from attention_visual.models.tiny import TINY_DEFAULTS, TinyDefaults
+
+    TINY: TinyDefaults = TINY_DEFAULTS
+    """Tiny generation settings: ``TINY.call_kwargs()``, ``TINY.token_grid == (3, 2, 3)``."""
+
+    TINY_LATENT_SHAPE: tuple[int, int, int, int, int] = (1, *TINY_DEFAULTS.latent_shape)
+    """``output_type="latent"`` shape for ``TINY``: ``[batch, channels, latent_frames, height/8, width/8]``."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,14 +41,11 @@ def pytest_configure(config: pytest.Config) -> None:
     Measured on a 2-core machine with other jobs running: a 2-step tiny call took ~0.12 s with one
     thread and ~0.6 s with two.
     """
-    torch.set_num_threads(1)
+    if has_extra("wan"):
+        import torch
 
+        torch.set_num_threads(1)
 
-TINY: TinyDefaults = TINY_DEFAULTS
-"""Tiny generation settings: ``TINY.call_kwargs()``, ``TINY.token_grid == (3, 2, 3)``."""
-
-TINY_LATENT_SHAPE: tuple[int, int, int, int, int] = (1, *TINY_DEFAULTS.latent_shape)
-"""``output_type="latent"`` shape for ``TINY``: ``[batch, channels, latent_frames, height/8, width/8]``."""
 
 TINY_PROMPT = "A romantic kiss between a man and woman with flowers"
 """A demo prompt whose words map to 1 or 2 tiny tokens ("kiss" → ▁ki + ss, "flowers" → ▁flow + ers)."""
@@ -47,16 +54,22 @@ TINY_PROMPT = "A romantic kiss between a man and woman with flowers"
 @pytest.fixture(scope="session")
 def tiny_tokenizer() -> T5Tokenizer:
     """The hand-made Unigram T5 tokenizer of the tiny pipeline (shared: do not mutate)."""
+    from attention_visual.models.tiny import build_tiny_tokenizer
+
     return build_tiny_tokenizer()
 
 
 @pytest.fixture(scope="session")
 def tiny_pipe() -> WanPipeline:
     """The tiny Wan pipeline for seed 0, built once per session (shared: do not mutate)."""
+    from attention_visual.models.tiny import build_tiny_pipeline
+
     return build_tiny_pipeline(seed=0)
 
 
 @pytest.fixture
 def fresh_tiny_pipe() -> WanPipeline:
     """A new tiny Wan pipeline for seed 0, for tests that modify it."""
+    from attention_visual.models.tiny import build_tiny_pipeline
+
     return build_tiny_pipeline(seed=0)

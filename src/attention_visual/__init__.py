@@ -11,7 +11,9 @@ Example:
     >>> capture.word_maps()["red car"].shape   # [step, frame, y, x]     # doctest: +SKIP
 
 The names below load their module on first use, so ``import attention_visual`` stays light
-(torch and diffusers are imported only by what needs them).
+(torch and diffusers are imported only by what needs them). ``AttentionCapture``, ``CaptureSettings``,
+``load_pipeline`` and ``build_tiny_pipeline`` need the ``wan`` extra; without it they raise
+:class:`MissingExtraError` naming it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ _EXPORTS = {
     "AttentionDataError": "attention_visual.errors",
     "CaptureError": "attention_visual.errors",
     "ConfigError": "attention_visual.errors",
+    "MissingExtraError": "attention_visual.errors",
     "NotFoundError": "attention_visual.errors",
     "PromptError": "attention_visual.errors",
     "RenderError": "attention_visual.errors",
@@ -52,6 +55,7 @@ if TYPE_CHECKING:
         AttentionVisualError,
         CaptureError,
         ConfigError,
+        MissingExtraError,
         NotFoundError,
         PromptError,
         RenderError,
@@ -82,6 +86,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "MarkedPrompt",
+    "MissingExtraError",
     "NotFoundError",
     "PromptError",
     "RenderError",

@@ -9,6 +9,7 @@ The hierarchy::
     ├── AttentionDataError          a stored map is missing, truncated, corrupted or of an unknown schema
     │   └── NotFoundError           a video, word or step that does not exist (lists what does)
     ├── CaptureError                the capture hooks were misused (entered twice, batched call, ...)
+    ├── MissingExtraError           an optional part needs an extra that is not installed (also an ImportError)
     ├── RenderError                 a visualisation could not be produced (bad option, unreadable video)
     └── StorageError                a file could not be written (disk full, read-only folder...): exit 1
 """
@@ -53,6 +54,10 @@ class RenderError(AttentionVisualError, ValueError):
     """A visualisation option is invalid or an input video cannot be read."""
 
 
+class MissingExtraError(AttentionVisualError, ImportError):
+    """A module needs an optional dependency group (an "extra", e.g. ``wan``) that is not installed."""
+
+
 class BatchBusyError(ConfigError):
     """Another process holds the batch folder's lock (``generate`` runs one writer per batch)."""
 
@@ -73,6 +78,7 @@ __all__ = [
     "BatchBusyError",
     "CaptureError",
     "ConfigError",
+    "MissingExtraError",
     "NotFoundError",
     "PromptError",
     "RenderError",

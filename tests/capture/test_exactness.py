@@ -118,6 +118,9 @@ def test_block_subset_steps_and_interval(tiny_pipe: Any) -> None:
         np.testing.assert_allclose(got[i], ref.numpy(), atol=1e-5, rtol=0)
     cap2, _, _ = run(tiny_pipe, CaptureSettings(storage_interval=2))
     assert [r.step_index for r in cap2.records] == [0, 2]
+    # storage_interval keeps every n-th *selected* step: of steps 1 and 2, the first (not "even steps": 2)
+    cap3, _, _ = run(tiny_pipe, CaptureSettings(steps=(1, 2), storage_interval=2))
+    assert [r.step_index for r in cap3.records] == [1]
 
 
 def test_spatial_downsampling_pools_y_and_x(tiny_pipe: Any) -> None:

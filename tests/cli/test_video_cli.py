@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from attention_visual.cli.main import main
-from visualization.visualizer_support import FRAMES, VIDEO_ID, decode, write_store, write_video
+from support.maps import FRAMES, VIDEO_ID, decode, write_store, write_video
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,7 +124,7 @@ def test_corrupted_map_file_is_exit_2(maps: Path, tmp_path: Path, capsys: pytest
 
 def test_missing_required_options(maps: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["video", "--attention-dir", str(maps), "--video-id", VIDEO_ID]) == 2
-    assert "missing --token, --output (or use --list-available)" in capsys.readouterr().err
+    assert "missing --word, --output (or use --list-available)" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import string
 import pytest
 from transformers import T5Tokenizer
 
-from attention_visual.models.tiny import build_tiny_tokenizer, tiny_vocab
+from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer, tiny_vocab
 
 PROMPT = "A romantic kiss between a man and woman with flowers"
 

@@ -9,7 +9,9 @@ import pytest
 
 from attention_visual.errors import AttentionDataError, ConfigError
 from attention_visual.pipeline.distributed import RankContext
-from attention_visual.pipeline.manifest import (
+from attention_visual.pipeline.plan import jobs_for_rank, plan_batch
+from attention_visual.storage import token_dir_name
+from attention_visual.storage.batch_manifest import (
     MANIFEST_SCHEMA_VERSION,
     Manifest,
     PromptRecord,
@@ -22,8 +24,6 @@ from attention_visual.pipeline.manifest import (
     write_manifest,
     write_status,
 )
-from attention_visual.pipeline.plan import jobs_for_rank, plan_batch
-from attention_visual.storage import token_dir_name
 from pipeline.pipeline_support import tiny_config
 
 

@@ -12,7 +12,6 @@ import pytest
 
 from attention_visual.config import Config, dump_config
 from attention_visual.errors import ConfigError
-from attention_visual.pipeline.manifest import write_status
 from attention_visual.pipeline.merge import build_manifest, merged_records, planned_record
 from attention_visual.pipeline.plan import VideoJob, plan_batch
 from attention_visual.pipeline.resume import (
@@ -23,6 +22,7 @@ from attention_visual.pipeline.resume import (
     remove_leftovers,
 )
 from attention_visual.storage import AttentionStore
+from attention_visual.storage.batch_manifest import write_status
 from pipeline.pipeline_support import snapshot, tiny_config
 
 CONFIG_PATH = Path("configs/tiny_demo.yaml")

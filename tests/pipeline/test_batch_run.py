@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +30,7 @@ def manifest_of(result: BatchResult) -> dict[str, Any]:
     return data
 
 
-def test_batch_writes_every_file_and_calls_the_report_hook(
-    tmp_path: Path, fresh_tiny_pipe: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    reports: list[Path] = []
-    fake_report = types.SimpleNamespace(write_report=lambda batch_dir: reports.append(Path(batch_dir)))
-    monkeypatch.setitem(sys.modules, "attention_visual.report", fake_report)
+def test_batch_writes_every_file_and_the_report(tmp_path: Path, fresh_tiny_pipe: Any) -> None:
     config = tiny_config(
         tmp_path,
         generation={"videos_per_prompt": 1},
@@ -47,7 +40,8 @@ def test_batch_writes_every_file_and_calls_the_report_hook(
     assert result.exit_code == 0, format_summary(result)
     batch = result.batch_dir
     assert batch.parent == tmp_path and batch.name.startswith("tiny_test_")
-    assert reports == [batch]
+    assert result.report_error is None
+    assert "report/index.html" in set(snapshot(batch))
     names = set(snapshot(batch))
     for vid, folder, words in (("prompt_001_vid_001", "prompt_001", ("kiss", "flowers")),
                                ("prompt_002_vid_001", "prompt_002", ("dog", "beach"))):  # fmt: skip
@@ -186,3 +180,8 @@ def test_a_prompt_without_marked_words_still_makes_its_video(tmp_path: Path, fre
     assert (video["status"], video["words"], video["paths"]["attention_maps"]) == ("done", [], None)
     assert (result.batch_dir / "videos/prompt_001/video_001.mp4").is_file()
     assert not (result.batch_dir / "attention_maps").exists()
+
+
+def test_a_failing_report_is_one_line_and_does_not_raise(tmp_path: Path) -> None:
+    error = batch_module._write_report(tmp_path / "not_a_batch")
+    assert error is not None and error.startswith("NotFoundError: ") and "\n" not in error

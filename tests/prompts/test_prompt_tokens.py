@@ -10,6 +10,7 @@ from transformers import T5Tokenizer
 
 from attention_visual.errors import ConfigError, PromptError
 from attention_visual.prompts import (
+    Target,
     TargetTokens,
     TokenizedPrompt,
     map_targets_to_tokens,
@@ -33,6 +34,14 @@ def test_kiss_and_flowers_map_to_their_sub_word_tokens(tiny_tokenizer: T5Tokeniz
     assert flowers.word == "flowers"
     assert flowers.token_indices == (10, 11)
     assert flowers.token_pieces == ("▁flow", "ers")
+
+
+def test_target_tokens_are_the_parsed_targets_with_their_tokens(tiny_tokenizer: T5Tokenizer) -> None:
+    prompt = parse_prompt("A romantic (kiss) with (flowers), a (kiss)")
+    tokenized = tokenize_marked(tiny_tokenizer, prompt, max_sequence_length=32)
+    assert all(isinstance(t, Target) for t in tokenized.targets)
+    assert tuple(t.target for t in tokenized.targets) == prompt.targets
+    assert tokenized.target("kiss").spans == prompt.target("kiss").spans and len(prompt.target("kiss").spans) == 2
 
 
 def test_tokenized_prompt_matches_what_wan_pipeline_feeds_the_encoder(tiny_tokenizer: T5Tokenizer) -> None:

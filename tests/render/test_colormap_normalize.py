@@ -16,6 +16,8 @@ from attention_visual.render.colormap import (
 )
 from attention_visual.render.normalize import normalize_maps
 
+pytestmark = pytest.mark.light  # runs on the light install too (make test-light)
+
 
 @pytest.mark.parametrize("name", ["hot", "viridis", "magma_r", "coolwarm"])
 def test_lut_matches_matplotlib(name: str) -> None:

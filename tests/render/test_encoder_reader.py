@@ -17,6 +17,8 @@ from attention_visual.render.sources import OverlayVideo, write_video
 from attention_visual.render.video_reader import probe_video, read_frames, source_index
 from attention_visual.storage.atomic import default_file_mode
 
+pytestmark = pytest.mark.light  # runs on the light install too (make test-light)
+
 
 def _frames(n: int = 12, width: int = 64, height: int = 48) -> list[np.ndarray]:
     out = []
@@ -159,10 +161,10 @@ def test_unreadable_and_missing_videos_are_clear_errors(tmp_path: Path) -> None:
 
 def test_overlay_source_reports_a_short_video(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from attention_visual.render.colormap import packed_lut
-    from attention_visual.render.layout import strip_canvas
+    from attention_visual.render.strip import strip_canvas, strip_layout
 
     maps = np.zeros((2, 3, 4), np.float32)
-    source = OverlayVideo(strip_canvas(64, 48, 1, 100), maps, np.array([0, 1, 1]),
+    source = OverlayVideo(strip_canvas(strip_layout(64, 48, 1, 100)), maps, np.array([0, 1, 1]),
                           lambda: iter([np.zeros((48, 64, 4), np.uint8)]), packed_lut("hot"), 0.5, 8.0)  # fmt: skip
     with caplog.at_level(logging.WARNING), pytest.raises(RenderError, match="ended after 1 of 3 frames"):
         write_video(source, tmp_path / "o.mp4")

@@ -6,28 +6,32 @@ import numpy as np
 import pytest
 
 from attention_visual.errors import RenderError
+from attention_visual.render.canvas import ColorbarSpec
 from attention_visual.render.colormap import packed_lut
-from attention_visual.render.frames import blend, draw_progress, heatmap_rgbx, to_rgbx
-from attention_visual.render.layout import ColorbarSpec, figure_canvas, strip_canvas
+from attention_visual.render.frames import blend, draw_progress, heatmap_rgbx
 from attention_visual.render.options import RenderOptions
 from attention_visual.render.resize import upsample_bilinear
+from attention_visual.render.step_grid import figure_canvas
+from attention_visual.render.strip import strip_canvas, strip_layout
 from attention_visual.render.text import Box, TextRenderer
+
+pytestmark = pytest.mark.light  # runs on the light install too (make test-light)
 
 
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        ({"overlay_alpha": 1.5}, "overlay_alpha must be >= 0 and <= 1"),
+        ({"overlay_alpha": 1.5}, r"overlay_alpha must be in \[0, 1\], got 1.5"),
         ({"overlay_alpha": -0.1}, "overlay_alpha"),
-        ({"fps": 0}, "fps must be > 0"),
-        ({"fps": -3.0}, "fps must be > 0"),
-        ({"figsize": (12,)}, "figsize must be two numbers"),
-        ({"figsize": ("a", 8)}, "figsize must be two numbers"),
-        ({"figsize": (0.1, 8)}, "figsize width"),
+        ({"fps": 0}, r"fps must be in \(0, 240\], got 0"),
+        ({"fps": -3.0}, r"fps must be in \(0, 240\]"),
+        ({"figsize": (12,)}, r"figsize must be two positive numbers \[width, height\]"),
+        ({"figsize": ("a", 8)}, "figsize must be two positive numbers"),
+        ({"figsize": (0.1, 8)}, r"figsize\[0\] \(width\) must be in \[0.64, 76.8\] inches"),
         ({"interpolation_steps": -1}, "interpolation_steps"),
         ({"interpolation_steps": 1.5}, "interpolation_steps must be an integer"),
-        ({"static_duration": 0}, "static_duration must be > 0"),
-        ({"video_format": "mkv"}, "video_format must be one of mp4, avi, gif"),
+        ({"static_duration": 0}, r"static_duration must be in \(0, 3600\]"),
+        ({"video_format": "mkv"}, "video_format must be one of 'mp4', 'avi', 'gif'"),
         ({"normalization": "minmax"}, "normalization must be one of"),
         ({"colormap": "virdis"}, "did you mean viridis"),
         ({"include_colorbar": "yes"}, "include_colorbar must be true or false"),
@@ -62,6 +66,7 @@ def test_heatmap_keeps_a_top_left_hot_spot_top_left() -> None:
     assert heat[:8, :8, 0].min() > 200 and heat[24:, 32:, 0].max() < 10
 
 
+@pytest.mark.wan
 def test_upsampling_matches_torch_bilinear() -> None:
     import torch
 
@@ -75,8 +80,9 @@ def test_upsampling_matches_torch_bilinear() -> None:
     assert np.abs(gray.astype(int) - expected).max() <= 1
 
 
-def test_progress_bar_and_rgbx() -> None:
-    frame = to_rgbx(np.zeros((10, 20, 3), np.uint8))
+def test_progress_bar() -> None:
+    frame = np.zeros((10, 20, 4), np.uint8)  # [h, w, RGBX]
+    frame[..., 3] = 255
     draw_progress(frame, Box(0, 0, 20, 2), 0.5, fill=(255, 0, 0), track=(0, 0, 255))
     assert (frame[0, :10, 0] == 255).all() and (frame[0, 10:, 2] == 255).all()
     assert (frame[..., 3] == 255).all()
@@ -111,10 +117,10 @@ def test_figure_canvas_panels_fit_with_aspect_and_even_size() -> None:
 
 
 def test_strip_canvas_keeps_exact_video_panels() -> None:
-    plain = strip_canvas(63, 47, 1, 100)
+    plain = strip_canvas(strip_layout(63, 47, 1, 100))
     assert plain.image.shape == (48, 64, 4) and plain.panels == (Box(0, 0, 63, 47),)
-    side = strip_canvas(64, 48, 3, 100, panel_labels=("video", "attention", "overlay"),
-                        colorbar=ColorbarSpec("hot", 0, 1, "x"), title="“kiss”")  # fmt: skip
+    side = strip_canvas(strip_layout(64, 48, 3, 100, panel_labels=("video", "attention", "overlay"),
+                                     colorbar=ColorbarSpec("hot", 0, 1, "x"), title="“kiss”"))  # fmt: skip
     x = [b.x for b in side.panels]
     assert x[1] - x[0] == x[2] - x[1] > 64 and len({b.y for b in side.panels}) == 1
     assert all((b.width, b.height) == (64, 48) for b in side.panels)

@@ -26,9 +26,9 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from attention_visual.cli.main import main
-from attention_visual.pipeline.manifest import read_manifest
 from attention_visual.report import write_report
-from report.report_support import build_batch
+from attention_visual.storage.batch_manifest import read_manifest
+from support.batch import build_batch
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.pipeline.manifest import read_manifest, write_status
 from attention_visual.report.collect import collect_batch, highlight, link
-from report.report_support import NASTY_PROMPT, build_batch
+from attention_visual.storage.batch_manifest import read_manifest, write_status
+from support.batch import NASTY_PROMPT, build_batch
 
 
 @pytest.fixture

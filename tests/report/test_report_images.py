@@ -21,7 +21,7 @@ from attention_visual.report.images import (
 )
 from attention_visual.storage import AttentionStore
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
-from report.report_support import GRID, NUM_STEPS, build_batch, map_metadata, word_map
+from support.batch import GRID, NUM_STEPS, build_batch, map_metadata, word_map
 
 VIDEO = "prompt_001_vid_001"
 

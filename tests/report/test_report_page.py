@@ -14,7 +14,9 @@ from attention_visual.cli.main import main
 from attention_visual.report import write_report
 from attention_visual.report.build import render_settings
 from attention_visual.report.html import json_block
-from report.report_support import NASTY_PROMPT, PROMPTS, build_batch
+from support.batch import NASTY_PROMPT, PROMPTS, build_batch
+
+pytestmark = pytest.mark.light  # runs on the light install too (make test-light)
 
 NASTY_WORD = '</script><b>"x"&'
 

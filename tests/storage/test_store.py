@@ -18,8 +18,10 @@ from attention_visual.storage.frames import (
 from attention_visual.storage.layout import aggregated_paths, check_video_id, step_paths
 from support.synthetic import GRID, hot_spot, make_metadata
 
+pytestmark = pytest.mark.light  # runs on the light install too (make test-light)
 
-@pytest.mark.parametrize("fmt", ["numpy", "torch"])
+
+@pytest.mark.parametrize("fmt", ["numpy", pytest.param("torch", marks=pytest.mark.wan)])
 @pytest.mark.parametrize("compress", [True, False])
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 def test_round_trip_every_option(tmp_path: Path, fmt: str, compress: bool, dtype: str) -> None:
@@ -74,6 +76,7 @@ def test_leading_axes_round_trip(tmp_path: Path) -> None:
     assert info.metadata.axes == ("block", "head", "frame", "y", "x")
 
 
+@pytest.mark.wan
 def test_aggregated_layout_and_separate_format(tmp_path: Path) -> None:
     store = AttentionStore(tmp_path, storage_format="numpy", aggregated_format="torch")
     path = store.save_aggregated(make_metadata(step=None), hot_spot())
@@ -144,7 +147,7 @@ def test_paths_helpers() -> None:
     assert (data.name, meta.name) == ("kiss_aggregated.pt", "kiss_aggregated_metadata.json")
 
 
-@pytest.mark.parametrize("fmt", ["numpy", "torch"])
+@pytest.mark.parametrize("fmt", ["numpy", pytest.param("torch", marks=pytest.mark.wan)])
 def test_truncated_or_corrupted_file_names_the_file(tmp_path: Path, fmt: str) -> None:
     path = AttentionStore(tmp_path, storage_format=fmt).save_step(make_metadata(), hot_spot())
     meta = path.with_name("step_000_metadata.json")
@@ -165,6 +168,7 @@ def test_pickled_npz_is_never_loaded(tmp_path: Path) -> None:
         read_map(path, path.with_name("step_000_metadata.json"))
 
 
+@pytest.mark.wan
 def test_pickled_pt_is_never_loaded(tmp_path: Path) -> None:
     import torch
 

@@ -8,7 +8,7 @@ import pytest
 
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
-from visualization.visualizer_support import write_store, write_video
+from support.maps import write_store, write_video
 
 
 @pytest.fixture

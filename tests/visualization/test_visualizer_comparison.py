@@ -11,7 +11,7 @@ import pytest
 from attention_visual.errors import NotFoundError, RenderError
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
 from attention_visual.visualization.comparison import snapshot_positions, spatial_stats, temporal_metrics
-from visualization.visualizer_support import GRID, NUM_STEPS, VIDEO_ID
+from support.maps import GRID, NUM_STEPS, VIDEO_ID
 
 
 def test_spatial_stats_of_known_maps() -> None:

@@ -1,10 +1,19 @@
 """Capture exact word-level cross-attention maps from a diffusers ``WanPipeline``.
 
 See :mod:`attention_visual.capture.settings` for what a map means.
+Needs the ``wan`` extra (torch, diffusers, transformers); without it, importing this package raises
+:class:`~attention_visual.errors.MissingExtraError` with the pip command.
 """
 
-from attention_visual.capture.capture import AttentionCapture
-from attention_visual.capture.locator import block_name, locate_cross_attention
-from attention_visual.capture.settings import CaptureSettings
+try:
+    from attention_visual.capture.capture import AttentionCapture
+    from attention_visual.capture.locator import block_name, locate_cross_attention
+    from attention_visual.capture.settings import CaptureSettings
+    from attention_visual.capture.word_maps import CapturedMaps
+except ModuleNotFoundError:
+    from attention_visual.extras import require_extra
 
-__all__ = ["AttentionCapture", "CaptureSettings", "block_name", "locate_cross_attention"]
+    require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
+    raise
+
+__all__ = ["AttentionCapture", "CaptureSettings", "CapturedMaps", "block_name", "locate_cross_attention"]

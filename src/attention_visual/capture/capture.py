@@ -5,6 +5,7 @@ Example:
     >>> with AttentionCapture(pipe, "A romantic (kiss) with (flowers)") as capture:  # doctest: +SKIP
     ...     out = pipe(prompt=capture.prompt, num_inference_steps=50, generator=gen)
     >>> maps = capture.word_maps()   # {"kiss": [step, frame, y, x], "flowers": ...}  # doctest: +SKIP
+    >>> maps.plot("kiss", step=0)    # a matplotlib Figure, inline in Jupyter              # doctest: +SKIP
     >>> capture.save("out/attention_maps", video_id="prompt_001_vid_001")          # doctest: +SKIP
 
 See :mod:`attention_visual.capture.settings` for exactly what a map holds.
@@ -17,15 +18,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import numpy as np
 from diffusers.pipelines.wan.pipeline_wan import prompt_clean
 
 from attention_visual.capture.attention_math import WordColumns
 from attention_visual.capture.hooks import CaptureHooks
 from attention_visual.capture.locator import block_name, locate_cross_attention
-from attention_visual.capture.maps_io import records_to_word_maps, save_word_maps
+from attention_visual.capture.maps_io import records_to_word_maps, save_word_maps, word_metadata
 from attention_visual.capture.recorder import CaptureRecorder, StepRecord
 from attention_visual.capture.settings import CaptureSettings
+from attention_visual.capture.word_maps import CapturedMaps
 from attention_visual.errors import CaptureError
 from attention_visual.prompts import MarkedPrompt, TokenizedPrompt, parse_prompt, tokenize_marked
 from attention_visual.storage import VideoDimensions
@@ -125,13 +126,29 @@ class AttentionCapture:
         """Raw per-pass, per-step records, in the order they were captured."""
         return list(self._recorder.records)
 
-    def word_maps(self) -> dict[str, np.ndarray]:
-        """``{word: [step, *leading, frame, y, x]}``: the captured steps in step order.
+    def word_maps(
+        self,
+        video_dimensions: VideoDimensions | dict[str, Any] | None = None,
+        *,
+        video_id: str = "captured",
+        model_id: str | None = None,
+        seed: int | None = None,
+    ) -> CapturedMaps:
+        """``{word: [step, *leading, frame, y, x]}``: the captured steps in step order, plottable.
 
         Leading axes: ``pass`` with ``guidance_pass="both"`` (when both passes ran), ``block``
         with ``store_per_block``, ``head`` with ``store_per_head``; by default there are none.
+        The result is a ``dict`` that also holds each step's metadata (as :meth:`save` writes it;
+        the arguments are the same) and draws figures: ``maps.plot("kiss")``,
+        ``maps.overlay(video_frames, "kiss")`` (see :class:`~attention_visual.capture.word_maps.CapturedMaps`).
         """
-        return records_to_word_maps(self._require_records(), self.words, self.settings).maps
+        word_maps = records_to_word_maps(self._require_records(), self.words, self.settings)
+        if not word_maps.maps:
+            return CapturedMaps({}, {})
+        if isinstance(video_dimensions, dict):
+            video_dimensions = VideoDimensions(**video_dimensions)
+        metadata = word_metadata(word_maps, self, video_id, video_dimensions, model_id=model_id, seed=seed)
+        return CapturedMaps(word_maps.maps, {word: per_step for word, (_, per_step) in metadata.items()})
 
     def save(
         self,

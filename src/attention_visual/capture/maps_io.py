@@ -85,45 +85,28 @@ def default_video_dimensions(pipe: object, grid: tuple[int, int, int], fps: floa
     )
 
 
-def save_word_maps(
+def word_metadata(
     word_maps: WordMaps,
     capture: AttentionCapture,
-    root: Path,
     video_id: str,
     video_dimensions: VideoDimensions | None,
     *,
-    storage_format: str,
-    compress: bool,
-    store_steps: bool,
-    store_aggregated: bool,
-    aggregated_format: str | None,
-    model_id: str | None,
-    seed: int | None,
-    mark_complete: bool,
-) -> list[Path]:
-    """Write every word's steps and step-average, then the video's completion mark."""
+    model_id: str | None = None,
+    seed: int | None = None,
+) -> dict[str, tuple[MapMetadata, list[MapMetadata]]]:
+    """``{word: (metadata of the step-average, [metadata of each captured step])}``, as the store writes them."""
     settings = capture.settings
-    store = AttentionStore(
-        root,
-        storage_format=storage_format,
-        compress=compress,
-        dtype=settings.storage_dtype,
-        aggregated_format=aggregated_format,
-    )
-    if store.is_complete(video_id):
-        raise CaptureError(f"maps of video {video_id!r} already exist in {root}; choose another video id")
-    store.remove_video(video_id)  # leftovers of an interrupted earlier save
     ds = settings.spatial_downsample_factor
     first = next(iter(word_maps.maps.values()), None)
     if first is None or first.ndim < 4:
-        raise CaptureError("nothing to save: the prompt has no marked word or no step was captured")
+        raise CaptureError("no maps: the prompt has no marked word or no step was captured")
     f, y, x = first.shape[-3:]
     grid = TokenGrid(frames=f, height=y * ds, width=x * ds)
     dims = video_dimensions or default_video_dimensions(capture.pipe, (f, y * ds, x * ds))
     temporal = int(getattr(capture.pipe, "vae_scale_factor_temporal", 4))
     targets = {t.word: t for t in capture.tokens.targets}
     num_steps = next(iter(word_maps.step_info.values())).num_steps or len(word_maps.steps)
-    paths: list[Path] = []
+    out: dict[str, tuple[MapMetadata, list[MapMetadata]]] = {}
     for word, stack in word_maps.maps.items():  # stack: [step, *leading, frame, y, x]
         tt = targets[word]
         base = MapMetadata(
@@ -159,17 +142,57 @@ def save_word_maps(
             model_id=model_id,
             seed=seed,
         ).stamped()
+        per_step = [
+            dataclasses.replace(
+                base,
+                steps_used=(step,),
+                step_index=step,
+                aggregation_method="per_step",
+                timestep=word_maps.step_info[step].timestep,
+                sigma=word_maps.step_info[step].sigma,
+            )
+            for step in word_maps.steps
+        ]
+        out[word] = (base, per_step)
+    return out
+
+
+def save_word_maps(
+    word_maps: WordMaps,
+    capture: AttentionCapture,
+    root: Path,
+    video_id: str,
+    video_dimensions: VideoDimensions | None,
+    *,
+    storage_format: str,
+    compress: bool,
+    store_steps: bool,
+    store_aggregated: bool,
+    aggregated_format: str | None,
+    model_id: str | None,
+    seed: int | None,
+    mark_complete: bool,
+) -> list[Path]:
+    """Write every word's steps and step-average, then the video's completion mark."""
+    store = AttentionStore(
+        root,
+        storage_format=storage_format,
+        compress=compress,
+        dtype=capture.settings.storage_dtype,
+        aggregated_format=aggregated_format,
+    )
+    if store.is_complete(video_id):
+        raise CaptureError(f"maps of video {video_id!r} already exist in {root}; choose another video id")
+    first = next(iter(word_maps.maps.values()), None)
+    if first is None or first.ndim < 4:
+        raise CaptureError("nothing to save: the prompt has no marked word or no step was captured")
+    metadata = word_metadata(word_maps, capture, video_id, video_dimensions, model_id=model_id, seed=seed)
+    store.remove_video(video_id)  # leftovers of an interrupted earlier save
+    paths: list[Path] = []
+    for word, stack in word_maps.maps.items():  # stack: [step, *leading, frame, y, x]
+        base, per_step = metadata[word]
         if store_steps:
-            for i, step in enumerate(word_maps.steps):
-                info = word_maps.step_info[step]
-                meta = dataclasses.replace(
-                    base,
-                    steps_used=(step,),
-                    step_index=step,
-                    aggregation_method="per_step",
-                    timestep=info.timestep,
-                    sigma=info.sigma,
-                )
+            for i, meta in enumerate(per_step):
                 paths.append(store.save_step(meta, stack[i]))
         if store_aggregated:
             mean = stack.astype(np.float32).mean(axis=0)  # [*leading, frame, y, x]
@@ -190,4 +213,4 @@ def save_word_maps(
     return paths
 
 
-__all__ = ["WordMaps", "default_video_dimensions", "records_to_word_maps", "save_word_maps"]
+__all__ = ["WordMaps", "default_video_dimensions", "records_to_word_maps", "save_word_maps", "word_metadata"]

@@ -14,14 +14,13 @@ Every field below changes one part of that sentence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from attention_visual.config import limits
+from attention_visual.config.limits import GUIDANCE_PASSES, PADDING_MODES, STORAGE_DTYPES, TOKEN_REDUCTIONS
+from attention_visual.config.validation import checked as _check
+from attention_visual.config.validation import integer, validate_fields
 from attention_visual.errors import CaptureError
-
-GUIDANCE_PASSES = ("cond", "uncond", "both")
-PADDING_MODES = ("include", "exclude")
-TOKEN_REDUCTIONS = ("sum", "mean", "max")
-STORAGE_DTYPES = ("float32", "float16")
 
 
 @dataclass(frozen=True)
@@ -35,9 +34,11 @@ class CaptureSettings:
             ``"exclude"``: renormalised over the real prompt tokens (Wan pads to 512 with identical
             rows that act as one attention sink).
         token_reduction: how a word's tokens are combined: ``"sum"`` | ``"mean"`` | ``"max"``.
-        blocks: block indices to capture (``None`` = all); the average runs over these.
-        steps: denoising step indices to capture (``None`` = all).
-        storage_interval: capture every n-th step (combined with ``steps``).
+        blocks: block indices (or names like ``"blocks.7.attn2"``) to capture (``None`` = all); the
+            average runs over these.
+        steps: denoising step indices to select (``None`` = all).
+        storage_interval: keep every n-th of the steps selected by ``steps``, starting with the
+            first (``steps=(1, 3, 5), storage_interval=2`` records steps 1 and 5).
         store_per_head: keep a ``head`` axis instead of averaging heads.
         store_per_block: keep a ``block`` axis instead of averaging blocks.
         spatial_downsample_factor: average-pool ``y`` and ``x`` by this factor (must divide the grid).
@@ -45,41 +46,21 @@ class CaptureSettings:
         query_chunk_size: video tokens per chunk of the logit computation (bounds extra memory).
     """
 
-    guidance_pass: str = "cond"
-    padding: str = "include"
-    token_reduction: str = "sum"
-    blocks: tuple[int, ...] | None = None
-    steps: tuple[int, ...] | None = None
-    storage_interval: int = 1
-    store_per_head: bool = False
-    store_per_block: bool = False
-    spatial_downsample_factor: int = 1
-    storage_dtype: str = "float32"
-    query_chunk_size: int = 4096
+    guidance_pass: str = field(default="cond", metadata=_check(limits.GUIDANCE_PASS))
+    padding: str = field(default="include", metadata=_check(limits.PADDING))
+    token_reduction: str = field(default="sum", metadata=_check(limits.TOKEN_REDUCTION))
+    blocks: tuple[int, ...] | None = field(default=None, metadata=_check(limits.BLOCKS))
+    steps: tuple[int, ...] | None = field(default=None, metadata=_check(limits.STEPS))
+    storage_interval: int = field(default=1, metadata=_check(limits.STORAGE_INTERVAL))
+    store_per_head: bool = field(default=False, metadata=_check(limits.FLAG))
+    store_per_block: bool = field(default=False, metadata=_check(limits.FLAG))
+    spatial_downsample_factor: int = field(default=1, metadata=_check(limits.SPATIAL_DOWNSAMPLE_FACTOR))
+    storage_dtype: str = field(default="float32", metadata=_check(limits.STORAGE_DTYPE))
+    query_chunk_size: int = field(default=4096, metadata=_check(integer(min_value=1)))
 
     def __post_init__(self) -> None:
-        for name, value, choices in (
-            ("guidance_pass", self.guidance_pass, GUIDANCE_PASSES),
-            ("padding", self.padding, PADDING_MODES),
-            ("token_reduction", self.token_reduction, TOKEN_REDUCTIONS),
-            ("storage_dtype", self.storage_dtype, STORAGE_DTYPES),
-        ):
-            if value not in choices:
-                raise CaptureError(f"CaptureSettings.{name} must be one of {', '.join(choices)}; got {value!r}")
-        for name, num in (
-            ("storage_interval", self.storage_interval),
-            ("spatial_downsample_factor", self.spatial_downsample_factor),
-            ("query_chunk_size", self.query_chunk_size),
-        ):
-            if isinstance(num, bool) or not isinstance(num, int) or num < 1:
-                raise CaptureError(f"CaptureSettings.{name} must be an integer >= 1; got {num!r}")
-        for name, seq in (("blocks", self.blocks), ("steps", self.steps)):
-            if seq is not None:
-                if not seq or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in seq):
-                    raise CaptureError(
-                        f"CaptureSettings.{name} must be None or a non-empty list of integers >= 0; got {seq!r}"
-                    )
-                object.__setattr__(self, name, tuple(sorted(set(seq))))
+        # The config's own checks (attention_visual.config.limits), so both accept the same values.
+        validate_fields(self, "CaptureSettings", CaptureError)
 
     @property
     def passes(self) -> tuple[str, ...]:
@@ -87,10 +68,23 @@ class CaptureSettings:
         return ("cond", "uncond") if self.guidance_pass == "both" else (self.guidance_pass,)
 
     def captures_step(self, step_index: int) -> bool:
-        """Whether denoising step ``step_index`` is recorded."""
-        if step_index % self.storage_interval:
-            return False
-        return self.steps is None or step_index in self.steps
+        """Whether denoising step ``step_index`` is recorded: one of every ``storage_interval``-th selected step.
+
+        Example:
+            >>> settings = CaptureSettings(steps=(1, 3, 5), storage_interval=2)
+            >>> [s for s in range(6) if settings.captures_step(s)]
+            [1, 5]
+        """
+        return limits.is_captured(step_index, self.steps, self.storage_interval)
+
+    def captured_steps(self, num_steps: int) -> tuple[int, ...]:
+        """The steps recorded in a run of ``num_steps`` denoising steps (empty: nothing is captured).
+
+        Example:
+            >>> CaptureSettings(storage_interval=2).captured_steps(5)
+            (0, 2, 4)
+        """
+        return limits.captured_steps(self.steps, self.storage_interval, num_steps)
 
 
 __all__ = ["GUIDANCE_PASSES", "PADDING_MODES", "STORAGE_DTYPES", "TOKEN_REDUCTIONS", "CaptureSettings"]

@@ -3,7 +3,7 @@
 Example::
 
     attention-visual compare --attention-dir outputs/b/attention_maps --video-id prompt_001_vid_001 \\
-        --tokens kiss flowers --output temporal.png
+        --words kiss flowers --output temporal.png
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "video frames, with a grid of each word's map at a few steps. See docs/visualization.md.",
     )
     add_source_arguments(parser)
-    parser.add_argument("--tokens", nargs="+", required=True, metavar="WORD", help="the words to compare")
+    parser.add_argument(
+        "--words", "--tokens", dest="words", nargs="+", required=True, metavar="WORD",
+        help="the marked words to compare (--tokens: the older name)",
+    )  # fmt: skip
     parser.add_argument("--output", type=Path, required=True, help="output image (.png, .pdf, .svg, ...)")
     parser.add_argument("--snapshots", type=positive_int, default=4, help="steps shown per word (default 4)")
     parser.set_defaults(handler=run)
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         raise RenderError("missing --video-id")
     analyzer = AttentionAnalyzer(args.attention_dir)
     visualizer = build_visualizer(analyzer, args)
-    visualizer.generate_temporal_comparison(args.video_id, args.tokens, args.output, snapshots=args.snapshots)
+    visualizer.generate_temporal_comparison(args.video_id, args.words, args.output, snapshots=args.snapshots)
     sys.stdout.write(f"{Path(args.output).absolute()}\n")
     return 0
 

@@ -4,7 +4,7 @@ Examples::
 
     attention-visual video --attention-dir outputs/b/attention_maps --list-available
     attention-visual video --attention-dir outputs/b/attention_maps --video-id prompt_001_vid_001 \\
-        --token kiss --output kiss.mp4 --interpolation-steps 2 --include-timestamp
+        --word kiss --output kiss.mp4 --interpolation-steps 2 --include-timestamp
     attention-visual video ... --original-video outputs/b/videos/prompt_001_vid_001.mp4 --overlay-alpha 0.5
 
 Bad input (unknown video or word, alpha outside [0, 1], fps <= 0, malformed figsize, unwritable
@@ -51,7 +51,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add every option of the ``video`` command to ``parser``."""
     add_source_arguments(parser)
-    parser.add_argument("--token", help="the marked word (as written in the prompt)")
+    parser.add_argument(
+        "--word", "--token", dest="word", help="the marked word, as written in the prompt (--token: the older name)"
+    )
     parser.add_argument("--output", type=Path, help="output video (.mp4, .avi or .gif)")
     parser.add_argument("--list-available", action="store_true", help="list videos, words and steps, then exit")
     parser.add_argument("--original-video", type=Path, help="the generated video: overlay the attention on it")
@@ -91,13 +93,13 @@ def run(args: argparse.Namespace) -> int:
     if args.list_available:
         sys.stdout.write(listing(analyzer, args.video_id))
         return 0
-    missing = [f"--{name}" for name in ("video_id", "token", "output") if getattr(args, name) is None]
+    missing = [f"--{name}" for name in ("video_id", "word", "output") if getattr(args, name) is None]
     if missing:
         raise RenderError(f"missing {', '.join(m.replace('_', '-') for m in missing)} (or use --list-available)")
     visualizer = build_visualizer(analyzer, args)
     path = visualizer.generate_attention_video(
         args.video_id,
-        args.token,
+        args.word,
         args.output,
         original_video_path=args.original_video,
         overlay_alpha=args.overlay_alpha,
@@ -141,7 +143,7 @@ def listing(analyzer: AttentionAnalyzer, video_id: str | None = None) -> str:
         state = "" if analyzer.is_complete(video) else " (incomplete)"
         lines.append(f"  {video}{state}")
         damaged = analyzer.damaged_files(video)  # truncated or missing files (sizes against the mark)
-        for word in analyzer.get_available_tokens(video):
+        for word in analyzer.get_available_words(video):
             folder = token_dir_name(word)
             aggregated = {f"{AGGREGATED_DIR}/{folder}_aggregated", f"{AGGREGATED_DIR}/{folder}_aggregated_metadata"}
             bad = [

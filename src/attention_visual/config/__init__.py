@@ -5,7 +5,11 @@ Example:
     >>> cfg = load_config("configs/example_minimal.yaml", overrides=["generation.seed=7"])
     >>> cfg.generation.seed, cfg.attention_analysis.visualization_params.colormap
     (7, 'hot')
-    >>> print(dump_config(cfg))  # doctest: +SKIP
+    >>> print(dump_config(cfg))  # doctest: +ELLIPSIS
+    prompts:
+    ...
+      seed: 7
+    ...
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from attention_visual.config import limits
 from attention_visual.config import validation as v
 from attention_visual.errors import ConfigError
 
@@ -37,9 +38,7 @@ _FOLDER_NAME = v.matches(
 )
 
 
-def _check(check: v.Check) -> dict[str, Any]:
-    """Field metadata: the check that validates and normalises the field's value."""
-    return {"check": check}
+_check = v.checked
 
 
 def _section(cls: type[Any]) -> dict[str, Any]:
@@ -88,7 +87,7 @@ class GenerationConfig(_Section):
         width: Frame width in pixels, a positive multiple of 16.
         num_frames: Frames per video, of the form 4k+1 (the VAE compresses time by 4).
         fps: Frames per second of the saved video (> 0).
-        seed: Seed of the first video (>= 0).
+        seed: Seed of the first video; video ``i`` of the batch uses ``seed + i``, which must be < 2**63.
         videos_per_prompt: Videos generated for each prompt (>= 1).
         max_sequence_length: Text tokens given to the encoder, 1..512.
         enable_model_cpu_offload: Keep idle sub-models on the CPU (saves GPU memory, slower).
@@ -124,12 +123,12 @@ class VisualizationParams(_Section):
     """How attention maps are rendered (``attention_analysis.visualization_params:``).
 
     Attributes:
-        figsize: Figure size ``(width, height)`` in inches.
+        figsize: Figure size ``(width, height)`` in inches, each side 0.64..76.8 (64..7680 px at 100 dpi).
         colormap: A matplotlib colormap name.
         overlay_alpha: Opacity of the heatmap over the video frame, in [0, 1].
-        static_duration: Seconds each still image of a step is shown (> 0).
-        fps: Frames per second of the rendered attention videos (> 0).
-        interpolation_steps: Frames blended between two consecutive steps (>= 0).
+        static_duration: Seconds each still image of a step is shown, in (0, 3600].
+        fps: Frames per second of the rendered attention videos, 1..240.
+        interpolation_steps: Frames blended between two consecutive steps, 0..120.
         include_colorbar: Draw a colorbar next to the heatmap.
         video_format: ``"mp4"``, ``"avi"`` or ``"gif"``.
         normalization: ``"global"``, ``"per_step"``, ``"per_frame"`` or ``"percentile"``.
@@ -137,17 +136,15 @@ class VisualizationParams(_Section):
 
     KEY: ClassVar[str] = "attention_analysis.visualization_params"
 
-    figsize: tuple[float, float] = field(default=(12.0, 8.0), metadata=_check(v.positive_pair()))
+    figsize: tuple[float, float] = field(default=(12.0, 8.0), metadata=_check(limits.FIGSIZE))
     colormap: str = field(default="hot", metadata=_check(v.colormap()))
-    overlay_alpha: float = field(default=0.6, metadata=_check(v.number(min_value=0, max_value=1)))
-    static_duration: float = field(default=3.0, metadata=_check(v.number(min_value=0, min_open=True)))
-    fps: int = field(default=10, metadata=_check(v.integer(min_value=1)))
-    interpolation_steps: int = field(default=2, metadata=_check(v.integer(min_value=0)))
-    include_colorbar: bool = field(default=True, metadata=_check(v.boolean()))
-    video_format: str = field(default="mp4", metadata=_check(v.choice("mp4", "avi", "gif")))
-    normalization: str = field(
-        default="global", metadata=_check(v.choice("global", "per_step", "per_frame", "percentile"))
-    )
+    overlay_alpha: float = field(default=0.6, metadata=_check(limits.OVERLAY_ALPHA))
+    static_duration: float = field(default=3.0, metadata=_check(limits.STATIC_DURATION))
+    fps: int = field(default=10, metadata=_check(v.integer(min_value=1, max_value=limits.MAX_RENDER_FPS)))
+    interpolation_steps: int = field(default=2, metadata=_check(limits.INTERPOLATION_STEPS))
+    include_colorbar: bool = field(default=True, metadata=_check(limits.FLAG))
+    video_format: str = field(default="mp4", metadata=_check(limits.VIDEO_FORMAT))
+    normalization: str = field(default="global", metadata=_check(limits.NORMALIZATION))
 
 
 @dataclass(frozen=True)
@@ -170,11 +167,13 @@ class AttentionAnalysisConfig(_Section):
             classifier-free guidance (``generation.guidance_scale > 1``).
         padding: ``"include"`` or ``"exclude"`` the padding tokens from the softmax.
         token_reduction: How a word's sub-tokens are combined: ``"sum"``, ``"mean"`` or ``"max"``.
-        blocks: Block indices to capture (sorted, unique), or None for all. Names such as
-            ``"blocks.7.attn2"`` are accepted and turned into indices.
-        steps: Step indices to capture (sorted, unique, < ``generation.num_inference_steps``), or None
+        blocks: Block indices to capture (sorted, unique, < the transformer's ``num_layers``, checked
+            by :func:`~attention_visual.pipeline.validation.check_runnable`), or None for all. Names
+            such as ``"blocks.7.attn2"`` are accepted and turned into indices.
+        steps: Step indices to select (sorted, unique, < ``generation.num_inference_steps``), or None
             for all.
-        storage_interval: Keep every n-th captured step (>= 1).
+        storage_interval: Keep every n-th of the steps selected by ``steps`` (>= 1), starting with the
+            first: ``steps: [1, 3, 5]`` with ``storage_interval: 2`` keeps steps 1 and 5.
         generate_report: Write a report of the batch.
         visualization_params: How maps are rendered.
     """
@@ -188,16 +187,16 @@ class AttentionAnalysisConfig(_Section):
     auto_generate_per_video: bool = field(default=True, metadata=_check(v.boolean()))
     storage_format: str = field(default="numpy", metadata=_check(v.choice("numpy", "torch")))
     compress_attention: bool = field(default=True, metadata=_check(v.boolean()))
-    storage_dtype: str = field(default="float32", metadata=_check(v.choice("float32", "float16")))
-    store_per_head: bool = field(default=False, metadata=_check(v.boolean()))
-    store_per_block: bool = field(default=False, metadata=_check(v.boolean()))
-    spatial_downsample_factor: int = field(default=1, metadata=_check(v.integer(min_value=1)))
-    guidance_pass: str = field(default="cond", metadata=_check(v.choice("cond", "uncond", "both")))
-    padding: str = field(default="include", metadata=_check(v.choice("include", "exclude")))
-    token_reduction: str = field(default="sum", metadata=_check(v.choice("sum", "mean", "max")))
-    blocks: tuple[int, ...] | None = field(default=None, metadata=_check(v.block_list()))
-    steps: tuple[int, ...] | None = field(default=None, metadata=_check(v.step_list()))
-    storage_interval: int = field(default=1, metadata=_check(v.integer(min_value=1)))
+    storage_dtype: str = field(default="float32", metadata=_check(limits.STORAGE_DTYPE))
+    store_per_head: bool = field(default=False, metadata=_check(limits.FLAG))
+    store_per_block: bool = field(default=False, metadata=_check(limits.FLAG))
+    spatial_downsample_factor: int = field(default=1, metadata=_check(limits.SPATIAL_DOWNSAMPLE_FACTOR))
+    guidance_pass: str = field(default="cond", metadata=_check(limits.GUIDANCE_PASS))
+    padding: str = field(default="include", metadata=_check(limits.PADDING))
+    token_reduction: str = field(default="sum", metadata=_check(limits.TOKEN_REDUCTION))
+    blocks: tuple[int, ...] | None = field(default=None, metadata=_check(limits.BLOCKS))
+    steps: tuple[int, ...] | None = field(default=None, metadata=_check(limits.STEPS))
+    storage_interval: int = field(default=1, metadata=_check(limits.STORAGE_INTERVAL))
     generate_report: bool = field(default=True, metadata=_check(v.boolean()))
     visualization_params: VisualizationParams = field(
         default_factory=VisualizationParams, metadata=_section(VisualizationParams)
@@ -237,11 +236,17 @@ class Config(_Section):
     def __post_init__(self) -> None:
         super().__post_init__()
         analysis, generation = self.attention_analysis, self.generation
-        steps = analysis.steps
-        if steps is not None and steps[-1] >= generation.num_inference_steps:
+        steps, num_steps = analysis.steps, generation.num_inference_steps
+        # Every selected step runs, so the first one is always kept: no valid selection captures nothing.
+        if steps is not None and steps[-1] >= num_steps:
             raise ConfigError(
-                f"attention_analysis.steps must be < generation.num_inference_steps "
-                f"({generation.num_inference_steps}), got {list(steps)}"
+                f"attention_analysis.steps must be < generation.num_inference_steps ({num_steps}), got {list(steps)}"
+            )
+        videos = len(self.prompts) * generation.videos_per_prompt
+        if generation.seed + videos > limits.SEED_LIMIT:
+            raise ConfigError(
+                f"generation.seed must be in [0, {limits.SEED_LIMIT - videos}] so that every video's seed "
+                f"(seed + index, {videos} videos) is < 2**63, got {generation.seed}"
             )
         if analysis.guidance_pass != "cond" and not generation.uses_guidance:
             raise ConfigError(

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn, TypeAlias
 
-from attention_visual.errors import ConfigError, PromptError
+from attention_visual.errors import AttentionVisualError, ConfigError, PromptError
 
 Check: TypeAlias = Callable[[str, Any], Any]
 """``(dotted key, raw value) -> normalised value``; raises ConfigError naming the key."""
@@ -81,7 +81,7 @@ def _num(x: float) -> str:
 
 def _bounds(lo: float | None, hi: float | None, lo_open: bool = False) -> str:
     if lo is not None and hi is not None:
-        return f"in [{_num(lo)}, {_num(hi)}]"
+        return f"in {'(' if lo_open else '['}{_num(lo)}, {_num(hi)}]"
     if lo is not None:
         return f"{'>' if lo_open else '>='} {_num(lo)}"
     if hi is not None:
@@ -326,15 +326,27 @@ def prompt_list() -> Check:
     return check
 
 
-def validate_fields(obj: Any, prefix: str) -> None:
+def checked(check: Check) -> dict[str, Any]:
+    """Field metadata that attaches ``check`` to a dataclass field (run by :func:`validate_fields`)."""
+    return {"check": check}
+
+
+def validate_fields(obj: Any, prefix: str, error: type[AttentionVisualError] = ConfigError) -> None:
     """Run the check of each field of the (frozen) dataclass ``obj`` and store the normalised value.
 
     Args:
         obj: A dataclass instance whose fields may carry ``metadata["check"]``.
         prefix: The dotted key of ``obj``'s section ("" at the top level).
+        error: The error class raised, with the check's message (e.g. ``RenderError`` for
+            ``RenderOptions``, which share the config's checks).
     """
     for f in dataclasses.fields(obj):
         check: Check | None = f.metadata.get("check")
         if check is not None:
-            value = check(join_key(prefix, f.name), getattr(obj, f.name))
+            try:
+                value = check(join_key(prefix, f.name), getattr(obj, f.name))
+            except ConfigError as exc:
+                if error is ConfigError:
+                    raise
+                raise error(str(exc)) from exc
             object.__setattr__(obj, f.name, value)

@@ -4,23 +4,8 @@ Nothing here touches the network or the disk: every component is built in memory
 config and seeded random weights, so the whole pipeline is deterministic for a seed and a
 2-step call on a non-square 9-frame video runs in a fraction of a second on a CPU.
 
-The tokenizer
--------------
-:func:`build_tiny_tokenizer` hand-makes a Unigram T5 tokenizer (the tokenizers-backed
-``transformers.T5Tokenizer``) from a fixed list of ``(piece, score)`` pairs, laid out like the
-T5/UMT5 vocabularies Wan uses: ``<pad>`` = 0, ``</s>`` = 1, ``<unk>`` = 2, then
-
-* ``▁``-prefixed whole words for common English words of our demo prompts
-  (``▁a``, ``▁the``, ``▁romantic``, ``▁cat``, ...), scored highest so they win over splits;
-* sub-word pieces (``▁ki`` + ``ss``, ``▁flow`` + ``ers``, ``▁walk`` + ``ing``, ...) so that
-  some words become several tokens, which is what the word → token mapping must handle;
-* every ASCII letter and digit, with and without ``▁``, and common punctuation, scored lowest,
-  so any printable ASCII text tokenizes without ``<unk>``.
-
-There is no normalizer (T5 is case-sensitive and so is this), and the pre-tokenizer is T5's
-whitespace split + Metaspace, so ``return_offsets_mapping=True`` gives character spans of the
-original text. ``extra_ids=0``: no ``<extra_id_*>`` sentinels, so ``len(tokenizer)`` equals the
-vocabulary size the text encoder is built with.
+The tokenizer is :func:`~attention_visual.models.tiny_tokenizer.build_tiny_tokenizer` (its own module:
+it needs neither torch nor diffusers).
 
 The pipeline
 ------------
@@ -44,7 +29,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import string
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,125 +40,23 @@ from diffusers.models.autoencoders.autoencoder_kl_wan import AutoencoderKLWan
 from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
 from diffusers.pipelines.wan.pipeline_wan import WanPipeline
 from diffusers.schedulers.scheduling_unipc_multistep import UniPCMultistepScheduler
-from transformers import T5Tokenizer, UMT5Config, UMT5EncoderModel
+from transformers import UMT5Config, UMT5EncoderModel
 
 from attention_visual.errors import ConfigError
+from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer
 
 logger = logging.getLogger(__name__)
 
 TINY_MODEL_ID = "tiny"
 """The ``model_id`` that :func:`attention_visual.models.loading.load_pipeline` maps to the tiny pipeline."""
 
-SPIECE_UNDERLINE = "▁"
-
-# Scores are log-probabilities: Unigram picks the segmentation with the largest sum, so a whole word
-# (one piece, about -5) beats any split, and a split into sub-words (-7 each) beats single characters
-# (-12 each). Order is fixed, hence the ids are deterministic.
-_SPECIAL_PIECES: tuple[str, ...] = ("<pad>", "</s>", "<unk>")
-
-_WHOLE_WORDS: tuple[str, ...] = (
-    # function words
-    "a", "an", "the", "and", "or", "with", "in", "on", "of", "at", "to", "from", "by", "for", "into",
-    "over", "under", "near", "between", "behind", "through", "across", "around", "while", "is", "are",
-    "its", "his", "her", "their", "two", "one", "three", "very", "slowly", "quickly", "A", "The", "An",
-    "In", "On", "Two",
-    # people and animals
-    "man", "woman", "men", "women", "person", "people", "child", "girl", "boy", "couple", "cat", "cats",
-    "dog", "dogs", "horse", "bird", "birds", "fish", "panda", "bear", "astronaut",
-    # things and places
-    "car", "cars", "bike", "boat", "ball", "tree", "trees", "city", "street", "beach", "sea", "ocean",
-    "river", "sky", "sun", "moon", "rain", "snow", "forest", "park", "table", "chair", "room", "window",
-    "road", "grass", "mountain", "water", "fire", "light", "night", "day", "field", "garden", "house",
-    # colours and adjectives
-    "red", "blue", "green", "yellow", "white", "black", "orange", "purple", "pink", "brown", "small",
-    "big", "large", "little", "old", "young", "happy", "romantic", "beautiful", "bright", "dark", "cute",
-    "fluffy", "golden", "wooden", "sunny", "cinematic", "realistic", "slow", "fast",
-    # verbs
-    "runs", "run", "walks", "sits", "jumps", "plays", "rides", "flies", "swims", "holds", "dances",
-    "looks", "eats", "sleeps", "drives", "kisses", "hugs", "smiles", "moves",
-)  # fmt: skip
-
-# Sub-word pieces: word-initial (with ▁) and continuation pieces. Chosen so that e.g.
-# "kiss" → ▁ki + ss, "flowers" → ▁flow + ers, "walking" → ▁walk + ing, "sunset" → ▁sun + set.
-_WORD_STARTS: tuple[str, ...] = (
-    "ki", "flow", "walk", "play", "jump", "danc", "run", "sit", "hold", "swim", "fly", "smil", "look",
-    "light", "sun", "rain", "star", "butter", "bas", "hug", "eat", "sleep", "driv", "ride", "spin",
-    "re", "un", "in", "de", "pre", "con", "com", "ex", "st", "th", "sh", "ch", "wh", "tr", "pl", "gr",
-)  # fmt: skip
-_CONTINUATIONS: tuple[str, ...] = (
-    "ss", "er", "ers", "ing", "ed", "es", "s", "ly", "ful", "ness", "tion", "ment", "est", "set",
-    "ning", "ting", "fly", "ket", "ball", "house", "light", "ow", "ay", "ight", "ound", "ain",
-    "ea", "ee", "oo", "ou", "an", "en", "in", "on", "un", "ar", "or", "ir", "ur", "al", "el", "il",
-    "le", "re", "te", "ne", "ve", "ce", "se", "th", "sh", "ch", "ck", "ng", "nd", "nt", "st", "ll",
-)  # fmt: skip
-_PUNCTUATION: tuple[str, ...] = tuple(".,;:!?'\"-()[]{}/&%$#@*+=<>_~`^|\\")
-
-_WORD_SCORE = -5.0
-_SUBWORD_SCORE = -7.0
-_CHAR_SCORE = -12.0
-_BARE_UNDERLINE_SCORE = -14.0
-
-
-def tiny_vocab() -> list[tuple[str, float]]:
-    """Return the tiny tokenizer's vocabulary as ``(piece, score)`` pairs, in id order.
-
-    Returns:
-        The pieces, without duplicates: the three specials first (``<pad>``, ``</s>``, ``<unk>``),
-        then whole words, sub-words, the bare ``▁``, single characters and punctuation.
-    """
-    pieces: list[tuple[str, float]] = [(p, 0.0) for p in _SPECIAL_PIECES]
-    seen: set[str] = set(_SPECIAL_PIECES)
-
-    def add(piece: str, score: float) -> None:
-        if piece not in seen:
-            seen.add(piece)
-            pieces.append((piece, score))
-
-    for word in _WHOLE_WORDS:
-        # Shorter words are more frequent in English: a slightly higher score keeps ties deterministic.
-        add(SPIECE_UNDERLINE + word, _WORD_SCORE - 0.01 * len(word))
-    for start in _WORD_STARTS:
-        add(SPIECE_UNDERLINE + start, _SUBWORD_SCORE)
-    for cont in _CONTINUATIONS:
-        add(cont, _SUBWORD_SCORE)
-    add(SPIECE_UNDERLINE, _BARE_UNDERLINE_SCORE)
-    for char in string.ascii_lowercase + string.ascii_uppercase + string.digits:
-        add(SPIECE_UNDERLINE + char, _CHAR_SCORE)
-        add(char, _CHAR_SCORE)
-    for char in _PUNCTUATION:
-        add(SPIECE_UNDERLINE + char, _CHAR_SCORE)
-        add(char, _CHAR_SCORE)
-    return pieces
-
-
-def build_tiny_tokenizer(model_max_length: int = 512) -> T5Tokenizer:
-    """Build the hand-made Unigram T5 tokenizer of the tiny pipeline (no files, no network).
-
-    Args:
-        model_max_length: The tokenizer's ``model_max_length``; Wan pads to ``max_sequence_length``
-            anyway, this only bounds truncation when no length is given.
-
-    Returns:
-        A fast (tokenizers-backed) ``T5Tokenizer`` with ``<pad>`` = 0, ``</s>`` = 1, ``<unk>`` = 2,
-        that appends ``</s>`` to every sequence and supports ``return_offsets_mapping=True``.
-
-    Example:
-        >>> tok = build_tiny_tokenizer()
-        >>> tok.convert_ids_to_tokens(tok("a romantic kiss").input_ids)
-        ['▁a', '▁romantic', '▁ki', 'ss', '</s>']
-    """
-    tokenizer = T5Tokenizer(vocab=tiny_vocab(), extra_ids=0, model_max_length=model_max_length)
-    ids = (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id)
-    if ids != (0, 1, 2):  # pragma: no cover - guards against a transformers change
-        raise ConfigError(f"tiny tokenizer: expected <pad>, </s>, <unk> to be ids 0, 1, 2, got {ids}")
-    return tokenizer
-
-
 _VAE_SPATIAL_FACTOR = 8  # AutoencoderKLWan with 3 spatial downsamplings
 _VAE_TEMPORAL_FACTOR = 4  # temperal_downsample=[False, True, True]
 _PATCH_SIZE = (1, 2, 2)
 _LATENT_CHANNELS = 16  # z_dim of the tiny VAE, in_channels of the transformer
 _PIXELS_PER_TOKEN = _VAE_SPATIAL_FACTOR * _PATCH_SIZE[1]
+#: Transformer blocks of the tiny model (``blocks.0`` and ``blocks.1``).
+TINY_NUM_LAYERS = 2
 
 
 @dataclass(frozen=True)
@@ -344,7 +226,7 @@ def build_tiny_pipeline(
             text_dim=_TEXT_DIM,
             freq_dim=256,
             ffn_dim=32,
-            num_layers=2,
+            num_layers=TINY_NUM_LAYERS,
             cross_attn_norm=True,
             qk_norm="rms_norm_across_heads",
             rope_max_seq_len=32,

@@ -9,7 +9,7 @@ Modules, one job each:
 * :mod:`.resume`: which batch folder, which videos are finished, clearing unfinished ones.
 * :mod:`.generation`: one video: pipeline call under the capture, video file, maps.
 * :mod:`.rendering`: the automatic attention videos (per video, at batch end).
-* :mod:`.manifest`: the ``manifest.json`` / status-file schema; :mod:`.merge` builds the merged view.
+* :mod:`.merge`: the merged ``manifest.json`` (its schema: :mod:`attention_visual.storage.batch_manifest`).
 * :mod:`.distributed`: ``torchrun`` ranks; :mod:`.summary`: the result, exit status and summary.
 * :mod:`.batch`: the loop that ties them together.
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from attention_visual.pipeline.manifest import (
+from attention_visual.storage.batch_manifest import (
     MANIFEST_SCHEMA_VERSION,
     Manifest,
     PromptRecord,

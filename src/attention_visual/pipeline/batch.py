@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 import sys
 import time
@@ -24,7 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
+try:
+    import torch
+except ModuleNotFoundError:
+    from attention_visual.extras import require_extra
+
+    require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
+    raise
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -34,7 +39,6 @@ from attention_visual.models import TINY_MODEL_ID, load_pipeline, resolve_device
 from attention_visual.pipeline.distributed import RankContext
 from attention_visual.pipeline.generation import generate_video
 from attention_visual.pipeline.lock import BatchLock
-from attention_visual.pipeline.manifest import Manifest, RenderRecord, VideoRecord, now_iso, one_line, write_status
 from attention_visual.pipeline.merge import build_manifest, merged_records, planned_record
 from attention_visual.pipeline.plan import MANIFEST_FILE, RENDER_KINDS, VideoJob, jobs_for_rank, plan_batch
 from attention_visual.pipeline.rendering import make_visualizer, render_video
@@ -51,6 +55,8 @@ from attention_visual.pipeline.resume import (
 from attention_visual.pipeline.signals import signal_name, signal_of
 from attention_visual.pipeline.summary import BatchResult
 from attention_visual.pipeline.validation import capture_settings, validate_batch
+from attention_visual.report import write_report
+from attention_visual.storage.batch_manifest import Manifest, RenderRecord, VideoRecord, now_iso, one_line, write_status
 from attention_visual.storage.faults import storage_fault
 from attention_visual.storage.integrity import FileDigest, check_file, digest_file
 from attention_visual.storage.layout import COMPLETE_MARK
@@ -491,22 +497,11 @@ def _with_renders(record: VideoRecord, renders: tuple[RenderRecord, ...], second
 
 
 def _write_report(batch_dir: Path) -> str | None:
-    """The report hook: ``attention_visual.report.write_report(batch_dir)`` when that module exists.
+    """The report hook: :func:`attention_visual.report.write_report` on the batch folder.
 
     Returns:
-        None on success or when there is no report module; the one-line error when it failed.
+        None on success; the one-line error when it failed (the report is an extra: the batch stands).
     """
-    try:
-        module = importlib.import_module("attention_visual.report")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("attention_visual.report",):
-            return one_line(exc)
-        log.debug("no attention_visual.report module: no report written")
-        return None
-    write_report = getattr(module, "write_report", None)
-    if write_report is None:
-        log.warning("attention_visual.report has no write_report(): no report written")
-        return None
     try:
         written = write_report(batch_dir)
     except Exception as exc:  # the report is an extra: its failure is reported, the batch stands
@@ -515,7 +510,7 @@ def _write_report(batch_dir: Path) -> str | None:
             raise fault from exc
         log.error("writing the report failed: %s", one_line(exc))
         return one_line(exc)
-    log.info("report written: %s", written if written is not None else batch_dir)
+    log.info("report written: %s", written)
     return None
 
 

@@ -18,8 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-import torch.distributed as dist
+try:
+    import torch
+    import torch.distributed as dist
+except ModuleNotFoundError:
+    from attention_visual.extras import require_extra
+
+    require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
+    raise
 
 from attention_visual.errors import ConfigError
 

@@ -18,15 +18,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+
+try:
+    import torch
+except ModuleNotFoundError:
+    from attention_visual.extras import require_extra
+
+    require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
+    raise
 
 from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.config import Config
-from attention_visual.pipeline.manifest import Timings
 from attention_visual.pipeline.plan import ATTENTION_MAPS_DIR, VideoJob
 from attention_visual.pipeline.resume import captures_maps
 from attention_visual.render.encoder import VideoWriter
 from attention_visual.storage import VideoDimensions
+from attention_visual.storage.batch_manifest import Timings
 from attention_visual.storage.faults import storage_fault
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,10 @@ from pathlib import Path
 
 from attention_visual.config import Config
 from attention_visual.errors import AttentionDataError
-from attention_visual.pipeline.manifest import (
+from attention_visual.pipeline.plan import CONFIG_FILE, MANIFEST_FILE, VideoJob
+from attention_visual.pipeline.resume import captures_maps, is_video_finished
+from attention_visual.storage import token_dir_name
+from attention_visual.storage.batch_manifest import (
     Manifest,
     PromptRecord,
     VideoPaths,
@@ -26,9 +29,6 @@ from attention_visual.pipeline.manifest import (
     read_status,
     write_manifest,
 )
-from attention_visual.pipeline.plan import CONFIG_FILE, MANIFEST_FILE, VideoJob
-from attention_visual.pipeline.resume import captures_maps, is_video_finished
-from attention_visual.storage import token_dir_name
 
 log = logging.getLogger(__name__)
 

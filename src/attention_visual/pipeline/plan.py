@@ -24,30 +24,19 @@ from dataclasses import dataclass
 from attention_visual.config import Config
 from attention_visual.prompts import MarkedPrompt, parse_prompt
 from attention_visual.storage import token_dir_name
-
-#: Folders and files of a batch directory, relative to it.
-VIDEOS_DIR = "videos"
-ATTENTION_MAPS_DIR = "attention_maps"
-ATTENTION_VIDEOS_DIR = "attention_videos"
-STATUS_DIR = "status"
-CONFIG_FILE = "config.yaml"
-MANIFEST_FILE = "manifest.json"
-REPORT_DIR = "report"
-REPORT_INDEX_FILE = "index.html"
-REPORT_INDEX = f"{REPORT_DIR}/{REPORT_INDEX_FILE}"
+from attention_visual.storage.batch_layout import (
+    ATTENTION_MAPS_DIR,
+    ATTENTION_VIDEOS_DIR,
+    CONFIG_FILE,
+    MANIFEST_FILE,
+    STATUS_DIR,
+    VIDEOS_DIR,
+    make_video_id,
+    prompt_dir,
+)
 
 #: The two attention videos made for every marked word: the step video and the overlay on the video.
 RENDER_KINDS = ("attention", "overlay")
-
-
-def prompt_dir(prompt_index: int) -> str:
-    """``prompt_001``: the folder name of a prompt (1-based index; more digits past 999)."""
-    return f"prompt_{prompt_index:03d}"
-
-
-def make_video_id(prompt_index: int, video_index: int) -> str:
-    """``prompt_001_vid_002``: the store's id of a video (both indices 1-based)."""
-    return f"{prompt_dir(prompt_index)}_vid_{video_index:03d}"
 
 
 @dataclass(frozen=True)
@@ -143,9 +132,6 @@ __all__ = [
     "CONFIG_FILE",
     "MANIFEST_FILE",
     "RENDER_KINDS",
-    "REPORT_DIR",
-    "REPORT_INDEX",
-    "REPORT_INDEX_FILE",
     "STATUS_DIR",
     "VIDEOS_DIR",
     "VideoJob",

@@ -28,17 +28,17 @@ from pathlib import Path
 from attention_visual.config import Config, dump_config
 from attention_visual.errors import AttentionDataError, ConfigError, StorageError
 from attention_visual.pipeline.lock import LOCK_FILE
-from attention_visual.pipeline.manifest import read_manifest, read_status
 from attention_visual.pipeline.plan import (
     ATTENTION_MAPS_DIR,
     CONFIG_FILE,
     MANIFEST_FILE,
     RENDER_KINDS,
-    REPORT_INDEX,
     VideoJob,
 )
 from attention_visual.storage import AttentionStore
 from attention_visual.storage.atomic import TMP_MARKER, atomic_write_text, is_temporary
+from attention_visual.storage.batch_layout import REPORT_INDEX
+from attention_visual.storage.batch_manifest import read_manifest, read_status
 from attention_visual.storage.integrity import check_file
 from attention_visual.storage.layout import COMPLETE_MARK
 

@@ -1,10 +1,14 @@
-"""Everything checked before a model loads: prompts against the tokenizer, devices, options.
+"""Everything checked before a model loads: prompts against the tokenizer, blocks, devices, options.
 
 A batch that cannot succeed should fail in seconds, not after a multi-gigabyte model load:
-:func:`validate_batch` tokenizes every prompt with the pipeline's own tokenizer (loaded alone) at
-``generation.max_sequence_length`` and checks the device, dtype, capture and rendering options.
-Each problem is one :class:`~attention_visual.errors.AttentionVisualError` whose message names the
-prompt number or the key, so the CLI prints one line and exits with status 2.
+:func:`check_runnable`, called by both ``attention-visual config`` and ``attention-visual generate``,
+tokenizes every prompt with the model's own tokenizer (loaded alone) at
+``generation.max_sequence_length``, checks ``attention_analysis.blocks`` against the transformer's
+``config.json`` (no weights), that ``generation.device`` exists on this machine, and the dtype and
+grid options. (The seed range and ``steps`` against ``num_inference_steps`` are checked by
+:func:`~attention_visual.config.load_config` already.) Each problem is one
+:class:`~attention_visual.errors.AttentionVisualError` whose message names the prompt or the dotted
+key and what is allowed, so the CLI prints one line and exits with status 2.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from attention_visual.capture import CaptureSettings
 from attention_visual.config import Config
 from attention_visual.errors import ConfigError, PromptError
 from attention_visual.models import TINY_MODEL_ID, build_tiny_tokenizer, resolve_device, resolve_dtype
-from attention_visual.pipeline.plan import VideoJob
+from attention_visual.models.architecture import TRANSFORMER_CONFIG, num_transformer_blocks
+from attention_visual.pipeline.plan import VideoJob, plan_batch
 from attention_visual.prompts import tokenize_marked
 from attention_visual.render.options import RenderOptions
 
@@ -28,8 +33,12 @@ log = logging.getLogger(__name__)
 WAN_PIXELS_PER_TOKEN = 16
 
 
-def load_tokenizer(model_id: str) -> Any:
+def load_tokenizer(model_id: str, *, local_files_only: bool | None = None) -> Any:
     """Load only the tokenizer of ``model_id`` (``"tiny"``: the embedded one; else ``<id>/tokenizer``).
+
+    Args:
+        model_id: ``"tiny"``, a local diffusers folder or a Hub id.
+        local_files_only: Never reach the network; None follows ``HF_HUB_OFFLINE`` right now.
 
     Raises:
         ConfigError: It cannot be loaded (e.g. not in the local cache while offline), in one line.
@@ -39,6 +48,7 @@ def load_tokenizer(model_id: str) -> Any:
     from transformers import AutoTokenizer
 
     offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    offline = offline if local_files_only is None else local_files_only
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -76,7 +86,8 @@ def validate_prompts(jobs: list[VideoJob], tokenizer: Any, max_sequence_length: 
     """Tokenize every distinct prompt as the pipeline will; warn about prompts without a marked word.
 
     Raises:
-        PromptError: A marked word is missing or cut off; the message starts with ``prompt N``.
+        PromptError: A marked word is missing or cut off; the message starts with ``prompts[N]`` (0-based,
+            as in the config) and the prompt's number.
     """
     seen: set[int] = set()
     for job in jobs:
@@ -86,7 +97,9 @@ def validate_prompts(jobs: list[VideoJob], tokenizer: Any, max_sequence_length: 
         try:
             tokenize_marked(tokenizer, job.prompt, max_sequence_length)
         except PromptError as exc:
-            raise PromptError(f"prompt {job.prompt_index} ({job.prompt.marked!r}): {exc}") from exc
+            raise PromptError(
+                f"prompts[{job.prompt_index - 1}] (prompt {job.prompt_index}, {job.prompt.marked!r}): {exc}"
+            ) from exc
         if not job.words:
             log.warning(
                 "prompt %d (%r) marks no word: its videos are generated but no attention is captured",
@@ -95,28 +108,88 @@ def validate_prompts(jobs: list[VideoJob], tokenizer: Any, max_sequence_length: 
             )
 
 
-def validate_batch(config: Config, jobs: list[VideoJob], device: str) -> None:
-    """Check everything that can be checked without the model (see the module docstring).
-
-    Args:
-        config: The resolved config.
-        jobs: The planned videos.
-        device: The device this process will use (``generation.device``, or ``cuda:LOCAL_RANK``).
+def check_device(device: str, key: str = "generation.device") -> None:
+    """Check that ``device`` exists on this machine: ``cuda:N`` with N < the CUDA device count, ``mps`` available.
 
     Raises:
-        ConfigError: Device, dtype, capture or rendering options do not fit.
+        ConfigError: ``"generation.device must be one of 'auto', 'cpu' on this machine (no CUDA or MPS
+            device), got 'cuda:3'"``.
+    """
+    import torch
+
+    cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    mps = torch.backends.mps.is_available()
+    spec = device.strip().lower()
+    kind, _, index = spec.partition(":")
+    ok = (
+        spec in ("auto", "cpu")
+        or (kind == "cuda" and index.isdigit() and int(index) < cuda)
+        or (spec == "cuda" and cuda > 0)
+        or (spec == "mps" and mps)
+    )
+    if ok:
+        return
+    allowed = ["'auto'", "'cpu'"]
+    if cuda:
+        allowed += ["'cuda'", "'cuda:0'" if cuda == 1 else f"'cuda:0'..'cuda:{cuda - 1}'"]
+    if mps:
+        allowed.append("'mps'")
+    machine = f"{cuda} CUDA device(s)" if cuda else "no CUDA device"
+    machine += ", MPS" if mps else ", no MPS"
+    raise ConfigError(f"{key} must be one of {', '.join(allowed)} on this machine ({machine}), got {device!r}")
+
+
+def check_blocks(config: Config) -> None:
+    """Check ``attention_analysis.blocks`` against the transformer's ``num_layers`` (its ``config.json``).
+
+    When the config is not available offline, a log line says so and only this check is skipped (the
+    capture checks the blocks again when the model has loaded).
+
+    Raises:
+        ConfigError: A block index is >= ``num_layers``.
+    """
+    blocks, model_id = config.attention_analysis.blocks, config.generation.model_id
+    if blocks is None:
+        return
+    layers = num_transformer_blocks(model_id)
+    if layers is None:
+        log.info(
+            "%s of %r is not available offline: attention_analysis.blocks is checked when the model loads",
+            TRANSFORMER_CONFIG,
+            model_id,
+        )
+        return
+    if blocks[-1] >= layers:
+        raise ConfigError(
+            f"attention_analysis.blocks must be block indices in [0, {layers - 1}] ({model_id!r} has {layers} "
+            f"transformer blocks), got {list(blocks)}"
+        )
+
+
+def check_runnable(config: Config, *, device: str | None = None, fetch_tokenizer: bool = False) -> None:
+    """Check everything about ``config`` that can be known before a model loads (see the module docstring).
+
+    ``attention-visual config`` and ``attention-visual generate`` both call this, so a config that
+    ``config`` accepts does not fail at the start of ``generate``.
+
+    Args:
+        config: The loaded config (already checked by ``load_config``).
+        device: The device this process will use when it differs from ``generation.device`` (a rank's
+            ``cuda:LOCAL_RANK`` under torchrun).
+        fetch_tokenizer: Allow downloading the tokenizer (``generate``, which downloads the model anyway,
+            unless ``HF_HUB_OFFLINE`` is set). False (``config``): local files only, and when the tokenizer
+            is not there a log line says so and only the word check is skipped.
+
+    Raises:
+        ConfigError: The device, dtype, blocks or grid options do not fit.
         PromptError: A prompt's marked word cannot be found after tokenisation (names the prompt).
     """
     g, a = config.generation, config.attention_analysis
-    resolved = resolve_device(device)
+    check_device(g.device)
+    resolved = resolve_device(device or g.device)
     resolve_dtype(g.dtype, resolved)
     if g.enable_model_cpu_offload and resolved.type != "cuda":
         raise ConfigError("generation.enable_model_cpu_offload needs a CUDA device; set it to false on this machine")
-    try:
-        capture_settings(config)
-        render_options(config)
-    except (ValueError, RuntimeError) as exc:
-        raise ConfigError(f"attention_analysis: {exc}") from exc
     factor = a.spatial_downsample_factor
     rows, cols = g.height // WAN_PIXELS_PER_TOKEN, g.width // WAN_PIXELS_PER_TOKEN
     if rows % factor or cols % factor:
@@ -124,9 +197,39 @@ def validate_batch(config: Config, jobs: list[VideoJob], device: str) -> None:
             f"attention_analysis.spatial_downsample_factor {factor} must divide the token grid {rows}x{cols} "
             f"(generation.height/16 x generation.width/16)"
         )
+    check_blocks(config)
     if not a.store_attention and (a.auto_generate_per_video or a.auto_generate_videos):
         log.warning("store_attention is false: no maps are stored, so no attention videos are rendered")
-    validate_prompts(jobs, load_tokenizer(g.model_id), g.max_sequence_length)
+    if fetch_tokenizer:
+        tokenizer = load_tokenizer(g.model_id)
+    else:
+        try:
+            tokenizer = load_tokenizer(g.model_id, local_files_only=True)
+        except ConfigError as exc:
+            log.warning("marked words not checked against the tokenizer: %s", exc)
+            return
+    validate_prompts(plan_batch(config), tokenizer, g.max_sequence_length)
 
 
-__all__ = ["WAN_PIXELS_PER_TOKEN", "capture_settings", "load_tokenizer", "render_options", "validate_batch"]
+def validate_batch(config: Config, jobs: list[VideoJob], device: str) -> None:
+    """Check a batch before any model loads: :func:`check_runnable` with the tokenizer fetched if needed.
+
+    Args:
+        config: The resolved config.
+        jobs: The planned videos (``plan_batch(config)``; kept for callers of the earlier signature).
+        device: The device this process will use (``generation.device``, or ``cuda:LOCAL_RANK``).
+    """
+    del jobs  # check_runnable plans the same jobs from the config
+    check_runnable(config, device=device, fetch_tokenizer=True)
+
+
+__all__ = [
+    "WAN_PIXELS_PER_TOKEN",
+    "capture_settings",
+    "check_blocks",
+    "check_device",
+    "check_runnable",
+    "load_tokenizer",
+    "render_options",
+    "validate_batch",
+]

@@ -1,7 +1,7 @@
 """Marked prompts: parse ``(target)`` words and map them to the text encoder's tokens.
 
 Example:
-    >>> from attention_visual.models.tiny import build_tiny_tokenizer
+    >>> from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer
     >>> from attention_visual.prompts import map_targets_to_tokens, parse_prompt
     >>> prompt = parse_prompt("A romantic (kiss) between a man and woman with (flowers)")
     >>> prompt.words

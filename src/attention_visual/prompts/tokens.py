@@ -17,7 +17,7 @@ Left out of every target:
 ``<unk>`` tokens are kept (they are where the word is; a warning is logged).
 
 Example:
-    >>> from attention_visual.models.tiny import build_tiny_tokenizer
+    >>> from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer
     >>> tokenized = tokenize_marked(build_tiny_tokenizer(), "A romantic (kiss) with (flowers)", 16)
     >>> [(t.word, t.token_indices, t.token_pieces) for t in tokenized.targets]
     [('kiss', (2, 3), ('▁ki', 'ss')), ('flowers', (5, 6), ('▁flow', 'ers'))]
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from attention_visual.errors import ConfigError, PromptError
-from attention_visual.prompts.parsing import MarkedPrompt, Span, parse_prompt
+from attention_visual.prompts.parsing import MarkedPrompt, Target, parse_prompt
 
 if TYPE_CHECKING:  # transformers is heavy: only the type is needed here
     from transformers import PreTrainedTokenizerBase
@@ -44,23 +44,38 @@ SPIECE_UNDERLINE = "▁"
 
 
 @dataclass(frozen=True)
-class TargetTokens:
-    """The tokens of one marked word.
+class TargetTokens(Target):
+    """A marked word and the tokenizer pieces that carry it.
+
+    A *word* is a marked target of the prompt, a *token* a piece of the tokenizer: this is the
+    :class:`~attention_visual.prompts.parsing.Target` (same ``word`` and ``spans``) with its tokens added,
+    so a ``TargetTokens`` is a ``Target`` and :attr:`target` gives back the plain one.
 
     Attributes:
         word: The target word, as in :attr:`MarkedPrompt.words`.
+        spans: The word's ``[start, end)`` character ranges in the clean prompt.
         token_indices: Positions in the padded token sequence (``[0, num_real_tokens - 1)``), ascending,
             over all occurrences of the word.
         token_ids: The vocabulary ids at those positions.
         token_pieces: The token strings at those positions (e.g. ``('▁ki', 'ss')``).
-        spans: The word's ``[start, end)`` character ranges in the clean prompt.
+
+    Example:
+        >>> t = TargetTokens(word="kiss", spans=((11, 15),), token_indices=(2, 3), token_ids=(7, 8),
+        ...                  token_pieces=("▁ki", "ss"))
+        >>> t.target
+        Target(word='kiss', spans=((11, 15),))
+        >>> isinstance(t, Target)
+        True
     """
 
-    word: str
     token_indices: tuple[int, ...]
     token_ids: tuple[int, ...]
     token_pieces: tuple[str, ...]
-    spans: tuple[Span, ...]
+
+    @property
+    def target(self) -> Target:
+        """The marked word without its tokens (equal to the parsed prompt's :class:`Target`)."""
+        return Target(word=self.word, spans=self.spans)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ Modules (import them directly; nothing is imported here so that reading maps sta
 * :mod:`.resize`: vectorised bilinear upsampling of token-grid maps.
 * :mod:`.frames`: per-frame numpy work (colour, upsample, blend, progress bar).
 * :mod:`.text`: per-frame text, rendered once per distinct string.
-* :mod:`.layout`: static canvases drawn once with matplotlib.
+* :mod:`.canvas`: static frame backgrounds drawn once with matplotlib; shared drawing helpers.
+* :mod:`.step_grid`: the step-video frame (panel grid, colorbar, footer).
+* :mod:`.strip`: the overlay frame (exact-size panels, captions, colorbar column, timestamp line).
 * :mod:`.sources`: the three videos as lazy frame streams; ``write_video``.
 * :mod:`.videos`: build those streams from maps and metadata.
 * :mod:`.encoder`: streaming, atomic encoding through imageio-ffmpeg's ffmpeg.

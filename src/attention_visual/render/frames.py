@@ -28,19 +28,11 @@ __all__ = [
     "heatmap_rgbx",
     "packed_lut",
     "premultiply",
-    "to_rgbx",
 ]
 
 #: Bytes per pixel of every frame rendered here (R, G, B, padding).
 CHANNELS = 4
 _ALPHA_ONE = 256  # blend weights are fixed point with 8 fractional bits
-
-
-def to_rgbx(image: np.ndarray) -> np.ndarray:
-    """``[h, w, 3]`` (or already ``[h, w, 4]``) uint8 as a new RGBX ``[h, w, 4]`` uint8."""
-    out = np.full((*image.shape[:2], CHANNELS), 255, dtype=np.uint8)
-    out[..., :3] = image[..., :3]
-    return out
 
 
 def heatmap_rgbx(values: np.ndarray, height: int, width: int, lut: np.ndarray) -> np.ndarray:

@@ -49,10 +49,6 @@ class Box:
         """First row below the box."""
         return self.y + self.height
 
-    def intersects(self, other: Box) -> bool:
-        """Whether the two boxes share a pixel (boxes that only touch do not)."""
-        return self.x < other.right and other.x < self.right and self.y < other.bottom and other.y < self.bottom
-
     def inside(self, width: int, height: int) -> bool:
         """Whether the box lies within a ``width`` × ``height`` frame."""
         return self.x >= 0 and self.y >= 0 and self.right <= width and self.bottom <= height

@@ -6,9 +6,12 @@ by frame, scaled by ffmpeg to the requested size and resampled in time to the re
 count (nearest frame in time, streamed, so the video is never held whole in memory).
 
 Example:
-    >>> info = probe_video(Path("video.mp4"))                                   # doctest: +SKIP
-    >>> for frame in read_frames(Path("video.mp4"), info, frames=81, width=832, height=480):  # doctest: +SKIP
-    ...     frame.shape                                                          # [480, 832, 3]
+    >>> video = Path("outputs/batch/videos/prompt_001/video_001.mp4")
+    >>> info = probe_video(video)
+    >>> info.width, info.height, info.frames
+    (48, 32, 9)
+    >>> [frame.shape for frame in read_frames(video, info, frames=3, width=24, height=16)]  # [H, W, 3]
+    [(16, 24, 3), (16, 24, 3), (16, 24, 3)]
 """
 
 from __future__ import annotations

@@ -5,8 +5,14 @@ opening the original video) and return a lazy frame source; nothing is rendered 
 source is iterated (usually by :func:`~attention_visual.render.sources.write_video`).
 
 Example:
-    >>> source = step_video(stack, metas, "kiss", RenderOptions())   # doctest: +SKIP
-    >>> write_video(source, Path("kiss_steps.mp4"))                  # doctest: +SKIP
+    >>> from attention_visual.render.sources import write_video
+    >>> from attention_visual.visualization import AttentionAnalyzer
+    >>> stack, metas = AttentionAnalyzer("outputs/batch/attention_maps").step_stack("prompt_001_vid_001", "kiss")
+    >>> source = step_video(stack, metas, "kiss", RenderOptions(figsize=(4, 3), dpi=50))
+    >>> source.num_frames, source.width, source.height  # 3 steps, 2 blended frames between each
+    (7, 200, 150)
+    >>> write_video(source, Path("kiss_steps.mp4")).name
+    'kiss_steps.mp4'
 """
 
 from __future__ import annotations
@@ -17,20 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from attention_visual.errors import AttentionDataError, RenderError
+from attention_visual.errors import RenderError
+from attention_visual.render.canvas import Canvas, ColorbarSpec
 from attention_visual.render.colormap import packed_lut
-from attention_visual.render.layout import (
-    MIN_PANEL_HEIGHT,
-    Canvas,
-    ColorbarSpec,
-    display_size,
-    figure_canvas,
-    strip_canvas,
-)
 from attention_visual.render.normalize import NormalizationInfo, normalize_maps
 from attention_visual.render.options import RenderOptions
 from attention_visual.render.sources import LAYOUTS, OverlayVideo, StepVideo, StillVideo
+from attention_visual.render.step_grid import figure_canvas
+from attention_visual.render.strip import MIN_PANEL_HEIGHT, display_size, strip_canvas, strip_layout
 from attention_visual.render.video_reader import probe_video, read_frames
+from attention_visual.storage.frames import frame_average, frame_weights, video_frame_index
 from attention_visual.storage.metadata import MapMetadata
 
 log = logging.getLogger(__name__)
@@ -109,7 +111,7 @@ def overlay_video(
 ) -> OverlayVideo:
     """The overlay video: the generated video with each frame's attention blended over it.
 
-    The video is shown at :func:`~attention_visual.render.layout.display_size`: its own size
+    The video is shown at :func:`~attention_visual.render.strip.display_size`: its own size
     when it is at least ``min_panel_height`` pixels tall, else scaled up (bicubic, by the
     decoder) to that height; the map is upsampled bilinearly to the same size.
 
@@ -129,7 +131,7 @@ def overlay_video(
     if layout not in LAYOUTS:
         raise RenderError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     dims = metadata.video_dimensions
-    latent_of_frame = latent_index(metadata, grid.shape[0])  # [video_frame]
+    latent_of_frame = video_frame_index(metadata, grid.shape[0])  # [video_frame]
     info = probe_video(original_video)
     if info.frames != dims.frames or (info.width, info.height) != (dims.width, dims.height):
         log.warning(
@@ -142,14 +144,16 @@ def overlay_video(
     title = f"“{word}”" + (f" — {heading}" if heading else "") if colorbar or labels else ""
     width, height = display_size(dims.width, dims.height, min_panel_height)
     canvas = strip_canvas(
-        width,
-        height,
-        len(labels) or 1,
-        options.dpi,
-        panel_labels=labels,
-        colorbar=colorbar,
-        title=title,
-        footer=include_timestamp,
+        strip_layout(
+            width,
+            height,
+            len(labels) or 1,
+            options.dpi,
+            panel_labels=labels,
+            colorbar=colorbar,
+            title=title,
+            footer=include_timestamp,
+        )
     )
     fps = dims.fps if dims.fps > 0 else info.fps or options.fps
 
@@ -168,37 +172,16 @@ def overlay_video(
     )  # fmt: skip
 
 
-def latent_index(metadata: MapMetadata, latent_frames: int) -> np.ndarray:
-    """``[video_frame]`` int: the latent frame that produced each video frame (from the metadata)."""
-    ranges = metadata.latent_to_video_frames
-    if len(ranges) != latent_frames:
-        raise AttentionDataError(
-            f"map has {latent_frames} latent frames but its metadata maps {len(ranges)} to video frames"
-        )
-    index = np.full(metadata.video_dimensions.frames, -1, dtype=np.int64)  # [video_frame]
-    for k, (first, last) in enumerate(ranges):
-        index[first : last + 1] = k
-    if (index < 0).any():
-        raise AttentionDataError(
-            f"latent_to_video_frames {ranges} does not cover all {metadata.video_dimensions.frames} video frames"
-        )
-    return index
-
-
 def _panels(stack: np.ndarray, metadata: MapMetadata, frame: FrameMode) -> tuple[np.ndarray, list[str]]:
     """``([step, panel, y, x], labels)`` for the chosen frame mode."""
     n_frames = stack.shape[1]
     if frame == "mean":
-        weights = np.asarray([last - first + 1 for first, last in metadata.latent_to_video_frames], np.float32)
-        if weights.shape[0] != n_frames:
-            weights = np.ones(n_frames, dtype=np.float32)
-        averaged = np.tensordot(stack, weights / weights.sum(), axes=([1], [0]))  # [step, y, x]
-        return averaged[:, None].astype(np.float32), []
+        averaged = frame_average(stack, metadata)  # [step, y, x]
+        return averaged[:, None], []
     if frame == "tile":
-        ranges = metadata.latent_to_video_frames
+        frame_weights(metadata, n_frames)  # the mapping must fit the stack
         labels = [
-            f"latent {k} · video {ranges[k][0]}–{ranges[k][1]}" if k < len(ranges) else f"latent {k}"
-            for k in range(n_frames)
+            f"latent {k} · video {first}–{last}" for k, (first, last) in enumerate(metadata.latent_to_video_frames)
         ]
         return stack, labels
     if isinstance(frame, int) and not isinstance(frame, bool):
@@ -249,4 +232,4 @@ def _timestamp(metadata: MapMetadata, position: int) -> str:
     return " · ".join(parts)
 
 
-__all__ = ["FrameMode", "latent_index", "overlay_video", "step_video", "still_video"]
+__all__ = ["FrameMode", "overlay_video", "step_video", "still_video"]

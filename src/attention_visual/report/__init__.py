@@ -6,8 +6,8 @@ small PNG sprites it writes next to itself. See docs/report.md.
 
 Example:
     >>> from attention_visual.report import write_report
-    >>> write_report("outputs/demo")                # doctest: +SKIP
-    PosixPath('outputs/demo/report/index.html')
+    >>> write_report("outputs/batch")
+    PosixPath('outputs/batch/report/index.html')
 """
 
 from attention_visual.report.build import build_view, write_report

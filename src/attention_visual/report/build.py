@@ -21,8 +21,6 @@ from urllib.parse import quote
 
 from attention_visual.config import load_config
 from attention_visual.errors import AttentionDataError, AttentionVisualError, ConfigError, StorageError
-from attention_visual.pipeline.manifest import now_iso, one_line
-from attention_visual.pipeline.plan import CONFIG_FILE
 from attention_visual.render.colormap import check_colormap
 from attention_visual.render.options import NORMALIZATIONS
 from attention_visual.report.collect import (
@@ -37,6 +35,8 @@ from attention_visual.report.collect import (
 from attention_visual.report.html import render_page
 from attention_visual.report.images import write_comparison, write_sprite
 from attention_visual.storage.atomic import atomic_write_text
+from attention_visual.storage.batch_layout import CONFIG_FILE
+from attention_visual.storage.batch_manifest import now_iso, one_line
 from attention_visual.storage.faults import storage_fault
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
@@ -146,8 +146,8 @@ def write_report(
         StorageError: A file of the report cannot be written (read-only folder, disk full...).
 
     Example:
-        >>> write_report("outputs/demo")            # doctest: +SKIP
-        PosixPath('outputs/demo/report/index.html')
+        >>> write_report("outputs/batch")
+        PosixPath('outputs/batch/report/index.html')
     """
     started = time.perf_counter()
     batch_dir = Path(batch_dir)

@@ -2,14 +2,14 @@
 
 Nothing here draws or writes: :func:`collect_batch` resolves which files exist and how the page
 links them (paths relative to the ``report/`` folder, URL-quoted), and :mod:`.build` fills in the
-images. The manifest's schema is :mod:`attention_visual.pipeline.manifest`; a video's status file,
+images. The manifest's schema is :mod:`attention_visual.storage.batch_manifest`; a video's status file,
 when present, is newer than its manifest entry (multi-process runs merge the manifest at the end),
 so it wins.
 
 Example:
-    >>> view = collect_batch(Path("outputs/demo"))        # doctest: +SKIP
-    >>> [v.record.status for p in view.prompts for v in p.videos]  # doctest: +SKIP
-    ['done', 'done', 'failed', 'pending']
+    >>> view = collect_batch(Path("outputs/batch"))
+    >>> [(v.record.video_id, v.record.status) for p in view.prompts for v in p.videos]
+    [('prompt_001_vid_001', 'done')]
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 from attention_visual.errors import NotFoundError, PromptError
-from attention_visual.pipeline.manifest import Manifest, PromptRecord, VideoRecord, read_manifest, read_status
-from attention_visual.pipeline.plan import MANIFEST_FILE, REPORT_INDEX_FILE, STATUS_DIR
-from attention_visual.pipeline.plan import REPORT_DIR as PLAN_REPORT_DIR
 from attention_visual.prompts.parsing import parse_prompt
 from attention_visual.report.images import SpriteInfo
 from attention_visual.storage import token_dir_name
+from attention_visual.storage.batch_layout import MANIFEST_FILE, REPORT_INDEX_FILE, STATUS_DIR
+from attention_visual.storage.batch_layout import REPORT_DIR as BATCH_REPORT_DIR
+from attention_visual.storage.batch_manifest import Manifest, PromptRecord, VideoRecord, read_manifest, read_status
 
 log = logging.getLogger(__name__)
 
-REPORT_DIR = PLAN_REPORT_DIR
+REPORT_DIR = BATCH_REPORT_DIR
 """The report's folder inside the batch folder (``attention-visual report --output`` puts it elsewhere)."""
 INDEX_FILE = REPORT_INDEX_FILE
 MAPS_DIR = "maps"

@@ -6,7 +6,11 @@ Every user string (prompts, words, errors, ids) goes through :func:`html.escape`
 ``file://`` and keeps working when the batch folder is moved or copied as a whole.
 
 Example:
-    >>> page = render_page(collect_batch(Path("outputs/demo")))   # doctest: +SKIP
+    >>> from pathlib import Path
+    >>> from attention_visual.report.collect import collect_batch
+    >>> page = render_page(collect_batch(Path("outputs/batch")))
+    >>> page.startswith("<!doctype html>"), "prompt_001_vid_001" in page
+    (True, True)
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ import json
 from html import escape
 from typing import Any
 
-from attention_visual.pipeline.manifest import STATUSES, Timings, VideoRecord
 from attention_visual.report.assets import CSS, JS
 from attention_visual.report.collect import PromptView, ReportView, Segment, VideoView, WordView
 from attention_visual.report.images import SpriteInfo
+from attention_visual.storage.batch_manifest import STATUSES, Timings, VideoRecord
 
 WORD_COLOURS = 6
 """Highlight colours (CSS classes ``w0`` … ``w5``), cycled over a prompt's words."""

@@ -16,10 +16,11 @@ Next to each sprite, a JSON sidecar records what the page needs (tile size, step
 the normalisation range) and what the sprite was made from, so an up-to-date sprite is not redone.
 
 Example:
-    >>> analyzer = AttentionAnalyzer("outputs/b/attention_maps")                          # doctest: +SKIP
-    >>> info = write_sprite(analyzer, "prompt_001_vid_001", "kiss", Path("kiss.png"))     # doctest: +SKIP
-    >>> info.rows, info.cols                                                             # doctest: +SKIP
-    (50, 22)
+    >>> from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
+    >>> analyzer = AttentionAnalyzer("outputs/batch/attention_maps")
+    >>> info = write_sprite(analyzer, "prompt_001_vid_001", "kiss", Path("kiss.png"))
+    >>> info.rows, info.cols  # a row per stored step; the frame mean, then each of the 3 latent frames
+    (3, 4)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from PIL import Image
 from attention_visual.render.colormap import colormap_lut, lut_index
 from attention_visual.render.normalize import normalize_maps
 from attention_visual.storage.atomic import atomic_write_text, atomic_write_with
+from attention_visual.storage.frames import frame_weights
 from attention_visual.storage.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
@@ -144,12 +146,10 @@ def step_label(metadata: MapMetadata, position: int) -> str:
 def frame_labels(metadata: MapMetadata, frames: int) -> tuple[str, ...]:
     """Column labels: the frame average, then each latent frame with the video frames it produced."""
     labels = ["all frames (weighted mean)"]
-    ranges = metadata.latent_to_video_frames
-    for k in range(frames):
+    frame_weights(metadata, frames)  # the mapping must fit the map's frames
+    for k, (first, last) in enumerate(metadata.latent_to_video_frames):
         label = f"latent frame {k + 1}/{frames}"
-        if k < len(ranges):
-            first, last = ranges[k]
-            label += f" · video frame {first + 1}" if first == last else f" · video frames {first + 1}–{last + 1}"
+        label += f" · video frame {first + 1}" if first == last else f" · video frames {first + 1}–{last + 1}"
         labels.append(label)
     return tuple(labels)
 

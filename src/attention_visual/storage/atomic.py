@@ -40,8 +40,11 @@ def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO[bytes]]:
     """Open a temporary file for ``path``; on success it replaces ``path`` atomically.
 
     Example:
-        >>> with atomic_output(Path("/tmp/x.bin")) as fh:  # doctest: +SKIP
+        >>> with atomic_output(Path("x.bin")) as fh:
         ...     fh.write(b"data")
+        4
+        >>> Path("x.bin").read_bytes()
+        b'data'
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

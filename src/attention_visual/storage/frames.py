@@ -1,4 +1,9 @@
-"""Latent-frame ↔ video-frame mapping of Wan's causal 3-D VAE.
+"""Latent-frame ↔ video-frame mapping of Wan's causal 3-D VAE: the one place that computes it.
+
+The capture stores the mapping in each map's metadata (``latent_to_video_frames``); the analyzer,
+the renderer and the report read it back through :func:`frame_weights`, :func:`frame_average` and
+:func:`video_frame_index`, which check it against the array and raise :class:`AttentionDataError`
+when the two disagree (never a silent unweighted mean).
 
 Wan's VAE compresses time by 4 with a causal first frame: latent frame 0 decodes to video
 frame 0 alone, and latent frame k ≥ 1 decodes to video frames 4k−3 … 4k. A video of
@@ -8,9 +13,20 @@ frame 0 alone, and latent frame k ≥ 1 decodes to video frames 4k−3 … 4k. A
 (0, 1, 2)
 >>> list(video_frames_of_latent(2))
 [5, 6, 7, 8]
+>>> check_frame_mapping(((0, 0), (1, 4)), latent_frames=2, video_frames=5)
+>>> check_frame_mapping(((0, 0), (1, 4)), latent_frames=3, video_frames=5)
+Traceback (most recent call last):
+attention_visual.errors.AttentionDataError: the map has 3 latent frames but latent_to_video_frames maps 2
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from attention_visual.errors import AttentionDataError
+from attention_visual.storage.metadata import MapMetadata
 
 WAN_TEMPORAL_FACTOR = 4
 
@@ -47,10 +63,91 @@ def latent_to_video_frame_ranges(
     return tuple(out)
 
 
+def check_frame_mapping(ranges: Sequence[tuple[int, int]], latent_frames: int, video_frames: int) -> None:
+    """Check that ``ranges`` maps ``latent_frames`` latent frames onto video frames ``0 … video_frames-1``.
+
+    Each latent frame owns a non-empty run of video frames, the runs follow each other without gap or
+    overlap, and together they cover the video.
+
+    Raises:
+        AttentionDataError: The mapping contradicts the array (callers add the file's name).
+    """
+    if len(ranges) != latent_frames:
+        raise AttentionDataError(
+            f"the map has {latent_frames} latent frames but latent_to_video_frames maps {len(ranges)}"
+        )
+    expected_first = 0
+    for k, (first, last) in enumerate(ranges):
+        if first != expected_first or last < first:
+            raise AttentionDataError(
+                f"latent_to_video_frames[{k}] is ({first}, {last}); expected a run starting at video frame "
+                f"{expected_first}"
+            )
+        expected_first = last + 1
+    if expected_first != video_frames:
+        raise AttentionDataError(
+            f"latent_to_video_frames covers video frames 0–{expected_first - 1} but the video has {video_frames} frames"
+        )
+
+
+def _checked_ranges(metadata: MapMetadata, latent_frames: int | None) -> tuple[tuple[int, int], ...]:
+    """The metadata's mapping, checked against ``latent_frames`` (default: its array's frame axis)."""
+    frames = metadata.shape[-3] if latent_frames is None else latent_frames
+    ranges = metadata.latent_to_video_frames
+    try:
+        check_frame_mapping(ranges, frames, metadata.video_dimensions.frames)
+    except AttentionDataError as exc:
+        where = f"video {metadata.video_id!r}, word {metadata.token_word!r}"
+        where += f", step {metadata.step_index}" if metadata.step_index is not None else " (aggregated)"
+        raise AttentionDataError(f"{where}: {exc}") from exc
+    return ranges
+
+
+def frame_weights(metadata: MapMetadata, latent_frames: int | None = None) -> np.ndarray:
+    """``[frame]`` float32: how many video frames each latent frame produced (Wan: 1, 4, 4, …).
+
+    Args:
+        metadata: The map's metadata.
+        latent_frames: Frames of the array the weights are for (default: the metadata's shape).
+
+    Raises:
+        AttentionDataError: The mapping contradicts the array.
+    """
+    ranges = _checked_ranges(metadata, latent_frames)
+    return np.asarray([last - first + 1 for first, last in ranges], dtype=np.float32)
+
+
+def frame_average(maps: np.ndarray, metadata: MapMetadata) -> np.ndarray:
+    """``[..., y, x]`` float32: ``maps`` ``[..., frame, y, x]`` averaged over the *video's* frames.
+
+    Each latent frame is weighted by the video frames it produced, so the result is the mean over the
+    video frames a viewer sees.
+
+    Raises:
+        AttentionDataError: The mapping contradicts the array's frame axis.
+    """
+    weights = frame_weights(metadata, maps.shape[-3])  # [frame]
+    return np.tensordot(maps, weights / weights.sum(), axes=([-3], [0])).astype(np.float32)
+
+
+def video_frame_index(metadata: MapMetadata, latent_frames: int | None = None) -> np.ndarray:
+    """``[video_frame]`` int64: the latent frame that produced each video frame.
+
+    Raises:
+        AttentionDataError: The mapping contradicts the array.
+    """
+    ranges = _checked_ranges(metadata, latent_frames)
+    return np.repeat(np.arange(len(ranges), dtype=np.int64), [last - first + 1 for first, last in ranges])
+
+
 __all__ = [
     "WAN_TEMPORAL_FACTOR",
+    "check_frame_mapping",
+    "frame_average",
+    "frame_weights",
     "latent_frame_of_video_frame",
     "latent_to_video_frame_ranges",
     "num_latent_frames",
+    "video_frame_index",
     "video_frames_of_latent",
 ]

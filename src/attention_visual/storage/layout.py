@@ -13,7 +13,7 @@ safe, lower-case name, otherwise a sanitised prefix (its Latin letters, or for a
 any, such as ``小猫``, its own letters) plus a hash of the original word, so
 ``../x``, ``a/b``, ``CON``, ``""``, a 300-character word, ``Kiss`` vs ``kiss`` and the reserved
 name ``aggregated`` can neither escape the video folder nor collide. The original word is
-kept in every metadata file, and the analyzer looks maps up by it.
+kept in every metadata file, and the reader (:mod:`.reader`) looks maps up by it.
 """
 
 from __future__ import annotations

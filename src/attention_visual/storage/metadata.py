@@ -98,6 +98,11 @@ class MapMetadata:
             raise AttentionDataError(f"axes {self.axes} do not match shape {self.shape}")
 
     @property
+    def word(self) -> str:
+        """The marked word this map belongs to (stored under the seed's key ``token_word``)."""
+        return self.token_word
+
+    @property
     def grid_shape(self) -> tuple[int, int, int]:
         """``(frame, y, x)`` of the stored array."""
         f, y, x = self.shape[-3:]

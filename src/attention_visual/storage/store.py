@@ -23,7 +23,9 @@ from typing import IO, Any
 import numpy as np
 
 from attention_visual.errors import AttentionDataError
+from attention_visual.extras import require_extra
 from attention_visual.storage.atomic import atomic_write_text, atomic_write_with, is_temporary
+from attention_visual.storage.frames import check_frame_mapping
 from attention_visual.storage.integrity import FileDigest, check_file, digest_file
 from attention_visual.storage.layout import (
     COMPLETE_MARK,
@@ -58,9 +60,17 @@ class AttentionStore:
         aggregated_format: file format of the step-averaged maps (defaults to ``storage_format``).
 
     Example:
-        >>> store = AttentionStore(Path("out/attention_maps"))  # doctest: +SKIP
-        >>> store.save_step(metadata, array)                     # doctest: +SKIP
-        >>> store.mark_complete("prompt_001_vid_001", {"words": ["kiss"]})  # doctest: +SKIP
+        >>> from attention_visual.storage.frames import latent_to_video_frame_ranges
+        >>> from attention_visual.storage.metadata import TokenGrid, VideoDimensions
+        >>> metadata = MapMetadata(video_id="prompt_001_vid_001", token_word="kiss", shape=(3, 2, 5),
+        ...     dtype="float32", axes=("frame", "y", "x"), num_steps=4, steps_used=(0,), step_index=0,
+        ...     aggregation_method="per_step", video_dimensions=VideoDimensions(80, 32, 16.0, 9),
+        ...     token_grid=TokenGrid(3, 2, 5), latent_to_video_frames=latent_to_video_frame_ranges(3))
+        >>> store = AttentionStore(Path("out/attention_maps"))
+        >>> store.save_step(metadata, np.zeros((3, 2, 5), np.float32)).as_posix()  # [frame, y, x]
+        'out/attention_maps/prompt_001_vid_001/kiss/step_000.npz'
+        >>> store.mark_complete("prompt_001_vid_001", {"words": ["kiss"]}).name
+        '_complete.json'
     """
 
     def __init__(
@@ -153,6 +163,7 @@ class AttentionStore:
         arr = np.ascontiguousarray(array, dtype=np.dtype(self.dtype))  # [*leading, frame, y, x]
         if tuple(arr.shape) != tuple(metadata.shape):
             raise AttentionDataError(f"array shape {arr.shape} does not match metadata shape {metadata.shape}")
+        _check_frames(metadata, data_path)
         meta = metadata.with_array(tuple(arr.shape), self.dtype)
         meta = meta.stamped() if not meta.storage_timestamp else meta
         if fmt == "numpy":
@@ -171,9 +182,18 @@ def _write_npz(fh: IO[bytes], arr: np.ndarray, compress: bool) -> None:
         np.savez(fh, attention=arr)
 
 
-def _write_pt(fh: IO[bytes], arr: np.ndarray) -> None:
-    import torch
+def _torch(what: str) -> Any:
+    """The torch module, which ``.pt`` maps need (a light install has none: one line naming the extra)."""
+    try:
+        import torch
+    except ModuleNotFoundError:
+        require_extra("wan", what)
+        raise
+    return torch
 
+
+def _write_pt(fh: IO[bytes], arr: np.ndarray) -> None:
+    torch = _torch("storage_format 'torch' (.pt maps)")
     torch.save({ARRAY_KEY: torch.from_numpy(arr)}, fh)
 
 
@@ -186,8 +206,7 @@ def read_array(path: Path) -> np.ndarray:
                     raise AttentionDataError(f"{path}: no '{ARRAY_KEY}' array in file (found {npz.files})")
                 return np.asarray(npz[ARRAY_KEY])
         if path.suffix == ".pt":
-            import torch
-
+            torch = _torch(f"reading {path}")
             try:
                 obj = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
             except pickle.UnpicklingError as exc:  # weights_only refused it: not plain tensors
@@ -211,7 +230,17 @@ def read_metadata(path: Path) -> MapMetadata:
     except (OSError, UnicodeDecodeError) as exc:
         raise AttentionDataError(f"{path}: cannot read metadata ({exc})") from exc
     try:
-        return MapMetadata.from_json(text)
+        metadata = MapMetadata.from_json(text)
+    except AttentionDataError as exc:
+        raise AttentionDataError(f"{path}: {exc}") from exc
+    _check_frames(metadata, path)
+    return metadata
+
+
+def _check_frames(metadata: MapMetadata, path: Path) -> None:
+    """The frame mapping must fit the array's frame axis and the video (errors name ``path``)."""
+    try:
+        check_frame_mapping(metadata.latent_to_video_frames, metadata.shape[-3], metadata.video_dimensions.frames)
     except AttentionDataError as exc:
         raise AttentionDataError(f"{path}: {exc}") from exc
 

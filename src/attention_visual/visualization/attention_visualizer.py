@@ -12,11 +12,13 @@ each frame, ffmpeg (imageio-ffmpeg's binary) encodes as frames arrive, and the o
 appears atomically at the end.
 
 Example:
-    >>> viz = AttentionVisualizer("outputs/batch/attention_maps", colormap="hot", fps=10)  # doctest: +SKIP
-    >>> viz.generate_attention_video("prompt_001_vid_001", "kiss", "kiss_steps.mp4")       # doctest: +SKIP
+    >>> viz = AttentionVisualizer("outputs/batch/attention_maps", colormap="hot", fps=10, figsize=(4, 3), dpi=50)
+    >>> viz.generate_attention_video("prompt_001_vid_001", "kiss", "kiss_steps.mp4").name
+    'kiss_steps.mp4'
     >>> viz.generate_attention_video("prompt_001_vid_001", "kiss", "kiss_overlay.mp4",
-    ...                              original_video_path="prompt_001_vid_001.mp4")       # doctest: +SKIP
-    >>> viz.generate_temporal_comparison("prompt_001_vid_001", ["kiss", "flowers"], "t.png")  # doctest: +SKIP
+    ...     original_video_path="outputs/batch/videos/prompt_001/video_001.mp4").name
+    'kiss_overlay.mp4'
+    >>> fig = viz.generate_temporal_comparison("prompt_001_vid_001", ["kiss", "flowers"], "t.png")
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
 
+from attention_visual.aliases import keyword_aliases
 from attention_visual.errors import NotFoundError, RenderError
 from attention_visual.render.encoder import format_of, prepare_output
 from attention_visual.render.options import RenderOptions
@@ -40,6 +43,7 @@ from attention_visual.storage.atomic import atomic_output
 from attention_visual.storage.metadata import GRID_AXES, MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.comparison import comparison_figure, snapshot_positions, temporal_metrics
+from attention_visual.visualization.in_memory import InMemoryAnalyzer
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +106,10 @@ class AttentionVisualizer:
         Unknown keys are an error. ``dpi`` may be added to a mapping.
 
         Example:
-            >>> params = load_config("demo.yaml").attention_analysis.visualization_params  # doctest: +SKIP
-            >>> AttentionVisualizer.from_params("outputs/b/attention_maps", params)       # doctest: +SKIP
+            >>> from attention_visual.config import load_config
+            >>> params = load_config("configs/tiny_demo.yaml").attention_analysis.visualization_params
+            >>> AttentionVisualizer.from_params("outputs/batch/attention_maps", params).options.colormap
+            'hot'
         """
         mapping = params.to_dict() if hasattr(params, "to_dict") else params
         options = RenderOptions.from_mapping(mapping)
@@ -111,11 +117,40 @@ class AttentionVisualizer:
         visualizer.options = options
         return visualizer
 
+    @classmethod
+    def from_maps(
+        cls,
+        maps: Mapping[str, np.ndarray],
+        metadata: Mapping[str, Sequence[MapMetadata]] | None = None,
+        **options: Any,
+    ) -> AttentionVisualizer:
+        """Render from maps in memory instead of a store, e.g. ``capture.word_maps()``.
+
+        Args:
+            maps: ``{word: [step, *leading, frame, y, x]}``.
+            metadata: ``{word: [metadata of each step]}``; default: ``maps.metadata`` (what
+                ``capture.word_maps()`` returns carries it).
+            **options: The constructor's options (``fps``, ``colormap``, ``figsize``, ...).
+
+        The video id to pass to the rendering methods is ``visualizer.analyzer.video_id`` (the metadata's;
+        ``"captured"`` unless ``word_maps(video_id=...)`` said otherwise).
+
+        Example:
+            >>> viz = AttentionVisualizer.from_maps(capture.word_maps(), fps=4)   # doctest: +SKIP
+            >>> viz.generate_attention_video("captured", "kiss", "kiss_steps.mp4")  # doctest: +SKIP
+        """
+        if metadata is None:
+            metadata = getattr(maps, "metadata", None)
+            if metadata is None:
+                raise RenderError("give the maps' metadata: {word: [metadata of each step]}")
+        return cls(InMemoryAnalyzer(maps, metadata), **options)
+
     # -- videos -------------------------------------------------------------------------------
+    @keyword_aliases(token_word="word")
     def generate_attention_video(
         self,
         video_id: str,
-        token_word: str,
+        word: str,
         output_path: Path | str,
         original_video_path: Path | str | None = None,
         overlay_alpha: float | None = None,
@@ -137,7 +172,7 @@ class AttentionVisualizer:
 
         Args:
             video_id: a stored video.
-            token_word: one of its marked words (original text).
+            word: one of its marked words, as written in the prompt (``token_word=``: the older name).
             output_path: ``.mp4``, ``.avi`` or ``.gif`` (else ``video_format`` decides).
             original_video_path: the generated video, for overlays.
             overlay_alpha: overrides the constructor's value.
@@ -162,7 +197,7 @@ class AttentionVisualizer:
             raise RenderError(f"output {output} would overwrite the original video; choose another path")
         source = self.prepare_video(
             video_id,
-            token_word,
+            word,
             original_video_path,
             overlay_alpha=overlay_alpha,
             interpolation_steps=interpolation_steps,
@@ -175,10 +210,11 @@ class AttentionVisualizer:
         log.info("rendering %d frames (%dx%d) to %s", source.num_frames, source.width, source.height, output)
         return write_video(source, output, fmt)
 
+    @keyword_aliases(token_word="word")
     def prepare_video(
         self,
         video_id: str,
-        token_word: str,
+        word: str,
         original_video_path: Path | str | None = None,
         *,
         overlay_alpha: float | None = None,
@@ -196,42 +232,42 @@ class AttentionVisualizer:
             raise RenderError(f"step selects the map overlaid on an original video; {why}")
         if original_video_path is not None:
             if step is not None:
-                info = self.analyzer.load_step(video_id, token_word, step)
+                info = self.analyzer.load_step(video_id, word, step)
                 grid, meta = self.analyzer.grid(info), info.metadata
                 heading = f"step {step + 1} / {meta.num_steps}"
             else:
-                grid, meta = self._averaged(video_id, token_word)
+                grid, meta = self._averaged(video_id, word)
                 heading = f"mean of {len(meta.steps_used) or meta.num_steps} steps"
             return overlay_video(
-                grid, meta, token_word, options, Path(original_video_path), layout, include_timestamp, heading
+                grid, meta, word, options, Path(original_video_path), layout, include_timestamp, heading
             )
         if use_aggregated:
-            grid, meta = self._averaged(video_id, token_word)
-            return still_video(grid, meta, token_word, options, frame, include_timestamp)
-        stack, metas = self.analyzer.step_stack(video_id, token_word)  # [step, frame, y, x]
-        return step_video(stack, metas, token_word, options, frame, include_timestamp)
+            grid, meta = self._averaged(video_id, word)
+            return still_video(grid, meta, word, options, frame, include_timestamp)
+        stack, metas = self.analyzer.step_stack(video_id, word)  # [step, frame, y, x]
+        return step_video(stack, metas, word, options, frame, include_timestamp)
 
     # -- arrays and figures ---------------------------------------------------------------------
-    def generate_aggregated_attention_map(
-        self, video_id: str, token_word: str, aggregate_steps: bool = True
-    ) -> np.ndarray:
+    @keyword_aliases(token_word="word")
+    def generate_aggregated_attention_map(self, video_id: str, word: str, aggregate_steps: bool = True) -> np.ndarray:
         """The word's map on the token grid.
 
         Args:
             video_id: a stored video.
-            token_word: one of its words.
+            word: one of its marked words (``token_word=``: the older name).
             aggregate_steps: True: the step-averaged map ``[frame, y, x]`` (the stored
                 aggregate, else the mean of the stored steps); False: every stored step,
                 ``[step, frame, y, x]``.
         """
         if aggregate_steps:
-            return self._averaged(video_id, token_word)[0]
-        return self.analyzer.step_stack(video_id, token_word)[0]
+            return self._averaged(video_id, word)[0]
+        return self.analyzer.step_stack(video_id, word)[0]
 
+    @keyword_aliases(tokens="words")
     def generate_temporal_comparison(
         self,
         video_id: str,
-        tokens: Sequence[str],
+        words: Sequence[str],
         save_path: Path | str | None = None,
         snapshots: int = 4,
     ) -> Figure:
@@ -239,7 +275,7 @@ class AttentionVisualizer:
 
         Args:
             video_id: a stored video.
-            tokens: its words to compare.
+            words: its marked words to compare (``tokens=``: the older name).
             save_path: write the figure here (PNG, or any format matplotlib knows by suffix).
             snapshots: how many steps the small-multiples grid shows per word.
 
@@ -247,7 +283,7 @@ class AttentionVisualizer:
             The figure: 2×3 metric plots (mass, peak, entropy × steps, frames) and one row of
             snapshots per word.
         """
-        if not tokens:
+        if not words:
             raise RenderError("give at least one word to compare")
         output = prepare_output(save_path) if save_path is not None else None
         if output is not None:
@@ -256,7 +292,7 @@ class AttentionVisualizer:
             if kind not in supported:
                 raise RenderError(f"cannot save a figure as {output.name}; use one of .{', .'.join(sorted(supported))}")
         metrics, snaps, snap_steps = [], [], []
-        for word in tokens:
+        for word in words:
             stack, metas = self.analyzer.step_stack(video_id, word)  # [step, frame, y, x]
             steps = [(m.step_index if m.step_index is not None else i) + 1 for i, m in enumerate(metas)]
             weights = self.analyzer.frame_weights(metas[0])  # [frame]
@@ -265,7 +301,7 @@ class AttentionVisualizer:
             snaps.append(np.stack([self.analyzer.frame_averaged(stack[i], metas[0]) for i in picks]))
             snap_steps.append([steps[i] for i in picks])
         fig = comparison_figure(
-            list(tokens),
+            list(words),
             metrics,
             snaps,
             snap_steps,
@@ -279,16 +315,16 @@ class AttentionVisualizer:
             log.info("wrote %s", output)
         return fig
 
-    def _averaged(self, video_id: str, token_word: str) -> tuple[np.ndarray, MapMetadata]:
+    def _averaged(self, video_id: str, word: str) -> tuple[np.ndarray, MapMetadata]:
         """``([frame, y, x], metadata)`` of the step-averaged map: the stored one, else the mean of the steps."""
         try:
-            info = self.analyzer.load_aggregated(video_id, token_word)
+            info = self.analyzer.load_aggregated(video_id, word)
             return self.analyzer.grid(info), info.metadata
         except NotFoundError:
-            if not self.analyzer.get_available_steps(video_id, token_word):
+            if not self.analyzer.get_available_steps(video_id, word):
                 raise
-        stack, metas = self.analyzer.step_stack(video_id, token_word)  # [step, frame, y, x]
-        log.info("no stored aggregate for %r: averaging its %d stored steps", token_word, len(metas))
+        stack, metas = self.analyzer.step_stack(video_id, word)  # [step, frame, y, x]
+        log.info("no stored aggregate for %r: averaging its %d stored steps", word, len(metas))
         steps = tuple(m.step_index if m.step_index is not None else i for i, m in enumerate(metas))
         meta = dataclasses.replace(  # describes the averaged grid: [frame, y, x], all stored steps
             metas[0],

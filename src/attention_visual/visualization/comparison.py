@@ -14,8 +14,11 @@ small multiples: one row per word, its frame-averaged map at a few steps, on one
 colour scale per word.
 
 Example:
-    >>> metrics = temporal_metrics(stack, frame_weights)   # stack [step, frame, y, x]  # doctest: +SKIP
-    >>> fig = comparison_figure(["kiss", "flowers"], [m1, m2], [s1, s2], [[1, 17, 34, 50]] * 2)  # doctest: +SKIP
+    >>> stack = np.zeros((4, 3, 2, 5), np.float32)  # [step, frame, y, x]
+    >>> stack[:, :, 0, 0] = 1.0                      # all attention on one token
+    >>> metrics = temporal_metrics(stack, np.array([1.0, 4.0, 4.0]), steps=[1, 2, 3, 4])  # weights: Wan's 1, 4, 4
+    >>> float(metrics.by_step["entropy"][0]), float(metrics.by_step["peak"][0])
+    (0.0, 1.0)
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from attention_visual.errors import RenderError
+from attention_visual.errors import AttentionDataError, RenderError
 from attention_visual.render.fonts import check_text, font_families
 
 METRICS = ("mass", "peak", "entropy")
@@ -67,10 +70,13 @@ def temporal_metrics(stack: np.ndarray, frame_weights: np.ndarray, steps: Sequen
         stack: one word's maps in step order.
         frame_weights: ``[frame]`` video frames per latent frame (Wan: 1, 4, 4, ...).
         steps: the 1-based step number of each map.
+
+    Raises:
+        AttentionDataError: ``frame_weights`` does not have one weight per latent frame.
     """
     weights = np.asarray(frame_weights, dtype=np.float64)  # [frame]
     if weights.shape != (stack.shape[1],):
-        weights = np.ones(stack.shape[1])
+        raise AttentionDataError(f"{weights.shape[0]} frame weights for a stack of {stack.shape[1]} latent frames")
     per_step = np.tensordot(stack, weights / weights.sum(), axes=([1], [0]))  # [step, y, x]
     per_frame = stack.mean(axis=0)  # [frame, y, x]
     return TemporalMetrics(np.asarray(steps), spatial_stats(per_step), spatial_stats(per_frame))

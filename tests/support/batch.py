@@ -1,8 +1,8 @@
 """Synthetic batch folders for the report tests: the real manifest schema and store, no model.
 
-Import as ``from report.report_support import build_batch`` (tests/ is on pytest's pythonpath).
+Import as ``from support.batch import build_batch`` (tests/ is on pytest's pythonpath).
 
-:func:`build_batch` writes ``manifest.json`` through :mod:`attention_visual.pipeline.manifest`, the
+:func:`build_batch` writes ``manifest.json`` through :mod:`attention_visual.storage.batch_manifest`, the
 maps through :class:`AttentionStore` and small H.264 videos with imageio-ffmpeg (one encoded file
 copied to every path, so a 50-video batch takes a second). Each word's map has one hot token that
 moves with the step (step ``s`` → token column ``s % x``), so consecutive steps always look different.
@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 
-from attention_visual.pipeline.manifest import (
+from attention_visual.prompts.parsing import parse_prompt
+from attention_visual.storage import AttentionStore, MapMetadata, token_dir_name
+from attention_visual.storage.batch_layout import make_video_id, prompt_dir
+from attention_visual.storage.batch_manifest import (
     Manifest,
     PromptRecord,
     RenderRecord,
@@ -26,9 +29,7 @@ from attention_visual.pipeline.manifest import (
     VideoRecord,
     write_manifest,
 )
-from attention_visual.pipeline.plan import make_video_id, prompt_dir
-from attention_visual.prompts.parsing import parse_prompt
-from attention_visual.storage import AttentionStore, MapMetadata, token_dir_name
+from support.maps import save_word, write_video
 from support.synthetic import make_metadata
 
 GRID = (3, 2, 3)  # [frame, y, x]: the tiny model's token grid
@@ -65,17 +66,6 @@ def map_metadata(video_id: str, word: str, step: int | None, prompt: str, grid: 
     )
 
 
-def write_mp4(path: Path, frames: int = 4 * (GRID[0] - 1) + 1) -> Path:
-    """A small H.264 video whose colour changes every frame."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = imageio_ffmpeg.write_frames(str(path), (WIDTH, HEIGHT), fps=FPS, macro_block_size=1, quality=9)
-    writer.send(None)
-    for n in range(frames):
-        writer.send(np.full((HEIGHT, WIDTH, 3), (30, 20 * n % 256, 120), dtype=np.uint8).tobytes())
-    writer.close()
-    return path
-
-
 def build_batch(
     batch_dir: Path,
     prompts: Sequence[str] = PROMPTS,
@@ -96,7 +86,7 @@ def build_batch(
         grid: ``(frame, y, x)`` token grid of the maps.
     """
     statuses = dict(statuses or {})
-    template = write_mp4(batch_dir / ".template.mp4")
+    template = write_video(batch_dir / ".template.mp4", 4 * (grid[0] - 1) + 1, WIDTH, HEIGHT, FPS)
     prompt_records: list[PromptRecord] = []
     video_records: list[VideoRecord] = []
     for p, text in enumerate(prompts, start=1):
@@ -173,9 +163,7 @@ def _write_video(
     store = AttentionStore(batch_dir / "attention_maps")
     for w, word in enumerate(words):
         maps = [word_map(s, w, grid) for s in range(NUM_STEPS)]
-        for s, arr in enumerate(maps):
-            store.save_step(map_metadata(video_id, word, s, prompt, grid), arr)
-        store.save_aggregated(map_metadata(video_id, word, None, prompt, grid), np.mean(maps, axis=0))
+        save_word(store, maps, partial(map_metadata, video_id, word, prompt=prompt, grid=grid))
     if status == "interrupted":
         return VideoRecord(
             **common,  # type: ignore[arg-type]

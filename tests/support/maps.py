@@ -1,6 +1,6 @@
-"""Synthetic stores and videos for the visualizer and CLI tests: known hot spots, no model.
+"""Synthetic stores and videos for the visualizer, CLI and report tests: known hot spots, no model.
 
-Import as ``from visualization.visualizer_support import ...`` (tests/ is on pytest's pythonpath).
+Import as ``from support.maps import ...`` (tests/ is on pytest's pythonpath).
 
 The default video: 5 latent frames of 3 × 4 tokens (non-square, so a transposed axis cannot
 pass), Wan's frame mapping (latent 0 → video frame 0, latent k → 4k−3 … 4k), so 17 video frames
@@ -13,6 +13,8 @@ of 64 × 48 pixels (16 × 16 pixels per token) at 8 fps.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -78,12 +80,22 @@ def write_store(
     store = AttentionStore(root, storage_format="numpy", compress=True)
     for word in words:
         maps = [word_map(word, s, num_steps, grid) for s in range(num_steps)]
-        for s, arr in enumerate(maps):
-            store.save_step(metadata(word, s, num_steps, grid, video_id), arr)
-        if aggregated:
-            store.save_aggregated(metadata(word, None, num_steps, grid, video_id), np.mean(maps, axis=0))
+        save_word(store, maps, partial(metadata, word, num_steps=num_steps, grid=grid, video_id=video_id), aggregated)
     store.mark_complete(video_id, {"words": list(words)})
     return root
+
+
+def save_word(
+    store: AttentionStore,
+    maps: Sequence[np.ndarray],
+    metadata_of: Callable[[int | None], MapMetadata],
+    aggregated: bool = True,
+) -> None:
+    """Save one word's ``[frame, y, x]`` map per step (``metadata_of(step)``) and their mean (``metadata_of(None)``)."""
+    for s, arr in enumerate(maps):
+        store.save_step(metadata_of(s), arr)
+    if aggregated:
+        store.save_aggregated(metadata_of(None), np.mean(maps, axis=0))
 
 
 def frame_colour(n: int) -> tuple[int, int, int]:
@@ -93,6 +105,7 @@ def frame_colour(n: int) -> tuple[int, int, int]:
 
 def write_video(path: Path, frames: int = FRAMES, width: int = WIDTH, height: int = HEIGHT, fps: float = FPS) -> Path:
     """A synthetic "generated video" (H.264) written with imageio-ffmpeg, frame colour per :func:`frame_colour`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     writer = imageio_ffmpeg.write_frames(str(path), (width, height), fps=fps, macro_block_size=1, quality=9)
     writer.send(None)
     for n in range(frames):

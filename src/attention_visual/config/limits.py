@@ -1,0 +1,139 @@
+"""Every limit of a capture or rendering option, defined once.
+
+The config schema (:mod:`attention_visual.config.schema`), :class:`~attention_visual.capture.CaptureSettings`
+and :class:`~attention_visual.render.options.RenderOptions` attach these very check objects to their
+fields, so a value the config accepts is never refused later by the capture or the renderer, and
+``RenderOptions``/``CaptureSettings`` built directly by an API user are held to the same limits.
+This module needs neither torch nor matplotlib at import time.
+
+Example:
+    >>> RENDER_FPS("fps", 500)
+    Traceback (most recent call last):
+    ...
+    attention_visual.errors.ConfigError: fps must be in (0, 240], got 500
+    >>> captured_steps((1, 3, 5), 2)
+    (1, 5)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from attention_visual.config import validation as v
+
+# -- capture ----------------------------------------------------------------------------------------
+#: Which guidance pass is captured (``both``: a leading ``pass`` axis).
+GUIDANCE_PASSES = ("cond", "uncond", "both")
+#: Whether the padding text keys stay in the softmax.
+PADDING_MODES = ("include", "exclude")
+#: How a word's tokens are combined.
+TOKEN_REDUCTIONS = ("sum", "mean", "max")
+#: Floating dtypes of stored maps.
+STORAGE_DTYPES = ("float32", "float16")
+
+GUIDANCE_PASS = v.choice(*GUIDANCE_PASSES)
+PADDING = v.choice(*PADDING_MODES)
+TOKEN_REDUCTION = v.choice(*TOKEN_REDUCTIONS)
+STORAGE_DTYPE = v.choice(*STORAGE_DTYPES)
+BLOCKS = v.block_list()
+STEPS = v.step_list()
+#: Keep every n-th of the steps selected by ``steps`` (see :func:`captured_steps`).
+STORAGE_INTERVAL = v.integer(min_value=1)
+SPATIAL_DOWNSAMPLE_FACTOR = v.integer(min_value=1)
+FLAG = v.boolean()
+
+#: Largest seed + 1 a torch generator takes here: every video's ``seed + index`` is in [0, 2**63).
+SEED_LIMIT = 2**63
+
+# -- rendering --------------------------------------------------------------------------------------
+#: How maps are scaled to the colormap (see :mod:`attention_visual.render.normalize`).
+NORMALIZATIONS: tuple[str, ...] = ("global", "per_step", "per_frame", "percentile")
+#: Output containers: H.264 in MP4, Motion-JPEG in AVI, animated GIF.
+VIDEO_FORMATS: tuple[str, ...] = ("mp4", "avi", "gif")
+#: Pixels per inch of the rendered figures when nothing else is asked (the config has no ``dpi``).
+DEFAULT_DPI = 100
+#: Smallest and largest side of a step-video frame, in pixels (8K is plenty).
+FIGURE_PIXELS = (64, 7680)
+#: Highest frame rate of the step and aggregated attention videos.
+MAX_RENDER_FPS = 240
+
+NORMALIZATION = v.choice(*NORMALIZATIONS)
+VIDEO_FORMAT = v.choice(*VIDEO_FORMATS)
+OVERLAY_ALPHA = v.number(min_value=0, max_value=1)
+STATIC_DURATION = v.number(min_value=0, min_open=True, max_value=3600)
+RENDER_FPS = v.number(min_value=0, min_open=True, max_value=MAX_RENDER_FPS)
+INTERPOLATION_STEPS = v.integer(min_value=0, max_value=120)
+DPI = v.integer(min_value=10, max_value=1200)
+
+
+def figure_size(dpi: int = DEFAULT_DPI) -> v.Check:
+    """Two positive numbers ``[width, height]`` in inches whose pixels at ``dpi`` are within :data:`FIGURE_PIXELS`.
+
+    Example:
+        >>> figure_size(200)("figsize", [12, 8])
+        (12.0, 8.0)
+        >>> figure_size(100)("figsize", [0.5, 8])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        attention_visual.errors.ConfigError: figsize[0] (width) must be in [0.64, 76.8] inches (64-7680 px ...
+    """
+    pair = v.positive_pair()
+    low, high = FIGURE_PIXELS
+    inches = f"in [{low / dpi:g}, {high / dpi:g}] inches ({low}-{high} px at dpi {dpi})"
+
+    def check(key: str, value: Any) -> tuple[float, float]:
+        size: tuple[float, float] = pair(key, value)
+        for i, side in enumerate(("width", "height")):
+            if not low <= size[i] * dpi <= high:
+                v.fail(f"{key}[{i}] ({side})", inches, size[i])
+        return size
+
+    return check
+
+
+FIGSIZE = figure_size(DEFAULT_DPI)
+
+
+def captured_steps(steps: Sequence[int] | None, storage_interval: int, num_steps: int | None = None) -> tuple[int, ...]:
+    """The denoising steps recorded: every ``storage_interval``-th of the steps ``steps`` selects.
+
+    Args:
+        steps: Sorted step indices, or None for every step (then ``num_steps`` is needed).
+        storage_interval: Keep every n-th selected step, starting with the first.
+        num_steps: Steps the run has; selected steps at or past it never run and are dropped.
+
+    Example:
+        >>> captured_steps((1, 3, 5), 2), captured_steps(None, 3, 8), captured_steps((1, 3, 5), 1, 4)
+        ((1, 5), (0, 3, 6), (1, 3))
+    """
+    if steps is None:
+        if num_steps is None:
+            raise ValueError("captured_steps: num_steps is needed when steps is None (all steps)")
+        return tuple(range(0, num_steps, storage_interval))
+    kept = tuple(steps)[::storage_interval]
+    return kept if num_steps is None else tuple(s for s in kept if s < num_steps)
+
+
+def is_captured(step_index: int, steps: Sequence[int] | None, storage_interval: int) -> bool:
+    """Whether step ``step_index`` is recorded (the same rule as :func:`captured_steps`, one step at a time)."""
+    if steps is None:
+        return step_index % storage_interval == 0
+    return step_index in tuple(steps)[::storage_interval]
+
+
+__all__ = [
+    "DEFAULT_DPI",
+    "FIGURE_PIXELS",
+    "GUIDANCE_PASSES",
+    "MAX_RENDER_FPS",
+    "NORMALIZATIONS",
+    "PADDING_MODES",
+    "SEED_LIMIT",
+    "STORAGE_DTYPES",
+    "TOKEN_REDUCTIONS",
+    "VIDEO_FORMATS",
+    "captured_steps",
+    "figure_size",
+    "is_captured",
+]

@@ -1,0 +1,72 @@
+"""What a model's transformer looks like, read from its ``config.json`` without loading any weights.
+
+:func:`transformer_config` finds ``transformer/config.json`` in a local diffusers folder or in the
+Hugging Face cache (never on the network); ``"tiny"`` knows its own architecture. Other pipelines
+extend :func:`transformer_config`, and callers ask :func:`num_transformer_blocks`.
+
+Example:
+    >>> num_transformer_blocks("tiny")
+    2
+    >>> num_transformer_blocks("nobody/not-in-the-cache") is None
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from attention_visual.models.tiny import TINY_MODEL_ID, TINY_NUM_LAYERS
+
+log = logging.getLogger(__name__)
+
+#: Where a diffusers pipeline keeps its transformer's configuration, relative to the model folder or repo.
+TRANSFORMER_CONFIG = "transformer/config.json"
+
+
+def transformer_config(model_id: str) -> dict[str, Any] | None:
+    """The transformer's ``config.json`` of ``model_id`` as a mapping, or None when it is not available offline.
+
+    Args:
+        model_id: ``"tiny"``, a local diffusers folder, or a Hub id (looked up in the local cache only).
+
+    Returns:
+        The parsed file (``{"num_layers": 30, ...}``); None when no local copy exists or it cannot be read
+        (the reason is logged at debug level).
+    """
+    if model_id == TINY_MODEL_ID:
+        return {"num_layers": TINY_NUM_LAYERS}
+    local = Path(model_id).expanduser() / TRANSFORMER_CONFIG
+    path: Path | None = local if local.is_file() else _cached(model_id)
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        log.debug("cannot read %s: %s", path, exc)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def num_transformer_blocks(model_id: str) -> int | None:
+    """The transformer's ``num_layers`` (blocks ``0..n-1``), or None when its config is not available offline."""
+    config = transformer_config(model_id)
+    layers = None if config is None else config.get("num_layers")
+    return layers if isinstance(layers, int) and not isinstance(layers, bool) and layers > 0 else None
+
+
+def _cached(repo_id: str) -> Path | None:
+    """The cached ``transformer/config.json`` of the Hub repo ``repo_id``, without reaching the network."""
+    from huggingface_hub import try_to_load_from_cache  # deferred: only needed for Hub ids
+
+    try:
+        found = try_to_load_from_cache(repo_id, TRANSFORMER_CONFIG)
+    except ValueError as exc:  # not a valid repo id (HFValidationError)
+        log.debug("no cache lookup for %r: %s", repo_id, exc)
+        return None
+    return Path(found) if isinstance(found, str) else None
+
+
+__all__ = ["TRANSFORMER_CONFIG", "num_transformer_blocks", "transformer_config"]
