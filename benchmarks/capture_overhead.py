@@ -1,9 +1,13 @@
 """Capture overhead: wall time and peak memory with vs. without AttentionCapture, one process.
 
-A transformer of Wan2.1-T2V-1.3B width (dim 1536 = 12 heads x 128, ffn 8960, text_dim 4096)
-with 2 blocks (random weights), the tiny tokenizer/VAE, guidance on (two passes per step),
-``output_type="latent"``. Runs alternate (plain, captured, plain, captured, ...) so drift
-hits both sides; the ratio of medians is printed.
+The transformer(s) of a real Wan checkpoint at its real width (``--model-config``, a shipped
+architecture: ``attention_visual.models.public_checkpoints``; default Wan2.1-T2V-1.3B: dim 1536 = 12 heads
+x 128, ffn 8960) with ``--blocks`` blocks (2 by default, random weights), both experts for Wan2.2
+A14B; a 4096-wide one-layer text encoder with the tiny tokenizer; a tiny VAE with the checkpoint's
+latent channels and factors (16x and 48 channels for TI2V-5B); for the I2V/FLF2V checkpoints a one-layer
+CLIP image encoder of the real geometry (1280 wide, 224 px, 257 tokens per image). Guidance on (two
+passes per step), ``output_type="latent"``. Runs alternate (plain, captured, plain, captured, ...) so
+drift hits both sides; the ratio of medians is printed.
 
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` (exact); on the CPU the peak resident
 set size during a run above the resident size at its start, sampled every millisecond from
@@ -11,8 +15,12 @@ set size during a run above the resident size at its start, sampled every millis
 ``MALLOC_MMAP_THRESHOLD_``) so large freed tensors go back to the OS between runs.
 
 Usage:
-    python benchmarks/capture_overhead.py                       # 480x832x17 (7,800 video tokens) on the CPU
+    python benchmarks/capture_overhead.py                       # 1.3B width, 480x832x17 (7,800 video tokens), CPU
     python benchmarks/capture_overhead.py --height 240 --width 416   # 1,950 video tokens
+    python benchmarks/capture_overhead.py --model-config wan2.2-ti2v-5b --height 320 --width 576
+    python benchmarks/capture_overhead.py --model-config wan2.2-ti2v-5b --pipeline i2v   # TI2V-5B image-to-video
+    python benchmarks/capture_overhead.py --model-config wan2.2-t2v-a14b --steps 4   # both experts run
+    python benchmarks/capture_overhead.py --list                 # the shipped --model-config names
     python benchmarks/capture_overhead.py --device cuda --blocks 30 --frames 81   # the real width and depth
 """
 
@@ -25,53 +33,100 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
-from diffusers import WanPipeline, WanTransformer3DModel
-from transformers import UMT5Config, UMT5EncoderModel
+from diffusers.pipelines.wan.pipeline_wan import WanPipeline
+from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
+from diffusers.pipelines.wan.pipeline_wan_vace import WanVACEPipeline
+from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipeline
+from transformers import (
+    CLIPImageProcessorPil,
+    CLIPVisionConfig,
+    CLIPVisionModelWithProjection,
+    UMT5Config,
+    UMT5EncoderModel,
+)
 
 from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.capture.attention_math import WordColumns, word_attention
-from attention_visual.models import build_tiny_pipeline
+from attention_visual.models.checkpoint import AUTO_TASK, TASK_PIPELINES, pipeline_class_for
+from attention_visual.models.public_checkpoints import (
+    Architecture,
+    architecture_names,
+    build_transformer,
+    load_architecture,
+)
+from attention_visual.models.tiny_variants import build_tiny_model, tiny_image
 
 PROMPT = "A romantic (kiss) between a man and woman with (flowers)"
 _MMAP_ENV = "MALLOC_MMAP_THRESHOLD_"
 
 
-def build_wide_pipeline(blocks: int, dtype: torch.dtype, device: str) -> WanPipeline:
-    """Tiny tokenizer/VAE/scheduler with a Wan2.1-1.3B-width transformer and a 4096-wide text encoder."""
-    tiny = build_tiny_pipeline(seed=0)
+#: The tiny model whose tokenizer, scheduler and VAE each checkpoint's benchmark pipeline borrows.
+_TINY_PARTS = {16: "tiny", 48: "tiny-ti2v-5b"}  # by VAE latent channels
+
+
+def _clip_encoder(dtype: torch.dtype) -> tuple[torch.nn.Module, Any]:
+    """A one-layer CLIP image encoder of Wan's geometry: 1280 wide, 224 px, patch 14 (257 tokens)."""
+    encoder = CLIPVisionModelWithProjection(
+        CLIPVisionConfig(
+            hidden_size=1280,
+            projection_dim=1024,
+            num_hidden_layers=2,  # Wan reads hidden_states[-2]
+            num_attention_heads=16,
+            intermediate_size=1280,
+            image_size=224,
+            patch_size=14,
+        )
+    ).to(dtype)
+    return encoder.eval(), CLIPImageProcessorPil(crop_size=224, size=224)
+
+
+def build_wide_pipeline(arch: Architecture, task: str, blocks: int, dtype: torch.dtype, device: str) -> Any:
+    """The checkpoint's pipeline class with full-width transformer(s) of ``blocks`` blocks (see the docstring)."""
+    spec = arch.checkpoint
+    class_name = pipeline_class_for(spec, task, arch.name)
+    tiny = build_tiny_model(_TINY_PARTS[int(arch.vae["z_dim"])], seed=0)
     torch.manual_seed(0)
-    transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=12,
-        attention_head_dim=128,
-        in_channels=16,
-        out_channels=16,
-        text_dim=4096,
-        freq_dim=256,
-        ffn_dim=8960,
-        num_layers=blocks,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        eps=1e-6,
-        rope_max_seq_len=1024,
-    )
-    text_encoder = UMT5EncoderModel(
-        UMT5Config(vocab_size=len(tiny.tokenizer), d_model=4096, d_kv=64, d_ff=256, num_layers=1, num_heads=8)
-    )
-    pipe = WanPipeline(
-        tokenizer=tiny.tokenizer,
-        text_encoder=text_encoder,
-        vae=tiny.vae,
-        scheduler=tiny.scheduler,
-        transformer=transformer,
-    )
-    pipe.transformer.to(dtype)
+    components: dict[str, Any] = {
+        "tokenizer": tiny.tokenizer,
+        "text_encoder": UMT5EncoderModel(
+            UMT5Config(vocab_size=len(tiny.tokenizer), d_model=4096, d_kv=64, d_ff=256, num_layers=1, num_heads=8)
+        ),
+        "vae": tiny.vae,
+        "scheduler": tiny.scheduler,
+        "transformer": build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype),
+    }
+    if spec.has_transformer_2:
+        components["transformer_2"] = build_transformer(arch, num_layers=blocks, seed=1, dtype=dtype)
+    if class_name == "WanImageToVideoPipeline":
+        encoder, processor = _clip_encoder(dtype) if spec.has_image_encoder else (None, None)
+        components.update(image_encoder=encoder, image_processor=processor)
+    cls = {
+        "WanPipeline": WanPipeline,
+        "WanImageToVideoPipeline": WanImageToVideoPipeline,
+        "WanVACEPipeline": WanVACEPipeline,
+        "WanVideoToVideoPipeline": WanVideoToVideoPipeline,
+    }[class_name]
+    pipe = cls(**components, **spec.pipeline_kwargs(class_name))
     pipe.text_encoder.to(dtype)
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def task_inputs(pipe: Any, height: int, width: int, frames: int) -> dict[str, Any]:
+    """The image/video inputs the pipeline's call needs (deterministic)."""
+    cls = type(pipe).__name__
+    if cls == "WanImageToVideoPipeline":
+        inputs: dict[str, Any] = {"image": tiny_image(height, width, seed=1)}
+        if pipe.transformer.config.pos_embed_seq_len is not None:  # FLF2V: first and last frame
+            inputs["last_image"] = tiny_image(height, width, seed=2)
+        return inputs
+    if cls == "WanVideoToVideoPipeline":
+        return {"video": [tiny_image(height, width, seed=10 + n) for n in range(frames)], "strength": 1.0}
+    return {}
 
 
 class PeakMemory:
@@ -113,13 +168,15 @@ class PeakMemory:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def isolated_capture_seconds(tokens: int, blocks: int, dtype: torch.dtype, device: str, repeats: int = 5) -> float:
+def isolated_capture_seconds(
+    tokens: int, blocks: int, dtype: torch.dtype, device: str, width: int = 1536, heads: int = 12, repeats: int = 5
+) -> float:
     """Seconds of the capture's own computation for one captured pass: ``blocks`` calls at these shapes.
 
     Measured alone, so it does not drown in the run-to-run noise of a whole step on a busy machine.
     """
-    q = torch.randn(tokens, 1536, dtype=dtype, device=device)  # [video_token, heads * head_dim]
-    k = torch.randn(512, 1536, dtype=dtype, device=device)  # [text_token, heads * head_dim]
+    q = torch.randn(tokens, width, dtype=dtype, device=device)  # [video_token, heads * head_dim]
+    k = torch.randn(512, width, dtype=dtype, device=device)  # [text_token, heads * head_dim]
     k[20:] = k[20]  # Wan's identical padding rows after 20 real tokens
     words = WordColumns.from_words([(2, 3), (10, 11)])
     cols = torch.tensor(words.columns, device=device)
@@ -130,7 +187,7 @@ def isolated_capture_seconds(tokens: int, blocks: int, dtype: torch.dtype, devic
         start = time.perf_counter()
         acc = torch.zeros(2, tokens, device=device)
         for _ in range(blocks):
-            acc += word_attention(q, k, 12, cols, words.bounds, num_real_keys=20).mean(0)
+            acc += word_attention(q, k, heads, cols, words.bounds, num_real_keys=20).mean(0)
         acc.cpu()
         best = min(best, time.perf_counter() - start)
     return best
@@ -146,27 +203,38 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=17)
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="runs of each kind (after one warm-up each)")
+    parser.add_argument("--model-config", default="wan2.1-t2v-1.3b", help="a shipped architecture (see --list)")
+    parser.add_argument("--pipeline", default=AUTO_TASK, choices=[AUTO_TASK, *TASK_PIPELINES])
+    parser.add_argument("--list", action="store_true", help="print the shipped architecture names and exit")
     args = parser.parse_args()
+    if args.list:
+        print("\n".join(architecture_names()))
+        return
     if not args.device.startswith("cuda") and _MMAP_ENV not in os.environ:
         os.environ[_MMAP_ENV] = str(1 << 20)
         os.execv(sys.executable, [sys.executable, *sys.argv])
     dtype = getattr(torch, args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32"))
-    pipe = build_wide_pipeline(args.blocks, dtype, args.device)
-    tokens = ((args.frames - 1) // 4 + 1) * (args.height // 16) * (args.width // 16)
+    arch = load_architecture(args.model_config)
+    pipe = build_wide_pipeline(arch, args.pipeline, args.blocks, dtype, args.device)
+    px = arch.pixels_per_token
+    tokens = ((args.frames - 1) // 4 + 1) * (args.height // px) * (args.width // px)
     print(
-        f"transformer: {args.blocks} blocks of Wan2.1-1.3B width, {dtype}, {args.device}; "
-        f"video {args.height}x{args.width}x{args.frames} = {tokens} video tokens, 512 text tokens, "
+        f"{arch.name} ({type(pipe).__name__}, {arch.checkpoint.experts} expert(s)): {args.blocks} blocks of width "
+        f"{arch.width} ({arch.transformer['num_attention_heads']} heads), {dtype}, {args.device}; video "
+        f"{args.height}x{args.width}x{args.frames} = {tokens} video tokens ({px} px/token), 512 text tokens, "
         f"{args.steps} steps with guidance (2 passes/step), threads={torch.get_num_threads()}"
     )
     call = {
         "height": args.height,
         "width": args.width,
-        "num_frames": args.frames,
         "num_inference_steps": args.steps,
         "guidance_scale": 5.0,
         "max_sequence_length": 512,
         "output_type": "latent",
+        **task_inputs(pipe, args.height, args.width, args.frames),
     }
+    if "video" not in call:  # video-to-video takes the input video's length
+        call["num_frames"] = args.frames
 
     def plain() -> None:
         pipe(
@@ -176,12 +244,13 @@ def main() -> None:
         )
 
     def captured() -> None:
-        with AttentionCapture(pipe, PROMPT, CaptureSettings()) as cap:
+        with AttentionCapture(pipe, PROMPT, CaptureSettings(), max_sequence_length=512) as cap:
             pipe(prompt=cap.prompt, generator=torch.Generator().manual_seed(0), **call)
         cap.word_maps()
 
     runs: dict[str, Callable[[], None]] = {"plain": plain, "captured": captured}
     times: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}  # process CPU seconds: robust to other jobs' load
     peaks: dict[str, list[int]] = {k: [] for k in runs}
     for fn in runs.values():  # warm-up
         fn()
@@ -190,21 +259,29 @@ def main() -> None:
             with PeakMemory(args.device) as mem:
                 if args.device.startswith("cuda"):
                     torch.cuda.synchronize()
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 fn()
                 if args.device.startswith("cuda"):
                     torch.cuda.synchronize()
                 times[name].append(time.perf_counter() - start)
+                cpu[name].append(time.process_time() - start_cpu)
             peaks[name].append(mem.peak)
-            print(f"  {name:9s} {times[name][-1]:8.3f} s   peak +{mem.peak / 2**20:9.1f} MiB", flush=True)
+            print(
+                f"  {name:9s} {times[name][-1]:8.3f} s   cpu {cpu[name][-1]:8.3f} s"
+                f"   peak +{mem.peak / 2**20:9.1f} MiB",
+                flush=True,
+            )
     t = {k: statistics.median(v) for k, v in times.items()}
     m = {k: statistics.median(v) for k, v in peaks.items()}
     print(f"median wall time: plain {t['plain']:.3f} s, captured {t['captured']:.3f} s")
     print(f"median peak memory: plain {m['plain'] / 2**20:.1f} MiB, captured {m['captured'] / 2**20:.1f} MiB")
     print(f"wall-time ratio (captured / plain): {t['captured'] / t['plain']:.4f} (median)")
     print(f"wall-time ratio (captured / plain): {min(times['captured']) / min(times['plain']):.4f} (best of each)")
+    c = {k: statistics.median(v) for k, v in cpu.items()}
+    print(f"CPU-time ratio (captured / plain): {c['captured'] / c['plain']:.4f} (median process time, all threads)")
     print(f"peak-memory ratio (captured / plain): {m['captured'] / max(m['plain'], 1):.4f}")
-    own = isolated_capture_seconds(tokens, args.blocks, dtype, args.device) * args.steps  # one captured pass/step
+    heads = int(arch.transformer["num_attention_heads"])
+    own = isolated_capture_seconds(tokens, args.blocks, dtype, args.device, arch.width, heads) * args.steps
     print(
         f"capture computation alone: {own * 1e3:.1f} ms per run = {own / min(times['plain']):.2%} of the "
         f"fastest plain run (an upper bound of the overhead that run-to-run noise cannot hide)"

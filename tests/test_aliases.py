@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.maps import VIDEO_ID, decode, write_store
 
 from attention_visual.aliases import keyword_aliases
 from attention_visual.cli.main import main
 from attention_visual.visualization import AttentionAnalyzer, AttentionVisualizer
+from support.maps import VIDEO_ID, decode, write_store
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,16 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+from types import ModuleType
 
 from attention_visual.errors import MissingExtraError
 
 #: extra name -> the top-level modules it provides (the packages are declared in pyproject.toml).
 EXTRAS: dict[str, tuple[str, ...]] = {
     "wan": ("torch", "diffusers", "transformers"),
+    "analysis": ("pandas", "pyarrow", "xarray", "zarr", "dask"),
 }
 
 
@@ -52,4 +55,19 @@ def require_extra(extra: str, feature: str) -> None:
         )
 
 
-__all__ = ["EXTRAS", "has_extra", "missing_modules", "require_extra"]
+def import_from_extra(module: str, extra: str) -> ModuleType:
+    """Import ``module`` (part of ``extra``), or raise :class:`MissingExtraError` with the pip command.
+
+    >>> import_from_extra("numpy", "analysis").__name__
+    'numpy'
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"{module.split('.')[0]} is not installed; the {extra!r} extra provides it: "
+            f'pip install "attention_visual[{extra}]"'
+        ) from exc
+
+
+__all__ = ["EXTRAS", "has_extra", "import_from_extra", "missing_modules", "require_extra"]

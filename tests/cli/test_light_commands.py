@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from support.batch import build_batch
 
 pytestmark = pytest.mark.light

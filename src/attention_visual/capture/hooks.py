@@ -1,10 +1,12 @@
 """Install and remove the capture hooks, through diffusers' and torch's own extension points.
 
-* A stateful diffusers ``ModelHook`` on the transformer receives the pipeline's
-  ``cache_context("cond" | "uncond", step_index=..., sigma=...)`` (so it knows the guidance
-  pass and step) and brackets each transformer pass.
+* A stateful diffusers ``ModelHook`` on each transformer (both experts of Wan2.2 A14B) receives the
+  pipeline's ``cache_context("cond" | "uncond", step_index=..., sigma=...)`` where there is one and
+  brackets each transformer pass; :class:`~.steps.PassClock` names the pass and step (counting
+  them where the pipeline does not say).
 * Torch forward hooks on every captured ``blocks.N.attn2.norm_q`` / ``norm_k`` receive the exact
-  query and key tensors the attention consumes.
+  query and key tensors the attention consumes; with ``image_map`` also ``to_v``, ``add_v_proj``
+  and ``norm_added_k`` (the image branch, see :mod:`.image_share`).
 * A forward pre-hook on the text encoder sees the token ids the pipeline encodes, to check that
   the pipeline was called with the capture's prompt and to learn each pass's real token count.
 
@@ -14,6 +16,7 @@ No library class is patched; :meth:`CaptureHooks.remove` restores every module a
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -22,6 +25,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from attention_visual.capture.recorder import CaptureRecorder
+from attention_visual.capture.steps import PassClock
 from attention_visual.errors import CaptureError
 
 log = logging.getLogger(__name__)
@@ -35,38 +39,28 @@ class _NoState(BaseState):
 
 
 class _PassContextHook(ModelHook):
-    """Brackets each transformer pass and learns from the pipeline which pass and step it is."""
+    """Brackets each pass of one transformer and learns from the pipeline which pass and step it is."""
 
     _is_stateful = True  # so that diffusers hands it the pipeline's cache context
 
-    def __init__(self, owner: CaptureHooks) -> None:
+    def __init__(self, owner: CaptureHooks, expert: str | None) -> None:
         super().__init__()
         self.state = StateManager(_NoState)  # type: ignore[arg-type]  # diffusers annotates the class as an instance
         self.owner = owner
+        self.expert = expert
 
     def pre_forward(self, module: nn.Module, *args: Any, **kwargs: Any) -> tuple[tuple[Any], dict[str, Any]]:
         try:
             context = self.state.context
         except ValueError:
-            raise CaptureError(
-                "the transformer ran outside the pipeline's cache_context: call the WanPipeline itself "
-                "(pipe(prompt=capture.prompt, ...)) inside `with AttentionCapture(...)`"
-            ) from None
-        if context.step_index is None:
-            raise CaptureError("the pipeline's cache_context carries no step_index; diffusers 0.42 is required")
+            context = None
         hidden = kwargs.get("hidden_states", args[0] if args else None)
         timestep = kwargs.get("timestep", args[1] if len(args) > 1 else None)
         if not isinstance(hidden, torch.Tensor):
             raise CaptureError("the transformer was called without hidden_states")
+        info = self.owner.clock.next(context, timestep if isinstance(timestep, torch.Tensor) else None)
         self.owner.check_prompt()
-        self.owner.recorder.begin(
-            context.name,
-            context.step_index,
-            context.num_inference_steps,
-            context.sigma,
-            hidden,
-            timestep if isinstance(timestep, torch.Tensor) else None,
-        )
+        self.owner.recorder.begin(info, self.expert, hidden)
         return args, kwargs
 
     def post_forward(self, module: nn.Module, output: Any) -> Any:
@@ -77,33 +71,46 @@ class _PassContextHook(ModelHook):
         return module
 
 
+@dataclass(frozen=True)
+class HookedModel:
+    """One transformer to hook: its expert label and its captured ``(block index, attn2)`` modules."""
+
+    expert: str | None  # "high_noise" | "low_noise" with two experts, else None
+    transformer: nn.Module
+    blocks: list[tuple[int, nn.Module]]
+
+
 class CaptureHooks:
     """Owns every hook of one capture; ``install()`` once, ``remove()`` always.
 
     Args:
-        transformer: the pipeline's ``WanTransformer3DModel``.
+        models: the transformers to hook (one, or both experts), each with its captured blocks.
         text_encoder: the pipeline's text encoder (``None`` to skip the prompt check).
-        blocks: ``(block index, attn2 module)`` of the captured blocks.
         recorder: receives the events.
         expected_ids: the capture prompt's token ids (``[max_sequence_length]``).
+        clock: names each pass and step.
+        image_branch: also hook ``to_v``, ``add_v_proj`` and ``norm_added_k`` (the ``<image>`` map).
     """
 
     def __init__(
         self,
-        transformer: nn.Module,
+        models: list[HookedModel],
         text_encoder: nn.Module | None,
-        blocks: list[tuple[int, nn.Module]],
         recorder: CaptureRecorder,
         expected_ids: tuple[int, ...],
+        clock: PassClock,
+        *,
+        image_branch: bool = False,
     ) -> None:
-        self.transformer = transformer
+        self.models = models
         self.text_encoder = text_encoder
-        self.blocks = blocks
         self.recorder = recorder
         self.expected_ids = expected_ids
+        self.clock = clock
+        self.image_branch = image_branch
         self._handles: list[RemovableHandle] = []
-        self._had_forward_attr = False
-        self._had_registry = False
+        self._had_forward_attr: dict[int, bool] = {}
+        self._had_registry: dict[int, bool] = {}
         self.installed = False
         #: (token ids match the capture prompt, real token count) of each text-encoder call
         self.encoder_calls: list[tuple[bool, int]] = []
@@ -112,28 +119,41 @@ class CaptureHooks:
     def install(self) -> None:
         if self.installed:
             raise CaptureError("capture hooks are already installed")
-        registry = getattr(self.transformer, "_diffusers_hook", None)
-        if registry is not None and registry.get_hook(HOOK_NAME) is not None:
-            raise CaptureError("another AttentionCapture is already active on this pipeline")
-        self._had_forward_attr = "forward" in vars(self.transformer)
-        self._had_registry = registry is not None
+        for m in self.models:
+            registry = getattr(m.transformer, "_diffusers_hook", None)
+            if registry is not None and registry.get_hook(HOOK_NAME) is not None:
+                raise CaptureError("another AttentionCapture is already active on this pipeline")
+        self.installed = True
         try:
-            HookRegistry.check_if_exists_or_initialize(self.transformer).register_hook(
-                _PassContextHook(self), HOOK_NAME
-            )
-            for index, attn2 in self.blocks:
-                norm_q, norm_k = attn2.get_submodule("norm_q"), attn2.get_submodule("norm_k")
-                self._handles.append(norm_q.register_forward_hook(self._query_hook(index)))
-                self._handles.append(norm_k.register_forward_hook(self._key_hook(index)))
+            for m in self.models:
+                key = id(m.transformer)
+                self._had_forward_attr[key] = "forward" in vars(m.transformer)
+                self._had_registry[key] = getattr(m.transformer, "_diffusers_hook", None) is not None
+                HookRegistry.check_if_exists_or_initialize(m.transformer).register_hook(
+                    _PassContextHook(self, m.expert), HOOK_NAME
+                )
+                for index, attn2 in m.blocks:
+                    self._hook_block(index, attn2)
             if self.text_encoder is not None:
                 self._handles.append(
                     self.text_encoder.register_forward_pre_hook(self._text_encoder_hook, with_kwargs=True)
                 )
         except BaseException:
-            self.installed = True
             self.remove()
             raise
-        self.installed = True
+
+    def _hook_block(self, index: int, attn2: nn.Module) -> None:
+        recorder = self.recorder
+        points = [("norm_q", recorder.on_query), ("norm_k", recorder.on_key)]
+        if self.image_branch:
+            points += [
+                ("to_v", recorder.on_value),
+                ("add_v_proj", recorder.on_image_value),
+                ("norm_added_k", recorder.on_image_key),
+            ]
+        for name, callback in points:
+            module = attn2.get_submodule(name)
+            self._handles.append(module.register_forward_hook(self._forward_hook(index, callback)))
 
     def remove(self) -> None:
         """Remove every hook and restore the modules' attributes exactly."""
@@ -142,32 +162,30 @@ class CaptureHooks:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
-        registry = getattr(self.transformer, "_diffusers_hook", None)
-        others = False  # hooks registered after ours (e.g. a cache enabled inside the `with`) stay chained
-        if registry is not None:
-            registry.remove_hook(HOOK_NAME, recurse=False)
-            others = bool(registry.hooks)
-            if not self._had_registry and not others:
-                del self.transformer._diffusers_hook
-        if not self._had_forward_attr and not others and "forward" in vars(self.transformer):
-            del self.transformer.forward  # back to the class's forward
+        for m in self.models:
+            key = id(m.transformer)
+            if key not in self._had_registry:
+                continue  # install stopped before this model
+            registry = getattr(m.transformer, "_diffusers_hook", None)
+            others = False  # hooks registered after ours (e.g. a cache enabled inside the `with`) stay chained
+            if registry is not None:
+                if registry.get_hook(HOOK_NAME) is not None:
+                    registry.remove_hook(HOOK_NAME, recurse=False)
+                others = bool(registry.hooks)
+                if not self._had_registry[key] and not others:
+                    del m.transformer._diffusers_hook
+            if not self._had_forward_attr[key] and not others and "forward" in vars(m.transformer):
+                del m.transformer.forward  # back to the class's forward
+        self._had_registry.clear()
+        self._had_forward_attr.clear()
         self.installed = False
 
-    def _query_hook(self, index: int) -> Any:
+    def _forward_hook(self, index: int, callback: Any) -> Any:
         recorder = self.recorder
 
         def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
             if recorder.wants(index):
-                recorder.on_query(index, output)
-
-        return hook
-
-    def _key_hook(self, index: int) -> Any:
-        recorder = self.recorder
-
-        def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
-            if recorder.wants(index):
-                recorder.on_key(index, output)
+                callback(index, output)
 
         return hook
 
@@ -211,4 +229,4 @@ class CaptureHooks:
         return None
 
 
-__all__ = ["HOOK_NAME", "CaptureHooks"]
+__all__ = ["HOOK_NAME", "CaptureHooks", "HookedModel"]

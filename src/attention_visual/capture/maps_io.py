@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from attention_visual.capture.recorder import StepRecord
-from attention_visual.capture.settings import CaptureSettings
+from attention_visual.capture.settings import IMAGE_WORD, CaptureSettings
 from attention_visual.errors import CaptureError
 from attention_visual.storage import AttentionStore, MapMetadata, Reduction, TokenGrid, VideoDimensions
-from attention_visual.storage.frames import latent_to_video_frame_ranges
+from attention_visual.storage.frames import latent_to_video_frame_ranges_after_references, num_latent_frames
 from attention_visual.storage.layout import token_dir_name
 
 if TYPE_CHECKING:
@@ -74,14 +74,23 @@ def records_to_word_maps(records: list[StepRecord], words: tuple[str, ...], sett
     return WordMaps(maps, steps, passes, axes, step_info)
 
 
-def default_video_dimensions(pipe: object, grid: tuple[int, int, int], fps: float = DEFAULT_FPS) -> VideoDimensions:
-    """The video size a token grid implies: VAE factors × patch size (16 px per token for Wan)."""
-    spatial = int(getattr(pipe, "vae_scale_factor_spatial", 8))
-    temporal = int(getattr(pipe, "vae_scale_factor_temporal", 4))
-    patch = tuple(pipe.transformer.config.patch_size)  # type: ignore[attr-defined]
+def default_video_dimensions(
+    pixels_per_token: int,
+    temporal_factor: int,
+    grid: tuple[int, int, int],
+    num_reference: int = 0,
+    fps: float = DEFAULT_FPS,
+) -> VideoDimensions:
+    """The video size a token grid implies: pixels per token (VAE factor × patch: 16, or 32 for TI2V-5B).
+
+    ``num_reference`` leading latent frames (VACE reference images) are not part of the video.
+    """
     f, y, x = grid
     return VideoDimensions(
-        width=x * spatial * patch[2], height=y * spatial * patch[1], fps=fps, frames=(f - 1) * temporal + 1
+        width=x * pixels_per_token,
+        height=y * pixels_per_token,
+        fps=fps,
+        frames=(f - num_reference - 1) * temporal_factor + 1,
     )
 
 
@@ -102,13 +111,25 @@ def word_metadata(
         raise CaptureError("no maps: the prompt has no marked word or no step was captured")
     f, y, x = first.shape[-3:]
     grid = TokenGrid(frames=f, height=y * ds, width=x * ds)
-    dims = video_dimensions or default_video_dimensions(capture.pipe, (f, y * ds, x * ds))
-    temporal = int(getattr(capture.pipe, "vae_scale_factor_temporal", 4))
+    variant = capture.variant
+    n_ref = capture.num_reference_images
+    if video_dimensions is not None:
+        expected = num_latent_frames(video_dimensions.frames, variant.temporal_factor) + n_ref
+        if expected != f:
+            raise CaptureError(
+                f"the maps have {f} latent frames but a {video_dimensions.frames}-frame video with {n_ref} "
+                f"reference images has {expected}: pass AttentionCapture(..., num_reference_images=...)"
+            )
+    dims = video_dimensions or default_video_dimensions(
+        variant.pixels_per_token, variant.temporal_factor, (f, y * ds, x * ds), n_ref
+    )
     targets = {t.word: t for t in capture.tokens.targets}
     num_steps = next(iter(word_maps.step_info.values())).num_steps or len(word_maps.steps)
+    two_experts = any(info.expert is not None for info in word_maps.step_info.values())
+    step_experts = tuple(word_maps.step_info[s].expert for s in word_maps.steps) if two_experts else ()
     out: dict[str, tuple[MapMetadata, list[MapMetadata]]] = {}
     for word, stack in word_maps.maps.items():  # stack: [step, *leading, frame, y, x]
-        tt = targets[word]
+        tt = targets.get(word)  # None for the <image> pseudo-word
         base = MapMetadata(
             video_id=video_id,
             token_word=word,
@@ -121,14 +142,14 @@ def word_metadata(
             aggregation_method="mean_over_steps",
             video_dimensions=dims,
             token_grid=grid,
-            latent_to_video_frames=latent_to_video_frame_ranges(f, temporal),
+            latent_to_video_frames=latent_to_video_frame_ranges_after_references(f, n_ref, variant.temporal_factor),
             spatial_downsample_factor=ds,
             marked_prompt=capture.marked.marked,
             clean_prompt=capture.marked.clean,
-            token_indices=tt.token_indices,
-            token_ids=tt.token_ids,
-            token_pieces=tt.token_pieces,
-            char_spans=tt.spans,
+            token_indices=tt.token_indices if tt else (),
+            token_ids=tt.token_ids if tt else (),
+            token_pieces=tt.token_pieces if tt else (),
+            char_spans=tt.spans if tt else (),
             guidance_pass=settings.guidance_pass,
             passes=word_maps.passes,
             reduction=Reduction(
@@ -141,6 +162,12 @@ def word_metadata(
             num_heads=capture.heads,
             model_id=model_id,
             seed=seed,
+            variant=variant.name,
+            step_experts=step_experts,
+            boundary_timestep=capture.boundary_timestep,
+            conditioning_frames=capture.conditioning_frames,
+            pixels_per_token=variant.pixels_per_token,
+            quantity="image_share" if word == IMAGE_WORD and tt is None else "text_attention",
         ).stamped()
         per_step = [
             dataclasses.replace(
@@ -150,6 +177,8 @@ def word_metadata(
                 aggregation_method="per_step",
                 timestep=word_maps.step_info[step].timestep,
                 sigma=word_maps.step_info[step].sigma,
+                expert=word_maps.step_info[step].expert,
+                step_experts=(word_maps.step_info[step].expert,) if two_experts else (),
             )
             for step in word_maps.steps
         ]

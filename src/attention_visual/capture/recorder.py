@@ -21,7 +21,9 @@ from attention_visual.capture.attention_math import (
     trailing_run_start,
     word_attention,
 )
+from attention_visual.capture.image_share import image_share
 from attention_visual.capture.settings import CaptureSettings
+from attention_visual.capture.steps import PassInfo
 from attention_visual.errors import CaptureError
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,8 @@ class StepRecord:
     num_steps: int | None
     timestep: float | None
     sigma: float | None
-    array: np.ndarray  # [word, block_or_1, head_or_1, frame, y, x]
+    array: np.ndarray  # [word, block_or_1, head_or_1, frame, y, x]; with image_map the last "word" is <image>
+    expert: str | None = None  # "high_noise" | "low_noise" with two experts
 
 
 @dataclass
@@ -48,10 +51,15 @@ class _Pass:
     num_steps: int | None
     timestep: float | None
     sigma: float | None
+    expert: str | None
     grid: tuple[int, int, int]  # (frame, y, x) of the video tokens
     num_real_keys: int | None
-    query: dict[int, torch.Tensor] = field(default_factory=dict)  # block position -> [video_token, width]
-    acc: torch.Tensor | None = None  # [word, block_or_1, head_or_1, video_token] float32
+    query: dict[int, torch.Tensor] = field(default_factory=dict)  # block -> [video_token, width]
+    # image branch (image_map): block -> [text_token, width] / [image_token, width]
+    key: dict[int, torch.Tensor] = field(default_factory=dict)
+    value: dict[int, torch.Tensor] = field(default_factory=dict)
+    value_img: dict[int, torch.Tensor] = field(default_factory=dict)
+    acc: torch.Tensor | None = None  # [word(+image), block_or_1, head_or_1, video_token] float32
     padding_ok: torch.Tensor | None = None  # 0-d bool on the device: every block's padding rows were identical
     blocks_seen: int = 0
 
@@ -87,18 +95,16 @@ class CaptureRecorder:
         self._done: set[tuple[str, int]] = set()
         self._columns: dict[tuple[torch.device, tuple[int, ...]], torch.Tensor] = {}  # [T] word columns
 
+    @property
+    def num_maps(self) -> int:
+        """Maps per record: the words, plus ``<image>`` with ``image_map``."""
+        return len(self.words.bounds) + int(self.settings.image_map)
+
     # -- transformer pass -------------------------------------------------------------------------
-    def begin(
-        self,
-        pass_name: str,
-        step_index: int,
-        num_steps: int | None,
-        sigma: float | None,
-        hidden_states: torch.Tensor,
-        timestep: torch.Tensor | None,
-    ) -> None:
+    def begin(self, info: PassInfo, expert: str | None, hidden_states: torch.Tensor) -> None:
         """A transformer pass starts. ``hidden_states``: ``[batch, channel, frame, height, width]`` latents."""
         self._pass = None
+        pass_name, step_index = info.name, info.step_index
         if hidden_states.shape[0] != 1:
             raise CaptureError(
                 f"AttentionCapture records one video per pipeline call, got a batch of {hidden_states.shape[0]} "
@@ -119,8 +125,10 @@ class CaptureRecorder:
             raise CaptureError(
                 f"spatial_downsample_factor {s} does not divide the token grid {grid[1]}x{grid[2]} (y x x)"
             )
-        t = None if timestep is None else float(timestep.flatten()[0].item())
-        self._pass = _Pass(pass_name, step_index, num_steps, t, sigma, grid, self.num_real_keys.get(pass_name))
+        self._pass = _Pass(
+            pass_name, step_index, info.num_steps, info.timestep, info.sigma, expert, grid,
+            self.num_real_keys.get(pass_name),
+        )  # fmt: skip
 
     def end(self) -> None:
         """The transformer pass finished: reduce, copy to the host once, and record."""
@@ -151,8 +159,11 @@ class CaptureRecorder:
         dtype = torch.float16 if self.settings.storage_dtype == "float16" else torch.float32
         host = maps.to(device="cpu", dtype=dtype).numpy()
         self.records.append(
-            StepRecord(current.name, current.step_index, current.num_steps, current.timestep, current.sigma, host)
-        )
+            StepRecord(
+                current.name, current.step_index, current.num_steps, current.timestep, current.sigma, host,
+                current.expert,
+            )
+        )  # fmt: skip
         self._done.add((current.name, current.step_index))
 
     # -- attn2 calls --------------------------------------------------------------------------------
@@ -169,7 +180,9 @@ class CaptureRecorder:
         current = self._pass
         if current is None or block_index not in current.query:
             return
-        query = current.query.pop(block_index)
+        query = current.query[block_index] if self.settings.image_map else current.query.pop(block_index)
+        if self.settings.image_map:
+            current.key[block_index] = key
         n_keys = key.shape[1]
         real = current.num_real_keys
         if real is None:  # prompt_embeds were given: find the padding on the data (synchronises)
@@ -191,31 +204,66 @@ class CaptureRecorder:
         if columns is None:
             columns = torch.tensor(clamped, dtype=torch.long, device=key.device)
             self._columns[(key.device, clamped)] = columns
-        with torch.no_grad():
-            probs = word_attention(
-                query[0],
-                key[0],
-                self.heads,
-                columns,
-                self.words.bounds,
-                num_real_keys=real,
-                token_reduction=self.settings.token_reduction,
-                renormalise=self.settings.padding == "exclude",
-                chunk_size=self.settings.query_chunk_size,
-            )  # [head, word, video_token]
-            if not self.settings.store_per_head:
-                probs = probs.mean(dim=0, keepdim=True)
-            probs = probs.transpose(0, 1)  # [word, head_or_1, video_token]
-            if current.acc is None:
-                n_blocks = len(self.block_positions) if self.settings.store_per_block else 1
-                current.acc = torch.zeros(
-                    probs.shape[0], n_blocks, *probs.shape[1:], dtype=torch.float32, device=probs.device
-                )
-            if self.settings.store_per_block:
-                current.acc[:, self.block_positions[block_index]] = probs
-            else:
-                current.acc[:, 0] += probs
+        if self.words.bounds:
+            with torch.no_grad():
+                probs = word_attention(
+                    query[0],
+                    key[0],
+                    self.heads,
+                    columns,
+                    self.words.bounds,
+                    num_real_keys=real,
+                    token_reduction=self.settings.token_reduction,
+                    renormalise=self.settings.padding == "exclude",
+                    chunk_size=self.settings.query_chunk_size,
+                )  # [head, word, video_token]
+                if not self.settings.store_per_head:
+                    probs = probs.mean(dim=0, keepdim=True)
+                self._accumulate(current, block_index, slice(0, len(self.words.bounds)), probs.transpose(0, 1))
         current.blocks_seen += 1
+
+    def on_value(self, block_index: int, value: torch.Tensor) -> None:
+        """``value``: ``[batch, text_token, width]``, the output of ``attn2.to_v`` (image_map only)."""
+        if self._pass is not None:
+            self._pass.value[block_index] = value
+
+    def on_image_value(self, block_index: int, value: torch.Tensor) -> None:
+        """``value``: ``[batch, image_token, width]``, the output of ``attn2.add_v_proj`` (image_map only)."""
+        if self._pass is not None:
+            self._pass.value_img[block_index] = value
+
+    def on_image_key(self, block_index: int, key_img: torch.Tensor) -> None:
+        """``key_img``: ``[batch, image_token, width]``, of ``attn2.norm_added_k``: the last input of the share."""
+        current = self._pass
+        if current is None:
+            return
+        try:
+            query, key = current.query.pop(block_index), current.key.pop(block_index)
+            value, value_img = current.value.pop(block_index), current.value_img.pop(block_index)
+        except KeyError:
+            raise CaptureError(
+                f"block {block_index}: the image branch ran without the text branch's q, k, v "
+                "(fused projections are not supported with image_map)"
+            ) from None
+        with torch.no_grad():
+            share = image_share(
+                query[0], key[0], value[0], key_img[0], value_img[0], self.heads,
+                per_head=self.settings.store_per_head, chunk_size=self.settings.query_chunk_size,
+            )  # fmt: skip  # [head_or_1, video_token]
+            n = len(self.words.bounds)
+            self._accumulate(current, block_index, slice(n, n + 1), share[None])
+
+    def _accumulate(self, current: _Pass, block_index: int, rows: slice, maps: torch.Tensor) -> None:
+        """Add ``maps`` (``[map, head_or_1, video_token]``) to rows ``rows`` of the pass's accumulator."""
+        if current.acc is None:
+            n_blocks = len(self.block_positions) if self.settings.store_per_block else 1
+            current.acc = torch.zeros(
+                self.num_maps, n_blocks, *maps.shape[1:], dtype=torch.float32, device=maps.device
+            )  # [map, block_or_1, head_or_1, video_token]
+        if self.settings.store_per_block:
+            current.acc[rows, self.block_positions[block_index]] = maps
+        else:
+            current.acc[rows, 0] += maps
 
 
 __all__ = ["CaptureRecorder", "StepRecord"]

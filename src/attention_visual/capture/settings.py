@@ -17,10 +17,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from attention_visual.config import limits
-from attention_visual.config.limits import GUIDANCE_PASSES, PADDING_MODES, STORAGE_DTYPES, TOKEN_REDUCTIONS
+from attention_visual.config.limits import (
+    BLOCK_LISTS,
+    GUIDANCE_PASSES,
+    PADDING_MODES,
+    STORAGE_DTYPES,
+    TOKEN_REDUCTIONS,
+)
 from attention_visual.config.validation import checked as _check
 from attention_visual.config.validation import integer, validate_fields
 from attention_visual.errors import CaptureError
+
+IMAGE_WORD = "<image>"
+"""The pseudo-word of the I2V/FLF2V image-branch share map (see :mod:`.image_share`)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,10 @@ class CaptureSettings:
         spatial_downsample_factor: average-pool ``y`` and ``x`` by this factor (must divide the grid).
         storage_dtype: ``"float32"`` or ``"float16"`` for the host copies and the files.
         query_chunk_size: video tokens per chunk of the logit computation (bounds extra memory).
+        block_list: which ``attn2`` modules: ``"blocks"`` (the main stream, default) or, on VACE,
+            ``"vace_blocks"`` (the control stream; names ``vace_blocks.N.attn2``).
+        image_map: also record the pseudo-word ``<image>`` (I2V/FLF2V only): per video token the image
+            branch's share ‖o_img‖ / (‖o_img‖ + ‖o_txt‖) of the cross-attention output.
     """
 
     guidance_pass: str = field(default="cond", metadata=_check(limits.GUIDANCE_PASS))
@@ -57,6 +70,8 @@ class CaptureSettings:
     spatial_downsample_factor: int = field(default=1, metadata=_check(limits.SPATIAL_DOWNSAMPLE_FACTOR))
     storage_dtype: str = field(default="float32", metadata=_check(limits.STORAGE_DTYPE))
     query_chunk_size: int = field(default=4096, metadata=_check(integer(min_value=1)))
+    block_list: str = field(default="blocks", metadata=_check(limits.BLOCK_LIST))
+    image_map: bool = field(default=False, metadata=_check(limits.FLAG))
 
     def __post_init__(self) -> None:
         # The config's own checks (attention_visual.config.limits), so both accept the same values.
@@ -87,4 +102,12 @@ class CaptureSettings:
         return limits.captured_steps(self.steps, self.storage_interval, num_steps)
 
 
-__all__ = ["GUIDANCE_PASSES", "PADDING_MODES", "STORAGE_DTYPES", "TOKEN_REDUCTIONS", "CaptureSettings"]
+__all__ = [
+    "BLOCK_LISTS",
+    "GUIDANCE_PASSES",
+    "IMAGE_WORD",
+    "PADDING_MODES",
+    "STORAGE_DTYPES",
+    "TOKEN_REDUCTIONS",
+    "CaptureSettings",
+]

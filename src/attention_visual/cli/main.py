@@ -21,7 +21,15 @@ from attention_visual.errors import AttentionVisualError
 log = logging.getLogger("attention_visual")
 
 #: Modules under attention_visual.cli that contribute a subcommand, in --help order.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("config_cmd", "generate_cmd", "video_cmd", "compare_cmd", "report_cmd")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "config_cmd",
+    "generate_cmd",
+    "video_cmd",
+    "compare_cmd",
+    "report_cmd",
+    "stats_cmd",
+    "pack_cmd",
+)
 
 
 class _Parser(argparse.ArgumentParser):

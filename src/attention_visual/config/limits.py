@@ -31,6 +31,8 @@ PADDING_MODES = ("include", "exclude")
 TOKEN_REDUCTIONS = ("sum", "mean", "max")
 #: Floating dtypes of stored maps.
 STORAGE_DTYPES = ("float32", "float16")
+#: Which ``N.attn2`` modules are captured: the main stream, or VACE's control stream.
+BLOCK_LISTS = ("blocks", "vace_blocks")
 
 GUIDANCE_PASS = v.choice(*GUIDANCE_PASSES)
 PADDING = v.choice(*PADDING_MODES)
@@ -42,6 +44,7 @@ STEPS = v.step_list()
 STORAGE_INTERVAL = v.integer(min_value=1)
 SPATIAL_DOWNSAMPLE_FACTOR = v.integer(min_value=1)
 FLAG = v.boolean()
+BLOCK_LIST = v.choice(*BLOCK_LISTS)
 
 #: Largest seed + 1 a torch generator takes here: every video's ``seed + index`` is in [0, 2**63).
 SEED_LIMIT = 2**63

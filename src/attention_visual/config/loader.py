@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import yaml
 
 from attention_visual.config import validation as v
+from attention_visual.config.inputs import split_prompt_entries
 from attention_visual.config.schema import Config
 from attention_visual.errors import ConfigError
 
@@ -36,6 +37,8 @@ _T = TypeVar("_T")
 
 #: Top-level keys that name where the prompts come from; exactly one of them must be set.
 _PROMPT_SOURCES = ("prompts", "prompts_file")
+#: Config fields the loader fills itself (from the prompt entries), never read from YAML.
+_DERIVED = ("prompt_inputs",)
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -125,7 +128,8 @@ def config_from_dict(
     Args:
         data: Sections and keys as in the YAML file; missing keys take their defaults. Not modified.
         overrides: ``"dotted.key=value"`` strings, see :func:`load_config`.
-        base_dir: Folder a relative ``prompts_file`` resolves against (default: the working directory).
+        base_dir: Folder a relative ``prompts_file`` and relative input files of prompt mappings
+            resolve against (default: the working directory).
 
     Returns:
         The validated config; ``config_from_dict(cfg.to_dict()) == cfg``.
@@ -139,8 +143,13 @@ def config_from_dict(
     for text in overrides:
         apply_override(tree, text)
     _check_keys(Config, tree, "")
-    prompts, prompts_file = _resolve_prompts(tree, Path(base_dir) if base_dir is not None else Path.cwd())
-    fixed = {"prompts": prompts, "prompts_file": prompts_file}
+    for key in _DERIVED:
+        if key in tree:
+            raise ConfigError(f"unknown key {key} (inputs go in the prompt entries: - prompt: ...  image: ...)")
+    folder = Path(base_dir) if base_dir is not None else Path.cwd()
+    prompts, prompts_file = _resolve_prompts(tree, folder)
+    prompts, prompt_inputs = split_prompt_entries("prompts", prompts, folder)
+    fixed = {"prompts": prompts, "prompts_file": prompts_file, "prompt_inputs": prompt_inputs}
     rest = {key: value for key, value in tree.items() if key not in _PROMPT_SOURCES}
     return _build(Config, rest, "", fixed)
 

@@ -22,10 +22,13 @@ from typing import Any, ClassVar
 
 from attention_visual.config import limits
 from attention_visual.config import validation as v
+from attention_visual.config.inputs import PromptInputs
 from attention_visual.errors import ConfigError
 
 #: Accepted values of ``generation.dtype``.
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+#: Accepted values of ``generation.pipeline``: ``auto`` and the tasks of ``attention_visual.models.variants.TASKS``.
+PIPELINES = ("auto", "t2v", "i2v", "flf2v", "vace", "v2v")
 
 _DEVICE = v.matches(r"auto|cpu|mps|cuda(:\d+)?", "one of 'auto', 'cpu', 'cuda', 'cuda:N', 'mps'")
 #: Frame sides: the VAE downsamples by 8 and the transformer patches by 2.
@@ -92,6 +95,8 @@ class GenerationConfig(_Section):
         max_sequence_length: Text tokens given to the encoder, 1..512.
         enable_model_cpu_offload: Keep idle sub-models on the CPU (saves GPU memory, slower).
         flow_shift: Scheduler shift (> 0), or None for the model's own; Wan advises 3.0 for 480p.
+        pipeline: ``"auto"`` (the checkpoint's own pipeline class) or the task to run: ``"t2v"``,
+            ``"i2v"``, ``"flf2v"``, ``"vace"``, ``"v2v"`` (e.g. ``i2v`` on Wan2.2-TI2V-5B).
     """
 
     KEY: ClassVar[str] = "generation"
@@ -111,6 +116,7 @@ class GenerationConfig(_Section):
     max_sequence_length: int = field(default=512, metadata=_check(v.integer(min_value=1, max_value=512)))
     enable_model_cpu_offload: bool = field(default=False, metadata=_check(v.boolean()))
     flow_shift: float | None = field(default=None, metadata=_check(v.optional(v.number(min_value=0, min_open=True))))
+    pipeline: str = field(default="auto", metadata=_check(v.choice(*PIPELINES)))
 
     @property
     def uses_guidance(self) -> bool:
@@ -175,6 +181,9 @@ class AttentionAnalysisConfig(_Section):
         storage_interval: Keep every n-th of the steps selected by ``steps`` (>= 1), starting with the
             first: ``steps: [1, 3, 5]`` with ``storage_interval: 2`` keeps steps 1 and 5.
         generate_report: Write a report of the batch.
+        image_map: I2V/FLF2V-14B only: also store the pseudo-word ``<image>``, per video token the image
+            branch's share ‖o_img‖ / (‖o_img‖ + ‖o_txt‖) of the cross-attention output.
+        block_list: ``"blocks"`` (the main stream) or, on VACE, ``"vace_blocks"`` (the control stream).
         visualization_params: How maps are rendered.
     """
 
@@ -198,6 +207,8 @@ class AttentionAnalysisConfig(_Section):
     steps: tuple[int, ...] | None = field(default=None, metadata=_check(limits.STEPS))
     storage_interval: int = field(default=1, metadata=_check(limits.STORAGE_INTERVAL))
     generate_report: bool = field(default=True, metadata=_check(v.boolean()))
+    image_map: bool = field(default=False, metadata=_check(limits.FLAG))
+    block_list: str = field(default="blocks", metadata=_check(limits.BLOCK_LIST))
     visualization_params: VisualizationParams = field(
         default_factory=VisualizationParams, metadata=_section(VisualizationParams)
     )
@@ -217,6 +228,9 @@ class Config(_Section):
             derive it from the config name and the time.
         generation: The ``generation:`` section.
         attention_analysis: The ``attention_analysis:`` section.
+        prompt_inputs: One :class:`~attention_visual.config.inputs.PromptInputs` per prompt when a
+            prompt entry is a mapping with inputs (``image``, ``video``, ...), else empty. Not a YAML
+            key of its own: the loader fills it from the prompt mappings.
 
     Example:
         >>> cfg = Config(prompts=("a (cat) on a sofa",))
@@ -232,9 +246,12 @@ class Config(_Section):
     attention_analysis: AttentionAnalysisConfig = field(
         default_factory=AttentionAnalysisConfig, metadata=_section(AttentionAnalysisConfig)
     )
+    prompt_inputs: tuple[PromptInputs, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.prompt_inputs and len(self.prompt_inputs) != len(self.prompts):
+            raise ConfigError(f"prompt_inputs has {len(self.prompt_inputs)} entries for {len(self.prompts)} prompts")
         analysis, generation = self.attention_analysis, self.generation
         steps, num_steps = analysis.steps, generation.num_inference_steps
         # Every selected step runs, so the first one is always kept: no valid selection captures nothing.
@@ -261,8 +278,18 @@ class Config(_Section):
         ``config_from_dict(cfg.to_dict()) == cfg`` holds as long as the file is unchanged.
         """
         data = super().to_dict()
+        del data["prompt_inputs"]
+        if self.prompt_inputs:  # prompts with inputs are written as mappings
+            data["prompts"] = [
+                {"prompt": text, **inputs.to_dict()} if inputs.given else text
+                for text, inputs in zip(self.prompts, self.prompt_inputs, strict=True)
+            ]
         if self.prompts_file is None:
             del data["prompts_file"]
         else:
             del data["prompts"]
         return data
+
+    def inputs_of(self, prompt_number: int) -> PromptInputs:
+        """The inputs of prompt ``prompt_number`` (0-based); empty when it has none."""
+        return self.prompt_inputs[prompt_number] if self.prompt_inputs else PromptInputs()

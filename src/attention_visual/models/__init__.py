@@ -1,4 +1,4 @@
-"""Models: the tiny offline Wan pipeline for tests and demos, and loading of real Wan checkpoints.
+"""Models: the Wan variants as data, tiny offline pipelines of each for tests and demos, and loading.
 
 Example:
     >>> from attention_visual.models import TINY_DEFAULTS, load_pipeline
@@ -12,7 +12,13 @@ Needs the ``wan`` extra (torch, diffusers, transformers); without it, importing 
 from __future__ import annotations
 
 try:
-    from attention_visual.models.loading import load_pipeline, resolve_device, resolve_dtype
+    from attention_visual.models.loading import (
+        CheckpointUnavailableError,
+        load_pipeline,
+        resolve_device,
+        resolve_dtype,
+        resolve_variant,
+    )
     from attention_visual.models.tiny import (
         DEFAULT_CROSS_ATTENTION_GAIN,
         TINY_DEFAULTS,
@@ -21,6 +27,15 @@ try:
         build_tiny_pipeline,
     )
     from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer, tiny_vocab
+    from attention_visual.models.tiny_variants import (
+        TINY_MODEL_IDS,
+        TINY_MODELS,
+        TinyModel,
+        build_tiny_model,
+        is_tiny_model_id,
+        tiny_inputs,
+    )
+    from attention_visual.models.variants import VARIANTS, WanVariant, describe_pipeline
 except ModuleNotFoundError:
     from attention_visual.extras import require_extra
 
@@ -30,12 +45,23 @@ except ModuleNotFoundError:
 __all__ = [
     "DEFAULT_CROSS_ATTENTION_GAIN",
     "TINY_DEFAULTS",
+    "TINY_MODELS",
     "TINY_MODEL_ID",
+    "TINY_MODEL_IDS",
+    "VARIANTS",
+    "CheckpointUnavailableError",
     "TinyDefaults",
+    "TinyModel",
+    "WanVariant",
+    "build_tiny_model",
     "build_tiny_pipeline",
     "build_tiny_tokenizer",
+    "describe_pipeline",
+    "is_tiny_model_id",
     "load_pipeline",
     "resolve_device",
     "resolve_dtype",
+    "resolve_variant",
+    "tiny_inputs",
     "tiny_vocab",
 ]

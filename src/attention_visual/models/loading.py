@@ -1,11 +1,15 @@
-"""Load a Wan2.1 text-to-video pipeline: the tiny offline one, a Hub checkpoint or a local directory.
+"""Load a Wan pipeline: a tiny offline one, a Hub checkpoint or a local directory.
 
-:func:`load_pipeline` is the one entry point the CLI and the library use. It follows Wan's loading
-advice: the VAE in float32 and the text encoder and transformer in bfloat16 on a GPU (float32 on the
-CPU), and an optional ``flow_shift`` that replaces the scheduler with a ``UniPCMultistepScheduler``
-(3.0 for 480p, 5.0 for 720p). Every foreseeable failure (a missing directory, a Hub id that is not
-in the local cache while offline, CPU offload without a GPU) raises a one-line
-:class:`~attention_visual.errors.ConfigError` that names the problem and the fix.
+:func:`load_pipeline` is the one entry point the CLI and the library use. The pipeline class comes
+from the checkpoint's ``model_index.json`` (``WanPipeline``, ``WanImageToVideoPipeline``,
+``WanVACEPipeline``, ``WanVideoToVideoPipeline``; Wan2.2 A14B with ``transformer_2`` and
+``boundary_ratio``, TI2V-5B with ``expand_timesteps``), or from the task asked for (``pipeline="i2v"``
+on TI2V-5B, ``"v2v"`` on a Wan2.1 T2V checkpoint; see :mod:`attention_visual.models.checkpoint`).
+It follows Wan's loading advice: the VAE in float32 and the text encoder and transformer in
+bfloat16 on a GPU (float32 on the CPU), and an optional ``flow_shift`` that replaces the scheduler with a
+``UniPCMultistepScheduler`` (3.0 for 480p, 5.0 for 720p). Every foreseeable failure
+(a missing directory, a Hub id that is not in the local cache while offline, CPU offload without a GPU)
+raises a one-line :class:`~attention_visual.errors.ConfigError` that names the problem and the fix.
 
 Example:
     >>> from attention_visual.models.loading import load_pipeline
@@ -16,22 +20,37 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 
 # Concrete modules, not `from diffusers import ...` (see attention_visual.models.tiny for why).
 from diffusers.models.autoencoders.autoencoder_kl_wan import AutoencoderKLWan
+from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
 from diffusers.pipelines.wan.pipeline_wan import WanPipeline
+from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
+from diffusers.pipelines.wan.pipeline_wan_vace import WanVACEPipeline
+from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipeline
 from diffusers.schedulers.scheduling_unipc_multistep import UniPCMultistepScheduler
 from huggingface_hub.errors import EntryNotFoundError
 
 from attention_visual.errors import ConfigError
-from attention_visual.models.tiny import TINY_MODEL_ID, build_tiny_pipeline
+from attention_visual.models.checkpoint import (
+    AUTO_TASK,
+    CheckpointSpec,
+    pipeline_class_for,
+    read_model_index,
+    variant_for,
+)
+from attention_visual.models.tiny import TINY_MODEL_ID
+from attention_visual.models.tiny_variants import TINY_MODELS, build_tiny_model, is_tiny_model_id
+from attention_visual.models.variants import VARIANTS, WanVariant
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +64,9 @@ _DTYPES: dict[str, torch.dtype] = {
     "fp16": torch.float16,
 }
 _TRUE_STRINGS = frozenset({"1", "true", "yes", "on"})
+_PIPELINE_CLASSES: dict[str, Any] = {
+    cls.__name__: cls for cls in (WanPipeline, WanImageToVideoPipeline, WanVACEPipeline, WanVideoToVideoPipeline)
+}
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -114,8 +136,9 @@ def load_pipeline(
     enable_model_cpu_offload: bool = False,
     flow_shift: float | None = None,
     local_files_only: bool | None = None,
-) -> WanPipeline:
-    """Load a Wan2.1 text-to-video pipeline, ready to generate.
+    pipeline: str = AUTO_TASK,
+) -> Any:
+    """Load a Wan pipeline, ready to generate.
 
     Args:
         model_id: ``"tiny"`` for the in-memory test pipeline
@@ -133,27 +156,37 @@ def load_pipeline(
             (Wan: 3.0 for 480p, 5.0 for 720p).
         local_files_only: Never reach the network; ``None`` follows the ``HF_HUB_OFFLINE``
             environment variable at call time.
+        pipeline: ``"auto"`` (the class in ``model_index.json``) or a task: ``"t2v"``, ``"i2v"``,
+            ``"flf2v"``, ``"vace"``, ``"v2v"``; the checkpoint must be able to run it.
 
     Returns:
-        The ``WanPipeline``. Footgun: the Hub pipelines are large (1.3B: ~17 GB on disk in float32
+        The pipeline (``WanPipeline``, ``WanImageToVideoPipeline``, ``WanVACEPipeline`` or
+        ``WanVideoToVideoPipeline``) with ``boundary_ratio``/``expand_timesteps`` as the checkpoint
+        says. Footgun: the Hub pipelines are large (1.3B: ~17 GB on disk in float32
         files, 14B: ~70 GB); the first call for a Hub id downloads them unless offline.
 
     Raises:
         ConfigError: If ``model_id`` is neither ``"tiny"``, an existing pipeline directory nor a
             Hub id; if the checkpoint cannot be loaded (not cached while offline, unknown repo, broken
-            files); if an option is invalid or CPU offload is asked for without CUDA.
+            files); if the checkpoint is not a supported Wan pipeline (Animate, modular, other) or
+            cannot run ``pipeline``; if an option is invalid or CPU offload is asked for without CUDA.
     """
     resolved_device = _resolve_target(device, enable_model_cpu_offload)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
     if flow_shift is not None and not flow_shift > 0:
         raise ConfigError(f"flow_shift must be > 0 (Wan: 3.0 for 480p, 5.0 for 720p), got {flow_shift}")
 
-    if model_id == TINY_MODEL_ID:
-        pipe = build_tiny_pipeline()
-        source = "the built-in tiny pipeline"
+    if is_tiny_model_id(model_id):
+        pipe = build_tiny_model(model_id)
+        source = f"the built-in tiny pipeline {model_id!r}"
+        index = {**pipe.config, "_class_name": type(pipe).__name__}  # what save_pretrained would write
+        class_name = pipeline_class_for(read_model_index(index, model_id), pipeline, model_id)
+        if class_name != type(pipe).__name__:  # e.g. image-to-video on the text-to-video TI2V-5B
+            pipe = _PIPELINE_CLASSES[class_name].from_pipe(pipe)
+            pipe.set_progress_bar_config(disable=True)
     else:
         offline = _env_offline() if local_files_only is None else local_files_only
-        pipe, source = _from_pretrained(model_id, resolved_dtype, local_files_only=offline)
+        pipe, source = _from_pretrained(model_id, resolved_dtype, local_files_only=offline, task=pipeline)
 
     if flow_shift is not None:
         pipe.scheduler = UniPCMultistepScheduler.from_config(pipe.scheduler.config, flow_shift=flow_shift)
@@ -176,6 +209,67 @@ def load_pipeline(
         pipe.scheduler.config.get("flow_shift"),
     )
     return pipe
+
+
+def resolve_variant(model_id: str, pipeline: str = AUTO_TASK, *, local_files_only: bool | None = None) -> WanVariant:
+    """The variant ``load_pipeline(model_id, pipeline=pipeline)`` runs, from the checkpoint's small config files only.
+
+    Reads ``model_index.json`` and ``transformer/config.json`` (or the tiny model's description), never
+    weights, so a batch can check its inputs against the task before any model loads.
+
+    Args:
+        model_id: As for :func:`load_pipeline`.
+        pipeline: ``"auto"`` or a task.
+        local_files_only: As for :func:`load_pipeline`.
+
+    Returns:
+        The :class:`~attention_visual.models.variants.WanVariant` (its ``task``: ``"t2v"``, ``"i2v"``,
+        ``"flf2v"``, ``"vace"`` or ``"v2v"``; its ``pixels_per_token``, experts, ...).
+
+    Raises:
+        ConfigError: The checkpoint cannot be read, is not supported, or cannot run ``pipeline``.
+
+    Example:
+        >>> resolve_variant("tiny-flf2v").task, resolve_variant("tiny-ti2v-5b", "i2v").name
+        ('flf2v', 'wan2.2-ti2v-5b-i2v')
+    """
+    if is_tiny_model_id(model_id):
+        variant = VARIANTS[TINY_MODELS[model_id].variant]
+        spec = CheckpointSpec(
+            class_name=variant.pipeline_class,
+            boundary_ratio=variant.boundary_ratio,
+            expand_timesteps=variant.expand_timesteps,
+            has_transformer_2=variant.experts == 2,
+            has_image_encoder=variant.image_branch,
+            first_last_frame=variant.task == "flf2v",
+        )
+    else:
+        offline = _env_offline() if local_files_only is None else local_files_only
+        spec = _read_spec(model_id, local_files_only=offline)
+    pipeline_class_for(spec, pipeline, model_id)
+    return variant_for(spec, pipeline)
+
+
+def _read_spec(model_id: str, *, local_files_only: bool) -> CheckpointSpec:
+    """A checkpoint's :class:`CheckpointSpec` from its model_index.json and transformer/config.json."""
+    local_dir = _classify(model_id)
+    location = str(local_dir) if local_dir is not None else model_id
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*", category=UserWarning)
+            index: Any = WanPipeline.load_config(location, local_files_only=local_files_only)
+            spec = read_model_index(index, model_id)
+            if spec.class_name != "WanImageToVideoPipeline":
+                return spec
+            transformer: Any = WanTransformer3DModel.load_config(
+                location, subfolder="transformer" if spec.has_transformer else "transformer_2",
+                local_files_only=local_files_only,
+            )  # fmt: skip
+    except ConfigError:
+        raise
+    except (OSError, ValueError, EntryNotFoundError) as exc:
+        raise _load_error(model_id, local_dir is None, local_files_only, exc) from exc
+    return dataclasses.replace(spec, first_last_frame=transformer.get("pos_embed_seq_len") is not None)
 
 
 def _resolve_target(device: str | torch.device, enable_model_cpu_offload: bool) -> torch.device:
@@ -218,6 +312,11 @@ def _classify(model_id: str) -> Path | None:
     if looks_like_path:
         if not path.is_dir():
             raise ConfigError(f"model_id={model_id!r}: no such directory")
+        if (path / "modular_model_index.json").is_file() and not (path / "model_index.json").is_file():
+            raise ConfigError(
+                f"model_id={model_id!r} is a modular diffusers pipeline (modular_model_index.json), which is not "
+                "supported; use a *-Diffusers checkpoint with a model_index.json"
+            )
         if not (path / "model_index.json").is_file():
             raise ConfigError(
                 f"model_id={model_id!r}: the directory has no model_index.json, so it is not a diffusers "
@@ -232,8 +331,12 @@ def _classify(model_id: str) -> Path | None:
     )
 
 
-def _from_pretrained(model_id: str, dtype: torch.dtype, *, local_files_only: bool) -> tuple[WanPipeline, str]:
-    """Load a pipeline from a directory or the Hub, the VAE in float32, wrapping errors in ConfigError."""
+def _from_pretrained(model_id: str, dtype: torch.dtype, *, local_files_only: bool, task: str) -> tuple[Any, str]:
+    """Load a pipeline from a directory or the Hub, the VAE in float32, wrapping errors in ConfigError.
+
+    The class and its ``boundary_ratio``/``expand_timesteps`` come from ``model_index.json`` (read
+    first, so an unsupported checkpoint fails before any weight loads) and ``task``.
+    """
     local_dir = _classify(model_id)
     location = str(local_dir) if local_dir is not None else model_id
     source = f"directory {location}" if local_dir is not None else f"Hub repo {model_id}"
@@ -242,25 +345,42 @@ def _from_pretrained(model_id: str, dtype: torch.dtype, *, local_files_only: boo
         with warnings.catch_warnings():
             # diffusers passes this deprecated argument to huggingface_hub on every Hub lookup.
             warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*", category=UserWarning)
+            spec = _read_spec(model_id, local_files_only=local_files_only)
+            class_name = pipeline_class_for(spec, task, model_id)
             vae = AutoencoderKLWan.from_pretrained(
                 location, subfolder="vae", dtype=torch.float32, local_files_only=local_files_only
             )
-            pipe = WanPipeline.from_pretrained(location, vae=vae, dtype=dtype, local_files_only=local_files_only)
+            pipe = _PIPELINE_CLASSES[class_name].from_pretrained(
+                location,
+                vae=vae,
+                dtype=dtype,
+                local_files_only=local_files_only,
+                **spec.pipeline_kwargs(class_name),
+            )
+    except ConfigError:
+        raise
     except (OSError, ValueError, EntryNotFoundError) as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        hint = (
-            "it is not in the local Hugging Face cache and offline mode is on (HF_HUB_OFFLINE=1 or "
-            "local_files_only=True): download it first with `hf download " + model_id + "`"
-            if local_dir is None and local_files_only
-            else "check the id or path, your network and the files"
-        )
-        raise ConfigError(f"cannot load model {model_id!r}: {hint} ({type(exc).__name__}: {first_line})") from exc
-    if not isinstance(pipe, WanPipeline):  # pragma: no cover - from_pretrained returns the class asked for
-        raise ConfigError(f"model {model_id!r} is a {type(pipe).__name__}, not a Wan text-to-video pipeline")
+        raise _load_error(model_id, local_dir is None, local_files_only, exc) from exc
     return pipe, source
 
 
-def _cast_non_vae(pipe: WanPipeline, dtype: torch.dtype) -> None:
+class CheckpointUnavailableError(ConfigError):
+    """A checkpoint's files cannot be read (not downloaded while offline, missing, broken)."""
+
+
+def _load_error(model_id: str, from_hub: bool, local_files_only: bool, exc: Exception) -> ConfigError:
+    """The one-line error of a checkpoint that cannot be read, with the fix."""
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    hint = (
+        "it is not in the local Hugging Face cache and offline mode is on (HF_HUB_OFFLINE=1 or "
+        "local_files_only=True): download it first with `hf download " + model_id + "`"
+        if from_hub and local_files_only
+        else "check the id or path, your network and the files"
+    )
+    return CheckpointUnavailableError(f"cannot load model {model_id!r}: {hint} ({type(exc).__name__}: {first_line})")
+
+
+def _cast_non_vae(pipe: Any, dtype: torch.dtype) -> None:
     """Cast the text encoder and transformer(s) to ``dtype``; the VAE stays float32."""
     components = pipe.components  # {name: module or None}; registered modules are not typed attributes
     if components["vae"].dtype != torch.float32:  # diffusers warns on every dtype .to(), even a no-op

@@ -35,9 +35,9 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from attention_visual.config import Config
 from attention_visual.errors import AttentionVisualError, BatchBusyError, ConfigError, StorageError
-from attention_visual.models import TINY_MODEL_ID, load_pipeline, resolve_device
+from attention_visual.models import is_tiny_model_id, load_pipeline, resolve_device
 from attention_visual.pipeline.distributed import RankContext
-from attention_visual.pipeline.generation import generate_video
+from attention_visual.pipeline.generation import copy_inputs, generate_video
 from attention_visual.pipeline.lock import BatchLock
 from attention_visual.pipeline.merge import build_manifest, merged_records, planned_record
 from attention_visual.pipeline.plan import MANIFEST_FILE, RENDER_KINDS, VideoJob, jobs_for_rank, plan_batch
@@ -228,6 +228,8 @@ class _Runner:
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> BatchResult:
         mine = jobs_for_rank(self.jobs, self.ctx.rank, self.ctx.world_size)
+        for job in mine:  # the prompts' input files, beside the videos made from them
+            self.files_written += copy_inputs(self.batch_dir, job)
         finished: list[VideoJob] = []
         todo: list[VideoJob] = []
         for job in mine:  # verify what earlier runs finished: sizes and checksums of every covered file
@@ -453,7 +455,7 @@ class _Runner:
     def _pipeline(self) -> Any:
         if self.pipe is None:
             g = self.config.generation
-            if g.model_id == TINY_MODEL_ID and self.device.type == "cpu":
+            if is_tiny_model_id(g.model_id) and self.device.type == "cpu":
                 # The tiny model is so small that thread hand-offs dominate: one thread is ~5x faster.
                 torch.set_num_threads(1)
             self.pipe = load_pipeline(
@@ -462,6 +464,7 @@ class _Runner:
                 dtype=g.dtype,
                 enable_model_cpu_offload=g.enable_model_cpu_offload,
                 flow_shift=g.flow_shift,
+                pipeline=g.pipeline,
             )
         self.pipe.set_progress_bar_config(disable=not self.show, leave=False, desc="denoising", unit="step")
         return self.pipe

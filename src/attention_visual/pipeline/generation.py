@@ -26,13 +26,16 @@ except ModuleNotFoundError:
 
     require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
     raise
+from PIL import Image
 
 from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.config import Config
+from attention_visual.config.inputs import PromptInputs, read_video_frames
 from attention_visual.pipeline.plan import ATTENTION_MAPS_DIR, VideoJob
 from attention_visual.pipeline.resume import captures_maps
 from attention_visual.render.encoder import VideoWriter
 from attention_visual.storage import VideoDimensions
+from attention_visual.storage.atomic import atomic_write_bytes
 from attention_visual.storage.batch_manifest import Timings
 from attention_visual.storage.faults import storage_fault
 
@@ -66,6 +69,51 @@ def write_video_file(path: Path, frames: np.ndarray, fps: float) -> None:
     with VideoWriter(path, width=width, height=height, fps=fps, video_format="mp4") as writer:
         for frame in frames:  # [height, width, 3]
             writer.write(frame)
+
+
+def load_image(path: Path) -> Image.Image:
+    """An input image as RGB (decoded fully, the file closed)."""
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+def pipeline_inputs(pipe: Any, inputs: PromptInputs, *, num_frames: int) -> dict[str, Any]:
+    """The pipeline call's input arguments for ``pipe``'s class: frames, images, video, strength.
+
+    Text-to-video, image-to-video, first-last-frame and VACE take ``num_frames``; video-to-video
+    takes the input video's length instead (checked equal to ``num_frames`` at config time).
+    """
+    kwargs: dict[str, Any] = {}
+    if type(pipe).__name__ != "WanVideoToVideoPipeline":
+        kwargs["num_frames"] = num_frames
+    if inputs.image is not None:
+        kwargs["image"] = load_image(inputs.image)
+    if inputs.last_image is not None:
+        kwargs["last_image"] = load_image(inputs.last_image)
+    if inputs.video is not None:
+        frames = read_video_frames("video", inputs.video)  # [height, width, rgb] each
+        kwargs["video"] = [Image.fromarray(frame) for frame in frames]
+    if inputs.reference_images:
+        kwargs["reference_images"] = [load_image(path) for path in inputs.reference_images]
+    if inputs.strength is not None:
+        kwargs["strength"] = inputs.strength
+    return kwargs
+
+
+def copy_inputs(batch_dir: Path, job: VideoJob) -> int:
+    """Copy ``job``'s input files into the batch folder (``inputs/prompt_001/image.png``), once.
+
+    Returns:
+        The number of files written (0 when the copies exist already, e.g. on resume).
+    """
+    written = 0
+    for _, source, relative in job.input_copies():
+        target = batch_dir / relative
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(target, source.read_bytes())
+            written += 1
+    return written
 
 
 @contextlib.contextmanager
@@ -115,8 +163,15 @@ def generate_video(
             a bad frame...); the batch records it as this video's failure.
     """
     g, a = config.generation, config.attention_analysis
+    inputs = pipeline_inputs(pipe, job.inputs, num_frames=g.num_frames)
     capture = (
-        AttentionCapture(pipe, job.prompt, settings, max_sequence_length=g.max_sequence_length)
+        AttentionCapture(
+            pipe,
+            job.prompt,
+            settings,
+            max_sequence_length=g.max_sequence_length,
+            num_reference_images=len(job.inputs.reference_images),
+        )
         if captures_maps(config, job)
         else None
     )
@@ -130,7 +185,7 @@ def generate_video(
                 negative_prompt=g.negative_prompt or None,
                 height=g.height,
                 width=g.width,
-                num_frames=g.num_frames,
+                **inputs,
                 num_inference_steps=g.num_inference_steps,
                 guidance_scale=g.guidance_scale,
                 num_videos_per_prompt=1,
@@ -179,4 +234,12 @@ def generate_video(
     )
 
 
-__all__ = ["GenerationOutcome", "generate_video", "release_memory", "to_uint8_frames", "write_video_file"]
+__all__ = [
+    "GenerationOutcome",
+    "copy_inputs",
+    "generate_video",
+    "pipeline_inputs",
+    "release_memory",
+    "to_uint8_frames",
+    "write_video_file",
+]

@@ -19,15 +19,18 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from attention_visual.config import Config
+from attention_visual.config.inputs import PromptInputs
 from attention_visual.prompts import MarkedPrompt, parse_prompt
 from attention_visual.storage import token_dir_name
 from attention_visual.storage.batch_layout import (
     ATTENTION_MAPS_DIR,
     ATTENTION_VIDEOS_DIR,
     CONFIG_FILE,
+    INPUTS_DIR,
     MANIFEST_FILE,
     STATUS_DIR,
     VIDEOS_DIR,
@@ -49,6 +52,7 @@ class VideoJob:
         video_index: 1-based number of the video among its prompt's videos.
         prompt: The parsed marked prompt.
         seed: ``generation.seed + index``.
+        inputs: The prompt's input files and options (image, video, ...; empty for text-to-video).
     """
 
     index: int
@@ -56,6 +60,7 @@ class VideoJob:
     video_index: int
     prompt: MarkedPrompt
     seed: int
+    inputs: PromptInputs = field(default_factory=PromptInputs)
 
     @property
     def video_id(self) -> str:
@@ -76,6 +81,17 @@ class VideoJob:
     def attention_maps_path(self) -> str:
         """``attention_maps/prompt_001_vid_001``: the store's folder of this video."""
         return f"{ATTENTION_MAPS_DIR}/{self.video_id}"
+
+    def input_copies(self) -> list[tuple[str, Path, str]]:
+        """``(name, source file, copy path relative to the batch dir)`` of each input file of the prompt.
+
+        E.g. ``("image", Path("/data/dog.png"), "inputs/prompt_001/image.png")``.
+        """
+        folder = f"{INPUTS_DIR}/{prompt_dir(self.prompt_index)}"
+        return [
+            (name, path, f"{folder}/{name.replace('[', '_').replace(']', '')}{path.suffix.lower()}")
+            for name, path in self.inputs.files()
+        ]
 
     @property
     def status_path(self) -> str:
@@ -115,9 +131,10 @@ def plan_batch(config: Config) -> list[VideoJob]:
     per_prompt = config.generation.videos_per_prompt
     for p, text in enumerate(config.prompts, start=1):
         prompt = parse_prompt(text)
+        inputs = config.inputs_of(p - 1)
         for v in range(1, per_prompt + 1):
             index = len(jobs)
-            jobs.append(VideoJob(index, p, v, prompt, config.generation.seed + index))
+            jobs.append(VideoJob(index, p, v, prompt, config.generation.seed + index, inputs))
     return jobs
 
 
@@ -130,6 +147,7 @@ __all__ = [
     "ATTENTION_MAPS_DIR",
     "ATTENTION_VIDEOS_DIR",
     "CONFIG_FILE",
+    "INPUTS_DIR",
     "MANIFEST_FILE",
     "RENDER_KINDS",
     "STATUS_DIR",

@@ -20,21 +20,30 @@ from typing import Any
 
 from attention_visual.capture import CaptureSettings
 from attention_visual.config import Config
+from attention_visual.config.inputs import check_inputs
 from attention_visual.errors import ConfigError, PromptError
-from attention_visual.models import TINY_MODEL_ID, build_tiny_tokenizer, resolve_device, resolve_dtype
+from attention_visual.models import (
+    CheckpointUnavailableError,
+    build_tiny_tokenizer,
+    is_tiny_model_id,
+    resolve_device,
+    resolve_dtype,
+    resolve_variant,
+)
 from attention_visual.models.architecture import TRANSFORMER_CONFIG, num_transformer_blocks
+from attention_visual.models.variants import WAN_TEXT_CONTEXT, WanVariant
 from attention_visual.pipeline.plan import VideoJob, plan_batch
 from attention_visual.prompts import tokenize_marked
 from attention_visual.render.options import RenderOptions
 
 log = logging.getLogger(__name__)
 
-#: Pixels per video token of Wan2.1 (VAE 8x, patch 2): ``spatial_downsample_factor`` must divide the grid.
+#: Pixels per video token of Wan2.1 (VAE 8x, patch 2); the variant's own value is used (32 for TI2V-5B).
 WAN_PIXELS_PER_TOKEN = 16
 
 
 def load_tokenizer(model_id: str, *, local_files_only: bool | None = None) -> Any:
-    """Load only the tokenizer of ``model_id`` (``"tiny"``: the embedded one; else ``<id>/tokenizer``).
+    """Load only the tokenizer of ``model_id`` (a tiny id: the embedded one; else ``<id>/tokenizer``).
 
     Args:
         model_id: ``"tiny"``, a local diffusers folder or a Hub id.
@@ -43,7 +52,7 @@ def load_tokenizer(model_id: str, *, local_files_only: bool | None = None) -> An
     Raises:
         ConfigError: It cannot be loaded (e.g. not in the local cache while offline), in one line.
     """
-    if model_id == TINY_MODEL_ID:
+    if is_tiny_model_id(model_id):
         return build_tiny_tokenizer()
     from transformers import AutoTokenizer
 
@@ -74,6 +83,8 @@ def capture_settings(config: Config) -> CaptureSettings:
         store_per_block=a.store_per_block,
         spatial_downsample_factor=a.spatial_downsample_factor,
         storage_dtype=a.storage_dtype,
+        image_map=a.image_map,
+        block_list=a.block_list,
     )
 
 
@@ -106,6 +117,63 @@ def validate_prompts(jobs: list[VideoJob], tokenizer: Any, max_sequence_length: 
                 job.prompt_index,
                 job.prompt.marked,
             )
+
+
+def check_variant(config: Config, *, local_files_only: bool | None = None) -> WanVariant | None:
+    """Resolve the variant the batch runs (from the checkpoint's config files only) and check against it.
+
+    Checks the video size against the variant's pixels per token, ``max_sequence_length`` 512 for the
+    image branch (diffusers splits the context at ``L - 512``), ``image_map``/``block_list``, and every
+    prompt's input files against the task (required/allowed, decodable, frame counts), in that order.
+
+    Args:
+        config: The loaded config.
+        local_files_only: ``True`` (``attention-visual config``): when the checkpoint's config files are
+            not available locally, a log line says so and None is returned (nothing else is skipped by
+            the caller). None follows ``HF_HUB_OFFLINE`` (``generate``, which downloads them anyway).
+
+    Returns:
+        The variant, or None when it could not be read offline.
+
+    Raises:
+        ConfigError: One line naming the key (``generation.*`` or ``prompts[i].image`` ...).
+    """
+    g = config.generation
+    try:
+        variant = resolve_variant(g.model_id, g.pipeline, local_files_only=local_files_only)
+    except CheckpointUnavailableError as exc:
+        if not local_files_only:
+            raise
+        log.warning("pipeline, sizes and inputs not checked against the model: %s", exc)
+        return None
+    px = variant.pixels_per_token
+    for name in ("height", "width"):
+        if getattr(g, name) % px:
+            raise ConfigError(
+                f"generation.{name} must be a multiple of {px} for {variant.name} ({px} pixels per token), "
+                f"got {getattr(g, name)}"
+            )
+    if variant.image_branch and g.max_sequence_length != WAN_TEXT_CONTEXT:
+        raise ConfigError(
+            f"generation.max_sequence_length must be {WAN_TEXT_CONTEXT} for {variant.name} (its attention splits "
+            f"image and text keys at L - {WAN_TEXT_CONTEXT}), got {g.max_sequence_length}"
+        )
+    a = config.attention_analysis
+    if a.image_map and not variant.image_branch:
+        raise ConfigError(
+            f"attention_analysis.image_map needs a model with an image branch (Wan2.1 I2V/FLF2V-14B); "
+            f"{variant.name} has none"
+        )
+    if a.block_list not in variant.capture_points:
+        raise ConfigError(
+            f"attention_analysis.block_list {a.block_list!r} does not exist on {variant.name} "
+            f"(it has: {', '.join(variant.capture_points)})"
+        )
+    source = f"model {g.model_id!r} with generation.pipeline {g.pipeline!r}"
+    check_inputs(
+        config.prompt_inputs, variant.task, height=g.height, width=g.width, num_frames=g.num_frames, source=source
+    )
+    return variant
 
 
 def check_device(device: str, key: str = "generation.device") -> None:
@@ -190,12 +258,14 @@ def check_runnable(config: Config, *, device: str | None = None, fetch_tokenizer
     resolve_dtype(g.dtype, resolved)
     if g.enable_model_cpu_offload and resolved.type != "cuda":
         raise ConfigError("generation.enable_model_cpu_offload needs a CUDA device; set it to false on this machine")
+    variant = check_variant(config, local_files_only=True if not fetch_tokenizer else None)
+    px = variant.pixels_per_token if variant is not None else WAN_PIXELS_PER_TOKEN
     factor = a.spatial_downsample_factor
-    rows, cols = g.height // WAN_PIXELS_PER_TOKEN, g.width // WAN_PIXELS_PER_TOKEN
+    rows, cols = g.height // px, g.width // px
     if rows % factor or cols % factor:
         raise ConfigError(
             f"attention_analysis.spatial_downsample_factor {factor} must divide the token grid {rows}x{cols} "
-            f"(generation.height/16 x generation.width/16)"
+            f"(generation.height/{px} x generation.width/{px})"
         )
     check_blocks(config)
     if not a.store_attention and (a.auto_generate_per_video or a.auto_generate_videos):
@@ -229,6 +299,7 @@ __all__ = [
     "check_blocks",
     "check_device",
     "check_runnable",
+    "check_variant",
     "load_tokenizer",
     "render_options",
     "validate_batch",

@@ -26,6 +26,7 @@ import numpy as np
 from attention_visual.errors import RenderError
 from attention_visual.render.canvas import Canvas, ColorbarSpec
 from attention_visual.render.colormap import packed_lut
+from attention_visual.render.labels import conditioning_note, expert_note, with_notes
 from attention_visual.render.normalize import NormalizationInfo, normalize_maps
 from attention_visual.render.options import RenderOptions
 from attention_visual.render.sources import LAYOUTS, OverlayVideo, StepVideo, StillVideo
@@ -64,7 +65,10 @@ def step_video(
         raise RenderError(f"{len(metadata)} metadata entries for {stack.shape[0]} steps")
     panels, labels = _panels(stack, metadata[0], frame)  # [step, panel, y, x]
     normed, info = normalize_maps(panels, options.normalization)
-    titles = [f"“{word}” — step {_step_number(m, i)} / {m.num_steps}" for i, m in enumerate(metadata)]
+    titles = [
+        with_notes(f"“{word}” — step {_step_number(m, i)} / {m.num_steps}", expert_note(m))
+        for i, m in enumerate(metadata)
+    ]
     footers = [_timestamp(m, i) for i, m in enumerate(metadata)] if include_timestamp else []
     progress = [_step_number(m, i) / max(m.num_steps, 1) for i, m in enumerate(metadata)] if include_timestamp else []
     canvas = _step_canvas(options, metadata[0], normed.shape[1], labels, info, include_timestamp)
@@ -181,7 +185,10 @@ def _panels(stack: np.ndarray, metadata: MapMetadata, frame: FrameMode) -> tuple
     if frame == "tile":
         frame_weights(metadata, n_frames)  # the mapping must fit the stack
         labels = [
-            f"latent {k} · video {first}–{last}" for k, (first, last) in enumerate(metadata.latent_to_video_frames)
+            with_notes(
+                f"latent {k} · video {first}–{last}" if last >= first else f"latent {k}", conditioning_note(metadata, k)
+            )
+            for k, (first, last) in enumerate(metadata.latent_to_video_frames)
         ]
         return stack, labels
     if isinstance(frame, int) and not isinstance(frame, bool):

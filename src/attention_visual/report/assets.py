@@ -57,6 +57,8 @@ video { display: block; background: #111; border-radius: 6px; }
 video { object-fit: contain; }
 video.gen { width: 320px; min-height: 180px; max-width: 100%; }
 video.small { width: 256px; min-height: 144px; max-width: 100%; }
+.inputs { display: flex; flex-wrap: wrap; gap: 12px; margin: 6px 0 10px; }
+img.small { width: 256px; max-width: 100%; border-radius: 6px; image-rendering: auto; }
 .missing { display: flex; align-items: center; justify-content: center; text-align: center; width: 256px;
   min-height: 120px; border: 1px dashed var(--line); border-radius: 6px; color: var(--muted); font-size: 13px;
   padding: 8px; background: var(--bg); }

@@ -25,9 +25,10 @@ from attention_visual.errors import NotFoundError, PromptError
 from attention_visual.prompts.parsing import parse_prompt
 from attention_visual.report.images import SpriteInfo
 from attention_visual.storage import token_dir_name
-from attention_visual.storage.batch_layout import MANIFEST_FILE, REPORT_INDEX_FILE, STATUS_DIR
+from attention_visual.storage.batch_layout import INPUTS_DIR, MANIFEST_FILE, REPORT_INDEX_FILE, STATUS_DIR, prompt_dir
 from attention_visual.storage.batch_layout import REPORT_DIR as BATCH_REPORT_DIR
 from attention_visual.storage.batch_manifest import Manifest, PromptRecord, VideoRecord, read_manifest, read_status
+from attention_visual.storage.packed import video_maps_exist
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,16 @@ class VideoView:
 
 @dataclass
 class PromptView:
-    """One prompt: the record, the clean prompt cut into highlighted segments, its videos."""
+    """One prompt: the record, the clean prompt cut into highlighted segments, its videos.
+
+    ``inputs`` lists the prompt's input files copied into the batch (``inputs/prompt_001/image.png``)
+    as ``(name, link)``, e.g. ``("image", "../inputs/prompt_001/image.png")``; empty for text-to-video.
+    """
 
     record: PromptRecord
     segments: list[Segment]
     videos: list[VideoView]
+    inputs: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -194,6 +200,19 @@ def read_records(batch_dir: Path, manifest: Manifest) -> list[VideoRecord]:
     return records
 
 
+def _input_links(batch_dir: Path, prompt_index: int, prefix: str = "../") -> list[tuple[str, str]]:
+    """``(name, link)`` of the prompt's copied input files, in name order."""
+    folder = f"{INPUTS_DIR}/{prompt_dir(prompt_index)}"
+    if not (batch_dir / folder).is_dir():
+        return []
+    out = []
+    for path in sorted((batch_dir / folder).iterdir()):
+        target = link(batch_dir, f"{folder}/{path.name}", prefix)
+        if path.is_file() and target is not None:
+            out.append((path.stem, target))
+    return out
+
+
 def collect_batch(batch_dir: Path, report_dir: Path | None = None) -> ReportView:
     """Read ``batch_dir``'s manifest and files into a :class:`ReportView` (no images yet).
 
@@ -217,7 +236,7 @@ def collect_batch(batch_dir: Path, report_dir: Path | None = None) -> ReportView
     by_prompt: dict[int, list[VideoView]] = {}
     for record in read_records(batch_dir, manifest):
         maps = record.paths.attention_maps
-        maps_dir = batch_dir / maps if maps and (batch_dir / maps).is_dir() else None
+        maps_dir = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # seed or packed
         view = VideoView(
             record=record,
             video=link(batch_dir, record.paths.video, prefix),
@@ -230,6 +249,7 @@ def collect_batch(batch_dir: Path, report_dir: Path | None = None) -> ReportView
             record=p,
             segments=highlight(p.marked_prompt, p.clean_prompt, p.words),
             videos=sorted(by_prompt.get(p.prompt_index, []), key=lambda v: v.record.video_index),
+            inputs=_input_links(batch_dir, p.prompt_index, prefix),
         )
         for p in manifest.prompts
     ]

@@ -178,6 +178,21 @@ def _video_card(video: VideoView, keys: dict[int, str]) -> str:
     )
 
 
+def _inputs(inputs: list[tuple[str, str]]) -> str:
+    """The prompt's input images/videos, each with its name (``image``, ``last_image``, ``video``, ...)."""
+    if not inputs:
+        return ""
+    items = []
+    for name, href in inputs:
+        media = (
+            f'<video src="{e(href)}" controls muted loop preload="metadata" class="small"></video>'
+            if href.lower().endswith((".mp4", ".avi", ".webm", ".mov", ".gif"))
+            else f'<img src="{e(href)}" alt="input {e(name)}" loading="lazy" class="small">'
+        )
+        items.append(f'<figure class="input">{media}<figcaption>input {e(name)}</figcaption></figure>')
+    return f'<div class="inputs">{"".join(items)}</div>'
+
+
 def _prompt_section(prompt: PromptView, open_: bool, keys: dict[int, str]) -> str:
     p = prompt.record
     counts: dict[str, int] = {}
@@ -185,7 +200,10 @@ def _prompt_section(prompt: PromptView, open_: bool, keys: dict[int, str]) -> st
         counts[v.record.status] = counts.get(v.record.status, 0) + 1
     badges = " ".join(f'<span class="badge {s}">{counts[s]} {s}</span>' for s in STATUSES if s in counts)
     cards = "".join(_video_card(v, keys) for v in prompt.videos) or '<p class="meta">no videos</p>'
-    body = f'<div class="prompt-body"><p class="marked">marked: <code>{e(p.marked_prompt)}</code></p>{cards}</div>'
+    inputs = _inputs(prompt.inputs)
+    body = (
+        f'<div class="prompt-body"><p class="marked">marked: <code>{e(p.marked_prompt)}</code></p>{inputs}{cards}</div>'
+    )
     # A closed prompt's body stays inert until opened (see assets.JS): no video elements are created.
     content = body if open_ else f'<template class="lazy">{body}</template>'
     return (

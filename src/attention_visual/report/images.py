@@ -37,6 +37,7 @@ import numpy as np
 from PIL import Image
 
 from attention_visual.render.colormap import colormap_lut, lut_index
+from attention_visual.render.labels import conditioning_note, expert_note, with_notes
 from attention_visual.render.normalize import normalize_maps
 from attention_visual.storage.atomic import atomic_write_text, atomic_write_with
 from attention_visual.storage.frames import frame_weights
@@ -46,7 +47,7 @@ from attention_visual.visualization.attention_visualizer import AttentionVisuali
 
 log = logging.getLogger(__name__)
 
-SPRITE_VERSION = 1
+SPRITE_VERSION = 2
 """Bumped when the sprite layout changes, so older sprites are redone."""
 
 TARGET_TILE_PX = 48
@@ -137,20 +138,28 @@ def tile_scale(grid_hw: tuple[int, int], tiles: int) -> int:
 
 
 def step_label(metadata: MapMetadata, position: int) -> str:
-    """``"step 3/50 · t=812"``: the 1-based denoising step (and timestep when stored)."""
+    """``"step 3/50 · t=812"``: the 1-based denoising step (and timestep when stored, and the expert).
+
+    With two experts (Wan2.2 A14B): ``"step 3/40 · t=812 · high-noise expert"``.
+    """
     step = metadata.step_index if metadata.step_index is not None else position
     label = f"step {step + 1}/{metadata.num_steps}"
-    return f"{label} · t={metadata.timestep:.0f}" if metadata.timestep is not None else label
+    timestep = f"t={metadata.timestep:.0f}" if metadata.timestep is not None else ""
+    return with_notes(label, timestep, expert_note(metadata))
 
 
 def frame_labels(metadata: MapMetadata, frames: int) -> tuple[str, ...]:
-    """Column labels: the frame average, then each latent frame with the video frames it produced."""
+    """Column labels: the frame average, then each latent frame with the video frames it produced.
+
+    Conditioning frames (an input image's or VACE reference's latent) end in ``· conditioning``.
+    """
     labels = ["all frames (weighted mean)"]
     frame_weights(metadata, frames)  # the mapping must fit the map's frames
     for k, (first, last) in enumerate(metadata.latent_to_video_frames):
         label = f"latent frame {k + 1}/{frames}"
-        label += f" · video frame {first + 1}" if first == last else f" · video frames {first + 1}–{last + 1}"
-        labels.append(label)
+        if last >= first:  # VACE reference frames map to no video frame
+            label += f" · video frame {first + 1}" if first == last else f" · video frames {first + 1}–{last + 1}"
+        labels.append(with_notes(label, conditioning_note(metadata, k)))
     return tuple(labels)
 
 
@@ -207,7 +216,7 @@ def write_sprite(
     """
     sidecar = output.with_suffix(".json")
     steps = analyzer.get_available_steps(video_id, word)
-    step_files = analyzer.attention_dir / video_id
+    step_files = analyzer.video_folder(video_id)
     source_mtime = newest_mtime(step_files)
     params = {"version": SPRITE_VERSION, "colormap": colormap, "normalization": normalization, "steps": steps}
     cached = _read_sidecar(sidecar, output, params, source_mtime)
@@ -254,7 +263,7 @@ def write_comparison(
         RenderError: The figure could not be written.
     """
     sidecar = output.with_suffix(".json")
-    source_mtime = newest_mtime(analyzer.attention_dir / video_id)
+    source_mtime = newest_mtime(analyzer.video_folder(video_id))
     params = {"version": SPRITE_VERSION, "colormap": colormap, "words": list(words)}
     if _read_sidecar(sidecar, output, params, source_mtime) is not None:
         return output

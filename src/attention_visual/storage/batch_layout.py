@@ -23,6 +23,8 @@ ATTENTION_MAPS_DIR = "attention_maps"
 ATTENTION_VIDEOS_DIR = "attention_videos"
 STATUS_DIR = "status"
 CONFIG_FILE = "config.yaml"
+#: Copies of the prompts' input files: ``inputs/prompt_001/image.png``.
+INPUTS_DIR = "inputs"
 MANIFEST_FILE = "manifest.json"
 REPORT_DIR = "report"
 REPORT_INDEX_FILE = "index.html"
@@ -43,6 +45,7 @@ __all__ = [
     "ATTENTION_MAPS_DIR",
     "ATTENTION_VIDEOS_DIR",
     "CONFIG_FILE",
+    "INPUTS_DIR",
     "MANIFEST_FILE",
     "REPORT_DIR",
     "REPORT_INDEX",

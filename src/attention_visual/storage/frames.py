@@ -63,11 +63,32 @@ def latent_to_video_frame_ranges(
     return tuple(out)
 
 
-def check_frame_mapping(ranges: Sequence[tuple[int, int]], latent_frames: int, video_frames: int) -> None:
+def latent_to_video_frame_ranges_after_references(
+    num_latent: int, num_reference: int, temporal_factor: int = WAN_TEMPORAL_FACTOR
+) -> tuple[tuple[int, int], ...]:
+    """As :func:`latent_to_video_frame_ranges` when the first ``num_reference`` latent frames are inputs.
+
+    VACE's reference images add latent frames at the front that are dropped before decoding: each maps
+    to the empty range ``(0, -1)`` (no video frame; weight ``last - first + 1 = 0``), and latent frame
+    ``num_reference + k`` maps to the video frames of latent ``k``.
+
+    >>> latent_to_video_frame_ranges_after_references(3, 1)
+    ((0, -1), (0, 0), (1, 4))
+    """
+    if not 0 <= num_reference <= num_latent:
+        raise ValueError(f"{num_reference} reference frames do not fit {num_latent} latent frames")
+    video = latent_to_video_frame_ranges(num_latent - num_reference, temporal_factor)
+    return ((0, -1),) * num_reference + video
+
+
+def check_frame_mapping(
+    ranges: Sequence[tuple[int, int]], latent_frames: int, video_frames: int, conditioning: Sequence[int] = ()
+) -> None:
     """Check that ``ranges`` maps ``latent_frames`` latent frames onto video frames ``0 … video_frames-1``.
 
     Each latent frame owns a non-empty run of video frames, the runs follow each other without gap or
-    overlap, and together they cover the video.
+    overlap, and together they cover the video. A conditioning latent frame (``conditioning``, e.g. a
+    VACE reference image dropped before decoding) may own none: the empty run ``(first, first - 1)``.
 
     Raises:
         AttentionDataError: The mapping contradicts the array (callers add the file's name).
@@ -78,7 +99,7 @@ def check_frame_mapping(ranges: Sequence[tuple[int, int]], latent_frames: int, v
         )
     expected_first = 0
     for k, (first, last) in enumerate(ranges):
-        if first != expected_first or last < first:
+        if first != expected_first or last < first - (1 if k in conditioning else 0):
             raise AttentionDataError(
                 f"latent_to_video_frames[{k}] is ({first}, {last}); expected a run starting at video frame "
                 f"{expected_first}"
@@ -95,7 +116,7 @@ def _checked_ranges(metadata: MapMetadata, latent_frames: int | None) -> tuple[t
     frames = metadata.shape[-3] if latent_frames is None else latent_frames
     ranges = metadata.latent_to_video_frames
     try:
-        check_frame_mapping(ranges, frames, metadata.video_dimensions.frames)
+        check_frame_mapping(ranges, frames, metadata.video_dimensions.frames, metadata.conditioning_frames)
     except AttentionDataError as exc:
         where = f"video {metadata.video_id!r}, word {metadata.token_word!r}"
         where += f", step {metadata.step_index}" if metadata.step_index is not None else " (aggregated)"
@@ -147,6 +168,7 @@ __all__ = [
     "frame_weights",
     "latent_frame_of_video_frame",
     "latent_to_video_frame_ranges",
+    "latent_to_video_frame_ranges_after_references",
     "num_latent_frames",
     "video_frame_index",
     "video_frames_of_latent",

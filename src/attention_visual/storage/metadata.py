@@ -18,7 +18,10 @@ from typing import Any
 
 from attention_visual.errors import AttentionDataError
 
-ATTENTION_STORAGE_VERSION = 1
+ATTENTION_STORAGE_VERSION = 2
+READABLE_STORAGE_VERSIONS = (1, 2)
+"""Version 2 added the optional Wan-family fields (variant, experts, conditioning frames, ...); 1 still loads."""
+QUANTITIES = ("text_attention", "image_share")
 
 #: Axis names a stored array may have, outermost first. ``frame, y, x`` always come last.
 LEADING_AXES = ("pass", "block", "head")
@@ -88,6 +91,14 @@ class MapMetadata:
     model_id: str | None = None
     seed: int | None = None
     storage_format: str = "numpy"
+    # Wan family (version 2; absent in version-1 files, which load with these defaults)
+    variant: str | None = None  # attention_visual.models.variants name, e.g. "wan2.2-t2v-a14b"
+    expert: str | None = None  # per step: "high_noise" | "low_noise" (two experts), else None
+    step_experts: tuple[str | None, ...] = ()  # the expert of each of steps_used (empty: one transformer)
+    boundary_timestep: float | None = None  # steps with t >= this run the high-noise expert
+    conditioning_frames: tuple[int, ...] = ()  # latent frames that are inputs (I2V-5B image, VACE references)
+    pixels_per_token: int = 16  # video pixels per token side (32 for TI2V-5B)
+    quantity: str = "text_attention"  # "image_share": the I2V <image> map ||o_img|| / (||o_img|| + ||o_txt||)
     storage_timestamp: str = ""
     attention_storage_version: int = ATTENTION_STORAGE_VERSION
 
@@ -96,6 +107,8 @@ class MapMetadata:
             raise AttentionDataError(f"axes must be [*{LEADING_AXES} subset, frame, y, x], got {self.axes}")
         if len(self.axes) != len(self.shape):
             raise AttentionDataError(f"axes {self.axes} do not match shape {self.shape}")
+        if self.quantity not in QUANTITIES:
+            raise AttentionDataError(f"quantity must be one of {QUANTITIES}, got {self.quantity!r}")
 
     @property
     def word(self) -> str:
@@ -126,9 +139,10 @@ class MapMetadata:
     def from_dict(cls, data: dict[str, Any]) -> MapMetadata:
         """Build from a decoded JSON object; raises :class:`AttentionDataError` when invalid."""
         version = data.get("attention_storage_version")
-        if version != ATTENTION_STORAGE_VERSION:
+        if version not in READABLE_STORAGE_VERSIONS:
             raise AttentionDataError(
-                f"unsupported attention_storage_version {version!r} (this version reads {ATTENTION_STORAGE_VERSION})"
+                f"unsupported attention_storage_version {version!r} (this version reads "
+                f"{', '.join(map(str, READABLE_STORAGE_VERSIONS))})"
             )
         try:
             kwargs = dict(data)
@@ -137,7 +151,7 @@ class MapMetadata:
             kwargs["reduction"] = Reduction(**data.get("reduction", {}))
             for name in ("shape", "axes", "steps_used", "token_indices", "token_ids", "token_pieces"):
                 kwargs[name] = tuple(data.get(name, ()))
-            for name in ("passes", "blocks"):
+            for name in ("passes", "blocks", "step_experts", "conditioning_frames"):
                 if name in data:
                     kwargs[name] = tuple(data[name])
             for name in ("latent_to_video_frames", "char_spans"):
@@ -162,6 +176,8 @@ __all__ = [
     "GRID_AXES",
     "LEADING_AXES",
     "PASS_NAMES",
+    "QUANTITIES",
+    "READABLE_STORAGE_VERSIONS",
     "MapMetadata",
     "Reduction",
     "TokenGrid",

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from attention_visual.errors import NotFoundError
 from attention_visual.storage.atomic import is_temporary
 from attention_visual.storage.layout import (
@@ -32,6 +34,7 @@ from attention_visual.storage.layout import (
     check_video_id,
     parse_step_index,
 )
+from attention_visual.storage.metadata import MapMetadata
 from attention_visual.storage.store import AttentionInfo, read_map, read_metadata
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,27 @@ class MapReader(Protocol):
         ...
 
 
+@runtime_checkable
+class BulkMapReader(MapReader, Protocol):
+    """A :class:`MapReader` that also reads a word's steps at once and can forget a video (both store readers)."""
+
+    def read_steps(self, video_id: str, word: str) -> tuple[np.ndarray, list[MapMetadata]]:
+        """Every stored step as stored, in step order: ``([step, *leading, frame, y, x], metadata per step)``."""
+        ...
+
+    def list_step_metadata(self, video_id: str, word: str) -> list[MapMetadata]:
+        """The metadata of every stored step of a word, in step order, without reading the arrays."""
+        ...
+
+    def video_folder(self, video_id: str) -> Path:
+        """The folder holding a video's maps (the newest mtime under it dates them)."""
+        ...
+
+    def release(self, video_id: str) -> None:
+        """Forget what is cached about a video (a single pass over a large batch then keeps memory flat)."""
+        ...
+
+
 @dataclass
 class _WordFiles:
     """Where one word's maps of one video live."""
@@ -94,7 +118,7 @@ def listing(items: list[str] | list[int]) -> str:
 
 
 class AttentionStoreReader:
-    """Reads an ``attention_maps/`` folder in the layout of :mod:`.layout` (a :class:`MapReader`).
+    """Reads an ``attention_maps/`` folder in the layout of :mod:`.layout` (a :class:`BulkMapReader`).
 
     The index of a finished video (its completion mark exists) is built once and kept; an unfinished
     one is re-read on every call, since its capture may still be writing.
@@ -148,6 +172,22 @@ class AttentionStoreReader:
             )
         return read_map(*files.aggregated)
 
+    def read_steps(self, video_id: str, word: str) -> tuple[np.ndarray, list[MapMetadata]]:
+        infos = [self.read_step(video_id, word, s) for s in self.list_steps(video_id, word)]
+        if not infos:
+            raise NotFoundError(f"word {word!r} of video {video_id!r} has no stored steps")
+        return np.stack([i.attention_map for i in infos]), [i.metadata for i in infos]
+
+    def list_step_metadata(self, video_id: str, word: str) -> list[MapMetadata]:
+        files = self._word_files(video_id, word)
+        return [read_metadata(files.steps[s][1]) for s in sorted(files.steps)]
+
+    def video_folder(self, video_id: str) -> Path:
+        return self.root / check_video_id(video_id)
+
+    def release(self, video_id: str) -> None:
+        self._words.pop(video_id, None)
+
     def _video_dir(self, video_id: str) -> Path:
         folder = self.root / check_video_id(video_id)
         if not folder.is_dir():
@@ -192,4 +232,4 @@ class AttentionStoreReader:
         return index
 
 
-__all__ = ["AttentionStoreReader", "MapReader", "listing"]
+__all__ = ["AttentionStoreReader", "BulkMapReader", "MapReader", "listing"]

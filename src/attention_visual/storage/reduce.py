@@ -21,23 +21,26 @@ from attention_visual.storage.metadata import MapMetadata
 
 
 def to_grid(array: np.ndarray, metadata: MapMetadata, pass_name: str = "cond") -> np.ndarray:
-    """Reduce ``[*leading, frame, y, x]`` to ``[frame, y, x]`` float32.
+    """Reduce ``[*outer, *leading, frame, y, x]`` to ``[*outer, frame, y, x]`` float32.
 
+    ``metadata.axes`` names the trailing dimensions (one stored map); dimensions before them
+    (``outer``, e.g. the step axis of a stack of maps sharing that metadata) are kept.
     A ``pass`` axis (``guidance_pass: both``) is indexed by ``pass_name``; ``block`` and ``head`` axes
     are averaged (the default capture already averaged them).
 
     Raises:
         NotFoundError: ``pass_name`` was not stored (the message lists the stored passes).
     """
-    arr = np.asarray(array, dtype=np.float32)  # [*leading, frame, y, x]
+    arr = np.asarray(array, dtype=np.float32)  # [*outer, *leading, frame, y, x]
     axes = list(metadata.axes)
+    outer = arr.ndim - len(axes)
     passes = list(metadata.passes)
     if pass_name not in passes:
         raise NotFoundError(f"pass {pass_name!r} not stored; available passes: {', '.join(passes) or '(none)'}")
     if "pass" in axes:
-        arr = np.take(arr, passes.index(pass_name), axis=axes.index("pass"))
+        arr = np.take(arr, passes.index(pass_name), axis=outer + axes.index("pass"))
         axes.remove("pass")
-    leading = tuple(range(len(axes) - 3))
+    leading = tuple(range(outer, outer + len(axes) - 3))
     return arr.mean(axis=leading) if leading else arr
 
 

@@ -240,7 +240,12 @@ def read_metadata(path: Path) -> MapMetadata:
 def _check_frames(metadata: MapMetadata, path: Path) -> None:
     """The frame mapping must fit the array's frame axis and the video (errors name ``path``)."""
     try:
-        check_frame_mapping(metadata.latent_to_video_frames, metadata.shape[-3], metadata.video_dimensions.frames)
+        check_frame_mapping(
+            metadata.latent_to_video_frames,
+            metadata.shape[-3],
+            metadata.video_dimensions.frames,
+            metadata.conditioning_frames,
+        )
     except AttentionDataError as exc:
         raise AttentionDataError(f"{path}: {exc}") from exc
 

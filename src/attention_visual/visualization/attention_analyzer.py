@@ -24,7 +24,8 @@ from attention_visual.errors import NotFoundError
 from attention_visual.render.resize import upsample_bilinear
 from attention_visual.storage.frames import frame_average, frame_weights, video_frame_index
 from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.reader import AttentionStoreReader, MapReader
+from attention_visual.storage.packed import PackedReader, packed_store_for
+from attention_visual.storage.reader import AttentionStoreReader, BulkMapReader, MapReader
 from attention_visual.storage.reduce import to_grid
 from attention_visual.storage.store import AttentionInfo, AttentionStore
 
@@ -38,15 +39,21 @@ class AttentionAnalyzer:
     (:class:`~attention_visual.storage.reader.AttentionStoreReader`); this class adds the reductions
     (grid, frame average, per-video-frame maps).
 
+    A packed batch (``attention_maps.zarr``, :mod:`attention_visual.storage.packed`) reads the same:
+    pass the packed store, or the batch's ``attention_maps/`` path after the batch was packed.
+
     Args:
-        attention_dir: the ``attention_maps/`` folder of a batch (or any store root).
+        attention_dir: the ``attention_maps/`` folder of a batch (or any store root), or a packed store.
         reader: Another :class:`~attention_visual.storage.reader.MapReader` to ask instead of the
-            folder reader of ``attention_dir``.
+            reader of ``attention_dir``.
     """
 
     def __init__(self, attention_dir: Path | str, reader: MapReader | None = None) -> None:
         self.attention_dir = Path(attention_dir)
-        self.reader: MapReader = reader if reader is not None else AttentionStoreReader(self.attention_dir)
+        if reader is None:
+            packed = packed_store_for(self.attention_dir)
+            reader = PackedReader(packed) if packed is not None else AttentionStoreReader(self.attention_dir)
+        self.reader: MapReader = reader
 
     # -- discovery --------------------------------------------------------------------------
     def get_available_videos(self, include_incomplete: bool = True) -> list[str]:
@@ -66,6 +73,17 @@ class AttentionAnalyzer:
         if not self.is_complete(video_id):
             return {}
         return dict(AttentionStore(self.attention_dir).check_video(video_id, checksums=checksums))
+
+    def video_folder(self, video_id: str) -> Path:
+        """The folder of a video's maps (seed layout or packed store); its files' mtimes date the maps."""
+        if isinstance(self.reader, BulkMapReader):
+            return self.reader.video_folder(video_id)
+        return self.attention_dir / video_id
+
+    def release(self, video_id: str) -> None:
+        """Forget the cached index of a video: a single pass over a large batch then keeps memory flat."""
+        if isinstance(self.reader, BulkMapReader):
+            self.reader.release(video_id)
 
     def get_incomplete_videos(self) -> list[str]:
         """Videos whose capture was interrupted: maps may be missing."""
@@ -96,13 +114,42 @@ class AttentionAnalyzer:
         """The step-averaged map of a word."""
         return self.reader.read_aggregated(video_id, token)
 
-    def step_stack(self, video_id: str, token: str, pass_name: str = "cond") -> tuple[np.ndarray, list[MapMetadata]]:
-        """All steps reduced to the token grid: ``([step, frame, y, x] float32, metadata per step)``."""
+    def step_metadata(self, video_id: str, token: str) -> list[MapMetadata]:
+        """The metadata of every stored step of a word, in step order, without reading the arrays."""
+        if isinstance(self.reader, BulkMapReader):
+            return self.reader.list_step_metadata(video_id, token)
+        return [i.metadata for i in self.load_all_steps(video_id, token)]
+
+    def raw_step_stack(self, video_id: str, token: str) -> tuple[np.ndarray, list[MapMetadata]]:
+        """Every stored step as stored: ``([step, *leading, frame, y, x], metadata per step)``; one read if packed."""
+        if isinstance(self.reader, BulkMapReader):
+            return self.reader.read_steps(video_id, token)
         infos = self.load_all_steps(video_id, token)
         if not infos:
             raise NotFoundError(f"word {token!r} of video {video_id!r} has no stored steps")
-        stack = np.stack([self.grid(i, pass_name=pass_name) for i in infos])  # [step, frame, y, x]
-        return stack, [i.metadata for i in infos]
+        return np.stack([i.attention_map for i in infos]), [i.metadata for i in infos]
+
+    def step_stack(self, video_id: str, token: str, pass_name: str = "cond") -> tuple[np.ndarray, list[MapMetadata]]:
+        """All steps reduced to the token grid: ``([step, frame, y, x] float32, metadata per step)``."""
+        if isinstance(self.reader, PackedReader) and not self.reader.word(video_id, token).leading_axes:
+            raw, metas = self.reader.read_steps(video_id, token)  # [step, frame, y, x]: one read of one shard
+            return to_grid(raw, metas[0], pass_name), metas
+        steps = self.get_available_steps(video_id, token)
+        if not steps:
+            raise NotFoundError(f"word {token!r} of video {video_id!r} has no stored steps")
+        stack: np.ndarray | None = None  # [step, frame, y, x], filled step by step: one conversion per map
+        metas = []
+        for i, step in enumerate(steps):
+            info = self.load_step(video_id, token, step)
+            grid = self.grid(info, pass_name=pass_name) if len(info.metadata.axes) > 3 else info.attention_map
+            if len(info.metadata.axes) == 3 and pass_name not in info.metadata.passes:
+                self.grid(info, pass_name=pass_name)  # raises: that pass was not stored
+            if stack is None:
+                stack = np.empty((len(steps), *grid.shape), dtype=np.float32)
+            stack[i] = grid
+            metas.append(info.metadata)
+        assert stack is not None
+        return stack, metas
 
     # -- reductions ------------------------------------------------------------------------------
     @staticmethod

@@ -1,0 +1,200 @@
+"""``pack``: a batch's seed-layout maps into one Zarr store, and ``unpack``: back, with the same content.
+
+``pack_batch(batch)`` writes ``batch/attention_maps.zarr`` (layout: :mod:`attention_visual.storage.packed`)
+from ``batch/attention_maps/`` and then removes the seed folder; ``unpack_batch(batch)`` does the
+reverse. Both write into a temporary folder that is renamed into place only when complete, so an
+interruption leaves the batch as it was. Every array keeps its dtype and values, every metadata file
+its content, every video its completion mark (or the lack of one), every ``.npz``/``.pt`` its format.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from attention_visual.errors import AttentionDataError, NotFoundError
+from attention_visual.storage.atomic import TMP_MARKER
+from attention_visual.storage.batch_layout import ATTENTION_MAPS_DIR
+from attention_visual.storage.layout import COMPLETE_MARK
+from attention_visual.storage.metadata import MapMetadata
+from attention_visual.storage.packed import PACKED_STORE, PackedReader, PackedWriter, is_packed_store
+from attention_visual.storage.store import AttentionInfo, AttentionStore
+from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PackResult:
+    """What :func:`pack_batch` / :func:`unpack_batch` did."""
+
+    path: Path  # the store written
+    videos: int
+    words: int
+    maps: int
+
+
+def _npz_compressed(path: Path) -> bool | None:
+    """Whether a ``.npz`` file's members are deflated (None for other files)."""
+    if path.suffix != ".npz":
+        return None
+    with zipfile.ZipFile(path) as archive:
+        return any(info.compress_type != zipfile.ZIP_STORED for info in archive.infolist())
+
+
+def _temporary(batch_dir: Path, name: str) -> Path:
+    tmp = batch_dir / f".{name}{TMP_MARKER}{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    return tmp
+
+
+def _batch_folder(batch_dir: Path | str) -> Path:
+    path = Path(batch_dir)
+    if not path.is_dir():
+        raise NotFoundError(f"batch folder {path} does not exist")
+    return path
+
+
+def pack_batch(batch_dir: Path | str, keep_seed: bool = False) -> PackResult:
+    """Pack ``batch_dir/attention_maps/`` into ``batch_dir/attention_maps.zarr``.
+
+    Args:
+        batch_dir: A batch folder with maps in the seed layout.
+        keep_seed: Keep ``attention_maps/`` after packing (default: remove it).
+
+    Raises:
+        NotFoundError: There is no ``attention_maps/`` folder.
+        AttentionDataError: The batch is already packed, or a map cannot be read.
+    """
+    batch = _batch_folder(batch_dir)
+    seed = batch / ATTENTION_MAPS_DIR
+    target = batch / PACKED_STORE
+    if target.exists():
+        raise AttentionDataError(f"{target} already exists: the batch is packed (unpack it first)")
+    if not seed.is_dir():
+        raise NotFoundError(f"{batch} has no {ATTENTION_MAPS_DIR}/ folder to pack")
+    tmp = _temporary(batch, PACKED_STORE)
+    writer = PackedWriter(tmp)
+    videos = words = maps = 0
+    averaged: dict[str, list[str]] = {}  # word -> videos with a step average
+    compressed: dict[str, bool] = {}  # word -> how its .npz step averages were written
+    try:
+        for video_id in AttentionAnalyzer(seed).get_available_videos(include_incomplete=True):
+            analyzer = AttentionAnalyzer(seed)  # a fresh index per video: memory stays flat
+            writer.begin_video(video_id)
+            for word in analyzer.get_available_tokens(video_id):
+                steps = analyzer.load_all_steps(video_id, word)
+                writer.write_word(video_id, [(i.metadata, i.attention_map) for i in steps], _source(steps))
+                words, maps = words + 1, maps + len(steps)
+                aggregated = _aggregated_or_none(analyzer, video_id, word)
+                if aggregated is not None:
+                    averaged.setdefault(word, []).append(video_id)
+                    compressed.setdefault(word, _npz_compressed(aggregated.path) is not False)
+            mark = seed / video_id / COMPLETE_MARK
+            if mark.is_file():
+                writer.mark_complete(video_id, json.loads(mark.read_text(encoding="utf-8")))
+            videos += 1
+        for word, video_ids in sorted(averaged.items()):
+
+            def read(video_id: str, word: str = word) -> tuple[MapMetadata, np.ndarray]:
+                info = AttentionAnalyzer(seed).load_aggregated(video_id, word)
+                return info.metadata, info.attention_map
+
+            writer.write_aggregates(word, video_ids, read, {"npz_compressed": compressed[word]})
+            maps += len(video_ids)
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if not keep_seed:
+        shutil.rmtree(seed)
+    log.info("packed %d videos, %d words, %d maps into %s", videos, words, maps, target)
+    return PackResult(target, videos, words, maps)
+
+
+def _source(infos: list[AttentionInfo]) -> dict[str, Any]:
+    """How the seed layout wrote these files (``npz_compressed``), for unpacking them the same way."""
+    flags = [c for c in (_npz_compressed(i.path) for i in infos[:1]) if c is not None]
+    return {"npz_compressed": flags[0]} if flags else {}
+
+
+def _aggregated_or_none(analyzer: AttentionAnalyzer, video_id: str, word: str) -> AttentionInfo | None:
+    try:
+        return analyzer.load_aggregated(video_id, word)
+    except NotFoundError:
+        return None
+
+
+def unpack_batch(batch_dir: Path | str, keep_packed: bool = False) -> PackResult:
+    """Restore ``batch_dir/attention_maps/`` (the seed layout) from ``batch_dir/attention_maps.zarr``.
+
+    Args:
+        batch_dir: A packed batch folder.
+        keep_packed: Keep ``attention_maps.zarr`` after unpacking (default: remove it).
+
+    Raises:
+        NotFoundError: There is no packed store.
+        AttentionDataError: ``attention_maps/`` already exists.
+    """
+    batch = _batch_folder(batch_dir)
+    packed = batch / PACKED_STORE
+    target = batch / ATTENTION_MAPS_DIR
+    if not is_packed_store(packed):
+        raise NotFoundError(f"{batch} has no packed store {PACKED_STORE} to unpack")
+    if target.exists():
+        raise AttentionDataError(f"{target} already exists: the batch is not packed (or remove it first)")
+    tmp = _temporary(batch, ATTENTION_MAPS_DIR)
+    videos = words = maps = 0
+    try:
+        reader = PackedReader(packed)
+        for video_id in reader.list_videos():
+            for word in reader.words(video_id).values():
+                data = word.array[...]  # [step, *leading, frame, y, x]
+                for entry in word.entries:
+                    _restore(tmp, entry.metadata, data[entry.index], word.source)
+                words, maps = words + 1, maps + len(word.entries)
+                aggregates = reader.aggregates(word.word)
+                average = aggregates.read(video_id) if aggregates is not None else None
+                if aggregates is not None and average is not None:
+                    _restore(tmp, average.metadata, average.attention_map, aggregates.source)
+                    maps += 1
+            (tmp / video_id).mkdir(parents=True, exist_ok=True)
+            summary = reader.complete_summary(video_id)
+            if summary is not None:
+                AttentionStore(tmp).mark_complete(video_id, summary)
+            reader.release(video_id)
+            videos += 1
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if not keep_packed:
+        shutil.rmtree(packed)
+    log.info("unpacked %d videos, %d words, %d maps into %s", videos, words, maps, target)
+    return PackResult(target, videos, words, maps)
+
+
+def _restore(root: Path, metadata: MapMetadata, array: np.ndarray, source: dict[str, Any]) -> None:
+    """Save one entry (a step, or the step average) the way the seed layout had stored it."""
+    store = AttentionStore(
+        root,
+        storage_format=metadata.storage_format,
+        compress=bool(source.get("npz_compressed", True)),
+        dtype=metadata.dtype,
+    )
+    if metadata.step_index is None:
+        store.save_aggregated(metadata, array)
+    else:
+        store.save_step(metadata, array)
+
+
+__all__ = ["PackResult", "pack_batch", "unpack_batch"]

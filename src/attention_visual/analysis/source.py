@@ -1,0 +1,149 @@
+"""Where a batch's maps are, and reading them video by video, reduced to the token grid.
+
+A batch folder holds its maps in the seed layout (``attention_maps/``) or packed
+(``attention_maps.zarr``); :class:`~attention_visual.visualization.AttentionAnalyzer` reads both, so
+nothing here depends on the layout. Reading is one video at a time and keeps nothing between
+videos, so memory does not grow with the size of the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from attention_visual.errors import NotFoundError
+from attention_visual.storage.batch_layout import ATTENTION_MAPS_DIR, MANIFEST_FILE
+from attention_visual.storage.batch_manifest import read_manifest
+from attention_visual.storage.metadata import MapMetadata
+from attention_visual.storage.packed import PACKED_STORE
+from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
+
+AGGREGATED_STEP = -1
+"""The ``step`` of the step-averaged map in tables and arrays."""
+
+
+@dataclass(frozen=True)
+class VideoLabels:
+    """What the batch knows about a video beyond its maps (from ``manifest.json``; None without one)."""
+
+    prompt_index: int | None = None
+    video_index: int | None = None
+
+
+@dataclass(frozen=True)
+class WordData:
+    """One word's maps of one video on the token grid.
+
+    ``maps`` is ``[entry, frame, y, x]`` float32: the stored steps in order, then the step average
+    (``steps[-1] == AGGREGATED_STEP``) — the stored one, or the mean of the steps when none was stored.
+    """
+
+    word: str
+    maps: np.ndarray  # [entry, frame, y, x]
+    steps: tuple[int, ...]
+    timesteps: tuple[float | None, ...]
+    sigmas: tuple[float | None, ...]
+    experts: tuple[str | None, ...]
+    metadata: MapMetadata  # of the first stored step (prompt, seed, video size ...)
+
+
+@dataclass(frozen=True)
+class VideoData:
+    """Every word of one video."""
+
+    video_id: str
+    labels: VideoLabels
+    words: tuple[WordData, ...]
+
+
+def maps_location(batch_dir: Path | str) -> Path:
+    """The maps of a batch folder: ``attention_maps/`` (seed layout) or ``attention_maps.zarr`` (packed).
+
+    A store folder itself (``…/attention_maps`` or ``…/attention_maps.zarr``) is accepted too.
+
+    Raises:
+        NotFoundError: Neither exists.
+    """
+    path = Path(batch_dir)
+    if path.name in (ATTENTION_MAPS_DIR, PACKED_STORE) and path.exists():
+        return path
+    for name in (PACKED_STORE, ATTENTION_MAPS_DIR):
+        if (path / name).exists():
+            return path / name
+    raise NotFoundError(
+        f"no attention maps in {path}: give a batch folder holding {ATTENTION_MAPS_DIR}/ or {PACKED_STORE}"
+    )
+
+
+def batch_folder(maps_dir: Path) -> Path:
+    """The batch folder of a maps location (its parent)."""
+    return maps_dir.parent
+
+
+def video_labels(batch_dir: Path) -> dict[str, VideoLabels]:
+    """``{video_id: labels}`` from the batch's ``manifest.json``, or ``{}`` when there is none."""
+    path = batch_dir / MANIFEST_FILE
+    if not path.is_file():
+        return {}
+    manifest = read_manifest(path)
+    return {v.video_id: VideoLabels(v.prompt_index, v.video_index) for v in manifest.videos}
+
+
+def _expert(metadata: MapMetadata) -> str | None:
+    value = getattr(metadata, "expert", None)  # present on metadata of models with several experts
+    return None if value in (None, "") else str(value)
+
+
+def read_word(analyzer: AttentionAnalyzer, video_id: str, word: str, pass_name: str = "cond") -> WordData:
+    """One word's steps and step average on the token grid (see :class:`WordData`)."""
+    stack, metas = analyzer.step_stack(video_id, word, pass_name=pass_name)  # [step, frame, y, x]
+    try:
+        average = analyzer.grid(analyzer.load_aggregated(video_id, word), pass_name=pass_name)  # [frame, y, x]
+    except NotFoundError:
+        average = stack.mean(axis=0, dtype=np.float32)
+    maps = np.concatenate([stack, average[None]])  # [entry, frame, y, x]
+    return WordData(
+        word=word,
+        maps=maps,
+        steps=(*(int(m.step_index or 0) for m in metas), AGGREGATED_STEP),
+        timesteps=(*(m.timestep for m in metas), None),
+        sigmas=(*(m.sigma for m in metas), None),
+        experts=(*(_expert(m) for m in metas), None),
+        metadata=metas[0],
+    )
+
+
+def iter_videos(
+    batch_dir: Path | str, pass_name: str = "cond", include_incomplete: bool = False
+) -> Iterator[VideoData]:
+    """Yield each video of a batch (sorted by id) with all its words (sorted), one at a time.
+
+    Videos whose capture did not finish are skipped unless ``include_incomplete``.
+    """
+    maps_dir = maps_location(batch_dir)
+    labels = video_labels(batch_folder(maps_dir))
+    analyzer = AttentionAnalyzer(maps_dir)
+    for video_id in analyzer.get_available_videos(include_incomplete=include_incomplete):
+        words = tuple(
+            read_word(analyzer, video_id, w, pass_name)
+            for w in analyzer.get_available_tokens(video_id)
+            if analyzer.get_available_steps(video_id, w)
+        )
+        analyzer.release(video_id)  # nothing accumulates from video to video
+        yield VideoData(video_id, labels.get(video_id, VideoLabels()), words)
+
+
+__all__ = [
+    "AGGREGATED_STEP",
+    "VideoData",
+    "VideoLabels",
+    "WordData",
+    "batch_folder",
+    "iter_videos",
+    "maps_location",
+    "read_word",
+    "video_labels",
+]

@@ -1,0 +1,216 @@
+"""What a Wan checkpoint's ``model_index.json`` says, and which pipeline class runs a task on it.
+
+A diffusers checkpoint names its pipeline class in ``model_index.json`` (``_class_name``) and keeps
+there the pipeline-level options that are not weights: ``boundary_ratio`` (Wan2.2 A14B: the step at
+which the low-noise expert ``transformer_2`` takes over), ``expand_timesteps`` (Wan2.2 TI2V-5B: one
+timestep per video token) and which optional components exist (``transformer_2``, ``image_encoder``).
+:func:`read_model_index` turns that file into a :class:`CheckpointSpec`; :func:`pipeline_class_for`
+picks the pipeline class that runs a *task* (``t2v``, ``i2v``, ``flf2v``, ``vace``, ``v2v``) on it, or
+says in one line why the checkpoint cannot run it. Nothing here imports torch.
+
+==========================  ==========================  =====================================
+checkpoint ``_class_name``  tasks it runs               notes
+==========================  ==========================  =====================================
+``WanPipeline``             ``t2v``, ``v2v``            ``i2v`` too with ``expand_timesteps`` (TI2V-5B);
+                                                        ``v2v`` needs one transformer, no expand
+``WanImageToVideoPipeline`` ``i2v``, ``flf2v``          Wan2.1 I2V/FLF2V (CLIP image encoder), Wan2.2 I2V-A14B
+``WanVACEPipeline``         ``vace``
+``WanVideoToVideoPipeline`` ``v2v``, ``t2v``
+==========================  ==========================  =====================================
+
+Example:
+    >>> spec = read_model_index({"_class_name": "WanPipeline", "boundary_ratio": 0.875,
+    ...                          "transformer_2": ["diffusers", "WanTransformer3DModel"]})
+    >>> spec.experts, spec.default_task, pipeline_class_for(spec, "auto")
+    (2, 't2v', 'WanPipeline')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from attention_visual.errors import ConfigError
+from attention_visual.models.variants import TASKS, VARIANTS, WanVariant
+
+#: Tasks a batch can ask for (``generation.pipeline``), and the diffusers pipeline class of each.
+TASK_PIPELINES: dict[str, str] = {
+    task: next(v.pipeline_class for v in VARIANTS.values() if v.task == task) for task in TASKS
+}
+#: ``auto``: the task the checkpoint's own pipeline class runs.
+AUTO_TASK = "auto"
+
+_DEFAULT_TASK: dict[str, str] = {
+    "WanPipeline": "t2v",
+    "WanImageToVideoPipeline": "i2v",
+    "WanVACEPipeline": "vace",
+    "WanVideoToVideoPipeline": "v2v",
+}
+_UNSUPPORTED: dict[str, str] = {
+    "WanAnimatePipeline": "Wan Animate is not supported (its segments restart the denoising loop)",
+}
+_SUPPORTED = ", ".join(_DEFAULT_TASK)
+
+
+@dataclass(frozen=True)
+class CheckpointSpec:
+    """The pipeline-level facts of a checkpoint (from its ``model_index.json``).
+
+    Attributes:
+        class_name: The pipeline class the checkpoint was saved from (``_class_name``).
+        boundary_ratio: Wan2.2 A14B: steps with ``t >= boundary_ratio * num_train_timesteps`` run
+            ``transformer``, later ones ``transformer_2``; None for one-transformer checkpoints.
+        expand_timesteps: Wan2.2 TI2V-5B: the timestep is given per video token.
+        has_transformer: Whether ``transformer`` (the high-noise expert of A14B) is present.
+        has_transformer_2: Whether ``transformer_2`` (the low-noise expert of A14B) is present.
+        has_image_encoder: Whether a CLIP ``image_encoder`` is present (Wan2.1 I2V and FLF2V).
+        first_last_frame: The transformer embeds two images' tokens (``pos_embed_seq_len``: FLF2V);
+            read from ``transformer/config.json``, not ``model_index.json``.
+    """
+
+    class_name: str
+    boundary_ratio: float | None = None
+    expand_timesteps: bool = False
+    has_transformer: bool = True
+    has_transformer_2: bool = False
+    has_image_encoder: bool = False
+    first_last_frame: bool = False
+
+    @property
+    def experts(self) -> int:
+        """How many transformers take turns over the steps: 2 for Wan2.2 A14B, else 1."""
+        return int(self.has_transformer) + int(self.has_transformer_2)
+
+    @property
+    def default_task(self) -> str:
+        """The task of the checkpoint's own pipeline class (what ``auto`` picks); ``flf2v`` for FLF2V."""
+        return "flf2v" if self.first_last_frame else _DEFAULT_TASK[self.class_name]
+
+    def pipeline_kwargs(self, class_name: str) -> dict[str, Any]:
+        """The options ``class_name.from_pretrained`` is given: the ones that class accepts."""
+        kwargs: dict[str, Any] = {}
+        if class_name in ("WanPipeline", "WanImageToVideoPipeline", "WanVACEPipeline"):
+            kwargs["boundary_ratio"] = self.boundary_ratio
+        if class_name in ("WanPipeline", "WanImageToVideoPipeline"):
+            kwargs["expand_timesteps"] = self.expand_timesteps
+        return kwargs
+
+
+def _present(entry: Any) -> bool:
+    """Whether a component entry of model_index.json (``["diffusers", "Cls"]`` or ``[null, null]``) exists."""
+    return isinstance(entry, list | tuple) and len(entry) == 2 and entry[1] is not None
+
+
+def read_model_index(data: Mapping[str, Any], source: str = "model_index.json") -> CheckpointSpec:
+    """Read the pipeline-level facts of a checkpoint from its parsed ``model_index.json``.
+
+    Args:
+        data: The parsed file.
+        source: How error messages name it (the model id).
+
+    Returns:
+        The checkpoint's facts.
+
+    Raises:
+        ConfigError: The class is not a supported Wan pipeline (Animate, modular or unknown), or
+            ``boundary_ratio``/``transformer_2`` do not fit together; one line.
+    """
+    class_name = data.get("_class_name")
+    if not isinstance(class_name, str):
+        raise ConfigError(f"{source}: model_index.json names no pipeline class (_class_name)")
+    if class_name in _UNSUPPORTED:
+        raise ConfigError(f"{source} is a {class_name}: {_UNSUPPORTED[class_name]}; supported: {_SUPPORTED}")
+    if class_name not in _DEFAULT_TASK:
+        raise ConfigError(f"{source} is a {class_name}, not a supported Wan pipeline; supported: {_SUPPORTED}")
+    ratio = data.get("boundary_ratio")
+    if ratio is not None and (
+        isinstance(ratio, bool) or not isinstance(ratio, int | float) or not (0 < ratio <= 1) or math.isnan(ratio)
+    ):
+        raise ConfigError(f"{source}: boundary_ratio must be in (0, 1] or null, got {ratio!r}")
+    expand = data.get("expand_timesteps", False)
+    if not isinstance(expand, bool):
+        raise ConfigError(f"{source}: expand_timesteps must be true or false, got {expand!r}")
+    spec = CheckpointSpec(
+        class_name=class_name,
+        boundary_ratio=None if ratio is None else float(ratio),
+        expand_timesteps=expand,
+        has_transformer=_present(data.get("transformer", ["diffusers", "WanTransformer3DModel"])),
+        has_transformer_2=_present(data.get("transformer_2")),
+        has_image_encoder=_present(data.get("image_encoder")),
+    )
+    if spec.has_transformer_2 and spec.boundary_ratio is None:
+        raise ConfigError(f"{source} has a transformer_2 (Wan2.2 A14B) but no boundary_ratio in model_index.json")
+    if spec.boundary_ratio is not None and not spec.has_transformer_2:
+        raise ConfigError(f"{source} sets boundary_ratio {spec.boundary_ratio} but has no transformer_2 to switch to")
+    if not spec.has_transformer and spec.boundary_ratio != 1.0:
+        raise ConfigError(f"{source} has no transformer; that only works with boundary_ratio 1.0 (low-noise only)")
+    return spec
+
+
+def tasks_of(spec: CheckpointSpec) -> tuple[str, ...]:
+    """The tasks ``spec``'s checkpoint can run, its default first."""
+    if spec.class_name == "WanPipeline":
+        tasks = ["t2v"]
+        if spec.expand_timesteps:
+            tasks.append("i2v")  # TI2V-5B: the image becomes the first latent frame
+        elif spec.experts == 1:
+            tasks.append("v2v")  # WanVideoToVideoPipeline takes neither transformer_2 nor expand_timesteps
+        return tuple(tasks)
+    if spec.class_name == "WanImageToVideoPipeline":
+        return ("i2v", "flf2v")
+    if spec.class_name == "WanVideoToVideoPipeline":
+        return ("v2v", "t2v")
+    return ("vace",)
+
+
+def pipeline_class_for(spec: CheckpointSpec, task: str = AUTO_TASK, source: str = "the checkpoint") -> str:
+    """The name of the diffusers pipeline class that runs ``task`` on ``spec``'s checkpoint.
+
+    Args:
+        spec: The checkpoint's facts.
+        task: ``"auto"`` (the checkpoint's own class) or a key of :data:`TASK_PIPELINES`.
+        source: How error messages name the checkpoint.
+
+    Raises:
+        ConfigError: ``task`` is unknown or the checkpoint cannot run it (names what it can run).
+    """
+    if task == AUTO_TASK:
+        return spec.class_name
+    if task not in TASK_PIPELINES:
+        raise ConfigError(f"pipeline {task!r} is not one of: {', '.join([AUTO_TASK, *TASK_PIPELINES])}")
+    allowed = tasks_of(spec)
+    if task not in allowed:
+        raise ConfigError(
+            f"{source} ({spec.class_name}, {spec.experts} transformer(s), expand_timesteps={spec.expand_timesteps}) "
+            f"cannot run pipeline {task!r}; it runs: {', '.join(allowed)}"
+        )
+    return TASK_PIPELINES[task]
+
+
+def variant_for(spec: CheckpointSpec, task: str) -> WanVariant:
+    """The :data:`~attention_visual.models.variants.VARIANTS` entry that runs ``task`` on ``spec``'s checkpoint.
+
+    ``task`` must be one the checkpoint runs (see :func:`pipeline_class_for`); ``auto`` is resolved first.
+    """
+    task = spec.default_task if task == AUTO_TASK else task
+    if task in ("t2v", "i2v") and spec.expand_timesteps:
+        name = f"wan2.2-ti2v-5b-{task}"
+    elif task in ("t2v", "i2v") and spec.experts == 2:
+        name = f"wan2.2-{task}-a14b"
+    else:
+        name = {"t2v": "wan2.1-t2v", "i2v": "wan2.1-i2v-14b", "flf2v": "wan2.1-flf2v-14b"}.get(task, "")
+        name = name or {"vace": "wan2.1-vace", "v2v": "wan2.1-v2v"}[task]
+    return VARIANTS[name]
+
+
+__all__ = [
+    "AUTO_TASK",
+    "TASK_PIPELINES",
+    "CheckpointSpec",
+    "pipeline_class_for",
+    "read_model_index",
+    "tasks_of",
+    "variant_for",
+]

@@ -1,0 +1,154 @@
+"""The public Wan checkpoints' architectures, shipped with the package, and full-width random transformers.
+
+``attention_visual/models/configs/<name>.json`` holds, for each public checkpoint, what its
+``transformer/config.json``, ``model_index.json`` and VAE config say about the architecture (the
+numbers of diffusers' ``scripts/convert_wan_to_diffusers.py`` and the Hub configs; no weights). The
+README's table lists them (width, layers, pixels per token, experts).
+Every text branch is 4096 wide (UMT5-XXL) with 512 text tokens. :func:`build_transformer` makes a
+random-weight transformer of a checkpoint's exact width, offline, with as few blocks as asked (the
+capture benchmark uses 2).
+
+Example:
+    >>> arch = load_architecture("wan2.2-ti2v-5b")
+    >>> arch.transformer["num_attention_heads"], arch.pixels_per_token, arch.checkpoint.expand_timesteps
+    (24, 32, True)
+    >>> "wan2.1-t2v-1.3b" in architecture_names()
+    True
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import torch
+
+from attention_visual.errors import ConfigError
+from attention_visual.models.checkpoint import CheckpointSpec, read_model_index
+
+_CONFIG_PACKAGE = "attention_visual.models"
+_CONFIG_DIR = "configs"
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One public checkpoint's architecture (a shipped ``configs/<name>.json``).
+
+    Attributes:
+        name: E.g. ``"wan2.2-ti2v-5b"``.
+        hub_id: The Hugging Face repo of the diffusers checkpoint.
+        model_index: The pipeline-level entries of its ``model_index.json``.
+        vae: ``z_dim``, ``scale_factor_spatial``, ``scale_factor_temporal`` (and the 5B VAE's extras).
+        transformer: Its ``transformer/config.json`` (``_class_name`` included).
+    """
+
+    name: str
+    hub_id: str
+    model_index: Mapping[str, Any]
+    vae: Mapping[str, Any]
+    transformer: Mapping[str, Any]
+
+    @property
+    def checkpoint(self) -> CheckpointSpec:
+        """The pipeline-level facts (class, experts, boundary_ratio, expand_timesteps)."""
+        return read_model_index(self.model_index, self.name)
+
+    @property
+    def pixels_per_token(self) -> int:
+        """Video pixels per token side: the VAE's spatial factor times the transformer's patch (16 or 32)."""
+        return int(self.vae["scale_factor_spatial"]) * int(self.transformer["patch_size"][1])
+
+    @property
+    def width(self) -> int:
+        """The transformer's model width: heads × head dim (1536, 3072 or 5120)."""
+        return int(self.transformer["num_attention_heads"]) * int(self.transformer["attention_head_dim"])
+
+
+def architecture_names() -> tuple[str, ...]:
+    """The names of the shipped architectures, sorted."""
+    folder = resources.files(_CONFIG_PACKAGE).joinpath(_CONFIG_DIR)
+    return tuple(sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")))
+
+
+def load_architecture(name: str) -> Architecture:
+    """Read the shipped architecture ``name`` (see :func:`architecture_names`).
+
+    Raises:
+        ConfigError: There is no such architecture (the message lists the names).
+    """
+    names = architecture_names()
+    if name not in names:
+        raise ConfigError(f"unknown model config {name!r}; shipped: {', '.join(names)}")
+    text = resources.files(_CONFIG_PACKAGE).joinpath(_CONFIG_DIR, f"{name}.json").read_text(encoding="utf-8")
+    data = json.loads(text)
+    return Architecture(
+        name=data["name"],
+        hub_id=data["hub_id"],
+        model_index=data["model_index"],
+        vae=data["vae"],
+        transformer=data["transformer"],
+    )
+
+
+def build_transformer(
+    architecture: str | Architecture,
+    *,
+    num_layers: int | None = None,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+) -> torch.nn.Module:
+    """A random-weight transformer of a shipped architecture, built offline with ``from_config``.
+
+    Args:
+        architecture: A name from :func:`architecture_names` or an :class:`Architecture`.
+        num_layers: Blocks to build (default: all, as the checkpoint). VACE keeps its control blocks
+            that fall below ``num_layers``.
+        seed: Seed of the random weights (the caller's random state is left untouched).
+        dtype: Parameter dtype.
+        device: Where the parameters live; ``"meta"`` builds the shapes only, instantly.
+
+    Returns:
+        A ``WanTransformer3DModel`` (or ``WanVACETransformer3DModel``) in eval mode.
+
+    Raises:
+        ConfigError: Unknown architecture or ``num_layers < 1``.
+
+    Example:
+        >>> model = build_transformer("wan2.1-t2v-1.3b", num_layers=1)
+        >>> model.blocks[0].attn2.to_q.in_features, len(model.blocks)
+        (1536, 1)
+    """
+    arch = load_architecture(architecture) if isinstance(architecture, str) else architecture
+    config = dict(arch.transformer)
+    if num_layers is not None:
+        if num_layers < 1:
+            raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
+        config["num_layers"] = num_layers
+    class_name = config.pop("_class_name")
+    if class_name == "WanVACETransformer3DModel":
+        from diffusers.models.transformers.transformer_wan_vace import WanVACETransformer3DModel
+
+        config["vace_layers"] = [i for i in config["vace_layers"] if i < config["num_layers"]] or [0]
+        model_cls: Any = WanVACETransformer3DModel
+    else:
+        from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
+
+        model_cls = WanTransformer3DModel
+    if torch.device(device).type == "meta":  # shapes only: no weights drawn, nothing allocated
+        with torch.device("meta"):
+            model = model_cls.from_config(config)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = model_cls.from_config(config)
+    module: torch.nn.Module = model.to(device=device).eval()
+    if dtype != torch.float32:  # diffusers warns on every dtype .to(), even a no-op
+        module.to(dtype)
+    return module
+
+
+__all__ = ["Architecture", "architecture_names", "build_transformer", "load_architecture"]

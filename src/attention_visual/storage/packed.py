@@ -1,0 +1,478 @@
+"""The packed store: every map of a batch in one Zarr v3 store, ``attention_maps.zarr``.
+
+Layout (one shard file per video × word, one chunk per step)::
+
+    attention_maps.zarr/zarr.json                   root group; attrs {"attention_visual_packed": 1}
+    attention_maps.zarr/<video_id>/zarr.json        group; attrs {"complete": <_complete.json content> | null}
+    attention_maps.zarr/<video_id>/<token_dir>/     array [step, *leading, frame, y, x]: the stored steps
+                                    zarr.json       dims named (step, pass?, block?, head?, frame, y, x)
+                                    c.0.0.0.0       its one shard file
+    attention_maps.zarr/_aggregated/<token_dir>/    array [video, *leading, frame, y, x]: the word's step
+                                                    averages of every video that has one (64 per shard file)
+
+Attributes of an array: ``word`` (original text), ``steps`` (per entry) or ``videos`` (per entry),
+``base`` (the first entry's metadata) and ``overrides`` (per entry, the keys whose values differ from
+``base``): base updated with an entry's overrides is exactly the :class:`MapMetadata` of the seed
+layout's ``*_metadata.json``. ``source`` records how the seed layout stored the files
+(``npz_compressed``), so unpacking restores them as they were. The step averages live apart, one
+array per word over the batch, so that reading one word's averages for every video is one file.
+
+Needs zarr (the ``analysis`` extra); imported on first use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from attention_visual.errors import AttentionDataError, NotFoundError
+from attention_visual.extras import import_from_extra
+from attention_visual.storage.layout import check_video_id, token_dir_name
+from attention_visual.storage.metadata import MapMetadata
+from attention_visual.storage.store import AttentionInfo
+
+PACKED_STORE = "attention_maps.zarr"
+"""Folder name of the packed store inside a batch folder (instead of ``attention_maps/``)."""
+PACKED_KEY = "attention_visual_packed"
+PACKED_VERSION = 1
+ZARR_JSON = "zarr.json"
+AGGREGATES_GROUP = "_aggregated"
+"""Group of the step-averaged maps: one array per word over the videos (video ids never start with ``_``)."""
+AGGREGATE_SHARD = 64
+"""Videos per shard file of a word's step averages."""
+
+
+def _zarr() -> Any:
+    return import_from_extra("zarr", "analysis")
+
+
+def _listing(items: Sequence[object]) -> str:
+    return ", ".join(str(i) for i in items) if items else "(none)"
+
+
+def is_packed_store(path: Path) -> bool:
+    """True when ``path`` is a packed store (a Zarr group marked ``attention_visual_packed``)."""
+    meta = Path(path) / ZARR_JSON
+    if not meta.is_file():
+        return False
+    try:
+        attrs = json.loads(meta.read_text(encoding="utf-8")).get("attributes", {})
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(attrs, dict) and attrs.get(PACKED_KEY) == PACKED_VERSION
+
+
+def packed_store_for(attention_dir: Path) -> Path | None:
+    """The packed store that stands for ``attention_dir``, or None to read the seed layout.
+
+    ``attention_dir`` itself when it is a packed store; the batch's ``attention_maps.zarr`` when the
+    seed folder ``attention_dir`` does not exist (the batch was packed).
+    """
+    path = Path(attention_dir)
+    if is_packed_store(path):
+        return path
+    sibling = path.parent / PACKED_STORE
+    if not path.exists() and is_packed_store(sibling):
+        return sibling
+    return None
+
+
+def video_maps_exist(video_dir: Path) -> bool:
+    """True when a video's maps exist: ``attention_maps/<video_id>/``, or that video in the packed store."""
+    if video_dir.is_dir():
+        return True
+    packed = packed_store_for(video_dir.parent)
+    return packed is not None and (packed / video_dir.name / ZARR_JSON).is_file()
+
+
+def _json_normal(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists; the store's ``default=str`` for the rest)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _split_metadata(metas: Sequence[MapMetadata]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(the first entry's metadata, per entry the keys whose values differ from it)."""
+    dicts = [_json_normal(m.to_dict()) for m in metas]
+    base = dicts[0]
+    return base, [{k: v for k, v in d.items() if base.get(k) != v or k not in base} for d in dicts]
+
+
+_NO_CHUNK = 2**64 - 1  # a shard index entry of a chunk that was never written
+
+
+def read_whole(array: Any, folder: Path) -> np.ndarray:
+    """All of a packed array (``[entry, ...]``), decoded straight from its shard files.
+
+    The arrays this module writes have a known codec chain (shards of whole entries; inner chunks of one
+    entry; ``bytes`` little-endian + Blosc; the shard index at the end), so the shards are read with one
+    file read each and one Blosc call per entry, without Zarr's per-chunk machinery (several times
+    faster). Any other array is read through Zarr.
+    """
+    meta = json.loads((folder / ZARR_JSON).read_text(encoding="utf-8"))
+    shape = tuple(meta["shape"])
+    try:
+        (sharding,) = meta["codecs"]
+        conf = sharding["configuration"]
+        names = [c["name"] for c in conf["codecs"]]
+        shard_len = int(meta["chunk_grid"]["configuration"]["chunk_shape"][0])
+        fits = (
+            sharding["name"] == "sharding_indexed"
+            and names == ["bytes", "blosc"]
+            and conf["codecs"][0]["configuration"]["endian"] == "little"
+            and [c["name"] for c in conf["index_codecs"]] == ["bytes", "crc32c"]
+            and conf.get("index_location", "end") == "end"
+            and tuple(conf["chunk_shape"]) == (1, *shape[1:])
+            and tuple(meta["chunk_grid"]["configuration"]["chunk_shape"][1:]) == shape[1:]
+        )
+        separator = meta["chunk_key_encoding"]["configuration"]["separator"]
+    except (KeyError, ValueError, TypeError):
+        fits = False
+    if not fits:
+        return np.asarray(array[...])
+    blosc = import_from_extra("numcodecs.blosc", "analysis")
+    dtype = np.dtype(meta["data_type"]).newbyteorder("<")
+    out = np.empty(shape, dtype=dtype)  # [entry, ...]
+    for shard in range(-(-shape[0] // shard_len)):
+        name = separator.join(["c", str(shard), *("0" for _ in shape[1:])])
+        data = (folder / name).read_bytes()
+        index = np.frombuffer(data, "<u8", count=2 * shard_len, offset=len(data) - 16 * shard_len - 4)
+        for j in range(min(shard_len, shape[0] - shard * shard_len)):
+            offset, nbytes = int(index[2 * j]), int(index[2 * j + 1])
+            if offset == _NO_CHUNK:
+                out[shard * shard_len + j] = meta["fill_value"]
+                continue
+            raw = blosc.decompress(data[offset : offset + nbytes])
+            out[shard * shard_len + j] = np.frombuffer(raw, dtype=dtype).reshape(shape[1:])
+    return out.astype(dtype.newbyteorder("="), copy=False)
+
+
+@dataclass(frozen=True)
+class PackedEntry:
+    """One map of a packed array: its index along the array's first axis and its metadata."""
+
+    index: int
+    metadata: MapMetadata
+
+
+def _entries(attrs: dict[str, Any]) -> list[PackedEntry]:
+    base: dict[str, Any] = attrs["base"]
+    return [PackedEntry(i, MapMetadata.from_dict({**base, **over})) for i, over in enumerate(attrs["overrides"])]
+
+
+class PackedWord:
+    """The stored steps of one video × word: a Zarr array ``[step, *leading, frame, y, x]`` and its metadata."""
+
+    def __init__(self, array: Any, path: Path) -> None:
+        self.array = array
+        self.path = path
+        attrs = dict(array.attrs)
+        self.word: str = attrs["word"]
+        self.source: dict[str, Any] = dict(attrs.get("source", {}))
+        self.entries = _entries(attrs)
+        self.step_entries = {int(s): e for s, e in zip(attrs["steps"], self.entries, strict=True)}
+
+    @property
+    def leading_axes(self) -> tuple[str, ...]:
+        """The stored axes before ``frame, y, x`` (``pass``, ``block``, ``head``), empty for plain maps."""
+        return tuple(self.entries[0].metadata.axes[:-3]) if self.entries else ()
+
+    def read(self, entry: PackedEntry) -> AttentionInfo:
+        """One step's map (``[*leading, frame, y, x]`` as stored) with its metadata."""
+        array = np.asarray(self.array[entry.index])
+        return AttentionInfo(attention_map=array, metadata=entry.metadata, path=self.path)
+
+    def read_steps(self) -> tuple[np.ndarray, list[MapMetadata]]:
+        """Every stored step in step order: ``([step, *leading, frame, y, x], metadata per step)``, one read."""
+        order = sorted(self.step_entries)
+        entries = [self.step_entries[s] for s in order]
+        if not entries:
+            return np.zeros((0, *self.array.shape[1:]), dtype=self.array.dtype), []
+        block = read_whole(self.array, self.path)  # [step, *leading, frame, y, x]
+        return block[[e.index for e in entries]], [e.metadata for e in entries]
+
+
+class PackedAggregates:
+    """The step-averaged maps of one word for every video that has it: ``[video, *leading, frame, y, x]``."""
+
+    def __init__(self, array: Any, path: Path) -> None:
+        self.array = array
+        self.path = path
+        attrs = dict(array.attrs)
+        self.word: str = attrs["word"]
+        self.source: dict[str, Any] = dict(attrs.get("source", {}))
+        self._base: dict[str, Any] = attrs["base"]
+        self._overrides: list[dict[str, Any]] = attrs["overrides"]
+        self.videos: dict[str, int] = {v: i for i, v in enumerate(attrs["videos"])}
+
+    def metadata(self, video_id: str) -> MapMetadata | None:
+        """The metadata of the video's step average (built on demand), or None when it has none."""
+        index = self.videos.get(video_id)
+        return None if index is None else MapMetadata.from_dict({**self._base, **self._overrides[index]})
+
+    def read_all(self) -> tuple[list[str], np.ndarray]:
+        """Every video's step average in one read: ``(video ids, [video, *leading, frame, y, x])``."""
+        return list(self.videos), read_whole(self.array, self.path)
+
+    def read(self, video_id: str) -> AttentionInfo | None:
+        """The video's step average, or None when it has none."""
+        metadata = self.metadata(video_id)
+        if metadata is None:
+            return None
+        array = np.asarray(self.array[self.videos[video_id]])
+        return AttentionInfo(attention_map=array, metadata=metadata, path=self.path)
+
+
+class PackedReader:
+    """Reads a packed store: a :class:`~attention_visual.storage.reader.MapReader`, answering as the seed layout.
+
+    Args:
+        path: the ``attention_maps.zarr`` folder.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if not is_packed_store(self.path):
+            raise NotFoundError(f"{self.path} is not a packed attention store")
+        self._store = _zarr().storage.LocalStore(str(self.path), read_only=True)
+        self._words: dict[str, dict[str, PackedWord]] = {}
+        self._aggregates: dict[str, PackedAggregates | None] = {}
+
+    def list_videos(self, include_incomplete: bool = True) -> list[str]:
+        """Video ids, sorted; incomplete ones only with ``include_incomplete``."""
+        out = []
+        for child in sorted(self.path.iterdir()):
+            if child.name.startswith((".", "_")) or not (child / ZARR_JSON).is_file():
+                continue
+            if include_incomplete or self.is_complete(child.name):
+                out.append(child.name)
+        return out
+
+    def complete_summary(self, video_id: str) -> dict[str, Any] | None:
+        """The video's completion record (the seed layout's ``_complete.json``), None while unfinished."""
+        meta = self.path / check_video_id(video_id) / ZARR_JSON
+        if not meta.is_file():
+            raise NotFoundError(
+                f"no video {video_id!r} in {self.path}; available videos: {_listing(self.list_videos())}"
+            )
+        try:  # the group's own metadata document (Zarr v3): read directly, it is all we need
+            summary = json.loads(meta.read_text(encoding="utf-8")).get("attributes", {}).get("complete")
+        except (OSError, ValueError, AttributeError) as exc:
+            raise AttentionDataError(f"{meta}: unreadable packed-store metadata ({exc})") from exc
+        return dict(summary) if isinstance(summary, dict) else None
+
+    def is_complete(self, video_id: str) -> bool:
+        if not (self.path / check_video_id(video_id) / ZARR_JSON).is_file():
+            return False
+        return self.complete_summary(video_id) is not None
+
+    def words(self, video_id: str) -> dict[str, PackedWord]:
+        """``{word: PackedWord}`` of a video (cached once the video is complete)."""
+        if video_id in self._words:
+            return self._words[video_id]
+        complete = self.complete_summary(video_id) is not None  # raises NotFoundError for an unknown video
+        index: dict[str, PackedWord] = {}
+        for child in sorted((self.path / video_id).iterdir()):
+            if child.is_dir() and (child / ZARR_JSON).is_file():
+                array = _zarr().open_array(self._store, path=f"{video_id}/{child.name}", mode="r")
+                word = PackedWord(array, child)
+                index[word.word] = word
+        if complete:
+            self._words[video_id] = index
+        return index
+
+    def release(self, video_id: str) -> None:
+        """Forget the cached index of a video (one pass over a large batch keeps memory flat)."""
+        self._words.pop(video_id, None)
+
+    def word(self, video_id: str, word: str) -> PackedWord:
+        index = self.words(video_id)
+        if word not in index:
+            raise NotFoundError(f"no word {word!r} in video {video_id!r}; available words: {_listing(sorted(index))}")
+        return index[word]
+
+    def list_words(self, video_id: str) -> list[str]:
+        return sorted(self.words(video_id))
+
+    def list_steps(self, video_id: str, word: str) -> list[int]:
+        return sorted(self.word(video_id, word).step_entries)
+
+    def read_step(self, video_id: str, word: str, step: int) -> AttentionInfo:
+        packed = self.word(video_id, word)
+        if step not in packed.step_entries:
+            raise NotFoundError(
+                f"no step {step} for word {word!r} of video {video_id!r}; "
+                f"available steps: {_listing(sorted(packed.step_entries))}"
+            )
+        return packed.read(packed.step_entries[step])
+
+    def read_steps(self, video_id: str, word: str) -> tuple[np.ndarray, list[MapMetadata]]:
+        raw, metas = self.word(video_id, word).read_steps()
+        if not metas:
+            raise NotFoundError(f"word {word!r} of video {video_id!r} has no stored steps")
+        return raw, metas
+
+    def list_step_metadata(self, video_id: str, word: str) -> list[MapMetadata]:
+        packed = self.word(video_id, word)
+        return [packed.step_entries[s].metadata for s in sorted(packed.step_entries)]
+
+    def read_aggregated(self, video_id: str, word: str) -> AttentionInfo:
+        found = self.find_aggregated(video_id, word)
+        if found is None:
+            self.word(video_id, word)  # an unknown video or word: say what is there
+            raise NotFoundError(
+                f"no aggregated map for word {word!r} of video {video_id!r} "
+                "(store_aggregated_attention was off, or the capture was interrupted)"
+            )
+        return found
+
+    def video_folder(self, video_id: str) -> Path:
+        return self.path / check_video_id(video_id)
+
+    def aggregates(self, word: str) -> PackedAggregates | None:
+        """The step averages of ``word`` across the batch, or None when none was stored."""
+        key = token_dir_name(word)
+        if key not in self._aggregates:
+            folder = self.path / AGGREGATES_GROUP / key
+            found = None
+            if (folder / ZARR_JSON).is_file():
+                array = _zarr().open_array(self._store, path=f"{AGGREGATES_GROUP}/{key}", mode="r")
+                found = PackedAggregates(array, folder)
+            self._aggregates[key] = found
+        return self._aggregates[key]
+
+    def find_aggregated(self, video_id: str, word: str) -> AttentionInfo | None:
+        """The step-averaged map of a video's word, or None when it was not stored."""
+        aggregates = self.aggregates(word)
+        return aggregates.read(video_id) if aggregates is not None else None
+
+
+class PackedWriter:
+    """Writes a packed store (created when missing).
+
+    Example:
+        >>> writer = PackedWriter(Path("batch/attention_maps.zarr"))                  # doctest: +SKIP
+        >>> writer.begin_video("prompt_001_vid_001")                                  # doctest: +SKIP
+        >>> writer.write_word("prompt_001_vid_001", steps)                            # doctest: +SKIP
+        >>> writer.mark_complete("prompt_001_vid_001", {"words": ["kiss"]})           # doctest: +SKIP
+        >>> writer.write_aggregates(averages_of_kiss)                                 # doctest: +SKIP
+    """
+
+    def __init__(
+        self, path: Path | str, compressor: dict[str, Any] | None = None, aggregate_shard: int = AGGREGATE_SHARD
+    ) -> None:
+        zarr = _zarr()
+        self.aggregate_shard = aggregate_shard
+        self.path = Path(path)
+        self._store = zarr.storage.LocalStore(str(self.path))
+        if is_packed_store(self.path):
+            self._root = zarr.open_group(self._store, mode="r+")
+        else:
+            self._root = zarr.open_group(self._store, mode="w-", zarr_format=3, attributes={PACKED_KEY: PACKED_VERSION})
+        self._compressor = compressor or {"cname": "lz4", "clevel": 5, "shuffle": "shuffle"}
+
+    def begin_video(self, video_id: str) -> None:
+        """Create (or clear) the video's group; it stays incomplete until :meth:`mark_complete`."""
+        self._root.create_group(check_video_id(video_id), overwrite=True, attributes={"complete": None})
+
+    def _create(self, group: Any, name: str, shape: tuple[int, ...], dtype: Any, shard: int, attrs: Any) -> Any:
+        return group.create_array(
+            name=name,
+            shape=shape,
+            dtype=dtype,
+            chunks=(1, *shape[1:]),
+            shards=(max(1, shard), *shape[1:]),
+            compressors=_zarr().codecs.BloscCodec(typesize=np.dtype(dtype).itemsize, **self._compressor),
+            dimension_names=attrs.pop("dimension_names"),
+            chunk_key_encoding={"name": "default", "separator": "."},  # a shard is one file: c.0.0.0.0
+            attributes=attrs,
+            overwrite=True,
+        )
+
+    def write_word(
+        self, video_id: str, steps: Sequence[tuple[MapMetadata, np.ndarray]], source: dict[str, Any] | None = None
+    ) -> Path:
+        """Write one word's stored steps (in step order) as one sharded array; return its folder."""
+        if not steps:
+            raise AttentionDataError(f"{video_id}: a word without stored steps cannot be packed")
+        metas = [m for m, _ in steps]
+        _check_uniform(video_id, steps)
+        data = np.stack([a for _, a in steps])  # [step, *leading, frame, y, x]
+        base, overrides = _split_metadata(metas)
+        word = metas[0].token_word
+        attrs = {
+            "dimension_names": ("step", *metas[0].axes),
+            "word": word,
+            "steps": [m.step_index for m in metas],
+            "base": base,
+            "overrides": overrides,
+            "source": dict(source or {}),
+        }
+        array = self._create(self._root[check_video_id(video_id)], token_dir_name(word), data.shape, data.dtype,
+                             data.shape[0], attrs)  # fmt: skip
+        array[...] = data
+        return self.path / video_id / token_dir_name(word)
+
+    def write_aggregates(
+        self,
+        word: str,
+        video_ids: Sequence[str],
+        read: Callable[[str], tuple[MapMetadata, np.ndarray]],
+        source: dict[str, Any] | None = None,
+    ) -> None:
+        """Write ``word``'s step averages of ``video_ids`` (``read(video_id) -> (metadata, array)``) as one array.
+
+        Reads and writes one shard (``aggregate_shard`` videos) at a time, so memory stays bounded.
+        """
+        if not video_ids:
+            return
+        first_meta, first = read(video_ids[0])
+        metas: list[MapMetadata] = []
+        array: Any = None
+        for start in range(0, len(video_ids), self.aggregate_shard):
+            block_ids = video_ids[start : start + self.aggregate_shard]
+            items = [(first_meta, first) if v == video_ids[0] else read(v) for v in block_ids]
+            _check_uniform(word, [(first_meta, first), *items])
+            metas += [m for m, _ in items]
+            if array is None:
+                shape = (len(video_ids), *first.shape)
+                attrs = {"dimension_names": ("video", *first_meta.axes), "word": word, "videos": list(video_ids),
+                         "base": {}, "overrides": [], "source": dict(source or {})}  # fmt: skip
+                group = self._root.require_group(AGGREGATES_GROUP)
+                array = self._create(group, token_dir_name(word), shape, first.dtype, self.aggregate_shard, attrs)
+            array[start : start + len(items)] = np.stack([a for _, a in items])  # whole shards: no rewrite
+        base, overrides = _split_metadata(metas)
+        array.attrs.update({"base": base, "overrides": overrides})
+
+    def mark_complete(self, video_id: str, summary: dict[str, Any]) -> None:
+        """Record the video as finished (call last, after every word is written)."""
+        self._root[check_video_id(video_id)].attrs.update({"complete": _json_normal(summary)})
+
+
+def _check_uniform(label: str, items: Sequence[tuple[MapMetadata, np.ndarray]]) -> None:
+    first_meta, first = items[0]
+    for meta, arr in items:
+        if meta.token_word != first_meta.token_word or arr.shape != first.shape or arr.dtype != first.dtype:
+            raise AttentionDataError(
+                f"{label}: maps of {meta.video_id}/{meta.token_word!r} ({arr.shape}, {arr.dtype}) differ from "
+                f"{first_meta.video_id}/{first_meta.token_word!r} ({first.shape}, {first.dtype}); cannot pack them"
+            )
+
+
+__all__ = [
+    "AGGREGATES_GROUP",
+    "PACKED_STORE",
+    "PackedAggregates",
+    "PackedEntry",
+    "PackedReader",
+    "PackedWord",
+    "PackedWriter",
+    "is_packed_store",
+    "packed_store_for",
+    "read_whole",
+    "video_maps_exist",
+]

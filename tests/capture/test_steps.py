@@ -1,0 +1,82 @@
+"""PassClock: pass names and steps from the cache context, or counted and checked against the schedule."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from attention_visual.capture.locator import locate_cross_attention
+from attention_visual.capture.steps import PassClock, denoising_timestep
+from attention_visual.errors import CaptureError
+
+TIMESTEPS = torch.tensor([999.0, 900.0, 750.0, 500.0])
+
+
+def fake_pipe(num_run: int = 4, cfg: bool = True) -> Any:
+    scheduler = SimpleNamespace(timesteps=TIMESTEPS, sigmas=torch.tensor([1.0, 0.875, 0.75, 0.5, 0.0]))
+    return SimpleNamespace(scheduler=scheduler, _num_timesteps=num_run, do_classifier_free_guidance=cfg)
+
+
+def ctx(name: str, step: int | None = None) -> Any:
+    return SimpleNamespace(name=name, step_index=step, sigma=None, num_inference_steps=None)
+
+
+def t(value: float) -> torch.Tensor:
+    return torch.tensor([value])
+
+
+def test_counted_steps_follow_the_prompt_passes_and_read_sigmas() -> None:
+    clock = PassClock(fake_pipe(), order_from_calls=False)
+    got = [clock.next(ctx(n), t(v)) for n, v in [("cond", 999), ("uncond", 999), ("cond", 900), ("uncond", 900)]]
+    assert [(p.name, p.step_index, p.sigma, p.num_steps) for p in got] == [
+        ("cond", 0, 1.0, 4), ("uncond", 0, 1.0, 4), ("cond", 1, 0.875, 4), ("uncond", 1, 0.875, 4),
+    ]  # fmt: skip
+
+
+def test_call_order_names_passes_and_runs_the_tail_of_the_schedule() -> None:
+    """Video-to-video: no context; strength ran only the last 2 of 4 steps."""
+    clock = PassClock(fake_pipe(num_run=2), order_from_calls=True)
+    got = [clock.next(None, t(v)) for v in (750, 750, 500, 500)]
+    assert [(p.name, p.step_index, p.timestep, p.sigma) for p in got] == [
+        ("cond", 0, 750.0, 0.75), ("uncond", 0, 750.0, 0.75), ("cond", 1, 500.0, 0.5), ("uncond", 1, 500.0, 0.5),
+    ]  # fmt: skip
+    no_cfg = PassClock(fake_pipe(num_run=2, cfg=False), order_from_calls=True)
+    assert [no_cfg.next(None, t(v)).step_index for v in (750, 500)] == [0, 1]
+
+
+def test_a_pass_off_the_schedule_is_refused() -> None:
+    clock = PassClock(fake_pipe(), order_from_calls=True)
+    clock.next(None, t(999))
+    clock.next(None, t(999))
+    with pytest.raises(CaptureError, match="ran at timestep 750 but the scheduler's step 1 is at 900"):
+        clock.next(None, t(750))  # a skipped step
+    with pytest.raises(CaptureError, match="outside the pipeline's cache_context"):
+        PassClock(fake_pipe(), order_from_calls=False).next(None, t(999))
+    with pytest.raises(CaptureError, match="negative-prompt pass ran before its prompt pass"):
+        PassClock(fake_pipe(), order_from_calls=False).next(ctx("uncond"), t(999))
+    over = PassClock(fake_pipe(num_run=1), order_from_calls=False)
+    over.next(ctx("cond"), t(500))  # a one-step run is the schedule's last step
+    with pytest.raises(CaptureError, match="new AttentionCapture for every pipeline call"):
+        over.next(ctx("cond"), t(500))
+
+
+def test_the_pipeline_step_index_wins_and_expanded_timesteps_give_the_denoising_one() -> None:
+    clock = PassClock(fake_pipe(), order_from_calls=False)
+    assert clock.next(ctx("cond", 2), t(750)).step_index == 2
+    expanded = torch.tensor([[0.0, 0.0, 900.0, 900.0]])  # [batch, video_token]: conditioning frame at 0
+    assert denoising_timestep(expanded) == 900.0 and denoising_timestep(None) is None
+
+
+def test_locator_names_what_it_cannot_capture() -> None:
+    block = nn.Module()
+    block.cross_attn = nn.Linear(2, 2)
+    model = nn.Module()
+    model.blocks = nn.ModuleList([block])
+    with pytest.raises(CaptureError, match=r"blocks\.0\.cross_attn, not attn2: .* not supported"):
+        locate_cross_attention(model)
+    with pytest.raises(CaptureError, match="no 'vace_blocks' list"):
+        locate_cross_attention(model, "vace_blocks")

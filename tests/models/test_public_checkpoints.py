@@ -1,0 +1,84 @@
+"""The shipped real-checkpoint architectures and the full-width random transformers built from them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attention_visual.errors import ConfigError
+from attention_visual.models.public_checkpoints import architecture_names, build_transformer, load_architecture
+
+# name: (width, heads, layers, ffn, in_channels, out_channels, pixels per token, experts, image branch)
+EXPECTED = {
+    "wan2.1-t2v-1.3b": (1536, 12, 30, 8960, 16, 16, 16, 1, False),
+    "wan2.1-t2v-14b": (5120, 40, 40, 13824, 16, 16, 16, 1, False),
+    "wan2.1-i2v-14b-480p": (5120, 40, 40, 13824, 36, 16, 16, 1, True),
+    "wan2.1-i2v-14b-720p": (5120, 40, 40, 13824, 36, 16, 16, 1, True),
+    "wan2.1-flf2v-14b-720p": (5120, 40, 40, 13824, 36, 16, 16, 1, True),
+    "wan2.1-vace-1.3b": (1536, 12, 30, 8960, 16, 16, 16, 1, False),
+    "wan2.1-vace-14b": (5120, 40, 40, 13824, 16, 16, 16, 1, False),
+    "wan2.2-t2v-a14b": (5120, 40, 40, 13824, 16, 16, 16, 2, False),
+    "wan2.2-i2v-a14b": (5120, 40, 40, 13824, 36, 16, 16, 2, False),
+    "wan2.2-ti2v-5b": (3072, 24, 30, 14336, 48, 48, 32, 1, False),
+}
+
+
+def test_every_checkpoint_is_shipped() -> None:
+    assert set(architecture_names()) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_architecture_facts(name: str) -> None:
+    arch = load_architecture(name)
+    t = arch.transformer
+    width, heads, layers, ffn, c_in, c_out, px, experts, image = EXPECTED[name]
+    assert arch.name == name
+    assert (arch.width, t["num_attention_heads"], t["attention_head_dim"]) == (width, heads, 128)
+    assert (t["num_layers"], t["ffn_dim"], t["in_channels"], t["out_channels"]) == (layers, ffn, c_in, c_out)
+    assert t["text_dim"] == 4096 and t["patch_size"] == [1, 2, 2]
+    assert arch.pixels_per_token == px
+    assert arch.checkpoint.experts == experts
+    assert (t["image_dim"], t["added_kv_proj_dim"]) == ((1280, 5120) if image else (None, None))
+    assert arch.checkpoint.has_image_encoder == image
+    assert arch.vae["z_dim"] == (48 if px == 32 else 16)
+
+
+def test_pipeline_level_facts() -> None:
+    assert load_architecture("wan2.2-t2v-a14b").checkpoint.boundary_ratio == 0.875
+    assert load_architecture("wan2.2-i2v-a14b").checkpoint.boundary_ratio == 0.9
+    assert load_architecture("wan2.2-ti2v-5b").checkpoint.expand_timesteps
+    assert load_architecture("wan2.1-flf2v-14b-720p").transformer["pos_embed_seq_len"] == 2 * 257
+    assert load_architecture("wan2.1-vace-14b").transformer["vace_layers"] == [0, 5, 10, 15, 20, 25, 30, 35]
+
+
+def test_unknown_name_lists_the_shipped_ones() -> None:
+    with pytest.raises(ConfigError, match=r"unknown model config 'wan3'; shipped: wan2\.1-flf2v"):
+        load_architecture("wan3")
+
+
+@pytest.mark.parametrize(
+    ("name", "cross_in", "added_kv"),
+    [("wan2.2-ti2v-5b", 3072, False), ("wan2.1-i2v-14b-480p", 5120, True), ("wan2.1-vace-1.3b", 1536, False)],
+)
+def test_build_full_width_transformer(name: str, cross_in: int, added_kv: bool) -> None:
+    model = build_transformer(name, num_layers=1, device="meta")
+    arch = load_architecture(name)
+    assert len(model.blocks) == 1
+    attn2 = model.blocks[0].attn2
+    assert attn2.to_q.in_features == cross_in == arch.width
+    assert attn2.to_k.in_features == cross_in  # the text is projected to the model width first
+    assert model.condition_embedder.text_embedder.linear_1.in_features == 4096
+    assert (getattr(attn2, "add_k_proj", None) is not None) == added_kv
+    assert model.config.in_channels == arch.transformer["in_channels"]
+    assert not model.training and next(model.parameters()).dtype == torch.float32
+    assert next(model.parameters()).device.type == "meta"
+    if name.startswith("wan2.1-vace"):
+        assert list(model.config.vace_layers) == [0]
+
+
+def test_build_is_deterministic_and_validates() -> None:
+    a = build_transformer("wan2.1-t2v-1.3b", num_layers=1, seed=3)
+    b = build_transformer("wan2.1-t2v-1.3b", num_layers=1, seed=3)
+    torch.testing.assert_close(a.blocks[0].attn2.to_q.weight, b.blocks[0].attn2.to_q.weight, rtol=0, atol=0)
+    with pytest.raises(ConfigError, match="num_layers must be >= 1"):
+        build_transformer("wan2.1-t2v-1.3b", num_layers=0)
