@@ -12,7 +12,7 @@ import pytest
 
 from attention_visual.config import Config, dump_config
 from attention_visual.errors import ConfigError
-from attention_visual.pipeline.merge import planned_record
+from attention_visual.pipeline.merge import build_manifest, merged_records, planned_record
 from attention_visual.pipeline.plan import VideoJob, plan_batch
 from attention_visual.pipeline.resume import (
     choose_batch_dir,
@@ -77,6 +77,10 @@ def test_default_name_resumes_the_newest_unfinished_batch_of_the_same_config(tmp
 
     for job in jobs:
         finish(first.path, config, job)
+    # Every video done, but the run stopped before its manifest said finished (in the report): resumed.
+    assert choose_batch_dir(config, CONFIG_PATH, jobs, now=T0).mode == "resume"
+    records = merged_records(first.path, jobs, {}, config)
+    build_manifest(first.path, config, CONFIG_PATH, jobs, records, 1, "2025-01-31T12:00:00+00:00", True)
     after = choose_batch_dir(config, CONFIG_PATH, jobs, now=T0)  # finished: a new batch (same second)
     assert (after.mode, after.path.name) == ("new", "tiny_demo_20250131-120000-2")
     prepare_batch_dir(after, config)

@@ -4,10 +4,12 @@ Generates every video of the config with Wan, captures and stores the marked wor
 renders the attention videos the config asks for, and prints a summary. Rerunning the same command
 resumes an interrupted batch. Under ``torchrun`` the videos are split across the processes.
 
-Exit status: 0 all done; 1 some videos or renders failed (listed in the summary); 2 bad input
-(before anything runs); 130 interrupted. In a multi-process run only rank 0 reports the batch's
-status; the other ranks exit 0 unless they fail outright, so that ``torchrun`` does not stop rank 0
-while it merges the manifest.
+Exit status: 0 all done; 1 some videos or renders failed (listed in the summary), or a file could
+not be written (disk full, read-only: one line names it); 2 bad input (before anything runs) or the
+batch is in use by another run; 130 interrupted by Ctrl-C, 143 by SIGTERM, 129 by SIGHUP (the video
+in flight is abandoned, the manifest and summary written). In a multi-process run only rank 0
+reports the batch's status; the other ranks exit 0 unless they fail outright, so that ``torchrun``
+does not stop rank 0 while it merges the manifest.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import logging
 import sys
 
 from attention_visual.cli.common import add_config_arguments, config_from_args
-from attention_visual.pipeline.summary import EXIT_INTERRUPTED, EXIT_OK, format_summary, resume_hint
+from attention_visual.pipeline.signals import interrupts_as_exceptions
+from attention_visual.pipeline.summary import EXIT_OK, format_summary, resume_hint
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +58,12 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     options = BatchOptions(overwrite=args.overwrite, progress=False if args.no_progress else None)
-    result = run_batch(config, args.config, options)
-    if result.rank == 0:
-        sys.stdout.write(format_summary(result))
-        sys.stdout.flush()
-    if result.interrupted:
-        print(resume_hint(result.batch_dir), file=sys.stderr)  # noqa: T201
-        return EXIT_INTERRUPTED
+    with interrupts_as_exceptions():  # SIGTERM, SIGHUP and Ctrl-C: clean up, then exit 143, 129, 130
+        result = run_batch(config, args.config, options)
+        if result.rank == 0:
+            sys.stdout.write(format_summary(result))
+            sys.stdout.flush()
+        if result.interrupted:
+            print(resume_hint(result.batch_dir), file=sys.stderr)  # noqa: T201
+            return result.exit_code
     return result.exit_code if result.rank == 0 else EXIT_OK

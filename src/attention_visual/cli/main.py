@@ -3,7 +3,8 @@
 Each subcommand lives in its own module under ``attention_visual.cli`` and exposes
 ``register(subparsers) -> None``; the parser it adds sets ``handler=`` to a function
 ``(args) -> int``. Errors derived from :class:`AttentionVisualError` are printed as one
-line on stderr with exit status 2 and no traceback.
+line on stderr, with no traceback, and exit with their ``exit_status`` (2 for bad input, 1 for
+a file that could not be written). An interruption exits with 128 + its signal (130 for Ctrl-C).
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except KeyboardInterrupt as exc:  # also while the subcommands are imported, before any handler
+        print("attention-visual: interrupted", file=sys.stderr)  # noqa: T201
+        status = getattr(exc, "exit_status", 130)
+        return status if isinstance(status, int) else 130
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -68,7 +78,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args))
     except AttentionVisualError as exc:
         print(f"attention-visual: error: {exc}", file=sys.stderr)  # noqa: T201
-        return 2
-    except KeyboardInterrupt:
-        print("attention-visual: interrupted", file=sys.stderr)  # noqa: T201
-        return 130
+        return exc.exit_status

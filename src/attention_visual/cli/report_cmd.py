@@ -4,6 +4,10 @@ Example::
 
     attention-visual report outputs/demo
     xdg-open outputs/demo/report/index.html
+    attention-visual report /shared/readonly/batch --output ~/batch_report   # a read-only batch
+
+A file that cannot be written (read-only folder, disk full) ends the command with one line and
+exit status 1.
 """
 
 from __future__ import annotations
@@ -34,6 +38,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="how map colours are scaled (default: the batch config's)",
     )
     parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write the report into DIR instead of BATCH_DIR/report (e.g. for a read-only batch); "
+        "its links to the batch's videos are relative",
+    )
+    parser.add_argument(
         "--no-plots", dest="plots", action="store_false", help="skip the temporal comparison plots (faster)"
     )
     parser.add_argument(
@@ -53,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         normalization=args.normalization,
         comparison_plots=args.plots,
         batch_view=args.batch_view,
+        output_dir=args.output,
     )
     sys.stdout.write(f"{index.absolute()}\n")
     return 0

@@ -22,6 +22,8 @@ from typing import Any
 from attention_visual.errors import RenderError
 from attention_visual.render.options import NORMALIZATIONS, VIDEO_FORMATS
 from attention_visual.render.sources import LAYOUTS
+from attention_visual.storage import token_dir_name
+from attention_visual.storage.layout import AGGREGATED_DIR
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
 
@@ -140,7 +142,19 @@ def listing(analyzer: AttentionAnalyzer, video_id: str | None = None) -> str:
     for video in videos:
         state = "" if analyzer.is_complete(video) else " (incomplete)"
         lines.append(f"  {video}{state}")
+        damaged = analyzer.damaged_files(video)  # truncated or missing files (sizes against the mark)
         for word in analyzer.get_available_words(video):
+            folder = token_dir_name(word)
+            aggregated = {f"{AGGREGATED_DIR}/{folder}_aggregated", f"{AGGREGATED_DIR}/{folder}_aggregated_metadata"}
+            bad = [
+                problem
+                for rel, problem in damaged.items()
+                if rel.split("/")[0] == folder or rel.rsplit(".", 1)[0] in aggregated
+            ]
+            if bad:
+                more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+                lines.append(f"    {word!r}: DAMAGED: {bad[0]}{more}; rerun the batch to redo this video")
+                continue
             steps = analyzer.get_available_steps(video, word)
             lines.append(f"    {word!r}: {len(steps)} step(s) {compact(steps)}")
     return "\n".join(lines) + "\n"

@@ -34,24 +34,32 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from attention_visual.config import Config
-from attention_visual.errors import AttentionVisualError, ConfigError
+from attention_visual.errors import AttentionVisualError, BatchBusyError, ConfigError, StorageError
 from attention_visual.models import is_tiny_model_id, load_pipeline, resolve_device
 from attention_visual.pipeline.distributed import RankContext
 from attention_visual.pipeline.generation import copy_inputs, generate_video
+from attention_visual.pipeline.lock import BatchLock
 from attention_visual.pipeline.merge import build_manifest, merged_records, planned_record
-from attention_visual.pipeline.plan import RENDER_KINDS, VideoJob, jobs_for_rank, plan_batch
+from attention_visual.pipeline.plan import MANIFEST_FILE, RENDER_KINDS, VideoJob, jobs_for_rank, plan_batch
 from attention_visual.pipeline.rendering import make_visualizer, render_video
 from attention_visual.pipeline.resume import (
+    BatchChoice,
     captures_maps,
     choose_batch_dir,
     is_video_finished,
     prepare_batch_dir,
     remove_leftovers,
+    remove_temporaries,
+    video_problem,
 )
+from attention_visual.pipeline.signals import signal_name, signal_of
 from attention_visual.pipeline.summary import BatchResult
 from attention_visual.pipeline.validation import capture_settings, validate_batch
 from attention_visual.report import write_report
 from attention_visual.storage.batch_manifest import Manifest, RenderRecord, VideoRecord, now_iso, one_line, write_status
+from attention_visual.storage.faults import storage_fault
+from attention_visual.storage.integrity import FileDigest, check_file, digest_file
+from attention_visual.storage.layout import COMPLETE_MARK
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +100,12 @@ def run_batch(
 
     Raises:
         ConfigError: The config cannot run here (device, options, batch folder).
+        BatchBusyError: Another process holds the batch folder's lock (see :mod:`.lock`).
         PromptError: A marked word cannot be found in a prompt's tokens (names the prompt).
+        StorageError: A file could not be written (disk full, read-only folder...); what was
+            finished stays, a rerun completes the batch.
+        KeyboardInterrupt: Only when interrupted before the batch folder was set up; later, an
+            interruption is reported in the result (``interrupted``, ``signal_number``).
     """
     options = options or BatchOptions()
     ctx = rank_context or RankContext.from_env()
@@ -102,25 +115,71 @@ def run_batch(
     validate_batch(config, jobs, device_name)  # before any model loads, on every rank
     device = resolve_device(device_name)
     ctx.init(str(device))
+    locks: list[BatchLock] = []  # rank 0's lock on the batch folder, held for the whole run
     try:
-        batch_dir = _setup_batch_dir(ctx, config, config_path, jobs, options.overwrite)
+        batch_dir = _setup_batch_dir(ctx, config, config_path, jobs, options.overwrite, locks)
         runner = _Runner(config, config_path, jobs, batch_dir, ctx, device, options, pipe, started)
         return runner.run()
     finally:
+        for lock in locks:
+            lock.release()
         ctx.close()
 
 
+def _lock_batch_dir(
+    config: Config, config_path: Path, jobs: list[VideoJob], overwrite: bool
+) -> tuple[BatchChoice, BatchLock]:
+    """Choose the batch folder and take its lock; a default-named folder in use is passed over.
+
+    Raises:
+        BatchBusyError: An explicit ``batch_name`` (or ``--overwrite``'s folder) is in use.
+        StorageError: The folder or its lock file cannot be created.
+    """
+    skip: set[Path] = set()
+    while True:
+        choice = choose_batch_dir(config, config_path, jobs, overwrite=overwrite, skip=frozenset(skip))
+        try:
+            return choice, BatchLock.acquire(choice.path)
+        except BatchBusyError as busy:
+            if config.batch_name is None and not overwrite and choice.path not in skip:
+                log.info("%s: starting a separate batch", busy)
+                skip.add(choice.path)
+                continue
+            how = "--overwrite cannot clear a batch in use; " if overwrite else ""
+            raise BatchBusyError(
+                f"{busy}: {how}wait for it to end, or start a separate batch with --set batch_name=NEW_NAME"
+            ) from None
+        except OSError as exc:
+            fault = storage_fault(exc, choice.path, any_os_error=True)
+            if fault is None:
+                raise
+            raise fault from exc
+
+
 def _setup_batch_dir(
-    ctx: RankContext, config: Config, config_path: Path, jobs: list[VideoJob], overwrite: bool
+    ctx: RankContext,
+    config: Config,
+    config_path: Path,
+    jobs: list[VideoJob],
+    overwrite: bool,
+    locks: list[BatchLock],
 ) -> Path:
-    """Rank 0 chooses and prepares the folder; every rank gets its path (or rank 0's error)."""
+    """Rank 0 locks, chooses and prepares the folder; every rank gets its path (or rank 0's error).
+
+    Rank 0's lock is appended to ``locks`` (the caller releases it when the run ends).
+    """
     shared: tuple[str, str]
     if ctx.is_main:
         try:
-            choice = choose_batch_dir(config, config_path, jobs, overwrite=overwrite)
+            choice, lock = _lock_batch_dir(config, config_path, jobs, overwrite)
+            locks.append(lock)
+            try:
+                remove_temporaries(choice.path)  # leftovers of a killed run: safe, the folder is ours now
+            except OSError as exc:
+                raise _storage_error(exc, choice.path) from exc
             prepare_batch_dir(choice, config)
             shared = ("ok", str(choice.path))
-            done = sum(is_video_finished(choice.path, job, config) for job in jobs)
+            done = sum(is_video_finished(choice.path, job, config, checksums=False) for job in jobs)
             if choice.mode == "resume":
                 log.info("resuming batch %s: %d of %d videos done", choice.path.name, done, len(jobs))
             else:
@@ -171,10 +230,15 @@ class _Runner:
         mine = jobs_for_rank(self.jobs, self.ctx.rank, self.ctx.world_size)
         for job in mine:  # the prompts' input files, beside the videos made from them
             self.files_written += copy_inputs(self.batch_dir, job)
-        finished = [job for job in mine if is_video_finished(self.batch_dir, job, self.config)]
-        todo = [job for job in mine if job not in finished]
-        generated, interrupted = 0, False
-        current: VideoJob | None = None  # the job in flight, for Ctrl-C
+        finished: list[VideoJob] = []
+        todo: list[VideoJob] = []
+        for job in mine:  # verify what earlier runs finished: sizes and checksums of every covered file
+            problem = video_problem(self.batch_dir, job, self.config)
+            (finished if problem is None else todo).append(job)
+            if problem is not None and _said_done(problem):
+                log.warning("%s: %s: this video is redone", job.video_id, problem)
+        generated, interrupt = 0, None
+        current: VideoJob | None = None  # the job in flight, for an interruption
         bar = tqdm(total=len(mine), initial=len(finished), unit="video", desc="videos", disable=not self.show)
         try:
             with logging_redirect_tqdm():
@@ -188,24 +252,35 @@ class _Runner:
                     bar.update(1)
                     if not self.ctx.is_distributed:
                         self._write_manifest(finished=False)
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as exc:
+            interrupt = signal_of(exc)
             if current is not None:
-                self._mark_interrupted(current)
+                self._mark_interrupted(current, interrupt)
+        except StorageError:
+            previous = self.records.get(current.video_id) if current is not None else None
+            if current is not None and (previous is None or previous.status != "done"):
+                self._abandon(current)  # frees what it took; a finished video (failed renders) stays
+            self._try_write_manifest()
+            raise
         finally:
             bar.close()
-        if not interrupted:
+        if interrupt is None:
             self.ctx.barrier()
-        return self._finish(generated, len(finished), interrupted=interrupted)
+        return self._finish(generated, len(finished), interrupt)
 
     def _process(self, job: VideoJob) -> VideoRecord:
         """Generate one video, store it, write its status; render its attention videos."""
-        remove_leftovers(self.batch_dir, job, self.fmt)
+        try:
+            remove_leftovers(self.batch_dir, job, self.fmt)
+        except OSError as exc:  # a read-only folder refuses even to delete
+            raise _storage_error(exc, self.batch_dir / job.status_path) from exc
         base = planned_record(job, self.config, status="pending", rank=self.ctx.rank)
         base = dataclasses.replace(base, started=now_iso())
         pipe = self._pipeline()
         try:
             outcome = generate_video(pipe, job, self.config, self.batch_dir, self.device, self.settings)
+        except StorageError:  # disk full, read-only...: every later video would fail the same way
+            raise
         except Exception as exc:  # one video's failure (e.g. out of memory) must not stop the batch
             log.error("%s failed: %s", job.video_id, one_line(exc))
             log.debug("failure details", exc_info=True)
@@ -226,22 +301,44 @@ class _Runner:
         )
         return record
 
-    def _mark_interrupted(self, job: VideoJob) -> None:
-        """Record Ctrl-C on ``job``, unless its video was already finished (renders are redone on resume)."""
+    def _mark_interrupted(self, job: VideoJob, signum: int) -> None:
+        """Record an interruption of ``job``: its partial files go, unless its video was already finished.
+
+        A finished video stays ``done``; its missing attention videos are rendered on resume.
+        """
         previous = self.records.get(job.video_id)
         if previous is not None and previous.status == "done":
             return
-        error = "interrupted by the user (Ctrl-C)"
-        self._record(job, planned_record(job, self.config, status="interrupted", rank=self.ctx.rank, error=error))
+        self._abandon(job)
+        name = signal_name(signum)
+        error = "interrupted by the user (Ctrl-C)" if name == "SIGINT" else f"interrupted by {name}"
+        record = planned_record(job, self.config, status="interrupted", rank=self.ctx.rank, error=error)
+        try:
+            self._record(job, record)
+        except StorageError as exc:  # nothing left to lose: the video is redone on resume anyway
+            log.error("%s", exc)
+
+    def _abandon(self, job: VideoJob) -> None:
+        """Remove the partial files of a video that will not be finished in this run (best effort)."""
+        try:
+            remove_leftovers(self.batch_dir, job, self.fmt)
+        except OSError as exc:
+            log.warning("%s: could not remove its partial files (%s); a rerun removes them", job.video_id, exc)
 
     def _complete_renders(self, job: VideoJob) -> None:
-        """For a finished video, render per-video attention videos missing after an earlier run."""
+        """For a finished video, render per-video attention videos missing (or damaged) after an earlier run."""
         if not (self.config.attention_analysis.auto_generate_per_video and captures_maps(self.config, job)):
             return
-        paths = [self.batch_dir / job.attention_video_path(w, k, self.fmt) for w in job.words for k in RENDER_KINDS]
-        if all(p.is_file() for p in paths):
-            return
         record = merged_records(self.batch_dir, [job], {}, self.config)[0]
+        listed = {f.path: f for f in record.files}
+        rels = [job.attention_video_path(w, k, self.fmt) for w in job.words for k in RENDER_KINDS]
+        for rel in rels:
+            problem = check_file(self.batch_dir, listed[rel]) if rel in listed else None
+            if problem is not None:
+                log.warning("%s: %s: rendering it again", job.video_id, problem)
+                (self.batch_dir / rel).unlink(missing_ok=True)
+        if all((self.batch_dir / rel).is_file() for rel in rels):
+            return
         log.info("%s is finished but misses attention videos: rendering them", job.video_id)
         self._render(job, record, "per_video")
 
@@ -254,30 +351,57 @@ class _Runner:
         return record
 
     def _record(self, job: VideoJob, record: VideoRecord) -> VideoRecord:
-        record = dataclasses.replace(record, finished=now_iso())
-        write_status(self.batch_dir / job.status_path, record)
+        """Write ``record`` as ``job``'s status file; a ``done`` one lists its files' sizes and checksums."""
+        path = self.batch_dir / job.status_path
+        try:
+            files = self._digests(job, record) if record.status == "done" else ()
+            record = dataclasses.replace(record, finished=now_iso(), files=files)
+            write_status(path, record)
+        except OSError as exc:
+            raise _storage_error(exc, path) from exc
         self.records[job.video_id] = record
         return record
 
+    def _digests(self, job: VideoJob, record: VideoRecord) -> tuple[FileDigest, ...]:
+        """The files a ``done`` status vouches for: video, store mark, per-video attention videos."""
+        rels = [job.video_path]
+        if captures_maps(self.config, job):
+            rels.append(f"{job.attention_maps_path}/{COMPLETE_MARK}")
+        rels += [r.path for r in record.renders if r.stage == "per_video" and r.status == "done"]
+        known = {f.path: f for f in record.files}
+        # A file digested earlier in this run is not read again (renders only add files).
+        return tuple(known[rel] if rel in known else digest_file(self.batch_dir, rel) for rel in rels)
+
     # -- the end ---------------------------------------------------------------------------------
-    def _finish(self, generated: int, skipped: int, *, interrupted: bool) -> BatchResult:
-        result = BatchResult(self.batch_dir, self.ctx.rank, generated, skipped, interrupted=interrupted)
+    def _finish(self, generated: int, skipped: int, interrupt: int | None) -> BatchResult:
+        """Rank 0: batch-end renders, the report, then the manifest (``finished`` only after all of them)."""
+        result = BatchResult(self.batch_dir, self.ctx.rank, generated, skipped, interrupted=interrupt is not None)
         if not self.ctx.is_main:
             own_failed = tuple((r.video_id, r.error or "") for r in self.records.values() if r.status == "failed")
             return dataclasses.replace(
                 result, failed=own_failed, files_written=self.files_written, seconds=time.perf_counter() - self.started
             )
-        records = merged_records(self.batch_dir, self.jobs, self.records, self.config)
-        if not interrupted and self.config.attention_analysis.auto_generate_videos:
-            try:
-                records = self._batch_end_renders(records)
-            except KeyboardInterrupt:  # the videos stand; missing batch-end renders are made on resume
-                interrupted = True
-                result = dataclasses.replace(result, interrupted=True)
-        manifest = self._write_manifest(finished=not interrupted, records=records)
         report_error = None
-        if not interrupted and self.config.attention_analysis.generate_report:
-            report_error = _write_report(self.batch_dir)
+        manifest: Manifest | None = None
+        a = self.config.attention_analysis
+        try:
+            if interrupt is None:
+                records = merged_records(self.batch_dir, self.jobs, self.records, self.config)
+                if a.auto_generate_videos:
+                    records = self._batch_end_renders(records)
+                if a.generate_report:
+                    self._write_manifest(finished=False, records=records)  # the report reads it
+                    report_error = _write_report(self.batch_dir)
+                manifest = self._write_manifest(finished=report_error is None, records=records)
+        except KeyboardInterrupt as exc:  # the videos stand; the rest is made on resume
+            interrupt = signal_of(exc)
+        except StorageError:
+            self._try_write_manifest()
+            raise
+        if manifest is None:
+            manifest = self._write_manifest(finished=False)
+        if interrupt is not None:
+            result = dataclasses.replace(result, interrupted=True, signal_number=interrupt)
         return dataclasses.replace(
             result,
             failed=tuple((r.video_id, r.error or "") for r in manifest.videos if r.status == "failed"),
@@ -304,16 +428,28 @@ class _Runner:
     def _write_manifest(self, *, finished: bool, records: list[VideoRecord] | None = None) -> Manifest:
         if records is None:
             records = merged_records(self.batch_dir, self.jobs, self.records, self.config)
-        return build_manifest(
-            self.batch_dir,
-            self.config,
-            self.config_path,
-            self.jobs,
-            records,
-            self.ctx.world_size,
-            self.created,
-            finished,
-        )
+        try:
+            return build_manifest(
+                self.batch_dir,
+                self.config,
+                self.config_path,
+                self.jobs,
+                records,
+                self.ctx.world_size,
+                self.created,
+                finished,
+            )
+        except OSError as exc:
+            raise _storage_error(exc, self.batch_dir / MANIFEST_FILE) from exc
+
+    def _try_write_manifest(self) -> None:
+        """Write the manifest if the disk still allows it (after a storage fault)."""
+        if not self.ctx.is_main:
+            return
+        try:
+            self._write_manifest(finished=False)
+        except StorageError as exc:
+            log.debug("the manifest could not be updated either: %s", exc)
 
     # -- lazy resources ---------------------------------------------------------------------------
     def _pipeline(self) -> Any:
@@ -339,6 +475,16 @@ class _Runner:
         return self._visualizer
 
 
+def _said_done(problem: str) -> bool:
+    """Whether :func:`video_problem`'s ``problem`` is about the files of a video marked done."""
+    return problem != "no status file" and not problem.startswith("its status is")
+
+
+def _storage_error(exc: OSError, path: Path) -> StorageError:
+    fault = storage_fault(exc, path, any_os_error=True)
+    return fault if fault is not None else StorageError(f"cannot write {path}: {one_line(exc)}")
+
+
 def _with_renders(record: VideoRecord, renders: tuple[RenderRecord, ...], seconds: float) -> VideoRecord:
     """``record`` with ``renders`` added (replacing earlier ones of the same file) and the time added."""
     paths = {r.path for r in renders}
@@ -362,6 +508,9 @@ def _write_report(batch_dir: Path) -> str | None:
     try:
         written = write_report(batch_dir)
     except Exception as exc:  # the report is an extra: its failure is reported, the batch stands
+        fault = storage_fault(exc)
+        if fault is not None:  # unless the disk is full or read-only: then the command ends
+            raise fault from exc
         log.error("writing the report failed: %s", one_line(exc))
         return one_line(exc)
     log.info("report written: %s", written)

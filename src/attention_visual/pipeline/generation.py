@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from attention_visual.render.encoder import VideoWriter
 from attention_visual.storage import VideoDimensions
 from attention_visual.storage.atomic import atomic_write_bytes
 from attention_visual.storage.batch_manifest import Timings
+from attention_visual.storage.faults import storage_fault
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +116,18 @@ def copy_inputs(batch_dir: Path, job: VideoJob) -> int:
     return written
 
 
+@contextlib.contextmanager
+def _storage_faults(path: Path, *, any_os_error: bool = False) -> Iterator[None]:
+    """Turn a storage fault while writing ``path`` into a :class:`StorageError` naming it."""
+    try:
+        yield
+    except Exception as exc:
+        fault = storage_fault(exc, path, any_os_error=any_os_error)
+        if fault is None:
+            raise
+        raise fault from exc
+
+
 def release_memory(device: torch.device) -> None:
     """Collect garbage and hand cached GPU memory back (between videos)."""
     gc.collect()
@@ -143,8 +157,10 @@ def generate_video(
         Timings and counts.
 
     Raises:
-        Exception: Whatever the pipeline, the capture or the writers raise (out of memory, disk
-            full, ...); the batch records it as this video's failure.
+        StorageError: Writing the video or the maps failed for a storage reason (disk full,
+            read-only folder, file too large...): the batch stops.
+        Exception: Whatever else the pipeline, the capture or the writers raise (out of memory,
+            a bad frame...); the batch records it as this video's failure.
     """
     g, a = config.generation, config.attention_analysis
     inputs = pipeline_inputs(pipe, job.inputs, num_frames=g.num_frames)
@@ -182,27 +198,29 @@ def generate_video(
         generation_s = time.perf_counter() - started
 
         started = time.perf_counter()
-        write_video_file(batch_dir / job.video_path, frames, g.fps)
+        with _storage_faults(batch_dir / job.video_path):
+            write_video_file(batch_dir / job.video_path, frames, g.fps)
         video_write_s = time.perf_counter() - started
 
         files, capture_save_s = 1, None
         if capture is not None:
             started = time.perf_counter()
-            paths = capture.save(
-                batch_dir / ATTENTION_MAPS_DIR,
-                job.video_id,
-                video_dimensions=VideoDimensions(
-                    width=g.width, height=g.height, fps=float(g.fps), frames=int(frames.shape[0])
-                ),
-                storage_format=a.storage_format,
-                compress=a.compress_attention,
-                store_steps=True,
-                store_aggregated=a.store_aggregated_attention,
-                aggregated_format=a.aggregated_storage_format,
-                model_id=g.model_id,
-                seed=job.seed,
-                mark_complete=True,
-            )
+            with _storage_faults(batch_dir / job.attention_maps_path, any_os_error=True):
+                paths = capture.save(
+                    batch_dir / ATTENTION_MAPS_DIR,
+                    job.video_id,
+                    video_dimensions=VideoDimensions(
+                        width=g.width, height=g.height, fps=float(g.fps), frames=int(frames.shape[0])
+                    ),
+                    storage_format=a.storage_format,
+                    compress=a.compress_attention,
+                    store_steps=True,
+                    store_aggregated=a.store_aggregated_attention,
+                    aggregated_format=a.aggregated_storage_format,
+                    model_id=g.model_id,
+                    seed=job.seed,
+                    mark_complete=True,
+                )
             files += len(paths)
             capture_save_s = time.perf_counter() - started
     finally:

@@ -2,8 +2,9 @@
 
 Every process writes only its own status files; the merged view is built from them (and from
 the records of the current run, which are the same data, already in memory). A planned video
-without a status file is ``pending``; one whose status says ``done`` but whose files are gone is
-``pending`` again (it will be redone), so the manifest never claims a video that is not there.
+without a status file is ``pending``; one whose status says ``done`` but whose files are gone or
+truncated (sizes are compared; the rerun compares checksums too) is ``pending`` again (it will be
+redone), so the manifest never claims a video that is not there.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def merged_records(
         record = known.get(job.video_id) or read_status(batch_dir / job.status_path)
         if record is None:
             record = planned_record(job, config)
-        elif record.status == "done" and not is_video_finished(batch_dir, job, config):
+        elif record.status == "done" and not is_video_finished(batch_dir, job, config, checksums=False):
             log.warning("%s: its status says done but its files are missing: it will be redone", job.video_id)
             record = planned_record(job, config, error="files missing after an earlier run")
         records.append(record)
@@ -102,7 +103,8 @@ def build_manifest(
         records: :func:`merged_records` of ``jobs``.
         world_size: Processes of this run.
         created: The creation time to use when there is no earlier manifest (an earlier one's is kept).
-        finished: The run ended normally; ``finished`` is set when, moreover, every video is done.
+        finished: The run completed the batch's end (batch-end renders and report); ``finished`` is
+            set when, moreover, every video is done.
 
     Returns:
         The manifest written.
@@ -113,7 +115,7 @@ def build_manifest(
             created = read_manifest(path).created
         except AttentionDataError as exc:
             log.warning("rewriting unreadable manifest %s (%s)", path, exc)
-    all_done = finished and all(r.status == "done" for r in records)
+    all_done = finished and all(r.status == "done" and not r.render_failures for r in records)
     manifest = Manifest(
         batch_name=batch_dir.name,
         created=created,

@@ -23,6 +23,7 @@ from pathlib import Path
 from attention_visual.config import Config
 from attention_visual.pipeline.plan import ATTENTION_MAPS_DIR, RENDER_KINDS, VideoJob
 from attention_visual.storage.batch_manifest import RenderRecord, one_line
+from attention_visual.storage.faults import storage_fault
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ def render_video(
 
     Returns:
         One record per word and kind; failures are recorded, not raised (``KeyboardInterrupt`` is).
+
+    Raises:
+        StorageError: A render failed because the disk is full or read-only (see :mod:`..storage.faults`).
     """
     started = time.perf_counter()
     records: list[RenderRecord] = []
@@ -89,6 +93,9 @@ def render_video(
                     video_format=video_format,
                 )
             except Exception as exc:  # a failed render must never stop the batch or lose a video
+                fault = storage_fault(exc, output)
+                if fault is not None:  # ...but a full or read-only disk ends it (every write would fail)
+                    raise fault from exc
                 log.error("%s: rendering the %s video of %r failed: %s", job.video_id, kind, word, one_line(exc))
                 log.debug("render failure details", exc_info=True)
                 records.append(RenderRecord(word, kind, stage, rel, "failed", one_line(exc)))

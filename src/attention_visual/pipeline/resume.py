@@ -6,12 +6,14 @@ Rules (docs/batch.md, "Resume"):
   config; a folder holding another config (or foreign files) is an error that suggests
   ``--overwrite`` or another name.
 * No ``batch_name``: the folder is ``<config file stem>_<YYYYMMDD-HHMMSS>``. A rerun resumes the
-  newest such folder whose ``config.yaml`` equals the resolved config, unless it is finished (every
-  video finished and every attention video the config asks for there): then a new batch starts.
+  newest such folder whose ``config.yaml`` equals the resolved config, unless it is finished (its
+  manifest says so: every video, attention video and the report done) or another run holds it
+  (``skip``): then a new batch starts.
 * ``--overwrite`` clears the folder that would have been resumed (for a default name: the newest
   matching one, finished or not) and starts over in it; nothing outside that folder is touched.
-* A video is finished when its video file, its store completion mark (when maps are captured) and
-  its status file saying ``done`` all exist. Anything else is redone, after its leftovers are removed.
+* A video is finished when its status file says ``done`` and every file it lists (the video, the
+  store's completion mark, which lists the maps in turn) has the size and SHA-256 written there.
+  Anything else is redone, after its leftovers are removed.
 """
 
 from __future__ import annotations
@@ -24,16 +26,21 @@ from datetime import datetime
 from pathlib import Path
 
 from attention_visual.config import Config, dump_config
-from attention_visual.errors import ConfigError
+from attention_visual.errors import AttentionDataError, ConfigError, StorageError
+from attention_visual.pipeline.lock import LOCK_FILE
 from attention_visual.pipeline.plan import (
     ATTENTION_MAPS_DIR,
     CONFIG_FILE,
+    MANIFEST_FILE,
     RENDER_KINDS,
     VideoJob,
 )
 from attention_visual.storage import AttentionStore
-from attention_visual.storage.atomic import TMP_MARKER, atomic_write_text
-from attention_visual.storage.batch_manifest import read_status
+from attention_visual.storage.atomic import TMP_MARKER, atomic_write_text, is_temporary
+from attention_visual.storage.batch_layout import REPORT_INDEX
+from attention_visual.storage.batch_manifest import read_manifest, read_status
+from attention_visual.storage.integrity import check_file
+from attention_visual.storage.layout import COMPLETE_MARK
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +53,42 @@ def captures_maps(config: Config, job: VideoJob) -> bool:
     return config.attention_analysis.store_attention and bool(job.words)
 
 
-def is_video_finished(batch_dir: Path, job: VideoJob, config: Config) -> bool:
-    """True when the video file, its maps' completion mark (if captured) and a ``done`` status exist."""
+def video_problem(batch_dir: Path, job: VideoJob, config: Config, *, checksums: bool = True) -> str | None:
+    """Why ``job`` is not finished (``"no status file"``, ``"… is truncated"``…), or None when it is.
+
+    Finished: a status file saying ``done`` whose video file and store completion mark (when maps
+    are captured) exist and match the sizes and SHA-256 it lists, and every map file the store's
+    mark lists matches too. ``checksums=False`` compares sizes only (cheap: for listings and choices).
+    A status file from before checksums were recorded is trusted when the files exist.
+    """
     record = read_status(batch_dir / job.status_path)
-    if record is None or record.status != "done":
-        return False
-    if not (batch_dir / job.video_path).is_file():
-        return False
-    return not captures_maps(config, job) or AttentionStore(batch_dir / ATTENTION_MAPS_DIR).is_complete(job.video_id)
+    if record is None:
+        return "no status file"
+    if record.status != "done":
+        return f"its status is {record.status}"
+    store = AttentionStore(batch_dir / ATTENTION_MAPS_DIR)
+    mark = f"{job.attention_maps_path}/{COMPLETE_MARK}"
+    core = [job.video_path, mark] if captures_maps(config, job) else [job.video_path]
+    listed = {f.path: f for f in record.files}
+    for rel in core:
+        if rel in listed:
+            problem = check_file(batch_dir, listed[rel], checksums=checksums)
+            if problem is not None:
+                return problem
+        elif not (batch_dir / rel).is_file():
+            return f"{rel} is missing"
+        elif record.files:
+            return f"{rel} is not covered by the status file"
+    if captures_maps(config, job):
+        problems = store.check_video(job.video_id, checksums=checksums)
+        if problems:
+            return f"{job.attention_maps_path}/{problems[0][1]}"  # problems name paths within the video folder
+    return None
+
+
+def is_video_finished(batch_dir: Path, job: VideoJob, config: Config, *, checksums: bool = True) -> bool:
+    """True when :func:`video_problem` finds nothing wrong with ``job``'s files."""
+    return video_problem(batch_dir, job, config, checksums=checksums) is None
 
 
 def expected_renders(job: VideoJob, config: Config) -> list[str]:
@@ -67,7 +102,20 @@ def expected_renders(job: VideoJob, config: Config) -> list[str]:
 
 
 def is_batch_finished(batch_dir: Path, jobs: list[VideoJob], config: Config) -> bool:
-    """True when every video is finished and every attention video the config asks for exists."""
+    """True when the batch's last run completed it: the manifest says ``finished`` (written only after
+    the batch-end attention videos and the report) and every file the config asks for is there.
+
+    Every covered file is verified (sizes and checksums): a damaged file makes the batch resumed
+    and repaired instead of passed over for a new one.
+    """
+    try:
+        manifest = read_manifest(batch_dir / MANIFEST_FILE)
+    except AttentionDataError:
+        return False
+    if manifest.finished is None:
+        return False
+    if config.attention_analysis.generate_report and not (batch_dir / REPORT_INDEX).is_file():
+        return False
     return all(
         is_video_finished(batch_dir, job, config)
         and all((batch_dir / rel).is_file() for rel in expected_renders(job, config))
@@ -92,6 +140,22 @@ def remove_leftovers(batch_dir: Path, job: VideoJob, video_format: str) -> None:
         if path.parent.is_dir():
             for tmp in path.parent.glob(f".{path.name}{TMP_MARKER}*"):
                 tmp.unlink(missing_ok=True)
+
+
+def remove_temporaries(batch_dir: Path) -> int:
+    """Delete every temporary file (``.<name>.tmp-*``) under ``batch_dir``; return how many.
+
+    Only safe while holding the batch's lock: they are then leftovers of a killed run (``kill -9``,
+    a lost node), never files another process is writing.
+    """
+    removed = 0
+    for path in sorted(batch_dir.rglob(f".*{TMP_MARKER}*")):
+        if is_temporary(path) and (path.is_file() or path.is_symlink()):
+            path.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted run in %s", removed, batch_dir)
+    return removed
 
 
 @dataclass(frozen=True)
@@ -129,6 +193,11 @@ def _holds_config(folder: Path, config_text: str) -> bool:
         return False
 
 
+def _is_empty(folder: Path) -> bool:
+    """Whether ``folder`` holds nothing but a lock file and temporary files (a run that stopped at once)."""
+    return all(child.name == LOCK_FILE or is_temporary(child) for child in folder.iterdir())
+
+
 def _new_name(output_dir: Path, prefix: str, now: datetime) -> str:
     base = f"{prefix}_{now.strftime(_TIMESTAMP_FORMAT)}"
     name, n = base, 1
@@ -145,6 +214,7 @@ def choose_batch_dir(
     *,
     overwrite: bool = False,
     now: datetime | None = None,
+    skip: frozenset[Path] = frozenset(),
 ) -> BatchChoice:
     """Decide which folder under ``config.output_dir`` the batch uses (nothing is written).
 
@@ -154,6 +224,7 @@ def choose_batch_dir(
         jobs: The planned videos (to tell a finished batch from an unfinished one).
         overwrite: Start over in the folder that would have been resumed.
         now: The time for a new default name (default: now, local time).
+        skip: Default-named folders not to resume (another process holds them): a new batch starts.
 
     Returns:
         The folder and whether it is new, resumed or to be overwritten.
@@ -168,7 +239,7 @@ def choose_batch_dir(
         folder = output_dir / config.batch_name
         if overwrite:
             return BatchChoice(folder, "overwrite" if folder.exists() else "new")
-        if not folder.exists() or (folder.is_dir() and not any(folder.iterdir())):
+        if not folder.exists() or (folder.is_dir() and _is_empty(folder)):
             return BatchChoice(folder, "new")
         if folder.is_dir() and _holds_config(folder, config_text):
             return BatchChoice(folder, "resume")
@@ -183,7 +254,7 @@ def choose_batch_dir(
     if output_dir.is_dir():
         for child in output_dir.iterdir():
             key = _stamp_key(prefix, child.name)
-            if key is not None and child.is_dir() and _holds_config(child, config_text):
+            if key is not None and child not in skip and child.is_dir() and _holds_config(child, config_text):
                 candidates.append((key, child))
     if candidates:
         newest = max(candidates)[1]
@@ -199,7 +270,7 @@ def prepare_batch_dir(choice: BatchChoice, config: Config) -> None:
     """Create (or clear, for ``overwrite``) the batch folder and write its ``config.yaml``.
 
     Raises:
-        ConfigError: The folder cannot be created or written.
+        StorageError: The folder cannot be created, cleared or written (exit status 1).
     """
     folder = choice.path
     try:
@@ -207,6 +278,8 @@ def prepare_batch_dir(choice: BatchChoice, config: Config) -> None:
             log.info("--overwrite: deleting the previous contents of %s", folder)
             if folder.is_dir() and not folder.is_symlink():
                 for child in folder.iterdir():
+                    if child.name == LOCK_FILE:  # held by this run: deleting it would let another one in
+                        continue
                     if child.is_dir() and not child.is_symlink():
                         shutil.rmtree(child)
                     else:
@@ -217,7 +290,7 @@ def prepare_batch_dir(choice: BatchChoice, config: Config) -> None:
         if choice.mode != "resume":
             atomic_write_text(folder / CONFIG_FILE, dump_config(config))
     except OSError as exc:
-        raise ConfigError(f"cannot prepare batch folder {folder}: {exc.strerror or exc}") from exc
+        raise StorageError(f"cannot prepare batch folder {exc.filename or folder}: {exc.strerror or exc}") from exc
 
 
 __all__ = [
@@ -230,4 +303,6 @@ __all__ = [
     "is_video_finished",
     "prepare_batch_dir",
     "remove_leftovers",
+    "remove_temporaries",
+    "video_problem",
 ]

@@ -1,12 +1,14 @@
 """The outcome of a batch run, its exit status and the summary printed at the end.
 
 Exit statuses: 0 every video and render done; 1 some video, render or the report failed (the
-summary lists them); 130 interrupted (Ctrl-C; rerun the same command to resume). Bad input
-(status 2) never gets this far: it is raised before anything runs.
+summary lists them); 128 + the signal's number when interrupted: 130 (Ctrl-C, SIGINT), 143
+(SIGTERM), 129 (SIGHUP) (rerun the same command to resume). Bad input (status 2) never gets this
+far: it is raised before anything runs.
 """
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +34,8 @@ class BatchResult:
         report_error: One line when the report hook failed, else None.
         files_written: Video, map and attention-video files written by this process in this run.
         seconds: Wall time of the run.
-        interrupted: Stopped by Ctrl-C.
+        interrupted: Stopped by Ctrl-C, SIGTERM or SIGHUP.
+        signal_number: The signal that stopped it (SIGINT for Ctrl-C); meaningful when ``interrupted``.
         manifest: The merged manifest (rank 0 only, else None).
     """
 
@@ -47,12 +50,13 @@ class BatchResult:
     seconds: float = 0.0
     interrupted: bool = False
     manifest: Manifest | None = field(default=None, compare=False)
+    signal_number: int = int(signal.SIGINT)
 
     @property
     def exit_code(self) -> int:
-        """130 when interrupted, 1 when anything failed, else 0."""
+        """128 + the signal when interrupted (130 for Ctrl-C), 1 when anything failed, else 0."""
         if self.interrupted:
-            return EXIT_INTERRUPTED
+            return 128 + self.signal_number
         if self.failed or self.render_failures or self.report_error:
             return EXIT_FAILURES
         return EXIT_OK

@@ -24,6 +24,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 
+from attention_visual.render.fonts import font_families
 from attention_visual.render.text import Box
 
 BACKGROUND = (255, 255, 255)
@@ -79,7 +80,8 @@ class Canvas:
 def text_px(text: str, points: float, dpi: int, weight: str = "normal") -> tuple[int, int]:
     """``(width, height)`` in pixels of one line of ``text`` as matplotlib draws it."""
     renderer = RendererAgg(1, 1, dpi)
-    w, h, _ = renderer.get_text_width_height_descent(text, FontProperties(size=points, weight=weight), ismath=False)
+    font = FontProperties(family=list(font_families()), size=points, weight=weight)
+    w, h, _ = renderer.get_text_width_height_descent(text, font, ismath=False)
     return math.ceil(w), math.ceil(h)
 
 

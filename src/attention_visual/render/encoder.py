@@ -39,6 +39,7 @@ import numpy as np
 from attention_visual.errors import RenderError
 from attention_visual.render.options import VIDEO_FORMATS
 from attention_visual.storage.atomic import TMP_MARKER, publish
+from attention_visual.storage.faults import fault_in_message
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,10 @@ def prepare_output(path: Path | str) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=f".{target.name}{TMP_MARKER}probe-", dir=target.parent)
-        os.close(fd)
-        Path(probe).unlink()
+        try:
+            os.close(fd)
+        finally:  # also when interrupted here
+            Path(probe).unlink(missing_ok=True)
     except OSError as exc:
         raise RenderError(f"cannot write output {target}: {exc.strerror or exc}") from exc
     return target
@@ -160,18 +163,26 @@ class VideoWriter:
 
     def __enter__(self) -> VideoWriter:
         prepare_output(self.path)
+        try:
+            return self._start()
+        except BaseException:  # interrupted or failed while starting: no ffmpeg and no temporary file stay
+            self._abort()
+            raise
+
+    def _start(self) -> VideoWriter:
         fd, tmp_name = tempfile.mkstemp(
             prefix=f".{self.path.name}{TMP_MARKER}", suffix=f".{self.video_format}", dir=self.path.parent
         )
-        os.close(fd)
         self._tmp = Path(tmp_name)
-        self._log = tempfile.TemporaryFile()
+        os.close(fd)
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in _cleanup)
         try:
             self._proc = subprocess.Popen(
                 self.command(str(self._tmp)),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=self._log,
+                process_group=0,  # a terminal's Ctrl-C reaches this process only; it stops ffmpeg itself
             )
         except OSError as exc:
             self._cleanup()
@@ -202,7 +213,8 @@ class VideoWriter:
         try:
             self._stdin.write(data.tobytes() if not data.flags.c_contiguous else data.data)
         except (BrokenPipeError, OSError) as exc:
-            raise RenderError(f"ffmpeg stopped while encoding {self.path.name}: {self._stderr_tail()}") from exc
+            tail = self._stderr_tail()
+            raise self._failure(f"ffmpeg stopped while encoding {self.path.name}: {tail}", tail, exc)  # noqa: B904
         self.frames_written += 1
 
     def __exit__(
@@ -221,7 +233,7 @@ class VideoWriter:
             code = self._proc.wait()
             if code != 0 or self.frames_written == 0:
                 why = self._stderr_tail() if code != 0 else "no frames were rendered"
-                raise RenderError(f"ffmpeg could not write {self.path.name} (exit {code}): {why}")
+                raise self._failure(f"ffmpeg could not write {self.path.name} (exit {code}): {why}", why)
             publish(self._tmp, self.path)
             self._tmp = None
             log.info("wrote %s (%d frames, %dx%d)", self.path, self.frames_written, self.width, self.height)
@@ -248,6 +260,15 @@ class VideoWriter:
             self._log.close()
             self._log = None
         self._stdin = None
+
+    def _failure(self, message: str, ffmpeg_said: str, cause: BaseException | None = None) -> RenderError:
+        """A :class:`RenderError` caused by ``cause``, or by an ``OSError`` when ffmpeg reported a write
+        fault (disk full, file too large...), so that :func:`~attention_visual.storage.faults.storage_fault`
+        finds it."""
+        error = RenderError(message)
+        number = fault_in_message(ffmpeg_said)
+        error.__cause__ = OSError(number, os.strerror(number), str(self.path)) if number is not None else cause
+        return error
 
     def _stderr_tail(self) -> str:
         if self._proc is not None:

@@ -27,6 +27,7 @@ from attention_visual.render.canvas import (
     new_figure,
     rasterize,
 )
+from attention_visual.render.fonts import font_families
 from attention_visual.render.options import even_ceil
 from attention_visual.render.text import Box
 
@@ -71,6 +72,7 @@ def figure_canvas(
             ha="center",
             va="center",
             fontsize=LABEL_PT,
+            fontfamily=list(font_families()),
         )
     if colorbar is not None and panels:
         top = min(b.y for b in panels) - label_h

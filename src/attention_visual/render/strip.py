@@ -39,6 +39,7 @@ from attention_visual.render.canvas import (
     rasterize,
     text_px,
 )
+from attention_visual.render.fonts import check_text, font_families
 from attention_visual.render.options import even_ceil
 from attention_visual.render.text import Box, line_height
 
@@ -200,7 +201,9 @@ def strip_canvas(layout: StripLayout) -> Canvas:
 
     def text(box: Box, words: str, fontsize: float, **style: object) -> None:
         centre = ((box.x + box.width / 2) / width, 1.0 - (box.y + box.height / 2) / height)
-        fig.text(*centre, words, ha="center", va="center", fontsize=fontsize, **style)  # type: ignore[arg-type]
+        check_text(words)
+        family = list(font_families())
+        fig.text(*centre, words, ha="center", va="center", fontsize=fontsize, fontfamily=family, **style)  # type: ignore[arg-type]
 
     for box, label in zip(layout.labels, layout.label_texts, strict=True):
         text(box, label, LABEL_PT)

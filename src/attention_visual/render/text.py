@@ -20,6 +20,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from attention_visual.render.fonts import check_text, font_families
+
 _CACHE_SIZE = 512
 
 
@@ -70,7 +72,14 @@ class TextRenderer:
         self._figure.patch.set_alpha(0.0)
         self._canvas = FigureCanvasAgg(self._figure)
         self._artist = self._figure.text(
-            2.0 / max_width, 0.5, "", fontsize=fontsize, weight=weight, va="center_baseline", ha="left"
+            2.0 / max_width,
+            0.5,
+            "",
+            fontsize=fontsize,
+            weight=weight,
+            va="center_baseline",
+            ha="left",
+            fontfamily=list(font_families()),  # CJK and emoji words too
         )
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
@@ -80,6 +89,7 @@ class TextRenderer:
         if cached is not None:
             self._cache.move_to_end(text)
             return cached
+        check_text(text)
         self._artist.set_text(text)
         self._canvas.draw()
         alpha = np.asarray(self._canvas.buffer_rgba())[..., 3]  # [line_height', max_width]

@@ -127,7 +127,8 @@ def read_frames(
     wanted = source_index(frames, info.frames)  # [frames]
     frame_bytes = width * height * channels
     with tempfile.TemporaryFile() as stderr:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
+        # Its own process group: a terminal's Ctrl-C reaches this process, which stops the decoder itself.
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, process_group=0)
         assert proc.stdout is not None
         try:
             current: np.ndarray | None = None  # [height, width, channels], read-only

@@ -54,7 +54,7 @@ article.video h3 { margin: 0; font-size: 16px; }
 .badge.done { background: #2e8540; } .badge.failed { background: #c62828; }
 .badge.interrupted { background: #b26a00; } .badge.pending { background: #7a8394; }
 .error { color: #b3261e; background: #fdecea; border-radius: 6px; padding: 4px 8px; margin: 6px 0;
-  font-size: 13px; }
+  font-size: 13px; overflow-wrap: anywhere; white-space: pre-wrap; max-width: 100%; box-sizing: border-box; }
 .row { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; margin-top: 8px; }
 figure { margin: 0; }
 figcaption { font-size: 12px; color: var(--muted); margin-top: 2px; }

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from attention_visual.config import load_config
-from attention_visual.errors import AttentionDataError, AttentionVisualError, ConfigError
+from attention_visual.errors import AttentionDataError, AttentionVisualError, ConfigError, StorageError
 from attention_visual.render.colormap import check_colormap
 from attention_visual.render.options import NORMALIZATIONS
 from attention_visual.report.batch_view import build_batch_view
@@ -38,6 +38,7 @@ from attention_visual.report.images import write_comparison, write_sprite
 from attention_visual.storage.atomic import atomic_write_text
 from attention_visual.storage.batch_layout import CONFIG_FILE
 from attention_visual.storage.batch_manifest import now_iso, one_line
+from attention_visual.storage.faults import storage_fault
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 log = logging.getLogger(__name__)
@@ -111,11 +112,13 @@ def build_view(
     colormap: str | None = None,
     normalization: str | None = None,
     comparison_plots: bool = True,
+    report_dir: Path | None = None,
 ) -> ReportView:
-    """Collect ``batch_dir`` and write the images of its report; return the filled-in view."""
+    """Collect ``batch_dir`` and write the images of its report into ``report_dir`` (default
+    ``BATCH/report``); return the filled-in view."""
     colormap, normalization = resolve_look(batch_dir, colormap, normalization)
-    view = collect_batch(batch_dir)
-    report_dir = batch_dir / REPORT_DIR
+    view = collect_batch(batch_dir, report_dir)
+    report_dir = report_dir if report_dir is not None else batch_dir / REPORT_DIR
     for n, video in enumerate(view.videos, start=1):
         try:
             _video_images(video, report_dir, colormap, normalization, comparison_plots)
@@ -135,6 +138,7 @@ def write_report(
     normalization: str | None = None,
     comparison_plots: bool = True,
     batch_view: bool = True,
+    output_dir: Path | str | None = None,
 ) -> Path:
     """Write ``BATCH_DIR/report/index.html`` and its images; return the page's path.
 
@@ -146,12 +150,15 @@ def write_report(
         comparison_plots: Also make each video's temporal comparison plot (matplotlib, ~1 s each).
         batch_view: Also make the batch view (statistics table, seed grids, curves, centroid paths,
             atlas; see :mod:`attention_visual.report.batch_view`), cached between runs.
+        output_dir: Write the report there instead of ``BATCH_DIR/report`` (a read-only batch can be
+            browsed this way); its links to the batch's videos are relative, so keep both where they are.
 
     Raises:
         NotFoundError: Not a batch folder.
         AttentionDataError: Its manifest is unreadable.
         RenderError: Unknown colormap.
         ConfigError: Unknown normalisation.
+        StorageError: A file of the report cannot be written (read-only folder, disk full...).
 
     Example:
         >>> write_report("outputs/batch")
@@ -159,13 +166,21 @@ def write_report(
     """
     started = time.perf_counter()
     batch_dir = Path(batch_dir)
-    view = build_view(batch_dir, colormap, normalization, comparison_plots)
-    batch = None
-    if batch_view:
-        look = resolve_look(batch_dir, colormap, normalization)
-        batch = build_batch_view(batch_dir, batch_dir / REPORT_DIR, *look)
-    index = batch_dir / REPORT_DIR / INDEX_FILE
-    atomic_write_text(index, render_page(view, generated=now_iso(), batch=batch))
+    report_dir = Path(output_dir) if output_dir is not None else batch_dir / REPORT_DIR
+    index = report_dir / INDEX_FILE
+    try:
+        view = build_view(batch_dir, colormap, normalization, comparison_plots, report_dir)
+        batch = None
+        if batch_view:
+            look = resolve_look(batch_dir, colormap, normalization)
+            batch = build_batch_view(batch_dir, report_dir, *look)
+        atomic_write_text(index, render_page(view, generated=now_iso(), batch=batch))
+    except Exception as exc:
+        fault = storage_fault(exc, index)
+        if fault is None:
+            raise
+        hint = "to browse a read-only batch, write its report elsewhere with --output DIR"
+        raise StorageError(f"{fault}; {hint}") from exc
     log.info("wrote %s (%d videos) in %.1f s", index, len(view.videos), time.perf_counter() - started)
     return index
 

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,15 +25,16 @@ from attention_visual.errors import NotFoundError, PromptError
 from attention_visual.prompts.parsing import parse_prompt
 from attention_visual.report.images import SpriteInfo
 from attention_visual.storage import token_dir_name
-from attention_visual.storage.batch_layout import INPUTS_DIR, MANIFEST_FILE, STATUS_DIR, prompt_dir
+from attention_visual.storage.batch_layout import INPUTS_DIR, MANIFEST_FILE, REPORT_INDEX_FILE, STATUS_DIR, prompt_dir
+from attention_visual.storage.batch_layout import REPORT_DIR as BATCH_REPORT_DIR
 from attention_visual.storage.batch_manifest import Manifest, PromptRecord, VideoRecord, read_manifest, read_status
 from attention_visual.storage.packed import video_maps_exist
 
 log = logging.getLogger(__name__)
 
-REPORT_DIR = "report"
-"""The report's folder inside the batch folder."""
-INDEX_FILE = "index.html"
+REPORT_DIR = BATCH_REPORT_DIR
+"""The report's folder inside the batch folder (``attention-visual report --output`` puts it elsewhere)."""
+INDEX_FILE = REPORT_INDEX_FILE
 MAPS_DIR = "maps"
 PLOTS_DIR = "plots"
 
@@ -121,8 +123,19 @@ class ReportView:
         return [v for p in self.prompts for v in p.videos]
 
 
-def link(batch_dir: Path, relative: str | None) -> str | None:
-    """The page's URL of a batch-relative file (``../videos/...``), or None when it does not exist."""
+def batch_prefix(batch_dir: Path, report_dir: Path | None = None) -> str:
+    """How the page reaches the batch folder: ``../`` from ``BATCH/report``, a relative path from elsewhere."""
+    if report_dir is None:
+        return "../"
+    relative = os.path.relpath(Path(batch_dir).absolute(), Path(report_dir).absolute())
+    return "" if relative == "." else quote(Path(relative).as_posix(), safe="/") + "/"
+
+
+def link(batch_dir: Path, relative: str | None, prefix: str = "../") -> str | None:
+    """The page's URL of a batch-relative file (``../videos/...``), or None when it does not exist.
+
+    ``prefix`` is :func:`batch_prefix` of the page's folder (``../`` for ``BATCH/report``).
+    """
     if not relative:
         return None
     normalized = posixpath.normpath(relative.replace("\\", "/"))
@@ -131,7 +144,7 @@ def link(batch_dir: Path, relative: str | None) -> str | None:
         return None
     if not (batch_dir / normalized).is_file():
         return None
-    return "../" + quote(normalized, safe="/")
+    return prefix + quote(normalized, safe="/")
 
 
 def highlight(marked_prompt: str, clean_prompt: str, words: tuple[str, ...]) -> list[Segment]:
@@ -158,7 +171,7 @@ def highlight(marked_prompt: str, clean_prompt: str, words: tuple[str, ...]) -> 
     return segments
 
 
-def _word_views(batch_dir: Path, record: VideoRecord, words: tuple[str, ...]) -> list[WordView]:
+def _word_views(batch_dir: Path, record: VideoRecord, words: tuple[str, ...], prefix: str) -> list[WordView]:
     views = []
     for i, word in enumerate(words):
         view = WordView(word=word, index=i, token_dir=record.token_dirs.get(word) or token_dir_name(word))
@@ -169,7 +182,7 @@ def _word_views(batch_dir: Path, record: VideoRecord, words: tuple[str, ...]) ->
             if render.status != "done":
                 view.render_errors.append(f"{render.kind} video failed: {render.error or 'unknown error'}")
                 continue
-            href = link(batch_dir, render.path)
+            href = link(batch_dir, render.path, prefix)
             if render.kind == "overlay" and view.overlay is None:
                 view.overlay = href
             elif render.kind == "attention" and view.step_video is None:
@@ -187,21 +200,23 @@ def read_records(batch_dir: Path, manifest: Manifest) -> list[VideoRecord]:
     return records
 
 
-def _input_links(batch_dir: Path, prompt_index: int) -> list[tuple[str, str]]:
+def _input_links(batch_dir: Path, prompt_index: int, prefix: str = "../") -> list[tuple[str, str]]:
     """``(name, link)`` of the prompt's copied input files, in name order."""
     folder = f"{INPUTS_DIR}/{prompt_dir(prompt_index)}"
     if not (batch_dir / folder).is_dir():
         return []
     out = []
     for path in sorted((batch_dir / folder).iterdir()):
-        target = link(batch_dir, f"{folder}/{path.name}")
+        target = link(batch_dir, f"{folder}/{path.name}", prefix)
         if path.is_file() and target is not None:
             out.append((path.stem, target))
     return out
 
 
-def collect_batch(batch_dir: Path) -> ReportView:
+def collect_batch(batch_dir: Path, report_dir: Path | None = None) -> ReportView:
     """Read ``batch_dir``'s manifest and files into a :class:`ReportView` (no images yet).
+
+    Links to the batch's files are relative to ``report_dir`` (default: ``BATCH/report``).
 
     Raises:
         NotFoundError: ``batch_dir`` is not a folder or has no ``manifest.json``.
@@ -217,15 +232,16 @@ def collect_batch(batch_dir: Path) -> ReportView:
             "(outputs/<batch>)"
         )
     manifest = read_manifest(manifest_path)
+    prefix = batch_prefix(batch_dir, report_dir)
     by_prompt: dict[int, list[VideoView]] = {}
     for record in read_records(batch_dir, manifest):
         maps = record.paths.attention_maps
         maps_dir = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # seed or packed
         view = VideoView(
             record=record,
-            video=link(batch_dir, record.paths.video),
+            video=link(batch_dir, record.paths.video, prefix),
             maps_dir=maps_dir,
-            words=_word_views(batch_dir, record, record.words),
+            words=_word_views(batch_dir, record, record.words, prefix),
         )
         by_prompt.setdefault(record.prompt_index, []).append(view)
     prompts = [
@@ -233,7 +249,7 @@ def collect_batch(batch_dir: Path) -> ReportView:
             record=p,
             segments=highlight(p.marked_prompt, p.clean_prompt, p.words),
             videos=sorted(by_prompt.get(p.prompt_index, []), key=lambda v: v.record.video_index),
-            inputs=_input_links(batch_dir, p.prompt_index),
+            inputs=_input_links(batch_dir, p.prompt_index, prefix),
         )
         for p in manifest.prompts
     ]
@@ -250,6 +266,7 @@ __all__ = [
     "Segment",
     "VideoView",
     "WordView",
+    "batch_prefix",
     "collect_batch",
     "highlight",
     "link",

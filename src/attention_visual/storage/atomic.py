@@ -12,7 +12,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 TMP_MARKER = ".tmp-"
 
@@ -46,8 +46,11 @@ def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO[bytes]]:
         >>> Path("x.bin").read_bytes()
         b'data'
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARKER}", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARKER}", dir=path.parent)
+    except OSError as exc:
+        _raise_naming(exc, path)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, mode) as fh:
@@ -55,9 +58,19 @@ def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO[bytes]]:
             fh.flush()
             os.fsync(fh.fileno())
         publish(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        _raise_naming(exc, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _raise_naming(exc: OSError, path: Path) -> NoReturn:
+    """Raise ``exc`` again, naming the target ``path`` (a failed write names no file, mkstemp a temporary one)."""
+    if exc.errno is None:
+        raise exc
+    raise type(exc)(exc.errno, exc.strerror or os.strerror(exc.errno), str(path)) from exc
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -8,6 +8,7 @@ A batch folder (``outputs/<config>_<time>/``) holds::
     videos/prompt_001/video_001.mp4  the generated videos (VIDEOS_DIR)
     attention_maps/<video_id>/       the attention-map store (ATTENTION_MAPS_DIR)
     attention_videos/                the batch-end attention videos (ATTENTION_VIDEOS_DIR)
+    report/index.html                the report (REPORT_DIR, REPORT_INDEX_FILE; REPORT_INDEX)
 
 Example:
     >>> make_video_id(1, 2), prompt_dir(12)
@@ -25,6 +26,9 @@ CONFIG_FILE = "config.yaml"
 #: Copies of the prompts' input files: ``inputs/prompt_001/image.png``.
 INPUTS_DIR = "inputs"
 MANIFEST_FILE = "manifest.json"
+REPORT_DIR = "report"
+REPORT_INDEX_FILE = "index.html"
+REPORT_INDEX = f"{REPORT_DIR}/{REPORT_INDEX_FILE}"
 
 
 def prompt_dir(prompt_index: int) -> str:
@@ -43,6 +47,9 @@ __all__ = [
     "CONFIG_FILE",
     "INPUTS_DIR",
     "MANIFEST_FILE",
+    "REPORT_DIR",
+    "REPORT_INDEX",
+    "REPORT_INDEX_FILE",
     "STATUS_DIR",
     "VIDEOS_DIR",
     "make_video_id",

@@ -30,6 +30,7 @@ from typing import Any
 
 from attention_visual.errors import AttentionDataError
 from attention_visual.storage.atomic import atomic_write_text
+from attention_visual.storage.integrity import FileDigest
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ MANIFEST_SCHEMA_VERSION = 1
 """Version of ``manifest.json`` and of the status files; bumped on any incompatible change."""
 
 #: ``done``: video file, maps and status written. ``failed``: an error (see ``error``), the batch went on.
-#: ``pending``: not attempted yet (or its rank has not reported). ``interrupted``: stopped by Ctrl-C.
+#: ``pending``: not attempted yet (or its rank has not reported). ``interrupted``: stopped by Ctrl-C,
+#: SIGTERM or SIGHUP.
 STATUSES = ("done", "failed", "pending", "interrupted")
 RENDER_STATUSES = ("done", "failed")
 RENDER_STAGES = ("per_video", "batch_end")
@@ -180,6 +182,9 @@ class VideoRecord:
         timings: Seconds per stage.
         paths: Files of this video.
         renders: Every attention video attempted, failed ones included.
+        files: Size and SHA-256 of the files a ``done`` status vouches for: the video, the store's
+            completion mark (which covers the maps in turn) and the per-video attention videos;
+            a rerun skips the video only if they verify.
     """
 
     video_id: str
@@ -199,6 +204,7 @@ class VideoRecord:
     timings: Timings = field(default_factory=Timings)
     paths: VideoPaths = field(default_factory=lambda: VideoPaths(video=""))
     renders: tuple[RenderRecord, ...] = ()
+    files: tuple[FileDigest, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -216,6 +222,7 @@ class VideoRecord:
         data["timings"] = self.timings.to_dict()
         data["paths"] = self.paths.to_dict()
         data["renders"] = [r.to_dict() for r in self.renders]
+        data["files"] = [f.to_dict() for f in self.files]
         return data
 
     @classmethod
@@ -228,6 +235,7 @@ class VideoRecord:
                 "timings": Timings.from_dict,
                 "paths": VideoPaths.from_dict,
                 "renders": lambda items: tuple(RenderRecord.from_dict(r) for r in items),
+                "files": lambda items: tuple(FileDigest.from_dict(f) for f in items),
             },
         )
 
@@ -258,7 +266,8 @@ class Manifest:
         batch_name: The batch folder's name.
         created: ISO time the batch folder was created.
         updated: ISO time this manifest was written.
-        finished: ISO time the last run of the batch ended with every video done, else None.
+        finished: ISO time the last run completed the batch (every video done, then the batch-end
+            attention videos and the report written), else None.
         config_path: The config file the batch was run from (absolute), as given on the command line.
         config_file: The resolved config as run, relative to the batch folder (``config.yaml``).
         model_id: ``generation.model_id``.

@@ -9,7 +9,8 @@ The layout under an ``attention_maps/`` folder::
     <video_id>/_complete.json                           written last: the video's maps are all there
 
 ``token_dir`` is :func:`token_dir_name` of the word: the word itself when it is already a
-safe, lower-case name, otherwise a sanitised prefix plus a hash of the original word, so
+safe, lower-case name, otherwise a sanitised prefix (its Latin letters, or for a word without
+any, such as ``小猫``, its own letters) plus a hash of the original word, so
 ``../x``, ``a/b``, ``CON``, ``""``, a 300-character word, ``Kiss`` vs ``kiss`` and the reserved
 name ``aggregated`` can neither escape the video folder nor collide. The original word is
 kept in every metadata file, and the reader (:mod:`.reader`) looks maps up by it.
@@ -42,6 +43,7 @@ _RESERVED = {
     *(f"lpt{i}" for i in range(10)),
 }
 _MAX_PREFIX = 40
+_MAX_UNICODE_PREFIX = 20  # characters; at most 80 bytes in UTF-8, far below any file-name limit
 
 
 def token_dir_name(word: str) -> str:
@@ -51,11 +53,17 @@ def token_dir_name(word: str) -> str:
     'kiss'
     >>> token_dir_name("red car")[:8], token_dir_name("../x").startswith("x-")
     ('red_car-', True)
+    >>> token_dir_name("小猫")[:3]
+    '小猫-'
+
     """
     if _SAFE.match(word) and word not in _RESERVED:
         return word
     ascii_word = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode("ascii").lower()
-    prefix = re.sub(r"[^a-z0-9]+", "_", ascii_word).strip("_")[:_MAX_PREFIX].strip("_") or "word"
+    prefix = re.sub(r"[^a-z0-9]+", "_", ascii_word).strip("_")[:_MAX_PREFIX].strip("_")
+    if not prefix:  # no Latin letter (Chinese, Japanese, Korean...): keep the word's own letters, readable
+        letters = re.sub(r"\W+", "_", unicodedata.normalize("NFC", word).lower()).strip("_")
+        prefix = letters[:_MAX_UNICODE_PREFIX].strip("_") or "word"
     digest = hashlib.sha256(word.encode("utf-8")).hexdigest()[:10]
     return f"{prefix}-{digest}"
 

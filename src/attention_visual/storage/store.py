@@ -1,7 +1,9 @@
 """Reading and writing attention maps in the documented layout (see :mod:`.layout`).
 
 Writes are atomic: the array file first, then its metadata JSON (a step exists for readers
-only once its metadata is there), and a video's ``_complete.json`` last, after every map.
+only once its metadata is there), and a video's ``_complete.json`` last, after every map. The
+completion mark lists every file it covers with its size and SHA-256 (``"checksums"``), so a reader
+can tell a truncated or changed file from a good one (:meth:`AttentionStore.check_video`).
 Reads never unpickle: ``np.load(..., allow_pickle=False)`` and ``torch.load(..., weights_only=True)``;
 a truncated or corrupted file raises one :class:`AttentionDataError` naming the file.
 """
@@ -22,8 +24,9 @@ import numpy as np
 
 from attention_visual.errors import AttentionDataError
 from attention_visual.extras import require_extra
-from attention_visual.storage.atomic import atomic_write_text, atomic_write_with
+from attention_visual.storage.atomic import atomic_write_text, atomic_write_with, is_temporary
 from attention_visual.storage.frames import check_frame_mapping
+from attention_visual.storage.integrity import FileDigest, check_file, digest_file
 from attention_visual.storage.layout import (
     COMPLETE_MARK,
     EXTENSIONS,
@@ -106,13 +109,49 @@ class AttentionStore:
         return self._save(data_path, meta_path, metadata, array, self.aggregated_format)
 
     def mark_complete(self, video_id: str, summary: dict[str, Any]) -> Path:
-        """Write ``<video_id>/_complete.json``: call last, after every map of the video is saved."""
-        path = self.root / check_video_id(video_id) / COMPLETE_MARK
-        atomic_write_text(path, json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+        """Write ``<video_id>/_complete.json``: call last, after every map of the video is saved.
+
+        ``summary`` is stored as given, plus ``"checksums"``: the size and SHA-256 of every file of
+        the video's folder (paths relative to it), read back from the disk.
+        """
+        folder = self.root / check_video_id(video_id)
+        covered = sorted(
+            p.relative_to(folder).as_posix()
+            for p in folder.rglob("*")
+            if p.is_file() and p.name != COMPLETE_MARK and not is_temporary(p)
+        )
+        checksums = [digest_file(folder, rel).to_dict() for rel in covered]
+        path = folder / COMPLETE_MARK
+        atomic_write_text(
+            path, json.dumps({**summary, "checksums": checksums}, indent=2, ensure_ascii=False, default=str)
+        )
         return path
 
     def is_complete(self, video_id: str) -> bool:
         return (self.root / check_video_id(video_id) / COMPLETE_MARK).is_file()
+
+    def check_video(self, video_id: str, *, checksums: bool = True) -> list[tuple[str, str]]:
+        """What is wrong with a complete video's files: ``[(path, problem)]``, empty when they verify.
+
+        Paths are relative to the video's folder (``kiss/step_001.npz``). ``checksums=False`` checks
+        sizes only (one ``stat`` per file). A mark written before checksums were recorded is trusted;
+        an unreadable mark is itself a problem. Call on complete videos (see :meth:`is_complete`).
+        """
+        folder = self.root / check_video_id(video_id)
+        mark = folder / COMPLETE_MARK
+        try:
+            data = json.loads(mark.read_text(encoding="utf-8"))
+            digests = [FileDigest.from_dict(d) for d in data.get("checksums", [])] if isinstance(data, dict) else None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttentionDataError) as exc:
+            return [(COMPLETE_MARK, f"{COMPLETE_MARK} is unreadable ({type(exc).__name__})")]
+        if digests is None:
+            return [(COMPLETE_MARK, f"{COMPLETE_MARK} is not a JSON object")]
+        problems = []
+        for digest in digests:
+            problem = check_file(folder, digest, checksums=checksums)
+            if problem is not None:
+                problems.append((digest.path, problem))
+        return problems
 
     def remove_video(self, video_id: str) -> None:
         """Delete every stored file of ``video_id`` (used before redoing an unfinished video)."""

@@ -27,7 +27,7 @@ from attention_visual.storage.metadata import MapMetadata
 from attention_visual.storage.packed import PackedReader, packed_store_for
 from attention_visual.storage.reader import AttentionStoreReader, BulkMapReader, MapReader
 from attention_visual.storage.reduce import to_grid
-from attention_visual.storage.store import AttentionInfo
+from attention_visual.storage.store import AttentionInfo, AttentionStore
 
 
 class AttentionAnalyzer:
@@ -63,6 +63,16 @@ class AttentionAnalyzer:
     def is_complete(self, video_id: str) -> bool:
         """True once every map of the video was written (its completion mark exists)."""
         return self.reader.is_complete(video_id)
+
+    def damaged_files(self, video_id: str, *, checksums: bool = False) -> dict[str, str]:
+        """Files of a complete video that do not match its completion mark: ``{path: problem}``.
+
+        Paths are relative to the video's folder (``kiss/step_001.npz``). Sizes only by default (a
+        ``stat`` per file: finds truncated and missing files); ``checksums=True`` reads every byte.
+        """
+        if not self.is_complete(video_id):
+            return {}
+        return dict(AttentionStore(self.attention_dir).check_video(video_id, checksums=checksums))
 
     def video_folder(self, video_id: str) -> Path:
         """The folder of a video's maps (seed layout or packed store); its files' mtimes date the maps."""

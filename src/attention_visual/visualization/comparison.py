@@ -31,6 +31,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from attention_visual.errors import AttentionDataError, RenderError
+from attention_visual.render.fonts import check_text, font_families
 
 METRICS = ("mass", "peak", "entropy")
 METRIC_TITLES = {"mass": "attention mass (mean)", "peak": "peak attention", "entropy": "spatial entropy (0–1)"}
@@ -108,44 +109,47 @@ def comparison_figure(
     """
     if not words or len(words) != len(metrics) or len(words) != len(snapshots):
         raise RenderError("comparison needs one metrics entry and one snapshot set per word")
-    n_words, n_cols = len(words), max(len(s) for s in snapshot_steps)
-    figsize = figsize or (max(12.0, 2.2 * n_cols + 1.5), 7.0 + 1.9 * n_words)
-    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
-    outer = fig.add_gridspec(2, 1, height_ratios=[2.0 * 2.4, n_words * 1.9])
-    top = outer[0].subgridspec(2, 3)
-    colours = matplotlib.colormaps["tab10"]
-    for row, (axis_name, xlabel) in enumerate((("by_step", "denoising step"), ("by_frame", "latent frame"))):
-        for col, metric in enumerate(METRICS):
-            ax = fig.add_subplot(top[row, col])
-            for i, (word, m) in enumerate(zip(words, metrics, strict=True)):
-                values = getattr(m, axis_name)[metric]
-                x = m.steps if axis_name == "by_step" else np.arange(values.shape[0])
-                ax.plot(x, values, marker="o", markersize=3, color=colours(i % 10), label=word)
-            ax.set_title(f"{METRIC_TITLES[metric]} across {'steps' if row == 0 else 'frames'}", fontsize=9)
-            ax.set_xlabel(xlabel, fontsize=8)
-            ax.tick_params(labelsize=7)
-            ax.grid(alpha=0.3)
-            if row == 0 and col == 0:
-                ax.legend(fontsize=8)
-    grid = outer[1].subgridspec(n_words, n_cols)
-    for i, (word, snaps, steps) in enumerate(zip(words, snapshots, snapshot_steps, strict=True)):
-        vmax = float(snaps.max()) if snaps.size and snaps.max() > snaps.min() else float(snaps.min()) + 1e-12
-        vmin = float(snaps.min()) if snaps.size else 0.0
-        image = None
-        row_axes = []
-        for j, step in enumerate(steps):
-            ax = fig.add_subplot(grid[i, j])
-            image = ax.imshow(snaps[j], cmap=colormap, vmin=vmin, vmax=vmax, interpolation="bilinear")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(f"“{word}” · step {step}", fontsize=8)
-            row_axes.append(ax)
-        if image is not None:
-            bar = fig.colorbar(image, ax=row_axes, shrink=0.9, pad=0.01)
-            bar.ax.tick_params(labelsize=7)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    return fig
+    for word in words:
+        check_text(word)
+    with matplotlib.rc_context({"font.family": list(font_families())}):  # words in any script, legend included
+        n_words, n_cols = len(words), max(len(s) for s in snapshot_steps)
+        figsize = figsize or (max(12.0, 2.2 * n_cols + 1.5), 7.0 + 1.9 * n_words)
+        fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        outer = fig.add_gridspec(2, 1, height_ratios=[2.0 * 2.4, n_words * 1.9])
+        top = outer[0].subgridspec(2, 3)
+        colours = matplotlib.colormaps["tab10"]
+        for row, (axis_name, xlabel) in enumerate((("by_step", "denoising step"), ("by_frame", "latent frame"))):
+            for col, metric in enumerate(METRICS):
+                ax = fig.add_subplot(top[row, col])
+                for i, (word, m) in enumerate(zip(words, metrics, strict=True)):
+                    values = getattr(m, axis_name)[metric]
+                    x = m.steps if axis_name == "by_step" else np.arange(values.shape[0])
+                    ax.plot(x, values, marker="o", markersize=3, color=colours(i % 10), label=word)
+                ax.set_title(f"{METRIC_TITLES[metric]} across {'steps' if row == 0 else 'frames'}", fontsize=9)
+                ax.set_xlabel(xlabel, fontsize=8)
+                ax.tick_params(labelsize=7)
+                ax.grid(alpha=0.3)
+                if row == 0 and col == 0:
+                    ax.legend(fontsize=8)
+        grid = outer[1].subgridspec(n_words, n_cols)
+        for i, (word, snaps, steps) in enumerate(zip(words, snapshots, snapshot_steps, strict=True)):
+            vmax = float(snaps.max()) if snaps.size and snaps.max() > snaps.min() else float(snaps.min()) + 1e-12
+            vmin = float(snaps.min()) if snaps.size else 0.0
+            image = None
+            row_axes = []
+            for j, step in enumerate(steps):
+                ax = fig.add_subplot(grid[i, j])
+                image = ax.imshow(snaps[j], cmap=colormap, vmin=vmin, vmax=vmax, interpolation="bilinear")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_title(f"“{word}” · step {step}", fontsize=8)
+                row_axes.append(ax)
+            if image is not None:
+                bar = fig.colorbar(image, ax=row_axes, shrink=0.9, pad=0.01)
+                bar.ax.tick_params(labelsize=7)
+        if title:
+            fig.suptitle(title, fontsize=11)
+        return fig
 
 
 def snapshot_positions(n_steps: int, count: int = 4) -> list[int]:

@@ -1,0 +1,121 @@
+"""One writer per batch: an exclusive OS lock on ``<batch>/generate.lock`` for a whole ``generate`` run.
+
+The lock is ``fcntl.flock(LOCK_EX | LOCK_NB)`` on an open file descriptor, held until the run ends.
+The kernel releases it when the process exits, however it exits (``kill -9`` included), so there is
+never a stale lock to remove by hand. The file itself stays in the batch folder (deleting it would
+let a second process lock a new file of the same name while the first still holds the old one); it
+holds the holder's pid, host and start time, one JSON object, for the refusal message.
+
+Under ``torchrun`` only rank 0 takes the lock; the other ranks work in the folder rank 0 shares.
+On network file systems the lock is as good as the file system's ``flock`` (NFSv4 and Lustre with
+``flock`` mounted: yes).
+
+Example:
+    >>> with BatchLock.acquire(Path("outputs/demo")) as lock:  # doctest: +SKIP
+    ...     ...                                                 # run the batch
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from attention_visual.errors import BatchBusyError
+from attention_visual.storage.batch_manifest import now_iso
+
+#: The lock file in every batch folder that ``generate`` has run in.
+LOCK_FILE = "generate.lock"
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds (or last held) a batch's lock, as written into the lock file."""
+
+    pid: int | None
+    host: str
+    started: str
+
+    def describe(self) -> str:
+        """``pid 1234 on host gpu07 since 2025-01-31T12:00:00+00:00``."""
+        pid = f"pid {self.pid}" if self.pid is not None else "an unknown process"
+        return f"{pid} on host {self.host or '?'} since {self.started or '?'}"
+
+
+def read_holder(batch_dir: Path) -> LockHolder:
+    """The holder recorded in ``batch_dir``'s lock file (fields unknown when it is unreadable)."""
+    try:
+        data = json.loads((batch_dir / LOCK_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    pid = data.get("pid")
+    return LockHolder(pid if isinstance(pid, int) else None, str(data.get("host", "")), str(data.get("started", "")))
+
+
+class BatchLock:
+    """The held lock of one batch folder; release it with :meth:`release` or a ``with`` block."""
+
+    def __init__(self, batch_dir: Path, fd: int) -> None:
+        self.batch_dir = batch_dir
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, batch_dir: Path) -> BatchLock:
+        """Create ``batch_dir`` if needed and lock it, or fail at once when another process holds it.
+
+        Raises:
+            BatchBusyError: Another process holds the lock (the message names it).
+            OSError: The folder or the lock file cannot be created (read-only, disk full...).
+        """
+        batch_dir.mkdir(parents=True, exist_ok=True)
+        path = batch_dir / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise BatchBusyError(
+                f"batch folder {batch_dir} is in use by another run ({read_holder(batch_dir).describe()})"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            holder = {"pid": os.getpid(), "host": socket.gethostname(), "started": now_iso()}
+            data = (json.dumps(holder) + "\n").encode("utf-8")
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data, 0)  # in place: the locked file must stay the same file
+        except OSError:
+            pass  # the lock is what matters; the holder's details only make the refusal clearer
+        return cls(batch_dir, fd)
+
+    @property
+    def held(self) -> bool:
+        """Whether this object still holds the lock."""
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Unlock (safe to call twice). The lock file stays."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def __enter__(self) -> BatchLock:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+__all__ = ["LOCK_FILE", "BatchLock", "LockHolder", "read_holder"]

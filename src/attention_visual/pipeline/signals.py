@@ -1,0 +1,90 @@
+"""SIGTERM and SIGHUP handled like Ctrl-C: an exception in the main thread, so cleanup code runs.
+
+SLURM, Kubernetes and ``docker stop`` send SIGTERM before they kill a job; a closed terminal or SSH
+session sends SIGHUP. By default either ends Python at once: no ``finally`` block runs, the video
+in flight leaves partial files and an ffmpeg child keeps writing. Inside
+:func:`interrupts_as_exceptions` they (and SIGINT) raise :class:`Interrupted`, a
+``KeyboardInterrupt``, so every ``except KeyboardInterrupt``/``finally`` path of the batch runs:
+the video in flight is abandoned and its files removed, ffmpeg is stopped, the manifest and the
+summary are written. Only the first signal raises; later ones are logged and ignored while that
+cleanup runs (``kill -9`` still ends the process; a rerun then removes what it left).
+
+Exit status after an interruption: ``128 + signal number``: 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP).
+
+Example:
+    >>> with interrupts_as_exceptions():  # doctest: +SKIP
+    ...     run_batch(config, path)      # SIGTERM now raises Interrupted(SIGTERM) in here
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+log = logging.getLogger(__name__)
+
+#: The signals turned into :class:`Interrupted`.
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A handled signal arrived: stop, clean up, exit with :attr:`exit_status`.
+
+    Attributes:
+        signum: The signal number.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal_name(signum))
+        self.signum = signum
+
+    @property
+    def exit_status(self) -> int:
+        """``128 + signum``, the shell's convention: 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP."""
+        return 128 + self.signum
+
+
+def signal_name(signum: int) -> str:
+    """``SIGTERM`` for 15 (``signal N`` for a number without a name)."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def signal_of(exc: BaseException) -> int:
+    """The signal behind an interruption: :class:`Interrupted`'s, else SIGINT (a plain Ctrl-C)."""
+    return exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
+
+
+@contextlib.contextmanager
+def interrupts_as_exceptions(signals: tuple[int, ...] = HANDLED_SIGNALS) -> Iterator[None]:
+    """Raise :class:`Interrupted` for the first of ``signals``; restore the old handlers on exit.
+
+    Outside the main thread (where Python cannot install handlers) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if received:
+            log.warning("%s received while stopping: still cleaning up (kill -9 to stop at once)", signal_name(signum))
+            return
+        received.append(signum)
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+__all__ = ["HANDLED_SIGNALS", "Interrupted", "interrupts_as_exceptions", "signal_name", "signal_of"]
