@@ -15,7 +15,7 @@ import pytest
 from attention_visual.config import Config
 from attention_visual.pipeline import BatchOptions, run_batch
 from attention_visual.pipeline import batch as batch_module
-from attention_visual.pipeline.signals import Interrupted, interrupts_as_exceptions
+from attention_visual.pipeline.signals import Interrupted, interrupts_as_exceptions, raise_if_swallowed
 from attention_visual.pipeline.summary import BatchResult
 from attention_visual.render.encoder import VideoWriter
 from pipeline.chaos_support import alive, done_statuses, fork_cli, wait_exit
@@ -43,6 +43,25 @@ def test_sigterm_and_sighup_raise_once_and_the_handlers_come_back() -> None:
             os.kill(os.getpid(), signal.SIGTERM)  # a second signal while cleaning up is ignored
             time.sleep(0.1)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+class _SignalsInDel:
+    """Sends SIGTERM to its own process from ``__del__``, where Python drops the handler's exception."""
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100):  # the handler runs between these bytecodes; its exception is ignored
+            time.sleep(0.001)
+
+
+def test_a_signal_dropped_inside_a_destructor_is_raised_at_the_next_safe_point() -> None:
+    raise_if_swallowed()  # outside the context: nothing received, nothing raised
+    with pytest.raises(Interrupted) as info, interrupts_as_exceptions():
+        holder = _SignalsInDel()
+        del holder  # "Exception ignored in ... __del__": the run would go on
+        raise_if_swallowed()
+    assert info.value.exit_status == 143
+    raise_if_swallowed()  # the handlers are restored: nothing pending any more
 
 
 def test_an_interrupted_encoder_ends_ffmpeg_and_removes_its_temporary_file(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ from attention_visual.pipeline.resume import (
     remove_temporaries,
     video_problem,
 )
-from attention_visual.pipeline.signals import signal_name, signal_of
+from attention_visual.pipeline.signals import raise_if_swallowed, signal_name, signal_of
 from attention_visual.pipeline.summary import BatchResult
 from attention_visual.pipeline.validation import capture_settings, validate_batch
 from attention_visual.report import write_report
@@ -252,6 +252,7 @@ class _Runner:
                     bar.update(1)
                     if not self.ctx.is_distributed:
                         self._write_manifest(finished=False)
+                    raise_if_swallowed()  # a signal dropped inside a __del__ stops the run here
         except KeyboardInterrupt as exc:
             interrupt = signal_of(exc)
             if current is not None:
@@ -386,6 +387,7 @@ class _Runner:
         a = self.config.attention_analysis
         try:
             if interrupt is None:
+                raise_if_swallowed()
                 records = merged_records(self.batch_dir, self.jobs, self.records, self.config)
                 if a.auto_generate_videos:
                     records = self._batch_end_renders(records)

@@ -9,6 +9,11 @@ the video in flight is abandoned and its files removed, ffmpeg is stopped, the m
 summary are written. Only the first signal raises; later ones are logged and ignored while that
 cleanup runs (``kill -9`` still ends the process; a rerun then removes what it left).
 
+Python drops an exception raised while a ``__del__`` method or a garbage-collector callback runs
+("Exception ignored in ..."), so a signal that arrives at that moment would be lost. The batch calls
+:func:`raise_if_swallowed` at its safe points (after each video, before the batch-end work): a signal
+that was received but never stopped the run raises there.
+
 Exit status after an interruption: ``128 + signal number``: 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP).
 
 Example:
@@ -79,6 +84,7 @@ def interrupts_as_exceptions(signals: tuple[int, ...] = HANDLED_SIGNALS) -> Iter
         received.append(signum)
         raise Interrupted(signum)
 
+    handler.received = received  # type: ignore[attr-defined]  # read by raise_if_swallowed()
     previous = {s: signal.signal(s, handler) for s in signals}
     try:
         yield
@@ -87,4 +93,24 @@ def interrupts_as_exceptions(signals: tuple[int, ...] = HANDLED_SIGNALS) -> Iter
             signal.signal(s, old)
 
 
-__all__ = ["HANDLED_SIGNALS", "Interrupted", "interrupts_as_exceptions", "signal_name", "signal_of"]
+def raise_if_swallowed() -> None:
+    """Raise :class:`Interrupted` for a signal that :func:`interrupts_as_exceptions` received but that did
+    not stop the run (its exception was dropped inside a ``__del__`` or a gc callback).
+
+    Call it only on paths that no interruption has reached: there, a received signal was swallowed.
+    Outside :func:`interrupts_as_exceptions` it does nothing.
+    """
+    received = getattr(signal.getsignal(signal.SIGINT), "received", None)
+    if received:
+        log.warning("%s was received but not acted on: stopping now", signal_name(received[0]))
+        raise Interrupted(received[0])
+
+
+__all__ = [
+    "HANDLED_SIGNALS",
+    "Interrupted",
+    "interrupts_as_exceptions",
+    "raise_if_swallowed",
+    "signal_name",
+    "signal_of",
+]
