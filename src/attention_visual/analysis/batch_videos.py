@@ -15,9 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from attention_visual.errors import NotFoundError
-from attention_visual.storage.batch_layout import MANIFEST_FILE, STATUS_DIR
-from attention_visual.storage.batch_manifest import VideoRecord, read_manifest, read_status
+from attention_visual.storage.batch_layout import STATUS_DIR
+from attention_visual.storage.batch_manifest import VideoRecord, read_batch_manifest, read_status
 from attention_visual.storage.packed import video_maps_exist
 
 
@@ -55,16 +54,8 @@ def batch_records(batch_dir: Path) -> list[VideoRecord]:
         NotFoundError: ``batch_dir`` is not a folder or has no ``manifest.json``.
         AttentionDataError: The manifest is unreadable or of another schema version.
     """
-    if not batch_dir.is_dir():
-        raise NotFoundError(f"batch folder {batch_dir} does not exist")
-    manifest_path = batch_dir / MANIFEST_FILE
-    if not manifest_path.is_file():
-        raise NotFoundError(
-            f"{batch_dir} has no {MANIFEST_FILE}: give a batch folder written by `attention-visual generate` "
-            "(outputs/<batch>)"
-        )
     records = []
-    for record in read_manifest(manifest_path).videos:
+    for record in read_batch_manifest(batch_dir).videos:
         newer = read_status(batch_dir / STATUS_DIR / f"{record.video_id}.json")
         records.append(newer if newer is not None and newer.video_id == record.video_id else record)
     return records

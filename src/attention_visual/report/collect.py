@@ -21,13 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from attention_visual.errors import NotFoundError, PromptError
+from attention_visual.errors import PromptError
 from attention_visual.prompts.parsing import parse_prompt
 from attention_visual.report.images import SpriteInfo
 from attention_visual.storage import token_dir_name
-from attention_visual.storage.batch_layout import INPUTS_DIR, MANIFEST_FILE, REPORT_INDEX_FILE, STATUS_DIR, prompt_dir
+from attention_visual.storage.batch_layout import INPUTS_DIR, REPORT_INDEX_FILE, STATUS_DIR, prompt_dir
 from attention_visual.storage.batch_layout import REPORT_DIR as BATCH_REPORT_DIR
-from attention_visual.storage.batch_manifest import Manifest, PromptRecord, VideoRecord, read_manifest, read_status
+from attention_visual.storage.batch_manifest import (
+    Manifest,
+    PromptRecord,
+    VideoRecord,
+    read_batch_manifest,
+    read_status,
+)
 from attention_visual.storage.packed import video_maps_exist
 
 log = logging.getLogger(__name__)
@@ -223,15 +229,7 @@ def collect_batch(batch_dir: Path, report_dir: Path | None = None) -> ReportView
         AttentionDataError: The manifest is unreadable or of another schema version.
     """
     batch_dir = Path(batch_dir)
-    if not batch_dir.is_dir():
-        raise NotFoundError(f"batch folder {batch_dir} does not exist")
-    manifest_path = batch_dir / MANIFEST_FILE
-    if not manifest_path.is_file():
-        raise NotFoundError(
-            f"{batch_dir} has no {MANIFEST_FILE}: give a batch folder written by `attention-visual generate` "
-            "(outputs/<batch>)"
-        )
-    manifest = read_manifest(manifest_path)
+    manifest = read_batch_manifest(batch_dir)
     prefix = batch_prefix(batch_dir, report_dir)
     by_prompt: dict[int, list[VideoView]] = {}
     for record in read_records(batch_dir, manifest):

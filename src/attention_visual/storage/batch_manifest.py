@@ -28,8 +28,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from attention_visual.errors import AttentionDataError
+from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.storage.atomic import atomic_write_text
+from attention_visual.storage.batch_layout import MANIFEST_FILE
 from attention_visual.storage.integrity import FileDigest
 
 log = logging.getLogger(__name__)
@@ -366,6 +367,24 @@ def read_manifest(path: Path) -> Manifest:
         return Manifest.from_dict(data)
     except AttentionDataError as exc:
         raise AttentionDataError(f"{path}: {exc}") from exc
+
+
+def read_batch_manifest(batch_dir: Path) -> Manifest:
+    """Read the ``manifest.json`` of the batch folder ``batch_dir``.
+
+    Raises:
+        NotFoundError: ``batch_dir`` is not a folder or has no ``manifest.json``.
+        AttentionDataError: The manifest is unreadable or of another schema version.
+    """
+    if not batch_dir.is_dir():
+        raise NotFoundError(f"batch folder {batch_dir} does not exist")
+    manifest_path = batch_dir / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise NotFoundError(
+            f"{batch_dir} has no {MANIFEST_FILE}: give a batch folder written by `attention-visual generate` "
+            "(outputs/<batch>)"
+        )
+    return read_manifest(manifest_path)
 
 
 def write_status(path: Path, record: VideoRecord) -> None:
