@@ -394,6 +394,7 @@ class _Runner:
                 if a.generate_report:
                     self._write_manifest(finished=False, records=records)  # the report reads it
                     report_error = _write_report(self.batch_dir)
+                raise_if_swallowed()  # "finished" only when no signal was dropped on the way
                 manifest = self._write_manifest(finished=report_error is None, records=records)
         except KeyboardInterrupt as exc:  # the videos stand; the rest is made on resume
             interrupt = signal_of(exc)
