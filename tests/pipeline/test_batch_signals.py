@@ -54,6 +54,7 @@ class _SignalsInDel:
             time.sleep(0.001)
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the drop this test makes
 def test_a_signal_dropped_inside_a_destructor_is_raised_at_the_next_safe_point() -> None:
     raise_if_swallowed()  # outside the context: nothing received, nothing raised
     with pytest.raises(Interrupted) as info, interrupts_as_exceptions():
