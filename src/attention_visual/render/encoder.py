@@ -97,11 +97,9 @@ def prepare_output(path: Path | str) -> Path:
         raise RenderError(f"output {target} is a folder; give a file name such as {target / 'attention.mp4'}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}{TMP_MARKER}probe-", dir=target.parent)
-        try:
-            os.close(fd)
-        finally:  # also when interrupted here
-            Path(probe).unlink(missing_ok=True)
+        # An unnamed file (O_TMPFILE on Linux): an interruption here can leave no temporary file behind.
+        with tempfile.TemporaryFile(dir=target.parent):
+            pass
     except OSError as exc:
         raise RenderError(f"cannot write output {target}: {exc.strerror or exc}") from exc
     return target
