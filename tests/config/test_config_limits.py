@@ -76,6 +76,7 @@ def test_a_render_value_out_of_range_is_refused_by_both_with_the_same_range(
         ("spatial_downsample_factor", 0),
         ("blocks", []),
         ("blocks", ["blocks.x.attn2"]),
+        ("blocks", ["vace_blocks.2.attn2"]),  # a control-stream name while block_list is "blocks"
         ("steps", [-1]),
         ("store_per_head", "yes"),
     ],
@@ -92,6 +93,20 @@ def test_a_capture_value_is_refused_by_both_with_the_same_message(key: str, valu
 def test_capture_settings_take_block_names_like_the_config() -> None:
     assert CaptureSettings(blocks=("blocks.1.attn2", 0, 1)).blocks == (0, 1)  # type: ignore[arg-type]
     assert config_with("attention_analysis", blocks=["blocks.1.attn2", 0]).attention_analysis.blocks == (0, 1)
+
+
+def test_vace_block_names_are_taken_with_the_vace_block_list() -> None:
+    names = ["vace_blocks.1.attn2", 0]
+    settings = CaptureSettings(blocks=names, block_list="vace_blocks")  # type: ignore[arg-type]
+    assert settings.blocks == (0, 1)
+    config = config_with("attention_analysis", blocks=names, block_list="vace_blocks")
+    assert config.attention_analysis.blocks == (0, 1)
+    with pytest.raises(ConfigError) as error:
+        config_with("attention_analysis", blocks=["vace_blocks.1.attn2", "blocks.0.attn2"], block_list="vace_blocks")
+    assert str(error.value) == (
+        "attention_analysis.blocks[1] 'blocks.0.attn2' names a block of 'blocks', but block_list is 'vace_blocks' "
+        "(set block_list: blocks, or give indices)"
+    )
 
 
 def test_storage_interval_keeps_every_nth_selected_step() -> None:

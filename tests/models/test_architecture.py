@@ -46,3 +46,18 @@ def test_an_unreadable_config_is_unknown_not_an_error(tmp_path: Path, text: str)
 def test_a_model_that_is_not_cached_is_unknown() -> None:
     assert transformer_config("nobody/no-such-model") is None
     assert transformer_config("not a repo id!") is None
+
+
+def test_vace_blocks_are_counted_from_vace_layers(tmp_path: Path) -> None:
+    config_json = {"_class_name": "WanVACETransformer3DModel", "num_layers": 30, "vace_layers": [0, 5, 10, 15]}
+    folder = diffusers_folder(tmp_path / "vace", json.dumps(config_json))
+    assert num_transformer_blocks(str(folder), "vace_blocks") == 4
+    analysis = {"block_list": "vace_blocks", "blocks": ["vace_blocks.3.attn2"]}
+    config = config_from_dict({"prompts": ["a (cat)"], "generation": {"model_id": str(folder)}})
+    check_blocks(config_from_dict({**config.to_dict(), "attention_analysis": analysis}))
+    with pytest.raises(ConfigError) as info:
+        check_blocks(config_from_dict({**config.to_dict(), "attention_analysis": {**analysis, "blocks": [4]}}))
+    assert str(info.value) == (
+        f"attention_analysis.blocks must be block indices in [0, 3] ({str(folder)!r} has 4 VACE blocks "
+        "(vace_layers)), got [4]"
+    )

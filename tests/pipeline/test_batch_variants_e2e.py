@@ -101,6 +101,14 @@ def test_wan21_i2v_14b_with_the_image_map(tmp_path: Path) -> None:
     assert share.metadata.quantity == "image_share"
     assert share.attention_map.min() > 0 and share.attention_map.max() < 1
     assert (batch / "inputs" / "prompt_001" / "image.png").is_file()
+    # <image> is rendered and shown like a word, but is not highlighted in the prompt text
+    assert video["words"] == ["sun", "hill", "<image>"]
+    assert manifest["prompts"][0]["words"] == ["sun", "hill"]
+    rendered = {(r["word"], r["kind"]) for r in video["renders"] if r["status"] == "done"}
+    assert {("<image>", "attention"), ("<image>", "overlay")} <= rendered
+    assert all((batch / r["path"]).is_file() for r in video["renders"])
+    html = (batch / "report" / "index.html").read_text()
+    assert "&lt;image&gt;" in html and "<image>" not in html
 
 
 def _clip(path: Path) -> Path:

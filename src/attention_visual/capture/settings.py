@@ -20,16 +20,15 @@ from attention_visual.config import limits
 from attention_visual.config.limits import (
     BLOCK_LISTS,
     GUIDANCE_PASSES,
+    IMAGE_WORD,
     PADDING_MODES,
     STORAGE_DTYPES,
     TOKEN_REDUCTIONS,
+    check_block_names,
 )
 from attention_visual.config.validation import checked as _check
 from attention_visual.config.validation import integer, validate_fields
-from attention_visual.errors import CaptureError
-
-IMAGE_WORD = "<image>"
-"""The pseudo-word of the I2V/FLF2V image-branch share map (see :mod:`.image_share`)."""
+from attention_visual.errors import CaptureError, ConfigError
 
 
 @dataclass(frozen=True)
@@ -75,6 +74,10 @@ class CaptureSettings:
 
     def __post_init__(self) -> None:
         # The config's own checks (attention_visual.config.limits), so both accept the same values.
+        try:
+            check_block_names("CaptureSettings", self.blocks, self.block_list)
+        except ConfigError as exc:
+            raise CaptureError(str(exc)) from exc
         validate_fields(self, "CaptureSettings", CaptureError)
 
     @property

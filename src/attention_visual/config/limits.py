@@ -33,13 +33,31 @@ TOKEN_REDUCTIONS = ("sum", "mean", "max")
 STORAGE_DTYPES = ("float32", "float16")
 #: Which ``N.attn2`` modules are captured: the main stream, or VACE's control stream.
 BLOCK_LISTS = ("blocks", "vace_blocks")
+#: The pseudo-word of the I2V/FLF2V image-branch share map (``image_map``; see ``capture.image_share``).
+IMAGE_WORD = "<image>"
 
 GUIDANCE_PASS = v.choice(*GUIDANCE_PASSES)
 PADDING = v.choice(*PADDING_MODES)
 TOKEN_REDUCTION = v.choice(*TOKEN_REDUCTIONS)
 STORAGE_DTYPE = v.choice(*STORAGE_DTYPES)
-BLOCKS = v.block_list()
+BLOCKS = v.block_list(BLOCK_LISTS)
 STEPS = v.step_list()
+
+
+def check_block_names(prefix: str, blocks: Any, block_list: Any) -> None:
+    """Names in ``blocks`` (``"vace_blocks.3.attn2"``) must belong to ``block_list``; run before the field checks.
+
+    Example:
+        >>> check_block_names("attention_analysis", ["blocks.1.attn2", 0], "blocks")
+        >>> check_block_names("", ["vace_blocks.1.attn2"], "blocks")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        attention_visual.errors.ConfigError: blocks[0] 'vace_blocks.1.attn2' names a block of 'vace_blocks', ...
+    """
+    if block_list in BLOCK_LISTS:  # else the block_list field's own check reports it
+        v.block_names_in(v.join_key(prefix, "blocks"), blocks, block_list, BLOCK_LISTS)
+
+
 #: Keep every n-th of the steps selected by ``steps`` (see :func:`captured_steps`).
 STORAGE_INTERVAL = v.integer(min_value=1)
 SPATIAL_DOWNSAMPLE_FACTOR = v.integer(min_value=1)

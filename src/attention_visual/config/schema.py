@@ -175,7 +175,8 @@ class AttentionAnalysisConfig(_Section):
         token_reduction: How a word's sub-tokens are combined: ``"sum"``, ``"mean"`` or ``"max"``.
         blocks: Block indices to capture (sorted, unique, < the transformer's ``num_layers``, checked
             by :func:`~attention_visual.pipeline.validation.check_runnable`), or None for all. Names
-            such as ``"blocks.7.attn2"`` are accepted and turned into indices.
+            such as ``"blocks.7.attn2"`` (``"vace_blocks.3.attn2"`` with that ``block_list``) are accepted
+            and turned into indices.
         steps: Step indices to select (sorted, unique, < ``generation.num_inference_steps``), or None
             for all.
         storage_interval: Keep every n-th of the steps selected by ``steps`` (>= 1), starting with the
@@ -212,6 +213,10 @@ class AttentionAnalysisConfig(_Section):
     visualization_params: VisualizationParams = field(
         default_factory=VisualizationParams, metadata=_section(VisualizationParams)
     )
+
+    def __post_init__(self) -> None:
+        limits.check_block_names(self.KEY, self.blocks, self.block_list)
+        super().__post_init__()
 
 
 @dataclass(frozen=True)

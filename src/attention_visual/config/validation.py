@@ -31,7 +31,6 @@ Check: TypeAlias = Callable[[str, Any], Any]
 """``(dotted key, raw value) -> normalised value``; raises ConfigError naming the key."""
 
 _MAX_SHOWN = 80
-_BLOCK_NAME = re.compile(r"blocks\.(\d+)\.attn2")
 
 
 def join_key(prefix: str, name: str) -> str:
@@ -251,24 +250,49 @@ def step_list() -> Check:
     return check
 
 
-def block_list() -> Check:
+def block_list(lists: tuple[str, ...]) -> Check:
     """``null`` (all blocks) or a non-empty list of block indices or names like ``"blocks.7.attn2"``.
 
-    Returns a sorted tuple of unique block indices.
+    Args:
+        lists: The module lists a name may start with (``blocks``, ``vace_blocks``).
+
+    Returns a sorted tuple of unique block indices; which list the names meant is checked by
+    :func:`block_names_in`.
     """
+    pattern = block_name_pattern(lists)
+    expected = f"a block index >= 0 or a name like '{lists[0]}.7.attn2'"
 
     def parse(key: str, item: Any) -> int:
         if isinstance(item, int) and not isinstance(item, bool) and item >= 0:
             return item
-        found = _BLOCK_NAME.fullmatch(item) if isinstance(item, str) else None
+        found = pattern.fullmatch(item) if isinstance(item, str) else None
         if found is None:
-            fail(key, "a block index >= 0 or a name like 'blocks.7.attn2'", item)
-        return int(found.group(1))
+            fail(key, expected, item)
+        return int(found.group(2))
 
     def check(key: str, value: Any) -> tuple[int, ...] | None:
         return _index_list(key, value, parse)
 
     return check
+
+
+def block_name_pattern(lists: tuple[str, ...]) -> re.Pattern[str]:
+    """``<list>.<index>.attn2`` for any of ``lists``; group 1 is the list, group 2 the index."""
+    return re.compile(rf"({'|'.join(map(re.escape, lists))})\.(\d+)\.attn2")
+
+
+def block_names_in(key: str, blocks: Any, block_list: str, lists: tuple[str, ...]) -> None:
+    """Block names in the raw ``blocks`` value must name modules of ``block_list`` (``key``: the ``blocks`` key)."""
+    if not isinstance(blocks, list | tuple):
+        return  # the field's own check reports it
+    pattern = block_name_pattern(lists)
+    for i, item in enumerate(blocks):
+        found = pattern.fullmatch(item) if isinstance(item, str) else None
+        if found is not None and found.group(1) != block_list:
+            raise ConfigError(
+                f"{key}[{i}] {item!r} names a block of {found.group(1)!r}, but block_list is {block_list!r} "
+                f"(set block_list: {found.group(1)}, or give indices)"
+            )
 
 
 def colormap() -> Check:

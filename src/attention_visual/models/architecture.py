@@ -50,10 +50,18 @@ def transformer_config(model_id: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def num_transformer_blocks(model_id: str) -> int | None:
-    """The transformer's ``num_layers`` (blocks ``0..n-1``), or None when its config is not available offline."""
+def num_transformer_blocks(model_id: str, block_list: str = "blocks") -> int | None:
+    """How many ``<block_list>.N.attn2`` the transformer has, or None when its config is not available offline.
+
+    ``blocks``: the config's ``num_layers``; ``vace_blocks``: the length of VACE's ``vace_layers``.
+    """
     config = transformer_config(model_id)
-    layers = None if config is None else config.get("num_layers")
+    if config is None:
+        return None
+    if block_list == "vace_blocks":
+        vace = config.get("vace_layers")
+        return len(vace) if isinstance(vace, list) and vace else None
+    layers = config.get("num_layers")
     return layers if isinstance(layers, int) and not isinstance(layers, bool) and layers > 0 else None
 
 

@@ -79,7 +79,8 @@ def prompt_records(jobs: list[VideoJob]) -> tuple[PromptRecord, ...]:
     for job in jobs:
         previous = prompts.get(job.prompt_index)
         ids = (*previous.video_ids, job.video_id) if previous is not None else (job.video_id,)
-        prompts[job.prompt_index] = PromptRecord(job.prompt_index, job.prompt.marked, job.prompt.clean, job.words, ids)
+        prompt = job.prompt  # its record lists the marked words only (no <image>): they highlight its text
+        prompts[job.prompt_index] = PromptRecord(job.prompt_index, prompt.marked, prompt.clean, prompt.words, ids)
     return tuple(prompts[i] for i in sorted(prompts))
 
 

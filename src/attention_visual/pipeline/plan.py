@@ -24,6 +24,7 @@ from pathlib import Path
 
 from attention_visual.config import Config
 from attention_visual.config.inputs import PromptInputs
+from attention_visual.config.limits import IMAGE_WORD
 from attention_visual.prompts import MarkedPrompt, parse_prompt
 from attention_visual.storage import token_dir_name
 from attention_visual.storage.batch_layout import (
@@ -53,6 +54,8 @@ class VideoJob:
         prompt: The parsed marked prompt.
         seed: ``generation.seed + index``.
         inputs: The prompt's input files and options (image, video, ...; empty for text-to-video).
+        image_map: The batch stores the I2V image-branch map, the pseudo-word ``<image>``
+            (``attention_analysis.image_map``).
     """
 
     index: int
@@ -61,6 +64,7 @@ class VideoJob:
     prompt: MarkedPrompt
     seed: int
     inputs: PromptInputs = field(default_factory=PromptInputs)
+    image_map: bool = False
 
     @property
     def video_id(self) -> str:
@@ -69,7 +73,10 @@ class VideoJob:
 
     @property
     def words(self) -> tuple[str, ...]:
-        """The marked words, in order of first appearance (may be empty)."""
+        """The words whose maps the video stores: the marked words in order of first appearance (may be
+        empty), then ``<image>`` with ``image_map`` (when the prompt marks a word)."""
+        if self.image_map and self.prompt.words:
+            return (*self.prompt.words, IMAGE_WORD)
         return self.prompt.words
 
     @property
@@ -134,7 +141,8 @@ def plan_batch(config: Config) -> list[VideoJob]:
         inputs = config.inputs_of(p - 1)
         for v in range(1, per_prompt + 1):
             index = len(jobs)
-            jobs.append(VideoJob(index, p, v, prompt, config.generation.seed + index, inputs))
+            seed = config.generation.seed + index
+            jobs.append(VideoJob(index, p, v, prompt, seed, inputs, config.attention_analysis.image_map))
     return jobs
 
 

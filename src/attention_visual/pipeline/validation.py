@@ -208,18 +208,19 @@ def check_device(device: str, key: str = "generation.device") -> None:
 
 
 def check_blocks(config: Config) -> None:
-    """Check ``attention_analysis.blocks`` against the transformer's ``num_layers`` (its ``config.json``).
+    """Check ``attention_analysis.blocks`` against the transformer's config (``num_layers``, or the
+    length of ``vace_layers`` with ``block_list: vace_blocks``).
 
     When the config is not available offline, a log line says so and only this check is skipped (the
     capture checks the blocks again when the model has loaded).
 
     Raises:
-        ConfigError: A block index is >= ``num_layers``.
+        ConfigError: A block index is past the last block of the list.
     """
-    blocks, model_id = config.attention_analysis.blocks, config.generation.model_id
-    if blocks is None:
+    a, model_id = config.attention_analysis, config.generation.model_id
+    if a.blocks is None:
         return
-    layers = num_transformer_blocks(model_id)
+    layers = num_transformer_blocks(model_id, a.block_list)
     if layers is None:
         log.info(
             "%s of %r is not available offline: attention_analysis.blocks is checked when the model loads",
@@ -227,10 +228,11 @@ def check_blocks(config: Config) -> None:
             model_id,
         )
         return
-    if blocks[-1] >= layers:
+    if a.blocks[-1] >= layers:
+        what = "transformer blocks" if a.block_list == "blocks" else "VACE blocks (vace_layers)"
         raise ConfigError(
             f"attention_analysis.blocks must be block indices in [0, {layers - 1}] ({model_id!r} has {layers} "
-            f"transformer blocks), got {list(blocks)}"
+            f"{what}), got {list(a.blocks)}"
         )
 
 
