@@ -21,18 +21,24 @@ Usage:
     python benchmarks/capture_overhead.py --model-config wan2.2-ti2v-5b --pipeline i2v   # TI2V-5B image-to-video
     python benchmarks/capture_overhead.py --model-config wan2.2-t2v-a14b --steps 4   # both experts run
     python benchmarks/capture_overhead.py --list                 # the shipped --model-config names
+    python benchmarks/capture_overhead.py --all --threads 1      # every variant, a Markdown table of ratios
     python benchmarks/capture_overhead.py --device cuda --blocks 30 --frames 81   # the real width and depth
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import json
 import os
+import pstats
 import statistics
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -48,6 +54,7 @@ from transformers import (
     UMT5EncoderModel,
 )
 
+import attention_visual
 from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.capture.attention_math import WordColumns, word_attention
 from attention_visual.models.checkpoint import AUTO_TASK, TASK_PIPELINES, pipeline_class_for
@@ -110,7 +117,7 @@ def build_wide_pipeline(arch: Architecture, task: str, blocks: int, dtype: torch
         "WanVideoToVideoPipeline": WanVideoToVideoPipeline,
     }[class_name]
     pipe = cls(**components, **spec.pipeline_kwargs(class_name))
-    pipe.text_encoder.to(dtype)
+    pipe.text_encoder.to(dtype).eval()  # a model built from a config starts in training mode (dropout on)
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -193,6 +200,61 @@ def isolated_capture_seconds(
     return best
 
 
+def own_code_seconds(run: Callable[[], None]) -> float:
+    """Inclusive seconds spent in this package's code during ``run()``, from one profiled run.
+
+    Sums the cumulative time of every function of ``attention_visual`` that is not itself called by one
+    (the entry points: the hooks torch and diffusers call, ``AttentionCapture``'s constructor,
+    ``__enter__``/``__exit__``, ``word_maps``), so the torch kernels they launch count and nothing counts
+    twice. cProfile slows Python calls down, so this is an upper bound of the capture's own cost.
+    """
+    profiler = cProfile.Profile()
+    profiler.runcall(run)
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]  # {func: (cc, nc, tt, ct, callers)}
+    package = str(Path(attention_visual.__file__).parent)
+
+    def ours(func: tuple[str, int, str]) -> bool:
+        return func[0].startswith(package)
+
+    return float(
+        sum(ct for func, (_, _, _, ct, callers) in stats.items() if ours(func) and not any(map(ours, callers)))
+    )
+
+
+#: ``--all``: every variant, ``(--model-config, --pipeline, height, width)``, 9 frames, 2 blocks, sized so a
+#: run takes seconds on one CPU core while the video tokens are not negligible next to the 512 text keys.
+ALL_CASES = (
+    ("wan2.1-t2v-1.3b", "t2v", 128, 192),
+    ("wan2.1-t2v-1.3b", "v2v", 128, 192),
+    ("wan2.1-vace-1.3b", "vace", 128, 192),
+    ("wan2.2-ti2v-5b", "t2v", 128, 192),
+    ("wan2.2-ti2v-5b", "i2v", 128, 192),
+    ("wan2.1-t2v-14b", "t2v", 64, 96),
+    ("wan2.2-t2v-a14b", "t2v", 64, 96),
+    ("wan2.2-i2v-a14b", "i2v", 64, 96),
+    ("wan2.1-i2v-14b-480p", "i2v", 64, 96),
+    ("wan2.1-flf2v-14b-720p", "i2v", 64, 96),
+    ("wan2.1-vace-14b", "vace", 64, 96),
+)
+_RESULT = "result: "  # the last line of a single run: its ratios as JSON, for --all
+
+
+def run_all(args: argparse.Namespace) -> None:
+    """Run every case of :data:`ALL_CASES` in its own process, one after another, and print a table."""
+    columns = ("wall_median", "wall_best", "cpu", "peak_memory", "own_code", "capture_alone")
+    print("| variant | pipeline | video | " + " | ".join(columns) + " |")
+    print("|---|---|---|" + "---|" * len(columns))
+    for config, task, height, width in ALL_CASES:
+        command = [sys.executable, __file__, "--model-config", config, "--pipeline", task, "--frames", "9"]
+        command += ["--height", str(height), "--width", str(width), "--repeats", str(args.repeats)]
+        command += ["--steps", str(args.steps), "--blocks", str(args.blocks), "--device", args.device]
+        command += [] if args.threads is None else ["--threads", str(args.threads)]
+        lines = subprocess.run(command, capture_output=True, text=True, check=False).stdout.splitlines()
+        results = [json.loads(line.removeprefix(_RESULT)) for line in lines if line.startswith(_RESULT)]
+        cells = [f"{results[-1][c]:.4f}" if results else "failed" for c in columns]
+        print(f"| {config} | {task} | {height}x{width}x9 | " + " | ".join(cells) + " |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -205,14 +267,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each kind (after one warm-up each)")
     parser.add_argument("--model-config", default="wan2.1-t2v-1.3b", help="a shipped architecture (see --list)")
     parser.add_argument("--pipeline", default=AUTO_TASK, choices=[AUTO_TASK, *TASK_PIPELINES])
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     parser.add_argument("--list", action="store_true", help="print the shipped architecture names and exit")
+    parser.add_argument("--all", action="store_true", help="every variant (ALL_CASES), one process each: a table")
     args = parser.parse_args()
     if args.list:
         print("\n".join(architecture_names()))
         return
+    if args.all:
+        run_all(args)
+        return
     if not args.device.startswith("cuda") and _MMAP_ENV not in os.environ:
         os.environ[_MMAP_ENV] = str(1 << 20)
         os.execv(sys.executable, [sys.executable, *sys.argv])
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32"))
     arch = load_architecture(args.model_config)
     pipe = build_wide_pipeline(arch, args.pipeline, args.blocks, dtype, args.device)
@@ -280,12 +349,26 @@ def main() -> None:
     c = {k: statistics.median(v) for k, v in cpu.items()}
     print(f"CPU-time ratio (captured / plain): {c['captured'] / c['plain']:.4f} (median process time, all threads)")
     print(f"peak-memory ratio (captured / plain): {m['captured'] / max(m['plain'], 1):.4f}")
+    own_code = own_code_seconds(captured)
+    print(
+        f"our code's own time in a captured run (cProfile, inclusive, an upper bound): {own_code * 1e3:.1f} ms = "
+        f"{own_code / min(times['plain']):.2%} of the fastest plain run"
+    )
     heads = int(arch.transformer["num_attention_heads"])
     own = isolated_capture_seconds(tokens, args.blocks, dtype, args.device, arch.width, heads) * args.steps
     print(
         f"capture computation alone: {own * 1e3:.1f} ms per run = {own / min(times['plain']):.2%} of the "
         f"fastest plain run (an upper bound of the overhead that run-to-run noise cannot hide)"
     )
+    ratios = {
+        "wall_median": t["captured"] / t["plain"],
+        "wall_best": min(times["captured"]) / min(times["plain"]),
+        "cpu": c["captured"] / c["plain"],
+        "peak_memory": m["captured"] / max(m["plain"], 1),
+        "own_code": own_code / min(times["plain"]),
+        "capture_alone": own / min(times["plain"]),
+    }
+    print(_RESULT + json.dumps(ratios))
 
 
 if __name__ == "__main__":
