@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +140,23 @@ def test_a_half_written_video_of_a_packed_batch_is_redone(batches: dict[str, Pat
     assert {k: after.get(k) for k in others} == others  # nothing finished was rewritten
     assert not [k for k in after if k.endswith(".partial")]
     assert store_content(store) == store_content(batches["zarr"] / STORE)
+
+
+def test_zarr_without_the_analysis_extra_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "prompts: ['a (cat)']\ngeneration: {model_id: tiny, device: cpu, height: 32, width: 48, num_frames: 9}\n"
+        "attention_analysis: {storage_format: zarr}\n"
+    )
+    code = (
+        "import sys; sys.modules['zarr'] = None\n"
+        "from attention_visual.cli.main import main\n"
+        f"sys.exit(main(['config', {str(config)!r}]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "zarr" in line]
+    assert lines == [
+        "attention-visual: error: attention_analysis.storage_format 'zarr' (the packed store) needs the 'analysis' extra "
+        '(zarr not installed): pip install "attention_visual[analysis]"'
+    ], done.stderr
