@@ -157,6 +157,6 @@ def test_zarr_without_the_analysis_extra_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if "zarr" in line]
     assert lines == [
-        "attention-visual: error: attention_analysis.storage_format 'zarr' (the packed store) needs the 'analysis' extra "
-        '(zarr not installed): pip install "attention_visual[analysis]"'
+        "attention-visual: error: attention_analysis.storage_format 'zarr' (the packed store) needs the "
+        "'analysis' extra (zarr not installed): pip install \"attention_visual[analysis]\""
     ], done.stderr
