@@ -19,6 +19,7 @@ from attention_visual.config import Config, dump_config
 from attention_visual.pipeline import BatchOptions, run_batch
 from attention_visual.pipeline.summary import BatchResult
 from attention_visual.report import write_report
+from pipeline.chaos_support import strip_keys
 from pipeline.pipeline_support import snapshot, tiny_config
 
 CONFIG_PATH = Path("tiny_packed.yaml")
@@ -46,21 +47,14 @@ def copy_batch(batch: Path, output_dir: Path, config: Config) -> Path:
     return copy
 
 
-def _strip(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if k not in VOLATILE}
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
-    return value
-
-
 def store_content(store: Path) -> dict[str, Any]:
     """Every file of a packed store: zarr.json documents less their volatile fields, data files as bytes."""
     out: dict[str, Any] = {}
     for path in sorted(store.rglob("*")):
         if path.is_file():
             rel = path.relative_to(store).as_posix()
-            out[rel] = _strip(json.loads(path.read_text())) if path.name == "zarr.json" else path.read_bytes()
+            is_json = path.name == "zarr.json"
+            out[rel] = strip_keys(json.loads(path.read_text()), VOLATILE) if is_json else path.read_bytes()
     return out
 
 
