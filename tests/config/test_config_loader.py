@@ -170,7 +170,7 @@ BAD_VALUES = [
     ("generation.dtype", "fp16", " must be one of 'auto', 'float32', 'bfloat16', 'float16', got 'fp16'"),
     ("generation.model_id", "", " must be a non-empty string, got ''"),
     ("generation.negative_prompt", None, " must be a string, got None (null)"),
-    ("attention_analysis.storage_format", "npz", " must be one of 'numpy', 'torch', got 'npz'"),
+    ("attention_analysis.storage_format", "npz", " must be one of 'numpy', 'torch', 'zarr', got 'npz'"),
     ("attention_analysis.aggregated_storage_format", "pt", " must be one of 'numpy', 'torch', got 'pt'"),
     (
         "attention_analysis.storage_dtype",

@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,11 +131,12 @@ def files_of(batch: Path) -> list[str]:
     return sorted(str(p.relative_to(batch)) for p in batch.rglob("*") if p.is_file())
 
 
-def _strip(data: Any) -> Any:
+def strip_keys(data: Any, excluded: Collection[str] = EXCLUDED_FROM_EQUALITY) -> Any:
+    """JSON ``data`` without the ``excluded`` keys, at any depth."""
     if isinstance(data, dict):
-        return {k: _strip(v) for k, v in data.items() if k not in EXCLUDED_FROM_EQUALITY}
+        return {k: strip_keys(v, excluded) for k, v in data.items() if k not in excluded}
     if isinstance(data, list):
-        return [_strip(v) for v in data]
+        return [strip_keys(v, excluded) for v in data]
     return data
 
 
@@ -166,6 +167,6 @@ def _difference(a: Path, b: Path, rel: str) -> str | None:
                 return f"{rel}: decoded frames differ"
         return None
     if rel.endswith(".json") and not rel.startswith("report/"):
-        equal = _strip(json.loads(a.read_text())) == _strip(json.loads(b.read_text()))
+        equal = strip_keys(json.loads(a.read_text())) == strip_keys(json.loads(b.read_text()))
         return None if equal else f"{rel}: contents differ (timestamps aside)"
     return None

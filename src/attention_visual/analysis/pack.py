@@ -9,11 +9,13 @@ its content, every video its completion mark (or the lack of one), every ``.npz`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,8 @@ from attention_visual.storage.atomic import TMP_MARKER
 from attention_visual.storage.batch_layout import ATTENTION_MAPS_DIR
 from attention_visual.storage.layout import COMPLETE_MARK
 from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.packed import PACKED_STORE, PackedReader, PackedWriter, is_packed_store
+from attention_visual.storage.packed import PACKED_STORE, PackedReader, is_packed_store
+from attention_visual.storage.packed_writer import PACKED_FILES, PackedWriter
 from attention_visual.storage.store import AttentionInfo, AttentionStore
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
@@ -57,6 +60,26 @@ def _temporary(batch_dir: Path, name: str) -> Path:
     return tmp
 
 
+@contextlib.contextmanager
+def _building(batch_dir: Path, target: Path) -> Iterator[Path]:
+    """A temporary folder beside ``target`` to fill; renamed to ``target`` on success, removed on any error."""
+    tmp = _temporary(batch_dir, target.name)
+    try:
+        yield tmp
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _done(result: PackResult, source: Path, keep: bool, verb: str) -> PackResult:
+    """Remove ``source`` unless ``keep``; log what was written."""
+    if not keep:
+        shutil.rmtree(source)
+    log.info("%s %d videos, %d words, %d maps into %s", verb, result.videos, result.words, result.maps, result.path)
+    return result
+
+
 def _batch_folder(batch_dir: Path | str) -> Path:
     path = Path(batch_dir)
     if not path.is_dir():
@@ -82,12 +105,11 @@ def pack_batch(batch_dir: Path | str, keep_seed: bool = False) -> PackResult:
         raise AttentionDataError(f"{target} already exists: the batch is packed (unpack it first)")
     if not seed.is_dir():
         raise NotFoundError(f"{batch} has no {ATTENTION_MAPS_DIR}/ folder to pack")
-    tmp = _temporary(batch, PACKED_STORE)
-    writer = PackedWriter(tmp)
     videos = words = maps = 0
     averaged: dict[str, list[str]] = {}  # word -> videos with a step average
     compressed: dict[str, bool] = {}  # word -> how its .npz step averages were written
-    try:
+    with _building(batch, target) as tmp:
+        writer = PackedWriter(tmp)
         for video_id in AttentionAnalyzer(seed).get_available_videos(include_incomplete=True):
             analyzer = AttentionAnalyzer(seed)  # a fresh index per video: memory stays flat
             writer.begin_video(video_id)
@@ -111,14 +133,7 @@ def pack_batch(batch_dir: Path | str, keep_seed: bool = False) -> PackResult:
 
             writer.write_aggregates(word, video_ids, read, {"npz_compressed": compressed[word]})
             maps += len(video_ids)
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if not keep_seed:
-        shutil.rmtree(seed)
-    log.info("packed %d videos, %d words, %d maps into %s", videos, words, maps, target)
-    return PackResult(target, videos, words, maps)
+    return _done(PackResult(target, videos, words, maps), seed, keep_seed, "packed")
 
 
 def _source(infos: list[AttentionInfo]) -> dict[str, Any]:
@@ -152,9 +167,8 @@ def unpack_batch(batch_dir: Path | str, keep_packed: bool = False) -> PackResult
         raise NotFoundError(f"{batch} has no packed store {PACKED_STORE} to unpack")
     if target.exists():
         raise AttentionDataError(f"{target} already exists: the batch is not packed (or remove it first)")
-    tmp = _temporary(batch, ATTENTION_MAPS_DIR)
     videos = words = maps = 0
-    try:
+    with _building(batch, target) as tmp:
         reader = PackedReader(packed)
         for video_id in reader.list_videos():
             for word in reader.words(video_id).values():
@@ -169,18 +183,12 @@ def unpack_batch(batch_dir: Path | str, keep_packed: bool = False) -> PackResult
                     maps += 1
             (tmp / video_id).mkdir(parents=True, exist_ok=True)
             summary = reader.complete_summary(video_id)
-            if summary is not None:
+            if summary is not None:  # the seed layout's mark lists the seed files (its checksums) instead
+                summary.pop(PACKED_FILES, None)
                 AttentionStore(tmp).mark_complete(video_id, summary)
             reader.release(video_id)
             videos += 1
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if not keep_packed:
-        shutil.rmtree(packed)
-    log.info("unpacked %d videos, %d words, %d maps into %s", videos, words, maps, target)
-    return PackResult(target, videos, words, maps)
+    return _done(PackResult(target, videos, words, maps), packed, keep_packed, "unpacked")
 
 
 def _restore(root: Path, metadata: MapMetadata, array: np.ndarray, source: dict[str, Any]) -> None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -18,7 +19,8 @@ from attention_visual.capture.settings import IMAGE_WORD, CaptureSettings
 from attention_visual.errors import CaptureError
 from attention_visual.storage import AttentionStore, MapMetadata, Reduction, TokenGrid, VideoDimensions
 from attention_visual.storage.frames import latent_to_video_frame_ranges_after_references, num_latent_frames
-from attention_visual.storage.layout import token_dir_name
+from attention_visual.storage.layout import PACKED_FORMAT, token_dir_name
+from attention_visual.storage.packed_video import PackedVideoStore
 
 if TYPE_CHECKING:
     from attention_visual.capture.capture import AttentionCapture
@@ -186,6 +188,28 @@ def word_metadata(
     return out
 
 
+class MapSink(Protocol):
+    """Where :func:`save_word_maps` writes: the seed layout's :class:`AttentionStore` or a :class:`PackedVideoStore`."""
+
+    def is_complete(self, video_id: str) -> bool: ...
+    def remove_video(self, video_id: str) -> None: ...
+    def save_steps(self, metadata: Sequence[MapMetadata], stack: np.ndarray) -> list[Path]: ...
+    def save_aggregated(self, metadata: MapMetadata, array: np.ndarray) -> Path: ...
+    def mark_complete(self, video_id: str, summary: dict[str, Any]) -> Path: ...
+
+
+def map_sink(
+    root: Path, storage_format: str, compress: bool, dtype: str, aggregated_format: str | None = None
+) -> MapSink:
+    """The store ``storage_format`` writes to: ``"numpy"``/``"torch"`` files under ``root``, or ``"zarr"``,
+    the packed store ``root``."""
+    if storage_format == PACKED_FORMAT:
+        return PackedVideoStore(root, compress=compress, dtype=dtype, aggregated_format=aggregated_format)
+    return AttentionStore(
+        root, storage_format=storage_format, compress=compress, dtype=dtype, aggregated_format=aggregated_format
+    )
+
+
 def save_word_maps(
     word_maps: WordMaps,
     capture: AttentionCapture,
@@ -202,14 +226,13 @@ def save_word_maps(
     seed: int | None,
     mark_complete: bool,
 ) -> list[Path]:
-    """Write every word's steps and step-average, then the video's completion mark."""
-    store = AttentionStore(
-        root,
-        storage_format=storage_format,
-        compress=compress,
-        dtype=capture.settings.storage_dtype,
-        aggregated_format=aggregated_format,
-    )
+    """Write every word's steps and step-average, then the video's completion mark.
+
+    ``storage_format`` ``"numpy"``/``"torch"``: files under the seed layout's folder ``root``;
+    ``"zarr"``: into the packed store ``root`` (``attention_maps.zarr``), as ``pack`` would have written
+    the ``numpy`` files (see :class:`~attention_visual.storage.packed_video.PackedVideoStore`).
+    """
+    store = map_sink(root, storage_format, compress, capture.settings.storage_dtype, aggregated_format)
     if store.is_complete(video_id):
         raise CaptureError(f"maps of video {video_id!r} already exist in {root}; choose another video id")
     first = next(iter(word_maps.maps.values()), None)
@@ -218,14 +241,16 @@ def save_word_maps(
     metadata = word_metadata(word_maps, capture, video_id, video_dimensions, model_id=model_id, seed=seed)
     store.remove_video(video_id)  # leftovers of an interrupted earlier save
     paths: list[Path] = []
+    maps = 0
     for word, stack in word_maps.maps.items():  # stack: [step, *leading, frame, y, x]
         base, per_step = metadata[word]
         if store_steps:
-            for i, meta in enumerate(per_step):
-                paths.append(store.save_step(meta, stack[i]))
+            paths += store.save_steps(per_step, stack)
+            maps += len(per_step)
         if store_aggregated:
             mean = stack.astype(np.float32).mean(axis=0)  # [*leading, frame, y, x]
             paths.append(store.save_aggregated(base, mean))
+            maps += 1
     if mark_complete:
         paths.append(
             store.mark_complete(
@@ -235,11 +260,19 @@ def save_word_maps(
                     "words": {w: token_dir_name(w) for w in word_maps.maps},
                     "steps": list(word_maps.steps),
                     "passes": list(word_maps.passes),
-                    "files": len(paths),
+                    "files": maps,  # maps stored (one file each in the seed layout)
                 },
             )
         )
     return paths
 
 
-__all__ = ["WordMaps", "default_video_dimensions", "records_to_word_maps", "save_word_maps", "word_metadata"]
+__all__ = [
+    "MapSink",
+    "WordMaps",
+    "default_video_dimensions",
+    "map_sink",
+    "records_to_word_maps",
+    "save_word_maps",
+    "word_metadata",
+]

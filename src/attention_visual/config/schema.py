@@ -24,11 +24,15 @@ from attention_visual.config import limits
 from attention_visual.config import validation as v
 from attention_visual.config.inputs import PromptInputs
 from attention_visual.errors import ConfigError
+from attention_visual.storage.layout import PACKED_FORMAT
 
 #: Accepted values of ``generation.dtype``.
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 #: Accepted values of ``generation.pipeline``: ``auto`` and the tasks of ``attention_visual.models.variants.TASKS``.
 PIPELINES = ("auto", "t2v", "i2v", "flf2v", "vace", "v2v")
+
+#: Accepted values of ``attention_analysis.storage_format``.
+STORAGE_FORMATS = ("numpy", "torch", PACKED_FORMAT)
 
 _DEVICE = v.matches(r"auto|cpu|mps|cuda(:\d+)?", "one of 'auto', 'cpu', 'cuda', 'cuda:N', 'mps'")
 #: Frame sides: the VAE downsamples by 8 and the transformer patches by 2.
@@ -160,11 +164,15 @@ class AttentionAnalysisConfig(_Section):
     Attributes:
         store_attention: Save the per-word attention maps of each video.
         store_aggregated_attention: Also save maps aggregated over steps and blocks.
-        aggregated_storage_format: ``"numpy"`` or ``"torch"`` for the aggregated maps.
+        aggregated_storage_format: ``"numpy"`` or ``"torch"`` for the aggregated maps (with ``storage_format:
+            zarr``: the format ``unpack`` writes them in).
         auto_generate_videos: Render every video's attention videos at the end of the batch.
         auto_generate_per_video: Render a video's attention videos as soon as it is generated.
-        storage_format: ``"numpy"`` or ``"torch"`` for the per-step maps.
-        compress_attention: Compress stored maps.
+        storage_format: ``"numpy"`` (``.npz``) or ``"torch"`` (``.pt``) files for the per-step maps, in the
+            seed layout ``attention_maps/``; or ``"zarr"``: every map into the batch's packed store
+            ``attention_maps.zarr`` as each video finishes (what ``pack`` makes of a ``numpy`` batch; needs
+            the ``analysis`` extra, checked by :func:`~attention_visual.pipeline.validation.check_runnable`).
+        compress_attention: Compress stored maps (with ``zarr``: how ``unpack`` writes the ``.npz`` files).
         storage_dtype: ``"float32"`` or ``"float16"``.
         store_per_head: Keep maps per attention head instead of averaging heads.
         store_per_block: Keep maps per transformer block instead of averaging blocks.
@@ -195,7 +203,7 @@ class AttentionAnalysisConfig(_Section):
     aggregated_storage_format: str = field(default="numpy", metadata=_check(v.choice("numpy", "torch")))
     auto_generate_videos: bool = field(default=False, metadata=_check(v.boolean()))
     auto_generate_per_video: bool = field(default=True, metadata=_check(v.boolean()))
-    storage_format: str = field(default="numpy", metadata=_check(v.choice("numpy", "torch")))
+    storage_format: str = field(default="numpy", metadata=_check(v.choice(*STORAGE_FORMATS)))
     compress_attention: bool = field(default=True, metadata=_check(v.boolean()))
     storage_dtype: str = field(default="float32", metadata=_check(limits.STORAGE_DTYPE))
     store_per_head: bool = field(default=False, metadata=_check(limits.FLAG))
@@ -217,6 +225,11 @@ class AttentionAnalysisConfig(_Section):
     def __post_init__(self) -> None:
         limits.check_block_names(self.KEY, self.blocks, self.block_list)
         super().__post_init__()
+
+    @property
+    def packed(self) -> bool:
+        """Whether maps go straight into the packed store (``storage_format: zarr``)."""
+        return self.storage_format == PACKED_FORMAT
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ from attention_visual.pipeline.resume import (
     captures_maps,
     choose_batch_dir,
     is_video_finished,
+    maps_format,
+    maps_mark,
     prepare_batch_dir,
     remove_leftovers,
     remove_temporaries,
@@ -59,7 +61,10 @@ from attention_visual.report import write_report
 from attention_visual.storage.batch_manifest import Manifest, RenderRecord, VideoRecord, now_iso, one_line, write_status
 from attention_visual.storage.faults import storage_fault
 from attention_visual.storage.integrity import FileDigest, check_file, digest_file
-from attention_visual.storage.layout import COMPLETE_MARK
+from attention_visual.storage.layout import PACKED_FORMAT
+from attention_visual.storage.packed import PACKED_STORE
+from attention_visual.storage.packed_averages import consolidate_averages
+from attention_visual.storage.packed_writer import PackedWriter
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +183,7 @@ def _setup_batch_dir(
             except OSError as exc:
                 raise _storage_error(exc, choice.path) from exc
             prepare_batch_dir(choice, config)
+            _create_packed_store(choice.path, config)  # before any rank writes into it
             shared = ("ok", str(choice.path))
             done = sum(is_video_finished(choice.path, job, config, checksums=False) for job in jobs)
             if choice.mode == "resume":
@@ -200,6 +206,15 @@ def _setup_batch_dir(
     return Path(value)
 
 
+def _create_packed_store(batch_dir: Path, config: Config) -> None:
+    """Create the batch's packed store when its maps go there (see :func:`maps_format`)."""
+    if config.attention_analysis.store_attention and maps_format(batch_dir, config) == PACKED_FORMAT:
+        try:
+            PackedWriter(batch_dir / PACKED_STORE)
+        except OSError as exc:
+            raise _storage_error(exc, batch_dir / PACKED_STORE) from exc
+
+
 class _Runner:
     """State of one process's run: the loop, the per-video steps and the batch end."""
 
@@ -220,6 +235,7 @@ class _Runner:
         self.fmt = config.attention_analysis.visualization_params.video_format
         self.show = (sys.stderr.isatty() if options.progress is None else options.progress) and ctx.is_main
         self.settings = capture_settings(config)
+        self.maps_format = maps_format(batch_dir, config)
         self.created = now_iso()
         self.records: dict[str, VideoRecord] = {}  # this run's records, by video id
         self.files_written = 0
@@ -279,7 +295,9 @@ class _Runner:
         base = dataclasses.replace(base, started=now_iso())
         pipe = self._pipeline()
         try:
-            outcome = generate_video(pipe, job, self.config, self.batch_dir, self.device, self.settings)
+            outcome = generate_video(
+                pipe, job, self.config, self.batch_dir, self.device, self.settings, self.maps_format
+            )
         except StorageError:  # disk full, read-only...: every later video would fail the same way
             raise
         except Exception as exc:  # one video's failure (e.g. out of memory) must not stop the batch
@@ -367,7 +385,7 @@ class _Runner:
         """The files a ``done`` status vouches for: video, store mark, per-video attention videos."""
         rels = [job.video_path]
         if captures_maps(self.config, job):
-            rels.append(f"{job.attention_maps_path}/{COMPLETE_MARK}")
+            rels.append(maps_mark(job, self.maps_format))
         rels += [r.path for r in record.renders if r.stage == "per_video" and r.status == "done"]
         known = {f.path: f for f in record.files}
         # A file digested earlier in this run is not read again (renders only add files).
@@ -388,6 +406,7 @@ class _Runner:
         try:
             if interrupt is None:
                 raise_if_swallowed()
+                self._consolidate_averages()
                 records = merged_records(self.batch_dir, self.jobs, self.records, self.config)
                 if a.auto_generate_videos:
                     records = self._batch_end_renders(records)
@@ -414,6 +433,17 @@ class _Runner:
             seconds=time.perf_counter() - self.started,
             manifest=manifest,
         )
+
+    def _consolidate_averages(self) -> None:
+        """A packed batch: move the step averages its videos staged into ``_aggregated/`` (see packed_averages)."""
+        store = self.batch_dir / PACKED_STORE
+        if self.maps_format != PACKED_FORMAT or not store.is_dir():
+            return
+        try:
+            consolidate_averages(store)
+        except OSError as exc:
+            raise _storage_error(exc, store) from exc
+        self._visualizer = None  # its reader may have cached the step averages it did not find
 
     def _batch_end_renders(self, records: list[VideoRecord]) -> list[VideoRecord]:
         by_id = {job.video_id: job for job in self.jobs}

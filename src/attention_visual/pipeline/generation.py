@@ -2,7 +2,8 @@
 
 :func:`generate_video` is the unit the batch loop repeats. It writes, in this order, the video file
 (atomically, H.264 through :class:`~attention_visual.render.encoder.VideoWriter`) and the maps with
-the store's ``_complete.json`` last; the caller writes the status file after both. Memory the call
+the store's ``_complete.json`` last (or, with ``storage_format: zarr``, the video's group in
+``attention_maps.zarr`` marked complete last); the caller writes the status file after both. Memory the call
 needed (GPU cache included) is released before it returns, whether it succeeded or not.
 """
 
@@ -38,6 +39,8 @@ from attention_visual.storage import VideoDimensions
 from attention_visual.storage.atomic import atomic_write_bytes
 from attention_visual.storage.batch_manifest import Timings
 from attention_visual.storage.faults import storage_fault
+from attention_visual.storage.layout import PACKED_FORMAT
+from attention_visual.storage.packed import PACKED_STORE
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +145,7 @@ def generate_video(
     batch_dir: Path,
     device: torch.device,
     settings: CaptureSettings,
+    maps_format: str | None = None,
 ) -> GenerationOutcome:
     """Generate ``job``'s video with the attention capture on, and write its video file and maps.
 
@@ -152,6 +156,9 @@ def generate_video(
         batch_dir: The batch folder; paths of ``job`` are relative to it.
         device: The execution device (the generator is created on it).
         settings: What the capture records.
+        maps_format: The ``storage_format`` to write the maps in (see
+            :func:`~attention_visual.pipeline.resume.maps_format`); default: the config's. ``zarr``
+            writes into the batch's packed store ``attention_maps.zarr``.
 
     Returns:
         Timings and counts.
@@ -163,6 +170,8 @@ def generate_video(
             a bad frame...); the batch records it as this video's failure.
     """
     g, a = config.generation, config.attention_analysis
+    fmt = maps_format or a.storage_format
+    maps_root = batch_dir / (PACKED_STORE if fmt == PACKED_FORMAT else ATTENTION_MAPS_DIR)
     inputs = pipeline_inputs(pipe, job.inputs, num_frames=g.num_frames)
     capture = (
         AttentionCapture(
@@ -207,12 +216,12 @@ def generate_video(
             started = time.perf_counter()
             with _storage_faults(batch_dir / job.attention_maps_path, any_os_error=True):
                 paths = capture.save(
-                    batch_dir / ATTENTION_MAPS_DIR,
+                    maps_root,
                     job.video_id,
                     video_dimensions=VideoDimensions(
                         width=g.width, height=g.height, fps=float(g.fps), frames=int(frames.shape[0])
                     ),
-                    storage_format=a.storage_format,
+                    storage_format=fmt,
                     compress=a.compress_attention,
                     store_steps=True,
                     store_aggregated=a.store_aggregated_attention,

@@ -13,7 +13,9 @@ Rules (docs/batch.md, "Resume"):
   matching one, finished or not) and starts over in it; nothing outside that folder is touched.
 * A video is finished when its status file says ``done`` and every file it lists (the video, the
   store's completion mark, which lists the maps in turn) has the size and SHA-256 written there.
-  Anything else is redone, after its leftovers are removed.
+  Anything else is redone, after its leftovers are removed. In a packed batch (``storage_format:
+  zarr``, or packed by ``pack``) the mark is the video's group in ``attention_maps.zarr`` (its
+  ``complete`` record lists the group's files); redone videos go into the packed store too.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ from attention_visual.storage.atomic import TMP_MARKER, atomic_write_text, is_te
 from attention_visual.storage.batch_layout import REPORT_INDEX
 from attention_visual.storage.batch_manifest import read_manifest, read_status
 from attention_visual.storage.integrity import check_file
-from attention_visual.storage.layout import COMPLETE_MARK
+from attention_visual.storage.layout import COMPLETE_MARK, PACKED_FORMAT
+from attention_visual.storage.packed import PACKED_STORE, ZARR_JSON, is_packed_store
+from attention_visual.storage.packed_video import packed_video_problems
+from attention_visual.storage.packed_writer import remove_packed_video
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,39 @@ _STAMP = r"(?P<stamp>\d{8}-\d{6})(?:-(?P<n>\d+))?"
 def captures_maps(config: Config, job: VideoJob) -> bool:
     """Whether maps are stored for ``job``: ``store_attention`` is on and the prompt marks a word."""
     return config.attention_analysis.store_attention and bool(job.words)
+
+
+def maps_format(batch_dir: Path, config: Config) -> str:
+    """The ``storage_format`` the batch's maps are written in: the layout the batch has wins over the config.
+
+    A batch packed by ``pack`` gets its redone videos in its packed store (``zarr``) whatever the config
+    says, and a ``zarr`` batch that was unpacked gets ``.npz`` files: the readers see one layout only.
+    """
+    fmt = config.attention_analysis.storage_format
+    if is_packed_store(batch_dir / PACKED_STORE) and not (batch_dir / ATTENTION_MAPS_DIR).exists():
+        return PACKED_FORMAT
+    if (batch_dir / ATTENTION_MAPS_DIR).is_dir() and fmt == PACKED_FORMAT:
+        return "numpy"
+    return fmt
+
+
+def maps_mark(job: VideoJob, fmt: str) -> str:
+    """The file that says ``job``'s maps are complete (relative to the batch folder), for maps format ``fmt``.
+
+    ``attention_maps/<video_id>/_complete.json``, or the video group's ``zarr.json`` in the packed store.
+    """
+    if fmt == PACKED_FORMAT:
+        return f"{PACKED_STORE}/{job.video_id}/{ZARR_JSON}"
+    return f"{job.attention_maps_path}/{COMPLETE_MARK}"
+
+
+def _maps_problem(batch_dir: Path, job: VideoJob, fmt: str, checksums: bool) -> str | None:
+    """The first problem of ``job``'s stored maps (the files its completion mark lists), or None."""
+    if fmt == PACKED_FORMAT:
+        problems = packed_video_problems(batch_dir / PACKED_STORE, job.video_id, checksums=checksums)
+        return f"{PACKED_STORE}/{job.video_id}/{problems[0][1]}" if problems else None
+    problems = AttentionStore(batch_dir / ATTENTION_MAPS_DIR).check_video(job.video_id, checksums=checksums)
+    return f"{job.attention_maps_path}/{problems[0][1]}" if problems else None  # paths within the video folder
 
 
 def video_problem(batch_dir: Path, job: VideoJob, config: Config, *, checksums: bool = True) -> str | None:
@@ -66,10 +104,12 @@ def video_problem(batch_dir: Path, job: VideoJob, config: Config, *, checksums: 
         return "no status file"
     if record.status != "done":
         return f"its status is {record.status}"
-    store = AttentionStore(batch_dir / ATTENTION_MAPS_DIR)
-    mark = f"{job.attention_maps_path}/{COMPLETE_MARK}"
+    fmt = maps_format(batch_dir, config)
+    mark = maps_mark(job, fmt)
     core = [job.video_path, mark] if captures_maps(config, job) else [job.video_path]
     listed = {f.path: f for f in record.files}
+    # packed by `pack` after this status was written: it lists the seed mark, which the packed mark replaced
+    repacked = fmt == PACKED_FORMAT and maps_mark(job, "numpy") in listed
     for rel in core:
         if rel in listed:
             problem = check_file(batch_dir, listed[rel], checksums=checksums)
@@ -77,13 +117,9 @@ def video_problem(batch_dir: Path, job: VideoJob, config: Config, *, checksums: 
                 return problem
         elif not (batch_dir / rel).is_file():
             return f"{rel} is missing"
-        elif record.files:
+        elif record.files and not (repacked and rel == mark):
             return f"{rel} is not covered by the status file"
-    if captures_maps(config, job):
-        problems = store.check_video(job.video_id, checksums=checksums)
-        if problems:
-            return f"{job.attention_maps_path}/{problems[0][1]}"  # problems name paths within the video folder
-    return None
+    return _maps_problem(batch_dir, job, fmt, checksums) if captures_maps(config, job) else None
 
 
 def is_video_finished(batch_dir: Path, job: VideoJob, config: Config, *, checksums: bool = True) -> bool:
@@ -129,6 +165,7 @@ def remove_leftovers(batch_dir: Path, job: VideoJob, video_format: str) -> None:
     Temporary files of interrupted atomic writes (``.<name>.tmp-*``) beside them go too.
     """
     AttentionStore(batch_dir / ATTENTION_MAPS_DIR).remove_video(job.video_id)
+    remove_packed_video(batch_dir / PACKED_STORE, job.video_id)
     files = [job.status_path, job.video_path]
     for word in job.words:
         for kind in RENDER_KINDS:
@@ -301,6 +338,8 @@ __all__ = [
     "expected_renders",
     "is_batch_finished",
     "is_video_finished",
+    "maps_format",
+    "maps_mark",
     "prepare_batch_dir",
     "remove_leftovers",
     "remove_temporaries",

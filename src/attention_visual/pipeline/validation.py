@@ -4,8 +4,9 @@ A batch that cannot succeed should fail in seconds, not after a multi-gigabyte m
 :func:`check_runnable`, called by both ``attention-visual config`` and ``attention-visual generate``,
 tokenizes every prompt with the model's own tokenizer (loaded alone) at
 ``generation.max_sequence_length``, checks ``attention_analysis.blocks`` against the transformer's
-``config.json`` (no weights), that ``generation.device`` exists on this machine, and the dtype and
-grid options. (The seed range and ``steps`` against ``num_inference_steps`` are checked by
+``config.json`` (no weights), that ``generation.device`` exists on this machine, the dtype and
+grid options, and that ``storage_format: zarr`` has its ``analysis`` extra (zarr). (The seed range
+and ``steps`` against ``num_inference_steps`` are checked by
 :func:`~attention_visual.config.load_config` already.) Each problem is one
 :class:`~attention_visual.errors.AttentionVisualError` whose message names the prompt or the dotted
 key and what is allowed, so the CLI prints one line and exits with status 2.
@@ -22,6 +23,7 @@ from attention_visual.capture import CaptureSettings
 from attention_visual.config import Config
 from attention_visual.config.inputs import check_inputs
 from attention_visual.errors import ConfigError, PromptError
+from attention_visual.extras import require_extra
 from attention_visual.models import (
     CheckpointUnavailableError,
     build_tiny_tokenizer,
@@ -252,6 +254,7 @@ def check_runnable(config: Config, *, device: str | None = None, fetch_tokenizer
 
     Raises:
         ConfigError: The device, dtype, blocks or grid options do not fit.
+        MissingExtraError: ``storage_format: zarr`` without the ``analysis`` extra (zarr) installed.
         PromptError: A prompt's marked word cannot be found after tokenisation (names the prompt).
     """
     g, a = config.generation, config.attention_analysis
@@ -270,6 +273,8 @@ def check_runnable(config: Config, *, device: str | None = None, fetch_tokenizer
             f"(generation.height/{px} x generation.width/{px})"
         )
     check_blocks(config)
+    if a.packed and a.store_attention:
+        require_extra("analysis", "attention_analysis.storage_format 'zarr' (the packed store)")
     if not a.store_attention and (a.auto_generate_per_video or a.auto_generate_videos):
         log.warning("store_attention is false: no maps are stored, so no attention videos are rendered")
     if fetch_tokenizer:

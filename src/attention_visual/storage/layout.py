@@ -30,6 +30,8 @@ COMPLETE_MARK = "_complete.json"
 STEP_PREFIX = "step_"
 METADATA_SUFFIX = "_metadata.json"
 EXTENSIONS = {"numpy": ".npz", "torch": ".pt"}
+PACKED_FORMAT = "zarr"
+"""``storage_format`` that writes the packed store ``attention_maps.zarr`` instead of one file per map."""
 
 _SAFE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 _VIDEO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -111,6 +113,7 @@ __all__ = [
     "COMPLETE_MARK",
     "EXTENSIONS",
     "METADATA_SUFFIX",
+    "PACKED_FORMAT",
     "aggregated_paths",
     "check_video_id",
     "parse_step_index",

@@ -4,11 +4,14 @@ Layout (one shard file per video × word, one chunk per step)::
 
     attention_maps.zarr/zarr.json                   root group; attrs {"attention_visual_packed": 1}
     attention_maps.zarr/<video_id>/zarr.json        group; attrs {"complete": <_complete.json content> | null}
+                                                    (plus "packed_files": the group's files, sizes, SHA-256)
     attention_maps.zarr/<video_id>/<token_dir>/     array [step, *leading, frame, y, x]: the stored steps
                                     zarr.json       dims named (step, pass?, block?, head?, frame, y, x)
                                     c.0.0.0.0       its one shard file
     attention_maps.zarr/_aggregated/<token_dir>/    array [video, *leading, frame, y, x]: the word's step
                                                     averages of every video that has one (64 per shard file)
+    attention_maps.zarr/_staged/<video_id>/<token_dir>/  the same for one video: written during generation
+                                                    (``storage_format: zarr``), moved into _aggregated at the end
 
 Attributes of an array: ``word`` (original text), ``steps`` (per entry) or ``videos`` (per entry),
 ``base`` (the first entry's metadata) and ``overrides`` (per entry, the keys whose values differ from
@@ -17,13 +20,14 @@ layout's ``*_metadata.json``. ``source`` records how the seed layout stored the 
 (``npz_compressed``), so unpacking restores them as they were. The step averages live apart, one
 array per word over the batch, so that reading one word's averages for every video is one file.
 
-Needs zarr (the ``analysis`` extra); imported on first use.
+Writing: :mod:`attention_visual.storage.packed_writer`. Needs zarr (the ``analysis`` extra); imported on
+first use.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,9 @@ AGGREGATES_GROUP = "_aggregated"
 """Group of the step-averaged maps: one array per word over the videos (video ids never start with ``_``)."""
 AGGREGATE_SHARD = 64
 """Videos per shard file of a word's step averages."""
+STAGED_GROUP = "_staged"
+"""Group of step averages written while a batch runs: ``_staged/<video_id>/<token_dir>``, one video each,
+moved into ``_aggregated/`` at the batch's end (:mod:`attention_visual.storage.packed_averages`)."""
 
 
 def _zarr() -> Any:
@@ -164,15 +171,23 @@ def _entries(attrs: dict[str, Any]) -> list[PackedEntry]:
     return [PackedEntry(i, MapMetadata.from_dict({**base, **over})) for i, over in enumerate(attrs["overrides"])]
 
 
-class PackedWord:
-    """The stored steps of one video × word: a Zarr array ``[step, *leading, frame, y, x]`` and its metadata."""
+class _PackedArray:
+    """A packed array and the attributes every one has: ``word`` and ``source`` (how the seed layout stored it)."""
 
     def __init__(self, array: Any, path: Path) -> None:
         self.array = array
         self.path = path
-        attrs = dict(array.attrs)
-        self.word: str = attrs["word"]
-        self.source: dict[str, Any] = dict(attrs.get("source", {}))
+        self.attrs: dict[str, Any] = dict(array.attrs)
+        self.word: str = self.attrs["word"]
+        self.source: dict[str, Any] = dict(self.attrs.get("source", {}))
+
+
+class PackedWord(_PackedArray):
+    """The stored steps of one video × word: a Zarr array ``[step, *leading, frame, y, x]`` and its metadata."""
+
+    def __init__(self, array: Any, path: Path) -> None:
+        super().__init__(array, path)
+        attrs = self.attrs
         self.entries = _entries(attrs)
         self.step_entries = {int(s): e for s, e in zip(attrs["steps"], self.entries, strict=True)}
 
@@ -196,15 +211,12 @@ class PackedWord:
         return block[[e.index for e in entries]], [e.metadata for e in entries]
 
 
-class PackedAggregates:
+class PackedAggregates(_PackedArray):
     """The step-averaged maps of one word for every video that has it: ``[video, *leading, frame, y, x]``."""
 
     def __init__(self, array: Any, path: Path) -> None:
-        self.array = array
-        self.path = path
-        attrs = dict(array.attrs)
-        self.word: str = attrs["word"]
-        self.source: dict[str, Any] = dict(attrs.get("source", {}))
+        super().__init__(array, path)
+        attrs = self.attrs
         self._base: dict[str, Any] = attrs["base"]
         self._overrides: list[dict[str, Any]] = attrs["overrides"]
         self.videos: dict[str, int] = {v: i for i, v in enumerate(attrs["videos"])}
@@ -346,131 +358,29 @@ class PackedReader:
         return self._aggregates[key]
 
     def find_aggregated(self, video_id: str, word: str) -> AttentionInfo | None:
-        """The step-averaged map of a video's word, or None when it was not stored."""
-        aggregates = self.aggregates(word)
-        return aggregates.read(video_id) if aggregates is not None else None
+        """The step-averaged map of a video's word, or None when it was not stored.
 
-
-class PackedWriter:
-    """Writes a packed store (created when missing).
-
-    Example:
-        >>> writer = PackedWriter(Path("batch/attention_maps.zarr"))                  # doctest: +SKIP
-        >>> writer.begin_video("prompt_001_vid_001")                                  # doctest: +SKIP
-        >>> writer.write_word("prompt_001_vid_001", steps)                            # doctest: +SKIP
-        >>> writer.mark_complete("prompt_001_vid_001", {"words": ["kiss"]})           # doctest: +SKIP
-        >>> writer.write_aggregates(averages_of_kiss)                                 # doctest: +SKIP
-    """
-
-    def __init__(
-        self, path: Path | str, compressor: dict[str, Any] | None = None, aggregate_shard: int = AGGREGATE_SHARD
-    ) -> None:
-        zarr = _zarr()
-        self.aggregate_shard = aggregate_shard
-        self.path = Path(path)
-        self._store = zarr.storage.LocalStore(str(self.path))
-        if is_packed_store(self.path):
-            self._root = zarr.open_group(self._store, mode="r+")
-        else:
-            self._root = zarr.open_group(self._store, mode="w-", zarr_format=3, attributes={PACKED_KEY: PACKED_VERSION})
-        self._compressor = compressor or {"cname": "lz4", "clevel": 5, "shuffle": "shuffle"}
-
-    def begin_video(self, video_id: str) -> None:
-        """Create (or clear) the video's group; it stays incomplete until :meth:`mark_complete`."""
-        self._root.create_group(check_video_id(video_id), overwrite=True, attributes={"complete": None})
-
-    def _create(self, group: Any, name: str, shape: tuple[int, ...], dtype: Any, shard: int, attrs: Any) -> Any:
-        return group.create_array(
-            name=name,
-            shape=shape,
-            dtype=dtype,
-            chunks=(1, *shape[1:]),
-            shards=(max(1, shard), *shape[1:]),
-            compressors=_zarr().codecs.BloscCodec(typesize=np.dtype(dtype).itemsize, **self._compressor),
-            dimension_names=attrs.pop("dimension_names"),
-            chunk_key_encoding={"name": "default", "separator": "."},  # a shard is one file: c.0.0.0.0
-            attributes=attrs,
-            overwrite=True,
-        )
-
-    def write_word(
-        self, video_id: str, steps: Sequence[tuple[MapMetadata, np.ndarray]], source: dict[str, Any] | None = None
-    ) -> Path:
-        """Write one word's stored steps (in step order) as one sharded array; return its folder."""
-        if not steps:
-            raise AttentionDataError(f"{video_id}: a word without stored steps cannot be packed")
-        metas = [m for m, _ in steps]
-        _check_uniform(video_id, steps)
-        data = np.stack([a for _, a in steps])  # [step, *leading, frame, y, x]
-        base, overrides = _split_metadata(metas)
-        word = metas[0].token_word
-        attrs = {
-            "dimension_names": ("step", *metas[0].axes),
-            "word": word,
-            "steps": [m.step_index for m in metas],
-            "base": base,
-            "overrides": overrides,
-            "source": dict(source or {}),
-        }
-        array = self._create(self._root[check_video_id(video_id)], token_dir_name(word), data.shape, data.dtype,
-                             data.shape[0], attrs)  # fmt: skip
-        array[...] = data
-        return self.path / video_id / token_dir_name(word)
-
-    def write_aggregates(
-        self,
-        word: str,
-        video_ids: Sequence[str],
-        read: Callable[[str], tuple[MapMetadata, np.ndarray]],
-        source: dict[str, Any] | None = None,
-    ) -> None:
-        """Write ``word``'s step averages of ``video_ids`` (``read(video_id) -> (metadata, array)``) as one array.
-
-        Reads and writes one shard (``aggregate_shard`` videos) at a time, so memory stays bounded.
+        Found in ``_aggregated/``, else (a batch written with ``storage_format: zarr`` that has not reached
+        its end yet) under ``_staged/<video_id>/``.
         """
-        if not video_ids:
-            return
-        first_meta, first = read(video_ids[0])
-        metas: list[MapMetadata] = []
-        array: Any = None
-        for start in range(0, len(video_ids), self.aggregate_shard):
-            block_ids = video_ids[start : start + self.aggregate_shard]
-            items = [(first_meta, first) if v == video_ids[0] else read(v) for v in block_ids]
-            _check_uniform(word, [(first_meta, first), *items])
-            metas += [m for m, _ in items]
-            if array is None:
-                shape = (len(video_ids), *first.shape)
-                attrs = {"dimension_names": ("video", *first_meta.axes), "word": word, "videos": list(video_ids),
-                         "base": {}, "overrides": [], "source": dict(source or {})}  # fmt: skip
-                group = self._root.require_group(AGGREGATES_GROUP)
-                array = self._create(group, token_dir_name(word), shape, first.dtype, self.aggregate_shard, attrs)
-            array[start : start + len(items)] = np.stack([a for _, a in items])  # whole shards: no rewrite
-        base, overrides = _split_metadata(metas)
-        array.attrs.update({"base": base, "overrides": overrides})
-
-    def mark_complete(self, video_id: str, summary: dict[str, Any]) -> None:
-        """Record the video as finished (call last, after every word is written)."""
-        self._root[check_video_id(video_id)].attrs.update({"complete": _json_normal(summary)})
-
-
-def _check_uniform(label: str, items: Sequence[tuple[MapMetadata, np.ndarray]]) -> None:
-    first_meta, first = items[0]
-    for meta, arr in items:
-        if meta.token_word != first_meta.token_word or arr.shape != first.shape or arr.dtype != first.dtype:
-            raise AttentionDataError(
-                f"{label}: maps of {meta.video_id}/{meta.token_word!r} ({arr.shape}, {arr.dtype}) differ from "
-                f"{first_meta.video_id}/{first_meta.token_word!r} ({first.shape}, {first.dtype}); cannot pack them"
+        aggregates = self.aggregates(word)
+        found = aggregates.read(video_id) if aggregates is not None else None
+        staged = f"{STAGED_GROUP}/{check_video_id(video_id)}/{token_dir_name(word)}"
+        if found is None and (self.path / staged / ZARR_JSON).is_file():
+            found = PackedAggregates(_zarr().open_array(self._store, path=staged, mode="r"), self.path / staged).read(
+                video_id
             )
+        return found
 
 
 __all__ = [
     "AGGREGATES_GROUP",
     "PACKED_STORE",
+    "STAGED_GROUP",
     "PackedAggregates",
     "PackedEntry",
     "PackedReader",
     "PackedWord",
-    "PackedWriter",
     "is_packed_store",
     "packed_store_for",
     "read_whole",

@@ -16,6 +16,7 @@ import json
 import pickle
 import shutil
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -81,11 +82,7 @@ class AttentionStore:
         dtype: str = "float32",
         aggregated_format: str | None = None,
     ) -> None:
-        for name, value in (("storage_format", storage_format), ("aggregated_format", aggregated_format)):
-            if value is not None and value not in EXTENSIONS:
-                raise AttentionDataError(f"{name} must be one of {sorted(EXTENSIONS)}, got {value!r}")
-        if dtype not in STORAGE_DTYPES:
-            raise AttentionDataError(f"storage dtype must be one of {STORAGE_DTYPES}, got {dtype!r}")
+        check_store_options(dtype, storage_format=storage_format, aggregated_format=aggregated_format)
         self.root = Path(root)
         self.storage_format = storage_format
         self.aggregated_format = aggregated_format or storage_format
@@ -159,20 +156,46 @@ class AttentionStore:
         if folder.is_dir():
             shutil.rmtree(folder)
 
+    def save_steps(self, metadata: Sequence[MapMetadata], stack: np.ndarray) -> list[Path]:
+        """Store a word's steps: ``stack`` is ``[step, *leading, frame, y, x]``, one metadata per step."""
+        return [self.save_step(meta, stack[i]) for i, meta in enumerate(metadata)]
+
     def _save(self, data_path: Path, meta_path: Path, metadata: MapMetadata, array: np.ndarray, fmt: str) -> Path:
-        arr = np.ascontiguousarray(array, dtype=np.dtype(self.dtype))  # [*leading, frame, y, x]
-        if tuple(arr.shape) != tuple(metadata.shape):
-            raise AttentionDataError(f"array shape {arr.shape} does not match metadata shape {metadata.shape}")
-        _check_frames(metadata, data_path)
-        meta = metadata.with_array(tuple(arr.shape), self.dtype)
-        meta = meta.stamped() if not meta.storage_timestamp else meta
+        arr, meta = stored_map(metadata, array, self.dtype, fmt, data_path)
         if fmt == "numpy":
             atomic_write_with(data_path, lambda fh: _write_npz(fh, arr, self.compress))
         else:
             atomic_write_with(data_path, lambda fh: _write_pt(fh, arr))
         # The metadata is written second: a step without metadata does not exist for readers.
-        atomic_write_text(meta_path, dataclasses.replace(meta, storage_format=fmt).to_json())
+        atomic_write_text(meta_path, meta.to_json())
         return data_path
+
+
+def check_store_options(dtype: str, **formats: str | None) -> None:
+    """Raise :class:`AttentionDataError` unless ``dtype`` and every given file format (``name=value``) is known."""
+    for name, value in formats.items():
+        if value is not None and value not in EXTENSIONS:
+            raise AttentionDataError(f"{name} must be one of {sorted(EXTENSIONS)}, got {value!r}")
+    if dtype not in STORAGE_DTYPES:
+        raise AttentionDataError(f"storage dtype must be one of {STORAGE_DTYPES}, got {dtype!r}")
+
+
+def stored_map(
+    metadata: MapMetadata, array: np.ndarray, dtype: str, fmt: str, where: Path
+) -> tuple[np.ndarray, MapMetadata]:
+    """The array and metadata exactly as a store keeps them (every layout writes these).
+
+    The array is cast to ``dtype`` (``[*leading, frame, y, x]``, C order); the metadata gets the array's
+    shape and dtype, a storage time when it has none, and ``storage_format`` ``fmt`` (the file format of
+    the seed layout: ``numpy`` or ``torch``). Errors name ``where``.
+    """
+    arr = np.ascontiguousarray(array, dtype=np.dtype(dtype))  # [*leading, frame, y, x]
+    if tuple(arr.shape) != tuple(metadata.shape):
+        raise AttentionDataError(f"array shape {arr.shape} does not match metadata shape {metadata.shape}")
+    _check_frames(metadata, where)
+    meta = metadata.with_array(tuple(arr.shape), dtype)
+    meta = meta.stamped() if not meta.storage_timestamp else meta
+    return arr, dataclasses.replace(meta, storage_format=fmt)
 
 
 def _write_npz(fh: IO[bytes], arr: np.ndarray, compress: bool) -> None:
@@ -261,4 +284,13 @@ def read_map(data_path: Path, meta_path: Path) -> AttentionInfo:
     return AttentionInfo(attention_map=array, metadata=metadata, path=data_path)
 
 
-__all__ = ["ARRAY_KEY", "AttentionInfo", "AttentionStore", "read_array", "read_map", "read_metadata"]
+__all__ = [
+    "ARRAY_KEY",
+    "AttentionInfo",
+    "AttentionStore",
+    "check_store_options",
+    "read_array",
+    "read_map",
+    "read_metadata",
+    "stored_map",
+]
