@@ -27,6 +27,7 @@ from attention_visual.config.limits import (
 from attention_visual.config.validation import checked as _check
 from attention_visual.config.validation import integer, validate_fields
 from attention_visual.errors import CaptureError
+from attention_visual.storage.metadata import PASS_NAMES
 
 IMAGE_WORD = "<image>"
 """The pseudo-word of the I2V/FLF2V image-branch share map (see :mod:`.image_share`)."""
@@ -80,7 +81,7 @@ class CaptureSettings:
     @property
     def passes(self) -> tuple[str, ...]:
         """The guidance passes captured, in storage order."""
-        return ("cond", "uncond") if self.guidance_pass == "both" else (self.guidance_pass,)
+        return PASS_NAMES if self.guidance_pass == "both" else (self.guidance_pass,)
 
     def captures_step(self, step_index: int) -> bool:
         """Whether denoising step ``step_index`` is recorded: one of every ``storage_interval``-th selected step.
