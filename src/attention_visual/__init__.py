@@ -18,8 +18,9 @@ The names below load their module on first use, so ``import attention_visual`` s
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from attention_visual.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -68,10 +69,7 @@ if TYPE_CHECKING:
     from attention_visual.visualization.attention_visualizer import AttentionVisualizer
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'attention_visual' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

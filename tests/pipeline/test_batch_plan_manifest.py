@@ -10,21 +10,10 @@ import pytest
 from attention_visual.errors import AttentionDataError, ConfigError
 from attention_visual.pipeline.distributed import RankContext
 from attention_visual.pipeline.plan import jobs_for_rank, plan_batch
+from attention_visual.storage import batch_manifest as bm
 from attention_visual.storage import token_dir_name
-from attention_visual.storage.batch_manifest import (
-    MANIFEST_SCHEMA_VERSION,
-    Manifest,
-    PromptRecord,
-    RenderRecord,
-    Timings,
-    VideoPaths,
-    VideoRecord,
-    read_manifest,
-    read_status,
-    write_manifest,
-    write_status,
-)
 from pipeline.pipeline_support import tiny_config
+from support.map_batch import batch_manifest
 
 
 def test_plan_numbers_prompts_and_videos_and_derives_seeds(tmp_path: Path) -> None:
@@ -84,8 +73,8 @@ def test_rank_context_reads_torchrun_environment() -> None:
         RankContext.from_env({"WORLD_SIZE": "two"})
 
 
-def _record(status: str = "done") -> VideoRecord:
-    return VideoRecord(
+def _record(status: str = "done") -> bm.VideoRecord:
+    return bm.VideoRecord(
         video_id="prompt_001_vid_002",
         index=1,
         prompt_index=1,
@@ -100,51 +89,47 @@ def _record(status: str = "done") -> VideoRecord:
         rank=1,
         started="2025-01-01T00:00:00+00:00",
         finished="2025-01-01T00:01:00+00:00",
-        timings=Timings(generation_s=1.23456, capture_save_s=0.5, video_write_s=0.1, render_s=None),  # 1.235
-        paths=VideoPaths("videos/prompt_001/video_002.mp4", "attention_maps/prompt_001_vid_002", ("a.mp4",)),
-        renders=(RenderRecord("cat", "attention", "per_video", "a.mp4", "done"),),
+        timings=bm.Timings(generation_s=1.23456, capture_save_s=0.5, video_write_s=0.1, render_s=None),  # 1.235
+        paths=bm.VideoPaths("videos/prompt_001/video_002.mp4", "attention_maps/prompt_001_vid_002", ("a.mp4",)),
+        renders=(bm.RenderRecord("cat", "attention", "per_video", "a.mp4", "done"),),
     )
 
 
 def test_manifest_round_trips_through_json(tmp_path: Path) -> None:
-    manifest = Manifest(
-        batch_name="demo_20250101-000000",
-        created="2025-01-01T00:00:00+00:00",
-        updated="2025-01-01T00:02:00+00:00",
-        config_path="/abs/demo.yaml",
-        model_id="tiny",
+    manifest = batch_manifest(
+        "demo_20250101-000000",
+        [bm.PromptRecord(1, "a (cat)", "a cat", ("cat",), ("prompt_001_vid_001", "prompt_001_vid_002"))],
+        [_record(), _record("failed")],
         world_size=2,
         versions={"torch": "2.13"},
-        prompts=(PromptRecord(1, "a (cat)", "a cat", ("cat",), ("prompt_001_vid_001", "prompt_001_vid_002")),),
-        videos=(_record(), _record("failed")),
     )
     path = tmp_path / "manifest.json"
-    write_manifest(path, manifest)
+    bm.write_manifest(path, manifest)
     data = json.loads(path.read_text())
-    assert data["schema_version"] == MANIFEST_SCHEMA_VERSION
+    assert data["schema_version"] == bm.MANIFEST_SCHEMA_VERSION
     assert data["counts"] == {"done": 1, "failed": 1, "pending": 0, "interrupted": 0, "render_failures": 0}
     assert data["videos"][0]["timings"]["generation_s"] == 1.235  # rounded to ms
     assert data["videos"][0]["paths"]["attention_videos"] == ["a.mp4"]
-    back = read_manifest(path)
+    back = bm.read_manifest(path)
     assert back.videos[1] == _record("failed")
     assert back.prompts == manifest.prompts
     data["schema_version"] = 99
     path.write_text(json.dumps(data))
     with pytest.raises(AttentionDataError, match="schema version 99"):
-        read_manifest(path)
+        bm.read_manifest(path)
 
 
 def test_status_files_are_read_leniently(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "status" / "prompt_001_vid_002.json"
-    assert read_status(path) is None
-    write_status(path, _record())
-    assert read_status(path) == _record()
+    assert bm.read_status(path) is None
+    bm.write_status(path, _record())
+    assert bm.read_status(path) == _record()
     data = json.loads(path.read_text())
     data["video"]["a_field_from_the_future"] = 1  # added fields are ignored
     path.write_text(json.dumps(data))
-    assert read_status(path) == _record()
+    assert bm.read_status(path) == _record()
     path.write_text('{"schema_version": 1, "video": {"video_id"')  # truncated by hand
-    assert read_status(path) is None
+    assert bm.read_status(path) is None
     assert "will be redone" in caplog.text
     with pytest.raises(AttentionDataError, match="status must be one of"):
-        VideoRecord.from_dict({**_record().to_dict(), "status": "great"})
+        bm.VideoRecord.from_dict({**_record().to_dict(), "status": "great"})

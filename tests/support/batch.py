@@ -27,8 +27,8 @@ from attention_visual.storage.batch_manifest import (
     Timings,
     VideoPaths,
     VideoRecord,
-    write_manifest,
 )
+from support.map_batch import write_batch_manifest
 from support.maps import save_word, write_video
 from support.synthetic import make_metadata
 
@@ -113,19 +113,7 @@ def build_batch(
             )
         prompt_records.append(PromptRecord(p, text, parsed.clean, parsed.words, tuple(ids)))
     template.unlink()
-    manifest = Manifest(
-        batch_name=batch_dir.name,
-        created="2025-01-31T12:00:00+00:00",
-        updated="2025-01-31T12:05:00+00:00",
-        config_path="/nowhere/config.yaml",
-        model_id="tiny",
-        world_size=1,
-        versions={"python": "3.11"},
-        prompts=tuple(prompt_records),
-        videos=tuple(video_records),
-    )
-    write_manifest(batch_dir / "manifest.json", manifest)
-    return manifest
+    return write_batch_manifest(batch_dir, prompt_records, video_records)
 
 
 def _write_video(

@@ -1,12 +1,14 @@
 """Batch folders with chosen maps per video: the real manifest schema and store, no model, no videos.
 
 Import as ``from support.map_batch import write_map_batch`` (tests/ is on pytest's pythonpath).
+:func:`write_batch_manifest` writes the manifest of any synthetic batch (also :mod:`support.batch`'s).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +40,7 @@ def write_map_batch(
     """
     store = AttentionStore(batch_dir / "attention_maps")
     records: list[VideoRecord] = []
-    prompt_records = []
+    prompt_records: list[PromptRecord] = []
     for p, text in enumerate(prompts, start=1):
         parsed = parse_prompt(text)
         ids = []
@@ -80,16 +82,32 @@ def write_map_batch(
                 )
             )
         prompt_records.append(PromptRecord(p, text, parsed.clean, parsed.words, tuple(ids)))
-    manifest = Manifest(
-        batch_name=batch_dir.name,
-        created="2025-01-31T12:00:00+00:00",
-        updated="2025-01-31T12:05:00+00:00",
-        config_path="/nowhere/config.yaml",
-        model_id="tiny",
-        world_size=1,
-        versions={"python": "3.11"},
-        prompts=tuple(prompt_records),
-        videos=tuple(records),
-    )
+    return write_batch_manifest(batch_dir, prompt_records, records)
+
+
+def batch_manifest(
+    batch_name: str, prompts: Sequence[PromptRecord], videos: Sequence[VideoRecord], **fields: Any
+) -> Manifest:
+    """A manifest of ``prompts`` and ``videos`` with fixed times, config path, model and versions.
+
+    ``fields`` replaces any other :class:`Manifest` field (``world_size=2``).
+    """
+    values: dict[str, Any] = {
+        "batch_name": batch_name,
+        "created": "2025-01-31T12:00:00+00:00",
+        "updated": "2025-01-31T12:05:00+00:00",
+        "config_path": "/nowhere/config.yaml",
+        "model_id": "tiny",
+        "world_size": 1,
+        "versions": {"python": "3.11"},
+        "prompts": tuple(prompts),
+        "videos": tuple(videos),
+    }
+    return Manifest(**{**values, **fields})
+
+
+def write_batch_manifest(batch_dir: Path, prompts: Sequence[PromptRecord], videos: Sequence[VideoRecord]) -> Manifest:
+    """Write ``batch_dir/manifest.json`` (a :func:`batch_manifest` named after the folder); return it."""
+    manifest = batch_manifest(batch_dir.name, prompts, videos)
     write_manifest(batch_dir / "manifest.json", manifest)
     return manifest

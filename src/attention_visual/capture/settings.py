@@ -29,6 +29,7 @@ from attention_visual.config.limits import (
 from attention_visual.config.validation import checked as _check
 from attention_visual.config.validation import integer, validate_fields
 from attention_visual.errors import CaptureError, ConfigError
+from attention_visual.storage.metadata import PASS_NAMES
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class CaptureSettings:
     @property
     def passes(self) -> tuple[str, ...]:
         """The guidance passes captured, in storage order."""
-        return ("cond", "uncond") if self.guidance_pass == "both" else (self.guidance_pass,)
+        return PASS_NAMES if self.guidance_pass == "both" else (self.guidance_pass,)
 
     def captures_step(self, step_index: int) -> bool:
         """Whether denoising step ``step_index`` is recorded: one of every ``storage_interval``-th selected step.

@@ -18,10 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from attention_visual.analysis.seed_video import write_seed_video
-from attention_visual.cli.video_cmd import figsize, frame_mode, non_negative_int, positive_float, positive_int
+from attention_visual.cli.video_cmd import (
+    add_look_arguments,
+    add_video_look_arguments,
+    frame_mode,
+    given_options,
+    positive_int,
+)
 from attention_visual.config import load_config
 from attention_visual.errors import ConfigError, RenderError
-from attention_visual.render.options import NORMALIZATIONS, VIDEO_FORMATS, RenderOptions
+from attention_visual.render.options import RenderOptions
 from attention_visual.storage import token_dir_name
 from attention_visual.storage.batch_layout import CONFIG_FILE
 
@@ -46,16 +52,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--prompt", type=positive_int, help="the prompt number (default: every prompt with the word)")
     parser.add_argument("--output", type=Path, help="output video (default BATCH_DIR/seed_videos/<word>.mp4)")
     parser.add_argument("--frame", type=frame_mode, default="mean", help="mean (default) or a latent frame index")
-    parser.add_argument("--colormap", help="any matplotlib colormap (default: the batch config's)")
-    parser.add_argument("--fps", type=positive_float, help="frames per second (> 0)")
-    parser.add_argument("--figsize", type=figsize, help='frame size in inches, "width,height"')
-    parser.add_argument("--dpi", type=positive_int, help="pixels per inch")
-    parser.add_argument("--normalization", choices=NORMALIZATIONS, help="how map colours are scaled")
-    parser.add_argument("--interpolation-steps", type=non_negative_int, help="blended frames between steps")
-    parser.add_argument("--video-format", choices=VIDEO_FORMATS, help="container and codec without an --output suffix")
-    parser.add_argument(
-        "--no-colorbar", dest="include_colorbar", action="store_const", const=False, help="draw no colorbar"
-    )
+    add_look_arguments(parser, batch_defaults=True)
+    add_video_look_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -75,13 +73,7 @@ def run(args: argparse.Namespace) -> int:
     """Handle ``attention-visual seeds``; print the video's path and return the exit status."""
     if args.frame == "tile":
         raise RenderError("--frame tile is not available for the seed grid (its tiles are seeds); use mean or k")
-    params = batch_render_params(args.batch_dir)
-    for name in PARAM_OPTIONS:
-        value = getattr(args, name, None)
-        if value is not None:
-            params[name] = value
-    if args.video_format is not None:
-        params["video_format"] = args.video_format
+    params = {**batch_render_params(args.batch_dir), **given_options(args, (*PARAM_OPTIONS, "video_format"))}
     options = RenderOptions.from_mapping(params)
     output = args.output
     if output is None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from attention_visual.errors import RenderError
-from attention_visual.render.options import NORMALIZATIONS, VIDEO_FORMATS
+from attention_visual.render.options import NORMALIZATIONS, VIDEO_FORMATS, RenderOptions
 from attention_visual.render.sources import LAYOUTS
 from attention_visual.storage import token_dir_name
 from attention_visual.storage.layout import AGGREGATED_DIR
@@ -64,27 +64,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--frame", type=frame_mode, default="mean", help="step videos: mean (default), tile, or a latent frame index"
     )
     parser.add_argument("--layout", choices=LAYOUTS, default="overlay", help="overlay layout (default overlay)")
-    parser.add_argument("--interpolation-steps", type=non_negative_int, help="blended frames between steps")
     parser.add_argument("--include-timestamp", action="store_true", help="show step / denoising progress or time")
     parser.add_argument("--static-duration", type=positive_float, help="seconds the aggregated map is shown")
-    parser.add_argument("--video-format", choices=VIDEO_FORMATS, help="container and codec (default: from suffix)")
-    parser.add_argument(
-        "--no-colorbar", dest="include_colorbar", action="store_const", const=False, help="draw no colorbar"
-    )
+    add_video_look_arguments(parser)
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared with ``compare``: where the maps are and how they look."""
     parser.add_argument("--attention-dir", type=Path, required=True, help="the attention_maps/ folder")
     parser.add_argument("--video-id", help="the video, e.g. prompt_001_vid_001")
-    parser.add_argument("--colormap", help="any matplotlib colormap (default hot)")
-    parser.add_argument("--fps", type=positive_float, help="frames per second of step videos (> 0)")
-    parser.add_argument("--figsize", type=figsize, help='frame size in inches, "width,height" (default 12,8)')
-    parser.add_argument("--normalization", choices=NORMALIZATIONS, help="how maps are scaled (default global)")
-    parser.add_argument("--dpi", type=positive_int, help="pixels per inch (default 100)")
+    add_look_arguments(parser)
     parser.add_argument("--config", type=Path, help="take visualization_params from this config file")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value (with --config; repeatable)")  # fmt: skip
+
+
+def add_look_arguments(parser: argparse.ArgumentParser, *, batch_defaults: bool = False) -> None:
+    """Add --colormap, --fps, --figsize, --normalization and --dpi: how the maps look.
+
+    Shared by ``video``, ``compare`` and ``seeds``. The help names the default: :class:`RenderOptions`'
+    or, with ``batch_defaults``, the batch config's.
+    """
+    base = RenderOptions()
+    size = ",".join(f"{side:g}" for side in base.figsize)
+
+    def default(value: object) -> str:
+        return "default: the batch config's" if batch_defaults else f"default {value}"
+
+    parser.add_argument("--colormap", help=f"any matplotlib colormap ({default(base.colormap)})")
+    parser.add_argument(
+        "--fps", type=positive_float, help=f"frames per second of step videos, > 0 ({default(f'{base.fps:g}')})"
+    )
+    parser.add_argument("--figsize", type=figsize, help=f'frame size in inches, "width,height" ({default(size)})')
+    normalization = f"how map colours are scaled ({default(base.normalization)})"
+    parser.add_argument("--normalization", choices=NORMALIZATIONS, help=normalization)
+    parser.add_argument("--dpi", type=positive_int, help=f"pixels per inch (default {base.dpi})")  # not a config key
+
+
+def add_video_look_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --interpolation-steps, --video-format and --no-colorbar (``video``, ``seeds``)."""
+    parser.add_argument("--interpolation-steps", type=non_negative_int, help="blended frames between steps")
+    parser.add_argument(
+        "--video-format",
+        choices=VIDEO_FORMATS,
+        help="container and codec (default: --output's suffix, else the config's)",
+    )
+    parser.add_argument(
+        "--no-colorbar", dest="include_colorbar", action="store_const", const=False, help="draw no colorbar"
+    )
+
+
+def given_options(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    """``{name: value}`` of the options among ``names`` that the command line sets (not None)."""
+    return {name: value for name in names if (value := getattr(args, name, None)) is not None}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,13 +156,7 @@ def build_visualizer(analyzer: AttentionAnalyzer, args: argparse.Namespace) -> A
         params = load_config(args.config, overrides=args.overrides).attention_analysis.visualization_params.to_dict()
     elif args.overrides:
         raise RenderError("--set needs --config")
-    for name in PARAM_OPTIONS:
-        value = getattr(args, name, None)
-        if value is not None:
-            params[name] = value
-    if args.dpi is not None:
-        params["dpi"] = args.dpi
-    return AttentionVisualizer.from_params(analyzer, params)
+    return AttentionVisualizer.from_params(analyzer, {**params, **given_options(args, (*PARAM_OPTIONS, "dpi"))})
 
 
 def listing(analyzer: AttentionAnalyzer, video_id: str | None = None) -> str:
@@ -237,4 +263,14 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
-__all__ = ["add_arguments", "add_source_arguments", "build_visualizer", "listing", "register", "run"]
+__all__ = [
+    "add_arguments",
+    "add_look_arguments",
+    "add_source_arguments",
+    "add_video_look_arguments",
+    "build_visualizer",
+    "given_options",
+    "listing",
+    "register",
+    "run",
+]

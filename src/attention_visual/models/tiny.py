@@ -60,17 +60,12 @@ TINY_NUM_LAYERS = 2
 
 
 @dataclass(frozen=True)
-class TinyDefaults:
-    """Recommended generation settings for the tiny pipeline in demos and tests.
-
-    The defaults give a non-square latent token grid, so that a swapped height/width shows up:
-    ``height=32, width=48, num_frames=9`` → VAE latents ``[16, 3, 4, 6]`` (8x spatial, 4x temporal:
-    ``(9 - 1) / 4 + 1 = 3`` latent frames) → with patch ``(1, 2, 2)`` a grid of
-    ``3 frames × 2 × 3`` = 18 video tokens per cross-attention query set.
+class TinySettings:
+    """Generation settings of a tiny pipeline call (what :meth:`call_kwargs` passes).
 
     Attributes:
-        height: Video height in pixels; a multiple of 16 (VAE factor 8 x patch 2).
-        width: Video width in pixels; a multiple of 16.
+        height: Video height in pixels.
+        width: Video width in pixels.
         num_frames: Number of frames, of the form ``4k + 1``.
         num_inference_steps: Denoising steps.
         guidance_scale: Classifier-free guidance scale (``> 1`` runs a cond and an uncond pass).
@@ -83,6 +78,31 @@ class TinyDefaults:
     num_inference_steps: int = 2
     guidance_scale: float = 5.0
     max_sequence_length: int = 32
+
+    def call_kwargs(self) -> dict[str, Any]:
+        """Return the settings as keyword arguments for ``WanPipeline.__call__``."""
+        return {
+            "height": self.height,
+            "width": self.width,
+            "num_frames": self.num_frames,
+            "num_inference_steps": self.num_inference_steps,
+            "guidance_scale": self.guidance_scale,
+            "max_sequence_length": self.max_sequence_length,
+        }
+
+
+@dataclass(frozen=True)
+class TinyDefaults(TinySettings):
+    """Recommended generation settings for the tiny pipeline in demos and tests.
+
+    The defaults give a non-square latent token grid, so that a swapped height/width shows up:
+    ``height=32, width=48, num_frames=9`` → VAE latents ``[16, 3, 4, 6]`` (8x spatial, 4x temporal:
+    ``(9 - 1) / 4 + 1 = 3`` latent frames) → with patch ``(1, 2, 2)`` a grid of
+    ``3 frames × 2 × 3`` = 18 video tokens per cross-attention query set.
+
+    The fields are :class:`TinySettings`'; here ``height`` and ``width`` must be multiples of 16
+    (VAE factor 8 x patch 2).
+    """
 
     def __post_init__(self) -> None:
         """Validate the sizes against the tiny VAE and patch size.
@@ -125,17 +145,6 @@ class TinyDefaults:
         frames, rows, cols = self.token_grid
         return frames * rows * cols
 
-    def call_kwargs(self) -> dict[str, Any]:
-        """Return the settings as keyword arguments for ``WanPipeline.__call__``."""
-        return {
-            "height": self.height,
-            "width": self.width,
-            "num_frames": self.num_frames,
-            "num_inference_steps": self.num_inference_steps,
-            "guidance_scale": self.guidance_scale,
-            "max_sequence_length": self.max_sequence_length,
-        }
-
 
 TINY_DEFAULTS = TinyDefaults()
 """The recommended tiny generation settings (32 x 48 pixels, 9 frames, 2 steps, 32 prompt tokens)."""
@@ -144,6 +153,36 @@ DEFAULT_CROSS_ATTENTION_GAIN = 2.0
 """Value the tiny transformer's cross-attention ``norm_q``/``norm_k`` weights are set to (see below)."""
 
 _TEXT_DIM = 32
+
+TINY_TRANSFORMER_CONFIG: dict[str, Any] = {
+    "patch_size": _PATCH_SIZE,
+    "num_attention_heads": 2,
+    "attention_head_dim": 12,
+    "in_channels": _LATENT_CHANNELS,
+    "out_channels": _LATENT_CHANNELS,
+    "text_dim": _TEXT_DIM,
+    "freq_dim": 256,
+    "ffn_dim": 32,
+    "num_layers": TINY_NUM_LAYERS,
+    "cross_attn_norm": True,
+    "qk_norm": "rms_norm_across_heads",
+    "rope_max_seq_len": 32,
+}
+"""``WanTransformer3DModel`` arguments of the tiny transformer (the tiny variants override a few)."""
+
+
+def sharpen_cross_attention(transformer: torch.nn.Module, gain: float) -> None:
+    """Set every cross-attention ``norm_q``/``norm_k`` (and image-branch ``norm_added_k``) weight to ``gain``.
+
+    See :func:`build_tiny_pipeline` for why.
+    """
+    with torch.no_grad():
+        for name, module in transformer.named_modules():
+            if name.endswith("attn2"):
+                for norm in ("norm_q", "norm_k", "norm_added_k"):
+                    weight = getattr(getattr(module, norm, None), "weight", None)
+                    if isinstance(weight, torch.Tensor):
+                        weight.fill_(gain)
 
 
 def build_tiny_pipeline(
@@ -217,20 +256,7 @@ def build_tiny_pipeline(
                 decoder_start_token_id=tokenizer.pad_token_id,
             )
         ).eval()
-        transformer = WanTransformer3DModel(
-            patch_size=_PATCH_SIZE,
-            num_attention_heads=2,
-            attention_head_dim=12,
-            in_channels=_LATENT_CHANNELS,
-            out_channels=_LATENT_CHANNELS,
-            text_dim=_TEXT_DIM,
-            freq_dim=256,
-            ffn_dim=32,
-            num_layers=TINY_NUM_LAYERS,
-            cross_attn_norm=True,
-            qk_norm="rms_norm_across_heads",
-            rope_max_seq_len=32,
-        ).eval()
+        transformer = WanTransformer3DModel(**TINY_TRANSFORMER_CONFIG).eval()
         vae = AutoencoderKLWan(
             base_dim=3,
             z_dim=_LATENT_CHANNELS,
@@ -238,10 +264,7 @@ def build_tiny_pipeline(
             num_res_blocks=1,
             temperal_downsample=[False, True, True],
         ).eval()
-    with torch.no_grad():
-        for block in transformer.blocks:
-            block.attn2.norm_q.weight.fill_(cross_attention_gain)
-            block.attn2.norm_k.weight.fill_(cross_attention_gain)
+    sharpen_cross_attention(transformer, cross_attention_gain)
 
     scheduler = UniPCMultistepScheduler(
         num_train_timesteps=1000,

@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import string
 
-from transformers import T5Tokenizer
+from transformers import SPIECE_UNDERLINE, T5Tokenizer
 
 from attention_visual.errors import ConfigError
-
-SPIECE_UNDERLINE = "▁"
 
 # Scores are log-probabilities: Unigram picks the segmentation with the largest sum, so a whole word
 # (one piece, about -5) beats any split, and a split into sub-words (-7 each) beats single characters
@@ -133,4 +131,4 @@ def build_tiny_tokenizer(model_max_length: int = 512) -> T5Tokenizer:
     return tokenizer
 
 
-__all__ = ["SPIECE_UNDERLINE", "build_tiny_tokenizer", "tiny_vocab"]
+__all__ = ["build_tiny_tokenizer", "tiny_vocab"]

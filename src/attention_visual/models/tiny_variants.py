@@ -2,8 +2,8 @@
 
 Each is built in memory from the tiny Wan2.1 pipeline's parts (:func:`~.tiny.build_tiny_pipeline`:
 the hand-made tokenizer, the 2-layer UMT5 text encoder, the 8x VAE, the UniPC scheduler) plus
-the transformers, VAE and image encoder each variant needs, with the sizes of diffusers' own Wan
-pipeline tests (2 blocks, 2 heads of 12, text_dim 32):
+the transformers, VAE and image encoder each variant needs (:mod:`.tiny_parts`), with the sizes of
+diffusers' own Wan pipeline tests (2 blocks, 2 heads of 12, text_dim 32):
 
 =====================  ====================================================================================
 model id               what it is
@@ -35,16 +35,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from diffusers.models.autoencoders.autoencoder_kl_wan import AutoencoderKLWan
-from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
-from diffusers.models.transformers.transformer_wan_vace import WanVACETransformer3DModel
 from diffusers.pipelines.wan.pipeline_wan import WanPipeline
 from PIL import Image
-from torch import nn
 
 if TYPE_CHECKING:
     # Imported where used: importing the I2V pipeline module makes transformers warn about torchvision,
@@ -52,25 +47,26 @@ if TYPE_CHECKING:
     from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
     from diffusers.pipelines.wan.pipeline_wan_vace import WanVACEPipeline
     from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipeline
-    from transformers import CLIPImageProcessorPil, CLIPVisionModelWithProjection
 
 from attention_visual.errors import ConfigError
-from attention_visual.models.tiny import (
-    DEFAULT_CROSS_ATTENTION_GAIN,
-    TINY_DEFAULTS,
-    TINY_MODEL_ID,
-    build_tiny_pipeline,
+from attention_visual.models.tiny import DEFAULT_CROSS_ATTENTION_GAIN, TINY_DEFAULTS, TINY_MODEL_ID, TinySettings
+from attention_visual.models.tiny_parts import (
+    CLIP_IMAGE_SIZE,
+    CLIP_WIDTH,
+    INNER_DIM,
+    NO_IMAGE_ENCODER,
+    PipelineT,
+    assemble,
+    base_pipeline,
+    tiny_clip,
+    tiny_transformer,
+    tiny_vae_5b,
 )
 from attention_visual.models.variants import WAN_TEXT_CONTEXT
 
-_HEADS, _HEAD_DIM = 2, 12
-_P = TypeVar("_P", "WanPipeline", "WanImageToVideoPipeline", "WanVACEPipeline", "WanVideoToVideoPipeline")
-_CLIP_IMAGE_SIZE = 4  # CLIP patch 1: 4 x 4 + 1 = 17 image tokens per image
-_CLIP_WIDTH = 4
 
-
-@dataclass(frozen=True)
-class TinyModel:
+@dataclass(frozen=True, kw_only=True)
+class TinyModel(TinySettings):
     """One tiny model id: which variant it is, how to build it, and settings that fit it.
 
     Attributes:
@@ -86,24 +82,14 @@ class TinyModel:
     variant: str
     builder: Callable[[int, float, float], Any]
     inputs: tuple[str, ...] = ()
-    height: int = 32
-    width: int = 48
-    num_frames: int = 9
-    num_inference_steps: int = 2
-    guidance_scale: float = 5.0
-    max_sequence_length: int = 32
     frames_from_video: bool = False
 
     def call_kwargs(self) -> dict[str, Any]:
         """The settings as keyword arguments of the pipeline call (inputs not included)."""
-        return {
-            "height": self.height,
-            "width": self.width,
-            **({} if self.frames_from_video else {"num_frames": self.num_frames}),
-            "num_inference_steps": self.num_inference_steps,
-            "guidance_scale": self.guidance_scale,
-            "max_sequence_length": self.max_sequence_length,
-        }
+        kwargs = super().call_kwargs()
+        if self.frames_from_video:
+            del kwargs["num_frames"]
+        return kwargs
 
     def build(
         self, seed: int = 0, *, cross_attention_gain: float = DEFAULT_CROSS_ATTENTION_GAIN, flow_shift: float = 3.0
@@ -112,175 +98,81 @@ class TinyModel:
         return self.builder(seed, cross_attention_gain, flow_shift)
 
 
-def _sharpen(transformer: nn.Module, gain: float) -> None:
-    """Set every cross-attention ``norm_q``/``norm_k``/``norm_added_k`` weight to ``gain`` (see :mod:`.tiny`)."""
-    with torch.no_grad():
-        for name, module in transformer.named_modules():
-            if name.endswith("attn2"):
-                for norm in ("norm_q", "norm_k", "norm_added_k"):
-                    weight = getattr(getattr(module, norm, None), "weight", None)
-                    if isinstance(weight, torch.Tensor):
-                        weight.fill_(gain)
-
-
-def _transformer(seed: int, gain: float, **overrides: Any) -> Any:
-    """A ``WanTransformer3DModel`` (``WanVACETransformer3DModel`` with ``vace_layers``) of the tests' size."""
-    config: dict[str, Any] = {
-        "patch_size": (1, 2, 2),
-        "num_attention_heads": _HEADS,
-        "attention_head_dim": _HEAD_DIM,
-        "in_channels": 16,
-        "out_channels": 16,
-        "text_dim": 32,
-        "freq_dim": 256,
-        "ffn_dim": 32,
-        "num_layers": 2,
-        "cross_attn_norm": True,
-        "qk_norm": "rms_norm_across_heads",
-        "rope_max_seq_len": 32,
-        **overrides,
-    }
-    cls = WanVACETransformer3DModel if "vace_layers" in config else WanTransformer3DModel
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = cls(**config).eval()
-    _sharpen(model, gain)
-    return model
-
-
-def _clip(seed: int) -> tuple[CLIPVisionModelWithProjection, CLIPImageProcessorPil]:
-    from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        encoder = CLIPVisionModelWithProjection(
-            CLIPVisionConfig(
-                hidden_size=_CLIP_WIDTH,
-                projection_dim=_CLIP_WIDTH,
-                num_hidden_layers=2,
-                num_attention_heads=2,
-                image_size=_CLIP_IMAGE_SIZE,
-                intermediate_size=16,
-                patch_size=1,
-            )
-        ).eval()
-    return encoder, CLIPImageProcessorPil(crop_size=_CLIP_IMAGE_SIZE, size=_CLIP_IMAGE_SIZE)
-
-
-def _vae_5b(seed: int) -> AutoencoderKLWan:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        vae: AutoencoderKLWan = AutoencoderKLWan(
-            base_dim=3,
-            z_dim=48,
-            in_channels=12,
-            out_channels=12,
-            is_residual=True,
-            patch_size=2,
-            latents_mean=[0.0] * 48,
-            latents_std=[1.0] * 48,
-            dim_mult=[1, 1, 1, 1],
-            num_res_blocks=1,
-            scale_factor_spatial=16,
-            scale_factor_temporal=4,
-            temperal_downsample=[False, True, True],
-        ).eval()
-    return vae
-
-
-def _text_parts(base: WanPipeline) -> dict[str, Any]:
-    return {"tokenizer": base.tokenizer, "text_encoder": base.text_encoder, "scheduler": base.scheduler}
-
-
-def _quiet(pipe: _P) -> _P:
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
 def build_tiny_wan22_a14b(seed: int, gain: float, flow_shift: float) -> WanPipeline:
     """Two experts of the same config (different weights), ``boundary_ratio`` 0.875 as Wan2.2-T2V-A14B."""
-    base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
-    return _quiet(
-        WanPipeline(
-            **_text_parts(base),
-            transformer=base.transformer,
-            transformer_2=_transformer(seed + 1, gain),
-            vae=base.vae,
-            boundary_ratio=0.875,
-        )
+    base = base_pipeline(seed, gain, flow_shift)
+    return assemble(
+        WanPipeline,
+        base,
+        transformer=base.transformer,
+        transformer_2=tiny_transformer(seed + 1, gain),
+        vae=base.vae,
+        boundary_ratio=0.875,
+    )
+
+
+def _ti2v_5b(cls: type[PipelineT], seed: int, gain: float, flow_shift: float, **components: Any) -> PipelineT:
+    """TI2V-5B: a 48-channel transformer, the 48-channel residual VAE (16x, patch 2), ``expand_timesteps``."""
+    return assemble(
+        cls,
+        base_pipeline(seed, gain, flow_shift),
+        transformer=tiny_transformer(seed + 1, gain, in_channels=48, out_channels=48),
+        vae=tiny_vae_5b(seed + 2),
+        expand_timesteps=True,
+        **components,
     )
 
 
 def build_tiny_ti2v_5b(seed: int, gain: float, flow_shift: float) -> WanPipeline:
     """TI2V-5B text-to-video: 48-channel residual VAE (16x, patch 2), ``expand_timesteps``."""
-    base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
-    return _quiet(
-        WanPipeline(
-            **_text_parts(base),
-            transformer=_transformer(seed + 1, gain, in_channels=48, out_channels=48),
-            vae=_vae_5b(seed + 2),
-            expand_timesteps=True,
-        )
-    )
+    return _ti2v_5b(WanPipeline, seed, gain, flow_shift)
 
 
 def build_tiny_ti2v_5b_i2v(seed: int, gain: float, flow_shift: float) -> WanImageToVideoPipeline:
     """TI2V-5B image-to-video: as :func:`build_tiny_ti2v_5b`, the image latent is frame 0 (timestep 0)."""
     from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
 
-    base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
-    return _quiet(
-        WanImageToVideoPipeline(
-            **_text_parts(base),
-            transformer=_transformer(seed + 1, gain, in_channels=48, out_channels=48),
-            vae=_vae_5b(seed + 2),
-            image_encoder=None,  # type: ignore[arg-type]  # optional component, annotated as required
-            image_processor=None,  # type: ignore[arg-type]
-            expand_timesteps=True,
-        )
-    )
+    return _ti2v_5b(WanImageToVideoPipeline, seed, gain, flow_shift, **NO_IMAGE_ENCODER)
 
 
 def build_tiny_wan22_i2v_a14b(seed: int, gain: float, flow_shift: float) -> WanImageToVideoPipeline:
     """Wan2.2-I2V-A14B in small: two 36-channel experts, no image encoder, ``boundary_ratio`` 0.9."""
     from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
 
-    base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
-    return _quiet(
-        WanImageToVideoPipeline(
-            **_text_parts(base),
-            transformer=_transformer(seed + 1, gain, in_channels=36),
-            transformer_2=_transformer(seed + 2, gain, in_channels=36),
-            vae=base.vae,
-            image_encoder=None,  # type: ignore[arg-type]  # optional component, annotated as required
-            image_processor=None,  # type: ignore[arg-type]
-            boundary_ratio=0.9,
-        )
+    base = base_pipeline(seed, gain, flow_shift)
+    return assemble(
+        WanImageToVideoPipeline,
+        base,
+        transformer=tiny_transformer(seed + 1, gain, in_channels=36),
+        transformer_2=tiny_transformer(seed + 2, gain, in_channels=36),
+        vae=base.vae,
+        boundary_ratio=0.9,
+        **NO_IMAGE_ENCODER,
     )
 
 
 def _build_image_branch(seed: int, gain: float, flow_shift: float, *, last_frame: bool) -> WanImageToVideoPipeline:
     from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
 
-    base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
-    encoder, processor = _clip(seed + 2)
-    tokens = _CLIP_IMAGE_SIZE * _CLIP_IMAGE_SIZE + 1
-    transformer = _transformer(
+    base = base_pipeline(seed, gain, flow_shift)
+    encoder, processor = tiny_clip(seed + 2)
+    tokens = CLIP_IMAGE_SIZE * CLIP_IMAGE_SIZE + 1
+    transformer = tiny_transformer(
         seed + 1,
         gain,
         in_channels=36,
-        image_dim=_CLIP_WIDTH,
-        added_kv_proj_dim=_HEADS * _HEAD_DIM,
+        image_dim=CLIP_WIDTH,
+        added_kv_proj_dim=INNER_DIM,
         pos_embed_seq_len=2 * tokens if last_frame else None,
     )
-    return _quiet(
-        WanImageToVideoPipeline(
-            **_text_parts(base),
-            transformer=transformer,
-            vae=base.vae,
-            image_encoder=encoder,  # type: ignore[arg-type]  # Wan's own checkpoints use ...WithProjection too
-            image_processor=processor,  # type: ignore[arg-type]  # the PIL backend (no torchvision)
-        )
+    # Wan's own checkpoints use a CLIP ...WithProjection encoder too; the processor is the PIL one (no torchvision).
+    return assemble(
+        WanImageToVideoPipeline,
+        base,
+        transformer=transformer,
+        vae=base.vae,
+        image_encoder=encoder,
+        image_processor=processor,
     )
 
 
@@ -298,21 +190,17 @@ def build_tiny_vace(seed: int, gain: float, flow_shift: float) -> WanVACEPipelin
     """``WanVACETransformer3DModel`` with 3 main blocks and 2 VACE blocks (``vace_layers`` [0, 2])."""
     from diffusers.pipelines.wan.pipeline_wan_vace import WanVACEPipeline
 
-    base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
-    transformer = _transformer(seed + 1, gain, num_layers=3, vace_layers=[0, 2], vace_in_channels=96)
-    return _quiet(WanVACEPipeline(**_text_parts(base), transformer=transformer, vae=base.vae))
+    base = base_pipeline(seed, gain, flow_shift)
+    transformer = tiny_transformer(seed + 1, gain, num_layers=3, vace_layers=[0, 2], vace_in_channels=96)
+    return assemble(WanVACEPipeline, base, transformer=transformer, vae=base.vae)
 
 
 def build_tiny_v2v(seed: int, gain: float, flow_shift: float) -> WanVideoToVideoPipeline:
     """Video-to-video on the tiny T2V parts (no cache context; ``strength`` shortens the schedule)."""
     from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipeline
 
-    base = build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
-    return _quiet(WanVideoToVideoPipeline(**_text_parts(base), transformer=base.transformer, vae=base.vae))
-
-
-def _build_tiny_t2v(seed: int, gain: float, flow_shift: float) -> WanPipeline:
-    return build_tiny_pipeline(seed, cross_attention_gain=gain, flow_shift=flow_shift)
+    base = base_pipeline(seed, gain, flow_shift)
+    return assemble(WanVideoToVideoPipeline, base, transformer=base.transformer, vae=base.vae)
 
 
 def _spec(
@@ -328,10 +216,10 @@ def _spec(
     """A tiny model on the 3 x 2 x 3 token grid of :data:`~.tiny.TINY_DEFAULTS` at its own pixels per token."""
     _, rows, cols = TINY_DEFAULTS.token_grid
     return TinyModel(
-        model_id,
-        variant,
-        builder,
-        inputs,
+        model_id=model_id,
+        variant=variant,
+        builder=builder,
+        inputs=inputs,
         height=rows * pixels_per_token,
         width=cols * pixels_per_token,
         num_frames=TINY_DEFAULTS.num_frames,
@@ -345,7 +233,7 @@ def _spec(
 TINY_MODELS: dict[str, TinyModel] = {
     m.model_id: m
     for m in (
-        _spec(TINY_MODEL_ID, "wan2.1-t2v", _build_tiny_t2v),
+        _spec(TINY_MODEL_ID, "wan2.1-t2v", base_pipeline),
         _spec("tiny-wan22-a14b", "wan2.2-t2v-a14b", build_tiny_wan22_a14b),
         _spec("tiny-ti2v-5b", "wan2.2-ti2v-5b-t2v", build_tiny_ti2v_5b, pixels_per_token=32),
         _spec("tiny-ti2v-5b-i2v", "wan2.2-ti2v-5b-i2v", build_tiny_ti2v_5b_i2v, ("image",), pixels_per_token=32),

@@ -21,9 +21,7 @@ Example:
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
+from attention_visual.lazy import lazy_exports
 from attention_visual.storage.batch_manifest import (
     MANIFEST_SCHEMA_VERSION,
     Manifest,
@@ -37,21 +35,18 @@ from attention_visual.storage.batch_manifest import (
 
 # The runner pulls in torch and diffusers; the manifest schema does not. Readers of a finished
 # batch (the report, the analyzer) import only the schema, so the rest loads on first use.
-_LAZY = {
-    "BatchOptions": "batch",
-    "run_batch": "batch",
-    "RankContext": "distributed",
-    "VideoJob": "plan",
-    "plan_batch": "plan",
-    "BatchResult": "summary",
-    "format_summary": "summary",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(f"attention_visual.pipeline.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'attention_visual.pipeline' has no attribute {name!r}")
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "BatchOptions": ".batch",
+        "run_batch": ".batch",
+        "RankContext": ".distributed",
+        "VideoJob": ".plan",
+        "plan_batch": ".plan",
+        "BatchResult": ".summary",
+        "format_summary": ".summary",
+    },
+)
 
 
 __all__ = [

@@ -27,17 +27,19 @@ from attention_visual.config.inputs import PromptInputs
 from attention_visual.config.limits import IMAGE_WORD
 from attention_visual.prompts import MarkedPrompt, parse_prompt
 from attention_visual.storage import token_dir_name
+
+# A name imported as itself is re-exported: batch, resume and generation import it from here (home: batch_layout).
+from attention_visual.storage.batch_layout import ATTENTION_MAPS_DIR as ATTENTION_MAPS_DIR
 from attention_visual.storage.batch_layout import (
-    ATTENTION_MAPS_DIR,
     ATTENTION_VIDEOS_DIR,
-    CONFIG_FILE,
     INPUTS_DIR,
-    MANIFEST_FILE,
     STATUS_DIR,
     VIDEOS_DIR,
     make_video_id,
     prompt_dir,
 )
+from attention_visual.storage.batch_layout import CONFIG_FILE as CONFIG_FILE
+from attention_visual.storage.batch_layout import MANIFEST_FILE as MANIFEST_FILE
 
 #: The two attention videos made for every marked word: the step video and the overlay on the video.
 RENDER_KINDS = ("attention", "overlay")
@@ -151,18 +153,4 @@ def jobs_for_rank(jobs: list[VideoJob], rank: int, world_size: int) -> list[Vide
     return [job for job in jobs if job.index % world_size == rank]
 
 
-__all__ = [
-    "ATTENTION_MAPS_DIR",
-    "ATTENTION_VIDEOS_DIR",
-    "CONFIG_FILE",
-    "INPUTS_DIR",
-    "MANIFEST_FILE",
-    "RENDER_KINDS",
-    "STATUS_DIR",
-    "VIDEOS_DIR",
-    "VideoJob",
-    "jobs_for_rank",
-    "make_video_id",
-    "plan_batch",
-    "prompt_dir",
-]
+__all__ = ["RENDER_KINDS", "VideoJob", "jobs_for_rank", "plan_batch"]

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from attention_visual.config import Config
-from attention_visual.pipeline.plan import ATTENTION_MAPS_DIR, RENDER_KINDS, VideoJob
+from attention_visual.pipeline.plan import RENDER_KINDS, VideoJob
+from attention_visual.storage.batch_layout import ATTENTION_MAPS_DIR
 from attention_visual.storage.batch_manifest import RenderRecord, one_line
 from attention_visual.storage.faults import storage_fault
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer

@@ -16,7 +16,6 @@ from attention_visual.storage.batch_manifest import Manifest
 
 EXIT_OK = 0
 EXIT_FAILURES = 1
-EXIT_INTERRUPTED = 130
 _LISTED = 10  # failures listed one per line in the summary; the rest are counted
 
 
@@ -106,4 +105,4 @@ def format_summary(result: BatchResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["EXIT_FAILURES", "EXIT_INTERRUPTED", "EXIT_OK", "BatchResult", "format_summary", "resume_hint"]
+__all__ = ["EXIT_FAILURES", "EXIT_OK", "BatchResult", "format_summary", "resume_hint"]

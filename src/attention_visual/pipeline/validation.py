@@ -36,7 +36,6 @@ from attention_visual.models.architecture import TRANSFORMER_CONFIG, num_transfo
 from attention_visual.models.variants import WAN_TEXT_CONTEXT, WanVariant
 from attention_visual.pipeline.plan import VideoJob, plan_batch
 from attention_visual.prompts import tokenize_marked
-from attention_visual.render.options import RenderOptions
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +87,6 @@ def capture_settings(config: Config) -> CaptureSettings:
         image_map=a.image_map,
         block_list=a.block_list,
     )
-
-
-def render_options(config: Config) -> RenderOptions:
-    """The rendering options of ``attention_analysis.visualization_params``."""
-    return RenderOptions.from_mapping(config.attention_analysis.visualization_params.to_dict())
 
 
 def validate_prompts(jobs: list[VideoJob], tokenizer: Any, max_sequence_length: int) -> None:
@@ -308,6 +302,5 @@ __all__ = [
     "check_runnable",
     "check_variant",
     "load_tokenizer",
-    "render_options",
     "validate_batch",
 ]

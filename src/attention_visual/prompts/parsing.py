@@ -60,6 +60,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import regex
 
@@ -97,8 +98,39 @@ class Target:
     spans: tuple[Span, ...]
 
 
+TargetT = TypeVar("TargetT", bound=Target)
+
+
+class TargetLookup(Generic[TargetT]):
+    """Look-up of a prompt's targets by word: :class:`MarkedPrompt` and ``TokenizedPrompt`` share it."""
+
+    targets: tuple[TargetT, ...]
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The target words, in order of first appearance."""
+        return tuple(target.word for target in self.targets)
+
+    def target(self, word: str) -> TargetT:
+        """Return the target of ``word``.
+
+        Args:
+            word: A target word, as in :attr:`words`.
+
+        Returns:
+            That word's target (:class:`Target`, or ``TargetTokens`` for a ``TokenizedPrompt``).
+
+        Raises:
+            PromptError: If the word is not a target of this prompt (the message lists the targets).
+        """
+        for target in self.targets:
+            if target.word == word:
+                return target
+        raise PromptError(f"word {word!r} is not marked in the prompt; marked words: {list(self.words)}")
+
+
 @dataclass(frozen=True)
-class MarkedPrompt:
+class MarkedPrompt(TargetLookup[Target]):
     """A prompt with marked target words, parsed by :func:`parse_prompt`.
 
     Attributes:
@@ -128,28 +160,6 @@ class MarkedPrompt:
                         f"span ({start}, {end}) of word {target.word!r} does not hold the word "
                         f"in the clean prompt {self.clean!r}"
                     )
-
-    @property
-    def words(self) -> tuple[str, ...]:
-        """The target words, in order of first appearance."""
-        return tuple(target.word for target in self.targets)
-
-    def target(self, word: str) -> Target:
-        """Return the target for ``word``.
-
-        Args:
-            word: A target word, as in :attr:`words`.
-
-        Returns:
-            The :class:`Target` of that word.
-
-        Raises:
-            PromptError: If the word is not a target of this prompt (the message lists the targets).
-        """
-        for target in self.targets:
-            if target.word == word:
-                return target
-        raise PromptError(f"word {word!r} is not marked in the prompt; marked words: {list(self.words)}")
 
 
 @dataclass(frozen=True)
@@ -415,4 +425,4 @@ def _snippet(text: str, index: int) -> str:
     return ("…" if start > 0 else "") + snippet + ("…" if end < len(text) else "")
 
 
-__all__ = ["MarkedPrompt", "Span", "Target", "parse_prompt"]
+__all__ = ["MarkedPrompt", "Span", "Target", "TargetLookup", "parse_prompt"]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from attention_visual.errors import ConfigError, PromptError
-from attention_visual.prompts.parsing import MarkedPrompt, Target, parse_prompt
+from attention_visual.prompts.parsing import MarkedPrompt, Target, TargetLookup, parse_prompt
 
 if TYPE_CHECKING:  # transformers is heavy: only the type is needed here
     from transformers import PreTrainedTokenizerBase
@@ -79,7 +79,7 @@ class TargetTokens(Target):
 
 
 @dataclass(frozen=True)
-class TokenizedPrompt:
+class TokenizedPrompt(TargetLookup[TargetTokens]):
     """A marked prompt tokenized as ``WanPipeline`` does, with its words mapped to tokens.
 
     Attributes:
@@ -100,28 +100,6 @@ class TokenizedPrompt:
     num_real_tokens: int
     pieces: tuple[str, ...]
     targets: tuple[TargetTokens, ...]
-
-    @property
-    def words(self) -> tuple[str, ...]:
-        """The target words, in order of first appearance."""
-        return tuple(target.word for target in self.targets)
-
-    def target(self, word: str) -> TargetTokens:
-        """Return the tokens of ``word``.
-
-        Args:
-            word: A target word, as in :attr:`words`.
-
-        Returns:
-            The word's :class:`TargetTokens`.
-
-        Raises:
-            PromptError: If the word is not a target of this prompt (the message lists the targets).
-        """
-        for target in self.targets:
-            if target.word == word:
-                return target
-        raise PromptError(f"word {word!r} is not marked in the prompt; marked words: {list(self.words)}")
 
 
 def tokenize_marked(

@@ -71,8 +71,22 @@ def write_video(source: FrameSource, path: Path, video_format: str | None = None
     return writer.path
 
 
+class _OnCanvas:
+    """A source whose frames are its canvas: its size is the canvas's."""
+
+    canvas: Canvas
+
+    @property
+    def width(self) -> int:
+        return self.canvas.width
+
+    @property
+    def height(self) -> int:
+        return self.canvas.height
+
+
 @dataclass
-class StepVideo:
+class StepVideo(_OnCanvas):
     """Heatmaps across diffusion steps.
 
     Attributes:
@@ -107,14 +121,6 @@ class StepVideo:
             raise RenderError(f"{len(self.titles)} titles for {steps} steps")
         self._title = TextRenderer(14.0, self.dpi, weight="bold", max_width=self.canvas.width)
         self._footer = TextRenderer(9.0, self.dpi, max_width=self.canvas.width)
-
-    @property
-    def width(self) -> int:
-        return self.canvas.width
-
-    @property
-    def height(self) -> int:
-        return self.canvas.height
 
     @property
     def num_frames(self) -> int:
@@ -186,7 +192,7 @@ class StillVideo:
 
 
 @dataclass
-class OverlayVideo:
+class OverlayVideo(_OnCanvas):
     """The generated video with each frame's attention blended over it.
 
     Attributes:
@@ -232,14 +238,6 @@ class OverlayVideo:
             raise RenderError(f"{len(self.stamps)} timestamps given but the overlay {why}")
         footer = self.canvas.footer
         self._text = TextRenderer(FOOTER_PT, self.dpi, max_width=footer.width if footer else self.width)
-
-    @property
-    def width(self) -> int:
-        return self.canvas.width
-
-    @property
-    def height(self) -> int:
-        return self.canvas.height
 
     @property
     def num_frames(self) -> int:

@@ -42,8 +42,6 @@ MANIFEST_SCHEMA_VERSION = 1
 #: ``pending``: not attempted yet (or its rank has not reported). ``interrupted``: stopped by Ctrl-C,
 #: SIGTERM or SIGHUP.
 STATUSES = ("done", "failed", "pending", "interrupted")
-RENDER_STATUSES = ("done", "failed")
-RENDER_STAGES = ("per_video", "batch_end")
 
 
 def now_iso() -> str:
@@ -408,8 +406,6 @@ def read_status(path: Path) -> VideoRecord | None:
 
 __all__ = [
     "MANIFEST_SCHEMA_VERSION",
-    "RENDER_STAGES",
-    "RENDER_STATUSES",
     "STATUSES",
     "Manifest",
     "PromptRecord",

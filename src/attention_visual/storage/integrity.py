@@ -21,8 +21,6 @@ from typing import Any
 
 from attention_visual.errors import AttentionDataError
 
-_CHUNK = 1 << 20
-
 
 @dataclass(frozen=True)
 class FileDigest:
