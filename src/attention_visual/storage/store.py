@@ -35,6 +35,7 @@ from attention_visual.storage.layout import (
     step_paths,
 )
 from attention_visual.storage.metadata import MapMetadata
+from attention_visual.storage.npz import read_npz_member
 
 ARRAY_KEY = "attention"
 STORAGE_DTYPES = ("float32", "float16")
@@ -201,6 +202,9 @@ def read_array(path: Path) -> np.ndarray:
     """Load the array of a ``.npz`` or ``.pt`` map file without unpickling anything."""
     try:
         if path.suffix == ".npz":
+            fast = read_npz_member(path, ARRAY_KEY)  # the store's own files; None: anything else
+            if fast is not None:
+                return fast
             with np.load(path, allow_pickle=False) as npz:
                 if ARRAY_KEY not in npz.files:
                     raise AttentionDataError(f"{path}: no '{ARRAY_KEY}' array in file (found {npz.files})")
