@@ -160,8 +160,14 @@ class PackedEntry:
 
 
 def _entries(attrs: dict[str, Any]) -> list[PackedEntry]:
-    base: dict[str, Any] = attrs["base"]
-    return [PackedEntry(i, MapMetadata.from_dict({**base, **over})) for i, over in enumerate(attrs["overrides"])]
+    overrides: list[dict[str, Any]] = attrs["overrides"]
+    if not overrides:
+        return []
+    try:
+        base = MapMetadata.from_dict(attrs["base"])  # decoded once; each map's metadata differs in a few fields
+    except AttentionDataError:  # a base that is not itself a whole map's metadata: decode each in full
+        return [PackedEntry(i, MapMetadata.from_dict({**attrs["base"], **o})) for i, o in enumerate(overrides)]
+    return [PackedEntry(i, base.updated(over) if over else base) for i, over in enumerate(overrides)]
 
 
 class PackedWord:
