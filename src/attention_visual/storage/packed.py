@@ -22,6 +22,7 @@ Needs zarr (the ``analysis`` extra); imported on first use.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -105,17 +106,31 @@ def _split_metadata(metas: Sequence[MapMetadata]) -> tuple[dict[str, Any], list[
 _NO_CHUNK = 2**64 - 1  # a shard index entry of a chunk that was never written
 
 
-def read_whole(array: Any, folder: Path) -> np.ndarray:
-    """All of a packed array (``[entry, ...]``), decoded straight from its shard files.
+@dataclass(frozen=True)
+class _Shards:
+    """Where the entries of a packed array this module wrote lie in its shard files."""
+
+    folder: Path
+    shape: tuple[int, ...]  # [entry, ...]
+    dtype: np.dtype  # little-endian, as stored
+    shard_len: int  # entries per shard file
+    separator: str
+    fill_value: Any
+
+    def shard_file(self, shard: int) -> Path:
+        return self.folder / self.separator.join(["c", str(shard), *("0" for _ in self.shape[1:])])
+
+
+def _shards(folder: Path) -> _Shards | None:
+    """The shard layout of the array in ``folder``, or None when its codec chain is not the one written here.
 
     The arrays this module writes have a known codec chain (shards of whole entries; inner chunks of one
-    entry; ``bytes`` little-endian + Blosc; the shard index at the end), so the shards are read with one
-    file read each and one Blosc call per entry, without Zarr's per-chunk machinery (several times
-    faster). Any other array is read through Zarr.
+    entry; ``bytes`` little-endian + Blosc; the shard index at the end), so they can be decoded straight
+    from their shard files without Zarr's per-chunk machinery (several times faster).
     """
     meta = json.loads((folder / ZARR_JSON).read_text(encoding="utf-8"))
-    shape = tuple(meta["shape"])
     try:
+        shape = tuple(meta["shape"])
         (sharding,) = meta["codecs"]
         conf = sharding["configuration"]
         names = [c["name"] for c in conf["codecs"]]
@@ -130,25 +145,62 @@ def read_whole(array: Any, folder: Path) -> np.ndarray:
             and tuple(meta["chunk_grid"]["configuration"]["chunk_shape"][1:]) == shape[1:]
         )
         separator = meta["chunk_key_encoding"]["configuration"]["separator"]
+        dtype = np.dtype(meta["data_type"]).newbyteorder("<")
     except (KeyError, ValueError, TypeError):
-        fits = False
-    if not fits:
-        return np.asarray(array[...])
+        return None
+    return _Shards(folder, shape, dtype, shard_len, separator, meta.get("fill_value")) if fits else None
+
+
+def _decode(shards: _Shards, chunk: bytes | None) -> np.ndarray:
+    """One entry (``[...]``, native byte order) from its Blosc chunk, or the fill value for a chunk never written."""
+    if chunk is None:
+        return np.full(shards.shape[1:], shards.fill_value, dtype=shards.dtype.newbyteorder("="))
+    raw = import_from_extra("numcodecs.blosc", "analysis").decompress(chunk)
+    return np.frombuffer(raw, dtype=shards.dtype).reshape(shards.shape[1:]).astype(shards.dtype.newbyteorder("="))
+
+
+def read_whole(array: Any, folder: Path) -> np.ndarray:
+    """All of a packed array (``[entry, ...]``), decoded straight from its shard files (see :func:`_shards`).
+
+    One file read per shard, one Blosc call per entry. ``array`` (the Zarr array, or a callable
+    returning it) is only used for arrays of another codec chain, which are read through Zarr.
+    """
+    shards = _shards(folder)
+    if shards is None:
+        return np.asarray((array() if callable(array) else array)[...])
     blosc = import_from_extra("numcodecs.blosc", "analysis")
-    dtype = np.dtype(meta["data_type"]).newbyteorder("<")
+    shape, dtype, shard_len = shards.shape, shards.dtype, shards.shard_len
     out = np.empty(shape, dtype=dtype)  # [entry, ...]
     for shard in range(-(-shape[0] // shard_len)):
-        name = separator.join(["c", str(shard), *("0" for _ in shape[1:])])
-        data = (folder / name).read_bytes()
+        data = shards.shard_file(shard).read_bytes()
         index = np.frombuffer(data, "<u8", count=2 * shard_len, offset=len(data) - 16 * shard_len - 4)
         for j in range(min(shard_len, shape[0] - shard * shard_len)):
             offset, nbytes = int(index[2 * j]), int(index[2 * j + 1])
             if offset == _NO_CHUNK:
-                out[shard * shard_len + j] = meta["fill_value"]
+                out[shard * shard_len + j] = shards.fill_value
                 continue
             raw = blosc.decompress(data[offset : offset + nbytes])
             out[shard * shard_len + j] = np.frombuffer(raw, dtype=dtype).reshape(shape[1:])
     return out.astype(dtype.newbyteorder("="), copy=False)
+
+
+def read_entry(array: Any, folder: Path, entry: int) -> np.ndarray:
+    """Entry ``entry`` of a packed array (``[...]``): its shard's index and its chunk only, no Zarr.
+
+    Falls back to Zarr (``array``, or a callable returning it) for arrays of another codec chain.
+    """
+    shards = _shards(folder)
+    if shards is None or not 0 <= entry < shards.shape[0]:
+        return np.asarray((array() if callable(array) else array)[entry])
+    shard, j = divmod(entry, shards.shard_len)
+    with shards.shard_file(shard).open("rb") as fh:
+        fh.seek(-(16 * shards.shard_len + 4), 2)
+        index = np.frombuffer(fh.read(16 * shards.shard_len), "<u8")
+        offset, nbytes = int(index[2 * j]), int(index[2 * j + 1])
+        if offset == _NO_CHUNK:
+            return _decode(shards, None)
+        fh.seek(offset)
+        return _decode(shards, fh.read(nbytes))
 
 
 @dataclass(frozen=True)
@@ -173,14 +225,20 @@ def _entries(attrs: dict[str, Any]) -> list[PackedEntry]:
 class PackedWord:
     """The stored steps of one video × word: a Zarr array ``[step, *leading, frame, y, x]`` and its metadata."""
 
-    def __init__(self, array: Any, path: Path) -> None:
-        self.array = array
+    def __init__(self, array: Any, path: Path, attrs: dict[str, Any] | None = None) -> None:
+        """``array``: the Zarr array, or a callable opening it when first needed (then give its ``attrs``)."""
+        self._array = array
         self.path = path
-        attrs = dict(array.attrs)
+        attrs = dict(array.attrs) if attrs is None else attrs
         self.word: str = attrs["word"]
         self.source: dict[str, Any] = dict(attrs.get("source", {}))
         self.entries = _entries(attrs)
         self.step_entries = {int(s): e for s, e in zip(attrs["steps"], self.entries, strict=True)}
+
+    @functools.cached_property
+    def array(self) -> Any:
+        """The Zarr array (opened on first use when a callable was given)."""
+        return self._array() if callable(self._array) else self._array
 
     @property
     def leading_axes(self) -> tuple[str, ...]:
@@ -198,8 +256,11 @@ class PackedWord:
         entries = [self.step_entries[s] for s in order]
         if not entries:
             return np.zeros((0, *self.array.shape[1:]), dtype=self.array.dtype), []
-        block = read_whole(self.array, self.path)  # [step, *leading, frame, y, x]
-        return block[[e.index for e in entries]], [e.metadata for e in entries]
+        block = read_whole(lambda: self.array, self.path)  # [step, *leading, frame, y, x]
+        order_of_entries = [e.index for e in entries]
+        if order_of_entries != list(range(block.shape[0])):  # the usual case needs no copy
+            block = block[order_of_entries]
+        return block, [e.metadata for e in entries]
 
 
 class PackedAggregates:
@@ -229,7 +290,7 @@ class PackedAggregates:
         metadata = self.metadata(video_id)
         if metadata is None:
             return None
-        array = np.asarray(self.array[self.videos[video_id]])
+        array = read_entry(self.array, self.path, self.videos[video_id])  # [*leading, frame, y, x]
         return AttentionInfo(attention_map=array, metadata=metadata, path=self.path)
 
 
@@ -284,8 +345,10 @@ class PackedReader:
         index: dict[str, PackedWord] = {}
         for child in sorted((self.path / video_id).iterdir()):
             if child.is_dir() and (child / ZARR_JSON).is_file():
-                array = _zarr().open_array(self._store, path=f"{video_id}/{child.name}", mode="r")
-                word = PackedWord(array, child)
+                # The attributes straight from the array's zarr.json; Zarr opens the array only if needed
+                attrs = json.loads((child / ZARR_JSON).read_text(encoding="utf-8"))["attributes"]
+                opener = functools.partial(_zarr().open_array, self._store, path=f"{video_id}/{child.name}", mode="r")
+                word = PackedWord(opener, child, attrs)
                 index[word.word] = word
         if complete:
             self._words[video_id] = index
@@ -479,6 +542,7 @@ __all__ = [
     "PackedWriter",
     "is_packed_store",
     "packed_store_for",
+    "read_entry",
     "read_whole",
     "video_maps_exist",
 ]
