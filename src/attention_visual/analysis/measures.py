@@ -94,11 +94,34 @@ def as_float32(maps: np.ndarray) -> np.ndarray:
     codes = arr.view(np.uint16)  # [...]
     if int(codes.max()) >= _HALF_INF:
         return arr.astype(np.float32)
-    bits = codes.astype(np.uint32)  # [...]
+    bits = np.empty(codes.shape, dtype=np.uint32)  # [...]
+    np.copyto(bits, codes)  # (faster here than astype)
     bits <<= 13  # float16 exponent and mantissa into float32's fields
     single = bits.view(np.float32)
     single *= _HALF_TO_SINGLE
     return single
+
+
+def _sum_m_log_m(flat: np.ndarray, codes: np.ndarray | None, block: int = 128) -> np.ndarray:
+    """``[map]`` float32: ``Σ m log max(m, tiny)`` of each ``[map, cell]`` row (pairwise float32 sums).
+
+    Float16 maps (``codes``: their bit patterns) are looked up in :func:`_float16_m_log_m`, ``block``
+    maps at a time so the temporary stays in cache; others are logged (one temporary, in place).
+    """
+    if codes is None:
+        cells = np.maximum(flat, _TINY)  # [map, cell]
+        np.log(cells, out=cells)
+        cells *= flat
+        return np.asarray(cells.sum(axis=-1))
+    table = _float16_m_log_m()
+    out = np.empty(codes.shape[0], dtype=np.float32)  # [map]
+    buffer = np.empty((min(block, codes.shape[0]), codes.shape[1]), dtype=np.float32)  # [map, cell]
+    for start in range(0, codes.shape[0], block):
+        part = codes[start : start + block]
+        looked_up = buffer[: part.shape[0]]
+        np.take(table, part, out=looked_up, mode="clip")
+        looked_up.sum(axis=-1, out=out[start : start + block])
+    return out
 
 
 def map_measures(maps: np.ndarray, geometry: PixelGeometry) -> dict[str, np.ndarray]:
@@ -131,14 +154,7 @@ def map_measures(maps: np.ndarray, geometry: PixelGeometry) -> dict[str, np.ndar
     safe_mass = np.where(empty, 1.0, mass)
 
     # H = log M − (1/M) Σ m log m   (0 · log 0 = 0 through the clamp)
-    if codes is not None:
-        m_log_m_cells = np.take(_float16_m_log_m(), codes, mode="clip")  # [map, cell]
-    else:
-        m_log_m_cells = np.maximum(flat, _TINY)  # [map, cell]: one temporary, logged in place
-        np.log(m_log_m_cells, out=m_log_m_cells)
-        m_log_m_cells *= flat
-    m_log_m = m_log_m_cells.sum(axis=-1).astype(np.float64)  # [map]
-    del m_log_m_cells
+    m_log_m = _sum_m_log_m(flat, codes).astype(np.float64)  # [map]
     peak = flat.max(axis=-1).astype(np.float64)  # [map]
     if n > 1:
         log_mass = np.log(safe_mass.astype(np.float32)).astype(np.float64)  # the cells' log precision
