@@ -266,15 +266,21 @@ class PackedWord:
 class PackedAggregates:
     """The step-averaged maps of one word for every video that has it: ``[video, *leading, frame, y, x]``."""
 
-    def __init__(self, array: Any, path: Path) -> None:
-        self.array = array
+    def __init__(self, array: Any, path: Path, attrs: dict[str, Any] | None = None) -> None:
+        """``array``: the Zarr array, or a callable opening it when first needed (then give its ``attrs``)."""
+        self._array = array
         self.path = path
-        attrs = dict(array.attrs)
+        attrs = dict(array.attrs) if attrs is None else attrs
         self.word: str = attrs["word"]
         self.source: dict[str, Any] = dict(attrs.get("source", {}))
         self._base: dict[str, Any] = attrs["base"]
         self._overrides: list[dict[str, Any]] = attrs["overrides"]
         self.videos: dict[str, int] = {v: i for i, v in enumerate(attrs["videos"])}
+
+    @functools.cached_property
+    def array(self) -> Any:
+        """The Zarr array (opened on first use when a callable was given)."""
+        return self._array() if callable(self._array) else self._array
 
     def metadata(self, video_id: str) -> MapMetadata | None:
         """The metadata of the video's step average (built on demand), or None when it has none."""
@@ -283,15 +289,27 @@ class PackedAggregates:
 
     def read_all(self) -> tuple[list[str], np.ndarray]:
         """Every video's step average in one read: ``(video ids, [video, *leading, frame, y, x])``."""
-        return list(self.videos), read_whole(self.array, self.path)
+        return list(self.videos), read_whole(lambda: self.array, self.path)
 
     def read(self, video_id: str) -> AttentionInfo | None:
         """The video's step average, or None when it has none."""
         metadata = self.metadata(video_id)
         if metadata is None:
             return None
-        array = read_entry(self.array, self.path, self.videos[video_id])  # [*leading, frame, y, x]
+        array = read_entry(lambda: self.array, self.path, self.videos[video_id])  # [*leading, frame, y, x]
         return AttentionInfo(attention_map=array, metadata=metadata, path=self.path)
+
+
+def _attributes(folder: Path) -> dict[str, Any]:
+    """The attributes of the Zarr v3 array in ``folder``, straight from its ``zarr.json``."""
+    meta = folder / ZARR_JSON
+    try:
+        attrs = json.loads(meta.read_text(encoding="utf-8")).get("attributes", {})
+    except (OSError, ValueError, AttributeError) as exc:
+        raise AttentionDataError(f"{meta}: unreadable packed-store metadata ({exc})") from exc
+    if not isinstance(attrs, dict):
+        raise AttentionDataError(f"{meta}: unreadable packed-store metadata (attributes are not an object)")
+    return attrs
 
 
 class PackedReader:
@@ -305,9 +323,16 @@ class PackedReader:
         self.path = Path(path)
         if not is_packed_store(self.path):
             raise NotFoundError(f"{self.path} is not a packed attention store")
-        self._store = _zarr().storage.LocalStore(str(self.path), read_only=True)
         self._words: dict[str, dict[str, PackedWord]] = {}
         self._aggregates: dict[str, PackedAggregates | None] = {}
+
+    @functools.cached_property
+    def _store(self) -> Any:
+        """The Zarr store, opened (and zarr imported) only when an array must be read through Zarr."""
+        return _zarr().storage.LocalStore(str(self.path), read_only=True)
+
+    def _open_array(self, path: str) -> Any:
+        return _zarr().open_array(self._store, path=path, mode="r")
 
     def list_videos(self, include_incomplete: bool = True) -> list[str]:
         """Video ids, sorted; incomplete ones only with ``include_incomplete``."""
@@ -346,9 +371,8 @@ class PackedReader:
         for child in sorted((self.path / video_id).iterdir()):
             if child.is_dir() and (child / ZARR_JSON).is_file():
                 # The attributes straight from the array's zarr.json; Zarr opens the array only if needed
-                attrs = json.loads((child / ZARR_JSON).read_text(encoding="utf-8"))["attributes"]
-                opener = functools.partial(_zarr().open_array, self._store, path=f"{video_id}/{child.name}", mode="r")
-                word = PackedWord(opener, child, attrs)
+                opener = functools.partial(self._open_array, f"{video_id}/{child.name}")
+                word = PackedWord(opener, child, _attributes(child))
                 index[word.word] = word
         if complete:
             self._words[video_id] = index
@@ -409,8 +433,8 @@ class PackedReader:
             folder = self.path / AGGREGATES_GROUP / key
             found = None
             if (folder / ZARR_JSON).is_file():
-                array = _zarr().open_array(self._store, path=f"{AGGREGATES_GROUP}/{key}", mode="r")
-                found = PackedAggregates(array, folder)
+                opener = functools.partial(self._open_array, f"{AGGREGATES_GROUP}/{key}")
+                found = PackedAggregates(opener, folder, _attributes(folder))
             self._aggregates[key] = found
         return self._aggregates[key]
 
