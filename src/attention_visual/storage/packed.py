@@ -172,15 +172,15 @@ def read_whole(array: Any, folder: Path) -> np.ndarray:
     shape, dtype, shard_len = shards.shape, shards.dtype, shards.shard_len
     out = np.empty(shape, dtype=dtype)  # [entry, ...]
     for shard in range(-(-shape[0] // shard_len)):
-        data = shards.shard_file(shard).read_bytes()
+        data = memoryview(shards.shard_file(shard).read_bytes())
         index = np.frombuffer(data, "<u8", count=2 * shard_len, offset=len(data) - 16 * shard_len - 4)
         for j in range(min(shard_len, shape[0] - shard * shard_len)):
             offset, nbytes = int(index[2 * j]), int(index[2 * j + 1])
             if offset == _NO_CHUNK:
                 out[shard * shard_len + j] = shards.fill_value
                 continue
-            raw = blosc.decompress(data[offset : offset + nbytes])
-            out[shard * shard_len + j] = np.frombuffer(raw, dtype=dtype).reshape(shape[1:])
+            entry = out[shard * shard_len + j]  # [...]: a contiguous view, decompressed into in place
+            blosc.decompress(data[offset : offset + nbytes], entry)
     return out.astype(dtype.newbyteorder("="), copy=False)
 
 
