@@ -102,26 +102,31 @@ def as_float32(maps: np.ndarray) -> np.ndarray:
     return single
 
 
-def _sum_m_log_m(flat: np.ndarray, codes: np.ndarray | None, block: int = 128) -> np.ndarray:
-    """``[map]`` float32: ``Σ m log max(m, tiny)`` of each ``[map, cell]`` row (pairwise float32 sums).
+_BLOCK = 128
+"""Maps per block of :func:`map_measures`: the float32 temporaries of a block stay in the CPU cache."""
 
-    Float16 maps (``codes``: their bit patterns) are looked up in :func:`_float16_m_log_m`, ``block``
-    maps at a time so the temporary stays in cache; others are logged (one temporary, in place).
+
+def _cell_sums(block: np.ndarray, ny: int, nx: int) -> tuple[np.ndarray, ...]:
+    """Per map of ``block`` (``[map, cell]``, float16 or float32): the sums over its cells.
+
+    Returns ``(rows [map, y], cols [map, x], Σ m log max(m, tiny) [map], peak [map], cells above the
+    mean [map])``, float64 but the count. Float32 throughout (pairwise sums); float16 maps are converted
+    exactly (:func:`as_float32`) and their ``m log m`` looked up in :func:`_float16_m_log_m`.
     """
-    if codes is None:
-        cells = np.maximum(flat, _TINY)  # [map, cell]
+    flat = as_float32(block)  # [map, cell]
+    grid = flat.reshape(-1, ny, nx)  # [map, y, x]
+    rows = np.matmul(grid, np.ones(nx, np.float32)).astype(np.float64)  # [map, y]
+    cols = np.matmul(np.ones(ny, np.float32), grid).astype(np.float64)  # [map, x]
+    if block.dtype == np.float16:
+        cells = np.take(_float16_m_log_m(), block.view(np.uint16), mode="clip")  # [map, cell]
+    else:
+        cells = np.maximum(flat, _TINY)  # [map, cell]: one temporary, logged in place
         np.log(cells, out=cells)
         cells *= flat
-        return np.asarray(cells.sum(axis=-1))
-    table = _float16_m_log_m()
-    out = np.empty(codes.shape[0], dtype=np.float32)  # [map]
-    buffer = np.empty((min(block, codes.shape[0]), codes.shape[1]), dtype=np.float32)  # [map, cell]
-    for start in range(0, codes.shape[0], block):
-        part = codes[start : start + block]
-        looked_up = buffer[: part.shape[0]]
-        np.take(table, part, out=looked_up, mode="clip")
-        looked_up.sum(axis=-1, out=out[start : start + block])
-    return out
+    m_log_m = cells.sum(axis=-1).astype(np.float64)
+    peak = flat.max(axis=-1).astype(np.float64)
+    above = masks(grid, rows.sum(axis=-1)).view(np.uint8).sum(axis=-1, dtype=np.int32)
+    return rows, cols, m_log_m, peak, above
 
 
 def map_measures(maps: np.ndarray, geometry: PixelGeometry) -> dict[str, np.ndarray]:
@@ -130,11 +135,11 @@ def map_measures(maps: np.ndarray, geometry: PixelGeometry) -> dict[str, np.ndar
     ``maps`` is float32, or float16 (read exactly, a little faster); anything else is converted to
     float32. Returns a dict of float64 arrays of shape ``maps.shape[:-2]``.
 
-    One pass per quantity over the cells, in float32: the row and column marginals (two matrix-vector
-    products) give the mass, the centroid and the spread (``E[y²] − cy² + E[x²] − cx²``, O(y + x) per
-    map); ``Σ m log m`` (pairwise float32 sums) gives the entropy as ``log M − Σ m log m / M``; one
-    comparison gives the mask. ``tests/analysis/test_measures.py`` checks it against the plain
-    definitions in float64.
+    One pass per quantity over the cells, in float32, :data:`_BLOCK` maps at a time: the row and column
+    marginals (two matrix-vector products) give the mass, the centroid and the spread
+    (``E[y²] − cy² + E[x²] − cx²``, O(y + x) per map); ``Σ m log m`` (pairwise float32 sums) gives the
+    entropy as ``log M − Σ m log m / M``; one comparison gives the mask.
+    ``tests/analysis/test_measures.py`` checks it against the plain definitions in float64.
 
     >>> g = PixelGeometry(height=32, width=80, ny=2, nx=5)
     >>> one = np.zeros((2, 5), np.float32); one[1, 4] = 1.0
@@ -142,20 +147,20 @@ def map_measures(maps: np.ndarray, geometry: PixelGeometry) -> dict[str, np.ndar
     {'mass': 1.0, 'peak': 1.0, 'entropy': 0.0, 'centroid_y': 24.0, 'centroid_x': 72.0, 'spread': 0.0}
     """
     src = np.asarray(maps)
+    if src.dtype not in (np.float16, np.float32):
+        src = src.astype(np.float32)
     lead, (ny, nx) = src.shape[:-2], src.shape[-2:]
     n = ny * nx
-    codes = src.reshape(-1, n).view(np.uint16) if src.dtype == np.float16 else None  # [map, cell]
-    flat = as_float32(src).reshape(-1, n)  # [map, cell]
-    grid = flat.reshape(-1, ny, nx)  # [map, y, x]
-    rows = np.matmul(grid, np.ones(nx, np.float32)).astype(np.float64)  # [map, y]
-    cols = np.matmul(np.ones(ny, np.float32), grid).astype(np.float64)  # [map, x]
+    flat = src.reshape(-1, n)  # [map, cell]
+    blocks = [_cell_sums(flat[i : i + _BLOCK], ny, nx) for i in range(0, flat.shape[0], _BLOCK)]
+    if not blocks:
+        blocks = [_cell_sums(flat, ny, nx)]  # no maps: empty results of the right shapes
+    rows, cols, m_log_m, peak, above = (np.concatenate(parts) for parts in zip(*blocks, strict=True))
     mass = rows.sum(axis=-1)  # [map]
     empty = mass <= 0
     safe_mass = np.where(empty, 1.0, mass)
 
     # H = log M − (1/M) Σ m log m   (0 · log 0 = 0 through the clamp)
-    m_log_m = _sum_m_log_m(flat, codes).astype(np.float64)  # [map]
-    peak = flat.max(axis=-1).astype(np.float64)  # [map]
     if n > 1:
         log_mass = np.log(safe_mass.astype(np.float32)).astype(np.float64)  # the cells' log precision
         entropy = (log_mass - m_log_m / safe_mass) / np.log(n)
@@ -170,9 +175,6 @@ def map_measures(maps: np.ndarray, geometry: PixelGeometry) -> dict[str, np.ndar
     cx = px @ x_px
     var = (py @ (y_px * y_px) - cy * cy) + (px @ (x_px * x_px) - cx * cx)
     spread = np.sqrt(np.maximum(var, 0.0))
-
-    above = masks(grid, mass)  # [map, cell]
-    mask_area = above.view(np.uint8).sum(axis=-1, dtype=np.int32) / n
     values = {
         "mass": mass,
         "peak": peak,
@@ -180,7 +182,7 @@ def map_measures(maps: np.ndarray, geometry: PixelGeometry) -> dict[str, np.ndar
         "centroid_y": cy,
         "centroid_x": cx,
         "spread": spread,
-        "mask_area": mask_area.astype(np.float64),
+        "mask_area": above / n,
     }
     return {k: v.reshape(lead) for k, v in values.items()}
 
@@ -194,14 +196,17 @@ def pair_measures(a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
     """
     a, b = as_float32(a), as_float32(b)  # [..., y, x]
     ma, mb = masks(a), masks(b)  # [..., cell]
-    inter = np.count_nonzero(ma & mb, axis=-1)
-    union = np.count_nonzero(ma | mb, axis=-1)
+    both = np.logical_and(ma, mb)  # [..., cell]
+    inter = both.view(np.uint8).sum(axis=-1, dtype=np.int64)  # (counts as uint8 sums: faster than count_nonzero)
+    np.logical_or(ma, mb, out=both)
+    union = both.view(np.uint8).sum(axis=-1, dtype=np.int64)
+    del both, ma, mb
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = np.where(union > 0, inter / np.maximum(union, 1), np.nan)
-        fa = a.reshape(*a.shape[:-2], -1).astype(np.float64)  # [..., cell]
+        fa = a.reshape(*a.shape[:-2], -1).astype(np.float64)  # [..., cell]: centred in place
         fb = b.reshape(*b.shape[:-2], -1).astype(np.float64)
-        fa = fa - fa.mean(axis=-1, keepdims=True)
-        fb = fb - fb.mean(axis=-1, keepdims=True)
+        fa -= fa.mean(axis=-1, keepdims=True)
+        fb -= fb.mean(axis=-1, keepdims=True)
         denom = np.sqrt(np.einsum("...i,...i->...", fa, fa) * np.einsum("...i,...i->...", fb, fb))
         pearson = np.where(denom > 0, np.einsum("...i,...i->...", fa, fb) / np.where(denom > 0, denom, 1.0), np.nan)
     return {"iou": iou.astype(np.float64), "pearson": pearson}
