@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from attention_visual.errors import NotFoundError
+from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.storage.batch_layout import ATTENTION_MAPS_DIR, MANIFEST_FILE
 from attention_visual.storage.batch_manifest import read_manifest
 from attention_visual.storage.metadata import MapMetadata
@@ -130,6 +130,10 @@ def read_word(analyzer: AttentionAnalyzer, video_id: str, word: str, pass_name: 
         average = _as_grid(info.attention_map, info.metadata, pass_name)  # [frame, y, x]
     except NotFoundError:
         average = stack.mean(axis=0, dtype=np.float32)
+    if average.shape != stack.shape[1:]:
+        raise AttentionDataError(
+            f"video {video_id!r}, word {word!r}: step average of shape {average.shape} but steps of {stack.shape[1:]}"
+        )
     maps = np.empty((stack.shape[0] + 1, *stack.shape[1:]), dtype=np.result_type(stack, average))
     maps[:-1] = stack  # [entry, frame, y, x]
     maps[-1] = average
