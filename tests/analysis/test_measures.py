@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from attention_visual.analysis.measures import PixelGeometry, map_measures, pair_measures
+from attention_visual.analysis.measures import PixelGeometry, as_float32, map_measures, pair_measures
 
 GEOMETRY = PixelGeometry(height=32, width=80, ny=2, nx=5)  # centres: y 8, 24; x 8, 24, 40, 56, 72
 
@@ -106,3 +106,70 @@ def test_pairs_undefined_cases_are_nan() -> None:
     flat = np.full((2, 5), 0.1, np.float32)  # constant: empty mask, zero variance
     got = pair_measures(flat, flat)
     assert math.isnan(float(got["iou"])) and math.isnan(float(got["pearson"]))
+
+
+def reference_measures(m: np.ndarray, g: PixelGeometry) -> dict[str, float]:
+    """The definitions of docs/analysis.md written out plainly, in float64, for one ``[y, x]`` map."""
+    m = m.astype(np.float64)
+    n = m.size
+    total = m.sum()
+    yy, xx = np.meshgrid(g.y_px, g.x_px, indexing="ij")  # [y, x]
+    p = m / total if total > 0 else np.full(m.shape, 1.0 / n)
+    nz = p[p > 0]
+    entropy = -(nz * np.log(nz)).sum() / np.log(n)
+    cy, cx = (p * yy).sum(), (p * xx).sum()
+    spread = math.sqrt((p * ((yy - cy) ** 2 + (xx - cx) ** 2)).sum())
+    mean = np.float32(total / n) if total > 0 else np.inf  # compared in float32, as the stored maps
+    return {
+        "mass": total,
+        "peak": m.max(),
+        "entropy": entropy,
+        "centroid_y": cy,
+        "centroid_x": cx,
+        "spread": spread,
+        "mask_area": float((m.astype(np.float32) > mean).sum()) / n,
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_vectorised_measures_match_the_plain_definitions(dtype: type) -> None:
+    """Random non-square maps (with zeros, a one-hot, an all-zero and a tiny-mass map), both stored dtypes."""
+    rng = np.random.default_rng(7)
+    g = PixelGeometry(height=480, width=832, ny=7, nx=13)
+    maps = rng.random((5, 3, 7, 13), dtype=np.float32) ** 4  # [step, frame, y, x]: peaked
+    maps[maps < 0.05] = 0.0
+    maps[0, 0] = 0.0
+    maps[0, 1] = 0.0
+    maps[0, 1, 3, 9] = 0.7
+    maps[1, 2] *= 1e-3  # values in float16's subnormal range
+    maps = maps.astype(dtype)
+    got = map_measures(maps, g)
+    for k in np.ndindex(maps.shape[:2]):
+        want = reference_measures(maps[k], g)
+        for name, value in want.items():
+            if name == "entropy" and k == (0, 0):
+                assert got[name][k] == 1.0  # the all-zero map's limit
+                continue
+            np.testing.assert_allclose(got[name][k], value, rtol=1e-6, atol=1e-9, err_msg=f"{name} {k}")
+
+
+def test_float16_maps_read_exactly_like_their_float32_values() -> None:
+    rng = np.random.default_rng(3)
+    half = (rng.random((4, 6, 9), dtype=np.float32) / 50).astype(np.float16)  # [frame, y, x]
+    g = PixelGeometry(height=96, width=144, ny=6, nx=9)
+    fast, plain = map_measures(half, g), map_measures(half.astype(np.float32), g)
+    for name in fast:
+        np.testing.assert_allclose(fast[name], plain[name], rtol=2e-7, err_msg=name)
+    pairs_fast = pair_measures(half[:2], half[2:])
+    pairs_plain = pair_measures(half[:2].astype(np.float32), half[2:].astype(np.float32))
+    for name in pairs_fast:
+        np.testing.assert_array_equal(pairs_fast[name], pairs_plain[name])
+
+
+def test_float16_conversion_is_exact_for_every_bit_pattern() -> None:
+    every = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16)  # incl. subnormal, inf, NaN
+    finite = every[np.isfinite(every) & (every >= 0)]
+    np.testing.assert_array_equal(as_float32(finite), finite.astype(np.float32))
+    np.testing.assert_array_equal(as_float32(every), every.astype(np.float32))  # negative, inf, NaN: astype
+    strided = finite[:-1].reshape(-1, 2)[:, ::-1].T  # not contiguous
+    np.testing.assert_array_equal(as_float32(strided), strided.astype(np.float32))

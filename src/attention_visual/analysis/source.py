@@ -14,12 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from attention_visual.errors import NotFoundError
+from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.storage.batch_layout import ATTENTION_MAPS_DIR, MANIFEST_FILE
 from attention_visual.storage.batch_manifest import read_manifest
 from attention_visual.storage.metadata import MapMetadata
 from attention_visual.storage.packed import PACKED_STORE
+from attention_visual.storage.reader import BulkMapReader
+from attention_visual.storage.reduce import to_grid
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
+
+_KEPT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32))
 
 AGGREGATED_STEP = -1
 """The ``step`` of the step-averaged map in tables and arrays."""
@@ -37,8 +41,11 @@ class VideoLabels:
 class WordData:
     """One word's maps of one video on the token grid.
 
-    ``maps`` is ``[entry, frame, y, x]`` float32: the stored steps in order, then the step average
+    ``maps`` is ``[entry, frame, y, x]``: the stored steps in order, then the step average
     (``steps[-1] == AGGREGATED_STEP``) — the stored one, or the mean of the steps when none was stored.
+    Its dtype is the stored one when that is float16 or float32 and the maps need no reduction (no
+    ``pass``/``block``/``head`` axes): float16 maps are not widened, :func:`~.measures.map_measures`
+    reads them exactly; otherwise float32.
     """
 
     word: str
@@ -97,14 +104,39 @@ def _expert(metadata: MapMetadata) -> str | None:
     return None if value in (None, "") else str(value)
 
 
+def _as_grid(array: np.ndarray, metadata: MapMetadata, pass_name: str) -> np.ndarray:
+    """``[*outer, frame, y, x]``: as stored when it needs no reduction and is float16/32, else :func:`to_grid`."""
+    plain = len(metadata.axes) == 3 and pass_name in metadata.passes and array.dtype in _KEPT_DTYPES
+    return array if plain else to_grid(array, metadata, pass_name)
+
+
+def _step_stack(
+    analyzer: AttentionAnalyzer, video_id: str, word: str, pass_name: str
+) -> tuple[np.ndarray, list[MapMetadata]]:
+    """``([step, frame, y, x], metadata per step)``, in the stored dtype when it needs no reduction."""
+    reader = analyzer.reader
+    if isinstance(reader, BulkMapReader):
+        raw, metas = reader.read_steps(video_id, word)  # [step, *leading, frame, y, x]: one call
+        if all(m.axes == metas[0].axes and m.passes == metas[0].passes for m in metas):
+            return _as_grid(raw, metas[0], pass_name), metas
+    return analyzer.step_stack(video_id, word, pass_name=pass_name)
+
+
 def read_word(analyzer: AttentionAnalyzer, video_id: str, word: str, pass_name: str = "cond") -> WordData:
     """One word's steps and step average on the token grid (see :class:`WordData`)."""
-    stack, metas = analyzer.step_stack(video_id, word, pass_name=pass_name)  # [step, frame, y, x]
+    stack, metas = _step_stack(analyzer, video_id, word, pass_name)  # [step, frame, y, x]
     try:
-        average = analyzer.grid(analyzer.load_aggregated(video_id, word), pass_name=pass_name)  # [frame, y, x]
+        info = analyzer.load_aggregated(video_id, word)
+        average = _as_grid(info.attention_map, info.metadata, pass_name)  # [frame, y, x]
     except NotFoundError:
         average = stack.mean(axis=0, dtype=np.float32)
-    maps = np.concatenate([stack, average[None]])  # [entry, frame, y, x]
+    if average.shape != stack.shape[1:]:
+        raise AttentionDataError(
+            f"video {video_id!r}, word {word!r}: step average of shape {average.shape} but steps of {stack.shape[1:]}"
+        )
+    maps = np.empty((stack.shape[0] + 1, *stack.shape[1:]), dtype=np.result_type(stack, average))
+    maps[:-1] = stack  # [entry, frame, y, x]
+    maps[-1] = average
     return WordData(
         word=word,
         maps=maps,

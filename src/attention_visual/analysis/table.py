@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from attention_visual.analysis.measures import MEASURES, PixelGeometry, map_measures, pair_measures
+from attention_visual.analysis.prefetch import read_ahead
 from attention_visual.analysis.source import VideoData, WordData, iter_videos, maps_location
 from attention_visual.errors import AttentionDataError
 from attention_visual.extras import import_from_extra
@@ -230,13 +231,13 @@ def batch_stats(batch_dir: Path | str, pass_name: str = "cond", include_incomple
         >>> df[df.step >= 0].groupby(["word", "step"]).entropy.mean().shape
         (6,)
     """
-    videos = iter_videos(batch_dir, pass_name, include_incomplete)
+    videos = read_ahead(iter_videos(batch_dir, pass_name, include_incomplete))
     return _frame((video_stats(v) for v in videos), stats_schema())
 
 
 def pair_stats(batch_dir: Path | str, pass_name: str = "cond", include_incomplete: bool = False) -> pd.DataFrame:
     """The word-pair table of a batch (columns :data:`PAIR_COLUMNS`): mask IoU and Pearson correlation."""
-    videos = iter_videos(batch_dir, pass_name, include_incomplete)
+    videos = read_ahead(iter_videos(batch_dir, pass_name, include_incomplete))
     return _frame((video_pairs(v) for v in videos), pairs_schema())
 
 
@@ -299,7 +300,7 @@ def write_stats(
     with contextlib.ExitStack() as stack:
         write = stack.enter_context(_table_writer(stats_path, stats_schema()))
         write_pairs = stack.enter_context(_table_writer(pairs_path, pairs_schema())) if pairs_path else None
-        for video in iter_videos(maps_dir, pass_name, include_incomplete):
+        for video in read_ahead(iter_videos(maps_dir, pass_name, include_incomplete)):  # the next read meanwhile
             batch = video_stats(video)
             write(batch)
             videos, rows = videos + 1, rows + batch.num_rows

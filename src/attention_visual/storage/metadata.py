@@ -10,6 +10,7 @@ which guidance pass and how heads/blocks/tokens were reduced.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -145,20 +146,32 @@ class MapMetadata:
                 f"{', '.join(map(str, READABLE_STORAGE_VERSIONS))})"
             )
         try:
-            kwargs = dict(data)
-            kwargs["video_dimensions"] = VideoDimensions(**data["video_dimensions"])
-            kwargs["token_grid"] = TokenGrid(**data["token_grid"])
-            kwargs["reduction"] = Reduction(**data.get("reduction", {}))
-            for name in ("shape", "axes", "steps_used", "token_indices", "token_ids", "token_pieces"):
-                kwargs[name] = tuple(data.get(name, ()))
-            for name in ("passes", "blocks", "step_experts", "conditioning_frames"):
-                if name in data:
-                    kwargs[name] = tuple(data[name])
-            for name in ("latent_to_video_frames", "char_spans"):
-                kwargs[name] = tuple((int(a), int(b)) for a, b in data.get(name, ()))
-            return cls(**kwargs)
+            return cls(**_typed({"reduction": {}, **data}, full=True))
         except (KeyError, TypeError, ValueError) as exc:
             raise AttentionDataError(f"malformed metadata: {exc}") from exc
+
+    def updated(self, changes: dict[str, Any]) -> MapMetadata:
+        """``MapMetadata.from_dict({**self.to_dict(), **changes})``, several times faster.
+
+        For reading many maps whose metadata differ in a few fields (the steps of one word): the
+        changed fields are decoded as :meth:`from_dict` decodes them and validated the same way.
+        """
+        if "attention_storage_version" in changes:
+            return MapMetadata.from_dict({**self.to_dict(), **changes})
+        unknown = changes.keys() - _FIELD_NAMES
+        if unknown:
+            raise AttentionDataError(f"malformed metadata: unexpected fields {sorted(unknown)}")
+        try:
+            typed = _typed(changes, full=False)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AttentionDataError(f"malformed metadata: {exc}") from exc
+        # dataclasses.replace() without re-running __init__ over ~40 fields: a copy, the changed fields
+        # set, then the same validation (__post_init__). Faster by an order of magnitude.
+        new = copy.copy(self)
+        for name, value in typed.items():
+            object.__setattr__(new, name, value)
+        new.__post_init__()
+        return new
 
     @classmethod
     def from_json(cls, text: str) -> MapMetadata:
@@ -169,6 +182,33 @@ class MapMetadata:
         if not isinstance(data, dict):
             raise AttentionDataError("metadata is not a JSON object")
         return cls.from_dict(data)
+
+
+_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(MapMetadata))
+_TUPLES = ("shape", "axes", "steps_used", "token_indices", "token_ids", "token_pieces")
+_OPTIONAL_TUPLES = ("passes", "blocks", "step_experts", "conditioning_frames")
+_PAIRS = ("latent_to_video_frames", "char_spans")
+
+
+def _typed(data: dict[str, Any], full: bool) -> dict[str, Any]:
+    """The keyword arguments of :class:`MapMetadata` from decoded JSON (``full``: absent sequences empty)."""
+    kwargs = dict(data)
+    if "video_dimensions" in data or full:
+        kwargs["video_dimensions"] = VideoDimensions(**data["video_dimensions"])
+    if "token_grid" in data or full:
+        kwargs["token_grid"] = TokenGrid(**data["token_grid"])
+    if "reduction" in data:
+        kwargs["reduction"] = Reduction(**data["reduction"])
+    for name in _TUPLES:
+        if name in data or full:
+            kwargs[name] = tuple(data.get(name, ()))
+    for name in _OPTIONAL_TUPLES:
+        if name in data:
+            kwargs[name] = tuple(data[name])
+    for name in _PAIRS:
+        if name in data or full:
+            kwargs[name] = tuple((int(a), int(b)) for a, b in data.get(name, ()))
+    return kwargs
 
 
 __all__ = [

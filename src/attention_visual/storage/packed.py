@@ -26,6 +26,7 @@ first use.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -112,17 +113,31 @@ def _split_metadata(metas: Sequence[MapMetadata]) -> tuple[dict[str, Any], list[
 _NO_CHUNK = 2**64 - 1  # a shard index entry of a chunk that was never written
 
 
-def read_whole(array: Any, folder: Path) -> np.ndarray:
-    """All of a packed array (``[entry, ...]``), decoded straight from its shard files.
+@dataclass(frozen=True)
+class _Shards:
+    """Where the entries of a packed array this module wrote lie in its shard files."""
+
+    folder: Path
+    shape: tuple[int, ...]  # [entry, ...]
+    dtype: np.dtype  # little-endian, as stored
+    shard_len: int  # entries per shard file
+    separator: str
+    fill_value: Any
+
+    def shard_file(self, shard: int) -> Path:
+        return self.folder / self.separator.join(["c", str(shard), *("0" for _ in self.shape[1:])])
+
+
+def _shards(folder: Path) -> _Shards | None:
+    """The shard layout of the array in ``folder``, or None when its codec chain is not the one written here.
 
     The arrays this module writes have a known codec chain (shards of whole entries; inner chunks of one
-    entry; ``bytes`` little-endian + Blosc; the shard index at the end), so the shards are read with one
-    file read each and one Blosc call per entry, without Zarr's per-chunk machinery (several times
-    faster). Any other array is read through Zarr.
+    entry; ``bytes`` little-endian + Blosc; the shard index at the end), so they can be decoded straight
+    from their shard files without Zarr's per-chunk machinery (several times faster).
     """
     meta = json.loads((folder / ZARR_JSON).read_text(encoding="utf-8"))
-    shape = tuple(meta["shape"])
     try:
+        shape = tuple(meta["shape"])
         (sharding,) = meta["codecs"]
         conf = sharding["configuration"]
         names = [c["name"] for c in conf["codecs"]]
@@ -137,25 +152,62 @@ def read_whole(array: Any, folder: Path) -> np.ndarray:
             and tuple(meta["chunk_grid"]["configuration"]["chunk_shape"][1:]) == shape[1:]
         )
         separator = meta["chunk_key_encoding"]["configuration"]["separator"]
+        dtype = np.dtype(meta["data_type"]).newbyteorder("<")
     except (KeyError, ValueError, TypeError):
-        fits = False
-    if not fits:
-        return np.asarray(array[...])
+        return None
+    return _Shards(folder, shape, dtype, shard_len, separator, meta.get("fill_value")) if fits else None
+
+
+def _decode(shards: _Shards, chunk: bytes | None) -> np.ndarray:
+    """One entry (``[...]``, native byte order) from its Blosc chunk, or the fill value for a chunk never written."""
+    if chunk is None:
+        return np.full(shards.shape[1:], shards.fill_value, dtype=shards.dtype.newbyteorder("="))
+    raw = import_from_extra("numcodecs.blosc", "analysis").decompress(chunk)
+    return np.frombuffer(raw, dtype=shards.dtype).reshape(shards.shape[1:]).astype(shards.dtype.newbyteorder("="))
+
+
+def read_whole(array: Any, folder: Path) -> np.ndarray:
+    """All of a packed array (``[entry, ...]``), decoded straight from its shard files (see :func:`_shards`).
+
+    One file read per shard, one Blosc call per entry. ``array`` (the Zarr array, or a callable
+    returning it) is only used for arrays of another codec chain, which are read through Zarr.
+    """
+    shards = _shards(folder)
+    if shards is None:
+        return np.asarray((array() if callable(array) else array)[...])
     blosc = import_from_extra("numcodecs.blosc", "analysis")
-    dtype = np.dtype(meta["data_type"]).newbyteorder("<")
+    shape, dtype, shard_len = shards.shape, shards.dtype, shards.shard_len
     out = np.empty(shape, dtype=dtype)  # [entry, ...]
     for shard in range(-(-shape[0] // shard_len)):
-        name = separator.join(["c", str(shard), *("0" for _ in shape[1:])])
-        data = (folder / name).read_bytes()
+        data = memoryview(shards.shard_file(shard).read_bytes())
         index = np.frombuffer(data, "<u8", count=2 * shard_len, offset=len(data) - 16 * shard_len - 4)
         for j in range(min(shard_len, shape[0] - shard * shard_len)):
             offset, nbytes = int(index[2 * j]), int(index[2 * j + 1])
             if offset == _NO_CHUNK:
-                out[shard * shard_len + j] = meta["fill_value"]
+                out[shard * shard_len + j] = shards.fill_value
                 continue
-            raw = blosc.decompress(data[offset : offset + nbytes])
-            out[shard * shard_len + j] = np.frombuffer(raw, dtype=dtype).reshape(shape[1:])
+            entry = out[shard * shard_len + j]  # [...]: a contiguous view, decompressed into in place
+            blosc.decompress(data[offset : offset + nbytes], entry)
     return out.astype(dtype.newbyteorder("="), copy=False)
+
+
+def read_entry(array: Any, folder: Path, entry: int) -> np.ndarray:
+    """Entry ``entry`` of a packed array (``[...]``): its shard's index and its chunk only, no Zarr.
+
+    Falls back to Zarr (``array``, or a callable returning it) for arrays of another codec chain.
+    """
+    shards = _shards(folder)
+    if shards is None or not 0 <= entry < shards.shape[0]:
+        return np.asarray((array() if callable(array) else array)[entry])
+    shard, j = divmod(entry, shards.shard_len)
+    with shards.shard_file(shard).open("rb") as fh:
+        fh.seek(-(16 * shards.shard_len + 4), 2)
+        index = np.frombuffer(fh.read(16 * shards.shard_len), "<u8")
+        offset, nbytes = int(index[2 * j]), int(index[2 * j + 1])
+        if offset == _NO_CHUNK:
+            return _decode(shards, None)
+        fh.seek(offset)
+        return _decode(shards, fh.read(nbytes))
 
 
 @dataclass(frozen=True)
@@ -167,26 +219,38 @@ class PackedEntry:
 
 
 def _entries(attrs: dict[str, Any]) -> list[PackedEntry]:
-    base: dict[str, Any] = attrs["base"]
-    return [PackedEntry(i, MapMetadata.from_dict({**base, **over})) for i, over in enumerate(attrs["overrides"])]
+    overrides: list[dict[str, Any]] = attrs["overrides"]
+    if not overrides:
+        return []
+    try:
+        base = MapMetadata.from_dict(attrs["base"])  # decoded once; each map's metadata differs in a few fields
+    except AttentionDataError:  # a base that is not itself a whole map's metadata: decode each in full
+        return [PackedEntry(i, MapMetadata.from_dict({**attrs["base"], **o})) for i, o in enumerate(overrides)]
+    return [PackedEntry(i, base.updated(over) if over else base) for i, over in enumerate(overrides)]
 
 
 class _PackedArray:
     """A packed array and the attributes every one has: ``word`` and ``source`` (how the seed layout stored it)."""
 
-    def __init__(self, array: Any, path: Path) -> None:
-        self.array = array
+    def __init__(self, array: Any, path: Path, attrs: dict[str, Any] | None = None) -> None:
+        """``array``: the Zarr array, or a callable opening it when first needed (then give its ``attrs``)."""
+        self._array = array
         self.path = path
-        self.attrs: dict[str, Any] = dict(array.attrs)
+        self.attrs: dict[str, Any] = dict(array.attrs) if attrs is None else attrs
         self.word: str = self.attrs["word"]
         self.source: dict[str, Any] = dict(self.attrs.get("source", {}))
+
+    @functools.cached_property
+    def array(self) -> Any:
+        """The Zarr array (opened on first use when a callable was given)."""
+        return self._array() if callable(self._array) else self._array
 
 
 class PackedWord(_PackedArray):
     """The stored steps of one video × word: a Zarr array ``[step, *leading, frame, y, x]`` and its metadata."""
 
-    def __init__(self, array: Any, path: Path) -> None:
-        super().__init__(array, path)
+    def __init__(self, array: Any, path: Path, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(array, path, attrs)
         attrs = self.attrs
         self.entries = _entries(attrs)
         self.step_entries = {int(s): e for s, e in zip(attrs["steps"], self.entries, strict=True)}
@@ -207,15 +271,18 @@ class PackedWord(_PackedArray):
         entries = [self.step_entries[s] for s in order]
         if not entries:
             return np.zeros((0, *self.array.shape[1:]), dtype=self.array.dtype), []
-        block = read_whole(self.array, self.path)  # [step, *leading, frame, y, x]
-        return block[[e.index for e in entries]], [e.metadata for e in entries]
+        block = read_whole(lambda: self.array, self.path)  # [step, *leading, frame, y, x]
+        order_of_entries = [e.index for e in entries]
+        if order_of_entries != list(range(block.shape[0])):  # the usual case needs no copy
+            block = block[order_of_entries]
+        return block, [e.metadata for e in entries]
 
 
 class PackedAggregates(_PackedArray):
     """The step-averaged maps of one word for every video that has it: ``[video, *leading, frame, y, x]``."""
 
-    def __init__(self, array: Any, path: Path) -> None:
-        super().__init__(array, path)
+    def __init__(self, array: Any, path: Path, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(array, path, attrs)
         attrs = self.attrs
         self._base: dict[str, Any] = attrs["base"]
         self._overrides: list[dict[str, Any]] = attrs["overrides"]
@@ -228,15 +295,27 @@ class PackedAggregates(_PackedArray):
 
     def read_all(self) -> tuple[list[str], np.ndarray]:
         """Every video's step average in one read: ``(video ids, [video, *leading, frame, y, x])``."""
-        return list(self.videos), read_whole(self.array, self.path)
+        return list(self.videos), read_whole(lambda: self.array, self.path)
 
     def read(self, video_id: str) -> AttentionInfo | None:
         """The video's step average, or None when it has none."""
         metadata = self.metadata(video_id)
         if metadata is None:
             return None
-        array = np.asarray(self.array[self.videos[video_id]])
+        array = read_entry(lambda: self.array, self.path, self.videos[video_id])  # [*leading, frame, y, x]
         return AttentionInfo(attention_map=array, metadata=metadata, path=self.path)
+
+
+def _attributes(folder: Path) -> dict[str, Any]:
+    """The attributes of the Zarr v3 array in ``folder``, straight from its ``zarr.json``."""
+    meta = folder / ZARR_JSON
+    try:
+        attrs = json.loads(meta.read_text(encoding="utf-8")).get("attributes", {})
+    except (OSError, ValueError, AttributeError) as exc:
+        raise AttentionDataError(f"{meta}: unreadable packed-store metadata ({exc})") from exc
+    if not isinstance(attrs, dict):
+        raise AttentionDataError(f"{meta}: unreadable packed-store metadata (attributes are not an object)")
+    return attrs
 
 
 class PackedReader:
@@ -250,9 +329,16 @@ class PackedReader:
         self.path = Path(path)
         if not is_packed_store(self.path):
             raise NotFoundError(f"{self.path} is not a packed attention store")
-        self._store = _zarr().storage.LocalStore(str(self.path), read_only=True)
         self._words: dict[str, dict[str, PackedWord]] = {}
         self._aggregates: dict[str, PackedAggregates | None] = {}
+
+    @functools.cached_property
+    def _store(self) -> Any:
+        """The Zarr store, opened (and zarr imported) only when an array must be read through Zarr."""
+        return _zarr().storage.LocalStore(str(self.path), read_only=True)
+
+    def _open_array(self, path: str) -> Any:
+        return _zarr().open_array(self._store, path=path, mode="r")
 
     def list_videos(self, include_incomplete: bool = True) -> list[str]:
         """Video ids, sorted; incomplete ones only with ``include_incomplete``."""
@@ -290,8 +376,9 @@ class PackedReader:
         index: dict[str, PackedWord] = {}
         for child in sorted((self.path / video_id).iterdir()):
             if child.is_dir() and (child / ZARR_JSON).is_file():
-                array = _zarr().open_array(self._store, path=f"{video_id}/{child.name}", mode="r")
-                word = PackedWord(array, child)
+                # The attributes straight from the array's zarr.json; Zarr opens the array only if needed
+                opener = functools.partial(self._open_array, f"{video_id}/{child.name}")
+                word = PackedWord(opener, child, _attributes(child))
                 index[word.word] = word
         if complete:
             self._words[video_id] = index
@@ -352,8 +439,8 @@ class PackedReader:
             folder = self.path / AGGREGATES_GROUP / key
             found = None
             if (folder / ZARR_JSON).is_file():
-                array = _zarr().open_array(self._store, path=f"{AGGREGATES_GROUP}/{key}", mode="r")
-                found = PackedAggregates(array, folder)
+                opener = functools.partial(self._open_array, f"{AGGREGATES_GROUP}/{key}")
+                found = PackedAggregates(opener, folder, _attributes(folder))
             self._aggregates[key] = found
         return self._aggregates[key]
 
@@ -383,6 +470,7 @@ __all__ = [
     "PackedWord",
     "is_packed_store",
     "packed_store_for",
+    "read_entry",
     "read_whole",
     "video_maps_exist",
 ]

@@ -24,7 +24,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from attention_visual.errors import NotFoundError
+from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.storage.atomic import is_temporary
 from attention_visual.storage.layout import (
     AGGREGATED_DIR,
@@ -35,7 +35,7 @@ from attention_visual.storage.layout import (
     parse_step_index,
 )
 from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.store import AttentionInfo, read_map, read_metadata
+from attention_visual.storage.store import AttentionInfo, read_array, read_map, read_metadata, read_metadata_series
 
 log = logging.getLogger(__name__)
 
@@ -173,14 +173,31 @@ class AttentionStoreReader:
         return read_map(*files.aggregated)
 
     def read_steps(self, video_id: str, word: str) -> tuple[np.ndarray, list[MapMetadata]]:
-        infos = [self.read_step(video_id, word, s) for s in self.list_steps(video_id, word)]
-        if not infos:
+        files = self._word_files(video_id, word)
+        paths = [files.steps[s] for s in sorted(files.steps)]
+        if not paths:
             raise NotFoundError(f"word {word!r} of video {video_id!r} has no stored steps")
-        return np.stack([i.attention_map for i in infos]), [i.metadata for i in infos]
+        metas = read_metadata_series([meta for _, meta in paths])
+        stack: np.ndarray | None = None  # [step, *leading, frame, y, x], filled file by file
+        for i, ((data, _), meta) in enumerate(zip(paths, metas, strict=True)):
+            array = read_array(data)
+            if tuple(array.shape) != tuple(meta.shape):
+                raise AttentionDataError(
+                    f"{data}: array shape {tuple(array.shape)} does not match its metadata {meta.shape}"
+                )
+            if stack is None:
+                stack = np.empty((len(paths), *array.shape), dtype=array.dtype)
+            elif array.shape != stack.shape[1:] or array.dtype != stack.dtype:  # steps that differ: as np.stack
+                arrays = [stack[j] for j in range(i)] + [array]
+                arrays += [read_map(*p).attention_map for p in paths[i + 1 :]]
+                return np.stack(arrays), metas
+            stack[i] = array
+        assert stack is not None
+        return stack, metas
 
     def list_step_metadata(self, video_id: str, word: str) -> list[MapMetadata]:
         files = self._word_files(video_id, word)
-        return [read_metadata(files.steps[s][1]) for s in sorted(files.steps)]
+        return read_metadata_series([files.steps[s][1] for s in sorted(files.steps)])
 
     def video_folder(self, video_id: str) -> Path:
         return self.root / check_video_id(video_id)
