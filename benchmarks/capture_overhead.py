@@ -7,7 +7,10 @@ A14B; a 4096-wide one-layer text encoder with the tiny tokenizer; a tiny VAE wit
 latent channels and factors (16x and 48 channels for TI2V-5B); for the I2V/FLF2V checkpoints a one-layer
 CLIP image encoder of the real geometry (1280 wide, 224 px, 257 tokens per image). Guidance on (two
 passes per step), ``output_type="latent"``. Runs alternate (plain, captured, plain, captured, ...) so
-drift hits both sides; the ratio of medians is printed.
+drift hits both sides; the ratio of medians is printed. ``--control`` adds plain runs timed against plain
+runs (an A/A comparison): on a shared machine that ratio shows how large a difference noise alone makes.
+The capture's own cost is also measured apart from the noise: the inclusive time of this package's code
+in a profiled captured run (cProfile; an upper bound), and its attention computation timed alone.
 
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` (exact); on the CPU the peak resident
 set size during a run above the resident size at its start, sampled every millisecond from
@@ -241,7 +244,8 @@ _RESULT = "result: "  # the last line of a single run: its ratios as JSON, for -
 
 def run_all(args: argparse.Namespace) -> None:
     """Run every case of :data:`ALL_CASES` in its own process, one after another, and print a table."""
-    columns = ("wall_median", "wall_best", "cpu", "peak_memory", "own_code", "capture_alone")
+    columns = ("wall_median", "wall_paired", "wall_best", "cpu", "peak_memory", "own_code", "capture_alone")
+    columns += ("control_wall", "control_paired", "control_cpu") if args.control else ()
     print("| variant | pipeline | video | " + " | ".join(columns) + " |")
     print("|---|---|---|" + "---|" * len(columns))
     for config, task, height, width in ALL_CASES:
@@ -249,6 +253,7 @@ def run_all(args: argparse.Namespace) -> None:
         command += ["--height", str(height), "--width", str(width), "--repeats", str(args.repeats)]
         command += ["--steps", str(args.steps), "--blocks", str(args.blocks), "--device", args.device]
         command += [] if args.threads is None else ["--threads", str(args.threads)]
+        command += ["--control"] if args.control else []
         lines = subprocess.run(command, capture_output=True, text=True, check=False).stdout.splitlines()
         results = [json.loads(line.removeprefix(_RESULT)) for line in lines if line.startswith(_RESULT)]
         cells = [f"{results[-1][c]:.4f}" if results else "failed" for c in columns]
@@ -269,6 +274,9 @@ def main() -> None:
     parser.add_argument("--pipeline", default=AUTO_TASK, choices=[AUTO_TASK, *TASK_PIPELINES])
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     parser.add_argument("--list", action="store_true", help="print the shipped architecture names and exit")
+    parser.add_argument(
+        "--control", action="store_true", help="also time plain runs against plain runs (A/A): the noise floor"
+    )
     parser.add_argument("--all", action="store_true", help="every variant (ALL_CASES), one process each: a table")
     args = parser.parse_args()
     if args.list:
@@ -318,6 +326,8 @@ def main() -> None:
         cap.word_maps()
 
     runs: dict[str, Callable[[], None]] = {"plain": plain, "captured": captured}
+    if args.control:
+        runs["plain_again"] = plain  # an A/A control: how far two identical kinds of run differ here
     times: dict[str, list[float]] = {k: [] for k in runs}
     cpu: dict[str, list[float]] = {k: [] for k in runs}  # process CPU seconds: robust to other jobs' load
     peaks: dict[str, list[int]] = {k: [] for k in runs}
@@ -360,14 +370,28 @@ def main() -> None:
         f"capture computation alone: {own * 1e3:.1f} ms per run = {own / min(times['plain']):.2%} of the "
         f"fastest plain run (an upper bound of the overhead that run-to-run noise cannot hide)"
     )
+    paired = statistics.median(a / b for a, b in zip(times["captured"], times["plain"], strict=True))
+    print(f"wall-time ratio (captured / plain): {paired:.4f} (median over pairs: each captured run / the plain before)")
     ratios = {
         "wall_median": t["captured"] / t["plain"],
+        "wall_paired": paired,
         "wall_best": min(times["captured"]) / min(times["plain"]),
         "cpu": c["captured"] / c["plain"],
         "peak_memory": m["captured"] / max(m["plain"], 1),
         "own_code": own_code / min(times["plain"]),
         "capture_alone": own / min(times["plain"]),
     }
+    if args.control:
+        ratios["control_wall"] = statistics.median(times["plain_again"]) / t["plain"]
+        ratios["control_paired"] = statistics.median(
+            a / b for a, b in zip(times["plain_again"], times["plain"], strict=True)
+        )
+        ratios["control_cpu"] = statistics.median(cpu["plain_again"]) / c["plain"]
+        print(
+            f"A/A control (plain again / plain, medians): wall {ratios['control_wall']:.4f} "
+            f"(paired {ratios['control_paired']:.4f}), "
+            f"CPU {ratios['control_cpu']:.4f}: differences of this size are noise, not capture"
+        )
     print(_RESULT + json.dumps(ratios))
 
 
