@@ -13,6 +13,7 @@ from attention_visual.analysis import batch_stats
 from attention_visual.analysis.measures import MEASURES, PixelGeometry, map_measures
 from attention_visual.analysis.pack import pack_batch
 from attention_visual.analysis.source import iter_videos
+from attention_visual.errors import AttentionDataError
 from attention_visual.storage.packed import PackedReader, read_entry, read_whole
 from attention_visual.visualization import AttentionAnalyzer
 from support.analysis_batch import write_batch
@@ -62,3 +63,25 @@ def test_direct_shard_reads_match_zarr(tmp_path: Path) -> None:
         np.testing.assert_array_equal(got, np.asarray(aggregates.array[index]))
         info = reader.read_aggregated(video, "dog")
         np.testing.assert_array_equal(info.attention_map, got)
+
+
+@pytest.mark.parametrize("damage", ["index byte", "truncated", "missing"])
+def test_a_damaged_shard_is_one_error_naming_it(tmp_path: Path, damage: str) -> None:
+    batch = write_batch(tmp_path / "b", videos=1, steps=3)
+    pack_batch(batch)
+    reader = PackedReader(batch / "attention_maps.zarr")
+    [video] = reader.list_videos()
+    word = reader.word(video, "dog")
+    [shard] = [p for p in word.path.rglob("c*") if p.is_file()]  # one video × word: one shard file
+    data = bytearray(shard.read_bytes())
+    if damage == "index byte":
+        data[-10] ^= 0xFF  # inside the shard index, before its CRC-32C
+        shard.write_bytes(bytes(data))
+    elif damage == "truncated":
+        shard.write_bytes(bytes(data[: len(data) // 2]))
+    else:
+        shard.unlink()
+    with pytest.raises(AttentionDataError, match=str(shard)):
+        read_whole(word.array, word.path)
+    with pytest.raises(AttentionDataError, match=str(shard)):
+        read_entry(word.array, word.path, 0)

@@ -26,9 +26,10 @@ first use.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,32 @@ def _shards(folder: Path) -> _Shards | None:
     return _Shards(folder, shape, dtype, shard_len, separator, meta.get("fill_value")) if fits else None
 
 
+def _shard_index(index: bytes | memoryview, shard_len: int, path: Path) -> np.ndarray:
+    """``[2 * shard_len]`` uint64 ``(offset, nbytes)`` pairs from a shard index with its CRC-32C (as Zarr checks it).
+
+    Raises:
+        AttentionDataError: The index is truncated or its checksum does not match (the shard is damaged).
+    """
+    if len(index) != 16 * shard_len + 4:
+        raise AttentionDataError(f"{path}: damaged packed shard (truncated index)")
+    crc32c = import_from_extra("google_crc32c", "analysis")
+    body = bytes(index[:-4])
+    if int(crc32c.value(body)).to_bytes(4, "little") != bytes(index[-4:]):
+        raise AttentionDataError(f"{path}: damaged packed shard (index checksum mismatch)")
+    return np.frombuffer(body, "<u8")
+
+
+@contextlib.contextmanager
+def _damage_named(path: Path) -> Iterator[None]:
+    """A shard that is missing or does not decode: one :class:`AttentionDataError` naming it."""
+    try:
+        yield
+    except AttentionDataError:
+        raise
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise AttentionDataError(f"{path}: unreadable packed shard ({exc})") from exc
+
+
 def _decode(shards: _Shards, chunk: bytes | None) -> np.ndarray:
     """One entry (``[...]``, native byte order) from its Blosc chunk, or the fill value for a chunk never written."""
     if chunk is None:
@@ -179,15 +206,19 @@ def read_whole(array: Any, folder: Path) -> np.ndarray:
     shape, dtype, shard_len = shards.shape, shards.dtype, shards.shard_len
     out = np.empty(shape, dtype=dtype)  # [entry, ...]
     for shard in range(-(-shape[0] // shard_len)):
-        data = memoryview(shards.shard_file(shard).read_bytes())
-        index = np.frombuffer(data, "<u8", count=2 * shard_len, offset=len(data) - 16 * shard_len - 4)
-        for j in range(min(shard_len, shape[0] - shard * shard_len)):
-            offset, nbytes = int(index[2 * j]), int(index[2 * j + 1])
-            if offset == _NO_CHUNK:
-                out[shard * shard_len + j] = shards.fill_value
-                continue
-            entry = out[shard * shard_len + j]  # [...]: a contiguous view, decompressed into in place
-            blosc.decompress(data[offset : offset + nbytes], entry)
+        path = shards.shard_file(shard)
+        with _damage_named(path):
+            data = memoryview(path.read_bytes())
+            index = _shard_index(data[max(len(data) - 16 * shard_len - 4, 0) :], shard_len, path)
+            for j in range(min(shard_len, shape[0] - shard * shard_len)):
+                offset, nbytes = int(index[2 * j]), int(index[2 * j + 1])
+                if offset == _NO_CHUNK:
+                    out[shard * shard_len + j] = shards.fill_value
+                    continue
+                if offset + nbytes > len(data):
+                    raise AttentionDataError(f"{path}: damaged packed shard (a chunk past the end of the file)")
+                entry = out[shard * shard_len + j]  # [...]: a contiguous view, decompressed into in place
+                blosc.decompress(data[offset : offset + nbytes], entry)
     return out.astype(dtype.newbyteorder("="), copy=False)
 
 
@@ -200,14 +231,18 @@ def read_entry(array: Any, folder: Path, entry: int) -> np.ndarray:
     if shards is None or not 0 <= entry < shards.shape[0]:
         return np.asarray((array() if callable(array) else array)[entry])
     shard, j = divmod(entry, shards.shard_len)
-    with shards.shard_file(shard).open("rb") as fh:
+    path = shards.shard_file(shard)
+    with _damage_named(path), path.open("rb") as fh:
         fh.seek(-(16 * shards.shard_len + 4), 2)
-        index = np.frombuffer(fh.read(16 * shards.shard_len), "<u8")
+        index = _shard_index(fh.read(16 * shards.shard_len + 4), shards.shard_len, path)
         offset, nbytes = int(index[2 * j]), int(index[2 * j + 1])
         if offset == _NO_CHUNK:
             return _decode(shards, None)
         fh.seek(offset)
-        return _decode(shards, fh.read(nbytes))
+        chunk = fh.read(nbytes)
+        if len(chunk) != nbytes:
+            raise AttentionDataError(f"{path}: damaged packed shard (a chunk past the end of the file)")
+        return _decode(shards, chunk)
 
 
 @dataclass(frozen=True)
