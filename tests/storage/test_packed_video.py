@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from attention_visual.analysis import word_averages
 from attention_visual.storage.packed import PackedReader
 from attention_visual.storage.packed_averages import NEW_AGGREGATES, OLD_AGGREGATES, consolidate_averages
 from attention_visual.storage.packed_video import PackedVideoStore, packed_video_problems
@@ -101,3 +102,20 @@ def test_a_finished_video_is_verified_file_by_file(tmp_path: Path) -> None:
     shard.write_bytes(shard.read_bytes()[:-3])
     [(rel, problem)] = packed_video_problems(path, "prompt_001_vid_001", checksums=False)
     assert rel == "dog/c.0.0.0.0" and "truncated" in problem
+
+
+def test_word_averages_see_the_staged_averages_before_the_batch_end(tmp_path: Path) -> None:
+    path = tmp_path / "attention_maps.zarr"
+    store = PackedVideoStore(path)
+    for i in (1, 2):
+        write_video(store, f"prompt_001_vid_00{i}", i)
+    before = word_averages(path, "dog")  # nothing merged yet: all from _staged/
+    assert before.video.values.tolist() == ["prompt_001_vid_001", "prompt_001_vid_002"]
+    assert consolidate_averages(path) == 2
+    write_video(store, "prompt_001_vid_003", 3)  # a video finished after the merge: staged again
+    after = word_averages(path, "dog")
+    assert after.video.values.tolist() == [f"prompt_001_vid_00{i}" for i in (1, 2, 3)]
+    np.testing.assert_array_equal(after.sel(video=before.video.values).values, before.values)
+    staged = PackedReader(path).find_aggregated("prompt_001_vid_003", "dog")
+    assert staged is not None
+    np.testing.assert_array_equal(after.sel(video="prompt_001_vid_003").values, staged.attention_map)

@@ -219,8 +219,9 @@ def word_averages(batch_dir: Path | str, word: str, include_incomplete: bool = F
 
     Dims ``(video, *leading, frame, y, x)``; coordinates ``seed`` (−1 when unknown), ``prompt``, ``y_px``,
     ``x_px``. From a
-    packed store this is a single read (the averages of a word are stored together); from the seed
-    layout one file per video.
+    packed store this is a single read (the averages of a word are stored together; a ``storage_format:
+    zarr`` batch that has not reached its end yet adds those its videos staged); from the seed layout one
+    file per video.
 
     Example:
         >>> kiss = word_averages("outputs/batch", "kiss")
@@ -236,17 +237,26 @@ def word_averages(batch_dir: Path | str, word: str, include_incomplete: bool = F
     metas: list[MapMetadata] = []
     arrays: list[np.ndarray] = []
     videos: list[str] = []
-    aggregates = PackedReader(maps_dir).aggregates(word) if is_packed_store(maps_dir) else None
-    if aggregates is not None:
-        ids, data = aggregates.read_all()  # [video, *leading, frame, y, x]: one read
-        keep = set(wanted)
-        for i, video_id in enumerate(ids):
-            meta = aggregates.metadata(video_id)
-            if video_id in keep and meta is not None:
+    if is_packed_store(maps_dir):
+        reader = PackedReader(maps_dir)
+        found: dict[str, tuple[MapMetadata, np.ndarray]] = {}  # video -> (metadata, [*leading, frame, y, x])
+        aggregates = reader.aggregates(word)
+        if aggregates is not None:
+            ids, data = aggregates.read_all()  # [video, *leading, frame, y, x]: one read
+            for i, video_id in enumerate(ids):
+                meta = aggregates.metadata(video_id)
+                if meta is not None:
+                    found[video_id] = (meta, data[i])
+        for video_id in wanted:
+            if video_id not in found:  # staged: a `storage_format: zarr` batch before its end
+                info = reader.find_aggregated(video_id, word)
+                if info is not None:
+                    found[video_id] = (info.metadata, info.attention_map)
+            if video_id in found:
                 videos.append(video_id)
-                metas.append(meta)
-                arrays.append(data[i])
-    elif not is_packed_store(maps_dir):
+                metas.append(found[video_id][0])
+                arrays.append(found[video_id][1])
+    else:
         for video_id in wanted:
             try:
                 info = analyzer.load_aggregated(video_id, word)
