@@ -40,6 +40,7 @@ from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.extras import import_from_extra
 from attention_visual.storage.layout import check_video_id, token_dir_name
 from attention_visual.storage.metadata import MapMetadata
+from attention_visual.storage.reader import listing
 from attention_visual.storage.store import AttentionInfo
 
 PACKED_STORE = "attention_maps.zarr"
@@ -58,10 +59,6 @@ moved into ``_aggregated/`` at the batch's end (:mod:`attention_visual.storage.p
 
 def _zarr() -> Any:
     return import_from_extra("zarr", "analysis")
-
-
-def _listing(items: Sequence[object]) -> str:
-    return ", ".join(str(i) for i in items) if items else "(none)"
 
 
 def is_packed_store(path: Path) -> bool:
@@ -390,7 +387,7 @@ class PackedReader:
         meta = self.path / check_video_id(video_id) / ZARR_JSON
         if not meta.is_file():
             raise NotFoundError(
-                f"no video {video_id!r} in {self.path}; available videos: {_listing(self.list_videos())}"
+                f"no video {video_id!r} in {self.path}; available videos: {listing(self.list_videos())}"
             )
         try:  # the group's own metadata document (Zarr v3): read directly, it is all we need
             summary = json.loads(meta.read_text(encoding="utf-8")).get("attributes", {}).get("complete")
@@ -426,7 +423,7 @@ class PackedReader:
     def word(self, video_id: str, word: str) -> PackedWord:
         index = self.words(video_id)
         if word not in index:
-            raise NotFoundError(f"no word {word!r} in video {video_id!r}; available words: {_listing(sorted(index))}")
+            raise NotFoundError(f"no word {word!r} in video {video_id!r}; available words: {listing(sorted(index))}")
         return index[word]
 
     def list_words(self, video_id: str) -> list[str]:
@@ -440,7 +437,7 @@ class PackedReader:
         if step not in packed.step_entries:
             raise NotFoundError(
                 f"no step {step} for word {word!r} of video {video_id!r}; "
-                f"available steps: {_listing(sorted(packed.step_entries))}"
+                f"available steps: {listing(sorted(packed.step_entries))}"
             )
         return packed.read(packed.step_entries[step])
 
