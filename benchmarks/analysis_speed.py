@@ -36,7 +36,7 @@ import numpy as np
 
 from attention_visual.analysis import pack_batch, word_averages, write_stats
 from attention_visual.storage import AttentionStore, MapMetadata, TokenGrid, VideoDimensions
-from attention_visual.storage.frames import latent_to_video_frame_ranges
+from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
 from attention_visual.visualization import AttentionAnalyzer
 
 GRID = (21, 30, 52)  # [frame, y, x]: Wan2.1-1.3B at 832×480, 81 frames

@@ -39,7 +39,7 @@ import numpy as np
 from attention_visual.render.encoder import FORMAT_ARGS, ffmpeg_exe, fps_argument
 from attention_visual.render.sources import FrameSource
 from attention_visual.storage import AttentionStore, MapMetadata, TokenGrid, VideoDimensions
-from attention_visual.storage.frames import latent_to_video_frame_ranges
+from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
 
 VIDEO_ID = "bench_vid"

@@ -146,8 +146,8 @@ def test_report_of_packed_batch_equals_seed(tmp_path: Path) -> None:
 
 
 def test_step_averages_across_several_shards(tmp_path: Path) -> None:
-    from attention_visual.storage.packed import PackedReader
-    from attention_visual.storage.packed_writer import PackedWriter
+    from attention_visual.storage.packed.reader import PackedReader
+    from attention_visual.storage.packed.writer import PackedWriter
     from support.synthetic import make_metadata
 
     rng = np.random.default_rng(0)

@@ -14,7 +14,7 @@ from attention_visual.analysis.measures import MEASURES, PixelGeometry, map_meas
 from attention_visual.analysis.pack import pack_batch
 from attention_visual.analysis.source import iter_videos
 from attention_visual.errors import AttentionDataError
-from attention_visual.storage.packed import PackedReader, read_entry, read_whole
+from attention_visual.storage.packed.reader import PackedReader, read_entry, read_whole
 from attention_visual.visualization import AttentionAnalyzer
 from support.analysis_batch import write_batch
 

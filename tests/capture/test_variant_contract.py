@@ -14,7 +14,7 @@ import torch
 from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.errors import AttentionDataError, CaptureError
 from attention_visual.storage import MapMetadata
-from attention_visual.storage.frames import check_frame_mapping, frame_weights, video_frame_index
+from attention_visual.storage.schema.frames import check_frame_mapping, frame_weights, video_frame_index
 from capture.variant_support import CALLS, GRID, PROMPT, call_kwargs, num_reference, pipe_of, run_variant
 
 MODELS = ("transformer", "transformer_2", "text_encoder")

@@ -16,7 +16,7 @@ import pytest
 from attention_visual.config import load_config
 from attention_visual.pipeline.plan import plan_batch
 from attention_visual.pipeline.resume import expected_renders, is_video_finished
-from attention_visual.storage.packed import STAGED_GROUP
+from attention_visual.storage.packed.reader import STAGED_GROUP
 from attention_visual.visualization import AttentionAnalyzer
 from pipeline.pipeline_support import batch_dirs, cli_command, cli_env, run_cli, snapshot, tiny_data, write_config
 

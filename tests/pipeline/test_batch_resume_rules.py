@@ -22,7 +22,7 @@ from attention_visual.pipeline.resume import (
     remove_leftovers,
 )
 from attention_visual.storage import AttentionStore
-from attention_visual.storage.batch_manifest import write_status
+from attention_visual.storage.batch.manifest import write_status
 from pipeline.pipeline_support import snapshot, tiny_config
 
 CONFIG_PATH = Path("configs/tiny_demo.yaml")

@@ -15,7 +15,7 @@ from attention_visual.errors import RenderError
 from attention_visual.render.encoder import VideoWriter, format_of, prepare_output
 from attention_visual.render.sources import OverlayVideo, write_video
 from attention_visual.render.video_reader import probe_video, read_frames, source_index
-from attention_visual.storage.atomic import default_file_mode
+from attention_visual.storage.durable.atomic import default_file_mode
 
 pytestmark = pytest.mark.light  # runs on the light install too (make test-light)
 

@@ -29,7 +29,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from attention_visual.cli.main import main
 from attention_visual.report import write_report
-from attention_visual.storage.batch_manifest import read_manifest
+from attention_visual.storage.batch.manifest import read_manifest
 from support.batch import build_batch
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pytest
 
 from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.report.collect import collect_batch, highlight, link
-from attention_visual.storage.batch_manifest import read_manifest, write_status
+from attention_visual.storage.batch.manifest import read_manifest, write_status
 from support.batch import NASTY_PROMPT, build_batch
 
 

@@ -14,7 +14,7 @@ from attention_visual.errors import AttentionDataError
 from attention_visual.render.options import RenderOptions
 from attention_visual.render.videos import step_video
 from attention_visual.storage import AttentionStore, read_map
-from attention_visual.storage.frames import (
+from attention_visual.storage.schema.frames import (
     check_frame_mapping,
     frame_average,
     frame_weights,

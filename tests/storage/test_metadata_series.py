@@ -10,7 +10,7 @@ import pytest
 
 from attention_visual.errors import AttentionDataError
 from attention_visual.storage import MapMetadata
-from attention_visual.storage.store import read_metadata, read_metadata_series
+from attention_visual.storage.files.store import read_metadata, read_metadata_series
 from support.synthetic import make_metadata
 
 pytestmark = pytest.mark.light

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from attention_visual.errors import AttentionDataError
-from attention_visual.storage.npz import read_npz_member
-from attention_visual.storage.store import read_array
+from attention_visual.storage.files.npz import read_npz_member
+from attention_visual.storage.files.store import read_array
 
 pytestmark = pytest.mark.light
 

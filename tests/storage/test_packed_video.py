@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from attention_visual.analysis import word_averages
-from attention_visual.storage.packed import PackedReader
-from attention_visual.storage.packed_averages import NEW_AGGREGATES, OLD_AGGREGATES, consolidate_averages
-from attention_visual.storage.packed_video import PackedVideoStore, packed_video_problems
+from attention_visual.storage.packed.averages import NEW_AGGREGATES, OLD_AGGREGATES, consolidate_averages
+from attention_visual.storage.packed.reader import PackedReader
+from attention_visual.storage.packed.video import PackedVideoStore, packed_video_problems
 from support.synthetic import GRID, make_metadata
 
 WORDS = ("dog", "red car")

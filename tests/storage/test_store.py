@@ -9,13 +9,13 @@ import pytest
 
 from attention_visual.errors import AttentionDataError
 from attention_visual.storage import AttentionStore, MapMetadata, read_map, token_dir_name
-from attention_visual.storage.frames import (
+from attention_visual.storage.files.layout import aggregated_paths, check_video_id, step_paths
+from attention_visual.storage.schema.frames import (
     latent_frame_of_video_frame,
     latent_to_video_frame_ranges,
     num_latent_frames,
     video_frames_of_latent,
 )
-from attention_visual.storage.layout import aggregated_paths, check_video_id, step_paths
 from support.synthetic import GRID, hot_spot, make_metadata
 
 pytestmark = pytest.mark.light  # runs on the light install too (make test-light)

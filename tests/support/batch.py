@@ -2,7 +2,7 @@
 
 Import as ``from support.batch import build_batch`` (tests/ is on pytest's pythonpath).
 
-:func:`build_batch` writes ``manifest.json`` through :mod:`attention_visual.storage.batch_manifest`, the
+:func:`build_batch` writes ``manifest.json`` through :mod:`attention_visual.storage.batch.manifest`, the
 maps through :class:`AttentionStore` and small H.264 videos with imageio-ffmpeg (one encoded file
 copied to every path, so a 50-video batch takes a second). Each word's map has one hot token that
 moves with the step (step ``s`` → token column ``s % x``), so consecutive steps always look different.
@@ -19,8 +19,8 @@ import numpy as np
 
 from attention_visual.prompts.parsing import parse_prompt
 from attention_visual.storage import AttentionStore, MapMetadata, token_dir_name
-from attention_visual.storage.batch_layout import make_video_id, prompt_dir
-from attention_visual.storage.batch_manifest import (
+from attention_visual.storage.batch.layout import make_video_id, prompt_dir
+from attention_visual.storage.batch.manifest import (
     Manifest,
     PromptRecord,
     RenderRecord,

@@ -14,8 +14,8 @@ import numpy as np
 
 from attention_visual.prompts.parsing import parse_prompt
 from attention_visual.storage import AttentionStore, token_dir_name
-from attention_visual.storage.batch_layout import make_video_id
-from attention_visual.storage.batch_manifest import Manifest, PromptRecord, VideoPaths, VideoRecord, write_manifest
+from attention_visual.storage.batch.layout import make_video_id
+from attention_visual.storage.batch.manifest import Manifest, PromptRecord, VideoPaths, VideoRecord, write_manifest
 from support.synthetic import make_metadata
 
 #: ``{(prompt_index, video_index): {word: [step, frame, y, x] float32}}``

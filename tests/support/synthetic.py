@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from attention_visual.storage import MapMetadata, TokenGrid, VideoDimensions
-from attention_visual.storage.frames import latent_to_video_frame_ranges
+from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
 
 GRID = (3, 2, 5)  # [frame, y, x]: non-square so a transposed axis cannot pass
 

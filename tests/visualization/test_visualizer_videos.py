@@ -11,7 +11,7 @@ import pytest
 from attention_visual.errors import AttentionDataError, NotFoundError, RenderError
 from attention_visual.render.canvas import Canvas
 from attention_visual.render.strip import display_size
-from attention_visual.storage.frames import video_frames_of_latent
+from attention_visual.storage.schema.frames import video_frames_of_latent
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
 from support.maps import (

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from attention_visual.storage.batch_layout import STATUS_DIR
-from attention_visual.storage.batch_manifest import VideoRecord, read_batch_manifest, read_status
-from attention_visual.storage.packed import video_maps_exist
+from attention_visual.storage.batch.layout import STATUS_DIR
+from attention_visual.storage.batch.manifest import VideoRecord, read_batch_manifest, read_status
+from attention_visual.storage.packed.reader import video_maps_exist
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from attention_visual.analysis.measures import PixelGeometry
 from attention_visual.analysis.source import batch_folder, maps_location, video_labels
 from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.extras import import_from_extra
-from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.packed import PackedReader, is_packed_store
+from attention_visual.storage.packed.reader import PackedReader, is_packed_store
+from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """``pack``: a batch's seed-layout maps into one Zarr store, and ``unpack``: back, with the same content.
 
-``pack_batch(batch)`` writes ``batch/attention_maps.zarr`` (layout: :mod:`attention_visual.storage.packed`)
+``pack_batch(batch)`` writes ``batch/attention_maps.zarr`` (layout: :mod:`attention_visual.storage.packed.reader`)
 from ``batch/attention_maps/`` and then removes the seed folder; ``unpack_batch(batch)`` does the
 reverse. Both write into a temporary folder that is renamed into place only when complete, so an
 interruption leaves the batch as it was. Every array keeps its dtype and values, every metadata file
@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.storage.atomic import TMP_MARKER
-from attention_visual.storage.batch_layout import ATTENTION_MAPS_DIR
-from attention_visual.storage.layout import COMPLETE_MARK
-from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.packed import PACKED_STORE, PackedReader, is_packed_store
-from attention_visual.storage.packed_writer import PACKED_FILES, PackedWriter
-from attention_visual.storage.store import AttentionInfo, AttentionStore
+from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR
+from attention_visual.storage.durable.atomic import TMP_MARKER
+from attention_visual.storage.files.layout import COMPLETE_MARK
+from attention_visual.storage.files.store import AttentionInfo, AttentionStore
+from attention_visual.storage.packed.reader import PACKED_STORE, PackedReader, is_packed_store
+from attention_visual.storage.packed.writer import PACKED_FILES, PackedWriter
+from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 log = logging.getLogger(__name__)

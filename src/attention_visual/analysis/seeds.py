@@ -40,7 +40,7 @@ import numpy as np
 
 from attention_visual.analysis.batch_videos import BatchVideo, batch_videos
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.storage.metadata import MapMetadata
+from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from attention_visual.analysis.prefetch import read_ahead
 from attention_visual.analysis.source import VideoData, WordData, iter_videos, maps_location
 from attention_visual.errors import AttentionDataError
 from attention_visual.extras import import_from_extra
-from attention_visual.storage.atomic import atomic_output
+from attention_visual.storage.durable.atomic import atomic_output
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -236,7 +236,7 @@ class AttentionCapture:
         seed: int | None = None,
         mark_complete: bool = True,
     ) -> list[Path]:
-        """Write the maps in the store's layout (see :mod:`attention_visual.storage.layout`).
+        """Write the maps in the store's layout (see :mod:`attention_visual.storage.files.layout`).
 
         ``video_dimensions`` defaults to what the token grid implies (the variant's pixels per token:
         16, or 32 for TI2V-5B; Wan's 4k+1 frames without VACE reference frames; 16 fps); given, its

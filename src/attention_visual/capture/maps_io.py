@@ -18,9 +18,9 @@ from attention_visual.capture.recorder import StepRecord
 from attention_visual.capture.settings import IMAGE_WORD, CaptureSettings
 from attention_visual.errors import CaptureError
 from attention_visual.storage import AttentionStore, MapMetadata, Reduction, TokenGrid, VideoDimensions
-from attention_visual.storage.frames import latent_to_video_frame_ranges_after_references, num_latent_frames
-from attention_visual.storage.layout import PACKED_FORMAT, token_dir_name
-from attention_visual.storage.packed_video import PackedVideoStore
+from attention_visual.storage.files.layout import PACKED_FORMAT, token_dir_name
+from attention_visual.storage.packed.video import PackedVideoStore
+from attention_visual.storage.schema.frames import latent_to_video_frame_ranges_after_references, num_latent_frames
 
 if TYPE_CHECKING:
     from attention_visual.capture.capture import AttentionCapture
@@ -230,7 +230,7 @@ def save_word_maps(
 
     ``storage_format`` ``"numpy"``/``"torch"``: files under the seed layout's folder ``root``;
     ``"zarr"``: into the packed store ``root`` (``attention_maps.zarr``), as ``pack`` would have written
-    the ``numpy`` files (see :class:`~attention_visual.storage.packed_video.PackedVideoStore`).
+    the ``numpy`` files (see :class:`~attention_visual.storage.packed.video.PackedVideoStore`).
     """
     store = map_sink(root, storage_format, compress, capture.settings.storage_dtype, aggregated_format)
     if store.is_complete(video_id):

@@ -29,7 +29,7 @@ from attention_visual.config.limits import (
 from attention_visual.config.validation import checked as _check
 from attention_visual.config.validation import integer, validate_fields
 from attention_visual.errors import CaptureError, ConfigError
-from attention_visual.storage.metadata import PASS_NAMES
+from attention_visual.storage.schema.metadata import PASS_NAMES
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from attention_visual.errors import NotFoundError, RenderError
-from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.reduce import to_grid
+from attention_visual.storage.schema.metadata import MapMetadata
+from attention_visual.storage.schema.reduce import to_grid
 
 
 class InlineFigure(Figure):

@@ -29,7 +29,7 @@ from attention_visual.config import load_config
 from attention_visual.errors import ConfigError, RenderError
 from attention_visual.render.options import RenderOptions
 from attention_visual.storage import token_dir_name
-from attention_visual.storage.batch_layout import CONFIG_FILE
+from attention_visual.storage.batch.layout import CONFIG_FILE
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from attention_visual.errors import RenderError
 from attention_visual.render.options import NORMALIZATIONS, VIDEO_FORMATS, RenderOptions
 from attention_visual.render.sources import LAYOUTS
 from attention_visual.storage import token_dir_name
-from attention_visual.storage.layout import AGGREGATED_DIR
+from attention_visual.storage.files.layout import AGGREGATED_DIR
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
 

@@ -24,7 +24,7 @@ from attention_visual.config import limits
 from attention_visual.config import validation as v
 from attention_visual.config.inputs import PromptInputs
 from attention_visual.errors import ConfigError
-from attention_visual.storage.layout import PACKED_FORMAT
+from attention_visual.storage.files.layout import PACKED_FORMAT
 
 #: Accepted values of ``generation.dtype``.
 DTYPES = ("auto", "float32", "bfloat16", "float16")

@@ -9,7 +9,7 @@ Modules, one job each:
 * :mod:`.resume`: which batch folder, which videos are finished, clearing unfinished ones.
 * :mod:`.generation`: one video: pipeline call under the capture, video file, maps.
 * :mod:`.rendering`: the automatic attention videos (per video, at batch end).
-* :mod:`.merge`: the merged ``manifest.json`` (its schema: :mod:`attention_visual.storage.batch_manifest`).
+* :mod:`.merge`: the merged ``manifest.json`` (its schema: :mod:`attention_visual.storage.batch.manifest`).
 * :mod:`.distributed`: ``torchrun`` ranks; :mod:`.summary`: the result, exit status and summary.
 * :mod:`.batch`: the loop that ties them together.
 
@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 from attention_visual.lazy import lazy_exports
-from attention_visual.storage.batch_manifest import (
+from attention_visual.storage.batch.manifest import (
     MANIFEST_SCHEMA_VERSION,
     Manifest,
     PromptRecord,

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 
 from attention_visual.errors import BatchBusyError
-from attention_visual.storage.batch_manifest import now_iso
+from attention_visual.storage.batch.manifest import now_iso
 
 #: The lock file in every batch folder that ``generate`` has run in.
 LOCK_FILE = "generate.lock"

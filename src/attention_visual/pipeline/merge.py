@@ -18,8 +18,8 @@ from attention_visual.errors import AttentionDataError
 from attention_visual.pipeline.plan import VideoJob
 from attention_visual.pipeline.resume import captures_maps, is_video_finished
 from attention_visual.storage import token_dir_name
-from attention_visual.storage.batch_layout import CONFIG_FILE, MANIFEST_FILE
-from attention_visual.storage.batch_manifest import (
+from attention_visual.storage.batch.layout import CONFIG_FILE, MANIFEST_FILE
+from attention_visual.storage.batch.manifest import (
     Manifest,
     PromptRecord,
     VideoPaths,

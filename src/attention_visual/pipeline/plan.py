@@ -29,8 +29,8 @@ from attention_visual.prompts import MarkedPrompt, parse_prompt
 from attention_visual.storage import token_dir_name
 
 # A name imported as itself is re-exported: batch, resume and generation import it from here (home: batch_layout).
-from attention_visual.storage.batch_layout import ATTENTION_MAPS_DIR as ATTENTION_MAPS_DIR
-from attention_visual.storage.batch_layout import (
+from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR as ATTENTION_MAPS_DIR
+from attention_visual.storage.batch.layout import (
     ATTENTION_VIDEOS_DIR,
     INPUTS_DIR,
     STATUS_DIR,
@@ -38,8 +38,8 @@ from attention_visual.storage.batch_layout import (
     make_video_id,
     prompt_dir,
 )
-from attention_visual.storage.batch_layout import CONFIG_FILE as CONFIG_FILE
-from attention_visual.storage.batch_layout import MANIFEST_FILE as MANIFEST_FILE
+from attention_visual.storage.batch.layout import CONFIG_FILE as CONFIG_FILE
+from attention_visual.storage.batch.layout import MANIFEST_FILE as MANIFEST_FILE
 
 #: The two attention videos made for every marked word: the step video and the overlay on the video.
 RENDER_KINDS = ("attention", "overlay")

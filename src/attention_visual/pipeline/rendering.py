@@ -8,7 +8,7 @@ For every marked word of a video two files are rendered with
 
 ``auto_generate_per_video`` puts them in ``videos/prompt_NNN/attention_videos/``,
 ``auto_generate_videos`` in the batch's ``attention_videos/``. A render that fails is logged and
-recorded (:class:`~attention_visual.storage.batch_manifest.RenderRecord` with ``status="failed"``); it never
+recorded (:class:`~attention_visual.storage.batch.manifest.RenderRecord` with ``status="failed"``); it never
 touches the generated video or its maps, and the batch goes on. A file that already exists is a
 finished render (the writer is atomic) and is not redone.
 """
@@ -22,9 +22,9 @@ from pathlib import Path
 
 from attention_visual.config import Config
 from attention_visual.pipeline.plan import RENDER_KINDS, VideoJob
-from attention_visual.storage.batch_layout import ATTENTION_MAPS_DIR
-from attention_visual.storage.batch_manifest import RenderRecord, one_line
-from attention_visual.storage.faults import storage_fault
+from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR
+from attention_visual.storage.batch.manifest import RenderRecord, one_line
+from attention_visual.storage.durable.faults import storage_fault
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
 
 log = logging.getLogger(__name__)

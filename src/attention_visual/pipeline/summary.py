@@ -12,7 +12,7 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from attention_visual.storage.batch_manifest import Manifest
+from attention_visual.storage.batch.manifest import Manifest
 
 EXIT_OK = 0
 EXIT_FAILURES = 1

@@ -38,8 +38,8 @@ import numpy as np
 
 from attention_visual.errors import RenderError
 from attention_visual.render.options import VIDEO_FORMATS
-from attention_visual.storage.atomic import TMP_MARKER, publish
-from attention_visual.storage.faults import fault_in_message
+from attention_visual.storage.durable.atomic import TMP_MARKER, publish
+from attention_visual.storage.durable.faults import fault_in_message
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +261,7 @@ class VideoWriter:
 
     def _failure(self, message: str, ffmpeg_said: str, cause: BaseException | None = None) -> RenderError:
         """A :class:`RenderError` caused by ``cause``, or by an ``OSError`` when ffmpeg reported a write
-        fault (disk full, file too large...), so that :func:`~attention_visual.storage.faults.storage_fault`
+        fault (disk full, file too large...), so that :func:`~attention_visual.storage.durable.faults.storage_fault`
         finds it."""
         error = RenderError(message)
         number = fault_in_message(ffmpeg_said)

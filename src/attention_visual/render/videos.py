@@ -33,8 +33,8 @@ from attention_visual.render.sources import LAYOUTS, OverlayVideo, StepVideo, St
 from attention_visual.render.step_grid import figure_canvas
 from attention_visual.render.strip import MIN_PANEL_HEIGHT, display_size, strip_canvas, strip_layout
 from attention_visual.render.video_reader import probe_video, read_frames
-from attention_visual.storage.frames import frame_average, frame_weights, video_frame_index
-from attention_visual.storage.metadata import MapMetadata
+from attention_visual.storage.schema.frames import frame_average, frame_weights, video_frame_index
+from attention_visual.storage.schema.metadata import MapMetadata
 
 log = logging.getLogger(__name__)
 

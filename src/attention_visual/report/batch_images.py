@@ -33,7 +33,7 @@ from attention_visual.errors import NotFoundError
 from attention_visual.render.colormap import colormap_lut
 from attention_visual.render.normalize import normalize_maps
 from attention_visual.report.images import css_gradient, sprite_indices, step_label, tile_scale, write_palette_png
-from attention_visual.storage.atomic import atomic_write_with
+from attention_visual.storage.durable.atomic import atomic_write_with
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 if TYPE_CHECKING:

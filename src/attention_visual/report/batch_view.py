@@ -44,8 +44,8 @@ from attention_visual.report.batch_images import (
 )
 from attention_visual.report.images import newest_mtime
 from attention_visual.storage import token_dir_name
-from attention_visual.storage.atomic import atomic_write_text
-from attention_visual.storage.batch_manifest import one_line
+from attention_visual.storage.batch.manifest import one_line
+from attention_visual.storage.durable.atomic import atomic_write_text
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 if TYPE_CHECKING:

@@ -35,10 +35,10 @@ from attention_visual.report.collect import (
 )
 from attention_visual.report.html import render_page
 from attention_visual.report.images import write_comparison, write_sprite
-from attention_visual.storage.atomic import atomic_write_text
-from attention_visual.storage.batch_layout import CONFIG_FILE
-from attention_visual.storage.batch_manifest import now_iso, one_line
-from attention_visual.storage.faults import storage_fault
+from attention_visual.storage.batch.layout import CONFIG_FILE
+from attention_visual.storage.batch.manifest import now_iso, one_line
+from attention_visual.storage.durable.atomic import atomic_write_text
+from attention_visual.storage.durable.faults import storage_fault
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 log = logging.getLogger(__name__)

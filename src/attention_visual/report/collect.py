@@ -2,7 +2,7 @@
 
 Nothing here draws or writes: :func:`collect_batch` resolves which files exist and how the page
 links them (paths relative to the ``report/`` folder, URL-quoted), and :mod:`.build` fills in the
-images. The manifest's schema is :mod:`attention_visual.storage.batch_manifest`; a video's status file,
+images. The manifest's schema is :mod:`attention_visual.storage.batch.manifest`; a video's status file,
 when present, is newer than its manifest entry (multi-process runs merge the manifest at the end),
 so it wins.
 
@@ -25,16 +25,16 @@ from attention_visual.errors import PromptError
 from attention_visual.prompts.parsing import parse_prompt
 from attention_visual.report.images import SpriteInfo
 from attention_visual.storage import token_dir_name
-from attention_visual.storage.batch_layout import INPUTS_DIR, REPORT_INDEX_FILE, STATUS_DIR, prompt_dir
-from attention_visual.storage.batch_layout import REPORT_DIR as BATCH_REPORT_DIR
-from attention_visual.storage.batch_manifest import (
+from attention_visual.storage.batch.layout import INPUTS_DIR, REPORT_INDEX_FILE, STATUS_DIR, prompt_dir
+from attention_visual.storage.batch.layout import REPORT_DIR as BATCH_REPORT_DIR
+from attention_visual.storage.batch.manifest import (
     Manifest,
     PromptRecord,
     VideoRecord,
     read_batch_manifest,
     read_status,
 )
-from attention_visual.storage.packed import video_maps_exist
+from attention_visual.storage.packed.reader import video_maps_exist
 
 log = logging.getLogger(__name__)
 

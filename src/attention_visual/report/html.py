@@ -24,7 +24,7 @@ from attention_visual.report.batch_view import TABLE_COLUMNS, BatchView
 from attention_visual.report.collect import PromptView, ReportView, Segment, VideoView, WordView
 from attention_visual.report.escape import e
 from attention_visual.report.images import SpriteInfo
-from attention_visual.storage.batch_manifest import STATUSES, Timings, VideoRecord
+from attention_visual.storage.batch.manifest import STATUSES, Timings, VideoRecord
 
 WORD_COLOURS = 6
 """Highlight colours (CSS classes ``w0`` … ``w5``), cycled over a prompt's words."""

@@ -39,9 +39,9 @@ from PIL import Image
 from attention_visual.render.colormap import colormap_lut, lut_index
 from attention_visual.render.labels import conditioning_note, expert_note, with_notes
 from attention_visual.render.normalize import normalize_maps
-from attention_visual.storage.atomic import atomic_write_text, atomic_write_with
-from attention_visual.storage.frames import frame_weights
-from attention_visual.storage.metadata import MapMetadata
+from attention_visual.storage.durable.atomic import atomic_write_text, atomic_write_with
+from attention_visual.storage.schema.frames import frame_weights
+from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
 

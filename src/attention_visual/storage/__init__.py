@@ -1,19 +1,25 @@
-"""The attention-map store: layout, metadata schema, atomic save, safe load and the reader.
+"""The attention-map store, in five parts (subpackages), each importing only those below it:
 
-See :mod:`attention_visual.storage.layout` for the folder layout; :class:`AttentionStore` writes it and
-:class:`AttentionStoreReader` (a :class:`MapReader`) reads it back.
+* :mod:`.schema` — what one map is: its metadata, latent→video frame mapping, leading-axis reduction;
+* :mod:`.durable` — atomic writes, storage-fault naming, file digests;
+* :mod:`.files` — the files layout (one ``.npz`` + JSON per map under ``attention_maps/``);
+* :mod:`.packed` — the packed store (one Zarr v3 store ``attention_maps.zarr``);
+* :mod:`.batch` — a batch folder's names, manifest and per-video status records.
+
+:class:`AttentionStore` writes the files layout and :class:`AttentionStoreReader` (a :class:`MapReader`)
+reads it back.
 """
 
-from attention_visual.storage.layout import token_dir_name
-from attention_visual.storage.metadata import (
+from attention_visual.storage.files.layout import token_dir_name
+from attention_visual.storage.files.reader import AttentionStoreReader, MapReader
+from attention_visual.storage.files.store import AttentionInfo, AttentionStore, read_array, read_map, read_metadata
+from attention_visual.storage.schema.metadata import (
     ATTENTION_STORAGE_VERSION,
     MapMetadata,
     Reduction,
     TokenGrid,
     VideoDimensions,
 )
-from attention_visual.storage.reader import AttentionStoreReader, MapReader
-from attention_visual.storage.store import AttentionInfo, AttentionStore, read_array, read_map, read_metadata
 
 __all__ = [
     "ATTENTION_STORAGE_VERSION",

@@ -22,12 +22,12 @@ import numpy as np
 
 from attention_visual.errors import NotFoundError
 from attention_visual.render.resize import upsample_bilinear
-from attention_visual.storage.frames import frame_average, frame_weights, video_frame_index
-from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.packed import PackedReader, packed_store_for
-from attention_visual.storage.reader import AttentionStoreReader, BulkMapReader, MapReader
-from attention_visual.storage.reduce import to_grid
-from attention_visual.storage.store import AttentionInfo, AttentionStore
+from attention_visual.storage.files.reader import AttentionStoreReader, BulkMapReader, MapReader
+from attention_visual.storage.files.store import AttentionInfo, AttentionStore
+from attention_visual.storage.packed.reader import PackedReader, packed_store_for
+from attention_visual.storage.schema.frames import frame_average, frame_weights, video_frame_index
+from attention_visual.storage.schema.metadata import MapMetadata
+from attention_visual.storage.schema.reduce import to_grid
 
 
 class AttentionAnalyzer:
@@ -36,15 +36,15 @@ class AttentionAnalyzer:
     Words are looked up by their original text (``"red car"``), whatever folder name the
     store gave them. Asking for a video, word or step that does not exist raises
     :class:`NotFoundError` listing what is available. The index and the reading are the store's
-    (:class:`~attention_visual.storage.reader.AttentionStoreReader`); this class adds the reductions
+    (:class:`~attention_visual.storage.files.reader.AttentionStoreReader`); this class adds the reductions
     (grid, frame average, per-video-frame maps).
 
-    A packed batch (``attention_maps.zarr``, :mod:`attention_visual.storage.packed`) reads the same:
+    A packed batch (``attention_maps.zarr``, :mod:`attention_visual.storage.packed.reader`) reads the same:
     pass the packed store, or the batch's ``attention_maps/`` path after the batch was packed.
 
     Args:
         attention_dir: the ``attention_maps/`` folder of a batch (or any store root), or a packed store.
-        reader: Another :class:`~attention_visual.storage.reader.MapReader` to ask instead of the
+        reader: Another :class:`~attention_visual.storage.files.reader.MapReader` to ask instead of the
             reader of ``attention_dir``.
     """
 
@@ -165,7 +165,7 @@ class AttentionAnalyzer:
     def frame_weights(metadata: MapMetadata) -> np.ndarray:
         """``[frame]`` float32: how many video frames each latent frame produced (Wan: 1, 4, 4, …).
 
-        See :func:`attention_visual.storage.frames.frame_weights`.
+        See :func:`attention_visual.storage.schema.frames.frame_weights`.
         """
         return frame_weights(metadata)
 
@@ -174,7 +174,7 @@ class AttentionAnalyzer:
         """``[..., y, x]``: ``grid`` ``[..., frame, y, x]`` averaged over the *video's* frames.
 
         Latent frames are weighted by the video frames they produced; a mapping that contradicts the
-        grid raises :class:`AttentionDataError` (see :func:`attention_visual.storage.frames.frame_average`).
+        grid raises :class:`AttentionDataError` (see :func:`attention_visual.storage.schema.frames.frame_average`).
         """
         return frame_average(grid, metadata)
 

@@ -39,8 +39,8 @@ from attention_visual.render.encoder import format_of, prepare_output
 from attention_visual.render.options import RenderOptions
 from attention_visual.render.sources import FrameSource, write_video
 from attention_visual.render.videos import FrameMode, overlay_video, step_video, still_video
-from attention_visual.storage.atomic import atomic_output
-from attention_visual.storage.metadata import GRID_AXES, MapMetadata
+from attention_visual.storage.durable.atomic import atomic_output
+from attention_visual.storage.schema.metadata import GRID_AXES, MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.comparison import comparison_figure, snapshot_positions, temporal_metrics
 from attention_visual.visualization.in_memory import InMemoryAnalyzer

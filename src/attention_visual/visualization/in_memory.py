@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.store import AttentionInfo
+from attention_visual.storage.files.store import AttentionInfo
+from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 #: The ``path`` of an in-memory map's :class:`AttentionInfo`: it has no file.

@@ -1,13 +1,13 @@
 """One video's maps straight into a batch's packed store, as the video finishes (``storage_format: zarr``).
 
-:class:`PackedVideoStore` has the writing methods of :class:`~attention_visual.storage.store.AttentionStore`
+:class:`PackedVideoStore` has the writing methods of :class:`~attention_visual.storage.files.store.AttentionStore`
 that a capture uses (``save_steps``, ``save_aggregated``, ``mark_complete``, ``remove_video``,
 ``is_complete``), so :func:`~attention_visual.capture.maps_io.save_word_maps` writes either layout the
 same way. What it writes equals what ``pack`` makes of the seed layout written with the same options:
 the same arrays, the same metadata (``storage_format`` and ``source`` say how ``unpack`` writes the
 files: ``.npz``, compressed or not, or ``.pt``), the same completion record (less the seed files'
 ``checksums``, which never existed). One difference until the batch's end: each video's step averages
-wait under ``_staged/<video_id>/`` (see :mod:`attention_visual.storage.packed_averages`).
+wait under ``_staged/<video_id>/`` (see :mod:`attention_visual.storage.packed.averages`).
 
 :func:`packed_video_problems` verifies a finished video before a rerun trusts it.
 
@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 
 from attention_visual.errors import AttentionDataError
-from attention_visual.storage.integrity import FileDigest, check_file
-from attention_visual.storage.layout import check_video_id
-from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.packed import ZARR_JSON, is_packed_store
-from attention_visual.storage.packed_writer import PACKED_FILES, PackedWriter
-from attention_visual.storage.store import check_store_options, stored_map
+from attention_visual.storage.durable.integrity import FileDigest, check_file
+from attention_visual.storage.files.layout import check_video_id
+from attention_visual.storage.files.store import check_store_options, stored_map
+from attention_visual.storage.packed.reader import ZARR_JSON, is_packed_store
+from attention_visual.storage.packed.writer import PACKED_FILES, PackedWriter
+from attention_visual.storage.schema.metadata import MapMetadata
 
 
 class PackedVideoStore:

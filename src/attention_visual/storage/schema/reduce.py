@@ -2,7 +2,7 @@
 
 Example:
     >>> import numpy as np
-    >>> from attention_visual.storage.metadata import MapMetadata, TokenGrid, VideoDimensions
+    >>> from attention_visual.storage.schema.metadata import MapMetadata, TokenGrid, VideoDimensions
     >>> meta = MapMetadata(video_id="v", token_word="kiss", shape=(2, 3, 2, 5), dtype="float32",
     ...     axes=("head", "frame", "y", "x"), num_steps=1, steps_used=(0,), step_index=0,
     ...     aggregation_method="per_step", video_dimensions=VideoDimensions(80, 32, 16.0, 9),
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from attention_visual.errors import NotFoundError
-from attention_visual.storage.metadata import MapMetadata
+from attention_visual.storage.schema.metadata import MapMetadata
 
 
 def to_grid(array: np.ndarray, metadata: MapMetadata, pass_name: str = "cond") -> np.ndarray:

@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.packed import (
+from attention_visual.storage.packed.reader import (
     AGGREGATES_GROUP,
     STAGED_GROUP,
     ZARR_JSON,
@@ -32,7 +31,8 @@ from attention_visual.storage.packed import (
     PackedReader,
     _zarr,
 )
-from attention_visual.storage.packed_writer import PackedWriter
+from attention_visual.storage.packed.writer import PackedWriter
+from attention_visual.storage.schema.metadata import MapMetadata
 
 log = logging.getLogger(__name__)
 

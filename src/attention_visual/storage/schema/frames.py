@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from attention_visual.errors import AttentionDataError
-from attention_visual.storage.metadata import MapMetadata
+from attention_visual.storage.schema.metadata import MapMetadata
 
 WAN_TEMPORAL_FACTOR = 4
 

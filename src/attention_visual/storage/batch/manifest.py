@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.storage.atomic import atomic_write_text
-from attention_visual.storage.batch_layout import MANIFEST_FILE
-from attention_visual.storage.integrity import FileDigest
+from attention_visual.storage.batch.layout import MANIFEST_FILE
+from attention_visual.storage.durable.atomic import atomic_write_text
+from attention_visual.storage.durable.integrity import FileDigest
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ layout's ``*_metadata.json``. ``source`` records how the seed layout stored the 
 (``npz_compressed``), so unpacking restores them as they were. The step averages live apart, one
 array per word over the batch, so that reading one word's averages for every video is one file.
 
-Writing: :mod:`attention_visual.storage.packed_writer`. Needs zarr (the ``analysis`` extra); imported on
+Writing: :mod:`attention_visual.storage.packed.writer`. Needs zarr (the ``analysis`` extra); imported on
 first use.
 """
 
@@ -38,10 +38,10 @@ import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.extras import import_from_extra
-from attention_visual.storage.layout import check_video_id, token_dir_name
-from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.reader import listing
-from attention_visual.storage.store import AttentionInfo
+from attention_visual.storage.files.layout import check_video_id, token_dir_name
+from attention_visual.storage.files.reader import listing
+from attention_visual.storage.files.store import AttentionInfo
+from attention_visual.storage.schema.metadata import MapMetadata
 
 PACKED_STORE = "attention_maps.zarr"
 """Folder name of the packed store inside a batch folder (instead of ``attention_maps/``)."""
@@ -54,7 +54,7 @@ AGGREGATE_SHARD = 64
 """Videos per shard file of a word's step averages."""
 STAGED_GROUP = "_staged"
 """Group of step averages written while a batch runs: ``_staged/<video_id>/<token_dir>``, one video each,
-moved into ``_aggregated/`` at the batch's end (:mod:`attention_visual.storage.packed_averages`)."""
+moved into ``_aggregated/`` at the batch's end (:mod:`attention_visual.storage.packed.averages`)."""
 
 
 def _zarr() -> Any:
@@ -351,7 +351,7 @@ def _attributes(folder: Path) -> dict[str, Any]:
 
 
 class PackedReader:
-    """Reads a packed store: a :class:`~attention_visual.storage.reader.MapReader`, answering as the seed layout.
+    """Reads a packed store: a :class:`~attention_visual.storage.files.reader.MapReader`, answering as the seed layout.
 
     Args:
         path: the ``attention_maps.zarr`` folder.

@@ -1,7 +1,7 @@
-"""Writing a packed store (layout: :mod:`attention_visual.storage.packed`): :class:`PackedWriter`.
+"""Writing a packed store (layout: :mod:`attention_visual.storage.packed.reader`): :class:`PackedWriter`.
 
 ``pack`` writes a whole batch with it; ``storage_format: zarr`` writes each video with it as the video
-finishes (:mod:`attention_visual.storage.packed_video`). Every file is written atomically (Zarr's
+finishes (:mod:`attention_visual.storage.packed.video`). Every file is written atomically (Zarr's
 ``LocalStore`` writes a ``*.partial`` file and renames it), and a video's group says ``complete`` only
 after every array of the video is written, so a video interrupted half-way reads as unfinished.
 
@@ -22,10 +22,9 @@ from typing import Any
 import numpy as np
 
 from attention_visual.errors import AttentionDataError
-from attention_visual.storage.integrity import digest_file
-from attention_visual.storage.layout import check_video_id, token_dir_name
-from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.packed import (
+from attention_visual.storage.durable.integrity import digest_file
+from attention_visual.storage.files.layout import check_video_id, token_dir_name
+from attention_visual.storage.packed.reader import (
     AGGREGATE_SHARD,
     AGGREGATES_GROUP,
     PACKED_KEY,
@@ -37,6 +36,7 @@ from attention_visual.storage.packed import (
     _zarr,
     is_packed_store,
 )
+from attention_visual.storage.schema.metadata import MapMetadata
 
 PACKED_FILES = "packed_files"
 """Key of a packed video's completion record that lists its files' sizes and SHA-256."""
@@ -160,7 +160,7 @@ class PackedWriter:
         """Write one video's step average of a word (``[*leading, frame, y, x]``) under ``_staged/<video_id>/``.
 
         It has the layout of ``_aggregated/<token_dir>`` with one video, so the batch's end moves it
-        there unchanged (:func:`~attention_visual.storage.packed_averages.consolidate_averages`).
+        there unchanged (:func:`~attention_visual.storage.packed.averages.consolidate_averages`).
         """
         group = self._root.require_group(STAGED_GROUP).require_group(check_video_id(video_id))
         array = self._averages_array(group, metadata.token_word, [video_id], (metadata, average), 1, source)

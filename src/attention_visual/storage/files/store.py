@@ -25,18 +25,18 @@ import numpy as np
 
 from attention_visual.errors import AttentionDataError
 from attention_visual.extras import require_extra
-from attention_visual.storage.atomic import atomic_write_text, atomic_write_with, is_temporary
-from attention_visual.storage.frames import check_frame_mapping
-from attention_visual.storage.integrity import FileDigest, check_file, digest_file
-from attention_visual.storage.layout import (
+from attention_visual.storage.durable.atomic import atomic_write_text, atomic_write_with, is_temporary
+from attention_visual.storage.durable.integrity import FileDigest, check_file, digest_file
+from attention_visual.storage.files.layout import (
     COMPLETE_MARK,
     EXTENSIONS,
     aggregated_paths,
     check_video_id,
     step_paths,
 )
-from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.npz import read_npz_member
+from attention_visual.storage.files.npz import read_npz_member
+from attention_visual.storage.schema.frames import check_frame_mapping
+from attention_visual.storage.schema.metadata import MapMetadata
 
 ARRAY_KEY = "attention"
 STORAGE_DTYPES = ("float32", "float16")
@@ -62,8 +62,8 @@ class AttentionStore:
         aggregated_format: file format of the step-averaged maps (defaults to ``storage_format``).
 
     Example:
-        >>> from attention_visual.storage.frames import latent_to_video_frame_ranges
-        >>> from attention_visual.storage.metadata import TokenGrid, VideoDimensions
+        >>> from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
+        >>> from attention_visual.storage.schema.metadata import TokenGrid, VideoDimensions
         >>> metadata = MapMetadata(video_id="prompt_001_vid_001", token_word="kiss", shape=(3, 2, 5),
         ...     dtype="float32", axes=("frame", "y", "x"), num_steps=4, steps_used=(0,), step_index=0,
         ...     aggregation_method="per_step", video_dimensions=VideoDimensions(80, 32, 16.0, 9),

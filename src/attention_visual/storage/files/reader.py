@@ -25,8 +25,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.storage.atomic import is_temporary
-from attention_visual.storage.layout import (
+from attention_visual.storage.durable.atomic import is_temporary
+from attention_visual.storage.files.layout import (
     AGGREGATED_DIR,
     COMPLETE_MARK,
     EXTENSIONS,
@@ -34,8 +34,14 @@ from attention_visual.storage.layout import (
     check_video_id,
     parse_step_index,
 )
-from attention_visual.storage.metadata import MapMetadata
-from attention_visual.storage.store import AttentionInfo, read_array, read_map, read_metadata, read_metadata_series
+from attention_visual.storage.files.store import (
+    AttentionInfo,
+    read_array,
+    read_map,
+    read_metadata,
+    read_metadata_series,
+)
+from attention_visual.storage.schema.metadata import MapMetadata
 
 log = logging.getLogger(__name__)
 
