@@ -17,7 +17,6 @@ import yaml
 from attention_visual.config import Config, config_from_dict
 
 REPO = Path(__file__).resolve().parents[2]
-TINY_DEMO = REPO / "configs" / "tiny_demo.yaml"
 
 PROMPTS = [
     "A romantic (kiss) between a man and woman with (flowers)",
