@@ -1,4 +1,4 @@
-"""Synthetic stores and videos for the visualizer, CLI and report tests: known hot spots, no model.
+"""The hot-spot scene for the visualizer and CLI tests (written by :mod:`support.synthetic`), and videos.
 
 Import as ``from support.maps import ...`` (tests/ is on pytest's pythonpath).
 
@@ -13,15 +13,12 @@ of 64 × 48 pixels (16 × 16 pixels per token) at 8 fps.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
 
-from attention_visual.storage import AttentionStore, MapMetadata
-from support.synthetic import make_metadata
+from support.synthetic import save_video
 
 VIDEO_ID = "prompt_001_vid_001"
 GRID = (5, 3, 4)  # [frame, y, x]
@@ -30,6 +27,7 @@ FRAMES = 4 * (GRID[0] - 1) + 1  # 17 video frames
 NUM_STEPS = 4
 BACKGROUND = 0.01
 HOT_FRAME = 2  # latent frame of kiss's hot spot: video frames 5..8
+CLEAN_PROMPT = "a kiss with flowers"
 
 
 def word_map(word: str, step: int, num_steps: int = NUM_STEPS, grid: tuple[int, int, int] = GRID) -> np.ndarray:
@@ -45,29 +43,6 @@ def word_map(word: str, step: int, num_steps: int = NUM_STEPS, grid: tuple[int, 
     return arr
 
 
-def metadata(
-    word: str,
-    step: int | None,
-    num_steps: int = NUM_STEPS,
-    grid: tuple[int, int, int] = GRID,
-    video_id: str = VIDEO_ID,
-) -> MapMetadata:
-    """Metadata of one synthetic map (``step=None``: the step-average)."""
-    return make_metadata(
-        word=word,
-        step=step,
-        video_id=video_id,
-        shape=grid,
-        num_steps=num_steps,
-        width=WIDTH,
-        height=HEIGHT,
-        fps=FPS,
-        timestep=1000.0 * (1 - (step or 0) / num_steps),
-        sigma=1.0 - (step or 0) / num_steps,
-        clean_prompt="a kiss with flowers",
-    )
-
-
 def write_store(
     root: Path,
     words: tuple[str, ...] = ("kiss", "flowers"),
@@ -77,25 +52,11 @@ def write_store(
     video_id: str = VIDEO_ID,
 ) -> Path:
     """Write a complete synthetic store under ``root`` (the ``attention_maps/`` folder) and return it."""
-    store = AttentionStore(root, storage_format="numpy", compress=True)
-    for word in words:
-        maps = [word_map(word, s, num_steps, grid) for s in range(num_steps)]
-        save_word(store, maps, partial(metadata, word, num_steps=num_steps, grid=grid, video_id=video_id), aggregated)
-    store.mark_complete(video_id, {"words": list(words)})
+    maps = {word: np.stack([word_map(word, s, num_steps, grid) for s in range(num_steps)]) for word in words}
+    save_video(
+        root, video_id, maps, aggregated=aggregated, width=WIDTH, height=HEIGHT, fps=FPS, clean_prompt=CLEAN_PROMPT
+    )
     return root
-
-
-def save_word(
-    store: AttentionStore,
-    maps: Sequence[np.ndarray],
-    metadata_of: Callable[[int | None], MapMetadata],
-    aggregated: bool = True,
-) -> None:
-    """Save one word's ``[frame, y, x]`` map per step (``metadata_of(step)``) and their mean (``metadata_of(None)``)."""
-    for s, arr in enumerate(maps):
-        store.save_step(metadata_of(s), arr)
-    if aggregated:
-        store.save_aggregated(metadata_of(None), np.mean(maps, axis=0))
 
 
 def frame_colour(n: int) -> tuple[int, int, int]:
