@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 from attention_visual.analysis.seed_video import normalize_std, seed_correlations
 from attention_visual.analysis.seeds import SeedView
 from attention_visual.errors import NotFoundError
+from attention_visual.measures import LABELS
 from attention_visual.render.colormap import colormap_lut
 from attention_visual.render.normalize import normalize_maps
 from attention_visual.report.images import css_gradient, sprite_indices, step_label, tile_scale, write_palette_png
@@ -39,8 +40,8 @@ from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 if TYPE_CHECKING:
     import pandas as pd
 
-#: The statistics drawn as curves over the steps, with their axis labels.
-CURVES = (("mass", "mass (sum of the map)"), ("entropy", "entropy (0 one cell, 1 uniform)"), ("spread", "spread (px)"))
+#: The measures drawn as curves over the steps (labelled with :data:`attention_visual.measures.LABELS`).
+CURVES = ("mass", "entropy", "spread")
 #: The statistics of the atlas.
 ATLAS_MEASURES = ("entropy", "peak")
 #: At most this many seeds get a tile (the mean and std cover every seed).
@@ -145,7 +146,7 @@ def curve_table(stats: pd.DataFrame, word: str) -> pd.DataFrame:
     A video's value at a step is the mean over its latent frames; step-averaged rows (``step == -1``)
     are left out.
     """
-    names = [name for name, _ in CURVES]
+    names = list(CURVES)
     rows = stats[(stats["word"] == word) & (stats["step"] >= 0)]
     per_video = rows.groupby(["prompt_index", "video_id", "step"], as_index=False)[names].mean()
     grouped = per_video.groupby(["prompt_index", "step"])
@@ -165,14 +166,14 @@ def write_curves(stats: pd.DataFrame, word: str, output: Path) -> Path:
     for n, (prompt, part) in enumerate(table.groupby("prompt_index")):
         seeds = int(part["seeds"].max())
         color = colors[n % len(colors)]
-        for ax, (name, _) in zip(axes, CURVES, strict=True):
+        for ax, name in zip(axes, CURVES, strict=True):
             x = part["step"].to_numpy() + 1
             mean, std = part[f"mean_{name}"].to_numpy(), part[f"std_{name}"].to_numpy()
             ax.plot(x, mean, color=color, marker="o", markersize=3, label=f"prompt {prompt} ({seeds} seeds)")
             ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
-    for ax, (_, label) in zip(axes, CURVES, strict=True):
-        ax.set_xlabel("denoising step")
-        ax.set_title(label, fontsize=10)
+    for ax, name in zip(axes, CURVES, strict=True):
+        ax.set_xlabel("denoising step (1 = the first)")
+        ax.set_title(LABELS[name], fontsize=10)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(f"“{word}” over the steps: mean over seeds ± 1 std", fontsize=11)
@@ -215,7 +216,7 @@ def write_atlas(values: dict[str, np.ndarray], blocks: Sequence[str], word: str,
     axes = fig.subplots(1, len(values), squeeze=False)[0]
     for ax, (name, grid) in zip(axes, values.items(), strict=True):
         image = ax.imshow(grid, aspect="auto", cmap="viridis", interpolation="nearest")
-        ax.set_title(name, fontsize=10)
+        ax.set_title(LABELS[name], fontsize=10)
         ax.set_xlabel("head")
         ax.set_xticks(range(n_heads))
         ax.set_yticks(range(n_blocks), list(blocks), fontsize=7)

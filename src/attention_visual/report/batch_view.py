@@ -194,7 +194,7 @@ def _read_stats(batch_dir: Path, out: Path, view: BatchView) -> pd.DataFrame | N
 def atlas_values(videos: list[BatchVideo], word: str) -> tuple[dict[str, np.ndarray], tuple[str, ...], int] | None:
     """``({measure: [block, head]}, block names, videos)`` of ``word``'s atlas, or None without block/head axes.
 
-    Each cell is the measure (:data:`ATLAS_MEASURES`, as defined by :mod:`attention_visual.analysis.measures`)
+    Each cell is the measure (:data:`ATLAS_MEASURES`, as defined by :mod:`attention_visual.measures`)
     of that block × head's step-averaged map, averaged over latent frames and over the videos (those whose
     block × head shape matches the first one's).
     """

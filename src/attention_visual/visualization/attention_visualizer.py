@@ -280,8 +280,8 @@ class AttentionVisualizer:
             snapshots: how many steps the small-multiples grid shows per word.
 
         Returns:
-            The figure: 2×3 metric plots (mass, peak, entropy × steps, frames) and one row of
-            snapshots per word.
+            The figure: 2×3 plots of the measures mass, peak and entropy (:mod:`attention_visual.measures`)
+            across steps and frames, and one row of snapshots per word.
         """
         if not words:
             raise RenderError("give at least one word to compare")
@@ -294,7 +294,7 @@ class AttentionVisualizer:
         metrics, snaps, snap_steps = [], [], []
         for word in words:
             stack, metas = self.analyzer.step_stack(video_id, word)  # [step, frame, y, x]
-            steps = [(m.step_index if m.step_index is not None else i) + 1 for i, m in enumerate(metas)]
+            steps = [m.step_index if m.step_index is not None else i for i, m in enumerate(metas)]  # 0-based
             weights = self.analyzer.frame_weights(metas[0])  # [frame]
             metrics.append(temporal_metrics(stack, weights, steps))
             picks = snapshot_positions(len(steps), snapshots)
