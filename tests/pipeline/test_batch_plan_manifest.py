@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from attention_visual.errors import AttentionDataError, ConfigError
 from attention_visual.pipeline.distributed import RankContext
 from attention_visual.pipeline.plan import jobs_for_rank, plan_batch
-from attention_visual.storage import batch_manifest as bm
+from attention_visual.storage.batch import manifest as bm
 from attention_visual.storage import token_dir_name
 from pipeline.pipeline_support import tiny_config
 from support.map_batch import batch_manifest
@@ -133,3 +134,14 @@ def test_status_files_are_read_leniently(tmp_path: Path, caplog: pytest.LogCaptu
     assert "will be redone" in caplog.text
     with pytest.raises(AttentionDataError, match="status must be one of"):
         bm.VideoRecord.from_dict({**_record().to_dict(), "status": "great"})
+
+
+def test_current_records_prefer_each_videos_newer_status_file(tmp_path: Path) -> None:
+    pending = dataclasses.replace(_record("pending"), error=None)
+    other = dataclasses.replace(pending, video_id="prompt_001_vid_003", index=2, video_index=3)
+    manifest = batch_manifest("demo", [], [pending, other])
+    bm.write_manifest(tmp_path / "manifest.json", manifest)
+    bm.write_status(tmp_path / "status" / "prompt_001_vid_002.json", _record())  # finished since the manifest
+    bm.write_status(tmp_path / "status" / "prompt_001_vid_003.json", _record())  # names another video: ignored
+    assert bm.current_records(tmp_path) == [_record(), other]
+    assert bm.current_records(tmp_path, manifest) == [_record(), other]

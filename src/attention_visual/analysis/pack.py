@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR
+from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR, PACKED_STORE
 from attention_visual.storage.durable.atomic import TMP_MARKER
 from attention_visual.storage.files.layout import COMPLETE_MARK
 from attention_visual.storage.files.store import AttentionInfo, AttentionStore
-from attention_visual.storage.packed.reader import PACKED_STORE, PackedReader, is_packed_store
+from attention_visual.storage.packed.reader import PackedReader, is_packed_store
 from attention_visual.storage.packed.writer import PACKED_FILES, PackedWriter
 from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer

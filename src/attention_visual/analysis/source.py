@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR, MANIFEST_FILE
+from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR, MANIFEST_FILE, PACKED_STORE
 from attention_visual.storage.batch.manifest import read_manifest
 from attention_visual.storage.files.reader import BulkMapReader
-from attention_visual.storage.packed.reader import PACKED_STORE
 from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.storage.schema.reduce import to_grid
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer

@@ -58,12 +58,12 @@ from attention_visual.pipeline.signals import raise_if_swallowed, signal_name, s
 from attention_visual.pipeline.summary import BatchResult
 from attention_visual.pipeline.validation import capture_settings, validate_batch
 from attention_visual.report import write_report
+from attention_visual.storage.batch.layout import PACKED_STORE
 from attention_visual.storage.batch.manifest import Manifest, RenderRecord, VideoRecord, now_iso, one_line, write_status
 from attention_visual.storage.durable.faults import storage_fault
 from attention_visual.storage.durable.integrity import FileDigest, check_file, digest_file
 from attention_visual.storage.files.layout import PACKED_FORMAT
 from attention_visual.storage.packed.averages import consolidate_averages
-from attention_visual.storage.packed.reader import PACKED_STORE
 from attention_visual.storage.packed.writer import PackedWriter
 
 log = logging.getLogger(__name__)

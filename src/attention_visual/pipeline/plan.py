@@ -33,10 +33,10 @@ from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR as ATTENTIO
 from attention_visual.storage.batch.layout import (
     ATTENTION_VIDEOS_DIR,
     INPUTS_DIR,
-    STATUS_DIR,
     VIDEOS_DIR,
     make_video_id,
     prompt_dir,
+    status_file,
 )
 from attention_visual.storage.batch.layout import CONFIG_FILE as CONFIG_FILE
 from attention_visual.storage.batch.layout import MANIFEST_FILE as MANIFEST_FILE
@@ -105,7 +105,7 @@ class VideoJob:
     @property
     def status_path(self) -> str:
         """``status/prompt_001_vid_001.json``: the completion mark, written last."""
-        return f"{STATUS_DIR}/{self.video_id}.json"
+        return status_file(self.video_id)
 
     def attention_video_path(self, word: str, kind: str, video_format: str, stage: str = "per_video") -> str:
         """Where an attention video of ``word`` goes.

@@ -38,12 +38,12 @@ from attention_visual.pipeline.plan import (
     VideoJob,
 )
 from attention_visual.storage import AttentionStore
-from attention_visual.storage.batch.layout import REPORT_INDEX
+from attention_visual.storage.batch.layout import PACKED_STORE, REPORT_INDEX
 from attention_visual.storage.batch.manifest import read_manifest, read_status
 from attention_visual.storage.durable.atomic import TMP_MARKER, atomic_write_text, is_temporary
 from attention_visual.storage.durable.integrity import check_file
 from attention_visual.storage.files.layout import COMPLETE_MARK, PACKED_FORMAT
-from attention_visual.storage.packed.reader import PACKED_STORE, ZARR_JSON, is_packed_store
+from attention_visual.storage.packed.reader import ZARR_JSON, is_packed_store
 from attention_visual.storage.packed.video import packed_video_problems
 from attention_visual.storage.packed.writer import remove_packed_video
 

@@ -25,14 +25,14 @@ from attention_visual.errors import PromptError
 from attention_visual.prompts.parsing import parse_prompt
 from attention_visual.report.images import SpriteInfo
 from attention_visual.storage import token_dir_name
-from attention_visual.storage.batch.layout import INPUTS_DIR, REPORT_INDEX_FILE, STATUS_DIR, prompt_dir
+from attention_visual.storage.batch.layout import INPUTS_DIR, REPORT_INDEX_FILE, prompt_dir
 from attention_visual.storage.batch.layout import REPORT_DIR as BATCH_REPORT_DIR
 from attention_visual.storage.batch.manifest import (
     Manifest,
     PromptRecord,
     VideoRecord,
+    current_records,
     read_batch_manifest,
-    read_status,
 )
 from attention_visual.storage.packed.reader import video_maps_exist
 
@@ -197,15 +197,6 @@ def _word_views(batch_dir: Path, record: VideoRecord, words: tuple[str, ...], pr
     return views
 
 
-def read_records(batch_dir: Path, manifest: Manifest) -> list[VideoRecord]:
-    """The manifest's video records, each replaced by its status file when one exists."""
-    records = []
-    for record in manifest.videos:
-        newer = read_status(batch_dir / STATUS_DIR / f"{record.video_id}.json")
-        records.append(newer if newer is not None and newer.video_id == record.video_id else record)
-    return records
-
-
 def _input_links(batch_dir: Path, prompt_index: int, prefix: str = "../") -> list[tuple[str, str]]:
     """``(name, link)`` of the prompt's copied input files, in name order."""
     folder = f"{INPUTS_DIR}/{prompt_dir(prompt_index)}"
@@ -232,7 +223,7 @@ def collect_batch(batch_dir: Path, report_dir: Path | None = None) -> ReportView
     manifest = read_batch_manifest(batch_dir)
     prefix = batch_prefix(batch_dir, report_dir)
     by_prompt: dict[int, list[VideoView]] = {}
-    for record in read_records(batch_dir, manifest):
+    for record in current_records(batch_dir, manifest):
         maps = record.paths.attention_maps
         maps_dir = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # seed or packed
         view = VideoView(
@@ -268,5 +259,4 @@ __all__ = [
     "collect_batch",
     "highlight",
     "link",
-    "read_records",
 ]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.storage.batch.layout import MANIFEST_FILE
+from attention_visual.storage.batch.layout import MANIFEST_FILE, status_file
 from attention_visual.storage.durable.atomic import atomic_write_text
 from attention_visual.storage.durable.integrity import FileDigest
 
@@ -404,6 +404,28 @@ def read_status(path: Path) -> VideoRecord | None:
         return None
 
 
+def current_records(batch_dir: Path, manifest: Manifest | None = None) -> list[VideoRecord]:
+    """The manifest's video records in batch order, each replaced by its status file when one exists.
+
+    A video's status file (``status/<video_id>.json``) is newer than its manifest entry: multi-process
+    runs merge the manifest only at the end.
+
+    Args:
+        batch_dir: The batch folder.
+        manifest: Its manifest when already read (default: read it).
+
+    Raises:
+        NotFoundError: ``batch_dir`` is not a folder or has no ``manifest.json`` (when reading it).
+        AttentionDataError: The manifest is unreadable or of another schema version.
+    """
+    manifest = read_batch_manifest(batch_dir) if manifest is None else manifest
+    records = []
+    for record in manifest.videos:
+        newer = read_status(batch_dir / status_file(record.video_id))
+        records.append(newer if newer is not None and newer.video_id == record.video_id else record)
+    return records
+
+
 __all__ = [
     "MANIFEST_SCHEMA_VERSION",
     "STATUSES",
@@ -413,6 +435,7 @@ __all__ = [
     "Timings",
     "VideoPaths",
     "VideoRecord",
+    "current_records",
     "now_iso",
     "one_line",
     "package_versions",

@@ -38,13 +38,12 @@ import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.extras import import_from_extra
+from attention_visual.storage.batch.layout import PACKED_STORE
 from attention_visual.storage.files.layout import check_video_id, token_dir_name
 from attention_visual.storage.files.reader import listing
 from attention_visual.storage.files.store import AttentionInfo
 from attention_visual.storage.schema.metadata import MapMetadata
 
-PACKED_STORE = "attention_maps.zarr"
-"""Folder name of the packed store inside a batch folder (instead of ``attention_maps/``)."""
 PACKED_KEY = "attention_visual_packed"
 PACKED_VERSION = 1
 ZARR_JSON = "zarr.json"
@@ -494,7 +493,6 @@ class PackedReader:
 
 __all__ = [
     "AGGREGATES_GROUP",
-    "PACKED_STORE",
     "STAGED_GROUP",
     "PackedAggregates",
     "PackedEntry",
