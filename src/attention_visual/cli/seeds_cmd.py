@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from attention_visual.analysis.seed_video import write_seed_video
+from attention_visual.analysis.seed_grid import write_seed_video
 from attention_visual.cli.video_cmd import (
     add_look_arguments,
     add_video_look_arguments,

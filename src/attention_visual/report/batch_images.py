@@ -27,12 +27,12 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from attention_visual.analysis.seed_video import normalize_std, seed_correlations
+from attention_visual.analysis.seed_grid import seed_labels, seed_tiles
 from attention_visual.analysis.seeds import SeedView
 from attention_visual.errors import NotFoundError
 from attention_visual.measures import LABELS
 from attention_visual.render.colormap import colormap_lut
-from attention_visual.render.normalize import normalize_maps
+from attention_visual.render.seed_grid import seed_panels
 from attention_visual.report.images import css_gradient, sprite_indices, step_label, tile_scale, write_palette_png
 from attention_visual.storage.durable.atomic import atomic_write_with
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
@@ -96,35 +96,28 @@ def _finite(value: float) -> float | None:
 
 
 def write_seed_grid(view: SeedView, output: Path, colormap: str = "hot", normalization: str = "global") -> SeedGridInfo:
-    """Write the seed grid sprite of ``view`` (which must hold its steps) to ``output``; return its layout."""
-    assert view.stacks is not None, "build the view with keep_steps=True"
-    shown = min(len(view.seeds), MAX_SEED_TILES)
-    rows = np.concatenate([view.stacks, view.averaged[:, None]], axis=1)  # [seed, row, frame, y, x]
-    tiles = AttentionAnalyzer.frame_averaged(rows, view.metadata[0]).transpose(1, 0, 2, 3)  # [row, seed, y, x]
-    mean = tiles.mean(axis=1, keepdims=True)  # [row, 1, y, x]
-    std = tiles.std(axis=1, keepdims=True)  # [row, 1, y, x]
-    normed, norm = normalize_maps(np.concatenate([tiles[:, :shown], mean], axis=1), normalization)
-    std_normed = normalize_std(std, normalization)
-    grid = np.concatenate([normed, std_normed], axis=1)  # [row, col, y, x] in [0, 1]
+    """Write the seed grid sprite of ``view`` (which must hold its steps) to ``output``; return its layout.
+
+    The tiles, their captions and the mean and std columns are the seed grid video's
+    (:mod:`attention_visual.analysis.seed_grid`, :func:`attention_visual.render.seed_grid.seed_panels`).
+    """
+    panels = seed_panels(seed_tiles(view), normalization, shown=MAX_SEED_TILES)
+    grid = panels.panels  # [row, col, y, x] in [0, 1]
     n_rows, n_cols, h, w = grid.shape
     scale = tile_scale((h, w), n_rows * n_cols)
     write_palette_png(output, sprite_indices(grid, scale), colormap_lut(colormap))
-    correlations = seed_correlations(view)
-    labels = [
-        f"seed {s} · r {r:.2f}" if not np.isnan(r) else f"seed {s}"
-        for s, r in zip(view.seeds[:shown], correlations[:shown], strict=True)
-    ]
+    labels = seed_labels(view, panels.std_max)
     averaged = f"mean of {len(view.steps)} steps"
     return SeedGridInfo(
         rows=n_rows,
         cols=n_cols,
         tile_height=h * scale,
         tile_width=w * scale,
-        labels=(*labels, f"mean of {len(view.seeds)}", f"std · max {float(std.max()):.3g}"),
+        labels=(*labels[: n_cols - 2], *labels[-2:]),
         step_labels=(*(step_label(m, i) for i, m in enumerate(view.metadata)), averaged),
-        vmin=norm.vmin,
-        vmax=norm.vmax,
-        norm_label=norm.label,
+        vmin=panels.norm.vmin,
+        vmax=panels.norm.vmax,
+        norm_label=panels.norm.label,
         gradient=css_gradient(colormap),
         consistency=_finite(view.consistency),
         seeds=view.seeds,
