@@ -57,7 +57,7 @@ def batch_videos(batch_dir: Path | str) -> list[BatchVideo]:
     videos = []
     for record in current_records(batch_dir):
         maps = record.paths.attention_maps
-        folder = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # seed layout or packed
+        folder = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # files layout or packed
         videos.append(
             BatchVideo(
                 video_id=record.video_id,

@@ -1,6 +1,6 @@
 """Where a batch's maps are, and reading them video by video, reduced to the token grid.
 
-A batch folder holds its maps in the seed layout (``attention_maps/``) or packed
+A batch folder holds its maps in the files layout (``attention_maps/``) or packed
 (``attention_maps.zarr``); :class:`~attention_visual.visualization.AttentionAnalyzer` reads both, so
 nothing here depends on the layout. Reading is one video at a time and keeps nothing between
 videos, so memory does not grow with the size of the batch.
@@ -66,7 +66,7 @@ class VideoData:
 
 
 def maps_location(batch_dir: Path | str) -> Path:
-    """The maps of a batch folder: ``attention_maps/`` (seed layout) or ``attention_maps.zarr`` (packed).
+    """The maps of a batch folder: ``attention_maps/`` (files layout) or ``attention_maps.zarr`` (packed).
 
     A store folder itself (``…/attention_maps`` or ``…/attention_maps.zarr``) is accepted too.
 

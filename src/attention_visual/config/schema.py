@@ -169,7 +169,7 @@ class AttentionAnalysisConfig(_Section):
         auto_generate_videos: Render every video's attention videos at the end of the batch.
         auto_generate_per_video: Render a video's attention videos as soon as it is generated.
         storage_format: ``"numpy"`` (``.npz``) or ``"torch"`` (``.pt``) files for the per-step maps, in the
-            seed layout ``attention_maps/``; or ``"zarr"``: every map into the batch's packed store
+            files layout ``attention_maps/``; or ``"zarr"``: every map into the batch's packed store
             ``attention_maps.zarr`` as each video finishes (what ``pack`` makes of a ``numpy`` batch; needs
             the ``analysis`` extra, checked by :func:`~attention_visual.pipeline.validation.check_runnable`).
         compress_attention: Compress stored maps (with ``zarr``: how ``unpack`` writes the ``.npz`` files).

@@ -278,7 +278,7 @@ def fingerprint(videos: list[BatchVideo], colormap: str, normalization: str) -> 
     for v in videos:
         if v.maps_root is not None:
             analyzer = analyzers.setdefault(v.maps_root, AttentionAnalyzer(v.maps_root))
-            maps[v.video_id] = newest_mtime(analyzer.video_folder(v.video_id))  # seed layout or packed
+            maps[v.video_id] = newest_mtime(analyzer.video_folder(v.video_id))  # files layout or packed
     return {"version": BATCH_VIEW_VERSION, "colormap": colormap, "normalization": normalization, "maps": maps}
 
 

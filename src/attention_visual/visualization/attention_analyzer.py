@@ -75,7 +75,7 @@ class AttentionAnalyzer:
         return dict(AttentionStore(self.attention_dir).check_video(video_id, checksums=checksums))
 
     def video_folder(self, video_id: str) -> Path:
-        """The folder of a video's maps (seed layout or packed store); its files' mtimes date the maps."""
+        """The folder of a video's maps (files layout or packed store); its files' mtimes date the maps."""
         if isinstance(self.reader, BulkMapReader):
             return self.reader.video_folder(video_id)
         return self.attention_dir / video_id

@@ -188,7 +188,7 @@ def stored_map(
 
     The array is cast to ``dtype`` (``[*leading, frame, y, x]``, C order); the metadata gets the array's
     shape and dtype, a storage time when it has none, and ``storage_format`` ``fmt`` (the file format of
-    the seed layout: ``numpy`` or ``torch``). Errors name ``where``.
+    the files layout: ``numpy`` or ``torch``). Errors name ``where``.
     """
     arr = np.ascontiguousarray(array, dtype=np.dtype(dtype))  # [*leading, frame, y, x]
     if tuple(arr.shape) != tuple(metadata.shape):

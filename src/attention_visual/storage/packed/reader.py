@@ -16,7 +16,7 @@ Layout (one shard file per video × word, one chunk per step)::
 Attributes of an array: ``word`` (original text), ``steps`` (per entry) or ``videos`` (per entry),
 ``base`` (the first entry's metadata) and ``overrides`` (per entry, the keys whose values differ from
 ``base``): base updated with an entry's overrides is exactly the :class:`MapMetadata` of the seed
-layout's ``*_metadata.json``. ``source`` records how the seed layout stored the files
+layout's ``*_metadata.json``. ``source`` records how the files layout stored the files
 (``npz_compressed``), so unpacking restores them as they were. The step averages live apart, one
 array per word over the batch, so that reading one word's averages for every video is one file.
 
@@ -73,7 +73,7 @@ def is_packed_store(path: Path) -> bool:
 
 
 def packed_store_for(attention_dir: Path) -> Path | None:
-    """The packed store that stands for ``attention_dir``, or None to read the seed layout.
+    """The packed store that stands for ``attention_dir``, or None to read the files layout.
 
     ``attention_dir`` itself when it is a packed store; the batch's ``attention_maps.zarr`` when the
     seed folder ``attention_dir`` does not exist (the batch was packed).
@@ -261,7 +261,7 @@ def _entries(attrs: dict[str, Any]) -> list[PackedEntry]:
 
 
 class _PackedArray:
-    """A packed array and the attributes every one has: ``word`` and ``source`` (how the seed layout stored it)."""
+    """A packed array and the attributes every one has: ``word`` and ``source`` (how the files layout stored it)."""
 
     def __init__(self, array: Any, path: Path, attrs: dict[str, Any] | None = None) -> None:
         """``array``: the Zarr array, or a callable opening it when first needed (then give its ``attrs``)."""
@@ -350,7 +350,7 @@ def _attributes(folder: Path) -> dict[str, Any]:
 
 
 class PackedReader:
-    """Reads a packed store: a :class:`~attention_visual.storage.files.reader.MapReader`, answering as the seed layout.
+    """Reads a packed store: a :class:`~attention_visual.storage.files.reader.MapReader`, answering as the files layout.
 
     Args:
         path: the ``attention_maps.zarr`` folder.
@@ -382,7 +382,7 @@ class PackedReader:
         return out
 
     def complete_summary(self, video_id: str) -> dict[str, Any] | None:
-        """The video's completion record (the seed layout's ``_complete.json``), None while unfinished."""
+        """The video's completion record (the files layout's ``_complete.json``), None while unfinished."""
         meta = self.path / check_video_id(video_id) / ZARR_JSON
         if not meta.is_file():
             raise NotFoundError(

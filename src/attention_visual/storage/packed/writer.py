@@ -7,7 +7,7 @@ after every array of the video is written, so a video interrupted half-way reads
 
 A video's completion record lists its own files (``packed_files``: size and SHA-256 of each, paths
 relative to the video's group, its ``zarr.json`` aside since it holds the record): a rerun verifies
-them before trusting the video, as it verifies a seed-layout ``_complete.json``'s ``checksums``.
+them before trusting the video, as it verifies a files-layout ``_complete.json``'s ``checksums``.
 
 Needs zarr (the ``analysis`` extra); imported on first use.
 """
