@@ -22,7 +22,7 @@ from typing import Any
 from attention_visual.errors import RenderError
 from attention_visual.render.options import NORMALIZATIONS, VIDEO_FORMATS, RenderOptions
 from attention_visual.render.sources import LAYOUTS
-from attention_visual.storage import token_dir_name
+from attention_visual.storage import word_dir_name
 from attention_visual.storage.files.layout import AGGREGATED_DIR
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
@@ -170,7 +170,7 @@ def listing(analyzer: AttentionAnalyzer, video_id: str | None = None) -> str:
         lines.append(f"  {video}{state}")
         damaged = analyzer.damaged_files(video)  # truncated or missing files (sizes against the mark)
         for word in analyzer.get_available_words(video):
-            folder = token_dir_name(word)
+            folder = word_dir_name(word)
             aggregated = {f"{AGGREGATED_DIR}/{folder}_aggregated", f"{AGGREGATED_DIR}/{folder}_aggregated_metadata"}
             bad = [
                 problem

@@ -26,7 +26,7 @@ from attention_visual.config import Config
 from attention_visual.config.inputs import PromptInputs
 from attention_visual.config.limits import IMAGE_WORD
 from attention_visual.prompts import MarkedPrompt, parse_prompt
-from attention_visual.storage import token_dir_name
+from attention_visual.storage import word_dir_name
 
 # A name imported as itself is re-exported: batch, resume and generation import it from here (home: batch_layout).
 from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR as ATTENTION_MAPS_DIR
@@ -111,7 +111,7 @@ class VideoJob:
         """Where an attention video of ``word`` goes.
 
         Args:
-            word: A marked word of the prompt (any text; the file name uses :func:`token_dir_name`).
+            word: A marked word of the prompt (any text; the file name uses :func:`word_dir_name`).
             kind: ``"attention"`` (the step video) or ``"overlay"`` (over the generated video).
             video_format: The file suffix (``mp4``, ``avi``, ``gif``).
             stage: ``"per_video"`` (``videos/prompt_001/attention_videos/``) or ``"batch_end"``
@@ -122,7 +122,7 @@ class VideoJob:
         """
         if kind not in RENDER_KINDS:
             raise ValueError(f"kind must be one of {RENDER_KINDS}, got {kind!r}")
-        name = f"{self.video_id}_{token_dir_name(word)}_{kind}.{video_format}"
+        name = f"{self.video_id}_{word_dir_name(word)}_{kind}.{video_format}"
         if stage == "per_video":
             return f"{VIDEOS_DIR}/{prompt_dir(self.prompt_index)}/{ATTENTION_VIDEOS_DIR}/{name}"
         if stage == "batch_end":

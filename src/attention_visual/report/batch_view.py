@@ -43,7 +43,7 @@ from attention_visual.report.batch_images import (
     write_seed_grid,
 )
 from attention_visual.report.images import newest_mtime
-from attention_visual.storage import token_dir_name
+from attention_visual.storage import word_dir_name
 from attention_visual.storage.batch.manifest import one_line
 from attention_visual.storage.durable.atomic import atomic_write_text
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
@@ -234,7 +234,7 @@ def _word_batch(
     normalization: str,
 ) -> WordBatch:
     entry = WordBatch(word=word)
-    folder = token_dir_name(word)
+    folder = word_dir_name(word)
     prompts = sorted({v.prompt_index for v in videos if word in v.words and v.maps_root is not None})
     by_prompt = {}
     for prompt in prompts:

@@ -24,7 +24,7 @@ from urllib.parse import quote
 from attention_visual.errors import PromptError
 from attention_visual.prompts.parsing import parse_prompt
 from attention_visual.report.images import SpriteInfo
-from attention_visual.storage import token_dir_name
+from attention_visual.storage import word_dir_name
 from attention_visual.storage.batch.layout import INPUTS_DIR, REPORT_INDEX_FILE, prompt_dir
 from attention_visual.storage.batch.layout import REPORT_DIR as BATCH_REPORT_DIR
 from attention_visual.storage.batch.manifest import (
@@ -60,7 +60,7 @@ class WordView:
     Attributes:
         word: The word (original text).
         index: Its position among the prompt's words (decides its highlight colour).
-        token_dir: Its folder name in the store and in attention video names.
+        word_dir: Its folder name in the store and in attention video names.
         overlay: Link to its overlay video, or None.
         step_video: Link to its step video, or None.
         render_errors: One line per failed attention video.
@@ -71,7 +71,7 @@ class WordView:
 
     word: str
     index: int
-    token_dir: str
+    word_dir: str
     overlay: str | None = None
     step_video: str | None = None
     render_errors: list[str] = field(default_factory=list)
@@ -180,7 +180,7 @@ def highlight(marked_prompt: str, clean_prompt: str, words: tuple[str, ...]) -> 
 def _word_views(batch_dir: Path, record: VideoRecord, words: tuple[str, ...], prefix: str) -> list[WordView]:
     views = []
     for i, word in enumerate(words):
-        view = WordView(word=word, index=i, token_dir=record.token_dirs.get(word) or token_dir_name(word))
+        view = WordView(word=word, index=i, word_dir=record.word_dirs.get(word) or word_dir_name(word))
         # Per-video renders first, so a batch-end render of the same kind (listed later) replaces nothing.
         for render in sorted(record.renders, key=lambda r: r.stage != "per_video"):
             if render.word != word:

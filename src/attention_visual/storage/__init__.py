@@ -10,7 +10,7 @@
 reads it back.
 """
 
-from attention_visual.storage.files.layout import token_dir_name
+from attention_visual.storage.files.layout import token_dir_name, word_dir_name
 from attention_visual.storage.files.reader import AttentionStoreReader, MapReader
 from attention_visual.storage.files.store import AttentionInfo, AttentionStore, read_array, read_map, read_metadata
 from attention_visual.storage.schema.metadata import (
@@ -35,4 +35,5 @@ __all__ = [
     "read_map",
     "read_metadata",
     "token_dir_name",
+    "word_dir_name",
 ]

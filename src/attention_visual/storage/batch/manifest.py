@@ -159,6 +159,11 @@ class VideoPaths:
         return _from_fields(cls, data, {"attention_videos": tuple})  # type: ignore[no-any-return]
 
 
+#: A :class:`VideoRecord` field stored under another JSON key (the first version's name; docs/glossary.md).
+_STORED_KEYS = {"word_dirs": "token_dirs"}
+_FIELDS_OF_STORED_KEYS = {key: name for name, key in _STORED_KEYS.items()}
+
+
 @dataclass(frozen=True)
 class VideoRecord:
     """Everything about one video of the batch (a status file, or an entry of ``manifest.videos``).
@@ -171,7 +176,8 @@ class VideoRecord:
         marked_prompt: The prompt as written, with ``(markers)``.
         clean_prompt: The text the model saw.
         words: The marked words (maps are stored and rendered for each).
-        token_dirs: ``{word: folder name}`` in the store and in attention video file names.
+        word_dirs: ``{word: folder name}`` in the store and in attention video file names (stored under
+            the key ``token_dirs``).
         seed: The generator seed of this video.
         status: One of :data:`STATUSES`.
         error: One line when ``failed``/``interrupted``, else None.
@@ -194,7 +200,7 @@ class VideoRecord:
     clean_prompt: str
     words: tuple[str, ...]
     seed: int
-    token_dirs: dict[str, str] = field(default_factory=dict)
+    word_dirs: dict[str, str] = field(default_factory=dict)
     status: str = "pending"
     error: str | None = None
     rank: int | None = None
@@ -215,9 +221,9 @@ class VideoRecord:
         return tuple(r for r in self.renders if r.status == "failed")
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data = {_STORED_KEYS.get(f.name, f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
         data["words"] = list(self.words)
-        data["token_dirs"] = dict(self.token_dirs)
+        data["token_dirs"] = dict(self.word_dirs)
         data["timings"] = self.timings.to_dict()
         data["paths"] = self.paths.to_dict()
         data["renders"] = [r.to_dict() for r in self.renders]
@@ -226,6 +232,8 @@ class VideoRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VideoRecord:
+        if isinstance(data, dict):
+            data = {_FIELDS_OF_STORED_KEYS.get(k, k): v for k, v in data.items()}
         return _from_fields(  # type: ignore[no-any-return]
             cls,
             data,

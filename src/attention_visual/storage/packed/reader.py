@@ -5,12 +5,12 @@ Layout (one shard file per video × word, one chunk per step)::
     attention_maps.zarr/zarr.json                   root group; attrs {"attention_visual_packed": 1}
     attention_maps.zarr/<video_id>/zarr.json        group; attrs {"complete": <_complete.json content> | null}
                                                     (plus "packed_files": the group's files, sizes, SHA-256)
-    attention_maps.zarr/<video_id>/<token_dir>/     array [step, *leading, frame, y, x]: the stored steps
+    attention_maps.zarr/<video_id>/<word_dir>/     array [step, *leading, frame, y, x]: the stored steps
                                     zarr.json       dims named (step, pass?, block?, head?, frame, y, x)
                                     c.0.0.0.0       its one shard file
-    attention_maps.zarr/_aggregated/<token_dir>/    array [video, *leading, frame, y, x]: the word's step
+    attention_maps.zarr/_aggregated/<word_dir>/    array [video, *leading, frame, y, x]: the word's step
                                                     averages of every video that has one (64 per shard file)
-    attention_maps.zarr/_staged/<video_id>/<token_dir>/  the same for one video: written during generation
+    attention_maps.zarr/_staged/<video_id>/<word_dir>/  the same for one video: written during generation
                                                     (``storage_format: zarr``), moved into _aggregated at the end
 
 Attributes of an array: ``word`` (original text), ``steps`` (per entry) or ``videos`` (per entry),
@@ -39,7 +39,7 @@ import numpy as np
 from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.extras import import_from_extra
 from attention_visual.storage.batch.layout import PACKED_STORE
-from attention_visual.storage.files.layout import check_video_id, token_dir_name
+from attention_visual.storage.files.layout import check_video_id, word_dir_name
 from attention_visual.storage.files.reader import listing
 from attention_visual.storage.files.store import AttentionInfo
 from attention_visual.storage.schema.metadata import MapMetadata
@@ -52,7 +52,7 @@ AGGREGATES_GROUP = "_aggregated"
 AGGREGATE_SHARD = 64
 """Videos per shard file of a word's step averages."""
 STAGED_GROUP = "_staged"
-"""Group of step averages written while a batch runs: ``_staged/<video_id>/<token_dir>``, one video each,
+"""Group of step averages written while a batch runs: ``_staged/<video_id>/<word_dir>``, one video each,
 moved into ``_aggregated/`` at the batch's end (:mod:`attention_visual.storage.packed.averages`)."""
 
 
@@ -465,7 +465,7 @@ class PackedReader:
 
     def aggregates(self, word: str) -> PackedAggregates | None:
         """The step averages of ``word`` across the batch, or None when none was stored."""
-        key = token_dir_name(word)
+        key = word_dir_name(word)
         if key not in self._aggregates:
             folder = self.path / AGGREGATES_GROUP / key
             found = None
@@ -483,7 +483,7 @@ class PackedReader:
         """
         aggregates = self.aggregates(word)
         found = aggregates.read(video_id) if aggregates is not None else None
-        staged = f"{STAGED_GROUP}/{check_video_id(video_id)}/{token_dir_name(word)}"
+        staged = f"{STAGED_GROUP}/{check_video_id(video_id)}/{word_dir_name(word)}"
         if found is None and (self.path / staged / ZARR_JSON).is_file():
             found = PackedAggregates(_zarr().open_array(self._store, path=staged, mode="r"), self.path / staged).read(
                 video_id

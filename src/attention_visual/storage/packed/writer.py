@@ -23,7 +23,7 @@ import numpy as np
 
 from attention_visual.errors import AttentionDataError
 from attention_visual.storage.durable.integrity import digest_file
-from attention_visual.storage.files.layout import check_video_id, token_dir_name
+from attention_visual.storage.files.layout import check_video_id, word_dir_name
 from attention_visual.storage.packed.reader import (
     AGGREGATE_SHARD,
     AGGREGATES_GROUP,
@@ -113,10 +113,10 @@ class PackedWriter:
             "overrides": overrides,
             "source": dict(source or {}),
         }
-        array = self._create(self._root[check_video_id(video_id)], token_dir_name(word), data.shape, data.dtype,
+        array = self._create(self._root[check_video_id(video_id)], word_dir_name(word), data.shape, data.dtype,
                              data.shape[0], attrs)  # fmt: skip
         array[...] = data
-        return self.path / video_id / token_dir_name(word)
+        return self.path / video_id / word_dir_name(word)
 
     def _averages_array(self, group: Any, word: str, video_ids: Sequence[str], first: tuple[MapMetadata, np.ndarray],
                         shard: int, source: dict[str, Any] | None) -> Any:  # fmt: skip
@@ -124,7 +124,7 @@ class PackedWriter:
         meta, array = first
         attrs = {"dimension_names": ("video", *meta.axes), "word": word, "videos": list(video_ids),
                  "base": {}, "overrides": [], "source": dict(source or {})}  # fmt: skip
-        return self._create(group, token_dir_name(word), (len(video_ids), *array.shape), array.dtype, shard, attrs)
+        return self._create(group, word_dir_name(word), (len(video_ids), *array.shape), array.dtype, shard, attrs)
 
     def write_aggregates(
         self,
@@ -159,7 +159,7 @@ class PackedWriter:
     ) -> Path:
         """Write one video's step average of a word (``[*leading, frame, y, x]``) under ``_staged/<video_id>/``.
 
-        It has the layout of ``_aggregated/<token_dir>`` with one video, so the batch's end moves it
+        It has the layout of ``_aggregated/<word_dir>`` with one video, so the batch's end moves it
         there unchanged (:func:`~attention_visual.storage.packed.averages.consolidate_averages`).
         """
         group = self._root.require_group(STAGED_GROUP).require_group(check_video_id(video_id))
@@ -167,7 +167,7 @@ class PackedWriter:
         base, overrides = _split_metadata([metadata])
         array.attrs.update({"base": base, "overrides": overrides})
         array[0] = average
-        return self.path / STAGED_GROUP / video_id / token_dir_name(metadata.token_word)
+        return self.path / STAGED_GROUP / video_id / word_dir_name(metadata.token_word)
 
     def mark_complete(self, video_id: str, summary: dict[str, Any]) -> None:
         """Record the video as finished (call last, after every word is written).
