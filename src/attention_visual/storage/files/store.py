@@ -95,14 +95,14 @@ class AttentionStore:
         if metadata.step_index is None:
             raise AttentionDataError("save_step needs metadata.step_index; use save_aggregated for averages")
         data_path, meta_path = step_paths(
-            self.root, metadata.video_id, metadata.token_word, metadata.step_index, self.storage_format
+            self.root, metadata.video_id, metadata.word, metadata.step_index, self.storage_format
         )
         return self._save(data_path, meta_path, metadata, array, self.storage_format)
 
     def save_aggregated(self, metadata: MapMetadata, array: np.ndarray) -> Path:
         """Store a word's step-averaged map."""
         data_path, meta_path = aggregated_paths(
-            self.root, metadata.video_id, metadata.token_word, self.aggregated_format
+            self.root, metadata.video_id, metadata.word, self.aggregated_format
         )
         return self._save(data_path, meta_path, metadata, array, self.aggregated_format)
 

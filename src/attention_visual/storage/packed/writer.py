@@ -104,7 +104,7 @@ class PackedWriter:
         _check_uniform(video_id, steps)
         data = np.stack([a for _, a in steps])  # [step, *leading, frame, y, x]
         base, overrides = _split_metadata(metas)
-        word = metas[0].token_word
+        word = metas[0].word
         attrs = {
             "dimension_names": ("step", *metas[0].axes),
             "word": word,
@@ -163,11 +163,11 @@ class PackedWriter:
         there unchanged (:func:`~attention_visual.storage.packed.averages.consolidate_averages`).
         """
         group = self._root.require_group(STAGED_GROUP).require_group(check_video_id(video_id))
-        array = self._averages_array(group, metadata.token_word, [video_id], (metadata, average), 1, source)
+        array = self._averages_array(group, metadata.word, [video_id], (metadata, average), 1, source)
         base, overrides = _split_metadata([metadata])
         array.attrs.update({"base": base, "overrides": overrides})
         array[0] = average
-        return self.path / STAGED_GROUP / video_id / word_dir_name(metadata.token_word)
+        return self.path / STAGED_GROUP / video_id / word_dir_name(metadata.word)
 
     def mark_complete(self, video_id: str, summary: dict[str, Any]) -> None:
         """Record the video as finished (call last, after every word is written).
@@ -199,10 +199,10 @@ def remove_packed_video(store: Path, video_id: str) -> None:
 def _check_uniform(label: str, items: Sequence[tuple[MapMetadata, np.ndarray]]) -> None:
     first_meta, first = items[0]
     for meta, arr in items:
-        if meta.token_word != first_meta.token_word or arr.shape != first.shape or arr.dtype != first.dtype:
+        if meta.word != first_meta.word or arr.shape != first.shape or arr.dtype != first.dtype:
             raise AttentionDataError(
-                f"{label}: maps of {meta.video_id}/{meta.token_word!r} ({arr.shape}, {arr.dtype}) differ from "
-                f"{first_meta.video_id}/{first_meta.token_word!r} ({first.shape}, {first.dtype}); cannot pack them"
+                f"{label}: maps of {meta.video_id}/{meta.word!r} ({arr.shape}, {arr.dtype}) differ from "
+                f"{first_meta.video_id}/{first_meta.word!r} ({first.shape}, {first.dtype}); cannot pack them"
             )
 
 
