@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from attention_visual.analysis import pack_batch, word_averages, write_stats
-from attention_visual.storage import AttentionStore, MapMetadata, TokenGrid, VideoDimensions
+from attention_visual.storage import AttentionStore, LatentGrid, MapMetadata, VideoDimensions
 from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
 from attention_visual.visualization import AttentionAnalyzer
 
@@ -77,7 +77,7 @@ def build_batch(batch: Path, videos: int) -> None:
                 step_index=None,
                 aggregation_method="mean_over_steps",
                 video_dimensions=VideoDimensions(width=WIDTH, height=HEIGHT, fps=16.0, frames=FRAMES),
-                token_grid=TokenGrid(*GRID),
+                token_grid=LatentGrid(*GRID),
                 latent_to_video_frames=latent_to_video_frame_ranges(GRID[0]),
                 marked_prompt="a (dog) near a (red car) on the (beach)",
                 seed=v,

@@ -1,4 +1,4 @@
-"""Where a batch's maps are, and reading them video by video, reduced to the token grid.
+"""Where a batch's maps are, and reading them video by video, reduced to the latent grid.
 
 A batch folder holds its maps in the files layout (``attention_maps/``) or packed
 (``attention_maps.zarr``); :class:`~attention_visual.visualization.AttentionAnalyzer` reads both, so
@@ -38,7 +38,7 @@ class VideoLabels:
 
 @dataclass(frozen=True)
 class WordData:
-    """One word's maps of one video on the token grid.
+    """One word's maps of one video on the latent grid.
 
     ``maps`` is ``[entry, frame, y, x]``: the stored steps in order, then the step average
     (``steps[-1] == AGGREGATED_STEP``) — the stored one, or the mean of the steps when none was stored.
@@ -122,7 +122,7 @@ def _step_stack(
 
 
 def read_word(analyzer: AttentionAnalyzer, video_id: str, word: str, pass_name: str = "cond") -> WordData:
-    """One word's steps and step average on the token grid (see :class:`WordData`)."""
+    """One word's steps and step average on the latent grid (see :class:`WordData`)."""
     stack, metas = _step_stack(analyzer, video_id, word, pass_name)  # [step, frame, y, x]
     try:
         info = analyzer.load_aggregated(video_id, word)

@@ -190,7 +190,7 @@ class AttentionAnalysisConfig(_Section):
         storage_interval: Keep every n-th of the steps selected by ``steps`` (>= 1), starting with the
             first: ``steps: [1, 3, 5]`` with ``storage_interval: 2`` keeps steps 1 and 5.
         generate_report: Write a report of the batch.
-        image_map: I2V/FLF2V-14B only: also store the pseudo-word ``<image>``, per video token the image
+        image_map: I2V/FLF2V-14B only: also store the pseudo-word ``<image>``, per grid cell the image
             branch's share ‖o_img‖ / (‖o_img‖ + ‖o_txt‖) of the cross-attention output.
         block_list: ``"blocks"`` (the main stream) or, on VACE, ``"vace_blocks"`` (the control stream).
         visualization_params: How maps are rendered.

@@ -1,4 +1,4 @@
-"""Build the three attention videos from maps on the token grid and their metadata.
+"""Build the three attention videos from maps on the latent grid and their metadata.
 
 These functions do the one-off work (normalisation, the matplotlib-drawn canvas, titles,
 opening the original video) and return a lazy frame source; nothing is rendered until the

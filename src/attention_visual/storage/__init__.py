@@ -15,6 +15,7 @@ from attention_visual.storage.files.reader import AttentionStoreReader, MapReade
 from attention_visual.storage.files.store import AttentionInfo, AttentionStore, read_array, read_map, read_metadata
 from attention_visual.storage.schema.metadata import (
     ATTENTION_STORAGE_VERSION,
+    LatentGrid,
     MapMetadata,
     Reduction,
     TokenGrid,
@@ -26,6 +27,7 @@ __all__ = [
     "AttentionInfo",
     "AttentionStore",
     "AttentionStoreReader",
+    "LatentGrid",
     "MapMetadata",
     "MapReader",
     "Reduction",

@@ -139,7 +139,7 @@ class AttentionAnalyzer:
 
     @keyword_aliases(token="word")
     def step_stack(self, video_id: str, word: str, pass_name: str = "cond") -> tuple[np.ndarray, list[MapMetadata]]:
-        """All steps reduced to the token grid: ``([step, frame, y, x] float32, metadata per step)``."""
+        """All steps reduced to the latent grid: ``([step, frame, y, x] float32, metadata per step)``."""
         if isinstance(self.reader, PackedReader) and not self.reader.word(video_id, word).leading_axes:
             raw, metas = self.reader.read_steps(video_id, word)  # [step, frame, y, x]: one read of one shard
             return to_grid(raw, metas[0], pass_name), metas

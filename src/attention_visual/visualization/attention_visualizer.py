@@ -250,7 +250,7 @@ class AttentionVisualizer:
     # -- arrays and figures ---------------------------------------------------------------------
     @keyword_aliases(token_word="word")
     def generate_aggregated_attention_map(self, video_id: str, word: str, aggregate_steps: bool = True) -> np.ndarray:
-        """The word's map on the token grid.
+        """The word's map on the latent grid.
 
         Args:
             video_id: a stored video.
