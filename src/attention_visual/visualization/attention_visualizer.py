@@ -192,7 +192,7 @@ class AttentionVisualizer:
             AttentionDataError: a corrupted map file.
         """
         output = prepare_output(output_path)  # fail before loading or rendering anything
-        fmt = format_of(output, video_format, self.options.video_format)
+        container = format_of(output, video_format, self.options.video_format)
         if original_video_path is not None and Path(original_video_path).absolute() == output:
             raise RenderError(f"output {output} would overwrite the original video; choose another path")
         source = self.prepare_video(
@@ -208,7 +208,7 @@ class AttentionVisualizer:
             layout=layout,
         )
         log.info("rendering %d frames (%dx%d) to %s", source.num_frames, source.width, source.height, output)
-        return write_video(source, output, fmt)
+        return write_video(source, output, container)
 
     @keyword_aliases(token_word="word")
     def prepare_video(
