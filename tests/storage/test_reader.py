@@ -59,7 +59,7 @@ def test_missing_things_list_what_exists(
 
 def test_missing_aggregated_and_missing_root(tmp_path: Path) -> None:
     AttentionStore(tmp_path).save_step(make_metadata(), hot_spot())
-    with pytest.raises(NotFoundError, match="no aggregated map for word 'kiss'"):
+    with pytest.raises(NotFoundError, match="no step average for word 'kiss'"):
         AttentionStoreReader(tmp_path).read_aggregated(VID, "kiss")
     with pytest.raises(NotFoundError, match="does not exist"):
         AttentionStoreReader(tmp_path / "nope")

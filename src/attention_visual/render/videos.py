@@ -86,7 +86,7 @@ def still_video(
     frame: FrameMode = "mean",
     include_timestamp: bool = False,
 ) -> StillVideo:
-    """The aggregated video: one map ``[frame, y, x]`` held still for ``static_duration`` seconds.
+    """The step-average video: one map ``[frame, y, x]`` held still for ``static_duration`` seconds.
 
     Arguments as :func:`step_video`; the timestamp line names the steps averaged.
     """

@@ -4,7 +4,7 @@
 
 * step videos (how a word's map evolves over the denoising steps),
 * overlay videos (the map of each latent frame blended over the generated video),
-* aggregated videos (the step-averaged map held still, or overlaid),
+* step-average videos (the step average held still, or overlaid),
 * the temporal comparison figure of several words.
 
 Rendering is streamed: matplotlib draws only the static parts once, numpy colours and blends
@@ -59,9 +59,9 @@ class AttentionVisualizer:
         analyzer: an :class:`AttentionAnalyzer`, or the ``attention_maps/`` folder.
         figsize: ``(width, height)`` inches of step-video frames.
         colormap: any matplotlib colormap name.
-        fps: frame rate of step and aggregated videos.
+        fps: frame rate of step and step-average videos.
         overlay_alpha: heatmap weight over the generated video, in [0, 1].
-        static_duration: seconds the aggregated map is shown.
+        static_duration: seconds the step average is shown.
         interpolation_steps: blended frames between consecutive steps.
         include_colorbar: draw a colorbar naming the normalisation.
         video_format: ``mp4`` | ``avi`` | ``gif`` when the output suffix does not say.
@@ -255,8 +255,8 @@ class AttentionVisualizer:
         Args:
             video_id: a stored video.
             word: one of its marked words (``token_word=``: the older name).
-            aggregate_steps: True: the step-averaged map ``[frame, y, x]`` (the stored
-                aggregate, else the mean of the stored steps); False: every stored step,
+            aggregate_steps: True: the step average ``[frame, y, x]`` (the stored one, else the
+                mean of the stored steps); False: every stored step,
                 ``[step, frame, y, x]``.
         """
         if aggregate_steps:
@@ -324,7 +324,7 @@ class AttentionVisualizer:
             if not self.analyzer.get_available_steps(video_id, word):
                 raise
         stack, metas = self.analyzer.step_stack(video_id, word)  # [step, frame, y, x]
-        log.info("no stored aggregate for %r: averaging its %d stored steps", word, len(metas))
+        log.info("no stored step average for %r: averaging its %d stored steps", word, len(metas))
         steps = tuple(m.step_index if m.step_index is not None else i for i, m in enumerate(metas))
         meta = dataclasses.replace(  # describes the averaged grid: [frame, y, x], all stored steps
             metas[0],

@@ -4,7 +4,7 @@
 from ``{word: [step, *leading, frame, y, x]}`` arrays and their per-step metadata, so
 :meth:`AttentionVisualizer.from_maps` renders the same videos and plots as from a store, without
 writing one. It holds one video (the metadata's ``video_id``) and no step-average (the visualizer
-averages the steps, as for a store saved without aggregates).
+averages the steps, as for a store saved without step averages).
 """
 
 from __future__ import annotations

@@ -173,7 +173,7 @@ class AttentionStoreReader:
         files = self._word_files(video_id, word)
         if files.aggregated is None:
             raise NotFoundError(
-                f"no aggregated map for word {word!r} of video {video_id!r} "
+                f"no step average for word {word!r} of video {video_id!r} "
                 "(store_aggregated_attention was off, or the capture was interrupted)"
             )
         return read_map(*files.aggregated)

@@ -455,7 +455,7 @@ class PackedReader:
         if found is None:
             self.word(video_id, word)  # an unknown video or word: say what is there
             raise NotFoundError(
-                f"no aggregated map for word {word!r} of video {video_id!r} "
+                f"no step average for word {word!r} of video {video_id!r} "
                 "(store_aggregated_attention was off, or the capture was interrupted)"
             )
         return found
