@@ -38,7 +38,7 @@ def _scan(maps_dir: Path, include_incomplete: bool) -> _Scan:
     scan = _Scan()
     for video_id in AttentionAnalyzer(maps_dir).get_available_videos(include_incomplete=include_incomplete):
         analyzer = AttentionAnalyzer(maps_dir)
-        words = analyzer.get_available_tokens(video_id)
+        words = analyzer.get_available_words(video_id)
         steps: dict[int, MapMetadata] = {}
         for word in words:
             for meta in analyzer.step_metadata(video_id, word):

@@ -113,7 +113,7 @@ def pack_batch(batch_dir: Path | str, keep_seed: bool = False) -> PackResult:
         for video_id in AttentionAnalyzer(seed).get_available_videos(include_incomplete=True):
             analyzer = AttentionAnalyzer(seed)  # a fresh index per video: memory stays flat
             writer.begin_video(video_id)
-            for word in analyzer.get_available_tokens(video_id):
+            for word in analyzer.get_available_words(video_id):
                 steps = analyzer.load_all_steps(video_id, word)
                 writer.write_word(video_id, [(i.metadata, i.attention_map) for i in steps], _source(steps))
                 words, maps = words + 1, maps + len(steps)

@@ -160,7 +160,7 @@ def iter_videos(
     for video_id in analyzer.get_available_videos(include_incomplete=include_incomplete):
         words = tuple(
             read_word(analyzer, video_id, w, pass_name)
-            for w in analyzer.get_available_tokens(video_id)
+            for w in analyzer.get_available_words(video_id)
             if analyzer.get_available_steps(video_id, w)
         )
         analyzer.release(video_id)  # nothing accumulates from video to video

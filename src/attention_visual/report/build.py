@@ -67,7 +67,7 @@ def _video_images(
             word.map_error = reason
         return
     analyzer = AttentionAnalyzer(video.maps_dir.parent)
-    available = set(analyzer.get_available_tokens(video_id))
+    available = set(analyzer.get_available_words(video_id))
     for word in video.words:
         if word.word not in available:
             word.map_error = f"no maps stored for this word ({video.record.status})"
