@@ -84,23 +84,17 @@ class CapturedMaps(dict[str, np.ndarray]):
         alpha: float = 0.6,
         colormap: str = "hot",
     ) -> Figure:
-        """The word's map over frames of the generated video, as a figure with one panel per shown frame.
+        """The word's map over frames of the generated video, one panel per shown frame.
 
-        Each video frame ``n`` is overlaid with the map of the latent frame that produced it (Wan: latent
-        ``(n + 3) // 4``), stretched bilinearly over the frame; values are scaled to the map's own range.
+        Each video frame is overlaid with the map of the latent frame that produced it; the drawing is
+        :func:`~attention_visual.visualization.map_figures.overlay_figure` (its ``show``, ``alpha`` and
+        ``colormap``).
 
         Args:
             frames: The generated video, ``[frame, H, W, 3]`` (uint8, or float in ``[0, 1]``, e.g. the
-                pipeline's ``output_type="np"`` frames ``out.frames[0]``), with as many frames as the
-                metadata's video (``video_dimensions.frames``).
+                pipeline's ``output_type="np"`` frames ``out.frames[0]``), of the metadata's length.
             word: A marked word.
             step: A captured denoising step index; None: the mean over the captured steps.
-            show: How many evenly spaced frames to show, or the video frame indices to show.
-            alpha: Opacity of the heatmap, in ``[0, 1]``.
-            colormap: Any matplotlib colormap name.
-
-        Returns:
-            A ``matplotlib.figure.Figure`` (shown inline by Jupyter); it holds no array of its own.
 
         Raises:
             RenderError: ``frames`` is not ``[frame, H, W, 3]`` of the video's length, or a bad ``alpha``.
