@@ -47,7 +47,7 @@ class CapturedMaps(dict[str, np.ndarray]):
 
     # -- arrays ---------------------------------------------------------------------------------
     def grids(self, word: str, pass_name: str = "cond") -> np.ndarray:
-        """``[step, frame, y, x]`` float32: the word's steps reduced to the token grid (leading axes averaged)."""
+        """``[step, frame, y, x]`` float32: the word's steps reduced to the latent grid (leading axes averaged)."""
         stack = self._get(word)
         return np.stack([to_grid(stack[i], meta, pass_name) for i, meta in enumerate(self.metadata[word])])
 
