@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -164,13 +165,14 @@ def measures(
     placed = {"centroid_y", "centroid_x", "spread"}.intersection(names)
     if placed and geometry is None:
         raise ValueError(f"{', '.join(sorted(placed))} need the grid's PixelGeometry")
+    g = cast(PixelGeometry, geometry)  # only used by the measures that need it (checked above)
     definitions: dict[str, Callable[[], np.ndarray]] = {
         "mass": lambda: mass(maps),
         "peak": lambda: peak(maps),
         "entropy": lambda: entropy(maps),
-        "centroid_y": lambda: centroid(maps, geometry)[0],  # type: ignore[arg-type]  # checked above
-        "centroid_x": lambda: centroid(maps, geometry)[1],  # type: ignore[arg-type]
-        "spread": lambda: spread(maps, geometry),  # type: ignore[arg-type]
+        "centroid_y": lambda: centroid(maps, g)[0],
+        "centroid_x": lambda: centroid(maps, g)[1],
+        "spread": lambda: spread(maps, g),
         "mask_area": lambda: mask_area(maps),
     }
     return {name: definitions[name]() for name in names}
