@@ -4,7 +4,7 @@ Import as ``from support.batch import build_batch`` (tests/ is on pytest's pytho
 
 :func:`build_batch` writes the maps, ``manifest.json`` and small H.264 videos made with imageio-ffmpeg
 (one encoded file copied to every path, so a 50-video batch takes a second). Each word's map has one
-hot token that moves with the step (step ``s`` → token column ``s % x``), so consecutive steps always
+hot grid cell that moves with the step (step ``s`` → column ``s % x``), so consecutive steps always
 look different.
 """
 
@@ -21,7 +21,7 @@ from attention_visual.storage.batch.manifest import Manifest
 from support.maps import write_video
 from support.synthetic import stored_metadata, write_batch
 
-GRID = (3, 2, 3)  # [frame, y, x]: the tiny model's token grid
+GRID = (3, 2, 3)  # [frame, y, x]: the tiny model's latent grid
 NUM_STEPS = 3
 WIDTH, HEIGHT, FPS = 48, 32, 8.0
 PROMPTS = (
@@ -33,7 +33,7 @@ NASTY_PROMPT = 'a (</script><b>"x"&amp;) and a (cat)'
 
 
 def word_map(step: int, word_index: int, grid: tuple[int, int, int] = GRID) -> np.ndarray:
-    """``[frame, y, x]`` float32: low background, one hot token at column ``step % x`` (row by word)."""
+    """``[frame, y, x]`` float32: low background, one hot grid cell at column ``step % x`` (row by word)."""
     arr = np.full(grid, 0.02, dtype=np.float32)
     arr[:, word_index % grid[1], step % grid[2]] = 0.2 + 0.1 * step
     arr[-1] *= 1.5  # the last latent frame differs from the others
@@ -65,7 +65,7 @@ def build_batch(
         statuses: ``{video_id: status}``; others are ``done``. ``failed`` videos get an error and no
             files, ``pending`` ones no files, ``interrupted`` ones their maps but no completion mark.
         failed_renders: ``(video_id, word)`` whose overlay render failed (no overlay file).
-        grid: ``(frame, y, x)`` token grid of the maps.
+        grid: ``(frame, y, x)`` latent grid of the maps.
     """
     keys = [(p, v) for p in range(1, len(prompts) + 1) for v in range(1, videos_per_prompt + 1)]
     maps = {}

@@ -2,13 +2,13 @@
 
 Import as ``from support.maps import ...`` (tests/ is on pytest's pythonpath).
 
-The default video: 5 latent frames of 3 × 4 tokens (non-square, so a transposed axis cannot
+The default video: 5 latent frames of 3 × 4 grid cells (non-square, so a transposed axis cannot
 pass), Wan's frame mapping (latent 0 → video frame 0, latent k → 4k−3 … 4k), so 17 video frames
-of 64 × 48 pixels (16 × 16 pixels per token) at 8 fps.
+of 64 × 48 pixels (16 × 16 pixels per grid cell) at 8 fps.
 
-* ``kiss``: a hot spot at the top-left token of latent frame 2 only (video frames 5–8), growing
+* ``kiss``: a hot spot at the top-left grid cell of latent frame 2 only (video frames 5–8), growing
   over the steps; everything else a low uniform level.
-* ``flowers``: a hot spot at the bottom-right token of every latent frame.
+* ``flowers``: a hot spot at the bottom-right grid cell of every latent frame.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from support.synthetic import save_video
+from attention_visual.storage import MapMetadata
+from support.synthetic import save_video, stored_metadata
 
 VIDEO_ID = "prompt_001_vid_001"
 GRID = (5, 3, 4)  # [frame, y, x]
@@ -27,7 +28,8 @@ FRAMES = 4 * (GRID[0] - 1) + 1  # 17 video frames
 NUM_STEPS = 4
 BACKGROUND = 0.01
 HOT_FRAME = 2  # latent frame of kiss's hot spot: video frames 5..8
-CLEAN_PROMPT = "a kiss with flowers"
+SCENE = {"width": WIDTH, "height": HEIGHT, "fps": FPS, "clean_prompt": "a kiss with flowers"}
+"""The metadata fields every map of the scene has."""
 
 
 def word_map(word: str, step: int, num_steps: int = NUM_STEPS, grid: tuple[int, int, int] = GRID) -> np.ndarray:
@@ -43,6 +45,17 @@ def word_map(word: str, step: int, num_steps: int = NUM_STEPS, grid: tuple[int, 
     return arr
 
 
+def metadata(
+    word: str,
+    step: int | None,
+    num_steps: int = NUM_STEPS,
+    grid: tuple[int, int, int] = GRID,
+    video_id: str = VIDEO_ID,
+) -> MapMetadata:
+    """Metadata of one map of the scene (``step=None``: the step average), as :func:`write_store` stores it."""
+    return stored_metadata(step, word=word, video_id=video_id, shape=grid, num_steps=num_steps, **SCENE)
+
+
 def write_store(
     root: Path,
     words: tuple[str, ...] = ("kiss", "flowers"),
@@ -53,9 +66,7 @@ def write_store(
 ) -> Path:
     """Write a complete synthetic store under ``root`` (the ``attention_maps/`` folder) and return it."""
     maps = {word: np.stack([word_map(word, s, num_steps, grid) for s in range(num_steps)]) for word in words}
-    save_video(
-        root, video_id, maps, aggregated=aggregated, width=WIDTH, height=HEIGHT, fps=FPS, clean_prompt=CLEAN_PROMPT
-    )
+    save_video(root, video_id, maps, aggregated=aggregated, **SCENE)
     return root
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from attention_visual.prompts.parsing import parse_prompt
-from attention_visual.storage import AttentionStore, MapMetadata, TokenGrid, VideoDimensions, token_dir_name
+from attention_visual.storage import AttentionStore, LatentGrid, MapMetadata, VideoDimensions, word_dir_name
 from attention_visual.storage.batch.layout import make_video_id, prompt_dir
 from attention_visual.storage.batch.manifest import (
     Manifest,
@@ -78,7 +78,7 @@ def make_metadata(
         step_index=step,
         aggregation_method="per_step" if step is not None else "mean_over_steps",
         video_dimensions=VideoDimensions(width=width, height=height, fps=fps, frames=4 * (frames - 1) + 1),
-        token_grid=TokenGrid(frames=shape[-3], height=shape[-2], width=shape[-1]),
+        token_grid=LatentGrid(frames=shape[-3], height=shape[-2], width=shape[-1]),
         latent_to_video_frames=latent_to_video_frame_ranges(frames),
         **extra,  # type: ignore[arg-type]
     )
@@ -186,7 +186,7 @@ def write_batch(
                 clean_prompt=parsed.clean,
                 words=parsed.words,
                 seed=seed,
-                token_dirs={w: token_dir_name(w) for w in parsed.words},
+                word_dirs={w: word_dir_name(w) for w in parsed.words},
                 status=statuses.get(video_id, "done"),
                 paths=VideoPaths(video=f"videos/{prompt_dir(p)}/video_{v:03d}.mp4"),
             )
@@ -220,7 +220,7 @@ def _write_video(
     folder = Path(paths.video).parent / "attention_videos"
     for word in record.words:
         for kind in ("attention", "overlay"):
-            rel = str(folder / f"{video_id}_{record.token_dirs[word]}_{kind}.mp4")
+            rel = str(folder / f"{video_id}_{record.word_dirs[word]}_{kind}.mp4")
             if kind == "overlay" and (video_id, word) in failed_renders:
                 renders.append(RenderRecord(word, kind, "per_video", rel, "failed", RENDER_ERROR))
                 continue
