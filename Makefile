@@ -27,10 +27,11 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 	touch $@
 
 # The suite and the examples in the docstrings of src/ (those that need a model or a batch are skipped),
-# on every core, the 15 slowest listed; tests/conftest.py orders them (the longest first) and groups those
-# that share a fixture. The `soak` and `timing` tests are left out: `make soak` runs them.
+# on every core, the 15 slowest listed. A worker takes a whole module at a time (its module fixtures are
+# built once), the modules with slow tests first (tests/conftest.py orders them). The `soak` and `timing`
+# tests are left out: `make soak` runs them.
 test: install
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=15 --doctest-modules tests src/attention_visual
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15 --doctest-modules tests src/attention_visual
 
 # What needs a quiet machine or a long time, one at a time: the wall-clock budgets, then the full
 # random-kill chaos run (CHAOS_CASES=100 make soak for a longer one).
@@ -48,7 +49,7 @@ test-light: $(LIGHT_BIN)/python
 	$(LIGHT_BIN)/python -m pytest -q -p no:cacheprovider -m "light and not wan" $(LIGHT_TESTS)
 
 test-fast: install
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks scripts

@@ -16,7 +16,6 @@ so torch, diffusers and transformers are imported only where a fixture or hook n
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -55,15 +54,13 @@ OPT_IN_MARKERS = ("soak", "timing")
 """Markers whose tests run only when ``-m`` names them: ``make soak`` runs them, ``make test`` does not."""
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Choose and order the tests for one run, the same way in every pytest-xdist worker.
 
     * The ``soak`` and ``timing`` tests are left out unless the ``-m`` expression names their marker.
-    * Tests that share an expensive fixture form an ``xdist_group`` (:func:`_xdist_group`): with
-      ``--dist loadgroup`` (``make test``) one worker builds it and runs them all while the others go on.
-    * Modules with ``slow`` tests come first (each module's tests stay together, so that its module
-      fixtures are built once): the longest work starts early and the workers end together.
+    * Modules with ``slow`` tests come first (each module's tests stay together): with
+      ``--dist loadfile --no-loadscope-reorder`` (``make test``) a worker takes one module at a time
+      in this order, so the longest work starts early and the workers end together.
     """
     markexpr = config.getoption("markexpr") or ""
     opted_out = [name for name in OPT_IN_MARKERS if name not in markexpr]
@@ -72,25 +69,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         (left_out if any(item.get_closest_marker(name) for name in opted_out) else kept).append(item)
     if left_out:
         config.hook.pytest_deselected(items=left_out)
-    demo_modules = {item.path for item in kept if "tiny_demo" in getattr(item, "fixturenames", ())}
-    for item in kept:
-        group = _xdist_group(item, demo_modules)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
     slow = {item.path for item in kept if item.get_closest_marker("slow")}
     items[:] = sorted(kept, key=lambda item: item.path not in slow)
-
-
-def _xdist_group(item: pytest.Item, demo_modules: set[Path]) -> str | None:
-    """The group of a test: ``tiny_demo`` in a module that uses the shared tiny demo batch, else its
-    module if it takes a module (or class) fixture, else none."""
-    if item.path in demo_modules:
-        return "tiny_demo"
-    info = getattr(item, "_fixtureinfo", None)
-    definitions = info.name2fixturedefs.values() if info is not None else ()
-    if any(d.scope in ("module", "class") for defs in definitions for d in defs):
-        return item.nodeid.split("::")[0]
-    return None
 
 
 TINY_PROMPT = "A romantic kiss between a man and woman with flowers"
