@@ -12,7 +12,7 @@ from attention_visual.analysis.seed_grid import seed_labels, seed_tiles, seed_ti
 from attention_visual.analysis.seeds import word_seed_views
 from attention_visual.cli.main import main
 from attention_visual.render.options import RenderOptions
-from support.map_batch import write_map_batch
+from support.synthetic import write_batch
 
 GRID = (2, 2, 3)  # [frame, y, x]: non-square
 STEPS = 2
@@ -30,7 +30,7 @@ def _seed_map(column: int, strength: float = 1.0) -> np.ndarray:
 def batch(tmp_path: Path) -> Path:
     maps = {(1, v): {"dog": _seed_map(v - 1)} for v in (1, 2, 3)}
     maps[(2, 1)] = {"dog": _seed_map(0, 2.0)}
-    write_map_batch(tmp_path / "b", ["a (dog)", "the (dog) again"], maps, seeds={(1, 1): 42, (1, 2): 43, (1, 3): 44})
+    write_batch(tmp_path / "b", ["a (dog)", "the (dog) again"], maps, seeds={(1, 1): 42, (1, 2): 43, (1, 3): 44})
     return tmp_path / "b"
 
 

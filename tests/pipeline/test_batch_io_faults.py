@@ -24,6 +24,8 @@ from attention_visual.pipeline import BatchOptions, run_batch
 from pipeline.chaos_support import fork_cli, wait_exit
 from pipeline.pipeline_support import snapshot, tiny_config, tiny_data, write_config
 
+pytestmark = pytest.mark.slow  # full tiny batches
+
 
 def _mount(*args: str) -> None:
     subprocess.run(["mount", *args], check=True, capture_output=True, text=True)

@@ -19,7 +19,7 @@ from attention_visual.report import write_report
 from attention_visual.report.batch_images import curve_table
 from attention_visual.report.batch_view import TABLE_COLUMNS, atlas_values, build_batch_view, summary_rows
 from support.batch import GRID, NASTY_PROMPT, NUM_STEPS, build_batch
-from support.map_batch import write_map_batch
+from support.synthetic import write_batch
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_block_head_atlas_by_hand(tmp_path: Path) -> None:
     arr[0, 0, 0, 1, 2] = 1.0  # block 0, head 0: one cell → entropy 0, peak 1
     stack = np.stack([arr, arr])  # [step, block, head, frame, y, x]
     maps = {(1, v): {"dog": stack} for v in (1, 2)}
-    write_map_batch(tmp_path, ["a (dog)"], maps, axes=("block", "head", "frame", "y", "x"))
+    write_batch(tmp_path, ["a (dog)"], maps, axes=("block", "head", "frame", "y", "x"))
     found = atlas_values(batch_videos(tmp_path), "dog")
     assert found is not None
     values, blocks, videos = found

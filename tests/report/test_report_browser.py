@@ -4,7 +4,8 @@ Needs ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` (``apt-get install chr
 ``.ci/run`` installs them); skipped with that reason when they are missing. Artifacts land in
 ``test-artifacts/`` at the repository root: ``report.png`` (a laptop-sized screenshot of the tiny
 batch's report), ``report-batch.png`` (its batch view) and ``report-open-time.json`` (the 50-video
-open time).
+open time). The tiny batch is the session's shared tiny demo (tests/conftest.py); the open-time budget
+is a ``timing`` test, which ``make soak`` runs apart from the parallel suite.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from attention_visual.cli.main import main
 from attention_visual.report import write_report
 from attention_visual.storage.batch.manifest import read_manifest
 from support.batch import build_batch
+from support.tiny_demo import TinyDemo
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -131,12 +132,9 @@ def _background(driver: WebDriver, element: object) -> str:
 
 
 @pytest.fixture(scope="module")
-def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny demo batch (2 prompts × 2 videos on the random-weight tiny model); its report comes with it."""
-    out = tmp_path_factory.mktemp("outputs")
-    config = REPO / "configs" / "tiny_demo.yaml"
-    assert main(["generate", str(config), "--set", f"output_dir={out}", "--set", "batch_name=tiny"]) == 0
-    index = out / "tiny" / "report" / "index.html"
+def tiny_report(tiny_demo: TinyDemo) -> Path:
+    """The report of the tiny demo batch (2 prompts × 2 videos on the random-weight tiny model)."""
+    index = tiny_demo.batch / "report" / "index.html"
     assert index.is_file(), "the batch did not write its report (attention_analysis.generate_report)"
     return index
 
@@ -274,15 +272,32 @@ def test_batch_view_in_chromium(browser: WebDriver, tiny_report: Path) -> None:
     assert browser.save_screenshot(str(ARTIFACTS / "report-batch.png"))
 
 
-def test_fifty_video_report_opens_in_under_a_second(browser: WebDriver, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def fifty_video_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of a synthetic 50-video batch (25 prompts × 2 videos, one failed)."""
+    batch = tmp_path_factory.mktemp("fifty") / "fifty"
     prompts = tuple(f"prompt {i}: a (cat) chases a (ball)" for i in range(25))
-    build_batch(tmp_path / "fifty", prompts=prompts, videos_per_prompt=2, statuses={"prompt_007_vid_002": "failed"})
-    index = write_report(tmp_path / "fifty", comparison_plots=False)
-    browser.get(index.as_uri())
-    timing = browser.execute_script(
+    build_batch(batch, prompts=prompts, videos_per_prompt=2, statuses={"prompt_007_vid_002": "failed"})
+    return write_report(batch, comparison_plots=False)
+
+
+def _open_timing(driver: WebDriver, index: Path) -> dict[str, float]:
+    """Open ``index``; the navigation's DOMContentLoaded and load times (ms since it started)."""
+    driver.get(index.as_uri())
+    timing: dict[str, float] = driver.execute_script(
         "const t = performance.getEntriesByType('navigation')[0];"
         "return {dom_content_loaded_ms: t.domContentLoadedEventEnd, load_ms: t.loadEventEnd};"
     )
+    return timing
+
+
+def test_fifty_video_report_loads_only_the_open_prompt(browser: WebDriver, fifty_video_report: Path) -> None:
+    """Only the open first prompt's videos load; j/k walk into the next prompt. The open time is recorded.
+
+    The time is printed and written to test-artifacts/report-open-time.json; the budget is asserted by
+    :func:`test_fifty_video_report_opens_in_under_a_second` (marker ``timing``, run by ``make soak``).
+    """
+    timing = _open_timing(browser, fifty_video_report)
     videos = _wait_for_videos(browser, 2 * (1 + 2 * 2))  # the open first prompt's videos load right away
     # Only the open first prompt's videos exist: the other prompts stay inert templates until opened.
     assert len(videos) == 2 * (1 + 2 * 2) and all(v["ready"] >= 1 for v in videos)
@@ -297,5 +312,11 @@ def test_fifty_video_report_opens_in_under_a_second(browser: WebDriver, tmp_path
     assert browser.find_element(By.ID, "prompt-2").get_attribute("open") is not None
     body.send_keys("k")
     assert browser.switch_to.active_element.get_attribute("id") == "prompt_001_vid_002"
-    assert timing["load_ms"] < OPEN_BUDGET_MS, timing
     assert _console_errors(browser) == []
+
+
+@pytest.mark.timing
+def test_fifty_video_report_opens_in_under_a_second(browser: WebDriver, fifty_video_report: Path) -> None:
+    """The page's load event within the budget (wall clock: ``make soak`` runs it, on its own)."""
+    timing = _open_timing(browser, fifty_video_report)
+    assert timing["load_ms"] < OPEN_BUDGET_MS, timing
