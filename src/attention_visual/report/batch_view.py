@@ -40,11 +40,11 @@ from urllib.parse import quote
 
 import numpy as np
 
-from attention_visual.analysis.seeds import SeedAccumulator, consistency_of_sum, read_word_maps, unit_maps
+from attention_visual.analysis.seeds import SeedAccumulator, consistency_of_sum, unit_maps
 from attention_visual.errors import AttentionVisualError
 from attention_visual.report.batch_images import ATLAS_MEASURES, SeedGridInfo, curves_svg, write_atlas, write_seed_grid
 from attention_visual.report.collect import ReportView
-from attention_visual.report.video_assets import VideoAssets, maps_root
+from attention_visual.report.video_assets import VIDEO_STATS_FILE, VideoAssets, maps_root, read_word_stack, video_dir
 from attention_visual.storage import token_dir_name
 from attention_visual.storage.batch.manifest import VideoRecord, one_line
 from attention_visual.storage.durable.atomic import atomic_write_text, atomic_write_with
@@ -178,28 +178,57 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _combined(report_dir: Path, target: Path, old: dict[str, Any], new: dict[str, Any]) -> Any:
+    """The combined table (pyarrow) of ``new["videos"]``: the old file less the changed videos, plus theirs.
+
+    Reading a thousand small files costs seconds; after one more video only its file and the old table are
+    read. Rows stay in video order, each video's in its own order (a stable sort), as
+    :func:`attention_visual.analysis.write_stats` writes them.
+    """
+    from attention_visual.analysis.table import stats_schema
+    from attention_visual.extras import import_from_extra
+
+    pa = import_from_extra("pyarrow", "analysis")
+    pc = import_from_extra("pyarrow.compute", "analysis")
+    pq = import_from_extra("pyarrow.parquet", "analysis")
+    before = {vid: stamp for vid, stamp in old.get("videos", [])}
+    after = {vid: stamp for vid, stamp in new["videos"]}
+    changed = [vid for vid, stamp in after.items() if before.get(vid, -1) != stamp]
+    gone = set(before) - set(after)
+    tables = []
+    if old.get("version") == new["version"] and target.is_file() and len(changed) + len(gone) < len(after) / 2:
+        kept = pq.read_table(target)
+        tables.append(kept.filter(pc.invert(pc.is_in(kept["video_id"], value_set=pa.array([*changed, *gone])))))
+    else:
+        changed = list(after)
+    tables += [pq.read_table(video_dir(report_dir, vid) / VIDEO_STATS_FILE) for vid in changed]
+    if not tables:
+        return stats_schema().empty_table()
+    try:
+        return pa.concat_tables(tables).sort_by("video_id")
+    except pa.ArrowInvalid:  # an old table of another schema: start again from the videos' files
+        parts = [pq.read_table(video_dir(report_dir, vid) / VIDEO_STATS_FILE) for vid in after]
+        return pa.concat_tables(parts).sort_by("video_id")
+
+
 def _stats_table(members: list[Member], out: Path, view: BatchView) -> pd.DataFrame | None:
-    """The statistics table of ``members`` (finished captures): ``batch/stats.parquet``, concatenated when stale."""
+    """The statistics table of ``members`` (finished captures): ``batch/stats.parquet``, updated when stale."""
     try:
         from attention_visual.extras import import_from_extra
 
         pd = import_from_extra("pandas", "analysis")
-        pa = import_from_extra("pyarrow", "analysis")
         pq = import_from_extra("pyarrow.parquet", "analysis")
     except AttentionVisualError as exc:
         log.warning("no statistics table in the report: %s", one_line(exc))
         view.stats_error = one_line(exc)
         return None
-    report_dir = out.parent
-    parts = sorted((m.record.video_id, m.assets) for m in members if m.assets.stats is not None)
-    key = {"version": BATCH_VIEW_VERSION, "videos": [[vid, a.key.get("maps")] for vid, a in parts]}
+    with_stats = sorted((m for m in members if m.assets.stats is not None), key=lambda m: m.record.video_id)
+    key = {"version": BATCH_VIEW_VERSION, "videos": [[m.record.video_id, m.assets.key.get("maps")] for m in with_stats]}
     target = out / STATS_FILE
     cached = _read_json(out / STATS_KEY_FILE) or {}
     if cached.get("key") != key or cached.get("files") != _sizes(target):
-        from attention_visual.analysis.table import stats_schema
-
-        tables = [pq.read_table(report_dir / str(a.stats)) for _, a in parts]
-        table = pa.concat_tables(tables) if tables else stats_schema().empty_table()
+        old = cached.get("key") if cached.get("files") == _sizes(target) else None
+        table = _combined(out.parent, target, old if isinstance(old, dict) else {}, key)
 
         def write(fh: IO[bytes]) -> None:
             pq.write_table(table, fh, compression="zstd")
@@ -227,21 +256,37 @@ def _group_key(members: Sequence[Member], word: str, look: tuple[str, str]) -> d
     }
 
 
+class _Readers:
+    """One :class:`AttentionAnalyzer` per store root, so a video's file index is built once for all its words."""
+
+    def __init__(self, batch_dir: Path) -> None:
+        self.batch_dir = batch_dir
+        self._analyzers: dict[Path, AttentionAnalyzer] = {}
+
+    def get(self, record: VideoRecord) -> AttentionAnalyzer | None:
+        root = maps_root(self.batch_dir, record)
+        return None if root is None else self._analyzers.setdefault(root, AttentionAnalyzer(root))
+
+    def release(self, records: Sequence[VideoRecord]) -> None:
+        """Forget these videos' indexes (memory stays flat over a large batch)."""
+        for analyzer in self._analyzers.values():
+            for record in records:
+                analyzer.release(record.video_id)
+
+
 def _make_group(
-    batch_dir: Path, members: Sequence[Member], word: str, png: Path, look: tuple[str, str]
+    readers: _Readers, members: Sequence[Member], word: str, png: Path, look: tuple[str, str]
 ) -> dict[str, Any]:
     """Read the seeds' maps of ``word``, write the seed grid; return its cache entry (without the key)."""
     prompt = members[0].record.prompt_index
     acc = SeedAccumulator(word, prompt_index=prompt, keep_steps=True)
-    analyzers: dict[Path, AttentionAnalyzer] = {}
     for m in members:
-        root = maps_root(batch_dir, m.record)
-        if root is None:
+        analyzer = readers.get(m.record)
+        if analyzer is None:
             continue
-        analyzer = analyzers.setdefault(root, AttentionAnalyzer(root))
-        stack, averaged, metas = read_word_maps(analyzer, m.record.video_id, word)
+        metas, _, data = read_word_stack(analyzer, m.record.video_id, word)  # maps [entry, frame, y, x]
+        stack, averaged = np.asarray(data.maps[:-1], np.float32), np.asarray(data.maps[-1], np.float32)
         acc.add(m.record.video_id, m.record.seed, prompt, stack, averaged, metas)
-        analyzer.release(m.record.video_id)
     seeds = acc.view()
     info = write_seed_grid(seeds, png, *look)
     unit, constant = unit_maps(seeds.averaged)
@@ -261,7 +306,7 @@ def _make_group(
 
 
 def _group(
-    batch_dir: Path, out: Path, members: Sequence[Member], word: str, look: tuple[str, str]
+    readers: _Readers, out: Path, members: Sequence[Member], word: str, look: tuple[str, str]
 ) -> tuple[dict[str, Any], Path]:
     """The cache entry of one seed group, made again only when its key changed; and its PNG."""
     prompt = members[0].record.prompt_index
@@ -270,9 +315,9 @@ def _group(
     cached = _read_json(png.with_suffix(".json"))
     if cached is not None and cached.get("key") == key and cached.get("files") == _sizes(png, png.with_suffix(".npy")):
         return cached, png
-    entry = {"key": key, **_make_group(batch_dir, members, word, png, look)}
+    entry = {"key": key, **_make_group(readers, members, word, png, look)}
     entry["files"] = _sizes(png, png.with_suffix(".npy"))
-    atomic_write_text(png.with_suffix(".json"), json.dumps(entry) + "\n")
+    atomic_write_text(png.with_suffix(".json"), json.dumps(entry) + "\n", sync=False)  # checked as assets.json
     return entry, png
 
 
@@ -334,29 +379,27 @@ def _atlas(word: str, members: list[Member], out: Path) -> str | None:
 
 
 def _word_batch(
-    batch_dir: Path,
     out: Path,
     word: str,
     by_prompt: dict[int, list[Member]],
+    made: dict[int, tuple[dict[str, Any], Path] | str],
     stats: pd.DataFrame | None,
     in_stats: set[str],
-    look: tuple[str, str],
 ) -> WordBatch:
+    """One word of the view from its seed groups (``made``: each prompt's cache entry or error)."""
     entry = WordBatch(word=word)
     entries = []
     for prompt in sorted(by_prompt):
-        members = by_prompt[prompt]
-        try:
-            cached, png = _group(batch_dir, out, members, word, look)
-        except AttentionVisualError as exc:
-            log.warning("no seed grid of %r in prompt %d: %s", word, prompt, one_line(exc))
-            entry.errors.append(f"prompt {prompt}: {one_line(exc)}")
+        found = made[prompt]
+        if isinstance(found, str):
+            entry.errors.append(f"prompt {prompt}: {found}")
             continue
-        entries.append((cached, png))
+        cached, png = found
+        entries.append(found)
         width, height, fps = cached["size"]
         group = SeedGroup(
             prompt, _link(png.relative_to(out.parent).as_posix()), SeedGridInfo.from_dict(cached["info"]),
-            int(width), int(height), float(fps), [_path(m, word) for m in members],
+            int(width), int(height), float(fps), [_path(m, word) for m in by_prompt[prompt]],
         )  # fmt: skip
         entry.groups.append(group)
     if entries:
@@ -369,6 +412,27 @@ def _word_batch(
         entry.curves = _link(relative)
     entry.atlas = _atlas(word, [m for ms in by_prompt.values() for m in ms], out)
     return entry
+
+
+def _seed_grids(
+    batch_dir: Path, out: Path, groups: dict[str, dict[int, list[Member]]], look: tuple[str, str]
+) -> dict[str, dict[int, tuple[dict[str, Any], Path] | str]]:
+    """Every seed group's cache entry (made when stale) or error, prompt by prompt: each video is indexed once."""
+    readers = _Readers(batch_dir)
+    made: dict[str, dict[int, tuple[dict[str, Any], Path] | str]] = {word: {} for word in groups}
+    for prompt in sorted({p for by_prompt in groups.values() for p in by_prompt}):
+        records = []
+        for word, by_prompt in groups.items():
+            if prompt not in by_prompt:
+                continue
+            records += [m.record for m in by_prompt[prompt]]
+            try:
+                made[word][prompt] = _group(readers, out, by_prompt[prompt], word, look)
+            except AttentionVisualError as exc:
+                log.warning("no seed grid of %r in prompt %d: %s", word, prompt, one_line(exc))
+                made[word][prompt] = one_line(exc)
+        readers.release(records)
+    return made
 
 
 def seed_groups(view: ReportView, assets: dict[str, VideoAssets | None]) -> dict[str, dict[int, list[Member]]]:
@@ -410,9 +474,11 @@ def build_batch_view(
     ]
     stats = _stats_table(members, out, batch)
     in_stats = {str(w) for w in stats["word"].unique()} if stats is not None else set()
-    for word, by_prompt in seed_groups(view, assets).items():
+    groups = seed_groups(view, assets)
+    made = _seed_grids(view.batch_dir, out, groups, look)
+    for word, by_prompt in groups.items():
         try:
-            batch.words.append(_word_batch(view.batch_dir, out, word, by_prompt, stats, in_stats, look))
+            batch.words.append(_word_batch(out, word, by_prompt, made[word], stats, in_stats))
         except AttentionVisualError as exc:
             log.warning("no batch view of %r: %s", word, one_line(exc))
             batch.words.append(WordBatch(word=word, errors=[one_line(exc)]))

@@ -9,12 +9,13 @@ them, under ``report/maps/<video_id>/``::
     assets.json          what the page needs: sprite layouts, the words' curves over steps and frames, the
                          centroid paths, the block × head values, and the key the assets were made from
 
-``assets.json`` is written last and lists the others with their sizes. Every file is written atomically;
-only ``assets.json`` is fsynced: the others can be made again, and a file whose size differs from its
-record (after a power cut) makes the assets stale. Calling it again is cheap and changes nothing while
-the key holds (the look, the newest file time of the video's maps, whether its capture finished, the
-generated video's size and time) and the files are intact; otherwise the assets are made again. It
-needs no other video and reads only this video's record (pass it to skip that read), so its cost does
+``assets.json`` is written last and lists the others with their sizes. Every file is written atomically
+but none is fsynced (~3–8 ms each on a busy disk): all can be made again from the batch, and after a
+power cut a record that is empty or torn does not parse, an older one has another key and a file of
+another size than its record's is noticed, so the assets are made again. Calling it again is cheap
+and changes nothing while the key holds (the look, the newest file time of the video's maps, whether
+its capture finished, the generated video's size and time) and the files are intact; otherwise the
+assets are made again. It needs no other video and reads only this video's record (pass it to skip that read), so its cost does
 not grow with the batch. The page is then put together from these files in seconds
 (:func:`attention_visual.report.build.assemble`).
 
@@ -57,6 +58,7 @@ from attention_visual.storage.durable.atomic import (
     publish,
 )
 from attention_visual.storage.packed.reader import video_maps_exist
+from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.comparison import METRICS, temporal_metrics
 
@@ -235,7 +237,7 @@ def _none_if_nan(values: np.ndarray) -> list[float | None]:
     return [None if not np.isfinite(v) else round(float(v), 6) for v in np.asarray(values, dtype=np.float64)]
 
 
-def _metrics(stack: np.ndarray, analyzer: AttentionAnalyzer, metas: list[Any]) -> dict[str, Any]:
+def _metrics(stack: np.ndarray, analyzer: AttentionAnalyzer, metas: list[MapMetadata]) -> dict[str, Any]:
     steps = [(m.step_index if m.step_index is not None else i) + 1 for i, m in enumerate(metas)]
     found = temporal_metrics(stack, analyzer.frame_weights(metas[0]), steps)
     return {
@@ -338,16 +340,33 @@ def _write_stats(words: list[WordData], record: VideoRecord, output: Path) -> No
     atomic_write_with(output, write, sync=False)
 
 
+def read_word_stack(analyzer: AttentionAnalyzer, video_id: str, word: str) -> tuple[list[MapMetadata], str, WordData]:
+    """``(step metadata, guidance pass, maps)`` of one word: its steps then step average, each map read once.
+
+    The ``cond`` pass when stored, else the stored one (:func:`attention_visual.analysis.seeds.pass_name`).
+
+    Raises:
+        NotFoundError: The word has no stored steps.
+        AttentionDataError: A map is unreadable.
+    """
+    try:
+        data = read_word(analyzer, video_id, word, "cond")  # maps [entry, frame, y, x]
+        return list(data.step_metadata), "cond", data
+    except NotFoundError:  # no steps, or no cond pass (guidance_pass: uncond): then the stored pass
+        metas = analyzer.step_metadata(video_id, word)
+        if not metas:
+            raise
+    chosen = pass_name(metas[0].passes)
+    data = read_word(analyzer, video_id, word, chosen)
+    return list(data.step_metadata), chosen, data
+
+
 def _word_assets(
     analyzer: AttentionAnalyzer, video_id: str, word: str, folder: Path, look: tuple[str, str]
 ) -> tuple[WordAssets, WordData | None]:
     entry = WordAssets(word=word)
     try:
-        metas = analyzer.step_metadata(video_id, word)
-        if not metas:
-            raise NotFoundError(f"word {word!r} of video {video_id!r} has no stored steps")
-        chosen = pass_name(metas[0].passes)
-        data = read_word(analyzer, video_id, word, chosen)  # maps [entry, frame, y, x]: the steps, then the average
+        metas, chosen, data = read_word_stack(analyzer, video_id, word)  # maps: the steps, then the average
         stack = np.asarray(data.maps[:-1], dtype=np.float32)  # [step, frame, y, x]
         name = f"{token_dir_name(word)}.png"
         entry.info = sprite_from_stack(stack, metas, folder / name, *look, pass_name=chosen)
@@ -458,7 +477,7 @@ def build_video_assets(
         log.warning("cannot read the maps of %s: %s", video_id, one_line(exc))
         assets = VideoAssets(video_id=video_id, key=key, error=one_line(exc))
     assets.files = _made_files(folder, assets)
-    atomic_write_text(folder / ASSETS_FILE, json.dumps(assets.to_dict(), ensure_ascii=False) + "\n")
+    atomic_write_text(folder / ASSETS_FILE, json.dumps(assets.to_dict(), ensure_ascii=False) + "\n", sync=False)
     return assets
 
 
@@ -478,5 +497,6 @@ __all__ = [
     "maps_root",
     "newest_mtime_ns",
     "read_video_assets",
+    "read_word_stack",
     "video_dir",
 ]
