@@ -15,8 +15,8 @@ power cut a record that is empty or torn does not parse, an older one has anothe
 another size than its record's is noticed, so the assets are made again. Calling it again is cheap
 and changes nothing while the key holds (the look, the newest file time of the video's maps, whether
 its capture finished, the generated video's size and time) and the files are intact; otherwise the
-assets are made again. It needs no other video and reads only this video's record (pass it to skip that read), so its cost does
-not grow with the batch. The page is then put together from these files in seconds
+assets are made again. It needs no other video and reads only this video's record (pass it to skip
+that read), so its cost does not grow with the batch. The page is then put together from these files in seconds
 (:func:`attention_visual.report.build.assemble`).
 
 Example:
