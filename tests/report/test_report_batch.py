@@ -7,8 +7,8 @@ import os
 import re
 import time
 from pathlib import Path
-from xml.etree import ElementTree
 from urllib.parse import unquote
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -198,5 +198,5 @@ def test_consistency_across_prompts_equals_the_seed_views(tmp_path: Path) -> Non
     write_report(tmp_path, comparison_plots=False)
     expected = word_seed_views(tmp_path, "dog").across
     assert expected is not None
-    line = f"consistency across 2 prompts (6 videos): <span class=\"score\">{expected.consistency:.2f}</span>"
+    line = f'consistency across 2 prompts (6 videos): <span class="score">{expected.consistency:.2f}</span>'
     assert line in _body(tmp_path)
