@@ -5,6 +5,10 @@ the step-averaged maps. Tiles, in reading order::
 
     seed 42 · r 0.91    seed 43 · r 0.88    ...    mean of 3    std · max 0.0123
 
+At most :data:`SEEDS_PER_PAGE` seed tiles fit in a frame with readable labels: with more seeds, the video
+is one page of them (``page``, 1-based: seeds ``8 (page − 1) + 1`` … ``8 page``), its title says which
+(``seeds 1–8 of 250``), and the mean and std tiles still cover every seed.
+
 Every tile shows a map ``[y, x]`` of the video's frames averaged (latent frames weighted by the video
 frames they produced; or one latent frame with ``frame=k``), upsampled bilinearly to the panel. ``r`` is
 the seed's mean Pearson correlation with the other seeds' step-averaged maps; the title holds the word,
@@ -21,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -37,8 +42,32 @@ from attention_visual.render.sources import StepVideo, write_video
 from attention_visual.render.step_grid import figure_canvas
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
+log = logging.getLogger(__name__)
+
 #: What a tile of the seed grid shows of a map's latent frames: their weighted mean, or one of them.
 SeedFrame = str | int
+#: Seed tiles per frame (a page); more would shrink the tiles below their labels' width.
+SEEDS_PER_PAGE = 8
+
+
+def page_count(seeds: int) -> int:
+    """How many pages of :data:`SEEDS_PER_PAGE` seed tiles ``seeds`` make (at least 1)."""
+    return max(1, math.ceil(seeds / SEEDS_PER_PAGE))
+
+
+def page_seeds(seeds: int, page: int) -> slice:
+    """The seeds (positions) shown on ``page`` (1-based).
+
+    Raises:
+        RenderError: No such page.
+    """
+    pages = page_count(seeds)
+    if not 1 <= page <= pages:
+        raise RenderError(
+            f"page {page} does not exist: {seeds} seeds make {pages} page{'s' if pages != 1 else ''} "
+            f"of {SEEDS_PER_PAGE}; choose --page 1–{pages}"
+        )
+    return slice((page - 1) * SEEDS_PER_PAGE, min(seeds, page * SEEDS_PER_PAGE))
 
 
 def reduce_frames(maps: np.ndarray, view: SeedView, frame: SeedFrame = "mean") -> np.ndarray:
@@ -93,9 +122,15 @@ def seed_labels(view: SeedView, std_max: float) -> list[str]:
     return [*labels, f"mean of {len(view.seeds)}", f"std · max {std_max:.3g}"]
 
 
-def seed_titles(view: SeedView) -> list[str]:
-    """One title per row: ``“dog” · prompt 2 — step 3/50 · consistency 0.83``, then the average's."""
+def seed_titles(view: SeedView, shown: slice | None = None) -> list[str]:
+    """One title per row: ``“dog” · prompt 2 — step 3/50 · consistency 0.83``, then the average's.
+
+    With ``shown`` (a page of the seeds) not all of them: ``“dog” · prompt 2 · seeds 1–8 of 250 — ...``.
+    """
     where = f" · prompt {view.prompt_index}" if view.prompt_index is not None else " · all prompts"
+    n = len(view.seeds)
+    if shown is not None and (shown.start, shown.stop) != (0, n):
+        where += f" · seeds {shown.start + 1}–{shown.stop} of {n}"
     score = f"consistency {_number(view.consistency)}"
     titles = [
         f"“{view.word}”{where} — step {(m.step_index if m.step_index is not None else i) + 1}/{m.num_steps} · {score}"
@@ -112,19 +147,25 @@ def normalize_std(std: np.ndarray, mode: str) -> np.ndarray:
     return normed
 
 
-def seed_grid_video(view: SeedView, options: RenderOptions | None = None, frame: SeedFrame = "mean") -> StepVideo:
+def seed_grid_video(
+    view: SeedView, options: RenderOptions | None = None, frame: SeedFrame = "mean", page: int = 1
+) -> StepVideo:
     """The lazy seed grid video of ``view`` (see the module docstring); encode it with ``write_video``.
 
     Raises:
-        RenderError: No steps in ``view`` or a bad ``frame``.
+        RenderError: No steps in ``view``, a bad ``frame`` or no such ``page``.
     """
     options = options or RenderOptions()
+    seeds = page_seeds(len(view.seeds), page)
     tiles = seed_tiles(view, frame)  # [row, seed, y, x]
-    mean = tiles.mean(axis=1, keepdims=True)  # [row, 1, y, x]
+    mean = tiles.mean(axis=1, keepdims=True)  # [row, 1, y, x]: every seed, not only the page's
     std = tiles.std(axis=1, keepdims=True)  # [row, 1, y, x], ddof 0
-    shown, info = normalize_maps(np.concatenate([tiles, mean], axis=1), options.normalization)
+    normed, info = normalize_maps(np.concatenate([tiles, mean], axis=1), options.normalization)  # one range, all pages
     std_shown = normalize_std(std, options.normalization)
-    maps = np.concatenate([shown, std_shown], axis=1)  # [row, seed + 2, y, x] in [0, 1]
+    maps = np.concatenate(
+        [normed[:, seeds], normed[:, -1:], std_shown], axis=1
+    )  # [row, page seeds + 2, y, x] in [0, 1]
+    labels = seed_labels(view, float(std.max()))
     dims = view.metadata[0].video_dimensions
     colorbar = ColorbarSpec(options.colormap, info.vmin, info.vmax, info.label) if options.include_colorbar else None
     canvas = figure_canvas(
@@ -132,13 +173,13 @@ def seed_grid_video(view: SeedView, options: RenderOptions | None = None, frame:
         options.dpi,
         panel_aspect=dims.width / dims.height,
         n_panels=maps.shape[1],
-        panel_labels=seed_labels(view, float(std.max())),
+        panel_labels=[*labels[seeds], *labels[-2:]],  # the page's seeds, then mean and std
         colorbar=colorbar,
     )
     return StepVideo(
         canvas,
         maps,
-        seed_titles(view),
+        seed_titles(view, seeds),
         packed_lut(options.colormap),
         options.fps,
         options.interpolation_steps,
@@ -153,11 +194,13 @@ def write_seed_video(
     prompt: int | None = None,
     options: RenderOptions | None = None,
     frame: SeedFrame = "mean",
+    page: int = 1,
 ) -> Path:
     """Render the seed grid of ``word`` of a batch to ``output`` (``.mp4``, ``.avi`` or ``.gif``).
 
     Without ``prompt``, the word's only prompt; when several prompts mark it, every video of them
-    (tiles labelled with their prompt). Returns the written path.
+    (tiles labelled with their prompt). With more than :data:`SEEDS_PER_PAGE` seeds, ``page`` of them
+    (1-based; a warning says how many pages there are). Returns the written path.
 
     Raises:
         NotFoundError: Not a batch folder, or no stored maps of ``word`` (in ``prompt``).
@@ -175,12 +218,24 @@ def write_seed_video(
         raise RenderError(f"{views.across_error}; choose one prompt with --prompt ({prompts})")
     options = options or RenderOptions()
     video_format = format_of(output, None, default=options.video_format)  # the suffix decides when there is one
-    return write_video(seed_grid_video(view, options, frame), output, video_format)
+    grid = seed_grid_video(view, options, frame, page)
+    pages = page_count(len(view.seeds))
+    if pages > 1:
+        shown = page_seeds(len(view.seeds), page)
+        log.warning(
+            "%d seeds of %r do not fit one frame: page %d of %d shows seeds %d–%d (the mean and std tiles cover "
+            "all %d); --page N shows the others",
+            len(view.seeds), word, page, pages, shown.start + 1, shown.stop, len(view.seeds),
+        )  # fmt: skip
+    return write_video(grid, output, video_format)
 
 
 __all__ = [
+    "SEEDS_PER_PAGE",
     "SeedFrame",
     "normalize_std",
+    "page_count",
+    "page_seeds",
     "reduce_frames",
     "seed_correlations",
     "seed_grid_video",
