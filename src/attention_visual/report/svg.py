@@ -109,7 +109,7 @@ def line_chart(
         for i, s in enumerate(series):
             y = _TOP + 10 + 11 * i
             parts.append(
-                f'<text x="{_LEFT + plot_w - 4}" y="{y}" text-anchor="end" fill="{e(s.colour)}">{e(s.label)}</text>'
+                f'<text x="{_LEFT + plot_w - 4}" y="{y}" text-anchor="end" style="fill:{e(s.colour)}">{e(s.label)}</text>'
             )
     parts.append("</svg>")
     return "".join(parts)
