@@ -107,10 +107,8 @@ def line_chart(
             parts.append(f'<polyline points="{points}" stroke="{e(s.colour)}"><title>{e(s.label)}</title></polyline>')
     if legend and len(series) <= LEGEND_MAX:
         for i, s in enumerate(series):
-            y = _TOP + 10 + 11 * i
-            parts.append(
-                f'<text x="{_LEFT + plot_w - 4}" y="{y}" text-anchor="end" style="fill:{e(s.colour)}">{e(s.label)}</text>'
-            )
+            x, y = _LEFT + plot_w - 4, _TOP + 10 + 11 * i
+            parts.append(f'<text x="{x}" y="{y}" text-anchor="end" style="fill:{e(s.colour)}">{e(s.label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
