@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -41,6 +40,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the synthetic batch of the report's tests
 
+from render_speed import timed  # noqa: E402  (benchmarks/ is on the path of a script run from it)
+
 from attention_visual.report import assemble, build_video_assets  # noqa: E402
 from attention_visual.report.cards import curves_chart  # noqa: E402
 from attention_visual.report.collect import collect_batch  # noqa: E402
@@ -48,21 +49,8 @@ from attention_visual.visualization import AttentionAnalyzer, AttentionVisualize
 from support.batch import build_batch  # noqa: E402
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and its finished children."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def measured(fn: Callable[[], object]) -> tuple[float, float]:
-    """``(wall s, CPU s)`` of ``fn()``."""
-    wall, cpu = time.perf_counter(), cpu_seconds()
-    fn()
-    return time.perf_counter() - wall, cpu_seconds() - cpu
-
-
 def median_of(fn: Callable[[], object], runs: int) -> float:
-    return statistics.median(measured(fn)[0] for _ in range(runs))
+    return statistics.median(timed(fn)[0] for _ in range(runs))
 
 
 def folder_size(folder: Path) -> int:
@@ -90,14 +78,14 @@ def main() -> None:
     load = os.getloadavg()[0]
 
     cmd = [sys.executable, "-m", "attention_visual", "report", str(batch)]
-    cold_wall, cold_cpu = measured(lambda: subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL))
-    refresh_wall, refresh_cpu = measured(lambda: assemble(batch))
+    cold_wall, cold_cpu = timed(lambda: subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL))
+    refresh_wall, refresh_cpu = timed(lambda: assemble(batch))
 
     last = videos[-1]
     for path in (batch / "attention_maps" / last).rglob("*.npz"):  # the last video's maps are (re)written
         os.utime(path)
-    last_assets = measured(lambda: build_video_assets(batch, last))
-    last_page = measured(lambda: assemble(batch))
+    last_assets = timed(lambda: build_video_assets(batch, last))
+    last_page = timed(lambda: assemble(batch))
 
     analyzer = AttentionAnalyzer(batch / "attention_maps")
     visualizer = AttentionVisualizer(analyzer)

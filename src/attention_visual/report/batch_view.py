@@ -44,6 +44,7 @@ from attention_visual.analysis.seeds import SeedAccumulator, consistency_of_sum,
 from attention_visual.errors import AttentionVisualError
 from attention_visual.report.batch_images import ATLAS_MEASURES, SeedGridInfo, curves_svg, write_atlas, write_seed_grid
 from attention_visual.report.collect import ReportView
+from attention_visual.report.disk import file_sizes, read_json, write_if_changed
 from attention_visual.report.video_assets import VIDEO_STATS_FILE, VideoAssets, maps_root, read_word_stack, video_dir
 from attention_visual.storage import token_dir_name
 from attention_visual.storage.batch.manifest import VideoRecord, one_line
@@ -152,32 +153,6 @@ def summary_rows(stats: pd.DataFrame) -> list[list[Any]]:
     return [[_number(v) for v in row] for row in table[list(TABLE_COLUMNS)].itertuples(index=False)]
 
 
-def _read_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _sizes(*paths: Path) -> list[int]:
-    """The files' sizes (-1 for a missing one): what a cached part checks its files by (they are not fsynced)."""
-    sizes = []
-    for path in paths:
-        try:
-            sizes.append(path.stat().st_size)
-        except OSError:
-            sizes.append(-1)
-    return sizes
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _combined(report_dir: Path, target: Path, old: dict[str, Any], new: dict[str, Any]) -> Any:
     """The combined table (pyarrow) of ``new["videos"]``: the old file less the changed videos, plus theirs.
 
@@ -225,16 +200,16 @@ def _stats_table(members: list[Member], out: Path, view: BatchView) -> pd.DataFr
     with_stats = sorted((m for m in members if m.assets.stats is not None), key=lambda m: m.record.video_id)
     key = {"version": BATCH_VIEW_VERSION, "videos": [[m.record.video_id, m.assets.key.get("maps")] for m in with_stats]}
     target = out / STATS_FILE
-    cached = _read_json(out / STATS_KEY_FILE) or {}
-    if cached.get("key") != key or cached.get("files") != _sizes(target):
-        old = cached.get("key") if cached.get("files") == _sizes(target) else None
+    cached = read_json(out / STATS_KEY_FILE) or {}
+    if cached.get("key") != key or cached.get("files") != file_sizes(target):
+        old = cached.get("key") if cached.get("files") == file_sizes(target) else None
         table = _combined(out.parent, target, old if isinstance(old, dict) else {}, key)
 
         def write(fh: IO[bytes]) -> None:
             pq.write_table(table, fh, compression="zstd")
 
         atomic_write_with(target, write, sync=False)
-        atomic_write_text(out / STATS_KEY_FILE, json.dumps({"key": key, "files": _sizes(target)}) + "\n")
+        atomic_write_text(out / STATS_KEY_FILE, json.dumps({"key": key, "files": file_sizes(target)}) + "\n")
     stats = pd.read_parquet(target)
     view.stats_file = _link(f"{BATCH_DIR}/{STATS_FILE}")
     view.rows = summary_rows(stats)
@@ -312,11 +287,15 @@ def _group(
     prompt = members[0].record.prompt_index
     png = out / "seeds" / f"{token_dir_name(word)}_prompt_{prompt:03d}.png"
     key = _group_key(members, word, look)
-    cached = _read_json(png.with_suffix(".json"))
-    if cached is not None and cached.get("key") == key and cached.get("files") == _sizes(png, png.with_suffix(".npy")):
+    cached = read_json(png.with_suffix(".json"))
+    if (
+        cached is not None
+        and cached.get("key") == key
+        and cached.get("files") == file_sizes(png, png.with_suffix(".npy"))
+    ):
         return cached, png
     entry = {"key": key, **_make_group(readers, members, word, png, look)}
-    entry["files"] = _sizes(png, png.with_suffix(".npy"))
+    entry["files"] = file_sizes(png, png.with_suffix(".npy"))
     atomic_write_text(png.with_suffix(".json"), json.dumps(entry) + "\n", sync=False)  # checked as assets.json
     return entry, png
 
@@ -372,7 +351,7 @@ def _atlas(word: str, members: list[Member], out: Path) -> str | None:
         "videos": count,
         **{k: v.tolist() for k, v in means.items()},
     }
-    if _read_json(png.with_suffix(".json")) != key or not png.is_file():
+    if read_json(png.with_suffix(".json")) != key or not png.is_file():
         write_atlas(means, blocks, word, count, png)
         atomic_write_text(png.with_suffix(".json"), json.dumps(key) + "\n")
     return _link(relative)
@@ -406,9 +385,7 @@ def _word_batch(
         _pool(word, entries, entry)
     if stats is not None and word in in_stats:
         relative = f"{BATCH_DIR}/curves/{token_dir_name(word)}.svg"
-        svg = curves_svg(stats, word)
-        if _read_text(out.parent / relative) != svg:
-            atomic_write_text(out.parent / relative, svg)
+        write_if_changed(out.parent / relative, curves_svg(stats, word))
         entry.curves = _link(relative)
     entry.atlas = _atlas(word, [m for ms in by_prompt.values() for m in ms], out)
     return entry

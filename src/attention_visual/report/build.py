@@ -38,6 +38,7 @@ from attention_visual.report.batch_html import VIEW_SCRIPT, batch_details, batch
 from attention_visual.report.batch_view import build_batch_view
 from attention_visual.report.cards import write_cards
 from attention_visual.report.collect import INDEX_FILE, REPORT_DIR, ReportView, collect_batch
+from attention_visual.report.disk import write_if_changed
 from attention_visual.report.html import render_page
 from attention_visual.report.look import resolve_look
 from attention_visual.report.video_assets import (
@@ -60,15 +61,6 @@ MAX_WORKERS = 4
 """At most this many worker processes make the missing assets of a cold report..."""
 VIDEOS_PER_WORKER = 8
 """...and one per this many videos to make (starting a process costs about a second)."""
-
-
-def _write_if_changed(path: Path, text: str) -> None:
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return
-    except (OSError, UnicodeDecodeError):
-        pass
-    atomic_write_text(path, text)
 
 
 def assemble(
@@ -111,7 +103,7 @@ def assemble(
     details, script = "", None
     if batch_view:
         batch = build_batch_view(view, assets, report_dir, look)
-        _write_if_changed(report_dir / VIEW_SCRIPT, batch_script(batch))
+        write_if_changed(report_dir / VIEW_SCRIPT, batch_script(batch))
         details, script = batch_details(batch), VIEW_SCRIPT
     index = report_dir / INDEX_FILE
     atomic_write_text(index, render_page(view, generated=now_iso(), batch_section=details, batch_view=script))

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from attention_visual.report.collect import ReportView, VideoView, WordView
+from attention_visual.report.disk import file_sizes, read_json
 from attention_visual.report.escape import e, json_block
 from attention_visual.report.images import SpriteInfo
 from attention_visual.report.svg import Series, chart_row, line_chart
@@ -237,21 +238,6 @@ def card_script(video_id: str, data: dict[str, Any]) -> str:
     return f"AV.card({json_block(video_id)},{json_block(data)});\n"
 
 
-def _read_index(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return -1
-
-
 def write_cards(view: ReportView, assets: dict[str, VideoAssets | None], report_dir: Path, curves: bool = True) -> int:
     """Write the card of every video of ``view`` whose content changed; return how many were written.
 
@@ -260,7 +246,7 @@ def write_cards(view: ReportView, assets: dict[str, VideoAssets | None], report_
     """
     folder = report_dir / CARDS_DIR
     index_path = folder / CARDS_INDEX
-    old = _read_index(index_path)
+    old = read_json(index_path) or {}
     new: dict[str, list[Any]] = {}
     written = 0
     for video in view.videos:
@@ -268,7 +254,7 @@ def write_cards(view: ReportView, assets: dict[str, VideoAssets | None], report_
         data = card_script(video_id, card(video, assets.get(video_id), curves)).encode("utf-8")
         new[video_id] = [hashlib.sha1(data, usedforsecurity=False).hexdigest(), len(data)]
         path = folder / f"{video_id}.js"
-        if old.get(video_id) != new[video_id] or _size(path) != len(data):
+        if old.get(video_id) != new[video_id] or file_sizes(path) != [len(data)]:
             atomic_write_bytes(path, data, sync=False)
             written += 1
     if new != old:
