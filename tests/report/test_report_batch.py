@@ -175,8 +175,9 @@ def test_user_strings_are_escaped_in_the_batch_view(tmp_path: Path) -> None:
     nasty = '</script><b>"x"&'
     build_batch(tmp_path / "b", prompts=(NASTY_PROMPT,), videos_per_prompt=2)
     write_report(tmp_path / "b", comparison_plots=False)
-    script = (tmp_path / "b" / "report" / "batch" / "view.js").read_text(encoding="utf-8")
-    assert "<" not in script and nasty not in script  # the markup travels JSON-escaped
+    for path in (tmp_path / "b" / "report" / "batch").rglob("*.js"):
+        script = path.read_text(encoding="utf-8")
+        assert "<" not in script and nasty not in script, path  # the markup travels JSON-escaped
     body = _body(tmp_path / "b")
     assert "<b>" not in body and "&lt;/script&gt;&lt;b&gt;&quot;x&quot;&amp;" in body
     stats = batch_view(tmp_path / "b" / "report")["stats"]

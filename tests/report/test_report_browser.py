@@ -320,7 +320,8 @@ def test_every_video_plays_with_few_players(tmp_path: Path) -> None:
         "played": visit.played,
         "most_players": visit.most_players,
         "batch_view_painted_ms": painted,
-        "renderer_rss_mb": max(visit.renderer_rss) / 2**20,
+        "renderer_private_mb": max(p for _, p in visit.renderer) / 2**20,
+        "renderer_resident_mb": max(r for r, _ in visit.renderer) / 2**20,
     }
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "report-players.json").write_text(json.dumps(figures, indent=1) + "\n")

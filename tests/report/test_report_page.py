@@ -87,7 +87,7 @@ def test_user_strings_are_escaped_in_html_and_json(report: Path) -> None:
     assert "<b>" not in page and NASTY_WORD not in page
     assert "&lt;/script&gt;&lt;b&gt;&quot;x&quot;&amp;" in page
     assert "CUDA out of memory &lt;tried to allocate 2 GiB&gt;" in page
-    for script in [*(report.parent / "cards").glob("*.js"), report.parent / "batch" / "view.js"]:
+    for script in [*(report.parent / "cards").glob("*.js"), *(report.parent / "batch").rglob("*.js")]:
         text = script.read_text(encoding="utf-8")
         assert NASTY_WORD not in text and "<" not in text, script  # markup travels JSON-escaped
     data = page_data(report)

@@ -95,7 +95,7 @@ class Visit:
     failures: list[str] = field(default_factory=list)
     most_players: int = 0
     steps: int = 0
-    renderer_rss: list[int] = field(default_factory=list)
+    renderer: list[tuple[int, int]] = field(default_factory=list)  # (resident, private) after each prompt
 
 
 def play_visible(driver: WebDriver, visit: Visit, timeout: float = 60) -> None:
@@ -109,22 +109,26 @@ def play_visible(driver: WebDriver, visit: Visit, timeout: float = 60) -> None:
     visit.steps += 1
 
 
-def renderer_rss() -> int:
-    """The largest resident memory (bytes) of a Chromium renderer process: the report's tab."""
-    largest = 0
+def renderer_memory() -> tuple[int, int]:
+    """``(resident, private)`` bytes of the largest Chromium renderer process (the report's tab).
+
+    Private memory (``Private_Clean + Private_Dirty`` of ``/proc/PID/smaps_rollup``) is what the page
+    itself holds, as Chromium's task manager counts a tab's footprint; resident memory adds the pages it
+    shares with the other Chromium processes (fonts, code).
+    """
+    largest = (0, 0)
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            cmdline = (proc / "cmdline").read_bytes()
-            if b"--type=renderer" not in cmdline or b"chrom" not in cmdline:
+            if b"--type=renderer" not in (proc / "cmdline").read_bytes():
                 continue
-            status = (proc / "status").read_text()
-        except OSError:
+            fields = dict(line.split(":", 1) for line in (proc / "smaps_rollup").read_text().splitlines()[1:])
+        except (OSError, ValueError):
             continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                largest = max(largest, int(line.split()[1]) * 1024)
+        kib = {name: int(value.split()[0]) for name, value in fields.items()}
+        found = (kib["Rss"] * 1024, (kib["Private_Clean"] + kib["Private_Dirty"]) * 1024)
+        largest = max(largest, found)
     return largest
 
 
@@ -164,7 +168,7 @@ def visit_prompts(driver: WebDriver, prompt_ids: list[str], visit: Visit, keep_o
     for prompt_id in prompt_ids:
         driver.execute_script("document.getElementById(arguments[0]).open = true", prompt_id)
         scroll_through(driver, prompt_id, visit)
-        visit.renderer_rss.append(renderer_rss())
+        visit.renderer.append(renderer_memory())
         if not keep_open:
             driver.execute_script("document.getElementById(arguments[0]).open = false", prompt_id)
 
@@ -177,7 +181,7 @@ __all__ = [
     "console_errors",
     "have_chromium",
     "play_visible",
-    "renderer_rss",
+    "renderer_memory",
     "scroll_through",
     "visit_prompts",
 ]

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-_CALL = re.compile(r"AV\.(card|batch)\((.*)\);\n", re.S)
+_CALL = re.compile(r"AV\.(card|batch|groups)\((.*)\);\n", re.S)
 
 
 def script_arguments(path: Path) -> list[Any]:
@@ -43,10 +43,16 @@ def cards(report_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def batch_view(report_dir: Path) -> dict[str, Any]:
-    """The batch view's data (``{"html", "stats", "groups"}``)."""
+    """The batch view's data, its groups gathered from their files: ``{"html", "stats", "groups": [...]}``."""
     [data] = script_arguments(report_dir / "batch" / "view.js")
     assert isinstance(data, dict)
-    return data
+    groups = []
+    for k in range(-(-data["groups"] // data["per_file"])):
+        index, chunk = script_arguments(report_dir / "batch" / "groups" / f"{k}.js")
+        assert index == k and len(chunk) <= data["per_file"]
+        groups += chunk
+    assert len(groups) == data["groups"]
+    return {**data, "groups": groups}
 
 
 def markup(report_dir: Path) -> str:

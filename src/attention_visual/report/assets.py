@@ -19,7 +19,8 @@ prompts (each with its videos' ids) and the batch view's script. Everything else
 * **the batch view** (``<details id="batch">``): opening it loads ``batch/view.js`` (:mod:`.batch_html`);
   the statistics table is built from its rows, 100 rows a page (sorted by clicking a column header,
   filtered by the word ``<select>``); each word × prompt group (seed grid, centroid paths) is drawn when
-  it nears the screen; a centroid path is an SVG line over the video's poster frame, with a slider moving
+  it nears the screen, from its file of groups (``batch/groups/<k>.js``, loaded then); a centroid path
+  is an SVG line over the video's poster frame, with a slider moving
   a dot along the latent frames. ``performance.measure("batch-view")`` is the time from opening to the
   first paint of the view.
 * keys: ``j``/``k`` next/previous video (opening prompts as needed), ``e``/``c`` expand/collapse every
@@ -366,17 +367,35 @@ JS = r"""
       });
     });
   }
+  var chunks = {};  // files of groups: undefined (not asked), "loading", or their groups
+  function renderGroup(g) {
+    var i = +g.dataset.group, chunk = chunks[Math.floor(i / view.per_file)];
+    var group = chunk[i % view.per_file];
+    Object.keys(group.maps).forEach(function (k) { maps[k] = group.maps[k]; });
+    g.innerHTML = group.html;
+    g.dataset.state = "ready";
+    wirePanels(g);
+    wirePaths(g);
+  }
+  AV.groups = function (k, groups) {
+    chunks[k] = groups;
+    batch.querySelectorAll(".group[data-state=wanted]").forEach(function (g) {
+      if (Math.floor(+g.dataset.group / view.per_file) === k) { renderGroup(g); }
+    });
+  };
   var groupsObs = new IntersectionObserver(function (entries) {
     entries.forEach(function (en) {
       var g = en.target;
       if (!en.isIntersecting || g.dataset.state !== "empty") { return; }
       groupsObs.unobserve(g);
-      var group = view.groups[+g.dataset.group];
-      Object.keys(group.maps).forEach(function (k) { maps[k] = group.maps[k]; });
-      g.innerHTML = group.html;
-      g.dataset.state = "ready";
-      wirePanels(g);
-      wirePaths(g);
+      var k = Math.floor(+g.dataset.group / view.per_file);
+      if (Array.isArray(chunks[k])) { renderGroup(g); return; }
+      g.dataset.state = "wanted";
+      if (chunks[k] === "loading") { return; }
+      chunks[k] = "loading";
+      loadScript("batch/groups/" + k + ".js", function () {
+        g.textContent = "this group's file is missing: write the report again (attention-visual report BATCH_DIR)";
+      });
     });
   }, { rootMargin: "800px 0px" });
   AV.batch = function (v) {

@@ -1,12 +1,13 @@
 """The report's batch view as the page shows it: a collapsible section and its script ``batch/view.js``.
 
 The page holds only the section's ``<details>`` (:func:`batch_details`). Opening it loads ``batch/view.js``
-(:func:`batch_script`): ``AV.batch({"html": ..., "stats": {"columns", "rows"}, "groups": [...]})``. Its
-``html`` is the view's frame: the statistics table (built by the page's script from ``stats``, 100 rows
-a page), then per word its consistency line, one empty ``.group`` per prompt and its curves and atlas. Each
-group's own markup (``groups[i]["html"]``: the seed grid panel and its centroid paths, with the grid's
-sprite layout in ``groups[i]["maps"]``) is put in when the group nears the screen, so the view paints in
-the same time at 10 or 10,000 videos.
+(:func:`batch_scripts`): ``AV.batch({"html": ..., "stats": {"columns", "rows"}, "groups": n, "per_file":
+25})``. Its ``html`` is the view's frame: the statistics table (built by the page's script from ``stats``,
+100 rows a page), then per word its consistency line, its curves and atlas, and one empty ``.group`` per
+prompt. Each group's own markup (the seed grid panel and its centroid paths, with the grid's sprite
+layout) is in ``batch/groups/<k>.js`` (``AV.groups(k, [{"html", "maps"}, ...])``, 25 groups a file),
+loaded and put in when the group nears the screen, so the view paints in the same time at 10 or 10,000
+videos.
 
 Seed grids are ``.panel`` s like the word maps: each tile is a ``.map`` pinned to its sprite column
 (``data-col``) and the step slider moves every tile's row. A centroid path is an inline SVG over the
@@ -26,6 +27,9 @@ from attention_visual.report.escape import e, json_block
 
 VIEW_SCRIPT = f"{BATCH_DIR}/view.js"
 """The batch view's script, relative to ``report/``."""
+GROUPS_DIR = "groups"
+"""The folder (in ``batch/``) of the files of word × prompt groups."""
+GROUPS_PER_FILE = 25
 #: Column headers of the page's table.
 HEADERS = {
     "video_id": "video",
@@ -197,9 +201,26 @@ def batch_data(view: BatchView) -> dict[str, Any]:
     return {"html": html, "stats": {"columns": list(TABLE_COLUMNS), "rows": view.rows}, "groups": groups}
 
 
-def batch_script(view: BatchView) -> str:
-    """The text of ``batch/view.js``."""
-    return f"AV.batch({json_block(batch_data(view))});\n"
+def batch_scripts(view: BatchView) -> dict[str, str]:
+    """``{path relative to report/: text}``: ``batch/view.js`` and its groups, :data:`GROUPS_PER_FILE` a file.
+
+    The view's script holds its frame and table and the number of groups; the page loads a group file
+    (``AV.groups(k, [...])``) when one of its groups nears the screen, so opening the view parses only
+    what it first shows.
+    """
+    data = batch_data(view)
+    groups = data.pop("groups")
+    data["groups"], data["per_file"] = len(groups), GROUPS_PER_FILE
+    scripts = {VIEW_SCRIPT: f"AV.batch({json_block(data)});\n"}
+    for k in range(0, len(groups), GROUPS_PER_FILE):
+        chunk = groups[k : k + GROUPS_PER_FILE]
+        scripts[group_script(k // GROUPS_PER_FILE)] = f"AV.groups({k // GROUPS_PER_FILE},{json_block(chunk)});\n"
+    return scripts
+
+
+def group_script(k: int) -> str:
+    """The path (relative to ``report/``) of the ``k``-th file of groups."""
+    return f"{BATCH_DIR}/{GROUPS_DIR}/{k}.js"
 
 
 def batch_details(view: BatchView) -> str:
@@ -211,4 +232,14 @@ def batch_details(view: BatchView) -> str:
     )
 
 
-__all__ = ["HEADERS", "MAX_TRAJECTORIES", "VIEW_SCRIPT", "batch_data", "batch_details", "batch_script"]
+__all__ = [
+    "GROUPS_DIR",
+    "GROUPS_PER_FILE",
+    "HEADERS",
+    "MAX_TRAJECTORIES",
+    "VIEW_SCRIPT",
+    "batch_data",
+    "batch_details",
+    "batch_scripts",
+    "group_script",
+]

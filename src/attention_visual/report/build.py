@@ -20,6 +20,7 @@ Layout under the report folder (``BATCH_DIR/report`` unless ``--output``)::
     cards/index.json                    the cards' hashes (a card is rewritten only when it changed)
     maps/<video_id>/...                 the video's assets (.video_assets)
     batch/view.js                       the batch view, loaded when opened (.batch_html)
+    batch/groups/<k>.js                 its word × prompt groups, 25 a file, loaded near the screen
     batch/...                           its table, seed grids, curves, atlas (.batch_view)
 """
 
@@ -34,8 +35,8 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from attention_visual.errors import StorageError
-from attention_visual.report.batch_html import VIEW_SCRIPT, batch_details, batch_script
-from attention_visual.report.batch_view import build_batch_view
+from attention_visual.report.batch_html import GROUPS_DIR, VIEW_SCRIPT, batch_details, batch_scripts
+from attention_visual.report.batch_view import BATCH_DIR, build_batch_view
 from attention_visual.report.cards import write_cards
 from attention_visual.report.collect import INDEX_FILE, REPORT_DIR, ReportView, collect_batch
 from attention_visual.report.disk import write_if_changed
@@ -103,7 +104,12 @@ def assemble(
     details, script = "", None
     if batch_view:
         batch = build_batch_view(view, assets, report_dir, look)
-        write_if_changed(report_dir / VIEW_SCRIPT, batch_script(batch))
+        scripts = batch_scripts(batch)
+        for relative, text in scripts.items():
+            write_if_changed(report_dir / relative, text)
+        for old in (report_dir / BATCH_DIR / GROUPS_DIR).glob("*.js"):  # files of groups no longer there
+            if old.relative_to(report_dir).as_posix() not in scripts:
+                old.unlink()
         details, script = batch_details(batch), VIEW_SCRIPT
     index = report_dir / INDEX_FILE
     atomic_write_text(index, render_page(view, generated=now_iso(), batch_section=details, batch_view=script))
