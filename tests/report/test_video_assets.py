@@ -42,8 +42,8 @@ def test_assets_hold_sprites_curves_paths_and_stats(batch: Path) -> None:
     # The curves are the comparison's own measure of the same maps.
     analyzer = AttentionAnalyzer(batch / "attention_maps")
     stack, metas = analyzer.step_stack(VIDEO, "kiss")
-    expected = temporal_metrics(stack, analyzer.frame_weights(metas[0]), list(range(1, NUM_STEPS + 1)))
-    assert kiss.metrics is not None and kiss.metrics["steps"] == [1, 2, 3]
+    expected = temporal_metrics(stack, analyzer.frame_weights(metas[0]), list(range(NUM_STEPS)))
+    assert kiss.metrics is not None and kiss.metrics["steps"] == [0, 1, 2]
     np.testing.assert_allclose(kiss.metrics["by_step"]["entropy"], expected.by_step["entropy"], rtol=1e-5)
     np.testing.assert_allclose(kiss.metrics["by_frame"]["peak"], expected.by_frame["peak"], rtol=1e-5)
     # The path is the statistics table's centroid of the step-averaged map, per latent frame.

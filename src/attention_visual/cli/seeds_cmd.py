@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from attention_visual.analysis.seed_video import SEEDS_PER_PAGE, write_seed_video
+from attention_visual.analysis.seed_grid import SEEDS_PER_PAGE, write_seed_video
 from attention_visual.cli.video_cmd import (
     add_look_arguments,
     add_video_look_arguments,
@@ -28,7 +28,7 @@ from attention_visual.cli.video_cmd import (
 from attention_visual.config import load_config
 from attention_visual.errors import ConfigError, RenderError
 from attention_visual.render.options import RenderOptions
-from attention_visual.storage import token_dir_name
+from attention_visual.storage import word_dir_name
 from attention_visual.storage.batch.layout import CONFIG_FILE
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if output is None:
         prompt = f"_prompt_{args.prompt:03d}" if args.prompt is not None else ""
         page = f"_page_{args.page:03d}" if args.page != 1 else ""
-        output = args.batch_dir / "seed_videos" / f"{token_dir_name(args.word)}{prompt}{page}.{options.video_format}"
+        output = args.batch_dir / "seed_videos" / f"{word_dir_name(args.word)}{prompt}{page}.{options.video_format}"
     path = write_seed_video(
         args.batch_dir, args.word, output, prompt=args.prompt, options=options, frame=args.frame, page=args.page
     )

@@ -46,7 +46,7 @@ from attention_visual.report.batch_images import ATLAS_MEASURES, SeedGridInfo, c
 from attention_visual.report.collect import ReportView
 from attention_visual.report.disk import file_sizes, read_json, write_if_changed
 from attention_visual.report.video_assets import VIDEO_STATS_FILE, VideoAssets, maps_root, read_word_stack, video_dir
-from attention_visual.storage import token_dir_name
+from attention_visual.storage import word_dir_name
 from attention_visual.storage.batch.manifest import VideoRecord, one_line
 from attention_visual.storage.durable.atomic import atomic_write_text, atomic_write_with
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
@@ -285,7 +285,7 @@ def _group(
 ) -> tuple[dict[str, Any], Path]:
     """The cache entry of one seed group, made again only when its key changed; and its PNG."""
     prompt = members[0].record.prompt_index
-    png = out / "seeds" / f"{token_dir_name(word)}_prompt_{prompt:03d}.png"
+    png = out / "seeds" / f"{word_dir_name(word)}_prompt_{prompt:03d}.png"
     key = _group_key(members, word, look)
     cached = read_json(png.with_suffix(".json"))
     if (
@@ -343,7 +343,7 @@ def _atlas(word: str, members: list[Member], out: Path) -> str | None:
     if not count:
         return None
     means = {name: total / count for name, total in sums.items()}
-    relative = f"{BATCH_DIR}/atlas/{token_dir_name(word)}.png"
+    relative = f"{BATCH_DIR}/atlas/{word_dir_name(word)}.png"
     png = out.parent / relative
     key = {
         "version": BATCH_VIEW_VERSION,
@@ -384,7 +384,7 @@ def _word_batch(
     if entries:
         _pool(word, entries, entry)
     if stats is not None and word in in_stats:
-        relative = f"{BATCH_DIR}/curves/{token_dir_name(word)}.svg"
+        relative = f"{BATCH_DIR}/curves/{word_dir_name(word)}.svg"
         write_if_changed(out.parent / relative, curves_svg(stats, word))
         entry.curves = _link(relative)
     entry.atlas = _atlas(word, [m for ms in by_prompt.values() for m in ms], out)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from attention_visual.measures import LABELS
 from attention_visual.report.collect import ReportView, VideoView, WordView
 from attention_visual.report.disk import file_sizes, read_json
 from attention_visual.report.escape import e, json_block
@@ -35,7 +36,7 @@ from attention_visual.report.svg import Series, chart_row, line_chart
 from attention_visual.report.video_assets import VideoAssets, WordAssets, check_video_id
 from attention_visual.storage.batch.manifest import Timings
 from attention_visual.storage.durable.atomic import atomic_write_bytes, atomic_write_text
-from attention_visual.visualization.comparison import METRIC_TITLES, METRICS
+from attention_visual.visualization.comparison import METRICS
 
 log = logging.getLogger(__name__)
 
@@ -180,14 +181,14 @@ def curves_chart(words: Sequence[WordView], assets: VideoAssets) -> str:
     if not drawn:
         return ""
     panels = []
-    for axis, xlabel in (("by_step", "denoising step"), ("by_frame", "latent frame")):
+    for axis, xlabel in (("by_step", "denoising step (1 = the first)"), ("by_frame", "latent frame (1 = the first)")):
         for metric in METRICS:
             series = []
             for word, m in drawn:
                 values = [float("nan") if v is None else v for v in m[axis][metric]]
-                xs = m["steps"] if axis == "by_step" else list(range(len(values)))
+                xs = [s + 1 for s in m["steps"]] if axis == "by_step" else list(range(1, len(values) + 1))
                 series.append(Series(word.word, LINE_COLOURS[word.index % len(LINE_COLOURS)], xs, values))
-            title = f"{METRIC_TITLES[metric]} across {'steps' if axis == 'by_step' else 'frames'}"
+            title = f"{LABELS[metric]} across {'steps' if axis == 'by_step' else 'frames'}"
             panels.append(line_chart(series, title, xlabel, legend=metric == METRICS[0]))
     rows = [chart_row(panels[:3], "the words over the steps"), chart_row(panels[3:], "the words over the frames")]
     return (

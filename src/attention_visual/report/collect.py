@@ -23,13 +23,14 @@ from urllib.parse import quote
 
 from attention_visual.errors import NotFoundError, PromptError
 from attention_visual.prompts.parsing import parse_prompt
-from attention_visual.storage import token_dir_name
-from attention_visual.storage.batch.layout import INPUTS_DIR, REPORT_INDEX_FILE, STATUS_DIR, prompt_dir
+from attention_visual.storage import word_dir_name
+from attention_visual.storage.batch.layout import INPUTS_DIR, REPORT_INDEX_FILE, prompt_dir, status_file
 from attention_visual.storage.batch.layout import REPORT_DIR as BATCH_REPORT_DIR
 from attention_visual.storage.batch.manifest import (
     Manifest,
     PromptRecord,
     VideoRecord,
+    current_records,
     read_batch_manifest,
     read_status,
 )
@@ -58,7 +59,7 @@ class WordView:
     Attributes:
         word: The word (original text).
         index: Its position among the prompt's words (decides its highlight colour).
-        token_dir: Its folder name in the store and in attention video names.
+        word_dir: Its folder name in the store and in attention video names.
         overlay: Link to its overlay video, or None.
         step_video: Link to its step video, or None.
         render_errors: One line per failed attention video.
@@ -66,7 +67,7 @@ class WordView:
 
     word: str
     index: int
-    token_dir: str
+    word_dir: str
     overlay: str | None = None
     step_video: str | None = None
     render_errors: list[str] = field(default_factory=list)
@@ -168,7 +169,7 @@ def highlight(marked_prompt: str, clean_prompt: str, words: tuple[str, ...]) -> 
 def _word_views(batch_dir: Path, record: VideoRecord, words: tuple[str, ...], prefix: str) -> list[WordView]:
     views = []
     for i, word in enumerate(words):
-        view = WordView(word=word, index=i, token_dir=record.token_dirs.get(word) or token_dir_name(word))
+        view = WordView(word=word, index=i, word_dir=record.word_dirs.get(word) or word_dir_name(word))
         # Per-video renders first, so a batch-end render of the same kind (listed later) replaces nothing.
         for render in sorted(record.renders, key=lambda r: r.stage != "per_video"):
             if render.word != word:
@@ -185,15 +186,6 @@ def _word_views(batch_dir: Path, record: VideoRecord, words: tuple[str, ...], pr
     return views
 
 
-def read_records(batch_dir: Path, manifest: Manifest) -> list[VideoRecord]:
-    """The manifest's video records, each replaced by its status file when one exists."""
-    records = []
-    for record in manifest.videos:
-        newer = read_status(batch_dir / STATUS_DIR / f"{record.video_id}.json")
-        records.append(newer if newer is not None and newer.video_id == record.video_id else record)
-    return records
-
-
 def find_record(batch_dir: Path, video_id: str) -> VideoRecord:
     """One video's record: its status file when there is one (no other file is read), else its manifest entry.
 
@@ -201,7 +193,7 @@ def find_record(batch_dir: Path, video_id: str) -> VideoRecord:
         NotFoundError: Not a batch folder, or no such video.
         AttentionDataError: The manifest is unreadable.
     """
-    newer = read_status(batch_dir / STATUS_DIR / f"{video_id}.json")
+    newer = read_status(batch_dir / status_file(video_id))
     if newer is not None and newer.video_id == video_id:
         return newer
     for record in read_batch_manifest(batch_dir).videos:
@@ -236,7 +228,7 @@ def collect_batch(batch_dir: Path, report_dir: Path | None = None) -> ReportView
     manifest = read_batch_manifest(batch_dir)
     prefix = batch_prefix(batch_dir, report_dir)
     by_prompt: dict[int, list[VideoView]] = {}
-    for record in read_records(batch_dir, manifest):
+    for record in current_records(batch_dir, manifest):
         maps = record.paths.attention_maps
         maps_dir = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # seed or packed
         view = VideoView(
@@ -272,5 +264,4 @@ __all__ = [
     "find_record",
     "highlight",
     "link",
-    "read_records",
 ]

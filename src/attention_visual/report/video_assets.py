@@ -3,7 +3,7 @@
 :func:`build_video_assets` reads the video's maps once and writes everything of the report that depends on
 them, under ``report/maps/<video_id>/``::
 
-    <token_dir>.png      the word's map sprite (:mod:`.images`)
+    <word_dir>.png       the word's map sprite (:mod:`.images`)
     poster.jpg           the generated video's first frame (what the batch view draws centroid paths over)
     stats.parquet        the video's rows of the statistics table (with the ``analysis`` extra; finished captures)
     assets.json          what the page needs: sprite layouts, the words' curves over steps and frames, the
@@ -48,7 +48,7 @@ from attention_visual.report.batch_images import ATLAS_MEASURES, block_head_maps
 from attention_visual.report.collect import MAPS_DIR, REPORT_DIR, find_record
 from attention_visual.report.images import SpriteInfo, sprite_from_stack
 from attention_visual.report.look import resolve_look
-from attention_visual.storage import token_dir_name
+from attention_visual.storage import word_dir_name
 from attention_visual.storage.batch.manifest import VideoRecord, one_line
 from attention_visual.storage.durable.atomic import (
     TMP_MARKER,
@@ -83,7 +83,7 @@ class WordAssets:
         sprite: Link to its sprite, None when it could not be made (``error`` says why).
         info: The sprite's layout and labels.
         error: Why there is no sprite.
-        metrics: Its curves: ``{"steps": [1-based step], "by_step": {measure: [step]}, "by_frame": {measure:
+        metrics: Its curves: ``{"steps": [0-based step], "by_step": {measure: [step]}, "by_frame": {measure:
             [frame]}}`` for :data:`attention_visual.visualization.comparison.METRICS` (NaN as None).
         path: The step-averaged map's centroid per latent frame: ``[x, y, first video frame]`` in video pixels.
         atlas: ``{"blocks": [name], "values": {measure: [block][head]}}`` when blocks or heads were stored.
@@ -238,7 +238,7 @@ def _none_if_nan(values: np.ndarray) -> list[float | None]:
 
 
 def _metrics(stack: np.ndarray, analyzer: AttentionAnalyzer, metas: list[MapMetadata]) -> dict[str, Any]:
-    steps = [(m.step_index if m.step_index is not None else i) + 1 for i, m in enumerate(metas)]
+    steps = [m.step_index if m.step_index is not None else i for i, m in enumerate(metas)]
     found = temporal_metrics(stack, analyzer.frame_weights(metas[0]), steps)
     return {
         "steps": steps,
@@ -368,7 +368,7 @@ def _word_assets(
     try:
         metas, chosen, data = read_word_stack(analyzer, video_id, word)  # maps: the steps, then the average
         stack = np.asarray(data.maps[:-1], dtype=np.float32)  # [step, frame, y, x]
-        name = f"{token_dir_name(word)}.png"
+        name = f"{word_dir_name(word)}.png"
         entry.info = sprite_from_stack(stack, metas, folder / name, *look, pass_name=chosen)
         entry.sprite = _link(f"{MAPS_DIR}/{video_id}/{name}")
         entry.metrics = _metrics(stack, analyzer, metas)
@@ -427,7 +427,7 @@ def _make(
 
 def _made_files(folder: Path, assets: VideoAssets) -> dict[str, int]:
     """``{name: size}`` of the files ``assets`` links to."""
-    names = [f"{token_dir_name(w.word)}.png" for w in assets.words.values() if w.sprite is not None]
+    names = [f"{word_dir_name(w.word)}.png" for w in assets.words.values() if w.sprite is not None]
     names += [POSTER_FILE] if assets.poster else []
     names += [VIDEO_STATS_FILE] if assets.stats else []
     return {name: (folder / name).stat().st_size for name in names}
