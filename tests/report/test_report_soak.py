@@ -77,14 +77,15 @@ def test_thousand_video_report_plays_every_video(tmp_path: Path) -> None:
                 )
             )
             play_visible(driver, visit)
-        visit.renderer.append(renderer_memory())
+        visit.renderer.append(renderer_memory(driver))
         errors = console_errors(driver)
     figures |= {
         "played": visit.played,
         "most_players": visit.most_players,
         "renderer_private_peak_mb": max(p for _, p in visit.renderer) / 2**20,
         "renderer_resident_peak_mb": max(r for r, _ in visit.renderer) / 2**20,
-        "renderer_private_mb_every_25_prompts": [round(p / 2**20) for _, p in visit.renderer[::25]],
+        "renderer_private_mb_every_25_prompts": [round(p / 2**20) for _, p in visit.renderer[24::25]],
+        "renderer_private_mb_after_gc_every_25_prompts": [round(p / 2**20) for _, p in visit.after_gc],
         "failures": visit.failures[:10],
         "console_errors": errors[:10],
     }
