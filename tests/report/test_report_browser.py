@@ -17,7 +17,6 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 import pytest
-from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -32,6 +31,7 @@ from support.report_browser import (
     Visit,
     chromium,
     console_errors,
+    expand_all_and_jump,
     have_chromium,
     play_visible,
     scroll_through,
@@ -299,21 +299,7 @@ def test_every_video_plays_with_few_players(tmp_path: Path) -> None:
         driver.find_element(By.CSS_SELECTOR, "#batch > summary").click()
         WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "batch").get_attribute("data-painted"))
         painted = driver.execute_script("return performance.getEntriesByName('batch-view')[0].duration")
-        driver.find_element(By.TAG_NAME, "body").send_keys("e")  # expand all, then jump down the page
-        height = driver.execute_script("return document.body.scrollHeight")
-        for y in range(0, height, height // 10):
-            driver.execute_script("window.scrollTo(0, arguments[0])", y)
-            try:
-                WebDriverWait(driver, 30).until(
-                    lambda d: d.execute_script(
-                        "return Array.from(document.querySelectorAll('article.video')).filter(a => {"
-                        "const r = a.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight;})"
-                        ".every(a => a.dataset.state === 'ready')"
-                    )
-                )
-            except TimeoutException:
-                pytest.fail("cards on screen did not load after expand-all")
-            play_visible(driver, visit)
+        expand_all_and_jump(driver, visit, stops=10)
         errors = console_errors(driver)
     figures: dict[str, Any] = {
         "videos": 60,

@@ -18,6 +18,7 @@ from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -178,6 +179,16 @@ def scroll_through(driver: WebDriver, element_id: str, visit: Visit) -> None:
             break
 
 
+def expand_all_and_jump(driver: WebDriver, visit: Visit, stops: int) -> None:
+    """Press ``e`` (expand every prompt), then jump down the page in ``stops`` steps, playing what is on screen."""
+    driver.find_element(By.TAG_NAME, "body").send_keys("e")
+    height = driver.execute_script("return document.body.scrollHeight")
+    for y in range(0, height, max(1, height // stops)):
+        driver.execute_script("window.scrollTo(0, arguments[0])", y)
+        _wait_cards(driver)
+        play_visible(driver, visit)
+
+
 def collect_garbage(driver: WebDriver) -> tuple[int, int]:
     """The renderer's memory (:func:`renderer_memory`) after a full garbage collection of the page."""
     driver.execute_cdp_cmd("HeapProfiler.collectGarbage", {})  # type: ignore[no-untyped-call]
@@ -208,6 +219,7 @@ __all__ = [
     "chromium",
     "collect_garbage",
     "console_errors",
+    "expand_all_and_jump",
     "have_chromium",
     "play_visible",
     "renderer_memory",
