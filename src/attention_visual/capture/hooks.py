@@ -95,6 +95,7 @@ class CaptureHooks:
         runtime: the model family's torch side (reads each transformer call).
         variant: the pipeline's variant.
         probe: where to hook each site.
+        pad_token_id: the tokenizer's padding id: without an attention mask, the real tokens are the others.
     """
 
     def __init__(
@@ -108,6 +109,7 @@ class CaptureHooks:
         runtime: FamilyRuntime,
         variant: Variant,
         probe: Probe,
+        pad_token_id: int | None = None,
     ) -> None:
         self.models = models
         self.text_encoder = text_encoder
@@ -117,6 +119,7 @@ class CaptureHooks:
         self.runtime = runtime
         self.variant = variant
         self.probe = probe
+        self.pad_token_id = pad_token_id
         self._handles: list[RemovableHandle] = []
         self._had_forward_attr: dict[int, bool] = {}
         self._had_registry: dict[int, bool] = {}
@@ -238,7 +241,12 @@ class CaptureHooks:
                 f"AttentionCapture records one video per pipeline call, got {ids.shape[0]} prompts; "
                 "call the pipeline once per prompt"
             )
-        real = int(mask.sum().item()) if isinstance(mask, torch.Tensor) else int(ids.shape[1])
+        if isinstance(mask, torch.Tensor):
+            real = int(mask.sum().item())
+        elif self.pad_token_id is not None:  # no mask (the padding keys are attended to): count the rest
+            real = int((ids[0] != self.pad_token_id).sum().item())
+        else:
+            real = int(ids.shape[1])
         self.encoder_calls.append((tuple(ids[0].tolist()) == self.expected_ids, real))
         return None
 

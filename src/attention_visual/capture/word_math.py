@@ -35,11 +35,15 @@ class WordQuery:
             ``[heads, key, head_dim]``).
         heads: Attention heads.
         columns: ``[T]`` long, on the key's device: the marked words' text-key columns (positions among the
-            text keys), concatenated; a column equal to ``num_real_keys`` stands for the padding keys
-            (see :func:`~.attention_math.word_attention`).
+            text keys), concatenated. Where the padding keys are identical rows or excluded
+            (``settings.padding == "exclude"``), a column in the padding is clamped to ``num_real_keys``:
+            it stands for the one padding key, or for an excluded key (probability 0; see
+            :func:`~.attention_math.word_attention`).
         bounds: ``(start, end)`` into ``columns`` for each word.
         num_real_keys: The prompt's real text keys (the rest is padding).
         settings: The capture's settings (token reduction, padding, joint attention, chunk size).
+        text_padding: How the model's padding keys behave (the family's ``text.padding``:
+            ``identical_rows`` | ``masked`` | ``attended``).
         text_keys: ``joint``: the prompt's text keys among ``key``'s (None: all keys are text).
         key_bias: ``[key]`` float the model adds to the logits (a mask), or None.
         extras: What a family's math needs besides (documented by the family).
@@ -52,6 +56,7 @@ class WordQuery:
     bounds: tuple[tuple[int, int], ...]
     num_real_keys: int
     settings: CaptureSettings
+    text_padding: str
     text_keys: slice | None = None
     key_bias: torch.Tensor | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)
@@ -62,18 +67,25 @@ WordMath = Callable[[WordQuery], torch.Tensor]
 
 
 def cross_word_maps(q: WordQuery) -> torch.Tensor:
-    """Cross-attention: the softmax over the text keys, padding as the model computes it (or excluded)."""
+    """Cross-attention: the softmax over the text keys, padding as the model computes it (or excluded).
+
+    ``identical_rows`` padding is folded into one key (exact); ``attended`` padding keys are distinct keys
+    of the softmax (``padding: include``) or left out (``exclude``: renormalised over the real ones).
+    """
     if q.key_bias is not None:
         raise CaptureError("the cross-attention math takes no key mask; this model's measure gave one")
+    exclude = q.settings.padding == "exclude"
+    n_keys = q.key.shape[0]
+    real = q.num_real_keys if exclude or q.text_padding == "identical_rows" else n_keys
     return word_attention(
         q.query,
         q.key,
         q.heads,
         q.columns,
         q.bounds,
-        num_real_keys=q.num_real_keys,
+        num_real_keys=real,
         token_reduction=q.settings.token_reduction,
-        renormalise=q.settings.padding == "exclude",
+        renormalise=exclude,
         chunk_size=q.settings.query_chunk_size,
     )  # [head, word, video_token]
 
