@@ -95,7 +95,8 @@ class CaptureHooks:
         runtime: the model family's torch side (reads each transformer call).
         variant: the pipeline's variant.
         probe: where to hook each site.
-        pad_token_id: the tokenizer's padding id: without an attention mask, the real tokens are the others.
+        pad_token_id: the tokenizer's padding id: where the pipeline encodes without an attention mask
+            (CogVideoX), the real tokens are those before the trailing run of padding ids.
     """
 
     def __init__(
@@ -241,13 +242,14 @@ class CaptureHooks:
                 f"AttentionCapture records one video per pipeline call, got {ids.shape[0]} prompts; "
                 "call the pipeline once per prompt"
             )
+        tokens = ids[0].tolist()
         if isinstance(mask, torch.Tensor):
             real = int(mask.sum().item())
-        elif self.pad_token_id is not None:  # no mask (the padding keys are attended to): count the rest
-            real = int((ids[0] != self.pad_token_id).sum().item())
-        else:
-            real = int(ids.shape[1])
-        self.encoder_calls.append((tuple(ids[0].tolist()) == self.expected_ids, real))
+        else:  # no mask: the padding is the trailing run of padding ids
+            real = len(tokens)
+            while self.pad_token_id is not None and real and tokens[real - 1] == self.pad_token_id:
+                real -= 1
+        self.encoder_calls.append((tuple(tokens) == self.expected_ids, real))
         return None
 
 

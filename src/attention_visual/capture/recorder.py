@@ -240,12 +240,11 @@ class CaptureRecorder:
             if not self.words.bounds and not self.settings.text_share_map:
                 continue
             bias = inputs.key_bias[p.item] if inputs.key_bias is not None else None
-            # a column in the padding stands for the one padding key, or for an excluded key (probability 0)
-            one_padding_key = self.identical_padding or self.settings.padding == "exclude"
-            columns = self._word_columns(key.device, real if one_padding_key else n_keys)
             query = WordQuery(
-                inputs.query[p.item], key, self.heads, columns, self.words.bounds,
-                real, self.settings, self.text_padding, inputs.text_keys, bias, inputs.extras,
+                inputs.query[p.item], key, self.heads,
+                self._word_columns(key.device, real if self.identical_padding else None), self.words.bounds,
+                real, self.settings, inputs.text_keys, bias, inputs.extras,
+                text_padding=self.text_padding,
             )  # fmt: skip
             probs = math(query)  # [head, map, video_token]
             if not self.settings.store_per_head:
@@ -253,11 +252,11 @@ class CaptureRecorder:
             self._accumulate(current, p, block_index, slice(0, probs.shape[1]), probs.transpose(0, 1))
         current.blocks_seen += 1
 
-    def _word_columns(self, device: torch.device, last: int) -> torch.Tensor:
-        """``[T]`` the words' columns on ``device``, at most ``last``: in the uncond pass they may fall in
-        the negative prompt's padding, which is one key (column ``real``) where the padding keys are
-        identical rows or excluded."""
-        clamped = tuple(min(c, last) for c in self.words.columns)
+    def _word_columns(self, device: torch.device, real: int | None) -> torch.Tensor:
+        """``[T]`` the words' columns on ``device``. In the uncond pass they may fall in the negative
+        prompt's padding: identical padding rows are one key (column ``real``); otherwise (``real`` None)
+        each padding key is a key of its own and the columns stay as they are."""
+        clamped = self.words.columns if real is None else tuple(min(c, real) for c in self.words.columns)
         columns = self._columns.get((device, clamped))
         if columns is None:
             columns = torch.tensor(clamped, dtype=torch.long, device=device)

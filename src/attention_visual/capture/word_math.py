@@ -35,18 +35,17 @@ class WordQuery:
             ``[heads, key, head_dim]``).
         heads: Attention heads.
         columns: ``[T]`` long, on the key's device: the marked words' text-key columns (positions among the
-            text keys), concatenated. Where the padding keys are identical rows or excluded
-            (``settings.padding == "exclude"``), a column in the padding is clamped to ``num_real_keys``:
-            it stands for the one padding key, or for an excluded key (probability 0; see
-            :func:`~.attention_math.word_attention`).
+            text keys), concatenated. Where the padding keys are identical rows a column in the padding
+            (the uncond pass) is clamped to ``num_real_keys``, the one padding key; otherwise it is the
+            key's own position (the math decides what an excluded key counts: 0).
         bounds: ``(start, end)`` into ``columns`` for each word.
         num_real_keys: The prompt's real text keys (the rest is padding).
         settings: The capture's settings (token reduction, padding, joint attention, chunk size).
-        text_padding: How the model's padding keys behave (the family's ``text.padding``:
-            ``identical_rows`` | ``masked`` | ``attended``).
         text_keys: ``joint``: the prompt's text keys among ``key``'s (None: all keys are text).
         key_bias: ``[key]`` float the model adds to the logits (a mask), or None.
         extras: What a family's math needs besides (documented by the family).
+        text_padding: How the model's padding keys behave (the family's ``text.padding``:
+            ``identical_rows`` | ``masked`` | ``attended``).
     """
 
     query: torch.Tensor
@@ -56,10 +55,10 @@ class WordQuery:
     bounds: tuple[tuple[int, int], ...]
     num_real_keys: int
     settings: CaptureSettings
-    text_padding: str
     text_keys: slice | None = None
     key_bias: torch.Tensor | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)
+    text_padding: str = "attended"
 
 
 WordMath = Callable[[WordQuery], torch.Tensor]
@@ -77,11 +76,13 @@ def cross_word_maps(q: WordQuery) -> torch.Tensor:
     exclude = q.settings.padding == "exclude"
     n_keys = q.key.shape[0]
     real = q.num_real_keys if exclude or q.text_padding == "identical_rows" else n_keys
+    # excluded: a column in the padding is the one extra column word_attention gives the left-out keys (0)
+    columns = q.columns.clamp(max=real) if exclude and q.text_padding != "identical_rows" else q.columns
     return word_attention(
         q.query,
         q.key,
         q.heads,
-        q.columns,
+        columns,
         q.bounds,
         num_real_keys=real,
         token_reduction=q.settings.token_reduction,
