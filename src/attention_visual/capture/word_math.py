@@ -2,7 +2,7 @@
 
 The recorder (:mod:`.recorder`) picks the batch item of each captured guidance pass, works out the real
 text keys and the words' columns, and hands a :class:`WordQuery` to ``WORD_MATH[kind]``, where ``kind``
-is what the family's measure says (:class:`~attention_visual.families.runtime.AttentionInputs`):
+is what the family's measure says (:class:`~attention_visual.families.interface.AttentionInputs`):
 
 * ``"cross"`` (:func:`cross_word_maps`): a softmax over the text keys only
   (:func:`~.attention_math.word_attention`; padding keys that are identical rows folded exactly).
@@ -92,6 +92,6 @@ def cross_word_maps(q: WordQuery) -> torch.Tensor:
 
 
 WORD_MATH: dict[str, WordMath] = {"cross": cross_word_maps}
-"""The word math of each :class:`~attention_visual.families.runtime.AttentionInputs` kind."""
+"""The word math of each :class:`~attention_visual.families.interface.AttentionInputs` kind."""
 
 __all__ = ["WORD_MATH", "WordMath", "WordQuery", "cross_word_maps"]
