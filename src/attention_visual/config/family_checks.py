@@ -45,7 +45,7 @@ def check_generation(g: GenerationConfig, family: ModelFamily, variant: Variant 
     for name in ("height", "width"):
         value = getattr(g, name)
         if value % px:
-            extra = f" ({px} pixels per token)" if variant is not None else ""
+            extra = f" ({px} pixels per grid cell)" if variant is not None else ""
             v.fail(f"generation.{name}", f"a multiple of {px} for {who}{extra}", value)
     if not family.accepts_frame_count(g.num_frames):
         v.fail(

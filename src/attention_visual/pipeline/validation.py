@@ -265,7 +265,7 @@ def check_runnable(config: Config, *, device: str | None = None, fetch_tokenizer
     if px is not None and ((g.height // px) % factor or (g.width // px) % factor):
         rows, cols = g.height // px, g.width // px
         raise ConfigError(
-            f"attention_analysis.spatial_downsample_factor {factor} must divide the token grid {rows}x{cols} "
+            f"attention_analysis.spatial_downsample_factor {factor} must divide the latent grid {rows}x{cols} "
             f"(generation.height/{px} x generation.width/{px})"
         )
     check_blocks(config, family)
