@@ -41,7 +41,7 @@ def check_generation(g: GenerationConfig, family: ModelFamily, variant: Variant 
     Raises:
         ConfigError: One line naming the key, the family (or variant) and its rule.
     """
-    px, who = (variant.pixels_per_token, variant.name) if variant is not None else (family.size_multiple, family.title)
+    px, who = (variant.pixels_per_cell, variant.name) if variant is not None else (family.size_multiple, family.title)
     for name in ("height", "width"):
         value = getattr(g, name)
         if value % px:

@@ -126,7 +126,7 @@ class MapMetadata:
     attention_kind: str | None = None  # "cross" | "joint_dual" | "joint_single" (ATTENTION_KINDS)
     joint_attention: str | None = None  # joint attention only: "text" | "full" (JOINT_ATTENTION_MODES)
     temporal_factor: int | None = None  # video frames per latent frame
-    latent_frames_per_token: int = 1  # latent frames one map frame covers (a temporal patch)
+    latent_frames_per_cell: int = 1  # latent frames one map frame covers (a temporal patch)
     storage_timestamp: str = ""
     attention_storage_version: int = ATTENTION_STORAGE_VERSION
 
