@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from attention_visual.capture import joint_math
-from attention_visual.capture.joint_math import FULL_MODE, TEXT_MODE, joint_word_attention
+from attention_visual.capture.joint_math import FULL_MODE, TEXT_MODE, joint_word_attention, mask_bias
 
 HEADS, D, N_VIDEO = 3, 8, 37
 
@@ -28,12 +28,18 @@ def tensors(
 
 
 def reference(
-    q: torch.Tensor, k: torch.Tensor, text: tuple[int, int], mask: torch.Tensor | None = None
+    q: torch.Tensor,
+    k: torch.Tensor,
+    text: tuple[int, int],
+    mask: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(full, text)``: float64 ``[head, video, key]`` probabilities over all keys / over the text keys only."""
     logits = q.double() @ k.double().transpose(1, 2) / math.sqrt(D)  # [head, video, key]
     if mask is not None:
         logits = logits.masked_fill(~mask, float("-inf"))
+    if bias is not None:
+        logits = logits + bias.double()
     full = torch.softmax(logits, dim=-1)
     a, b = text
     text_only = torch.zeros_like(full)
@@ -105,13 +111,27 @@ def test_the_models_mask_gives_masked_keys_exactly_zero() -> None:
     cols, bounds = words((1, 3), (9,), (10, 2))  # a word on masked keys only; one half masked
     full, text_only = reference(q, k, text, mask)
     for mode, probs in ((TEXT_MODE, text_only), (FULL_MODE, full)):
-        out = joint_word_attention(q, k, text, cols, bounds, key_mask=mask, mode=mode, text_share=True)
+        out = joint_word_attention(q, k, text, cols, bounds, key_bias=mask_bias(mask), mode=mode, text_share=True)
         torch.testing.assert_close(out[:, 0].double(), expected(probs, 0, (1, 3), "sum"), atol=1e-6, rtol=0)
         assert torch.equal(out[:, 1], torch.zeros_like(out[:, 1]))
         torch.testing.assert_close(out[:, 2].double(), expected(probs, 0, (10, 2), "sum"), atol=1e-6, rtol=0)
         torch.testing.assert_close(out[:, 3].double(), full[..., :12].sum(-1), atol=1e-6, rtol=0)
     unmasked = joint_word_attention(q, k, text, cols, bounds, mode=TEXT_MODE)
     assert float((unmasked[:, 0] - out[:, 0]).abs().max()) > 1e-3  # the mask changes the map
+
+
+def test_a_finite_bias_is_added_as_the_model_adds_it() -> None:
+    """LTX-style -10000 on padding and any other per-key bias: the same logits as the model's."""
+    q, k, text = tensors(seed=9)
+    bias = torch.linspace(-2.0, 1.0, k.shape[1])
+    bias[3] = -10000.0
+    cols, bounds = words((2, 3), (5,))
+    full, text_only = reference(q, k, text, bias=bias)
+    for mode, probs in ((TEXT_MODE, text_only), (FULL_MODE, full)):
+        out = joint_word_attention(q, k, text, cols, bounds, key_bias=bias, mode=mode, text_share=True)
+        torch.testing.assert_close(out[:, 0].double(), expected(probs, 0, (2, 3), "sum"), atol=1e-6, rtol=0)
+        torch.testing.assert_close(out[:, 1].double(), expected(probs, 0, (5,), "sum"), atol=1e-6, rtol=0)
+        torch.testing.assert_close(out[:, 2].double(), full[..., :11].sum(-1), atol=1e-6, rtol=0)
 
 
 def test_more_marked_tokens_than_head_dim() -> None:
@@ -165,7 +185,7 @@ def test_without_a_fused_kernel_the_math_kernel_runs_on_bounded_chunks(monkeypat
     cols, bounds = words(
         (2, 5),
     )
-    out = joint_word_attention(q, k, text, cols, bounds, key_mask=mask, mode=FULL_MODE, text_share=True)
+    out = joint_word_attention(q, k, text, cols, bounds, key_bias=mask_bias(mask), mode=FULL_MODE, text_share=True)
     full, _ = reference(q, k, text, mask)
     torch.testing.assert_close(out[:, 0].double(), full[..., 2], atol=1e-6, rtol=0)
     torch.testing.assert_close(out[:, 1].double(), full[..., :11].sum(-1), atol=1e-6, rtol=0)

@@ -27,8 +27,8 @@ the ``[video × all keys]`` matrix never exists: one fused
 indicator columns (value column ``c`` is 1 at key ``c`` of a marked token, or 1 at every text key
 for ``<text>``), returns ``softmax(q kᵀ) · V``: exactly the probabilities of the marked keys and the
 text share, in O(queries + keys) memory (the flash kernel on the CPU, the memory-efficient kernel
-for float32 on CUDA). The model's key mask becomes an additive 0/-inf bias (a masked key gets
-probability exactly 0, as in the model). Nothing is read back from the device.
+for float32 on CUDA). The model's key mask is an additive bias on the logits, as the model adds it (a
+key at -inf gets probability exactly 0, as in the model). Nothing is read back from the device.
 
 Everything runs in float32 from the model's own q and k (after RoPE: the family applies it as the
 model does before calling), whatever the model's dtype. The module knows no family: the caller
@@ -75,8 +75,8 @@ def reduce_tokens(probs: torch.Tensor, bounds: tuple[tuple[int, int], ...], how:
     return torch.stack(parts, dim=1)  # [head, word, query]
 
 
-def key_bias(key_mask: torch.Tensor) -> torch.Tensor:
-    """``[key]`` float32 additive bias from the model's ``[key]`` bool mask: 0 where it attends, -inf elsewhere.
+def mask_bias(key_mask: torch.Tensor) -> torch.Tensor:
+    """``[key]`` float32 additive bias from a ``[key]`` bool mask: 0 where the model attends, -inf elsewhere.
 
     Computed on the mask's device without reading anything back (no synchronisation).
     """
@@ -110,7 +110,7 @@ def joint_word_attention(
     columns: torch.Tensor,
     bounds: tuple[tuple[int, int], ...],
     *,
-    key_mask: torch.Tensor | None = None,
+    key_bias: torch.Tensor | None = None,
     mode: str = TEXT_MODE,
     text_share: bool = False,
     token_reduction: str = "sum",
@@ -131,9 +131,10 @@ def joint_word_attention(
         columns: ``[T]`` long tensor on the keys' device: the marked words' token positions, counted
             from ``start`` (each ``< stop - start``), the words concatenated.
         bounds: ``(start, end)`` into ``columns`` for each word.
-        key_mask: ``[key]`` bool, ``True`` where the model attends (its own mask); ``None``: every key.
-            A masked key has probability 0 in every mode, as in the model; at least one text key
-            must stay unmasked.
+        key_bias: ``[key]`` float added to every query's logits exactly as the model adds it (its mask
+            as 0 / -inf, see :func:`mask_bias`, or 0 / -10000); ``None``: no mask. A key at -inf has
+            probability exactly 0 in every mode, as in the model; at least one text key must stay
+            finite.
         mode: :data:`TEXT_MODE` or :data:`FULL_MODE` (see the module docstring).
         text_share: also return the ``<text>`` share as one more map after the words.
         token_reduction: ``"sum"`` | ``"mean"`` | ``"max"`` over each word's tokens.
@@ -154,7 +155,7 @@ def joint_word_attention(
     if not 0 <= start < stop <= key.shape[1]:
         raise CaptureError(f"text keys {text_keys} do not lie in the attention's {key.shape[1]} keys")
     scale = 1.0 / math.sqrt(head_dim) if scale is None else scale
-    bias = None if key_mask is None else key_bias(key_mask)  # [key]
+    bias = None if key_bias is None else key_bias.to(device=key.device, dtype=torch.float32)  # [key]
     out = torch.empty(heads, len(bounds) + int(text_share), n_q, dtype=torch.float32, device=query.device)
     if mode == TEXT_MODE and bounds:
         text_bias = None if bias is None else bias[start:stop]
@@ -188,7 +189,7 @@ def _text_renormalised(
     out = torch.empty(heads, len(bounds), n_q, dtype=torch.float32, device=query.device)
     for a in range(0, n_q, chunk_size):
         logits = torch.matmul(query[:, a : a + chunk_size].float(), kt).mul_(scale)  # [head, c, text_key]
-        if bias is not None:  # masked keys: -inf, probability exactly 0
+        if bias is not None:  # the model's mask, as the model adds it
             logits += bias
         lse = torch.logsumexp(logits, dim=-1, keepdim=True)  # [head, c, 1]
         probs = torch.exp(logits.index_select(-1, columns) - lse)  # [head, c, T]
@@ -255,6 +256,6 @@ __all__ = [
     "TEXT_MODE",
     "indicator_values",
     "joint_word_attention",
-    "key_bias",
+    "mask_bias",
     "reduce_tokens",
 ]
