@@ -59,7 +59,8 @@ class Architecture:
     @property
     def pixels_per_token(self) -> int:
         """Video pixels per token side: the VAE's spatial factor times the transformer's patch (16 or 32)."""
-        return int(self.vae["scale_factor_spatial"]) * int(self.transformer["patch_size"][1])
+        patch = self.transformer["patch_size"]  # (t, h, w), or one int for h and w
+        return int(self.vae["scale_factor_spatial"]) * int(patch[1] if isinstance(patch, list) else patch)
 
     @property
     def width(self) -> int:
@@ -112,7 +113,8 @@ def build_transformer(
         device: Where the parameters live; ``"meta"`` builds the shapes only, instantly.
 
     Returns:
-        A ``WanTransformer3DModel`` (or ``WanVACETransformer3DModel``) in eval mode.
+        The checkpoint's transformer class (``WanTransformer3DModel``, ``CogVideoXTransformer3DModel``, ...)
+        in eval mode.
 
     Raises:
         ConfigError: Unknown architecture or ``num_layers < 1``.
@@ -128,16 +130,11 @@ def build_transformer(
         if num_layers < 1:
             raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
         config["num_layers"] = num_layers
-    class_name = config.pop("_class_name")
-    if class_name == "WanVACETransformer3DModel":
-        from diffusers.models.transformers.transformer_wan_vace import WanVACETransformer3DModel
+    import diffusers  # deferred: the class named by the config, resolved by diffusers' lazy module
 
+    model_cls: Any = getattr(diffusers, config.pop("_class_name"))
+    if "vace_layers" in config:  # control blocks below num_layers only
         config["vace_layers"] = [i for i in config["vace_layers"] if i < config["num_layers"]] or [0]
-        model_cls: Any = WanVACETransformer3DModel
-    else:
-        from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
-
-        model_cls = WanTransformer3DModel
     if torch.device(device).type == "meta":  # shapes only: no weights drawn, nothing allocated
         with torch.device("meta"):
             model = model_cls.from_config(config)
