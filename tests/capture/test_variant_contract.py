@@ -90,9 +90,14 @@ def test_unsupported_pipelines_fail_with_one_clear_error() -> None:
     ("model_id", "settings", "kwargs", "message"),
     [
         ("tiny", CaptureSettings(image_map=True), {}, "image_map needs a pipeline with an image branch"),
-        ("tiny-ti2v-5b", CaptureSettings(block_list="vace_blocks"), {}, "needs a VACE pipeline"),
+        (
+            "tiny-ti2v-5b",
+            CaptureSettings(block_list="vace_blocks"),
+            {},
+            "does not exist on wan2.2-ti2v-5b-t2v: it has blocks",
+        ),
         ("tiny-i2v", CaptureSettings(), {"max_sequence_length": 32}, "max_sequence_length must be 512"),
-        ("tiny-v2v", CaptureSettings(), {"num_reference_images": 1}, "only VACE takes reference images"),
+        ("tiny-v2v", CaptureSettings(), {"num_reference_images": 1}, "wan2.1-v2v takes no reference images"),
     ],
 )
 def test_settings_that_do_not_fit_the_variant_are_refused(

@@ -15,6 +15,7 @@ from attention_visual.render.options import RenderOptions
 from attention_visual.render.videos import step_video
 from attention_visual.storage import AttentionStore, read_map
 from attention_visual.storage.schema.frames import (
+    FrameRule,
     check_frame_mapping,
     frame_average,
     frame_weights,
@@ -24,11 +25,13 @@ from attention_visual.storage.schema.frames import (
 from attention_visual.visualization.comparison import temporal_metrics
 from support.synthetic import GRID, hot_spot, make_metadata
 
+CAUSAL_4 = FrameRule(4)  # a causal 4x VAE: video frame 0 alone, then 4 per latent frame
+
 
 def test_weights_and_index_follow_the_wan_vae() -> None:
     meta = make_metadata()  # 3 latent frames, 9 video frames
     np.testing.assert_array_equal(frame_weights(meta), [1, 4, 4])
-    assert video_frame_index(meta).tolist() == [latent_frame_of_video_frame(n) for n in range(9)]
+    assert video_frame_index(meta).tolist() == [latent_frame_of_video_frame(n, CAUSAL_4) for n in range(9)]
 
 
 def test_frame_average_is_the_mean_over_video_frames() -> None:
@@ -51,6 +54,7 @@ def test_frame_average_is_the_mean_over_video_frames() -> None:
 def test_a_contradicting_mapping_raises(
     ranges: tuple[tuple[int, int], ...], latent: int, video: int, message: str
 ) -> None:
+
     with pytest.raises(AttentionDataError, match=message):
         check_frame_mapping(ranges, latent, video)
 

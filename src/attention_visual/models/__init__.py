@@ -1,4 +1,4 @@
-"""Models: the Wan variants as data, tiny offline pipelines of each for tests and demos, and loading.
+"""Models: tiny offline pipelines of every variant for tests and demos, and loading (through the families).
 
 Example:
     >>> from attention_visual.models import TINY_DEFAULTS, load_pipeline
@@ -12,6 +12,8 @@ Needs the ``wan`` extra (torch, diffusers, transformers); without it, importing 
 from __future__ import annotations
 
 try:
+    from attention_visual.families import Variant, all_variants
+    from attention_visual.families.runtime import describe_pipeline
     from attention_visual.models.loading import (
         CheckpointUnavailableError,
         load_pipeline,
@@ -35,7 +37,9 @@ try:
         is_tiny_model_id,
         tiny_inputs,
     )
-    from attention_visual.models.variants import VARIANTS, WanVariant, describe_pipeline
+
+    VARIANTS = all_variants()
+    """Every supported variant of every model family, by name (:func:`attention_visual.families.all_variants`)."""
 except ModuleNotFoundError:
     from attention_visual.extras import require_extra
 
@@ -52,7 +56,7 @@ __all__ = [
     "CheckpointUnavailableError",
     "TinyDefaults",
     "TinyModel",
-    "WanVariant",
+    "Variant",
     "build_tiny_model",
     "build_tiny_pipeline",
     "build_tiny_tokenizer",

@@ -62,12 +62,12 @@ class AttentionStore:
         aggregated_format: file format of the step-averaged maps (defaults to ``storage_format``).
 
     Example:
-        >>> from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
+        >>> from attention_visual.storage.schema.frames import FrameRule, latent_to_video_frame_ranges
         >>> from attention_visual.storage.schema.metadata import TokenGrid, VideoDimensions
         >>> metadata = MapMetadata(video_id="prompt_001_vid_001", token_word="kiss", shape=(3, 2, 5),
         ...     dtype="float32", axes=("frame", "y", "x"), num_steps=4, steps_used=(0,), step_index=0,
         ...     aggregation_method="per_step", video_dimensions=VideoDimensions(80, 32, 16.0, 9),
-        ...     token_grid=TokenGrid(3, 2, 5), latent_to_video_frames=latent_to_video_frame_ranges(3))
+        ...     token_grid=TokenGrid(3, 2, 5), latent_to_video_frames=latent_to_video_frame_ranges(3, FrameRule(4)))
         >>> store = AttentionStore(Path("out/attention_maps"))
         >>> store.save_step(metadata, np.zeros((3, 2, 5), np.float32)).as_posix()  # [frame, y, x]
         'out/attention_maps/prompt_001_vid_001/kiss/step_000.npz'
