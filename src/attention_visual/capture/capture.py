@@ -130,6 +130,7 @@ class AttentionCapture:
             runtime=runtime,
             variant=v,
             probe=probe,
+            pad_token_id=getattr(pipe.tokenizer, "pad_token_id", None),
         )
         self._entered = False
 
@@ -153,8 +154,8 @@ class AttentionCapture:
             raise CaptureError(f"the marked word {reserved[0]!r} is reserved for a pseudo-word map")
         if v.text_length is not None and max_sequence_length != v.text_length:
             raise CaptureError(
-                f"{v.name} takes exactly {v.text_length} text keys (its attention splits the context at "
-                f"L - {v.text_length}): max_sequence_length must be {v.text_length}, got {max_sequence_length}"
+                f"{v.name} takes exactly {v.text_length} text keys: max_sequence_length must be {v.text_length}, "
+                f"got {max_sequence_length}"
             )
         if num_reference_images < 0 or (num_reference_images and v.conditioning != "reference"):
             raise CaptureError(
@@ -188,7 +189,7 @@ class AttentionCapture:
             num_reference_images=self.num_reference_images,
             boundary_timestep=self.boundary_timestep,
             conditioning_frames=self.conditioning_frames,
-            default_fps=float(self.family.default_fps),
+            default_fps=float(self.family.fps_of(self.variant)),
         )
 
     # -- context manager ------------------------------------------------------------------------------

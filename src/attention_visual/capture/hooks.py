@@ -95,6 +95,8 @@ class CaptureHooks:
         runtime: the model family's torch side (reads each transformer call).
         variant: the pipeline's variant.
         probe: where to hook each site.
+        pad_token_id: the tokenizer's padding id: where the pipeline encodes without an attention mask
+            (CogVideoX), the real tokens are those before the trailing run of padding ids.
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class CaptureHooks:
         runtime: FamilyRuntime,
         variant: Variant,
         probe: Probe,
+        pad_token_id: int | None = None,
     ) -> None:
         self.models = models
         self.text_encoder = text_encoder
@@ -117,6 +120,7 @@ class CaptureHooks:
         self.runtime = runtime
         self.variant = variant
         self.probe = probe
+        self.pad_token_id = pad_token_id
         self._handles: list[RemovableHandle] = []
         self._had_forward_attr: dict[int, bool] = {}
         self._had_registry: dict[int, bool] = {}
@@ -238,8 +242,14 @@ class CaptureHooks:
                 f"AttentionCapture records one video per pipeline call, got {ids.shape[0]} prompts; "
                 "call the pipeline once per prompt"
             )
-        real = int(mask.sum().item()) if isinstance(mask, torch.Tensor) else int(ids.shape[1])
-        self.encoder_calls.append((tuple(ids[0].tolist()) == self.expected_ids, real))
+        tokens = ids[0].tolist()
+        if isinstance(mask, torch.Tensor):
+            real = int(mask.sum().item())
+        else:  # no mask: the padding is the trailing run of padding ids
+            real = len(tokens)
+            while self.pad_token_id is not None and real and tokens[real - 1] == self.pad_token_id:
+                real -= 1
+        self.encoder_calls.append((tuple(tokens) == self.expected_ids, real))
         return None
 
 

@@ -26,9 +26,10 @@ the ``[video × all keys]`` matrix never exists: one fused
 :func:`torch.nn.functional.scaled_dot_product_attention` per chunk of queries, whose *values* are
 indicator columns (value column ``c`` is 1 at key ``c`` of a marked token, or 1 at every text key
 for ``<text>``), returns ``softmax(q kᵀ) · V``: exactly the probabilities of the marked keys and the
-text share, in O(queries + keys) memory (the flash kernel on the CPU, the memory-efficient kernel
-for float32 on CUDA). The model's key mask is an additive bias on the logits, as the model adds it (a
-key at -inf gets probability exactly 0, as in the model). Nothing is read back from the device.
+text share, in O(queries + keys) memory (the flash kernel on the CPU; for float32 on CUDA the
+memory-efficient kernel, which multiplies with 3xTF32 on sm80+: float32 accuracy). The model's key mask
+is an additive bias on the logits, as the model adds it (a key at -inf gets probability exactly 0, as
+in the model). Nothing is read back from the device.
 
 Everything runs in float32 from the model's own q and k (after RoPE: the family applies it as the
 model does before calling), whatever the model's dtype. The module knows no family: the caller
@@ -45,14 +46,13 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from attention_visual.errors import CaptureError
+from attention_visual.storage.schema.metadata import JOINT_ATTENTION_MODES
 
 log = logging.getLogger(__name__)
 
-TEXT_MODE = "text"
-"""``joint_attention: text``: the softmax renormalised over the prompt's text keys (comparable with Wan)."""
-FULL_MODE = "full"
-"""``joint_attention: full``: the share of the model's whole softmax over text and video keys."""
-JOINT_MODES = (TEXT_MODE, FULL_MODE)
+TEXT_MODE, FULL_MODE = JOINT_ATTENTION_MODES
+"""``joint_attention: text``: the softmax renormalised over the prompt's text keys (comparable with Wan);
+``full``: the share of the model's whole softmax over text and video keys."""
 
 #: Fused kernels that never materialise ``[query × key]``; without one, :func:`_indicator_attention`
 #: falls back to the math kernel on query chunks small enough for :data:`_MATH_FALLBACK_BYTES`.
@@ -90,14 +90,17 @@ def indicator_values(n_keys: int, text_keys: tuple[int, int], columns: torch.Ten
     Args:
         n_keys: all keys of the attention.
         text_keys: ``(start, stop)`` of the prompt's text keys.
-        columns: ``[T]`` long, the marked tokens' positions relative to ``start`` (on the keys' device).
+        columns: ``[T]`` long, the marked tokens' positions relative to ``start`` (on the keys' device); one
+            outside the text keys gets an all-zero column (probability 0).
         text_share: add the ``<text>`` column.
     """
     start, stop = text_keys
     n_cols = columns.shape[0]
     values = torch.zeros(n_keys, n_cols + int(text_share), dtype=torch.float32, device=columns.device)
     if n_cols:
-        values[columns + start, torch.arange(n_cols, device=columns.device)] = 1.0
+        inside = (columns < stop - start).float()  # [T]
+        rows = (columns + start).clamp(max=stop - 1)
+        values[rows, torch.arange(n_cols, device=columns.device)] = inside
     if text_share:
         values[start:stop, -1] = 1.0
     return values
@@ -129,7 +132,8 @@ def joint_word_attention(
         text_keys: ``(start, stop)``: the prompt's text keys among ``key``. ``text`` renormalises over
             these, ``<text>`` sums over them.
         columns: ``[T]`` long tensor on the keys' device: the marked words' token positions, counted
-            from ``start`` (each ``< stop - start``), the words concatenated.
+            from ``start``, the words concatenated. A column at or past ``stop - start`` lies outside the
+            text keys (e.g. in padding left out with ``padding: exclude``): its probability is 0.
         bounds: ``(start, end)`` into ``columns`` for each word.
         key_bias: ``[key]`` float added to every query's logits exactly as the model adds it (its mask
             as 0 / -inf, see :func:`mask_bias`, or 0 / -10000); ``None``: no mask. A key at -inf has
@@ -149,8 +153,8 @@ def joint_word_attention(
         CaptureError: an unknown mode, or text keys outside the keys.
     """
     heads, n_q, head_dim = query.shape
-    if mode not in JOINT_MODES:
-        raise CaptureError(f"joint attention mode must be one of {JOINT_MODES}, got {mode!r}")
+    if mode not in JOINT_ATTENTION_MODES:
+        raise CaptureError(f"joint attention mode must be one of {JOINT_ATTENTION_MODES}, got {mode!r}")
     start, stop = text_keys
     if not 0 <= start < stop <= key.shape[1]:
         raise CaptureError(f"text keys {text_keys} do not lie in the attention's {key.shape[1]} keys")
@@ -185,6 +189,9 @@ def _text_renormalised(
 ) -> torch.Tensor:
     """``[head, word, query]``: the softmax over the (unmasked) text keys only, at the words' columns."""
     heads, n_q, _ = query.shape
+    n_text = text_key.shape[1]
+    inside = (columns < n_text).float()  # [T]: a column outside the text keys has probability 0
+    cols = columns.clamp(max=n_text - 1)
     kt = text_key.float().transpose(1, 2)  # [head, head_dim, text_key]
     out = torch.empty(heads, len(bounds), n_q, dtype=torch.float32, device=query.device)
     for a in range(0, n_q, chunk_size):
@@ -192,7 +199,7 @@ def _text_renormalised(
         if bias is not None:  # the model's mask, as the model adds it
             logits += bias
         lse = torch.logsumexp(logits, dim=-1, keepdim=True)  # [head, c, 1]
-        probs = torch.exp(logits.index_select(-1, columns) - lse)  # [head, c, T]
+        probs = torch.exp(logits.index_select(-1, cols) - lse) * inside  # [head, c, T]
         out[..., a : a + logits.shape[1]] = reduce_tokens(probs, bounds, token_reduction)
     return out
 
@@ -252,7 +259,6 @@ def _fused_or_bounded(
 
 __all__ = [
     "FULL_MODE",
-    "JOINT_MODES",
     "TEXT_MODE",
     "indicator_values",
     "joint_word_attention",

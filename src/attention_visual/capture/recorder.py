@@ -239,7 +239,8 @@ class CaptureRecorder:
                 continue
             bias = inputs.key_bias[p.item] if inputs.key_bias is not None else None
             query = WordQuery(
-                inputs.query[p.item], key, self.heads, self._word_columns(key.device, real), self.words.bounds,
+                inputs.query[p.item], key, self.heads,
+                self._word_columns(key.device, real if self.identical_padding else None), self.words.bounds,
                 real, self.settings, inputs.text_keys, bias, inputs.extras,
             )  # fmt: skip
             probs = math(query)  # [head, map, video_token]
@@ -248,10 +249,11 @@ class CaptureRecorder:
             self._accumulate(current, p, block_index, slice(0, probs.shape[1]), probs.transpose(0, 1))
         current.blocks_seen += 1
 
-    def _word_columns(self, device: torch.device, real: int) -> torch.Tensor:
-        """``[T]`` the words' columns on ``device``; in the uncond pass they may fall in the negative
-        prompt's padding, which is one key (column ``real``)."""
-        clamped = tuple(min(c, real) for c in self.words.columns)
+    def _word_columns(self, device: torch.device, real: int | None) -> torch.Tensor:
+        """``[T]`` the words' columns on ``device``. In the uncond pass they may fall in the negative
+        prompt's padding: identical padding rows are one key (column ``real``); otherwise (``real`` None)
+        each padding key is a key of its own and the columns stay as they are."""
+        clamped = self.words.columns if real is None else tuple(min(c, real) for c in self.words.columns)
         columns = self._columns.get((device, clamped))
         if columns is None:
             columns = torch.tensor(clamped, dtype=torch.long, device=device)

@@ -58,8 +58,8 @@ def check_generation(g: GenerationConfig, family: ModelFamily, variant: Variant 
         v.fail("generation.max_sequence_length", f"in [1, {limit}] for {family.title}", length)
     if variant is not None and variant.text_length is not None and length not in (None, variant.text_length):
         raise ConfigError(
-            f"generation.max_sequence_length must be {variant.text_length} for {variant.name} (its attention "
-            f"splits the context at L - {variant.text_length}), got {length}"
+            f"generation.max_sequence_length must be {variant.text_length} for {variant.name} (it takes exactly "
+            f"{variant.text_length} text keys), got {length}"
         )
 
 

@@ -22,36 +22,30 @@ model id                   pipeline                                what it is
 ``tiny-cogvideox-v2v``     ``CogVideoXVideoToVideoPipeline``       video-to-video on the ``tiny-cogvideox`` parts
 =========================  ======================================  ==================================================
 
-Every model's settings (:data:`TINY_COGVIDEOX`) give a non-square token grid of 3 frames × 2 × 3:
-32 × 48 pixels (16 px per token), 9 frames (3 latent frames), and for 1.5 17 frames (5 latent frames,
-one padding frame in front: 6 latent frames, 3 token frames).
+They are listed with the other tiny models in :data:`~.tiny_variants.TINY_MODELS` (build them with
+:func:`~.tiny_variants.build_tiny_model`), with settings (:func:`cogvideox_settings`) that give a non-square
+token grid of 3 frames × 2 × 3: 32 × 48 pixels (16 px per token), 9 frames (3 latent frames), and for
+1.5 17 frames (5 latent frames, one padding frame in front: 6 latent frames, 3 token frames). The
+builders ignore ``flow_shift`` (CogVideoX's schedulers are not flow-matching; ``load_pipeline`` refuses one).
 
 Example:
-    >>> pipe = build_tiny_cogvideox("tiny-cogvideox-2b")
-    >>> spec = TINY_COGVIDEOX["tiny-cogvideox-2b"]
-    >>> pipe(prompt="a cat", **spec.call_kwargs(), output_type="latent").frames.shape
+    >>> pipe = build_tiny_cogvideox_2b(seed=0)
+    >>> pipe(prompt="a cat", **cogvideox_settings(9), output_type="latent").frames.shape
     torch.Size([1, 3, 4, 4, 6])
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from diffusers.models.autoencoders.autoencoder_kl_cogvideox import AutoencoderKLCogVideoX
 from diffusers.models.transformers.cogvideox_transformer_3d import CogVideoXTransformer3DModel
-from diffusers.pipelines.cogvideo.pipeline_cogvideox import CogVideoXPipeline
 from diffusers.schedulers.scheduling_ddim_cogvideox import CogVideoXDDIMScheduler
 from transformers import T5Config, T5EncoderModel
 
-from attention_visual.errors import ConfigError
 from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer
-
-if TYPE_CHECKING:
-    from diffusers.pipelines.cogvideo.pipeline_cogvideox_image2video import CogVideoXImageToVideoPipeline
-    from diffusers.pipelines.cogvideo.pipeline_cogvideox_video2video import CogVideoXVideoToVideoPipeline
 
 TEXT_LENGTH = 226
 """T5 tokens of a CogVideoX prompt (``max_sequence_length`` and the transformer's ``max_text_seq_length``)."""
@@ -81,52 +75,6 @@ TRANSFORMER_CONFIG: dict[str, Any] = {
 #: latent pixels here: the sample size bounds the grid).
 _V15: dict[str, Any] = {"patch_size_t": 2, "patch_bias": False, "sample_height": 16, "sample_width": 16,
                         "sample_frames": 17, "use_rotary_positional_embeddings": True}  # fmt: skip
-
-
-@dataclass(frozen=True, kw_only=True)
-class TinyCogVideoX:
-    """One tiny CogVideoX model id: its builder and generation settings on a non-square grid.
-
-    Attributes:
-        model_id: E.g. ``"tiny-cogvideox1.5"``.
-        variant: The CogVideoX variant it realises (``"cogvideox1.5-5b"``).
-        builder: ``(seed, gain) -> pipeline``.
-        inputs: Input kinds its call needs (``image``, ``video``).
-        height, width, num_frames, num_inference_steps, guidance_scale, max_sequence_length: The settings.
-        frames_from_video: The call takes no ``num_frames`` (video-to-video: the input video's length).
-    """
-
-    model_id: str
-    variant: str
-    builder: Callable[[int, float], Any]
-    inputs: tuple[str, ...] = ()
-    height: int = 32
-    width: int = 48
-    num_frames: int = 9
-    num_inference_steps: int = 2
-    guidance_scale: float = 6.0
-    max_sequence_length: int = TEXT_LENGTH
-    frames_from_video: bool = False
-
-    def call_kwargs(self) -> dict[str, Any]:
-        """The settings as keyword arguments of the pipeline call (inputs not included)."""
-        kwargs: dict[str, Any] = {
-            "height": self.height,
-            "width": self.width,
-            "num_frames": self.num_frames,
-            "num_inference_steps": self.num_inference_steps,
-            "guidance_scale": self.guidance_scale,
-            "max_sequence_length": self.max_sequence_length,
-        }
-        if self.frames_from_video:
-            del kwargs["num_frames"]
-        return kwargs
-
-    def build(self, seed: int = 0, *, joint_attention_gain: float = DEFAULT_JOINT_ATTENTION_GAIN) -> Any:
-        """Build the pipeline (deterministic for ``seed``; the global random state is left alone)."""
-        if not joint_attention_gain > 0:
-            raise ConfigError(f"joint_attention_gain must be > 0, got {joint_attention_gain}")
-        return self.builder(seed, joint_attention_gain)
 
 
 def sharpen_joint_attention(transformer: torch.nn.Module, gain: float) -> None:
@@ -166,21 +114,21 @@ def _text_parts(seed: int) -> dict[str, Any]:
     return {"tokenizer": tokenizer, "text_encoder": _seeded(seed, lambda: T5EncoderModel(config))}
 
 
-def _vae(seed: int) -> AutoencoderKLCogVideoX:
-    """The VAE of diffusers' CogVideoX tests: 4 levels (8× spatial), 4× temporal, 4 latent channels."""
+def tiny_cogvideox_vae(seed: int, latent_channels: int = LATENT_CHANNELS) -> AutoencoderKLCogVideoX:
+    """The VAE of diffusers' CogVideoX tests: 4 levels (8× spatial), 4× temporal (the benchmark: 16 channels)."""
     vae: AutoencoderKLCogVideoX = _seeded(
         seed,
         lambda: AutoencoderKLCogVideoX(
             in_channels=3, out_channels=3,
             down_block_types=("CogVideoXDownBlock3D",) * 4, up_block_types=("CogVideoXUpBlock3D",) * 4,
-            block_out_channels=(8, 8, 8, 8), latent_channels=LATENT_CHANNELS, layers_per_block=1,
+            block_out_channels=(8, 8, 8, 8), latent_channels=latent_channels, layers_per_block=1,
             norm_num_groups=2, temporal_compression_ratio=4,
         ),
     )  # fmt: skip
     return vae
 
 
-def _scheduler() -> CogVideoXDDIMScheduler:
+def tiny_cogvideox_scheduler() -> CogVideoXDDIMScheduler:
     """The checkpoints' scheduler configuration (``scripts/convert_cogvideox_to_diffusers.py``, 5B's shift)."""
     scheduler: CogVideoXDDIMScheduler = CogVideoXDDIMScheduler(
         num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
@@ -190,102 +138,77 @@ def _scheduler() -> CogVideoXDDIMScheduler:
     return scheduler
 
 
-def _assemble(cls: type[Any], seed: int, transformer: CogVideoXTransformer3DModel) -> Any:
-    pipe = cls(**_text_parts(seed), transformer=transformer, vae=_vae(seed + 2), scheduler=_scheduler())
+def _assemble(class_name: str, seed: int, transformer: CogVideoXTransformer3DModel) -> Any:
+    from diffusers.pipelines import cogvideo  # the I2V and V2V modules are imported only where used
+
+    pipe = getattr(cogvideo, class_name)(
+        **_text_parts(seed), transformer=transformer, vae=tiny_cogvideox_vae(seed + 2),
+        scheduler=tiny_cogvideox_scheduler(),
+    )  # fmt: skip
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
 
-def build_tiny_cogvideox_5b(seed: int = 0, gain: float = DEFAULT_JOINT_ATTENTION_GAIN) -> CogVideoXPipeline:
+def build_tiny_cogvideox_5b(seed: int = 0, gain: float = DEFAULT_JOINT_ATTENTION_GAIN, flow_shift: Any = None) -> Any:
     """CogVideoX-5B in small: RoPE on the video rows of the joint attention."""
-    pipe: CogVideoXPipeline = _assemble(
-        CogVideoXPipeline, seed, _transformer(seed + 1, gain, use_rotary_positional_embeddings=True)
-    )
-    return pipe
+    return _assemble("CogVideoXPipeline", seed, _transformer(seed + 1, gain, use_rotary_positional_embeddings=True))
 
 
-def build_tiny_cogvideox_2b(seed: int = 0, gain: float = DEFAULT_JOINT_ATTENTION_GAIN) -> CogVideoXPipeline:
+def build_tiny_cogvideox_2b(seed: int = 0, gain: float = DEFAULT_JOINT_ATTENTION_GAIN, flow_shift: Any = None) -> Any:
     """CogVideoX-2B in small: no RoPE (sin-cos position embedding added to the video tokens)."""
-    pipe: CogVideoXPipeline = _assemble(CogVideoXPipeline, seed, _transformer(seed + 1, gain))
-    return pipe
+    return _assemble("CogVideoXPipeline", seed, _transformer(seed + 1, gain))
 
 
-def build_tiny_cogvideox15(seed: int = 0, gain: float = DEFAULT_JOINT_ATTENTION_GAIN) -> CogVideoXPipeline:
+def build_tiny_cogvideox15(seed: int = 0, gain: float = DEFAULT_JOINT_ATTENTION_GAIN, flow_shift: Any = None) -> Any:
     """CogVideoX1.5-5B in small: ``patch_size_t=2``, RoPE, no patch bias."""
-    pipe: CogVideoXPipeline = _assemble(CogVideoXPipeline, seed, _transformer(seed + 1, gain, **_V15))
-    return pipe
+    return _assemble("CogVideoXPipeline", seed, _transformer(seed + 1, gain, **_V15))
 
 
-def build_tiny_cogvideox_i2v(
-    seed: int = 0, gain: float = DEFAULT_JOINT_ATTENTION_GAIN
-) -> CogVideoXImageToVideoPipeline:
+def build_tiny_cogvideox_i2v(seed: int = 0, gain: float = DEFAULT_JOINT_ATTENTION_GAIN, flow_shift: Any = None) -> Any:
     """CogVideoX-5B-I2V in small: image latents on the channels, RoPE and a learned position embedding."""
-    from diffusers.pipelines.cogvideo.pipeline_cogvideox_image2video import CogVideoXImageToVideoPipeline
-
     transformer = _transformer(
         seed + 1, gain, in_channels=2 * LATENT_CHANNELS, use_rotary_positional_embeddings=True,
         use_learned_positional_embeddings=True,
     )  # fmt: skip
-    return _assemble(CogVideoXImageToVideoPipeline, seed, transformer)  # type: ignore[no-any-return]
+    return _assemble("CogVideoXImageToVideoPipeline", seed, transformer)
 
 
 def build_tiny_cogvideox15_i2v(
-    seed: int = 0, gain: float = DEFAULT_JOINT_ATTENTION_GAIN
-) -> CogVideoXImageToVideoPipeline:
-    """CogVideoX1.5-5B-I2V in small: as 1.5, image latents on the channels, the ``ofs`` embedding."""
-    from diffusers.pipelines.cogvideo.pipeline_cogvideox_image2video import CogVideoXImageToVideoPipeline
-
-    transformer = _transformer(seed + 1, gain, in_channels=2 * LATENT_CHANNELS, ofs_embed_dim=8, **_V15)
-    return _assemble(CogVideoXImageToVideoPipeline, seed, transformer)  # type: ignore[no-any-return]
-
-
-def build_tiny_cogvideox_v2v(
-    seed: int = 0, gain: float = DEFAULT_JOINT_ATTENTION_GAIN
-) -> CogVideoXVideoToVideoPipeline:
-    """Video-to-video on the ``tiny-cogvideox`` parts."""
-    from diffusers.pipelines.cogvideo.pipeline_cogvideox_video2video import CogVideoXVideoToVideoPipeline
-
-    transformer = _transformer(seed + 1, gain, use_rotary_positional_embeddings=True)
-    return _assemble(CogVideoXVideoToVideoPipeline, seed, transformer)  # type: ignore[no-any-return]
-
-
-TINY_COGVIDEOX: dict[str, TinyCogVideoX] = {
-    m.model_id: m
-    for m in (
-        TinyCogVideoX(model_id="tiny-cogvideox", variant="cogvideox-5b", builder=build_tiny_cogvideox_5b),
-        TinyCogVideoX(model_id="tiny-cogvideox-2b", variant="cogvideox-2b", builder=build_tiny_cogvideox_2b),
-        TinyCogVideoX(
-            model_id="tiny-cogvideox1.5", variant="cogvideox1.5-5b", builder=build_tiny_cogvideox15, num_frames=17
-        ),
-        TinyCogVideoX(
-            model_id="tiny-cogvideox-i2v", variant="cogvideox-5b-i2v", builder=build_tiny_cogvideox_i2v,
-            inputs=("image",),
-        ),
-        TinyCogVideoX(
-            model_id="tiny-cogvideox1.5-i2v", variant="cogvideox1.5-5b-i2v", builder=build_tiny_cogvideox15_i2v,
-            inputs=("image",), num_frames=17,
-        ),
-        TinyCogVideoX(
-            model_id="tiny-cogvideox-v2v", variant="cogvideox-v2v", builder=build_tiny_cogvideox_v2v,
-            inputs=("video",), frames_from_video=True,
-        ),
-    )
-}  # fmt: skip
-"""Every tiny CogVideoX model id with its builder and settings."""
-
-
-def build_tiny_cogvideox(
-    model_id: str, seed: int = 0, *, joint_attention_gain: float = DEFAULT_JOINT_ATTENTION_GAIN
+    seed: int = 0, gain: float = DEFAULT_JOINT_ATTENTION_GAIN, flow_shift: Any = None
 ) -> Any:
-    """Build the tiny CogVideoX pipeline ``model_id`` (see :data:`TINY_COGVIDEOX`).
+    """CogVideoX1.5-5B-I2V in small: as 1.5, image latents on the channels, the ``ofs`` embedding."""
+    transformer = _transformer(seed + 1, gain, in_channels=2 * LATENT_CHANNELS, ofs_embed_dim=8, **_V15)
+    return _assemble("CogVideoXImageToVideoPipeline", seed, transformer)
 
-    Raises:
-        ConfigError: ``model_id`` is not a tiny CogVideoX id, or the gain is not positive.
-    """
-    spec = TINY_COGVIDEOX.get(model_id)
-    if spec is None:
-        raise ConfigError(f"unknown tiny CogVideoX model {model_id!r}; choose one of: {', '.join(TINY_COGVIDEOX)}")
-    return spec.build(seed, joint_attention_gain=joint_attention_gain)
+
+def build_tiny_cogvideox_v2v(seed: int = 0, gain: float = DEFAULT_JOINT_ATTENTION_GAIN, flow_shift: Any = None) -> Any:
+    """Video-to-video on the ``tiny-cogvideox`` parts."""
+    transformer = _transformer(seed + 1, gain, use_rotary_positional_embeddings=True)
+    return _assemble("CogVideoXVideoToVideoPipeline", seed, transformer)
+
+
+#: ``(model id, variant, builder, inputs, num_frames)`` of every tiny CogVideoX model; the registry of all tiny
+#: models (:data:`~.tiny_variants.TINY_MODELS`) gives each the settings of :func:`cogvideox_settings`.
+TINY_COGVIDEOX: tuple[tuple[str, str, Callable[..., Any], tuple[str, ...], int], ...] = (
+    ("tiny-cogvideox", "cogvideox-5b", build_tiny_cogvideox_5b, (), 9),
+    ("tiny-cogvideox-2b", "cogvideox-2b", build_tiny_cogvideox_2b, (), 9),
+    ("tiny-cogvideox1.5", "cogvideox1.5-5b", build_tiny_cogvideox15, (), 17),
+    ("tiny-cogvideox-i2v", "cogvideox-5b-i2v", build_tiny_cogvideox_i2v, ("image",), 9),
+    ("tiny-cogvideox1.5-i2v", "cogvideox1.5-5b-i2v", build_tiny_cogvideox15_i2v, ("image",), 17),
+    ("tiny-cogvideox-v2v", "cogvideox-v2v", build_tiny_cogvideox_v2v, ("video",), 9),
+)
+
+
+def cogvideox_settings(num_frames: int) -> dict[str, Any]:
+    """Generation settings of a tiny CogVideoX model: 32 × 48 px (2 × 3 tokens), 226 text tokens, 2 steps."""
+    return {
+        "height": 32,
+        "width": 48,
+        "num_frames": num_frames,
+        "num_inference_steps": 2,
+        "guidance_scale": 6.0,
+        "max_sequence_length": TEXT_LENGTH,
+    }
 
 
 __all__ = [
@@ -294,13 +217,14 @@ __all__ = [
     "TEXT_LENGTH",
     "TINY_COGVIDEOX",
     "TRANSFORMER_CONFIG",
-    "TinyCogVideoX",
-    "build_tiny_cogvideox",
     "build_tiny_cogvideox15",
     "build_tiny_cogvideox15_i2v",
     "build_tiny_cogvideox_2b",
     "build_tiny_cogvideox_5b",
     "build_tiny_cogvideox_i2v",
     "build_tiny_cogvideox_v2v",
+    "cogvideox_settings",
     "sharpen_joint_attention",
+    "tiny_cogvideox_scheduler",
+    "tiny_cogvideox_vae",
 ]

@@ -9,9 +9,10 @@ import pytest
 import torch
 from diffusers import DiffusionPipeline
 
-from attention_visual.errors import ConfigError
-from attention_visual.models.tiny_cogvideox import TEXT_LENGTH, TINY_COGVIDEOX, build_tiny_cogvideox
-from attention_visual.models.tiny_variants import tiny_image
+from attention_visual.families import family_named, tiny_model_variant
+from attention_visual.models.tiny_cogvideox import TEXT_LENGTH
+from attention_visual.models.tiny_variants import TINY_MODELS, build_tiny_model
+from families.cogvideox.support import COGVIDEOX_IDS, call_kwargs
 
 # model id: (pipeline class, latent frames the transformer sees, token grid (frame, y, x))
 EXPECTED = {
@@ -24,32 +25,26 @@ EXPECTED = {
 }
 
 
-def inputs(model_id: str) -> dict[str, Any]:
-    spec = TINY_COGVIDEOX[model_id]
-    kwargs = spec.call_kwargs()
-    if "image" in spec.inputs:
-        kwargs["image"] = tiny_image(spec.height, spec.width)
-    if "video" in spec.inputs:
-        kwargs["video"] = [tiny_image(spec.height, spec.width, 10 + n) for n in range(spec.num_frames)]
-    return kwargs
-
-
 def generate(pipe: Any, model_id: str, output_type: str = "pt") -> torch.Tensor:
     out = pipe(prompt="a cat and a dog", generator=torch.Generator().manual_seed(0), output_type=output_type,
-               **inputs(model_id))  # fmt: skip
+               **call_kwargs(model_id))  # fmt: skip
     frames: torch.Tensor = out.frames
     return frames
 
 
-def test_every_tiny_model_is_listed() -> None:
-    assert set(TINY_COGVIDEOX) == set(EXPECTED)
+def test_every_tiny_model_is_listed_with_its_variant() -> None:
+    assert set(COGVIDEOX_IDS) == set(EXPECTED) == set(family_named("cogvideox").tiny_models)
+    for model_id in COGVIDEOX_IDS:
+        variant = tiny_model_variant(model_id)
+        assert variant is not None and variant.name == TINY_MODELS[model_id].variant
+        assert variant.pipeline_class == EXPECTED[model_id][0]
 
 
 @pytest.mark.parametrize("model_id", sorted(EXPECTED))
 def test_grid_frames_and_class(model_id: str) -> None:
     cls, latent_frames, grid = EXPECTED[model_id]
-    spec = TINY_COGVIDEOX[model_id]
-    pipe = build_tiny_cogvideox(model_id)
+    spec = TINY_MODELS[model_id]
+    pipe = build_tiny_model(model_id)
     assert type(pipe).__name__ == cls
     seen: list[tuple[int, ...]] = []
     handle = pipe.transformer.register_forward_pre_hook(
@@ -69,12 +64,12 @@ def test_grid_frames_and_class(model_id: str) -> None:
 
 @pytest.mark.parametrize("model_id", sorted(EXPECTED))
 def test_deterministic_and_independent_of_global_random_state(model_id: str) -> None:
-    a = build_tiny_cogvideox(model_id, seed=3)
+    a = build_tiny_model(model_id, seed=3)
     torch.manual_seed(123)
-    b = build_tiny_cogvideox(model_id, seed=3)
+    b = build_tiny_model(model_id, seed=3)
     for (name, pa), (_, pb) in zip(a.transformer.state_dict().items(), b.transformer.state_dict().items(), strict=True):
         assert torch.equal(pa, pb), name
-    c = build_tiny_cogvideox(model_id, seed=4)
+    c = build_tiny_model(model_id, seed=4)
     assert not torch.equal(a.transformer.proj_out.weight, c.transformer.proj_out.weight)
 
 
@@ -85,7 +80,7 @@ def test_save_pretrained_and_the_real_from_pretrained(model_id: str, tmp_path: P
     Not bit for bit: the loaded weights are memory-mapped at other alignments, which changes the CPU
     kernels' summation order (identical weights, differences of a few 1e-7).
     """
-    pipe = build_tiny_cogvideox(model_id)
+    pipe = build_tiny_model(model_id)
     pipe.save_pretrained(tmp_path)
     loaded = DiffusionPipeline.from_pretrained(tmp_path)
     loaded.set_progress_bar_config(disable=True)
@@ -99,8 +94,8 @@ def test_save_pretrained_and_the_real_from_pretrained(model_id: str, tmp_path: P
     )
 
 
-def test_unknown_id_and_bad_gain() -> None:
-    with pytest.raises(ConfigError, match="tiny-cogvideox-2b"):
-        build_tiny_cogvideox("tiny-cogvideox-7b")
-    with pytest.raises(ConfigError, match="> 0"):
-        build_tiny_cogvideox("tiny-cogvideox", joint_attention_gain=0.0)
+def test_the_attention_gain_sharpens_the_joint_attention() -> None:
+    flat = build_tiny_model("tiny-cogvideox", cross_attention_gain=1.0)
+    sharp = build_tiny_model("tiny-cogvideox")
+    block = (flat.transformer.transformer_blocks[0].attn1, sharp.transformer.transformer_blocks[0].attn1)
+    assert torch.all(block[0].norm_q.weight == 1.0) and torch.all(block[1].norm_k.weight == 2.0)
