@@ -144,6 +144,10 @@ class Variant:
         frames_from_video: The pipeline call takes no ``num_frames`` (video-to-video: the input's length).
         default_fps: Frames per second of its videos when the config gives none (None: the family's
             :attr:`ModelFamily.default_fps`; e.g. CogVideoX 1.5 makes 16 fps videos, 1.0 8 fps).
+        whole_temporal_patches: The latent frames must fill whole tokens in time (``latent_frames_per_token``):
+            the pipeline does not pad them (CogVideoX 1.5 video-to-video).
+        fixed_size: ``(height, width)``: the only frame size the model makes (a learned position embedding:
+            CogVideoX-5b-I2V, 480 × 720), or None.
         checkpoints: Public diffusers checkpoints of this variant.
     """
 
@@ -170,6 +174,8 @@ class Variant:
     expand_timesteps: bool = False
     frames_from_video: bool = False
     default_fps: int | None = None
+    whole_temporal_patches: bool = False
+    fixed_size: tuple[int, int] | None = None
     checkpoints: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -230,6 +236,8 @@ class ModelFamily:
         expert_names: The label of each expert in turn (``experts == 2``).
         block_counts: For each module list (``block_list``), the entry of the transformer's ``config.json``
             that counts its blocks (an integer, or a list whose length counts them).
+        flow_shift: Whether ``generation.flow_shift`` means something (a flow-matching scheduler whose
+            shift can be set: Wan); False: a config that sets it is refused (CogVideoX's DDIM/DPM).
         runtime: The module of its torch side (:class:`~attention_visual.families.runtime.FamilyRuntime`).
         checkpoints: The module that reads its checkpoints' ``model_index.json`` (no torch; see
             :class:`~attention_visual.families.registry.CheckpointRules`).
@@ -248,6 +256,7 @@ class ModelFamily:
     tiny_models: Mapping[str, str] = field(default_factory=dict)
     expert_names: tuple[str, ...] = ("high_noise", "low_noise")
     block_counts: Mapping[str, str] = field(default_factory=dict)
+    flow_shift: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", MappingProxyType(dict(self.variants)))

@@ -29,7 +29,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from attention_visual.errors import ConfigError
-from attention_visual.families.cogvideox.facts import I2V_PIPELINE, T2V_PIPELINE, V2V_PIPELINE, VARIANTS
+from attention_visual.families.cogvideox.facts import (
+    I2V_PIPELINE,
+    T2V_PIPELINE,
+    TEXT_LENGTH,
+    V2V_PIPELINE,
+    VAE_SPATIAL_FACTOR,
+    VARIANTS,
+)
 from attention_visual.families.spec import Variant
 
 AUTO_TASK = "auto"
@@ -49,11 +56,14 @@ class CheckpointSpec:
         class_name: The pipeline class it was saved from (``_class_name``).
         v15: CogVideoX 1.5 (the transformer's ``patch_size_t`` is set); from ``transformer/config.json``.
         rope: The transformer applies RoPE (5B, 1.5); from ``transformer/config.json``.
+        fixed_size: ``(height, width)`` in pixels when a learned position embedding fixes the frame size
+            (CogVideoX-5b-I2V: 480 × 720); from ``transformer/config.json``.
     """
 
     class_name: str
     v15: bool = False
     rope: bool = True
+    fixed_size: tuple[int, int] | None = None
 
     @property
     def experts(self) -> int:
@@ -82,11 +92,14 @@ def read_model_index(data: Mapping[str, Any], source: str = "model_index.json") 
 
 
 def with_transformer_config(spec: CheckpointSpec, config: Mapping[str, Any]) -> CheckpointSpec:
-    """``spec`` with the version and RoPE its ``transformer/config.json`` says."""
+    """``spec`` with the version, RoPE and fixed frame size its ``transformer/config.json`` says."""
+    learned = bool(config.get("use_learned_positional_embeddings", False))
+    size = (int(config.get("sample_height", 0)), int(config.get("sample_width", 0)))
     return dataclasses.replace(
         spec,
         v15=config.get("patch_size_t") is not None,
         rope=bool(config.get("use_rotary_positional_embeddings", False)),
+        fixed_size=(size[0] * VAE_SPATIAL_FACTOR, size[1] * VAE_SPATIAL_FACTOR) if learned else None,
     )
 
 
@@ -112,19 +125,25 @@ def pipeline_class_for(spec: CheckpointSpec, task: str = AUTO_TASK, source: str 
 
 
 def variant_for(spec: CheckpointSpec, task: str) -> Variant:
-    """The variant that runs ``task`` (``auto`` resolved first) on ``spec``'s checkpoint."""
+    """The variant that runs ``task`` (``auto`` resolved first) on ``spec``'s checkpoint (with its fixed size)."""
     task = spec.default_task if task == AUTO_TASK else task
     if task == "i2v":
-        return VARIANTS["cogvideox1.5-5b-i2v" if spec.v15 else "cogvideox-5b-i2v"]
-    if task == "v2v":
-        return VARIANTS["cogvideox1.5-v2v" if spec.v15 else "cogvideox-v2v"]
-    return VARIANTS["cogvideox1.5-5b" if spec.v15 else "cogvideox-5b" if spec.rope else "cogvideox-2b"]
+        name = "cogvideox1.5-5b-i2v" if spec.v15 else "cogvideox-5b-i2v"
+    elif task == "v2v":
+        name = "cogvideox1.5-v2v" if spec.v15 else "cogvideox-v2v"
+    else:
+        name = "cogvideox1.5-5b" if spec.v15 else "cogvideox-5b" if spec.rope else "cogvideox-2b"
+    # a sin-cos (2B) or learned (5B-I2V) position embedding is laid out for exactly TEXT_LENGTH text tokens
+    positional = not spec.rope or spec.fixed_size is not None
+    return VARIANTS[name].replace(fixed_size=spec.fixed_size, text_length=TEXT_LENGTH if positional else None)
 
 
 def spec_of_variant(variant: Variant) -> CheckpointSpec:
     """The checkpoint facts a variant implies (the tiny models have no ``model_index.json`` to read)."""
-    return CheckpointSpec(variant.pipeline_class, v15=variant.latent_frames_per_token == 2,
-                          rope=variant.name != "cogvideox-2b")  # fmt: skip
+    return CheckpointSpec(
+        variant.pipeline_class, v15=variant.latent_frames_per_token == 2, rope=variant.name != "cogvideox-2b",
+        fixed_size=variant.fixed_size,
+    )  # fmt: skip
 
 
 __all__ = [

@@ -23,12 +23,17 @@ variant                     pipeline class                    RoPE  p_t   px/tok
 ==========================  ================================  ====  ====  ======  ====  ===========
 cogvideox-2b                CogVideoXPipeline                 no    1     16      8     exactly 226
 cogvideox-5b                CogVideoXPipeline                 yes   1     16      8     226
-cogvideox-5b-i2v            CogVideoXImageToVideoPipeline     yes   1     16      8     226
+cogvideox-5b-i2v            CogVideoXImageToVideoPipeline     yes   1     16      8     exactly 226
 cogvideox1.5-5b             CogVideoXPipeline                 yes   2     16      16    226
 cogvideox1.5-5b-i2v         CogVideoXImageToVideoPipeline     yes   2     16      16    226
-cogvideox-v2v               CogVideoXVideoToVideoPipeline     any   1     16      8     226
+cogvideox-v2v               CogVideoXVideoToVideoPipeline     any   1     16      8     as the checkpoint
 cogvideox1.5-v2v            CogVideoXVideoToVideoPipeline     yes   2     16      16    226
 ==========================  ================================  ====  ====  ======  ====  ===========
+
+*text keys*: a sin-cos (2B) or learned (5B-I2V) position embedding is laid out for exactly 226 text
+tokens; the RoPE models take any ``max_sequence_length``. CogVideoX-5b-I2V's learned embedding also
+fixes the frame size (480 × 720: ``fixed_size``, read from the checkpoint's ``transformer/config.json``);
+1.5 video-to-video needs an even latent count (``whole_temporal_patches``: that pipeline does not pad).
 
 Example:
     >>> VARIANTS["cogvideox1.5-5b"].latent_frames_per_token, FAMILY.text.max_sequence_length
@@ -50,6 +55,9 @@ T2V_PIPELINE = "CogVideoXPipeline"
 I2V_PIPELINE = "CogVideoXImageToVideoPipeline"
 V2V_PIPELINE = "CogVideoXVideoToVideoPipeline"
 
+VAE_SPATIAL_FACTOR = 8
+"""Video pixels per latent pixel (``AutoencoderKLCogVideoX``: 8× spatial; a token is 2 × 2 latent pixels)."""
+
 FPS_V1, FPS_V15 = 8, 16
 """The published checkpoints' frame rates: CogVideoX 1.0 8 fps (49 frames, 6 s), 1.5 16 fps (81 frames, 5 s)."""
 
@@ -69,7 +77,9 @@ VARIANTS: dict[str, Variant] = {
     for v in (
         _variant("cogvideox-2b", T2V_PIPELINE, "t2v", text_length=TEXT_LENGTH, checkpoints=("THUDM/CogVideoX-2b",)),
         _variant("cogvideox-5b", T2V_PIPELINE, "t2v", checkpoints=("THUDM/CogVideoX-5b",)),
-        _variant("cogvideox-5b-i2v", I2V_PIPELINE, "i2v", checkpoints=("THUDM/CogVideoX-5b-I2V",)),
+        _variant(
+            "cogvideox-5b-i2v", I2V_PIPELINE, "i2v", text_length=TEXT_LENGTH, checkpoints=("THUDM/CogVideoX-5b-I2V",)
+        ),
         _variant("cogvideox1.5-5b", T2V_PIPELINE, "t2v", checkpoints=("THUDM/CogVideoX1.5-5B",), **_V15),
         _variant("cogvideox1.5-5b-i2v", I2V_PIPELINE, "i2v", checkpoints=("THUDM/CogVideoX1.5-5B-I2V",), **_V15),
         _variant(
@@ -77,8 +87,8 @@ VARIANTS: dict[str, Variant] = {
             checkpoints=("THUDM/CogVideoX-2b", "THUDM/CogVideoX-5b"),
         ),
         _variant(
-            "cogvideox1.5-v2v", V2V_PIPELINE, "v2v", frames_from_video=True, checkpoints=("THUDM/CogVideoX1.5-5B",),
-            **_V15,
+            "cogvideox1.5-v2v", V2V_PIPELINE, "v2v", frames_from_video=True, whole_temporal_patches=True,
+            checkpoints=("THUDM/CogVideoX1.5-5B",), **_V15,
         ),
     )
 }  # fmt: skip
@@ -95,6 +105,7 @@ TINY_MODELS = {
     "tiny-cogvideox-i2v": "cogvideox-5b-i2v",
     "tiny-cogvideox1.5-i2v": "cogvideox1.5-5b-i2v",
     "tiny-cogvideox-v2v": "cogvideox-v2v",
+    "tiny-cogvideox1.5-v2v": "cogvideox1.5-v2v",
 }
 """The offline random-weight models of :mod:`attention_visual.models.tiny_cogvideox` and the variant each realises."""
 
@@ -111,6 +122,7 @@ FAMILY = ModelFamily(
     unsupported=UNSUPPORTED,
     tiny_models=TINY_MODELS,
     block_counts={"transformer_blocks": "num_layers"},
+    flow_shift=False,
 )
 
 __all__ = [

@@ -50,8 +50,9 @@ BLOCK_LIST = "transformer_blocks"
 def describe_pipeline(pipe: Any) -> Variant:
     """The variant of a loaded CogVideoX pipeline, from its class and its transformer's config.
 
-    ``patch_size_t`` set: 1.5 (a token covers two latent frames); no RoPE: the 2B (whose sin-cos position
-    embedding fixes the text length at ``max_text_seq_length``).
+    ``patch_size_t`` set: 1.5 (a token covers two latent frames); no RoPE: the 2B. A sin-cos (2B) or learned
+    (5B-I2V) position embedding fixes the text length at ``max_text_seq_length``; a learned one also fixes
+    the frame size at the transformer's sample size.
 
     Raises:
         CaptureError: The pipeline has no CogVideoX transformer.
@@ -71,12 +72,13 @@ def describe_pipeline(pipe: Any) -> Variant:
         name = "cogvideox1.5-v2v" if v15 else "cogvideox-v2v"
     spatial = int(getattr(pipe, "vae_scale_factor_spatial", 8))
     temporal = int(getattr(pipe, "vae_scale_factor_temporal", 4))
-    positional = not rope or bool(config.get("use_learned_positional_embeddings", False))
+    learned = bool(config.get("use_learned_positional_embeddings", False))
     return VARIANTS[name].replace(
         pixels_per_token=spatial * int(config.patch_size),
         temporal_factor=temporal,
         latent_frames_per_token=int(config.get("patch_size_t") or 1),
-        text_length=int(config.get("max_text_seq_length", TEXT_LENGTH)) if positional else None,
+        text_length=int(config.get("max_text_seq_length", TEXT_LENGTH)) if not rope or learned else None,
+        fixed_size=(int(config.sample_height) * spatial, int(config.sample_width) * spatial) if learned else None,
     )
 
 
