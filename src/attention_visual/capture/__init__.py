@@ -12,9 +12,11 @@ try:
     from attention_visual.capture.settings import IMAGE_WORD, TEXT_WORD, CaptureSettings
     from attention_visual.capture.word_maps import CapturedMaps
 except ModuleNotFoundError:
-    from attention_visual.extras import require_extra
+    from attention_visual.extras import GENERATION_EXTRA, require_extra
 
-    require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
+    require_extra(
+        GENERATION_EXTRA, __name__
+    )  # one line naming the extra when torch, diffusers or transformers is missing
     raise
 
 __all__ = ["IMAGE_WORD", "TEXT_WORD", "AttentionCapture", "CaptureSettings", "CapturedMaps"]

@@ -2,11 +2,11 @@
 
 * A stateful diffusers ``ModelHook`` on each transformer (both experts where there are two) receives
   the pipeline's ``cache_context(...)`` where there is one and brackets each transformer call; the
-  model family reads the call (:meth:`~attention_visual.families.runtime.FamilyRuntime.read_call`: batch,
+  model family reads the call (:meth:`~attention_visual.families.interface.FamilyRuntime.read_call`: batch,
   token grid, timestep) and :class:`~.steps.PassClock` names its guidance passes and step (counting
   them where the pipeline does not say).
 * On every captured attention module, the hook points of the family's probe
-  (:class:`~attention_visual.families.runtime.Probe`): forward hooks on submodules (e.g.
+  (:class:`~attention_visual.families.interface.Probe`): forward hooks on submodules (e.g.
   ``attn2.norm_q`` / ``norm_k``, which receive the exact query and key the attention consumes) and
   forward pre-hooks with kwargs on the module itself (which see e.g. RoPE tables and masks).
 * A forward pre-hook on the text encoder sees the token ids the pipeline encodes, to check that

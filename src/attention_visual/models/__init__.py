@@ -41,9 +41,11 @@ try:
     VARIANTS = all_variants()
     """Every supported variant of every model family, by name (:func:`attention_visual.families.all_variants`)."""
 except ModuleNotFoundError:
-    from attention_visual.extras import require_extra
+    from attention_visual.extras import GENERATION_EXTRA, require_extra
 
-    require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
+    require_extra(
+        GENERATION_EXTRA, __name__
+    )  # one line naming the extra when torch, diffusers or transformers is missing
     raise
 
 __all__ = [

@@ -24,7 +24,7 @@ from typing import IO, Any
 import numpy as np
 
 from attention_visual.errors import AttentionDataError
-from attention_visual.extras import require_extra
+from attention_visual.extras import GENERATION_EXTRA, require_extra
 from attention_visual.storage.durable.atomic import atomic_write_text, atomic_write_with, is_temporary
 from attention_visual.storage.durable.integrity import FileDigest, check_file, digest_file
 from attention_visual.storage.files.layout import (
@@ -211,7 +211,7 @@ def _torch(what: str) -> Any:
     try:
         import torch
     except ModuleNotFoundError:
-        require_extra("wan", what)
+        require_extra(GENERATION_EXTRA, what)
         raise
     return torch
 
