@@ -28,11 +28,17 @@ EXPECTED = {
     "tiny-flf2v": (1, 16, True, ()),
     "tiny-vace": (1, 16, False, ()),
     "tiny-v2v": (1, 16, False, ()),
-    **{
-        m: (1, 16, False, ())
-        for m in ("tiny-cogvideox", "tiny-cogvideox-2b", "tiny-cogvideox1.5", "tiny-cogvideox-i2v")
-        + ("tiny-cogvideox1.5-i2v", "tiny-cogvideox-v2v", "tiny-cogvideox1.5-v2v")
-    },
+    **dict.fromkeys(
+        (
+            "tiny-cogvideox",
+            "tiny-cogvideox-2b",
+            "tiny-cogvideox1.5",
+            "tiny-cogvideox-i2v",
+            "tiny-cogvideox1.5-i2v",
+            "tiny-cogvideox-v2v",
+        ),
+        (1, 16, False, ()),
+    ),
 }
 
 

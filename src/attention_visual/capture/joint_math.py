@@ -51,8 +51,8 @@ from attention_visual.storage.schema.metadata import JOINT_ATTENTION_MODES
 log = logging.getLogger(__name__)
 
 TEXT_MODE, FULL_MODE = JOINT_ATTENTION_MODES
-"""``joint_attention: text``: the softmax renormalised over the prompt's text keys (comparable with Wan);
-``full``: the share of the model's whole softmax over text and video keys."""
+"""``joint_attention: text``: the softmax renormalised over the prompt's text keys (comparable with a
+cross-attention map); ``full``: the share of the model's whole softmax over text and video keys."""
 
 #: Fused kernels that never materialise ``[query × key]``; without one, :func:`_indicator_attention`
 #: falls back to the math kernel on query chunks small enough for :data:`_MATH_FALLBACK_BYTES`.

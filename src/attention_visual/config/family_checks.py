@@ -53,20 +53,6 @@ def check_generation(g: GenerationConfig, family: ModelFamily, variant: Variant 
             f"generation.height and generation.width must be {h} and {w} for {variant.name} (its learned position "
             f"embedding fixes the frame size), got {g.height} and {g.width}"
         )
-    if variant is not None and variant.whole_temporal_patches and family.accepts_frame_count(g.num_frames):
-        p = variant.latent_frames_per_token
-        if variant.frame_rule.latent_frames(g.num_frames) % p:
-            example = next(
-                n
-                for n in range(81, 200)
-                if family.accepts_frame_count(n) and variant.frame_rule.latent_frames(n) % p == 0
-            )
-            v.fail(
-                "generation.num_frames",
-                f"a count whose latent frames fill whole tokens ({p} latent frames each, no padding) for "
-                f"{variant.name} (e.g. {example})",
-                g.num_frames,
-            )
     if not family.accepts_frame_count(g.num_frames):
         v.fail(
             "generation.num_frames",

@@ -135,8 +135,6 @@ class Variant:
         frames_from_video: The pipeline call takes no ``num_frames`` (video-to-video: the input's length).
         default_fps: Frames per second of its videos when the config gives none (None: the family's
             :attr:`ModelFamily.default_fps`; e.g. CogVideoX 1.5 makes 16 fps videos, 1.0 8 fps).
-        whole_temporal_patches: The latent frames must fill whole tokens in time (``latent_frames_per_token``):
-            the pipeline does not pad them (CogVideoX 1.5 video-to-video).
         fixed_size: ``(height, width)``: the only frame size the model makes (a learned position embedding:
             CogVideoX-5b-I2V, 480 × 720), or None.
         checkpoints: Public diffusers checkpoints of this variant.
@@ -165,7 +163,6 @@ class Variant:
     expand_timesteps: bool = False
     frames_from_video: bool = False
     default_fps: int | None = None
-    whole_temporal_patches: bool = False
     fixed_size: tuple[int, int] | None = None
     checkpoints: tuple[str, ...] = ()
 

@@ -20,14 +20,12 @@ model id                   pipeline                                what it is
                                                                    channels (8 in), learned position embedding
 ``tiny-cogvideox1.5-i2v``  ``CogVideoXImageToVideoPipeline``       CogVideoX1.5-5B-I2V: as 1.5, 8 in, ``ofs`` embedding
 ``tiny-cogvideox-v2v``     ``CogVideoXVideoToVideoPipeline``       video-to-video on the ``tiny-cogvideox`` parts
-``tiny-cogvideox1.5-v2v``  ``CogVideoXVideoToVideoPipeline``       video-to-video on the ``tiny-cogvideox1.5`` parts
 =========================  ======================================  ==================================================
 
 They are listed with the other tiny models in :data:`~.tiny_variants.TINY_MODELS` (build them with
 :func:`~.tiny_variants.build_tiny_model`), with settings (:func:`cogvideox_settings`) that give a non-square
 token grid of 3 frames × 2 × 3: 32 × 48 pixels (16 px per token), 9 frames (3 latent frames), and for
-1.5 17 frames (5 latent frames, one padding frame in front: 6 latent frames, 3 token frames; its
-video-to-video takes 21 frames: 6 latent frames, no padding). The
+1.5 17 frames (5 latent frames, one padding frame in front: 6 latent frames, 3 token frames). The
 builders ignore ``flow_shift`` (CogVideoX's schedulers are not flow-matching; ``load_pipeline`` refuses one).
 
 Example:
@@ -189,13 +187,6 @@ def build_tiny_cogvideox_v2v(seed: int = 0, gain: float = DEFAULT_JOINT_ATTENTIO
     return _assemble("CogVideoXVideoToVideoPipeline", seed, transformer)
 
 
-def build_tiny_cogvideox15_v2v(
-    seed: int = 0, gain: float = DEFAULT_JOINT_ATTENTION_GAIN, flow_shift: Any = None
-) -> Any:
-    """Video-to-video on the ``tiny-cogvideox1.5`` parts (the input's latent count must be even: 21 frames)."""
-    return _assemble("CogVideoXVideoToVideoPipeline", seed, _transformer(seed + 1, gain, **_V15))
-
-
 #: ``(model id, variant, builder, inputs, num_frames)`` of every tiny CogVideoX model; the registry of all tiny
 #: models (:data:`~.tiny_variants.TINY_MODELS`) gives each the settings of :func:`cogvideox_settings`.
 TINY_COGVIDEOX: tuple[tuple[str, str, Callable[..., Any], tuple[str, ...], int], ...] = (
@@ -205,7 +196,6 @@ TINY_COGVIDEOX: tuple[tuple[str, str, Callable[..., Any], tuple[str, ...], int],
     ("tiny-cogvideox-i2v", "cogvideox-5b-i2v", build_tiny_cogvideox_i2v, ("image",), 9),
     ("tiny-cogvideox1.5-i2v", "cogvideox1.5-5b-i2v", build_tiny_cogvideox15_i2v, ("image",), 17),
     ("tiny-cogvideox-v2v", "cogvideox-v2v", build_tiny_cogvideox_v2v, ("video",), 9),
-    ("tiny-cogvideox1.5-v2v", "cogvideox1.5-v2v", build_tiny_cogvideox15_v2v, ("video",), 21),
 )
 
 
@@ -229,7 +219,6 @@ __all__ = [
     "TRANSFORMER_CONFIG",
     "build_tiny_cogvideox15",
     "build_tiny_cogvideox15_i2v",
-    "build_tiny_cogvideox15_v2v",
     "build_tiny_cogvideox_2b",
     "build_tiny_cogvideox_5b",
     "build_tiny_cogvideox_i2v",

@@ -22,7 +22,6 @@ EXPECTED = {
     "tiny-cogvideox-i2v": ("CogVideoXImageToVideoPipeline", 3, (3, 2, 3)),
     "tiny-cogvideox1.5-i2v": ("CogVideoXImageToVideoPipeline", 6, (3, 2, 3)),
     "tiny-cogvideox-v2v": ("CogVideoXVideoToVideoPipeline", 3, (3, 2, 3)),
-    "tiny-cogvideox1.5-v2v": ("CogVideoXVideoToVideoPipeline", 6, (3, 2, 3)),  # 21 frames: 6 latent, no padding
 }
 
 

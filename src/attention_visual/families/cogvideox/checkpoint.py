@@ -34,6 +34,7 @@ from attention_visual.families.cogvideox.facts import (
     T2V_PIPELINE,
     TEXT_LENGTH,
     V2V_PIPELINE,
+    V15_V2V_REFUSAL,
     VAE_SPATIAL_FACTOR,
     VARIANTS,
 )
@@ -104,8 +105,8 @@ def with_transformer_config(spec: CheckpointSpec, config: Mapping[str, Any]) -> 
 
 
 def tasks_of(spec: CheckpointSpec) -> tuple[str, ...]:
-    """The tasks ``spec``'s checkpoint can run, its default first."""
-    return _TASKS[spec.class_name]
+    """The tasks ``spec``'s checkpoint can run, its default first (no video-to-video on 1.5)."""
+    return tuple(t for t in _TASKS[spec.class_name] if not (spec.v15 and t == "v2v"))
 
 
 def pipeline_class_for(spec: CheckpointSpec, task: str = AUTO_TASK, source: str = "the checkpoint") -> str:
@@ -114,6 +115,8 @@ def pipeline_class_for(spec: CheckpointSpec, task: str = AUTO_TASK, source: str 
     Raises:
         ConfigError: ``task`` is unknown or the checkpoint cannot run it (names what it can run).
     """
+    if spec.v15 and (task == "v2v" or (task == AUTO_TASK and spec.class_name == V2V_PIPELINE)):
+        raise ConfigError(f"{source}: {V15_V2V_REFUSAL}")
     if task == AUTO_TASK:
         return spec.class_name
     if task not in TASK_PIPELINES:
@@ -130,7 +133,7 @@ def variant_for(spec: CheckpointSpec, task: str) -> Variant:
     if task == "i2v":
         name = "cogvideox1.5-5b-i2v" if spec.v15 else "cogvideox-5b-i2v"
     elif task == "v2v":
-        name = "cogvideox1.5-v2v" if spec.v15 else "cogvideox-v2v"
+        name = "cogvideox-v2v"
     else:
         name = "cogvideox1.5-5b" if spec.v15 else "cogvideox-5b" if spec.rope else "cogvideox-2b"
     # a sin-cos (2B) or learned (5B-I2V) position embedding is laid out for exactly TEXT_LENGTH text tokens

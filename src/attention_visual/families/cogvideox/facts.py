@@ -26,14 +26,15 @@ cogvideox-5b                CogVideoXPipeline                 yes   1     16    
 cogvideox-5b-i2v            CogVideoXImageToVideoPipeline     yes   1     16      8     exactly 226
 cogvideox1.5-5b             CogVideoXPipeline                 yes   2     16      16    226
 cogvideox1.5-5b-i2v         CogVideoXImageToVideoPipeline     yes   2     16      16    226
-cogvideox-v2v               CogVideoXVideoToVideoPipeline     any   1     16      8     as the checkpoint
-cogvideox1.5-v2v            CogVideoXVideoToVideoPipeline     yes   2     16      16    226
+cogvideox-v2v               CogVideoXVideoToVideoPipeline     any   1     16      8     as the 1.0 checkpoint
 ==========================  ================================  ====  ====  ======  ====  ===========
 
 *text keys*: a sin-cos (2B) or learned (5B-I2V) position embedding is laid out for exactly 226 text
 tokens; the RoPE models take any ``max_sequence_length``. CogVideoX-5b-I2V's learned embedding also
-fixes the frame size (480 × 720: ``fixed_size``, read from the checkpoint's ``transformer/config.json``);
-1.5 video-to-video needs an even latent count (``whole_temporal_patches``: that pipeline does not pad).
+fixes the frame size (480 × 720: ``fixed_size``, read from the checkpoint's ``transformer/config.json``).
+Video-to-video runs on the 1.0 checkpoints only: on 1.5 the pipeline needs an even latent count and its
+VAE then decodes every latent frame to 4 video frames (a 13-frame input gives 16 frames), which no frame
+rule of this family describes (:data:`V15_V2V_REFUSAL`).
 
 Example:
     >>> VARIANTS["cogvideox1.5-5b"].latent_frames_per_token, FAMILY.text.max_sequence_length
@@ -54,6 +55,12 @@ TEXT_LENGTH = 226
 T2V_PIPELINE = "CogVideoXPipeline"
 I2V_PIPELINE = "CogVideoXImageToVideoPipeline"
 V2V_PIPELINE = "CogVideoXVideoToVideoPipeline"
+
+V15_V2V_REFUSAL = (
+    "CogVideoX 1.5 video-to-video is not supported: the pipeline needs an even latent count, and its VAE then "
+    "decodes every latent frame to 4 video frames (13 input frames give 16), unlike the 4k+1 frames of the maps"
+)
+"""Why video-to-video on a CogVideoX 1.5 checkpoint is refused (one line)."""
 
 VAE_SPATIAL_FACTOR = 8
 """Video pixels per latent pixel (``AutoencoderKLCogVideoX``: 8× spatial; a token is 2 × 2 latent pixels)."""
@@ -86,10 +93,6 @@ VARIANTS: dict[str, Variant] = {
             "cogvideox-v2v", V2V_PIPELINE, "v2v", frames_from_video=True,
             checkpoints=("THUDM/CogVideoX-2b", "THUDM/CogVideoX-5b"),
         ),
-        _variant(
-            "cogvideox1.5-v2v", V2V_PIPELINE, "v2v", frames_from_video=True, whole_temporal_patches=True,
-            checkpoints=("THUDM/CogVideoX1.5-5B",), **_V15,
-        ),
     )
 }  # fmt: skip
 """Every supported variant by name, with the published checkpoints' facts."""
@@ -105,7 +108,6 @@ TINY_MODELS = {
     "tiny-cogvideox-i2v": "cogvideox-5b-i2v",
     "tiny-cogvideox1.5-i2v": "cogvideox1.5-5b-i2v",
     "tiny-cogvideox-v2v": "cogvideox-v2v",
-    "tiny-cogvideox1.5-v2v": "cogvideox1.5-v2v",
 }
 """The offline random-weight models of :mod:`attention_visual.models.tiny_cogvideox` and the variant each realises."""
 
@@ -134,5 +136,7 @@ __all__ = [
     "T2V_PIPELINE",
     "TEXT_LENGTH",
     "V2V_PIPELINE",
+    "V15_V2V_REFUSAL",
+    "VAE_SPATIAL_FACTOR",
     "VARIANTS",
 ]

@@ -31,7 +31,14 @@ from diffusers.models.embeddings import apply_rotary_emb
 from torch import nn
 
 from attention_visual.errors import CaptureError, ConfigError
-from attention_visual.families.cogvideox.facts import I2V_PIPELINE, T2V_PIPELINE, TEXT_LENGTH, V2V_PIPELINE, VARIANTS
+from attention_visual.families.cogvideox.facts import (
+    I2V_PIPELINE,
+    T2V_PIPELINE,
+    TEXT_LENGTH,
+    V2V_PIPELINE,
+    V15_V2V_REFUSAL,
+    VARIANTS,
+)
 from attention_visual.families.interface import (
     AttentionInputs,
     AttentionSite,
@@ -55,7 +62,7 @@ def describe_pipeline(pipe: Any) -> Variant:
     the frame size at the transformer's sample size.
 
     Raises:
-        CaptureError: The pipeline has no CogVideoX transformer.
+        CaptureError: The pipeline has no CogVideoX transformer, or is video-to-video on a 1.5 transformer.
     """
     cls = type(pipe).__name__
     model = getattr(pipe, "transformer", None)
@@ -68,8 +75,10 @@ def describe_pipeline(pipe: Any) -> Variant:
         name = "cogvideox1.5-5b" if v15 else "cogvideox-5b" if rope else "cogvideox-2b"
     elif cls == I2V_PIPELINE:
         name = "cogvideox1.5-5b-i2v" if v15 else "cogvideox-5b-i2v"
+    elif v15:
+        raise CaptureError(V15_V2V_REFUSAL)
     else:
-        name = "cogvideox1.5-v2v" if v15 else "cogvideox-v2v"
+        name = "cogvideox-v2v"
     spatial = int(getattr(pipe, "vae_scale_factor_spatial", 8))
     temporal = int(getattr(pipe, "vae_scale_factor_temporal", 4))
     learned = bool(config.get("use_learned_positional_embeddings", False))
