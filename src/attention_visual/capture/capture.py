@@ -108,7 +108,7 @@ class AttentionCapture:
             for (expert, t), found in zip(experts, located, strict=True)
         ]
         self.heads: int = models[0].sites[0].heads
-        self._block_names = tuple(models[0].sites[i].name for i in range(len(self.block_indices)))
+        self._block_names = tuple(site.name for site in models[0].sites)
         probe = runtime.probe(self.variant, image_map=self.settings.image_map)
         self._recorder = CaptureRecorder(
             self.settings,
