@@ -18,10 +18,8 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import torch
@@ -29,9 +27,7 @@ import torch
 from attention_visual.errors import ConfigError
 from attention_visual.families import read_model_index
 from attention_visual.families.registry import CheckpointSpec
-
-_CONFIG_PACKAGE = "attention_visual.models"
-_CONFIG_DIR = "configs"
+from attention_visual.models.architecture import architecture_names, shipped_config
 
 
 @dataclass(frozen=True)
@@ -69,23 +65,13 @@ class Architecture:
         return int(self.transformer["num_attention_heads"]) * int(self.transformer["attention_head_dim"])
 
 
-def architecture_names() -> tuple[str, ...]:
-    """The names of the shipped architectures, sorted."""
-    folder = resources.files(_CONFIG_PACKAGE).joinpath(_CONFIG_DIR)
-    return tuple(sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")))
-
-
 def load_architecture(name: str) -> Architecture:
     """Read the shipped architecture ``name`` (see :func:`architecture_names`).
 
     Raises:
         ConfigError: There is no such architecture (the message lists the names).
     """
-    names = architecture_names()
-    if name not in names:
-        raise ConfigError(f"unknown model config {name!r}; shipped: {', '.join(names)}")
-    text = resources.files(_CONFIG_PACKAGE).joinpath(_CONFIG_DIR, f"{name}.json").read_text(encoding="utf-8")
-    data = json.loads(text)
+    data = shipped_config(name)
     return Architecture(
         name=data["name"],
         hub_id=data["hub_id"],

@@ -143,3 +143,18 @@ def test_a_saved_5b_i2v_checkpoint_fixes_the_text_length_and_the_frame_size(tmp_
     assert (variant.name, variant.fixed_size, variant.text_length) == ("cogvideox-5b-i2v", (32, 48), 226)
     loaded = load_pipeline(str(tmp_path), device="cpu", local_files_only=True)
     assert type(loaded).__name__ == "CogVideoXImageToVideoPipeline"
+
+
+def test_the_public_checkpoints_are_known_offline_from_the_shipped_configs() -> None:
+    """Not downloaded: the configs shipped in attention_visual/models/configs give blocks, size and text length."""
+    from attention_visual.models.architecture import num_transformer_blocks
+
+    i2v = resolve_variant("THUDM/CogVideoX-5b-I2V", local_files_only=True)
+    assert (i2v.name, i2v.fixed_size, i2v.text_length) == ("cogvideox-5b-i2v", (480, 720), 226)
+    v15 = resolve_variant("THUDM/CogVideoX1.5-5B-I2V", local_files_only=True)
+    assert (v15.name, v15.latent_frames_per_token, v15.fixed_size, v15.text_length) == (
+        "cogvideox1.5-5b-i2v", 2, None, None,
+    )  # fmt: skip
+    assert resolve_variant("THUDM/CogVideoX-2b", "v2v", local_files_only=True).text_length == 226
+    assert num_transformer_blocks("THUDM/CogVideoX-5b") == 42
+    assert num_transformer_blocks("THUDM/CogVideoX-2b") == 30
