@@ -177,20 +177,12 @@ def read_call(
 
 # -- loading ----------------------------------------------------------------------------------------------
 def pipeline_class(class_name: str) -> Any:
-    """The diffusers class of a CogVideoX pipeline class name (imported where used)."""
-    if class_name == T2V_PIPELINE:
-        from diffusers.pipelines.cogvideo.pipeline_cogvideox import CogVideoXPipeline
+    """The diffusers class of a CogVideoX pipeline class name (its module imported only now)."""
+    if class_name not in (T2V_PIPELINE, I2V_PIPELINE, V2V_PIPELINE):
+        raise ValueError(f"{class_name} is not a CogVideoX pipeline class")
+    from diffusers.pipelines import cogvideo  # a lazy module: the attribute imports that class's module
 
-        return CogVideoXPipeline
-    if class_name == I2V_PIPELINE:
-        from diffusers.pipelines.cogvideo.pipeline_cogvideox_image2video import CogVideoXImageToVideoPipeline
-
-        return CogVideoXImageToVideoPipeline
-    if class_name == V2V_PIPELINE:
-        from diffusers.pipelines.cogvideo.pipeline_cogvideox_video2video import CogVideoXVideoToVideoPipeline
-
-        return CogVideoXVideoToVideoPipeline
-    raise ValueError(f"{class_name} is not a CogVideoX pipeline class")
+    return getattr(cogvideo, class_name)
 
 
 def from_pretrained(class_name: str, location: str, spec: Any, *, dtype: torch.dtype, local_files_only: bool) -> Any:
