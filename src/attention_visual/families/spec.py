@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-import regex
-
 from attention_visual.storage.schema.frames import FrameRule
 from attention_visual.storage.schema.metadata import ATTENTION_KINDS
 
@@ -47,8 +45,6 @@ CONDITIONING_KINDS = ("none", "first_frame", "reference")
 #: (Wan: the padded embedding is zeroed, so all padding keys are one repeated row, attended to);
 #: ``masked`` (a mask or bias removes them: LTX's -10000); ``attended`` (real, distinct keys: CogVideoX).
 PADDING_KINDS = ("identical_rows", "masked", "attended")
-
-_WHITESPACE = regex.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -78,7 +74,9 @@ class Cleaning:
 
 def collapse_whitespace(text: str) -> str:
     """Every whitespace run (``regex``'s ``\\s``) becomes one space; stripped."""
-    return str(_WHITESPACE.sub(" ", text)).strip()
+    import regex  # deferred: reading the families' facts cleans no text (regex caches the pattern)
+
+    return str(regex.sub(r"\s+", " ", text)).strip()
 
 
 @dataclass(frozen=True)
