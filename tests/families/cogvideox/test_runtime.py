@@ -158,3 +158,13 @@ def test_the_public_checkpoints_are_known_offline_from_the_shipped_configs() -> 
     assert resolve_variant("THUDM/CogVideoX-2b", "v2v", local_files_only=True).text_length == 226
     assert num_transformer_blocks("THUDM/CogVideoX-5b") == 42
     assert num_transformer_blocks("THUDM/CogVideoX-2b") == 30
+
+
+def test_the_prompt_is_226_tokens_by_default() -> None:
+    """``AttentionCapture(pipe, prompt)`` and the pipeline's own default ``max_sequence_length`` agree."""
+    pipe = pipe_of("tiny-cogvideox")
+    cap = AttentionCapture(pipe, MARKED)
+    assert len(cap.tokens.input_ids) == 226
+    with cap:
+        pipe(prompt=cap.prompt, num_inference_steps=1, height=32, width=48, num_frames=9, output_type="latent")
+    assert [r.pass_name for r in cap.records] == ["cond"]
