@@ -39,7 +39,7 @@ from attention_visual.storage.batch.manifest import (
     VideoRecord,
     write_manifest,
 )
-from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
+from attention_visual.storage.schema.frames import FrameRule, latent_to_video_frame_ranges
 
 GRID = (3, 2, 5)  # [frame, y, x]: non-square so a transposed axis cannot pass
 WIDTH, HEIGHT = 80, 32  # 16 px per cell of GRID
@@ -79,7 +79,7 @@ def make_metadata(
         aggregation_method="per_step" if step is not None else "mean_over_steps",
         video_dimensions=VideoDimensions(width=width, height=height, fps=fps, frames=4 * (frames - 1) + 1),
         token_grid=LatentGrid(frames=shape[-3], height=shape[-2], width=shape[-1]),
-        latent_to_video_frames=latent_to_video_frame_ranges(frames),
+        latent_to_video_frames=latent_to_video_frame_ranges(frames, FrameRule(4)),
         **extra,  # type: ignore[arg-type]
     )
 
