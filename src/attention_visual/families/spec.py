@@ -131,6 +131,10 @@ class Variant:
             off, the one item is ``cond``).
         expand_timesteps: ``timestep`` is given per video token (its largest entry is the step's).
         frames_from_video: The pipeline call takes no ``num_frames`` (video-to-video: the input's length).
+        default_fps: Frames per second of its videos when the config gives none (None: the family's
+            :attr:`ModelFamily.default_fps`; e.g. CogVideoX 1.5 makes 16 fps videos, 1.0 8 fps).
+        fixed_size: ``(height, width)``: the only frame size the model makes (a learned position embedding:
+            CogVideoX-5b-I2V, 480 × 720), or None.
         checkpoints: Public diffusers checkpoints of this variant.
     """
 
@@ -156,6 +160,8 @@ class Variant:
     batch_passes: tuple[str, ...] = ("uncond", "cond")
     expand_timesteps: bool = False
     frames_from_video: bool = False
+    default_fps: int | None = None
+    fixed_size: tuple[int, int] | None = None
     checkpoints: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -216,6 +222,8 @@ class ModelFamily:
         expert_names: The label of each expert in turn (``experts == 2``).
         block_counts: For each module list (``block_list``), the entry of the transformer's ``config.json``
             that counts its blocks (an integer, or a list whose length counts them).
+        flow_shift: Whether ``generation.flow_shift`` means something (a flow-matching scheduler whose
+            shift can be set: Wan); False: a config that sets it is refused (CogVideoX's DDIM/DPM).
         runtime: The module of its torch side (:class:`~attention_visual.families.runtime.FamilyRuntime`).
         checkpoints: The module that reads its checkpoints' ``model_index.json`` (no torch; see
             :class:`~attention_visual.families.registry.CheckpointRules`).
@@ -234,6 +242,7 @@ class ModelFamily:
     tiny_models: Mapping[str, str] = field(default_factory=dict)
     expert_names: tuple[str, ...] = ("high_noise", "low_noise")
     block_counts: Mapping[str, str] = field(default_factory=dict)
+    flow_shift: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", MappingProxyType(dict(self.variants)))
@@ -252,6 +261,11 @@ class ModelFamily:
         rules = {(v.temporal_factor, v.first_frame_alone) for v in self.variants.values()}
         if len(rules) != 1:
             raise ValueError(f"{self.name}: every variant must share one frame-count rule, got {sorted(rules)}")
+
+    def fps_of(self, variant: Variant | None = None) -> int:
+        """Frames per second of a variant's videos when the config gives none (the family's without a variant)."""
+        own = variant.default_fps if variant is not None else None
+        return own if own is not None else self.default_fps
 
     @property
     def pipeline_classes(self) -> tuple[str, ...]:

@@ -18,10 +18,8 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import torch
@@ -29,9 +27,7 @@ import torch
 from attention_visual.errors import ConfigError
 from attention_visual.families import read_model_index
 from attention_visual.families.registry import CheckpointSpec
-
-_CONFIG_PACKAGE = "attention_visual.models"
-_CONFIG_DIR = "configs"
+from attention_visual.models.architecture import architecture_names, shipped_config
 
 
 @dataclass(frozen=True)
@@ -60,18 +56,13 @@ class Architecture:
     @property
     def pixels_per_token(self) -> int:
         """Video pixels per token side: the VAE's spatial factor times the transformer's patch (16 or 32)."""
-        return int(self.vae["scale_factor_spatial"]) * int(self.transformer["patch_size"][1])
+        patch = self.transformer["patch_size"]  # (t, h, w), or one int for h and w
+        return int(self.vae["scale_factor_spatial"]) * int(patch[1] if isinstance(patch, list) else patch)
 
     @property
     def width(self) -> int:
         """The transformer's model width: heads × head dim (1536, 3072 or 5120)."""
         return int(self.transformer["num_attention_heads"]) * int(self.transformer["attention_head_dim"])
-
-
-def architecture_names() -> tuple[str, ...]:
-    """The names of the shipped architectures, sorted."""
-    folder = resources.files(_CONFIG_PACKAGE).joinpath(_CONFIG_DIR)
-    return tuple(sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")))
 
 
 def load_architecture(name: str) -> Architecture:
@@ -80,11 +71,7 @@ def load_architecture(name: str) -> Architecture:
     Raises:
         ConfigError: There is no such architecture (the message lists the names).
     """
-    names = architecture_names()
-    if name not in names:
-        raise ConfigError(f"unknown model config {name!r}; shipped: {', '.join(names)}")
-    text = resources.files(_CONFIG_PACKAGE).joinpath(_CONFIG_DIR, f"{name}.json").read_text(encoding="utf-8")
-    data = json.loads(text)
+    data = shipped_config(name)
     return Architecture(
         name=data["name"],
         hub_id=data["hub_id"],
@@ -113,7 +100,8 @@ def build_transformer(
         device: Where the parameters live; ``"meta"`` builds the shapes only, instantly.
 
     Returns:
-        A ``WanTransformer3DModel`` (or ``WanVACETransformer3DModel``) in eval mode.
+        The checkpoint's transformer class (``WanTransformer3DModel``, ``CogVideoXTransformer3DModel``, ...)
+        in eval mode.
 
     Raises:
         ConfigError: Unknown architecture or ``num_layers < 1``.
@@ -129,16 +117,11 @@ def build_transformer(
         if num_layers < 1:
             raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
         config["num_layers"] = num_layers
-    class_name = config.pop("_class_name")
-    if class_name == "WanVACETransformer3DModel":
-        from diffusers.models.transformers.transformer_wan_vace import WanVACETransformer3DModel
+    import diffusers  # deferred: the class named by the config, resolved by diffusers' lazy module
 
+    model_cls: Any = getattr(diffusers, config.pop("_class_name"))
+    if "vace_layers" in config:  # control blocks below num_layers only
         config["vace_layers"] = [i for i in config["vace_layers"] if i < config["num_layers"]] or [0]
-        model_cls: Any = WanVACETransformer3DModel
-    else:
-        from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
-
-        model_cls = WanTransformer3DModel
     if torch.device(device).type == "meta":  # shapes only: no weights drawn, nothing allocated
         with torch.device("meta"):
             model = model_cls.from_config(config)

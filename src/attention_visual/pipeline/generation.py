@@ -177,7 +177,7 @@ def generate_video(
     fmt = maps_format or a.storage_format
     maps_root = batch_dir / (PACKED_STORE if fmt == PACKED_FORMAT else ATTENTION_MAPS_DIR)
     variant = describe_pipeline(pipe)
-    fps = g.video_fps(family_of_variant(variant))
+    fps = g.video_fps(family_of_variant(variant), variant)
     inputs = pipeline_inputs(variant, job.inputs, num_frames=g.num_frames)
     if g.max_sequence_length is not None:  # else the pipeline's own default, which the capture takes too
         inputs["max_sequence_length"] = g.max_sequence_length
