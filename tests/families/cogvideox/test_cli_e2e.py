@@ -17,15 +17,16 @@ import pytest
 from attention_visual.analysis import open_batch
 from attention_visual.render.video_reader import probe_video
 from attention_visual.visualization import AttentionAnalyzer
-from pipeline.pipeline_support import REPO, batch_dirs, run_cli
+from pipeline.pipeline_support import REPO, batch_dirs
+from support.cli import run_main
 
 CONFIG = REPO / "configs" / "cogvideox_5b.yaml"
 TINY = ("--set", "generation.device=cpu", "--set", "generation.dtype=float32", "--set", "generation.height=32",
         "--set", "generation.width=48", "--set", "generation.num_inference_steps=2", "--no-progress")  # fmt: skip
 
 
-def generate(out: Path, *overrides: str, timeout: float = 600) -> Path:
-    done = run_cli("generate", str(CONFIG), "--set", f"output_dir={out}", *TINY, *overrides, timeout=timeout)
+def generate(out: Path, *overrides: str) -> Path:
+    done = run_main("generate", str(CONFIG), "--set", f"output_dir={out}", *TINY, *overrides)
     assert done.returncode == 0, done.stderr[-3000:]
     [batch] = batch_dirs(out)
     return batch
@@ -58,13 +59,13 @@ def test_cogvideox_1_5_batch_with_renders_report_stats_and_seeds(tmp_path: Path)
             assert meta.blocks == ("transformer_blocks.0.attn1", "transformer_blocks.1.attn1")
     assert "&lt;text&gt;" in (batch / "report" / "index.html").read_text(encoding="utf-8")
 
-    done = run_cli("stats", str(batch))
+    done = run_main("stats", str(batch))
     assert done.returncode == 0, done.stderr[-2000:]
     table = pd.read_parquet(batch / "analysis" / "stats.parquet")
     assert set(table.word) == {"dog", "beach", "<text>"} and set(table.video_id) == {
         v["video_id"] for v in manifest["videos"]
     }
-    done = run_cli("seeds", str(batch), "--word", "dog")
+    done = run_main("seeds", str(batch), "--word", "dog")
     assert done.returncode == 0, done.stderr[-2000:]
     assert probe_video(Path(done.stdout.strip().splitlines()[-1])).frames > 0
 
@@ -100,7 +101,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_created(
     tmp_path: Path, overrides: tuple[str, ...], message: str
 ) -> None:
     out = tmp_path / "out"
-    done = run_cli(
+    done = run_main(
         "generate", str(CONFIG), "--set", f"output_dir={out}", "--set", "generation.model_id=tiny-cogvideox",
         *TINY, *overrides,
     )  # fmt: skip
@@ -115,7 +116,7 @@ def test_an_unsupported_pipeline_names_the_supported_families(tmp_path: Path) ->
     folder.mkdir()
     (folder / "model_index.json").write_text(json.dumps({"_class_name": "LTXPipeline"}))
     out = tmp_path / "out"
-    done = run_cli(
+    done = run_main(
         "generate", str(CONFIG), "--set", f"output_dir={out}", "--set", f"generation.model_id={folder}", *TINY
     )
     assert done.returncode == 2

@@ -74,18 +74,18 @@ class FrameRule:
 
     def for_video(self, num_video_frames: int) -> FrameRule:
         """This rule for a video of ``num_video_frames`` frames: its real latent frames padded in front to fill
-        whole tokens (``latent_frames_per_token``), as CogVideoX 1.5's pipelines pad an odd latent count.
+        whole tokens (``latent_frames_per_cell``), as CogVideoX 1.5's pipelines pad an odd latent count.
 
-        >>> FrameRule(4, latent_frames_per_token=2).for_video(17).padding_latent_frames  # 5 latent frames
+        >>> FrameRule(4, latent_frames_per_cell=2).for_video(17).padding_latent_frames  # 5 latent frames
         1
         """
-        pad = -self.latent_frames(num_video_frames) % self.latent_frames_per_token
+        pad = -self.latent_frames(num_video_frames) % self.latent_frames_per_cell
         return dataclasses.replace(self, padding_latent_frames=pad)
 
     def for_unknown_video(self) -> FrameRule:
         """This rule when the video's frame count is unknown: one latent frame short of whole tokens, the
         padding of the published frame counts (CogVideoX 1.5: 16k+1 frames, an odd latent count)."""
-        return dataclasses.replace(self, padding_latent_frames=self.latent_frames_per_token - 1)
+        return dataclasses.replace(self, padding_latent_frames=self.latent_frames_per_cell - 1)
 
 
 def latent_frame_of_video_frame(n: int, rule: FrameRule) -> int:
