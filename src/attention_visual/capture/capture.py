@@ -47,7 +47,8 @@ class AttentionCapture:
     are laid out. With two experts both transformers are hooked and each step records which one produced
     it; where the pipeline gives no step index the capture counts steps and checks them against the
     scheduler; with ``image_map`` (models with an image branch) the pseudo-word ``<image>`` holds the
-    image branch's share.
+    image branch's share (on models with image keys in a joint softmax: the image tokens' share), with
+    ``glyph_map`` ``<glyph>`` the glyph tokens' share.
 
     Args:
         pipe: a diffusers pipeline of a supported family (e.g. ``WanPipeline``, ``WanImageToVideoPipeline``).
@@ -90,7 +91,9 @@ class AttentionCapture:
             max_sequence_length = self.variant.text_length or self.family.text.max_sequence_length
         self._check_fits(max_sequence_length, num_reference_images)
         self.num_reference_images = num_reference_images
-        self.tokens: TokenizedPrompt = tokenize_marked(pipe.tokenizer, self.marked, max_sequence_length)
+        self.tokens: TokenizedPrompt = tokenize_marked(
+            pipe.tokenizer, self.marked, max_sequence_length, self.family.text.template
+        )
         experts = runtime.experts(pipe, self.variant)
         self.block_list = self.settings.block_list or self.variant.capture_points[0]
         block_list = self.block_list
@@ -125,12 +128,17 @@ class AttentionCapture:
             self._recorder,
             self.tokens.input_ids,
             PassClock(
-                pipe, order_from_calls=v.pass_source == "call_order", guidance=v.guidance, batch_passes=v.batch_passes
+                pipe,
+                order_from_calls=v.pass_source == "call_order",
+                guidance=v.guidance,
+                batch_passes=v.batch_passes,
+                pass_names=dict(v.pass_names),
             ),
             runtime=runtime,
             variant=v,
             probe=probe,
             pad_token_id=getattr(pipe.tokenizer, "pad_token_id", None),
+            cut_tokens=self.tokens.cut,
         )
         self._entered = False
 
@@ -141,8 +149,10 @@ class AttentionCapture:
             raise CaptureError(
                 f"block_list={st.block_list!r} does not exist on {v.name}: it has {', '.join(v.capture_points)}"
             )
-        if st.image_map and not v.image_branch:
-            raise CaptureError(f"image_map needs a pipeline with an image branch; {v.name} has none")
+        if st.image_map and not v.has_image_map:
+            raise CaptureError(f"image_map needs a pipeline with an image branch or image keys; {v.name} has none")
+        if st.glyph_map and "glyph" not in v.key_groups:
+            raise CaptureError(f"glyph_map needs glyph keys (HunyuanVideo-1.5's byT5 tokens); {v.name} has none")
         if not v.joint and (st.joint_attention != "text" or st.text_share_map):
             what = f"joint_attention={st.joint_attention!r}" if st.joint_attention != "text" else "text_share_map"
             raise CaptureError(

@@ -3,9 +3,10 @@
 How a family's pipelines run guidance is data on its variant (:class:`~attention_visual.families.Variant`):
 
 * ``guidance="separate"``: one call per guidance pass. The pass is named by the pipeline's
-  ``cache_context("cond" | "uncond", ...)`` or, with ``pass_source="call_order"`` (no context at all),
-  by order: per step the prompt pass runs first, then (with classifier-free guidance, which
-  ``pipe.do_classifier_free_guidance`` says) the negative-prompt pass.
+  ``cache_context("cond" | "uncond", ...)`` (a pipeline whose guider names its passes otherwise, e.g.
+  ``pred_cond``/``pred_uncond``, maps them with the variant's ``pass_names``) or, with
+  ``pass_source="call_order"`` (no context at all), by order: per step the prompt pass runs first, then
+  (with classifier-free guidance, which ``pipe.do_classifier_free_guidance`` says) the negative-prompt pass.
 * ``guidance="batched"``: one call per step on a batch of passes (``batch_passes``, e.g.
   ``[uncond, cond]``; only ``cond`` when guidance is off); the context's name (``"cond_uncond"``) is not a pass.
 * ``guidance="distilled"``: one prompt pass per step.
@@ -16,11 +17,13 @@ call: its timestep must equal the scheduler's timestep of that step,
 ``scheduler.timesteps[-pipe.num_timesteps:][step]`` (a ``strength`` below 1 runs only the tail of the
 schedule, so the run's steps are the last ``num_timesteps``). Where ``timestep`` is given per token
 (``[batch, video_token]``; conditioning tokens carry a smaller one) the call's timestep is the largest
-entry, the denoising timestep.
+entry, the denoising timestep. A pipeline that casts the timestep to the model's dtype (HunyuanVideo-1.5:
+bfloat16) passes the scheduler's timestep rounded to that dtype; the step records the scheduler's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +67,8 @@ class PassClock:
         order_from_calls: no cache context is expected: passes are named by call order.
         guidance: ``"separate"``, ``"batched"`` or ``"distilled"`` (see the module docstring).
         batch_passes: ``batched``: the guidance pass of each batch item when guidance is on.
+        pass_names: ``{cache-context name: pass}`` where the pipeline does not name its passes
+            ``cond``/``uncond`` (other names are taken as they are).
     """
 
     def __init__(
@@ -73,11 +78,13 @@ class PassClock:
         order_from_calls: bool,
         guidance: str = "separate",
         batch_passes: tuple[str, ...] = ("uncond", "cond"),
+        pass_names: Mapping[str, str] | None = None,
     ) -> None:
         self.pipe = pipe
         self.order_from_calls = order_from_calls
         self.guidance = guidance
         self.batch_passes = batch_passes
+        self.pass_names = dict(pass_names or {})
         self._next_step = 0  # the step of the next prompt pass
         self._last: tuple[str, int] | None = None
         self._cache: tuple[Any, Any, int, list[float], list[float]] | None = None
@@ -137,11 +144,12 @@ class PassClock:
                     "use a new AttentionCapture for every pipeline call"
                 )
             expected = float(timesteps[step])  # a Python float: no device read-back
-            if t != expected:
+            if t != expected and (timestep is None or t != _rounded(expected, timestep.dtype)):
                 raise CaptureError(
                     f"step {step} ({name} pass) ran at timestep {t:g} but the scheduler's step {step} is at "
                     f"{expected:g}: the pipeline did not run its steps in order (interrupted or custom loop?)"
                 )
+            t = expected
         sigma = getattr(context, "sigma", None) if context is not None else None
         if sigma is None and sigmas is not None and step < len(sigmas):
             sigma = float(sigmas[step])
@@ -170,12 +178,17 @@ class PassClock:
 
     def _name(self, context: Any | None) -> str:
         if context is not None:
-            return str(context.name)
+            return self.pass_names.get(str(context.name), str(context.name))
         # call order: a prompt pass, then a negative-prompt pass when guidance is on
         cfg = bool(getattr(self.pipe, "do_classifier_free_guidance", False))
         if cfg and self._last is not None and self._last[0] == "cond" and self._last[1] == self._next_step - 1:
             return "uncond"
         return "cond"
+
+
+def _rounded(value: float, dtype: torch.dtype) -> float:
+    """``value`` as a tensor of ``dtype`` holds it (a CPU scalar: no device work)."""
+    return float(torch.tensor(value, dtype=torch.float64).to(dtype).item())
 
 
 __all__ = ["PassClock", "PassInfo", "denoising_timestep"]

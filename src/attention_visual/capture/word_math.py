@@ -10,7 +10,8 @@ is what the family's measure says (:class:`~attention_visual.families.interface.
 * ``"joint"`` (:func:`joint_word_maps`): one softmax over text and video keys
   (:func:`~.joint_math.joint_word_attention`): ``settings.joint_attention`` says whether a map is
   renormalised over the text keys (``text``) or the share of the whole softmax (``full``);
-  ``settings.text_share_map`` adds ``<text>``; ``text_keys`` and ``key_bias`` come from the family.
+  ``settings.text_share_map`` adds ``<text>``, ``key_shares`` the shares of further key groups (``<image>``,
+  ``<glyph>``); ``text_keys``, the groups and ``key_bias`` come from the family.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class WordQuery:
         extras: What a family's math needs besides (documented by the family).
         text_padding: How the model's padding keys behave (the family's ``text.padding``:
             ``identical_rows`` | ``masked`` | ``attended``).
+        key_shares: ``joint``: ``(start, stop)`` of further key groups whose share of the whole softmax is
+            appended after the words (and ``<text>``), one map each.
     """
 
     query: torch.Tensor
@@ -62,10 +65,12 @@ class WordQuery:
     key_bias: torch.Tensor | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)
     text_padding: str = "attended"
+    key_shares: tuple[tuple[int, int], ...] = ()
 
 
 WordMath = Callable[[WordQuery], torch.Tensor]
-"""``[head, map, video_token]`` float32: the words' maps, then ``<text>`` with ``text_share_map``."""
+"""``[head, map, video_token]`` float32: the words' maps, then ``<text>`` with ``text_share_map``, then the
+``key_shares``."""
 
 
 def cross_word_maps(q: WordQuery) -> torch.Tensor:
@@ -74,8 +79,8 @@ def cross_word_maps(q: WordQuery) -> torch.Tensor:
     ``identical_rows`` padding is folded into one key (exact); ``attended`` padding keys are distinct keys
     of the softmax (``padding: include``) or left out (``exclude``: renormalised over the real ones).
     """
-    if q.key_bias is not None:
-        raise CaptureError("the cross-attention math takes no key mask; this model's measure gave one")
+    if q.key_bias is not None or q.key_shares:
+        raise CaptureError("the cross-attention math takes no key mask or key groups; this model's measure gave one")
     exclude = q.settings.padding == "exclude"
     n_keys = q.key.shape[0]
     real = q.num_real_keys if exclude or q.text_padding == "identical_rows" else n_keys
@@ -115,9 +120,10 @@ def joint_word_maps(q: WordQuery) -> torch.Tensor:
         key_bias=q.key_bias,
         mode=q.settings.joint_attention,
         text_share=q.settings.text_share_map,
+        key_shares=q.key_shares,
         token_reduction=q.settings.token_reduction,
         chunk_size=q.settings.query_chunk_size,
-    )  # [head, word (+ <text>), video_token]
+    )  # [head, word (+ <text>) (+ key shares), video_token]
 
 
 WORD_MATH: dict[str, WordMath] = {"cross": cross_word_maps, "joint": joint_word_maps}

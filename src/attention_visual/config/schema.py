@@ -223,6 +223,8 @@ class AttentionAnalysisConfig(_Section):
             whole softmax. ``"full"`` on a cross-attention family is an error.
         text_share_map: Joint-attention models only: also store the pseudo-word ``<text>``, per grid cell (video
             query) the fraction of its attention that goes to the prompt's text keys.
+        glyph_map: Models with glyph keys only (HunyuanVideo-1.5): also store the pseudo-word ``<glyph>``, per
+            grid cell the fraction of its attention that goes to the byT5 tokens of the prompt's quoted text.
         visualization_params: How maps are rendered.
     """
 
@@ -250,6 +252,7 @@ class AttentionAnalysisConfig(_Section):
     block_list: str | None = field(default=None, metadata=_check(limits.BLOCK_LIST))
     joint_attention: str = field(default="text", metadata=_check(limits.JOINT_ATTENTION))
     text_share_map: bool = field(default=False, metadata=_check(limits.FLAG))
+    glyph_map: bool = field(default=False, metadata=_check(limits.FLAG))
     visualization_params: VisualizationParams = field(
         default_factory=VisualizationParams, metadata=_section(VisualizationParams)
     )

@@ -34,6 +34,7 @@ from attention_visual.families.spec import (
     PADDING_KINDS,
     Cleaning,
     ModelFamily,
+    PromptTemplate,
     TextSide,
     Variant,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "PADDING_KINDS",
     "Cleaning",
     "ModelFamily",
+    "PromptTemplate",
     "TextSide",
     "Variant",
     "all_tasks",

@@ -25,6 +25,8 @@ MEASURE_KINDS = ("words", "image_share")
 #: :attr:`AttentionInputs.kind`: which word math runs (``cross``: softmax over the text keys;
 #: ``joint``: one softmax over text and video keys, of which ``text_keys`` are the prompt's).
 MATH_KINDS = ("cross", "joint")
+#: The slot under which a site's measures find :attr:`TransformerCall.facts` of the call in flight.
+CALL_FACTS_SLOT = "transformer_call"
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ class AttentionInputs:
         key_bias: ``[batch, key]`` float added to every query's logits as the model adds it (a mask as
             0 / -10000 or 0 / -inf), or None.
         extras: Anything else a family's math needs (documented by the family).
+        key_groups: ``joint``: named groups of keys besides the text keys (``"image"``, ``"glyph"``: slices of
+            ``key``), whose share of the whole softmax the pseudo-words ``<image>`` and ``<glyph>`` hold.
     """
 
     kind: str
@@ -129,6 +133,7 @@ class AttentionInputs:
     text_keys: slice | None = None
     key_bias: torch.Tensor | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)
+    key_groups: Mapping[str, slice] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in MATH_KINDS:
@@ -156,12 +161,15 @@ class TransformerCall:
         timestep: The ``timestep`` argument (``[batch]`` or per token), or None.
         drop_leading_frames: Map frames at the front that are no video position (padding latent frames):
             cut off every map of this call.
+        facts: What the family's measures need to know about the call (e.g. where the prompt's keys lie
+            in the joint sequence); handed to them in each site's slots under :data:`CALL_FACTS_SLOT`.
     """
 
     batch: int
     grid: tuple[int, int, int]
     timestep: torch.Tensor | None
     drop_leading_frames: int = 0
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
 
 class FamilyRuntime(Protocol):
@@ -208,8 +216,12 @@ class FamilyRuntime(Protocol):
         """Put the components in ``dtype`` (or the dtype the family advises for each)."""
         ...
 
+    # optional: ``adapt_call(pipe, variant, kwargs) -> kwargs`` (see runtime.call_arguments): the batch's
+    # pipeline-call arguments in the form this family's pipelines take them (where they differ).
+
 
 __all__ = [
+    "CALL_FACTS_SLOT",
     "HOOK_MOMENTS",
     "MATH_KINDS",
     "MEASURE_KINDS",

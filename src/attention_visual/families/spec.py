@@ -80,6 +80,37 @@ def collapse_whitespace(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class PromptTemplate:
+    """A chat template the pipeline wraps the prompt in, and the template tokens it cuts off the text keys.
+
+    The pipeline renders ``[{"role": "system", "content": system_message}, {"role": "user", "content":
+    prompt}]`` with its tokenizer's own chat template (``add_generation_prompt``), tokenizes the text without
+    special tokens (the template writes them), padded to ``max_sequence_length + cut`` tokens, encodes it and
+    cuts the first ``cut`` tokens (the template before the prompt) off the encoder's output: the text keys
+    are the prompt's tokens, the template's tail and the padding (HunyuanVideo-1.5: 108 tokens cut).
+
+    Attributes:
+        system_message: The system message, exactly as the pipeline writes it (whitespace included: the
+            cut counts its tokens).
+        cut: Template tokens cut off the front of the encoder's output.
+        add_generation_prompt: The template ends with the assistant's turn header.
+        empty_prompt: What the pipeline puts in the user message for an empty prompt.
+    """
+
+    system_message: str
+    cut: int
+    add_generation_prompt: bool = True
+    empty_prompt: str = " "
+
+    def messages(self, prompt: str) -> list[dict[str, str]]:
+        """The chat the pipeline renders for ``prompt``."""
+        return [
+            {"role": "system", "content": self.system_message},
+            {"role": "user", "content": prompt or self.empty_prompt},
+        ]
+
+
+@dataclass(frozen=True)
 class TextSide:
     """How a family's pipelines turn the prompt into text keys.
 
@@ -89,6 +120,8 @@ class TextSide:
         max_sequence_limit: The largest ``max_sequence_length`` the text encoder takes (None: no limit).
         padding: How the keys after the real tokens behave (one of :data:`PADDING_KINDS`).
         encoder: The pipeline component whose call shows the token ids (a forward pre-hook checks them).
+        template: The chat template the prompt is wrapped in, with the template tokens cut off the text keys
+            (None: the prompt is tokenized alone, special tokens added).
     """
 
     cleaning: Cleaning = Cleaning()
@@ -96,6 +129,7 @@ class TextSide:
     max_sequence_limit: int | None = None
     padding: str = "attended"
     encoder: str = "text_encoder"
+    template: PromptTemplate | None = None
 
     def __post_init__(self) -> None:
         _choose("TextSide.padding", self.padding, PADDING_KINDS)
@@ -136,6 +170,14 @@ class Variant:
         fixed_size: ``(height, width)``: the only frame size the model makes (a learned position embedding:
             CogVideoX-5b-I2V, 480 × 720), or None.
         checkpoints: Public diffusers checkpoints of this variant.
+        pass_names: ``(cache-context name, pass)`` pairs: how the pipeline's ``cache_context`` names the
+            guidance passes, where it does not call them ``cond``/``uncond`` (HunyuanVideo-1.5's guider:
+            ``pred_cond``/``pred_uncond``); other names are taken as they are.
+        key_groups: Joint attention: named groups of keys besides the prompt's text keys whose share of the
+            softmax a pseudo-word can hold (``"image"``: ``<image>``, ``"glyph"``: ``<glyph>``); the family's
+            measure says where they lie in each call.
+        frame_sizes: ``(height, width)`` pairs: the only frame sizes the model makes (empty: any multiple of
+            ``pixels_per_cell``; HunyuanVideo-1.5 image-to-video makes the sizes of its resolution buckets).
     """
 
     name: str
@@ -163,6 +205,9 @@ class Variant:
     default_fps: int | None = None
     fixed_size: tuple[int, int] | None = None
     checkpoints: tuple[str, ...] = ()
+    pass_names: tuple[tuple[str, str], ...] = ()
+    key_groups: tuple[str, ...] = ()
+    frame_sizes: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         for label, value, choices in (
@@ -182,6 +227,11 @@ class Variant:
     def joint(self) -> bool:
         """Whether text and video keys share one softmax (``joint_dual`` or ``joint_single``)."""
         return self.attention_kind != "cross"
+
+    @property
+    def has_image_map(self) -> bool:
+        """Whether ``<image>`` can be recorded: an image branch (Wan) or image keys in the joint softmax."""
+        return self.image_branch or "image" in self.key_groups
 
     def block_name(self, index: int, block_list: str | None = None) -> str:
         """The name of block ``index``'s captured attention (``blocks.7.attn2``), used in metadata and filters."""
@@ -333,6 +383,7 @@ __all__ = [
     "STEP_SOURCES",
     "Cleaning",
     "ModelFamily",
+    "PromptTemplate",
     "TextSide",
     "Variant",
     "collapse_whitespace",

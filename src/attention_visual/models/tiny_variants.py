@@ -20,6 +20,7 @@ model id               what it is
 ``tiny-vace``          ``WanVACEPipeline`` + ``WanVACETransformer3DModel`` (3 blocks, ``vace_layers`` [0, 2])
 ``tiny-v2v``           ``WanVideoToVideoPipeline`` (the tiny T2V parts)
 ``tiny-cogvideox*``    the CogVideoX variants (5B, 2B, 1.5, I2V, 1.5 I2V, V2V), see :mod:`.tiny_cogvideox`
+``tiny-hunyuan15*``    HunyuanVideo-1.5 text- and image-to-video, see :mod:`.tiny_hunyuan15`
 =====================  ====================================================================================
 
 :data:`TINY_MODELS` holds, for every id, its builder and generation settings on a non-square grid;
@@ -53,6 +54,7 @@ from attention_visual.errors import ConfigError
 from attention_visual.families import tiny_model_variant
 from attention_visual.models.tiny import DEFAULT_CROSS_ATTENTION_GAIN, TINY_DEFAULTS, TINY_MODEL_ID, TinySettings
 from attention_visual.models.tiny_cogvideox import TINY_COGVIDEOX, cogvideox_settings
+from attention_visual.models.tiny_hunyuan15 import TINY_HUNYUAN15, hunyuan15_settings
 from attention_visual.models.tiny_parts import (
     CLIP_IMAGE_SIZE,
     CLIP_WIDTH,
@@ -65,6 +67,8 @@ from attention_visual.models.tiny_parts import (
     tiny_transformer,
     tiny_vae_5b,
 )
+from attention_visual.models.tiny_qwen_tokenizer import build_tiny_qwen_tokenizer
+from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +83,7 @@ class TinyModel(TinySettings):
         height, width, num_frames, num_inference_steps, guidance_scale, max_sequence_length:
             Generation settings on a non-square token grid (3 latent frames × 2 × 3 tokens).
         frames_from_video: The call takes no ``num_frames`` (video-to-video: the input video's length).
+        tokenizer: Builds its tokenizer alone (the prompt check before a model loads).
     """
 
     model_id: str
@@ -86,6 +91,7 @@ class TinyModel(TinySettings):
     builder: Callable[[int, float, float], Any]
     inputs: tuple[str, ...] = ()
     frames_from_video: bool = False
+    tokenizer: Callable[[], Any] = build_tiny_tokenizer
 
     def call_kwargs(self) -> dict[str, Any]:
         """The settings as keyword arguments of the pipeline call (inputs not included)."""
@@ -262,6 +268,13 @@ TINY_MODELS: dict[str, TinyModel] = {
             )
             for model_id, variant, builder, inputs, num_frames in TINY_COGVIDEOX
         ),
+        *(
+            TinyModel(
+                model_id=model_id, variant=variant, builder=builder, inputs=inputs,
+                tokenizer=build_tiny_qwen_tokenizer, **hunyuan15_settings(),
+            )
+            for model_id, variant, builder, inputs in TINY_HUNYUAN15
+        ),
     )
 }  # fmt: skip
 """Every tiny model id (``"tiny"`` included) with its builder and settings."""
@@ -290,6 +303,18 @@ def build_tiny_model(
     if spec is None:
         raise ConfigError(f"unknown tiny model {model_id!r}; choose one of: {', '.join(TINY_MODEL_IDS)}")
     return spec.build(seed, cross_attention_gain=cross_attention_gain, flow_shift=flow_shift)
+
+
+def tiny_tokenizer(model_id: str) -> Any:
+    """The tokenizer of tiny model ``model_id``, built alone (no model).
+
+    Raises:
+        ConfigError: ``model_id`` is not a tiny model id.
+    """
+    spec = TINY_MODELS.get(model_id)
+    if spec is None:
+        raise ConfigError(f"unknown tiny model {model_id!r}; choose one of: {', '.join(TINY_MODEL_IDS)}")
+    return spec.tokenizer()
 
 
 def tiny_image(height: int, width: int, seed: int = 0) -> Image.Image:
@@ -331,4 +356,5 @@ __all__ = [
     "is_tiny_model_id",
     "tiny_image",
     "tiny_inputs",
+    "tiny_tokenizer",
 ]

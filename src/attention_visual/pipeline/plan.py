@@ -141,7 +141,7 @@ def plan_batch(config: Config) -> list[VideoJob]:
     family = config.generation.family  # its prompt cleaning (None: not known offline, the default family's)
     cleaning = family.text.cleaning if family is not None else None
     a = config.attention_analysis
-    pseudo = pseudo_words(text_share_map=a.text_share_map, image_map=a.image_map)
+    pseudo = pseudo_words(text_share_map=a.text_share_map, image_map=a.image_map, glyph_map=a.glyph_map)
     for p, text in enumerate(config.prompts, start=1):
         prompt = parse_prompt(text, cleaning)
         inputs = config.inputs_of(p - 1)
