@@ -97,6 +97,7 @@ class AttentionCapture:
         experts = runtime.experts(pipe, self.variant)
         self.block_list = self.settings.block_list or self.variant.capture_points[0]
         block_list = self.block_list
+        self.variant = self.variant.for_block_list(block_list)  # that module list's attention kind
         located = [runtime.locate(t, self.variant, block_list) for _, t in experts]
         n_blocks = len(located[0])
         if any(len(found) != n_blocks for found in located):

@@ -9,7 +9,9 @@ How a family's pipelines run guidance is data on its variant (:class:`~attention
   (with classifier-free guidance, which ``pipe.do_classifier_free_guidance`` says) the negative-prompt pass.
 * ``guidance="batched"``: one call per step on a batch of passes (``batch_passes``, e.g.
   ``[uncond, cond]``; only ``cond`` when guidance is off); the context's name (``"cond_uncond"``) is not a pass.
-* ``guidance="distilled"``: one prompt pass per step.
+* ``guidance="distilled"``: guidance is an input of the model, so a step is one prompt pass; a
+  negative-prompt pass runs only where the pipeline is asked for one (HunyuanVideo's ``true_cfg_scale > 1``
+  with a negative prompt), named as with ``separate``.
 
 The step index comes from the context (``step_index=i``) where the pipeline gives it; else
 :class:`PassClock` counts: the *n*-th prompt pass (or call) is step *n*. The count is checked on every
@@ -164,9 +166,9 @@ class PassClock:
         ``do_classifier_free_guidance`` to ask, and its ``guidance_scale`` changes during the loop with
         ``use_dynamic_cfg``); without a timestep the pipeline's ``do_classifier_free_guidance`` says.
         """
-        if self.guidance != "separate":
+        if self.guidance == "batched":
             batch = int(timestep.shape[0]) if timestep is not None and timestep.ndim else None
-            cfg = self.guidance == "batched" and (
+            cfg = (
                 batch == len(self.batch_passes)
                 if batch is not None
                 else bool(getattr(self.pipe, "do_classifier_free_guidance", False))

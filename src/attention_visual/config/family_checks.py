@@ -85,7 +85,8 @@ def check_analysis(a: AttentionAnalysisConfig, family: ModelFamily, variant: Var
 
     Raises:
         ConfigError: ``joint_attention: full`` or ``text_share_map`` on a cross-attention family (or variant);
-            ``glyph_map`` on a family (or variant) without glyph keys.
+            ``glyph_map`` on a family (or variant) without glyph keys; ``guidance_pass`` other than ``cond`` on
+            a guidance-distilled family (or variant), whose batch runs the prompt pass only.
     """
     joint = variant.joint if variant is not None else family.joint
     who = f"{family.title}" if variant is None else f"{family.title} ({variant.name})"
@@ -101,6 +102,12 @@ def check_analysis(a: AttentionAnalysisConfig, family: ModelFamily, variant: Var
             f"{who} has cross-attention, where all attention goes to text: set it to false"
         )
     variants = (variant,) if variant is not None else tuple(family.variants.values())
+    if a.guidance_pass != "cond" and all(v.guidance == "distilled" for v in variants):
+        raise ConfigError(
+            f"attention_analysis.guidance_pass {a.guidance_pass!r} needs a negative-prompt pass; {who} is "
+            "guidance-distilled (generation.guidance_scale is an input of the model) and a batch runs its prompt "
+            "pass only: set it to cond"
+        )
     if a.glyph_map and not any("glyph" in v.key_groups for v in variants):
         raise ConfigError(
             f"attention_analysis.glyph_map needs glyph keys (the byT5 tokens of quoted text, HunyuanVideo-1.5); "

@@ -22,13 +22,14 @@ from typing import Any, Protocol, cast
 
 from attention_visual.errors import ConfigError
 from attention_visual.families.cogvideox import FAMILY as COGVIDEOX
+from attention_visual.families.hunyuan10 import FAMILY as HUNYUAN10
 from attention_visual.families.hunyuan15 import FAMILY as HUNYUAN15
 from attention_visual.families.spec import AUTO_TASK, ModelFamily, Variant
 from attention_visual.families.wan import FAMILY as WAN
 
 log = logging.getLogger(__name__)
 
-FAMILIES: tuple[ModelFamily, ...] = (WAN, COGVIDEOX, HUNYUAN15)
+FAMILIES: tuple[ModelFamily, ...] = (WAN, COGVIDEOX, HUNYUAN15, HUNYUAN10)
 """The supported families; the first is the default (its ``default_checkpoint`` is the config's default)."""
 
 _BY_NAME = {f.name: f for f in FAMILIES}

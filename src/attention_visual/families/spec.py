@@ -23,7 +23,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 from attention_visual.storage.schema.frames import FrameRule
 from attention_visual.storage.schema.metadata import ATTENTION_KINDS
@@ -31,8 +31,10 @@ from attention_visual.storage.schema.metadata import ATTENTION_KINDS
 #: ``generation.pipeline``: the checkpoint's own pipeline class (any other value is a family's task).
 AUTO_TASK = "auto"
 #: How classifier-free guidance runs: ``separate`` (a prompt pass, then a negative-prompt pass: Wan),
-#: ``batched`` (one transformer call on ``[uncond, cond]``: CogVideoX, LTX) or ``distilled`` (the prompt
-#: pass only; guidance is an input of the model).
+#: ``batched`` (one transformer call on ``[uncond, cond]``: CogVideoX, LTX) or ``distilled`` (guidance is an
+#: input of the model: the prompt pass only, and a separate negative-prompt pass only where the pipeline call
+#: asks for true classifier-free guidance, e.g. HunyuanVideo's ``true_cfg_scale``; the batch runs the prompt
+#: pass only).
 GUIDANCE_MODES = ("separate", "batched", "distilled")
 #: Where the step index comes from: the pipeline's ``cache_context(..., step_index=i)``, or counted.
 STEP_SOURCES = ("cache_context", "counted")
@@ -102,12 +104,53 @@ class PromptTemplate:
     add_generation_prompt: bool = True
     empty_prompt: str = " "
 
+    #: The chat template writes the special tokens itself: the tokenizer adds none.
+    add_special_tokens: ClassVar[bool] = False
+
     def messages(self, prompt: str) -> list[dict[str, str]]:
         """The chat the pipeline renders for ``prompt``."""
         return [
             {"role": "system", "content": self.system_message},
             {"role": "user", "content": prompt or self.empty_prompt},
         ]
+
+
+@dataclass(frozen=True)
+class FormatTemplate:
+    """A template string the pipeline fills with the prompt, and the template tokens it cuts off the text keys.
+
+    The pipeline tokenizes ``text.format(prompt)`` with the tokenizer's own special tokens (a leading BOS),
+    padded to ``max_sequence_length + cut`` tokens, encodes it and cuts the first ``cut`` tokens (BOS and the
+    template before the prompt) off the encoder's output and mask: the text keys are the prompt's tokens, the
+    template's tail and the padding (HunyuanVideo: 95 tokens cut).
+
+    Attributes:
+        text: The template, with one ``{}`` where the prompt goes.
+        cut: Tokens cut off the front of the encoder's output (``crop_start``).
+
+    Example:
+        >>> FormatTemplate("<s>{}</s>", 1).parts()
+        ('<s>', '</s>')
+    """
+
+    text: str
+    cut: int
+
+    #: The tokenizer adds its special tokens (the BOS the cut counts), unlike a chat template.
+    add_special_tokens: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        if self.text.count("{}") != 1 or self.text.replace("{}", "").count("{") or self.cut < 0:
+            raise ValueError("FormatTemplate.text must hold exactly one {} and no other brace; cut must be >= 0")
+
+    def parts(self) -> tuple[str, str]:
+        """``(prefix, suffix)``: the text before and after the prompt."""
+        prefix, suffix = self.text.split("{}")
+        return prefix, suffix
+
+
+Template = PromptTemplate | FormatTemplate
+"""How a family's pipeline wraps the prompt before encoding it (a chat, or a template string)."""
 
 
 @dataclass(frozen=True)
@@ -120,8 +163,8 @@ class TextSide:
         max_sequence_limit: The largest ``max_sequence_length`` the text encoder takes (None: no limit).
         padding: How the keys after the real tokens behave (one of :data:`PADDING_KINDS`).
         encoder: The pipeline component whose call shows the token ids (a forward pre-hook checks them).
-        template: The chat template the prompt is wrapped in, with the template tokens cut off the text keys
-            (None: the prompt is tokenized alone, special tokens added).
+        template: The chat template or template string the prompt is wrapped in, with the template tokens cut off
+            the text keys (None: the prompt is tokenized alone, special tokens added).
     """
 
     cleaning: Cleaning = Cleaning()
@@ -129,7 +172,7 @@ class TextSide:
     max_sequence_limit: int | None = None
     padding: str = "attended"
     encoder: str = "text_encoder"
-    template: PromptTemplate | None = None
+    template: Template | None = None
 
     def __post_init__(self) -> None:
         _choose("TextSide.padding", self.padding, PADDING_KINDS)
@@ -178,6 +221,9 @@ class Variant:
             measure says where they lie in each call.
         frame_sizes: ``(height, width)`` pairs: the only frame sizes the model makes (empty: any multiple of
             ``pixels_per_cell``; HunyuanVideo-1.5 image-to-video makes the sizes of its resolution buckets).
+        stream_kinds: ``(capture point, attention kind)`` pairs for module lists whose attention is of another
+            kind than ``attention_kind`` (HunyuanVideo: ``single_transformer_blocks`` are ``joint_single``);
+            :meth:`for_block_list` gives the variant as one module list's capture sees it.
     """
 
     name: str
@@ -208,8 +254,13 @@ class Variant:
     pass_names: tuple[tuple[str, str], ...] = ()
     key_groups: tuple[str, ...] = ()
     frame_sizes: tuple[tuple[int, int], ...] = ()
+    stream_kinds: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        for point, kind in self.stream_kinds:
+            _choose(f"Variant.stream_kinds[{point!r}]", kind, ATTENTION_KINDS)
+            if point not in self.capture_points:
+                raise ValueError(f"Variant.stream_kinds names {point!r}, not one of {self.capture_points}")
         for label, value, choices in (
             ("conditioning", self.conditioning, CONDITIONING_KINDS),
             ("attention_kind", self.attention_kind, ATTENTION_KINDS),
@@ -232,6 +283,18 @@ class Variant:
     def has_image_map(self) -> bool:
         """Whether ``<image>`` can be recorded: an image branch (Wan) or image keys in the joint softmax."""
         return self.image_branch or "image" in self.key_groups
+
+    def for_block_list(self, block_list: str) -> Variant:
+        """The variant as a capture of ``block_list`` sees it: that module list's attention kind.
+
+        Example:
+            >>> v = Variant("v", "f", "P", "t2v", ("dual", "single"), "attn", attention_kind="joint_dual",
+            ...             stream_kinds=(("single", "joint_single"),))
+            >>> v.for_block_list("single").attention_kind, v.for_block_list("dual").attention_kind
+            ('joint_single', 'joint_dual')
+        """
+        kind = dict(self.stream_kinds).get(block_list, self.attention_kind)
+        return self if kind == self.attention_kind else self.replace(attention_kind=kind)
 
     def block_name(self, index: int, block_list: str | None = None) -> str:
         """The name of block ``index``'s captured attention (``blocks.7.attn2``), used in metadata and filters."""
@@ -382,8 +445,10 @@ __all__ = [
     "PASS_SOURCES",
     "STEP_SOURCES",
     "Cleaning",
+    "FormatTemplate",
     "ModelFamily",
     "PromptTemplate",
+    "Template",
     "TextSide",
     "Variant",
     "collapse_whitespace",

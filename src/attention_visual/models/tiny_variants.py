@@ -21,6 +21,7 @@ model id               what it is
 ``tiny-v2v``           ``WanVideoToVideoPipeline`` (the tiny T2V parts)
 ``tiny-cogvideox*``    the CogVideoX variants (5B, 2B, 1.5, I2V, 1.5 I2V, V2V), see :mod:`.tiny_cogvideox`
 ``tiny-hunyuan15*``    HunyuanVideo-1.5 text- and image-to-video, see :mod:`.tiny_hunyuan15`
+``tiny-hunyuan``       HunyuanVideo (1.0) text-to-video, see :mod:`.tiny_hunyuan`
 =====================  ====================================================================================
 
 :data:`TINY_MODELS` holds, for every id, its builder and generation settings on a non-square grid;
@@ -54,7 +55,9 @@ from attention_visual.errors import ConfigError
 from attention_visual.families import tiny_model_variant
 from attention_visual.models.tiny import DEFAULT_CROSS_ATTENTION_GAIN, TINY_DEFAULTS, TINY_MODEL_ID, TinySettings
 from attention_visual.models.tiny_cogvideox import TINY_COGVIDEOX, cogvideox_settings
+from attention_visual.models.tiny_hunyuan import TINY_HUNYUAN, hunyuan_settings
 from attention_visual.models.tiny_hunyuan15 import TINY_HUNYUAN15, hunyuan15_settings
+from attention_visual.models.tiny_llama_tokenizer import build_tiny_llama_tokenizer
 from attention_visual.models.tiny_parts import (
     CLIP_IMAGE_SIZE,
     CLIP_WIDTH,
@@ -274,6 +277,13 @@ TINY_MODELS: dict[str, TinyModel] = {
                 tokenizer=build_tiny_qwen_tokenizer, **hunyuan15_settings(),
             )
             for model_id, variant, builder, inputs in TINY_HUNYUAN15
+        ),
+        *(
+            TinyModel(
+                model_id=model_id, variant=variant, builder=builder, inputs=inputs,
+                tokenizer=build_tiny_llama_tokenizer, **hunyuan_settings(),
+            )
+            for model_id, variant, builder, inputs in TINY_HUNYUAN
         ),
     )
 }  # fmt: skip

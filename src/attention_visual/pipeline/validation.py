@@ -25,7 +25,7 @@ from attention_visual.config.family_checks import check_analysis, check_generati
 from attention_visual.config.inputs import check_inputs
 from attention_visual.errors import ConfigError, PromptError
 from attention_visual.extras import require_extra
-from attention_visual.families import ModelFamily, PromptTemplate, Variant, family_of_variant
+from attention_visual.families import ModelFamily, Template, Variant, family_of_variant
 from attention_visual.models import (
     CheckpointUnavailableError,
     is_tiny_model_id,
@@ -91,11 +91,12 @@ def capture_settings(config: Config) -> CaptureSettings:
 
 
 def validate_prompts(
-    jobs: list[VideoJob], tokenizer: Any, max_sequence_length: int, template: PromptTemplate | None = None
+    jobs: list[VideoJob], tokenizer: Any, max_sequence_length: int, template: Template | None = None
 ) -> None:
     """Tokenize every distinct prompt as the pipeline will; warn about prompts without a marked word.
 
-    ``template``: the chat template the family's pipeline wraps the prompt in (its ``text.template``).
+    ``template``: the chat template or template string the family's pipeline wraps the prompt in (its
+    ``text.template``).
 
     Raises:
         PromptError: A marked word is missing or cut off; the message starts with ``prompts[N]`` (0-based,

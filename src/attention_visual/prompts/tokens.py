@@ -19,8 +19,10 @@ Left out of every target:
 A family whose pipeline wraps the prompt in a chat template and cuts the template's leading tokens off the
 encoder's output (:class:`~attention_visual.families.PromptTemplate`; HunyuanVideo-1.5) is tokenized as
 that pipeline does: the chat rendered by the tokenizer's own template, tokenized without special tokens
-to ``max_sequence_length + cut`` tokens. The token positions of the words are then counted after the cut
-(where the text keys start); the ids stay the whole sequence the encoder sees.
+to ``max_sequence_length + cut`` tokens; a family whose pipeline fills a template string instead
+(:class:`~attention_visual.families.FormatTemplate`; HunyuanVideo) is tokenized with the tokenizer's own
+special tokens (its BOS is among the tokens cut). The token positions of the words are then counted after the
+cut (where the text keys start); the ids stay the whole sequence the encoder sees.
 
 Example:
     >>> from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from attention_visual.errors import ConfigError, PromptError
-from attention_visual.families.spec import PromptTemplate
+from attention_visual.families.spec import FormatTemplate, PromptTemplate, Template
 from attention_visual.prompts.parsing import MarkedPrompt, Target, TargetLookup, parse_prompt
 
 if TYPE_CHECKING:  # transformers is heavy: only the type is needed here
@@ -118,7 +120,7 @@ def tokenize_marked(
     tokenizer: PreTrainedTokenizerBase,
     marked: MarkedPrompt | str,
     max_sequence_length: int = 512,
-    template: PromptTemplate | None = None,
+    template: Template | None = None,
 ) -> TokenizedPrompt:
     """Tokenize a marked prompt as the pipeline does and find the tokens of each target word.
 
@@ -126,8 +128,8 @@ def tokenize_marked(
         tokenizer: The pipeline's tokenizer; it must be a fast one (offsets are needed).
         marked: A parsed prompt, or a marked prompt string to parse with :func:`parse_prompt`.
         max_sequence_length: The pipeline call's ``max_sequence_length`` (its family's default: Wan 512).
-        template: The chat template the family's pipeline wraps the prompt in (the family's
-            ``text.template``), or None.
+        template: The chat template or template string the family's pipeline wraps the prompt in (the
+            family's ``text.template``), or None.
 
     Returns:
         The token ids, attention mask, number of real tokens and the tokens of every target.
@@ -149,7 +151,12 @@ def tokenize_marked(
             "tokens needs return_offsets_mapping=True; load the tokenizer with use_fast=True"
         )
 
-    prefix, suffix = ("", "") if template is None else _template_parts(tokenizer, template, prompt.clean)
+    if template is None:
+        prefix, suffix = "", ""
+    elif isinstance(template, FormatTemplate):
+        prefix, suffix = template.parts()
+    else:
+        prefix, suffix = _template_parts(tokenizer, template, prompt.clean)
     cut = 0 if template is None else template.cut
     shift = len(prefix)  # where the prompt starts in the encoded text
     try:
@@ -158,7 +165,7 @@ def tokenize_marked(
             padding="max_length",
             max_length=max_sequence_length + cut,
             truncation=True,
-            add_special_tokens=template is None,  # a chat template writes its own
+            add_special_tokens=template is None or template.add_special_tokens,  # a chat template writes its own
             return_attention_mask=True,
             return_offsets_mapping=True,
             return_special_tokens_mask=True,
