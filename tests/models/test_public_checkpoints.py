@@ -33,8 +33,32 @@ COGVIDEOX = {
 }
 
 
+# name: (class, in_channels, guidance embedding): HunyuanVideo is 3072 wide (24 x 128), 20 + 40 blocks
+HUNYUAN10 = {"hunyuanvideo": ("HunyuanVideoPipeline", 16, True)}
+
+
 def test_every_checkpoint_is_shipped() -> None:
-    assert set(architecture_names()) == set(EXPECTED) | set(COGVIDEOX)
+    assert set(architecture_names()) == set(EXPECTED) | set(COGVIDEOX) | set(HUNYUAN10)
+
+
+@pytest.mark.parametrize("name", sorted(HUNYUAN10))
+def test_hunyuanvideo_architecture_facts(name: str) -> None:
+    """diffusers' scripts/convert_hunyuan_video_to_diffusers.py (``HYVideo-T/2-cfgdistill``) and the VAE's defaults."""
+    arch = load_architecture(name)
+    t = arch.transformer
+    cls, in_channels, guidance = HUNYUAN10[name]
+    assert (arch.width, t["num_layers"], t["num_single_layers"], t["in_channels"], t["guidance_embeds"]) == (
+        3072, 20, 40, in_channels, guidance,
+    )  # fmt: skip
+    assert (t["text_embed_dim"], t["pooled_projection_dim"], t["rope_axes_dim"], t["patch_size_t"]) == (
+        4096, 768, [16, 56, 56], 1,
+    )  # fmt: skip
+    assert arch.pixels_per_token == 16 and arch.vae["scale_factor_temporal"] == 4 and arch.vae["latent_channels"] == 16
+    assert arch.model_index["_class_name"] == cls and arch.hub_id.startswith("hunyuanvideo-community/HunyuanVideo")
+    model = build_transformer(name, num_layers=1, device="meta")  # one block of each stream
+    assert type(model).__name__ == "HunyuanVideoTransformer3DModel"
+    assert len(model.transformer_blocks) == len(model.single_transformer_blocks) == 1
+    assert model.single_transformer_blocks[0].attn.to_q.in_features == 3072
 
 
 @pytest.mark.parametrize("name", sorted(COGVIDEOX))
