@@ -8,12 +8,17 @@ latent channels and factors (16x and 48 channels for TI2V-5B); for the I2V/FLF2V
 CLIP image encoder of the real geometry (1280 wide, 224 px, 257 tokens per image). CogVideoX (2B: 1920
 wide, 5B and 1.5: 3072, joint attention over 226 text + the video tokens): a 4096-wide one-layer T5
 encoder, the tiny CogVideoX VAE with 16 latent channels; ``--joint-attention full`` and ``--text-share``
-measure those maps' extra pass over the video keys. Guidance on (two passes per step; batched
-``[uncond, cond]`` on CogVideoX), ``output_type="latent"``. Runs alternate (plain, captured, plain, captured, ...) so
-drift hits both sides; the ratio of medians is printed. ``--control`` adds plain runs timed against plain
-runs (an A/A comparison): on a shared machine that ratio shows how large a difference noise alone makes.
-The capture's own cost is also measured apart from the noise: the inclusive time of this package's code
-in a profiled captured run (cProfile; an upper bound), and its attention computation timed alone.
+measure those maps' extra pass over the video keys. HunyuanVideo (3072 wide, ``--blocks`` dual-stream and as
+many single-stream blocks, joint attention over the video and 256 masked Llama keys): the tiny Llama-3 and
+CLIP tokenizers with a 4096-wide two-layer Llama and a 768-wide one-layer CLIP text encoder, the tiny
+HunyuanVideo VAE with 16 latent channels; ``--block-list single_transformer_blocks`` captures the single
+stream. Guidance on (two passes per step; batched ``[uncond, cond]`` on CogVideoX; HunyuanVideo is
+guidance-distilled: one prompt pass per step), ``output_type="latent"``. Runs alternate (plain, captured,
+plain, captured, ...) so drift hits both sides; the ratio of medians is printed. ``--control`` adds plain
+runs timed against plain runs (an A/A comparison): on a shared machine that ratio shows how large a
+difference noise alone makes. The capture's own cost is also measured apart from the noise: the inclusive
+time of this package's code in a profiled captured run (cProfile; an upper bound), and its attention
+computation timed alone.
 
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` (exact); on the CPU the peak resident
 set size during a run above the resident size at its start, sampled every millisecond from
@@ -69,7 +74,7 @@ from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.capture.attention_math import WordColumns, word_attention
 from attention_visual.capture.joint_math import joint_word_attention
 from attention_visual.families import AUTO_TASK, ModelFamily, all_tasks, checkpoint_rules, family_of_class
-from attention_visual.families.runtime import runtime_of
+from attention_visual.families.runtime import describe_pipeline, runtime_of
 from attention_visual.models.public_checkpoints import (
     Architecture,
     architecture_names,
@@ -77,6 +82,8 @@ from attention_visual.models.public_checkpoints import (
     load_architecture,
 )
 from attention_visual.models.tiny_cogvideox import tiny_cogvideox_scheduler, tiny_cogvideox_vae
+from attention_visual.models.tiny_hunyuan import tiny_hunyuan_vae
+from attention_visual.models.tiny_llama_tokenizer import build_tiny_clip_tokenizer, build_tiny_llama_tokenizer
 from attention_visual.models.tiny_variants import build_tiny_model, tiny_image
 
 PROMPT = "A romantic (kiss) between a man and woman with (flowers)"
@@ -119,6 +126,10 @@ def build_wide_pipeline(arch: Architecture, task: str, blocks: int, dtype: torch
         return _finish(
             runtime_of(family).pipeline_class(class_name)(**_cogvideox_parts(arch, blocks, dtype)), dtype, device
         )
+    if family.name == "hunyuanvideo":
+        return _finish(
+            runtime_of(family).pipeline_class(class_name)(**_hunyuan_parts(arch, blocks, dtype)), dtype, device
+        )
     tiny = build_tiny_model(_TINY_PARTS[int(arch.vae["z_dim"])], seed=0)
     torch.manual_seed(0)
     components: dict[str, Any] = {
@@ -154,6 +165,34 @@ def _cogvideox_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dic
         "text_encoder": T5EncoderModel(config),
         "vae": tiny_cogvideox_vae(0, latent_channels=int(arch.vae["latent_channels"])),
         "scheduler": tiny_cogvideox_scheduler(),
+        "transformer": build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype),
+    }
+
+
+def _hunyuan_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str, Any]:
+    """HunyuanVideo: the tiny Llama-3 and CLIP tokenizers, a 4096-wide two-layer Llama (the pipeline reads its
+    third-to-last hidden state), a 768-wide one-layer CLIP text model."""
+    from diffusers.schedulers.scheduling_flow_match_euler_discrete import FlowMatchEulerDiscreteScheduler
+    from transformers import CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel
+
+    tokenizer, clip_tokenizer = build_tiny_llama_tokenizer(), build_tiny_clip_tokenizer()
+    torch.manual_seed(0)
+    llama = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=int(arch.transformer["text_embed_dim"]), intermediate_size=256,
+        num_hidden_layers=2, num_attention_heads=32, num_key_value_heads=8, pad_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+    clip = CLIPTextConfig(
+        vocab_size=len(clip_tokenizer), hidden_size=int(arch.transformer["pooled_projection_dim"]),
+        intermediate_size=256, num_hidden_layers=1, num_attention_heads=12, bos_token_id=clip_tokenizer.bos_token_id,
+        eos_token_id=clip_tokenizer.eos_token_id, pad_token_id=clip_tokenizer.pad_token_id,
+    )  # fmt: skip
+    return {
+        "tokenizer": tokenizer,
+        "text_encoder": LlamaModel(llama),
+        "tokenizer_2": clip_tokenizer,
+        "text_encoder_2": CLIPTextModel(clip).to(dtype).eval(),
+        "vae": tiny_hunyuan_vae(0, latent_channels=int(arch.vae["latent_channels"])),
+        "scheduler": FlowMatchEulerDiscreteScheduler(shift=7.0),
         "transformer": build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype),
     }
 
@@ -316,6 +355,10 @@ ALL_CASES: tuple[tuple[str, str, int, int, tuple[str, ...]], ...] = (
     ("cogvideox-5b", "v2v", 128, 192, ()),
     ("cogvideox1.5-5b", "t2v", 128, 192, ()),
     ("cogvideox1.5-5b-i2v", "i2v", 128, 192, ()),
+    ("hunyuanvideo", "t2v", 128, 192, ()),
+    ("hunyuanvideo", "t2v", 128, 192, ("--block-list", "single_transformer_blocks")),
+    ("hunyuanvideo", "t2v", 128, 192, ("--joint-attention", "full")),
+    ("hunyuanvideo", "t2v", 128, 192, ("--text-share",)),
 )
 _RESULT = "result: "  # the last line of a single run: its ratios as JSON, for --all
 
@@ -355,6 +398,7 @@ def main() -> None:
     parser.add_argument("--pipeline", default=AUTO_TASK, choices=[AUTO_TASK, *all_tasks()])
     parser.add_argument("--joint-attention", default="text", choices=["text", "full"], help="joint attention only")
     parser.add_argument("--text-share", action="store_true", help="joint attention only: also the <text> map")
+    parser.add_argument("--block-list", default=None, help="the module list to capture (default: the main stream)")
     parser.add_argument("--only", default="", help="--all: only the cases whose --model-config contains this")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     parser.add_argument("--list", action="store_true", help="print the shipped architecture names and exit")
@@ -379,15 +423,19 @@ def main() -> None:
     pipe = build_wide_pipeline(arch, args.pipeline, args.blocks, dtype, args.device)
     family = family_of(arch)
     text = family.text.max_sequence_length
-    settings = CaptureSettings(joint_attention=args.joint_attention, text_share_map=args.text_share)
+    settings = CaptureSettings(
+        joint_attention=args.joint_attention, text_share_map=args.text_share, block_list=args.block_list
+    )
     px = arch.pixels_per_token
     per_token = int(arch.transformer.get("patch_size_t") or 1)  # CogVideoX 1.5: 2 latent frames per token
     tokens = -(-((args.frames - 1) // 4 + 1) // per_token) * (args.height // px) * (args.width // px)
+    distilled = describe_pipeline(pipe).guidance == "distilled"
+    passes = "1 pass/step: guidance-distilled" if distilled else "2 passes/step"
     print(
         f"{arch.name} ({type(pipe).__name__}, {arch.checkpoint.experts} expert(s)): {args.blocks} blocks of width "
         f"{arch.width} ({arch.transformer['num_attention_heads']} heads), {dtype}, {args.device}; video "
         f"{args.height}x{args.width}x{args.frames} = {tokens} video tokens ({px} px/token), {text} text tokens, "
-        f"{args.steps} steps with guidance (2 passes/step), threads={torch.get_num_threads()}; "
+        f"{args.steps} steps with guidance ({passes}), threads={torch.get_num_threads()}; "
         f"joint_attention={args.joint_attention}, text_share_map={args.text_share}"
     )
     call = {

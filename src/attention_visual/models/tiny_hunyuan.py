@@ -84,12 +84,13 @@ def _seeded(seed: int, make: Callable[[], Any]) -> Any:
         return make().eval()
 
 
-def tiny_hunyuan_vae(seed: int) -> AutoencoderKLHunyuanVideo:
-    """The VAE of diffusers' HunyuanVideo tests: 4 levels (8× spatial), 4× temporal, 4 latent channels."""
+def tiny_hunyuan_vae(seed: int, latent_channels: int = LATENT_CHANNELS) -> AutoencoderKLHunyuanVideo:
+    """The VAE of diffusers' HunyuanVideo tests: 4 levels (8× spatial), 4× temporal, 4 latent channels (the
+    benchmark: 16, the checkpoint's)."""
     vae: AutoencoderKLHunyuanVideo = _seeded(
         seed,
         lambda: AutoencoderKLHunyuanVideo(
-            in_channels=3, out_channels=3, latent_channels=LATENT_CHANNELS,
+            in_channels=3, out_channels=3, latent_channels=latent_channels,
             down_block_types=("HunyuanVideoDownBlock3D",) * 4, up_block_types=("HunyuanVideoUpBlock3D",) * 4,
             block_out_channels=(8, 8, 8, 8), layers_per_block=1, act_fn="silu", norm_num_groups=4,
             scaling_factor=0.476986, spatial_compression_ratio=8, temporal_compression_ratio=4,

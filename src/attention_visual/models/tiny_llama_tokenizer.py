@@ -112,4 +112,13 @@ def build_tiny_clip_tokenizer() -> CLIPTokenizer:
     return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
 
 
-__all__ = ["BOS", "CHAT_MARKERS", "EOS", "IMAGE", "LLAMA3_PATTERN", "PAD", "build_tiny_clip_tokenizer", "build_tiny_llama_tokenizer"]
+__all__ = [
+    "BOS",
+    "CHAT_MARKERS",
+    "EOS",
+    "IMAGE",
+    "LLAMA3_PATTERN",
+    "PAD",
+    "build_tiny_clip_tokenizer",
+    "build_tiny_llama_tokenizer",
+]

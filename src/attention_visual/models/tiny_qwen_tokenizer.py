@@ -32,7 +32,7 @@ from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
 from transformers import SPIECE_UNDERLINE, Qwen2Tokenizer
 from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
-from attention_visual.families import family_named
+from attention_visual.families import PromptTemplate, family_named
 from attention_visual.models.tiny_tokenizer import tiny_vocab
 
 CHAT_MARKERS = ("<|im_start|>", "<|im_end|>")
@@ -49,7 +49,7 @@ _SUBWORD_SCORE = -8.0  # tiny_vocab: whole words score about -5, sub-words -7, s
 def _trained() -> tuple[dict[str, int], tuple[tuple[str, str], ...]]:
     """The BPE vocabulary and merges (trained once per process; the same every time)."""
     template = family_named("hunyuan15").text.template
-    assert template is not None
+    assert isinstance(template, PromptTemplate)
     pieces = [p for p, score in tiny_vocab() if score > _SUBWORD_SCORE]
     words = [p.replace(SPIECE_UNDERLINE, " ") for p in pieces] + [p.lstrip(SPIECE_UNDERLINE) for p in pieces]
     corpus = [template.system_message, "system\n", "user\n", "assistant\n", *words]

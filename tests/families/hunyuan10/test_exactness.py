@@ -110,9 +110,7 @@ def test_prompt_pass_only_without_true_guidance() -> None:
 
 @pytest.mark.parametrize("how", ["mean", "max"])
 def test_token_reduction_per_head_and_per_block(how: str) -> None:
-    settings = CaptureSettings(
-        block_list=STREAMS[1], token_reduction=how, store_per_head=True, store_per_block=True
-    )
+    settings = CaptureSettings(block_list=STREAMS[1], token_reduction=how, store_per_head=True, store_per_block=True)
     r = run(settings, true_cfg=False)
     kiss = r.capture.tokens.targets[0]
     got = r.capture.word_maps()["kiss"]  # [step, block, head, frame, y, x]

@@ -46,7 +46,12 @@ def test_the_reference_reproduces_the_attention_output(stream: str) -> None:
     ]
     try:
         with record_attn_inputs(pipe.transformer) as log:
-            pipe(prompt=PROMPT, generator=torch.Generator().manual_seed(0), output_type="latent", **call_kwargs("tiny-hunyuan"))
+            pipe(
+                prompt=PROMPT,
+                generator=torch.Generator().manual_seed(0),
+                output_type="latent",
+                **call_kwargs("tiny-hunyuan"),
+            )
     finally:
         for h in handles:
             h.remove()

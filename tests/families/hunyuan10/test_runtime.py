@@ -96,7 +96,7 @@ def test_the_prompt_is_256_tokens_after_the_cut_by_default() -> None:
         pipe(prompt=cap.prompt, num_inference_steps=1, height=32, width=48, num_frames=9, output_type="latent")
     assert [r.pass_name for r in cap.records] == ["cond"]
     assert cap._recorder.num_real_keys["cond"] == cap.tokens.num_real_tokens == 14  # 13 prompt tokens + <|eot_id|>
-    with pytest.raises(CaptureError, match="prompt other than capture.prompt"), AttentionCapture(pipe, MARKED) as cap:
+    with pytest.raises(CaptureError, match=r"prompt other than capture\.prompt"), AttentionCapture(pipe, MARKED) as cap:
         pipe(prompt=cap.prompt, max_sequence_length=64, num_inference_steps=1, height=32, width=48, num_frames=9)
 
 

@@ -119,7 +119,7 @@ def _rotate(x: torch.Tensor, rope: Any) -> torch.Tensor:
     if rope is None:
         return x
     # diffusers annotates the tables as tuple[Tensor] and the result as a tuple; it takes (cos, sin), returns a tensor
-    out: torch.Tensor = apply_rotary_emb(x, rope, sequence_dim=1)
+    out: torch.Tensor = apply_rotary_emb(x, rope, sequence_dim=1)  # type: ignore[assignment]
     return out
 
 
