@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -100,9 +101,27 @@ def test_the_prompt_is_256_tokens_after_the_cut_by_default() -> None:
         pipe(prompt=cap.prompt, max_sequence_length=64, num_inference_steps=1, height=32, width=48, num_frames=9)
 
 
-def test_framepack_is_refused_by_name() -> None:
-    with pytest.raises(ConfigError, match=r"HunyuanVideoFramepackPipeline: HunyuanVideo FramePack is not supported"):
-        read_model_index({"_class_name": "HunyuanVideoFramepackPipeline"}, "m")
+@pytest.mark.parametrize(
+    ("class_name", "what"),
+    [
+        ("HunyuanVideoImageToVideoPipeline", "HunyuanVideo image-to-video"),
+        ("HunyuanSkyreelsImageToVideoPipeline", "SkyReels-V1 image-to-video"),
+        ("HunyuanVideoFramepackPipeline", "HunyuanVideo FramePack"),
+    ],
+)
+def test_each_refused_pipeline_gets_one_line_with_its_reason(tmp_path: Path, class_name: str, what: str) -> None:
+    import diffusers
+
+    with pytest.raises(ConfigError, match=rf"{class_name}: {what} is not supported \(\w"):
+        read_model_index({"_class_name": class_name}, "m")
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": class_name}))  # no weights: refused first
+    with pytest.raises(ConfigError, match=rf"is a {class_name}: {what} is not supported") as info:
+        load_pipeline(str(tmp_path), device="cpu")
+    assert "\n" not in str(info.value)
+    cls = getattr(diffusers, class_name)
+    with pytest.raises(CaptureError, match=rf"{class_name} is not supported: {what} \(") as raised:
+        describe_pipeline(cls.__new__(cls))  # a pipeline object of that class, refused before it is read
+    assert "\n" not in str(raised.value)
 
 
 def test_checkpoint_rules() -> None:
