@@ -7,8 +7,8 @@ README's table lists them (width, layers, pixels per token, experts).
 Every Wan text branch is 4096 wide (UMT5-XXL) with 512 text tokens. The LTX-Video 0.9.x files
 (``ltx-video-*``: the numbers of diffusers' ``scripts/convert_ltx_to_diffusers.py``) also keep the
 scheduler's shifting (``scheduler``); their text branch is T5-v1.1-XXL (4096) with 128 tokens.
-:func:`build_transformer` makes a random-weight transformer of a checkpoint's exact width, offline, with as few blocks as asked (the
-capture benchmark uses 2).
+:func:`build_transformer` makes a random-weight transformer of a checkpoint's exact width, offline, with
+as few blocks as asked (the capture benchmark uses 2).
 
 Example:
     >>> arch = load_architecture("wan2.2-ti2v-5b")
