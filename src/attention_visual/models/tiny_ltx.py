@@ -10,14 +10,15 @@ factors so that every LTX rule is exercised at a toy size:
 * ``vae``: an ``AutoencoderKLLTXVideo`` with LTX's compression: patch 4 and three spatio-temporal
   downsamplings, so **32 pixels per token** and **8 video frames per latent frame** (the first alone:
   ``8k + 1`` frames → ``k + 1`` latent frames), 8 latent channels;
-* ``scheduler``: ``FlowMatchEulerDiscreteScheduler`` as the checkpoints configure it: LTX-Video 0.9.0/0.9.1's
-  dynamic shifting for ``LTXPipeline``/``LTXImageToVideoPipeline``, 0.9.5/0.9.7's static one for
-  ``LTXConditionPipeline`` (which passes its own timesteps and no ``mu``).
+* ``scheduler``: ``FlowMatchEulerDiscreteScheduler`` without dynamic shifting, as LTX-Video 0.9.5 and later
+  configure it, so that every tiny model runs every LTX task (``LTXConditionPipeline`` passes its own
+  timesteps and no ``mu``; 0.9.0/0.9.1's dynamically shifting scheduler cannot run it:
+  :data:`DYNAMIC_SHIFT_SCHEDULER`).
 
 =========================  ===================================  ==========================================
 model id                   pipeline                             what it adds
 =========================  ===================================  ==========================================
-``tiny-ltx``               ``LTXPipeline``                      text to video
+``tiny-ltx``               ``LTXPipeline``                      text to video (as LTX-Video 0.9.5)
 ``tiny-ltx-i2v``           ``LTXImageToVideoPipeline``          latent frame 0 is the input image
                                                                 (per-token timestep 0 there)
 ``tiny-ltx-condition``     ``LTXConditionPipeline``             conditioning items: at frame 0 mixed into
@@ -76,7 +77,7 @@ TINY_LTX_TRANSFORMER_CONFIG: dict[str, Any] = {
 }
 """``LTXVideoTransformer3DModel`` arguments of the tiny transformer."""
 
-#: LTX-Video 0.9.0/0.9.1's scheduler (``scheduler_config.json`` of their diffusers checkpoints).
+#: LTX-Video 0.9.0/0.9.1's scheduler (``scheduler_config.json`` of their diffusers checkpoints): it needs ``mu``.
 DYNAMIC_SHIFT_SCHEDULER: dict[str, Any] = {
     "base_image_seq_len": 1024,
     "base_shift": 0.95,
@@ -85,7 +86,7 @@ DYNAMIC_SHIFT_SCHEDULER: dict[str, Any] = {
     "shift_terminal": 0.1,
     "use_dynamic_shifting": True,
 }
-#: LTX-Video 0.9.5/0.9.7's scheduler: no dynamic shifting (``LTXConditionPipeline`` gives its own timesteps).
+#: LTX-Video 0.9.5 and later: no dynamic shifting (``LTXConditionPipeline`` gives its own timesteps, no ``mu``).
 STATIC_SHIFT_SCHEDULER: dict[str, Any] = {"use_dynamic_shifting": False}
 
 
@@ -187,11 +188,19 @@ def _components(seed: int, gain: float, *, timestep_conditioning: bool, schedule
     }
 
 
-def build_tiny_ltx(seed: int = 0, *, cross_attention_gain: float = DEFAULT_CROSS_ATTENTION_GAIN) -> LTXPipeline:
-    """``LTXPipeline`` (text to video), as LTX-Video 0.9.0: deterministic for ``seed``, progress bar off."""
-    pipe = LTXPipeline(
-        **_components(seed, cross_attention_gain, timestep_conditioning=False, scheduler=DYNAMIC_SHIFT_SCHEDULER)
-    )
+def build_tiny_ltx(
+    seed: int = 0,
+    *,
+    cross_attention_gain: float = DEFAULT_CROSS_ATTENTION_GAIN,
+    scheduler: dict[str, Any] | None = None,
+) -> LTXPipeline:
+    """``LTXPipeline`` (text to video): deterministic for ``seed``, progress bar off.
+
+    ``scheduler``: the scheduler's configuration (default :data:`STATIC_SHIFT_SCHEDULER`;
+    :data:`DYNAMIC_SHIFT_SCHEDULER`: as LTX-Video 0.9.0/0.9.1).
+    """
+    config = STATIC_SHIFT_SCHEDULER if scheduler is None else scheduler
+    pipe = LTXPipeline(**_components(seed, cross_attention_gain, timestep_conditioning=False, scheduler=config))
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -203,7 +212,7 @@ def build_tiny_ltx_i2v(
     from diffusers.pipelines.ltx.pipeline_ltx_image2video import LTXImageToVideoPipeline
 
     pipe = LTXImageToVideoPipeline(
-        **_components(seed, cross_attention_gain, timestep_conditioning=False, scheduler=DYNAMIC_SHIFT_SCHEDULER)
+        **_components(seed, cross_attention_gain, timestep_conditioning=False, scheduler=STATIC_SHIFT_SCHEDULER)
     )
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -212,7 +221,7 @@ def build_tiny_ltx_i2v(
 def build_tiny_ltx_condition(
     seed: int = 0, *, cross_attention_gain: float = DEFAULT_CROSS_ATTENTION_GAIN
 ) -> LTXConditionPipeline:
-    """``LTXConditionPipeline``, as LTX-Video 0.9.5/0.9.7: static-shift scheduler, timestep-conditioned VAE."""
+    """``LTXConditionPipeline``, as LTX-Video 0.9.7: a timestep-conditioned VAE (0.9.1 and later)."""
     from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXConditionPipeline
 
     pipe = LTXConditionPipeline(
