@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 # The light install (`pip install .`: no torch, diffusers, transformers) and the tests it must pass.
 LIGHT_VENV ?= .venv-light
 LIGHT_BIN := $(LIGHT_VENV)/bin
-LIGHT_TESTS := tests/cli/test_light_commands.py tests/storage tests/render tests/report/test_report_page.py
+LIGHT_TESTS := tests/cli/test_light_commands.py tests/storage tests/render tests/report/test_report_page.py \
+	tests/families/test_registry.py tests/families/test_family_free_core.py
 
 .PHONY: install test test-fast test-light lint bench demo clean
 

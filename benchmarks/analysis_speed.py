@@ -36,7 +36,7 @@ import numpy as np
 
 from attention_visual.analysis import pack_batch, word_averages, write_stats
 from attention_visual.storage import AttentionStore, MapMetadata, TokenGrid, VideoDimensions
-from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
+from attention_visual.storage.schema.frames import FrameRule, latent_to_video_frame_ranges
 from attention_visual.visualization import AttentionAnalyzer
 
 GRID = (21, 30, 52)  # [frame, y, x]: Wan2.1-1.3B at 832×480, 81 frames
@@ -78,7 +78,7 @@ def build_batch(batch: Path, videos: int) -> None:
                 aggregation_method="mean_over_steps",
                 video_dimensions=VideoDimensions(width=WIDTH, height=HEIGHT, fps=16.0, frames=FRAMES),
                 token_grid=TokenGrid(*GRID),
-                latent_to_video_frames=latent_to_video_frame_ranges(GRID[0]),
+                latent_to_video_frames=latent_to_video_frame_ranges(GRID[0], FrameRule(4)),
                 marked_prompt="a (dog) near a (red car) on the (beach)",
                 seed=v,
             )

@@ -75,7 +75,10 @@ def test_unsupported_pipelines_fail_with_one_clear_error() -> None:
         describe_pipeline(WanAnimatePipeline.__new__(WanAnimatePipeline))  # no weights needed to refuse it
     with pytest.raises(CaptureError, match="modular diffusers pipeline"):
         describe_pipeline(_fake("Wan22ModularPipeline", "diffusers.modular_pipelines.wan.modular_pipeline"))
-    with pytest.raises(CaptureError, match="StableDiffusionPipeline is not a supported Wan pipeline"):
+    with pytest.raises(
+        CaptureError,
+        match=r"StableDiffusionPipeline is not a pipeline of a supported model family; supported: Wan \(",
+    ):
         describe_pipeline(_fake("StableDiffusionPipeline"))
 
 

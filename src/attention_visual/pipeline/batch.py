@@ -26,9 +26,11 @@ from typing import Any
 try:
     import torch
 except ModuleNotFoundError:
-    from attention_visual.extras import require_extra
+    from attention_visual.extras import GENERATION_EXTRA, require_extra
 
-    require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
+    require_extra(
+        GENERATION_EXTRA, __name__
+    )  # one line naming the extra when torch, diffusers or transformers is missing
     raise
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from attention_visual.errors import PromptError
+from attention_visual.families import FAMILIES
 from attention_visual.prompts.parsing import parse_prompt
 from attention_visual.report.images import SpriteInfo
 from attention_visual.storage import token_dir_name
@@ -156,13 +157,20 @@ def link(batch_dir: Path, relative: str | None, prefix: str = "../") -> str | No
 def highlight(marked_prompt: str, clean_prompt: str, words: tuple[str, ...]) -> list[Segment]:
     """Cut the clean prompt into segments, marking each occurrence of a marked word.
 
-    Falls back to the whole clean prompt unmarked when the marked prompt cannot be parsed.
+    The marked prompt is parsed with the cleaning of the model family that reproduces ``clean_prompt``
+    (the families clean prompts differently). Falls back to the whole clean prompt unmarked when the
+    marked prompt cannot be parsed.
     """
+    parsed = None
     try:
-        parsed = parse_prompt(marked_prompt)
+        for cleaning in dict.fromkeys(f.text.cleaning for f in FAMILIES):
+            parsed = parse_prompt(marked_prompt, cleaning)
+            if parsed.clean == clean_prompt:
+                break
     except PromptError as exc:
         log.warning("cannot highlight the prompt %r: %s", marked_prompt, exc)
         return [Segment(clean_prompt)]
+    assert parsed is not None
     order = {w: i for i, w in enumerate(words)}
     spans = sorted((start, end, order.get(t.word, i)) for i, t in enumerate(parsed.targets) for start, end in t.spans)
     segments: list[Segment] = []
