@@ -47,7 +47,7 @@ def test_ltx_architecture_facts(name: str) -> None:
     arch = load_architecture(name)
     t = arch.transformer
     hub, cls, width, heads, layers, cross, timestep_vae, dynamic = LTX_EXPECTED[name]
-    assert (arch.hub_id, arch.model_index["_class_name"], arch.width) == (hub, cls, width)
+    assert (arch.hub_id, arch.checkpoint.class_name, arch.width) == (hub, cls, width)
     assert (t["_class_name"], t["num_attention_heads"], t["num_layers"]) == (
         "LTXVideoTransformer3DModel",
         heads,
@@ -58,6 +58,7 @@ def test_ltx_architecture_facts(name: str) -> None:
     assert arch.pixels_per_token == 32 and arch.vae["temporal_compression_ratio"] == 8
     assert arch.vae["timestep_conditioning"] == timestep_vae
     assert arch.scheduler["use_dynamic_shifting"] == dynamic  # LTXConditionPipeline passes no mu
+    assert arch.checkpoint.experts == 1
 
 
 def test_build_full_width_ltx_transformer() -> None:

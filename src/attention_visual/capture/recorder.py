@@ -98,6 +98,8 @@ class CaptureRecorder:
         #: real (non-pad) text tokens of each pass, learnt from the text encoder's inputs
         self.num_real_keys: dict[str, int] = {}
         self._call: _Call | None = None
+        #: map frames the calls' per-token timesteps showed as conditioning inputs (None: no call told)
+        self.conditioning_frames: set[int] | None = None
         self._done: set[tuple[str, int]] = set()
         self._columns: dict[tuple[torch.device, tuple[int, ...]], torch.Tensor] = {}  # [T] word columns
         self._triggers = {m.trigger: m for m in probe.measures}
@@ -120,6 +122,8 @@ class CaptureRecorder:
                 f"{len(info.items)} guidance pass(es) (a list of prompts or num_videos_per_prompt > 1); "
                 "call the pipeline once per video"
             )
+        if call.conditioning_frames is not None:
+            self.conditioning_frames = (self.conditioning_frames or set()) | set(call.conditioning_frames)
         step_index = info.step_index
         if not self.settings.captures_step(step_index):
             return
@@ -238,8 +242,10 @@ class CaptureRecorder:
             if not self.words.bounds and not self.settings.text_share_map:
                 continue
             bias = inputs.key_bias[p.item] if inputs.key_bias is not None else None
+            # a masked model's keys are each their own column (their bias says what they get), unless excluded
+            keep = n_keys if bias is not None and self.settings.padding != "exclude" else real
             query = WordQuery(
-                inputs.query[p.item], key, self.heads, self._word_columns(key.device, real), self.words.bounds,
+                inputs.query[p.item], key, self.heads, self._word_columns(key.device, keep), self.words.bounds,
                 real, self.settings, inputs.text_keys, bias, inputs.extras,
             )  # fmt: skip
             probs = math(query)  # [head, map, video_token]

@@ -5,7 +5,8 @@ text keys and the words' columns, and hands a :class:`WordQuery` to ``WORD_MATH[
 is what the family's measure says (:class:`~attention_visual.families.runtime.AttentionInputs`):
 
 * ``"cross"`` (:func:`cross_word_maps`): a softmax over the text keys only
-  (:func:`~.attention_math.word_attention`; padding keys that are identical rows folded exactly).
+  (:func:`~.attention_math.word_attention`; padding keys that are identical rows folded exactly, or
+  the model's own key bias added to the logits where the family's measure gives one: masked keys).
 
 A joint-attention math (one softmax over text and video keys) registers here under ``"joint"``; it reads
 ``text_keys``, ``key_bias`` and ``settings.joint_attention``/``settings.text_share_map``.
@@ -21,7 +22,6 @@ import torch
 
 from attention_visual.capture.attention_math import word_attention
 from attention_visual.capture.settings import CaptureSettings
-from attention_visual.errors import CaptureError
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,11 @@ WordMath = Callable[[WordQuery], torch.Tensor]
 
 
 def cross_word_maps(q: WordQuery) -> torch.Tensor:
-    """Cross-attention: the softmax over the text keys, padding as the model computes it (or excluded)."""
-    if q.key_bias is not None:
-        raise CaptureError("the cross-attention math takes no key mask; this model's measure gave one")
+    """Cross-attention: the softmax over the text keys, padding as the model computes it (or excluded).
+
+    With ``key_bias`` (a model that masks its padding keys, e.g. LTX-Video's 0 / -10000) the bias is added
+    to every logit as the model adds it and every key is its own column; nothing is folded.
+    """
     return word_attention(
         q.query,
         q.key,
@@ -75,6 +77,7 @@ def cross_word_maps(q: WordQuery) -> torch.Tensor:
         token_reduction=q.settings.token_reduction,
         renormalise=q.settings.padding == "exclude",
         chunk_size=q.settings.query_chunk_size,
+        key_bias=q.key_bias,
     )  # [head, word, video_token]
 
 

@@ -221,6 +221,9 @@ class ModelFamily:
         text: The text side (cleaning, default text length, padding semantics).
         size_multiple: Frame height and width must be multiples of this (the smallest pixels per token).
         default_fps: Frames per second of its videos when the config gives none.
+        fps_argument: The pipeline call's argument that says the video's frame rate, which the batch sets to
+            the fps it saves the video at (LTX-Video: ``frame_rate``, which scales its RoPE over time); None:
+            the pipelines take none.
         default_checkpoint: The checkpoint a config names when it names none (the default family's only).
         unsupported: Pipeline classes of the family that are refused: ``{class: (what, why)}``.
         tiny_models: ``{tiny model id: variant name}`` of its offline random-weight models.
@@ -245,6 +248,7 @@ class ModelFamily:
     tiny_models: Mapping[str, str] = field(default_factory=dict)
     expert_names: tuple[str, ...] = ("high_noise", "low_noise")
     block_counts: Mapping[str, str] = field(default_factory=dict)
+    fps_argument: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", MappingProxyType(dict(self.variants)))
