@@ -221,6 +221,8 @@ class ModelFamily:
         text: The text side (cleaning, default text length, padding semantics).
         size_multiple: Frame height and width must be multiples of this (the smallest pixels per token).
         default_fps: Frames per second of its videos when the config gives none.
+        takes_flow_shift: Whether ``generation.flow_shift`` means something for its scheduler (Wan's UniPC
+            shift); where not (LTX-Video shifts by the video's length itself) the config refuses it.
         fps_argument: The pipeline call's argument that says the video's frame rate, which the batch sets to
             the fps it saves the video at (LTX-Video: ``frame_rate``, which scales its RoPE over time); None:
             the pipelines take none.
@@ -248,6 +250,7 @@ class ModelFamily:
     tiny_models: Mapping[str, str] = field(default_factory=dict)
     expert_names: tuple[str, ...] = ("high_noise", "low_noise")
     block_counts: Mapping[str, str] = field(default_factory=dict)
+    takes_flow_shift: bool = True
     fps_argument: str | None = None
 
     def __post_init__(self) -> None:

@@ -105,6 +105,21 @@ def load_architecture(name: str) -> Architecture:
     )
 
 
+def architecture_of_checkpoint(hub_id: str) -> Architecture | None:
+    """The shipped architecture of the public checkpoint ``hub_id`` (case-insensitive), or None.
+
+    Example:
+        >>> architecture_of_checkpoint("lightricks/LTX-Video").name
+        'ltx-video-0.9.0'
+    """
+    wanted = hub_id.lower()
+    for name in architecture_names():
+        arch = load_architecture(name)
+        if arch.hub_id.lower() == wanted:
+            return arch
+    return None
+
+
 def build_transformer(
     architecture: str | Architecture,
     *,
@@ -167,4 +182,4 @@ def build_transformer(
     return module
 
 
-__all__ = ["Architecture", "architecture_names", "build_transformer", "load_architecture"]
+__all__ = ["Architecture", "architecture_names", "architecture_of_checkpoint", "build_transformer", "load_architecture"]

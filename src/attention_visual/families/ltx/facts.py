@@ -118,6 +118,7 @@ FAMILY = ModelFamily(
     text=TextSide(max_sequence_length=TEXT_LENGTH, padding="masked"),
     size_multiple=PIXELS_PER_TOKEN,
     default_fps=FRAME_RATE,
+    takes_flow_shift=False,
     fps_argument="frame_rate",
     default_checkpoint="Lightricks/LTX-Video",
     runtime="attention_visual.families.ltx.runtime",
