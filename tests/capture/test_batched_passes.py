@@ -49,7 +49,7 @@ def test_the_clock_names_the_batch_items_and_counts_one_step_per_call() -> None:
 
 
 def _run(settings: CaptureSettings, query: torch.Tensor, key: torch.Tensor, *, batch: int = 2) -> CaptureRecorder:
-    recorder = CaptureRecorder(settings, WORDS, HEADS, {0: 0}, PROBE, identical_padding=False)
+    recorder = CaptureRecorder(settings, WORDS, HEADS, {0: 0}, PROBE, text_padding="attended")
     clock = PassClock(fake_pipe(), order_from_calls=False, guidance="batched")
     context = SimpleNamespace(name="cond_uncond", step_index=None, sigma=None, num_inference_steps=None)
     info = clock.next(context, torch.tensor([999.0, 999.0]))
@@ -87,3 +87,30 @@ def test_a_batch_that_is_not_one_item_per_pass_is_refused() -> None:
     query, key = torch.zeros(4, 12, HEADS * DIM), torch.zeros(4, TEXT, HEADS * DIM)
     with pytest.raises(CaptureError, match="got a batch of 4 for 2 guidance pass"):
         _run(CaptureSettings(), query, key, batch=4)
+
+
+@pytest.mark.parametrize("padding", ["include", "exclude"])
+def test_attended_padding_keys_are_distinct_keys_or_left_out(padding: str) -> None:
+    """A family whose padding keys are real, distinct keys (no mask): ``include`` keeps them in the softmax
+    as the model does, ``exclude`` renormalises over the 4 real tokens; checked against float64."""
+    gen = torch.Generator().manual_seed(1)
+    query = torch.randn(2, 12, HEADS * DIM, generator=gen, dtype=torch.float64).float()
+    key = torch.randn(2, TEXT, HEADS * DIM, generator=gen, dtype=torch.float64).float()
+    recorder = CaptureRecorder(
+        CaptureSettings(padding=padding), WordColumns.from_words([(1, 2), (3,)]), HEADS, {0: 0}, PROBE,
+        text_padding="attended",
+    )  # fmt: skip
+    recorder.num_real_keys["cond"] = 4
+    clock = PassClock(fake_pipe(), order_from_calls=False, guidance="batched")
+    context = SimpleNamespace(name="cond_uncond", step_index=None, sigma=None, num_inference_steps=None)
+    recorder.begin(clock.next(context, torch.tensor([999.0, 999.0])), None, TransformerCall(2, GRID, None))
+    recorder.on_slot(0, "query", query)
+    recorder.on_slot(0, "key", key)
+    recorder.end()
+    got = recorder.records[0].array[:, 0, 0]  # [word, frame, y, x] of the cond pass (item 1)
+    q = query[1].double().view(12, HEADS, DIM).transpose(0, 1)  # [head, video_token, d]
+    k = key[1].double().view(TEXT, HEADS, DIM).transpose(0, 1)  # [head, text_token, d]
+    keys = TEXT if padding == "include" else 4
+    probs = torch.softmax(q @ k[:, :keys].transpose(1, 2) / DIM**0.5, dim=-1).mean(0)  # [video_token, key]
+    expected = torch.stack([probs[:, 1] + probs[:, 2], probs[:, 3]]).reshape(2, *GRID)
+    np.testing.assert_allclose(got, expected.numpy(), rtol=0, atol=1e-6)

@@ -116,7 +116,7 @@ class AttentionCapture:
             self.heads,
             {b: pos for pos, b in enumerate(self.block_indices)},
             probe,
-            identical_padding=self.family.text.padding == "identical_rows",
+            text_padding=self.family.text.padding,
         )
         v = self.variant
         self._hooks = CaptureHooks(
@@ -130,6 +130,7 @@ class AttentionCapture:
             runtime=runtime,
             variant=v,
             probe=probe,
+            pad_token_id=getattr(pipe.tokenizer, "pad_token_id", None),
         )
         self._entered = False
 

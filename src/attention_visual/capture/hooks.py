@@ -2,11 +2,11 @@
 
 * A stateful diffusers ``ModelHook`` on each transformer (both experts where there are two) receives
   the pipeline's ``cache_context(...)`` where there is one and brackets each transformer call; the
-  model family reads the call (:meth:`~attention_visual.families.runtime.FamilyRuntime.read_call`: batch,
+  model family reads the call (:meth:`~attention_visual.families.interface.FamilyRuntime.read_call`: batch,
   token grid, timestep) and :class:`~.steps.PassClock` names its guidance passes and step (counting
   them where the pipeline does not say).
 * On every captured attention module, the hook points of the family's probe
-  (:class:`~attention_visual.families.runtime.Probe`): forward hooks on submodules (e.g.
+  (:class:`~attention_visual.families.interface.Probe`): forward hooks on submodules (e.g.
   ``attn2.norm_q`` / ``norm_k``, which receive the exact query and key the attention consumes) and
   forward pre-hooks with kwargs on the module itself (which see e.g. RoPE tables and masks).
 * A forward pre-hook on the text encoder sees the token ids the pipeline encodes, to check that
@@ -95,6 +95,8 @@ class CaptureHooks:
         runtime: the model family's torch side (reads each transformer call).
         variant: the pipeline's variant.
         probe: where to hook each site.
+        pad_token_id: the tokenizer's padding id: where the pipeline encodes without an attention mask
+            (CogVideoX), the real tokens are those before the trailing run of padding ids.
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class CaptureHooks:
         runtime: FamilyRuntime,
         variant: Variant,
         probe: Probe,
+        pad_token_id: int | None = None,
     ) -> None:
         self.models = models
         self.text_encoder = text_encoder
@@ -117,6 +120,7 @@ class CaptureHooks:
         self.runtime = runtime
         self.variant = variant
         self.probe = probe
+        self.pad_token_id = pad_token_id
         self._handles: list[RemovableHandle] = []
         self._had_forward_attr: dict[int, bool] = {}
         self._had_registry: dict[int, bool] = {}
@@ -238,8 +242,14 @@ class CaptureHooks:
                 f"AttentionCapture records one video per pipeline call, got {ids.shape[0]} prompts; "
                 "call the pipeline once per prompt"
             )
-        real = int(mask.sum().item()) if isinstance(mask, torch.Tensor) else int(ids.shape[1])
-        self.encoder_calls.append((tuple(ids[0].tolist()) == self.expected_ids, real))
+        tokens = ids[0].tolist()
+        if isinstance(mask, torch.Tensor):
+            real = int(mask.sum().item())
+        else:  # no mask: the padding is the trailing run of padding ids
+            real = len(tokens)
+            while self.pad_token_id is not None and real and tokens[real - 1] == self.pad_token_id:
+                real -= 1
+        self.encoder_calls.append((tuple(tokens) == self.expected_ids, real))
         return None
 
 

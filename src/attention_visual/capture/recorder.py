@@ -76,7 +76,9 @@ class CaptureRecorder:
         heads: attention heads per block.
         block_positions: ``{block index: position}`` of the captured blocks.
         probe: the family's hook points and measures (which slot completes which measure).
-        identical_padding: the model's padding text keys are identical rows (checked, and folded exactly).
+        text_padding: how the model's padding text keys behave (the family's ``text.padding``):
+            ``identical_rows`` are checked and folded exactly; the words' columns in the padding (the
+            uncond pass) stand for the one padding key.
     """
 
     def __init__(
@@ -87,13 +89,14 @@ class CaptureRecorder:
         block_positions: dict[int, int],
         probe: Probe,
         *,
-        identical_padding: bool,
+        text_padding: str,
     ) -> None:
         self.settings = settings
         self.words = words
         self.heads = heads
         self.block_positions = block_positions
-        self.identical_padding = identical_padding
+        self.text_padding = text_padding
+        self.identical_padding = text_padding == "identical_rows"
         self.records: list[StepRecord] = []
         #: real (non-pad) text tokens of each pass, learnt from the text encoder's inputs
         self.num_real_keys: dict[str, int] = {}
@@ -221,18 +224,17 @@ class CaptureRecorder:
         for p in current.passes:
             key = inputs.key[p.item]
             text = key if inputs.kind == "cross" or inputs.text_keys is None else key[..., inputs.text_keys, :]
-            text_rows = text if inputs.kind == "cross" else text.transpose(0, 1).flatten(1)  # [text_token, C]
-            n_keys = text_rows.shape[0]
+            n_keys = text.shape[-2]
             real = p.num_real_keys
-            if real is None and self.identical_padding:  # prompt_embeds were given: find the padding on the data
-                run = trailing_run_start(text_rows)
-                real = run if n_keys - run > 1 else n_keys
-            elif real is None:
-                real = n_keys
-            elif self.identical_padding and self.settings.padding != "exclude":
-                ok = padding_rows_identical(text_rows, real)
-                p.padding_ok = ok if p.padding_ok is None else p.padding_ok & ok
-            real = min(real, n_keys)
+            if self.identical_padding:
+                rows = text if inputs.kind == "cross" else text.transpose(0, 1).flatten(1)  # [text_token, C]
+                if real is None:  # prompt_embeds were given: find the padding on the data (synchronises)
+                    run = trailing_run_start(rows)
+                    real = run if n_keys - run > 1 else n_keys
+                elif self.settings.padding != "exclude":
+                    ok = padding_rows_identical(rows, real)
+                    p.padding_ok = ok if p.padding_ok is None else p.padding_ok & ok
+            real = n_keys if real is None else min(real, n_keys)
             if p.name == "cond" and self.words.columns and max(self.words.columns) >= real:
                 raise CaptureError(
                     f"the marked words' tokens reach position {max(self.words.columns)} but the text has only "
@@ -242,11 +244,11 @@ class CaptureRecorder:
             if not self.words.bounds and not self.settings.text_share_map:
                 continue
             bias = inputs.key_bias[p.item] if inputs.key_bias is not None else None
-            # a masked model's keys are each their own column (their bias says what they get), unless excluded
-            keep = n_keys if bias is not None and self.settings.padding != "exclude" else real
             query = WordQuery(
-                inputs.query[p.item], key, self.heads, self._word_columns(key.device, keep), self.words.bounds,
+                inputs.query[p.item], key, self.heads,
+                self._word_columns(key.device, real if self.identical_padding else None), self.words.bounds,
                 real, self.settings, inputs.text_keys, bias, inputs.extras,
+                text_padding=self.text_padding,
             )  # fmt: skip
             probs = math(query)  # [head, map, video_token]
             if not self.settings.store_per_head:
@@ -254,10 +256,11 @@ class CaptureRecorder:
             self._accumulate(current, p, block_index, slice(0, probs.shape[1]), probs.transpose(0, 1))
         current.blocks_seen += 1
 
-    def _word_columns(self, device: torch.device, real: int) -> torch.Tensor:
-        """``[T]`` the words' columns on ``device``; in the uncond pass they may fall in the negative
-        prompt's padding, which is one key (column ``real``)."""
-        clamped = tuple(min(c, real) for c in self.words.columns)
+    def _word_columns(self, device: torch.device, real: int | None) -> torch.Tensor:
+        """``[T]`` the words' columns on ``device``. In the uncond pass they may fall in the negative
+        prompt's padding: identical padding rows are one key (column ``real``); otherwise (``real`` None)
+        each padding key is a key of its own and the columns stay as they are."""
+        clamped = self.words.columns if real is None else tuple(min(c, real) for c in self.words.columns)
         columns = self._columns.get((device, clamped))
         if columns is None:
             columns = torch.tensor(clamped, dtype=torch.long, device=device)

@@ -2,11 +2,10 @@
 
 The recorder (:mod:`.recorder`) picks the batch item of each captured guidance pass, works out the real
 text keys and the words' columns, and hands a :class:`WordQuery` to ``WORD_MATH[kind]``, where ``kind``
-is what the family's measure says (:class:`~attention_visual.families.runtime.AttentionInputs`):
+is what the family's measure says (:class:`~attention_visual.families.interface.AttentionInputs`):
 
 * ``"cross"`` (:func:`cross_word_maps`): a softmax over the text keys only
-  (:func:`~.attention_math.word_attention`; padding keys that are identical rows folded exactly, or
-  the model's own key bias added to the logits where the family's measure gives one: masked keys).
+  (:func:`~.attention_math.word_attention`; padding keys that are identical rows folded exactly).
 
 A joint-attention math (one softmax over text and video keys) registers here under ``"joint"``; it reads
 ``text_keys``, ``key_bias`` and ``settings.joint_attention``/``settings.text_share_map``.
@@ -35,14 +34,17 @@ class WordQuery:
             ``[heads, key, head_dim]``).
         heads: Attention heads.
         columns: ``[T]`` long, on the key's device: the marked words' text-key columns (positions among the
-            text keys), concatenated; a column equal to ``num_real_keys`` stands for the padding keys
-            (see :func:`~.attention_math.word_attention`).
+            text keys), concatenated. Where the padding keys are identical rows a column in the padding
+            (the uncond pass) is clamped to ``num_real_keys``, the one padding key; otherwise it is the
+            key's own position (the math decides what an excluded key counts: 0).
         bounds: ``(start, end)`` into ``columns`` for each word.
         num_real_keys: The prompt's real text keys (the rest is padding).
         settings: The capture's settings (token reduction, padding, joint attention, chunk size).
         text_keys: ``joint``: the prompt's text keys among ``key``'s (None: all keys are text).
         key_bias: ``[key]`` float the model adds to the logits (a mask), or None.
         extras: What a family's math needs besides (documented by the family).
+        text_padding: How the model's padding keys behave (the family's ``text.padding``:
+            ``identical_rows`` | ``masked`` | ``attended``).
     """
 
     query: torch.Tensor
@@ -55,6 +57,7 @@ class WordQuery:
     text_keys: slice | None = None
     key_bias: torch.Tensor | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)
+    text_padding: str = "attended"
 
 
 WordMath = Callable[[WordQuery], torch.Tensor]
@@ -64,24 +67,31 @@ WordMath = Callable[[WordQuery], torch.Tensor]
 def cross_word_maps(q: WordQuery) -> torch.Tensor:
     """Cross-attention: the softmax over the text keys, padding as the model computes it (or excluded).
 
-    With ``key_bias`` (a model that masks its padding keys, e.g. LTX-Video's 0 / -10000) the bias is added
-    to every logit as the model adds it and every key is its own column; nothing is folded.
+    ``identical_rows`` padding is folded into one key (exact); ``attended`` padding keys are distinct keys
+    of the softmax (``padding: include``) or left out (``exclude``: renormalised over the real ones);
+    ``masked`` padding keys (a ``key_bias`` from the family's measure, e.g. LTX-Video's 0 / -10000) are keys
+    whose logits get the model's bias, so they get what the model gives them (exactly 0 for -10000).
     """
+    exclude = q.settings.padding == "exclude"
+    n_keys = q.key.shape[0]
+    real = q.num_real_keys if exclude or q.text_padding == "identical_rows" else n_keys
+    # excluded: a column in the padding is the one extra column word_attention gives the left-out keys (0)
+    columns = q.columns.clamp(max=real) if exclude and q.text_padding != "identical_rows" else q.columns
     return word_attention(
         q.query,
         q.key,
         q.heads,
-        q.columns,
+        columns,
         q.bounds,
-        num_real_keys=q.num_real_keys,
+        num_real_keys=real,
         token_reduction=q.settings.token_reduction,
-        renormalise=q.settings.padding == "exclude",
+        renormalise=exclude,
         chunk_size=q.settings.query_chunk_size,
         key_bias=q.key_bias,
     )  # [head, word, video_token]
 
 
 WORD_MATH: dict[str, WordMath] = {"cross": cross_word_maps}
-"""The word math of each :class:`~attention_visual.families.runtime.AttentionInputs` kind."""
+"""The word math of each :class:`~attention_visual.families.interface.AttentionInputs` kind."""
 
 __all__ = ["WORD_MATH", "WordMath", "WordQuery", "cross_word_maps"]

@@ -12,7 +12,6 @@ Example:
 """
 
 from attention_visual.families.registry import (
-    AUTO_TASK,
     FAMILIES,
     all_tasks,
     all_variants,
@@ -30,6 +29,7 @@ from attention_visual.families.registry import (
 )
 from attention_visual.families.spec import (
     ATTENTION_KINDS,
+    AUTO_TASK,
     GUIDANCE_MODES,
     PADDING_KINDS,
     Cleaning,

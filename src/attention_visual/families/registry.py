@@ -21,17 +21,14 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from attention_visual.errors import ConfigError
-from attention_visual.families.spec import ModelFamily, Variant
 from attention_visual.families.ltx import FAMILY as LTX
+from attention_visual.families.spec import AUTO_TASK, ModelFamily, Variant
 from attention_visual.families.wan import FAMILY as WAN
 
 log = logging.getLogger(__name__)
 
 FAMILIES: tuple[ModelFamily, ...] = (WAN, LTX)
 """The supported families; the first is the default (its ``default_checkpoint`` is the config's default)."""
-
-#: ``generation.pipeline``: the checkpoint's own pipeline class.
-AUTO_TASK = "auto"
 
 _BY_NAME = {f.name: f for f in FAMILIES}
 _BY_CLASS = {cls: f for f in FAMILIES for cls in f.pipeline_classes}

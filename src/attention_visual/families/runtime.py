@@ -2,7 +2,7 @@
 
 Each family's ``runtime`` module (``attention_visual.families.<family>.runtime``) implements
 :class:`~attention_visual.families.interface.FamilyRuntime` with the values of
-:mod:`attention_visual.families.interface` (re-exported here); :func:`runtime_of` imports it lazily (the
+:mod:`attention_visual.families.interface`; :func:`runtime_of` imports it lazily (the
 family's data stays importable without torch). The capture core (:mod:`attention_visual.capture`) drives
 any family through it:
 
@@ -10,14 +10,14 @@ any family through it:
    :class:`~attention_visual.families.spec.Variant` (with that object's facts), or refuses it naming the
    supported families.
 2. ``runtime.experts(pipe, variant)`` gives the transformers to hook, each with its expert label.
-3. ``runtime.locate(transformer, variant, block_list)`` gives every :class:`AttentionSite` of a module list.
-4. ``runtime.probe(variant, image_map=...)`` says where to hook each site (:class:`HookPoint`: a
-   forward hook on a submodule's output, or a forward pre-hook with kwargs on the attention module itself,
-   which sees e.g. RoPE tables and masks) and what to build once the tensors are in (:class:`Measure`: an
-   :class:`AttentionInputs` for the word maps, an :class:`ImageShareInputs` for ``<image>``).
-   No processor is replaced and nothing is patched.
+3. ``runtime.locate(transformer, variant, block_list)`` gives every ``AttentionSite`` of a module list.
+4. ``runtime.probe(variant, image_map=...)`` says where to hook each site (``HookPoint``: a forward hook
+   on a submodule's output, or a forward pre-hook with kwargs on the attention module itself, which sees
+   e.g. RoPE tables and masks) and what to build once the tensors are in (``Measure``: an
+   ``AttentionInputs`` for the word maps, an ``ImageShareInputs`` for ``<image>``). No processor is
+   replaced and nothing is patched.
 5. ``runtime.read_call(variant, transformer, args, kwargs)`` reads one transformer call: its batch, the
-   video-token grid of the queries the measures hold, the timestep (:class:`TransformerCall`).
+   video-token grid of the queries the measures hold, the timestep (``TransformerCall``).
 
 For :func:`attention_visual.models.load_pipeline` it also gives its pipeline classes, loads a checkpoint
 the way the family advises, applies ``flow_shift`` and casts the components.
@@ -33,20 +33,7 @@ import importlib
 from typing import Any, cast
 
 from attention_visual.errors import CaptureError
-from attention_visual.families.interface import (
-    HOOK_MOMENTS,
-    MATH_KINDS,
-    MEASURE_KINDS,
-    AttentionInputs,
-    AttentionSite,
-    CallArgs,
-    FamilyRuntime,
-    HookPoint,
-    ImageShareInputs,
-    Measure,
-    Probe,
-    TransformerCall,
-)
+from attention_visual.families.interface import FamilyRuntime
 from attention_visual.families.registry import family_of_class, supported_summary, unsupported_reason
 from attention_visual.families.spec import ModelFamily, Variant
 
@@ -79,19 +66,4 @@ def describe_pipeline(pipe: Any) -> Variant:
     return runtime_of(family).describe_pipeline(pipe)
 
 
-__all__ = [
-    "HOOK_MOMENTS",
-    "MATH_KINDS",
-    "MEASURE_KINDS",
-    "AttentionInputs",
-    "AttentionSite",
-    "CallArgs",
-    "FamilyRuntime",
-    "HookPoint",
-    "ImageShareInputs",
-    "Measure",
-    "Probe",
-    "TransformerCall",
-    "describe_pipeline",
-    "runtime_of",
-]
+__all__ = ["describe_pipeline", "runtime_of"]

@@ -28,12 +28,10 @@ from typing import Any
 import regex
 
 from attention_visual.storage.schema.frames import FrameRule
+from attention_visual.storage.schema.metadata import ATTENTION_KINDS
 
-#: Where a family's text→video attention is: ``cross`` (video queries, text keys only: Wan, LTX ``attn2``),
-#: ``joint_dual`` (one softmax over ``[text, video]`` keys, separate text and video weights: CogVideoX,
-#: HunyuanVideo's double-stream blocks), ``joint_single`` (one softmax, shared weights: HunyuanVideo's
-#: single-stream blocks).
-ATTENTION_KINDS = ("cross", "joint_dual", "joint_single")
+#: ``generation.pipeline``: the checkpoint's own pipeline class (any other value is a family's task).
+AUTO_TASK = "auto"
 #: How classifier-free guidance runs: ``separate`` (a prompt pass, then a negative-prompt pass: Wan),
 #: ``batched`` (one transformer call on ``[uncond, cond]``: CogVideoX, LTX) or ``distilled`` (the prompt
 #: pass only; guidance is an input of the model).
@@ -77,11 +75,6 @@ class Cleaning:
             text = self.fix(text)
         return collapse_whitespace(text) if self.collapse_whitespace else text
 
-    @property
-    def identity(self) -> bool:
-        """Whether cleaning leaves every text as it is."""
-        return self.fix is None and not self.collapse_whitespace
-
 
 def collapse_whitespace(text: str) -> str:
     """Every whitespace run (``regex``'s ``\\s``) becomes one space; stripped."""
@@ -97,7 +90,6 @@ class TextSide:
         max_sequence_length: The pipelines' default ``max_sequence_length`` (the text keys of one prompt).
         max_sequence_limit: The largest ``max_sequence_length`` the text encoder takes (None: no limit).
         padding: How the keys after the real tokens behave (one of :data:`PADDING_KINDS`).
-        template_tokens: Tokens of a prompt template in front of the prompt, cut off before words are mapped.
         encoder: The pipeline component whose call shows the token ids (a forward pre-hook checks them).
     """
 
@@ -105,7 +97,6 @@ class TextSide:
     max_sequence_length: int = 226
     max_sequence_limit: int | None = None
     padding: str = "attended"
-    template_tokens: int = 0
     encoder: str = "text_encoder"
 
     def __post_init__(self) -> None:
@@ -317,11 +308,6 @@ class ModelFamily:
         return tuple(dict.fromkeys(v.attention_module for v in self.variants.values()))
 
     @property
-    def attention_kinds(self) -> tuple[str, ...]:
-        """The attention kinds of its variants."""
-        return tuple(dict.fromkeys(v.attention_kind for v in self.variants.values()))
-
-    @property
     def joint(self) -> bool:
         """Whether any of its variants has joint attention (``joint_attention: full`` is meaningful)."""
         return any(v.joint for v in self.variants.values())
@@ -334,6 +320,7 @@ def _choose(label: str, value: str, choices: tuple[str, ...]) -> None:
 
 __all__ = [
     "ATTENTION_KINDS",
+    "AUTO_TASK",
     "CONDITIONING_KINDS",
     "GUIDANCE_MODES",
     "PADDING_KINDS",

@@ -98,7 +98,7 @@ def run_batch(
         config: The resolved config.
         config_path: The config file (its stem names default batch folders; recorded in the manifest).
         options: Overwrite and progress-bar options.
-        pipe: A ready ``WanPipeline`` to use instead of loading ``generation.model_id`` (tests); its
+        pipe: A ready pipeline to use instead of loading ``generation.model_id`` (tests); its
             progress-bar settings are changed.
         rank_context: This process's rank (default: from the ``torchrun`` environment).
 

@@ -138,7 +138,7 @@ class MarkedPrompt(TargetLookup[Target]):
 
     Attributes:
         marked: The prompt as written, with its parentheses and escapes.
-        clean: The text the model sees (markers removed, cleaned like ``WanPipeline`` does).
+        clean: The text the model sees (markers removed, cleaned as the model family's pipelines do).
         targets: The marked words, in order of first appearance, each once.
 
     Raises:

@@ -52,7 +52,9 @@ def by_step(calls: list[AttnCall], blocks: int = 2) -> list[list[AttnCall]]:
     return [calls[s * blocks : (s + 1) * blocks] for s in range(STEPS)]
 
 
-def expected(calls: list[AttnCall], item: int, columns: tuple[int, ...], how: str = "sum", skip: int = 0) -> torch.Tensor:
+def expected(
+    calls: list[AttnCall], item: int, columns: tuple[int, ...], how: str = "sum", skip: int = 0
+) -> torch.Tensor:
     """``[block, head, frame, y, x]`` float64 reference of one batch item (``skip`` leading tokens dropped)."""
     per_block = [reduce_word(reference_probs(None, c, item)[:, skip:], columns, how) for c in calls]
     return torch.stack(per_block).reshape(len(calls), -1, *GRID)
@@ -161,7 +163,11 @@ def test_condition_pipeline_drops_the_prepended_tokens() -> None:
 
 def test_video_is_bit_identical_and_every_hook_is_removed(ltx: Any) -> None:
     kwargs = {**TINY_LTX_SETTINGS.call_kwargs(), "num_inference_steps": 2, "output_type": "np"}
-    plain = ltx(prompt="A romantic kiss between a man and woman with flowers", generator=torch.Generator().manual_seed(3), **kwargs).frames
+    plain = ltx(
+        prompt="A romantic kiss between a man and woman with flowers",
+        generator=torch.Generator().manual_seed(3),
+        **kwargs,
+    ).frames
     modules = list(ltx.transformer.modules()) + list(ltx.text_encoder.modules())
     before = [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in modules]
     registry = getattr(ltx.transformer, "_diffusers_hook", None)  # the pipeline's cache_context made one

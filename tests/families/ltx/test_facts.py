@@ -6,6 +6,7 @@ import pytest
 
 from attention_visual.errors import ConfigError
 from attention_visual.families import (
+    Cleaning,
     checkpoint_rules,
     family_named,
     family_of_class,
@@ -22,9 +23,14 @@ RULES = checkpoint_rules(LTX)
 
 
 def test_ltx_rules() -> None:
-    assert (LTX.frame_count_rule, LTX.size_multiple, LTX.default_fps, LTX.fps_argument) == ("8k+1", 32, 25, "frame_rate")
+    assert (LTX.frame_count_rule, LTX.size_multiple, LTX.default_fps, LTX.fps_argument) == (
+        "8k+1",
+        32,
+        25,
+        "frame_rate",
+    )
     assert LTX.accepts_frame_count(121) and LTX.accepts_frame_count(1) and not LTX.accepts_frame_count(81 + 4)
-    assert (LTX.text.max_sequence_length, LTX.text.padding, LTX.text.cleaning.identity) == (128, "masked", True)
+    assert (LTX.text.max_sequence_length, LTX.text.padding, LTX.text.cleaning) == (128, "masked", Cleaning())
     assert not LTX.joint and not LTX.takes_flow_shift and LTX.block_lists == ("transformer_blocks",)
     assert LTX.pipeline_classes == ("LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline")
     assert variant_named("ltx-video-i2v").conditioning_frames() == (0,)
@@ -64,7 +70,11 @@ def test_every_checkpoint_runs_every_task() -> None:
 
 @pytest.mark.parametrize(
     ("class_name", "what"),
-    [("LTXLatentUpsamplePipeline", "latent upsampler"), ("LTX2Pipeline", "LTX-2"), ("LTXI2VLongMultiPromptPipeline", "long")],
+    [
+        ("LTXLatentUpsamplePipeline", "latent upsampler"),
+        ("LTX2Pipeline", "LTX-2"),
+        ("LTXI2VLongMultiPromptPipeline", "long"),
+    ],
 )
 def test_pipelines_of_the_family_that_are_refused_say_why(class_name: str, what: str) -> None:
     with pytest.raises(ConfigError, match=f"is a {class_name}: .*{what}.* is not supported"):

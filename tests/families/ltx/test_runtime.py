@@ -66,7 +66,9 @@ def test_the_probe_reads_the_mask_the_block_passes(ltx: Any) -> None:
     unmasked = probe.measures[0].build({"call": CallArgs((q,), {}), "query": q, "key": k})
     assert torch.equal(unmasked.key_bias, torch.zeros(2, 5))  # no mask: every key attended, as the model does
     with pytest.raises(CaptureError, match=r"per-key bias \[batch, 1, 5\]"):
-        probe.measures[0].build({"call": CallArgs((q,), {"attention_mask": torch.zeros(2, 18, 5)}), "query": q, "key": k})
+        probe.measures[0].build(
+            {"call": CallArgs((q,), {"attention_mask": torch.zeros(2, 18, 5)}), "query": q, "key": k}
+        )
     with pytest.raises(CaptureError, match="image_map needs an attention with an image branch; ltx-video-t2v has none"):
         RUNTIME.probe(variant, image_map=True)
 
@@ -74,7 +76,9 @@ def test_the_probe_reads_the_mask_the_block_passes(ltx: Any) -> None:
 def test_a_packed_call_is_read_from_its_grid_arguments(ltx: Any) -> None:
     variant = describe_pipeline(ltx)
     hidden, t = torch.zeros(2, 18, 8), torch.full((2,), 500.0)
-    call = RUNTIME.read_call(variant, ltx.transformer, (), {"hidden_states": hidden, "timestep": t, "num_frames": 3, "height": 2, "width": 3})
+    call = RUNTIME.read_call(
+        variant, ltx.transformer, (), {"hidden_states": hidden, "timestep": t, "num_frames": 3, "height": 2, "width": 3}
+    )
     assert (call.batch, call.grid, call.drop_leading_frames, call.conditioning_frames) == (2, (3, 2, 3), 0, None)
     positional = RUNTIME.read_call(variant, ltx.transformer, (hidden, None, t, None, 3, 2, 3), {})
     assert positional.grid == (3, 2, 3)

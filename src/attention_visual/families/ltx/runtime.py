@@ -160,7 +160,10 @@ def read_call(
         if not all(isinstance(s, int) for s in sizes):
             raise CaptureError("the LTX transformer was called with neither num_frames/height/width nor video_coords")
         frames, height, width = sizes
-        drop, grid = 0, (frames // int(config.patch_size_t), height // int(config.patch_size), width // int(config.patch_size))
+        drop, grid = (
+            0,
+            (frames // int(config.patch_size_t), height // int(config.patch_size), width // int(config.patch_size)),
+        )
     if grid[0] * grid[1] * grid[2] != tokens:
         raise CaptureError(f"the LTX transformer got {tokens} tokens for a grid of {grid} (frame, y, x)")
     per_token = isinstance(timestep, torch.Tensor) and timestep.ndim == 2 and timestep.shape[1] == tokens

@@ -36,15 +36,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from attention_visual.errors import ConfigError
-from attention_visual.families.spec import Variant
+from attention_visual.families.spec import AUTO_TASK, Variant
 from attention_visual.families.wan.facts import FAMILY, VARIANTS
 
 #: Tasks a batch can ask for (``generation.pipeline``), and the diffusers pipeline class of each.
 TASK_PIPELINES: dict[str, str] = {
     task: next(v.pipeline_class for v in VARIANTS.values() if v.task == task) for task in FAMILY.tasks
 }
-#: ``auto``: the task the checkpoint's own pipeline class runs.
-AUTO_TASK = "auto"
 #: The transformer's ``config.json`` is needed too (FLF2V is told from I2V by ``pos_embed_seq_len``).
 TRANSFORMER_CONFIG_CLASSES = ("WanImageToVideoPipeline",)
 

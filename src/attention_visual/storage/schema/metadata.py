@@ -28,7 +28,10 @@ the defaults (every file before version 3 came from one family, named in the doc
 #: the image branch's share of the output), ``text_share`` (the ``<text>`` pseudo-word: the share of the
 #: attention that goes to text keys at all, under joint attention).
 QUANTITIES = ("text_attention", "image_share", "text_share")
-#: ``attention_kind`` values: cross-attention to text keys, or one softmax over text and video keys.
+#: ``attention_kind`` values, where a model family's text→video attention is: ``cross`` (video queries, text
+#: keys only: Wan, LTX ``attn2``), ``joint_dual`` (one softmax over ``[text, video]`` keys, separate text and
+#: video weights: CogVideoX, HunyuanVideo's double-stream blocks), ``joint_single`` (one softmax, shared
+#: weights: HunyuanVideo's single-stream blocks).
 ATTENTION_KINDS = ("cross", "joint_dual", "joint_single")
 #: ``joint_attention`` values: the share of the attention to text (``text``) or of the whole softmax (``full``).
 JOINT_ATTENTION_MODES = ("text", "full")
