@@ -1,8 +1,8 @@
 """The checks of a config that depend on the model family: frame counts, sizes, text length, joint attention.
 
 A family's rules are data (:class:`~attention_visual.families.ModelFamily`): the frame counts its VAE makes
-(Wan: ``4k+1``, LTX-Video: ``8k+1``), the multiple frame sides must be (the smallest pixels per token; a variant's own is
-checked once the variant is known), the longest text its encoder takes, and whether its attention is
+(``4k+1``, ``8k+1``, ...), the multiple frame sides must be (the smallest pixels per token; a variant's own
+is checked once the variant is known), whether ``flow_shift`` means something to its scheduler, the longest text its encoder takes, and whether its attention is
 joint (``joint_attention: full`` and ``text_share_map`` mean nothing on cross-attention). The config
 checks them as soon as the family is known from ``generation.model_id`` alone (a tiny model, a listed
 checkpoint, a local folder's ``model_index.json``), and

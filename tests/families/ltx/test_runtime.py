@@ -115,7 +115,7 @@ def test_the_grid_comes_from_the_video_coordinates() -> None:
 
 def test_the_condition_pipeline_needs_a_static_shift_scheduler(tmp_path: Path) -> None:
     dynamic = build_tiny_ltx(0, scheduler=DYNAMIC_SHIFT_SCHEDULER)
-    with pytest.raises(CaptureError, match="without dynamic shifting .* run it as pipeline t2v or i2v"):
+    with pytest.raises(CaptureError, match=r"without dynamic shifting .* run it as pipeline t2v or i2v"):
         RUNTIME.check_scheduler(RUNTIME.pipeline_class("LTXConditionPipeline").from_pipe(dynamic))
     RUNTIME.check_scheduler(dynamic)  # LTXPipeline computes its mu: fine
     dynamic.save_pretrained(tmp_path)
@@ -127,7 +127,7 @@ def test_the_condition_pipeline_needs_a_static_shift_scheduler(tmp_path: Path) -
 def test_loading_rules(ltx: Any) -> None:
     with pytest.raises(ConfigError, match="LTX-Video's FlowMatchEulerDiscreteScheduler"):
         RUNTIME.set_flow_shift(ltx, 3.0)
-    with pytest.raises(ConfigError, match="generation.flow_shift .* LTX-Video"):
+    with pytest.raises(ConfigError, match=r"generation\.flow_shift .* LTX-Video"):
         load_pipeline("tiny-ltx", device="cpu", flow_shift=3.0)
     with pytest.raises(ValueError, match="not an LTX-Video pipeline class"):
         RUNTIME.pipeline_class("WanPipeline")

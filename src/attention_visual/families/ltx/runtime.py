@@ -27,16 +27,15 @@ import torch
 from torch import nn
 
 from attention_visual.errors import CaptureError, ConfigError
-from attention_visual.families.ltx.facts import CONDITION_PIPELINE, I2V_PIPELINE, T2V_PIPELINE, VARIANTS
 from attention_visual.families.interface import (
     AttentionInputs,
     AttentionSite,
-    CallArgs,
     HookPoint,
     Measure,
     Probe,
     TransformerCall,
 )
+from attention_visual.families.ltx.facts import CONDITION_PIPELINE, I2V_PIPELINE, T2V_PIPELINE, VARIANTS
 from attention_visual.families.spec import Variant
 
 _BY_CLASS = {v.pipeline_class: v for v in VARIANTS.values()}
@@ -203,9 +202,10 @@ def grid_from_coords(coords: torch.Tensor, pixels_per_token: int) -> tuple[int, 
 
     Example:
         >>> y, x = torch.meshgrid(torch.arange(2.0), torch.arange(3.0), indexing="ij")
-        >>> frame = torch.stack([torch.full((6,), 0.04), y.flatten() * 32, x.flatten() * 32])  # a condition at time 1/25
-        >>> video = torch.cat([torch.stack([torch.full((6,), t), y.flatten() * 32, x.flatten() * 32]) for t in (0.0, 0.04)], 1)
-        >>> grid_from_coords(torch.cat([frame, video], 1), 32)
+        >>> def frame(t):  # one latent frame of 2 x 3 tokens at time t (seconds), y and x in pixels
+        ...     return torch.stack([torch.full((6,), t), y.flatten() * 32, x.flatten() * 32])
+        >>> item, video = frame(0.04), torch.cat([frame(0.0), frame(0.04)], 1)  # an item at 1/25 s first
+        >>> grid_from_coords(torch.cat([item, video], 1), 32)
         (1, (3, 2, 3))
     """
     c = coords.detach().to(device="cpu", dtype=torch.float64)  # [3, token]
