@@ -2,8 +2,9 @@
 
 A family's rules are data (:class:`~attention_visual.families.ModelFamily`): the frame counts its VAE makes
 (``4k+1``, ``8k+1``, ...), the multiple frame sides must be (the smallest pixels per token; a variant's own
-is checked once the variant is known), whether ``flow_shift`` means something to its scheduler, the longest text its encoder takes, and whether its attention is
-joint (``joint_attention: full`` and ``text_share_map`` mean nothing on cross-attention). The config
+is checked once the variant is known), whether ``flow_shift`` means something to its scheduler, the longest
+text its encoder takes, and whether its attention is joint (``joint_attention: full`` and
+``text_share_map`` mean nothing on cross-attention). The config
 checks them as soon as the family is known from ``generation.model_id`` alone (a tiny model, a listed
 checkpoint, a local folder's ``model_index.json``), and
 :func:`~attention_visual.pipeline.validation.check_variant` again with the variant, before any model
