@@ -113,3 +113,21 @@ def test_key_bias_renormalised_over_real_keys() -> None:
     ref = biased_reference(q, k, bias, keys=REAL)
     torch.testing.assert_close(out[:, 0], ref[..., [0, 5]].mean(-1).float(), atol=1e-6, rtol=0)
     assert torch.equal(out[:, 1], torch.zeros_like(out[:, 1]))
+
+
+def test_masked_path_equals_the_plain_softmax_where_exp_underflows() -> None:
+    """Masked keys' exp terms are set to 0 instead of computed (fast on CPUs): same numbers as computing them."""
+    from attention_visual.capture.attention_math import _masked_probs
+
+    g = torch.Generator().manual_seed(4)
+    logits = torch.randn(3, 7, 12, generator=g) * 4  # [head, query, key]
+    logits[..., 8:] -= 10000.0  # masked keys
+    logits[0, 0, 5] = logits[0, 0].max() - 100.0  # a real key whose probability is a float32 denormal
+    columns = torch.tensor([0, 5, 9, 11])
+    plain = torch.exp(logits.index_select(-1, columns) - torch.logsumexp(logits, dim=-1, keepdim=True))
+    fast = _masked_probs(logits.clone(), columns, renormalise=False)
+    torch.testing.assert_close(fast, plain, atol=1e-7, rtol=1e-6)
+    assert torch.equal(fast == 0, plain == 0) and torch.equal(fast[..., 2:], torch.zeros_like(fast[..., 2:]))
+    assert 0 < float(fast[0, 0, 1]) < 1e-38  # the denormal kept
+    excluded = _masked_probs(logits[..., :8].clone(), torch.tensor([0, 8]), renormalise=True)
+    assert torch.equal(excluded[..., 1], torch.zeros_like(excluded[..., 1]))  # column 8: the excluded keys

@@ -66,6 +66,27 @@ def padding_rows_identical(keys: torch.Tensor, num_real_keys: int) -> torch.Tens
     return (pad == pad[-1:]).all()
 
 
+#: Below this, ``exp`` of a float32 is exactly 0 (the smallest denormal is e^-103.28).
+_EXP_ZERO_BELOW = -110.0
+
+
+def _masked_probs(logits: torch.Tensor, columns: torch.Tensor, renormalise: bool) -> torch.Tensor:
+    """``[head, c, T]`` softmax probabilities at ``columns`` of ``logits`` ``[head, c, key]`` (the bias added).
+
+    The same numbers as ``exp(logits[columns] - logsumexp(logits))``, but the masked keys' terms (logits
+    about -10000 below the rest) are set to their value, 0, instead of computed: CPUs take a slow path for
+    ``exp`` of inputs that underflow (measured 10x slower), and a mask makes most keys such inputs.
+    ``logits`` is overwritten.
+    """
+    peak = logits.amax(dim=-1, keepdim=True)  # [head, c, 1]
+    logits.sub_(peak)  # every entry <= 0
+    padded = torch.nn.functional.pad(logits, (0, 1), value=float("-inf")) if renormalise else logits
+    picked = padded.index_select(-1, columns)  # [head, c, T]; renormalise: the extra column is excluded
+    zero = logits < _EXP_ZERO_BELOW  # exp is exactly 0 there
+    total = logits.masked_fill_(zero, 0.0).exp_().masked_fill_(zero, 0.0).sum(dim=-1, keepdim=True)
+    return torch.exp(picked - total.log_())
+
+
 def word_attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -127,11 +148,12 @@ def word_attention(
         q = query[start : start + chunk_size].float().view(-1, heads, head_dim).transpose(0, 1)  # [head, c, d]
         logits = torch.matmul(q, k).mul_(scale)  # [head, c, kept]
         if mask is not None:
-            logits.add_(mask)
-        lse = torch.logsumexp(logits if fold is None else logits + fold, dim=-1, keepdim=True)  # [head, c, 1]
-        if renormalise:  # one more column of -inf: the excluded keys, probability 0
-            logits = torch.nn.functional.pad(logits, (0, 1), value=float("-inf"))
-        probs = torch.exp(logits.index_select(-1, columns) - lse)  # [head, c, T]
+            probs = _masked_probs(logits.add_(mask), columns, renormalise)  # [head, c, T]
+        else:
+            lse = torch.logsumexp(logits if fold is None else logits + fold, dim=-1, keepdim=True)  # [head, c, 1]
+            if renormalise:  # one more column of -inf: the excluded keys, probability 0
+                logits = torch.nn.functional.pad(logits, (0, 1), value=float("-inf"))
+            probs = torch.exp(logits.index_select(-1, columns) - lse)  # [head, c, T]
         for w, (a, b) in enumerate(bounds):
             seg = probs[..., a:b]  # [head, c, tokens of word w]
             if token_reduction == "sum":

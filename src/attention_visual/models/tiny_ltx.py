@@ -149,14 +149,19 @@ def tiny_ltx_transformer(seed: int, gain: float = DEFAULT_CROSS_ATTENTION_GAIN) 
     return model
 
 
-def tiny_ltx_vae(seed: int, *, timestep_conditioning: bool = False) -> AutoencoderKLLTXVideo:
-    """A tiny ``AutoencoderKLLTXVideo`` with LTX's 32× spatial, 8× temporal compression."""
+def tiny_ltx_vae(
+    seed: int, *, timestep_conditioning: bool = False, latent_channels: int = _LATENT_CHANNELS
+) -> AutoencoderKLLTXVideo:
+    """A tiny ``AutoencoderKLLTXVideo`` with LTX's 32× spatial, 8× temporal compression.
+
+    ``latent_channels``: 8 for the tiny models; the capture benchmark uses the checkpoints' 128.
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         vae: AutoencoderKLLTXVideo = AutoencoderKLLTXVideo(
             in_channels=3,
             out_channels=3,
-            latent_channels=_LATENT_CHANNELS,
+            latent_channels=latent_channels,
             block_out_channels=(8, 8, 8, 8),
             decoder_block_out_channels=(8, 8, 8, 8),
             layers_per_block=(1, 1, 1, 1, 1),
