@@ -29,6 +29,7 @@ Usage:
     python benchmarks/capture_overhead.py --model-config ltx-video-0.9.1 --height 256 --width 384 --frames 9
     python benchmarks/capture_overhead.py --list                 # the shipped --model-config names
     python benchmarks/capture_overhead.py --all --threads 1      # every variant, a Markdown table of ratios
+    python benchmarks/capture_overhead.py --all --only ltx --threads 1   # the LTX-Video rows only
     python benchmarks/capture_overhead.py --device cuda --blocks 30 --frames 81   # the real width and depth
 """
 
@@ -305,6 +306,8 @@ def run_all(args: argparse.Namespace) -> None:
     print("| variant | pipeline | video | " + " | ".join(columns) + " |")
     print("|---|---|---|" + "---|" * len(columns))
     for config, task, height, width in ALL_CASES:
+        if args.only and args.only not in config:
+            continue
         command = [sys.executable, __file__, "--model-config", config, "--pipeline", task, "--frames", "9"]
         command += ["--height", str(height), "--width", str(width), "--repeats", str(args.repeats)]
         command += ["--steps", str(args.steps), "--blocks", str(args.blocks), "--device", args.device]
@@ -334,6 +337,7 @@ def main() -> None:
         "--control", action="store_true", help="also time plain runs against plain runs (A/A): the noise floor"
     )
     parser.add_argument("--all", action="store_true", help="every variant (ALL_CASES), one process each: a table")
+    parser.add_argument("--only", default="", help="with --all: only the cases whose --model-config contains this")
     args = parser.parse_args()
     if args.list:
         print("\n".join(architecture_names()))

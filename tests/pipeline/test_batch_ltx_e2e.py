@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from attention_visual.visualization import AttentionAnalyzer
-from pipeline.pipeline_support import REPO, batch_dirs, run_cli, write_config
+from pipeline.pipeline_support import REPO, generate_batch, run_cli, write_config
 
 EXAMPLE_IMAGE = REPO / "configs" / "inputs" / "example.png"
 LTX_CONFIG = REPO / "configs" / "ltx_video.yaml"
@@ -34,19 +34,9 @@ def _sets(**settings: Any) -> list[str]:
     return [arg for key, value in {**TINY, **settings}.items() for arg in ("--set", f"{key}={value}")]
 
 
-def _run(config: Path, out: Path, *overrides: str) -> tuple[Path, dict[str, Any]]:
-    done = run_cli("generate", str(config), *overrides, "--set", f"output_dir={out}", "--no-progress")
-    assert done.returncode == 0, done.stderr[-3000:]
-    [batch] = batch_dirs(out)
-    manifest = json.loads((batch / "manifest.json").read_text())
-    assert manifest["counts"]["done"] == len(manifest["videos"]) >= 1
-    assert (batch / "report" / "index.html").is_file()
-    return batch, manifest
-
-
 @pytest.mark.slow
 def test_text_to_video_batch_with_stats_and_seeds(tmp_path: Path) -> None:
-    batch, manifest = _run(
+    batch, manifest = generate_batch(
         LTX_CONFIG,
         tmp_path,
         *_sets(**{"generation.model_id": "tiny-ltx", "generation.videos_per_prompt": 2}),
@@ -82,7 +72,7 @@ def test_image_conditioned_batches_into_the_packed_store(tmp_path: Path, model_i
             "attention_analysis": {"storage_format": "zarr", "guidance_pass": "both", "generate_report": True},
         },
     )
-    batch, manifest = _run(config, tmp_path / "out", *_sets())
+    batch, manifest = generate_batch(config, tmp_path / "out", *_sets())
     assert (batch / "attention_maps.zarr").is_dir() and not (batch / "attention_maps").exists()
     video = manifest["videos"][0]
     raw, metas = AttentionAnalyzer(batch / "attention_maps.zarr").raw_step_stack(video["video_id"], "sun")

@@ -66,24 +66,25 @@ def padding_rows_identical(keys: torch.Tensor, num_real_keys: int) -> torch.Tens
     return (pad == pad[-1:]).all()
 
 
-#: Below this, ``exp`` of a float32 is exactly 0 (the smallest denormal is e^-103.28).
-_EXP_ZERO_BELOW = -110.0
+#: ``exp`` of this is about 1.6e-38, the smallest normal float32 (below it CPUs take a slow path).
+_EXP_FLOOR = -87.0
 
 
 def _masked_probs(logits: torch.Tensor, columns: torch.Tensor, renormalise: bool) -> torch.Tensor:
     """``[head, c, T]`` softmax probabilities at ``columns`` of ``logits`` ``[head, c, key]`` (the bias added).
 
-    The same numbers as ``exp(logits[columns] - logsumexp(logits))``, but the masked keys' terms (logits
-    about -10000 below the rest) are set to their value, 0, instead of computed: CPUs take a slow path for
-    ``exp`` of inputs that underflow (measured 10x slower), and a mask makes most keys such inputs.
-    ``logits`` is overwritten.
+    ``exp(logits[columns] - logsumexp(logits))``, computed so that the masked keys (logits about -10000
+    below the rest) cost no slow ``exp``: CPUs take a slow path for ``exp`` of inputs that underflow
+    (measured 10x slower), and a mask makes most keys such inputs. In the sum of the log-sum-exp, every term
+    below ``exp(-87)`` counts as ``exp(-87)`` (a few times 1e-38, against a sum of at least 1, whose float32
+    resolution is 6e-8: the sum is the same); the probabilities themselves are taken from the unchanged
+    logits, so a masked key's is exactly 0, as in the model. ``logits`` is overwritten.
     """
     peak = logits.amax(dim=-1, keepdim=True)  # [head, c, 1]
-    logits.sub_(peak)  # every entry <= 0
+    logits.sub_(peak)  # every entry <= 0, the largest 0
     padded = torch.nn.functional.pad(logits, (0, 1), value=float("-inf")) if renormalise else logits
     picked = padded.index_select(-1, columns)  # [head, c, T]; renormalise: the extra column is excluded
-    zero = logits < _EXP_ZERO_BELOW  # exp is exactly 0 there
-    total = logits.masked_fill_(zero, 0.0).exp_().masked_fill_(zero, 0.0).sum(dim=-1, keepdim=True)
+    total = logits.clamp_(min=_EXP_FLOOR).exp_().sum(dim=-1, keepdim=True)  # [head, c, 1]
     return torch.exp(picked - total.log_())
 
 
