@@ -42,7 +42,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from diffusers.models.autoencoders.autoencoder_kl_ltx import AutoencoderKLLTXVideo
@@ -52,17 +52,22 @@ from diffusers.schedulers.scheduling_flow_match_euler_discrete import FlowMatchE
 from transformers import T5Config, T5EncoderModel
 
 from attention_visual.errors import ConfigError
-from attention_visual.models.tiny import DEFAULT_CROSS_ATTENTION_GAIN, TinySettings, sharpen_cross_attention
+from attention_visual.models.tiny import (
+    DEFAULT_CROSS_ATTENTION_GAIN,
+    TINY_TEXT_ENCODER_CONFIG,
+    TinySettings,
+    sharpen_cross_attention,
+)
 from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer
 
 if TYPE_CHECKING:
     from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXConditionPipeline
     from diffusers.pipelines.ltx.pipeline_ltx_image2video import LTXImageToVideoPipeline
 
+PipelineT = TypeVar("PipelineT", "LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline")
 LTX_PIXELS_PER_TOKEN = 32  # VAE patch 4 × 2³ (patch 1 in the transformer)
 LTX_FRAMES_PER_LATENT = 8  # 2³ temporal downsamplings; latent frame 0 holds video frame 0 alone
 _LATENT_CHANNELS = 8
-_TEXT_DIM = 32
 
 TINY_LTX_TRANSFORMER_CONFIG: dict[str, Any] = {
     "in_channels": _LATENT_CHANNELS,
@@ -73,7 +78,7 @@ TINY_LTX_TRANSFORMER_CONFIG: dict[str, Any] = {
     "attention_head_dim": 12,
     "cross_attention_dim": 24,  # LTX projects the caption to the model width (heads × head dim)
     "num_layers": 2,
-    "caption_channels": _TEXT_DIM,
+    "caption_channels": TINY_TEXT_ENCODER_CONFIG["d_model"],
 }
 """``LTXVideoTransformer3DModel`` arguments of the tiny transformer."""
 
@@ -126,13 +131,7 @@ def _text_parts(seed: int) -> tuple[Any, T5EncoderModel]:
         encoder = T5EncoderModel(
             T5Config(
                 vocab_size=len(tokenizer),
-                d_model=_TEXT_DIM,
-                d_kv=8,
-                d_ff=64,
-                num_layers=2,
-                num_heads=4,
-                relative_attention_num_buckets=8,
-                relative_attention_max_distance=16,
+                **TINY_TEXT_ENCODER_CONFIG,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
             )
@@ -180,17 +179,22 @@ def tiny_ltx_vae(
     return vae
 
 
-def _components(seed: int, gain: float, *, timestep_conditioning: bool, scheduler: dict[str, Any]) -> dict[str, Any]:
+def _pipeline(
+    cls: type[PipelineT], seed: int, gain: float, *, timestep_vae: bool, scheduler: dict[str, Any]
+) -> PipelineT:
+    """``cls`` from the tiny parts (text: seed ``seed``, transformer: ``seed + 1``, VAE: ``seed + 2``)."""
     if not gain > 0:
         raise ConfigError(f"cross_attention_gain must be > 0, got {gain}")
     tokenizer, text_encoder = _text_parts(seed)
-    return {
-        "tokenizer": tokenizer,
-        "text_encoder": text_encoder,
-        "transformer": tiny_ltx_transformer(seed + 1, gain),
-        "vae": tiny_ltx_vae(seed + 2, timestep_conditioning=timestep_conditioning),
-        "scheduler": FlowMatchEulerDiscreteScheduler(**scheduler),
-    }
+    pipe = cls(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        transformer=tiny_ltx_transformer(seed + 1, gain),
+        vae=tiny_ltx_vae(seed + 2, timestep_conditioning=timestep_vae),
+        scheduler=FlowMatchEulerDiscreteScheduler(**scheduler),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
 
 
 def build_tiny_ltx(
@@ -205,9 +209,7 @@ def build_tiny_ltx(
     :data:`DYNAMIC_SHIFT_SCHEDULER`: as LTX-Video 0.9.0/0.9.1).
     """
     config = STATIC_SHIFT_SCHEDULER if scheduler is None else scheduler
-    pipe = LTXPipeline(**_components(seed, cross_attention_gain, timestep_conditioning=False, scheduler=config))
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return _pipeline(LTXPipeline, seed, cross_attention_gain, timestep_vae=False, scheduler=config)
 
 
 def build_tiny_ltx_i2v(
@@ -216,11 +218,9 @@ def build_tiny_ltx_i2v(
     """``LTXImageToVideoPipeline`` on the parts of :func:`build_tiny_ltx`: latent frame 0 is the image."""
     from diffusers.pipelines.ltx.pipeline_ltx_image2video import LTXImageToVideoPipeline
 
-    pipe = LTXImageToVideoPipeline(
-        **_components(seed, cross_attention_gain, timestep_conditioning=False, scheduler=STATIC_SHIFT_SCHEDULER)
+    return _pipeline(
+        LTXImageToVideoPipeline, seed, cross_attention_gain, timestep_vae=False, scheduler=STATIC_SHIFT_SCHEDULER
     )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
 def build_tiny_ltx_condition(
@@ -229,11 +229,9 @@ def build_tiny_ltx_condition(
     """``LTXConditionPipeline``, as LTX-Video 0.9.7: a timestep-conditioned VAE (0.9.1 and later)."""
     from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXConditionPipeline
 
-    pipe = LTXConditionPipeline(
-        **_components(seed, cross_attention_gain, timestep_conditioning=True, scheduler=STATIC_SHIFT_SCHEDULER)
+    return _pipeline(
+        LTXConditionPipeline, seed, cross_attention_gain, timestep_vae=True, scheduler=STATIC_SHIFT_SCHEDULER
     )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
 __all__ = [

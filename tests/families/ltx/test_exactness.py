@@ -161,23 +161,34 @@ def test_condition_pipeline_drops_the_prepended_tokens() -> None:
     ]
 
 
-def test_video_is_bit_identical_and_every_hook_is_removed(ltx: Any) -> None:
-    kwargs = {**TINY_LTX_SETTINGS.call_kwargs(), "num_inference_steps": 2, "output_type": "np"}
-    plain = ltx(
+@pytest.mark.parametrize("kind", ["t2v", "i2v", "condition"])
+def test_video_is_bit_identical_and_every_hook_is_removed(ltx: Any, kind: str) -> None:
+    h, w = TINY_LTX_SETTINGS.height, TINY_LTX_SETTINGS.width
+    pipe, inputs = {
+        "t2v": (ltx, {}),
+        "i2v": (build_tiny_ltx_i2v(0), {"image": tiny_image(h, w)}),
+        "condition": (
+            build_tiny_ltx_condition(0),
+            {"conditions": [LTXVideoCondition(tiny_image(h, w), frame_index=8)]},
+        ),
+    }[kind]
+    kwargs = {**TINY_LTX_SETTINGS.call_kwargs(), "num_inference_steps": 2, "output_type": "np", **inputs}
+    plain = pipe(
         prompt="A romantic kiss between a man and woman with flowers",
         generator=torch.Generator().manual_seed(3),
         **kwargs,
     ).frames
-    modules = list(ltx.transformer.modules()) + list(ltx.text_encoder.modules())
+    modules = list(pipe.transformer.modules()) + list(pipe.text_encoder.modules())
     before = [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in modules]
-    registry = getattr(ltx.transformer, "_diffusers_hook", None)  # the pipeline's cache_context made one
-    with AttentionCapture(ltx, PROMPT) as cap:
-        captured = ltx(prompt=cap.prompt, generator=torch.Generator().manual_seed(3), **kwargs).frames
+    registry = getattr(pipe.transformer, "_diffusers_hook", None)  # the pipeline's cache_context made one
+    with AttentionCapture(pipe, PROMPT) as cap:
+        captured = pipe(prompt=cap.prompt, generator=torch.Generator().manual_seed(3), **kwargs).frames
         assert sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in modules) > 0
     assert np.array_equal(plain, captured)
+    assert cap.word_maps()["kiss"].shape == (2, *GRID)
     assert [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in modules] == before
-    assert getattr(ltx.transformer, "_diffusers_hook", None) is registry and not (registry and registry.hooks)
-    assert "forward" not in vars(ltx.transformer)
+    assert getattr(pipe.transformer, "_diffusers_hook", None) is registry and not (registry and registry.hooks)
+    assert "forward" not in vars(pipe.transformer)
 
 
 def cond_error(ltx: Any) -> float:
