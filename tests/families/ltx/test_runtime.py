@@ -131,3 +131,13 @@ def test_loading_rules(ltx: Any) -> None:
         load_pipeline("tiny-ltx", device="cpu", flow_shift=3.0)
     with pytest.raises(ValueError, match="not an LTX-Video pipeline class"):
         RUNTIME.pipeline_class("WanPipeline")
+
+
+def test_load_pipeline_picks_the_class_from_model_index(tmp_path: Path) -> None:
+    from attention_visual.models.loading import resolve_variant
+
+    build_tiny_ltx_condition(0).save_pretrained(tmp_path)
+    assert type(load_pipeline(str(tmp_path), device="cpu", local_files_only=True)).__name__ == "LTXConditionPipeline"
+    assert resolve_variant(str(tmp_path), local_files_only=True).name == "ltx-video-condition"
+    i2v = load_pipeline(str(tmp_path), device="cpu", local_files_only=True, pipeline="i2v")
+    assert type(i2v).__name__ == "LTXImageToVideoPipeline" and describe_pipeline(i2v).conditioning_frames() == (0,)
