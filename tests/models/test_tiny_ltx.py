@@ -51,7 +51,7 @@ def generate(pipe: Any, kind: str, seed: int = 0, output_type: str = "np") -> np
 
 
 def test_settings_give_a_non_square_grid_with_ltx_factors() -> None:
-    assert TINY_LTX_SETTINGS.token_grid == (3, 2, 3)  # 17 frames → (17 - 1) / 8 + 1; 64 / 32 × 96 / 32
+    assert TINY_LTX_SETTINGS.latent_grid == (3, 2, 3)  # 17 frames → (17 - 1) / 8 + 1; 64 / 32 × 96 / 32
     assert TINY_LTX_SETTINGS.max_sequence_length == 128
     with pytest.raises(ConfigError, match="multiple of 32"):
         TinyLtxSettings(height=48)

@@ -46,12 +46,12 @@ def test_tiny_model_is_described_as_its_variant(model_id: str) -> None:
     spec = TINY_MODELS[model_id]
     assert variant.name == spec.variant
     experts, px, image, cond = EXPECTED[model_id]
-    assert (variant.experts, variant.pixels_per_token, variant.image_branch) == (experts, px, image)
+    assert (variant.experts, variant.pixels_per_cell, variant.image_branch) == (experts, px, image)
     assert variant.conditioning_frames() == cond
     if variant.family == "wan":
-        assert variant.pixels_per_token == pipe.vae_scale_factor_spatial * pipe.transformer.config.patch_size[1]
+        assert variant.pixels_per_cell == pipe.vae_scale_factor_spatial * pipe.transformer.config.patch_size[1]
     else:
-        assert variant.pixels_per_token == pipe.vae_spatial_compression_ratio * pipe.transformer.config.patch_size
+        assert variant.pixels_per_cell == pipe.vae_spatial_compression_ratio * pipe.transformer.config.patch_size
     assert spec.height % px == 0 and spec.width % px == 0 and spec.height != spec.width
     if experts == 2:
         assert variant.boundary_ratio == (0.9 if spec.inputs else 0.875)

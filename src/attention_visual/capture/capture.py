@@ -108,7 +108,7 @@ class AttentionCapture:
             for (expert, t), found in zip(experts, located, strict=True)
         ]
         self.heads: int = models[0].sites[0].heads
-        self._block_names = tuple(models[0].sites[i].name for i in range(len(self.block_indices)))
+        self._block_names = tuple(site.name for site in models[0].sites)
         probe = runtime.probe(self.variant, image_map=self.settings.image_map)
         self._recorder = CaptureRecorder(
             self.settings,
@@ -154,8 +154,8 @@ class AttentionCapture:
             raise CaptureError(f"the marked word {reserved[0]!r} is reserved for a pseudo-word map")
         if v.text_length is not None and max_sequence_length != v.text_length:
             raise CaptureError(
-                f"{v.name} takes exactly {v.text_length} text keys (its attention splits the context at "
-                f"L - {v.text_length}): max_sequence_length must be {v.text_length}, got {max_sequence_length}"
+                f"{v.name} takes exactly {v.text_length} text keys: max_sequence_length must be {v.text_length}, "
+                f"got {max_sequence_length}"
             )
         if num_reference_images < 0 or (num_reference_images and v.conditioning != "reference"):
             raise CaptureError(

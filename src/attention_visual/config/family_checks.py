@@ -42,11 +42,11 @@ def check_generation(g: GenerationConfig, family: ModelFamily, variant: Variant 
     Raises:
         ConfigError: One line naming the key, the family (or variant) and its rule.
     """
-    px, who = (variant.pixels_per_token, variant.name) if variant is not None else (family.size_multiple, family.title)
+    px, who = (variant.pixels_per_cell, variant.name) if variant is not None else (family.size_multiple, family.title)
     for name in ("height", "width"):
         value = getattr(g, name)
         if value % px:
-            extra = f" ({px} pixels per token)" if variant is not None else ""
+            extra = f" ({px} pixels per grid cell)" if variant is not None else ""
             v.fail(f"generation.{name}", f"a multiple of {px} for {who}{extra}", value)
     if not family.accepts_frame_count(g.num_frames):
         v.fail(
@@ -63,8 +63,8 @@ def check_generation(g: GenerationConfig, family: ModelFamily, variant: Variant 
         v.fail("generation.max_sequence_length", f"in [1, {limit}] for {family.title}", length)
     if variant is not None and variant.text_length is not None and length not in (None, variant.text_length):
         raise ConfigError(
-            f"generation.max_sequence_length must be {variant.text_length} for {variant.name} (its attention "
-            f"splits the context at L - {variant.text_length}), got {length}"
+            f"generation.max_sequence_length must be {variant.text_length} for {variant.name} (it takes exactly "
+            f"{variant.text_length} text keys), got {length}"
         )
 
 

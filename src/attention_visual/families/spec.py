@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-import regex
-
 from attention_visual.storage.schema.frames import FrameRule
 from attention_visual.storage.schema.metadata import ATTENTION_KINDS
 
@@ -47,8 +45,6 @@ CONDITIONING_KINDS = ("none", "first_frame", "reference")
 #: (Wan: the padded embedding is zeroed, so all padding keys are one repeated row, attended to);
 #: ``masked`` (a mask or bias removes them: LTX's -10000); ``attended`` (real, distinct keys: CogVideoX).
 PADDING_KINDS = ("identical_rows", "masked", "attended")
-
-_WHITESPACE = regex.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -78,7 +74,9 @@ class Cleaning:
 
 def collapse_whitespace(text: str) -> str:
     """Every whitespace run (``regex``'s ``\\s``) becomes one space; stripped."""
-    return str(_WHITESPACE.sub(" ", text)).strip()
+    import regex  # deferred: reading the families' facts cleans no text (regex caches the pattern)
+
+    return str(regex.sub(r"\s+", " ", text)).strip()
 
 
 @dataclass(frozen=True)
@@ -118,10 +116,10 @@ class Variant:
         experts: Transformers that take turns over the steps (1, or 2: high- then low-noise expert).
         boundary_ratio: With two experts, steps with ``t >= boundary_ratio × num_train_timesteps`` run
             the first one; None with one.
-        pixels_per_token: Video pixels per token side (VAE spatial factor × transformer patch size).
+        pixels_per_cell: Video pixels per grid cell side (VAE spatial factor × transformer patch size).
         temporal_factor: Video frames per latent frame.
         first_frame_alone: Latent frame 0 decodes to video frame 0 alone (a causal VAE).
-        latent_frames_per_token: Latent frames covered by one token along time (the temporal patch).
+        latent_frames_per_cell: Latent frames one grid cell covers along time (the temporal patch).
         conditioning: Which latent frames are inputs, not generated video (:data:`CONDITIONING_KINDS`).
         image_branch: The attention has a separate image-key branch (the ``<image>`` map can be recorded).
         text_length: The number of text keys the model requires (None: any ``max_sequence_length``).
@@ -144,10 +142,10 @@ class Variant:
     attention_module: str
     experts: int = 1
     boundary_ratio: float | None = None
-    pixels_per_token: int = 16
+    pixels_per_cell: int = 16
     temporal_factor: int = 4
     first_frame_alone: bool = True
-    latent_frames_per_token: int = 1
+    latent_frames_per_cell: int = 1
     conditioning: str = "none"
     image_branch: bool = False
     text_length: int | None = None
@@ -186,7 +184,7 @@ class Variant:
     @property
     def frame_rule(self) -> FrameRule:
         """How this variant's map frames map to video frames (see :mod:`attention_visual.storage.schema.frames`)."""
-        return FrameRule(self.temporal_factor, self.first_frame_alone, self.latent_frames_per_token)
+        return FrameRule(self.temporal_factor, self.first_frame_alone, self.latent_frames_per_cell)
 
     def conditioning_frames(self, num_reference_frames: int = 0) -> tuple[int, ...]:
         """Latent frame indices that are conditioning inputs (``num_reference_frames``: VACE's reference images)."""
@@ -210,7 +208,7 @@ class ModelFamily:
         title: How messages and docs name it (``"Wan"``).
         variants: Every supported variant, by name.
         text: The text side (cleaning, default text length, padding semantics).
-        size_multiple: Frame height and width must be multiples of this (the smallest pixels per token).
+        size_multiple: Frame height and width must be multiples of this (the smallest pixels per cell).
         default_fps: Frames per second of its videos when the config gives none.
         takes_flow_shift: Whether ``generation.flow_shift`` means something for its scheduler (Wan's UniPC
             shift); where not (LTX-Video shifts by the video's length itself) the config refuses it.

@@ -228,7 +228,7 @@ def resolve_variant(model_id: str, pipeline: str = AUTO_TASK, *, local_files_onl
 
     Returns:
         The :class:`~attention_visual.families.Variant` (its family, its ``task``, its
-        ``pixels_per_token``, experts, ...).
+        ``pixels_per_cell``, experts, ...).
 
     Raises:
         ConfigError: The checkpoint cannot be read, is not supported, or cannot run ``pipeline``.

@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from diffusers.pipelines.ltx.pipeline_ltx_image2video import LTXImageToVideoPipeline
 
 PipelineT = TypeVar("PipelineT", "LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline")
-LTX_PIXELS_PER_TOKEN = 32  # VAE patch 4 × 2³ (patch 1 in the transformer)
+LTX_PIXELS_PER_CELL = 32  # VAE patch 4 × 2³ (patch 1 in the transformer)
 LTX_FRAMES_PER_LATENT = 8  # 2³ temporal downsamplings; latent frame 0 holds video frame 0 alone
 _LATENT_CHANNELS = 8
 
@@ -106,16 +106,16 @@ class TinyLtxSettings(TinySettings):
     def __post_init__(self) -> None:
         for name in ("height", "width"):
             value = getattr(self, name)
-            if value <= 0 or value % LTX_PIXELS_PER_TOKEN:
+            if value <= 0 or value % LTX_PIXELS_PER_CELL:
                 raise ConfigError(f"tiny LTX settings: {name}={value} must be a positive multiple of 32")
         if self.num_frames < 1 or (self.num_frames - 1) % LTX_FRAMES_PER_LATENT:
             raise ConfigError(f"tiny LTX settings: num_frames={self.num_frames} must be of the form 8k + 1")
 
     @property
-    def token_grid(self) -> tuple[int, int, int]:
+    def latent_grid(self) -> tuple[int, int, int]:
         """``(frames, rows, cols)`` of the video tokens: ``(num_frames - 1) // 8 + 1`` × height/32 × width/32."""
         frames = (self.num_frames - 1) // LTX_FRAMES_PER_LATENT + 1
-        return (frames, self.height // LTX_PIXELS_PER_TOKEN, self.width // LTX_PIXELS_PER_TOKEN)
+        return (frames, self.height // LTX_PIXELS_PER_CELL, self.width // LTX_PIXELS_PER_CELL)
 
 
 TINY_LTX_SETTINGS = TinyLtxSettings(
@@ -237,7 +237,7 @@ def build_tiny_ltx_condition(
 __all__ = [
     "DYNAMIC_SHIFT_SCHEDULER",
     "LTX_FRAMES_PER_LATENT",
-    "LTX_PIXELS_PER_TOKEN",
+    "LTX_PIXELS_PER_CELL",
     "STATIC_SHIFT_SCHEDULER",
     "TINY_LTX_SETTINGS",
     "TINY_LTX_TRANSFORMER_CONFIG",

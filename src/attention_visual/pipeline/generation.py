@@ -41,11 +41,11 @@ from attention_visual.pipeline.resume import captures_maps
 from attention_visual.pipeline.validation import max_sequence_length
 from attention_visual.render.encoder import VideoWriter
 from attention_visual.storage import VideoDimensions
+from attention_visual.storage.batch.layout import PACKED_STORE
 from attention_visual.storage.batch.manifest import Timings
 from attention_visual.storage.durable.atomic import atomic_write_bytes
 from attention_visual.storage.durable.faults import storage_fault
 from attention_visual.storage.files.layout import PACKED_FORMAT
-from attention_visual.storage.packed.reader import PACKED_STORE
 
 log = logging.getLogger(__name__)
 

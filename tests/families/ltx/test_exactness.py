@@ -27,7 +27,7 @@ from capture.reference import AttnCall, record_attn2_inputs, reduce_word, refere
 PROMPT = "A romantic (kiss) between a man and woman with (flowers)"
 NEGATIVE = "a dark and blurry room with a cat near a window"  # longer than the words' positions: not masked
 STEPS = 3
-GRID = TINY_LTX_SETTINGS.token_grid  # (3, 2, 3): frames, y, x — non-square
+GRID = TINY_LTX_SETTINGS.latent_grid  # (3, 2, 3): frames, y, x — non-square
 ITEM = {"uncond": 0, "cond": 1}  # the batch item of each guidance pass
 
 

@@ -27,7 +27,7 @@ def ltx() -> Any:
 
 def test_variants_of_the_three_pipelines(ltx: Any) -> None:
     variant = describe_pipeline(ltx)
-    assert (variant.name, variant.pixels_per_token, variant.temporal_factor, variant.guidance) == (
+    assert (variant.name, variant.pixels_per_cell, variant.temporal_factor, variant.guidance) == (
         "ltx-video-t2v", 32, 8, "batched",
     )  # fmt: skip
     assert variant.batch_passes == ("uncond", "cond") and variant.step_source == "counted"

@@ -58,7 +58,7 @@ CONDITION_PIPELINE = "LTXConditionPipeline"
 
 TEXT_LENGTH = 128
 """``max_sequence_length`` of ``LTXPipeline`` and ``LTXImageToVideoPipeline`` (LTX-Video's T5 context)."""
-PIXELS_PER_TOKEN = 32
+PIXELS_PER_CELL = 32
 FRAMES_PER_LATENT = 8
 FRAME_RATE = 25
 """The pipelines' ``frame_rate`` default (Lightricks' examples save at 24: ``generation.fps: 24`` passes 24)."""
@@ -79,7 +79,7 @@ def _variant(name: str, pipeline_class: str, task: str, **facts: Any) -> Variant
     """Every LTX attention is ``transformer_blocks.N.attn2``: cross-attention, batched guidance, 32 px, 8 frames."""
     return Variant(
         name, NAME, pipeline_class, task, ("transformer_blocks",), "attn2",
-        pixels_per_token=PIXELS_PER_TOKEN, temporal_factor=FRAMES_PER_LATENT, guidance="batched",
+        pixels_per_cell=PIXELS_PER_CELL, temporal_factor=FRAMES_PER_LATENT, guidance="batched",
         batch_passes=("uncond", "cond"), checkpoints=_ALL, **facts,
     )  # fmt: skip
 
@@ -116,7 +116,7 @@ FAMILY = ModelFamily(
     title="LTX-Video",
     variants=VARIANTS,
     text=TextSide(max_sequence_length=TEXT_LENGTH, padding="masked"),
-    size_multiple=PIXELS_PER_TOKEN,
+    size_multiple=PIXELS_PER_CELL,
     default_fps=FRAME_RATE,
     takes_flow_shift=False,
     fps_argument="frame_rate",
@@ -137,7 +137,7 @@ __all__ = [
     "FRAME_RATE",
     "I2V_PIPELINE",
     "NAME",
-    "PIXELS_PER_TOKEN",
+    "PIXELS_PER_CELL",
     "T2V_PIPELINE",
     "TEXT_LENGTH",
     "TINY_MODELS",

@@ -61,9 +61,9 @@ def describe_pipeline(pipe: Any) -> Variant:
     base = _BY_CLASS[cls]
     patch, patch_t = int(model.config.patch_size), int(model.config.patch_size_t)
     return base.replace(
-        pixels_per_token=int(pipe.vae_spatial_compression_ratio) * patch,
+        pixels_per_cell=int(pipe.vae_spatial_compression_ratio) * patch,
         temporal_factor=int(pipe.vae_temporal_compression_ratio),
-        latent_frames_per_token=patch_t,
+        latent_frames_per_cell=patch_t,
     )
 
 
@@ -152,7 +152,7 @@ def read_call(
     batch, tokens = int(hidden.shape[0]), int(hidden.shape[1])
     coords = _argument(args, kwargs, "video_coords")
     if isinstance(coords, torch.Tensor):
-        drop, grid = grid_from_coords(coords[0], variant.pixels_per_token)
+        drop, grid = grid_from_coords(coords[0], variant.pixels_per_cell)
     else:
         config: Any = transformer.config
         sizes = [_argument(args, kwargs, n) for n in ("num_frames", "height", "width")]
@@ -190,7 +190,7 @@ def held_frames(timestep: torch.Tensor, grid: tuple[int, int, int], drop: int) -
     return tuple(int(f) for f in below)
 
 
-def grid_from_coords(coords: torch.Tensor, pixels_per_token: int) -> tuple[int, tuple[int, int, int]]:
+def grid_from_coords(coords: torch.Tensor, pixels_per_cell: int) -> tuple[int, tuple[int, int, int]]:
     """``(leading frames to drop, (frame, y, x))`` from one item's ``video_coords`` ``[3, token]``.
 
     The video's tokens are the trailing run from the first token at time 0; before them, whole latent grids
@@ -213,8 +213,8 @@ def grid_from_coords(coords: torch.Tensor, pixels_per_token: int) -> tuple[int, 
     if at_zero.numel() == 0:
         raise CaptureError("video_coords has no token at time 0: no video tokens to map")
     start = int(at_zero[0])
-    ys = c[1, start:] / pixels_per_token
-    xs = c[2, start:] / pixels_per_token
+    ys = c[1, start:] / pixels_per_cell
+    xs = c[2, start:] / pixels_per_cell
     n = ys.numel()
     height, width = int(ys.max()) + 1, int(xs.max()) + 1
     frames = n // (height * width)
@@ -228,7 +228,7 @@ def grid_from_coords(coords: torch.Tensor, pixels_per_token: int) -> tuple[int, 
     if not regular or start % (height * width):
         raise CaptureError(
             f"video_coords: the {n} tokens from the first at time 0 are not a frame-major grid of "
-            f"{pixels_per_token}-pixel cells after whole frames of conditioning tokens ({start} tokens before them)"
+            f"{pixels_per_cell}-pixel cells after whole frames of conditioning tokens ({start} tokens before them)"
         )
     lead = start // (height * width)
     return lead, (lead + frames, height, width)

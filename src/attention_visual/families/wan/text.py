@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import html
 
-import ftfy
-
 from attention_visual.families.spec import Cleaning, collapse_whitespace
 
 
 def basic_clean(text: str) -> str:
     """ftfy's fixes, HTML unescaped twice, stripped."""
+    import ftfy  # deferred: reading the family's facts (config, light commands) does not clean text
+
     return html.unescape(html.unescape(ftfy.fix_text(text))).strip()
 
 
