@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from attention_visual.visualization import AttentionAnalyzer
-from pipeline.pipeline_support import REPO, generate_batch, run_cli, write_config
+from pipeline.pipeline_support import REPO, generate_batch, write_config
+from support.cli import run_main
 
 EXAMPLE_IMAGE = REPO / "configs" / "inputs" / "example.png"
 LTX_CONFIG = REPO / "configs" / "ltx_video.yaml"
@@ -52,10 +53,10 @@ def test_text_to_video_batch_with_stats_and_seeds(tmp_path: Path) -> None:
     assert m.video_dimensions.fps == 25.0 and m.video_dimensions.frames == 17  # the family's fps: the frame_rate
     assert [tuple(r) for r in m.latent_to_video_frames] == [(0, 0), (1, 8), (9, 16)]
     assert m.blocks == ("transformer_blocks.0.attn2", "transformer_blocks.1.attn2")
-    assert run_cli("stats", str(batch)).returncode == 0
+    assert run_main("stats", batch).returncode == 0
     table = pd.read_parquet(batch / "analysis" / "stats.parquet")
     assert set(table["word"]) == {"dog", "beach"} and table["frame"].max() == 2
-    done = run_cli("seeds", str(batch), "--word", "dog")
+    done = run_main("seeds", batch, "--word", "dog")
     assert done.returncode == 0, done.stderr[-2000:]
     assert (batch / "seed_videos" / "dog.mp4").is_file()
 
@@ -93,8 +94,8 @@ def test_image_conditioned_batches_into_the_packed_store(tmp_path: Path, model_i
 )
 def test_bad_ltx_input_is_one_line_exit_2_nothing_created(tmp_path: Path, setting: str, message: str) -> None:
     out = tmp_path / "out"
-    done = run_cli(
-        "generate", str(LTX_CONFIG), *_sets(**{"generation.model_id": "tiny-ltx"}), "--set", setting,
+    done = run_main(
+        "generate", LTX_CONFIG, *_sets(**{"generation.model_id": "tiny-ltx"}), "--set", setting,
         "--set", f"output_dir={out}",
     )  # fmt: skip
     assert done.returncode == 2

@@ -2,7 +2,9 @@
 
 The four example configs run as documented (``--set generation.model_id=tiny-...`` plus tiny sizes);
 video-to-video, first-last-frame and VACE run from configs written here. Each case checks the inputs
-copied into the batch and shown in the report, and the expert / conditioning-frame labels.
+copied into the batch and shown in the report, and the expert / conditioning-frame labels. The CLI's
+``main`` runs in the test process (a real process is what the kill, torchrun and console-script tests
+are about).
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ def _run(config: Path, out: Path, *overrides: str) -> tuple[Path, dict[str, Any]
 
 
 def _labels(batch: Path, video_id: str, word: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((batch / "report" / "maps" / video_id / f"{word}.json").read_text())
-    return data["info"]  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads((batch / "report" / "maps" / video_id / "assets.json").read_text())
+    return data["words"][word]["info"]  # type: ignore[no-any-return]
 
 
 @pytest.mark.slow
