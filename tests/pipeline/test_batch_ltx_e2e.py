@@ -79,7 +79,8 @@ def test_image_conditioned_batches_into_the_packed_store(tmp_path: Path, model_i
     raw, metas = AttentionAnalyzer(batch / "attention_maps.zarr").raw_step_stack(video["video_id"], "sun")
     assert raw.shape == (2, 2, 3, 2, 3)  # [step, pass, frame, y, x]
     assert [m.conditioning_frames for m in metas] == [(0,), (0,)] and metas[0].passes == ("cond", "uncond")
-    report = json.loads((batch / "report" / "maps" / video["video_id"] / "sun.json").read_text())["info"]
+    assets = json.loads((batch / "report" / "maps" / video["video_id"] / "assets.json").read_text())
+    report = assets["words"]["sun"]["info"]
     assert report["frame_labels"][1].endswith("conditioning") and not report["frame_labels"][2].endswith("conditioning")
 
 
