@@ -15,9 +15,9 @@ import pytest
 from attention_visual.cli.main import main
 from attention_visual.errors import BatchBusyError
 from attention_visual.pipeline import BatchOptions, run_batch
-from attention_visual.pipeline.lock import LOCK_FILE, BatchLock, read_holder
 from attention_visual.pipeline.plan import plan_batch
 from attention_visual.pipeline.resume import choose_batch_dir, prepare_batch_dir
+from attention_visual.storage.batch.lock import LOCK_FILE, BatchLock, read_holder
 from pipeline.pipeline_support import snapshot, tiny_config, tiny_data, write_config
 
 REPO_SRC = Path(__file__).resolve().parents[2] / "src"
@@ -29,7 +29,7 @@ def hold_in_child(batch: Path) -> subprocess.Popen[str]:
         f"""
         import sys, time
         from pathlib import Path
-        from attention_visual.pipeline.lock import BatchLock
+        from attention_visual.storage.batch.lock import BatchLock
         lock = BatchLock.acquire(Path({str(batch)!r}))
         print("locked", flush=True)
         time.sleep(600)

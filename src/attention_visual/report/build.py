@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from attention_visual.config import load_config
-from attention_visual.errors import AttentionDataError, AttentionVisualError, ConfigError, StorageError
+from attention_visual.errors import AttentionDataError, AttentionVisualError, ConfigError, RenderError, StorageError
 from attention_visual.render.colormap import check_colormap
 from attention_visual.render.options import NORMALIZATIONS
 from attention_visual.report.batch_view import build_batch_view
@@ -35,7 +35,7 @@ from attention_visual.report.collect import (
 )
 from attention_visual.report.html import render_page
 from attention_visual.report.images import write_comparison, write_sprite
-from attention_visual.storage.batch.layout import CONFIG_FILE
+from attention_visual.storage.batch.layout import CONFIG_FILE, output_conflict
 from attention_visual.storage.batch.manifest import now_iso, one_line
 from attention_visual.storage.durable.atomic import atomic_write_text
 from attention_visual.storage.durable.faults import storage_fault
@@ -61,12 +61,12 @@ def _video_images(
 ) -> None:
     """Fill in ``video``'s sprites and comparison plot, writing those that are not up to date."""
     video_id = video.record.video_id
-    if video.maps_dir is None:
+    if video.maps is None:
         reason = "no maps stored" if video.record.status == "done" else f"no maps ({video.record.status})"
         for word in video.words:
             word.map_error = reason
         return
-    analyzer = AttentionAnalyzer(video.maps_dir.parent)
+    analyzer = AttentionAnalyzer(video.maps)
     available = set(analyzer.get_available_tokens(video_id))
     for word in video.words:
         if word.word not in available:
@@ -152,8 +152,10 @@ def write_report(
             atlas; see :mod:`attention_visual.report.batch_view`), cached between runs.
         output_dir: Write the report there instead of ``BATCH_DIR/report`` (a read-only batch can be
             browsed this way); its links to the batch's videos are relative, so keep both where they are.
+            Never inside a map store nor onto the batch's own files (its videos, status files…).
 
     Raises:
+        RenderError: ``output_dir`` is inside a map store or onto a file of the batch (exit status 2).
         NotFoundError: Not a batch folder.
         AttentionDataError: Its manifest is unreadable.
         RenderError: Unknown colormap.
@@ -167,6 +169,9 @@ def write_report(
     started = time.perf_counter()
     batch_dir = Path(batch_dir)
     report_dir = Path(output_dir) if output_dir is not None else batch_dir / REPORT_DIR
+    conflict = output_conflict(report_dir, batch_dir, own=REPORT_DIR)
+    if conflict is not None:
+        raise RenderError(f"cannot write the report into {report_dir}: {conflict}; choose another --output")
     index = report_dir / INDEX_FILE
     try:
         view = build_view(batch_dir, colormap, normalization, comparison_plots, report_dir)

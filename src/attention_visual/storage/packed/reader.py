@@ -43,8 +43,6 @@ from attention_visual.storage.files.reader import listing
 from attention_visual.storage.files.store import AttentionInfo
 from attention_visual.storage.schema.metadata import MapMetadata
 
-PACKED_STORE = "attention_maps.zarr"
-"""Folder name of the packed store inside a batch folder (instead of ``attention_maps/``)."""
 PACKED_KEY = "attention_visual_packed"
 PACKED_VERSION = 1
 ZARR_JSON = "zarr.json"
@@ -71,29 +69,6 @@ def is_packed_store(path: Path) -> bool:
     except (OSError, ValueError, AttributeError):
         return False
     return isinstance(attrs, dict) and attrs.get(PACKED_KEY) == PACKED_VERSION
-
-
-def packed_store_for(attention_dir: Path) -> Path | None:
-    """The packed store that stands for ``attention_dir``, or None to read the seed layout.
-
-    ``attention_dir`` itself when it is a packed store; the batch's ``attention_maps.zarr`` when the
-    seed folder ``attention_dir`` does not exist (the batch was packed).
-    """
-    path = Path(attention_dir)
-    if is_packed_store(path):
-        return path
-    sibling = path.parent / PACKED_STORE
-    if not path.exists() and is_packed_store(sibling):
-        return sibling
-    return None
-
-
-def video_maps_exist(video_dir: Path) -> bool:
-    """True when a video's maps exist: ``attention_maps/<video_id>/``, or that video in the packed store."""
-    if video_dir.is_dir():
-        return True
-    packed = packed_store_for(video_dir.parent)
-    return packed is not None and (packed / video_dir.name / ZARR_JSON).is_file()
 
 
 def _json_normal(value: Any) -> Any:
@@ -351,7 +326,8 @@ def _attributes(folder: Path) -> dict[str, Any]:
 
 
 class PackedReader:
-    """Reads a packed store: a :class:`~attention_visual.storage.files.reader.MapReader`, answering as the seed layout.
+    """Reads a packed store: a ``BulkMapReader`` (:mod:`attention_visual.storage.backend.protocols`), answering as
+    the files layout's reader does.
 
     Args:
         path: the ``attention_maps.zarr`` folder.
@@ -494,15 +470,12 @@ class PackedReader:
 
 __all__ = [
     "AGGREGATES_GROUP",
-    "PACKED_STORE",
     "STAGED_GROUP",
     "PackedAggregates",
     "PackedEntry",
     "PackedReader",
     "PackedWord",
     "is_packed_store",
-    "packed_store_for",
     "read_entry",
     "read_whole",
-    "video_maps_exist",
 ]
