@@ -10,8 +10,8 @@ import pytest
 from attention_visual.errors import AttentionDataError, ConfigError
 from attention_visual.pipeline.distributed import RankContext
 from attention_visual.pipeline.plan import jobs_for_rank, plan_batch
-from attention_visual.storage import batch_manifest as bm
 from attention_visual.storage import token_dir_name
+from attention_visual.storage.batch import manifest as bm
 from pipeline.pipeline_support import tiny_config
 from support.map_batch import batch_manifest
 

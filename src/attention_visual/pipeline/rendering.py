@@ -71,7 +71,7 @@ def render_video(
         One record per word and kind; failures are recorded, not raised (``KeyboardInterrupt`` is).
 
     Raises:
-        StorageError: A render failed because the disk is full or read-only (see :mod:`..storage.faults`).
+        StorageError: A render failed because the disk is full or read-only (see :mod:`attention_visual.storage.durable.faults`).
     """
     started = time.perf_counter()
     records: list[RenderRecord] = []
