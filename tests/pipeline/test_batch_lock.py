@@ -45,7 +45,9 @@ def test_a_held_lock_refuses_a_second_holder_and_names_the_first(tmp_path: Path)
     batch = tmp_path / "b"
     proc = hold_in_child(batch)
     try:
-        with pytest.raises(BatchBusyError, match=rf"in use by another run \(pid {proc.pid} on host .+ since 20"):
+        with pytest.raises(
+            BatchBusyError, match=rf"in use by another run \(generate, pid {proc.pid} on host .+ since 20"
+        ):
             BatchLock.acquire(batch)
         assert read_holder(batch).pid == proc.pid
     finally:

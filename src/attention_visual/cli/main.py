@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from attention_visual import __version__
 from attention_visual.errors import AttentionVisualError
-from attention_visual.storage.backend.placement import ONCE
+from attention_visual.logs import ShownOnce
 
 log = logging.getLogger("attention_visual")
 
@@ -39,27 +39,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-class _ShownOnce(logging.Filter):
-    """Lets a record flagged ``once`` (``extra={ONCE: True}``) through the first time its message is seen only.
-
-    A command may open a batch's maps in several places; a warning about the batch (two layouts at once)
-    is then said once.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._seen: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not getattr(record, ONCE, False):
-            return True
-        message = record.getMessage()
-        if message in self._seen:
-            return False
-        self._seen.add(message)
-        return True
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,7 +75,7 @@ def _run(argv: Sequence[str] | None) -> int:
     if command is None:
         parser.print_help()
         return 0
-    once, handlers = _ShownOnce(), list(logging.root.handlers)
+    once, handlers = ShownOnce(), list(logging.root.handlers)
     for handler in handlers:
         handler.addFilter(once)
     try:

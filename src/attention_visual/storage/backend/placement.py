@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from attention_visual.errors import AttentionDataError, NotFoundError
+from attention_visual.logs import ONCE
 from attention_visual.storage.backend.maps import FILES, LAYOUT_FOLDERS, PACKED, MapBackend
 from attention_visual.storage.batch.layout import (
     ATTENTION_MAPS_DIR,
@@ -49,8 +50,6 @@ BUILDING = "building"
 """A transaction's state while it writes and verifies the new layout: the source is the batch's maps."""
 COMPLETE = "complete"
 """A transaction's state once the new layout is verified and in place: it is the batch's maps."""
-ONCE = "once"
-"""``extra`` key of a log record that a command shows once however often it is logged (cli/main.py)."""
 
 
 @dataclass(frozen=True)
@@ -234,7 +233,6 @@ def batch_store(batch_dir: Path) -> MapBackend | None:
 __all__ = [
     "BUILDING",
     "COMPLETE",
-    "ONCE",
     "Placement",
     "Transaction",
     "batch_store",

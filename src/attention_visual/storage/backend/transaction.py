@@ -217,11 +217,11 @@ def repair_layout(batch_dir: Path) -> list[str]:
         record, damaged = None, True
     if record is not None:
         source, target = LAYOUT_FOLDERS[record.source], LAYOUT_FOLDERS[record.target]
-        had_source = present(batch_dir, record.source)
+        had_source, half_removed = present(batch_dir, record.source), bool(temporaries(batch_dir))
         if record.state == COMPLETE and present(batch_dir, record.target):
             finish(batch_dir, record)
             kept = f"kept it as {kept_folder(batch_dir, record.source).name}" if record.keep else f"removed {source}"
-            gone = kept if had_source else "its source was gone already"
+            gone = kept if had_source else f"removed what was left of {source}" if half_removed else f"{source} is gone"
             said.append(f"finished the interrupted {record.describe()}: the maps are in {target}; {gone}")
         elif had_source:
             unverified = present(batch_dir, record.target)

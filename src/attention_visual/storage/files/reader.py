@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
+from attention_visual.logs import ONCE
 from attention_visual.storage.durable.atomic import is_temporary
 from attention_visual.storage.files.layout import (
     AGGREGATED_DIR,
@@ -211,7 +212,9 @@ class AttentionStoreReader:
         if complete:
             self._words[video_id] = index  # cache only finished videos: an unfinished one may still be written to
         else:
-            log.warning("video %s is incomplete: its capture did not finish, maps may be missing", video_id)
+            log.warning(
+                "video %s is incomplete: its capture did not finish, maps may be missing", video_id, extra={ONCE: True}
+            )
         return index
 
 
