@@ -75,8 +75,8 @@ def _run(argv: Sequence[str] | None) -> int:
     if command is None:
         parser.print_help()
         return 0
-    once, handlers = ShownOnce(), list(logging.root.handlers)
-    for handler in handlers:
+    filters = [(handler, ShownOnce()) for handler in logging.root.handlers]  # one each: a handler sees every record
+    for handler, once in filters:
         handler.addFilter(once)
     try:
         return int(command(args))
@@ -84,5 +84,5 @@ def _run(argv: Sequence[str] | None) -> int:
         print(f"attention-visual: error: {exc}", file=sys.stderr)  # noqa: T201
         return exc.exit_status
     finally:
-        for handler in handlers:
+        for handler, once in filters:
             handler.removeFilter(once)
