@@ -8,9 +8,11 @@ writes, verifies and removes them.
 * :mod:`.compare` — whether two stores hold the same maps, by value.
 
 Example:
-    >>> maps = open_maps("outputs/demo")                 # doctest: +SKIP
-    >>> maps.reader().list_videos()                      # doctest: +SKIP
-    ['prompt_001_vid_001', 'prompt_001_vid_002']
+    >>> maps = open_maps("outputs/batch")
+    >>> maps.layout, maps.reader().list_videos()
+    ('files', ['prompt_001_vid_001'])
+    >>> maps.completion_mark("prompt_001_vid_001"), maps.check_video("prompt_001_vid_001")
+    ('attention_maps/prompt_001_vid_001/_complete.json', [])
 """
 
 from attention_visual.storage.backend.maps import FILES, PACKED, MapBackend, map_sink

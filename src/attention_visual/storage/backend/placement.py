@@ -14,7 +14,7 @@ In cases 2 and 3 a reader reads the layout the rule names and logs one warning s
 it; ``pack``, ``unpack`` and ``generate`` repair the batch (:func:`~.transaction.repair_layout`) under its lock.
 
 Example:
-    >>> maps = open_maps("outputs/demo")              # a batch folder, or its attention_maps[.zarr] path
+    >>> maps = open_maps("outputs/batch")             # a batch folder, or its attention_maps[.zarr] path
     >>> maps.layout, maps.root.name
     ('files', 'attention_maps')
 """
