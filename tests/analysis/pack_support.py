@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +21,7 @@ import pandas as pd
 from attention_visual.analysis import batch_stats
 from attention_visual.storage.backend import open_maps
 from attention_visual.storage.backend.transaction import temporaries
-from pipeline.chaos_support import alive
+from pipeline.chaos_support import wait_for
 from support.analysis_batch import WORDS, random_maps, write_batch, write_video
 
 RECORD = ".layout-transaction.json"
@@ -107,16 +106,9 @@ def committed(batch: Path) -> Callable[[], bool]:
     return lambda: record_state(batch) == "complete"
 
 
-def wait_then(pid: int, condition: Callable[[], bool], timeout: float = 120) -> bool:
-    """Poll ``condition`` while the child runs; False when it ended first."""
-    deadline = time.monotonic() + timeout
-    while alive(pid):
-        if condition():
-            return True
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for a trigger")
-        time.sleep(0.0005)
-    return False
+def wait_then(pid: int, condition: Callable[[], bool]) -> bool:
+    """:func:`pipeline.chaos_support.wait_for` polling every 0.5 ms: a phase of pack lasts a few ms."""
+    return wait_for(pid, condition, timeout=120, interval=0.0005)
 
 
 @contextmanager
@@ -124,8 +116,7 @@ def lock_held(batch: Path, command: str = "generate") -> Iterator[subprocess.Pop
     """A child process holding ``batch``'s lock until the block ends (then it is killed)."""
     code = textwrap.dedent(
         f"""
-        import time
-        from pathlib import Path
+                from pathlib import Path
         from attention_visual.storage.batch.lock import BatchLock
         lock = BatchLock.acquire(Path({str(batch)!r}), command={command!r})
         print("locked", flush=True)
