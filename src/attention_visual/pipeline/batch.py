@@ -326,6 +326,8 @@ class _Runner:
         previous = self.records.get(job.video_id)
         if previous is not None and previous.status == "done":
             return
+        if previous is None and is_video_finished(self.batch_dir, job, self.config, checksums=False):
+            return  # the signal came just after its status file said done (written by this run: see _process)
         self._abandon(job)
         name = signal_name(signum)
         error = "interrupted by the user (Ctrl-C)" if name == "SIGINT" else f"interrupted by {name}"
