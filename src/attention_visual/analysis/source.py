@@ -1,4 +1,4 @@
-"""A batch's maps read video by video, reduced to the token grid.
+"""A batch's maps read video by video, reduced to the latent grid.
 
 A batch folder holds its maps in the files layout (``attention_maps/``) or packed
 (``attention_maps.zarr``); :func:`~attention_visual.storage.backend.open_maps` says which (one rule for
@@ -39,7 +39,7 @@ class VideoLabels:
 
 @dataclass(frozen=True)
 class WordData:
-    """One word's maps of one video on the token grid.
+    """One word's maps of one video on the latent grid.
 
     ``maps`` is ``[entry, frame, y, x]``: the stored steps in order, then the step average
     (``steps[-1] == AGGREGATED_STEP``) — the stored one, or the mean of the steps when none was stored.
@@ -104,7 +104,7 @@ def _step_stack(
 
 
 def read_word(analyzer: AttentionAnalyzer, video_id: str, word: str, pass_name: str = "cond") -> WordData:
-    """One word's steps and step average on the token grid (see :class:`WordData`)."""
+    """One word's steps and step average on the latent grid (see :class:`WordData`)."""
     stack, metas = _step_stack(analyzer, video_id, word, pass_name)  # [step, frame, y, x]
     try:
         info = analyzer.load_aggregated(video_id, word)
@@ -143,7 +143,7 @@ def iter_videos(
     for video_id in analyzer.get_available_videos(include_incomplete=include_incomplete):
         words = tuple(
             read_word(analyzer, video_id, w, pass_name)
-            for w in analyzer.get_available_tokens(video_id)
+            for w in analyzer.get_available_words(video_id)
             if analyzer.get_available_steps(video_id, w)
         )
         analyzer.release(video_id)  # nothing accumulates from video to video

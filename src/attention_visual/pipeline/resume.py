@@ -107,9 +107,9 @@ def expected_renders(job: VideoJob, config: Config) -> list[str]:
     a = config.attention_analysis
     if not captures_maps(config, job):
         return []
-    fmt = a.visualization_params.video_format
+    video_format = a.visualization_params.video_format
     stages = [s for s, on in (("per_video", a.auto_generate_per_video), ("batch_end", a.auto_generate_videos)) if on]
-    return [job.attention_video_path(w, k, fmt, s) for s in stages for w in job.words for k in RENDER_KINDS]
+    return [job.attention_video_path(w, k, video_format, s) for s in stages for w in job.words for k in RENDER_KINDS]
 
 
 def is_batch_finished(batch_dir: Path, jobs: list[VideoJob], config: Config) -> bool:

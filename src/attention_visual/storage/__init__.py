@@ -13,11 +13,12 @@ reads it back.
 """
 
 from attention_visual.storage.backend import MapBackend, MapReader, MapSink, open_maps
-from attention_visual.storage.files.layout import token_dir_name
+from attention_visual.storage.files.layout import token_dir_name, word_dir_name
 from attention_visual.storage.files.reader import AttentionStoreReader
 from attention_visual.storage.files.store import AttentionInfo, AttentionStore, read_array, read_map, read_metadata
 from attention_visual.storage.schema.metadata import (
     ATTENTION_STORAGE_VERSION,
+    LatentGrid,
     MapMetadata,
     Reduction,
     TokenGrid,
@@ -29,6 +30,7 @@ __all__ = [
     "AttentionInfo",
     "AttentionStore",
     "AttentionStoreReader",
+    "LatentGrid",
     "MapBackend",
     "MapMetadata",
     "MapReader",
@@ -41,4 +43,5 @@ __all__ = [
     "read_map",
     "read_metadata",
     "token_dir_name",
+    "word_dir_name",
 ]

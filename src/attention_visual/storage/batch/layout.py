@@ -26,7 +26,7 @@ from pathlib import Path
 VIDEOS_DIR = "videos"
 ATTENTION_MAPS_DIR = "attention_maps"
 PACKED_STORE = "attention_maps.zarr"
-"""The packed store, which stands instead of ``attention_maps/`` in a packed batch."""
+"""The packed store (one Zarr v3 store for the whole batch), instead of ``attention_maps/``."""
 LOCK_FILE = "generate.lock"
 """The batch lock (:mod:`.lock`); its name is the one ``generate`` gave it first."""
 TRANSACTION_FILE = ".layout-transaction.json"
@@ -98,6 +98,11 @@ def prompt_dir(prompt_index: int) -> str:
     return f"prompt_{prompt_index:03d}"
 
 
+def status_file(video_id: str) -> str:
+    """``status/prompt_001_vid_002.json``: a video's completion mark, relative to the batch folder."""
+    return f"{STATUS_DIR}/{video_id}.json"
+
+
 def make_video_id(prompt_index: int, video_index: int) -> str:
     """``prompt_001_vid_002``: the store's id of a video (both indices 1-based)."""
     return f"{prompt_dir(prompt_index)}_vid_{video_index:03d}"
@@ -122,4 +127,5 @@ __all__ = [
     "make_video_id",
     "output_conflict",
     "prompt_dir",
+    "status_file",
 ]

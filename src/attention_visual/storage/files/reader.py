@@ -127,7 +127,7 @@ class AttentionStoreReader:
         files = self._word_files(video_id, word)
         if files.aggregated is None:
             raise NotFoundError(
-                f"no aggregated map for word {word!r} of video {video_id!r} "
+                f"no step average for word {word!r} of video {video_id!r} "
                 "(store_aggregated_attention was off, or the capture was interrupted)"
             )
         return read_map(*files.aggregated)
@@ -199,7 +199,7 @@ class AttentionStoreReader:
                 data = _data_file(meta, meta.name[: -len(METADATA_SUFFIX)])
                 if step is None or data is None or is_temporary(meta):
                     continue
-                word = word if word is not None else read_metadata(meta).token_word
+                word = word if word is not None else read_metadata(meta).word
                 index.setdefault(word, _WordFiles()).steps[step] = (data, meta)
         agg = folder / AGGREGATED_DIR
         if agg.is_dir():
@@ -207,7 +207,7 @@ class AttentionStoreReader:
                 data = _data_file(meta, meta.name[: -len(METADATA_SUFFIX)])
                 if data is None or is_temporary(meta):
                     continue
-                word = read_metadata(meta).token_word
+                word = read_metadata(meta).word
                 index.setdefault(word, _WordFiles()).aggregated = (data, meta)
         if complete:
             self._words[video_id] = index  # cache only finished videos: an unfinished one may still be written to
