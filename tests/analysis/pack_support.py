@@ -116,7 +116,8 @@ def lock_held(batch: Path, command: str = "generate") -> Iterator[subprocess.Pop
     """A child process holding ``batch``'s lock until the block ends (then it is killed)."""
     code = textwrap.dedent(
         f"""
-                from pathlib import Path
+        import time
+        from pathlib import Path
         from attention_visual.storage.batch.lock import BatchLock
         lock = BatchLock.acquire(Path({str(batch)!r}), command={command!r})
         print("locked", flush=True)
