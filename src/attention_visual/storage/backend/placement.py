@@ -164,7 +164,7 @@ def locate(batch_dir: Path) -> Placement:
     if record is None:
         layout, reason = unrecorded_choice(batch_dir)
         note = f"{both} with no record of which is complete{damaged}: reading {LAYOUT_FOLDERS[layout]} ({reason})"
-        return Placement(layout, f"{note}; `attention-visual pack` or `unpack` repairs it")
+        return Placement(layout, f"{note}; `attention-visual pack`, `unpack` or `generate` repairs it")
     layout = record.target if record.state == COMPLETE else record.source
     what = "finished but not cleaned up" if record.state == COMPLETE else "not finished"
     return Placement(
