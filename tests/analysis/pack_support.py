@@ -22,7 +22,7 @@ from attention_visual.analysis import batch_stats
 from attention_visual.storage.backend import open_maps
 from attention_visual.storage.backend.transaction import temporaries
 from pipeline.chaos_support import wait_for
-from support.analysis_batch import WORDS, random_maps, write_batch, write_video
+from support.synthetic import WORDS, random_batch, random_maps, save_video
 
 RECORD = ".layout-transaction.json"
 REPO_SRC = Path(__file__).resolve().parents[2] / "src"
@@ -33,10 +33,10 @@ GRID = (3, 6, 10)  # [frame, y, x]
 
 def chaos_batch(path: Path, videos: int = 6) -> Path:
     """A files-layout batch of ``videos`` finished videos × 2 words × 6 steps, and one unfinished video."""
-    write_batch(path, videos=videos, steps=6, grid=GRID)
+    random_batch(path, videos=videos, steps=6, grid=GRID)
     rng = np.random.default_rng(99)
     maps = {w: random_maps(rng, 4, GRID) for w in WORDS}
-    write_video(path / "attention_maps", "prompt_002_vid_001", maps, seed=99, complete=False)
+    save_video(path / "attention_maps", "prompt_002_vid_001", maps, seed=99, complete=False)
     return path
 
 

@@ -23,7 +23,7 @@ from attention_visual.storage.backend.placement import (
 )
 from attention_visual.storage.backend.transaction import foreign_files, repair_layout, temporaries
 from attention_visual.storage.batch.layout import output_conflict
-from support.analysis_batch import write_batch
+from support.synthetic import random_batch
 
 VID = "prompt_001_vid_001"
 RECORD = ".layout-transaction.json"
@@ -47,8 +47,8 @@ def same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
 @pytest.fixture
 def both(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """A batch holding its files layout and, beside it, a packed store of *other* maps (seed 7)."""
-    batch = write_batch(tmp_path / "b", videos=2)
-    other = write_batch(tmp_path / "other", videos=2, seed=7)
+    batch = random_batch(tmp_path / "b", videos=2)
+    other = random_batch(tmp_path / "other", videos=2, seed=7)
     pack_batch(other)
     shutil.copytree(other / "attention_maps.zarr", batch / "attention_maps.zarr")
     files = values(MapBackend(FILES, batch / "attention_maps"))
@@ -58,7 +58,7 @@ def both(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray], dict[str, np.ndar
 
 
 def test_one_layout_is_read_from_any_of_its_paths(tmp_path: Path) -> None:
-    batch = write_batch(tmp_path / "b", videos=1)
+    batch = random_batch(tmp_path / "b", videos=1)
     for path in (batch, batch / "attention_maps", batch / "attention_maps.zarr"):
         assert open_maps(path) == MapBackend(FILES, batch / "attention_maps")
     pack_batch(batch)
@@ -144,7 +144,7 @@ def test_repair_without_a_record_removes_only_a_layout_holding_nothing_more(
     assert not (batch / "attention_maps").exists()
     assert same(values(open_maps(batch)), packed)
 
-    same_maps = write_batch(tmp_path / "c", videos=2)  # both layouts, the same maps (an old `pack --keep`)
+    same_maps = random_batch(tmp_path / "c", videos=2)  # both layouts, the same maps (an old `pack --keep`)
     shutil.copytree(same_maps, tmp_path / "d")
     pack_batch(tmp_path / "d")
     shutil.copytree(tmp_path / "d" / "attention_maps.zarr", same_maps / "attention_maps.zarr")
@@ -153,7 +153,7 @@ def test_repair_without_a_record_removes_only_a_layout_holding_nothing_more(
 
 
 def test_foreign_files_are_what_pack_would_not_carry(tmp_path: Path) -> None:
-    batch = write_batch(tmp_path / "b", videos=2)
+    batch = random_batch(tmp_path / "b", videos=2)
     root = batch / "attention_maps"
     (root / "NOTES.txt").write_text("mine")
     (root / "manual").mkdir()
@@ -170,7 +170,7 @@ def test_foreign_files_are_what_pack_would_not_carry(tmp_path: Path) -> None:
 
 
 def test_a_report_folder_in_the_store_is_not_a_video(tmp_path: Path) -> None:
-    batch = write_batch(tmp_path / "b", videos=1)
+    batch = random_batch(tmp_path / "b", videos=1)
     sprites = batch / "attention_maps" / "maps" / VID
     sprites.mkdir(parents=True)
     (sprites / "dog.png").write_bytes(b"png")
@@ -180,7 +180,7 @@ def test_a_report_folder_in_the_store_is_not_a_video(tmp_path: Path) -> None:
 
 
 def test_differences_find_one_changed_value_and_metadata(tmp_path: Path) -> None:
-    batch = write_batch(tmp_path / "a", videos=1)
+    batch = random_batch(tmp_path / "a", videos=1)
     copy = shutil.copytree(batch, tmp_path / "b")
     a, b = MapBackend(FILES, batch / "attention_maps"), MapBackend(FILES, copy / "attention_maps")
     assert list(differences(a, b)) == []

@@ -23,15 +23,19 @@ import numpy as np
 try:
     import torch
 except ModuleNotFoundError:
-    from attention_visual.extras import require_extra
+    from attention_visual.extras import GENERATION_EXTRA, require_extra
 
-    require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
+    require_extra(
+        GENERATION_EXTRA, __name__
+    )  # one line naming the extra when torch, diffusers or transformers is missing
     raise
 from PIL import Image
 
 from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.config import Config
 from attention_visual.config.inputs import PromptInputs, read_video_frames
+from attention_visual.families import Variant, family_of_variant
+from attention_visual.families.runtime import describe_pipeline
 from attention_visual.pipeline.plan import VideoJob
 from attention_visual.pipeline.resume import captures_maps
 from attention_visual.render.encoder import VideoWriter
@@ -78,14 +82,14 @@ def load_image(path: Path) -> Image.Image:
         return image.convert("RGB")
 
 
-def pipeline_inputs(pipe: Any, inputs: PromptInputs, *, num_frames: int) -> dict[str, Any]:
-    """The pipeline call's input arguments for ``pipe``'s class: frames, images, video, strength.
+def pipeline_inputs(variant: Variant, inputs: PromptInputs, *, num_frames: int) -> dict[str, Any]:
+    """The pipeline call's input arguments for the pipeline's variant: frames, images, video, strength.
 
-    Text-to-video, image-to-video, first-last-frame and VACE take ``num_frames``; video-to-video
+    Most pipelines take ``num_frames``; one whose variant has ``frames_from_video`` (video-to-video)
     takes the input video's length instead (checked equal to ``num_frames`` at config time).
     """
     kwargs: dict[str, Any] = {}
-    if type(pipe).__name__ != "WanVideoToVideoPipeline":
+    if not variant.frames_from_video:
         kwargs["num_frames"] = num_frames
     if inputs.image is not None:
         kwargs["image"] = load_image(inputs.image)
@@ -148,7 +152,7 @@ def generate_video(
     """Generate ``job``'s video with the attention capture on, and write its video file and maps.
 
     Args:
-        pipe: The loaded ``WanPipeline``.
+        pipe: The loaded pipeline (of any supported family).
         job: The video to make (prompt, seed, paths).
         config: The batch config (generation and storage options).
         batch_dir: The batch folder; paths of ``job`` are relative to it.
@@ -167,7 +171,11 @@ def generate_video(
             a bad frame...); the batch records it as this video's failure.
     """
     g, a = config.generation, config.attention_analysis
-    inputs = pipeline_inputs(pipe, job.inputs, num_frames=g.num_frames)
+    variant = describe_pipeline(pipe)
+    fps = g.video_fps(family_of_variant(variant))
+    inputs = pipeline_inputs(variant, job.inputs, num_frames=g.num_frames)
+    if g.max_sequence_length is not None:  # else the pipeline's own default, which the capture takes too
+        inputs["max_sequence_length"] = g.max_sequence_length
     capture = (
         AttentionCapture(
             pipe,
@@ -185,7 +193,7 @@ def generate_video(
         started = time.perf_counter()
         with capture if capture is not None else contextlib.nullcontext():
             output = pipe(
-                prompt=job.prompt.clean,
+                prompt=capture.prompt if capture is not None else job.prompt.clean,
                 negative_prompt=g.negative_prompt or None,
                 height=g.height,
                 width=g.width,
@@ -194,7 +202,6 @@ def generate_video(
                 guidance_scale=g.guidance_scale,
                 num_videos_per_prompt=1,
                 generator=generator,
-                max_sequence_length=g.max_sequence_length,
                 output_type="np",
             )
         frames = to_uint8_frames(np.asarray(output.frames)[0])  # [frame, height, width, 3]
@@ -203,7 +210,7 @@ def generate_video(
 
         started = time.perf_counter()
         with _storage_faults(batch_dir / job.video_path):
-            write_video_file(batch_dir / job.video_path, frames, g.fps)
+            write_video_file(batch_dir / job.video_path, frames, fps)
         video_write_s = time.perf_counter() - started
 
         files, capture_save_s = 1, None
@@ -214,7 +221,7 @@ def generate_video(
                     maps.root,
                     job.video_id,
                     video_dimensions=VideoDimensions(
-                        width=g.width, height=g.height, fps=float(g.fps), frames=int(frames.shape[0])
+                        width=g.width, height=g.height, fps=float(fps), frames=int(frames.shape[0])
                     ),
                     storage_format=maps.write_format(a.storage_format),
                     compress=a.compress_attention,
