@@ -24,7 +24,6 @@ from urllib.parse import quote
 from attention_visual.errors import NotFoundError, PromptError
 from attention_visual.families import FAMILIES
 from attention_visual.prompts.parsing import parse_prompt
-from attention_visual.report.images import SpriteInfo
 from attention_visual.storage import word_dir_name
 from attention_visual.storage.backend import find_maps
 from attention_visual.storage.batch.layout import INPUTS_DIR, REPORT_INDEX_FILE, prompt_dir, status_file

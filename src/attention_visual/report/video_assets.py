@@ -49,6 +49,7 @@ from attention_visual.report.collect import MAPS_DIR, REPORT_DIR, find_record
 from attention_visual.report.images import SpriteInfo, sprite_from_stack
 from attention_visual.report.look import resolve_look
 from attention_visual.storage import word_dir_name
+from attention_visual.storage.backend import find_maps
 from attention_visual.storage.batch.manifest import VideoRecord, one_line
 from attention_visual.storage.durable.atomic import (
     TMP_MARKER,
@@ -57,7 +58,6 @@ from attention_visual.storage.durable.atomic import (
     atomic_write_with,
     publish,
 )
-from attention_visual.storage.backend import find_maps
 from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.comparison import METRICS, temporal_metrics
