@@ -145,7 +145,7 @@ def test_saved_metadata_of_conditioning_frames(tmp_path: Path) -> None:
     assert meta.latent_to_video_frames == ((0, 0), (1, 4), (5, 8)) and meta.step_experts == ()
     # what the map means across families (metadata version 3)
     assert (meta.family, meta.attention_kind, meta.joint_attention) == ("wan", "cross", None)
-    assert (meta.temporal_factor, meta.latent_frames_per_token, meta.attention_storage_version) == (4, 1, 3)
+    assert (meta.temporal_factor, meta.latent_frames_per_cell, meta.attention_storage_version) == (4, 1, 3)
     vace = run_variant("tiny-vace")
     vace.capture.save(tmp_path, "vace")
     meta = read_meta(tmp_path, "vace", "kiss", "step_000_metadata.json")
@@ -177,15 +177,15 @@ def test_version_1_and_2_metadata_still_load(tmp_path: Path) -> None:
     run.capture.save(tmp_path, "v")
     data = json.loads((tmp_path / "v" / "kiss" / "step_000_metadata.json").read_text())
     version_2 = {k: v for k, v in data.items() if k not in ("family", "attention_kind", "joint_attention")}
-    version_2 = {k: v for k, v in version_2.items() if k not in ("temporal_factor", "latent_frames_per_token")}
+    version_2 = {k: v for k, v in version_2.items() if k not in ("temporal_factor", "latent_frames_per_cell")}
     v2 = MapMetadata.from_dict({**version_2, "attention_storage_version": 2})
     assert v2.variant == "wan2.2-ti2v-5b-t2v" and v2.family is None and v2.pixels_per_token == 32
     for name in ("variant", "expert", "step_experts", "boundary_timestep", "conditioning_frames"):
         data.pop(name)
-    for name in ("family", "attention_kind", "joint_attention", "temporal_factor", "latent_frames_per_token"):
+    for name in ("family", "attention_kind", "joint_attention", "temporal_factor", "latent_frames_per_cell"):
         data.pop(name)  # version 3
     data.pop("pixels_per_token"), data.pop("quantity")
     data["attention_storage_version"] = 1
     old = MapMetadata.from_dict(data)
     assert old.variant is None and old.conditioning_frames == () and old.quantity == "text_attention"
-    assert old.family is None and old.pixels_per_token is None and old.latent_frames_per_token == 1
+    assert old.family is None and old.pixels_per_token is None and old.latent_frames_per_cell == 1

@@ -39,7 +39,7 @@ def test_lookups() -> None:
     wan = family_named("wan")
     assert default_family() is FAMILIES[0]
     assert family_of_class("WanVideoToVideoPipeline") is wan and family_of_class("FluxPipeline") is None
-    assert variant_named("wan2.2-ti2v-5b-i2v").pixels_per_token == 32
+    assert variant_named("wan2.2-ti2v-5b-i2v").pixels_per_cell == 32
     assert tiny_model_variant("tiny-vace") == variant_named("wan2.1-vace") and tiny_model_variant("x") is None
     assert family_of_model("tiny-i2v") is wan
     assert family_of_model("Wan-AI/Wan2.2-TI2V-5B-Diffusers") is wan  # a listed checkpoint
@@ -72,7 +72,7 @@ def test_model_index_of_no_family_names_the_supported_ones() -> None:
 @pytest.mark.parametrize("family", FAMILIES, ids=[f.name for f in FAMILIES])
 def test_every_family_is_consistent(family: ModelFamily) -> None:
     assert family.variants and all(v.family == family.name for v in family.variants.values())
-    assert all(v.pixels_per_token % family.size_multiple == 0 for v in family.variants.values())
+    assert all(v.pixels_per_cell % family.size_multiple == 0 for v in family.variants.values())
     limit = family.text.max_sequence_limit
     assert limit is None or family.text.max_sequence_length <= limit
     assert family.accepts_frame_count(next(n for n in range(1, 200) if family.accepts_frame_count(n)))

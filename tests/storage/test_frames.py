@@ -98,9 +98,9 @@ def test_the_writer_refuses_a_contradicting_mapping(tmp_path: Path) -> None:
         (FrameRule(4), 9, ((0, 0), (1, 4), (5, 8))),
         (FrameRule(8), 17, ((0, 0), (1, 8), (9, 16))),  # 8 video frames per latent frame (8k+1 videos)
         (FrameRule(4, first_frame_alone=False), 8, ((0, 3), (4, 7))),
-        (FrameRule(4, latent_frames_per_token=2), 13, ((0, 4), (5, 12))),  # a temporal patch of 2 latent frames
+        (FrameRule(4, latent_frames_per_cell=2), 13, ((0, 4), (5, 12))),  # a temporal patch of 2 latent frames
         # 2 tokens per patch and 1 padding latent frame in front: map frame 0 = padding + latent 0
-        (FrameRule(4, latent_frames_per_token=2, padding_latent_frames=1), 9, ((0, 0), (1, 8))),
+        (FrameRule(4, latent_frames_per_cell=2, padding_latent_frames=1), 9, ((0, 0), (1, 8))),
     ],
 )
 def test_every_frame_rule_maps_map_frames_onto_the_video(

@@ -1,9 +1,9 @@
 """The videos of a batch folder as the cross-video views need them: prompt, seed, words, where the maps are.
 
-Read from ``manifest.json``; a video's status file (``status/<video_id>.json``), when present, is newer
-than its manifest entry (multi-process runs merge the manifest at the end), so it wins. A video's maps
-maps are known when they exist, in the seed layout or packed (``done`` and ``interrupted`` videos;
-``failed`` and ``pending`` ones have none).
+Read from ``manifest.json`` and the newer status files
+(:func:`~attention_visual.storage.batch.manifest.current_records`). A video's maps are known when they
+exist, in the files layout or packed (``done`` and ``interrupted`` videos; ``failed`` and ``pending``
+ones have none).
 
 Example:
     >>> [(v.video_id, v.seed) for v in batch_videos(Path("outputs/demo"))]     # doctest: +SKIP
@@ -15,9 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from attention_visual.storage.batch.layout import STATUS_DIR
-from attention_visual.storage.batch.manifest import VideoRecord, read_batch_manifest, read_status
-from attention_visual.storage.packed.reader import video_maps_exist
+from attention_visual.storage.backend import find_maps
+from attention_visual.storage.batch.manifest import VideoRecord, current_records
 
 
 @dataclass(frozen=True)
@@ -31,9 +30,9 @@ class BatchVideo:
         seed: Its generator seed.
         words: Its marked words (original text).
         status: ``done`` | ``failed`` | ``pending`` | ``interrupted``.
-        maps_root: The store root of its maps (``BATCH_DIR/attention_maps``, which an
-            :class:`~attention_visual.visualization.AttentionAnalyzer` reads also after the batch was
-            packed into ``attention_maps.zarr``), None without maps.
+        maps_root: The batch's store holding its maps (``BATCH_DIR/attention_maps`` or
+            ``BATCH_DIR/attention_maps.zarr``, as :func:`~attention_visual.storage.backend.open_maps` finds
+            them), None without maps.
         record: Its manifest entry (or newer status file).
     """
 
@@ -47,20 +46,6 @@ class BatchVideo:
     record: VideoRecord
 
 
-def batch_records(batch_dir: Path) -> list[VideoRecord]:
-    """The manifest's video records in batch order, each replaced by its status file when one exists.
-
-    Raises:
-        NotFoundError: ``batch_dir`` is not a folder or has no ``manifest.json``.
-        AttentionDataError: The manifest is unreadable or of another schema version.
-    """
-    records = []
-    for record in read_batch_manifest(batch_dir).videos:
-        newer = read_status(batch_dir / STATUS_DIR / f"{record.video_id}.json")
-        records.append(newer if newer is not None and newer.video_id == record.video_id else record)
-    return records
-
-
 def batch_videos(batch_dir: Path | str) -> list[BatchVideo]:
     """Every planned video of ``batch_dir`` in batch order (see :class:`BatchVideo`).
 
@@ -69,10 +54,10 @@ def batch_videos(batch_dir: Path | str) -> list[BatchVideo]:
         AttentionDataError: The manifest is unreadable.
     """
     batch_dir = Path(batch_dir)
+    store = find_maps(batch_dir)  # the batch's one layout, by the rule every command applies
     videos = []
-    for record in batch_records(batch_dir):
-        maps = record.paths.attention_maps
-        folder = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # seed layout or packed
+    for record in current_records(batch_dir):
+        has_maps = bool(record.paths.attention_maps) and store is not None and store.has_video(record.video_id)
         videos.append(
             BatchVideo(
                 video_id=record.video_id,
@@ -81,11 +66,11 @@ def batch_videos(batch_dir: Path | str) -> list[BatchVideo]:
                 seed=record.seed,
                 words=record.words,
                 status=record.status,
-                maps_root=folder.parent if folder is not None else None,
+                maps_root=store.root if has_maps and store is not None else None,
                 record=record,
             )
         )
     return videos
 
 
-__all__ = ["BatchVideo", "batch_records", "batch_videos"]
+__all__ = ["BatchVideo", "batch_videos"]

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 import numpy as np
 
@@ -21,9 +19,9 @@ from attention_visual.capture.settings import IMAGE_WORD, TEXT_WORD, CaptureSett
 from attention_visual.errors import CaptureError
 from attention_visual.families import Variant
 from attention_visual.prompts import MarkedPrompt, TargetTokens
-from attention_visual.storage import AttentionStore, MapMetadata, Reduction, TokenGrid, VideoDimensions
-from attention_visual.storage.files.layout import PACKED_FORMAT, token_dir_name
-from attention_visual.storage.packed.video import PackedVideoStore
+from attention_visual.storage import LatentGrid, MapMetadata, Reduction, VideoDimensions
+from attention_visual.storage.backend import MapSink, map_sink
+from attention_visual.storage.files.layout import word_dir_name
 from attention_visual.storage.schema.frames import (
     FrameRule,
     latent_to_video_frame_ranges_after_references,
@@ -116,20 +114,20 @@ def records_to_word_maps(records: list[StepRecord], words: tuple[str, ...], sett
 
 
 def default_video_dimensions(
-    pixels_per_token: int,
+    pixels_per_cell: int,
     rule: FrameRule,
     grid: tuple[int, int, int],
     num_reference: int,
     fps: float,
 ) -> VideoDimensions:
-    """The video size a token grid implies: pixels per token (VAE factor × patch), the family's frame rule.
+    """The video size a latent grid implies: pixels per cell (VAE factor × patch), the family's frame rule.
 
     ``num_reference`` leading latent frames (reference images) are not part of the video.
     """
     f, y, x = grid
-    latent = (f - num_reference) * rule.latent_frames_per_token - rule.padding_latent_frames
+    latent = (f - num_reference) * rule.latent_frames_per_cell - rule.padding_latent_frames
     frames = (latent - 1) * rule.temporal_factor + 1 if rule.first_frame_alone else latent * rule.temporal_factor
-    return VideoDimensions(width=x * pixels_per_token, height=y * pixels_per_token, fps=fps, frames=frames)
+    return VideoDimensions(width=x * pixels_per_cell, height=y * pixels_per_cell, fps=fps, frames=frames)
 
 
 def word_metadata(
@@ -148,7 +146,7 @@ def word_metadata(
     if first is None or first.ndim < 4:
         raise CaptureError("no maps: the prompt has no marked word or no step was captured")
     f, y, x = first.shape[-3:]
-    grid = TokenGrid(frames=f, height=y * ds, width=x * ds)
+    grid = LatentGrid(frames=f, height=y * ds, width=x * ds)
     variant, rule = facts.variant, facts.frame_rule
     # padding latent frames in front (a temporal patch): known from the video's frame count, else assumed
     rule = rule.for_video(video_dimensions.frames) if video_dimensions is not None else rule.for_unknown_video()
@@ -161,7 +159,7 @@ def word_metadata(
                 f"reference images has {expected}: pass AttentionCapture(..., num_reference_images=...)"
             )
     dims = video_dimensions or default_video_dimensions(
-        variant.pixels_per_token, rule, (f, y * ds, x * ds), n_ref, facts.default_fps
+        variant.pixels_per_cell, rule, (f, y * ds, x * ds), n_ref, facts.default_fps
     )
     targets = {t.word: t for t in facts.targets}
     num_steps = next(iter(word_maps.step_info.values())).num_steps or len(word_maps.steps)
@@ -206,13 +204,13 @@ def word_metadata(
             step_experts=step_experts,
             boundary_timestep=facts.boundary_timestep,
             conditioning_frames=facts.conditioning_frames,
-            pixels_per_token=variant.pixels_per_token,
+            pixels_per_token=variant.pixels_per_cell,
             quantity=PSEUDO_QUANTITIES.get(word, "text_attention") if tt is None else "text_attention",
             family=variant.family,
             attention_kind=variant.attention_kind,
             joint_attention=settings.joint_attention if variant.joint else None,
             temporal_factor=rule.temporal_factor,
-            latent_frames_per_token=rule.latent_frames_per_token,
+            latent_frames_per_cell=rule.latent_frames_per_cell,
         ).stamped()
         per_step = [
             dataclasses.replace(
@@ -229,28 +227,6 @@ def word_metadata(
         ]
         out[word] = (base, per_step)
     return out
-
-
-class MapSink(Protocol):
-    """Where :func:`save_word_maps` writes: the seed layout's :class:`AttentionStore` or a :class:`PackedVideoStore`."""
-
-    def is_complete(self, video_id: str) -> bool: ...
-    def remove_video(self, video_id: str) -> None: ...
-    def save_steps(self, metadata: Sequence[MapMetadata], stack: np.ndarray) -> list[Path]: ...
-    def save_aggregated(self, metadata: MapMetadata, array: np.ndarray) -> Path: ...
-    def mark_complete(self, video_id: str, summary: dict[str, Any]) -> Path: ...
-
-
-def map_sink(
-    root: Path, storage_format: str, compress: bool, dtype: str, aggregated_format: str | None = None
-) -> MapSink:
-    """The store ``storage_format`` writes to: ``"numpy"``/``"torch"`` files under ``root``, or ``"zarr"``,
-    the packed store ``root``."""
-    if storage_format == PACKED_FORMAT:
-        return PackedVideoStore(root, compress=compress, dtype=dtype, aggregated_format=aggregated_format)
-    return AttentionStore(
-        root, storage_format=storage_format, compress=compress, dtype=dtype, aggregated_format=aggregated_format
-    )
 
 
 def save_word_maps(
@@ -300,7 +276,7 @@ def save_word_maps(
                 video_id,
                 {
                     "video_id": video_id,
-                    "words": {w: token_dir_name(w) for w in word_maps.maps},
+                    "words": {w: word_dir_name(w) for w in word_maps.maps},
                     "steps": list(word_maps.steps),
                     "passes": list(word_maps.passes),
                     "files": maps,  # maps stored (one file each in the seed layout)

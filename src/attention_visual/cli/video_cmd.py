@@ -8,7 +8,8 @@ Examples::
     attention-visual video ... --original-video outputs/b/videos/prompt_001_vid_001.mp4 --overlay-alpha 0.5
 
 Bad input (unknown video or word, alpha outside [0, 1], fps <= 0, malformed figsize, unwritable
-output, corrupted map) ends with one line on stderr and exit status 2; no existing file is touched.
+output, an output inside a map store or onto a file of the batch such as one of its generated videos,
+corrupted map) ends with one line on stderr and exit status 2; no existing file is touched.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Any
 from attention_visual.errors import RenderError
 from attention_visual.render.options import NORMALIZATIONS, VIDEO_FORMATS, RenderOptions
 from attention_visual.render.sources import LAYOUTS
-from attention_visual.storage import token_dir_name
+from attention_visual.storage import word_dir_name
+from attention_visual.storage.batch.layout import output_conflict
 from attention_visual.storage.files.layout import AGGREGATED_DIR
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
@@ -40,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``video`` subcommand to the ``attention-visual`` parser."""
     parser = subparsers.add_parser(
         "video",
-        help="render a word's attention as a video (steps, overlay on the generated video, aggregate)",
+        help="render a word's attention as a video (steps, overlay on the generated video, step average)",
         description="Render the stored attention of one word of one video. Without --original-video: "
         "a step video; with it: the generated video with the attention overlaid. See docs/visualization.md.",
     )
@@ -58,20 +60,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list-available", action="store_true", help="list videos, words and steps, then exit")
     parser.add_argument("--original-video", type=Path, help="the generated video: overlay the attention on it")
     parser.add_argument("--overlay-alpha", type=unit_interval, help="heatmap opacity over the video, in [0, 1]")
-    parser.add_argument("--use-aggregated", action="store_true", help="the step-averaged map instead of the steps")
-    parser.add_argument("--step", type=int, help="overlay the map of this stored step instead of the average")
+    parser.add_argument("--use-aggregated", action="store_true", help="the step average instead of the steps")
+    parser.add_argument(
+        "--step", type=int, help="overlay this stored step (0-based: 0 is the first) instead of the step average"
+    )
     parser.add_argument(
         "--frame", type=frame_mode, default="mean", help="step videos: mean (default), tile, or a latent frame index"
     )
     parser.add_argument("--layout", choices=LAYOUTS, default="overlay", help="overlay layout (default overlay)")
     parser.add_argument("--include-timestamp", action="store_true", help="show step / denoising progress or time")
-    parser.add_argument("--static-duration", type=positive_float, help="seconds the aggregated map is shown")
+    parser.add_argument("--static-duration", type=positive_float, help="seconds the step average is shown")
     add_video_look_arguments(parser)
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared with ``compare``: where the maps are and how they look."""
-    parser.add_argument("--attention-dir", type=Path, required=True, help="the attention_maps/ folder")
+    parser.add_argument(
+        "--attention-dir",
+        type=Path,
+        required=True,
+        help="the batch's maps: its attention_maps/ or attention_maps.zarr path (either reads the layout the "
+        "batch has), or the batch folder",
+    )
     parser.add_argument("--video-id", help="the video, e.g. prompt_001_vid_001")
     add_look_arguments(parser)
     parser.add_argument("--config", type=Path, help="take visualization_params from this config file")
@@ -128,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     missing = [f"--{name}" for name in ("video_id", "word", "output") if getattr(args, name) is None]
     if missing:
         raise RenderError(f"missing {', '.join(m.replace('_', '-') for m in missing)} (or use --list-available)")
+    check_output(args.output, analyzer)
     visualizer = build_visualizer(analyzer, args)
     path = visualizer.generate_attention_video(
         args.video_id,
@@ -145,6 +156,17 @@ def run(args: argparse.Namespace) -> int:
     )
     sys.stdout.write(f"{path}\n")
     return 0
+
+
+def check_output(output: Path, analyzer: AttentionAnalyzer) -> None:
+    """Refuse an ``--output`` inside a map store or onto a file of the batch whose maps are read.
+
+    Raises:
+        RenderError: It is (exit status 2; nothing is written).
+    """
+    conflict = output_conflict(output, analyzer.maps.batch_dir)
+    if conflict is not None:
+        raise RenderError(f"--output {output}: {conflict}; write it outside the batch's own folders")
 
 
 def build_visualizer(analyzer: AttentionAnalyzer, args: argparse.Namespace) -> AttentionVisualizer:
@@ -170,7 +192,7 @@ def listing(analyzer: AttentionAnalyzer, video_id: str | None = None) -> str:
         lines.append(f"  {video}{state}")
         damaged = analyzer.damaged_files(video)  # truncated or missing files (sizes against the mark)
         for word in analyzer.get_available_words(video):
-            folder = token_dir_name(word)
+            folder = word_dir_name(word)
             aggregated = {f"{AGGREGATED_DIR}/{folder}_aggregated", f"{AGGREGATED_DIR}/{folder}_aggregated_metadata"}
             bad = [
                 problem
@@ -269,6 +291,7 @@ __all__ = [
     "add_source_arguments",
     "add_video_look_arguments",
     "build_visualizer",
+    "check_output",
     "given_options",
     "listing",
     "register",

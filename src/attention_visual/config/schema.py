@@ -192,7 +192,7 @@ class AttentionAnalysisConfig(_Section):
         auto_generate_videos: Render every video's attention videos at the end of the batch.
         auto_generate_per_video: Render a video's attention videos as soon as it is generated.
         storage_format: ``"numpy"`` (``.npz``) or ``"torch"`` (``.pt``) files for the per-step maps, in the
-            seed layout ``attention_maps/``; or ``"zarr"``: every map into the batch's packed store
+            files layout ``attention_maps/``; or ``"zarr"``: every map into the batch's packed store
             ``attention_maps.zarr`` as each video finishes (what ``pack`` makes of a ``numpy`` batch; needs
             the ``analysis`` extra, checked by :func:`~attention_visual.pipeline.validation.check_runnable`).
         compress_attention: Compress stored maps (with ``zarr``: how ``unpack`` writes the ``.npz`` files).
@@ -214,15 +214,15 @@ class AttentionAnalysisConfig(_Section):
             first: ``steps: [1, 3, 5]`` with ``storage_interval: 2`` keeps steps 1 and 5.
         generate_report: Write a report of the batch.
         image_map: Models with an image branch only (Wan2.1 I2V/FLF2V-14B): also store the pseudo-word
-            ``<image>``, per video token the image branch's share ‖o_img‖ / (‖o_img‖ + ‖o_txt‖) of the
+            ``<image>``, per grid cell the image branch's share ‖o_img‖ / (‖o_img‖ + ‖o_txt‖) of the
             cross-attention output.
         block_list: None (the model's main stream: ``blocks`` on Wan) or another module list it has (on
             Wan VACE ``"vace_blocks"``, the control stream).
         joint_attention: Joint-attention models only (text and video keys in one softmax): ``"text"``
             (default) the word's share of the attention that goes to text; ``"full"`` its share of the
             whole softmax. ``"full"`` on a cross-attention family is an error.
-        text_share_map: Joint-attention models only: also store the pseudo-word ``<text>``, per video query
-            the fraction of its attention that goes to the prompt's text keys.
+        text_share_map: Joint-attention models only: also store the pseudo-word ``<text>``, per grid cell (video
+            query) the fraction of its attention that goes to the prompt's text keys.
         visualization_params: How maps are rendered.
     """
 

@@ -116,10 +116,10 @@ class Variant:
         experts: Transformers that take turns over the steps (1, or 2: high- then low-noise expert).
         boundary_ratio: With two experts, steps with ``t >= boundary_ratio × num_train_timesteps`` run
             the first one; None with one.
-        pixels_per_token: Video pixels per token side (VAE spatial factor × transformer patch size).
+        pixels_per_cell: Video pixels per grid cell side (VAE spatial factor × transformer patch size).
         temporal_factor: Video frames per latent frame.
         first_frame_alone: Latent frame 0 decodes to video frame 0 alone (a causal VAE).
-        latent_frames_per_token: Latent frames covered by one token along time (the temporal patch).
+        latent_frames_per_cell: Latent frames one grid cell covers along time (the temporal patch).
         conditioning: Which latent frames are inputs, not generated video (:data:`CONDITIONING_KINDS`).
         image_branch: The attention has a separate image-key branch (the ``<image>`` map can be recorded).
         text_length: The number of text keys the model requires (None: any ``max_sequence_length``).
@@ -146,10 +146,10 @@ class Variant:
     attention_module: str
     experts: int = 1
     boundary_ratio: float | None = None
-    pixels_per_token: int = 16
+    pixels_per_cell: int = 16
     temporal_factor: int = 4
     first_frame_alone: bool = True
-    latent_frames_per_token: int = 1
+    latent_frames_per_cell: int = 1
     conditioning: str = "none"
     image_branch: bool = False
     text_length: int | None = None
@@ -190,7 +190,7 @@ class Variant:
     @property
     def frame_rule(self) -> FrameRule:
         """How this variant's map frames map to video frames (see :mod:`attention_visual.storage.schema.frames`)."""
-        return FrameRule(self.temporal_factor, self.first_frame_alone, self.latent_frames_per_token)
+        return FrameRule(self.temporal_factor, self.first_frame_alone, self.latent_frames_per_cell)
 
     def conditioning_frames(self, num_reference_frames: int = 0) -> tuple[int, ...]:
         """Latent frame indices that are conditioning inputs (``num_reference_frames``: VACE's reference images)."""
@@ -214,16 +214,20 @@ class ModelFamily:
         title: How messages and docs name it (``"Wan"``).
         variants: Every supported variant, by name.
         text: The text side (cleaning, default text length, padding semantics).
-        size_multiple: Frame height and width must be multiples of this (the smallest pixels per token).
+        size_multiple: Frame height and width must be multiples of this (the smallest pixels per cell).
         default_fps: Frames per second of its videos when the config gives none.
+        takes_flow_shift: Whether ``generation.flow_shift`` means something for its scheduler (Wan's UniPC
+            shift); where not (LTX-Video shifts by the video's length itself, CogVideoX's DDIM/DPM has no
+            shift) the config refuses it.
+        fps_argument: The pipeline call's argument that says the video's frame rate, which the batch sets to
+            the fps it saves the video at (LTX-Video: ``frame_rate``, which scales its RoPE over time); None:
+            the pipelines take none.
         default_checkpoint: The checkpoint a config names when it names none (the default family's only).
         unsupported: Pipeline classes of the family that are refused: ``{class: (what, why)}``.
         tiny_models: ``{tiny model id: variant name}`` of its offline random-weight models.
         expert_names: The label of each expert in turn (``experts == 2``).
         block_counts: For each module list (``block_list``), the entry of the transformer's ``config.json``
             that counts its blocks (an integer, or a list whose length counts them).
-        flow_shift: Whether ``generation.flow_shift`` means something (a flow-matching scheduler whose
-            shift can be set: Wan); False: a config that sets it is refused (CogVideoX's DDIM/DPM).
         runtime: The module of its torch side (:class:`~attention_visual.families.runtime.FamilyRuntime`).
         checkpoints: The module that reads its checkpoints' ``model_index.json`` (no torch; see
             :class:`~attention_visual.families.registry.CheckpointRules`).
@@ -242,7 +246,8 @@ class ModelFamily:
     tiny_models: Mapping[str, str] = field(default_factory=dict)
     expert_names: tuple[str, ...] = ("high_noise", "low_noise")
     block_counts: Mapping[str, str] = field(default_factory=dict)
-    flow_shift: bool = True
+    takes_flow_shift: bool = True
+    fps_argument: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", MappingProxyType(dict(self.variants)))

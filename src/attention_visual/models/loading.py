@@ -204,11 +204,12 @@ def load_pipeline(
         placement = str(resolved_device)
 
     logger.info(
-        "loaded %s from %s: %s, dtype %s (VAE float32), scheduler %s (flow_shift=%s)",
+        "loaded %s from %s: %s, dtype %s (VAE %s), scheduler %s (flow_shift=%s)",
         type(pipe).__name__,
         source,
         placement,
         resolved_dtype,
+        pipe.vae.dtype,
         type(pipe.scheduler).__name__,
         pipe.scheduler.config.get("flow_shift"),
     )
@@ -228,7 +229,7 @@ def resolve_variant(model_id: str, pipeline: str = AUTO_TASK, *, local_files_onl
 
     Returns:
         The :class:`~attention_visual.families.Variant` (its family, its ``task``, its
-        ``pixels_per_token``, experts, ...).
+        ``pixels_per_cell``, experts, ...).
 
     Raises:
         ConfigError: The checkpoint cannot be read, is not supported, or cannot run ``pipeline``.

@@ -3,8 +3,8 @@
 For every marked word of a video two files are rendered with
 :class:`~attention_visual.visualization.attention_visualizer.AttentionVisualizer`:
 
-* ``<video_id>_<token_dir>_attention.<fmt>``: the step video (the map over the denoising steps);
-* ``<video_id>_<token_dir>_overlay.<fmt>``: the step-averaged map over the generated video.
+* ``<video_id>_<word_dir>_attention.<video_format>``: the step video (the map over the denoising steps);
+* ``<video_id>_<word_dir>_overlay.<video_format>``: the step-averaged map over the generated video.
 
 ``auto_generate_per_video`` puts them in ``videos/prompt_NNN/attention_videos/``,
 ``auto_generate_videos`` in the batch's ``attention_videos/``. A render that fails is logged and
@@ -22,7 +22,6 @@ from pathlib import Path
 
 from attention_visual.config import Config
 from attention_visual.pipeline.plan import RENDER_KINDS, VideoJob
-from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR
 from attention_visual.storage.batch.manifest import RenderRecord, one_line
 from attention_visual.storage.durable.faults import storage_fault
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
@@ -46,9 +45,9 @@ class RenderOutcome:
 
 
 def make_visualizer(config: Config, batch_dir: Path) -> AttentionVisualizer:
-    """A visualizer over the batch's ``attention_maps/`` with the config's ``visualization_params``."""
+    """A visualizer over the batch's maps (whichever layout holds them) with the config's ``visualization_params``."""
     params = config.attention_analysis.visualization_params
-    return AttentionVisualizer.from_params(batch_dir / ATTENTION_MAPS_DIR, params)
+    return AttentionVisualizer.from_params(batch_dir, params)
 
 
 def render_video(
@@ -71,7 +70,8 @@ def render_video(
         One record per word and kind; failures are recorded, not raised (``KeyboardInterrupt`` is).
 
     Raises:
-        StorageError: A render failed because the disk is full or read-only (see :mod:`attention_visual.storage.durable.faults`).
+        StorageError: A render failed because the disk is full or read-only
+            (see :mod:`attention_visual.storage.durable.faults`).
     """
     started = time.perf_counter()
     records: list[RenderRecord] = []

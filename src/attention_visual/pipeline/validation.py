@@ -260,12 +260,12 @@ def check_runnable(config: Config, *, device: str | None = None, fetch_tokenizer
         raise ConfigError("generation.enable_model_cpu_offload needs a CUDA device; set it to false on this machine")
     variant = check_variant(config, local_files_only=True if not fetch_tokenizer else None)
     family = family_of_variant(variant) if variant is not None else g.family
-    px = variant.pixels_per_token if variant is not None else family.size_multiple if family is not None else None
+    px = variant.pixels_per_cell if variant is not None else family.size_multiple if family is not None else None
     factor = a.spatial_downsample_factor
     if px is not None and ((g.height // px) % factor or (g.width // px) % factor):
         rows, cols = g.height // px, g.width // px
         raise ConfigError(
-            f"attention_analysis.spatial_downsample_factor {factor} must divide the token grid {rows}x{cols} "
+            f"attention_analysis.spatial_downsample_factor {factor} must divide the latent grid {rows}x{cols} "
             f"(generation.height/{px} x generation.width/{px})"
         )
     check_blocks(config, family)

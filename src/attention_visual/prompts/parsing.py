@@ -30,7 +30,7 @@ Decisions
   families clean nothing). Spans index this string. Without a cleaning, :func:`parse_prompt` uses the
   default family's (:func:`attention_visual.families.default_family`).
 * **Repeated words.** A word marked more than once is ONE :class:`Target` with one span per
-  occurrence, so its word map is aggregated over the tokens of every occurrence (the attention
+  occurrence, so its word map combines the token pieces of every occurrence (the attention
   store is keyed by word). Words are compared after cleaning, exactly and case-sensitively:
   ``(Kiss)`` and ``(kiss)`` are two targets. Targets are ordered by first appearance.
 * **Whitespace inside a marker** is not part of the word: ``( kiss )`` gives the span of ``kiss``.

@@ -4,7 +4,7 @@
   last row for the step-averaged maps; one column per seed, then the mean and the standard deviation
   over the seeds. Each tile is a map averaged over the video's frames (latent frames weighted by the
   video frames they produced). Seed and mean tiles share one colour range; the std tile has its own.
-* **Curves** (matplotlib PNG): mass, entropy and spread of a word over the denoising steps, one line per
+* **Curves** (SVG, :mod:`.svg`): mass, entropy and spread of a word over the denoising steps, one line per
   prompt (the mean over its seeds) with a band of ± one standard deviation across the seeds. Each
   video's value at a step is the mean over its latent frames of the statistics table's rows.
 * **Atlas** (matplotlib PNG): entropy and peak of a word's step-averaged map per block × head, when the
@@ -27,24 +27,28 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from attention_visual.analysis.seed_video import normalize_std, seed_correlations
+from attention_visual.analysis.seed_grid import seed_labels, seed_tiles
 from attention_visual.analysis.seeds import SeedView
 from attention_visual.errors import NotFoundError
+from attention_visual.measures import LABELS
 from attention_visual.render.colormap import colormap_lut
-from attention_visual.render.normalize import normalize_maps
+from attention_visual.render.seed_grid import seed_panels
 from attention_visual.report.images import css_gradient, sprite_indices, step_label, tile_scale, write_palette_png
+from attention_visual.report.svg import Series, chart_row, line_chart
 from attention_visual.storage.durable.atomic import atomic_write_with
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 if TYPE_CHECKING:
     import pandas as pd
 
-#: The statistics drawn as curves over the steps, with their axis labels.
-CURVES = (("mass", "mass (sum of the map)"), ("entropy", "entropy (0 one cell, 1 uniform)"), ("spread", "spread (px)"))
+#: The measures drawn as curves over the steps (labelled with :data:`attention_visual.measures.LABELS`).
+CURVES = ("mass", "entropy", "spread")
 #: The statistics of the atlas.
 ATLAS_MEASURES = ("entropy", "peak")
 #: At most this many seeds get a tile (the mean and std cover every seed).
 MAX_SEED_TILES = 16
+#: Line colours of the prompts in the curves (cycled).
+PROMPT_COLOURS = ("#2458c6", "#c62828", "#2e8540", "#b26a00", "#7a3fb0", "#00838f")
 
 
 @dataclass(frozen=True)
@@ -95,35 +99,28 @@ def _finite(value: float) -> float | None:
 
 
 def write_seed_grid(view: SeedView, output: Path, colormap: str = "hot", normalization: str = "global") -> SeedGridInfo:
-    """Write the seed grid sprite of ``view`` (which must hold its steps) to ``output``; return its layout."""
-    assert view.stacks is not None, "build the view with keep_steps=True"
-    shown = min(len(view.seeds), MAX_SEED_TILES)
-    rows = np.concatenate([view.stacks, view.averaged[:, None]], axis=1)  # [seed, row, frame, y, x]
-    tiles = AttentionAnalyzer.frame_averaged(rows, view.metadata[0]).transpose(1, 0, 2, 3)  # [row, seed, y, x]
-    mean = tiles.mean(axis=1, keepdims=True)  # [row, 1, y, x]
-    std = tiles.std(axis=1, keepdims=True)  # [row, 1, y, x]
-    normed, norm = normalize_maps(np.concatenate([tiles[:, :shown], mean], axis=1), normalization)
-    std_normed = normalize_std(std, normalization)
-    grid = np.concatenate([normed, std_normed], axis=1)  # [row, col, y, x] in [0, 1]
+    """Write the seed grid sprite of ``view`` (which must hold its steps) to ``output``; return its layout.
+
+    The tiles, their captions and the mean and std columns are the seed grid video's
+    (:mod:`attention_visual.analysis.seed_grid`, :func:`attention_visual.render.seed_grid.seed_panels`).
+    """
+    panels = seed_panels(seed_tiles(view), normalization, shown=MAX_SEED_TILES)
+    grid = panels.panels  # [row, col, y, x] in [0, 1]
     n_rows, n_cols, h, w = grid.shape
     scale = tile_scale((h, w), n_rows * n_cols)
     write_palette_png(output, sprite_indices(grid, scale), colormap_lut(colormap))
-    correlations = seed_correlations(view)
-    labels = [
-        f"seed {s} · r {r:.2f}" if not np.isnan(r) else f"seed {s}"
-        for s, r in zip(view.seeds[:shown], correlations[:shown], strict=True)
-    ]
+    labels = seed_labels(view, panels.std_max)
     averaged = f"mean of {len(view.steps)} steps"
     return SeedGridInfo(
         rows=n_rows,
         cols=n_cols,
         tile_height=h * scale,
         tile_width=w * scale,
-        labels=(*labels, f"mean of {len(view.seeds)}", f"std · max {float(std.max()):.3g}"),
+        labels=(*labels[: n_cols - 2], *labels[-2:]),
         step_labels=(*(step_label(m, i) for i, m in enumerate(view.metadata)), averaged),
-        vmin=norm.vmin,
-        vmax=norm.vmax,
-        norm_label=norm.label,
+        vmin=panels.norm.vmin,
+        vmax=panels.norm.vmax,
+        norm_label=panels.norm.label,
         gradient=css_gradient(colormap),
         consistency=_finite(view.consistency),
         seeds=view.seeds,
@@ -145,7 +142,7 @@ def curve_table(stats: pd.DataFrame, word: str) -> pd.DataFrame:
     A video's value at a step is the mean over its latent frames; step-averaged rows (``step == -1``)
     are left out.
     """
-    names = [name for name, _ in CURVES]
+    names = list(CURVES)
     rows = stats[(stats["word"] == word) & (stats["step"] >= 0)]
     per_video = rows.groupby(["prompt_index", "video_id", "step"], as_index=False)[names].mean()
     grouped = per_video.groupby(["prompt_index", "step"])
@@ -155,29 +152,20 @@ def curve_table(stats: pd.DataFrame, word: str) -> pd.DataFrame:
     return table.reset_index()
 
 
-def write_curves(stats: pd.DataFrame, word: str, output: Path) -> Path:
-    """Draw the curves of ``word`` (see the module docstring) to ``output`` (PNG)."""
+def curves_svg(stats: pd.DataFrame, word: str) -> str:
+    """The curves of ``word`` (see the module docstring) as one standalone SVG: one panel per :data:`CURVES`."""
     table = curve_table(stats, word)
-    fig = Figure(figsize=(9.0, 2.8), dpi=90)  # fixed margins: constrained layout costs ~1 s per figure
-    axes = fig.subplots(1, len(CURVES))
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.17, top=0.8, wspace=0.28)
-    colors = ("#2458c6", "#c62828", "#2e8540", "#b26a00", "#7a3fb0", "#00838f")
+    series: dict[str, list[Series]] = {name: [] for name in CURVES}
     for n, (prompt, part) in enumerate(table.groupby("prompt_index")):
         seeds = int(part["seeds"].max())
-        color = colors[n % len(colors)]
-        for ax, (name, _) in zip(axes, CURVES, strict=True):
-            x = part["step"].to_numpy() + 1
+        colour = PROMPT_COLOURS[n % len(PROMPT_COLOURS)]
+        x = (part["step"].to_numpy() + 1).tolist()
+        for name in CURVES:
             mean, std = part[f"mean_{name}"].to_numpy(), part[f"std_{name}"].to_numpy()
-            ax.plot(x, mean, color=color, marker="o", markersize=3, label=f"prompt {prompt} ({seeds} seeds)")
-            ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
-    for ax, (_, label) in zip(axes, CURVES, strict=True):
-        ax.set_xlabel("denoising step")
-        ax.set_title(label, fontsize=10)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.suptitle(f"“{word}” over the steps: mean over seeds ± 1 std", fontsize=11)
-    _save_figure(fig, output)
-    return output
+            label = f"prompt {prompt} ({seeds} seeds)"
+            series[name].append(Series(label, colour, x, mean.tolist(), (mean - std).tolist(), (mean + std).tolist()))
+    panels = [line_chart(series[name], LABELS[name], "denoising step (1 = the first)") for name in CURVES]
+    return chart_row(panels, f"“{word}” over the steps: mean over seeds ± 1 std", standalone=True)
 
 
 def block_head_maps(analyzer: AttentionAnalyzer, video_id: str, word: str) -> tuple[np.ndarray, tuple[str, ...]] | None:
@@ -215,7 +203,7 @@ def write_atlas(values: dict[str, np.ndarray], blocks: Sequence[str], word: str,
     axes = fig.subplots(1, len(values), squeeze=False)[0]
     for ax, (name, grid) in zip(axes, values.items(), strict=True):
         image = ax.imshow(grid, aspect="auto", cmap="viridis", interpolation="nearest")
-        ax.set_title(name, fontsize=10)
+        ax.set_title(LABELS[name], fontsize=10)
         ax.set_xlabel("head")
         ax.set_xticks(range(n_heads))
         ax.set_yticks(range(n_blocks), list(blocks), fontsize=7)
@@ -229,10 +217,11 @@ __all__ = [
     "ATLAS_MEASURES",
     "CURVES",
     "MAX_SEED_TILES",
+    "PROMPT_COLOURS",
     "SeedGridInfo",
     "block_head_maps",
     "curve_table",
+    "curves_svg",
     "write_atlas",
-    "write_curves",
     "write_seed_grid",
 ]

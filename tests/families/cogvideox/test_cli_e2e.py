@@ -17,15 +17,16 @@ import pytest
 from attention_visual.analysis import open_batch
 from attention_visual.render.video_reader import probe_video
 from attention_visual.visualization import AttentionAnalyzer
-from pipeline.pipeline_support import REPO, batch_dirs, run_cli
+from pipeline.pipeline_support import REPO, batch_dirs
+from support.cli import run_main
 
 CONFIG = REPO / "configs" / "cogvideox_5b.yaml"
 TINY = ("--set", "generation.device=cpu", "--set", "generation.dtype=float32", "--set", "generation.height=32",
         "--set", "generation.width=48", "--set", "generation.num_inference_steps=2", "--no-progress")  # fmt: skip
 
 
-def generate(out: Path, *overrides: str, timeout: float = 600) -> Path:
-    done = run_cli("generate", str(CONFIG), "--set", f"output_dir={out}", *TINY, *overrides, timeout=timeout)
+def generate(out: Path, *overrides: str) -> Path:
+    done = run_main("generate", str(CONFIG), "--set", f"output_dir={out}", *TINY, *overrides)
     assert done.returncode == 0, done.stderr[-3000:]
     [batch] = batch_dirs(out)
     return batch
@@ -58,13 +59,13 @@ def test_cogvideox_1_5_batch_with_renders_report_stats_and_seeds(tmp_path: Path)
             assert meta.blocks == ("transformer_blocks.0.attn1", "transformer_blocks.1.attn1")
     assert "&lt;text&gt;" in (batch / "report" / "index.html").read_text(encoding="utf-8")
 
-    done = run_cli("stats", str(batch))
+    done = run_main("stats", str(batch))
     assert done.returncode == 0, done.stderr[-2000:]
     table = pd.read_parquet(batch / "analysis" / "stats.parquet")
     assert set(table.word) == {"dog", "beach", "<text>"} and set(table.video_id) == {
         v["video_id"] for v in manifest["videos"]
     }
-    done = run_cli("seeds", str(batch), "--word", "dog")
+    done = run_main("seeds", str(batch), "--word", "dog")
     assert done.returncode == 0, done.stderr[-2000:]
     assert probe_video(Path(done.stdout.strip().splitlines()[-1])).frames > 0
 
@@ -92,7 +93,7 @@ def test_cogvideox_image_to_video_into_the_packed_store(tmp_path: Path) -> None:
     [
         (("--set", "generation.num_frames=80"), "generation.num_frames must be of the form 4k+1 for CogVideoX"),
         (("--set", "generation.height=40"), "generation.height must be a multiple of 16 for"),
-        (("--set", "generation.flow_shift=3.0"), "generation.flow_shift applies to flow-matching schedulers"),
+        (("--set", "generation.flow_shift=3.0"), "generation.flow_shift is not used by CogVideoX"),
         (("--set", "generation.pipeline=flf2v"), "pipeline 'flf2v' is not one of"),
     ],
 )
@@ -100,7 +101,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_created(
     tmp_path: Path, overrides: tuple[str, ...], message: str
 ) -> None:
     out = tmp_path / "out"
-    done = run_cli(
+    done = run_main(
         "generate", str(CONFIG), "--set", f"output_dir={out}", "--set", "generation.model_id=tiny-cogvideox",
         *TINY, *overrides,
     )  # fmt: skip
@@ -111,14 +112,15 @@ def test_bad_input_is_one_line_exit_2_and_nothing_created(
 
 
 def test_an_unsupported_pipeline_names_the_supported_families(tmp_path: Path) -> None:
-    folder = tmp_path / "ltx"
+    folder = tmp_path / "mochi"
     folder.mkdir()
-    (folder / "model_index.json").write_text(json.dumps({"_class_name": "LTXPipeline"}))
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "MochiPipeline"}))
     out = tmp_path / "out"
-    done = run_cli(
+    done = run_main(
         "generate", str(CONFIG), "--set", f"output_dir={out}", "--set", f"generation.model_id={folder}", *TINY
     )
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
-    assert "LTXPipeline" in line and "Wan (WanPipeline" in line and "CogVideoX (CogVideoXPipeline" in line
+    assert "MochiPipeline" in line and "Wan (WanPipeline" in line and "CogVideoX (CogVideoXPipeline" in line
+    assert "LTX-Video (LTXPipeline" in line
     assert not out.exists()

@@ -34,7 +34,7 @@ DESCRIBED = {
 def test_each_tiny_pipeline_is_described_as_its_variant(model_id: str) -> None:
     variant = describe_pipeline(pipe_of(model_id))
     name, px, per_token, text = DESCRIBED[model_id]
-    assert (variant.name, variant.pixels_per_token, variant.latent_frames_per_token, variant.text_length) == (
+    assert (variant.name, variant.pixels_per_cell, variant.latent_frames_per_cell, variant.text_length) == (
         name, px, per_token, text,
     )  # fmt: skip
     assert (variant.attention_kind, variant.guidance, variant.batch_passes) == (
@@ -152,7 +152,7 @@ def test_the_public_checkpoints_are_known_offline_from_the_shipped_configs() -> 
     i2v = resolve_variant("THUDM/CogVideoX-5b-I2V", local_files_only=True)
     assert (i2v.name, i2v.fixed_size, i2v.text_length) == ("cogvideox-5b-i2v", (480, 720), 226)
     v15 = resolve_variant("THUDM/CogVideoX1.5-5B-I2V", local_files_only=True)
-    assert (v15.name, v15.latent_frames_per_token, v15.fixed_size, v15.text_length) == (
+    assert (v15.name, v15.latent_frames_per_cell, v15.fixed_size, v15.text_length) == (
         "cogvideox1.5-5b-i2v", 2, None, None,
     )  # fmt: skip
     assert resolve_variant("THUDM/CogVideoX-2b", "v2v", local_files_only=True).text_length == 226

@@ -144,7 +144,7 @@ def variant_for(spec: CheckpointSpec, task: str) -> Variant:
 def spec_of_variant(variant: Variant) -> CheckpointSpec:
     """The checkpoint facts a variant implies (the tiny models have no ``model_index.json`` to read)."""
     return CheckpointSpec(
-        variant.pipeline_class, v15=variant.latent_frames_per_token == 2, rope=variant.name != "cogvideox-2b",
+        variant.pipeline_class, v15=variant.latent_frames_per_cell == 2, rope=variant.name != "cogvideox-2b",
         fixed_size=variant.fixed_size,
     )  # fmt: skip
 

@@ -37,7 +37,7 @@ VAE then decodes every latent frame to 4 video frames (a 13-frame input gives 16
 rule of this family describes (:data:`V15_V2V_REFUSAL`).
 
 Example:
-    >>> VARIANTS["cogvideox1.5-5b"].latent_frames_per_token, FAMILY.text.max_sequence_length
+    >>> VARIANTS["cogvideox1.5-5b"].latent_frames_per_cell, FAMILY.text.max_sequence_length
     (2, 226)
 """
 
@@ -77,7 +77,7 @@ def _variant(name: str, pipeline_class: str, task: str, **facts: Any) -> Variant
     )  # fmt: skip
 
 
-_V15 = {"latent_frames_per_token": 2, "default_fps": FPS_V15}
+_V15 = {"latent_frames_per_cell": 2, "default_fps": FPS_V15}
 
 VARIANTS: dict[str, Variant] = {
     v.name: v
@@ -124,7 +124,7 @@ FAMILY = ModelFamily(
     unsupported=UNSUPPORTED,
     tiny_models=TINY_MODELS,
     block_counts={"transformer_blocks": "num_layers"},
-    flow_shift=False,
+    takes_flow_shift=False,
 )
 
 __all__ = [

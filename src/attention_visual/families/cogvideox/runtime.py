@@ -83,9 +83,9 @@ def describe_pipeline(pipe: Any) -> Variant:
     temporal = int(getattr(pipe, "vae_scale_factor_temporal", 4))
     learned = bool(config.get("use_learned_positional_embeddings", False))
     return VARIANTS[name].replace(
-        pixels_per_token=spatial * int(config.patch_size),
+        pixels_per_cell=spatial * int(config.patch_size),
         temporal_factor=temporal,
-        latent_frames_per_token=int(config.get("patch_size_t") or 1),
+        latent_frames_per_cell=int(config.get("patch_size_t") or 1),
         text_length=int(config.get("max_text_seq_length", TEXT_LENGTH)) if not rope or learned else None,
         fixed_size=(int(config.sample_height) * spatial, int(config.sample_width) * spatial) if learned else None,
     )

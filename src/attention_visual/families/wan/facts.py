@@ -32,7 +32,7 @@ Every Wan attention is cross-attention (``blocks.N.attn2``: video queries, text 
 mask); guidance runs as separate prompt and negative-prompt passes; the VAE is causal, 4× in time.
 
 Example:
-    >>> VARIANTS["wan2.2-ti2v-5b-t2v"].pixels_per_token
+    >>> VARIANTS["wan2.2-ti2v-5b-t2v"].pixels_per_cell
     32
 """
 
@@ -74,11 +74,11 @@ VARIANTS: dict[str, Variant] = {
             checkpoints=("Wan-AI/Wan2.2-T2V-A14B-Diffusers",),
         ),
         _variant(
-            "wan2.2-ti2v-5b-t2v", _T2V, "t2v", pixels_per_token=32, step_source="cache_context",
+            "wan2.2-ti2v-5b-t2v", _T2V, "t2v", pixels_per_cell=32, step_source="cache_context",
             expand_timesteps=True, checkpoints=("Wan-AI/Wan2.2-TI2V-5B-Diffusers",),
         ),
         _variant(
-            "wan2.2-ti2v-5b-i2v", _I2V, "i2v", pixels_per_token=32, conditioning="first_frame",
+            "wan2.2-ti2v-5b-i2v", _I2V, "i2v", pixels_per_cell=32, conditioning="first_frame",
             expand_timesteps=True, checkpoints=("Wan-AI/Wan2.2-TI2V-5B-Diffusers",),
         ),
         _variant(

@@ -75,7 +75,7 @@ def describe_pipeline(pipe: Any) -> Variant:
     Returns:
         The registry's variant, replaced with what ``pipe`` actually holds: ``experts`` (1 or 2
         transformers present), ``boundary_ratio`` (from ``pipe.config``; ``None`` with one expert),
-        ``pixels_per_token`` (``vae_scale_factor_spatial × patch_size``), ``temporal_factor`` and
+        ``pixels_per_cell`` (``vae_scale_factor_spatial × patch_size``), ``temporal_factor`` and
         ``image_branch`` (``attn2.add_k_proj`` present; then exactly 512 text keys).
 
     Raises:
@@ -99,9 +99,9 @@ def describe_pipeline(pipe: Any) -> Variant:
     return base.replace(
         experts=experts,
         boundary_ratio=None if ratio is None else float(ratio),
-        pixels_per_token=spatial * int(patch[1]),
+        pixels_per_cell=spatial * int(patch[1]),
         temporal_factor=temporal,
-        latent_frames_per_token=int(patch[0]),
+        latent_frames_per_cell=int(patch[0]),
         image_branch=image_branch,
         text_length=TEXT_CONTEXT if image_branch else None,
     )

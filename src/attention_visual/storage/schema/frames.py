@@ -9,14 +9,14 @@ How a family's VAE and temporal patch relate the frames of a map to the frames o
 :class:`FrameRule`, which the capture takes from the model family. A causal VAE that compresses
 time by 4 (Wan, CogVideoX) decodes latent frame 0 to video frame 0 alone and latent frame k ≥ 1 to
 video frames 4k−3 … 4k, so a video of ``4n + 1`` frames has ``n + 1`` latent frames. Where one token
-covers several latent frames in time (``latent_frames_per_token``), a map frame covers theirs.
+covers several latent frames in time (``latent_frames_per_cell``), a map frame covers theirs.
 
 >>> causal4 = FrameRule(temporal_factor=4)
 >>> [latent_frame_of_video_frame(n, causal4) for n in (0, 4, 5)]
 [0, 1, 2]
 >>> list(video_frames_of_latent(2, causal4))
 [5, 6, 7, 8]
->>> latent_to_video_frame_ranges(3, FrameRule(4, latent_frames_per_token=2))
+>>> latent_to_video_frame_ranges(3, FrameRule(4, latent_frames_per_cell=2))
 ((0, 4), (5, 12), (13, 20))
 >>> check_frame_mapping(((0, 0), (1, 4)), latent_frames=2, video_frames=5)
 >>> check_frame_mapping(((0, 0), (1, 4)), latent_frames=3, video_frames=5)
@@ -45,7 +45,7 @@ class FrameRule:
         first_frame_alone: Latent frame 0 decodes to video frame 0 alone (a causal VAE), so a video
             has ``temporal_factor·k + 1`` frames; else latent frame k decodes to frames
             ``[f·k, f·k + f − 1]``.
-        latent_frames_per_token: Latent frames one token covers in time (the temporal patch size;
+        latent_frames_per_cell: Latent frames one grid cell covers in time (the temporal patch size;
             CogVideoX 1.5: 2).
         padding_latent_frames: Latent frames the model prepends before the first real one (they own
             no video frame; the first map frame covers fewer real latent frames).
@@ -53,11 +53,11 @@ class FrameRule:
 
     temporal_factor: int
     first_frame_alone: bool = True
-    latent_frames_per_token: int = 1
+    latent_frames_per_cell: int = 1
     padding_latent_frames: int = 0
 
     def __post_init__(self) -> None:
-        if self.temporal_factor < 1 or self.latent_frames_per_token < 1 or self.padding_latent_frames < 0:
+        if self.temporal_factor < 1 or self.latent_frames_per_cell < 1 or self.padding_latent_frames < 0:
             raise ValueError(f"invalid frame rule {self}")
 
     def video_frames_of_latent(self, j: int) -> range:
@@ -74,18 +74,18 @@ class FrameRule:
 
     def for_video(self, num_video_frames: int) -> FrameRule:
         """This rule for a video of ``num_video_frames`` frames: its real latent frames padded in front to fill
-        whole tokens (``latent_frames_per_token``), as CogVideoX 1.5's pipelines pad an odd latent count.
+        whole tokens (``latent_frames_per_cell``), as CogVideoX 1.5's pipelines pad an odd latent count.
 
-        >>> FrameRule(4, latent_frames_per_token=2).for_video(17).padding_latent_frames  # 5 latent frames
+        >>> FrameRule(4, latent_frames_per_cell=2).for_video(17).padding_latent_frames  # 5 latent frames
         1
         """
-        pad = -self.latent_frames(num_video_frames) % self.latent_frames_per_token
+        pad = -self.latent_frames(num_video_frames) % self.latent_frames_per_cell
         return dataclasses.replace(self, padding_latent_frames=pad)
 
     def for_unknown_video(self) -> FrameRule:
         """This rule when the video's frame count is unknown: one latent frame short of whole tokens, the
         padding of the published frame counts (CogVideoX 1.5: 16k+1 frames, an odd latent count)."""
-        return dataclasses.replace(self, padding_latent_frames=self.latent_frames_per_token - 1)
+        return dataclasses.replace(self, padding_latent_frames=self.latent_frames_per_cell - 1)
 
 
 def latent_frame_of_video_frame(n: int, rule: FrameRule) -> int:
@@ -94,17 +94,17 @@ def latent_frame_of_video_frame(n: int, rule: FrameRule) -> int:
         raise ValueError(f"video frame index must be >= 0, got {n}")
     f = rule.temporal_factor
     latent = (n + f - 1) // f if rule.first_frame_alone else n // f
-    return (latent + rule.padding_latent_frames) // rule.latent_frames_per_token
+    return (latent + rule.padding_latent_frames) // rule.latent_frames_per_cell
 
 
 def video_frames_of_latent(k: int, rule: FrameRule) -> range:
-    """Video frames shown by map frame ``k`` (one latent frame, or ``latent_frames_per_token`` of them).
+    """Video frames shown by map frame ``k`` (one latent frame, or ``latent_frames_per_cell`` of them).
 
     Empty for a map frame made only of padding latent frames.
     """
     if k < 0:
         raise ValueError(f"latent frame index must be >= 0, got {k}")
-    p, pad = rule.latent_frames_per_token, rule.padding_latent_frames
+    p, pad = rule.latent_frames_per_cell, rule.padding_latent_frames
     first, last = max(p * k - pad, 0), p * k + p - 1 - pad
     if last < first:
         return range(0, 0)
@@ -114,7 +114,7 @@ def video_frames_of_latent(k: int, rule: FrameRule) -> range:
 def num_latent_frames(num_video_frames: int, rule: FrameRule) -> int:
     """Map frames of a video of ``num_video_frames`` frames (padding latent frames included)."""
     latent = rule.latent_frames(num_video_frames) + rule.padding_latent_frames
-    return -(-latent // rule.latent_frames_per_token)
+    return -(-latent // rule.latent_frames_per_cell)
 
 
 def latent_to_video_frame_ranges(num_latent: int, rule: FrameRule) -> tuple[tuple[int, int], ...]:
@@ -186,8 +186,8 @@ def _checked_ranges(metadata: MapMetadata, latent_frames: int | None) -> tuple[t
     try:
         check_frame_mapping(ranges, frames, metadata.video_dimensions.frames, metadata.conditioning_frames)
     except AttentionDataError as exc:
-        where = f"video {metadata.video_id!r}, word {metadata.token_word!r}"
-        where += f", step {metadata.step_index}" if metadata.step_index is not None else " (aggregated)"
+        where = f"video {metadata.video_id!r}, word {metadata.word!r}"
+        where += f", step {metadata.step_index}" if metadata.step_index is not None else " (step average)"
         raise AttentionDataError(f"{where}: {exc}") from exc
     return ranges
 
