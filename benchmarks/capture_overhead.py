@@ -8,17 +8,19 @@ latent channels and factors (16x and 48 channels for TI2V-5B); for the I2V/FLF2V
 CLIP image encoder of the real geometry (1280 wide, 224 px, 257 tokens per image). CogVideoX (2B: 1920
 wide, 5B and 1.5: 3072, joint attention over 226 text + the video tokens): a 4096-wide one-layer T5
 encoder, the tiny CogVideoX VAE with 16 latent channels; ``--joint-attention full`` and ``--text-share``
-measure those maps' extra pass over the video keys. HunyuanVideo (3072 wide, ``--blocks`` dual-stream and as
-many single-stream blocks, joint attention over the video and 256 masked Llama keys): the tiny Llama-3 and
-CLIP tokenizers with a 4096-wide two-layer Llama and a 768-wide one-layer CLIP text encoder, the tiny
-HunyuanVideo VAE with 16 latent channels; ``--block-list single_transformer_blocks`` captures the single
-stream. Guidance on (two passes per step; batched ``[uncond, cond]`` on CogVideoX; HunyuanVideo is
-guidance-distilled: one prompt pass per step), ``output_type="latent"``. Runs alternate (plain, captured,
-plain, captured, ...) so drift hits both sides; the ratio of medians is printed. ``--control`` adds plain
-runs timed against plain runs (an A/A comparison): on a shared machine that ratio shows how large a
-difference noise alone makes. The capture's own cost is also measured apart from the noise: the inclusive
-time of this package's code in a profiled captured run (cProfile; an upper bound), and its attention
-computation timed alone.
+measure those maps' extra pass over the video keys. LTX-Video (``ltx-video-*``): the checkpoint's
+transformer (2048 or 4096 wide), a 4096-wide one-layer T5 encoder, a tiny 32x/8x VAE with its 128 latent
+channels, its scheduler, 128 text keys with the model's padding mask. HunyuanVideo (3072 wide, ``--blocks``
+dual-stream and as many single-stream blocks, joint attention over the video and 256 masked Llama keys): the
+tiny Llama-3 and CLIP tokenizers with a 4096-wide two-layer Llama and a 768-wide one-layer CLIP text encoder,
+the tiny HunyuanVideo VAE with 16 latent channels; ``--block-list single_transformer_blocks`` captures the
+single stream. Guidance on (two passes per step: Wan's separate calls, CogVideoX's and LTX's one batched
+``[uncond, cond]`` call; HunyuanVideo is guidance-distilled: one prompt pass per step), ``output_type="latent"``.
+Runs alternate (plain, captured, plain, captured, ...) so
+drift hits both sides; the ratio of medians is printed. ``--control`` adds plain runs timed against plain
+runs (an A/A comparison): on a shared machine that ratio shows how large a difference noise alone makes.
+The capture's own cost is also measured apart from the noise: the inclusive time of this package's code
+in a profiled captured run (cProfile; an upper bound), and its attention computation timed alone.
 
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` (exact); on the CPU the peak resident
 set size during a run above the resident size at its start, sampled every millisecond from
@@ -33,8 +35,10 @@ Usage:
     python benchmarks/capture_overhead.py --model-config wan2.2-t2v-a14b --steps 4   # both experts run
     python benchmarks/capture_overhead.py --list                 # the shipped --model-config names
     python benchmarks/capture_overhead.py --model-config cogvideox-5b --height 128 --width 192 --joint-attention full
+    python benchmarks/capture_overhead.py --model-config ltx-video-0.9.1 --height 256 --width 384 --frames 9
     python benchmarks/capture_overhead.py --all --threads 1      # every variant, a Markdown table of ratios
     python benchmarks/capture_overhead.py --all --only cogvideox --threads 1   # the cases whose name has it
+    python benchmarks/capture_overhead.py --all --only ltx --threads 1   # the LTX-Video rows only
     python benchmarks/capture_overhead.py --device cuda --blocks 30 --frames 81   # the real width and depth
 """
 
@@ -84,6 +88,7 @@ from attention_visual.models.public_checkpoints import (
 from attention_visual.models.tiny_cogvideox import tiny_cogvideox_scheduler, tiny_cogvideox_vae
 from attention_visual.models.tiny_hunyuan import tiny_hunyuan_vae
 from attention_visual.models.tiny_llama_tokenizer import build_tiny_clip_tokenizer, build_tiny_llama_tokenizer
+from attention_visual.models.tiny_ltx import tiny_ltx_vae
 from attention_visual.models.tiny_variants import build_tiny_model, tiny_image
 
 PROMPT = "A romantic (kiss) between a man and woman with (flowers)"
@@ -111,6 +116,7 @@ def _clip_encoder(dtype: torch.dtype) -> tuple[torch.nn.Module, Any]:
 
 
 def family_of(arch: Architecture) -> ModelFamily:
+    """The model family of a shipped architecture (from its ``model_index.json`` class)."""
     family = family_of_class(arch.checkpoint.class_name)
     assert family is not None, arch.name
     return family
@@ -122,14 +128,9 @@ def build_wide_pipeline(arch: Architecture, task: str, blocks: int, dtype: torch
     rules = checkpoint_rules(family)
     spec = rules.with_transformer_config(arch.checkpoint, arch.transformer)
     class_name = rules.pipeline_class_for(spec, task, arch.name)
-    if family.name == "cogvideox":
-        return _finish(
-            runtime_of(family).pipeline_class(class_name)(**_cogvideox_parts(arch, blocks, dtype)), dtype, device
-        )
-    if family.name == "hunyuanvideo":
-        return _finish(
-            runtime_of(family).pipeline_class(class_name)(**_hunyuan_parts(arch, blocks, dtype)), dtype, device
-        )
+    if family.name in _WIDE_PARTS:
+        parts = _WIDE_PARTS[family.name](arch, blocks, dtype)
+        return _finish(runtime_of(family).pipeline_class(class_name)(**parts), dtype, device)
     tiny = build_tiny_model(_TINY_PARTS[int(arch.vae["z_dim"])], seed=0)
     torch.manual_seed(0)
     components: dict[str, Any] = {
@@ -197,6 +198,28 @@ def _hunyuan_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[
     }
 
 
+def _ltx_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str, Any]:
+    """LTX-Video: the tiny tokenizer, a 4096-wide one-layer T5 encoder, a tiny 128-channel 32x/8x VAE."""
+    tiny = build_tiny_model("tiny-ltx", seed=0)
+    torch.manual_seed(0)
+    config = T5Config(vocab_size=len(tiny.tokenizer), d_model=4096, d_kv=64, d_ff=256, num_layers=1, num_heads=8)
+    return {
+        "tokenizer": tiny.tokenizer,
+        "text_encoder": T5EncoderModel(config),
+        "vae": tiny_ltx_vae(0, latent_channels=int(arch.vae["latent_channels"])),
+        "scheduler": type(tiny.scheduler).from_config(arch.scheduler),
+        "transformer": build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype),
+    }
+
+
+#: The families whose benchmark pipeline is its class called with these parts (Wan: ``build_wide_pipeline``).
+_WIDE_PARTS: dict[str, Callable[[Architecture, int, torch.dtype], dict[str, Any]]] = {
+    "cogvideox": _cogvideox_parts,
+    "ltx": _ltx_parts,
+    "hunyuanvideo": _hunyuan_parts,
+}
+
+
 def _finish(pipe: Any, dtype: torch.dtype, device: str) -> Any:
     pipe.text_encoder.to(dtype).eval()  # a model built from a config starts in training mode (dropout on)
     pipe.to(device)
@@ -212,8 +235,8 @@ def task_inputs(pipe: Any, height: int, width: int, frames: int) -> dict[str, An
         if pipe.transformer.config.pos_embed_seq_len is not None:  # FLF2V: first and last frame
             inputs["last_image"] = tiny_image(height, width, seed=2)
         return inputs
-    if cls == "CogVideoXImageToVideoPipeline":
-        return {"image": tiny_image(height, width, seed=1)}
+    if cls in ("CogVideoXImageToVideoPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline"):
+        return {"image": tiny_image(height, width, seed=1)}  # LTX condition: an item at frame 0
     if cls in ("WanVideoToVideoPipeline", "CogVideoXVideoToVideoPipeline"):
         return {"video": [tiny_image(height, width, seed=10 + n) for n in range(frames)], "strength": 1.0}
     return {}
@@ -270,12 +293,14 @@ def isolated_capture_seconds(
     settings: CaptureSettings | None = None,
     text_keys: int = 512,
     joint: bool = False,
+    masked: bool = False,
 ) -> float:
     """Seconds of the capture's own computation for one captured pass: ``blocks`` calls at these shapes.
 
     Measured alone, so it does not drown in the run-to-run noise of a whole step on a busy machine. Cross
-    attention: Wan's 512 keys with identical padding rows after 20 real tokens; joint: ``text_keys`` + the
-    video keys in one softmax, with ``settings``' ``joint_attention`` and ``text_share_map``.
+    attention: ``text_keys`` keys, Wan's identical padding rows after 20 real tokens, or (``masked``,
+    LTX-Video) distinct padding rows with the model's -10000 bias; joint: ``text_keys`` + the video keys in
+    one softmax, with ``settings``' ``joint_attention`` and ``text_share_map``.
     """
     settings = settings or CaptureSettings()
     words = WordColumns.from_words([(2, 3), (10, 11)])
@@ -292,11 +317,17 @@ def isolated_capture_seconds(
             ).mean(0)  # fmt: skip
     else:
         q = torch.randn(tokens, width, dtype=dtype, device=device)  # [video_token, heads * head_dim]
-        k = torch.randn(512, width, dtype=dtype, device=device)  # [text_token, heads * head_dim]
-        k[20:] = k[20]  # Wan's identical padding rows after 20 real tokens
+        k = torch.randn(text_keys, width, dtype=dtype, device=device)  # [text_token, heads * head_dim]
+        bias = None
+        if masked:
+            bias = torch.zeros(text_keys, dtype=dtype, device=device)  # [text_token]
+            bias[20:] = -10000.0
+        else:
+            k[20:] = k[20]  # Wan's identical padding rows after 20 real tokens
+        real = text_keys if masked else 20
 
         def one_block() -> torch.Tensor:
-            return word_attention(q, k, heads, cols, words.bounds, num_real_keys=20).mean(0)
+            return word_attention(q, k, heads, cols, words.bounds, num_real_keys=real, key_bias=bias).mean(0)
 
     best = float("inf")
     for _ in range(repeats):
@@ -355,6 +386,9 @@ ALL_CASES: tuple[tuple[str, str, int, int, tuple[str, ...]], ...] = (
     ("cogvideox-5b", "v2v", 128, 192, ()),
     ("cogvideox1.5-5b", "t2v", 128, 192, ()),
     ("cogvideox1.5-5b-i2v", "i2v", 128, 192, ()),
+    ("ltx-video-0.9.1", "t2v", 256, 384, ()),  # 2048 wide; 8 x 12 tokens of 32 px, 2 latent frames, 128 text keys
+    ("ltx-video-0.9.1", "i2v", 256, 384, ()),
+    ("ltx-video-0.9.7-dev", "condition", 128, 192, ()),  # 4096 wide (13B)
     ("hunyuanvideo", "t2v", 128, 192, ()),
     ("hunyuanvideo", "t2v", 128, 192, ("--block-list", "single_transformer_blocks")),
     ("hunyuanvideo", "t2v", 128, 192, ("--joint-attention", "full")),
@@ -428,7 +462,8 @@ def main() -> None:
     )
     px = arch.pixels_per_token
     per_token = int(arch.transformer.get("patch_size_t") or 1)  # CogVideoX 1.5: 2 latent frames per token
-    tokens = -(-((args.frames - 1) // 4 + 1) // per_token) * (args.height // px) * (args.width // px)
+    latent_frames = (args.frames - 1) // family.temporal_factor + 1
+    tokens = -(-latent_frames // per_token) * (args.height // px) * (args.width // px)
     distilled = describe_pipeline(pipe).guidance == "distilled"
     passes = "1 pass/step: guidance-distilled" if distilled else "2 passes/step"
     print(
@@ -502,10 +537,10 @@ def main() -> None:
         f"{own_code / min(times['plain']):.2%} of the fastest plain run"
     )
     heads = int(arch.transformer["num_attention_heads"])
-    joint = family.joint
     own = args.steps * isolated_capture_seconds(
-        tokens, args.blocks, dtype, args.device, arch.width, heads, settings=settings, text_keys=text, joint=joint
-    )
+        tokens, args.blocks, dtype, args.device, arch.width, heads, settings=settings, text_keys=text,
+        joint=family.joint, masked=family.text.padding == "masked",
+    )  # fmt: skip
     print(
         f"capture computation alone: {own * 1e3:.1f} ms per run = {own / min(times['plain']):.2%} of the "
         f"fastest plain run (an upper bound of the overhead that run-to-run noise cannot hide)"

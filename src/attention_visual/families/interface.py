@@ -163,6 +163,9 @@ class TransformerCall:
             cut off every map of this call.
         facts: What the family's measures need to know about the call (e.g. where the prompt's keys lie
             in the joint sequence); handed to them in each site's slots under :data:`CALL_FACTS_SLOT`.
+        conditioning_frames: Map frames (counted after the dropped ones) that this call holds at a lower
+            noise level than the step's, i.e. conditioning inputs, as its per-token timesteps say; None: the
+            call does not tell (the variant's ``conditioning`` says).
     """
 
     batch: int
@@ -170,6 +173,7 @@ class TransformerCall:
     timestep: torch.Tensor | None
     drop_leading_frames: int = 0
     facts: Mapping[str, Any] = field(default_factory=dict)
+    conditioning_frames: tuple[int, ...] | None = None
 
 
 class FamilyRuntime(Protocol):

@@ -93,7 +93,7 @@ def test_cogvideox_image_to_video_into_the_packed_store(tmp_path: Path) -> None:
     [
         (("--set", "generation.num_frames=80"), "generation.num_frames must be of the form 4k+1 for CogVideoX"),
         (("--set", "generation.height=40"), "generation.height must be a multiple of 16 for"),
-        (("--set", "generation.flow_shift=3.0"), "generation.flow_shift applies to flow-matching schedulers"),
+        (("--set", "generation.flow_shift=3.0"), "generation.flow_shift is not used by CogVideoX"),
         (("--set", "generation.pipeline=flf2v"), "pipeline 'flf2v' is not one of"),
     ],
 )
@@ -112,14 +112,15 @@ def test_bad_input_is_one_line_exit_2_and_nothing_created(
 
 
 def test_an_unsupported_pipeline_names_the_supported_families(tmp_path: Path) -> None:
-    folder = tmp_path / "ltx"
+    folder = tmp_path / "mochi"
     folder.mkdir()
-    (folder / "model_index.json").write_text(json.dumps({"_class_name": "LTXPipeline"}))
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "MochiPipeline"}))
     out = tmp_path / "out"
     done = run_main(
         "generate", str(CONFIG), "--set", f"output_dir={out}", "--set", f"generation.model_id={folder}", *TINY
     )
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
-    assert "LTXPipeline" in line and "Wan (WanPipeline" in line and "CogVideoX (CogVideoXPipeline" in line
+    assert "MochiPipeline" in line and "Wan (WanPipeline" in line and "CogVideoX (CogVideoXPipeline" in line
+    assert "LTX-Video (LTXPipeline" in line
     assert not out.exists()

@@ -129,7 +129,7 @@ FAMILY = ModelFamily(
     unsupported=UNSUPPORTED,
     tiny_models=TINY_MODELS,
     block_counts={DUAL_STREAM: "num_layers", SINGLE_STREAM: "num_single_layers"},
-    flow_shift=True,
+    takes_flow_shift=True,
 )
 
 __all__ = [
