@@ -181,8 +181,9 @@ class PassClock:
     def _name(self, context: Any | None) -> str:
         if context is not None:
             return self.pass_names.get(str(context.name), str(context.name))
-        # call order: a prompt pass, then a negative-prompt pass when guidance is on
-        cfg = bool(getattr(self.pipe, "do_classifier_free_guidance", False))
+        # call order: a prompt pass, then a negative-prompt pass when guidance is on (a distilled model's
+        # negative-prompt pass is named only by its context: by order every call is a prompt pass)
+        cfg = self.guidance == "separate" and bool(getattr(self.pipe, "do_classifier_free_guidance", False))
         if cfg and self._last is not None and self._last[0] == "cond" and self._last[1] == self._next_step - 1:
             return "uncond"
         return "cond"
