@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from attention_visual.errors import ConfigError
 from attention_visual.storage.schema.frames import FrameRule
 from attention_visual.storage.schema.metadata import ATTENTION_KINDS
 
@@ -441,6 +442,50 @@ def _choose(label: str, value: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{label} must be one of {choices}, got {value!r}")
 
 
+@dataclass(frozen=True)
+class ClassCheckpoint:
+    """The pipeline-level facts of a checkpoint whose class says all: one transformer, no pipeline options.
+
+    A family's ``checkpoints`` module returns it where ``model_index.json`` has nothing else to read
+    (LTX-Video, HunyuanVideo).
+
+    Attributes:
+        class_name: The pipeline class it was saved from (``_class_name``).
+        default_task: The task that class runs (what ``generation.pipeline: auto`` picks).
+
+    Example:
+        >>> spec = ClassCheckpoint.read({"_class_name": "LTXPipeline"}, {"LTXPipeline": "t2v"})
+        >>> spec.experts, spec.default_task, spec.pipeline_kwargs("LTXPipeline")
+        (1, 't2v', {})
+    """
+
+    class_name: str
+    default_task: str
+
+    @property
+    def experts(self) -> int:
+        """One transformer."""
+        return 1
+
+    def pipeline_kwargs(self, class_name: str) -> dict[str, Any]:
+        """No pipeline-level options."""
+        return {}
+
+    @classmethod
+    def read(
+        cls, data: Mapping[str, Any], tasks: Mapping[str, str], source: str = "model_index.json"
+    ) -> ClassCheckpoint:
+        """The checkpoint of ``data``'s ``_class_name``, one of ``tasks`` (``{pipeline class: its task}``).
+
+        Raises:
+            ConfigError: Another class; one line naming the ones read here.
+        """
+        class_name = data.get("_class_name")
+        if not isinstance(class_name, str) or class_name not in tasks:
+            raise ConfigError(f"{source} is a {class_name}, not a pipeline this module reads ({', '.join(tasks)})")
+        return cls(class_name, tasks[class_name])
+
+
 __all__ = [
     "ATTENTION_KINDS",
     "AUTO_TASK",
@@ -449,6 +494,7 @@ __all__ = [
     "PADDING_KINDS",
     "PASS_SOURCES",
     "STEP_SOURCES",
+    "ClassCheckpoint",
     "Cleaning",
     "FormatTemplate",
     "ModelFamily",

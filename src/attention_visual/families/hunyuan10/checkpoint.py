@@ -15,44 +15,22 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from attention_visual.errors import ConfigError
 from attention_visual.families.hunyuan10.facts import T2V_PIPELINE, VARIANTS
-from attention_visual.families.spec import AUTO_TASK, Variant
+from attention_visual.families.spec import AUTO_TASK, ClassCheckpoint, Variant
 
 #: Tasks a batch can ask for (``generation.pipeline``), and the diffusers pipeline class of each.
 TASK_PIPELINES = {"t2v": T2V_PIPELINE}
 #: No variant depends on the transformer's ``config.json``.
 TRANSFORMER_CONFIG_CLASSES: tuple[str, ...] = ()
 
-_TASKS = {T2V_PIPELINE: "t2v"}
+_TASKS = {cls: task for task, cls in TASK_PIPELINES.items()}
 _VARIANT_OF = {T2V_PIPELINE: "hunyuanvideo-t2v"}
 
-
-@dataclass(frozen=True)
-class CheckpointSpec:
-    """The pipeline-level facts of a HunyuanVideo checkpoint.
-
-    Attributes:
-        class_name: The pipeline class it was saved from (``_class_name``).
-    """
-
-    class_name: str
-
-    @property
-    def experts(self) -> int:
-        """One transformer."""
-        return 1
-
-    @property
-    def default_task(self) -> str:
-        return _TASKS[self.class_name]
-
-    def pipeline_kwargs(self, class_name: str) -> dict[str, Any]:
-        """No pipeline-level options."""
-        return {}
+CheckpointSpec = ClassCheckpoint
+"""A HunyuanVideo checkpoint's facts are its class (one transformer, no pipeline options)."""
 
 
 def read_model_index(data: Mapping[str, Any], source: str = "model_index.json") -> CheckpointSpec:
@@ -61,10 +39,7 @@ def read_model_index(data: Mapping[str, Any], source: str = "model_index.json") 
     Raises:
         ConfigError: Not one of the HunyuanVideo pipelines read here; one line.
     """
-    class_name = data.get("_class_name")
-    if class_name not in _TASKS:
-        raise ConfigError(f"{source} is a {class_name}, not a pipeline this module reads ({', '.join(_TASKS)})")
-    return CheckpointSpec(class_name)
+    return ClassCheckpoint.read(data, _TASKS, source)
 
 
 def with_transformer_config(spec: CheckpointSpec, config: Mapping[str, Any]) -> CheckpointSpec:
@@ -99,7 +74,7 @@ def variant_for(spec: CheckpointSpec, task: str) -> Variant:
 
 def spec_of_variant(variant: Variant) -> CheckpointSpec:
     """The checkpoint facts a variant implies (the tiny models have no ``model_index.json`` to read)."""
-    return CheckpointSpec(variant.pipeline_class)
+    return ClassCheckpoint(variant.pipeline_class, variant.task)
 
 
 __all__ = [

@@ -23,12 +23,11 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from attention_visual.errors import ConfigError
 from attention_visual.families.ltx.facts import FAMILY, VARIANTS
-from attention_visual.families.spec import Variant
+from attention_visual.families.spec import ClassCheckpoint, Variant
 
 #: Tasks a batch can ask for (``generation.pipeline``), and the diffusers pipeline class of each.
 TASK_PIPELINES: dict[str, str] = {v.task: v.pipeline_class for v in VARIANTS.values()}
@@ -39,26 +38,8 @@ TRANSFORMER_CONFIG_CLASSES: tuple[str, ...] = ()
 
 _DEFAULT_TASK = {cls: task for task, cls in TASK_PIPELINES.items()}
 
-
-@dataclass(frozen=True)
-class CheckpointSpec:
-    """The pipeline-level facts of an LTX-Video checkpoint: only its class (one transformer, no options)."""
-
-    class_name: str
-
-    @property
-    def experts(self) -> int:
-        """One transformer."""
-        return 1
-
-    @property
-    def default_task(self) -> str:
-        """The task of the checkpoint's own pipeline class (what ``auto`` picks)."""
-        return _DEFAULT_TASK[self.class_name]
-
-    def pipeline_kwargs(self, class_name: str) -> dict[str, Any]:
-        """No LTX pipeline takes options beyond its components."""
-        return {}
+CheckpointSpec = ClassCheckpoint
+"""The pipeline-level facts of an LTX-Video checkpoint: only its class (one transformer, no options)."""
 
 
 def read_model_index(data: Mapping[str, Any], source: str = "model_index.json") -> CheckpointSpec:
@@ -67,13 +48,11 @@ def read_model_index(data: Mapping[str, Any], source: str = "model_index.json") 
     Raises:
         ConfigError: The class is not an LTX pipeline read here, or the transformer is missing; one line.
     """
-    class_name = data.get("_class_name")
-    if class_name not in _DEFAULT_TASK:
-        raise ConfigError(f"{source} is a {class_name}, not a pipeline this module reads ({', '.join(_DEFAULT_TASK)})")
+    spec = ClassCheckpoint.read(data, _DEFAULT_TASK, source)
     transformer = data.get("transformer", ["diffusers", "LTXVideoTransformer3DModel"])
     if not (isinstance(transformer, list | tuple) and len(transformer) == 2 and transformer[1] is not None):
-        raise ConfigError(f"{source}: the {class_name} has no transformer")
-    return CheckpointSpec(class_name=class_name)
+        raise ConfigError(f"{source}: the {spec.class_name} has no transformer")
+    return spec
 
 
 def pipeline_class_for(spec: CheckpointSpec, task: str = AUTO_TASK, source: str = "the checkpoint") -> str:
@@ -99,7 +78,7 @@ def with_transformer_config(spec: CheckpointSpec, config: Mapping[str, Any]) -> 
 
 def spec_of_variant(variant: Variant) -> CheckpointSpec:
     """The checkpoint facts a variant implies (the tiny models have no ``model_index.json`` to read)."""
-    return CheckpointSpec(class_name=variant.pipeline_class)
+    return ClassCheckpoint(variant.pipeline_class, _DEFAULT_TASK[variant.pipeline_class])
 
 
 def variant_for(spec: CheckpointSpec, task: str) -> Variant:
