@@ -174,7 +174,7 @@ def generate_video(
     g, a = config.generation, config.attention_analysis
     variant = describe_pipeline(pipe)
     family = family_of_variant(variant)
-    fps = g.video_fps(family)
+    fps = g.video_fps(family, variant)
     inputs = pipeline_inputs(variant, job.inputs, num_frames=g.num_frames)
     # given, or the family's: the pipeline and the capture agree even where a pipeline's own default differs
     inputs["max_sequence_length"] = text_length = max_sequence_length(config, variant)
