@@ -85,7 +85,7 @@ from attention_visual.models.public_checkpoints import (
     build_transformer,
     load_architecture,
 )
-from attention_visual.models.tiny_cogvideox import tiny_cogvideox_scheduler, tiny_cogvideox_vae
+from attention_visual.models.tiny_cogvideox import tiny_cogvideox_vae
 from attention_visual.models.tiny_hunyuan import tiny_hunyuan_vae
 from attention_visual.models.tiny_llama_tokenizer import build_tiny_clip_tokenizer, build_tiny_llama_tokenizer
 from attention_visual.models.tiny_ltx import tiny_ltx_vae
@@ -156,18 +156,24 @@ def build_wide_pipeline(arch: Architecture, task: str, blocks: int, dtype: torch
     return _finish(cls(**components, **spec.pipeline_kwargs(class_name)), dtype, device)
 
 
-def _cogvideox_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str, Any]:
-    """CogVideoX: the tiny tokenizer, a 4096-wide one-layer T5 encoder, the tiny VAE with 16 latent channels."""
-    tiny = build_tiny_model("tiny-cogvideox", seed=0)
+def _t5_parts(arch: Architecture, blocks: int, dtype: torch.dtype, tiny_id: str) -> dict[str, Any]:
+    """The tiny model's tokenizer, a 4096-wide one-layer T5 encoder and the checkpoint's transformer."""
+    tiny = build_tiny_model(tiny_id, seed=0)
     torch.manual_seed(0)
     config = T5Config(vocab_size=len(tiny.tokenizer), d_model=4096, d_kv=64, d_ff=256, num_layers=1, num_heads=8)
     return {
         "tokenizer": tiny.tokenizer,
         "text_encoder": T5EncoderModel(config),
-        "vae": tiny_cogvideox_vae(0, latent_channels=int(arch.vae["latent_channels"])),
-        "scheduler": tiny_cogvideox_scheduler(),
+        "scheduler": tiny.scheduler,
         "transformer": build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype),
     }
+
+
+def _cogvideox_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str, Any]:
+    """CogVideoX: T5 parts (the tiny model's scheduler: the checkpoints' DDIM), the tiny VAE with 16 latent channels."""
+    parts = _t5_parts(arch, blocks, dtype, "tiny-cogvideox")
+    parts.update(vae=tiny_cogvideox_vae(0, latent_channels=int(arch.vae["latent_channels"])))
+    return parts
 
 
 def _hunyuan_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str, Any]:
@@ -199,17 +205,13 @@ def _hunyuan_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[
 
 
 def _ltx_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str, Any]:
-    """LTX-Video: the tiny tokenizer, a 4096-wide one-layer T5 encoder, a tiny 128-channel 32x/8x VAE."""
-    tiny = build_tiny_model("tiny-ltx", seed=0)
-    torch.manual_seed(0)
-    config = T5Config(vocab_size=len(tiny.tokenizer), d_model=4096, d_kv=64, d_ff=256, num_layers=1, num_heads=8)
-    return {
-        "tokenizer": tiny.tokenizer,
-        "text_encoder": T5EncoderModel(config),
-        "vae": tiny_ltx_vae(0, latent_channels=int(arch.vae["latent_channels"])),
-        "scheduler": type(tiny.scheduler).from_config(arch.scheduler),
-        "transformer": build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype),
-    }
+    """LTX-Video: T5 parts, a tiny 128-channel 32x/8x VAE, the scheduler with the checkpoint's shifting."""
+    parts = _t5_parts(arch, blocks, dtype, "tiny-ltx")
+    parts.update(
+        vae=tiny_ltx_vae(0, latent_channels=int(arch.vae["latent_channels"])),
+        scheduler=type(parts["scheduler"]).from_config(arch.scheduler),
+    )
+    return parts
 
 
 #: The families whose benchmark pipeline is its class called with these parts (Wan: ``build_wide_pipeline``).

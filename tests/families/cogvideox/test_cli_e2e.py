@@ -57,7 +57,11 @@ def test_cogvideox_1_5_batch_with_renders_report_stats_and_seeds(tmp_path: Path)
             # 5 latent frames + 1 padding frame in front: map frame 0 covers video frame 0 only
             assert meta.latent_to_video_frames == ((0, 0), (1, 8), (9, 16))
             assert meta.blocks == ("transformer_blocks.0.attn1", "transformer_blocks.1.attn1")
-    assert "&lt;text&gt;" in (batch / "report" / "index.html").read_text(encoding="utf-8")
+        # the video's card (a script the report page loads) shows <text> escaped
+        card = (batch / "report" / "cards" / f"{v['video_id']}.js").read_text(encoding="utf-8")
+        assert "\\u0026lt;text\\u0026gt;" in card
+    report_files = [p for p in (batch / "report").rglob("*") if p.suffix in {".html", ".js", ".svg"}]
+    assert report_files and not any("<text>" in p.read_text(encoding="utf-8") for p in report_files)
 
     done = run_main("stats", str(batch))
     assert done.returncode == 0, done.stderr[-2000:]

@@ -77,6 +77,11 @@ def test_no_image_branch_and_no_flow_shift() -> None:
         load_pipeline("tiny-cogvideox", device="cpu", flow_shift=3.0)
 
 
+def test_cast_puts_text_encoder_transformer_and_vae_in_the_dtype() -> None:
+    pipe = load_pipeline("tiny-cogvideox", device="cpu", dtype=torch.bfloat16)
+    assert {pipe.components[n].dtype for n in ("text_encoder", "transformer", "vae")} == {torch.bfloat16}
+
+
 def test_the_2b_takes_exactly_226_text_keys() -> None:
     with pytest.raises(CaptureError, match="cogvideox-2b takes exactly 226 text keys"):
         AttentionCapture(pipe_of("tiny-cogvideox-2b"), MARKED, CaptureSettings(), 64)

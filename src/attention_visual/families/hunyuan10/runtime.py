@@ -46,6 +46,7 @@ from attention_visual.families.interface import (
     Measure,
     Probe,
     TransformerCall,
+    cast_components,
 )
 from attention_visual.families.spec import Variant
 
@@ -251,10 +252,7 @@ def set_flow_shift(pipe: Any, flow_shift: float) -> None:
 
 def cast(pipe: Any, dtype: torch.dtype) -> None:
     """Cast the text encoders, the transformer and the VAE to ``dtype``."""
-    for name in ("text_encoder", "text_encoder_2", "transformer", "vae"):
-        module = pipe.components.get(name)
-        if module is not None and module.dtype != dtype:  # diffusers warns on every dtype .to(), even a no-op
-            module.to(dtype)
+    cast_components(pipe, dtype, ("text_encoder", "text_encoder_2", "transformer", "vae"))
 
 
 __all__ = [
