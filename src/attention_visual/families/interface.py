@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from attention_visual.errors import CaptureError
 from attention_visual.families.spec import Variant
 
 if TYPE_CHECKING:  # the runtime modules import torch; this module does not
@@ -174,6 +175,20 @@ class TransformerCall:
     drop_leading_frames: int = 0
     facts: Mapping[str, Any] = field(default_factory=dict)
     conditioning_frames: tuple[int, ...] | None = None
+
+    @classmethod
+    def of_patches(
+        cls, batch: int, latents: tuple[int, int, int], patch: tuple[int, int], timestep: torch.Tensor | None
+    ) -> TransformerCall:
+        """A call on ``latents`` ``(frame, height, width)`` cut into patches ``(patch_t, patch)`` (``p_t × p × p``).
+
+        Raises:
+            CaptureError: The latent frames do not fill whole temporal patches.
+        """
+        (frames, height, width), (p_t, p) = latents, patch
+        if frames % p_t:
+            raise CaptureError(f"{frames} latent frames do not fill temporal patches of {p_t}")
+        return cls(batch=int(batch), grid=(frames // p_t, height // p, width // p), timestep=timestep)
 
 
 class FamilyRuntime(Protocol):
