@@ -35,3 +35,11 @@ def run_main(*args: str | Path) -> CliResult:
     with redirect_stdout(out), redirect_stderr(err):
         code = main(list(argv))
     return CliResult(argv, code, out.getvalue(), err.getvalue())
+
+
+def refused_line(done: CliResult, out: Path) -> str:
+    """The one line a command refusing bad input printed: exit 2, no traceback, ``out`` never created."""
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert not out.exists()
+    return lines[0]
