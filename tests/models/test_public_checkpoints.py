@@ -33,8 +33,43 @@ COGVIDEOX = {
 }
 
 
+# name: (class, target_size): every HunyuanVideo-1.5 checkpoint is 2048 wide (16 x 128), 54 dual-stream blocks
+HUNYUAN15 = {
+    "hunyuanvideo1.5-480p-t2v": ("HunyuanVideo15Pipeline", 640),
+    "hunyuanvideo1.5-480p-i2v": ("HunyuanVideo15ImageToVideoPipeline", 640),
+    "hunyuanvideo1.5-720p-t2v": ("HunyuanVideo15Pipeline", 960),
+    "hunyuanvideo1.5-720p-i2v": ("HunyuanVideo15ImageToVideoPipeline", 960),
+}
+
+
 def test_every_checkpoint_is_shipped() -> None:
-    assert set(architecture_names()) == set(EXPECTED) | set(COGVIDEOX)
+    assert set(architecture_names()) == set(EXPECTED) | set(COGVIDEOX) | set(HUNYUAN15)
+
+
+@pytest.mark.parametrize("name", sorted(HUNYUAN15))
+def test_hunyuan15_architecture_facts(name: str) -> None:
+    """The diffusers transformer's defaults and scripts/convert_hunyuan_video1_5_to_diffusers.py's target sizes."""
+    arch = load_architecture(name)
+    t = arch.transformer
+    cls, target = HUNYUAN15[name]
+    assert (arch.width, t["num_layers"], t["in_channels"], t["out_channels"], t["target_size"]) == (
+        2048,
+        54,
+        65,
+        32,
+        target,
+    )
+    assert (t["text_embed_dim"], t["text_embed_2_dim"], t["image_embed_dim"], t["rope_axes_dim"]) == (
+        3584,
+        1472,
+        1152,
+        [16, 56, 56],
+    )
+    assert arch.pixels_per_token == 16 and arch.vae["scale_factor_temporal"] == 4 and arch.vae["latent_channels"] == 32
+    assert arch.model_index["_class_name"] == cls and arch.hub_id.startswith("hunyuanvideo-community/HunyuanVideo-1.5-")
+    model = build_transformer(name, num_layers=1, device="meta")
+    assert type(model).__name__ == "HunyuanVideo15Transformer3DModel"
+    assert model.transformer_blocks[0].attn.to_q.in_features == 2048
 
 
 @pytest.mark.parametrize("name", sorted(COGVIDEOX))

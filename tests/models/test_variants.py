@@ -39,6 +39,7 @@ EXPECTED = {
         ),
         (1, 16, False, ()),
     ),
+    **dict.fromkeys(("tiny-hunyuan15", "tiny-hunyuan15-i2v"), (1, 16, False, ())),  # <image>: image keys, no branch
 }
 
 

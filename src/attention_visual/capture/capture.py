@@ -152,7 +152,7 @@ class AttentionCapture:
         if st.image_map and not v.has_image_map:
             raise CaptureError(f"image_map needs a pipeline with an image branch or image keys; {v.name} has none")
         if st.glyph_map and "glyph" not in v.key_groups:
-            raise CaptureError(f"glyph_map needs glyph keys (HunyuanVideo-1.5's byT5 tokens); {v.name} has none")
+            raise CaptureError(f"glyph_map needs glyph keys (the quoted text's own encoding); {v.name} has none")
         if not v.joint and (st.joint_attention != "text" or st.text_share_map):
             what = f"joint_attention={st.joint_attention!r}" if st.joint_attention != "text" else "text_share_map"
             raise CaptureError(

@@ -103,7 +103,7 @@ def check_analysis(a: AttentionAnalysisConfig, family: ModelFamily, variant: Var
     variants = (variant,) if variant is not None else tuple(family.variants.values())
     if a.glyph_map and not any("glyph" in v.key_groups for v in variants):
         raise ConfigError(
-            f"attention_analysis.glyph_map needs glyph keys (the byT5 tokens of quoted text, HunyuanVideo-1.5); "
+            f"attention_analysis.glyph_map needs glyph keys (the quoted text's own encoding in the joint softmax); "
             f"{who} has none: set it to false"
         )
 
