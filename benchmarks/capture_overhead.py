@@ -8,10 +8,14 @@ latent channels and factors (16x and 48 channels for TI2V-5B); for the I2V/FLF2V
 CLIP image encoder of the real geometry (1280 wide, 224 px, 257 tokens per image). CogVideoX (2B: 1920
 wide, 5B and 1.5: 3072, joint attention over 226 text + the video tokens): a 4096-wide one-layer T5
 encoder, the tiny CogVideoX VAE with 16 latent channels; ``--joint-attention full`` and ``--text-share``
-measure those maps' extra pass over the video keys. Guidance on (two passes per step; batched
-``[uncond, cond]`` on CogVideoX), ``output_type="latent"``. Runs alternate (plain, captured, plain, captured, ...) so
-drift hits both sides; the ratio of medians is printed. ``--control`` adds plain runs timed against plain
-runs (an A/A comparison): on a shared machine that ratio shows how large a difference noise alone makes.
+measure those maps' extra pass over the video keys. HunyuanVideo-1.5 (2048 wide, joint attention over the
+video tokens + 729 image + 256 byT5 + 1000 Qwen2.5-VL keys, valid ones first, masked): 3584-wide Qwen2.5-VL
+and 1472-wide byT5 encoders of two layers and one, the tiny HunyuanVideo-1.5 VAE with 32 latent channels, a
+1152-wide SigLIP for image-to-video; guidance through its guider (a ``pred_cond`` and a ``pred_uncond``
+call). Guidance on (two passes per step; batched ``[uncond, cond]`` on CogVideoX), ``output_type="latent"``.
+Runs alternate (plain, captured, plain, captured, ...) so drift hits both sides; the ratio of medians is
+printed. ``--control`` adds plain runs timed against plain runs (an A/A comparison): on a shared machine that
+ratio shows how large a difference noise alone makes.
 The capture's own cost is also measured apart from the noise: the inclusive time of this package's code
 in a profiled captured run (cProfile; an upper bound), and its attention computation timed alone.
 
@@ -58,6 +62,11 @@ from transformers import (
     CLIPImageProcessorPil,
     CLIPVisionConfig,
     CLIPVisionModelWithProjection,
+    Qwen2_5_VLTextConfig,
+    Qwen2_5_VLTextModel,
+    SiglipImageProcessorPil,
+    SiglipVisionConfig,
+    SiglipVisionModel,
     T5Config,
     T5EncoderModel,
     UMT5Config,
@@ -69,7 +78,7 @@ from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.capture.attention_math import WordColumns, word_attention
 from attention_visual.capture.joint_math import joint_word_attention
 from attention_visual.families import AUTO_TASK, ModelFamily, all_tasks, checkpoint_rules, family_of_class
-from attention_visual.families.runtime import runtime_of
+from attention_visual.families.runtime import call_arguments, describe_pipeline, runtime_of
 from attention_visual.models.public_checkpoints import (
     Architecture,
     architecture_names,
@@ -77,6 +86,7 @@ from attention_visual.models.public_checkpoints import (
     load_architecture,
 )
 from attention_visual.models.tiny_cogvideox import tiny_cogvideox_scheduler, tiny_cogvideox_vae
+from attention_visual.models.tiny_hunyuan15 import tiny_hunyuan15_vae
 from attention_visual.models.tiny_variants import build_tiny_model, tiny_image
 
 PROMPT = "A romantic (kiss) between a man and woman with (flowers)"
@@ -109,8 +119,14 @@ def family_of(arch: Architecture) -> ModelFamily:
     return family
 
 
-def build_wide_pipeline(arch: Architecture, task: str, blocks: int, dtype: torch.dtype, device: str) -> Any:
-    """The checkpoint's pipeline class with full-width transformer(s) of ``blocks`` blocks (see the docstring)."""
+def build_wide_pipeline(
+    arch: Architecture, task: str, blocks: int, dtype: torch.dtype, device: str, size: tuple[int, int] = (128, 192)
+) -> Any:
+    """The checkpoint's pipeline class with full-width transformer(s) of ``blocks`` blocks (see the docstring).
+
+    ``size``: the frame size the run makes (HunyuanVideo-1.5 image-to-video: a resolution bucket of its
+    transformer's ``target_size``, set to the nearest target that has it).
+    """
     family = family_of(arch)
     rules = checkpoint_rules(family)
     spec = rules.with_transformer_config(arch.checkpoint, arch.transformer)
@@ -119,6 +135,9 @@ def build_wide_pipeline(arch: Architecture, task: str, blocks: int, dtype: torch
         return _finish(
             runtime_of(family).pipeline_class(class_name)(**_cogvideox_parts(arch, blocks, dtype)), dtype, device
         )
+    if family.name == "hunyuan15":
+        parts = _hunyuan15_parts(arch, blocks, dtype, class_name, size)
+        return _finish(runtime_of(family).pipeline_class(class_name)(**parts), dtype, device)
     tiny = build_tiny_model(_TINY_PARTS[int(arch.vae["z_dim"])], seed=0)
     torch.manual_seed(0)
     components: dict[str, Any] = {
@@ -158,6 +177,46 @@ def _cogvideox_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dic
     }
 
 
+def _hunyuan15_parts(
+    arch: Architecture, blocks: int, dtype: torch.dtype, class_name: str, size: tuple[int, int]
+) -> dict[str, Any]:
+    """HunyuanVideo-1.5: the tiny Qwen tokenizer, a 3584-wide two-layer Qwen2.5-VL text encoder, a 1472-wide
+    one-layer byT5 encoder, the tiny VAE with 32 latent channels; image-to-video a 1152-wide one-layer SigLIP
+    (384 px, 729 tokens)."""
+    tiny = build_tiny_model("tiny-hunyuan15", seed=0)
+    torch.manual_seed(0)
+    tok = tiny.tokenizer
+    qwen = Qwen2_5_VLTextConfig(
+        vocab_size=len(tok), hidden_size=3584, intermediate_size=256, num_hidden_layers=2, num_attention_heads=28,
+        num_key_value_heads=4, bos_token_id=tok.pad_token_id, eos_token_id=tok.pad_token_id,
+        pad_token_id=tok.pad_token_id,
+        rope_parameters={"mrope_section": [16, 24, 24], "rope_type": "default", "rope_theta": 1e6},
+    )  # fmt: skip
+    byt5 = T5Config(
+        vocab_size=len(tiny.tokenizer_2), d_model=1472, d_kv=64, d_ff=256, num_layers=1, num_heads=6,
+        feed_forward_proj="gated-gelu",
+    )  # fmt: skip
+    transformer = build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype)
+    parts: dict[str, Any] = {
+        "tokenizer": tok, "text_encoder": Qwen2_5_VLTextModel(qwen).eval(), "tokenizer_2": tiny.tokenizer_2,
+        "text_encoder_2": T5EncoderModel(byt5).eval(), "transformer": transformer, "scheduler": tiny.scheduler,
+        "vae": tiny_hunyuan15_vae(0, latent_channels=int(arch.vae["latent_channels"])), "guider": tiny.guider,
+    }  # fmt: skip
+    if class_name == "HunyuanVideo15ImageToVideoPipeline":
+        rules = checkpoint_rules(family_of(arch))
+        target = next(
+            t for t in range(16, 4096) if size in rules.variant_for(rules.with_transformer_config(
+                arch.checkpoint, {"target_size": t}), AUTO_TASK).frame_sizes
+        )  # fmt: skip
+        transformer.register_to_config(target_size=target)  # only the pipeline's bucket choice reads it
+        siglip = SiglipVisionConfig(
+            hidden_size=1152, intermediate_size=256, num_hidden_layers=1, num_attention_heads=16, image_size=384,
+            patch_size=14,
+        )  # fmt: skip
+        parts.update(image_encoder=SiglipVisionModel(siglip).eval(), feature_extractor=SiglipImageProcessorPil())
+    return parts
+
+
 def _finish(pipe: Any, dtype: torch.dtype, device: str) -> Any:
     pipe.text_encoder.to(dtype).eval()  # a model built from a config starts in training mode (dropout on)
     pipe.to(device)
@@ -173,7 +232,7 @@ def task_inputs(pipe: Any, height: int, width: int, frames: int) -> dict[str, An
         if pipe.transformer.config.pos_embed_seq_len is not None:  # FLF2V: first and last frame
             inputs["last_image"] = tiny_image(height, width, seed=2)
         return inputs
-    if cls == "CogVideoXImageToVideoPipeline":
+    if cls in ("CogVideoXImageToVideoPipeline", "HunyuanVideo15ImageToVideoPipeline"):
         return {"image": tiny_image(height, width, seed=1)}
     if cls in ("WanVideoToVideoPipeline", "CogVideoXVideoToVideoPipeline"):
         return {"video": [tiny_image(height, width, seed=10 + n) for n in range(frames)], "strength": 1.0}
@@ -316,6 +375,10 @@ ALL_CASES: tuple[tuple[str, str, int, int, tuple[str, ...]], ...] = (
     ("cogvideox-5b", "v2v", 128, 192, ()),
     ("cogvideox1.5-5b", "t2v", 128, 192, ()),
     ("cogvideox1.5-5b-i2v", "i2v", 128, 192, ()),
+    ("hunyuanvideo1.5-480p-t2v", "t2v", 128, 192, ()),
+    ("hunyuanvideo1.5-480p-t2v", "t2v", 128, 192, ("--joint-attention", "full")),
+    ("hunyuanvideo1.5-480p-t2v", "t2v", 128, 192, ("--text-share",)),
+    ("hunyuanvideo1.5-480p-i2v", "i2v", 128, 192, ()),
 )
 _RESULT = "result: "  # the last line of a single run: its ratios as JSON, for --all
 
@@ -376,7 +439,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32"))
     arch = load_architecture(args.model_config)
-    pipe = build_wide_pipeline(arch, args.pipeline, args.blocks, dtype, args.device)
+    pipe = build_wide_pipeline(arch, args.pipeline, args.blocks, dtype, args.device, (args.height, args.width))
     family = family_of(arch)
     text = family.text.max_sequence_length
     settings = CaptureSettings(joint_attention=args.joint_attention, text_share_map=args.text_share)
@@ -401,6 +464,7 @@ def main() -> None:
     }
     if "video" not in call:  # video-to-video takes the input video's length
         call["num_frames"] = args.frames
+    call = call_arguments(pipe, describe_pipeline(pipe), call)  # as the family's pipelines take them
 
     def plain() -> None:
         pipe(
