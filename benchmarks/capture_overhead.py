@@ -12,7 +12,10 @@ measure those maps' extra pass over the video keys. HunyuanVideo-1.5 (2048 wide,
 video tokens + 729 image + 256 byT5 + 1000 Qwen2.5-VL keys, valid ones first, masked): 3584-wide Qwen2.5-VL
 and 1472-wide byT5 encoders of two layers and one, the tiny HunyuanVideo-1.5 VAE with 32 latent channels, a
 1152-wide SigLIP for image-to-video; guidance through its guider (a ``pred_cond`` and a ``pred_uncond``
-call). Guidance on (two passes per step; batched ``[uncond, cond]`` on CogVideoX), ``output_type="latent"``.
+call). LTX-Video (``ltx-video-*``): the checkpoint's transformer (2048 or 4096 wide), a 4096-wide one-layer
+T5 encoder, a tiny 32x/8x VAE with its 128 latent channels, its scheduler, 128 text keys with the model's
+padding mask. Guidance on (two passes per step: Wan's and HunyuanVideo-1.5's separate calls, CogVideoX's and
+LTX's one batched ``[uncond, cond]`` call), ``output_type="latent"``.
 Runs alternate (plain, captured, plain, captured, ...) so drift hits both sides; the ratio of medians is
 printed. ``--control`` adds plain runs timed against plain runs (an A/A comparison): on a shared machine that
 ratio shows how large a difference noise alone makes.
@@ -30,10 +33,12 @@ Usage:
     python benchmarks/capture_overhead.py --model-config wan2.2-ti2v-5b --height 320 --width 576
     python benchmarks/capture_overhead.py --model-config wan2.2-ti2v-5b --pipeline i2v   # TI2V-5B image-to-video
     python benchmarks/capture_overhead.py --model-config wan2.2-t2v-a14b --steps 4   # both experts run
+    python benchmarks/capture_overhead.py --model-config ltx-video-0.9.1 --height 256 --width 384 --frames 9
     python benchmarks/capture_overhead.py --list                 # the shipped --model-config names
     python benchmarks/capture_overhead.py --model-config cogvideox-5b --height 128 --width 192 --joint-attention full
     python benchmarks/capture_overhead.py --all --threads 1      # every variant, a Markdown table of ratios
     python benchmarks/capture_overhead.py --all --only cogvideox --threads 1   # the cases whose name has it
+    python benchmarks/capture_overhead.py --all --only ltx --threads 1   # the LTX-Video rows only
     python benchmarks/capture_overhead.py --device cuda --blocks 30 --frames 81   # the real width and depth
 """
 
@@ -87,6 +92,7 @@ from attention_visual.models.public_checkpoints import (
 )
 from attention_visual.models.tiny_cogvideox import tiny_cogvideox_scheduler, tiny_cogvideox_vae
 from attention_visual.models.tiny_hunyuan15 import tiny_hunyuan15_vae
+from attention_visual.models.tiny_ltx import tiny_ltx_vae
 from attention_visual.models.tiny_variants import build_tiny_model, tiny_image
 
 PROMPT = "A romantic (kiss) between a man and woman with (flowers)"
@@ -135,6 +141,8 @@ def build_wide_pipeline(
         return _finish(
             runtime_of(family).pipeline_class(class_name)(**_cogvideox_parts(arch, blocks, dtype)), dtype, device
         )
+    if family.name == "ltx":
+        return build_wide_ltx_pipeline(arch, class_name, blocks, dtype, device)
     if family.name == "hunyuan15":
         parts = _hunyuan15_parts(arch, blocks, dtype, class_name, size)
         return _finish(runtime_of(family).pipeline_class(class_name)(**parts), dtype, device)
@@ -224,9 +232,35 @@ def _finish(pipe: Any, dtype: torch.dtype, device: str) -> Any:
     return pipe
 
 
+def build_wide_ltx_pipeline(arch: Architecture, class_name: str, blocks: int, dtype: torch.dtype, device: str) -> Any:
+    """LTX-Video: the full-width transformer, a one-layer 4096-wide T5 encoder, a tiny 128-channel 32x/8x VAE."""
+    from transformers import T5Config, T5EncoderModel
+
+    from attention_visual.families.runtime import runtime_of
+
+    tiny = build_tiny_model("tiny-ltx", seed=0)
+    torch.manual_seed(0)
+    config = T5Config(vocab_size=len(tiny.tokenizer), d_model=4096, d_kv=64, d_ff=256, num_layers=1, num_heads=8)
+    vae = tiny_ltx_vae(0, latent_channels=int(arch.vae["latent_channels"]))
+    cls = runtime_of(family_of(arch)).pipeline_class(class_name)
+    pipe = cls(
+        tokenizer=tiny.tokenizer,
+        text_encoder=T5EncoderModel(config),
+        vae=vae,
+        scheduler=type(tiny.scheduler).from_config(arch.scheduler),
+        transformer=build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype),
+    )
+    pipe.text_encoder.to(dtype).eval()
+    pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 def task_inputs(pipe: Any, height: int, width: int, frames: int) -> dict[str, Any]:
     """The image/video inputs the pipeline's call needs (deterministic)."""
     cls = type(pipe).__name__
+    if cls in ("LTXImageToVideoPipeline", "LTXConditionPipeline"):  # the image: latent frame 0 / an item at 0
+        return {"image": tiny_image(height, width, seed=1)}
     if cls == "WanImageToVideoPipeline":
         inputs: dict[str, Any] = {"image": tiny_image(height, width, seed=1)}
         if pipe.transformer.config.pos_embed_seq_len is not None:  # FLF2V: first and last frame
@@ -289,34 +323,42 @@ def isolated_capture_seconds(
     *,
     settings: CaptureSettings | None = None,
     text_keys: int = 512,
+    masked: bool = False,
     joint: bool = False,
 ) -> float:
     """Seconds of the capture's own computation for one captured pass: ``blocks`` calls at these shapes.
 
     Measured alone, so it does not drown in the run-to-run noise of a whole step on a busy machine. Cross
-    attention: Wan's 512 keys with identical padding rows after 20 real tokens; joint: ``text_keys`` + the
-    video keys in one softmax, with ``settings``' ``joint_attention`` and ``text_share_map``.
+    attention: ``text_keys`` keys, identical padding rows after 20 real tokens (Wan) or, ``masked``, distinct
+    rows with the model's -10000 bias (LTX-Video); joint: ``text_keys`` + the video keys in one softmax, with
+    ``settings``' ``joint_attention`` and ``text_share_map``.
     """
     settings = settings or CaptureSettings()
     words = WordColumns.from_words([(2, 3), (10, 11)])
     cols = torch.tensor(words.columns, device=device)
     if joint:
         head_dim = width // heads
-        q = torch.randn(heads, tokens, head_dim, dtype=dtype, device=device)  # [head, video_token, d]
-        k = torch.randn(heads, text_keys + tokens, head_dim, dtype=dtype, device=device)  # [head, key, d]
+        qj = torch.randn(heads, tokens, head_dim, dtype=dtype, device=device)  # [head, video_token, d]
+        kj = torch.randn(heads, text_keys + tokens, head_dim, dtype=dtype, device=device)  # [head, key, d]
 
         def one_block() -> torch.Tensor:
             return joint_word_attention(
-                q, k, (0, text_keys), cols, words.bounds, mode=settings.joint_attention,
+                qj, kj, (0, text_keys), cols, words.bounds, mode=settings.joint_attention,
                 text_share=settings.text_share_map,
             ).mean(0)  # fmt: skip
     else:
         q = torch.randn(tokens, width, dtype=dtype, device=device)  # [video_token, heads * head_dim]
-        k = torch.randn(512, width, dtype=dtype, device=device)  # [text_token, heads * head_dim]
-        k[20:] = k[20]  # Wan's identical padding rows after 20 real tokens
+        k = torch.randn(text_keys, width, dtype=dtype, device=device)  # [text_token, heads * head_dim]
+        bias = None
+        if masked:
+            bias = torch.zeros(text_keys, dtype=dtype, device=device)  # [text_token]
+            bias[20:] = -10000.0
+        else:
+            k[20:] = k[20]  # Wan's identical padding rows after 20 real tokens
+        real = text_keys if masked else 20
 
         def one_block() -> torch.Tensor:
-            return word_attention(q, k, heads, cols, words.bounds, num_real_keys=20).mean(0)
+            return word_attention(q, k, heads, cols, words.bounds, num_real_keys=real, key_bias=bias).mean(0)
 
     best = float("inf")
     for _ in range(repeats):
@@ -379,6 +421,9 @@ ALL_CASES: tuple[tuple[str, str, int, int, tuple[str, ...]], ...] = (
     ("hunyuanvideo1.5-480p-t2v", "t2v", 128, 192, ("--joint-attention", "full")),
     ("hunyuanvideo1.5-480p-t2v", "t2v", 128, 192, ("--text-share",)),
     ("hunyuanvideo1.5-480p-i2v", "i2v", 128, 192, ()),
+    ("ltx-video-0.9.1", "t2v", 256, 384, ()),  # 2048 wide; 8 x 12 tokens of 32 px, 2 latent frames, 128 text keys
+    ("ltx-video-0.9.1", "i2v", 256, 384, ()),
+    ("ltx-video-0.9.7-dev", "condition", 128, 192, ()),  # 4096 wide (13B)
 )
 _RESULT = "result: "  # the last line of a single run: its ratios as JSON, for --all
 
@@ -418,13 +463,13 @@ def main() -> None:
     parser.add_argument("--pipeline", default=AUTO_TASK, choices=[AUTO_TASK, *all_tasks()])
     parser.add_argument("--joint-attention", default="text", choices=["text", "full"], help="joint attention only")
     parser.add_argument("--text-share", action="store_true", help="joint attention only: also the <text> map")
-    parser.add_argument("--only", default="", help="--all: only the cases whose --model-config contains this")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     parser.add_argument("--list", action="store_true", help="print the shipped architecture names and exit")
     parser.add_argument(
         "--control", action="store_true", help="also time plain runs against plain runs (A/A): the noise floor"
     )
     parser.add_argument("--all", action="store_true", help="every variant (ALL_CASES), one process each: a table")
+    parser.add_argument("--only", default="", help="with --all: only the cases whose --model-config contains this")
     args = parser.parse_args()
     if args.list:
         print("\n".join(architecture_names()))
@@ -445,7 +490,8 @@ def main() -> None:
     settings = CaptureSettings(joint_attention=args.joint_attention, text_share_map=args.text_share)
     px = arch.pixels_per_token
     per_token = int(arch.transformer.get("patch_size_t") or 1)  # CogVideoX 1.5: 2 latent frames per token
-    tokens = -(-((args.frames - 1) // 4 + 1) // per_token) * (args.height // px) * (args.width // px)
+    latent_frames = (args.frames - 1) // family.temporal_factor + 1
+    tokens = -(-latent_frames // per_token) * (args.height // px) * (args.width // px)
     print(
         f"{arch.name} ({type(pipe).__name__}, {arch.checkpoint.experts} expert(s)): {args.blocks} blocks of width "
         f"{arch.width} ({arch.transformer['num_attention_heads']} heads), {dtype}, {args.device}; video "
@@ -518,9 +564,17 @@ def main() -> None:
         f"{own_code / min(times['plain']):.2%} of the fastest plain run"
     )
     heads = int(arch.transformer["num_attention_heads"])
-    joint = family.joint
     own = args.steps * isolated_capture_seconds(
-        tokens, args.blocks, dtype, args.device, arch.width, heads, settings=settings, text_keys=text, joint=joint
+        tokens,
+        args.blocks,
+        dtype,
+        args.device,
+        arch.width,
+        heads,
+        settings=settings,
+        text_keys=text,
+        masked=family.text.padding == "masked",
+        joint=family.joint,
     )
     print(
         f"capture computation alone: {own * 1e3:.1f} ms per run = {own / min(times['plain']):.2%} of the "

@@ -6,8 +6,6 @@ under this test's own folder.
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -18,6 +16,7 @@ import pytest
 from attention_visual.analysis import word_seed_views
 from attention_visual.cli.main import main
 from attention_visual.report import write_report
+from support.report_files import batch_view
 from support.tiny_demo import TinyDemo
 
 
@@ -41,7 +40,7 @@ def test_tiny_demo_seed_grid_and_batch_view(tiny_demo: TinyDemo, tmp_path: Path)
     page = write_report(batch, comparison_plots=False, output_dir=report).read_text(encoding="utf-8")
     stats = pd.read_parquet(report / "batch" / "stats.parquet")
     assert set(stats.word) == {"kiss", "flowers", "dog", "beach", "sky"} and set(stats.seed) == {42, 43, 44, 45}
-    block = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
-    assert 'id="batch"' in page and block is not None
-    body = json.loads(block.group(1))["batch_html"]  # the batch view's markup, inserted when opened
-    assert body.count('class="panel seeds"') == 5 and "batch/curves/dog.png" in body
+    assert 'id="batch"' in page
+    view = batch_view(report)  # the batch view's data, loaded when opened
+    groups = "".join(g["html"] for g in view["groups"])
+    assert groups.count('class="panel seeds"') == 5 and "batch/curves/dog.svg" in view["html"]

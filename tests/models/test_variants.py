@@ -40,6 +40,9 @@ EXPECTED = {
         (1, 16, False, ()),
     ),
     **dict.fromkeys(("tiny-hunyuan15", "tiny-hunyuan15-i2v"), (1, 16, False, ())),  # <image>: image keys, no branch
+    "tiny-ltx": (1, 32, False, ()),
+    "tiny-ltx-i2v": (1, 32, False, (0,)),
+    "tiny-ltx-condition": (1, 32, False, ()),
 }
 
 
@@ -58,7 +61,8 @@ def test_tiny_model_is_described_as_its_variant(model_id: str) -> None:
     assert (variant.experts, variant.pixels_per_cell, variant.image_branch) == (experts, px, image)
     assert variant.conditioning_frames() == cond
     patch = pipe.transformer.config.patch_size  # (t, h, w), or one int for h and w
-    assert variant.pixels_per_cell == pipe.vae_scale_factor_spatial * (patch if isinstance(patch, int) else patch[1])
+    spatial = getattr(pipe, "vae_scale_factor_spatial", None) or pipe.vae_spatial_compression_ratio  # LTX-Video's name
+    assert variant.pixels_per_cell == spatial * (patch if isinstance(patch, int) else patch[1])
     assert spec.height % px == 0 and spec.width % px == 0 and spec.height != spec.width
     if experts == 2:
         assert variant.boundary_ratio == (0.9 if spec.inputs else 0.875)

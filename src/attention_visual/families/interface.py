@@ -161,6 +161,9 @@ class TransformerCall:
         timestep: The ``timestep`` argument (``[batch]`` or per token), or None.
         drop_leading_frames: Map frames at the front that are no video position (padding latent frames):
             cut off every map of this call.
+        conditioning_frames: Map frames (counted after the dropped ones) that this call holds at a lower
+            noise level than the step's, i.e. conditioning inputs, as its per-token timesteps say; None: the
+            call does not tell (the variant's ``conditioning`` says).
         facts: What the family's measures need to know about the call (e.g. where the prompt's keys lie
             in the joint sequence); handed to them in each site's slots under :data:`CALL_FACTS_SLOT`.
     """
@@ -169,6 +172,7 @@ class TransformerCall:
     grid: tuple[int, int, int]
     timestep: torch.Tensor | None
     drop_leading_frames: int = 0
+    conditioning_frames: tuple[int, ...] | None = None
     facts: Mapping[str, Any] = field(default_factory=dict)
 
 

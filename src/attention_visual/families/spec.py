@@ -266,14 +266,18 @@ class ModelFamily:
         text: The text side (cleaning, default text length, padding semantics).
         size_multiple: Frame height and width must be multiples of this (the smallest pixels per cell).
         default_fps: Frames per second of its videos when the config gives none.
+        takes_flow_shift: Whether ``generation.flow_shift`` means something for its scheduler (Wan's UniPC
+            shift); where not (LTX-Video shifts by the video's length itself; CogVideoX's DDIM/DPM) the config
+            refuses it.
+        fps_argument: The pipeline call's argument that says the video's frame rate, which the batch sets to
+            the fps it saves the video at (LTX-Video: ``frame_rate``, which scales its RoPE over time); None:
+            the pipelines take none.
         default_checkpoint: The checkpoint a config names when it names none (the default family's only).
         unsupported: Pipeline classes of the family that are refused: ``{class: (what, why)}``.
         tiny_models: ``{tiny model id: variant name}`` of its offline random-weight models.
         expert_names: The label of each expert in turn (``experts == 2``).
         block_counts: For each module list (``block_list``), the entry of the transformer's ``config.json``
             that counts its blocks (an integer, or a list whose length counts them).
-        flow_shift: Whether ``generation.flow_shift`` means something (a flow-matching scheduler whose
-            shift can be set: Wan); False: a config that sets it is refused (CogVideoX's DDIM/DPM).
         runtime: The module of its torch side (:class:`~attention_visual.families.runtime.FamilyRuntime`).
         checkpoints: The module that reads its checkpoints' ``model_index.json`` (no torch; see
             :class:`~attention_visual.families.registry.CheckpointRules`).
@@ -292,7 +296,8 @@ class ModelFamily:
     tiny_models: Mapping[str, str] = field(default_factory=dict)
     expert_names: tuple[str, ...] = ("high_noise", "low_noise")
     block_counts: Mapping[str, str] = field(default_factory=dict)
-    flow_shift: bool = True
+    takes_flow_shift: bool = True
+    fps_argument: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", MappingProxyType(dict(self.variants)))

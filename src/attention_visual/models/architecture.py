@@ -1,14 +1,17 @@
 """What a model's transformer looks like, read from its ``config.json`` without loading any weights.
 
 :func:`transformer_config` finds ``transformer/config.json`` in a local diffusers folder or in the
-Hugging Face cache (never on the network); ``"tiny"`` knows its own architecture. Other pipelines
-extend :func:`transformer_config`, and callers ask :func:`num_transformer_blocks`.
+Hugging Face cache (never on the network), else in the architectures shipped for the public checkpoints
+(:mod:`.public_checkpoints`); ``"tiny"`` knows its own architecture. Other pipelines extend
+:func:`transformer_config`, and callers ask :func:`num_transformer_blocks`.
 
 Example:
     >>> num_transformer_blocks("tiny")
     2
     >>> num_transformer_blocks("nobody/not-in-the-cache") is None
     True
+    >>> num_transformer_blocks("Lightricks/LTX-Video-0.9.7-dev")  # shipped: no download needed
+    48
 """
 
 from __future__ import annotations
@@ -69,7 +72,8 @@ def transformer_config(model_id: str) -> dict[str, Any] | None:
     """The transformer's ``config.json`` of ``model_id`` as a mapping, or None when it is not available offline.
 
     Args:
-        model_id: ``"tiny"``, a local diffusers folder, or a Hub id (looked up in the local cache only).
+        model_id: ``"tiny"``, a local diffusers folder, or a Hub id (looked up in the local cache only, then
+            among the shipped architectures).
 
     Returns:
         The parsed file (``{"num_layers": 30, ...}``), from a local folder, the Hugging Face cache, or the

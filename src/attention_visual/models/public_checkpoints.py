@@ -1,12 +1,14 @@
-"""The public Wan checkpoints' architectures, shipped with the package, and full-width random transformers.
+"""The public checkpoints' architectures, shipped with the package, and full-width random transformers.
 
 ``attention_visual/models/configs/<name>.json`` holds, for each public checkpoint, what its
 ``transformer/config.json``, ``model_index.json`` and VAE config say about the architecture (the
 numbers of diffusers' ``scripts/convert_wan_to_diffusers.py`` and the Hub configs; no weights). The
 README's table lists them (width, layers, pixels per token, experts).
-Every text branch is 4096 wide (UMT5-XXL) with 512 text tokens. :func:`build_transformer` makes a
-random-weight transformer of a checkpoint's exact width, offline, with as few blocks as asked (the
-capture benchmark uses 2).
+Every Wan text branch is 4096 wide (UMT5-XXL) with 512 text tokens. The LTX-Video 0.9.x files
+(``ltx-video-*``: the numbers of diffusers' ``scripts/convert_ltx_to_diffusers.py``) also keep the
+scheduler's shifting (``scheduler``); their text branch is T5-v1.1-XXL (4096) with 128 tokens.
+:func:`build_transformer` makes a random-weight transformer of a checkpoint's exact width, offline, with
+as few blocks as asked (the capture benchmark uses 2).
 
 Example:
     >>> arch = load_architecture("wan2.2-ti2v-5b")
@@ -19,7 +21,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -40,6 +42,7 @@ class Architecture:
         model_index: The pipeline-level entries of its ``model_index.json``.
         vae: ``z_dim``, ``scale_factor_spatial``, ``scale_factor_temporal`` (and the 5B VAE's extras).
         transformer: Its ``transformer/config.json`` (``_class_name`` included).
+        scheduler: What its ``scheduler_config.json`` says about the shifting (LTX-Video; empty for Wan).
     """
 
     name: str
@@ -47,6 +50,7 @@ class Architecture:
     model_index: Mapping[str, Any]
     vae: Mapping[str, Any]
     transformer: Mapping[str, Any]
+    scheduler: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def checkpoint(self) -> CheckpointSpec:
@@ -55,9 +59,14 @@ class Architecture:
 
     @property
     def pixels_per_token(self) -> int:
-        """Video pixels per token side: the VAE's spatial factor times the transformer's patch (16 or 32)."""
-        patch = self.transformer["patch_size"]  # (t, h, w), or one int for h and w
-        return int(self.vae["scale_factor_spatial"]) * int(patch[1] if isinstance(patch, list) else patch)
+        """Video pixels per token side: the VAE's spatial factor times the transformer's spatial patch (16 or 32).
+
+        The VAE's factor is ``scale_factor_spatial`` (Wan) or ``spatial_compression_ratio`` (LTX-Video); the
+        patch is ``patch_size[1]`` of a ``[t, h, w]`` patch (Wan) or an ``int`` (LTX-Video).
+        """
+        factor = self.vae.get("scale_factor_spatial", self.vae.get("spatial_compression_ratio"))
+        patch = self.transformer["patch_size"]
+        return int(factor) * int(patch[1] if isinstance(patch, list) else patch)
 
     @property
     def width(self) -> int:
@@ -78,6 +87,7 @@ def load_architecture(name: str) -> Architecture:
         model_index=data["model_index"],
         vae=data["vae"],
         transformer=data["transformer"],
+        scheduler=data.get("scheduler", {}),
     )
 
 
@@ -100,8 +110,8 @@ def build_transformer(
         device: Where the parameters live; ``"meta"`` builds the shapes only, instantly.
 
     Returns:
-        The checkpoint's transformer class (``WanTransformer3DModel``, ``CogVideoXTransformer3DModel``, ...)
-        in eval mode.
+        The checkpoint's transformer class (``WanTransformer3DModel``, ``CogVideoXTransformer3DModel``,
+        ``LTXVideoTransformer3DModel``, ...) in eval mode.
 
     Raises:
         ConfigError: Unknown architecture or ``num_layers < 1``.

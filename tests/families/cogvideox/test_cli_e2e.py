@@ -93,7 +93,7 @@ def test_cogvideox_image_to_video_into_the_packed_store(tmp_path: Path) -> None:
     [
         (("--set", "generation.num_frames=80"), "generation.num_frames must be of the form 4k+1 for CogVideoX"),
         (("--set", "generation.height=40"), "generation.height must be a multiple of 16 for"),
-        (("--set", "generation.flow_shift=3.0"), "generation.flow_shift applies to flow-matching schedulers"),
+        (("--set", "generation.flow_shift=3.0"), "generation.flow_shift is not used by CogVideoX"),
         (("--set", "generation.pipeline=flf2v"), "pipeline 'flf2v' is not one of"),
     ],
 )

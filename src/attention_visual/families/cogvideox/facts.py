@@ -124,7 +124,7 @@ FAMILY = ModelFamily(
     unsupported=UNSUPPORTED,
     tiny_models=TINY_MODELS,
     block_counts={"transformer_blocks": "num_layers"},
-    flow_shift=False,
+    takes_flow_shift=False,
 )
 
 __all__ = [
