@@ -57,7 +57,12 @@ def test_text_to_video_batch_with_renders_report_and_stats(tmp_path: Path) -> No
             assert meta.blocks == ("transformer_blocks.0.attn", "transformer_blocks.1.attn")
         glyph = analyzer.load_aggregated(v["video_id"], "<glyph>").attention_map  # [pass, frame, y, x]
         assert (float(glyph[0].max()) > 0) == (v["prompt_index"] == 2) and not glyph[1].any()  # quoted text only
-    assert "&lt;glyph&gt;" in (batch / "report" / "index.html").read_text(encoding="utf-8")
+    # each video's card (a script the page loads) shows <glyph> escaped; no report file holds it raw
+    for v in manifest["videos"]:
+        card = (batch / "report" / "cards" / f"{v['video_id']}.js").read_text(encoding="utf-8")
+        assert "\\u0026lt;glyph\\u0026gt;" in card
+    report_files = [p for p in (batch / "report").rglob("*") if p.suffix in {".html", ".js", ".svg"}]
+    assert report_files and not any("<glyph>" in p.read_text(encoding="utf-8") for p in report_files)
 
     done = run_main("stats", str(batch))
     assert done.returncode == 0, done.stderr[-2000:]
