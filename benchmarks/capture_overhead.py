@@ -16,9 +16,9 @@ call). LTX-Video (``ltx-video-*``): the checkpoint's transformer (2048 or 4096 w
 T5 encoder, a tiny 32x/8x VAE with its 128 latent channels, its scheduler, 128 text keys with the model's
 padding mask. Guidance on (two passes per step: Wan's and HunyuanVideo-1.5's separate calls, CogVideoX's and
 LTX's one batched ``[uncond, cond]`` call), ``output_type="latent"``.
-Runs alternate (plain, captured, plain, captured, ...) so drift hits both sides; the ratio of medians is
-printed. ``--control`` adds plain runs timed against plain runs (an A/A comparison): on a shared machine that
-ratio shows how large a difference noise alone makes.
+Runs alternate (plain, captured, plain, captured, ...) so
+drift hits both sides; the ratio of medians is printed. ``--control`` adds plain runs timed against plain
+runs (an A/A comparison): on a shared machine that ratio shows how large a difference noise alone makes.
 The capture's own cost is also measured apart from the noise: the inclusive time of this package's code
 in a profiled captured run (cProfile; an upper bound), and its attention computation timed alone.
 
@@ -33,9 +33,9 @@ Usage:
     python benchmarks/capture_overhead.py --model-config wan2.2-ti2v-5b --height 320 --width 576
     python benchmarks/capture_overhead.py --model-config wan2.2-ti2v-5b --pipeline i2v   # TI2V-5B image-to-video
     python benchmarks/capture_overhead.py --model-config wan2.2-t2v-a14b --steps 4   # both experts run
-    python benchmarks/capture_overhead.py --model-config ltx-video-0.9.1 --height 256 --width 384 --frames 9
     python benchmarks/capture_overhead.py --list                 # the shipped --model-config names
     python benchmarks/capture_overhead.py --model-config cogvideox-5b --height 128 --width 192 --joint-attention full
+    python benchmarks/capture_overhead.py --model-config ltx-video-0.9.1 --height 256 --width 384 --frames 9
     python benchmarks/capture_overhead.py --all --threads 1      # every variant, a Markdown table of ratios
     python benchmarks/capture_overhead.py --all --only cogvideox --threads 1   # the cases whose name has it
     python benchmarks/capture_overhead.py --all --only ltx --threads 1   # the LTX-Video rows only
@@ -90,7 +90,7 @@ from attention_visual.models.public_checkpoints import (
     build_transformer,
     load_architecture,
 )
-from attention_visual.models.tiny_cogvideox import tiny_cogvideox_scheduler, tiny_cogvideox_vae
+from attention_visual.models.tiny_cogvideox import tiny_cogvideox_vae
 from attention_visual.models.tiny_hunyuan15 import tiny_hunyuan15_vae
 from attention_visual.models.tiny_ltx import tiny_ltx_vae
 from attention_visual.models.tiny_variants import build_tiny_model, tiny_image
@@ -120,6 +120,7 @@ def _clip_encoder(dtype: torch.dtype) -> tuple[torch.nn.Module, Any]:
 
 
 def family_of(arch: Architecture) -> ModelFamily:
+    """The model family of a shipped architecture (from its ``model_index.json`` class)."""
     family = family_of_class(arch.checkpoint.class_name)
     assert family is not None, arch.name
     return family
@@ -137,14 +138,11 @@ def build_wide_pipeline(
     rules = checkpoint_rules(family)
     spec = rules.with_transformer_config(arch.checkpoint, arch.transformer)
     class_name = rules.pipeline_class_for(spec, task, arch.name)
-    if family.name == "cogvideox":
-        return _finish(
-            runtime_of(family).pipeline_class(class_name)(**_cogvideox_parts(arch, blocks, dtype)), dtype, device
-        )
-    if family.name == "ltx":
-        return build_wide_ltx_pipeline(arch, class_name, blocks, dtype, device)
     if family.name == "hunyuan15":
         parts = _hunyuan15_parts(arch, blocks, dtype, class_name, size)
+        return _finish(runtime_of(family).pipeline_class(class_name)(**parts), dtype, device)
+    if family.name in _WIDE_PARTS:
+        parts = _WIDE_PARTS[family.name](arch, blocks, dtype)
         return _finish(runtime_of(family).pipeline_class(class_name)(**parts), dtype, device)
     tiny = build_tiny_model(_TINY_PARTS[int(arch.vae["z_dim"])], seed=0)
     torch.manual_seed(0)
@@ -171,18 +169,34 @@ def build_wide_pipeline(
     return _finish(cls(**components, **spec.pipeline_kwargs(class_name)), dtype, device)
 
 
-def _cogvideox_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str, Any]:
-    """CogVideoX: the tiny tokenizer, a 4096-wide one-layer T5 encoder, the tiny VAE with 16 latent channels."""
-    tiny = build_tiny_model("tiny-cogvideox", seed=0)
+def _t5_parts(arch: Architecture, blocks: int, dtype: torch.dtype, tiny_id: str) -> dict[str, Any]:
+    """The tiny model's tokenizer, a 4096-wide one-layer T5 encoder and the checkpoint's transformer."""
+    tiny = build_tiny_model(tiny_id, seed=0)
     torch.manual_seed(0)
     config = T5Config(vocab_size=len(tiny.tokenizer), d_model=4096, d_kv=64, d_ff=256, num_layers=1, num_heads=8)
     return {
         "tokenizer": tiny.tokenizer,
         "text_encoder": T5EncoderModel(config),
-        "vae": tiny_cogvideox_vae(0, latent_channels=int(arch.vae["latent_channels"])),
-        "scheduler": tiny_cogvideox_scheduler(),
+        "scheduler": tiny.scheduler,
         "transformer": build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype),
     }
+
+
+def _cogvideox_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str, Any]:
+    """CogVideoX: T5 parts (the tiny model's scheduler: the checkpoints' DDIM), the tiny VAE with 16 latent channels."""
+    parts = _t5_parts(arch, blocks, dtype, "tiny-cogvideox")
+    parts.update(vae=tiny_cogvideox_vae(0, latent_channels=int(arch.vae["latent_channels"])))
+    return parts
+
+
+def _ltx_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str, Any]:
+    """LTX-Video: T5 parts, a tiny 128-channel 32x/8x VAE, the scheduler with the checkpoint's shifting."""
+    parts = _t5_parts(arch, blocks, dtype, "tiny-ltx")
+    parts.update(
+        vae=tiny_ltx_vae(0, latent_channels=int(arch.vae["latent_channels"])),
+        scheduler=type(parts["scheduler"]).from_config(arch.scheduler),
+    )
+    return parts
 
 
 def _hunyuan15_parts(
@@ -225,32 +239,15 @@ def _hunyuan15_parts(
     return parts
 
 
+#: The families whose benchmark pipeline is its class called with these parts (Wan: ``build_wide_pipeline``).
+_WIDE_PARTS: dict[str, Callable[[Architecture, int, torch.dtype], dict[str, Any]]] = {
+    "cogvideox": _cogvideox_parts,
+    "ltx": _ltx_parts,
+}
+
+
 def _finish(pipe: Any, dtype: torch.dtype, device: str) -> Any:
     pipe.text_encoder.to(dtype).eval()  # a model built from a config starts in training mode (dropout on)
-    pipe.to(device)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
-def build_wide_ltx_pipeline(arch: Architecture, class_name: str, blocks: int, dtype: torch.dtype, device: str) -> Any:
-    """LTX-Video: the full-width transformer, a one-layer 4096-wide T5 encoder, a tiny 128-channel 32x/8x VAE."""
-    from transformers import T5Config, T5EncoderModel
-
-    from attention_visual.families.runtime import runtime_of
-
-    tiny = build_tiny_model("tiny-ltx", seed=0)
-    torch.manual_seed(0)
-    config = T5Config(vocab_size=len(tiny.tokenizer), d_model=4096, d_kv=64, d_ff=256, num_layers=1, num_heads=8)
-    vae = tiny_ltx_vae(0, latent_channels=int(arch.vae["latent_channels"]))
-    cls = runtime_of(family_of(arch)).pipeline_class(class_name)
-    pipe = cls(
-        tokenizer=tiny.tokenizer,
-        text_encoder=T5EncoderModel(config),
-        vae=vae,
-        scheduler=type(tiny.scheduler).from_config(arch.scheduler),
-        transformer=build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype),
-    )
-    pipe.text_encoder.to(dtype).eval()
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -259,15 +256,16 @@ def build_wide_ltx_pipeline(arch: Architecture, class_name: str, blocks: int, dt
 def task_inputs(pipe: Any, height: int, width: int, frames: int) -> dict[str, Any]:
     """The image/video inputs the pipeline's call needs (deterministic)."""
     cls = type(pipe).__name__
-    if cls in ("LTXImageToVideoPipeline", "LTXConditionPipeline"):  # the image: latent frame 0 / an item at 0
-        return {"image": tiny_image(height, width, seed=1)}
     if cls == "WanImageToVideoPipeline":
         inputs: dict[str, Any] = {"image": tiny_image(height, width, seed=1)}
         if pipe.transformer.config.pos_embed_seq_len is not None:  # FLF2V: first and last frame
             inputs["last_image"] = tiny_image(height, width, seed=2)
         return inputs
-    if cls in ("CogVideoXImageToVideoPipeline", "HunyuanVideo15ImageToVideoPipeline"):
-        return {"image": tiny_image(height, width, seed=1)}
+    if cls in (
+        "CogVideoXImageToVideoPipeline", "HunyuanVideo15ImageToVideoPipeline", "LTXImageToVideoPipeline",
+        "LTXConditionPipeline",
+    ):  # fmt: skip
+        return {"image": tiny_image(height, width, seed=1)}  # LTX condition: an item at frame 0
     if cls in ("WanVideoToVideoPipeline", "CogVideoXVideoToVideoPipeline"):
         return {"video": [tiny_image(height, width, seed=10 + n) for n in range(frames)], "strength": 1.0}
     return {}
@@ -323,27 +321,27 @@ def isolated_capture_seconds(
     *,
     settings: CaptureSettings | None = None,
     text_keys: int = 512,
-    masked: bool = False,
     joint: bool = False,
+    masked: bool = False,
 ) -> float:
     """Seconds of the capture's own computation for one captured pass: ``blocks`` calls at these shapes.
 
     Measured alone, so it does not drown in the run-to-run noise of a whole step on a busy machine. Cross
-    attention: ``text_keys`` keys, identical padding rows after 20 real tokens (Wan) or, ``masked``, distinct
-    rows with the model's -10000 bias (LTX-Video); joint: ``text_keys`` + the video keys in one softmax, with
-    ``settings``' ``joint_attention`` and ``text_share_map``.
+    attention: ``text_keys`` keys, Wan's identical padding rows after 20 real tokens, or (``masked``,
+    LTX-Video) distinct padding rows with the model's -10000 bias; joint: ``text_keys`` + the video keys in
+    one softmax, with ``settings``' ``joint_attention`` and ``text_share_map``.
     """
     settings = settings or CaptureSettings()
     words = WordColumns.from_words([(2, 3), (10, 11)])
     cols = torch.tensor(words.columns, device=device)
     if joint:
         head_dim = width // heads
-        qj = torch.randn(heads, tokens, head_dim, dtype=dtype, device=device)  # [head, video_token, d]
-        kj = torch.randn(heads, text_keys + tokens, head_dim, dtype=dtype, device=device)  # [head, key, d]
+        q = torch.randn(heads, tokens, head_dim, dtype=dtype, device=device)  # [head, video_token, d]
+        k = torch.randn(heads, text_keys + tokens, head_dim, dtype=dtype, device=device)  # [head, key, d]
 
         def one_block() -> torch.Tensor:
             return joint_word_attention(
-                qj, kj, (0, text_keys), cols, words.bounds, mode=settings.joint_attention,
+                q, k, (0, text_keys), cols, words.bounds, mode=settings.joint_attention,
                 text_share=settings.text_share_map,
             ).mean(0)  # fmt: skip
     else:
@@ -463,13 +461,13 @@ def main() -> None:
     parser.add_argument("--pipeline", default=AUTO_TASK, choices=[AUTO_TASK, *all_tasks()])
     parser.add_argument("--joint-attention", default="text", choices=["text", "full"], help="joint attention only")
     parser.add_argument("--text-share", action="store_true", help="joint attention only: also the <text> map")
+    parser.add_argument("--only", default="", help="--all: only the cases whose --model-config contains this")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     parser.add_argument("--list", action="store_true", help="print the shipped architecture names and exit")
     parser.add_argument(
         "--control", action="store_true", help="also time plain runs against plain runs (A/A): the noise floor"
     )
     parser.add_argument("--all", action="store_true", help="every variant (ALL_CASES), one process each: a table")
-    parser.add_argument("--only", default="", help="with --all: only the cases whose --model-config contains this")
     args = parser.parse_args()
     if args.list:
         print("\n".join(architecture_names()))
@@ -565,17 +563,9 @@ def main() -> None:
     )
     heads = int(arch.transformer["num_attention_heads"])
     own = args.steps * isolated_capture_seconds(
-        tokens,
-        args.blocks,
-        dtype,
-        args.device,
-        arch.width,
-        heads,
-        settings=settings,
-        text_keys=text,
-        masked=family.text.padding == "masked",
-        joint=family.joint,
-    )
+        tokens, args.blocks, dtype, args.device, arch.width, heads, settings=settings, text_keys=text,
+        joint=family.joint, masked=family.text.padding == "masked",
+    )  # fmt: skip
     print(
         f"capture computation alone: {own * 1e3:.1f} ms per run = {own / min(times['plain']):.2%} of the "
         f"fastest plain run (an upper bound of the overhead that run-to-run noise cannot hide)"

@@ -60,9 +60,9 @@ def test_tiny_model_is_described_as_its_variant(model_id: str) -> None:
     experts, px, image, cond = EXPECTED[model_id]
     assert (variant.experts, variant.pixels_per_cell, variant.image_branch) == (experts, px, image)
     assert variant.conditioning_frames() == cond
-    patch = pipe.transformer.config.patch_size  # (t, h, w), or one int for h and w
-    spatial = getattr(pipe, "vae_scale_factor_spatial", None) or pipe.vae_spatial_compression_ratio  # LTX-Video's name
-    assert variant.pixels_per_cell == spatial * (patch if isinstance(patch, int) else patch[1])
+    patch = pipe.transformer.config.patch_size  # [t, h, w] (Wan), or one int for h and w (CogVideoX, LTX-Video)
+    factor = pipe.vae_spatial_compression_ratio if variant.family == "ltx" else pipe.vae_scale_factor_spatial
+    assert variant.pixels_per_cell == factor * (patch if isinstance(patch, int) else patch[1])
     assert spec.height % px == 0 and spec.width % px == 0 and spec.height != spec.width
     if experts == 2:
         assert variant.boundary_ratio == (0.9 if spec.inputs else 0.875)

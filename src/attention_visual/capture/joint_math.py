@@ -34,8 +34,8 @@ memory-efficient kernel, which multiplies with 3xTF32 on sm80+: float32 accuracy
 is an additive bias on the logits, as the model adds it (a key at -inf gets probability exactly 0, as
 in the model). Nothing is read back from the device.
 
-Everything runs in float32 from the model's own q and k (after RoPE: the family applies it as the
-model does before calling), whatever the model's dtype. The module knows no family: the caller
+Everything runs in float32 from the model's own q and k (after RoPE, as the model's softmax consumed
+them: the family's measure reads them so), whatever the model's dtype. The module knows no family: the caller
 says where the text keys are and which keys the model masks.
 """
 

@@ -224,6 +224,18 @@ class FamilyRuntime(Protocol):
     # pipeline-call arguments in the form this family's pipelines take them (where they differ).
 
 
+def cast_components(pipe: Any, dtype: torch.dtype, names: tuple[str, ...]) -> None:
+    """Cast the components ``names`` that ``pipe`` has to ``dtype`` (a family's ``cast``).
+
+    A component already in ``dtype`` is left alone: diffusers warns on every dtype ``.to()``, even a no-op.
+    """
+    components = pipe.components  # {name: module or None}; registered modules are not typed attributes
+    for name in names:
+        module = components.get(name)
+        if module is not None and module.dtype != dtype:
+            module.to(dtype)
+
+
 __all__ = [
     "CALL_FACTS_SLOT",
     "HOOK_MOMENTS",
@@ -238,4 +250,5 @@ __all__ = [
     "Measure",
     "Probe",
     "TransformerCall",
+    "cast_components",
 ]

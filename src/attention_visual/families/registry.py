@@ -125,6 +125,7 @@ def supported_summary() -> str:
     Example:
         >>> supported_summary()  # doctest: +NORMALIZE_WHITESPACE
         'Wan (WanPipeline, WanImageToVideoPipeline, WanVACEPipeline, WanVideoToVideoPipeline);
+         CogVideoX (CogVideoXPipeline, CogVideoXImageToVideoPipeline, CogVideoXVideoToVideoPipeline);
          LTX-Video (LTXPipeline, LTXImageToVideoPipeline, LTXConditionPipeline)'
     """
     return "; ".join(f"{f.title} ({', '.join(f.pipeline_classes)})" for f in FAMILIES)

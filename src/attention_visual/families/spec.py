@@ -267,8 +267,8 @@ class ModelFamily:
         size_multiple: Frame height and width must be multiples of this (the smallest pixels per cell).
         default_fps: Frames per second of its videos when the config gives none.
         takes_flow_shift: Whether ``generation.flow_shift`` means something for its scheduler (Wan's UniPC
-            shift); where not (LTX-Video shifts by the video's length itself; CogVideoX's DDIM/DPM) the config
-            refuses it.
+            shift); where not (LTX-Video shifts by the video's length itself, CogVideoX's DDIM/DPM has no
+            shift) the config refuses it.
         fps_argument: The pipeline call's argument that says the video's frame rate, which the batch sets to
             the fps it saves the video at (LTX-Video: ``frame_rate``, which scales its RoPE over time); None:
             the pipelines take none.

@@ -6,7 +6,8 @@ numbers of diffusers' ``scripts/convert_wan_to_diffusers.py`` and the Hub config
 README's table lists them (width, layers, pixels per token, experts).
 Every Wan text branch is 4096 wide (UMT5-XXL) with 512 text tokens. The LTX-Video 0.9.x files
 (``ltx-video-*``: the numbers of diffusers' ``scripts/convert_ltx_to_diffusers.py``) also keep the
-scheduler's shifting (``scheduler``); their text branch is T5-v1.1-XXL (4096) with 128 tokens.
+scheduler's shifting (``scheduler``); their text branch is T5-v1.1-XXL (4096) with 128 tokens. The
+CogVideoX files (``cogvideox*``: the Hub configs of ``THUDM/CogVideoX*``) have T5-v1.1-XXL with 226 tokens.
 :func:`build_transformer` makes a random-weight transformer of a checkpoint's exact width, offline, with
 as few blocks as asked (the capture benchmark uses 2).
 
@@ -29,7 +30,7 @@ import torch
 from attention_visual.errors import ConfigError
 from attention_visual.families import read_model_index
 from attention_visual.families.registry import CheckpointSpec
-from attention_visual.models.architecture import architecture_names, shipped_config
+from attention_visual.models.architecture import architecture_names, shipped_config, shipped_config_of
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,17 @@ def load_architecture(name: str) -> Architecture:
         transformer=data["transformer"],
         scheduler=data.get("scheduler", {}),
     )
+
+
+def architecture_of_checkpoint(hub_id: str) -> Architecture | None:
+    """The shipped architecture of the public checkpoint ``hub_id`` (case-insensitive), or None.
+
+    Example:
+        >>> architecture_of_checkpoint("lightricks/LTX-Video").name
+        'ltx-video-0.9.0'
+    """
+    data = shipped_config_of(hub_id)
+    return None if data is None else load_architecture(data["name"])
 
 
 def build_transformer(

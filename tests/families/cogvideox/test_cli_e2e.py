@@ -57,8 +57,7 @@ def test_cogvideox_1_5_batch_with_renders_report_stats_and_seeds(tmp_path: Path)
             # 5 latent frames + 1 padding frame in front: map frame 0 covers video frame 0 only
             assert meta.latent_to_video_frames == ((0, 0), (1, 8), (9, 16))
             assert meta.blocks == ("transformer_blocks.0.attn1", "transformer_blocks.1.attn1")
-    # each video's card (a script the page loads) shows <text> escaped; no report file holds it raw
-    for v in manifest["videos"]:
+        # the video's card (a script the report page loads) shows <text> escaped
         card = (batch / "report" / "cards" / f"{v['video_id']}.js").read_text(encoding="utf-8")
         assert "\\u0026lt;text\\u0026gt;" in card
     report_files = [p for p in (batch / "report").rglob("*") if p.suffix in {".html", ".js", ".svg"}]
@@ -127,4 +126,5 @@ def test_an_unsupported_pipeline_names_the_supported_families(tmp_path: Path) ->
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
     assert "MochiPipeline" in line and "Wan (WanPipeline" in line and "CogVideoX (CogVideoXPipeline" in line
+    assert "LTX-Video (LTXPipeline" in line
     assert not out.exists()

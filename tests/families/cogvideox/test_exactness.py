@@ -110,11 +110,14 @@ def test_token_reduction_per_head_and_per_block(how: str) -> None:
 
 @pytest.mark.parametrize("model_id", ROPE_IDS)
 def test_rope_not_applied_breaks_the_maps(model_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The capture must rotate q and k as the model does: without it the maps are wrong."""
+    """The measure must read q and k after the processor's RoPE: run at ``norm_k`` (before it), the maps are wrong."""
     from attention_visual.families import family_named
+    from attention_visual.families.interface import Measure, Probe
     from attention_visual.families.runtime import runtime_of
 
-    monkeypatch.setattr(runtime_of(family_named("cogvideox")), "_rotate", lambda x, rope: x)
+    runtime: Any = runtime_of(family_named("cogvideox"))
+    early = Probe(runtime._PROBE.points, (Measure("words", "key", runtime._words),))
+    monkeypatch.setattr(runtime, "_PROBE", early)
     r = run(model_id, CaptureSettings(guidance_pass="both", text_share_map=True))
     assert max_error(r, "text") > 1e-3
 

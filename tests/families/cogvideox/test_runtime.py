@@ -77,6 +77,11 @@ def test_no_image_branch_and_no_flow_shift() -> None:
         load_pipeline("tiny-cogvideox", device="cpu", flow_shift=3.0)
 
 
+def test_cast_puts_text_encoder_transformer_and_vae_in_the_dtype() -> None:
+    pipe = load_pipeline("tiny-cogvideox", device="cpu", dtype=torch.bfloat16)
+    assert {pipe.components[n].dtype for n in ("text_encoder", "transformer", "vae")} == {torch.bfloat16}
+
+
 def test_the_2b_takes_exactly_226_text_keys() -> None:
     with pytest.raises(CaptureError, match="cogvideox-2b takes exactly 226 text keys"):
         AttentionCapture(pipe_of("tiny-cogvideox-2b"), MARKED, CaptureSettings(), 64)
@@ -158,3 +163,13 @@ def test_the_public_checkpoints_are_known_offline_from_the_shipped_configs() -> 
     assert resolve_variant("THUDM/CogVideoX-2b", "v2v", local_files_only=True).text_length == 226
     assert num_transformer_blocks("THUDM/CogVideoX-5b") == 42
     assert num_transformer_blocks("THUDM/CogVideoX-2b") == 30
+
+
+def test_the_prompt_is_226_tokens_by_default() -> None:
+    """``AttentionCapture(pipe, prompt)`` and the pipeline's own default ``max_sequence_length`` agree."""
+    pipe = pipe_of("tiny-cogvideox")
+    cap = AttentionCapture(pipe, MARKED)
+    assert len(cap.tokens.input_ids) == 226
+    with cap:
+        pipe(prompt=cap.prompt, num_inference_steps=1, height=32, width=48, num_frames=9, output_type="latent")
+    assert [r.pass_name for r in cap.records] == ["cond"]

@@ -10,15 +10,15 @@ twice the channels. Which *version* (1.0 or 1.5: ``patch_size_t``) and whether i
 ==================================  ==================  ================================================
 checkpoint ``_class_name``          tasks it runs       notes
 ==================================  ==================  ================================================
-``CogVideoXPipeline``               ``t2v``, ``v2v``    CogVideoX-2b, -5b, 1.5-5B
+``CogVideoXPipeline``               ``t2v``, ``v2v``    CogVideoX-2b, -5b, 1.5-5B (1.5: ``t2v`` only)
 ``CogVideoXImageToVideoPipeline``   ``i2v``             CogVideoX-5b-I2V, 1.5-5B-I2V
 ``CogVideoXVideoToVideoPipeline``   ``v2v``, ``t2v``
 ==================================  ==================  ================================================
 
 Example:
     >>> spec = with_transformer_config(read_model_index({"_class_name": "CogVideoXPipeline"}), {"patch_size_t": 2})
-    >>> pipeline_class_for(spec, "v2v"), variant_for(spec, "auto").name
-    ('CogVideoXVideoToVideoPipeline', 'cogvideox1.5-5b')
+    >>> tasks_of(spec), variant_for(spec, "auto").name
+    (('t2v',), 'cogvideox1.5-5b')
 """
 
 from __future__ import annotations

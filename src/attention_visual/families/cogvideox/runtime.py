@@ -4,14 +4,15 @@ Implements :class:`~attention_visual.families.runtime.FamilyRuntime`:
 
 * **Attention.** Every ``transformer_blocks.N.attn1`` is a joint attention (``CogVideoXAttnProcessor2_0``):
   ``x = [text, video]``, ``q = norm_q(to_q(x))``, ``k = norm_k(to_k(x))`` as ``[batch, head, token,
-  head_dim]``, then RoPE on the video rows of q and k, then one softmax over all keys, no mask. Three
-  hook points, in firing order: a forward pre-hook with kwargs on ``attn1`` (``encoder_hidden_states``
-  says how many text rows lead the sequence, ``image_rotary_emb`` holds the RoPE tables), forward hooks
-  on ``norm_q`` and ``norm_k``. The measure runs at ``norm_k``, *before* the processor rotates q and k in
-  place, and applies diffusers' own ``apply_rotary_emb`` to the video rows exactly as the processor
-  does (so the capture reads the q and k the softmax consumes, and does not depend on that in-place
-  write having happened). Nothing is patched, no processor replaced; the hooks hand the measure views
-  of the model's tensors and never write to them.
+  head_dim]``, then RoPE on the video rows of q and k (5B, 1.5; written *in place* into those tensors),
+  then one softmax over all keys, no mask, then ``to_out``. Four hook points, in firing order: a forward
+  pre-hook with kwargs on ``attn1`` (``encoder_hidden_states`` says how many text rows lead the
+  sequence), forward hooks on ``norm_q`` and ``norm_k`` (which keep a reference to the very q and k
+  tensors, writing nothing), and a forward pre-hook on ``to_out.0``, where the measure runs: after the
+  softmax, when the processor has rotated those tensors, so the capture reads exactly what the softmax
+  consumed without recomputing RoPE (which would cost as much as the model's own rotation). That the
+  processor rotates in place is checked by the exactness tests (a measure at ``norm_k`` fails them).
+  Nothing is patched, no processor replaced.
 * **Passes.** One call per step on ``[uncond, cond]`` under ``cache_context("cond_uncond")`` (no step
   index: counted and checked against the scheduler); without guidance one ``cond`` item.
 * **Grid.** ``hidden_states`` is ``[batch, frame, channel, height, width]``; the patch embedding makes
@@ -27,7 +28,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from diffusers.models.embeddings import apply_rotary_emb
 from torch import nn
 
 from attention_visual.errors import CaptureError, ConfigError
@@ -47,6 +47,7 @@ from attention_visual.families.interface import (
     Measure,
     Probe,
     TransformerCall,
+    cast_components,
 )
 from attention_visual.families.spec import Variant
 
@@ -115,41 +116,39 @@ def locate(transformer: nn.Module, variant: Variant, block_list: str) -> list[At
     return found
 
 
-def _rotate(x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """diffusers' ``apply_rotary_emb`` as ``CogVideoXAttnProcessor2_0`` calls it (``[batch, head, token, d]``)."""
-    # diffusers annotates the tables as tuple[Tensor] and the result as a tuple; it takes (cos, sin), returns a tensor
-    out: torch.Tensor = apply_rotary_emb(x, rope)  # type: ignore[arg-type,assignment]
-    return out
-
-
 def _words(slots: Mapping[str, Any]) -> AttentionInputs:
-    """q and k after RoPE, as ``CogVideoXAttnProcessor2_0`` hands them to the softmax.
+    """q and k exactly as ``CogVideoXAttnProcessor2_0`` handed them to the softmax.
 
-    Slots: ``call`` (the ``attn1`` call's arguments), ``query`` / ``key`` (``norm_q`` / ``norm_k``'s outputs,
-    ``[batch, head, text + video, head_dim]``, before the processor's in-place RoPE).
+    Slots: ``call`` (the ``attn1`` call's arguments: ``encoder_hidden_states`` says how many text rows lead
+    the sequence), ``query`` / ``key`` (``norm_q`` / ``norm_k``'s outputs, ``[batch, head, text + video,
+    head_dim]``). The measure runs when ``to_out.0`` is called, after the softmax: by then the processor
+    has rotated the video rows of these very tensors in place (RoPE models), so they are what it consumed.
     """
     call: CallArgs = slots["call"]
     text = call.kwargs.get("encoder_hidden_states", call.args[1] if len(call.args) > 1 else None)
     if not isinstance(text, torch.Tensor):
         raise CaptureError("attn1 was called without encoder_hidden_states: not CogVideoX's joint attention")
     n_text = int(text.shape[1])
-    rope = call.kwargs.get("image_rotary_emb")
     query = slots["query"][:, :, n_text:]  # [batch, head, video, head_dim]
-    key = slots["key"]  # [batch, head, text + video, head_dim]
-    if rope is not None:  # exactly as the processor: the video rows of q and of k (self-attention)
-        query = _rotate(query, rope)
-        key = torch.cat([key[:, :, :n_text], _rotate(key[:, :, n_text:], rope)], dim=2)
-    return AttentionInputs("joint", query, key, text_keys=slice(0, n_text))
+    return AttentionInputs("joint", query, slots["key"], text_keys=slice(0, n_text))
 
 
+#: Where the measure runs: the output projection's call, after the softmax (and after the in-place RoPE).
+AFTER_SOFTMAX = "to_out.0"
 _PROBE = Probe(
-    (HookPoint("call", "", "call"), HookPoint("query", "norm_q"), HookPoint("key", "norm_k")),
-    (Measure("words", "key", _words),),
+    (
+        HookPoint("call", "", "call"),
+        HookPoint("query", "norm_q"),
+        HookPoint("key", "norm_k"),
+        HookPoint("after_softmax", AFTER_SOFTMAX, "call"),
+    ),
+    (Measure("words", "after_softmax", _words),),
 )
 
 
 def probe(variant: Variant, *, image_map: bool) -> Probe:
-    """A pre-hook on ``attn1`` (text length, RoPE tables), ``norm_q``/``norm_k``'s outputs; no image branch."""
+    """A pre-hook on ``attn1`` (the text length), ``norm_q``/``norm_k``'s outputs, a pre-hook on ``to_out.0``
+    (the measure); no image branch."""
     if image_map:
         raise CaptureError(f"{variant.name} has no image branch: image_map is not available")
     return _PROBE
@@ -204,10 +203,7 @@ def set_flow_shift(pipe: Any, flow_shift: float) -> None:
 
 def cast(pipe: Any, dtype: torch.dtype) -> None:
     """Cast the text encoder, transformer and VAE to ``dtype`` (the model cards run all of them in it)."""
-    for name in ("text_encoder", "transformer", "vae"):
-        module = pipe.components.get(name)
-        if module is not None and module.dtype != dtype:  # diffusers warns on every dtype .to(), even a no-op
-            module.to(dtype)
+    cast_components(pipe, dtype, ("text_encoder", "transformer", "vae"))
 
 
 __all__ = [
