@@ -31,6 +31,8 @@ from typing import Any
 
 import torch
 
+from support.float64 import linear64
+
 
 @dataclass
 class AttnCall:
@@ -141,11 +143,6 @@ def record(pipe: Any) -> Iterator[Log]:
             h.remove()
 
 
-def _linear(x: torch.Tensor, layer: torch.nn.Linear) -> torch.Tensor:
-    bias = None if layer.bias is None else layer.bias.double()
-    return torch.nn.functional.linear(x.double(), layer.weight.double(), bias)
-
-
 def _rms(x: torch.Tensor, norm: Any) -> torch.Tensor:
     return x / torch.sqrt((x * x).mean(-1, keepdim=True) + norm.eps) * norm.weight.double()
 
@@ -161,11 +158,11 @@ def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor
 def reference_probs(call: AttnCall, *, skip_rope: bool = False, skip_mask: bool = False) -> torch.Tensor:
     """``[batch, head, video_token, key]`` float64 probabilities of the video queries over all keys."""
     attn, heads = call.attn, call.attn.heads
-    q = _rms(_linear(call.video, attn.to_q).unflatten(-1, (heads, -1)), attn.norm_q)  # [batch, video, head, d]
-    k = _rms(_linear(call.video, attn.to_k).unflatten(-1, (heads, -1)), attn.norm_k)
+    q = _rms(linear64(call.video, attn.to_q).unflatten(-1, (heads, -1)), attn.norm_q)  # [batch, video, head, d]
+    k = _rms(linear64(call.video, attn.to_k).unflatten(-1, (heads, -1)), attn.norm_k)
     if not skip_rope:
         q, k = _rope(q, *call.rope), _rope(k, *call.rope)
-    k_ctx = _rms(_linear(call.context, attn.add_k_proj).unflatten(-1, (heads, -1)), attn.norm_added_k)
+    k_ctx = _rms(linear64(call.context, attn.add_k_proj).unflatten(-1, (heads, -1)), attn.norm_added_k)
     keys = torch.cat([k, k_ctx], dim=1)  # [batch, key, head, d]
     logits = torch.einsum("bqhd,bkhd->bhqk", q, keys) / math.sqrt(q.shape[-1])
     if not skip_mask:

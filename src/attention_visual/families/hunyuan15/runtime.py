@@ -51,6 +51,7 @@ from attention_visual.families.interface import (
     Measure,
     Probe,
     TransformerCall,
+    cast_components,
 )
 from attention_visual.families.spec import Variant
 
@@ -262,10 +263,7 @@ def set_flow_shift(pipe: Any, flow_shift: float) -> None:
 
 def cast(pipe: Any, dtype: torch.dtype) -> None:
     """Cast every model component to ``dtype`` (the diffusers docs load all of them in it)."""
-    for name in ("text_encoder", "text_encoder_2", "transformer", "vae", "image_encoder"):
-        module = pipe.components.get(name)
-        if module is not None and module.dtype != dtype:  # diffusers warns on every dtype .to(), even a no-op
-            module.to(dtype)
+    cast_components(pipe, dtype, ("text_encoder", "text_encoder_2", "transformer", "vae", "image_encoder"))
 
 
 def adapt_call(pipe: Any, variant: Variant, kwargs: dict[str, Any]) -> dict[str, Any]:
