@@ -126,6 +126,7 @@ def supported_summary() -> str:
         >>> supported_summary()  # doctest: +NORMALIZE_WHITESPACE
         'Wan (WanPipeline, WanImageToVideoPipeline, WanVACEPipeline, WanVideoToVideoPipeline);
          CogVideoX (CogVideoXPipeline, CogVideoXImageToVideoPipeline, CogVideoXVideoToVideoPipeline);
+         HunyuanVideo-1.5 (HunyuanVideo15Pipeline, HunyuanVideo15ImageToVideoPipeline);
          LTX-Video (LTXPipeline, LTXImageToVideoPipeline, LTXConditionPipeline)'
     """
     return "; ".join(f"{f.title} ({', '.join(f.pipeline_classes)})" for f in FAMILIES)
