@@ -235,7 +235,10 @@ def _hunyuan15_parts(
             hidden_size=1152, intermediate_size=256, num_hidden_layers=1, num_attention_heads=16, image_size=384,
             patch_size=14,
         )  # fmt: skip
-        parts.update(image_encoder=SiglipVisionModel(siglip).eval(), feature_extractor=SiglipImageProcessorPil())
+        parts.update(
+            image_encoder=SiglipVisionModel(siglip).eval(),
+            feature_extractor=SiglipImageProcessorPil(size={"height": 384, "width": 384}),
+        )
     return parts
 
 
