@@ -10,7 +10,6 @@ its content, every video its completion mark (or the lack of one), every ``.npz`
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -25,9 +24,8 @@ import numpy as np
 from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR
 from attention_visual.storage.durable.atomic import TMP_MARKER
-from attention_visual.storage.files.layout import COMPLETE_MARK
 from attention_visual.storage.files.store import AttentionInfo, AttentionStore
-from attention_visual.storage.packed.reader import PACKED_STORE, PackedReader, is_packed_store
+from attention_visual.storage.packed.reader import PACKED_STORE, PackedReader, is_packed_store, read_whole
 from attention_visual.storage.packed.writer import PACKED_FILES, PackedWriter
 from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
@@ -121,9 +119,9 @@ def pack_batch(batch_dir: Path | str, keep_seed: bool = False) -> PackResult:
                 if aggregated is not None:
                     averaged.setdefault(word, []).append(video_id)
                     compressed.setdefault(word, _npz_compressed(aggregated.path) is not False)
-            mark = seed / video_id / COMPLETE_MARK
-            if mark.is_file():
-                writer.mark_complete(video_id, json.loads(mark.read_text(encoding="utf-8")))
+            record = AttentionStore(seed).completion_record(video_id)  # no link followed, size-limited
+            if record is not None:
+                writer.mark_complete(video_id, record)
             videos += 1
         for word, video_ids in sorted(averaged.items()):
 
@@ -172,7 +170,7 @@ def unpack_batch(batch_dir: Path | str, keep_packed: bool = False) -> PackResult
         reader = PackedReader(packed)
         for video_id in reader.list_videos():
             for word in reader.words(video_id).values():
-                data = word.array[...]  # [step, *leading, frame, y, x]
+                data = read_whole(lambda word=word: word.array, word.path)  # [step, *leading, frame, y, x]
                 for entry in word.entries:
                     _restore(tmp, entry.metadata, data[entry.index], word.source)
                 words, maps = words + 1, maps + len(word.entries)

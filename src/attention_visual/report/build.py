@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from attention_visual.config import load_config
-from attention_visual.errors import AttentionDataError, AttentionVisualError, ConfigError, StorageError
+from attention_visual.errors import AttentionDataError, AttentionVisualError, ConfigError, NotFoundError, StorageError
 from attention_visual.render.colormap import check_colormap
 from attention_visual.render.options import NORMALIZATIONS
 from attention_visual.report.batch_view import build_batch_view
@@ -56,10 +56,16 @@ def render_settings(batch_dir: Path) -> tuple[str, str]:
     return "hot", "global"
 
 
+def _unreadable(exc: AttentionVisualError) -> bool:
+    """A map file that could not be read (damaged, refused, an I/O fault), not one that was never stored."""
+    return isinstance(exc, AttentionDataError | StorageError) and not isinstance(exc, NotFoundError)
+
+
 def _video_images(
-    video: VideoView, report_dir: Path, colormap: str, normalization: str, comparison_plots: bool
+    view: ReportView, video: VideoView, report_dir: Path, colormap: str, normalization: str, comparison_plots: bool
 ) -> None:
-    """Fill in ``video``'s sprites and comparison plot, writing those that are not up to date."""
+    """Fill in ``video``'s sprites and comparison plot, writing those that are not up to date; note the
+    map files that cannot be read in ``view.unreadable``."""
     video_id = video.record.video_id
     if video.maps_dir is None:
         reason = "no maps stored" if video.record.status == "done" else f"no maps ({video.record.status})"
@@ -81,6 +87,8 @@ def _video_images(
         except AttentionVisualError as exc:
             log.warning("no map for %r of %s: %s", word.word, video_id, one_line(exc))
             word.map_error = one_line(exc)
+            if _unreadable(exc):
+                view.unreadable.append(one_line(exc))
     words = [w.word for w in video.words if w.sprite_info is not None]
     if comparison_plots and words:
         relative = f"{PLOTS_DIR}/{video_id}_temporal.png"
@@ -121,11 +129,13 @@ def build_view(
     report_dir = report_dir if report_dir is not None else batch_dir / REPORT_DIR
     for n, video in enumerate(view.videos, start=1):
         try:
-            _video_images(video, report_dir, colormap, normalization, comparison_plots)
-        except AttentionDataError as exc:  # an unreadable store folder: report it, keep going
+            _video_images(view, video, report_dir, colormap, normalization, comparison_plots)
+        except (AttentionDataError, StorageError) as exc:  # an unreadable store folder: report it, keep going
             log.warning("cannot read the maps of %s: %s", video.record.video_id, one_line(exc))
             for word in video.words:
                 word.map_error = word.map_error or one_line(exc)
+            if _unreadable(exc):
+                view.unreadable.append(one_line(exc))
         if n % 10 == 0:
             log.info("report: %d/%d videos", n, len(view.videos))
     return view
@@ -155,7 +165,9 @@ def write_report(
 
     Raises:
         NotFoundError: Not a batch folder.
-        AttentionDataError: Its manifest is unreadable.
+        AttentionDataError: Its manifest is unreadable; or, **after** the page is written (it marks
+            them), map files could not be read (damaged, truncated, refused): the message names the
+            first and counts the others.
         RenderError: Unknown colormap.
         ConfigError: Unknown normalisation.
         StorageError: A file of the report cannot be written (read-only folder, disk full...).
@@ -182,6 +194,9 @@ def write_report(
         hint = "to browse a read-only batch, write its report elsewhere with --output DIR"
         raise StorageError(f"{fault}; {hint}") from exc
     log.info("wrote %s (%d videos) in %.1f s", index, len(view.videos), time.perf_counter() - started)
+    if view.unreadable:
+        more = f" (and {len(view.unreadable) - 1} more)" if len(view.unreadable) > 1 else ""
+        raise AttentionDataError(f"{view.unreadable[0]}{more}; the report {index} marks the unreadable maps")
     return index
 
 

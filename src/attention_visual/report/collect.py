@@ -122,6 +122,7 @@ class ReportView:
     batch_dir: Path
     manifest: Manifest
     prompts: list[PromptView]
+    unreadable: list[str] = field(default_factory=list)  # one line per map file that could not be read
 
     @property
     def videos(self) -> list[VideoView]:
