@@ -219,6 +219,7 @@ def _aggregated(batch: Path) -> Path:
 
 
 ARRAYS_ONLY = ("list",)  # ``--list-available`` reads metadata, not arrays
+STEPS_ONLY = ("list", "report", "video", "compare")  # the report's sprites, the step video, the plot: no averages
 CASES = [
     Case("npz-zip-bomb", False, _npz_bomb, spares=ARRAYS_ONLY),
     Case("npz-bomb-lying-header", False, _npz_bomb_lying, spares=ARRAYS_ONLY),
@@ -245,10 +246,7 @@ CASES = [
     Case("shard-link-out", True, lambda b, o: _link_to_fifo(_shard(b), o), spares=ARRAYS_ONLY),
     Case("zarr-json-link-out", True, lambda b, o: _link_to_fifo(_word_array(b) / "zarr.json", o)),
     Case("group-link-out", True, lambda b, o: _link_to_copy(_group(b), o)),
-    # the report's step sprites, the step video and the comparison plot do not read the step averages
-    Case(
-        "aggregated-link-out", True, lambda b, o: _link_to_copy(_aggregated(b), o), spares=("list", "report", "video")
-    ),
+    Case("aggregated-link-out", True, lambda b, o: _link_to_copy(_aggregated(b), o), spares=STEPS_ONLY),
 ]
 
 
