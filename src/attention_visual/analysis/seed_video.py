@@ -35,6 +35,7 @@ from attention_visual.render.normalize import normalize_maps
 from attention_visual.render.options import RenderOptions
 from attention_visual.render.sources import StepVideo, write_video
 from attention_visual.render.step_grid import figure_canvas
+from attention_visual.storage.durable.faults import write_faults
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 #: What a tile of the seed grid shows of a map's latent frames: their weighted mean, or one of them.
@@ -163,8 +164,10 @@ def write_seed_video(
         NotFoundError: Not a batch folder, or no stored maps of ``word`` (in ``prompt``).
         AttentionDataError: Unreadable maps, or videos with different steps or grids.
         RenderError: Bad options, frame or output path.
+        StorageError: The video cannot be written (disk full, read-only folder); nothing is left behind.
     """
-    output = prepare_output(output)
+    with write_faults(output):
+        output = prepare_output(output)
     views = word_seed_views(batch_dir, word, prompt=prompt, keep_steps=True)
     if len(views.by_prompt) == 1:
         view = next(iter(views.by_prompt.values()))
@@ -175,7 +178,8 @@ def write_seed_video(
         raise RenderError(f"{views.across_error}; choose one prompt with --prompt ({prompts})")
     options = options or RenderOptions()
     video_format = format_of(output, None, default=options.video_format)  # the suffix decides when there is one
-    return write_video(seed_grid_video(view, options, frame), output, video_format)
+    with write_faults(output):
+        return write_video(seed_grid_video(view, options, frame), output, video_format)
 
 
 __all__ = [

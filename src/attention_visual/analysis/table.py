@@ -22,6 +22,7 @@ from attention_visual.analysis.source import VideoData, WordData, iter_videos, m
 from attention_visual.errors import AttentionDataError
 from attention_visual.extras import import_from_extra
 from attention_visual.storage.durable.atomic import atomic_output
+from attention_visual.storage.durable.faults import write_faults
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -290,6 +291,10 @@ def write_stats(
         pairs: Where to write the pair table (``.parquet`` or ``.csv``); None: not written.
         pass_name: The guidance pass to use when both were stored.
         include_incomplete: Also read videos whose capture did not finish.
+
+    Raises:
+        AttentionDataError: A map cannot be read (damaged, refused); nothing is written.
+        StorageError: A table cannot be written (disk full, read-only folder); nothing is left behind.
     """
     maps_dir = maps_location(batch_dir)
     stats_path = check_table_path(
@@ -297,7 +302,8 @@ def write_stats(
     )
     pairs_path = check_table_path(Path(pairs)) if pairs is not None else None
     videos = rows = pair_rows = 0
-    with contextlib.ExitStack() as stack:
+    # A full disk, a read-only folder: one StorageError (exit 1); the partial tables are removed either way.
+    with write_faults(stats_path), contextlib.ExitStack() as stack:
         write = stack.enter_context(_table_writer(stats_path, stats_schema()))
         write_pairs = stack.enter_context(_table_writer(pairs_path, pairs_schema())) if pairs_path else None
         for video in read_ahead(iter_videos(maps_dir, pass_name, include_incomplete)):  # the next read meanwhile

@@ -13,7 +13,6 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from attention_visual.render.encoder import VideoWriter
 from attention_visual.storage import VideoDimensions
 from attention_visual.storage.batch.manifest import Timings
 from attention_visual.storage.durable.atomic import atomic_write_bytes
-from attention_visual.storage.durable.faults import storage_fault
+from attention_visual.storage.durable.faults import write_faults
 from attention_visual.storage.files.layout import PACKED_FORMAT
 from attention_visual.storage.packed.reader import PACKED_STORE
 
@@ -123,18 +122,6 @@ def copy_inputs(batch_dir: Path, job: VideoJob) -> int:
     return written
 
 
-@contextlib.contextmanager
-def _storage_faults(path: Path, *, any_os_error: bool = False) -> Iterator[None]:
-    """Turn a storage fault while writing ``path`` into a :class:`StorageError` naming it."""
-    try:
-        yield
-    except Exception as exc:
-        fault = storage_fault(exc, path, any_os_error=any_os_error)
-        if fault is None:
-            raise
-        raise fault from exc
-
-
 def release_memory(device: torch.device) -> None:
     """Collect garbage and hand cached GPU memory back (between videos)."""
     gc.collect()
@@ -211,14 +198,14 @@ def generate_video(
         generation_s = time.perf_counter() - started
 
         started = time.perf_counter()
-        with _storage_faults(batch_dir / job.video_path):
+        with write_faults(batch_dir / job.video_path):
             write_video_file(batch_dir / job.video_path, frames, g.fps)
         video_write_s = time.perf_counter() - started
 
         files, capture_save_s = 1, None
         if capture is not None:
             started = time.perf_counter()
-            with _storage_faults(batch_dir / job.attention_maps_path, any_os_error=True):
+            with write_faults(batch_dir / job.attention_maps_path, any_os_error=True):
                 paths = capture.save(
                     maps_root,
                     job.video_id,

@@ -15,8 +15,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from attention_visual.errors import StorageError
@@ -61,6 +63,28 @@ def storage_fault(
     return None
 
 
+@contextlib.contextmanager
+def write_faults(path: Path | str, *, any_os_error: bool = False) -> Iterator[None]:
+    """Turn a storage fault raised while writing ``path`` into a :class:`StorageError` naming it (exit 1).
+
+    Other exceptions pass unchanged. ``any_os_error``: as in :func:`storage_fault`.
+
+    Example:
+        >>> with write_faults("out/a.npz"):  # doctest: +ELLIPSIS
+        ...     raise OSError(errno.ENOSPC, "No space left on device")
+        Traceback (most recent call last):
+        ...
+        attention_visual.errors.StorageError: cannot write out/a.npz: No space left on device
+    """
+    try:
+        yield
+    except Exception as exc:
+        fault = storage_fault(exc, path, any_os_error=any_os_error)
+        if fault is None:
+            raise
+        raise fault from exc
+
+
 def fault_in_message(message: str) -> int | None:
     """The errno of a write fault an external tool reported in ``message`` (ffmpeg's stderr), else None."""
     for number in sorted(WRITE_FAULT_ERRNOS):
@@ -69,4 +93,4 @@ def fault_in_message(message: str) -> int | None:
     return None
 
 
-__all__ = ["WRITE_FAULT_ERRNOS", "fault_in_message", "storage_fault"]
+__all__ = ["WRITE_FAULT_ERRNOS", "fault_in_message", "storage_fault", "write_faults"]
