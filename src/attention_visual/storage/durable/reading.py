@@ -101,7 +101,7 @@ def read_limited(path: Path | str, limit: int, what: str = "this file") -> bytes
     """
     with open_regular(path) as fh:
         size = os.fstat(fh.fileno()).st_size
-        data = fh.read(limit + 1) if size <= limit else b""
+        data = fh.read(size + 1) if size <= limit else b""  # one byte more: a file that grew shows it
         if size > limit or len(data) > limit:
             raise AttentionDataError(f"{path}: {max(size, len(data))} bytes, more than {what} may have ({limit})")
     return data

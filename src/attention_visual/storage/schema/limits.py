@@ -72,6 +72,8 @@ def readable_dtype(dtype: Any) -> np.dtype:
         AttentionDataError: Any other dtype (an object array, a string, a structured dtype...).
     """
     readable = f"is not one a stored map may have ({', '.join(READABLE_DTYPES)})"
+    if not isinstance(dtype, str | np.dtype):  # np.dtype(None) would be float64
+        raise AttentionDataError(f"dtype {str(dtype)[:80]!r} {readable}")
     try:
         found: np.dtype = np.dtype(dtype)
     except (TypeError, ValueError) as exc:
