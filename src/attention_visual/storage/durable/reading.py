@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from attention_visual.errors import AttentionDataError, AttentionVisualError, StorageError
 
@@ -107,6 +109,24 @@ def read_limited(path: Path | str, limit: int, what: str = "this file") -> bytes
     return data
 
 
+def read_json_object(path: Path, limit: int, what: str) -> dict[str, Any]:
+    """The JSON object in the regular file ``path`` (no link, at most ``limit`` bytes), ``what`` naming it.
+
+    Raises:
+        AttentionDataError: A link, not a regular file, too large, missing, not JSON or not an object.
+        StorageError: It cannot be read (permission denied, I/O error).
+    """
+    try:
+        data = json.loads(read_limited(path, limit, what))
+    except OSError as exc:
+        raise read_fault(exc, path) from exc
+    except (ValueError, RecursionError) as exc:
+        raise AttentionDataError(f"{path}: unreadable {what} ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(data, dict):
+        raise AttentionDataError(f"{path}: unreadable {what} (not a JSON object)")
+    return data
+
+
 def scan_folder(folder: Path, ignore: Callable[[str], bool] | None = None) -> list[os.DirEntry[str]]:
     """The entries of ``folder``, sorted by name, without those ``ignore(name)`` is true for.
 
@@ -173,6 +193,7 @@ __all__ = [
     "link_refused",
     "open_regular",
     "read_fault",
+    "read_json_object",
     "read_limited",
     "regular_file_exists",
     "scan_folder",

@@ -29,7 +29,7 @@ from attention_visual.errors import AttentionDataError, AttentionVisualError
 from attention_visual.extras import require_extra
 from attention_visual.storage.durable.atomic import atomic_write_text, atomic_write_with, is_temporary
 from attention_visual.storage.durable.integrity import FileDigest, check_file, digest_file
-from attention_visual.storage.durable.reading import read_fault, read_limited
+from attention_visual.storage.durable.reading import read_fault, read_json_object, read_limited, regular_file_exists
 from attention_visual.storage.files.layout import (
     COMPLETE_MARK,
     EXTENSIONS,
@@ -147,16 +147,11 @@ class AttentionStore:
         """
         mark = self.root / check_video_id(video_id) / COMPLETE_MARK
         try:
-            data = json.loads(read_limited(mark, MAX_JSON_BYTES, "a completion mark"))
-        except FileNotFoundError:
-            return None
+            if not regular_file_exists(mark):
+                return None
         except OSError as exc:
             raise read_fault(exc, mark) from exc
-        except (ValueError, RecursionError) as exc:
-            raise AttentionDataError(f"{mark}: unreadable completion mark ({type(exc).__name__})") from exc
-        if not isinstance(data, dict):
-            raise AttentionDataError(f"{mark}: unreadable completion mark (not a JSON object)")
-        return data
+        return read_json_object(mark, MAX_JSON_BYTES, "completion mark")
 
     def check_video(self, video_id: str, *, checksums: bool = True) -> list[tuple[str, str]]:
         """What is wrong with a complete video's files: ``[(path, problem)]``, empty when they verify.
@@ -315,26 +310,24 @@ def _read_pt(path: Path, expected: Expected) -> np.ndarray:
     return np.asarray(tensor.contiguous().numpy())
 
 
-def _metadata_bytes(path: Path) -> bytes:
-    """A metadata file's bytes: a regular file (no link) of at most ``MAX_JSON_BYTES``."""
-    try:
-        return read_limited(path, MAX_JSON_BYTES, "a metadata file")
-    except OSError as exc:
-        raise read_fault(exc, path) from exc
+def _metadata_dict(path: Path) -> dict[str, Any]:
+    """A metadata file's JSON object: a regular file (no link) of at most ``MAX_JSON_BYTES``."""
+    return read_json_object(path, MAX_JSON_BYTES, "metadata")
 
 
-def read_metadata(path: Path) -> MapMetadata:
-    """Load a ``*_metadata.json``; errors name the file."""
+def _metadata_of(data: dict[str, Any], path: Path) -> MapMetadata:
+    """The :class:`MapMetadata` of the decoded file ``path`` (checked: limits, frame mapping)."""
     try:
-        text = _metadata_bytes(path).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise AttentionDataError(f"{path}: cannot read metadata ({exc})") from exc
-    try:
-        metadata = MapMetadata.from_json(text)
+        metadata = MapMetadata.from_dict(data)
     except AttentionDataError as exc:
         raise AttentionDataError(f"{path}: {exc}") from exc
     _check_frames(metadata, path)
     return metadata
+
+
+def read_metadata(path: Path) -> MapMetadata:
+    """Load a ``*_metadata.json``; errors name the file."""
+    return _metadata_of(_metadata_dict(path), path)
 
 
 def _check_frames(metadata: MapMetadata, path: Path) -> None:
@@ -353,16 +346,6 @@ def _check_frames(metadata: MapMetadata, path: Path) -> None:
 _FRAME_FIELDS = frozenset({"shape", "latent_to_video_frames", "video_dimensions", "conditioning_frames"})
 
 
-def _metadata_dict(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(_metadata_bytes(path))
-    except (ValueError, RecursionError) as exc:
-        raise AttentionDataError(f"{path}: cannot read metadata ({exc})") from exc
-    if not isinstance(data, dict):
-        raise AttentionDataError(f"{path}: metadata is not a JSON object")
-    return data
-
-
 def read_metadata_series(paths: list[Path]) -> list[MapMetadata]:
     """``[read_metadata(p) for p in paths]`` for files that differ in a few fields (one word's steps), faster.
 
@@ -374,7 +357,7 @@ def read_metadata_series(paths: list[Path]) -> list[MapMetadata]:
     if not paths:
         return []
     first_dict = _metadata_dict(paths[0])
-    first = read_metadata(paths[0])
+    first = _metadata_of(first_dict, paths[0])
     out = [first]
     for path in paths[1:]:
         data = _metadata_dict(path)

@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from attention_visual.errors import AttentionDataError
-from attention_visual.storage.durable.reading import read_fault, read_limited
+from attention_visual.storage.durable.reading import read_json_object
 from attention_visual.storage.schema.limits import (
     MAX_JSON_BYTES,
     MAX_MAP_AXES,
@@ -58,15 +57,7 @@ def read_document(path: Path) -> dict[str, Any]:
         AttentionDataError: A link, too large, not JSON or not an object.
         StorageError: It cannot be read (permission denied, I/O error).
     """
-    try:
-        data = json.loads(read_limited(path, MAX_JSON_BYTES, "a zarr.json"))
-    except OSError as exc:
-        raise read_fault(exc, path) from exc
-    except (ValueError, RecursionError) as exc:
-        raise AttentionDataError(f"{path}: unreadable packed-store metadata ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(data, dict):
-        raise AttentionDataError(f"{path}: unreadable packed-store metadata (not a JSON object)")
-    return data
+    return read_json_object(path, MAX_JSON_BYTES, "packed-store metadata")
 
 
 def attributes_of(document: dict[str, Any], path: Path) -> dict[str, Any]:
