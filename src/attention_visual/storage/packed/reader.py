@@ -289,8 +289,9 @@ def read_entry(array: Any, folder: Path, entry: int) -> np.ndarray:
     shard, j = divmod(entry, shards.shard_len)
     path = shards.shard_file(shard)
     with _damage_named(path), open_regular(path) as fh:
-        fh.seek(-(16 * shards.shard_len + 4), 2)
-        index = _shard_index(fh.read(16 * shards.shard_len + 4), shards.shard_len, path)
+        index_bytes = 16 * shards.shard_len + 4
+        fh.seek(max(os.fstat(fh.fileno()).st_size - index_bytes, 0))  # a shard shorter than its index: truncated
+        index = _shard_index(fh.read(index_bytes), shards.shard_len, path)
         offset, nbytes = int(index[2 * j]), int(index[2 * j + 1])
         if offset == _NO_CHUNK:
             return _decode(shards, None)
