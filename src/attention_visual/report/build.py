@@ -88,7 +88,7 @@ def _video_images(
             log.warning("no map for %r of %s: %s", word.word, video_id, one_line(exc))
             word.map_error = one_line(exc)
             if _unreadable(exc):
-                view.unreadable.append(one_line(exc))
+                view.unreadable.append(one_line(str(exc)))
     words = [w.word for w in video.words if w.sprite_info is not None]
     if comparison_plots and words:
         relative = f"{PLOTS_DIR}/{video_id}_temporal.png"
@@ -135,7 +135,7 @@ def build_view(
             for word in video.words:
                 word.map_error = word.map_error or one_line(exc)
             if _unreadable(exc):
-                view.unreadable.append(one_line(exc))
+                view.unreadable.append(one_line(str(exc)))
         if n % 10 == 0:
             log.info("report: %d/%d videos", n, len(view.videos))
     return view
