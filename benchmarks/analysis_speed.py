@@ -1,20 +1,20 @@
-"""How fast are the analysis tools on a large batch, in the seed layout and packed?
+"""How fast are the analysis tools on a large batch, in the files layout and packed?
 
-Builds a synthetic batch in the seed layout (default 200 videos × 3 words × 50 steps at the real
+Builds a synthetic batch in the files layout (default 200 videos × 3 words × 50 steps at the real
 Wan2.1-1.3B grid 21 × 30 × 52, float16, compressed ``.npz``; no model), then measures side by side,
 alternating, ``--repeats`` times, and prints medians:
 
-* the I/O floor: open and decompress every map file of the seed layout once (``np.load``);
-* ``stats`` (:func:`attention_visual.analysis.write_stats` to Parquet) on the seed layout — goal ≤ 1.5× the floor;
+* the I/O floor: open and decompress every map file of the files layout once (``np.load``);
+* ``stats`` (:func:`attention_visual.analysis.write_stats` to Parquet) on the files layout — goal ≤ 1.5× the floor;
 * ``stats`` on the packed store (``attention-visual pack``)                               — goal ≤ 0.5× the floor;
-* reading one word's step-averaged maps of every video, packed vs seed                    — goal ≥ 10× faster;
+* reading one word's step-averaged maps of every video, packed vs files                   — goal ≥ 10× faster;
 * peak memory of ``stats`` on all videos vs the first 20 (traced Python/numpy allocations, and the
   child process's peak RSS)                                                              — goal ≤ 1.2×;
 * file counts of both layouts.
 
 Usage::
 
-    python benchmarks/analysis_speed.py [--videos 200] [--repeats 3] [--workdir DIR] [--reuse EARLIER/seed]
+    python benchmarks/analysis_speed.py [--videos 200] [--repeats 3] [--workdir DIR] [--reuse EARLIER/files]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from attention_visual.analysis import pack_batch, word_averages, write_stats
-from attention_visual.storage import AttentionStore, MapMetadata, TokenGrid, VideoDimensions
+from attention_visual.storage import AttentionStore, LatentGrid, MapMetadata, VideoDimensions
 from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
 from attention_visual.visualization import AttentionAnalyzer
 
@@ -78,7 +78,7 @@ def build_batch(batch: Path, videos: int) -> None:
                 step_index=None,
                 aggregation_method="mean_over_steps",
                 video_dimensions=VideoDimensions(width=WIDTH, height=HEIGHT, fps=16.0, frames=FRAMES),
-                token_grid=TokenGrid(*GRID),
+                token_grid=LatentGrid(*GRID),
                 latent_to_video_frames=latent_to_video_frame_ranges(GRID[0]),
                 marked_prompt="a (dog) near a (red car) on the (beach)",
                 seed=v,
@@ -163,50 +163,52 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None, help="where to build the batch (default: a temp dir)")
-    parser.add_argument("--reuse", type=Path, default=None, help="copy this seed batch (from an earlier run's workdir)")
+    parser.add_argument(
+        "--reuse", type=Path, default=None, help="copy this files-layout batch (an earlier run's workdir/files)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="analysis_speed_", dir=args.workdir))
-    seed, packed = work / "seed", work / "packed"
+    files, packed = work / "files", work / "packed"
     started = time.perf_counter()
-    if args.reuse is not None:  # a seed batch built by an earlier run (its --videos must match)
-        subprocess.run(["cp", "-r", str(args.reuse), str(seed)], check=True)
+    if args.reuse is not None:  # a files-layout batch built by an earlier run (its --videos must match)
+        subprocess.run(["cp", "-r", str(args.reuse), str(files)], check=True)
     else:
-        build_batch(seed, args.videos)
+        build_batch(files, args.videos)
     print(f"built {args.videos} videos x {len(WORDS)} words x {STEPS} steps at {GRID} in "
           f"{time.perf_counter() - started:.0f} s", file=sys.stderr)  # fmt: skip
-    subprocess.run(["cp", "-r", str(seed), str(packed)], check=True)
+    subprocess.run(["cp", "-r", str(files), str(packed)], check=True)
     pack_s = timed(lambda: pack_batch(packed))
-    maps_seed, maps_packed = seed / "attention_maps", packed / "attention_maps.zarr"
+    maps_files, maps_packed = files / "attention_maps", packed / "attention_maps.zarr"
 
     small_n = min(20, args.videos)
-    small = subset(seed, work / "small", small_n)
+    small = subset(files, work / "small", small_n)
     write_stats(small, output=work / "warm.parquet")  # imports and caches out of the timings
     read_aggregated(packed, "dog")
 
     names = (
         "io_floor",
-        "stats_seed",
+        "stats_files",
         "stats_packed",
-        "agg_seed",
+        "agg_files",
         "agg_packed",
-        "agg_seed_analyzer",
+        "agg_files_analyzer",
         "agg_packed_analyzer",
     )
     runs: dict[str, list[float]] = {n: [] for n in names}
     for _ in range(args.repeats):
-        runs["io_floor"].append(timed(lambda: io_floor(maps_seed)))
-        runs["stats_seed"].append(timed(lambda: write_stats(seed, output=work / "s1.parquet")))
+        runs["io_floor"].append(timed(lambda: io_floor(maps_files)))
+        runs["stats_files"].append(timed(lambda: write_stats(files, output=work / "s1.parquet")))
         runs["stats_packed"].append(timed(lambda: write_stats(packed, output=work / "s2.parquet")))
-        runs["agg_seed"].append(timed(lambda: read_aggregated(seed, "dog")))
+        runs["agg_files"].append(timed(lambda: read_aggregated(files, "dog")))
         runs["agg_packed"].append(timed(lambda: read_aggregated(packed, "dog")))
-        runs["agg_seed_analyzer"].append(timed(lambda: read_aggregated_analyzer(maps_seed, "dog")))
+        runs["agg_files_analyzer"].append(timed(lambda: read_aggregated_analyzer(maps_files, "dog")))
         runs["agg_packed_analyzer"].append(timed(lambda: read_aggregated_analyzer(maps_packed, "dog")))
     med = {n: statistics.median(v) for n, v in runs.items()}
 
     peak_small = traced_peak(lambda: write_stats(small, output=work / "m1.parquet"))
-    peak_all = traced_peak(lambda: write_stats(seed, output=work / "m2.parquet"))
+    peak_all = traced_peak(lambda: write_stats(files, output=work / "m2.parquet"))
     rss_small = child_peak_rss(small, work / "r1.parquet")
-    rss_all = child_peak_rss(seed, work / "r2.parquet")
+    rss_all = child_peak_rss(files, work / "r2.parquet")
 
     mb = 1024 * 1024
     print(f"batch: {args.videos} videos x {len(WORDS)} words x {STEPS} steps, grid {GRID}, float16 npz (compressed)")
@@ -217,22 +219,22 @@ def main() -> None:
     )
     print(f"I/O floor (open+decompress every .npz once): {med['io_floor']:.2f} s")
     print(
-        f"stats, seed layout:   {med['stats_seed']:.2f} s = "
-        f"{med['stats_seed'] / med['io_floor']:.2f}x floor (goal <= 1.5)"
+        f"stats, files layout:   {med['stats_files']:.2f} s = "
+        f"{med['stats_files'] / med['io_floor']:.2f}x floor (goal <= 1.5)"
     )
     print(
         f"stats, packed store:  {med['stats_packed']:.2f} s = "
         f"{med['stats_packed'] / med['io_floor']:.2f}x floor (goal <= 0.5)"
     )
     print(
-        f"one word's step averages, all videos: seed {med['agg_seed'] * 1000:.0f} ms, packed "
-        f"{med['agg_packed'] * 1000:.0f} ms: packed {med['agg_seed'] / med['agg_packed']:.1f}x faster (goal >= 10; "
+        f"one word's step averages, all videos: files {med['agg_files'] * 1000:.0f} ms, packed "
+        f"{med['agg_packed'] * 1000:.0f} ms: packed {med['agg_files'] / med['agg_packed']:.1f}x faster (goal >= 10; "
         "word_averages(batch, word))"
     )
     print(
-        f"  the same video by video through AttentionAnalyzer.load_aggregated: seed "
-        f"{med['agg_seed_analyzer'] * 1000:.0f} ms, packed {med['agg_packed_analyzer'] * 1000:.0f} ms: "
-        f"{med['agg_seed_analyzer'] / med['agg_packed_analyzer']:.1f}x"
+        f"  the same video by video through AttentionAnalyzer.load_aggregated: files "
+        f"{med['agg_files_analyzer'] * 1000:.0f} ms, packed {med['agg_packed_analyzer'] * 1000:.0f} ms: "
+        f"{med['agg_files_analyzer'] / med['agg_packed_analyzer']:.1f}x"
     )
     print(
         f"stats peak traced memory: {args.videos} videos {peak_all / mb:.1f} MB vs {small_n} videos "
@@ -242,7 +244,7 @@ def main() -> None:
         f"stats peak RSS (fresh process): {rss_all / mb:.0f} MB vs {rss_small / mb:.0f} MB = {rss_all / rss_small:.2f}x"
     )
     print(
-        f"files: seed layout {count_files(maps_seed)}, packed {count_files(maps_packed)} "
+        f"file counts: files layout {count_files(maps_files)}, packed {count_files(maps_packed)} "
         f"({sum(1 for p in maps_packed.rglob('*') if p.is_file() and p.name != 'zarr.json')} shard files + zarr.json)"
     )
     print(f"pack took {pack_s:.1f} s; workdir {work}")  # fmt: skip

@@ -38,7 +38,7 @@ import numpy as np
 
 from attention_visual.render.encoder import FORMAT_ARGS, ffmpeg_exe, fps_argument
 from attention_visual.render.sources import FrameSource
-from attention_visual.storage import AttentionStore, MapMetadata, TokenGrid, VideoDimensions
+from attention_visual.storage import AttentionStore, LatentGrid, MapMetadata, VideoDimensions
 from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
 
@@ -65,14 +65,15 @@ def write_store(root: Path) -> None:
         meta = MapMetadata(
             video_id=VIDEO_ID, token_word="kiss", shape=GRID, dtype="float32", axes=("frame", "y", "x"),
             num_steps=STEPS, steps_used=(step,), step_index=step, aggregation_method="per_step",
-            video_dimensions=dims, token_grid=TokenGrid(*GRID), latent_to_video_frames=latent_to_video_frame_ranges(21),
+            video_dimensions=dims, token_grid=LatentGrid(*GRID),
+            latent_to_video_frames=latent_to_video_frame_ranges(21),
             timestep=1000.0 * (1 - step / STEPS), sigma=1 - step / STEPS,
         )  # fmt: skip
         maps.append(blob_map(step))
         store.save_step(meta, maps[-1])
     agg = MapMetadata(**{**meta.to_dict(), "step_index": None, "steps_used": tuple(range(STEPS)),
                          "aggregation_method": "mean_over_steps", "video_dimensions": dims,
-                         "token_grid": TokenGrid(*GRID), "reduction": meta.reduction})  # fmt: skip
+                         "token_grid": LatentGrid(*GRID), "reduction": meta.reduction})  # fmt: skip
     store.save_aggregated(agg, np.mean(maps, axis=0))
     store.mark_complete(VIDEO_ID, {"words": ["kiss"]})
 

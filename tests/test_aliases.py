@@ -40,6 +40,19 @@ def test_visualizer_word_and_token_word_keywords(maps: Path) -> None:
     assert len(fig_new.axes) == len(fig_old.axes) > 6
 
 
+def test_analyzer_word_and_token_keywords(maps: Path) -> None:
+    analyzer = AttentionAnalyzer(maps)
+    assert analyzer.get_available_steps(VIDEO_ID, token="kiss") == analyzer.get_available_steps(VIDEO_ID, word="kiss")
+    old, new = analyzer.load_step(VIDEO_ID, token="kiss", step=1), analyzer.load_step(VIDEO_ID, word="kiss", step=1)
+    np.testing.assert_array_equal(old.attention_map, new.attention_map)
+    np.testing.assert_array_equal(
+        analyzer.step_stack(VIDEO_ID, token="kiss")[0], analyzer.step_stack(VIDEO_ID, "kiss")[0]
+    )
+    assert analyzer.get_available_tokens(VIDEO_ID) == analyzer.get_available_words(VIDEO_ID) == ["flowers", "kiss"]
+    with pytest.raises(TypeError, match="older name 'token'"):
+        analyzer.load_aggregated(VIDEO_ID, word="kiss", token="kiss")
+
+
 @pytest.mark.parametrize("flag", ["--word", "--token"])
 def test_video_cli_word_and_token_flags(maps: Path, tmp_path: Path, flag: str) -> None:
     out = tmp_path / "kiss.mp4"

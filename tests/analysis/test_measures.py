@@ -1,4 +1,5 @@
-"""Every statistic against hand-computed values on small non-square maps (2 × 5 cells, 16 px each)."""
+"""Every statistic of ``stats`` against hand-computed values on small non-square maps (2 × 5 cells, 16 px each),
+and against the one definition of each measure (:mod:`attention_visual.measures`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from attention_visual import measures as definitions
 from attention_visual.analysis.measures import PixelGeometry, as_float32, map_measures, pair_measures
 
 GEOMETRY = PixelGeometry(height=32, width=80, ny=2, nx=5)  # centres: y 8, 24; x 8, 24, 40, 56, 72
@@ -108,32 +110,12 @@ def test_pairs_undefined_cases_are_nan() -> None:
     assert math.isnan(float(got["iou"])) and math.isnan(float(got["pearson"]))
 
 
-def reference_measures(m: np.ndarray, g: PixelGeometry) -> dict[str, float]:
-    """The definitions of docs/analysis.md written out plainly, in float64, for one ``[y, x]`` map."""
-    m = m.astype(np.float64)
-    n = m.size
-    total = m.sum()
-    yy, xx = np.meshgrid(g.y_px, g.x_px, indexing="ij")  # [y, x]
-    p = m / total if total > 0 else np.full(m.shape, 1.0 / n)
-    nz = p[p > 0]
-    entropy = -(nz * np.log(nz)).sum() / np.log(n)
-    cy, cx = (p * yy).sum(), (p * xx).sum()
-    spread = math.sqrt((p * ((yy - cy) ** 2 + (xx - cx) ** 2)).sum())
-    mean = np.float32(total / n) if total > 0 else np.inf  # compared in float32, as the stored maps
-    return {
-        "mass": total,
-        "peak": m.max(),
-        "entropy": entropy,
-        "centroid_y": cy,
-        "centroid_x": cx,
-        "spread": spread,
-        "mask_area": float((m.astype(np.float32) > mean).sum()) / n,
-    }
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
-def test_vectorised_measures_match_the_plain_definitions(dtype: type) -> None:
-    """Random non-square maps (with zeros, a one-hot, an all-zero and a tiny-mass map), both stored dtypes."""
+def test_the_fast_path_equals_the_one_definition(dtype: type) -> None:
+    """``stats``' block computation gives :mod:`attention_visual.measures`' numbers, map by map.
+
+    Random non-square maps (with zeros, a one-hot, an all-zero and a tiny-mass map), both stored dtypes.
+    """
     rng = np.random.default_rng(7)
     g = PixelGeometry(height=480, width=832, ny=7, nx=13)
     maps = rng.random((5, 3, 7, 13), dtype=np.float32) ** 4  # [step, frame, y, x]: peaked
@@ -144,13 +126,15 @@ def test_vectorised_measures_match_the_plain_definitions(dtype: type) -> None:
     maps[1, 2] *= 1e-3  # values in float16's subnormal range
     maps = maps.astype(dtype)
     got = map_measures(maps, g)
-    for k in np.ndindex(maps.shape[:2]):
-        want = reference_measures(maps[k], g)
-        for name, value in want.items():
-            if name == "entropy" and k == (0, 0):
-                assert got[name][k] == 1.0  # the all-zero map's limit
-                continue
-            np.testing.assert_allclose(got[name][k], value, rtol=1e-6, atol=1e-9, err_msg=f"{name} {k}")
+    want = definitions.measures(maps, g)  # every map at once, in float64
+    assert list(got) == list(want) == list(definitions.MEASURES)
+    for name in definitions.MEASURES:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-6, atol=1e-9, err_msg=name)
+    assert got["entropy"][0, 0] == want["entropy"][0, 0] == 1.0  # the all-zero map's limit, in both
+    for k in np.ndindex(maps.shape[:2]):  # the definitions map by map give the same as all at once
+        one = definitions.measures(maps[k], g)
+        for name in definitions.MEASURES:
+            np.testing.assert_allclose(one[name], want[name][k], rtol=1e-12, err_msg=f"{name} {k}")
 
 
 def test_float16_maps_read_exactly_like_their_float32_values() -> None:

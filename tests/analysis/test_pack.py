@@ -93,7 +93,7 @@ def test_analyzer_reads_packed_like_seed(tmp_path: Path) -> None:
         assert packed.get_available_videos() == seed.get_available_videos()
         assert packed.get_available_videos(include_incomplete=False) == [VID]
         assert packed.get_incomplete_videos() == ["prompt_001_vid_002"]
-        assert packed.get_available_tokens(VID) == seed.get_available_tokens(VID) == ["dog", "red car"]
+        assert packed.get_available_words(VID) == seed.get_available_words(VID) == ["dog", "red car"]
         assert packed.get_available_steps(VID, "red car") == [0, 1, 2]
         a, b = seed.load_step(VID, "red car", 1), packed.load_step(VID, "red car", 1)
         assert a.metadata == b.metadata and np.array_equal(a.attention_map, b.attention_map)

@@ -156,9 +156,9 @@ def test_packed_batches_give_the_same_views(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     maps = {(1, v): {"dog": rng.random((2, *GRID), dtype=np.float32)} for v in (1, 2, 3)}
     write_map_batch(tmp_path, ["a (dog)"], maps)
-    seed_layout = word_seed_views(tmp_path, "dog").by_prompt[1]
+    files_layout = word_seed_views(tmp_path, "dog").by_prompt[1]
     pack_batch(tmp_path)
     assert not (tmp_path / "attention_maps").exists()
     packed = word_seed_views(tmp_path, "dog").by_prompt[1]
-    assert packed.video_ids == seed_layout.video_ids and packed.consistency == pytest.approx(seed_layout.consistency)
-    np.testing.assert_allclose(packed.step_std, seed_layout.step_std, rtol=1e-6)
+    assert packed.video_ids == files_layout.video_ids and packed.consistency == pytest.approx(files_layout.consistency)
+    np.testing.assert_allclose(packed.step_std, files_layout.step_std, rtol=1e-6)

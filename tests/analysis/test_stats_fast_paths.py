@@ -1,5 +1,5 @@
 """The fast paths of the statistics table agree with the plain ones: float16 maps kept as stored, the
-seed layout's bulk read, the packed store's direct shard decoding."""
+files layout's bulk read, the packed store's direct shard decoding."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def test_the_tiny_demo_produces_the_documented_layout(tmp_path: Path) -> None:
             assert next(iter(read_frames(batch / rel, rendered))).shape == (rendered.height, rendered.width, 3)
 
         assert analyzer.is_complete(v["video_id"])
-        assert analyzer.get_available_tokens(v["video_id"]) == sorted(v["words"])
+        assert analyzer.get_available_words(v["video_id"]) == sorted(v["words"])
         for word in v["words"]:
             steps = analyzer.load_all_steps(v["video_id"], word)
             assert [s.metadata.step_index for s in steps] == [0, 1, 2, 3]

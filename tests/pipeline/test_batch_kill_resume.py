@@ -70,7 +70,7 @@ def finished_files(batch: Path, config_path: Path) -> dict[str, tuple[int, int, 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("storage_format", ["numpy", "zarr"])  # the seed layout, the packed store
+@pytest.mark.parametrize("storage_format", ["numpy", "zarr"])  # the files layout, the packed store
 def test_interrupted_and_killed_batches_resume_without_rewriting_finished_files(
     tmp_path: Path, storage_format: str
 ) -> None:

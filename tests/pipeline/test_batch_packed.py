@@ -1,4 +1,4 @@
-"""``storage_format: zarr``: generate writes the packed store directly, equal to ``pack`` of a seed-layout run;
+"""``storage_format: zarr``: generate writes the packed store directly, equal to ``pack`` of a files-layout run;
 a rerun on a packed batch (written so, or packed by ``pack``) skips finished videos and redoes unfinished ones."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def store_content(store: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def batches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The tiny batch twice: seed layout then ``pack``, and ``storage_format: zarr`` (with renders and report)."""
+    """The tiny batch twice: files layout then ``pack``, and ``storage_format: zarr`` (with renders and report)."""
     from attention_visual.models.tiny import build_tiny_pipeline
 
     root = tmp_path_factory.mktemp("packed")
@@ -73,7 +73,7 @@ def batches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"seed": seed.batch_dir, "zarr": zarr.batch_dir, "root": root}
 
 
-def test_zarr_writes_what_pack_makes_of_the_seed_layout(batches: dict[str, Path]) -> None:
+def test_zarr_writes_what_pack_makes_of_the_files_layout(batches: dict[str, Path]) -> None:
     packed, direct = batches["seed"] / STORE, batches["zarr"] / STORE
     assert not (batches["zarr"] / "attention_maps").exists()
     a, b = store_content(packed), store_content(direct)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,8 +11,8 @@ import pytest
 from attention_visual.errors import AttentionDataError, ConfigError
 from attention_visual.pipeline.distributed import RankContext
 from attention_visual.pipeline.plan import jobs_for_rank, plan_batch
-from attention_visual.storage import batch_manifest as bm
-from attention_visual.storage import token_dir_name
+from attention_visual.storage import word_dir_name
+from attention_visual.storage.batch import manifest as bm
 from pipeline.pipeline_support import tiny_config
 from support.map_batch import batch_manifest
 
@@ -50,7 +51,7 @@ def test_attention_video_names_are_safe_for_any_word(tmp_path: Path) -> None:
     for word, path in zip(job.words, paths, strict=True):
         folder, name = path.rsplit("/", 1)
         assert folder == "videos/prompt_001/attention_videos"
-        assert name == f"prompt_001_vid_001_{token_dir_name(word)}_attention.mp4"
+        assert name == f"prompt_001_vid_001_{word_dir_name(word)}_attention.mp4"
         assert ".." not in name and " " not in name
 
 
@@ -83,7 +84,7 @@ def _record(status: str = "done") -> bm.VideoRecord:
         clean_prompt="a cat and a red car",
         words=("cat", "red car"),
         seed=43,
-        token_dirs={"cat": "cat", "red car": token_dir_name("red car")},
+        word_dirs={"cat": "cat", "red car": word_dir_name("red car")},
         status=status,
         error=None if status == "done" else "OutOfMemoryError: CUDA out of memory",
         rank=1,
@@ -110,6 +111,7 @@ def test_manifest_round_trips_through_json(tmp_path: Path) -> None:
     assert data["counts"] == {"done": 1, "failed": 1, "pending": 0, "interrupted": 0, "render_failures": 0}
     assert data["videos"][0]["timings"]["generation_s"] == 1.235  # rounded to ms
     assert data["videos"][0]["paths"]["attention_videos"] == ["a.mp4"]
+    assert data["videos"][0]["token_dirs"] == _record().word_dirs and "word_dirs" not in data["videos"][0]  # stored key
     back = bm.read_manifest(path)
     assert back.videos[1] == _record("failed")
     assert back.prompts == manifest.prompts
@@ -133,3 +135,14 @@ def test_status_files_are_read_leniently(tmp_path: Path, caplog: pytest.LogCaptu
     assert "will be redone" in caplog.text
     with pytest.raises(AttentionDataError, match="status must be one of"):
         bm.VideoRecord.from_dict({**_record().to_dict(), "status": "great"})
+
+
+def test_current_records_prefer_each_videos_newer_status_file(tmp_path: Path) -> None:
+    pending = dataclasses.replace(_record("pending"), error=None)
+    other = dataclasses.replace(pending, video_id="prompt_001_vid_003", index=2, video_index=3)
+    manifest = batch_manifest("demo", [], [pending, other])
+    bm.write_manifest(tmp_path / "manifest.json", manifest)
+    bm.write_status(tmp_path / "status" / "prompt_001_vid_002.json", _record())  # finished since the manifest
+    bm.write_status(tmp_path / "status" / "prompt_001_vid_003.json", _record())  # names another video: ignored
+    assert bm.current_records(tmp_path) == [_record(), other]
+    assert bm.current_records(tmp_path, manifest) == [_record(), other]

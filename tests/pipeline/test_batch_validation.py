@@ -48,7 +48,7 @@ def test_the_cli_prints_one_line_and_exits_2(
 
 def test_options_that_cannot_run_here_are_refused_before_loading(tmp_path: Path, no_model: None) -> None:
     config = tiny_config(tmp_path, attention_analysis={"spatial_downsample_factor": 2})  # grid 2 x 3
-    with pytest.raises(ConfigError, match="spatial_downsample_factor 2 must divide the token grid 2x3"):
+    with pytest.raises(ConfigError, match="spatial_downsample_factor 2 must divide the latent grid 2x3"):
         run_batch(config, Path("t.yaml"), BatchOptions(progress=False))
     if not __import__("torch").cuda.is_available():
         offload = tiny_config(tmp_path, generation={"device": "auto", "enable_model_cpu_offload": True})

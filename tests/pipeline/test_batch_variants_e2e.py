@@ -96,7 +96,7 @@ def test_wan21_i2v_14b_with_the_image_map(tmp_path: Path) -> None:
     batch, manifest = _run(REPO / "configs" / "wan21_i2v_14b.yaml", tmp_path, *_tiny("tiny-i2v", 32, 48))
     video = manifest["videos"][0]
     analyzer = AttentionAnalyzer(batch / "attention_maps")
-    assert "<image>" in analyzer.get_available_tokens(video["video_id"])
+    assert "<image>" in analyzer.get_available_words(video["video_id"])
     share = analyzer.load_step(video["video_id"], "<image>", 0)
     assert share.metadata.quantity == "image_share"
     assert share.attention_map.min() > 0 and share.attention_map.max() < 1

@@ -17,7 +17,7 @@ from attention_visual.render.fonts import (
     pick_families,
 )
 from attention_visual.render.text import TextRenderer
-from attention_visual.storage import token_dir_name
+from attention_visual.storage import word_dir_name
 
 NO_GLYPH = "\U000f0000"  # a private-use character no font draws: matplotlib's missing-glyph box
 
@@ -53,7 +53,7 @@ def test_without_a_cjk_font_the_warning_names_the_package() -> None:
 
 
 def test_folder_names_of_cjk_and_emoji_words_are_safe_and_distinct() -> None:
-    names = {word: token_dir_name(word) for word in ("猫", "狗", "🐱", "猫 cat", "ねこ", "../小猫")}
+    names = {word: word_dir_name(word) for word in ("猫", "狗", "🐱", "猫 cat", "ねこ", "../小猫")}
     assert len(set(names.values())) == len(names)
     for name in names.values():
         assert re.fullmatch(r"[\w-]+", name) and not name.startswith(("-", "_")), name

@@ -36,7 +36,7 @@ def test_reads_back_what_the_store_wrote(store_root: Path) -> None:
     assert reader.list_steps(VID, "red car") == [0, 1, 2]
     info = reader.read_step(VID, "red car", 1)
     assert info.attention_map.shape == GRID and info.attention_map[1, 0, 0] == 2.0
-    assert (info.metadata.token_word, info.metadata.step_index) == ("red car", 1)
+    assert (info.metadata.word, info.metadata.step_index) == ("red car", 1)
     aggregated = reader.read_aggregated(VID, "../x")
     assert aggregated.metadata.aggregation_method == "mean_over_steps" and aggregated.attention_map.max() == 5.0
 
@@ -59,7 +59,7 @@ def test_missing_things_list_what_exists(
 
 def test_missing_aggregated_and_missing_root(tmp_path: Path) -> None:
     AttentionStore(tmp_path).save_step(make_metadata(), hot_spot())
-    with pytest.raises(NotFoundError, match="no aggregated map for word 'kiss'"):
+    with pytest.raises(NotFoundError, match="no step average for word 'kiss'"):
         AttentionStoreReader(tmp_path).read_aggregated(VID, "kiss")
     with pytest.raises(NotFoundError, match="does not exist"):
         AttentionStoreReader(tmp_path / "nope")

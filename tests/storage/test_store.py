@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from attention_visual.errors import AttentionDataError
-from attention_visual.storage import AttentionStore, MapMetadata, read_map, token_dir_name
+from attention_visual.storage import AttentionStore, MapMetadata, read_map, token_dir_name, word_dir_name
 from attention_visual.storage.files.layout import aggregated_paths, check_video_id, step_paths
 from attention_visual.storage.schema.frames import (
     latent_frame_of_video_frame,
@@ -113,18 +113,19 @@ def test_metadata_rejects_bad_axes() -> None:
         "日本",
     ],
 )
-def test_token_dir_names_are_safe(word: str) -> None:
-    name = token_dir_name(word)
+def test_word_dir_names_are_safe(word: str) -> None:
+    name = word_dir_name(word)
     assert name and len(name) <= 60
     assert "/" not in name and "\\" not in name and name not in {".", "..", "aggregated"}
     assert name.lower() not in {"con", "prn", "aux", "nul"}
     assert name == name.lower()
 
 
-def test_token_dir_names_never_collide() -> None:
+def test_word_dir_names_never_collide() -> None:
     words = ["kiss", "Kiss", "KISS", "red car", "red_car", "red-car", "../x", "x", "a/b", "a_b", "", "_"]
-    names = [token_dir_name(w) for w in words]
+    names = [word_dir_name(w) for w in words]
     assert len(set(names)) == len(names)
+    assert token_dir_name is word_dir_name  # the first version's name stays
 
 
 def test_hostile_word_stays_inside_video_dir(tmp_path: Path) -> None:

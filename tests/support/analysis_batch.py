@@ -38,7 +38,7 @@ def write_video(
     complete: bool = True,
     **extra: object,
 ) -> None:
-    """Store ``{word: [step, *leading, frame, y, x]}`` as one video of the seed layout under ``root``."""
+    """Store ``{word: [step, *leading, frame, y, x]}`` as one video of the files layout under ``root``."""
     store = AttentionStore(root, storage_format=storage_format, dtype=dtype, compress=compress)
     for word, stack in maps.items():
         steps = stack.shape[0]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from attention_visual.prompts.parsing import parse_prompt
-from attention_visual.storage import AttentionStore, MapMetadata, token_dir_name
+from attention_visual.storage import AttentionStore, MapMetadata, word_dir_name
 from attention_visual.storage.batch.layout import make_video_id, prompt_dir
 from attention_visual.storage.batch.manifest import (
     Manifest,
@@ -132,7 +132,7 @@ def _write_video(
     video_id = make_video_id(p, v)
     video_rel = f"videos/{prompt_dir(p)}/video_{v:03d}.mp4"
     maps_rel = f"attention_maps/{video_id}"
-    token_dirs = {w: token_dir_name(w) for w in words}
+    word_dirs = {w: word_dir_name(w) for w in words}
     common = {
         "video_id": video_id,
         "index": index,
@@ -142,7 +142,7 @@ def _write_video(
         "clean_prompt": clean,
         "words": words,
         "seed": 42 + index,
-        "token_dirs": token_dirs,
+        "word_dirs": word_dirs,
         "status": status,
     }
     if status in ("failed", "pending"):
@@ -164,7 +164,7 @@ def _write_video(
     renders, done_paths = [], []
     for word in words:
         for kind in ("attention", "overlay"):
-            rel = f"videos/{prompt_dir(p)}/attention_videos/{video_id}_{token_dirs[word]}_{kind}.mp4"
+            rel = f"videos/{prompt_dir(p)}/attention_videos/{video_id}_{word_dirs[word]}_{kind}.mp4"
             if kind == "overlay" and (video_id, word) in failed_renders:
                 renders.append(RenderRecord(word, kind, "per_video", rel, "failed", "RenderError: ffmpeg exploded"))
                 continue

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from attention_visual.prompts.parsing import parse_prompt
-from attention_visual.storage import AttentionStore, token_dir_name
+from attention_visual.storage import AttentionStore, word_dir_name
 from attention_visual.storage.batch.layout import make_video_id
 from attention_visual.storage.batch.manifest import Manifest, PromptRecord, VideoPaths, VideoRecord, write_manifest
 from support.synthetic import make_metadata
@@ -76,7 +76,7 @@ def write_map_batch(
                     clean_prompt=parsed.clean,
                     words=parsed.words,
                     seed=seed,
-                    token_dirs={w: token_dir_name(w) for w in parsed.words},
+                    word_dirs={w: word_dir_name(w) for w in parsed.words},
                     status="done",
                     paths=VideoPaths(video=f"videos/{video_id}.mp4", attention_maps=f"attention_maps/{video_id}"),
                 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from attention_visual.storage import MapMetadata, TokenGrid, VideoDimensions
+from attention_visual.storage import LatentGrid, MapMetadata, VideoDimensions
 from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
 
 GRID = (3, 2, 5)  # [frame, y, x]: non-square so a transposed axis cannot pass
@@ -37,7 +37,7 @@ def make_metadata(
         step_index=step,
         aggregation_method="per_step" if step is not None else "mean_over_steps",
         video_dimensions=VideoDimensions(width=width, height=height, fps=fps, frames=4 * (frames - 1) + 1),
-        token_grid=TokenGrid(frames=shape[-3], height=shape[-2], width=shape[-1]),
+        token_grid=LatentGrid(frames=shape[-3], height=shape[-2], width=shape[-1]),
         latent_to_video_frames=latent_to_video_frame_ranges(frames),
         **extra,  # type: ignore[arg-type]
     )

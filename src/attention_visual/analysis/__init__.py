@@ -26,7 +26,7 @@ from attention_visual.lazy import lazy_exports
 if TYPE_CHECKING:
     from attention_visual.analysis.dataset import open_batch, word_averages
     from attention_visual.analysis.pack import PackResult, pack_batch, unpack_batch
-    from attention_visual.analysis.seed_video import write_seed_video
+    from attention_visual.analysis.seed_grid import write_seed_video
     from attention_visual.analysis.seeds import (
         SeedAccumulator,
         SeedView,
@@ -64,7 +64,7 @@ _EXPORTS = {
     "consistency_score": "attention_visual.analysis.seeds",
     "pairwise_correlation": "attention_visual.analysis.seeds",
     "word_seed_views": "attention_visual.analysis.seeds",
-    "write_seed_video": "attention_visual.analysis.seed_video",
+    "write_seed_video": "attention_visual.analysis.seed_grid",
 }
 
 

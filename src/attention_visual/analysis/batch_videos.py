@@ -1,9 +1,9 @@
 """The videos of a batch folder as the cross-video views need them: prompt, seed, words, where the maps are.
 
-Read from ``manifest.json``; a video's status file (``status/<video_id>.json``), when present, is newer
-than its manifest entry (multi-process runs merge the manifest at the end), so it wins. A video's maps
-maps are known when they exist, in the seed layout or packed (``done`` and ``interrupted`` videos;
-``failed`` and ``pending`` ones have none).
+Read from ``manifest.json`` and the newer status files
+(:func:`~attention_visual.storage.batch.manifest.current_records`). A video's maps are known when they
+exist, in the files layout or packed (``done`` and ``interrupted`` videos; ``failed`` and ``pending``
+ones have none).
 
 Example:
     >>> [(v.video_id, v.seed) for v in batch_videos(Path("outputs/demo"))]     # doctest: +SKIP
@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from attention_visual.storage.batch.layout import STATUS_DIR
-from attention_visual.storage.batch.manifest import VideoRecord, read_batch_manifest, read_status
+from attention_visual.storage.batch.manifest import VideoRecord, current_records
 from attention_visual.storage.packed.reader import video_maps_exist
 
 
@@ -47,20 +46,6 @@ class BatchVideo:
     record: VideoRecord
 
 
-def batch_records(batch_dir: Path) -> list[VideoRecord]:
-    """The manifest's video records in batch order, each replaced by its status file when one exists.
-
-    Raises:
-        NotFoundError: ``batch_dir`` is not a folder or has no ``manifest.json``.
-        AttentionDataError: The manifest is unreadable or of another schema version.
-    """
-    records = []
-    for record in read_batch_manifest(batch_dir).videos:
-        newer = read_status(batch_dir / STATUS_DIR / f"{record.video_id}.json")
-        records.append(newer if newer is not None and newer.video_id == record.video_id else record)
-    return records
-
-
 def batch_videos(batch_dir: Path | str) -> list[BatchVideo]:
     """Every planned video of ``batch_dir`` in batch order (see :class:`BatchVideo`).
 
@@ -70,9 +55,9 @@ def batch_videos(batch_dir: Path | str) -> list[BatchVideo]:
     """
     batch_dir = Path(batch_dir)
     videos = []
-    for record in batch_records(batch_dir):
+    for record in current_records(batch_dir):
         maps = record.paths.attention_maps
-        folder = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # seed layout or packed
+        folder = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # files layout or packed
         videos.append(
             BatchVideo(
                 video_id=record.video_id,
@@ -88,4 +73,4 @@ def batch_videos(batch_dir: Path | str) -> list[BatchVideo]:
     return videos
 
 
-__all__ = ["BatchVideo", "batch_records", "batch_videos"]
+__all__ = ["BatchVideo", "batch_videos"]

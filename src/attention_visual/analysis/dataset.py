@@ -38,7 +38,7 @@ def _scan(maps_dir: Path, include_incomplete: bool) -> _Scan:
     scan = _Scan()
     for video_id in AttentionAnalyzer(maps_dir).get_available_videos(include_incomplete=include_incomplete):
         analyzer = AttentionAnalyzer(maps_dir)
-        words = analyzer.get_available_tokens(video_id)
+        words = analyzer.get_available_words(video_id)
         steps: dict[int, MapMetadata] = {}
         for word in words:
             for meta in analyzer.step_metadata(video_id, word):
@@ -92,7 +92,7 @@ def _read_word_averages(packed: Path, word: str, videos: tuple[str, ...], shape:
 
 
 def open_batch(batch_dir: Path | str, include_incomplete: bool = False) -> xr.Dataset:
-    """The batch's maps as a lazy ``xarray.Dataset`` (seed layout or packed store).
+    """The batch's maps as a lazy ``xarray.Dataset`` (files layout or packed store).
 
     Variables: ``attention`` ``(video, word, step, *leading, frame, y, x)`` and ``aggregated``
     ``(video, word, *leading, frame, y, x)`` (the stored step average), float32 with NaN where a video
@@ -220,7 +220,7 @@ def word_averages(batch_dir: Path | str, word: str, include_incomplete: bool = F
     Dims ``(video, *leading, frame, y, x)``; coordinates ``seed`` (−1 when unknown), ``prompt``, ``y_px``,
     ``x_px``. From a
     packed store this is a single read (the averages of a word are stored together; a ``storage_format:
-    zarr`` batch that has not reached its end yet adds those its videos staged); from the seed layout one
+    zarr`` batch that has not reached its end yet adds those its videos staged); from the files layout one
     file per video.
 
     Example:

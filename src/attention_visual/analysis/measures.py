@@ -1,66 +1,21 @@
-"""Per-map statistics, vectorised over any number of maps: ``[..., y, x]`` in, ``[...]`` out.
+"""The measures of :mod:`attention_visual.measures`, fast: vectorised over any number of maps for ``stats``.
 
-Definitions (docs/analysis.md gives them with formulas). For a map ``m`` of ``n = y·x`` cells with
-mass ``M = Σ m`` and ``p = m / M``:
-
-* ``mass`` = ``M``; ``peak`` = ``max m``;
-* ``entropy`` = ``−Σ p log p / log n`` (0: one cell holds everything, 1: uniform);
-* ``centroid_y``, ``centroid_x`` = ``Σ p · (cell centre in video pixels)``;
-* ``spread`` = ``sqrt(Σ p · |cell centre − centroid|²)`` in video pixels;
-* ``mask_area`` = fraction of cells strictly above the map's mean (ConceptAttention's threshold).
-
-An all-zero map (``M = 0``) is treated as the limit of a constant map: uniform weights, so entropy 1,
-the centroid at the grid's centre and the spread of a uniform map; its mask is empty.
+``[..., y, x]`` in, ``[...]`` out. The definitions, the labels and the rule for an empty (all-zero) map
+are those of :mod:`attention_visual.measures` (docs/analysis.md gives the formulas);
+:func:`map_measures` computes the same numbers in blocks of maps, in float32, a few times faster than
+the plain definitions, and ``tests/analysis/test_measures.py`` checks that the two agree.
 Maps are attention probabilities, so never negative.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import numpy as np
 
-#: Column names of :func:`map_measures`' output, in table order.
-MEASURES = ("mass", "peak", "entropy", "centroid_y", "centroid_x", "spread", "mask_area")
+from attention_visual.measures import EMPTY_ENTROPY, MEASURES, PixelGeometry, masks
 
 _TINY = np.finfo(np.float32).tiny
-
-
-@dataclass(frozen=True)
-class PixelGeometry:
-    """Where the cells of a ``[y, x]`` grid lie in the generated video, in pixels.
-
-    Cell ``(i, j)`` of a ``ny × nx`` grid over a ``height × width`` video has its centre at
-    ``((i + ½)·height/ny, (j + ½)·width/nx)``: the pixels-per-token factor (16 for Wan, times the
-    spatial downsampling) follows from the video size and the stored grid.
-    """
-
-    height: int
-    width: int
-    ny: int
-    nx: int
-
-    @property
-    def y_px(self) -> np.ndarray:
-        """``[y]`` float64: the cell centres' row positions in video pixels."""
-        return (np.arange(self.ny, dtype=np.float64) + 0.5) * (self.height / self.ny)
-
-    @property
-    def x_px(self) -> np.ndarray:
-        """``[x]`` float64: the cell centres' column positions in video pixels."""
-        return (np.arange(self.nx, dtype=np.float64) + 0.5) * (self.width / self.nx)
-
-
-def masks(maps: np.ndarray, mass: np.ndarray | None = None) -> np.ndarray:
-    """``[..., y·x]`` bool: the cells strictly above their map's mean (ConceptAttention's rule).
-
-    ``mass`` (``[...]``, the maps' sums) saves a pass when the caller has it.
-    """
-    flat = maps.reshape(*maps.shape[:-2], -1)  # [..., cell]
-    total = flat.sum(axis=-1, dtype=np.float64) if mass is None else mass
-    mean = (total / flat.shape[-1]).astype(flat.dtype)  # [...]: compared in the maps' own precision
-    return np.asarray(flat > mean[..., None])
 
 
 @functools.cache
@@ -164,7 +119,7 @@ def map_measures(maps: np.ndarray, geometry: PixelGeometry) -> dict[str, np.ndar
     if n > 1:
         log_mass = np.log(safe_mass.astype(np.float32)).astype(np.float64)  # the cells' log precision
         entropy = (log_mass - m_log_m / safe_mass) / np.log(n)
-        entropy = np.where(empty, 1.0, np.where(peak >= mass, 0.0, np.clip(entropy, 0.0, 1.0)))  # one cell: 0
+        entropy = np.where(empty, EMPTY_ENTROPY, np.where(peak >= mass, 0.0, np.clip(entropy, 0.0, 1.0)))  # one cell: 0
     else:
         entropy = np.zeros_like(mass)
 

@@ -1,4 +1,4 @@
-"""``pack``: a batch's seed-layout maps into one Zarr store, and ``unpack``: back, with the same content.
+"""``pack``: a batch's files-layout maps into one Zarr store, and ``unpack``: back, with the same content.
 
 ``pack_batch(batch)`` writes ``batch/attention_maps.zarr`` (layout: :mod:`attention_visual.storage.packed.reader`)
 from ``batch/attention_maps/`` and then removes the seed folder; ``unpack_batch(batch)`` does the
@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR
+from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR, PACKED_STORE
 from attention_visual.storage.durable.atomic import TMP_MARKER
 from attention_visual.storage.files.store import AttentionInfo, AttentionStore
-from attention_visual.storage.packed.reader import PACKED_STORE, PackedReader, is_packed_store, read_whole
+from attention_visual.storage.packed.reader import PackedReader, is_packed_store, read_whole
 from attention_visual.storage.packed.writer import PACKED_FILES, PackedWriter
 from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
@@ -89,7 +89,7 @@ def pack_batch(batch_dir: Path | str, keep_seed: bool = False) -> PackResult:
     """Pack ``batch_dir/attention_maps/`` into ``batch_dir/attention_maps.zarr``.
 
     Args:
-        batch_dir: A batch folder with maps in the seed layout.
+        batch_dir: A batch folder with maps in the files layout.
         keep_seed: Keep ``attention_maps/`` after packing (default: remove it).
 
     Raises:
@@ -111,7 +111,7 @@ def pack_batch(batch_dir: Path | str, keep_seed: bool = False) -> PackResult:
         for video_id in AttentionAnalyzer(seed).get_available_videos(include_incomplete=True):
             analyzer = AttentionAnalyzer(seed)  # a fresh index per video: memory stays flat
             writer.begin_video(video_id)
-            for word in analyzer.get_available_tokens(video_id):
+            for word in analyzer.get_available_words(video_id):
                 steps = analyzer.load_all_steps(video_id, word)
                 writer.write_word(video_id, [(i.metadata, i.attention_map) for i in steps], _source(steps))
                 words, maps = words + 1, maps + len(steps)
@@ -135,7 +135,7 @@ def pack_batch(batch_dir: Path | str, keep_seed: bool = False) -> PackResult:
 
 
 def _source(infos: list[AttentionInfo]) -> dict[str, Any]:
-    """How the seed layout wrote these files (``npz_compressed``), for unpacking them the same way."""
+    """How the files layout wrote these files (``npz_compressed``), for unpacking them the same way."""
     flags = [c for c in (_npz_compressed(i.path) for i in infos[:1]) if c is not None]
     return {"npz_compressed": flags[0]} if flags else {}
 
@@ -148,7 +148,7 @@ def _aggregated_or_none(analyzer: AttentionAnalyzer, video_id: str, word: str) -
 
 
 def unpack_batch(batch_dir: Path | str, keep_packed: bool = False) -> PackResult:
-    """Restore ``batch_dir/attention_maps/`` (the seed layout) from ``batch_dir/attention_maps.zarr``.
+    """Restore ``batch_dir/attention_maps/`` (the files layout) from ``batch_dir/attention_maps.zarr``.
 
     Args:
         batch_dir: A packed batch folder.
@@ -181,7 +181,7 @@ def unpack_batch(batch_dir: Path | str, keep_packed: bool = False) -> PackResult
                     maps += 1
             (tmp / video_id).mkdir(parents=True, exist_ok=True)
             summary = reader.complete_summary(video_id)
-            if summary is not None:  # the seed layout's mark lists the seed files (its checksums) instead
+            if summary is not None:  # the files layout's mark lists its files (their checksums) instead
                 summary.pop(PACKED_FILES, None)
                 AttentionStore(tmp).mark_complete(video_id, summary)
             reader.release(video_id)
@@ -190,7 +190,7 @@ def unpack_batch(batch_dir: Path | str, keep_packed: bool = False) -> PackResult
 
 
 def _restore(root: Path, metadata: MapMetadata, array: np.ndarray, source: dict[str, Any]) -> None:
-    """Save one entry (a step, or the step average) the way the seed layout had stored it."""
+    """Save one entry (a step, or the step average) the way the files layout had stored it."""
     store = AttentionStore(
         root,
         storage_format=metadata.storage_format,

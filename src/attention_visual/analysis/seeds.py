@@ -14,7 +14,7 @@ stored step ``s``:
   correlation: 1 when the seeds' maps are identical up to a positive scale and offset, about 0 when
   unrelated. NaN for a group of one video (no pairs).
 
-The step-averaged map of a video is its stored ``aggregated`` map when there is one (the capture's mean
+The step average of a video is the one it stored (``aggregated/``) when there is one (the capture's mean
 over its steps), else the mean of its stored steps. A map with a guidance-pass axis contributes its
 ``cond`` pass (``uncond`` when only that was stored); block and head axes are averaged.
 
@@ -334,7 +334,7 @@ def read_word_maps(
         averaged = stack.mean(axis=0)
     if averaged.shape != stack.shape[1:]:
         raise AttentionDataError(
-            f"{video_id}/{word}: the aggregated map is {averaged.shape} but the steps are {stack.shape[1:]}"
+            f"{video_id}/{word}: the step average is {averaged.shape} but the steps are {stack.shape[1:]}"
         )
     return stack, np.asarray(averaged, dtype=np.float32), metas
 

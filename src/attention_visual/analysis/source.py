@@ -1,6 +1,6 @@
-"""Where a batch's maps are, and reading them video by video, reduced to the token grid.
+"""Where a batch's maps are, and reading them video by video, reduced to the latent grid.
 
-A batch folder holds its maps in the seed layout (``attention_maps/``) or packed
+A batch folder holds its maps in the files layout (``attention_maps/``) or packed
 (``attention_maps.zarr``); :class:`~attention_visual.visualization.AttentionAnalyzer` reads both, so
 nothing here depends on the layout. Reading is one video at a time and keeps nothing between
 videos, so memory does not grow with the size of the batch.
@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR, MANIFEST_FILE
+from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR, MANIFEST_FILE, PACKED_STORE
 from attention_visual.storage.batch.manifest import read_manifest
 from attention_visual.storage.files.reader import BulkMapReader
-from attention_visual.storage.packed.reader import PACKED_STORE
 from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.storage.schema.reduce import to_grid
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
@@ -39,7 +38,7 @@ class VideoLabels:
 
 @dataclass(frozen=True)
 class WordData:
-    """One word's maps of one video on the token grid.
+    """One word's maps of one video on the latent grid.
 
     ``maps`` is ``[entry, frame, y, x]``: the stored steps in order, then the step average
     (``steps[-1] == AGGREGATED_STEP``) — the stored one, or the mean of the steps when none was stored.
@@ -67,7 +66,7 @@ class VideoData:
 
 
 def maps_location(batch_dir: Path | str) -> Path:
-    """The maps of a batch folder: ``attention_maps/`` (seed layout) or ``attention_maps.zarr`` (packed).
+    """The maps of a batch folder: ``attention_maps/`` (files layout) or ``attention_maps.zarr`` (packed).
 
     A store folder itself (``…/attention_maps`` or ``…/attention_maps.zarr``) is accepted too.
 
@@ -123,7 +122,7 @@ def _step_stack(
 
 
 def read_word(analyzer: AttentionAnalyzer, video_id: str, word: str, pass_name: str = "cond") -> WordData:
-    """One word's steps and step average on the token grid (see :class:`WordData`)."""
+    """One word's steps and step average on the latent grid (see :class:`WordData`)."""
     stack, metas = _step_stack(analyzer, video_id, word, pass_name)  # [step, frame, y, x]
     try:
         info = analyzer.load_aggregated(video_id, word)
@@ -161,7 +160,7 @@ def iter_videos(
     for video_id in analyzer.get_available_videos(include_incomplete=include_incomplete):
         words = tuple(
             read_word(analyzer, video_id, w, pass_name)
-            for w in analyzer.get_available_tokens(video_id)
+            for w in analyzer.get_available_words(video_id)
             if analyzer.get_available_steps(video_id, w)
         )
         analyzer.release(video_id)  # nothing accumulates from video to video

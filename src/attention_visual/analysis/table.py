@@ -217,7 +217,7 @@ def batch_stats(batch_dir: Path | str, pass_name: str = "cond", include_incomple
     """The statistics table of a batch as a pandas DataFrame (columns :data:`STATS_COLUMNS`).
 
     One row per video × word × step × latent frame, plus the step-averaged map's rows (``step == -1``).
-    Works on the seed layout and on the packed store alike. For very large batches prefer
+    Works on the files layout and on the packed store alike. For very large batches prefer
     :func:`write_stats`, which streams to Parquet.
 
     Args:
@@ -286,7 +286,7 @@ def write_stats(
     """Stream the statistics table (and the pair table with ``pairs``) to files, one video at a time.
 
     Args:
-        batch_dir: A batch folder (seed layout or packed).
+        batch_dir: A batch folder (files layout or packed).
         output: ``.parquet`` or ``.csv`` file; default ``BATCH_DIR/analysis/stats.parquet``.
         pairs: Where to write the pair table (``.parquet`` or ``.csv``); None: not written.
         pass_name: The guidance pass to use when both were stored.

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     pack.set_defaults(handler=run_pack)
     unpack = subparsers.add_parser(
         "unpack",
-        help="restore a packed batch's attention_maps/ folder (the seed layout)",
+        help="restore a packed batch's attention_maps/ folder (the files layout)",
         description="Write BATCH_DIR/attention_maps/ back from BATCH_DIR/attention_maps.zarr: the same arrays, "
         "metadata and completion marks, each map in its original .npz/.pt format; then remove the Zarr store.",
     )

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from attention_visual.analysis.seed_video import write_seed_video
+from attention_visual.analysis.seed_grid import write_seed_video
 from attention_visual.cli.video_cmd import (
     add_look_arguments,
     add_video_look_arguments,
@@ -28,7 +28,7 @@ from attention_visual.cli.video_cmd import (
 from attention_visual.config import load_config
 from attention_visual.errors import ConfigError, RenderError
 from attention_visual.render.options import RenderOptions
-from attention_visual.storage import token_dir_name
+from attention_visual.storage import word_dir_name
 from attention_visual.storage.batch.layout import CONFIG_FILE
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     output = args.output
     if output is None:
         prompt = f"_prompt_{args.prompt:03d}" if args.prompt is not None else ""
-        output = args.batch_dir / "seed_videos" / f"{token_dir_name(args.word)}{prompt}.{options.video_format}"
+        output = args.batch_dir / "seed_videos" / f"{word_dir_name(args.word)}{prompt}.{options.video_format}"
     path = write_seed_video(args.batch_dir, args.word, output, prompt=args.prompt, options=options, frame=args.frame)
     sys.stdout.write(f"{path}\n")
     return 0

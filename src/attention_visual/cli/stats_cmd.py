@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "stats",
         help="write a batch's statistics table: one row per video × word × step × latent frame",
         description="Write the tidy statistics table of a batch (mass, peak, entropy, centroid, spread, mask "
-        "area of every map; step -1 is the step average), streaming video by video. Reads the seed layout "
+        "area of every map; step -1 is the step average), streaming video by video. Reads the files layout "
         "and the packed store alike. See docs/analysis.md.",
     )
     parser.add_argument("batch_dir", type=Path, metavar="BATCH_DIR", help="a batch folder")

@@ -22,7 +22,7 @@ from typing import Any
 from attention_visual.errors import RenderError
 from attention_visual.render.options import NORMALIZATIONS, VIDEO_FORMATS, RenderOptions
 from attention_visual.render.sources import LAYOUTS
-from attention_visual.storage import token_dir_name
+from attention_visual.storage import word_dir_name
 from attention_visual.storage.files.layout import AGGREGATED_DIR
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``video`` subcommand to the ``attention-visual`` parser."""
     parser = subparsers.add_parser(
         "video",
-        help="render a word's attention as a video (steps, overlay on the generated video, aggregate)",
+        help="render a word's attention as a video (steps, overlay on the generated video, step average)",
         description="Render the stored attention of one word of one video. Without --original-video: "
         "a step video; with it: the generated video with the attention overlaid. See docs/visualization.md.",
     )
@@ -58,14 +58,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list-available", action="store_true", help="list videos, words and steps, then exit")
     parser.add_argument("--original-video", type=Path, help="the generated video: overlay the attention on it")
     parser.add_argument("--overlay-alpha", type=unit_interval, help="heatmap opacity over the video, in [0, 1]")
-    parser.add_argument("--use-aggregated", action="store_true", help="the step-averaged map instead of the steps")
-    parser.add_argument("--step", type=int, help="overlay the map of this stored step instead of the average")
+    parser.add_argument("--use-aggregated", action="store_true", help="the step average instead of the steps")
+    parser.add_argument(
+        "--step", type=int, help="overlay this stored step (0-based: 0 is the first) instead of the step average"
+    )
     parser.add_argument(
         "--frame", type=frame_mode, default="mean", help="step videos: mean (default), tile, or a latent frame index"
     )
     parser.add_argument("--layout", choices=LAYOUTS, default="overlay", help="overlay layout (default overlay)")
     parser.add_argument("--include-timestamp", action="store_true", help="show step / denoising progress or time")
-    parser.add_argument("--static-duration", type=positive_float, help="seconds the aggregated map is shown")
+    parser.add_argument("--static-duration", type=positive_float, help="seconds the step average is shown")
     add_video_look_arguments(parser)
 
 
@@ -170,7 +172,7 @@ def listing(analyzer: AttentionAnalyzer, video_id: str | None = None) -> str:
         lines.append(f"  {video}{state}")
         damaged = analyzer.damaged_files(video)  # truncated or missing files (sizes against the mark)
         for word in analyzer.get_available_words(video):
-            folder = token_dir_name(word)
+            folder = word_dir_name(word)
             aggregated = {f"{AGGREGATED_DIR}/{folder}_aggregated", f"{AGGREGATED_DIR}/{folder}_aggregated_metadata"}
             bad = [
                 problem

@@ -86,7 +86,7 @@ VIDEO_FORMATS: tuple[str, ...] = ("mp4", "avi", "gif")
 DEFAULT_DPI = 100
 #: Smallest and largest side of a step-video frame, in pixels (8K is plenty).
 FIGURE_PIXELS = (64, 7680)
-#: Highest frame rate of the step and aggregated attention videos.
+#: Highest frame rate of the step and step-average attention videos.
 MAX_RENDER_FPS = 240
 
 NORMALIZATION = v.choice(*NORMALIZATIONS)

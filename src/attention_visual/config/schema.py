@@ -169,7 +169,7 @@ class AttentionAnalysisConfig(_Section):
         auto_generate_videos: Render every video's attention videos at the end of the batch.
         auto_generate_per_video: Render a video's attention videos as soon as it is generated.
         storage_format: ``"numpy"`` (``.npz``) or ``"torch"`` (``.pt``) files for the per-step maps, in the
-            seed layout ``attention_maps/``; or ``"zarr"``: every map into the batch's packed store
+            files layout ``attention_maps/``; or ``"zarr"``: every map into the batch's packed store
             ``attention_maps.zarr`` as each video finishes (what ``pack`` makes of a ``numpy`` batch; needs
             the ``analysis`` extra, checked by :func:`~attention_visual.pipeline.validation.check_runnable`).
         compress_attention: Compress stored maps (with ``zarr``: how ``unpack`` writes the ``.npz`` files).
@@ -190,7 +190,7 @@ class AttentionAnalysisConfig(_Section):
         storage_interval: Keep every n-th of the steps selected by ``steps`` (>= 1), starting with the
             first: ``steps: [1, 3, 5]`` with ``storage_interval: 2`` keeps steps 1 and 5.
         generate_report: Write a report of the batch.
-        image_map: I2V/FLF2V-14B only: also store the pseudo-word ``<image>``, per video token the image
+        image_map: I2V/FLF2V-14B only: also store the pseudo-word ``<image>``, per grid cell the image
             branch's share ‖o_img‖ / (‖o_img‖ + ‖o_txt‖) of the cross-attention output.
         block_list: ``"blocks"`` (the main stream) or, on VACE, ``"vace_blocks"`` (the control stream).
         visualization_params: How maps are rendered.

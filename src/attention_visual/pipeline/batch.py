@@ -58,12 +58,12 @@ from attention_visual.pipeline.signals import raise_if_swallowed, signal_name, s
 from attention_visual.pipeline.summary import BatchResult
 from attention_visual.pipeline.validation import capture_settings, validate_batch
 from attention_visual.report import write_report
+from attention_visual.storage.batch.layout import PACKED_STORE
 from attention_visual.storage.batch.manifest import Manifest, RenderRecord, VideoRecord, now_iso, one_line, write_status
 from attention_visual.storage.durable.faults import storage_fault
 from attention_visual.storage.durable.integrity import FileDigest, check_file, digest_file
 from attention_visual.storage.files.layout import PACKED_FORMAT
 from attention_visual.storage.packed.averages import consolidate_averages
-from attention_visual.storage.packed.reader import PACKED_STORE
 from attention_visual.storage.packed.writer import PackedWriter
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ class _Runner:
     ) -> None:
         self.config, self.config_path, self.jobs, self.batch_dir = config, config_path, jobs, batch_dir
         self.ctx, self.device, self.pipe, self.started = ctx, device, pipe, started
-        self.fmt = config.attention_analysis.visualization_params.video_format
+        self.video_format = config.attention_analysis.visualization_params.video_format
         self.show = (sys.stderr.isatty() if options.progress is None else options.progress) and ctx.is_main
         self.settings = capture_settings(config)
         self.maps_format = maps_format(batch_dir, config)
@@ -288,7 +288,7 @@ class _Runner:
     def _process(self, job: VideoJob) -> VideoRecord:
         """Generate one video, store it, write its status; render its attention videos."""
         try:
-            remove_leftovers(self.batch_dir, job, self.fmt)
+            remove_leftovers(self.batch_dir, job, self.video_format)
         except OSError as exc:  # a read-only folder refuses even to delete
             raise _storage_error(exc, self.batch_dir / job.status_path) from exc
         base = planned_record(job, self.config, status="pending", rank=self.ctx.rank)
@@ -303,7 +303,7 @@ class _Runner:
         except Exception as exc:  # one video's failure (e.g. out of memory) must not stop the batch
             log.error("%s failed: %s", job.video_id, one_line(exc))
             log.debug("failure details", exc_info=True)
-            remove_leftovers(self.batch_dir, job, self.fmt)
+            remove_leftovers(self.batch_dir, job, self.video_format)
             return self._record(job, dataclasses.replace(base, status="failed", error=one_line(exc)))
         self.files_written += outcome.files_written
         record = dataclasses.replace(base, status="done", timings=outcome.timings)
@@ -340,7 +340,7 @@ class _Runner:
     def _abandon(self, job: VideoJob) -> None:
         """Remove the partial files of a video that will not be finished in this run (best effort)."""
         try:
-            remove_leftovers(self.batch_dir, job, self.fmt)
+            remove_leftovers(self.batch_dir, job, self.video_format)
         except OSError as exc:
             log.warning("%s: could not remove its partial files (%s); a rerun removes them", job.video_id, exc)
 
@@ -350,7 +350,7 @@ class _Runner:
             return
         record = merged_records(self.batch_dir, [job], {}, self.config)[0]
         listed = {f.path: f for f in record.files}
-        rels = [job.attention_video_path(w, k, self.fmt) for w in job.words for k in RENDER_KINDS]
+        rels = [job.attention_video_path(w, k, self.video_format) for w in job.words for k in RENDER_KINDS]
         for rel in rels:
             problem = check_file(self.batch_dir, listed[rel]) if rel in listed else None
             if problem is not None:
@@ -362,7 +362,7 @@ class _Runner:
         self._render(job, record, "per_video")
 
     def _render(self, job: VideoJob, record: VideoRecord, stage: str) -> VideoRecord:
-        outcome = render_video(self._visualizer_for_batch(), job, self.batch_dir, stage, self.fmt)
+        outcome = render_video(self._visualizer_for_batch(), job, self.batch_dir, stage, self.video_format)
         self.files_written += outcome.files_written
         record = _with_renders(record, outcome.records, outcome.seconds)
         if stage == "per_video":

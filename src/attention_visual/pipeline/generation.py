@@ -36,11 +36,11 @@ from attention_visual.pipeline.plan import ATTENTION_MAPS_DIR, VideoJob
 from attention_visual.pipeline.resume import captures_maps
 from attention_visual.render.encoder import VideoWriter
 from attention_visual.storage import VideoDimensions
+from attention_visual.storage.batch.layout import PACKED_STORE
 from attention_visual.storage.batch.manifest import Timings
 from attention_visual.storage.durable.atomic import atomic_write_bytes
 from attention_visual.storage.durable.faults import write_faults
 from attention_visual.storage.files.layout import PACKED_FORMAT
-from attention_visual.storage.packed.reader import PACKED_STORE
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from attention_visual.config import Config
 from attention_visual.errors import AttentionDataError
 from attention_visual.pipeline.plan import VideoJob
 from attention_visual.pipeline.resume import captures_maps, is_video_finished
-from attention_visual.storage import token_dir_name
+from attention_visual.storage import word_dir_name
 from attention_visual.storage.batch.layout import CONFIG_FILE, MANIFEST_FILE
 from attention_visual.storage.batch.manifest import (
     Manifest,
@@ -47,7 +47,7 @@ def planned_record(
         clean_prompt=job.prompt.clean,
         words=job.words,
         seed=job.seed,
-        token_dirs={w: token_dir_name(w) for w in job.words},
+        word_dirs={w: word_dir_name(w) for w in job.words},
         status=status,
         error=error,
         rank=rank,

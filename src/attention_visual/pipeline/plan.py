@@ -26,17 +26,17 @@ from attention_visual.config import Config
 from attention_visual.config.inputs import PromptInputs
 from attention_visual.config.limits import IMAGE_WORD
 from attention_visual.prompts import MarkedPrompt, parse_prompt
-from attention_visual.storage import token_dir_name
+from attention_visual.storage import word_dir_name
 
 # A name imported as itself is re-exported: batch, resume and generation import it from here (home: batch_layout).
 from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR as ATTENTION_MAPS_DIR
 from attention_visual.storage.batch.layout import (
     ATTENTION_VIDEOS_DIR,
     INPUTS_DIR,
-    STATUS_DIR,
     VIDEOS_DIR,
     make_video_id,
     prompt_dir,
+    status_file,
 )
 from attention_visual.storage.batch.layout import CONFIG_FILE as CONFIG_FILE
 from attention_visual.storage.batch.layout import MANIFEST_FILE as MANIFEST_FILE
@@ -105,13 +105,13 @@ class VideoJob:
     @property
     def status_path(self) -> str:
         """``status/prompt_001_vid_001.json``: the completion mark, written last."""
-        return f"{STATUS_DIR}/{self.video_id}.json"
+        return status_file(self.video_id)
 
     def attention_video_path(self, word: str, kind: str, video_format: str, stage: str = "per_video") -> str:
         """Where an attention video of ``word`` goes.
 
         Args:
-            word: A marked word of the prompt (any text; the file name uses :func:`token_dir_name`).
+            word: A marked word of the prompt (any text; the file name uses :func:`word_dir_name`).
             kind: ``"attention"`` (the step video) or ``"overlay"`` (over the generated video).
             video_format: The file suffix (``mp4``, ``avi``, ``gif``).
             stage: ``"per_video"`` (``videos/prompt_001/attention_videos/``) or ``"batch_end"``
@@ -122,7 +122,7 @@ class VideoJob:
         """
         if kind not in RENDER_KINDS:
             raise ValueError(f"kind must be one of {RENDER_KINDS}, got {kind!r}")
-        name = f"{self.video_id}_{token_dir_name(word)}_{kind}.{video_format}"
+        name = f"{self.video_id}_{word_dir_name(word)}_{kind}.{video_format}"
         if stage == "per_video":
             return f"{VIDEOS_DIR}/{prompt_dir(self.prompt_index)}/{ATTENTION_VIDEOS_DIR}/{name}"
         if stage == "batch_end":

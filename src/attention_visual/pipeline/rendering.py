@@ -3,8 +3,8 @@
 For every marked word of a video two files are rendered with
 :class:`~attention_visual.visualization.attention_visualizer.AttentionVisualizer`:
 
-* ``<video_id>_<token_dir>_attention.<fmt>``: the step video (the map over the denoising steps);
-* ``<video_id>_<token_dir>_overlay.<fmt>``: the step-averaged map over the generated video.
+* ``<video_id>_<word_dir>_attention.<video_format>``: the step video (the map over the denoising steps);
+* ``<video_id>_<word_dir>_overlay.<video_format>``: the step-averaged map over the generated video.
 
 ``auto_generate_per_video`` puts them in ``videos/prompt_NNN/attention_videos/``,
 ``auto_generate_videos`` in the batch's ``attention_videos/``. A render that fails is logged and
@@ -71,7 +71,8 @@ def render_video(
         One record per word and kind; failures are recorded, not raised (``KeyboardInterrupt`` is).
 
     Raises:
-        StorageError: A render failed because the disk is full or read-only (see :mod:`..storage.faults`).
+        StorageError: A render failed because the disk is full or read-only
+            (see :mod:`attention_visual.storage.durable.faults`).
     """
     started = time.perf_counter()
     records: list[RenderRecord] = []

@@ -38,12 +38,12 @@ from attention_visual.pipeline.plan import (
     VideoJob,
 )
 from attention_visual.storage import AttentionStore
-from attention_visual.storage.batch.layout import REPORT_INDEX
+from attention_visual.storage.batch.layout import PACKED_STORE, REPORT_INDEX
 from attention_visual.storage.batch.manifest import read_manifest, read_status
 from attention_visual.storage.durable.atomic import TMP_MARKER, atomic_write_text, is_temporary
 from attention_visual.storage.durable.integrity import check_file
 from attention_visual.storage.files.layout import COMPLETE_MARK, PACKED_FORMAT
-from attention_visual.storage.packed.reader import PACKED_STORE, ZARR_JSON, is_packed_store
+from attention_visual.storage.packed.reader import ZARR_JSON, is_packed_store
 from attention_visual.storage.packed.video import packed_video_problems
 from attention_visual.storage.packed.writer import remove_packed_video
 
@@ -132,9 +132,9 @@ def expected_renders(job: VideoJob, config: Config) -> list[str]:
     a = config.attention_analysis
     if not captures_maps(config, job):
         return []
-    fmt = a.visualization_params.video_format
+    video_format = a.visualization_params.video_format
     stages = [s for s, on in (("per_video", a.auto_generate_per_video), ("batch_end", a.auto_generate_videos)) if on]
-    return [job.attention_video_path(w, k, fmt, s) for s in stages for w in job.words for k in RENDER_KINDS]
+    return [job.attention_video_path(w, k, video_format, s) for s in stages for w in job.words for k in RENDER_KINDS]
 
 
 def is_batch_finished(batch_dir: Path, jobs: list[VideoJob], config: Config) -> bool:

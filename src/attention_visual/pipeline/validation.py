@@ -39,7 +39,7 @@ from attention_visual.prompts import tokenize_marked
 
 log = logging.getLogger(__name__)
 
-#: Pixels per video token of Wan2.1 (VAE 8x, patch 2); the variant's own value is used (32 for TI2V-5B).
+#: Pixels per grid cell (video token) of Wan2.1 (VAE 8x, patch 2); the variant's own value is used (32 for TI2V-5B).
 WAN_PIXELS_PER_TOKEN = 16
 
 
@@ -118,7 +118,7 @@ def validate_prompts(jobs: list[VideoJob], tokenizer: Any, max_sequence_length: 
 def check_variant(config: Config, *, local_files_only: bool | None = None) -> WanVariant | None:
     """Resolve the variant the batch runs (from the checkpoint's config files only) and check against it.
 
-    Checks the video size against the variant's pixels per token, ``max_sequence_length`` 512 for the
+    Checks the video size against the variant's pixels per grid cell, ``max_sequence_length`` 512 for the
     image branch (diffusers splits the context at ``L - 512``), ``image_map``/``block_list``, and every
     prompt's input files against the task (required/allowed, decodable, frame counts), in that order.
 
@@ -146,7 +146,7 @@ def check_variant(config: Config, *, local_files_only: bool | None = None) -> Wa
     for name in ("height", "width"):
         if getattr(g, name) % px:
             raise ConfigError(
-                f"generation.{name} must be a multiple of {px} for {variant.name} ({px} pixels per token), "
+                f"generation.{name} must be a multiple of {px} for {variant.name} ({px} pixels per grid cell), "
                 f"got {getattr(g, name)}"
             )
     if variant.image_branch and g.max_sequence_length != WAN_TEXT_CONTEXT:
@@ -263,7 +263,7 @@ def check_runnable(config: Config, *, device: str | None = None, fetch_tokenizer
     rows, cols = g.height // px, g.width // px
     if rows % factor or cols % factor:
         raise ConfigError(
-            f"attention_analysis.spatial_downsample_factor {factor} must divide the token grid {rows}x{cols} "
+            f"attention_analysis.spatial_downsample_factor {factor} must divide the latent grid {rows}x{cols} "
             f"(generation.height/{px} x generation.width/{px})"
         )
     check_blocks(config)

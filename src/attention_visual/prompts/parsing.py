@@ -28,7 +28,7 @@ Decisions
   ``diffusers.pipelines.wan.pipeline_wan.prompt_clean`` (``ftfy.fix_text``, ``html.unescape``
   twice, strip, whitespace runs collapsed to one space). Spans index this string.
 * **Repeated words.** A word marked more than once is ONE :class:`Target` with one span per
-  occurrence, so its word map is aggregated over the tokens of every occurrence (the attention
+  occurrence, so its word map combines the token pieces of every occurrence (the attention
   store is keyed by word). Words are compared after cleaning, exactly and case-sensitively:
   ``(Kiss)`` and ``(kiss)`` are two targets. Targets are ordered by first appearance.
 * **Whitespace inside a marker** is not part of the word: ``( kiss )`` gives the span of ``kiss``.

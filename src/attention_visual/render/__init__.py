@@ -5,7 +5,7 @@ Modules (import them directly; nothing is imported here so that reading maps sta
 * :mod:`.options`: ``RenderOptions``, the validated ``visualization_params``.
 * :mod:`.colormap`: matplotlib colormaps as lookup tables; close-name suggestions.
 * :mod:`.normalize`: explicit normalisation (global, per step, per frame, percentile).
-* :mod:`.resize`: vectorised bilinear upsampling of token-grid maps.
+* :mod:`.resize`: vectorised bilinear upsampling of maps on the latent grid.
 * :mod:`.frames`: per-frame numpy work (colour, upsample, blend, progress bar).
 * :mod:`.text`: per-frame text, rendered once per distinct string.
 * :mod:`.canvas`: static frame backgrounds drawn once with matplotlib; shared drawing helpers.

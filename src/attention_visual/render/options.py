@@ -40,8 +40,8 @@ class RenderOptions:
             rounded up to even numbers).
         colormap: any matplotlib colormap name (``hot``, ``viridis``, ``magma_r``, ...).
         overlay_alpha: weight of the heatmap when blended over the generated video, in [0, 1].
-        static_duration: seconds an aggregated (step-averaged) map is held on screen, in (0, 3600].
-        fps: frame rate of step and aggregated videos, in (0, 240] (overlays play at the video's own fps).
+        static_duration: seconds a step average is held on screen, in (0, 3600].
+        fps: frame rate of step and step-average videos, in (0, 240] (overlays play at the video's own fps).
         interpolation_steps: blended frames inserted between consecutive diffusion steps, 0..120.
         include_colorbar: draw a colorbar that records the normalisation.
         video_format: ``mp4`` (H.264, yuv420p), ``avi`` (MJPEG) or ``gif``.

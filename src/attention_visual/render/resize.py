@@ -1,8 +1,8 @@
-"""Vectorised bilinear resizing of maps on the token grid to video resolution.
+"""Vectorised bilinear resizing of maps on the latent grid to video resolution.
 
 Sample positions use half-pixel centres (as ``torch.nn.functional.interpolate(...,
-mode="bilinear", align_corners=False)``), so each token covers its own block of pixels and a hot
-token at the top-left stays at the top-left. Each axis is a gather and a lerp, without BLAS: on
+mode="bilinear", align_corners=False)``), so each grid cell covers its own block of pixels and a hot
+cell at the top-left stays at the top-left. Each axis is a gather and a lerp, without BLAS: on
 small machines BLAS's worker threads spin against the video encoder running beside the renderer,
 while this single-threaded path costs a few milliseconds per map, predictably.
 """

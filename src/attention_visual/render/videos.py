@@ -1,4 +1,4 @@
-"""Build the three attention videos from maps on the token grid and their metadata.
+"""Build the three attention videos from maps on the latent grid and their metadata.
 
 These functions do the one-off work (normalisation, the matplotlib-drawn canvas, titles,
 opening the original video) and return a lazy frame source; nothing is rendered until the
@@ -86,7 +86,7 @@ def still_video(
     frame: FrameMode = "mean",
     include_timestamp: bool = False,
 ) -> StillVideo:
-    """The aggregated video: one map ``[frame, y, x]`` held still for ``static_duration`` seconds.
+    """The step-average video: one map ``[frame, y, x]`` held still for ``static_duration`` seconds.
 
     Arguments as :func:`step_video`; the timestamp line names the steps averaged.
     """

@@ -27,11 +27,12 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from attention_visual.analysis.seed_video import normalize_std, seed_correlations
+from attention_visual.analysis.seed_grid import seed_labels, seed_tiles
 from attention_visual.analysis.seeds import SeedView
 from attention_visual.errors import NotFoundError
+from attention_visual.measures import LABELS
 from attention_visual.render.colormap import colormap_lut
-from attention_visual.render.normalize import normalize_maps
+from attention_visual.render.seed_grid import seed_panels
 from attention_visual.report.images import css_gradient, sprite_indices, step_label, tile_scale, write_palette_png
 from attention_visual.storage.durable.atomic import atomic_write_with
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
@@ -39,8 +40,8 @@ from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 if TYPE_CHECKING:
     import pandas as pd
 
-#: The statistics drawn as curves over the steps, with their axis labels.
-CURVES = (("mass", "mass (sum of the map)"), ("entropy", "entropy (0 one cell, 1 uniform)"), ("spread", "spread (px)"))
+#: The measures drawn as curves over the steps (labelled with :data:`attention_visual.measures.LABELS`).
+CURVES = ("mass", "entropy", "spread")
 #: The statistics of the atlas.
 ATLAS_MEASURES = ("entropy", "peak")
 #: At most this many seeds get a tile (the mean and std cover every seed).
@@ -95,35 +96,28 @@ def _finite(value: float) -> float | None:
 
 
 def write_seed_grid(view: SeedView, output: Path, colormap: str = "hot", normalization: str = "global") -> SeedGridInfo:
-    """Write the seed grid sprite of ``view`` (which must hold its steps) to ``output``; return its layout."""
-    assert view.stacks is not None, "build the view with keep_steps=True"
-    shown = min(len(view.seeds), MAX_SEED_TILES)
-    rows = np.concatenate([view.stacks, view.averaged[:, None]], axis=1)  # [seed, row, frame, y, x]
-    tiles = AttentionAnalyzer.frame_averaged(rows, view.metadata[0]).transpose(1, 0, 2, 3)  # [row, seed, y, x]
-    mean = tiles.mean(axis=1, keepdims=True)  # [row, 1, y, x]
-    std = tiles.std(axis=1, keepdims=True)  # [row, 1, y, x]
-    normed, norm = normalize_maps(np.concatenate([tiles[:, :shown], mean], axis=1), normalization)
-    std_normed = normalize_std(std, normalization)
-    grid = np.concatenate([normed, std_normed], axis=1)  # [row, col, y, x] in [0, 1]
+    """Write the seed grid sprite of ``view`` (which must hold its steps) to ``output``; return its layout.
+
+    The tiles, their captions and the mean and std columns are the seed grid video's
+    (:mod:`attention_visual.analysis.seed_grid`, :func:`attention_visual.render.seed_grid.seed_panels`).
+    """
+    panels = seed_panels(seed_tiles(view), normalization, shown=MAX_SEED_TILES)
+    grid = panels.panels  # [row, col, y, x] in [0, 1]
     n_rows, n_cols, h, w = grid.shape
     scale = tile_scale((h, w), n_rows * n_cols)
     write_palette_png(output, sprite_indices(grid, scale), colormap_lut(colormap))
-    correlations = seed_correlations(view)
-    labels = [
-        f"seed {s} · r {r:.2f}" if not np.isnan(r) else f"seed {s}"
-        for s, r in zip(view.seeds[:shown], correlations[:shown], strict=True)
-    ]
+    labels = seed_labels(view, panels.std_max)
     averaged = f"mean of {len(view.steps)} steps"
     return SeedGridInfo(
         rows=n_rows,
         cols=n_cols,
         tile_height=h * scale,
         tile_width=w * scale,
-        labels=(*labels, f"mean of {len(view.seeds)}", f"std · max {float(std.max()):.3g}"),
+        labels=(*labels[: n_cols - 2], *labels[-2:]),
         step_labels=(*(step_label(m, i) for i, m in enumerate(view.metadata)), averaged),
-        vmin=norm.vmin,
-        vmax=norm.vmax,
-        norm_label=norm.label,
+        vmin=panels.norm.vmin,
+        vmax=panels.norm.vmax,
+        norm_label=panels.norm.label,
         gradient=css_gradient(colormap),
         consistency=_finite(view.consistency),
         seeds=view.seeds,
@@ -145,7 +139,7 @@ def curve_table(stats: pd.DataFrame, word: str) -> pd.DataFrame:
     A video's value at a step is the mean over its latent frames; step-averaged rows (``step == -1``)
     are left out.
     """
-    names = [name for name, _ in CURVES]
+    names = list(CURVES)
     rows = stats[(stats["word"] == word) & (stats["step"] >= 0)]
     per_video = rows.groupby(["prompt_index", "video_id", "step"], as_index=False)[names].mean()
     grouped = per_video.groupby(["prompt_index", "step"])
@@ -165,14 +159,14 @@ def write_curves(stats: pd.DataFrame, word: str, output: Path) -> Path:
     for n, (prompt, part) in enumerate(table.groupby("prompt_index")):
         seeds = int(part["seeds"].max())
         color = colors[n % len(colors)]
-        for ax, (name, _) in zip(axes, CURVES, strict=True):
+        for ax, name in zip(axes, CURVES, strict=True):
             x = part["step"].to_numpy() + 1
             mean, std = part[f"mean_{name}"].to_numpy(), part[f"std_{name}"].to_numpy()
             ax.plot(x, mean, color=color, marker="o", markersize=3, label=f"prompt {prompt} ({seeds} seeds)")
             ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
-    for ax, (_, label) in zip(axes, CURVES, strict=True):
-        ax.set_xlabel("denoising step")
-        ax.set_title(label, fontsize=10)
+    for ax, name in zip(axes, CURVES, strict=True):
+        ax.set_xlabel("denoising step (1 = the first)")
+        ax.set_title(LABELS[name], fontsize=10)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(f"“{word}” over the steps: mean over seeds ± 1 std", fontsize=11)
@@ -215,7 +209,7 @@ def write_atlas(values: dict[str, np.ndarray], blocks: Sequence[str], word: str,
     axes = fig.subplots(1, len(values), squeeze=False)[0]
     for ax, (name, grid) in zip(axes, values.items(), strict=True):
         image = ax.imshow(grid, aspect="auto", cmap="viridis", interpolation="nearest")
-        ax.set_title(name, fontsize=10)
+        ax.set_title(LABELS[name], fontsize=10)
         ax.set_xlabel("head")
         ax.set_xticks(range(n_heads))
         ax.set_yticks(range(n_blocks), list(blocks), fontsize=7)

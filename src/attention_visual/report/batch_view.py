@@ -43,7 +43,7 @@ from attention_visual.report.batch_images import (
     write_seed_grid,
 )
 from attention_visual.report.images import newest_mtime
-from attention_visual.storage import token_dir_name
+from attention_visual.storage import word_dir_name
 from attention_visual.storage.batch.manifest import one_line
 from attention_visual.storage.durable.atomic import atomic_write_text
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
@@ -194,7 +194,7 @@ def _read_stats(batch_dir: Path, out: Path, view: BatchView) -> pd.DataFrame | N
 def atlas_values(videos: list[BatchVideo], word: str) -> tuple[dict[str, np.ndarray], tuple[str, ...], int] | None:
     """``({measure: [block, head]}, block names, videos)`` of ``word``'s atlas, or None without block/head axes.
 
-    Each cell is the measure (:data:`ATLAS_MEASURES`, as defined by :mod:`attention_visual.analysis.measures`)
+    Each cell is the measure (:data:`ATLAS_MEASURES`, as defined by :mod:`attention_visual.measures`)
     of that block × head's step-averaged map, averaged over latent frames and over the videos (those whose
     block × head shape matches the first one's).
     """
@@ -234,7 +234,7 @@ def _word_batch(
     normalization: str,
 ) -> WordBatch:
     entry = WordBatch(word=word)
-    folder = token_dir_name(word)
+    folder = word_dir_name(word)
     prompts = sorted({v.prompt_index for v in videos if word in v.words and v.maps_root is not None})
     by_prompt = {}
     for prompt in prompts:
@@ -278,7 +278,7 @@ def fingerprint(videos: list[BatchVideo], colormap: str, normalization: str) -> 
     for v in videos:
         if v.maps_root is not None:
             analyzer = analyzers.setdefault(v.maps_root, AttentionAnalyzer(v.maps_root))
-            maps[v.video_id] = newest_mtime(analyzer.video_folder(v.video_id))  # seed layout or packed
+            maps[v.video_id] = newest_mtime(analyzer.video_folder(v.video_id))  # files layout or packed
     return {"version": BATCH_VIEW_VERSION, "colormap": colormap, "normalization": normalization, "maps": maps}
 
 

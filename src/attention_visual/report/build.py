@@ -3,8 +3,8 @@
 Layout under the batch folder::
 
     report/index.html                               the page (opens from file://, no server)
-    report/maps/<video_id>/<token_dir>.png          one sprite per word: steps × (mean + latent frames)
-    report/maps/<video_id>/<token_dir>.json         its layout, labels and normalisation (and freshness)
+    report/maps/<video_id>/<word_dir>.png          one sprite per word: steps × (mean + latent frames)
+    report/maps/<video_id>/<word_dir>.json         its layout, labels and normalisation (and freshness)
     report/plots/<video_id>_temporal.png            the temporal comparison plot of a video's words
     report/plots/<video_id>_temporal.json           its freshness record
 
@@ -73,12 +73,12 @@ def _video_images(
             word.map_error = reason
         return
     analyzer = AttentionAnalyzer(video.maps_dir.parent)
-    available = set(analyzer.get_available_tokens(video_id))
+    available = set(analyzer.get_available_words(video_id))
     for word in video.words:
         if word.word not in available:
             word.map_error = f"no maps stored for this word ({video.record.status})"
             continue
-        relative = f"{MAPS_DIR}/{video_id}/{word.token_dir}.png"
+        relative = f"{MAPS_DIR}/{video_id}/{word.word_dir}.png"
         try:
             word.sprite_info = write_sprite(
                 analyzer, video_id, word.word, report_dir / relative, colormap, normalization

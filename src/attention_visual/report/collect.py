@@ -24,15 +24,15 @@ from urllib.parse import quote
 from attention_visual.errors import PromptError
 from attention_visual.prompts.parsing import parse_prompt
 from attention_visual.report.images import SpriteInfo
-from attention_visual.storage import token_dir_name
-from attention_visual.storage.batch.layout import INPUTS_DIR, REPORT_INDEX_FILE, STATUS_DIR, prompt_dir
+from attention_visual.storage import word_dir_name
+from attention_visual.storage.batch.layout import INPUTS_DIR, REPORT_INDEX_FILE, prompt_dir
 from attention_visual.storage.batch.layout import REPORT_DIR as BATCH_REPORT_DIR
 from attention_visual.storage.batch.manifest import (
     Manifest,
     PromptRecord,
     VideoRecord,
+    current_records,
     read_batch_manifest,
-    read_status,
 )
 from attention_visual.storage.packed.reader import video_maps_exist
 
@@ -60,7 +60,7 @@ class WordView:
     Attributes:
         word: The word (original text).
         index: Its position among the prompt's words (decides its highlight colour).
-        token_dir: Its folder name in the store and in attention video names.
+        word_dir: Its folder name in the store and in attention video names.
         overlay: Link to its overlay video, or None.
         step_video: Link to its step video, or None.
         render_errors: One line per failed attention video.
@@ -71,7 +71,7 @@ class WordView:
 
     word: str
     index: int
-    token_dir: str
+    word_dir: str
     overlay: str | None = None
     step_video: str | None = None
     render_errors: list[str] = field(default_factory=list)
@@ -181,7 +181,7 @@ def highlight(marked_prompt: str, clean_prompt: str, words: tuple[str, ...]) -> 
 def _word_views(batch_dir: Path, record: VideoRecord, words: tuple[str, ...], prefix: str) -> list[WordView]:
     views = []
     for i, word in enumerate(words):
-        view = WordView(word=word, index=i, token_dir=record.token_dirs.get(word) or token_dir_name(word))
+        view = WordView(word=word, index=i, word_dir=record.word_dirs.get(word) or word_dir_name(word))
         # Per-video renders first, so a batch-end render of the same kind (listed later) replaces nothing.
         for render in sorted(record.renders, key=lambda r: r.stage != "per_video"):
             if render.word != word:
@@ -196,15 +196,6 @@ def _word_views(batch_dir: Path, record: VideoRecord, words: tuple[str, ...], pr
                 view.step_video = href
         views.append(view)
     return views
-
-
-def read_records(batch_dir: Path, manifest: Manifest) -> list[VideoRecord]:
-    """The manifest's video records, each replaced by its status file when one exists."""
-    records = []
-    for record in manifest.videos:
-        newer = read_status(batch_dir / STATUS_DIR / f"{record.video_id}.json")
-        records.append(newer if newer is not None and newer.video_id == record.video_id else record)
-    return records
 
 
 def _input_links(batch_dir: Path, prompt_index: int, prefix: str = "../") -> list[tuple[str, str]]:
@@ -233,7 +224,7 @@ def collect_batch(batch_dir: Path, report_dir: Path | None = None) -> ReportView
     manifest = read_batch_manifest(batch_dir)
     prefix = batch_prefix(batch_dir, report_dir)
     by_prompt: dict[int, list[VideoView]] = {}
-    for record in read_records(batch_dir, manifest):
+    for record in current_records(batch_dir, manifest):
         maps = record.paths.attention_maps
         maps_dir = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # seed or packed
         view = VideoView(
@@ -269,5 +260,4 @@ __all__ = [
     "collect_batch",
     "highlight",
     "link",
-    "read_records",
 ]

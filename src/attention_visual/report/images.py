@@ -6,10 +6,10 @@ plus a first column holding the map averaged over the video's frames::
     row s, column 0      step s, mean over the video frames (latent frames weighted by frames owned)
     row s, column k ≥ 1  step s, latent frame k − 1
 
-Every tile is the word's map on the token grid, coloured through the render colormap's lookup table
+Every tile is the word's map on the latent grid, coloured through the render colormap's lookup table
 (:func:`attention_visual.render.colormap.colormap_lut`) after :func:`normalize_maps` (one range for
 the whole sprite with the default ``global`` mode), and upscaled nearest-neighbour by a small integer
-factor so tokens stay crisp blocks. The PNG is palette-based (one byte per pixel, the LUT as palette).
+factor so grid cells stay crisp blocks. The PNG is palette-based (one byte per pixel, the LUT as palette).
 The page shows one tile at a time by moving the sprite's CSS ``background-position``.
 
 Next to each sprite, a JSON sidecar records what the page needs (tile size, step and frame labels,
@@ -68,7 +68,7 @@ class SpriteInfo:
         cols: 1 + latent frames (column 0 is the frame average).
         tile_height: Pixels per tile in the PNG.
         tile_width: Pixels per tile in the PNG.
-        grid: ``(frame, y, x)`` token grid of the map.
+        grid: ``(frame, y, x)`` latent grid of the map.
         step_labels: One label per row, e.g. ``"step 3/50 · t=812"``.
         frame_labels: One label per column, e.g. ``"latent frame 2/21 · video frames 2–5"``.
         vmin: The value at the bottom of the colormap (see ``norm_label``).
@@ -129,7 +129,7 @@ def _write_sidecar(sidecar: Path, params: dict[str, Any], source_mtime: float, i
 
 
 def tile_scale(grid_hw: tuple[int, int], tiles: int) -> int:
-    """The integer upscaling factor of a tile of ``grid_hw`` tokens in a sprite of ``tiles`` tiles."""
+    """The integer upscaling factor of a tile of ``grid_hw`` grid cells in a sprite of ``tiles`` tiles."""
     h, w = grid_hw
     scale = max(1, min(MAX_SCALE, math.ceil(TARGET_TILE_PX / max(h, w))))
     while scale > 1 and tiles * h * w * scale * scale > MAX_SPRITE_PIXELS:

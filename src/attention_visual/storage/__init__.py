@@ -10,11 +10,12 @@
 reads it back.
 """
 
-from attention_visual.storage.files.layout import token_dir_name
+from attention_visual.storage.files.layout import token_dir_name, word_dir_name
 from attention_visual.storage.files.reader import AttentionStoreReader, MapReader
 from attention_visual.storage.files.store import AttentionInfo, AttentionStore, read_array, read_map, read_metadata
 from attention_visual.storage.schema.metadata import (
     ATTENTION_STORAGE_VERSION,
+    LatentGrid,
     MapMetadata,
     Reduction,
     TokenGrid,
@@ -26,6 +27,7 @@ __all__ = [
     "AttentionInfo",
     "AttentionStore",
     "AttentionStoreReader",
+    "LatentGrid",
     "MapMetadata",
     "MapReader",
     "Reduction",
@@ -35,4 +37,5 @@ __all__ = [
     "read_map",
     "read_metadata",
     "token_dir_name",
+    "word_dir_name",
 ]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from attention_visual.aliases import keyword_aliases
 from attention_visual.errors import NotFoundError
 from attention_visual.render.resize import upsample_bilinear
 from attention_visual.storage.files.reader import AttentionStoreReader, BulkMapReader, MapReader
@@ -34,8 +35,9 @@ class AttentionAnalyzer:
     """Looks up and loads the maps of an ``attention_maps/`` folder.
 
     Words are looked up by their original text (``"red car"``), whatever folder name the
-    store gave them. Asking for a video, word or step that does not exist raises
-    :class:`NotFoundError` listing what is available. The index and the reading are the store's
+    store gave them; the methods take the word as ``word`` (``token=``: the first version's name).
+    Asking for a video, word or step that does not exist raises :class:`NotFoundError` listing what is
+    available. The index and the reading are the store's
     (:class:`~attention_visual.storage.files.reader.AttentionStoreReader`); this class adds the reductions
     (grid, frame average, per-video-frame maps).
 
@@ -75,7 +77,7 @@ class AttentionAnalyzer:
         return dict(AttentionStore(self.attention_dir).check_video(video_id, checksums=checksums))
 
     def video_folder(self, video_id: str) -> Path:
-        """The folder of a video's maps (seed layout or packed store); its files' mtimes date the maps."""
+        """The folder of a video's maps (files layout or packed store); its files' mtimes date the maps."""
         if isinstance(self.reader, BulkMapReader):
             return self.reader.video_folder(video_id)
         return self.attention_dir / video_id
@@ -97,50 +99,57 @@ class AttentionAnalyzer:
         """The seed's name of :meth:`get_available_words` (it returns words, not tokenizer pieces)."""
         return self.get_available_words(video_id)
 
-    def get_available_steps(self, video_id: str, token: str) -> list[int]:
+    @keyword_aliases(token="word")
+    def get_available_steps(self, video_id: str, word: str) -> list[int]:
         """Stored step indices of a word, ascending."""
-        return self.reader.list_steps(video_id, token)
+        return self.reader.list_steps(video_id, word)
 
     # -- loading ------------------------------------------------------------------------------
-    def load_step(self, video_id: str, token: str, step: int) -> AttentionInfo:
+    @keyword_aliases(token="word")
+    def load_step(self, video_id: str, word: str, step: int) -> AttentionInfo:
         """One step's map (array ``[*leading, frame, y, x]`` and metadata)."""
-        return self.reader.read_step(video_id, token, step)
+        return self.reader.read_step(video_id, word, step)
 
-    def load_all_steps(self, video_id: str, token: str) -> list[AttentionInfo]:
+    @keyword_aliases(token="word")
+    def load_all_steps(self, video_id: str, word: str) -> list[AttentionInfo]:
         """Every stored step of a word, in step order."""
-        return [self.load_step(video_id, token, s) for s in self.get_available_steps(video_id, token)]
+        return [self.load_step(video_id, word, s) for s in self.get_available_steps(video_id, word)]
 
-    def load_aggregated(self, video_id: str, token: str) -> AttentionInfo:
+    @keyword_aliases(token="word")
+    def load_aggregated(self, video_id: str, word: str) -> AttentionInfo:
         """The step-averaged map of a word."""
-        return self.reader.read_aggregated(video_id, token)
+        return self.reader.read_aggregated(video_id, word)
 
-    def step_metadata(self, video_id: str, token: str) -> list[MapMetadata]:
+    @keyword_aliases(token="word")
+    def step_metadata(self, video_id: str, word: str) -> list[MapMetadata]:
         """The metadata of every stored step of a word, in step order, without reading the arrays."""
         if isinstance(self.reader, BulkMapReader):
-            return self.reader.list_step_metadata(video_id, token)
-        return [i.metadata for i in self.load_all_steps(video_id, token)]
+            return self.reader.list_step_metadata(video_id, word)
+        return [i.metadata for i in self.load_all_steps(video_id, word)]
 
-    def raw_step_stack(self, video_id: str, token: str) -> tuple[np.ndarray, list[MapMetadata]]:
+    @keyword_aliases(token="word")
+    def raw_step_stack(self, video_id: str, word: str) -> tuple[np.ndarray, list[MapMetadata]]:
         """Every stored step as stored: ``([step, *leading, frame, y, x], metadata per step)``; one read if packed."""
         if isinstance(self.reader, BulkMapReader):
-            return self.reader.read_steps(video_id, token)
-        infos = self.load_all_steps(video_id, token)
+            return self.reader.read_steps(video_id, word)
+        infos = self.load_all_steps(video_id, word)
         if not infos:
-            raise NotFoundError(f"word {token!r} of video {video_id!r} has no stored steps")
+            raise NotFoundError(f"word {word!r} of video {video_id!r} has no stored steps")
         return np.stack([i.attention_map for i in infos]), [i.metadata for i in infos]
 
-    def step_stack(self, video_id: str, token: str, pass_name: str = "cond") -> tuple[np.ndarray, list[MapMetadata]]:
-        """All steps reduced to the token grid: ``([step, frame, y, x] float32, metadata per step)``."""
-        if isinstance(self.reader, PackedReader) and not self.reader.word(video_id, token).leading_axes:
-            raw, metas = self.reader.read_steps(video_id, token)  # [step, frame, y, x]: one read of one shard
+    @keyword_aliases(token="word")
+    def step_stack(self, video_id: str, word: str, pass_name: str = "cond") -> tuple[np.ndarray, list[MapMetadata]]:
+        """All steps reduced to the latent grid: ``([step, frame, y, x] float32, metadata per step)``."""
+        if isinstance(self.reader, PackedReader) and not self.reader.word(video_id, word).leading_axes:
+            raw, metas = self.reader.read_steps(video_id, word)  # [step, frame, y, x]: one read of one shard
             return to_grid(raw, metas[0], pass_name), metas
-        steps = self.get_available_steps(video_id, token)
+        steps = self.get_available_steps(video_id, word)
         if not steps:
-            raise NotFoundError(f"word {token!r} of video {video_id!r} has no stored steps")
+            raise NotFoundError(f"word {word!r} of video {video_id!r} has no stored steps")
         stack: np.ndarray | None = None  # [step, frame, y, x], filled step by step: one conversion per map
         metas = []
         for i, step in enumerate(steps):
-            info = self.load_step(video_id, token, step)
+            info = self.load_step(video_id, word, step)
             grid = self.grid(info, pass_name=pass_name) if len(info.metadata.axes) > 3 else info.attention_map
             if len(info.metadata.axes) == 3 and pass_name not in info.metadata.passes:
                 self.grid(info, pass_name=pass_name)  # raises: that pass was not stored

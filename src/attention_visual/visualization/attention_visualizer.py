@@ -4,7 +4,7 @@
 
 * step videos (how a word's map evolves over the denoising steps),
 * overlay videos (the map of each latent frame blended over the generated video),
-* aggregated videos (the step-averaged map held still, or overlaid),
+* step-average videos (the step average held still, or overlaid),
 * the temporal comparison figure of several words.
 
 Rendering is streamed: matplotlib draws only the static parts once, numpy colours and blends
@@ -59,9 +59,9 @@ class AttentionVisualizer:
         analyzer: an :class:`AttentionAnalyzer`, or the ``attention_maps/`` folder.
         figsize: ``(width, height)`` inches of step-video frames.
         colormap: any matplotlib colormap name.
-        fps: frame rate of step and aggregated videos.
+        fps: frame rate of step and step-average videos.
         overlay_alpha: heatmap weight over the generated video, in [0, 1].
-        static_duration: seconds the aggregated map is shown.
+        static_duration: seconds the step average is shown.
         interpolation_steps: blended frames between consecutive steps.
         include_colorbar: draw a colorbar naming the normalisation.
         video_format: ``mp4`` | ``avi`` | ``gif`` when the output suffix does not say.
@@ -192,7 +192,7 @@ class AttentionVisualizer:
             AttentionDataError: a corrupted map file.
         """
         output = prepare_output(output_path)  # fail before loading or rendering anything
-        fmt = format_of(output, video_format, self.options.video_format)
+        container = format_of(output, video_format, self.options.video_format)
         if original_video_path is not None and Path(original_video_path).absolute() == output:
             raise RenderError(f"output {output} would overwrite the original video; choose another path")
         source = self.prepare_video(
@@ -208,7 +208,7 @@ class AttentionVisualizer:
             layout=layout,
         )
         log.info("rendering %d frames (%dx%d) to %s", source.num_frames, source.width, source.height, output)
-        return write_video(source, output, fmt)
+        return write_video(source, output, container)
 
     @keyword_aliases(token_word="word")
     def prepare_video(
@@ -250,13 +250,13 @@ class AttentionVisualizer:
     # -- arrays and figures ---------------------------------------------------------------------
     @keyword_aliases(token_word="word")
     def generate_aggregated_attention_map(self, video_id: str, word: str, aggregate_steps: bool = True) -> np.ndarray:
-        """The word's map on the token grid.
+        """The word's map on the latent grid.
 
         Args:
             video_id: a stored video.
             word: one of its marked words (``token_word=``: the older name).
-            aggregate_steps: True: the step-averaged map ``[frame, y, x]`` (the stored
-                aggregate, else the mean of the stored steps); False: every stored step,
+            aggregate_steps: True: the step average ``[frame, y, x]`` (the stored one, else the
+                mean of the stored steps); False: every stored step,
                 ``[step, frame, y, x]``.
         """
         if aggregate_steps:
@@ -280,8 +280,8 @@ class AttentionVisualizer:
             snapshots: how many steps the small-multiples grid shows per word.
 
         Returns:
-            The figure: 2×3 metric plots (mass, peak, entropy × steps, frames) and one row of
-            snapshots per word.
+            The figure: 2×3 plots of the measures mass, peak and entropy (:mod:`attention_visual.measures`)
+            across steps and frames, and one row of snapshots per word.
         """
         if not words:
             raise RenderError("give at least one word to compare")
@@ -294,7 +294,7 @@ class AttentionVisualizer:
         metrics, snaps, snap_steps = [], [], []
         for word in words:
             stack, metas = self.analyzer.step_stack(video_id, word)  # [step, frame, y, x]
-            steps = [(m.step_index if m.step_index is not None else i) + 1 for i, m in enumerate(metas)]
+            steps = [m.step_index if m.step_index is not None else i for i, m in enumerate(metas)]  # 0-based
             weights = self.analyzer.frame_weights(metas[0])  # [frame]
             metrics.append(temporal_metrics(stack, weights, steps))
             picks = snapshot_positions(len(steps), snapshots)
@@ -324,7 +324,7 @@ class AttentionVisualizer:
             if not self.analyzer.get_available_steps(video_id, word):
                 raise
         stack, metas = self.analyzer.step_stack(video_id, word)  # [step, frame, y, x]
-        log.info("no stored aggregate for %r: averaging its %d stored steps", word, len(metas))
+        log.info("no stored step average for %r: averaging its %d stored steps", word, len(metas))
         steps = tuple(m.step_index if m.step_index is not None else i for i, m in enumerate(metas))
         meta = dataclasses.replace(  # describes the averaged grid: [frame, y, x], all stored steps
             metas[0],

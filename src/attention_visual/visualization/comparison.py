@@ -1,13 +1,13 @@
 """Temporal comparison of several words of one video: how their attention evolves.
 
-For each word, three statistics of its map are followed across the denoising steps (each
-step's map averaged over the video's frames) and across the video's latent frames (the
-step-averaged map):
+For each word, three measures of its map (:mod:`attention_visual.measures`, the definitions ``stats``
+and the report use too) are followed across the denoising steps (each step's map averaged over the
+video's frames) and across the video's latent frames (the step-averaged map):
 
-* **mass**: mean attention a video token gives the word (the map's mean);
-* **peak**: the map's maximum;
-* **entropy**: spatial entropy of the map as a distribution, divided by its maximum
-  ``log(y·x)``: 0 = all attention on one token, 1 = spread evenly.
+* **mass**: the sum of the map (the attention the word receives, summed over the grid cells);
+* **peak**: the map's largest cell;
+* **entropy**: spatial entropy of the map as a distribution, divided by its maximum ``log(y·x)``:
+  0 = all attention on one cell, 1 = spread evenly (an all-zero map: 1, the limit of a constant map).
 
 The figure has these six line plots (2 rows × 3 columns, one line per word) above a grid of
 small multiples: one row per word, its frame-averaged map at a few steps, on one shared
@@ -15,9 +15,9 @@ colour scale per word.
 
 Example:
     >>> stack = np.zeros((4, 3, 2, 5), np.float32)  # [step, frame, y, x]
-    >>> stack[:, :, 0, 0] = 1.0                      # all attention on one token
-    >>> metrics = temporal_metrics(stack, np.array([1.0, 4.0, 4.0]), steps=[1, 2, 3, 4])  # weights: Wan's 1, 4, 4
-    >>> float(metrics.by_step["entropy"][0]), float(metrics.by_step["peak"][0])
+    >>> stack[:, :, 0, 0] = 1.0                      # all attention on one cell
+    >>> metrics = temporal_metrics(stack, np.array([1.0, 4.0, 4.0]), steps=[0, 1, 2, 3])  # weights: Wan's 1, 4, 4
+    >>> float(metrics.by_step["entropy"][0]), float(metrics.by_step["mass"][0])
     (0.0, 1.0)
 """
 
@@ -31,36 +31,20 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from attention_visual.errors import AttentionDataError, RenderError
+from attention_visual.measures import LABELS, measures
 from attention_visual.render.fonts import check_text, font_families
 
+#: The measures the comparison follows (defined in :mod:`attention_visual.measures`).
 METRICS = ("mass", "peak", "entropy")
-METRIC_TITLES = {"mass": "attention mass (mean)", "peak": "peak attention", "entropy": "spatial entropy (0–1)"}
 
 
 @dataclass(frozen=True)
 class TemporalMetrics:
-    """Statistics of one word's maps. Arrays are ``[step]`` or ``[frame]`` float32."""
+    """Measures of one word's maps. Arrays are ``[step]`` or ``[frame]`` float64."""
 
-    steps: np.ndarray  # [step] int: 1-based diffusion step numbers
+    steps: np.ndarray  # [step] int: the 0-based denoising step indices
     by_step: dict[str, np.ndarray]  # metric -> [step]
     by_frame: dict[str, np.ndarray]  # metric -> [frame]
-
-
-def spatial_stats(maps: np.ndarray) -> dict[str, np.ndarray]:
-    """Mass, peak and normalised entropy of each map ``[..., y, x]``: each ``[...]`` float32."""
-    maps = np.asarray(maps, dtype=np.float64)  # [..., y, x]
-    flat = maps.reshape(*maps.shape[:-2], -1)  # [..., y*x]
-    mass = flat.mean(axis=-1)
-    peak = flat.max(axis=-1)
-    positive = np.clip(flat, 0.0, None)
-    total = positive.sum(axis=-1, keepdims=True)
-    p = np.divide(positive, total, out=np.zeros_like(positive), where=total > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p > 0, -p * np.log(p), 0.0)
-    n = flat.shape[-1]
-    entropy = terms.sum(axis=-1) / np.log(n) if n > 1 else np.zeros(flat.shape[:-1])
-    entropy = np.where(total[..., 0] > 0, entropy, np.nan)  # an all-zero map has no distribution
-    return {"mass": mass.astype(np.float32), "peak": peak.astype(np.float32), "entropy": entropy.astype(np.float32)}
 
 
 def temporal_metrics(stack: np.ndarray, frame_weights: np.ndarray, steps: Sequence[int]) -> TemporalMetrics:
@@ -69,7 +53,7 @@ def temporal_metrics(stack: np.ndarray, frame_weights: np.ndarray, steps: Sequen
     Args:
         stack: one word's maps in step order.
         frame_weights: ``[frame]`` video frames per latent frame (Wan: 1, 4, 4, ...).
-        steps: the 1-based step number of each map.
+        steps: the 0-based denoising step index of each map.
 
     Raises:
         AttentionDataError: ``frame_weights`` does not have one weight per latent frame.
@@ -79,7 +63,7 @@ def temporal_metrics(stack: np.ndarray, frame_weights: np.ndarray, steps: Sequen
         raise AttentionDataError(f"{weights.shape[0]} frame weights for a stack of {stack.shape[1]} latent frames")
     per_step = np.tensordot(stack, weights / weights.sum(), axes=([1], [0]))  # [step, y, x]
     per_frame = stack.mean(axis=0)  # [frame, y, x]
-    return TemporalMetrics(np.asarray(steps), spatial_stats(per_step), spatial_stats(per_frame))
+    return TemporalMetrics(np.asarray(steps), measures(per_step, names=METRICS), measures(per_frame, names=METRICS))
 
 
 def comparison_figure(
@@ -98,7 +82,7 @@ def comparison_figure(
         words: the words compared.
         metrics: one :class:`TemporalMetrics` per word.
         snapshots: one ``[snapshot, y, x]`` array per word (frame-averaged maps).
-        snapshot_steps: per word, the 1-based step number of each snapshot.
+        snapshot_steps: per word, the 0-based denoising step index of each snapshot (titles show it 1-based).
         colormap: matplotlib colormap of the snapshots.
         title: figure title.
         figsize: inches; default grows with the number of words.
@@ -118,14 +102,15 @@ def comparison_figure(
         outer = fig.add_gridspec(2, 1, height_ratios=[2.0 * 2.4, n_words * 1.9])
         top = outer[0].subgridspec(2, 3)
         colours = matplotlib.colormaps["tab10"]
-        for row, (axis_name, xlabel) in enumerate((("by_step", "denoising step"), ("by_frame", "latent frame"))):
+        axis_labels = (("by_step", "denoising step (1 = the first)"), ("by_frame", "latent frame (0 = the first)"))
+        for row, (axis_name, xlabel) in enumerate(axis_labels):
             for col, metric in enumerate(METRICS):
                 ax = fig.add_subplot(top[row, col])
                 for i, (word, m) in enumerate(zip(words, metrics, strict=True)):
                     values = getattr(m, axis_name)[metric]
-                    x = m.steps if axis_name == "by_step" else np.arange(values.shape[0])
+                    x = m.steps + 1 if axis_name == "by_step" else np.arange(values.shape[0])
                     ax.plot(x, values, marker="o", markersize=3, color=colours(i % 10), label=word)
-                ax.set_title(f"{METRIC_TITLES[metric]} across {'steps' if row == 0 else 'frames'}", fontsize=9)
+                ax.set_title(f"{LABELS[metric]} across {'steps' if row == 0 else 'frames'}", fontsize=9)
                 ax.set_xlabel(xlabel, fontsize=8)
                 ax.tick_params(labelsize=7)
                 ax.grid(alpha=0.3)
@@ -142,7 +127,7 @@ def comparison_figure(
                 image = ax.imshow(snaps[j], cmap=colormap, vmin=vmin, vmax=vmax, interpolation="bilinear")
                 ax.set_xticks([])
                 ax.set_yticks([])
-                ax.set_title(f"“{word}” · step {step}", fontsize=8)
+                ax.set_title(f"“{word}” · step {step + 1}", fontsize=8)
                 row_axes.append(ax)
             if image is not None:
                 bar = fig.colorbar(image, ax=row_axes, shrink=0.9, pad=0.01)
@@ -164,6 +149,5 @@ __all__ = [
     "TemporalMetrics",
     "comparison_figure",
     "snapshot_positions",
-    "spatial_stats",
     "temporal_metrics",
 ]

@@ -4,7 +4,7 @@
 from ``{word: [step, *leading, frame, y, x]}`` arrays and their per-step metadata, so
 :meth:`AttentionVisualizer.from_maps` renders the same videos and plots as from a store, without
 writing one. It holds one video (the metadata's ``video_id``) and no step-average (the visualizer
-averages the steps, as for a store saved without aggregates).
+averages the steps, as for a store saved without step averages).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from attention_visual.aliases import keyword_aliases
 from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.storage.files.store import AttentionInfo
 from attention_visual.storage.schema.metadata import MapMetadata
@@ -63,27 +64,32 @@ class InMemoryAnalyzer(AttentionAnalyzer):
         self._check_video(video_id)
         return sorted(self._maps)
 
-    def get_available_steps(self, video_id: str, token: str) -> list[int]:
-        return sorted(self._step_positions(video_id, token))
+    @keyword_aliases(token="word")
+    def get_available_steps(self, video_id: str, word: str) -> list[int]:
+        return sorted(self._step_positions(video_id, word))
 
-    def load_step(self, video_id: str, token: str, step: int) -> AttentionInfo:
-        positions = self._step_positions(video_id, token)
+    @keyword_aliases(token="word")
+    def load_step(self, video_id: str, word: str, step: int) -> AttentionInfo:
+        positions = self._step_positions(video_id, word)
         if step not in positions:
-            raise NotFoundError(f"no step {step} for word {token!r}; available steps: {sorted(positions)}")
+            raise NotFoundError(f"no step {step} for word {word!r}; available steps: {sorted(positions)}")
         i = positions[step]
-        return AttentionInfo(self._maps[token][i], self._metadata[token][i], IN_MEMORY)
+        return AttentionInfo(self._maps[word][i], self._metadata[word][i], IN_MEMORY)
 
-    def load_all_steps(self, video_id: str, token: str) -> list[AttentionInfo]:
-        return [self.load_step(video_id, token, s) for s in self.get_available_steps(video_id, token)]
+    @keyword_aliases(token="word")
+    def load_all_steps(self, video_id: str, word: str) -> list[AttentionInfo]:
+        return [self.load_step(video_id, word, s) for s in self.get_available_steps(video_id, word)]
 
-    def load_aggregated(self, video_id: str, token: str) -> AttentionInfo:
-        self._step_positions(video_id, token)
-        raise NotFoundError(f"no aggregated map for word {token!r} in memory (the steps are averaged instead)")
+    @keyword_aliases(token="word")
+    def load_aggregated(self, video_id: str, word: str) -> AttentionInfo:
+        self._step_positions(video_id, word)
+        raise NotFoundError(f"no stored step average for word {word!r} in memory (the steps are averaged instead)")
 
-    def step_stack(self, video_id: str, token: str, pass_name: str = "cond") -> tuple[np.ndarray, list[MapMetadata]]:
-        infos = self.load_all_steps(video_id, token)
+    @keyword_aliases(token="word")
+    def step_stack(self, video_id: str, word: str, pass_name: str = "cond") -> tuple[np.ndarray, list[MapMetadata]]:
+        infos = self.load_all_steps(video_id, word)
         if not infos:
-            raise NotFoundError(f"word {token!r} has no steps")
+            raise NotFoundError(f"word {word!r} has no steps")
         stack = np.stack([self.grid(i, pass_name=pass_name) for i in infos])  # [step, frame, y, x]
         return stack, [i.metadata for i in infos]
 

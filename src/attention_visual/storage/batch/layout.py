@@ -6,7 +6,8 @@ A batch folder (``outputs/<config>_<time>/``) holds::
     manifest.json                    the merged manifest (MANIFEST_FILE)
     status/<video_id>.json           one completion mark per video (STATUS_DIR)
     videos/prompt_001/video_001.mp4  the generated videos (VIDEOS_DIR)
-    attention_maps/<video_id>/       the attention-map store (ATTENTION_MAPS_DIR)
+    attention_maps/<video_id>/       the maps in the files layout (ATTENTION_MAPS_DIR)
+    attention_maps.zarr/             or all of them in one packed store (PACKED_STORE)
     attention_videos/                the batch-end attention videos (ATTENTION_VIDEOS_DIR)
     report/index.html                the report (REPORT_DIR, REPORT_INDEX_FILE; REPORT_INDEX)
 
@@ -21,6 +22,8 @@ from __future__ import annotations
 VIDEOS_DIR = "videos"
 ATTENTION_MAPS_DIR = "attention_maps"
 ATTENTION_VIDEOS_DIR = "attention_videos"
+#: The packed store (one Zarr v3 store for the whole batch), instead of ``attention_maps/``.
+PACKED_STORE = "attention_maps.zarr"
 STATUS_DIR = "status"
 CONFIG_FILE = "config.yaml"
 #: Copies of the prompts' input files: ``inputs/prompt_001/image.png``.
@@ -36,6 +39,11 @@ def prompt_dir(prompt_index: int) -> str:
     return f"prompt_{prompt_index:03d}"
 
 
+def status_file(video_id: str) -> str:
+    """``status/prompt_001_vid_002.json``: a video's completion mark, relative to the batch folder."""
+    return f"{STATUS_DIR}/{video_id}.json"
+
+
 def make_video_id(prompt_index: int, video_index: int) -> str:
     """``prompt_001_vid_002``: the store's id of a video (both indices 1-based)."""
     return f"{prompt_dir(prompt_index)}_vid_{video_index:03d}"
@@ -47,6 +55,7 @@ __all__ = [
     "CONFIG_FILE",
     "INPUTS_DIR",
     "MANIFEST_FILE",
+    "PACKED_STORE",
     "REPORT_DIR",
     "REPORT_INDEX",
     "REPORT_INDEX_FILE",
@@ -54,4 +63,5 @@ __all__ = [
     "VIDEOS_DIR",
     "make_video_id",
     "prompt_dir",
+    "status_file",
 ]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.storage.batch.layout import MANIFEST_FILE
+from attention_visual.storage.batch.layout import MANIFEST_FILE, status_file
 from attention_visual.storage.durable.atomic import atomic_write_text
 from attention_visual.storage.durable.integrity import FileDigest
 
@@ -159,6 +159,11 @@ class VideoPaths:
         return _from_fields(cls, data, {"attention_videos": tuple})  # type: ignore[no-any-return]
 
 
+#: A :class:`VideoRecord` field stored under another JSON key (the first version's name; docs/glossary.md).
+_STORED_KEYS = {"word_dirs": "token_dirs"}
+_FIELDS_OF_STORED_KEYS = {key: name for name, key in _STORED_KEYS.items()}
+
+
 @dataclass(frozen=True)
 class VideoRecord:
     """Everything about one video of the batch (a status file, or an entry of ``manifest.videos``).
@@ -171,7 +176,8 @@ class VideoRecord:
         marked_prompt: The prompt as written, with ``(markers)``.
         clean_prompt: The text the model saw.
         words: The marked words (maps are stored and rendered for each).
-        token_dirs: ``{word: folder name}`` in the store and in attention video file names.
+        word_dirs: ``{word: folder name}`` in the store and in attention video file names (stored under
+            the key ``token_dirs``).
         seed: The generator seed of this video.
         status: One of :data:`STATUSES`.
         error: One line when ``failed``/``interrupted``, else None.
@@ -194,7 +200,7 @@ class VideoRecord:
     clean_prompt: str
     words: tuple[str, ...]
     seed: int
-    token_dirs: dict[str, str] = field(default_factory=dict)
+    word_dirs: dict[str, str] = field(default_factory=dict)
     status: str = "pending"
     error: str | None = None
     rank: int | None = None
@@ -215,9 +221,9 @@ class VideoRecord:
         return tuple(r for r in self.renders if r.status == "failed")
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data = {_STORED_KEYS.get(f.name, f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
         data["words"] = list(self.words)
-        data["token_dirs"] = dict(self.token_dirs)
+        data["token_dirs"] = dict(self.word_dirs)
         data["timings"] = self.timings.to_dict()
         data["paths"] = self.paths.to_dict()
         data["renders"] = [r.to_dict() for r in self.renders]
@@ -226,6 +232,8 @@ class VideoRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VideoRecord:
+        if isinstance(data, dict):
+            data = {_FIELDS_OF_STORED_KEYS.get(k, k): v for k, v in data.items()}
         return _from_fields(  # type: ignore[no-any-return]
             cls,
             data,
@@ -404,6 +412,28 @@ def read_status(path: Path) -> VideoRecord | None:
         return None
 
 
+def current_records(batch_dir: Path, manifest: Manifest | None = None) -> list[VideoRecord]:
+    """The manifest's video records in batch order, each replaced by its status file when one exists.
+
+    A video's status file (``status/<video_id>.json``) is newer than its manifest entry: multi-process
+    runs merge the manifest only at the end.
+
+    Args:
+        batch_dir: The batch folder.
+        manifest: Its manifest when already read (default: read it).
+
+    Raises:
+        NotFoundError: ``batch_dir`` is not a folder or has no ``manifest.json`` (when reading it).
+        AttentionDataError: The manifest is unreadable or of another schema version.
+    """
+    manifest = read_batch_manifest(batch_dir) if manifest is None else manifest
+    records = []
+    for record in manifest.videos:
+        newer = read_status(batch_dir / status_file(record.video_id))
+        records.append(newer if newer is not None and newer.video_id == record.video_id else record)
+    return records
+
+
 __all__ = [
     "MANIFEST_SCHEMA_VERSION",
     "STATUSES",
@@ -413,6 +443,7 @@ __all__ = [
     "Timings",
     "VideoPaths",
     "VideoRecord",
+    "current_records",
     "now_iso",
     "one_line",
     "package_versions",

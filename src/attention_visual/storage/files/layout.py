@@ -2,15 +2,16 @@
 
 The layout under an ``attention_maps/`` folder::
 
-    <video_id>/<token_dir>/step_000.npz                 one diffusion step   (.pt with storage_format torch)
-    <video_id>/<token_dir>/step_000_metadata.json
-    <video_id>/aggregated/<token_dir>_aggregated.npz    the step-averaged map
-    <video_id>/aggregated/<token_dir>_aggregated_metadata.json
+    <video_id>/<word_dir>/step_000.npz                 one diffusion step   (.pt with storage_format torch)
+    <video_id>/<word_dir>/step_000_metadata.json
+    <video_id>/aggregated/<word_dir>_aggregated.npz    the step-averaged map
+    <video_id>/aggregated/<word_dir>_aggregated_metadata.json
     <video_id>/_complete.json                           written last: the video's maps are all there
 
-``token_dir`` is :func:`token_dir_name` of the word: the word itself when it is already a
-safe, lower-case name, otherwise a sanitised prefix (its Latin letters, or for a word without
-any, such as ``小猫``, its own letters) plus a hash of the original word, so
+``word_dir`` is :func:`word_dir_name` of the word (``token_dir_name``: the first version's name): the
+word itself when it is already a safe, lower-case name, otherwise a sanitised prefix (its Latin
+letters, or for a word without any, such as ``小猫``, its own letters) plus a hash of the original
+word, so
 ``../x``, ``a/b``, ``CON``, ``""``, a 300-character word, ``Kiss`` vs ``kiss`` and the reserved
 name ``aggregated`` can neither escape the video folder nor collide. The original word is
 kept in every metadata file, and the reader (:mod:`.reader`) looks maps up by it.
@@ -48,14 +49,14 @@ _MAX_PREFIX = 40
 _MAX_UNICODE_PREFIX = 20  # characters; at most 80 bytes in UTF-8, far below any file-name limit
 
 
-def token_dir_name(word: str) -> str:
+def word_dir_name(word: str) -> str:
     """A folder name for ``word`` that is safe on every OS and unique per word.
 
-    >>> token_dir_name("kiss")
+    >>> word_dir_name("kiss")
     'kiss'
-    >>> token_dir_name("red car")[:8], token_dir_name("../x").startswith("x-")
+    >>> word_dir_name("red car")[:8], word_dir_name("../x").startswith("x-")
     ('red_car-', True)
-    >>> token_dir_name("小猫")[:3]
+    >>> word_dir_name("小猫")[:3]
     '小猫-'
 
     """
@@ -68,6 +69,10 @@ def token_dir_name(word: str) -> str:
         prefix = letters[:_MAX_UNICODE_PREFIX].strip("_") or "word"
     digest = hashlib.sha256(word.encode("utf-8")).hexdigest()[:10]
     return f"{prefix}-{digest}"
+
+
+#: The first version's name of :func:`word_dir_name` (docs/glossary.md: a word is not a token piece).
+token_dir_name = word_dir_name
 
 
 def check_video_id(video_id: str) -> str:
@@ -87,7 +92,7 @@ def step_stem(step_index: int) -> str:
 
 def step_paths(root: Path, video_id: str, word: str, step_index: int, storage_format: str) -> tuple[Path, Path]:
     """(array file, metadata file) of one step's map."""
-    folder = root / check_video_id(video_id) / token_dir_name(word)
+    folder = root / check_video_id(video_id) / word_dir_name(word)
     stem = step_stem(step_index)
     return folder / f"{stem}{EXTENSIONS[storage_format]}", folder / f"{stem}{METADATA_SUFFIX}"
 
@@ -95,7 +100,7 @@ def step_paths(root: Path, video_id: str, word: str, step_index: int, storage_fo
 def aggregated_paths(root: Path, video_id: str, word: str, storage_format: str) -> tuple[Path, Path]:
     """(array file, metadata file) of a word's step-averaged map."""
     folder = root / check_video_id(video_id) / AGGREGATED_DIR
-    stem = f"{token_dir_name(word)}_aggregated"
+    stem = f"{word_dir_name(word)}_aggregated"
     return folder / f"{stem}{EXTENSIONS[storage_format]}", folder / f"{stem}{METADATA_SUFFIX}"
 
 
@@ -120,4 +125,5 @@ __all__ = [
     "step_paths",
     "step_stem",
     "token_dir_name",
+    "word_dir_name",
 ]

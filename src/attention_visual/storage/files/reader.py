@@ -206,7 +206,7 @@ class AttentionStoreReader:
         files = self._word_files(video_id, word)
         if files.aggregated is None:
             raise NotFoundError(
-                f"no aggregated map for word {word!r} of video {video_id!r} "
+                f"no step average for word {word!r} of video {video_id!r} "
                 "(store_aggregated_attention was off, or the capture was interrupted)"
             )
         return read_map(*files.aggregated)
@@ -279,10 +279,10 @@ class AttentionStoreReader:
                 step = parse_step_index(meta)
                 if step is None:
                     continue
-                word = word if word is not None else read_metadata(meta).token_word
+                word = word if word is not None else read_metadata(meta).word
                 index.setdefault(word, _WordFiles()).steps[step] = (data, meta)
         for data, meta in aggregated:
-            word = read_metadata(meta).token_word
+            word = read_metadata(meta).word
             index.setdefault(word, _WordFiles()).aggregated = (data, meta)
         if complete:
             self._words[video_id] = index  # cache only finished videos: an unfinished one may still be written to

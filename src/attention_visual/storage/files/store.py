@@ -73,11 +73,11 @@ class AttentionStore:
 
     Example:
         >>> from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
-        >>> from attention_visual.storage.schema.metadata import TokenGrid, VideoDimensions
+        >>> from attention_visual.storage.schema.metadata import LatentGrid, VideoDimensions
         >>> metadata = MapMetadata(video_id="prompt_001_vid_001", token_word="kiss", shape=(3, 2, 5),
         ...     dtype="float32", axes=("frame", "y", "x"), num_steps=4, steps_used=(0,), step_index=0,
         ...     aggregation_method="per_step", video_dimensions=VideoDimensions(80, 32, 16.0, 9),
-        ...     token_grid=TokenGrid(3, 2, 5), latent_to_video_frames=latent_to_video_frame_ranges(3))
+        ...     token_grid=LatentGrid(3, 2, 5), latent_to_video_frames=latent_to_video_frame_ranges(3))
         >>> store = AttentionStore(Path("out/attention_maps"))
         >>> store.save_step(metadata, np.zeros((3, 2, 5), np.float32)).as_posix()  # [frame, y, x]
         'out/attention_maps/prompt_001_vid_001/kiss/step_000.npz'
@@ -105,15 +105,13 @@ class AttentionStore:
         if metadata.step_index is None:
             raise AttentionDataError("save_step needs metadata.step_index; use save_aggregated for averages")
         data_path, meta_path = step_paths(
-            self.root, metadata.video_id, metadata.token_word, metadata.step_index, self.storage_format
+            self.root, metadata.video_id, metadata.word, metadata.step_index, self.storage_format
         )
         return self._save(data_path, meta_path, metadata, array, self.storage_format)
 
     def save_aggregated(self, metadata: MapMetadata, array: np.ndarray) -> Path:
         """Store a word's step-averaged map."""
-        data_path, meta_path = aggregated_paths(
-            self.root, metadata.video_id, metadata.token_word, self.aggregated_format
-        )
+        data_path, meta_path = aggregated_paths(self.root, metadata.video_id, metadata.word, self.aggregated_format)
         return self._save(data_path, meta_path, metadata, array, self.aggregated_format)
 
     def mark_complete(self, video_id: str, summary: dict[str, Any]) -> Path:
@@ -212,12 +210,12 @@ def stored_map(
 
     The array is cast to ``dtype`` (``[*leading, frame, y, x]``, C order); the metadata gets the array's
     shape and dtype, a storage time when it has none, and ``storage_format`` ``fmt`` (the file format of
-    the seed layout: ``numpy`` or ``torch``). Errors name ``where``.
+    the files layout: ``numpy`` or ``torch``). Errors name ``where``.
     """
     try:  # a map the readers would refuse is never written
         check_map_shape(tuple(array.shape), dtype)
     except AttentionDataError as exc:
-        raise AttentionDataError(f"{where}: cannot store the map of {metadata.token_word!r}: {exc}") from exc
+        raise AttentionDataError(f"{where}: cannot store the map of {metadata.word!r}: {exc}") from exc
     arr = np.ascontiguousarray(array, dtype=np.dtype(dtype))  # [*leading, frame, y, x]
     if tuple(arr.shape) != tuple(metadata.shape):
         raise AttentionDataError(f"array shape {arr.shape} does not match metadata shape {metadata.shape}")

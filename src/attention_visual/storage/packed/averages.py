@@ -86,7 +86,7 @@ def consolidate_averages(store_path: Path | str) -> int:
         return 0
     new_store = store / NEW_AGGREGATES
     writer = PackedWriter(new_store)
-    for token_dir, by_video in sorted(sources.items()):
+    for word_dir, by_video in sorted(sources.items()):
         video_ids = sorted(by_video)
         if not video_ids:
             continue
@@ -98,7 +98,7 @@ def consolidate_averages(store_path: Path | str) -> int:
 
         first = by_video[video_ids[0]]
         writer.write_aggregates(first.word, video_ids, read, first.source)
-        log.debug("%s: step averages of %d video(s)", token_dir, len(video_ids))
+        log.debug("%s: step averages of %d video(s)", word_dir, len(video_ids))
     old = store / OLD_AGGREGATES
     if live.exists():
         live.rename(old)

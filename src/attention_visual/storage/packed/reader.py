@@ -5,18 +5,18 @@ Layout (one shard file per video × word, one chunk per step)::
     attention_maps.zarr/zarr.json                   root group; attrs {"attention_visual_packed": 1}
     attention_maps.zarr/<video_id>/zarr.json        group; attrs {"complete": <_complete.json content> | null}
                                                     (plus "packed_files": the group's files, sizes, SHA-256)
-    attention_maps.zarr/<video_id>/<token_dir>/     array [step, *leading, frame, y, x]: the stored steps
+    attention_maps.zarr/<video_id>/<word_dir>/     array [step, *leading, frame, y, x]: the stored steps
                                     zarr.json       dims named (step, pass?, block?, head?, frame, y, x)
                                     c.0.0.0.0       its one shard file
-    attention_maps.zarr/_aggregated/<token_dir>/    array [video, *leading, frame, y, x]: the word's step
+    attention_maps.zarr/_aggregated/<word_dir>/    array [video, *leading, frame, y, x]: the word's step
                                                     averages of every video that has one (64 per shard file)
-    attention_maps.zarr/_staged/<video_id>/<token_dir>/  the same for one video: written during generation
+    attention_maps.zarr/_staged/<video_id>/<word_dir>/  the same for one video: written during generation
                                                     (``storage_format: zarr``), moved into _aggregated at the end
 
 Attributes of an array: ``word`` (original text), ``steps`` (per entry) or ``videos`` (per entry),
 ``base`` (the first entry's metadata) and ``overrides`` (per entry, the keys whose values differ from
 ``base``): base updated with an entry's overrides is exactly the :class:`MapMetadata` of the seed
-layout's ``*_metadata.json``. ``source`` records how the seed layout stored the files
+layout's ``*_metadata.json``. ``source`` records how the files layout stored the files
 (``npz_compressed``), so unpacking restores them as they were. The step averages live apart, one
 array per word over the batch, so that reading one word's averages for every video is one file.
 
@@ -39,6 +39,7 @@ import numpy as np
 
 from attention_visual.errors import AttentionDataError, AttentionVisualError, NotFoundError
 from attention_visual.extras import import_from_extra
+from attention_visual.storage.batch.layout import PACKED_STORE
 from attention_visual.storage.durable.reading import (
     check_no_links,
     check_tree,
@@ -48,7 +49,7 @@ from attention_visual.storage.durable.reading import (
     regular_file_exists,
     scan_folder,
 )
-from attention_visual.storage.files.layout import check_video_id, token_dir_name
+from attention_visual.storage.files.layout import check_video_id, word_dir_name
 from attention_visual.storage.files.reader import listing
 from attention_visual.storage.files.store import AttentionInfo
 from attention_visual.storage.packed.documents import (
@@ -60,8 +61,6 @@ from attention_visual.storage.packed.documents import (
 from attention_visual.storage.schema.limits import MAX_ENTRIES, map_nbytes
 from attention_visual.storage.schema.metadata import MapMetadata
 
-PACKED_STORE = "attention_maps.zarr"
-"""Folder name of the packed store inside a batch folder (instead of ``attention_maps/``)."""
 PACKED_KEY = "attention_visual_packed"
 PACKED_VERSION = 1
 ZARR_JSON = "zarr.json"
@@ -70,7 +69,7 @@ AGGREGATES_GROUP = "_aggregated"
 AGGREGATE_SHARD = 64
 """Videos per shard file of a word's step averages."""
 STAGED_GROUP = "_staged"
-"""Group of step averages written while a batch runs: ``_staged/<video_id>/<token_dir>``, one video each,
+"""Group of step averages written while a batch runs: ``_staged/<video_id>/<word_dir>``, one video each,
 moved into ``_aggregated/`` at the batch's end (:mod:`attention_visual.storage.packed.averages`)."""
 
 
@@ -91,7 +90,7 @@ def is_packed_store(path: Path) -> bool:
 
 
 def packed_store_for(attention_dir: Path) -> Path | None:
-    """The packed store that stands for ``attention_dir``, or None to read the seed layout.
+    """The packed store that stands for ``attention_dir``, or None to read the files layout.
 
     ``attention_dir`` itself when it is a packed store; the batch's ``attention_maps.zarr`` when the
     seed folder ``attention_dir`` does not exist (the batch was packed).
@@ -322,7 +321,7 @@ def _entries(attrs: dict[str, Any]) -> list[PackedEntry]:
 
 
 class _PackedArray:
-    """A packed array and the attributes every one has: ``word`` and ``source`` (how the seed layout stored it)."""
+    """A packed array and the attributes every one has: ``word`` and ``source`` (how the files layout stored it)."""
 
     def __init__(self, array: Any, path: Path, attrs: dict[str, Any] | None = None) -> None:
         """``array``: the Zarr array, or a callable opening it when first needed (then give its ``attrs``)."""
@@ -409,7 +408,7 @@ def _attributes(folder: Path) -> dict[str, Any]:
 
 
 class PackedReader:
-    """Reads a packed store: a :class:`~attention_visual.storage.files.reader.MapReader`, answering as the seed layout.
+    """Reads a packed store: a :class:`~attention_visual.storage.files.reader.MapReader`, answering as the files layout.
 
     Args:
         path: the ``attention_maps.zarr`` folder.
@@ -462,7 +461,7 @@ class PackedReader:
         return folder
 
     def complete_summary(self, video_id: str) -> dict[str, Any] | None:
-        """The video's completion record (the seed layout's ``_complete.json``), None while unfinished."""
+        """The video's completion record (the files layout's ``_complete.json``), None while unfinished."""
         meta = self._group(video_id) / ZARR_JSON
         if not self._has_document(meta.parent):
             raise NotFoundError(
@@ -534,7 +533,7 @@ class PackedReader:
         if found is None:
             self.word(video_id, word)  # an unknown video or word: say what is there
             raise NotFoundError(
-                f"no aggregated map for word {word!r} of video {video_id!r} "
+                f"no step average for word {word!r} of video {video_id!r} "
                 "(store_aggregated_attention was off, or the capture was interrupted)"
             )
         return found
@@ -544,7 +543,7 @@ class PackedReader:
 
     def aggregates(self, word: str) -> PackedAggregates | None:
         """The step averages of ``word`` across the batch, or None when none was stored."""
-        key = token_dir_name(word)
+        key = word_dir_name(word)
         if key not in self._aggregates:
             folder = self.path / AGGREGATES_GROUP / key
             check_no_links(self.path, folder)
@@ -563,7 +562,7 @@ class PackedReader:
         """
         aggregates = self.aggregates(word)
         found = aggregates.read(video_id) if aggregates is not None else None
-        staged = f"{STAGED_GROUP}/{check_video_id(video_id)}/{token_dir_name(word)}"
+        staged = f"{STAGED_GROUP}/{check_video_id(video_id)}/{word_dir_name(word)}"
         folder = self.path / staged
         if found is None:
             check_no_links(self.path, folder)
@@ -575,7 +574,6 @@ class PackedReader:
 
 __all__ = [
     "AGGREGATES_GROUP",
-    "PACKED_STORE",
     "STAGED_GROUP",
     "PackedAggregates",
     "PackedEntry",

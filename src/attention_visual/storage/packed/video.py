@@ -3,7 +3,7 @@
 :class:`PackedVideoStore` has the writing methods of :class:`~attention_visual.storage.files.store.AttentionStore`
 that a capture uses (``save_steps``, ``save_aggregated``, ``mark_complete``, ``remove_video``,
 ``is_complete``), so :func:`~attention_visual.capture.maps_io.save_word_maps` writes either layout the
-same way. What it writes equals what ``pack`` makes of the seed layout written with the same options:
+same way. What it writes equals what ``pack`` makes of the files layout written with the same options:
 the same arrays, the same metadata (``storage_format`` and ``source`` say how ``unpack`` writes the
 files: ``.npz``, compressed or not, or ``.pt``), the same completion record (less the seed files'
 ``checksums``, which never existed). One difference until the batch's end: each video's step averages

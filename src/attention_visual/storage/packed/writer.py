@@ -7,7 +7,7 @@ after every array of the video is written, so a video interrupted half-way reads
 
 A video's completion record lists its own files (``packed_files``: size and SHA-256 of each, paths
 relative to the video's group, its ``zarr.json`` aside since it holds the record): a rerun verifies
-them before trusting the video, as it verifies a seed-layout ``_complete.json``'s ``checksums``.
+them before trusting the video, as it verifies a files-layout ``_complete.json``'s ``checksums``.
 
 Needs zarr (the ``analysis`` extra); imported on first use.
 """
@@ -23,7 +23,7 @@ import numpy as np
 
 from attention_visual.errors import AttentionDataError
 from attention_visual.storage.durable.integrity import digest_file
-from attention_visual.storage.files.layout import check_video_id, token_dir_name
+from attention_visual.storage.files.layout import check_video_id, word_dir_name
 from attention_visual.storage.packed.reader import (
     AGGREGATE_SHARD,
     AGGREGATES_GROUP,
@@ -104,7 +104,7 @@ class PackedWriter:
         _check_uniform(video_id, steps)
         data = np.stack([a for _, a in steps])  # [step, *leading, frame, y, x]
         base, overrides = _split_metadata(metas)
-        word = metas[0].token_word
+        word = metas[0].word
         attrs = {
             "dimension_names": ("step", *metas[0].axes),
             "word": word,
@@ -113,10 +113,10 @@ class PackedWriter:
             "overrides": overrides,
             "source": dict(source or {}),
         }
-        array = self._create(self._root[check_video_id(video_id)], token_dir_name(word), data.shape, data.dtype,
+        array = self._create(self._root[check_video_id(video_id)], word_dir_name(word), data.shape, data.dtype,
                              data.shape[0], attrs)  # fmt: skip
         array[...] = data
-        return self.path / video_id / token_dir_name(word)
+        return self.path / video_id / word_dir_name(word)
 
     def _averages_array(self, group: Any, word: str, video_ids: Sequence[str], first: tuple[MapMetadata, np.ndarray],
                         shard: int, source: dict[str, Any] | None) -> Any:  # fmt: skip
@@ -124,7 +124,7 @@ class PackedWriter:
         meta, array = first
         attrs = {"dimension_names": ("video", *meta.axes), "word": word, "videos": list(video_ids),
                  "base": {}, "overrides": [], "source": dict(source or {})}  # fmt: skip
-        return self._create(group, token_dir_name(word), (len(video_ids), *array.shape), array.dtype, shard, attrs)
+        return self._create(group, word_dir_name(word), (len(video_ids), *array.shape), array.dtype, shard, attrs)
 
     def write_aggregates(
         self,
@@ -159,15 +159,15 @@ class PackedWriter:
     ) -> Path:
         """Write one video's step average of a word (``[*leading, frame, y, x]``) under ``_staged/<video_id>/``.
 
-        It has the layout of ``_aggregated/<token_dir>`` with one video, so the batch's end moves it
+        It has the layout of ``_aggregated/<word_dir>`` with one video, so the batch's end moves it
         there unchanged (:func:`~attention_visual.storage.packed.averages.consolidate_averages`).
         """
         group = self._root.require_group(STAGED_GROUP).require_group(check_video_id(video_id))
-        array = self._averages_array(group, metadata.token_word, [video_id], (metadata, average), 1, source)
+        array = self._averages_array(group, metadata.word, [video_id], (metadata, average), 1, source)
         base, overrides = _split_metadata([metadata])
         array.attrs.update({"base": base, "overrides": overrides})
         array[0] = average
-        return self.path / STAGED_GROUP / video_id / token_dir_name(metadata.token_word)
+        return self.path / STAGED_GROUP / video_id / word_dir_name(metadata.word)
 
     def mark_complete(self, video_id: str, summary: dict[str, Any]) -> None:
         """Record the video as finished (call last, after every word is written).
@@ -199,10 +199,10 @@ def remove_packed_video(store: Path, video_id: str) -> None:
 def _check_uniform(label: str, items: Sequence[tuple[MapMetadata, np.ndarray]]) -> None:
     first_meta, first = items[0]
     for meta, arr in items:
-        if meta.token_word != first_meta.token_word or arr.shape != first.shape or arr.dtype != first.dtype:
+        if meta.word != first_meta.word or arr.shape != first.shape or arr.dtype != first.dtype:
             raise AttentionDataError(
-                f"{label}: maps of {meta.video_id}/{meta.token_word!r} ({arr.shape}, {arr.dtype}) differ from "
-                f"{first_meta.video_id}/{first_meta.token_word!r} ({first.shape}, {first.dtype}); cannot pack them"
+                f"{label}: maps of {meta.video_id}/{meta.word!r} ({arr.shape}, {arr.dtype}) differ from "
+                f"{first_meta.video_id}/{first_meta.word!r} ({first.shape}, {first.dtype}); cannot pack them"
             )
 
 

@@ -118,8 +118,8 @@ def _checked_ranges(metadata: MapMetadata, latent_frames: int | None) -> tuple[t
     try:
         check_frame_mapping(ranges, frames, metadata.video_dimensions.frames, metadata.conditioning_frames)
     except AttentionDataError as exc:
-        where = f"video {metadata.video_id!r}, word {metadata.token_word!r}"
-        where += f", step {metadata.step_index}" if metadata.step_index is not None else " (aggregated)"
+        where = f"video {metadata.video_id!r}, word {metadata.word!r}"
+        where += f", step {metadata.step_index}" if metadata.step_index is not None else " (step average)"
         raise AttentionDataError(f"{where}: {exc}") from exc
     return ranges
 

@@ -4,7 +4,8 @@ One :class:`MapMetadata` per stored array (one step, or the step-average). It ca
 fields the seed documentation shows (``shape``, ``dtype``, ``num_steps``, ``steps_used``,
 ``aggregation_method``, ``token_word``, ``video_dimensions``, ``storage_timestamp``,
 ``attention_storage_version``) and everything needed to interpret the array without the
-model: axes names, token grid, latent→video frame mapping, prompt and token provenance,
+model: axes names, the latent grid (key ``token_grid``), latent→video frame mapping, prompt and token
+provenance,
 which guidance pass and how heads/blocks/tokens were reduced.
 """
 
@@ -42,12 +43,19 @@ class VideoDimensions:
 
 
 @dataclass(frozen=True)
-class TokenGrid:
-    """The model's video-token grid: latent frames × height/16 × width/16 for Wan (before downsampling)."""
+class LatentGrid:
+    """The model's latent grid of video tokens (grid cells): latent frames × height/16 × width/16 for Wan.
+
+    Before ``spatial_downsample_factor``. Stored in the metadata under the key ``token_grid``.
+    """
 
     frames: int
     height: int
     width: int
+
+
+#: The first version's name of :class:`LatentGrid` (docs/glossary.md: a grid cell is not a token piece).
+TokenGrid = LatentGrid
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ class MapMetadata:
     step_index: int | None
     aggregation_method: str  # "per_step" | "mean_over_steps"
     video_dimensions: VideoDimensions
-    token_grid: TokenGrid
+    token_grid: LatentGrid  # stored key (docs/glossary.md)
     latent_to_video_frames: tuple[tuple[int, int], ...]
     timestep: float | None = None
     sigma: float | None = None
@@ -99,7 +107,7 @@ class MapMetadata:
     step_experts: tuple[str | None, ...] = ()  # the expert of each of steps_used (empty: one transformer)
     boundary_timestep: float | None = None  # steps with t >= this run the high-noise expert
     conditioning_frames: tuple[int, ...] = ()  # latent frames that are inputs (I2V-5B image, VACE references)
-    pixels_per_token: int = 16  # video pixels per token side (32 for TI2V-5B)
+    pixels_per_token: int = 16  # video pixels per grid cell side (32 for TI2V-5B); stored key
     quantity: str = "text_attention"  # "image_share": the I2V <image> map ||o_img|| / (||o_img|| + ||o_txt||)
     storage_timestamp: str = ""
     attention_storage_version: int = ATTENTION_STORAGE_VERSION
@@ -214,7 +222,7 @@ def _typed(data: dict[str, Any], full: bool) -> dict[str, Any]:
     if "video_dimensions" in data or full:
         kwargs["video_dimensions"] = VideoDimensions(**data["video_dimensions"])
     if "token_grid" in data or full:
-        kwargs["token_grid"] = TokenGrid(**data["token_grid"])
+        kwargs["token_grid"] = LatentGrid(**data["token_grid"])
     if "reduction" in data:
         kwargs["reduction"] = Reduction(**data["reduction"])
     for name in _TUPLES:
@@ -236,6 +244,7 @@ __all__ = [
     "PASS_NAMES",
     "QUANTITIES",
     "READABLE_STORAGE_VERSIONS",
+    "LatentGrid",
     "MapMetadata",
     "Reduction",
     "TokenGrid",

@@ -1,12 +1,12 @@
-"""From a stored array with leading axes to the ``[frame, y, x]`` token grid every view shows.
+"""From a stored array with leading axes to the ``[frame, y, x]`` latent grid every view shows.
 
 Example:
     >>> import numpy as np
-    >>> from attention_visual.storage.schema.metadata import MapMetadata, TokenGrid, VideoDimensions
+    >>> from attention_visual.storage.schema.metadata import MapMetadata, LatentGrid, VideoDimensions
     >>> meta = MapMetadata(video_id="v", token_word="kiss", shape=(2, 3, 2, 5), dtype="float32",
     ...     axes=("head", "frame", "y", "x"), num_steps=1, steps_used=(0,), step_index=0,
     ...     aggregation_method="per_step", video_dimensions=VideoDimensions(80, 32, 16.0, 9),
-    ...     token_grid=TokenGrid(3, 2, 5), latent_to_video_frames=((0, 0), (1, 4), (5, 8)))
+    ...     token_grid=LatentGrid(3, 2, 5), latent_to_video_frames=((0, 0), (1, 4), (5, 8)))
     >>> heads = np.stack([np.zeros((3, 2, 5)), np.ones((3, 2, 5))])  # [head, frame, y, x]
     >>> to_grid(heads, meta)[0, 0, 0]  # the mean over heads
     np.float32(0.5)

@@ -1,18 +1,15 @@
-"""The seed grid video: one tile per seed of a word, plus the mean and standard-deviation tiles.
+"""The seed grid of a word: its tiles, captions and titles, and the seed grid video (``attention-visual seeds``).
 
-One frame per stored denoising step (with ``interpolation_steps`` blended frames between steps), then
-the step-averaged maps. Tiles, in reading order::
+One row per stored denoising step, then the step-averaged maps; one tile per seed, in reading order::
 
     seed 42 · r 0.91    seed 43 · r 0.88    ...    mean of 3    std · max 0.0123
 
-Every tile shows a map ``[y, x]`` of the video's frames averaged (latent frames weighted by the video
-frames they produced; or one latent frame with ``frame=k``), upsampled bilinearly to the panel. ``r`` is
-the seed's mean Pearson correlation with the other seeds' step-averaged maps; the title holds the word,
-the step and the group's consistency score (:mod:`attention_visual.analysis.seeds`). The ``mean`` tile is
-the mean of the seed tiles and the ``std`` tile their population standard deviation, cell by cell. Seed
-and mean tiles share one colour range (the colorbar's, normalised as ``options.normalization``); the std
-tile has its own, from 0 to the maximum its label gives. Drawn with the render machinery (the
-matplotlib-drawn :func:`~attention_visual.render.step_grid.figure_canvas`, the colormap LUT, the encoder).
+Every tile is a map ``[y, x]`` of the video's frames averaged (latent frames weighted by the video
+frames they produced; or one latent frame with ``frame=k``). ``r`` is the seed's mean Pearson
+correlation with the other seeds' step-averaged maps; a title holds the word, the step and the group's
+consistency score (:mod:`attention_visual.analysis.seeds`). The mean and std tiles and the drawing
+are the render layer's (:mod:`attention_visual.render.seed_grid`), which the report's seed grid
+sprite uses too; this module only chooses what the tiles and captions are.
 
 Example:
     >>> write_seed_video("outputs/demo", "dog", Path("dog_seeds.mp4"))          # doctest: +SKIP
@@ -28,15 +25,12 @@ import numpy as np
 
 from attention_visual.analysis.seeds import SeedView, word_seed_views
 from attention_visual.errors import RenderError
-from attention_visual.render.canvas import ColorbarSpec
-from attention_visual.render.colormap import packed_lut
 from attention_visual.render.encoder import format_of, prepare_output
-from attention_visual.render.normalize import normalize_maps
 from attention_visual.render.options import RenderOptions
+from attention_visual.render.seed_grid import seed_grid_video, seed_panels
 from attention_visual.render.sources import StepVideo, write_video
-from attention_visual.render.step_grid import figure_canvas
 from attention_visual.storage.durable.faults import write_faults
-from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
+from attention_visual.storage.schema.frames import frame_average
 
 #: What a tile of the seed grid shows of a map's latent frames: their weighted mean, or one of them.
 SeedFrame = str | int
@@ -50,7 +44,7 @@ def reduce_frames(maps: np.ndarray, view: SeedView, frame: SeedFrame = "mean") -
     """
     frames = maps.shape[-3]
     if frame == "mean":
-        return AttentionAnalyzer.frame_averaged(maps, view.metadata[0])
+        return frame_average(maps, view.metadata[0])
     if isinstance(frame, int) and not isinstance(frame, bool):
         if not 0 <= frame < frames:
             raise RenderError(f"latent frame {frame} does not exist; these maps have frames 0–{frames - 1}")
@@ -105,46 +99,19 @@ def seed_titles(view: SeedView) -> list[str]:
     return [*titles, f"“{view.word}”{where} — mean of {len(view.steps)} steps · {score}"]
 
 
-def normalize_std(std: np.ndarray, mode: str) -> np.ndarray:
-    """The std tiles ``[row, 1, y, x]`` scaled to [0, 1] on their own (all zero, e.g. identical seeds: zeros)."""
-    if not np.any(std > 0):
-        return np.zeros_like(std, dtype=np.float32)  # no spread: the bottom of the colormap, no warning
-    normed, _ = normalize_maps(std, mode)
-    return normed
+def seed_video(view: SeedView, options: RenderOptions | None = None, frame: SeedFrame = "mean") -> StepVideo:
+    """The lazy seed grid video of ``view`` (drawn by :func:`~attention_visual.render.seed_grid.seed_grid_video`).
 
-
-def seed_grid_video(view: SeedView, options: RenderOptions | None = None, frame: SeedFrame = "mean") -> StepVideo:
-    """The lazy seed grid video of ``view`` (see the module docstring); encode it with ``write_video``.
+    Encode it with :func:`~attention_visual.render.sources.write_video`.
 
     Raises:
-        RenderError: No steps in ``view`` or a bad ``frame``.
+        RenderError: No steps in ``view``, a bad ``frame`` or bad options.
     """
     options = options or RenderOptions()
-    tiles = seed_tiles(view, frame)  # [row, seed, y, x]
-    mean = tiles.mean(axis=1, keepdims=True)  # [row, 1, y, x]
-    std = tiles.std(axis=1, keepdims=True)  # [row, 1, y, x], ddof 0
-    shown, info = normalize_maps(np.concatenate([tiles, mean], axis=1), options.normalization)
-    std_shown = normalize_std(std, options.normalization)
-    maps = np.concatenate([shown, std_shown], axis=1)  # [row, seed + 2, y, x] in [0, 1]
+    panels = seed_panels(seed_tiles(view, frame), options.normalization)
     dims = view.metadata[0].video_dimensions
-    colorbar = ColorbarSpec(options.colormap, info.vmin, info.vmax, info.label) if options.include_colorbar else None
-    canvas = figure_canvas(
-        options.figsize,
-        options.dpi,
-        panel_aspect=dims.width / dims.height,
-        n_panels=maps.shape[1],
-        panel_labels=seed_labels(view, float(std.max())),
-        colorbar=colorbar,
-    )
-    return StepVideo(
-        canvas,
-        maps,
-        seed_titles(view),
-        packed_lut(options.colormap),
-        options.fps,
-        options.interpolation_steps,
-        options.dpi,
-    )
+    labels, titles = seed_labels(view, panels.std_max), seed_titles(view)
+    return seed_grid_video(panels, labels, titles, dims.width / dims.height, options)
 
 
 def write_seed_video(
@@ -179,17 +146,16 @@ def write_seed_video(
     options = options or RenderOptions()
     video_format = format_of(output, None, default=options.video_format)  # the suffix decides when there is one
     with write_faults(output):
-        return write_video(seed_grid_video(view, options, frame), output, video_format)
+        return write_video(seed_video(view, options, frame), output, video_format)
 
 
 __all__ = [
     "SeedFrame",
-    "normalize_std",
     "reduce_frames",
     "seed_correlations",
-    "seed_grid_video",
     "seed_labels",
     "seed_tiles",
     "seed_titles",
+    "seed_video",
     "write_seed_video",
 ]

@@ -8,7 +8,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from attention_visual.analysis.seed_video import seed_grid_video, seed_labels, seed_tiles, seed_titles
+from attention_visual.analysis.seed_grid import seed_labels, seed_tiles, seed_titles, seed_video
 from attention_visual.analysis.seeds import word_seed_views
 from attention_visual.cli.main import main
 from attention_visual.render.options import RenderOptions
@@ -60,7 +60,7 @@ def test_tiles_are_steps_then_the_average_per_seed(batch: Path) -> None:
 
 def test_grid_video_panels_show_each_seed_then_mean_and_std(batch: Path, tmp_path: Path) -> None:
     view = word_seed_views(batch, "dog", prompt=1, keep_steps=True).by_prompt[1]
-    source = seed_grid_video(view, OPTIONS)
+    source = seed_video(view, OPTIONS)
     panels = source.canvas.panels
     assert len(panels) == 3 + 2 and len({(b.width, b.height) for b in panels}) == 1
     assert panels[0].width / panels[0].height == pytest.approx(80 / 32, rel=0.05)  # the video's aspect ratio
