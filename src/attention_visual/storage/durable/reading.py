@@ -68,13 +68,8 @@ def read_fault(exc: OSError, path: Path | str) -> AttentionVisualError:
     return StorageError(f"cannot read {path}: {reason}")
 
 
-def open_regular(path: Path | str) -> io.BufferedReader:
-    """Open ``path`` for reading in binary mode: a regular file, never through a symbolic link.
-
-    Raises:
-        AttentionDataError: ``path`` is a symbolic link, or not a regular file (a folder, a FIFO, a device).
-        OSError: It cannot be opened (missing, permission denied...): see :func:`read_fault`.
-    """
+def _open_regular_fd(path: Path | str) -> tuple[int, int]:
+    """``(file descriptor, size)`` of the regular file ``path``, opened without following a link."""
     try:
         fd = os.open(path, _FLAGS)
     except OSError as exc:
@@ -82,10 +77,24 @@ def open_regular(path: Path | str) -> io.BufferedReader:
             raise link_refused(path) from exc
         raise
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):  # O_NONBLOCK has no effect on the regular files kept
             raise AttentionDataError(f"{path}: not a regular file (refused)")
-        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, found.st_size
+
+
+def open_regular(path: Path | str) -> io.BufferedReader:
+    """Open ``path`` for reading in binary mode: a regular file, never through a symbolic link.
+
+    Raises:
+        AttentionDataError: ``path`` is a symbolic link, or not a regular file (a folder, a FIFO, a device).
+        OSError: It cannot be opened (missing, permission denied...): see :func:`read_fault`.
+    """
+    fd, _ = _open_regular_fd(path)
+    try:
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -96,16 +105,28 @@ def read_limited(path: Path | str, limit: int, what: str = "this file") -> bytes
     """The bytes of the regular file ``path`` (see :func:`open_regular`), at most ``limit`` of them.
 
     The size is checked before anything is read (and again while reading, for a file that grows).
+    One ``open``, ``fstat`` and (usually) one ``read`` system call.
 
     Raises:
         AttentionDataError: A link, not a regular file, or larger than ``limit``.
         OSError: It cannot be read.
     """
-    with open_regular(path) as fh:
-        size = os.fstat(fh.fileno()).st_size
-        data = fh.read(size + 1) if size <= limit else b""  # one byte more: a file that grew shows it
-        if size > limit or len(data) > limit:
-            raise AttentionDataError(f"{path}: {max(size, len(data))} bytes, more than {what} may have ({limit})")
+    fd, size = _open_regular_fd(path)
+    chunks: list[bytes] = []
+    try:
+        wanted = size + 1 if size <= limit else 0  # one byte more: a file that grew shows it
+        got = 0
+        while got < wanted:
+            chunk = os.read(fd, wanted - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    finally:
+        os.close(fd)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if size > limit or len(data) > limit:
+        raise AttentionDataError(f"{path}: {max(size, len(data))} bytes, more than {what} may have ({limit})")
     return data
 
 

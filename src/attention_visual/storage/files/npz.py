@@ -149,7 +149,9 @@ def _check_array(path: Path, dtype: np.dtype, shape: tuple[int, ...], expected: 
         check_map_shape(shape, dtype)
     except AttentionDataError as exc:
         raise AttentionDataError(f"{path}: {exc}") from exc
-    if expected is not None and (shape != expected[0] or dtype.newbyteorder("=") != expected[1]):
+    if expected is not None and (
+        shape != expected[0] or (dtype != expected[1] and dtype.newbyteorder("=") != expected[1])
+    ):
         raise AttentionDataError(
             f"{path}: array of shape {shape} and dtype {dtype} does not match its metadata "
             f"({expected[0]}, {expected[1]})"

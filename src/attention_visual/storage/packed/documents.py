@@ -80,10 +80,11 @@ def check_array(document: dict[str, Any], path: Path) -> PackedShape:
     return PackedShape(shape, dtype)
 
 
-def _same_map(meta: Any, array: PackedShape) -> bool:
-    """A metadata dict (``base`` or an override) whose ``shape``/``dtype``, where given, are the array's."""
-    if not isinstance(meta, dict):
-        return False
+_MAP_KEYS = frozenset({"shape", "dtype"})
+
+
+def _same_map(meta: dict[str, Any], array: PackedShape) -> bool:
+    """A metadata dict (``base`` or an override) whose ``shape`` and ``dtype``, where given, are the array's."""
     shape, dtype = meta.get("shape", list(array.shape[1:])), meta.get("dtype", array.dtype.name)
     return isinstance(shape, list) and shape == list(array.shape[1:]) and dtype == array.dtype.name
 
@@ -105,7 +106,9 @@ def check_attributes(attrs: dict[str, Any], array: PackedShape, path: Path) -> N
         problem = "no 'base' and 'overrides' metadata"
     elif not len(labels) == len(overrides) == entries or len(set(labels)) != len(labels):
         problem = f"{len(labels)} {key} and {len(overrides)} metadata entries for an array of {entries}"
-    elif entries and not all(_same_map({**base, **o} if isinstance(o, dict) else o, array) for o in overrides):
+    elif not all(isinstance(o, dict) for o in overrides):
+        problem = "'overrides' is not a list of objects"
+    elif entries and not all(_same_map(m, array) for m in (base, *(o for o in overrides if _MAP_KEYS & o.keys()))):
         problem = f"metadata of another shape or dtype than the array's {list(array.shape[1:])} {array.dtype.name}"
     if problem is not None:
         raise AttentionDataError(f"{path}: inconsistent packed array ({problem})")

@@ -38,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -66,22 +67,30 @@ def _is_int(value: Any) -> bool:
 
 
 def readable_dtype(dtype: Any) -> np.dtype:
-    """``dtype`` (a name or a NumPy dtype) if it is one of :data:`READABLE_DTYPES`, in native byte order.
+    """``dtype`` (a name or a NumPy dtype) if it is one of :data:`READABLE_DTYPES` (in any byte order).
 
     Raises:
         AttentionDataError: Any other dtype (an object array, a string, a structured dtype...).
     """
-    readable = f"is not one a stored map may have ({', '.join(READABLE_DTYPES)})"
-    if not isinstance(dtype, str | np.dtype):  # np.dtype(None) would be float64
-        raise AttentionDataError(f"dtype {str(dtype)[:80]!r} {readable}")
+    if not isinstance(dtype, str | np.dtype):  # np.dtype(None) would be float64; a list is no dtype
+        raise AttentionDataError(f"dtype {str(dtype)[:80]!r} {_NOT_READABLE}")
+    return _readable_dtype(dtype)
+
+
+_NOT_READABLE = f"is not one a stored map may have ({', '.join(READABLE_DTYPES)})"
+
+
+@functools.lru_cache(maxsize=64)
+def _readable_dtype(dtype: str | np.dtype) -> np.dtype:
+    """:func:`readable_dtype`, memoised: a batch has a handful of distinct dtypes."""
     try:
         found: np.dtype = np.dtype(dtype)
     except (TypeError, ValueError) as exc:
-        raise AttentionDataError(f"dtype {str(dtype)[:80]!r} {readable}") from exc
+        raise AttentionDataError(f"dtype {str(dtype)[:80]!r} {_NOT_READABLE}") from exc
     if found.hasobject:
         raise AttentionDataError("the array holds Python objects (pickled data), which are never read")
     if found.newbyteorder("=").name not in READABLE_DTYPES or found.shape:
-        raise AttentionDataError(f"dtype {found} {readable}")
+        raise AttentionDataError(f"dtype {found} {_NOT_READABLE}")
     return found
 
 
@@ -115,7 +124,7 @@ def check_map_shape(shape: Any, dtype: Any) -> tuple[int, ...]:
     """
     lengths = check_lengths(shape, max_axes=MAX_MAP_AXES)
     found = readable_dtype(dtype)
-    nbytes = map_nbytes(lengths, found)
+    nbytes = math.prod(lengths) * found.itemsize
     if nbytes > MAX_MAP_BYTES:
         raise AttentionDataError(
             f"shape {list(lengths)} of {found} is {nbytes} bytes, more than a stored map may have ({MAX_MAP_BYTES})"
