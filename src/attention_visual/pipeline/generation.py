@@ -31,7 +31,7 @@ from PIL import Image
 from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.config import Config
 from attention_visual.config.inputs import PromptInputs, read_video_frames
-from attention_visual.config.media import load_image as load_input_image
+from attention_visual.config.media import load_image
 from attention_visual.pipeline.plan import ATTENTION_MAPS_DIR, VideoJob
 from attention_visual.pipeline.resume import captures_maps
 from attention_visual.render.encoder import VideoWriter
@@ -74,13 +74,6 @@ def write_video_file(path: Path, frames: np.ndarray, fps: float) -> None:
             writer.write(frame)
 
 
-def load_image(path: Path, key: str = "image") -> Image.Image:
-    """An input image as RGB (decoded fully, the file closed), checked against the input limits from its
-    header first (:mod:`attention_visual.config.media`)."""
-    image: Image.Image = load_input_image(key, path)
-    return image
-
-
 def pipeline_inputs(pipe: Any, inputs: PromptInputs, *, num_frames: int) -> dict[str, Any]:
     """The pipeline call's input arguments for ``pipe``'s class: frames, images, video, strength.
 
@@ -91,15 +84,15 @@ def pipeline_inputs(pipe: Any, inputs: PromptInputs, *, num_frames: int) -> dict
     if type(pipe).__name__ != "WanVideoToVideoPipeline":
         kwargs["num_frames"] = num_frames
     if inputs.image is not None:
-        kwargs["image"] = load_image(inputs.image)
+        kwargs["image"] = load_image("image", inputs.image)  # checked against the input limits first
     if inputs.last_image is not None:
-        kwargs["last_image"] = load_image(inputs.last_image, "last_image")
+        kwargs["last_image"] = load_image("last_image", inputs.last_image)
     if inputs.video is not None:
         frames = read_video_frames("video", inputs.video)  # [height, width, rgb] each
         kwargs["video"] = [Image.fromarray(frame) for frame in frames]
     if inputs.reference_images:
         kwargs["reference_images"] = [
-            load_image(path, f"reference_images[{i}]") for i, path in enumerate(inputs.reference_images)
+            load_image(f"reference_images[{i}]", path) for i, path in enumerate(inputs.reference_images)
         ]
     if inputs.strength is not None:
         kwargs["strength"] = inputs.strength

@@ -6,8 +6,8 @@ has (the metadata's shape against the array header's), **before** it allocates o
 anything. A file that breaks one is one :class:`~attention_visual.errors.AttentionDataError` naming it.
 
 The limits are far above what a capture writes: Wan2.1-14B at 1280×720, 81 frames, every head and
-every block kept (``store_per_head`` + ``store_per_block``, 40 × 40) is a map of 484 MB in float16;
-the usual map (heads and blocks averaged) is 150 KB. The writers refuse a map above
+every block kept (``store_per_head`` + ``store_per_block``, 40 × 40) is a map of 242 MB in float16
+(484 MB with both guidance passes); the usual map (heads and blocks averaged) is 151 KB. The writers refuse a map above
 :data:`MAX_MAP_BYTES` too, so nothing a capture wrote is ever refused here.
 
 =========================  ==============================================================================
@@ -148,12 +148,6 @@ def check_video_size(width: Any, height: Any, frames: Any) -> None:
             raise AttentionDataError(f"video_dimensions.{name} {value!r}: must be an integer in [1, {limit}]")
 
 
-def check_json_size(size: int) -> None:
-    """A metadata document of ``size`` bytes, checked against :data:`MAX_JSON_BYTES`."""
-    if size > MAX_JSON_BYTES:
-        raise AttentionDataError(f"{size} bytes, more than a metadata document may have ({MAX_JSON_BYTES})")
-
-
 __all__ = [
     "MAP_FILE_OVERHEAD",
     "MAX_ENTRIES",
@@ -167,7 +161,6 @@ __all__ = [
     "MAX_VIDEO_SIDE",
     "READABLE_DTYPES",
     "check_entries",
-    "check_json_size",
     "check_lengths",
     "check_map_shape",
     "check_video_size",
