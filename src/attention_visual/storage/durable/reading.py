@@ -28,6 +28,7 @@ Example:
     Traceback (most recent call last):
     ...
     attention_visual.errors.AttentionDataError: .../b.json: a symbolic link inside the store (refused: ...
+    >>> import shutil; shutil.rmtree(folder)
 """
 
 from __future__ import annotations
