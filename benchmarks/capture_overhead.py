@@ -60,7 +60,7 @@ from transformers import (
 import attention_visual
 from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.capture.attention_math import WordColumns, word_attention
-from attention_visual.models.checkpoint import AUTO_TASK, TASK_PIPELINES, pipeline_class_for
+from attention_visual.families.wan.checkpoint import AUTO_TASK, TASK_PIPELINES, pipeline_class_for
 from attention_visual.models.public_checkpoints import (
     Architecture,
     architecture_names,

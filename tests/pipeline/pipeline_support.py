@@ -1,4 +1,4 @@
-"""Helpers for the batch tests: a tiny config, file snapshots, running the CLI in a subprocess.
+"""Helpers for the batch tests: a tiny config, file snapshots, the CLI command line for a subprocess.
 
 Import as ``from pipeline.pipeline_support import ...`` (tests/ is on pytest's pythonpath).
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ import yaml
 from attention_visual.config import Config, config_from_dict
 
 REPO = Path(__file__).resolve().parents[2]
-TINY_DEMO = REPO / "configs" / "tiny_demo.yaml"
 
 PROMPTS = [
     "A romantic (kiss) between a man and woman with (flowers)",
@@ -92,13 +90,6 @@ def cli_env() -> dict[str, str]:
 def cli_command(*args: str) -> list[str]:
     """``python -m attention_visual ARGS`` with this interpreter."""
     return [sys.executable, "-m", "attention_visual", *args]
-
-
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run the CLI to completion and capture its output."""
-    return subprocess.run(
-        cli_command(*args), cwd=cwd or REPO, env=cli_env(), capture_output=True, text=True, timeout=timeout
-    )
 
 
 def batch_dirs(output_dir: Path) -> list[Path]:

@@ -2,7 +2,9 @@
 
 The four example configs run as documented (``--set generation.model_id=tiny-...`` plus tiny sizes);
 video-to-video, first-last-frame and VACE run from configs written here. Each case checks the inputs
-copied into the batch and shown in the report, and the expert / conditioning-frame labels.
+copied into the batch and shown in the report, and the expert / conditioning-frame labels. The CLI's
+``main`` runs in the test process (a real process is what the kill, torchrun and console-script tests
+are about).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import numpy as np
 import pytest
 
 from attention_visual.visualization import AttentionAnalyzer
-from pipeline.pipeline_support import REPO, batch_dirs, run_cli, write_config
+from pipeline.pipeline_support import REPO, batch_dirs, write_config
+from support.cli import run_main
 
 EXAMPLE_IMAGE = REPO / "configs" / "inputs" / "example.png"
 ONE_PROMPT = ("--set", 'prompts=["a small (dog) runs on the beach"]')  # the text examples have two: one is enough
@@ -39,7 +42,7 @@ def _tiny(model_id: str, height: int, width: int, steps: int = 2) -> list[str]:
 
 
 def _run(config: Path, out: Path, *overrides: str) -> tuple[Path, dict[str, Any]]:
-    done = run_cli("generate", str(config), *overrides, "--set", f"output_dir={out}", "--no-progress")
+    done = run_main("generate", config, *overrides, "--set", f"output_dir={out}", "--no-progress")
     assert done.returncode == 0, done.stderr[-3000:]
     [batch] = batch_dirs(out)
     manifest = json.loads((batch / "manifest.json").read_text())
@@ -52,8 +55,8 @@ def _run(config: Path, out: Path, *overrides: str) -> tuple[Path, dict[str, Any]
 
 
 def _labels(batch: Path, video_id: str, word: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((batch / "report" / "maps" / video_id / f"{word}.json").read_text())
-    return data["info"]  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads((batch / "report" / "maps" / video_id / "assets.json").read_text())
+    return data["words"][word]["info"]  # type: ignore[no-any-return]
 
 
 @pytest.mark.slow

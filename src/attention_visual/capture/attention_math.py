@@ -1,14 +1,15 @@
-"""The exact word-level cross-attention of one ``attn2`` call, without materialising it.
+"""The exact word-level cross-attention of one attention call, without materialising it.
 
-Wan's cross-attention is ``softmax(q kᵀ / √d)`` per head over the text keys (no mask, no RoPE).
-We recompute it in float32 over chunks of video tokens, take the log-sum-exp over *all* keys,
-and keep only the marked words' columns, so the full ``[head, video_token, text_token]``
-probabilities (~800 MB per call at 480×832×81) never exist.
+Cross-attention (the ``"cross"`` word math) is ``softmax(q kᵀ / √d)`` per head over the text keys
+(Wan's ``attn2``: no mask, no RoPE). We recompute it in float32 over chunks of video tokens, take
+the log-sum-exp over *all* keys, and keep only the marked words' columns, so the full
+``[head, video_token, text_token]`` probabilities (~800 MB per call at 480×832×81) never exist.
 
-Padding shortcut (exact, checked on the data): Wan pads the prompt embedding to 512 with
-zero rows, so the padding keys are identical rows. ``n`` identical keys have identical
-logits, so their share of the log-sum-exp is ``logit + log(n)``: we fold them into one column
-and the result equals the 512-key softmax at the cost of the real tokens only. The number of
+Padding shortcut (exact, checked on the data), for models whose padding keys are identical rows (a
+family's ``text.padding == "identical_rows"``; Wan pads the prompt embedding to 512 with zero rows):
+``n`` identical keys have identical logits, so their share of the log-sum-exp is ``logit + log(n)``:
+we fold them into one column and the result equals the 512-key softmax at the cost of the real
+tokens only. The number of
 real tokens comes from the text encoder's attention mask; that the padding rows really are
 identical is checked on the device, without synchronising, and read back once per step.
 """
@@ -75,7 +76,7 @@ def word_attention(
     Args:
         query: ``[video_token, heads * head_dim]``: the output of ``attn2.norm_q`` for one item.
         key: ``[text_token, heads * head_dim]``: the output of ``attn2.norm_k`` for one item; rows from
-            ``num_real_keys`` on must be identical (Wan's padding; see :func:`padding_rows_identical`).
+            ``num_real_keys`` on must be identical (padding of identical rows; see :func:`padding_rows_identical`).
         heads: number of attention heads.
         columns: ``[T]`` long tensor on the key's device: the marked words' token columns, concatenated;
             with ``renormalise`` a column equal to ``num_real_keys`` stands for an excluded key

@@ -7,7 +7,8 @@ Example::
     attention-visual report /shared/readonly/batch --output ~/batch_report   # a read-only batch
 
 A file that cannot be written (read-only folder, disk full) ends the command with one line and
-exit status 1.
+exit status 1. A map file that cannot be read (damaged, truncated, a link out of the store): the page
+is written and marks it, then the command ends with one line naming it and exit status 2.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from attention_visual.errors import AttentionDataError
 from attention_visual.render.options import NORMALIZATIONS
-from attention_visual.report import write_report
+from attention_visual.report.build import unreadable_maps, write_report
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,7 +48,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "its links to the batch's videos are relative",
     )
     parser.add_argument(
-        "--no-plots", dest="plots", action="store_false", help="skip the temporal comparison plots (faster)"
+        "--no-plots",
+        dest="plots",
+        action="store_false",
+        help="leave out each video's curves of its words over steps and frames",
     )
     parser.add_argument(
         "--no-batch-view",
@@ -68,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
         output_dir=args.output,
     )
     sys.stdout.write(f"{index.absolute()}\n")
+    problems = unreadable_maps(args.batch_dir, args.output)
+    if problems:  # the page is written and marks them; the exit status says the batch holds bad files
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise AttentionDataError(f"{problems[0]}{more}; the report {index} marks the unreadable maps")
     return 0
 
 

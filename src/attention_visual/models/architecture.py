@@ -50,19 +50,20 @@ def transformer_config(model_id: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def num_transformer_blocks(model_id: str, block_list: str = "blocks") -> int | None:
-    """How many ``<block_list>.N.attn2`` the transformer has, or None when its config is not available offline.
+def num_transformer_blocks(model_id: str, count_key: str = "num_layers") -> int | None:
+    """How many blocks the config entry ``count_key`` counts, or None when the config is not available offline.
 
-    ``blocks``: the config's ``num_layers``; ``vace_blocks``: the length of VACE's ``vace_layers``.
+    ``count_key`` is what the model family says counts a module list (``ModelFamily.block_counts``: Wan
+    ``num_layers`` for ``blocks``, ``vace_layers`` for ``vace_blocks``); an integer entry is the count,
+    a list entry counts by its length.
     """
     config = transformer_config(model_id)
     if config is None:
         return None
-    if block_list == "vace_blocks":
-        vace = config.get("vace_layers")
-        return len(vace) if isinstance(vace, list) and vace else None
-    layers = config.get("num_layers")
-    return layers if isinstance(layers, int) and not isinstance(layers, bool) and layers > 0 else None
+    value = config.get(count_key)
+    if isinstance(value, list):
+        return len(value) or None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _cached(repo_id: str) -> Path | None:

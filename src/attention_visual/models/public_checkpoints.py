@@ -27,7 +27,8 @@ from typing import Any
 import torch
 
 from attention_visual.errors import ConfigError
-from attention_visual.models.checkpoint import CheckpointSpec, read_model_index
+from attention_visual.families import read_model_index
+from attention_visual.families.registry import CheckpointSpec
 
 _CONFIG_PACKAGE = "attention_visual.models"
 _CONFIG_DIR = "configs"

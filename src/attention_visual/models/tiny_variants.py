@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipeline
 
 from attention_visual.errors import ConfigError
+from attention_visual.families import tiny_model_variant
 from attention_visual.models.tiny import DEFAULT_CROSS_ATTENTION_GAIN, TINY_DEFAULTS, TINY_MODEL_ID, TinySettings
 from attention_visual.models.tiny_parts import (
     CLIP_IMAGE_SIZE,
@@ -62,7 +63,6 @@ from attention_visual.models.tiny_parts import (
     tiny_transformer,
     tiny_vae_5b,
 )
-from attention_visual.models.variants import WAN_TEXT_CONTEXT
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +71,8 @@ class TinyModel(TinySettings):
 
     Attributes:
         model_id: The ``model_id`` accepted by ``load_pipeline`` (``"tiny-i2v"``).
-        variant: The :data:`~attention_visual.models.variants.VARIANTS` name it realises.
+        variant: The name of the :class:`~attention_visual.families.Variant` it realises (the family's
+            ``tiny_models`` table says the same; a test checks).
         inputs: Input kinds its pipeline call needs: ``image``, ``last_image``, ``video``.
         height, width, num_frames, num_inference_steps, guidance_scale, max_sequence_length:
             Generation settings on a non-square token grid (3 latent frames × 2 × 3 tokens).
@@ -203,6 +204,13 @@ def build_tiny_v2v(seed: int, gain: float, flow_shift: float) -> WanVideoToVideo
     return assemble(WanVideoToVideoPipeline, base, transformer=base.transformer, vae=base.vae)
 
 
+def _text_length(model_id: str) -> int:
+    """The number of text keys the variant of tiny model ``model_id`` requires (the image branch: 512)."""
+    variant = tiny_model_variant(model_id)
+    assert variant is not None and variant.text_length is not None, model_id
+    return variant.text_length
+
+
 def _spec(
     model_id: str,
     variant: str,
@@ -238,10 +246,10 @@ TINY_MODELS: dict[str, TinyModel] = {
         _spec("tiny-ti2v-5b", "wan2.2-ti2v-5b-t2v", build_tiny_ti2v_5b, pixels_per_token=32),
         _spec("tiny-ti2v-5b-i2v", "wan2.2-ti2v-5b-i2v", build_tiny_ti2v_5b_i2v, ("image",), pixels_per_token=32),
         _spec("tiny-wan22-i2v-a14b", "wan2.2-i2v-a14b", build_tiny_wan22_i2v_a14b, ("image",)),
-        _spec("tiny-i2v", "wan2.1-i2v-14b", build_tiny_i2v, ("image",), max_sequence_length=WAN_TEXT_CONTEXT),
+        _spec("tiny-i2v", "wan2.1-i2v-14b", build_tiny_i2v, ("image",), max_sequence_length=_text_length("tiny-i2v")),
         _spec(
             "tiny-flf2v", "wan2.1-flf2v-14b", build_tiny_flf2v, ("image", "last_image"),
-            max_sequence_length=WAN_TEXT_CONTEXT,
+            max_sequence_length=_text_length("tiny-i2v"),
         ),
         _spec("tiny-vace", "wan2.1-vace", build_tiny_vace, ("video",)),
         _spec("tiny-v2v", "wan2.1-v2v", build_tiny_v2v, ("video",), frames_from_video=True),
@@ -301,7 +309,6 @@ def tiny_inputs(model_id: str, seed: int = 0) -> dict[str, Any]:
 __all__ = [
     "TINY_MODELS",
     "TINY_MODEL_IDS",
-    "WAN_TEXT_CONTEXT",
     "TinyModel",
     "build_tiny_flf2v",
     "build_tiny_i2v",

@@ -26,9 +26,11 @@ from typing import Any
 try:
     import torch
 except ModuleNotFoundError:
-    from attention_visual.extras import require_extra
+    from attention_visual.extras import GENERATION_EXTRA, require_extra
 
-    require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
+    require_extra(
+        GENERATION_EXTRA, __name__
+    )  # one line naming the extra when torch, diffusers or transformers is missing
     raise
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -96,7 +98,7 @@ def run_batch(
         config: The resolved config.
         config_path: The config file (its stem names default batch folders; recorded in the manifest).
         options: Overwrite and progress-bar options.
-        pipe: A ready ``WanPipeline`` to use instead of loading ``generation.model_id`` (tests); its
+        pipe: A ready pipeline to use instead of loading ``generation.model_id`` (tests); its
             progress-bar settings are changed.
         rank_context: This process's rank (default: from the ``torchrun`` environment).
 

@@ -22,9 +22,11 @@ import numpy as np
 try:
     import torch
 except ModuleNotFoundError:
-    from attention_visual.extras import require_extra
+    from attention_visual.extras import GENERATION_EXTRA, require_extra
 
-    require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
+    require_extra(
+        GENERATION_EXTRA, __name__
+    )  # one line naming the extra when torch, diffusers or transformers is missing
     raise
 from PIL import Image
 
@@ -32,6 +34,8 @@ from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.config import Config
 from attention_visual.config.inputs import PromptInputs, read_video_frames
 from attention_visual.config.media import load_image
+from attention_visual.families import Variant, family_of_variant
+from attention_visual.families.runtime import describe_pipeline
 from attention_visual.pipeline.plan import ATTENTION_MAPS_DIR, VideoJob
 from attention_visual.pipeline.resume import captures_maps
 from attention_visual.render.encoder import VideoWriter
@@ -74,14 +78,14 @@ def write_video_file(path: Path, frames: np.ndarray, fps: float) -> None:
             writer.write(frame)
 
 
-def pipeline_inputs(pipe: Any, inputs: PromptInputs, *, num_frames: int) -> dict[str, Any]:
-    """The pipeline call's input arguments for ``pipe``'s class: frames, images, video, strength.
+def pipeline_inputs(variant: Variant, inputs: PromptInputs, *, num_frames: int) -> dict[str, Any]:
+    """The pipeline call's input arguments for the pipeline's variant: frames, images, video, strength.
 
-    Text-to-video, image-to-video, first-last-frame and VACE take ``num_frames``; video-to-video
+    Most pipelines take ``num_frames``; one whose variant has ``frames_from_video`` (video-to-video)
     takes the input video's length instead (checked equal to ``num_frames`` at config time).
     """
     kwargs: dict[str, Any] = {}
-    if type(pipe).__name__ != "WanVideoToVideoPipeline":
+    if not variant.frames_from_video:
         kwargs["num_frames"] = num_frames
     if inputs.image is not None:
         kwargs["image"] = load_image("image", inputs.image)  # checked against the input limits first
@@ -134,7 +138,7 @@ def generate_video(
     """Generate ``job``'s video with the attention capture on, and write its video file and maps.
 
     Args:
-        pipe: The loaded ``WanPipeline``.
+        pipe: The loaded pipeline (of any supported family).
         job: The video to make (prompt, seed, paths).
         config: The batch config (generation and storage options).
         batch_dir: The batch folder; paths of ``job`` are relative to it.
@@ -156,7 +160,11 @@ def generate_video(
     g, a = config.generation, config.attention_analysis
     fmt = maps_format or a.storage_format
     maps_root = batch_dir / (PACKED_STORE if fmt == PACKED_FORMAT else ATTENTION_MAPS_DIR)
-    inputs = pipeline_inputs(pipe, job.inputs, num_frames=g.num_frames)
+    variant = describe_pipeline(pipe)
+    fps = g.video_fps(family_of_variant(variant))
+    inputs = pipeline_inputs(variant, job.inputs, num_frames=g.num_frames)
+    if g.max_sequence_length is not None:  # else the pipeline's own default, which the capture takes too
+        inputs["max_sequence_length"] = g.max_sequence_length
     capture = (
         AttentionCapture(
             pipe,
@@ -174,7 +182,7 @@ def generate_video(
         started = time.perf_counter()
         with capture if capture is not None else contextlib.nullcontext():
             output = pipe(
-                prompt=job.prompt.clean,
+                prompt=capture.prompt if capture is not None else job.prompt.clean,
                 negative_prompt=g.negative_prompt or None,
                 height=g.height,
                 width=g.width,
@@ -183,7 +191,6 @@ def generate_video(
                 guidance_scale=g.guidance_scale,
                 num_videos_per_prompt=1,
                 generator=generator,
-                max_sequence_length=g.max_sequence_length,
                 output_type="np",
             )
         frames = to_uint8_frames(np.asarray(output.frames)[0])  # [frame, height, width, 3]
@@ -192,7 +199,7 @@ def generate_video(
 
         started = time.perf_counter()
         with write_faults(batch_dir / job.video_path):
-            write_video_file(batch_dir / job.video_path, frames, g.fps)
+            write_video_file(batch_dir / job.video_path, frames, fps)
         video_write_s = time.perf_counter() - started
 
         files, capture_save_s = 1, None
@@ -203,7 +210,7 @@ def generate_video(
                     maps_root,
                     job.video_id,
                     video_dimensions=VideoDimensions(
-                        width=g.width, height=g.height, fps=float(g.fps), frames=int(frames.shape[0])
+                        width=g.width, height=g.height, fps=float(fps), frames=int(frames.shape[0])
                     ),
                     storage_format=fmt,
                     compress=a.compress_attention,
