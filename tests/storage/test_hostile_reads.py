@@ -268,11 +268,12 @@ def test_packed_attributes_must_agree_with_the_shape() -> None:
 def test_a_damaged_shard_read_entry_by_entry_is_bad_data_not_an_io_fault(tmp_path: Path) -> None:
     from attention_visual.analysis import pack_batch
     from attention_visual.storage.packed.reader import PackedReader
-    from support.analysis_batch import write_batch
+    from support.batch import build_batch
 
-    batch = write_batch(tmp_path / "b", videos=1)
+    batch = tmp_path / "b"
+    build_batch(batch, videos_per_prompt=1)
     pack_batch(batch)
-    shard = batch / "attention_maps.zarr" / "_aggregated" / "dog" / "c.0.0.0.0"
+    shard = batch / "attention_maps.zarr" / "_aggregated" / "kiss" / "c.0.0.0.0"
     shard.write_bytes(shard.read_bytes()[:10])  # shorter than its own index
     with pytest.raises(AttentionDataError, match=r"c\.0\.0\.0\.0: damaged packed shard \(truncated index\)"):
-        PackedReader(batch / "attention_maps.zarr").read_aggregated(VID, "dog")
+        PackedReader(batch / "attention_maps.zarr").read_aggregated(VID, "kiss")
