@@ -219,7 +219,7 @@ def _aggregated(batch: Path) -> Path:
 
 
 ARRAYS_ONLY = ("list",)  # ``--list-available`` reads metadata, not arrays
-STEPS_ONLY = ("list", "report", "video", "compare")  # the report's sprites, the step video, the plot: no averages
+STEPS_ONLY = ("list", "video", "compare")  # the step video and the comparison plot do not read the averages
 CASES = [
     Case("npz-zip-bomb", False, _npz_bomb, spares=ARRAYS_ONLY),
     Case("npz-bomb-lying-header", False, _npz_bomb_lying, spares=ARRAYS_ONLY),
