@@ -4,7 +4,8 @@ Each case plants one hostile file in a finished synthetic batch (the files layou
 ``attention-visual pack``): a zip-bomb ``.npz`` (2 GiB of zeros in 2 MB), one whose header lies about
 its size, a ``.npz`` truncated to 50 bytes, a pickled object array, crafted metadata and ``zarr.json``
 shapes (huge, negative, a string, more steps than the array, chunks that do not fit), damaged and
-truncated shards, a Blosc chunk that declares 2 GiB, and symbolic links out of the batch. Then every
+truncated shards, a Blosc chunk that declares 2 GiB, symbolic links out of the batch (map files, folders,
+the store folders themselves, ``manifest.json``, the lock file) and a 512 MB ``manifest.json``. Then every
 command that reads a batch runs on it (``stats``, ``report``, ``video --list-available``, ``video``,
 ``compare``, ``seeds``, ``open_batch``, and ``pack`` or ``unpack``), and each must:
 
@@ -218,8 +219,18 @@ def _aggregated(batch: Path) -> Path:
     return batch / "attention_maps.zarr" / "_aggregated" / WORD
 
 
+def _manifest_sparse(batch: Path, outside: Path) -> Path:
+    """A 512 MB ``manifest.json`` (sparse: no disk used); reading it whole would peak far above the limit."""
+    path = batch / "manifest.json"
+    with path.open("r+b") as fh:
+        fh.truncate(512 << 20)
+    return path
+
+
 ARRAYS_ONLY = ("list",)  # ``--list-available`` reads metadata, not arrays
 STEPS_ONLY = ("list", "video", "compare")  # the step video and the comparison plot do not read the averages
+MAPS_ONLY = ("list", "video", "compare", "pack")  # commands that read the maps, not the manifest
+NO_LOCK = ("stats", "report", "list", "video", "compare", "seeds", "open_batch")  # read-only: they never lock
 CASES = [
     Case("npz-zip-bomb", False, _npz_bomb, spares=ARRAYS_ONLY),
     Case("npz-bomb-lying-header", False, _npz_bomb_lying, spares=ARRAYS_ONLY),
@@ -247,6 +258,11 @@ CASES = [
     Case("zarr-json-link-out", True, lambda b, o: _link_to_fifo(_word_array(b) / "zarr.json", o)),
     Case("group-link-out", True, lambda b, o: _link_to_copy(_group(b), o)),
     Case("aggregated-link-out", True, lambda b, o: _link_to_copy(_aggregated(b), o), spares=STEPS_ONLY),
+    Case("files-store-link-out", False, lambda b, o: _link_to_copy(b / "attention_maps", o)),
+    Case("packed-store-link-out", True, lambda b, o: _link_to_copy(b / "attention_maps.zarr", o)),
+    Case("manifest-link-out", False, lambda b, o: _link_to_fifo(b / "manifest.json", o), spares=MAPS_ONLY),
+    Case("manifest-512-mb", False, _manifest_sparse, spares=MAPS_ONLY),
+    Case("lock-link-out", True, lambda b, o: _link_to_fifo(b / "generate.lock", o), spares=NO_LOCK),
 ]
 
 

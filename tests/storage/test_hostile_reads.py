@@ -202,7 +202,7 @@ def test_links_inside_a_store_are_refused_not_followed(store: Path, tmp_path: Pa
     _step(store, 1).rename(outside)
     _step(store, 1).symlink_to(outside)
     reader = AttentionStoreReader(store)
-    with pytest.raises(AttentionDataError, match=r"step_001\.npz: a symbolic link inside the store"):
+    with pytest.raises(AttentionDataError, match=r"step_001\.npz: a symbolic link inside the batch"):
         reader.list_steps(VID, "kiss")
     _step(store, 1).unlink()
     outside.rename(_step(store, 1))

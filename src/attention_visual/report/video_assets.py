@@ -46,6 +46,7 @@ from attention_visual.errors import AttentionDataError, AttentionVisualError, No
 from attention_visual.render.encoder import ffmpeg_exe
 from attention_visual.report.batch_images import ATLAS_MEASURES, block_head_maps
 from attention_visual.report.collect import MAPS_DIR, REPORT_DIR, find_record
+from attention_visual.report.disk import read_json
 from attention_visual.report.images import SpriteInfo, sprite_from_stack
 from attention_visual.report.look import resolve_look
 from attention_visual.storage import word_dir_name
@@ -199,10 +200,12 @@ def _file_key(path: Path | None) -> list[int] | None:
 def read_video_assets(report_dir: Path, video_id: str) -> VideoAssets | None:
     """The video's ``assets.json``, or None when it is missing or unreadable (a file on disk is hostile)."""
     path = video_dir(report_dir, video_id) / ASSETS_FILE
+    data = read_json(path)
+    if data is None:
+        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
         assets = VideoAssets.from_dict(data)
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return assets if assets.video_id == video_id else None
 

@@ -11,6 +11,10 @@ Example:
     >>> fault = storage_fault(OSError(errno.ENOSPC, "No space left on device", "out/a.npz"))
     >>> str(fault)
     'cannot write out/a.npz: No space left on device'
+    >>> refused = AttentionDataError("a.npz: a symbolic link inside the batch")  # judged where it was read
+    >>> refused.__cause__ = OSError(errno.ELOOP, "Too many levels of symbolic links")
+    >>> storage_fault(refused, any_os_error=True) is None
+    True
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from attention_visual.errors import StorageError
+from attention_visual.errors import AttentionDataError, StorageError
 
 #: Errors of the file system rather than of the data: no later write in the same place can succeed.
 WRITE_FAULT_ERRNOS = frozenset(
@@ -43,6 +47,9 @@ def storage_fault(
 ) -> StorageError | None:
     """The :class:`StorageError` behind ``exc``, or None when it is not a storage fault.
 
+    An :class:`AttentionDataError` on the chain ends the search: the data was judged bad where it was
+    read (a link refused from its ``ELOOP``, a file found missing), whatever ``OSError`` lies beneath.
+
     Args:
         exc: The exception raised while writing.
         path: The file being written, for an ``OSError`` that does not name one.
@@ -52,6 +59,8 @@ def storage_fault(
     if isinstance(exc, StorageError):
         return exc
     for cause in _causes(exc):
+        if isinstance(cause, AttentionDataError):  # bad data, judged where it was read (a link refused: ELOOP)
+            return None
         if (
             isinstance(cause, OSError)
             and cause.errno is not None

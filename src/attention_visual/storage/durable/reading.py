@@ -27,7 +27,7 @@ Example:
     >>> read_limited(folder / "b.json", 100)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    attention_visual.errors.AttentionDataError: .../b.json: a symbolic link inside the store (refused: ...
+    attention_visual.errors.AttentionDataError: .../b.json: a symbolic link inside the batch (refused: ...
     >>> import shutil; shutil.rmtree(folder)
 """
 
@@ -50,7 +50,7 @@ _FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 
 def link_refused(path: Path | str) -> AttentionDataError:
     """The error for a symbolic link met inside a store."""
     return AttentionDataError(
-        f"{path}: a symbolic link inside the store (refused: a link may point outside the batch; "
+        f"{path}: a symbolic link inside the batch (refused: a link may point outside the batch; "
         "replace it with the file it points to)"
     )
 

@@ -16,7 +16,10 @@ every block kept (``store_per_head`` + ``store_per_block``, 40 × 40) is a map o
 :data:`MAX_NPY_HEADER`     bytes of a ``.npy`` header (NumPy's own default limit)
 :data:`MAX_MAP_AXES`       axes of a map: ``pass``, ``block``, ``head``, ``frame``, ``y``, ``x``
 :data:`MAX_ENTRIES`        maps in one packed array: the steps of a word, or the videos of a word's averages
-:data:`MAX_JSON_BYTES`     bytes of a metadata document (``*_metadata.json``, ``zarr.json``, ``_complete.json``)
+:data:`MAX_JSON_BYTES`     bytes of a metadata document (``*_metadata.json``, ``zarr.json``, ``_complete.json``,
+                           ``manifest.json``)
+:data:`MAX_RECORD_BYTES`   bytes of a small record of the batch (a status file, the lock file, the layout
+                           transaction record)
 :data:`MAX_VIDEO_SIDE`     width or height, in pixels, of the video a map belongs to
 :data:`MAX_VIDEO_FRAMES`   frames of the video a map belongs to
 :data:`READABLE_DTYPES`    dtypes of stored maps (the capture writes float16 and float32)
@@ -53,6 +56,7 @@ MAX_NPY_HEADER = 10_000
 MAX_MAP_AXES = 6
 MAX_ENTRIES = 100_000
 MAX_JSON_BYTES = 64 << 20
+MAX_RECORD_BYTES = 1 << 20
 MAX_VIDEO_SIDE = 16_384
 MAX_VIDEO_FRAMES = 100_000
 READABLE_DTYPES = ("float16", "float32", "float64")
@@ -157,6 +161,7 @@ __all__ = [
     "MAX_MAP_BYTES",
     "MAX_MAP_FILE_BYTES",
     "MAX_NPY_HEADER",
+    "MAX_RECORD_BYTES",
     "MAX_VIDEO_FRAMES",
     "MAX_VIDEO_SIDE",
     "READABLE_DTYPES",
