@@ -154,22 +154,15 @@ def _crc_combine(crc1: int, crc2: int, len2: int) -> int:
     def gf2_square(mat: list[int]) -> list[int]:
         return [gf2_times(mat, mat[n]) for n in range(32)]
 
-    odd = [0xEDB88320] + [1 << n for n in range(31)]
-    even = gf2_square(odd)
-    odd = gf2_square(even)
-    while True:
-        even = gf2_square(odd)
+    op = [0xEDB88320] + [1 << n for n in range(31)]  # appending one zero bit
+    for _ in range(3):
+        op = gf2_square(op)  # two, four, then eight zero bits: one zero byte
+    while len2:
         if len2 & 1:
-            crc1 = gf2_times(even, crc1)
+            crc1 = gf2_times(op, crc1)
         len2 >>= 1
-        if not len2:
-            break
-        odd = gf2_square(even)
-        if len2 & 1:
-            crc1 = gf2_times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
+        if len2:
+            op = gf2_square(op)  # twice as many zero bytes
     return crc1 ^ crc2
 
 

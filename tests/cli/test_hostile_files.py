@@ -11,7 +11,7 @@ command that reads a batch runs on it (``stats``, ``report``, ``video --list-ava
 
 * exit with status 2 (bad data) and print exactly one ``error:`` line, naming the hostile file, and no
   traceback; a command that never reads the hostile file (``--list-available`` reads metadata, not
-  arrays) must succeed;
+  arrays) must succeed; a ``report`` that wrote its page anyway marks the file in the video's card;
 * peak under 300 MB of resident memory (the child's ``ru_maxrss``);
 * read nothing outside the batch: every link points to a FIFO outside it (opening one blocks until the
   child is killed: the test then fails with "timed out"), or to a valid copy of the linked folder (a
@@ -307,3 +307,6 @@ def test_every_reading_command_refuses_the_hostile_file(case: Case, pristine: di
         assert run.status == 2, f"{name}\n{run.describe()}"
         line = _one_error_line(run)
         assert str(hostile) in line, f"{name} does not name {hostile}:\n{line}"
+        if name == "report" and "marks the unreadable maps" in line:  # the page is written: the card says which
+            card = tmp_path / "out" / "report" / "cards" / f"{VIDEO}.js"
+            assert hostile.name in card.read_text(), f"the report's card of {VIDEO} does not mark {hostile.name}"
