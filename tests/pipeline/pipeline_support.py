@@ -6,6 +6,7 @@ Import as ``from pipeline.pipeline_support import ...`` (tests/ is on pytest's p
 from __future__ import annotations
 
 import copy
+import json
 import os
 import sys
 from pathlib import Path
@@ -95,3 +96,20 @@ def cli_command(*args: str) -> list[str]:
 def batch_dirs(output_dir: Path) -> list[Path]:
     """The batch folders under ``output_dir``, sorted by name."""
     return sorted(p for p in output_dir.iterdir() if p.is_dir()) if output_dir.is_dir() else []
+
+
+def generate_batch(config: Path, out: Path, *overrides: str) -> tuple[Path, dict[str, Any]]:
+    """``attention-visual generate config --set output_dir=out ...`` in this process: one finished batch, its report.
+
+    Returns:
+        The batch folder and its parsed ``manifest.json``.
+    """
+    from support.cli import run_main
+
+    done = run_main("generate", config, *overrides, "--set", f"output_dir={out}", "--no-progress")
+    assert done.returncode == 0, done.stderr[-3000:]
+    [batch] = batch_dirs(out)
+    manifest: dict[str, Any] = json.loads((batch / "manifest.json").read_text())
+    assert manifest["counts"]["done"] == len(manifest["videos"]) >= 1
+    assert (batch / "report" / "index.html").is_file()
+    return batch, manifest

@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 
 from attention_visual.visualization import AttentionAnalyzer
-from pipeline.pipeline_support import REPO, batch_dirs, write_config
-from support.cli import run_main
+from pipeline.pipeline_support import REPO, generate_batch, write_config
 
 EXAMPLE_IMAGE = REPO / "configs" / "inputs" / "example.png"
 ONE_PROMPT = ("--set", 'prompts=["a small (dog) runs on the beach"]')  # the text examples have two: one is enough
@@ -42,12 +41,7 @@ def _tiny(model_id: str, height: int, width: int, steps: int = 2) -> list[str]:
 
 
 def _run(config: Path, out: Path, *overrides: str) -> tuple[Path, dict[str, Any]]:
-    done = run_main("generate", config, *overrides, "--set", f"output_dir={out}", "--no-progress")
-    assert done.returncode == 0, done.stderr[-3000:]
-    [batch] = batch_dirs(out)
-    manifest = json.loads((batch / "manifest.json").read_text())
-    assert manifest["counts"]["done"] == len(manifest["videos"]) >= 1
-    assert (batch / "report" / "index.html").is_file()
+    batch, manifest = generate_batch(config, out, *overrides)
     for video in manifest["videos"]:
         assert (batch / video["paths"]["video"]).is_file()
         assert video["paths"]["attention_videos"], video

@@ -173,7 +173,14 @@ class AttentionCapture:
 
     @property
     def conditioning_frames(self) -> tuple[int, ...]:
-        """Latent frames that are inputs, not generated video (an image latent, reference frames)."""
+        """Latent frames that are inputs, not generated video (an image latent, reference frames).
+
+        Where the transformer calls carry per-token timesteps that hold some frames at a lower noise level
+        (LTX-Video's conditioning items), those frames, as the calls showed them; else what the variant says.
+        """
+        seen = self._recorder.conditioning_frames
+        if seen is not None:
+            return tuple(sorted(seen))
         return self.variant.conditioning_frames(self.num_reference_images)
 
     @property

@@ -101,6 +101,8 @@ class CaptureRecorder:
         #: real (non-pad) text tokens of each pass, learnt from the text encoder's inputs
         self.num_real_keys: dict[str, int] = {}
         self._call: _Call | None = None
+        #: map frames the calls' per-token timesteps showed as conditioning inputs (None: no call told)
+        self.conditioning_frames: set[int] | None = None
         self._done: set[tuple[str, int]] = set()
         self._columns: dict[tuple[torch.device, tuple[int, ...]], torch.Tensor] = {}  # [T] word columns
         self._triggers = {m.trigger: m for m in probe.measures}
@@ -123,6 +125,8 @@ class CaptureRecorder:
                 f"{len(info.items)} guidance pass(es) (a list of prompts or num_videos_per_prompt > 1); "
                 "call the pipeline once per video"
             )
+        if call.conditioning_frames is not None:
+            self.conditioning_frames = (self.conditioning_frames or set()) | set(call.conditioning_frames)
         step_index = info.step_index
         if not self.settings.captures_step(step_index):
             return

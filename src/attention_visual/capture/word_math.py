@@ -21,7 +21,6 @@ import torch
 
 from attention_visual.capture.attention_math import word_attention
 from attention_visual.capture.settings import CaptureSettings
-from attention_visual.errors import CaptureError
 
 
 @dataclass(frozen=True)
@@ -69,10 +68,10 @@ def cross_word_maps(q: WordQuery) -> torch.Tensor:
     """Cross-attention: the softmax over the text keys, padding as the model computes it (or excluded).
 
     ``identical_rows`` padding is folded into one key (exact); ``attended`` padding keys are distinct keys
-    of the softmax (``padding: include``) or left out (``exclude``: renormalised over the real ones).
+    of the softmax (``padding: include``) or left out (``exclude``: renormalised over the real ones);
+    ``masked`` padding keys (a ``key_bias`` from the family's measure, e.g. LTX-Video's 0 / -10000) are keys
+    whose logits get the model's bias, so they get what the model gives them (exactly 0 for -10000).
     """
-    if q.key_bias is not None:
-        raise CaptureError("the cross-attention math takes no key mask; this model's measure gave one")
     exclude = q.settings.padding == "exclude"
     n_keys = q.key.shape[0]
     real = q.num_real_keys if exclude or q.text_padding == "identical_rows" else n_keys
@@ -88,6 +87,7 @@ def cross_word_maps(q: WordQuery) -> torch.Tensor:
         token_reduction=q.settings.token_reduction,
         renormalise=exclude,
         chunk_size=q.settings.query_chunk_size,
+        key_bias=q.key_bias,
     )  # [head, word, video_token]
 
 

@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="attention-visual",
-        description="Capture, store and visualise the text-to-video cross-attention of Wan2.1 models.",
+        description="Capture, store and visualise the text→video attention of video diffusion models (Wan, LTX-Video).",
     )
     parser.add_argument("--version", action="version", version=f"attention-visual {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")

@@ -1,9 +1,10 @@
 """The checks of a config that depend on the model family: frame counts, sizes, text length, joint attention.
 
 A family's rules are data (:class:`~attention_visual.families.ModelFamily`): the frame counts its VAE makes
-(Wan: ``4k+1``), the multiple frame sides must be (the smallest pixels per token; a variant's own is
-checked once the variant is known), the longest text its encoder takes, and whether its attention is
-joint (``joint_attention: full`` and ``text_share_map`` mean nothing on cross-attention). The config
+(``4k+1``, ``8k+1``, ...), the multiple frame sides must be (the smallest pixels per token; a variant's own
+is checked once the variant is known), whether ``flow_shift`` means something to its scheduler, the longest
+text its encoder takes, and whether its attention is joint (``joint_attention: full`` and
+``text_share_map`` mean nothing on cross-attention). The config
 checks them as soon as the family is known from ``generation.model_id`` alone (a tiny model, a listed
 checkpoint, a local folder's ``model_index.json``), and
 :func:`~attention_visual.pipeline.validation.check_variant` again with the variant, before any model
@@ -52,6 +53,10 @@ def check_generation(g: GenerationConfig, family: ModelFamily, variant: Variant 
             "generation.num_frames",
             f"of the form {family.frame_count_rule} for {family.title} (e.g. {_example_frames(family)})",
             g.num_frames,
+        )
+    if g.flow_shift is not None and not family.takes_flow_shift:
+        raise ConfigError(
+            f"generation.flow_shift is not used by {family.title}: its scheduler sets its own shift; remove the key"
         )
     length, limit = g.max_sequence_length, family.text.max_sequence_limit
     if length is not None and limit is not None and length > limit:

@@ -156,12 +156,16 @@ class TransformerCall:
         timestep: The ``timestep`` argument (``[batch]`` or per token), or None.
         drop_leading_frames: Map frames at the front that are no video position (padding latent frames):
             cut off every map of this call.
+        conditioning_frames: Map frames (counted after the dropped ones) that this call holds at a lower
+            noise level than the step's, i.e. conditioning inputs, as its per-token timesteps say; None: the
+            call does not tell (the variant's ``conditioning`` says).
     """
 
     batch: int
     grid: tuple[int, int, int]
     timestep: torch.Tensor | None
     drop_leading_frames: int = 0
+    conditioning_frames: tuple[int, ...] | None = None
 
 
 class FamilyRuntime(Protocol):

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from attention_visual.errors import ConfigError
+from attention_visual.families.ltx import FAMILY as LTX
 from attention_visual.families.spec import AUTO_TASK, ModelFamily, Variant
 from attention_visual.families.wan import FAMILY as WAN
 
 log = logging.getLogger(__name__)
 
-FAMILIES: tuple[ModelFamily, ...] = (WAN,)
+FAMILIES: tuple[ModelFamily, ...] = (WAN, LTX)
 """The supported families; the first is the default (its ``default_checkpoint`` is the config's default)."""
 
 _BY_NAME = {f.name: f for f in FAMILIES}
@@ -120,8 +121,9 @@ def supported_summary() -> str:
     """The supported families and their pipeline classes, for error messages.
 
     Example:
-        >>> supported_summary()
-        'Wan (WanPipeline, WanImageToVideoPipeline, WanVACEPipeline, WanVideoToVideoPipeline)'
+        >>> supported_summary()  # doctest: +NORMALIZE_WHITESPACE
+        'Wan (WanPipeline, WanImageToVideoPipeline, WanVACEPipeline, WanVideoToVideoPipeline);
+         LTX-Video (LTXPipeline, LTXImageToVideoPipeline, LTXConditionPipeline)'
     """
     return "; ".join(f"{f.title} ({', '.join(f.pipeline_classes)})" for f in FAMILIES)
 

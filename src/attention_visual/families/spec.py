@@ -210,6 +210,11 @@ class ModelFamily:
         text: The text side (cleaning, default text length, padding semantics).
         size_multiple: Frame height and width must be multiples of this (the smallest pixels per cell).
         default_fps: Frames per second of its videos when the config gives none.
+        takes_flow_shift: Whether ``generation.flow_shift`` means something for its scheduler (Wan's UniPC
+            shift); where not (LTX-Video shifts by the video's length itself) the config refuses it.
+        fps_argument: The pipeline call's argument that says the video's frame rate, which the batch sets to
+            the fps it saves the video at (LTX-Video: ``frame_rate``, which scales its RoPE over time); None:
+            the pipelines take none.
         default_checkpoint: The checkpoint a config names when it names none (the default family's only).
         unsupported: Pipeline classes of the family that are refused: ``{class: (what, why)}``.
         tiny_models: ``{tiny model id: variant name}`` of its offline random-weight models.
@@ -234,6 +239,8 @@ class ModelFamily:
     tiny_models: Mapping[str, str] = field(default_factory=dict)
     expert_names: tuple[str, ...] = ("high_noise", "low_noise")
     block_counts: Mapping[str, str] = field(default_factory=dict)
+    takes_flow_shift: bool = True
+    fps_argument: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", MappingProxyType(dict(self.variants)))

@@ -203,11 +203,12 @@ def load_pipeline(
         placement = str(resolved_device)
 
     logger.info(
-        "loaded %s from %s: %s, dtype %s (VAE float32), scheduler %s (flow_shift=%s)",
+        "loaded %s from %s: %s, dtype %s (VAE %s), scheduler %s (flow_shift=%s)",
         type(pipe).__name__,
         source,
         placement,
         resolved_dtype,
+        pipe.vae.dtype,
         type(pipe.scheduler).__name__,
         pipe.scheduler.config.get("flow_shift"),
     )

@@ -38,6 +38,7 @@ from attention_visual.families import Variant, family_of_variant
 from attention_visual.families.runtime import describe_pipeline
 from attention_visual.pipeline.plan import ATTENTION_MAPS_DIR, VideoJob
 from attention_visual.pipeline.resume import captures_maps
+from attention_visual.pipeline.validation import max_sequence_length
 from attention_visual.render.encoder import VideoWriter
 from attention_visual.storage import VideoDimensions
 from attention_visual.storage.batch.layout import PACKED_STORE
@@ -177,16 +178,19 @@ def generate_video(
     fmt = maps_format or a.storage_format
     maps_root = batch_dir / (PACKED_STORE if fmt == PACKED_FORMAT else ATTENTION_MAPS_DIR)
     variant = describe_pipeline(pipe)
-    fps = g.video_fps(family_of_variant(variant))
+    family = family_of_variant(variant)
+    fps = g.video_fps(family)
     inputs = pipeline_inputs(variant, job.inputs, num_frames=g.num_frames)
-    if g.max_sequence_length is not None:  # else the pipeline's own default, which the capture takes too
-        inputs["max_sequence_length"] = g.max_sequence_length
+    # given, or the family's: the pipeline and the capture agree even where a pipeline's own default differs
+    inputs["max_sequence_length"] = text_length = max_sequence_length(config, variant)
+    if family.fps_argument is not None:  # the model is told the frame rate the video is saved at
+        inputs[family.fps_argument] = fps
     capture = (
         AttentionCapture(
             pipe,
             job.prompt,
             settings,
-            max_sequence_length=g.max_sequence_length,
+            max_sequence_length=text_length,
             num_reference_images=len(job.inputs.reference_images),
         )
         if captures_maps(config, job)

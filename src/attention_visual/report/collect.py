@@ -147,19 +147,16 @@ def highlight(marked_prompt: str, clean_prompt: str, words: tuple[str, ...]) -> 
     """Cut the clean prompt into segments, marking each occurrence of a marked word.
 
     The marked prompt is parsed with the cleaning of the model family that reproduces ``clean_prompt``
-    (the families clean prompts differently). Falls back to the whole clean prompt unmarked when the
-    marked prompt cannot be parsed.
+    (the families clean prompts differently; none: the default family's). Falls back to the whole clean
+    prompt unmarked when the marked prompt cannot be parsed.
     """
-    parsed = None
     try:
-        for cleaning in dict.fromkeys(f.text.cleaning for f in FAMILIES):
-            parsed = parse_prompt(marked_prompt, cleaning)
-            if parsed.clean == clean_prompt:
-                break
+        candidates = [parse_prompt(marked_prompt, c) for c in dict.fromkeys(f.text.cleaning for f in FAMILIES)]
     except PromptError as exc:
         log.warning("cannot highlight the prompt %r: %s", marked_prompt, exc)
         return [Segment(clean_prompt)]
-    assert parsed is not None
+    # the family whose cleaning gives the stored clean prompt; else the default family's
+    parsed = next((p for p in candidates if p.clean == clean_prompt), candidates[0])
     order = {w: i for i, w in enumerate(words)}
     spans = sorted((start, end, order.get(t.word, i)) for i, t in enumerate(parsed.targets) for start, end in t.spans)
     segments: list[Segment] = []
