@@ -22,12 +22,13 @@ from typing import Any, Protocol, cast
 
 from attention_visual.errors import ConfigError
 from attention_visual.families.ltx import FAMILY as LTX
+from attention_visual.families.ltx2 import FAMILY as LTX2
 from attention_visual.families.spec import AUTO_TASK, ModelFamily, Variant
 from attention_visual.families.wan import FAMILY as WAN
 
 log = logging.getLogger(__name__)
 
-FAMILIES: tuple[ModelFamily, ...] = (WAN, LTX)
+FAMILIES: tuple[ModelFamily, ...] = (WAN, LTX, LTX2)
 """The supported families; the first is the default (its ``default_checkpoint`` is the config's default)."""
 
 _BY_NAME = {f.name: f for f in FAMILIES}
@@ -123,7 +124,8 @@ def supported_summary() -> str:
     Example:
         >>> supported_summary()  # doctest: +NORMALIZE_WHITESPACE
         'Wan (WanPipeline, WanImageToVideoPipeline, WanVACEPipeline, WanVideoToVideoPipeline);
-         LTX-Video (LTXPipeline, LTXImageToVideoPipeline, LTXConditionPipeline)'
+         LTX-Video (LTXPipeline, LTXImageToVideoPipeline, LTXConditionPipeline);
+         LTX-2 (LTX2Pipeline, LTX2ImageToVideoPipeline)'
     """
     return "; ".join(f"{f.title} ({', '.join(f.pipeline_classes)})" for f in FAMILIES)
 

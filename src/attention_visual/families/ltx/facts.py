@@ -100,8 +100,6 @@ UNSUPPORTED = {
         "LTX's long multi-prompt image-to-video",
         "its windows restart the denoising loop with other prompts",
     ),
-    "LTX2Pipeline": ("LTX-2", "its audio-video transformer is another architecture"),
-    "LTX2ConditionPipeline": ("LTX-2", "its audio-video transformer is another architecture"),
 }
 
 TINY_MODELS = {
