@@ -31,6 +31,8 @@ EXPECTED = {
     "tiny-ltx": (1, 32, False, ()),
     "tiny-ltx-i2v": (1, 32, False, (0,)),
     "tiny-ltx-condition": (1, 32, False, ()),
+    "tiny-ltx2": (1, 32, False, ()),
+    "tiny-ltx2-i2v": (1, 32, False, (0,)),
 }
 
 

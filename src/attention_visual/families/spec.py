@@ -155,6 +155,8 @@ class Variant:
         checkpoints: Public diffusers checkpoints of this variant.
         ignored_passes: Cache-context names of extra transformer calls of a step that are neither a guidance
             pass nor a step (LTX-2's ``uncond_stg`` and ``uncond_modality``): not recorded, not counted.
+        requires: Python packages (import names, as ``pip`` installs them) the pipeline's call needs beyond
+            this package's install (LTX-2 image-to-video: ``av``, which re-compresses the image as in training).
     """
 
     name: str
@@ -181,6 +183,7 @@ class Variant:
     frames_from_video: bool = False
     checkpoints: tuple[str, ...] = ()
     ignored_passes: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for label, value, choices in (

@@ -193,7 +193,8 @@ def test_image_to_video_records_the_denoising_timestep() -> None:
 @pytest.mark.parametrize("kind", ["t2v", "i2v"])
 def test_video_and_audio_are_bit_identical_and_every_hook_is_removed(ltx2: Any, kind: str) -> None:
     h, w = TINY_LTX2_SETTINGS.height, TINY_LTX2_SETTINGS.width
-    pipe, inputs = (ltx2, {}) if kind == "t2v" else (build_tiny_ltx2_i2v(0), {"image": tiny_image(h, w), "image_crf": 0})
+    i2v = {"image": tiny_image(h, w), "image_crf": 0}
+    pipe, inputs = (ltx2, {}) if kind == "t2v" else (build_tiny_ltx2_i2v(0), i2v)
     kwargs = {**CALL, "num_inference_steps": 2, "output_type": "np", **inputs}
     plain = pipe(prompt=CLEAN, generator=torch.Generator().manual_seed(3), **kwargs)
     modules = [m for part in (pipe.transformer, pipe.text_encoder, pipe.connectors) for m in part.modules()]
@@ -221,8 +222,8 @@ def cond_error(pipe: Any) -> float:
 def test_deliberate_breakages_fail(ltx2: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Batch items swapped: the maps leave the reference; left padding ignored: the words fall on padding."""
     import attention_visual.capture.capture as capture_module
-    from attention_visual.families.runtime import runtime_of
     from attention_visual.families import family_named
+    from attention_visual.families.runtime import runtime_of
 
     runtime: Any = runtime_of(family_named("ltx2"))
     assert cond_error(ltx2) <= 1e-5
@@ -237,5 +238,5 @@ def test_deliberate_breakages_fail(ltx2: Any, monkeypatch: pytest.MonkeyPatch) -
 
     with monkeypatch.context() as m:
         m.setattr(capture_module, "tokenize_marked", tokenized_order)
-        with pytest.raises(CaptureError, match="reach position 1[0-9][0-9] but the text has only 12 real tokens"):
+        with pytest.raises(CaptureError, match=r"reach position 1[0-9][0-9] but the text has only 12 real tokens"):
             cond_error(ltx2)

@@ -49,7 +49,7 @@ def test_the_public_checkpoints_are_known_before_download(model_id: str) -> None
 
 
 def test_every_checkpoint_runs_every_task() -> None:
-    spec = read_model_index({"_class_name": "LTX2Pipeline", "transformer": ["diffusers", "LTX2VideoTransformer3DModel"]})
+    spec = read_model_index({"_class_name": "LTX2Pipeline", "transformer": ["diffusers", "LTX2VideoTransformer3D"]})
     assert (spec.experts, spec.default_task, spec.pipeline_kwargs("LTX2Pipeline")) == (1, "t2v", {})
     assert [RULES.pipeline_class_for(spec, task) for task in ("auto", "t2v", "i2v")] == [
         "LTX2Pipeline", "LTX2Pipeline", "LTX2ImageToVideoPipeline",
@@ -77,8 +77,8 @@ def test_pipelines_of_the_family_that_are_refused_say_why(class_name: str, what:
 
 
 def _config(tmp_path: Path, **generation: object) -> object:
-    data = tiny_data(tmp_path / "out", generation={"model_id": "tiny-ltx2", "height": 64, "width": 96,
-                                                    "num_frames": 17, "max_sequence_length": 128, **generation})  # fmt: skip
+    tiny = {"model_id": "tiny-ltx2", "height": 64, "width": 96, "num_frames": 17, "max_sequence_length": 128}
+    data = tiny_data(tmp_path / "out", generation={**tiny, **generation})
     return config_from_dict(data)
 
 

@@ -83,7 +83,8 @@ def test_locator_and_probe(ltx2: Any) -> None:
     with pytest.raises(CaptureError, match="query_rotary_emb: this LTX-2 transformer rotates its text attention"):
         probe.measures[0].build({"call": CallArgs((q, None, None, (q, q)), {}), "query": q, "key": k})
     with pytest.raises(CaptureError, match=r"per-key bias \[batch, 1, 5\]"):
-        probe.measures[0].build({"call": CallArgs((q,), {"attention_mask": torch.zeros(2, 18, 5)}), "query": q, "key": k})
+        per_query = CallArgs((q,), {"attention_mask": torch.zeros(2, 18, 5)})
+        probe.measures[0].build({"call": per_query, "query": q, "key": k})
     with pytest.raises(CaptureError, match="image_map needs an attention with an image branch; ltx2-t2v has none"):
         RUNTIME.probe(variant, image_map=True)
 

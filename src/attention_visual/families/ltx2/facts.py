@@ -9,6 +9,9 @@ ltx2-i2v       LTX2ImageToVideoPipeline     i2v    first_frame   as t2v; per-tok
                                                                  0 on latent frame 0, the image
 =============  ===========================  =====  ============  ==============================================
 
+Image-to-video re-compresses the image with H.264 (CRF 33, as in training) through PyAV unless the call
+passes ``image_crf=0``: the batch calls it as Lightricks do, so ``av`` is a requirement (``requires``).
+
 What every LTX-2 model (LTX-2, LTX-2.3) shares (diffusers 0.42: ``transformer_ltx2.py``,
 ``pipelines/ltx2/pipeline_ltx2*.py``, ``connectors.py``):
 
@@ -90,7 +93,7 @@ VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
         _variant("ltx2-t2v", T2V_PIPELINE, "t2v"),
-        _variant("ltx2-i2v", I2V_PIPELINE, "i2v", conditioning="first_frame", expand_timesteps=True),
+        _variant("ltx2-i2v", I2V_PIPELINE, "i2v", conditioning="first_frame", expand_timesteps=True, requires=("av",)),
     )
 }
 """Every supported variant by name. Every checkpoint runs every task (the components are the same)."""
