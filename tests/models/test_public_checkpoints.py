@@ -130,7 +130,9 @@ def test_pipeline_level_facts() -> None:
 
 
 def test_unknown_name_lists_the_shipped_ones() -> None:
-    with pytest.raises(ConfigError, match=r"unknown model config 'wan3'; shipped: ltx-2, ltx-2\.3, ltx-video-0\.9\.0, .*wan2\.1-flf2v"):
+    with pytest.raises(
+        ConfigError, match=r"unknown model config 'wan3'; shipped: ltx-2, ltx-2\.3, ltx-video-0\.9\.0, .*wan2\.1-flf2v"
+    ):
         load_architecture("wan3")
 
 

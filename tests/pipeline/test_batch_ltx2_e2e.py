@@ -84,7 +84,9 @@ def test_image_to_video_needs_pyav(tmp_path: Path) -> None:
         assert not out.exists()
         return
     batch, manifest = generate_batch(config, out, *_sets(**{"generation.model_id": "tiny-ltx2-i2v"}))
-    raw, metas = AttentionAnalyzer(batch / "attention_maps.zarr").raw_step_stack(manifest["videos"][0]["video_id"], "sun")
+    raw, metas = AttentionAnalyzer(batch / "attention_maps.zarr").raw_step_stack(
+        manifest["videos"][0]["video_id"], "sun"
+    )
     assert raw.shape == (2, 2, 3, 2, 3)  # [step, pass, frame, y, x]
     assert [m.conditioning_frames for m in metas] == [(0,), (0,)] and metas[0].passes == ("cond", "uncond")
 
