@@ -8,6 +8,12 @@ latent channels and factors (16x and 48 channels for TI2V-5B); for the I2V/FLF2V
 CLIP image encoder of the real geometry (1280 wide, 224 px, 257 tokens per image). LTX-Video
 (``ltx-video-*``): the checkpoint's transformer (2048 or 4096 wide), a 4096-wide one-layer T5 encoder, a
 tiny 32x/8x VAE with its 128 latent channels, its scheduler, 128 text keys with the model's padding mask.
+LTX-2 (``ltx-2*``): the checkpoint's transformer (4096 wide video stream, 2048 wide audio stream) fed by the
+tiny Gemma-3 text encoder through text connectors of the checkpoint's output widths without layers (the text
+side runs once per video; the capture's cost is in the blocks: 1024 text keys of 4096 channels), a tiny
+32x/8x VAE with 128 latent channels, the tiny audio VAE and vocoder (the audio input projection narrowed to
+them), its scheduler; the default guidance, so each step also runs the ``uncond_stg`` and ``uncond_modality``
+calls the capture ignores; image-to-video with ``image_crf=0`` (no PyAV).
 Guidance on (two passes per step: Wan's separate calls, LTX's one batched ``[uncond, cond]`` call),
 ``output_type="latent"``. Runs alternate (plain, captured, plain, captured, ...) so
 drift hits both sides; the ratio of medians is printed. ``--control`` adds plain runs timed against plain
@@ -73,6 +79,7 @@ from attention_visual.models.public_checkpoints import (
     load_architecture,
 )
 from attention_visual.models.tiny_ltx import tiny_ltx_vae
+from attention_visual.models.tiny_ltx2 import tiny_ltx2_vae
 from attention_visual.models.tiny_variants import build_tiny_model, tiny_image
 
 PROMPT = "A romantic (kiss) between a man and woman with (flowers)"
@@ -110,6 +117,8 @@ def build_wide_pipeline(arch: Architecture, task: str, blocks: int, dtype: torch
     class_name = checkpoint_rules(family_of(arch)).pipeline_class_for(spec, task, arch.name)
     if family_of(arch).name == "ltx":
         return build_wide_ltx_pipeline(arch, class_name, blocks, dtype, device)
+    if family_of(arch).name == "ltx2":
+        return build_wide_ltx2_pipeline(arch, class_name, blocks, dtype, device)
     tiny = build_tiny_model(_TINY_PARTS[int(arch.vae["z_dim"])], seed=0)
     torch.manual_seed(0)
     components: dict[str, Any] = {
@@ -163,11 +172,65 @@ def build_wide_ltx_pipeline(arch: Architecture, class_name: str, blocks: int, dt
     return pipe
 
 
+def build_wide_ltx2_pipeline(arch: Architecture, class_name: str, blocks: int, dtype: torch.dtype, device: str) -> Any:
+    """LTX-2: the full-width transformer, the tiny text side through layerless connectors of the real widths."""
+    import dataclasses
+
+    from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
+
+    from attention_visual.families.runtime import runtime_of
+
+    tiny = build_tiny_model("tiny-ltx2", seed=0)
+    caption = int(tiny.text_encoder.config.text_config.hidden_size)
+    per_stream = bool(arch.connectors["per_modality_projections"])
+    c, t = arch.connectors, arch.transformer
+    widths = {  # per-stream projections feed each stream its own width; else the caption width, projected later
+        "video": (c["video_connector_num_attention_heads"], c["video_connector_attention_head_dim"]),
+        "audio": (c["audio_connector_num_attention_heads"], c["audio_connector_attention_head_dim"]),
+    } if per_stream else {"video": (2, caption // 2), "audio": (2, caption // 2)}  # fmt: skip
+    torch.manual_seed(0)
+    connectors = LTX2TextConnectors(
+        caption_channels=caption,
+        text_proj_in_factor=tiny.text_encoder.config.text_config.num_hidden_layers + 1,
+        **{f"{s}_connector_num_attention_heads": h for s, (h, _) in widths.items()},
+        **{f"{s}_connector_attention_head_dim": d for s, (_, d) in widths.items()},
+        **{f"{s}_connector_num_layers": 0 for s in widths},
+        **{f"{s}_hidden_dim": h * d for s, (h, d) in widths.items()},
+        video_connector_num_learnable_registers=c["video_connector_num_learnable_registers"],
+        audio_connector_num_learnable_registers=c["audio_connector_num_learnable_registers"],
+        rope_type=c["rope_type"],
+        per_modality_projections=per_stream,
+        proj_bias=c["proj_bias"],
+    ).eval()
+    audio_channels = int(tiny.transformer.config.audio_in_channels)  # what the tiny audio VAE gives
+    narrowed = {**t, "caption_channels": caption, "audio_in_channels": audio_channels}
+    narrowed["audio_out_channels"] = audio_channels
+    transformer = build_transformer(dataclasses.replace(arch, transformer=narrowed), num_layers=blocks, dtype=dtype)
+    cls = runtime_of(family_of(arch)).pipeline_class(class_name)
+    pipe = cls(
+        scheduler=type(tiny.scheduler).from_config(arch.scheduler),
+        vae=tiny_ltx2_vae(0, latent_channels=int(arch.vae["latent_channels"])),
+        audio_vae=tiny.audio_vae,
+        text_encoder=tiny.text_encoder,
+        tokenizer=tiny.tokenizer,
+        connectors=connectors,
+        transformer=transformer,
+        vocoder=tiny.vocoder,
+    )
+    pipe.text_encoder.to(dtype)
+    pipe.connectors.to(dtype)
+    pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 def task_inputs(pipe: Any, height: int, width: int, frames: int) -> dict[str, Any]:
     """The image/video inputs the pipeline's call needs (deterministic)."""
     cls = type(pipe).__name__
     if cls in ("LTXImageToVideoPipeline", "LTXConditionPipeline"):  # the image: latent frame 0 / an item at 0
         return {"image": tiny_image(height, width, seed=1)}
+    if cls == "LTX2ImageToVideoPipeline":  # image_crf=0: no H.264 re-compression (PyAV) of the image
+        return {"image": tiny_image(height, width, seed=1), "image_crf": 0}
     if cls == "WanImageToVideoPipeline":
         inputs: dict[str, Any] = {"image": tiny_image(height, width, seed=1)}
         if pipe.transformer.config.pos_embed_seq_len is not None:  # FLF2V: first and last frame
@@ -226,19 +289,23 @@ def isolated_capture_seconds(
     heads: int = 12,
     repeats: int = 5,
     text_keys: int = 512,
-    masked: bool = False,
+    padding: str = "identical_rows",
 ) -> float:
     """Seconds of the capture's own computation for one captured pass: ``blocks`` calls at these shapes.
 
     Measured alone, so it does not drown in the run-to-run noise of a whole step on a busy machine.
-    ``masked``: the padding keys are distinct rows with the model's -10000 bias (LTX-Video), not folded.
+    ``padding`` (the family's ``text.padding``): ``identical_rows`` (Wan) folds the padding after 20 real
+    tokens; ``masked`` keys after them are distinct rows with the model's -10000 bias (LTX-Video);
+    ``attended`` every key is distinct, with the model's zero bias (LTX-2's registers).
     """
     q = torch.randn(tokens, width, dtype=dtype, device=device)  # [video_token, heads * head_dim]
     k = torch.randn(text_keys, width, dtype=dtype, device=device)  # [text_token, heads * head_dim]
+    masked = padding != "identical_rows"
     bias = None
     if masked:
         bias = torch.zeros(text_keys, dtype=dtype, device=device)  # [text_token]
-        bias[20:] = -10000.0
+        if padding == "masked":
+            bias[20:] = -10000.0
     else:
         k[20:] = k[20]  # Wan's identical padding rows after 20 real tokens
     words = WordColumns.from_words([(2, 3), (10, 11)])
@@ -295,6 +362,9 @@ ALL_CASES = (
     ("ltx-video-0.9.1", "t2v", 256, 384),  # 2048 wide; 8 x 12 tokens of 32 px, 2 latent frames, 128 text keys
     ("ltx-video-0.9.1", "i2v", 256, 384),
     ("ltx-video-0.9.7-dev", "condition", 128, 192),  # 4096 wide (13B)
+    ("ltx-2", "t2v", 128, 192),  # 4096 wide video (2048 audio); 4 x 6 tokens, 2 latent frames, 1024 text keys
+    ("ltx-2", "i2v", 128, 192),
+    ("ltx-2.3", "t2v", 128, 192),  # gated attention, cross-attention modulation
 )
 _RESULT = "result: "  # the last line of a single run: its ratios as JSON, for --all
 
@@ -426,10 +496,9 @@ def main() -> None:
         f"{own_code / min(times['plain']):.2%} of the fastest plain run"
     )
     heads = int(arch.transformer["num_attention_heads"])
-    masked = family.text.padding == "masked"
     own = (
         isolated_capture_seconds(
-            tokens, args.blocks, dtype, args.device, arch.width, heads, text_keys=text_keys, masked=masked
+            tokens, args.blocks, dtype, args.device, arch.width, heads, text_keys=text_keys, padding=family.text.padding
         )
         * args.steps
     )
