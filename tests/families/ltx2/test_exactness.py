@@ -178,16 +178,20 @@ def test_ltx_2_3_layout_equals_the_reference() -> None:
 
 
 def test_image_to_video_records_the_denoising_timestep() -> None:
-    """Per-token timesteps t·(1 − mask): frame 0 (the image) carries 0, the step is t; frame 0 is conditioning."""
+    """Per-token timesteps t·(1 − mask): frame 0, the image, carries 0; the step is t; both items match."""
     pipe = build_tiny_ltx2_i2v(0)
     image = tiny_image(TINY_LTX2_SETTINGS.height, TINY_LTX2_SETTINGS.width)
-    r = run(pipe, image=image, image_crf=0, negative_prompt=NEGATIVE)  # image_crf=0: no PyAV re-compression
-    assert [rec.timestep for rec in r.capture.records] == [float(t) for t in pipe.scheduler.timesteps]
+    settings = CaptureSettings(guidance_pass="both")
+    r = run(pipe, settings, image=image, image_crf=0, negative_prompt=NEGATIVE)  # image_crf=0: no PyAV re-compression
+    cond = [rec for rec in r.capture.records if rec.pass_name == "cond"]
+    assert [rec.timestep for rec in cond] == [float(t) for t in pipe.scheduler.timesteps]
     assert r.capture.conditioning_frames == (0,)
     columns = key_columns(pipe.tokenizer, CLEAN, ("▁kiss",))
+    got = r.capture.word_maps()["kiss"]
     for s, calls in enumerate(r.batched()):
-        ref = expected(calls, ITEM["cond"], columns).mean(dim=(0, 1))
-        np.testing.assert_allclose(r.capture.word_maps()["kiss"][s], ref, atol=1e-5, rtol=0)
+        for p, name in enumerate(("cond", "uncond")):
+            ref = expected(calls, ITEM[name], columns).mean(dim=(0, 1))
+            np.testing.assert_allclose(got[s, p], ref, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("kind", ["t2v", "i2v"])
