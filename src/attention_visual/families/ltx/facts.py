@@ -51,6 +51,7 @@ from typing import Any
 from attention_visual.families.spec import ModelFamily, TextSide, Variant
 
 NAME = "ltx"
+TITLE = "LTX-Video"
 
 T2V_PIPELINE = "LTXPipeline"
 I2V_PIPELINE = "LTXImageToVideoPipeline"
@@ -111,7 +112,7 @@ TINY_MODELS = {
 
 FAMILY = ModelFamily(
     name=NAME,
-    title="LTX-Video",
+    title=TITLE,
     variants=VARIANTS,
     text=TextSide(max_sequence_length=TEXT_LENGTH, padding="masked"),
     size_multiple=PIXELS_PER_CELL,
@@ -139,6 +140,7 @@ __all__ = [
     "T2V_PIPELINE",
     "TEXT_LENGTH",
     "TINY_MODELS",
+    "TITLE",
     "UNSUPPORTED",
     "VARIANTS",
 ]

@@ -58,6 +58,7 @@ from typing import Any
 from attention_visual.families.spec import Cleaning, ModelFamily, TextSide, Variant
 
 NAME = "ltx2"
+TITLE = "LTX-2"
 
 T2V_PIPELINE = "LTX2Pipeline"
 I2V_PIPELINE = "LTX2ImageToVideoPipeline"
@@ -118,7 +119,7 @@ TINY_MODELS = {
 
 FAMILY = ModelFamily(
     name=NAME,
-    title="LTX-2",
+    title=TITLE,
     variants=VARIANTS,
     text=TextSide(
         cleaning=Cleaning(fix=str.strip),
@@ -154,6 +155,7 @@ __all__ = [
     "T2V_PIPELINE",
     "TEXT_LENGTH",
     "TINY_MODELS",
+    "TITLE",
     "UNSUPPORTED",
     "VARIANTS",
 ]

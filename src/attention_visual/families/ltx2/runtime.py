@@ -26,6 +26,15 @@ import torch
 from torch import nn
 
 from attention_visual.errors import CaptureError, ConfigError
+from attention_visual.families.common.packed import (
+    call_argument,
+    cast_components,
+    grid_of_sizes,
+    locate_normed_attention,
+    packed_call,
+    packed_tokens,
+    per_key_bias,
+)
 from attention_visual.families.interface import (
     AttentionInputs,
     AttentionSite,
@@ -34,7 +43,7 @@ from attention_visual.families.interface import (
     Probe,
     TransformerCall,
 )
-from attention_visual.families.ltx2.facts import I2V_PIPELINE, T2V_PIPELINE, VARIANTS
+from attention_visual.families.ltx2.facts import I2V_PIPELINE, T2V_PIPELINE, TITLE, VARIANTS
 from attention_visual.families.spec import Variant
 
 _BY_CLASS = {v.pipeline_class: v for v in VARIANTS.values()}
@@ -42,6 +51,7 @@ _BY_CLASS = {v.pipeline_class: v for v in VARIANTS.values()}
 #     audio_encoder_hidden_states, timestep, audio_timestep, sigma, audio_sigma, encoder_attention_mask,
 #     audio_encoder_attention_mask, num_frames, height, width, ...)
 _POSITIONS = {"hidden_states": 0, "timestep": 4, "num_frames": 10, "height": 11, "width": 12}
+_GRID_ARGUMENTS = ("num_frames", "height", "width")
 # LTX2Attention.forward(hidden_states, encoder_hidden_states, attention_mask, query_rotary_emb, key_rotary_emb)
 _MASK_POSITION, _ROPE_POSITION = 2, 3
 
@@ -83,39 +93,16 @@ def locate(transformer: nn.Module, variant: Variant, block_list: str) -> list[At
     Raises:
         CaptureError: No such list, or a block without ``attn2.norm_q``/``norm_k`` and ``heads``.
     """
-    blocks = getattr(transformer, block_list, None)
-    if not isinstance(blocks, nn.ModuleList) or len(blocks) == 0:
-        raise CaptureError(f"{type(transformer).__name__} has no {block_list!r} list: not an LTX-2 transformer")
-    found = []
-    for i, block in enumerate(blocks):
-        attn2 = getattr(block, "attn2", None)
-        name = variant.block_name(i, block_list)
-        if attn2 is None or not all(isinstance(getattr(attn2, n, None), nn.Module) for n in ("norm_q", "norm_k")):
-            raise CaptureError(f"{name} is missing or has no norm_q/norm_k: not an LTX-2 cross-attention")
-        if not hasattr(attn2, "heads"):
-            raise CaptureError(f"{name} does not say its number of heads")
-        found.append(AttentionSite(i, name, attn2, int(attn2.heads)))
-    return found
-
-
-def _call_argument(call: Any, name: str, position: int) -> Any:
-    return call.kwargs.get(name, call.args[position] if len(call.args) > position else None)
+    return locate_normed_attention(transformer, variant, block_list, TITLE)
 
 
 def _words(slots: Mapping[str, Any]) -> AttentionInputs:
     """q, k and the key bias of one ``attn2`` call (no mask passed: every key is attended, bias 0)."""
     query, key, call = slots["query"], slots["key"], slots["call"]
-    if _call_argument(call, "query_rotary_emb", _ROPE_POSITION) is not None:
+    if call_argument(call.args, call.kwargs, "query_rotary_emb", _ROPE_POSITION) is not None:
         raise CaptureError("attn2 got a query_rotary_emb: this LTX-2 transformer rotates its text attention")
-    mask = _call_argument(call, "attention_mask", _MASK_POSITION)
-    if mask is None:
-        return AttentionInputs("cross", query, key)
-    if mask.ndim == 3 and mask.shape[1] == 1 and mask.shape[-1] == key.shape[1]:
-        return AttentionInputs("cross", query, key, key_bias=mask[:, 0])  # [batch, key]: every query and head
-    raise CaptureError(
-        f"attn2 got an attention_mask of shape {tuple(mask.shape)}; the capture reads a per-key bias "
-        f"[batch, 1, {key.shape[1]}] (the transformer's own, from a [batch, key] encoder_attention_mask)"
-    )
+    bias = per_key_bias(call_argument(call.args, call.kwargs, "attention_mask", _MASK_POSITION), key)
+    return AttentionInputs("cross", query, key, key_bias=bias)  # bias: [batch, key] or None
 
 
 _PROBE = Probe(
@@ -131,49 +118,15 @@ def probe(variant: Variant, *, image_map: bool) -> Probe:
     return _PROBE
 
 
-def _argument(args: tuple[Any, ...], kwargs: Mapping[str, Any], name: str) -> Any:
-    position = _POSITIONS[name]
-    return kwargs.get(name, args[position] if len(args) > position else None)
-
-
 def read_call(
     variant: Variant, transformer: nn.Module, args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> TransformerCall:
     """Batch, grid and timestep of one call; per-token timesteps say which frames are conditioning."""
-    hidden = _argument(args, kwargs, "hidden_states")
-    timestep = _argument(args, kwargs, "timestep")
-    if not isinstance(hidden, torch.Tensor) or hidden.ndim != 3:
-        raise CaptureError("the LTX-2 transformer was called without packed hidden_states [batch, token, channel]")
-    batch, tokens = int(hidden.shape[0]), int(hidden.shape[1])
-    sizes = [_argument(args, kwargs, n) for n in ("num_frames", "height", "width")]
-    if not all(isinstance(s, int) for s in sizes):
+    batch, tokens = packed_tokens(call_argument(args, kwargs, "hidden_states", _POSITIONS["hidden_states"]), TITLE)
+    grid = grid_of_sizes(transformer, (call_argument(args, kwargs, n, _POSITIONS[n]) for n in _GRID_ARGUMENTS))
+    if grid is None:
         raise CaptureError("the LTX-2 transformer was called without num_frames/height/width (the latent grid)")
-    config: Any = transformer.config
-    frames, height, width = sizes
-    grid = (frames // int(config.patch_size_t), height // int(config.patch_size), width // int(config.patch_size))
-    if grid[0] * grid[1] * grid[2] != tokens:
-        raise CaptureError(f"the LTX-2 transformer got {tokens} video tokens for a grid of {grid} (frame, y, x)")
-    per_token = isinstance(timestep, torch.Tensor) and timestep.ndim == 2 and timestep.shape[1] == tokens
-    return TransformerCall(
-        batch=batch,
-        grid=grid,
-        timestep=timestep if isinstance(timestep, torch.Tensor) else None,
-        conditioning_frames=held_frames(timestep[0], grid) if per_token else None,
-    )
-
-
-def held_frames(timestep: torch.Tensor, grid: tuple[int, int, int]) -> tuple[int, ...]:
-    """Map frames whose tokens all carry a timestep below the call's largest (conditioning inputs).
-
-    ``timestep``: one item's per-token timesteps ``[token]`` (``LTX2ImageToVideoPipeline``: ``t · (1 − mask)``,
-    0 on the image's latent frame). One read-back.
-
-    Example:
-        >>> held_frames(torch.tensor([0.0] * 6 + [900.0] * 12), (3, 2, 3))
-        (0,)
-    """
-    per_frame = timestep.detach().to(device="cpu", dtype=torch.float64).view(grid[0], -1).amax(dim=1)  # [frame]
-    return tuple(int(f) for f in torch.nonzero(per_frame < per_frame.max()).flatten())
+    return packed_call(batch, tokens, grid, call_argument(args, kwargs, "timestep", _POSITIONS["timestep"]), TITLE)
 
 
 # -- loading ----------------------------------------------------------------------------------------------
@@ -212,10 +165,7 @@ _COMPONENTS = ("text_encoder", "connectors", "transformer", "vae", "audio_vae", 
 
 def cast(pipe: Any, dtype: torch.dtype) -> None:
     """Cast the text encoder, connectors, transformer, VAEs and vocoder to ``dtype`` (bfloat16 on a GPU)."""
-    for name in _COMPONENTS:
-        module = pipe.components.get(name)
-        if module is not None and module.dtype != dtype:  # diffusers warns on every dtype .to(), even a no-op
-            module.to(dtype)
+    cast_components(pipe, _COMPONENTS, dtype)
 
 
 __all__ = [
@@ -223,7 +173,6 @@ __all__ = [
     "describe_pipeline",
     "experts",
     "from_pretrained",
-    "held_frames",
     "locate",
     "pipeline_class",
     "probe",
