@@ -136,8 +136,10 @@ def unsupported_reason(class_name: str) -> tuple[ModelFamily, tuple[str, str]] |
 
 
 def checkpoint_rules(family: ModelFamily) -> CheckpointRules:
-    """The family's ``model_index.json`` reader (a module; no torch)."""
-    return cast(CheckpointRules, importlib.import_module(family.checkpoints))
+    """The family's ``model_index.json`` reader (no torch): a module, or an object in one (``module:name``)."""
+    module, _, name = family.checkpoints.partition(":")
+    found = importlib.import_module(module)
+    return cast(CheckpointRules, getattr(found, name) if name else found)
 
 
 def read_model_index(data: Mapping[str, Any], source: str = "model_index.json") -> CheckpointSpec:

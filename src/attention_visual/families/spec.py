@@ -250,7 +250,8 @@ class ModelFamily:
             that counts its blocks (an integer, or a list whose length counts them).
         runtime: The module of its torch side (:class:`~attention_visual.families.runtime.FamilyRuntime`).
         checkpoints: The module that reads its checkpoints' ``model_index.json`` (no torch; see
-            :class:`~attention_visual.families.registry.CheckpointRules`).
+            :class:`~attention_visual.families.registry.CheckpointRules`), or ``module:name``, an object in it
+            that does (a :class:`~attention_visual.families.common.checkpoints.ClassOnlyCheckpoints`).
     """
 
     name: str

@@ -13,39 +13,17 @@ task      pipeline class
 ========  ================================
 
 Example:
-    >>> spec = read_model_index({"_class_name": "LTX2Pipeline"})
-    >>> spec.experts, spec.default_task, pipeline_class_for(spec, "i2v")
+    >>> spec = RULES.read_model_index({"_class_name": "LTX2Pipeline"})
+    >>> spec.experts, spec.default_task, RULES.pipeline_class_for(spec, "i2v")
     (1, 't2v', 'LTX2ImageToVideoPipeline')
 """
 
 from __future__ import annotations
 
-from attention_visual.families.common.checkpoints import ClassOnlyCheckpoints, ClassOnlySpec
+from attention_visual.families.common.checkpoints import ClassOnlyCheckpoints
 from attention_visual.families.ltx2.facts import FAMILY, VARIANTS
-from attention_visual.families.spec import AUTO_TASK
 
-_RULES = ClassOnlyCheckpoints(FAMILY.title, VARIANTS.values(), transformer_class="LTX2VideoTransformer3DModel")
+RULES = ClassOnlyCheckpoints(FAMILY.title, VARIANTS.values(), transformer_class="LTX2VideoTransformer3DModel")
+"""The family's ``checkpoints`` (``attention_visual.families.ltx2.checkpoint:RULES``)."""
 
-CheckpointSpec = ClassOnlySpec
-#: Tasks a batch can ask for (``generation.pipeline``), and the diffusers pipeline class of each.
-TASK_PIPELINES: dict[str, str] = _RULES.task_pipelines
-#: No LTX-2 class needs the transformer's ``config.json`` to tell its variant.
-TRANSFORMER_CONFIG_CLASSES: tuple[str, ...] = _RULES.TRANSFORMER_CONFIG_CLASSES
-
-read_model_index = _RULES.read_model_index
-pipeline_class_for = _RULES.pipeline_class_for
-with_transformer_config = _RULES.with_transformer_config
-spec_of_variant = _RULES.spec_of_variant
-variant_for = _RULES.variant_for
-
-__all__ = [
-    "AUTO_TASK",
-    "TASK_PIPELINES",
-    "TRANSFORMER_CONFIG_CLASSES",
-    "CheckpointSpec",
-    "pipeline_class_for",
-    "read_model_index",
-    "spec_of_variant",
-    "variant_for",
-    "with_transformer_config",
-]
+__all__ = ["RULES"]
