@@ -213,7 +213,7 @@ class AttentionCapture:
             num_reference_images=self.num_reference_images,
             boundary_timestep=self.boundary_timestep,
             conditioning_frames=self.conditioning_frames,
-            default_fps=float(self.family.default_fps),
+            default_fps=float(self.family.fps_of(self.variant)),
         )
 
     # -- context manager ------------------------------------------------------------------------------

@@ -48,6 +48,12 @@ def check_generation(g: GenerationConfig, family: ModelFamily, variant: Variant 
         if value % px:
             extra = f" ({px} pixels per grid cell)" if variant is not None else ""
             v.fail(f"generation.{name}", f"a multiple of {px} for {who}{extra}", value)
+    if variant is not None and variant.fixed_size is not None and (g.height, g.width) != variant.fixed_size:
+        h, w = variant.fixed_size
+        raise ConfigError(
+            f"generation.height and generation.width must be {h} and {w} for {variant.name} (its learned position "
+            f"embedding fixes the frame size), got {g.height} and {g.width}"
+        )
     if not family.accepts_frame_count(g.num_frames):
         v.fail(
             "generation.num_frames",

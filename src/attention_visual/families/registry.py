@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from attention_visual.errors import ConfigError
+from attention_visual.families.cogvideox import FAMILY as COGVIDEOX
 from attention_visual.families.ltx import FAMILY as LTX
 from attention_visual.families.ltx2 import FAMILY as LTX2
 from attention_visual.families.spec import AUTO_TASK, ModelFamily, Variant
@@ -28,7 +29,7 @@ from attention_visual.families.wan import FAMILY as WAN
 
 log = logging.getLogger(__name__)
 
-FAMILIES: tuple[ModelFamily, ...] = (WAN, LTX, LTX2)
+FAMILIES: tuple[ModelFamily, ...] = (WAN, COGVIDEOX, LTX, LTX2)
 """The supported families; the first is the default (its ``default_checkpoint`` is the config's default)."""
 
 _BY_NAME = {f.name: f for f in FAMILIES}
@@ -124,6 +125,7 @@ def supported_summary() -> str:
     Example:
         >>> supported_summary()  # doctest: +NORMALIZE_WHITESPACE
         'Wan (WanPipeline, WanImageToVideoPipeline, WanVACEPipeline, WanVideoToVideoPipeline);
+         CogVideoX (CogVideoXPipeline, CogVideoXImageToVideoPipeline, CogVideoXVideoToVideoPipeline);
          LTX-Video (LTXPipeline, LTXImageToVideoPipeline, LTXConditionPipeline);
          LTX-2 (LTX2Pipeline, LTX2ImageToVideoPipeline)'
     """

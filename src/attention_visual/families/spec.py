@@ -152,6 +152,10 @@ class Variant:
             off, the one item is ``cond``).
         expand_timesteps: ``timestep`` is given per video token (its largest entry is the step's).
         frames_from_video: The pipeline call takes no ``num_frames`` (video-to-video: the input's length).
+        default_fps: Frames per second of its videos when the config gives none (None: the family's
+            :attr:`ModelFamily.default_fps`; e.g. CogVideoX 1.5 makes 16 fps videos, 1.0 8 fps).
+        fixed_size: ``(height, width)``: the only frame size the model makes (a learned position embedding:
+            CogVideoX-5b-I2V, 480 × 720), or None.
         checkpoints: Public diffusers checkpoints of this variant.
         ignored_passes: Cache-context names of extra transformer calls of a step that are neither a guidance
             pass nor a step (LTX-2's ``uncond_stg`` and ``uncond_modality``): not recorded, not counted.
@@ -181,6 +185,8 @@ class Variant:
     batch_passes: tuple[str, ...] = ("uncond", "cond")
     expand_timesteps: bool = False
     frames_from_video: bool = False
+    default_fps: int | None = None
+    fixed_size: tuple[int, int] | None = None
     checkpoints: tuple[str, ...] = ()
     ignored_passes: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
@@ -238,7 +244,8 @@ class ModelFamily:
         size_multiple: Frame height and width must be multiples of this (the smallest pixels per cell).
         default_fps: Frames per second of its videos when the config gives none.
         takes_flow_shift: Whether ``generation.flow_shift`` means something for its scheduler (Wan's UniPC
-            shift); where not (LTX-Video shifts by the video's length itself) the config refuses it.
+            shift); where not (LTX-Video shifts by the video's length itself, CogVideoX's DDIM/DPM has no
+            shift) the config refuses it.
         fps_argument: The pipeline call's argument that says the video's frame rate, which the batch sets to
             the fps it saves the video at (LTX-Video: ``frame_rate``, which scales its RoPE over time); None:
             the pipelines take none.
@@ -287,6 +294,11 @@ class ModelFamily:
         rules = {(v.temporal_factor, v.first_frame_alone) for v in self.variants.values()}
         if len(rules) != 1:
             raise ValueError(f"{self.name}: every variant must share one frame-count rule, got {sorted(rules)}")
+
+    def fps_of(self, variant: Variant | None = None) -> int:
+        """Frames per second of a variant's videos when the config gives none (the family's without a variant)."""
+        own = variant.default_fps if variant is not None else None
+        return own if own is not None else self.default_fps
 
     @property
     def pipeline_classes(self) -> tuple[str, ...]:

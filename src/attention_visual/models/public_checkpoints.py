@@ -6,10 +6,12 @@ numbers of diffusers' ``scripts/convert_wan_to_diffusers.py`` and the Hub config
 README's table lists them (width, layers, pixels per token, experts).
 Every Wan text branch is 4096 wide (UMT5-XXL) with 512 text tokens. The LTX-Video 0.9.x files
 (``ltx-video-*``: the numbers of diffusers' ``scripts/convert_ltx_to_diffusers.py``) also keep the
-scheduler's shifting (``scheduler``); their text branch is T5-v1.1-XXL (4096) with 128 tokens. The LTX-2 files
-(``ltx-2``, ``ltx-2.3``: the numbers of diffusers' ``scripts/convert_ltx2_to_diffusers.py``, the
-``model_index.json`` of the components ``LTX2Pipeline`` takes) also keep the text connectors' configuration
-(``connectors``): Gemma-3-12B's 49 hidden states of 3840 channels, 1024 text keys with 128 learned registers.
+scheduler's shifting (``scheduler``); their text branch is T5-v1.1-XXL (4096) with 128 tokens. The
+CogVideoX files (``cogvideox*``: the Hub configs of ``THUDM/CogVideoX*``) have T5-v1.1-XXL with 226 tokens.
+The LTX-2 files (``ltx-2``, ``ltx-2.3``: the numbers of diffusers' ``scripts/convert_ltx2_to_diffusers.py``,
+the ``model_index.json`` of the components ``LTX2Pipeline`` takes) also keep the text connectors'
+configuration (``connectors``): Gemma-3-12B's 49 hidden states of 3840 channels, 1024 text keys with 128
+learned registers.
 :func:`build_transformer` makes a random-weight transformer of a checkpoint's exact width, offline, with
 as few blocks as asked (the capture benchmark uses 2).
 
@@ -23,10 +25,8 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import torch
@@ -34,9 +34,7 @@ import torch
 from attention_visual.errors import ConfigError
 from attention_visual.families import read_model_index
 from attention_visual.families.registry import CheckpointSpec
-
-_CONFIG_PACKAGE = "attention_visual.models"
-_CONFIG_DIR = "configs"
+from attention_visual.models.architecture import architecture_names, shipped_config, shipped_config_of
 
 
 @dataclass(frozen=True)
@@ -83,23 +81,13 @@ class Architecture:
         return int(self.transformer["num_attention_heads"]) * int(self.transformer["attention_head_dim"])
 
 
-def architecture_names() -> tuple[str, ...]:
-    """The names of the shipped architectures, sorted."""
-    folder = resources.files(_CONFIG_PACKAGE).joinpath(_CONFIG_DIR)
-    return tuple(sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")))
-
-
 def load_architecture(name: str) -> Architecture:
     """Read the shipped architecture ``name`` (see :func:`architecture_names`).
 
     Raises:
         ConfigError: There is no such architecture (the message lists the names).
     """
-    names = architecture_names()
-    if name not in names:
-        raise ConfigError(f"unknown model config {name!r}; shipped: {', '.join(names)}")
-    text = resources.files(_CONFIG_PACKAGE).joinpath(_CONFIG_DIR, f"{name}.json").read_text(encoding="utf-8")
-    data = json.loads(text)
+    data = shipped_config(name)
     return Architecture(
         name=data["name"],
         hub_id=data["hub_id"],
@@ -118,12 +106,8 @@ def architecture_of_checkpoint(hub_id: str) -> Architecture | None:
         >>> architecture_of_checkpoint("lightricks/LTX-Video").name
         'ltx-video-0.9.0'
     """
-    wanted = hub_id.lower()
-    for name in architecture_names():
-        arch = load_architecture(name)
-        if arch.hub_id.lower() == wanted:
-            return arch
-    return None
+    data = shipped_config_of(hub_id)
+    return None if data is None else load_architecture(data["name"])
 
 
 def build_transformer(
@@ -145,8 +129,8 @@ def build_transformer(
         device: Where the parameters live; ``"meta"`` builds the shapes only, instantly.
 
     Returns:
-        A ``WanTransformer3DModel`` (``WanVACETransformer3DModel``, ``LTXVideoTransformer3DModel``,
-        ``LTX2VideoTransformer3DModel``) in eval mode.
+        The checkpoint's transformer class (``WanTransformer3DModel``, ``CogVideoXTransformer3DModel``,
+        ``LTXVideoTransformer3DModel``, ``LTX2VideoTransformer3DModel``, ...) in eval mode.
 
     Raises:
         ConfigError: Unknown architecture or ``num_layers < 1``.
@@ -162,24 +146,11 @@ def build_transformer(
         if num_layers < 1:
             raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
         config["num_layers"] = num_layers
-    class_name = config.pop("_class_name")
-    if class_name == "LTXVideoTransformer3DModel":
-        from diffusers.models.transformers.transformer_ltx import LTXVideoTransformer3DModel
+    import diffusers  # deferred: the class named by the config, resolved by diffusers' lazy module
 
-        model_cls: Any = LTXVideoTransformer3DModel
-    elif class_name == "LTX2VideoTransformer3DModel":
-        from diffusers.models.transformers.transformer_ltx2 import LTX2VideoTransformer3DModel
-
-        model_cls = LTX2VideoTransformer3DModel
-    elif class_name == "WanVACETransformer3DModel":
-        from diffusers.models.transformers.transformer_wan_vace import WanVACETransformer3DModel
-
+    model_cls: Any = getattr(diffusers, config.pop("_class_name"))
+    if "vace_layers" in config:  # control blocks below num_layers only
         config["vace_layers"] = [i for i in config["vace_layers"] if i < config["num_layers"]] or [0]
-        model_cls = WanVACETransformer3DModel
-    else:
-        from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
-
-        model_cls = WanTransformer3DModel
     if torch.device(device).type == "meta":  # shapes only: no weights drawn, nothing allocated
         with torch.device("meta"):
             model = model_cls.from_config(config)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from attention_visual.config import Config
 from attention_visual.config.inputs import PromptInputs
-from attention_visual.config.limits import IMAGE_WORD
+from attention_visual.config.limits import pseudo_words
 from attention_visual.prompts import MarkedPrompt, parse_prompt
 from attention_visual.storage import word_dir_name
 
@@ -56,8 +56,8 @@ class VideoJob:
         prompt: The parsed marked prompt.
         seed: ``generation.seed + index``.
         inputs: The prompt's input files and options (image, video, ...; empty for text-to-video).
-        image_map: The batch stores the I2V image-branch map, the pseudo-word ``<image>``
-            (``attention_analysis.image_map``).
+        pseudo_words: The pseudo-words the batch stores after the marked words (``<text>`` with
+            ``attention_analysis.text_share_map``, ``<image>`` with ``image_map``).
     """
 
     index: int
@@ -66,7 +66,7 @@ class VideoJob:
     prompt: MarkedPrompt
     seed: int
     inputs: PromptInputs = field(default_factory=PromptInputs)
-    image_map: bool = False
+    pseudo_words: tuple[str, ...] = ()
 
     @property
     def video_id(self) -> str:
@@ -76,9 +76,9 @@ class VideoJob:
     @property
     def words(self) -> tuple[str, ...]:
         """The words whose maps the video stores: the marked words in order of first appearance (may be
-        empty), then ``<image>`` with ``image_map`` (when the prompt marks a word)."""
-        if self.image_map and self.prompt.words:
-            return (*self.prompt.words, IMAGE_WORD)
+        empty), then the pseudo-words (``<text>``, ``<image>``) when the prompt marks a word."""
+        if self.prompt.words:
+            return (*self.prompt.words, *self.pseudo_words)
         return self.prompt.words
 
     @property
@@ -140,13 +140,15 @@ def plan_batch(config: Config) -> list[VideoJob]:
     per_prompt = config.generation.videos_per_prompt
     family = config.generation.family  # its prompt cleaning (None: not known offline, the default family's)
     cleaning = family.text.cleaning if family is not None else None
+    a = config.attention_analysis
+    pseudo = pseudo_words(text_share_map=a.text_share_map, image_map=a.image_map)
     for p, text in enumerate(config.prompts, start=1):
         prompt = parse_prompt(text, cleaning)
         inputs = config.inputs_of(p - 1)
         for v in range(1, per_prompt + 1):
             index = len(jobs)
             seed = config.generation.seed + index
-            jobs.append(VideoJob(index, p, v, prompt, seed, inputs, config.attention_analysis.image_map))
+            jobs.append(VideoJob(index, p, v, prompt, seed, inputs, pseudo))
     return jobs
 
 

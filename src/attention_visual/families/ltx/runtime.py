@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from attention_visual.errors import CaptureError, ConfigError
-from attention_visual.families.common.packed import (
+from attention_visual.families.common.parts import (
     call_argument,
     cast_components,
     grid_of_sizes,
@@ -236,7 +236,7 @@ def set_flow_shift(pipe: Any, flow_shift: float) -> None:
 
 def cast(pipe: Any, dtype: torch.dtype) -> None:
     """Cast the text encoder, transformer and VAE to ``dtype`` (LTX-Video runs all three in bfloat16)."""
-    cast_components(pipe, ("text_encoder", "transformer", "vae"), dtype)
+    cast_components(pipe, dtype, ("text_encoder", "transformer", "vae"))
 
 
 __all__ = [

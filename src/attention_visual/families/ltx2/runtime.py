@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from attention_visual.errors import CaptureError, ConfigError
-from attention_visual.families.common.packed import (
+from attention_visual.families.common.parts import (
     call_argument,
     cast_components,
     grid_of_sizes,
@@ -165,7 +165,7 @@ _COMPONENTS = ("text_encoder", "connectors", "transformer", "vae", "audio_vae", 
 
 def cast(pipe: Any, dtype: torch.dtype) -> None:
     """Cast the text encoder, connectors, transformer, VAEs and vocoder to ``dtype`` (bfloat16 on a GPU)."""
-    cast_components(pipe, _COMPONENTS, dtype)
+    cast_components(pipe, dtype, _COMPONENTS)
 
 
 __all__ = [

@@ -1,10 +1,13 @@
-"""Runtime parts of families whose transformer packs the video ``[batch, frame · y · x, channel]`` and whose
-text attention is a cross-attention with RMS-normed q and k (LTX-Video, LTX-2).
+"""Torch-side parts that several families' ``runtime`` modules share.
 
-* :func:`locate_normed_attention`: ``transformer.<block_list>[i].<attention_module>`` with ``norm_q``/``norm_k``.
-* :func:`per_key_bias`: the ``[batch, 1, key]`` bias such a transformer passes its attention, as ``[batch, key]``.
-* :func:`packed_call`: batch, grid, timestep and conditioning frames of one transformer call.
-* :func:`call_argument`, :func:`cast_components`: reading a call's argument, casting components.
+* :func:`cast_components`: a family's ``cast`` (every family).
+* :func:`call_argument`: a call's argument, by keyword or position.
+* For transformers that pack the video ``[batch, frame · y · x, channel]`` and whose text attention is a
+  cross-attention with RMS-normed q and k (LTX-Video, LTX-2): :func:`locate_normed_attention`
+  (``transformer.<block_list>[i].<attention_module>`` with ``norm_q``/``norm_k``), :func:`per_key_bias` (the
+  ``[batch, 1, key]`` bias such a transformer passes its attention, as ``[batch, key]``), :func:`packed_tokens`,
+  :func:`grid_of_sizes` and :func:`packed_call` (batch, grid, timestep and conditioning frames of a call),
+  :func:`held_frames`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,18 @@ from torch import nn
 from attention_visual.errors import CaptureError
 from attention_visual.families.interface import AttentionSite, TransformerCall
 from attention_visual.families.spec import Variant
+
+
+def cast_components(pipe: Any, dtype: torch.dtype, names: tuple[str, ...]) -> None:
+    """Cast the components ``names`` that ``pipe`` has to ``dtype`` (a family's ``cast``).
+
+    A component already in ``dtype`` is left alone: diffusers warns on every dtype ``.to()``, even a no-op.
+    """
+    components = pipe.components  # {name: module or None}; registered modules are not typed attributes
+    for name in names:
+        module = components.get(name)
+        if module is not None and module.dtype != dtype:
+            module.to(dtype)
 
 
 def call_argument(args: tuple[Any, ...], kwargs: Mapping[str, Any], name: str, position: int) -> Any:
@@ -130,14 +145,6 @@ def held_frames(timestep: torch.Tensor, grid: tuple[int, int, int], drop: int = 
     """
     per_frame = timestep.detach().to(device="cpu", dtype=torch.float64).view(grid[0], -1).amax(dim=1)  # [frame]
     return tuple(int(f) for f in torch.nonzero(per_frame[drop:] < per_frame.max()).flatten())
-
-
-def cast_components(pipe: Any, names: Iterable[str], dtype: torch.dtype) -> None:
-    """Cast the pipeline's components ``names`` (those it has) to ``dtype``."""
-    for name in names:
-        module = pipe.components.get(name)
-        if module is not None and module.dtype != dtype:  # diffusers warns on every dtype .to(), even a no-op
-            module.to(dtype)
 
 
 __all__ = [
