@@ -3,7 +3,8 @@
 * :func:`cast_components`: a family's ``cast`` (every family).
 * :func:`call_argument`: a call's argument, by keyword or position.
 * For transformers that pack the video ``[batch, frame · y · x, channel]`` and whose text attention is a
-  cross-attention with RMS-normed q and k (LTX-Video, LTX-2): :func:`locate_normed_attention`
+  cross-attention with RMS-normed q and k (LTX-Video, LTX-2): :func:`packed_variant` (the VAE factors and the
+  patch), :func:`normed_cross_probe`, :func:`locate_normed_attention`
   (``transformer.<block_list>[i].<attention_module>`` with ``norm_q``/``norm_k``), :func:`per_key_bias` (the
   ``[batch, 1, key]`` bias such a transformer passes its attention, as ``[batch, key]``), :func:`packed_tokens`,
   :func:`grid_of_sizes` and :func:`packed_call` (batch, grid, timestep and conditioning frames of a call),
@@ -12,14 +13,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
 from attention_visual.errors import CaptureError
-from attention_visual.families.interface import AttentionSite, TransformerCall
+from attention_visual.families.interface import (
+    AttentionInputs,
+    AttentionSite,
+    HookPoint,
+    Measure,
+    Probe,
+    TransformerCall,
+)
 from attention_visual.families.spec import Variant
 
 
@@ -38,6 +46,29 @@ def cast_components(pipe: Any, dtype: torch.dtype, names: tuple[str, ...]) -> No
 def call_argument(args: tuple[Any, ...], kwargs: Mapping[str, Any], name: str, position: int) -> Any:
     """The argument ``name`` of a call, by keyword or at ``position`` (None when not given)."""
     return kwargs.get(name, args[position] if len(args) > position else None)
+
+
+def packed_variant(base: Variant, pipe: Any) -> Variant:
+    """``base`` with the loaded pipeline's VAE factors and its transformer's (integer) patch.
+
+    Raises:
+        CaptureError: The pipeline has no transformer.
+    """
+    model = getattr(pipe, "transformer", None)
+    if model is None:
+        raise CaptureError(f"{type(pipe).__name__} has no transformer")
+    patch, patch_t = int(model.config.patch_size), int(model.config.patch_size_t)
+    return base.replace(
+        pixels_per_cell=int(pipe.vae_spatial_compression_ratio) * patch,
+        temporal_factor=int(pipe.vae_temporal_compression_ratio),
+        latent_frames_per_cell=patch_t,
+    )
+
+
+def normed_cross_probe(words: Callable[[Mapping[str, Any]], AttentionInputs]) -> Probe:
+    """The attention's call (its mask and rotary arguments), then ``norm_q``/``norm_k`` (q and k): ``words``."""
+    points = (HookPoint("call", "", when="call"), HookPoint("query", "norm_q"), HookPoint("key", "norm_k"))
+    return Probe(points, (Measure("words", "key", words),))
 
 
 def locate_normed_attention(
@@ -153,7 +184,9 @@ __all__ = [
     "grid_of_sizes",
     "held_frames",
     "locate_normed_attention",
+    "normed_cross_probe",
     "packed_call",
     "packed_tokens",
+    "packed_variant",
     "per_key_bias",
 ]

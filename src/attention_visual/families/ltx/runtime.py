@@ -32,15 +32,15 @@ from attention_visual.families.common.parts import (
     cast_components,
     grid_of_sizes,
     locate_normed_attention,
+    normed_cross_probe,
     packed_call,
     packed_tokens,
+    packed_variant,
     per_key_bias,
 )
 from attention_visual.families.interface import (
     AttentionInputs,
     AttentionSite,
-    HookPoint,
-    Measure,
     Probe,
     TransformerCall,
 )
@@ -63,17 +63,8 @@ def describe_pipeline(pipe: Any) -> Variant:
             (diffusers' condition pipeline passes its own timesteps and no ``mu``: it cannot run).
     """
     cls = type(pipe).__name__
-    model = getattr(pipe, "transformer", None)
-    if model is None:
-        raise CaptureError(f"{cls} has no transformer")
     check_scheduler(pipe)
-    base = _BY_CLASS[cls]
-    patch, patch_t = int(model.config.patch_size), int(model.config.patch_size_t)
-    return base.replace(
-        pixels_per_cell=int(pipe.vae_spatial_compression_ratio) * patch,
-        temporal_factor=int(pipe.vae_temporal_compression_ratio),
-        latent_frames_per_cell=patch_t,
-    )
+    return packed_variant(_BY_CLASS[cls], pipe)
 
 
 def check_scheduler(pipe: Any) -> None:
@@ -113,10 +104,7 @@ def _words(slots: Mapping[str, Any]) -> AttentionInputs:
     return AttentionInputs("cross", query, key, key_bias=bias)
 
 
-_PROBE = Probe(
-    (HookPoint("call", "", when="call"), HookPoint("query", "norm_q"), HookPoint("key", "norm_k")),
-    (Measure("words", "key", _words),),
-)
+_PROBE = normed_cross_probe(_words)
 
 
 def probe(variant: Variant, *, image_map: bool) -> Probe:

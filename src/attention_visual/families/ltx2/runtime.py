@@ -31,15 +31,15 @@ from attention_visual.families.common.parts import (
     cast_components,
     grid_of_sizes,
     locate_normed_attention,
+    normed_cross_probe,
     packed_call,
     packed_tokens,
+    packed_variant,
     per_key_bias,
 )
 from attention_visual.families.interface import (
     AttentionInputs,
     AttentionSite,
-    HookPoint,
-    Measure,
     Probe,
     TransformerCall,
 )
@@ -64,22 +64,13 @@ def describe_pipeline(pipe: Any) -> Variant:
             left padding in front of the prompt's tokens).
     """
     cls = type(pipe).__name__
-    model = getattr(pipe, "transformer", None)
-    if model is None:
-        raise CaptureError(f"{cls} has no transformer")
     connector = getattr(getattr(pipe, "connectors", None), "video_connector", None)
     if getattr(connector, "learnable_registers", None) is None:
         raise CaptureError(
             f"{cls}: its text connector has no learned registers, so the prompt's tokens are not the first text "
             "keys (every LTX-2 checkpoint has 128); this connector is not supported"
         )
-    base = _BY_CLASS[cls]
-    patch, patch_t = int(model.config.patch_size), int(model.config.patch_size_t)
-    return base.replace(
-        pixels_per_cell=int(pipe.vae_spatial_compression_ratio) * patch,
-        temporal_factor=int(pipe.vae_temporal_compression_ratio),
-        latent_frames_per_cell=patch_t,
-    )
+    return packed_variant(_BY_CLASS[cls], pipe)
 
 
 def experts(pipe: Any, variant: Variant) -> list[tuple[str | None, nn.Module]]:
@@ -105,10 +96,7 @@ def _words(slots: Mapping[str, Any]) -> AttentionInputs:
     return AttentionInputs("cross", query, key, key_bias=bias)  # bias: [batch, key] or None
 
 
-_PROBE = Probe(
-    (HookPoint("call", "", when="call"), HookPoint("query", "norm_q"), HookPoint("key", "norm_k")),
-    (Measure("words", "key", _words),),
-)
+_PROBE = normed_cross_probe(_words)
 
 
 def probe(variant: Variant, *, image_map: bool) -> Probe:
