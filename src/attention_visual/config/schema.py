@@ -193,6 +193,10 @@ class AttentionAnalysisConfig(_Section):
         image_map: I2V/FLF2V-14B only: also store the pseudo-word ``<image>``, per grid cell the image
             branch's share ‖o_img‖ / (‖o_img‖ + ‖o_txt‖) of the cross-attention output.
         block_list: ``"blocks"`` (the main stream) or, on VACE, ``"vace_blocks"`` (the control stream).
+        render_workers: Worker processes that render the attention videos and make the report's assets
+            of each finished video while the next one generates: ``"auto"`` (the cores the generation
+            leaves free, at most 4) or a number; 0 renders in the batch's own process, between videos.
+            How the batch runs, not what it makes: a batch resumes whatever this says.
         visualization_params: How maps are rendered.
     """
 
@@ -218,6 +222,7 @@ class AttentionAnalysisConfig(_Section):
     generate_report: bool = field(default=True, metadata=_check(v.boolean()))
     image_map: bool = field(default=False, metadata=_check(limits.FLAG))
     block_list: str = field(default="blocks", metadata=_check(limits.BLOCK_LIST))
+    render_workers: int | str = field(default="auto", metadata=_check(limits.RENDER_WORKERS))
     visualization_params: VisualizationParams = field(
         default_factory=VisualizationParams, metadata=_section(VisualizationParams)
     )
