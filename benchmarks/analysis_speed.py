@@ -15,6 +15,12 @@ alternating, ``--repeats`` times, and prints medians:
 Usage::
 
     python benchmarks/analysis_speed.py [--videos 200] [--repeats 3] [--workdir DIR] [--reuse EARLIER/files]
+
+``--reuse`` takes the files-layout batch of an earlier run (``<its workdir>/files``) instead of building
+one (≈ 7 s per video): its videos are copied in turn until there are ``--videos`` of them, each copy under
+its own id (``prompt_NNN_vid_NNN``) and seed, its maps re-saved through the store so their metadata, step
+averages and completion mark name the new video (``check_video`` verifies them). 40 built videos can so
+stand for 200.
 """
 
 from __future__ import annotations
@@ -59,11 +65,16 @@ def word_maps(rng: np.random.Generator, video: int, word: int) -> np.ndarray:
     return out / out.sum(axis=(-2, -1), keepdims=True)
 
 
+def video_id_of(v: int) -> str:
+    """The id of the ``v``-th video (0-based) of the synthetic batch: 10 videos per prompt."""
+    return f"prompt_{v // 10 + 1:03d}_vid_{v % 10 + 1:03d}"
+
+
 def build_batch(batch: Path, videos: int) -> None:
     store = AttentionStore(batch / "attention_maps", dtype="float16", compress=True)
     rng = np.random.default_rng(0)
     for v in range(videos):
-        video_id = f"prompt_{v // 10 + 1:03d}_vid_{v % 10 + 1:03d}"
+        video_id = video_id_of(v)
         for i, word in enumerate(WORDS):
             stack = word_maps(rng, v, i)
             base = MapMetadata(
@@ -96,6 +107,29 @@ def build_batch(batch: Path, videos: int) -> None:
         store.mark_complete(video_id, {"words": list(WORDS)})
         if (v + 1) % 20 == 0:
             print(f"  built {v + 1}/{videos} videos", file=sys.stderr)
+
+
+def reuse_batch(source: Path, batch: Path, videos: int) -> None:
+    """Fill ``batch`` with ``videos`` copies of ``source``'s finished videos, each with its own id and seed."""
+    reader = AttentionAnalyzer(source / "attention_maps")
+    originals = reader.get_available_videos(include_incomplete=False)
+    if not originals:
+        raise SystemExit(f"--reuse: no finished video in {source / 'attention_maps'}")
+    store = AttentionStore(batch / "attention_maps", dtype="float16", compress=True)
+    for v in range(videos):
+        original, video_id = originals[v % len(originals)], video_id_of(v)
+        words = reader.get_available_words(original)
+        for word in words:
+            for info in reader.load_all_steps(original, word):
+                store.save_step(dataclasses.replace(info.metadata, video_id=video_id, seed=v), info.attention_map)
+            average = reader.load_aggregated(original, word)
+            store.save_aggregated(
+                dataclasses.replace(average.metadata, video_id=video_id, seed=v), average.attention_map
+            )
+        reader.release(original)
+        store.mark_complete(video_id, {"words": words})
+        if (v + 1) % 20 == 0:
+            print(f"  copied {v + 1}/{videos} videos", file=sys.stderr)
 
 
 def io_floor(maps: Path) -> None:
@@ -162,17 +196,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None, help="where to build the batch (default: a temp dir)")
     parser.add_argument(
-        "--reuse", type=Path, default=None, help="copy this files-layout batch (an earlier run's workdir/files)"
+        "--reuse",
+        type=Path,
+        default=None,
+        help="copy the videos of this files-layout batch (an earlier run's WORKDIR/files), ids rewritten, "
+        "up to --videos",
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="analysis_speed_", dir=args.workdir))
     files, packed = work / "files", work / "packed"
     started = time.perf_counter()
-    if args.reuse is not None:  # a files-layout batch built by an earlier run (its --videos must match)
-        subprocess.run(["cp", "-r", str(args.reuse), str(files)], check=True)
+    if args.reuse is not None:  # the videos of a files-layout batch built by an earlier run, under new ids
+        reuse_batch(args.reuse, files, args.videos)
     else:
         build_batch(files, args.videos)
-    print(f"built {args.videos} videos x {len(WORDS)} words x {STEPS} steps at {GRID} in "
+    print(f"made {args.videos} videos x {len(WORDS)} words x {STEPS} steps at {GRID} in "
           f"{time.perf_counter() - started:.0f} s", file=sys.stderr)  # fmt: skip
     subprocess.run(["cp", "-r", str(files), str(packed)], check=True)
     pack_s = timed(lambda: pack_batch(packed))

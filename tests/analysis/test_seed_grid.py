@@ -8,9 +8,17 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from attention_visual.analysis.seed_grid import seed_labels, seed_tiles, seed_titles, seed_video
+from attention_visual.analysis.seed_grid import (
+    SEEDS_PER_PAGE,
+    seed_labels,
+    seed_tiles,
+    seed_titles,
+    seed_video,
+)
 from attention_visual.analysis.seeds import word_seed_views
 from attention_visual.cli.main import main
+from attention_visual.errors import RenderError
+from attention_visual.render.canvas import LABEL_PT
 from attention_visual.render.options import RenderOptions
 from support.map_batch import write_map_batch
 
@@ -95,6 +103,35 @@ def test_across_prompts_and_defaults(batch: Path, capsys: pytest.CaptureFixture[
     assert view is not None and seed_labels(view, 1.0)[3] == "p2 · seed 201 · r 0.20"
 
 
+def test_many_seeds_are_paged_with_readable_tiles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    seeds = SEEDS_PER_PAGE + 2
+    maps = {(1, v): {"dog": _seed_map((v - 1) % GRID[2], 1.0 + v)} for v in range(1, seeds + 1)}
+    write_map_batch(tmp_path / "b", ["a (dog)"], maps)
+    view = word_seed_views(tmp_path / "b", "dog", keep_steps=True).by_prompt[1]
+    first, second = seed_video(view, OPTIONS), seed_video(view, OPTIONS, page=2)
+    assert len(first.canvas.panels) == SEEDS_PER_PAGE + 2 and len(second.canvas.panels) == 2 + 2
+    # At the default look, each tile is wider than its label (~0.6 em per character at LABEL_PT).
+    default = seed_video(view, RenderOptions())
+    em = LABEL_PT * RenderOptions().dpi / 72
+    widest = max(len(label) for label in seed_labels(view, 1.0))
+    assert all(box.width >= 0.6 * em * widest for box in default.canvas.panels)
+    assert (
+        second.titles[0]
+        == f"“dog” · prompt 1 · seeds {SEEDS_PER_PAGE + 1}–{seeds} of {seeds} — step 1/2 · "
+        + (first.titles[0].split(" — step 1/2 · ")[1])
+    )
+    assert seed_tiles(view).shape[1] == seeds
+    np.testing.assert_array_equal(first.maps[:, -1], second.maps[:, -1])  # the std tile covers every seed
+    with pytest.raises(RenderError, match=f"page 3 does not exist: {seeds} seeds make 2 pages"):
+        seed_video(view, OPTIONS, page=3)
+    assert main(["seeds", str(tmp_path / "b"), "--word", "dog", "--page", "2", "--figsize", "6,3", "--dpi", "40",
+                 "--interpolation-steps", "0"]) == 0  # fmt: skip
+    assert Path(capsys.readouterr().out.strip()).name == "dog_page_002.mp4"
+    assert f"{seeds} seeds of 'dog' do not fit one frame: page 2 of 2 shows seeds 9–10" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -103,6 +140,7 @@ def test_across_prompts_and_defaults(batch: Path, capsys: pytest.CaptureFixture[
         (["--word", "dog", "--frame", "7"], "latent frame 7 does not exist"),
         (["--word", "dog", "--frame", "tile"], "--frame tile"),
         (["--word", "dog", "--fps", "0"], "must be > 0"),
+        (["--word", "dog", "--prompt", "1", "--page", "2"], "page 2 does not exist: 3 seeds make 1 page of 8"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

@@ -49,6 +49,19 @@ def test_constant_maps_have_no_correlation() -> None:
     assert math.isnan(consistency_score(np.stack([flat, flat])))
 
 
+def test_consistency_from_summed_unit_maps_equals_the_pairs() -> None:
+    from attention_visual.analysis.seeds import consistency_of_sum, unit_maps
+
+    rng = np.random.default_rng(3)
+    maps = rng.random((7, 2, 3, 5))  # [video, frame, y, x]: non-square grid
+    maps[2] = 0.25  # a constant map: no correlation, left out of the pairs
+    unit, constant = unit_maps(maps)
+    assert constant.tolist() == [False, False, True, False, False, False, False]
+    total = unit[:3].sum(axis=0) + unit[3:].sum(axis=0)  # pooled from two groups
+    assert consistency_of_sum(total, int((~constant).sum())) == pytest.approx(consistency_score(maps), abs=1e-12)
+    assert math.isnan(consistency_of_sum(unit[0], 1))
+
+
 def test_seed_views_of_one_prompt_by_hand(tmp_path: Path) -> None:
     maps = {(1, 1): {"dog": _steps(A)}, (1, 2): {"dog": _steps(B, 1.0)}, (1, 3): {"dog": _steps(C, 2.0)}}
     write_map_batch(tmp_path, ["a (dog)"], maps, seeds={(1, 1): 7, (1, 2): 8, (1, 3): 9})

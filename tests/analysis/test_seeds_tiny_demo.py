@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -14,6 +12,7 @@ import pytest
 from attention_visual.analysis import word_seed_views
 from attention_visual.cli.main import main
 from attention_visual.report import write_report
+from support.report_files import batch_view
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,7 +41,7 @@ def test_tiny_demo_seed_grid_and_batch_view(tmp_path: Path, capsys: pytest.Captu
     page = write_report(batch, comparison_plots=False).read_text(encoding="utf-8")
     stats = pd.read_parquet(batch / "report" / "batch" / "stats.parquet")
     assert set(stats.word) == {"kiss", "flowers", "dog", "beach", "sky"} and set(stats.seed) == {42, 43, 44, 45}
-    block = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
-    assert 'id="batch"' in page and block is not None
-    body = json.loads(block.group(1))["batch_html"]  # the batch view's markup, inserted when opened
-    assert body.count('class="panel seeds"') == 5 and "batch/curves/dog.png" in body
+    assert 'id="batch"' in page
+    view = batch_view(batch / "report")  # the batch view's data, loaded when opened
+    groups = "".join(g["html"] for g in view["groups"])
+    assert groups.count('class="panel seeds"') == 5 and "batch/curves/dog.svg" in view["html"]

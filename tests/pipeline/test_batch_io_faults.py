@@ -23,6 +23,7 @@ from attention_visual.config import dump_config, load_config
 from attention_visual.pipeline import BatchOptions, run_batch
 from pipeline.chaos_support import fork_cli, wait_exit
 from pipeline.pipeline_support import snapshot, tiny_config, tiny_data, write_config
+from support.report_files import markup
 
 
 def _mount(*args: str) -> None:
@@ -120,15 +121,15 @@ def test_a_read_only_batch_gets_its_report_elsewhere(
     try:
         assert main(["report", str(batch), "--no-plots"]) == 1
         [line] = error_lines(capsys.readouterr().err)
-        assert line.startswith(f"attention-visual: error: cannot write {batch}/report/")
+        assert line.startswith(f"attention-visual: error: cannot write {batch}/report")
         hint = "to browse a read-only batch, write its report elsewhere with --output DIR"
         assert line.endswith(f"Read-only file system; {hint}")
         elsewhere = tmp_path / "browse" / "report"
         assert main(["report", str(batch), "--output", str(elsewhere), "--no-plots"]) == 0
     finally:
         subprocess.run(["umount", str(batch)], check=True)
-    page = (elsewhere / "index.html").read_text()
-    links = set(re.findall(r'(?:src|href)="([^"#]+\.(?:mp4|png))"', page))
+    page = markup(elsewhere)  # the page and its cards
+    links = set(re.findall(r'(?:src|href|data-src)="([^"#]+\.(?:mp4|png))"', page))
     assert any(link.endswith("video_001.mp4") for link in links)
     for link in links:  # every link resolves from the report's own folder
         assert (elsewhere / unquote(link)).resolve().is_file(), link

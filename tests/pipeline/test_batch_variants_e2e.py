@@ -52,8 +52,8 @@ def _run(config: Path, out: Path, *overrides: str) -> tuple[Path, dict[str, Any]
 
 
 def _labels(batch: Path, video_id: str, word: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((batch / "report" / "maps" / video_id / f"{word}.json").read_text())
-    return data["info"]  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads((batch / "report" / "maps" / video_id / "assets.json").read_text())
+    return data["words"][word]["info"]  # type: ignore[no-any-return]
 
 
 @pytest.mark.slow

@@ -1,25 +1,27 @@
-"""The report's batch view: statistics table, seed grids, centroid paths, curves, atlas, and its cache."""
+"""The report's batch view: statistics table, seed grids, centroid paths, curves, atlas, and its caches."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import time
 from pathlib import Path
 from urllib.parse import unquote
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
-from attention_visual.analysis import STATS_COLUMNS
-from attention_visual.analysis.batch_videos import batch_videos
-from attention_visual.report import write_report
+from attention_visual.analysis import STATS_COLUMNS, batch_stats
+from attention_visual.report import assemble, write_report
 from attention_visual.report.batch_images import curve_table
-from attention_visual.report.batch_view import TABLE_COLUMNS, atlas_values, build_batch_view, summary_rows
+from attention_visual.report.batch_view import TABLE_COLUMNS, summary_rows
 from support.batch import GRID, NASTY_PROMPT, NUM_STEPS, build_batch
 from support.map_batch import write_map_batch
+from support.report_files import batch_view, page_data
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +32,10 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _data(page: str) -> dict[str, object]:
-    block = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
-    assert block is not None
-    data: dict[str, object] = json.loads(block.group(1))
-    return data
-
-
 def _body(batch: Path) -> str:
-    """The batch view's markup (a string in the page's JSON block until the section is opened)."""
-    body = _data((batch / "report" / "index.html").read_text(encoding="utf-8"))["batch_html"]
-    assert isinstance(body, str)
-    return body
+    """The batch view's markup: its frame and every group (loaded from ``batch/view.js`` when opened)."""
+    view = batch_view(batch / "report")
+    return view["html"] + "".join(g["html"] for g in view["groups"])
 
 
 def test_stats_open_in_pandas_and_fill_the_page_table(batch: Path) -> None:
@@ -49,30 +43,33 @@ def test_stats_open_in_pandas_and_fill_the_page_table(batch: Path) -> None:
     assert tuple(stats.columns) == STATS_COLUMNS
     # 5 done videos (prompt 1: 3 × 2 words, prompt 2: 2 × 2 words), steps + the step average, per latent frame.
     assert len(stats) == (3 * 2 + 2 * 2) * (NUM_STEPS + 1) * GRID[0]
+    pd.testing.assert_frame_equal(stats, batch_stats(batch))  # the videos' rows, as write_stats makes them
     page = (batch / "report" / "index.html").read_text(encoding="utf-8")
-    table = _data(page)["stats"]
+    table = batch_view(batch / "report")["stats"]
     assert isinstance(table, dict) and table["columns"] == list(TABLE_COLUMNS)
     assert len(table["rows"]) == 3 * 2 + 2 * 2
     body = _body(batch)
     assert '<table id="stats-table">' in body and '<select id="word-filter">' in body
     assert 'href="batch/stats.parquet"' in body
     assert '<details class="batch" id="batch">' in page and "<table" not in page  # markup only once opened
+    assert page_data(batch / "report" / "index.html")["batch_view"] == "batch/view.js"
 
 
 def test_every_link_of_the_view_resolves(batch: Path) -> None:
     body = _body(batch)
     urls = re.findall(r'(?:href|src)="([^"]+)"', body) + re.findall(r"url\(&#x27;([^&]+)&#x27;\)", body)
     assert len(urls) > 10
+    videos = {v for p in page_data(batch / "report" / "index.html")["prompts"] for v in p["videos"]}
     for url in urls:
         assert "://" not in url and not url.startswith("/"), url
+        if url.startswith("#"):  # a centroid path's link to its video's card
+            assert url[1:] in videos, url
+            continue
         assert (batch / "report" / unquote(url)).resolve().is_file(), url
 
 
 def test_seed_grids_hold_every_seed_then_mean_and_std(batch: Path) -> None:
-    page = (batch / "report" / "index.html").read_text(encoding="utf-8")
-    maps = _data(page)["maps"]
-    assert isinstance(maps, dict)
-    grids = {k: v for k, v in maps.items() if k.startswith("s")}
+    grids = {k: v for g in batch_view(batch / "report")["groups"] for k, v in g["maps"].items()}
     assert len(grids) == 4  # kiss, flowers (prompt 1), dog, beach (prompt 2)
     cols = sorted(v["cols"] for v in grids.values())
     assert cols == [2 + 2, 2 + 2, 3 + 2, 3 + 2] and all(v["rows"] == NUM_STEPS + 1 for v in grids.values())
@@ -94,27 +91,43 @@ def test_centroid_paths_are_drawn_over_the_videos(batch: Path) -> None:
     expected = " ".join(f"{x:g},{y:g}" for x, y in zip(row.centroid_x.round(2), row.centroid_y.round(2), strict=True))
     assert expected in paths
     assert len(paths[0].split()) == GRID[0] and 'data-frames="0,1,5"' in page  # latent k starts at video frame 4k−3
-    assert page.count('class="traj-video"') == len(paths)
+    posters = re.findall(r'<img src="(maps/[^"]+/poster.jpg)"', page)
+    assert len(posters) == len(paths) and "<video" not in page  # drawn over a poster frame, not a player
+    with Image.open(batch / "report" / posters[0]) as image:
+        assert image.format == "JPEG" and image.size[0] > 0
 
 
 def test_curves_and_no_atlas_without_block_axes(batch: Path) -> None:
     page = _body(batch)
     assert page.count('src="batch/curves/') == 4 and "batch/atlas/" not in page
-    with Image.open(batch / "report" / "batch" / "curves" / "dog.png") as image:
-        assert image.format == "PNG"
+    svg = ElementTree.parse(batch / "report" / "batch" / "curves" / "dog.svg").getroot()
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    lines = svg.findall(".//{http://www.w3.org/2000/svg}polyline")
+    assert len(lines) == 3 and all(len(line.get("points", "").split()) == NUM_STEPS for line in lines)
 
 
-def test_the_view_is_cached_until_a_map_changes(batch: Path) -> None:
-    cache = batch / "report" / "batch" / "batch.json"
-    stamp = cache.stat().st_mtime_ns - 10**9
-    os.utime(cache, ns=(stamp, stamp))
-    build_batch_view(batch, batch / "report", "hot", "global")
-    assert cache.stat().st_mtime_ns == stamp
+def _stamps(folder: Path) -> dict[str, int]:
+    return {p.relative_to(folder).as_posix(): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def test_only_what_changed_is_made_again(tmp_path: Path) -> None:
+    """Seed groups, the table and cards are redone only for the prompt whose maps changed."""
+    batch = tmp_path / "b"
+    build_batch(batch, videos_per_prompt=2)
+    write_report(batch, comparison_plots=False)
+    report = batch / "report"
+    old = _stamps(report)
+    time.sleep(0.01)
+    assemble(batch, comparison_plots=False)  # nothing changed: only the page itself is written
+    assert {k for k, v in _stamps(report).items() if old[k] != v} == {"index.html"}
     source = batch / "attention_maps" / "prompt_001_vid_001" / "kiss" / "step_000.npz"
     later = source.stat().st_mtime_ns + 5 * 10**9
     os.utime(source, ns=(later, later))
-    build_batch_view(batch, batch / "report", "hot", "global")
-    assert cache.stat().st_mtime_ns != stamp
+    write_report(batch, comparison_plots=False)
+    changed = {k for k, v in _stamps(report).items() if old[k] != v}
+    assert {"maps/prompt_001_vid_001/assets.json", "batch/seeds/kiss_prompt_001.png"} <= changed
+    assert not any(k.startswith(("maps/prompt_002", "batch/seeds/dog", "batch/seeds/beach")) for k in changed), changed
+    assert "maps/prompt_001_vid_002/assets.json" not in changed and "cards/prompt_002_vid_001.js" not in changed
 
 
 def test_summary_rows_and_curves_by_hand() -> None:
@@ -149,25 +162,25 @@ def test_block_head_atlas_by_hand(tmp_path: Path) -> None:
     stack = np.stack([arr, arr])  # [step, block, head, frame, y, x]
     maps = {(1, v): {"dog": stack} for v in (1, 2)}
     write_map_batch(tmp_path, ["a (dog)"], maps, axes=("block", "head", "frame", "y", "x"))
-    found = atlas_values(batch_videos(tmp_path), "dog")
-    assert found is not None
-    values, blocks, videos = found
-    assert videos == 2 and len(blocks) == 2
-    np.testing.assert_allclose(values["entropy"], [[0.0, 1.0], [1.0, 1.0]], atol=1e-6)
-    np.testing.assert_allclose(values["peak"], [[1.0, 1 / 6], [1 / 6, 1 / 6]], rtol=1e-6)
     write_report(tmp_path, comparison_plots=False)
     assert 'src="batch/atlas/dog.png"' in _body(tmp_path)
     assert (tmp_path / "report" / "batch" / "atlas" / "dog.png").is_file()
+    values = json.loads((tmp_path / "report" / "batch" / "atlas" / "dog.json").read_text())  # what it drew
+    assert values["videos"] == 2 and len(values["blocks"]) == 2
+    np.testing.assert_allclose(values["entropy"], [[0.0, 1.0], [1.0, 1.0]], atol=1e-6)
+    np.testing.assert_allclose(values["peak"], [[1.0, 1 / 6], [1 / 6, 1 / 6]], rtol=1e-6)
 
 
 def test_user_strings_are_escaped_in_the_batch_view(tmp_path: Path) -> None:
     nasty = '</script><b>"x"&'
     build_batch(tmp_path / "b", prompts=(NASTY_PROMPT,), videos_per_prompt=2)
-    page = write_report(tmp_path / "b", comparison_plots=False).read_text(encoding="utf-8")
-    assert "<b>" not in page and nasty not in page  # the markup string is JSON-escaped in the data block
-    body = _data(page)["batch_html"]
-    assert isinstance(body, str) and "<b>" not in body and "&lt;/script&gt;&lt;b&gt;&quot;x&quot;&amp;" in body
-    stats = _data(page)["stats"]
+    write_report(tmp_path / "b", comparison_plots=False)
+    for path in (tmp_path / "b" / "report" / "batch").rglob("*.js"):
+        script = path.read_text(encoding="utf-8")
+        assert "<" not in script and nasty not in script, path  # the markup travels JSON-escaped
+    body = _body(tmp_path / "b")
+    assert "<b>" not in body and "&lt;/script&gt;&lt;b&gt;&quot;x&quot;&amp;" in body
+    stats = batch_view(tmp_path / "b" / "report")["stats"]
     assert isinstance(stats, dict) and nasty in {row[3] for row in stats["rows"]}
 
 
@@ -175,3 +188,16 @@ def test_without_the_batch_view(tmp_path: Path) -> None:
     build_batch(tmp_path / "b", prompts=("a (cat)",), videos_per_prompt=1)
     page = write_report(tmp_path / "b", comparison_plots=False, batch_view=False).read_text(encoding="utf-8")
     assert 'id="batch"' not in page and not (tmp_path / "b" / "report" / "batch").exists()
+
+
+def test_consistency_across_prompts_equals_the_seed_views(tmp_path: Path) -> None:
+    from attention_visual.analysis import word_seed_views
+
+    rng = np.random.default_rng(5)
+    maps = {(p, v): {"dog": rng.random((2, 2, 2, 3), dtype=np.float32)} for p in (1, 2) for v in (1, 2, 3)}
+    write_map_batch(tmp_path, ["a (dog)", "the (dog) again"], maps)
+    write_report(tmp_path, comparison_plots=False)
+    expected = word_seed_views(tmp_path, "dog").across
+    assert expected is not None
+    line = f'consistency across 2 prompts (6 videos): <span class="score">{expected.consistency:.2f}</span>'
+    assert line in _body(tmp_path)

@@ -3,15 +3,13 @@
 Needs ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` (``apt-get install chromium chromium-driver``;
 ``.ci/run`` installs them); skipped with that reason when they are missing. Artifacts land in
 ``test-artifacts/`` at the repository root: ``report.png`` (a laptop-sized screenshot of the tiny
-batch's report), ``report-batch.png`` (its batch view) and ``report-open-time.json`` (the 50-video
-open time).
+batch's report), ``report-batch.png`` (its batch view), ``report-open-time.json`` (the 50-video open
+time) and ``report-players.json`` (the 60-video visit). Times are printed and saved, not asserted.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +17,7 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -31,30 +27,34 @@ from attention_visual.cli.main import main
 from attention_visual.report import write_report
 from attention_visual.storage.batch.manifest import read_manifest
 from support.batch import build_batch
+from support.report_browser import (
+    BLOCKED,
+    Visit,
+    chromium,
+    console_errors,
+    have_chromium,
+    play_visible,
+    scroll_through,
+    visit_prompts,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-LAPTOP = (1366, 900)
-OPEN_BUDGET_MS = 1000.0
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()),
+        not have_chromium(),
         reason="Debian's chromium and chromium-driver are not installed (apt-get install -y chromium "
         "chromium-driver; .ci/run installs them)",
     ),
 ]
 
-_VIDEO_STATE = """
-return Array.from(document.querySelectorAll('video')).map(v => ({
-  src: v.currentSrc || v.src, ready: v.readyState, duration: v.duration, error: v.error && v.error.code}));
-"""
 _URLS = """
 const urls = [];
 document.querySelectorAll('[href]').forEach(e => urls.push(e.href));
 document.querySelectorAll('[src]').forEach(e => urls.push(e.src));
+document.querySelectorAll('.vslot').forEach(e => urls.push(new URL(e.dataset.src, location.href).href));
 document.querySelectorAll('.map').forEach(e => {
   const m = getComputedStyle(e).backgroundImage.match(/url\\("(.*)"\\)/);
   urls.push(m ? m[1] : 'MISSING:' + e.outerHTML);
@@ -66,50 +66,8 @@ return urls;
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
     """Headless Chromium with its console log captured (no network, no background services)."""
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        f"--window-size={LAPTOP[0]},{LAPTOP[1]}",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def _console_errors(driver: WebDriver) -> list[str]:
-    entries: list[dict[str, Any]] = driver.get_log("browser")  # type: ignore[no-untyped-call]
-    return [f"{e['level']}: {e['message']}" for e in entries if e["level"] == "SEVERE"]
-
-
-def _wait_for_videos(driver: WebDriver, count: int) -> list[dict[str, Any]]:
-    """The state of every video once ``count`` of them have loaded their metadata (or failed)."""
-    state: list[dict[str, Any]] = []
-
-    def settled(d: WebDriver) -> bool:
-        state[:] = d.execute_script(_VIDEO_STATE)
-        return bool(sum(v["ready"] >= 1 or v["error"] is not None for v in state) >= count)
-
-    try:
-        WebDriverWait(driver, 30).until(settled)
-    except TimeoutException:
-        pytest.fail(f"videos did not load: {state}")
-    return state
 
 
 def _check_urls(driver: WebDriver, index: Path) -> int:
@@ -121,7 +79,12 @@ def _check_urls(driver: WebDriver, index: Path) -> int:
         assert path.is_file(), url
         assert path.resolve().is_relative_to(index.parent.parent.resolve()), url  # inside the batch folder
         if parsed.fragment:
-            assert driver.find_elements(By.ID, unquote(parsed.fragment)), url
+            found = driver.execute_script(
+                "return !!document.getElementById(arguments[0]) || JSON.parse(document.getElementById("
+                "'report-data').textContent).prompts.some(p => p.videos.includes(arguments[0]))",
+                unquote(parsed.fragment),
+            )
+            assert found, url
     return len(urls)
 
 
@@ -144,7 +107,7 @@ def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_tiny_batch_report_in_chromium(browser: WebDriver, tiny_report: Path) -> None:
     browser.get(tiny_report.as_uri())
     body = browser.find_element(By.TAG_NAME, "body")
-    body.send_keys("e")  # expand every prompt: their videos start loading
+    body.send_keys("e")  # expand every prompt: their cards load as they near the screen
     prompts = browser.find_elements(By.CSS_SELECTOR, "details.prompt")
     assert all(d.get_attribute("open") is not None for d in prompts)
 
@@ -158,36 +121,43 @@ def test_tiny_batch_report_in_chromium(browser: WebDriver, tiny_report: Path) ->
 
     records = read_manifest(tiny_report.parent.parent / "manifest.json").videos
     assert records and all(r.status == "done" and not r.render_failures for r in records)
-    # Per video: the generated one and each word's overlay and step video (either render stage).
+    # Per video: the generated one and each word's overlay and step video (either render stage), each
+    # played while on screen; players exist only there.
     expected = sum(1 + len({(r.word, r.kind) for r in v.renders}) for v in records)
-    videos = _wait_for_videos(browser, expected)
-    assert len(videos) == expected
-    for video in videos:
-        assert video["error"] is None and video["ready"] >= 1, video
-        assert isinstance(video["duration"], (int, float)) and video["duration"] > 0, video
+    visit = Visit()
+    for prompt in prompts:
+        scroll_through(browser, str(prompt.get_attribute("id")), visit)
+    assert visit.failures == [] and visit.played >= expected, visit
+    assert visit.most_players < expected  # never every player at once
 
-    assert _check_urls(browser, tiny_report) > len(videos)
-
-    panels = browser.find_elements(By.CSS_SELECTOR, ".panel")
-    # One per word, plus one side-by-side panel per video of several words.
-    assert len(panels) == sum(len(v.words) + (len(v.words) > 1) for v in records)
-    changed_pixels = 0
-    for panel in panels:
-        tile = panel.find_element(By.CSS_SELECTOR, ".map")
-        step = panel.find_element(By.CSS_SELECTOR, "input.step")
-        label = panel.find_elements(By.TAG_NAME, "output")[0]
-        before, before_label, before_png = _background(browser, tile), label.text, tile.screenshot_as_png
-        step.send_keys(Keys.HOME)  # the keyboard moves the slider to the first step
-        assert step.get_attribute("value") == "0"
-        assert _background(browser, tile) != before and label.text != before_label
-        changed_pixels += tile.screenshot_as_png != before_png
-        frame = panel.find_element(By.CSS_SELECTOR, "input.frame")
-        before = _background(browser, tile)
-        frame.send_keys(Keys.END)
-        assert _background(browser, tile) != before
+    browser.execute_script("window.scrollTo(0, 0)")
+    panels_seen = changed_pixels = 0
+    for card in browser.find_elements(By.CSS_SELECTOR, "article.video"):
+        browser.execute_script("arguments[0].scrollIntoView()", card)
+        WebDriverWait(browser, 20).until(lambda d, c=card: c.get_attribute("data-state") == "ready")
+        assert _check_urls(browser, tiny_report) > 0
+        panels = card.find_elements(By.CSS_SELECTOR, ".panel")
+        words = next(len(r.words) for r in records if r.video_id == card.get_attribute("id"))
+        assert len(panels) == words + (words > 1)  # one per word, plus one side-by-side panel
+        for panel in panels:
+            browser.execute_script("arguments[0].scrollIntoView()", panel)
+            tile = panel.find_element(By.CSS_SELECTOR, ".map")
+            step = panel.find_element(By.CSS_SELECTOR, "input.step")
+            label = panel.find_elements(By.TAG_NAME, "output")[0]
+            before, before_label, before_png = _background(browser, tile), label.text, tile.screenshot_as_png
+            step.send_keys(Keys.HOME)  # the keyboard moves the slider to the first step
+            assert step.get_attribute("value") == "0"
+            assert _background(browser, tile) != before and label.text != before_label
+            changed_pixels += tile.screenshot_as_png != before_png
+            frame = panel.find_element(By.CSS_SELECTOR, "input.frame")
+            before = _background(browser, tile)
+            frame.send_keys(Keys.END)
+            assert _background(browser, tile) != before
+            panels_seen += 1
+    assert panels_seen == sum(len(r.words) + (len(r.words) > 1) for r in records)
     assert changed_pixels > 0, "moving the step slider never changed the displayed pixels"
 
-    assert _console_errors(browser) == []
+    assert console_errors(browser) == []
     browser.execute_script("window.scrollTo(0, 0)")
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "report.png"))
@@ -210,6 +180,9 @@ def test_batch_view_in_chromium(browser: WebDriver, tiny_report: Path) -> None:
     browser.get(tiny_report.as_uri() + "#batch")  # the link opens the batch view
     batch = browser.find_element(By.ID, "batch")
     assert batch.get_attribute("open") is not None
+    WebDriverWait(browser, 20).until(lambda d: batch.get_attribute("data-painted") == "1")
+    painted = browser.execute_script("return performance.getEntriesByName('batch-view')[0].duration")
+    print(f"tiny batch view painted {painted:.0f} ms after it was opened")
     rows = browser.execute_script(_TABLE)
     assert len(rows) == expected_rows > 0
     assert browser.find_element(By.ID, "stats-count").text == f"{expected_rows} of {expected_rows} rows"
@@ -234,7 +207,10 @@ def test_batch_view_in_chromium(browser: WebDriver, tiny_report: Path) -> None:
     word_filter.select_by_value("")
     assert len(browser.execute_script(_TABLE)) == expected_rows
 
-    # Every image and sprite of the batch view loads (lazy images are scrolled to first).
+    # Every group, image and sprite of the batch view loads (lazy ones are scrolled to first).
+    for group in batch.find_elements(By.CSS_SELECTOR, ".group"):
+        browser.execute_script("arguments[0].scrollIntoView()", group)
+        WebDriverWait(browser, 10).until(lambda d, g=group: g.get_attribute("data-state") == "ready")
     for img in batch.find_elements(By.TAG_NAME, "img"):
         browser.execute_script("arguments[0].scrollIntoView()", img)
         WebDriverWait(browser, 10).until(lambda d, i=img: d.execute_script("return arguments[0].complete", i))
@@ -252,41 +228,41 @@ def test_batch_view_in_chromium(browser: WebDriver, tiny_report: Path) -> None:
     after = [_background(browser, t) for t in tiles]
     assert all(a != b and a.split()[0] == b.split()[0] for a, b in zip(after, before, strict=True))
 
-    # A centroid path: one point per latent frame over the video; the dot follows the playing video.
+    # A centroid path: one point per latent frame over the video's first frame (no player); the slider
+    # moves the dot along it.
     figure = batch.find_element(By.CSS_SELECTOR, "figure.traj")
     points = browser.execute_script(
         "return Array.from(arguments[0].querySelector('polyline').points).map(p => [p.x, p.y])", figure
     )
     assert len(points) == stats.frame.max() + 1
-    video = figure.find_element(By.TAG_NAME, "video")
-    WebDriverWait(browser, 20).until(lambda d: d.execute_script("return arguments[0].readyState >= 1", video))
-    browser.execute_script("arguments[0].currentTime = arguments[0].duration - 0.01", video)
+    assert not batch.find_elements(By.TAG_NAME, "video")
+    poster = figure.find_element(By.TAG_NAME, "img")
+    assert browser.execute_script("return arguments[0].naturalWidth", poster) > 0
+    browser.execute_script("arguments[0].scrollIntoView()", figure)
+    figure.find_element(By.CSS_SELECTOR, "input.pframe").send_keys(Keys.END)
     dot = figure.find_element(By.CSS_SELECTOR, "circle.now")
-    WebDriverWait(browser, 10).until(
-        lambda d: (
-            [float(dot.get_attribute("cx") or 0), float(dot.get_attribute("cy") or 0)]
-            == pytest.approx(points[-1], abs=0.01)
-        )
+    assert [float(dot.get_attribute("cx") or 0), float(dot.get_attribute("cy") or 0)] == pytest.approx(
+        points[-1], abs=0.01
     )
-    assert _console_errors(browser) == []
+    assert console_errors(browser) == []
     browser.execute_script("arguments[0].scrollIntoView()", batch)
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "report-batch.png"))
 
 
-def test_fifty_video_report_opens_in_under_a_second(browser: WebDriver, tmp_path: Path) -> None:
+def test_fifty_video_report_opens_fast(browser: WebDriver, tmp_path: Path) -> None:
     prompts = tuple(f"prompt {i}: a (cat) chases a (ball)" for i in range(25))
     build_batch(tmp_path / "fifty", prompts=prompts, videos_per_prompt=2, statuses={"prompt_007_vid_002": "failed"})
-    index = write_report(tmp_path / "fifty", comparison_plots=False)
+    index = write_report(tmp_path / "fifty")
     browser.get(index.as_uri())
     timing = browser.execute_script(
         "const t = performance.getEntriesByType('navigation')[0];"
         "return {dom_content_loaded_ms: t.domContentLoadedEventEnd, load_ms: t.loadEventEnd};"
     )
-    videos = _wait_for_videos(browser, 2 * (1 + 2 * 2))  # the open first prompt's videos load right away
-    # Only the open first prompt's videos exist: the other prompts stay inert templates until opened.
-    assert len(videos) == 2 * (1 + 2 * 2) and all(v["ready"] >= 1 for v in videos)
-    timing["first_prompt_videos_ready_ms"] = browser.execute_script("return performance.now()")
+    visit = Visit()
+    play_visible(browser, visit)  # the open first prompt's videos on screen play right away
+    timing["first_videos_ready_ms"] = browser.execute_script("return performance.now()")
+    assert visit.played > 0 and visit.failures == []
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "report-open-time.json").write_text(json.dumps({"videos": 50, **timing}, indent=1) + "\n")
     print(f"50-video report: {timing}")
@@ -297,5 +273,58 @@ def test_fifty_video_report_opens_in_under_a_second(browser: WebDriver, tmp_path
     assert browser.find_element(By.ID, "prompt-2").get_attribute("open") is not None
     body.send_keys("k")
     assert browser.switch_to.active_element.get_attribute("id") == "prompt_001_vid_002"
-    assert timing["load_ms"] < OPEN_BUDGET_MS, timing
-    assert _console_errors(browser) == []
+    browser.get(index.as_uri() + "#prompt_019_vid_002")  # a link to a video opens its prompt and shows it
+    WebDriverWait(browser, 20).until(
+        lambda d: d.execute_script("return document.getElementById('prompt_019_vid_002').dataset.state") == "ready"
+    )
+    assert browser.find_element(By.ID, "prompt-19").get_attribute("open") is not None
+    assert console_errors(browser) == []
+
+
+PLAYER_LIMIT = 30
+"""Chromium's media player limit in the 60-video test (1,000 by default): far fewer than its 300 videos."""
+
+
+def test_every_video_plays_with_few_players(tmp_path: Path) -> None:
+    """60 videos × 5 players, with Chromium allowing only 30 players per page: every prompt in turn, then
+    the batch view and expand-all, and every video on screen plays (players are released off screen)."""
+    prompts = tuple(f"prompt {i}: a (cat) chases a (ball)" for i in range(30))
+    build_batch(tmp_path / "sixty", prompts=prompts, videos_per_prompt=2)
+    index = write_report(tmp_path / "sixty")
+    with chromium(f"--max-web-media-player-count={PLAYER_LIMIT}") as driver:
+        driver.get(index.as_uri())
+        visit = Visit()
+        visit_prompts(driver, [f"prompt-{i}" for i in range(1, len(prompts) + 1)], visit)
+        assert visit.played >= 60 * 5 > PLAYER_LIMIT
+        driver.find_element(By.CSS_SELECTOR, "#batch > summary").click()
+        WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "batch").get_attribute("data-painted"))
+        painted = driver.execute_script("return performance.getEntriesByName('batch-view')[0].duration")
+        driver.find_element(By.TAG_NAME, "body").send_keys("e")  # expand all, then jump down the page
+        height = driver.execute_script("return document.body.scrollHeight")
+        for y in range(0, height, height // 10):
+            driver.execute_script("window.scrollTo(0, arguments[0])", y)
+            try:
+                WebDriverWait(driver, 30).until(
+                    lambda d: d.execute_script(
+                        "return Array.from(document.querySelectorAll('article.video')).filter(a => {"
+                        "const r = a.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight;})"
+                        ".every(a => a.dataset.state === 'ready')"
+                    )
+                )
+            except TimeoutException:
+                pytest.fail("cards on screen did not load after expand-all")
+            play_visible(driver, visit)
+        errors = console_errors(driver)
+    figures: dict[str, Any] = {
+        "videos": 60,
+        "played": visit.played,
+        "most_players": visit.most_players,
+        "batch_view_painted_ms": painted,
+        "renderer_private_mb": max(p for _, p in visit.renderer) / 2**20,
+        "renderer_resident_mb": max(r for r, _ in visit.renderer) / 2**20,
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "report-players.json").write_text(json.dumps(figures, indent=1) + "\n")
+    print(f"60-video visit: {figures}")
+    assert visit.failures == [] and not [e for e in errors if BLOCKED in e] and errors == []
+    assert visit.most_players <= PLAYER_LIMIT

@@ -1,9 +1,8 @@
-"""The report's map sprites: layout, colours through the render LUT, and skipping up-to-date work."""
+"""The report's map sprites: layout, colours through the render LUT, labels."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,6 @@ from attention_visual.report.images import (
     css_gradient,
     frame_labels,
     tile_scale,
-    write_comparison,
     write_sprite,
 )
 from attention_visual.storage import AttentionStore
@@ -62,34 +60,6 @@ def test_sprite_layout_steps_by_mean_plus_latent_frames(analyzer: AttentionAnaly
     assert tiles[-1, 1].max() < tiles[-1, -1].max() and tiles[-1, 1].max() < tiles[-1, 0].max()
     assert info.vmax == pytest.approx(1.5 * (0.2 + 0.1 * (NUM_STEPS - 1)))
     assert info.step_labels[0] == "step 1/3 · t=1000" and len(info.frame_labels) == info.cols
-
-
-def test_sprite_is_skipped_when_up_to_date(analyzer: AttentionAnalyzer, tmp_path: Path) -> None:
-    png = tmp_path / "kiss.png"
-    first = write_sprite(analyzer, VIDEO, "kiss", png)
-    stamp = png.stat().st_mtime_ns
-    os.utime(png, ns=(stamp - 10**9, stamp - 10**9))  # an untouched file keeps this mtime
-    stamp = png.stat().st_mtime_ns
-    assert write_sprite(analyzer, VIDEO, "kiss", png) == first
-    assert png.stat().st_mtime_ns == stamp
-    other = write_sprite(analyzer, VIDEO, "kiss", png, colormap="viridis")
-    assert png.stat().st_mtime_ns != stamp and other.gradient == css_gradient("viridis")
-    stamp = png.stat().st_mtime_ns
-    source = next((analyzer.attention_dir / VIDEO / "kiss").glob("step_000.npz"))
-    later = source.stat().st_mtime_ns + 5 * 10**9
-    os.utime(source, ns=(later, later))
-    write_sprite(analyzer, VIDEO, "kiss", png, colormap="viridis")
-    assert png.stat().st_mtime_ns != stamp
-
-
-def test_comparison_plot_is_written_once(analyzer: AttentionAnalyzer, tmp_path: Path) -> None:
-    png = tmp_path / "plots" / "t.png"
-    write_comparison(analyzer, VIDEO, ["kiss", "flowers"], png)
-    assert Image.open(png).format == "PNG"
-    stamp = png.stat().st_mtime_ns - 10**9
-    os.utime(png, ns=(stamp, stamp))
-    write_comparison(analyzer, VIDEO, ["kiss", "flowers"], png)
-    assert png.stat().st_mtime_ns == stamp
 
 
 def test_tile_scale_keeps_small_grids_visible_and_big_sprites_bounded() -> None:

@@ -1,4 +1,4 @@
-"""The report page's HTML (escaping, links, states) and the ``attention-visual report`` command."""
+"""The report page's HTML and its cards (escaping, links, states) and the ``attention-visual report`` command."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 
 from attention_visual.cli.main import main
 from attention_visual.report import write_report
-from attention_visual.report.build import render_settings
-from attention_visual.report.html import json_block
+from attention_visual.report.escape import json_block
+from attention_visual.report.look import render_settings
 from support.batch import NASTY_PROMPT, PROMPTS, build_batch
+from support.report_files import cards, markup, page_data
 
 pytestmark = pytest.mark.light  # runs on the light install too (make test-light)
 
@@ -57,12 +58,13 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_link_is_relative_and_resolves(report: Path) -> None:
-    page = report.read_text(encoding="utf-8")
-    urls = _urls(page)
+    page = markup(report.parent)
+    urls = _urls(page) + re.findall(r'data-(?:src|poster)="([^"]+)"', page)
+    videos = {v for p in page_data(report)["prompts"] for v in p["videos"]}  # their cards get these ids
     assert any(u.endswith(".mp4") for u in urls) and any(u.endswith(".png") for u in urls)
     for url in urls:
         if url.startswith("#"):
-            assert f'id="{url[1:]}"' in page, url
+            assert f'id="{url[1:]}"' in page or url[1:] in videos, url
             continue
         assert "://" not in url and not url.startswith("/"), url
         assert (report.parent / unquote(url)).is_file(), url
@@ -70,37 +72,41 @@ def test_every_link_is_relative_and_resolves(report: Path) -> None:
 
 def test_no_external_resources(report: Path) -> None:
     page = report.read_text(encoding="utf-8")
-    assert "http://" not in page and "https://" not in page and "@import" not in page
     assert page.count("<script") == 2  # the JSON data block and the inline script
-    for tag, attrs in _tags(page):
-        if tag == "video":
-            assert attrs["preload"] == "none"
+    everything = markup(report.parent)
+    assert "http://" not in everything and "https://" not in everything and "@import" not in everything
+    assert len(page) < 40_000  # no card in the page itself: they are loaded as they near the screen
+    for tag, attrs in _tags(everything):
+        assert tag != "video", attrs  # players are made by the script while on screen, never in the markup
         if tag == "img":
             assert attrs["loading"] == "lazy"
 
 
 def test_user_strings_are_escaped_in_html_and_json(report: Path) -> None:
-    page = report.read_text(encoding="utf-8")
+    page = markup(report.parent)
     assert "<b>" not in page and NASTY_WORD not in page
     assert "&lt;/script&gt;&lt;b&gt;&quot;x&quot;&amp;" in page
     assert "CUDA out of memory &lt;tried to allocate 2 GiB&gt;" in page
-    block = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
-    assert block is not None
-    data = json.loads(block.group(1))
-    word_maps = [key for key in data["maps"] if key.startswith("m")]  # "s…": the batch view's seed grids
+    for script in [*(report.parent / "cards").glob("*.js"), *(report.parent / "batch").rglob("*.js")]:
+        text = script.read_text(encoding="utf-8")
+        assert NASTY_WORD not in text and "<" not in text, script  # markup travels JSON-escaped
+    data = page_data(report)
+    word_maps = [key for card in cards(report.parent).values() for key in card["maps"]]
     assert data["batch"] == "demo" and len(word_maps) == 2 * 4  # 2 words × (3 done + 1 interrupted videos)
-    assert json.loads(json_block({"w": NASTY_WORD + "<!--"})) == {"w": NASTY_WORD + "<!--"}
-    assert "<" not in json_block({"w": NASTY_WORD + "<!--"})
+    assert json.loads(json_block({"w": NASTY_WORD + "<!--\u2028"})) == {"w": NASTY_WORD + "<!--\u2028"}
+    assert "<" not in json_block({"w": NASTY_WORD + "<!--"}) and "\u2028" not in json_block({"w": "\u2028"})
 
 
 def test_states_are_shown(report: Path) -> None:
-    page = report.read_text(encoding="utf-8")
+    index = report.read_text(encoding="utf-8")
+    page = markup(report.parent)
     for status in ("done", "failed", "pending", "interrupted"):
         assert f'<span class="badge {status}">{status}</span>' in page
     assert "nothing to show: generation failed" in page and "nothing to show: not generated yet" in page
     assert "overlay video failed: RenderError: ffmpeg exploded" in page
-    assert page.count('<details class="prompt"') == 3 and page.count(" open>") == 1
-    assert page.count('<article class="video"') == 6
+    assert index.count('<details class="prompt"') == 3 and index.count(" open>") == 1
+    assert sorted(cards(report.parent)) == sorted(v for p in page_data(report)["prompts"] for v in p["videos"])
+    assert len(cards(report.parent)) == 6
     assert '<mark class="w0">kiss</mark>' in page and '<mark class="w1">flowers</mark>' in page
     assert 'type="range" class="step"' in page and 'type="range" class="frame"' in page
     assert "Words side by side" in page
@@ -122,10 +128,8 @@ def test_cli_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str
     build_batch(batch, prompts=("a (cat)",), videos_per_prompt=1)
     assert main(["report", str(batch), "--no-plots", "--colormap", "magma"]) == 0
     assert capsys.readouterr().out.strip() == str((batch / "report" / "index.html").absolute())
-    assert (
-        json.loads((batch / "report" / "maps" / "prompt_001_vid_001" / "cat.json").read_text())["info"]["colormap"]
-        == "magma"
-    )
+    assets = json.loads((batch / "report" / "maps" / "prompt_001_vid_001" / "assets.json").read_text())
+    assert assets["words"]["cat"]["info"]["colormap"] == "magma"
 
 
 @pytest.mark.parametrize("args", [["nope"], ["."], [".", "--colormap", "nocolor"]])

@@ -11,6 +11,10 @@ consistency score (:mod:`attention_visual.analysis.seeds`). The mean and std til
 are the render layer's (:mod:`attention_visual.render.seed_grid`), which the report's seed grid
 sprite uses too; this module only chooses what the tiles and captions are.
 
+At most :data:`SEEDS_PER_PAGE` seed tiles fit in a frame with readable labels: with more seeds, the video
+is one page of them (``page``, 1-based: seeds ``8 (page − 1) + 1`` … ``8 page``), its title says which
+(``seeds 1–8 of 250``), and the mean and std tiles still cover every seed.
+
 Example:
     >>> write_seed_video("outputs/demo", "dog", Path("dog_seeds.mp4"))          # doctest: +SKIP
     PosixPath('dog_seeds.mp4')
@@ -18,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -31,8 +36,32 @@ from attention_visual.render.seed_grid import seed_grid_video, seed_panels
 from attention_visual.render.sources import StepVideo, write_video
 from attention_visual.storage.schema.frames import frame_average
 
+log = logging.getLogger(__name__)
+
 #: What a tile of the seed grid shows of a map's latent frames: their weighted mean, or one of them.
 SeedFrame = str | int
+#: Seed tiles per frame (a page); more would shrink the tiles below their labels' width.
+SEEDS_PER_PAGE = 8
+
+
+def page_count(seeds: int) -> int:
+    """How many pages of :data:`SEEDS_PER_PAGE` seed tiles ``seeds`` make (at least 1)."""
+    return max(1, math.ceil(seeds / SEEDS_PER_PAGE))
+
+
+def page_seeds(seeds: int, page: int) -> slice:
+    """The seeds (positions) shown on ``page`` (1-based).
+
+    Raises:
+        RenderError: No such page.
+    """
+    pages = page_count(seeds)
+    if not 1 <= page <= pages:
+        raise RenderError(
+            f"page {page} does not exist: {seeds} seeds make {pages} page{'s' if pages != 1 else ''} "
+            f"of {SEEDS_PER_PAGE}; choose --page 1–{pages}"
+        )
+    return slice((page - 1) * SEEDS_PER_PAGE, min(seeds, page * SEEDS_PER_PAGE))
 
 
 def reduce_frames(maps: np.ndarray, view: SeedView, frame: SeedFrame = "mean") -> np.ndarray:
@@ -87,9 +116,15 @@ def seed_labels(view: SeedView, std_max: float) -> list[str]:
     return [*labels, f"mean of {len(view.seeds)}", f"std · max {std_max:.3g}"]
 
 
-def seed_titles(view: SeedView) -> list[str]:
-    """One title per row: ``“dog” · prompt 2 — step 3/50 · consistency 0.83``, then the average's."""
+def seed_titles(view: SeedView, shown: slice | None = None) -> list[str]:
+    """One title per row: ``“dog” · prompt 2 — step 3/50 · consistency 0.83``, then the average's.
+
+    With ``shown`` (a page of the seeds) not all of them: ``“dog” · prompt 2 · seeds 1–8 of 250 — ...``.
+    """
     where = f" · prompt {view.prompt_index}" if view.prompt_index is not None else " · all prompts"
+    n = len(view.seeds)
+    if shown is not None and (shown.start, shown.stop) != (0, n):
+        where += f" · seeds {shown.start + 1}–{shown.stop} of {n}"
     score = f"consistency {_number(view.consistency)}"
     titles = [
         f"“{view.word}”{where} — step {(m.step_index if m.step_index is not None else i) + 1}/{m.num_steps} · {score}"
@@ -98,19 +133,23 @@ def seed_titles(view: SeedView) -> list[str]:
     return [*titles, f"“{view.word}”{where} — mean of {len(view.steps)} steps · {score}"]
 
 
-def seed_video(view: SeedView, options: RenderOptions | None = None, frame: SeedFrame = "mean") -> StepVideo:
+def seed_video(
+    view: SeedView, options: RenderOptions | None = None, frame: SeedFrame = "mean", page: int = 1
+) -> StepVideo:
     """The lazy seed grid video of ``view`` (drawn by :func:`~attention_visual.render.seed_grid.seed_grid_video`).
 
     Encode it with :func:`~attention_visual.render.sources.write_video`.
 
     Raises:
-        RenderError: No steps in ``view``, a bad ``frame`` or bad options.
+        RenderError: No steps in ``view``, a bad ``frame``, no such ``page`` or bad options.
     """
     options = options or RenderOptions()
-    panels = seed_panels(seed_tiles(view, frame), options.normalization)
+    seeds = page_seeds(len(view.seeds), page)
+    panels = seed_panels(seed_tiles(view, frame), options.normalization, shown=seeds)
     dims = view.metadata[0].video_dimensions
-    labels, titles = seed_labels(view, panels.std_max), seed_titles(view)
-    return seed_grid_video(panels, labels, titles, dims.width / dims.height, options)
+    labels = seed_labels(view, panels.std_max)
+    shown = [*labels[seeds], *labels[-2:]]  # the page's seeds, then mean and std
+    return seed_grid_video(panels, shown, seed_titles(view, seeds), dims.width / dims.height, options)
 
 
 def write_seed_video(
@@ -120,11 +159,13 @@ def write_seed_video(
     prompt: int | None = None,
     options: RenderOptions | None = None,
     frame: SeedFrame = "mean",
+    page: int = 1,
 ) -> Path:
     """Render the seed grid of ``word`` of a batch to ``output`` (``.mp4``, ``.avi`` or ``.gif``).
 
     Without ``prompt``, the word's only prompt; when several prompts mark it, every video of them
-    (tiles labelled with their prompt). Returns the written path.
+    (tiles labelled with their prompt). With more than :data:`SEEDS_PER_PAGE` seeds, ``page`` of them
+    (1-based; a warning says how many pages there are). Returns the written path.
 
     Raises:
         NotFoundError: Not a batch folder, or no stored maps of ``word`` (in ``prompt``).
@@ -142,11 +183,23 @@ def write_seed_video(
         raise RenderError(f"{views.across_error}; choose one prompt with --prompt ({prompts})")
     options = options or RenderOptions()
     video_format = format_of(output, None, default=options.video_format)  # the suffix decides when there is one
-    return write_video(seed_video(view, options, frame), output, video_format)
+    grid = seed_video(view, options, frame, page)
+    pages = page_count(len(view.seeds))
+    if pages > 1:
+        shown = page_seeds(len(view.seeds), page)
+        log.warning(
+            "%d seeds of %r do not fit one frame: page %d of %d shows seeds %d–%d (the mean and std tiles cover "
+            "all %d); --page N shows the others",
+            len(view.seeds), word, page, pages, shown.start + 1, shown.stop, len(view.seeds),
+        )  # fmt: skip
+    return write_video(grid, output, video_format)
 
 
 __all__ = [
+    "SEEDS_PER_PAGE",
     "SeedFrame",
+    "page_count",
+    "page_seeds",
     "reduce_frames",
     "seed_correlations",
     "seed_labels",

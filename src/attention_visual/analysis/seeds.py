@@ -46,6 +46,21 @@ from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 log = logging.getLogger(__name__)
 
 
+def unit_maps(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(unit [video, cell] float64, constant [video] bool)``: each map centred and scaled to norm 1.
+
+    A constant map (no defined correlation) is all zeros with ``constant`` True. The Pearson correlation
+    of two maps is the dot product of their unit maps.
+    """
+    flat = np.asarray(maps, dtype=np.float64).reshape(len(maps), -1)  # [video, cell]
+    centred = flat - flat.mean(axis=1, keepdims=True)
+    norms = np.sqrt((centred * centred).sum(axis=1))  # [video]
+    scale = np.max(np.abs(flat), axis=1) if flat.size else np.zeros(len(flat))
+    constant = norms <= 1e-12 * np.maximum(scale, np.finfo(np.float64).tiny) * np.sqrt(max(flat.shape[1], 1))
+    unit = np.divide(centred, norms[:, None], out=np.zeros_like(centred), where=~constant[:, None])
+    return unit, constant
+
+
 def pairwise_correlation(maps: np.ndarray) -> np.ndarray:
     """``[video, video]`` float64 Pearson correlations between ``maps`` ``[video, ...]`` over all cells.
 
@@ -57,16 +72,30 @@ def pairwise_correlation(maps: np.ndarray) -> np.ndarray:
                [ 1.,  1., -1.],
                [-1., -1.,  1.]])
     """
-    flat = np.asarray(maps, dtype=np.float64).reshape(len(maps), -1)  # [video, cell]
-    centred = flat - flat.mean(axis=1, keepdims=True)
-    norms = np.sqrt((centred * centred).sum(axis=1))  # [video]
-    scale = np.max(np.abs(flat), axis=1) if flat.size else np.zeros(len(flat))
-    constant = norms <= 1e-12 * np.maximum(scale, np.finfo(np.float64).tiny) * np.sqrt(max(flat.shape[1], 1))
-    unit = np.divide(centred, norms[:, None], out=np.zeros_like(centred), where=~constant[:, None])
+    unit, constant = unit_maps(maps)
     corr: np.ndarray = np.clip(unit @ unit.T, -1.0, 1.0)  # [video, video]
     corr[constant, :] = np.nan
     corr[:, constant] = np.nan
     return corr
+
+
+def consistency_of_sum(total: np.ndarray, count: int) -> float:
+    """The consistency score from ``total``, the sum of ``count`` non-constant videos' :func:`unit_maps`.
+
+    The mean of the pairs' correlations ``u_v · u_w`` over ``v < w`` is ``(|Σ u|² − n) / (n (n − 1))``: the
+    score of any number of videos from one summed map, so groups can be pooled without their pairs (and
+    in time linear in the videos). NaN below two videos.
+
+    Example:
+        >>> maps = np.array([[0.0, 1.0, 2.0], [0.0, 2.0, 4.0], [2.0, 1.0, 0.0]])
+        >>> unit, constant = unit_maps(maps)
+        >>> round(consistency_of_sum(unit.sum(axis=0), 3), 6) == round(consistency_score(maps), 6)
+        True
+    """
+    if count < 2:
+        return float("nan")
+    total = np.asarray(total, dtype=np.float64)
+    return float((total @ total - count) / (count * (count - 1)))
 
 
 def consistency_score(maps: np.ndarray) -> float:
@@ -430,11 +459,13 @@ __all__ = [
     "WordSeedViews",
     "accumulate",
     "batch_seed_views",
+    "consistency_of_sum",
     "consistency_score",
     "mean_of_pairs",
     "pairwise_correlation",
     "pass_name",
     "pooled_views",
     "read_word_maps",
+    "unit_maps",
     "word_seed_views",
 ]

@@ -54,6 +54,7 @@ class WordData:
     sigmas: tuple[float | None, ...]
     experts: tuple[str | None, ...]
     metadata: MapMetadata  # of the first stored step (prompt, seed, video size ...)
+    step_metadata: tuple[MapMetadata, ...] = ()  # of every stored step, in order
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ def read_word(analyzer: AttentionAnalyzer, video_id: str, word: str, pass_name: 
         sigmas=(*(m.sigma for m in metas), None),
         experts=(*(_expert(m) for m in metas), None),
         metadata=metas[0],
+        step_metadata=tuple(metas),
     )
 
 

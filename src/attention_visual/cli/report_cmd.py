@@ -46,7 +46,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "its links to the batch's videos are relative",
     )
     parser.add_argument(
-        "--no-plots", dest="plots", action="store_false", help="skip the temporal comparison plots (faster)"
+        "--no-plots",
+        dest="plots",
+        action="store_false",
+        help="leave out each video's curves of its words over steps and frames",
     )
     parser.add_argument(
         "--no-batch-view",

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from attention_visual.analysis.seed_grid import write_seed_video
+from attention_visual.analysis.seed_grid import SEEDS_PER_PAGE, write_seed_video
 from attention_visual.cli.video_cmd import (
     add_look_arguments,
     add_video_look_arguments,
@@ -52,6 +52,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--prompt", type=positive_int, help="the prompt number (default: every prompt with the word)")
     parser.add_argument("--output", type=Path, help="output video (default BATCH_DIR/seed_videos/<word>.mp4)")
     parser.add_argument("--frame", type=frame_mode, default="mean", help="mean (default) or a latent frame index")
+    parser.add_argument(
+        "--page",
+        type=positive_int,
+        default=1,
+        help=f"with more than {SEEDS_PER_PAGE} seeds, which page of {SEEDS_PER_PAGE} to show (default 1; the mean "
+        "and std tiles cover every seed)",
+    )
     add_look_arguments(parser, batch_defaults=True)
     add_video_look_arguments(parser)
     parser.set_defaults(handler=run)
@@ -78,8 +85,11 @@ def run(args: argparse.Namespace) -> int:
     output = args.output
     if output is None:
         prompt = f"_prompt_{args.prompt:03d}" if args.prompt is not None else ""
-        output = args.batch_dir / "seed_videos" / f"{word_dir_name(args.word)}{prompt}.{options.video_format}"
-    path = write_seed_video(args.batch_dir, args.word, output, prompt=args.prompt, options=options, frame=args.frame)
+        page = f"_page_{args.page:03d}" if args.page != 1 else ""
+        output = args.batch_dir / "seed_videos" / f"{word_dir_name(args.word)}{prompt}{page}.{options.video_format}"
+    path = write_seed_video(
+        args.batch_dir, args.word, output, prompt=args.prompt, options=options, frame=args.frame, page=args.page
+    )
     sys.stdout.write(f"{path}\n")
     return 0
 

@@ -57,16 +57,18 @@ def normalize_std(std: np.ndarray, mode: str) -> np.ndarray:
     return normed
 
 
-def seed_panels(tiles: np.ndarray, normalization: str, shown: int | None = None) -> SeedPanels:
-    """The panels of the seed grid of ``tiles`` ``[row, seed, y, x]``: the first ``shown`` seeds (all), mean, std.
+def seed_panels(tiles: np.ndarray, normalization: str, shown: int | slice | None = None) -> SeedPanels:
+    """The panels of the seed grid of ``tiles`` ``[row, seed, y, x]``: the ``shown`` seeds (all), mean, std.
+
+    ``shown``: the first ``shown`` seeds, or those of a slice (a page of them).
 
     Raises:
         RenderError: An unknown ``normalization``.
     """
-    shown = tiles.shape[1] if shown is None else min(shown, tiles.shape[1])
+    picked = slice(0, shown) if isinstance(shown, int) else shown if shown is not None else slice(None)
     mean = tiles.mean(axis=1, keepdims=True)  # [row, 1, y, x]
     std = tiles.std(axis=1, keepdims=True)  # [row, 1, y, x], ddof 0
-    normed, norm = normalize_maps(np.concatenate([tiles[:, :shown], mean], axis=1), normalization)
+    normed, norm = normalize_maps(np.concatenate([tiles[:, picked], mean], axis=1), normalization)
     panels = np.concatenate([normed, normalize_std(std, normalization)], axis=1)  # [row, shown + 2, y, x]
     return SeedPanels(panels, norm, float(std.max()) if std.size else 0.0)
 

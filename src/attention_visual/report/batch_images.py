@@ -4,7 +4,7 @@
   last row for the step-averaged maps; one column per seed, then the mean and the standard deviation
   over the seeds. Each tile is a map averaged over the video's frames (latent frames weighted by the
   video frames they produced). Seed and mean tiles share one colour range; the std tile has its own.
-* **Curves** (matplotlib PNG): mass, entropy and spread of a word over the denoising steps, one line per
+* **Curves** (SVG, :mod:`.svg`): mass, entropy and spread of a word over the denoising steps, one line per
   prompt (the mean over its seeds) with a band of ± one standard deviation across the seeds. Each
   video's value at a step is the mean over its latent frames of the statistics table's rows.
 * **Atlas** (matplotlib PNG): entropy and peak of a word's step-averaged map per block × head, when the
@@ -34,6 +34,7 @@ from attention_visual.measures import LABELS
 from attention_visual.render.colormap import colormap_lut
 from attention_visual.render.seed_grid import seed_panels
 from attention_visual.report.images import css_gradient, sprite_indices, step_label, tile_scale, write_palette_png
+from attention_visual.report.svg import Series, chart_row, line_chart
 from attention_visual.storage.durable.atomic import atomic_write_with
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
@@ -46,6 +47,8 @@ CURVES = ("mass", "entropy", "spread")
 ATLAS_MEASURES = ("entropy", "peak")
 #: At most this many seeds get a tile (the mean and std cover every seed).
 MAX_SEED_TILES = 16
+#: Line colours of the prompts in the curves (cycled).
+PROMPT_COLOURS = ("#2458c6", "#c62828", "#2e8540", "#b26a00", "#7a3fb0", "#00838f")
 
 
 @dataclass(frozen=True)
@@ -149,29 +152,20 @@ def curve_table(stats: pd.DataFrame, word: str) -> pd.DataFrame:
     return table.reset_index()
 
 
-def write_curves(stats: pd.DataFrame, word: str, output: Path) -> Path:
-    """Draw the curves of ``word`` (see the module docstring) to ``output`` (PNG)."""
+def curves_svg(stats: pd.DataFrame, word: str) -> str:
+    """The curves of ``word`` (see the module docstring) as one standalone SVG: one panel per :data:`CURVES`."""
     table = curve_table(stats, word)
-    fig = Figure(figsize=(9.0, 2.8), dpi=90)  # fixed margins: constrained layout costs ~1 s per figure
-    axes = fig.subplots(1, len(CURVES))
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.17, top=0.8, wspace=0.28)
-    colors = ("#2458c6", "#c62828", "#2e8540", "#b26a00", "#7a3fb0", "#00838f")
+    series: dict[str, list[Series]] = {name: [] for name in CURVES}
     for n, (prompt, part) in enumerate(table.groupby("prompt_index")):
         seeds = int(part["seeds"].max())
-        color = colors[n % len(colors)]
-        for ax, name in zip(axes, CURVES, strict=True):
-            x = part["step"].to_numpy() + 1
+        colour = PROMPT_COLOURS[n % len(PROMPT_COLOURS)]
+        x = (part["step"].to_numpy() + 1).tolist()
+        for name in CURVES:
             mean, std = part[f"mean_{name}"].to_numpy(), part[f"std_{name}"].to_numpy()
-            ax.plot(x, mean, color=color, marker="o", markersize=3, label=f"prompt {prompt} ({seeds} seeds)")
-            ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
-    for ax, name in zip(axes, CURVES, strict=True):
-        ax.set_xlabel("denoising step (1 = the first)")
-        ax.set_title(LABELS[name], fontsize=10)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.suptitle(f"“{word}” over the steps: mean over seeds ± 1 std", fontsize=11)
-    _save_figure(fig, output)
-    return output
+            label = f"prompt {prompt} ({seeds} seeds)"
+            series[name].append(Series(label, colour, x, mean.tolist(), (mean - std).tolist(), (mean + std).tolist()))
+    panels = [line_chart(series[name], LABELS[name], "denoising step (1 = the first)") for name in CURVES]
+    return chart_row(panels, f"“{word}” over the steps: mean over seeds ± 1 std", standalone=True)
 
 
 def block_head_maps(analyzer: AttentionAnalyzer, video_id: str, word: str) -> tuple[np.ndarray, tuple[str, ...]] | None:
@@ -223,10 +217,11 @@ __all__ = [
     "ATLAS_MEASURES",
     "CURVES",
     "MAX_SEED_TILES",
+    "PROMPT_COLOURS",
     "SeedGridInfo",
     "block_head_maps",
     "curve_table",
+    "curves_svg",
     "write_atlas",
-    "write_curves",
     "write_seed_grid",
 ]

@@ -1,22 +1,30 @@
 """The report's batch view: the statistics table, per word its seed grids, curves, centroid paths and atlas.
 
-Made once per batch state and cached: ``report/batch/batch.json`` holds the view with the fingerprint it
-was made from (the newest file time of every video's maps folder, the colormap and normalisation), so
-writing the report again after nothing changed reads no map. Otherwise the maps are read twice, video by
-video: once by :func:`attention_visual.analysis.write_stats` (streamed to ``report/batch/stats.parquet``)
-and once, one prompt × word at a time, for the seed views; memory holds one prompt's seeds of one word.
+Put together from the videos' assets (:mod:`.video_assets`) at every assembly, redoing only what changed:
+
+* the statistics table is the videos' own rows (``maps/<video_id>/stats.parquet``) concatenated into
+  ``batch/stats.parquet`` when one of them changed (``batch/stats.json`` holds the key);
+* a seed group (one word over the seeds of one prompt) is redone only when one of its videos' maps changed
+  (``batch/seeds/<word_dir>_prompt_NNN.json`` holds its key, layout and the sum of its videos' unit maps,
+  from which the word's consistency across prompts follows without reading any map again);
+* centroid paths and block × head values come with each video's assets; curves are drawn (SVG) from the
+  table, the atlas (matplotlib) only when its values changed.
+
+So after the last video of a batch only that video's prompt is read again. Nothing here reads the whole
+statistics table once per word × prompt: every grouping is one pass.
 
 Files under ``report/``::
 
-    batch/batch.json                          the cached view and its fingerprint
     batch/stats.parquet                       the full statistics table (pandas.read_parquet)
+    batch/stats.json                          what it was made from
     batch/seeds/<word_dir>_prompt_NNN.png     seed grid sprite of one word × prompt
-    batch/curves/<word_dir>.png               mass / entropy / spread over steps, band across seeds
+    batch/seeds/<word_dir>_prompt_NNN.json    its layout, key and pooled statistics
+    batch/curves/<word_dir>.svg               mass / entropy / spread over steps, band across seeds
     batch/atlas/<word_dir>.png                block × head entropy and peak (per-block/per-head batches)
 
 The page's table has one row per video × word: the step-averaged map's statistics averaged over the
 latent frames (``step == -1`` rows of the full table). A centroid path is the step-averaged map's
-centroid per latent frame, in video pixels, drawn over the generated video.
+centroid per latent frame, in video pixels, drawn over the generated video's poster frame.
 """
 
 from __future__ import annotations
@@ -24,28 +32,23 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import numpy as np
 
-from attention_visual.analysis.batch_videos import BatchVideo, batch_videos
-from attention_visual.analysis.seeds import SeedView, accumulate, pooled_views
+from attention_visual.analysis.seeds import SeedAccumulator, consistency_of_sum, unit_maps
 from attention_visual.errors import AttentionVisualError
-from attention_visual.report.batch_images import (
-    ATLAS_MEASURES,
-    SeedGridInfo,
-    block_head_maps,
-    write_atlas,
-    write_curves,
-    write_seed_grid,
-)
-from attention_visual.report.images import newest_mtime
+from attention_visual.report.batch_images import ATLAS_MEASURES, SeedGridInfo, curves_svg, write_atlas, write_seed_grid
+from attention_visual.report.collect import ReportView
+from attention_visual.report.disk import file_sizes, read_json, write_if_changed
+from attention_visual.report.video_assets import VIDEO_STATS_FILE, VideoAssets, maps_root, read_word_stack, video_dir
 from attention_visual.storage import word_dir_name
-from attention_visual.storage.batch.manifest import one_line
-from attention_visual.storage.durable.atomic import atomic_write_text
+from attention_visual.storage.batch.manifest import VideoRecord, one_line
+from attention_visual.storage.durable.atomic import atomic_write_text, atomic_write_with
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 if TYPE_CHECKING:
@@ -55,10 +58,10 @@ log = logging.getLogger(__name__)
 
 BATCH_DIR = "batch"
 """The batch view's folder inside ``report/``."""
-CACHE_FILE = "batch.json"
 STATS_FILE = "stats.parquet"
-BATCH_VIEW_VERSION = 1
-"""Bumped when the batch view's content changes, so an older cache is redone."""
+STATS_KEY_FILE = "stats.json"
+BATCH_VIEW_VERSION = 2
+"""Bumped when the batch view's content changes, so older cached parts are redone."""
 #: Columns of the page's table (``video``, labels, then the step-averaged statistics averaged over frames).
 TABLE_MEASURES = ("mass", "peak", "entropy", "spread", "mask_area")
 TABLE_COLUMNS = ("video_id", "prompt_index", "seed", "word", *TABLE_MEASURES)
@@ -71,6 +74,7 @@ class Trajectory:
     video_id: str
     seed: int
     points: list[tuple[float, float, int]]
+    poster: str | None = None
 
 
 @dataclass
@@ -117,21 +121,13 @@ class BatchView:
     rows: list[list[Any]] = field(default_factory=list)
     words: list[WordBatch] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BatchView:
-        words = []
-        for w in data["words"]:
-            groups = []
-            for g in w["groups"]:
-                paths = [
-                    Trajectory(t["video_id"], t["seed"], [tuple(p) for p in t["points"]]) for t in g["trajectories"]
-                ]
-                groups.append(SeedGroup(**{**g, "info": SeedGridInfo.from_dict(g["info"]), "trajectories": paths}))
-            words.append(WordBatch(**{**w, "groups": groups}))
-        return cls(**{**data, "words": words})
+@dataclass(frozen=True)
+class Member:
+    """A video of a seed group: its record and assets."""
+
+    record: VideoRecord
+    assets: VideoAssets
 
 
 def _link(relative: str) -> str:
@@ -157,187 +153,324 @@ def summary_rows(stats: pd.DataFrame) -> list[list[Any]]:
     return [[_number(v) for v in row] for row in table[list(TABLE_COLUMNS)].itertuples(index=False)]
 
 
-def trajectories(stats: pd.DataFrame, view: SeedView) -> list[Trajectory]:
-    """Each video of ``view``'s centroid path (step-averaged map, per latent frame) from the statistics table."""
-    ranges = view.metadata[0].latent_to_video_frames
-    rows = stats[(stats["word"] == view.word) & (stats["step"] == -1) & stats["video_id"].isin(view.video_ids)]
-    paths = []
-    for video_id, seed in zip(view.video_ids, view.seeds, strict=True):
-        part = rows[rows["video_id"] == video_id].sort_values("frame")
-        points = [
-            (round(float(x), 2), round(float(y), 2), int(ranges[int(f)][0]) if int(f) < len(ranges) else 0)
-            for f, y, x in part[["frame", "centroid_y", "centroid_x"]].itertuples(index=False)
-            if not (math.isnan(x) or math.isnan(y))
-        ]
-        paths.append(Trajectory(video_id, int(seed), points))
-    return paths
+def _combined(report_dir: Path, target: Path, old: dict[str, Any], new: dict[str, Any]) -> Any:
+    """The combined table (pyarrow) of ``new["videos"]``: the old file less the changed videos, plus theirs.
 
+    Reading a thousand small files costs seconds; after one more video only its file and the old table are
+    read. Rows stay in video order, each video's in its own order (a stable sort), as
+    :func:`attention_visual.analysis.write_stats` writes them.
+    """
+    from attention_visual.analysis.table import stats_schema
+    from attention_visual.extras import import_from_extra
 
-def _read_stats(batch_dir: Path, out: Path, view: BatchView) -> pd.DataFrame | None:
-    """Stream the statistics table to ``out/stats.parquet`` and read it back; None (and the error noted) if not."""
+    pa = import_from_extra("pyarrow", "analysis")
+    pc = import_from_extra("pyarrow.compute", "analysis")
+    pq = import_from_extra("pyarrow.parquet", "analysis")
+    before = {vid: stamp for vid, stamp in old.get("videos", [])}
+    after = {vid: stamp for vid, stamp in new["videos"]}
+    changed = [vid for vid, stamp in after.items() if before.get(vid, -1) != stamp]
+    gone = set(before) - set(after)
+    tables = []
+    if old.get("version") == new["version"] and target.is_file() and len(changed) + len(gone) < len(after) / 2:
+        kept = pq.read_table(target)
+        tables.append(kept.filter(pc.invert(pc.is_in(kept["video_id"], value_set=pa.array([*changed, *gone])))))
+    else:
+        changed = list(after)
+    tables += [pq.read_table(video_dir(report_dir, vid) / VIDEO_STATS_FILE) for vid in changed]
+    if not tables:
+        return stats_schema().empty_table()
     try:
-        from attention_visual.analysis import write_stats
+        return pa.concat_tables(tables).sort_by("video_id")
+    except pa.ArrowInvalid:  # an old table of another schema: start again from the videos' files
+        parts = [pq.read_table(video_dir(report_dir, vid) / VIDEO_STATS_FILE) for vid in after]
+        return pa.concat_tables(parts).sort_by("video_id")
+
+
+def _stats_table(members: list[Member], out: Path, view: BatchView) -> pd.DataFrame | None:
+    """The statistics table of ``members`` (finished captures): ``batch/stats.parquet``, updated when stale."""
+    try:
         from attention_visual.extras import import_from_extra
 
         pd = import_from_extra("pandas", "analysis")
-        write_stats(batch_dir, out / STATS_FILE)
-        stats = pd.read_parquet(out / STATS_FILE)
+        pq = import_from_extra("pyarrow.parquet", "analysis")
     except AttentionVisualError as exc:
         log.warning("no statistics table in the report: %s", one_line(exc))
         view.stats_error = one_line(exc)
         return None
+    with_stats = sorted((m for m in members if m.assets.stats is not None), key=lambda m: m.record.video_id)
+    key = {"version": BATCH_VIEW_VERSION, "videos": [[m.record.video_id, m.assets.key.get("maps")] for m in with_stats]}
+    target = out / STATS_FILE
+    cached = read_json(out / STATS_KEY_FILE) or {}
+    if cached.get("key") != key or cached.get("files") != file_sizes(target):
+        old = cached.get("key") if cached.get("files") == file_sizes(target) else None
+        table = _combined(out.parent, target, old if isinstance(old, dict) else {}, key)
+
+        def write(fh: IO[bytes]) -> None:
+            pq.write_table(table, fh, compression="zstd")
+
+        atomic_write_with(target, write, sync=False)
+        atomic_write_text(out / STATS_KEY_FILE, json.dumps({"key": key, "files": file_sizes(target)}) + "\n")
+    stats = pd.read_parquet(target)
     view.stats_file = _link(f"{BATCH_DIR}/{STATS_FILE}")
     view.rows = summary_rows(stats)
     return stats
 
 
-def atlas_values(videos: list[BatchVideo], word: str) -> tuple[dict[str, np.ndarray], tuple[str, ...], int] | None:
-    """``({measure: [block, head]}, block names, videos)`` of ``word``'s atlas, or None without block/head axes.
+def _path(member: Member, word: str) -> Trajectory:
+    found = member.assets.words[word]
+    points = [(float(x), float(y), int(f)) for x, y, f in (found.path or [])]
+    return Trajectory(member.record.video_id, member.record.seed, points, member.assets.poster)
 
-    Each cell is the measure (:data:`ATLAS_MEASURES`, as defined by :mod:`attention_visual.measures`)
-    of that block × head's step-averaged map, averaged over latent frames and over the videos (those whose
-    block × head shape matches the first one's).
-    """
-    from attention_visual.analysis.measures import PixelGeometry, map_measures
 
+def _group_key(members: Sequence[Member], word: str, look: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "version": BATCH_VIEW_VERSION,
+        "look": list(look),
+        "word": word,
+        "videos": [[m.record.video_id, m.assets.key.get("maps")] for m in members],
+    }
+
+
+class _Readers:
+    """One :class:`AttentionAnalyzer` per store root, so a video's file index is built once for all its words."""
+
+    def __init__(self, batch_dir: Path) -> None:
+        self.batch_dir = batch_dir
+        self._analyzers: dict[Path, AttentionAnalyzer] = {}
+
+    def get(self, record: VideoRecord) -> AttentionAnalyzer | None:
+        root = maps_root(self.batch_dir, record)
+        return None if root is None else self._analyzers.setdefault(root, AttentionAnalyzer(root))
+
+    def release(self, records: Sequence[VideoRecord]) -> None:
+        """Forget these videos' indexes (memory stays flat over a large batch)."""
+        for analyzer in self._analyzers.values():
+            for record in records:
+                analyzer.release(record.video_id)
+
+
+def _make_group(
+    readers: _Readers, members: Sequence[Member], word: str, png: Path, look: tuple[str, str]
+) -> dict[str, Any]:
+    """Read the seeds' maps of ``word``, write the seed grid; return its cache entry (without the key)."""
+    prompt = members[0].record.prompt_index
+    acc = SeedAccumulator(word, prompt_index=prompt, keep_steps=True)
+    for m in members:
+        analyzer = readers.get(m.record)
+        if analyzer is None:
+            continue
+        metas, _, data = read_word_stack(analyzer, m.record.video_id, word)  # maps [entry, frame, y, x]
+        stack, averaged = np.asarray(data.maps[:-1], np.float32), np.asarray(data.maps[-1], np.float32)
+        acc.add(m.record.video_id, m.record.seed, prompt, stack, averaged, metas)
+    seeds = acc.view()
+    info = write_seed_grid(seeds, png, *look)
+    unit, constant = unit_maps(seeds.averaged)
+    dims = seeds.metadata[0].video_dimensions
+    np_file = png.with_suffix(".npy")
+
+    def save(fh: IO[bytes]) -> None:
+        np.save(fh, unit.sum(axis=0), allow_pickle=False)  # [cell] float64
+
+    atomic_write_with(np_file, save, sync=False)
+    return {
+        "info": info.to_dict(),
+        "size": [dims.width, dims.height, dims.fps],
+        "pool": {"steps": list(seeds.steps), "grid": list(seeds.averaged.shape[1:]), "n": int((~constant).sum())},
+        "videos": len(seeds.video_ids),
+    }
+
+
+def _group(
+    readers: _Readers, out: Path, members: Sequence[Member], word: str, look: tuple[str, str]
+) -> tuple[dict[str, Any], Path]:
+    """The cache entry of one seed group, made again only when its key changed; and its PNG."""
+    prompt = members[0].record.prompt_index
+    png = out / "seeds" / f"{word_dir_name(word)}_prompt_{prompt:03d}.png"
+    key = _group_key(members, word, look)
+    cached = read_json(png.with_suffix(".json"))
+    if (
+        cached is not None
+        and cached.get("key") == key
+        and cached.get("files") == file_sizes(png, png.with_suffix(".npy"))
+    ):
+        return cached, png
+    entry = {"key": key, **_make_group(readers, members, word, png, look)}
+    entry["files"] = file_sizes(png, png.with_suffix(".npy"))
+    atomic_write_text(png.with_suffix(".json"), json.dumps(entry) + "\n", sync=False)  # checked as assets.json
+    return entry, png
+
+
+def _pool(word: str, entries: list[tuple[dict[str, Any], Path]], into: WordBatch) -> None:
+    """The word's consistency across the prompts, from each group's summed unit maps."""
+    first = entries[0][0]["pool"]
+    total: np.ndarray | None = None
+    count = videos = 0
+    for entry, png in entries:
+        pool = entry["pool"]
+        if pool["steps"] != first["steps"] or pool["grid"] != first["grid"]:
+            into.across_error = (
+                f"cannot pool {word!r} over prompts with different maps: steps {pool['steps']} on a "
+                f"{tuple(pool['grid'])} grid against steps {first['steps']} on a {tuple(first['grid'])} grid"
+            )
+            return
+        summed = np.load(png.with_suffix(".npy"), allow_pickle=False)  # [cell] float64
+        total = summed if total is None else total + summed
+        count += int(pool["n"])
+        videos += int(entry["videos"])
+    assert total is not None
+    value = consistency_of_sum(total, count)
+    into.across_consistency = None if math.isnan(value) else value
+    into.across_videos = videos
+    into.across_prompts = len(entries)
+
+
+def _atlas(word: str, members: list[Member], out: Path) -> str | None:
+    """The word's atlas: each video's block × head values (from its assets) averaged; drawn when they changed."""
     sums: dict[str, np.ndarray] = {}
+    blocks: list[str] = []
     count = 0
-    blocks: tuple[str, ...] = ()
-    for video in videos:
-        if video.maps_root is None or word not in video.words:
+    for m in members:
+        atlas = m.assets.words[word].atlas
+        if atlas is None:
             continue
-        analyzer = AttentionAnalyzer(video.maps_root)
-        if word not in analyzer.get_available_words(video.video_id):
-            continue
-        found = block_head_maps(analyzer, video.video_id, word)
-        if found is None or (sums and found[0].shape[:2] != next(iter(sums.values())).shape):
-            continue
-        maps, blocks = found  # [block, head, frame, y, x]
-        dims = analyzer.load_aggregated(video.video_id, word).metadata.video_dimensions
-        geometry = PixelGeometry(height=dims.height, width=dims.width, ny=maps.shape[-2], nx=maps.shape[-1])
-        measures = map_measures(maps, geometry)  # {name: [block, head, frame]}
-        for name in ATLAS_MEASURES:
-            value = measures[name].mean(axis=-1)  # [block, head]
+        values = {name: np.asarray(atlas["values"][name], dtype=np.float64) for name in ATLAS_MEASURES}
+        if sums and values[ATLAS_MEASURES[0]].shape != sums[ATLAS_MEASURES[0]].shape:
+            continue  # [block, head] of another shape than the first video's
+        for name, value in values.items():
             sums[name] = sums[name] + value if name in sums else value
+        blocks = blocks or list(atlas["blocks"])
         count += 1
     if not count:
         return None
-    return {name: total / count for name, total in sums.items()}, blocks, count
+    means = {name: total / count for name, total in sums.items()}
+    relative = f"{BATCH_DIR}/atlas/{word_dir_name(word)}.png"
+    png = out.parent / relative
+    key = {
+        "version": BATCH_VIEW_VERSION,
+        "blocks": blocks,
+        "videos": count,
+        **{k: v.tolist() for k, v in means.items()},
+    }
+    if read_json(png.with_suffix(".json")) != key or not png.is_file():
+        write_atlas(means, blocks, word, count, png)
+        atomic_write_text(png.with_suffix(".json"), json.dumps(key) + "\n")
+    return _link(relative)
 
 
 def _word_batch(
-    word: str,
-    videos: list[BatchVideo],
-    stats: pd.DataFrame | None,
     out: Path,
-    colormap: str,
-    normalization: str,
+    word: str,
+    by_prompt: dict[int, list[Member]],
+    made: dict[int, tuple[dict[str, Any], Path] | str],
+    stats: pd.DataFrame | None,
+    in_stats: set[str],
 ) -> WordBatch:
+    """One word of the view from its seed groups (``made``: each prompt's cache entry or error)."""
     entry = WordBatch(word=word)
-    folder = word_dir_name(word)
-    prompts = sorted({v.prompt_index for v in videos if word in v.words and v.maps_root is not None})
-    by_prompt = {}
-    for prompt in prompts:
-        accs = accumulate([v for v in videos if v.prompt_index == prompt], [word], keep_steps=True).get(word, {})
-        if prompt not in accs:
+    entries = []
+    for prompt in sorted(by_prompt):
+        found = made[prompt]
+        if isinstance(found, str):
+            entry.errors.append(f"prompt {prompt}: {found}")
             continue
-        acc = accs[prompt]
-        view = acc.view()
-        relative = f"{BATCH_DIR}/seeds/{folder}_prompt_{prompt:03d}.png"
-        info = write_seed_grid(view, out.parent / relative, colormap, normalization)
-        dims = view.metadata[0].video_dimensions
-        group = SeedGroup(prompt, _link(relative), info, dims.width, dims.height, dims.fps)
-        if stats is not None:
-            group.trajectories = trajectories(stats, view)
+        cached, png = found
+        entries.append(found)
+        width, height, fps = cached["size"]
+        group = SeedGroup(
+            prompt, _link(png.relative_to(out.parent).as_posix()), SeedGridInfo.from_dict(cached["info"]),
+            int(width), int(height), float(fps), [_path(m, word) for m in by_prompt[prompt]],
+        )  # fmt: skip
         entry.groups.append(group)
-        acc.drop_steps()  # keep only the step averages for pooling across prompts
-        by_prompt[prompt] = acc
-    pooled = pooled_views(word, by_prompt)
-    entry.across_error = pooled.across_error
-    if pooled.across is not None:
-        consistency = pooled.across.consistency
-        entry.across_consistency = None if math.isnan(consistency) else consistency
-        entry.across_videos = len(pooled.across.video_ids)
-        entry.across_prompts = len(set(pooled.across.prompt_indices))
-    if stats is not None and (stats["word"] == word).any():
-        relative = f"{BATCH_DIR}/curves/{folder}.png"
-        write_curves(stats, word, out.parent / relative)
+    if entries:
+        _pool(word, entries, entry)
+    if stats is not None and word in in_stats:
+        relative = f"{BATCH_DIR}/curves/{word_dir_name(word)}.svg"
+        write_if_changed(out.parent / relative, curves_svg(stats, word))
         entry.curves = _link(relative)
-    atlas = atlas_values(videos, word)
-    if atlas is not None:
-        relative = f"{BATCH_DIR}/atlas/{folder}.png"
-        write_atlas(*atlas[:2], word, atlas[2], out.parent / relative)
-        entry.atlas = _link(relative)
+    entry.atlas = _atlas(word, [m for ms in by_prompt.values() for m in ms], out)
     return entry
 
 
-def fingerprint(videos: list[BatchVideo], colormap: str, normalization: str) -> dict[str, Any]:
-    """What the cached view depends on: each video's newest map file time and the look."""
-    analyzers: dict[Path, AttentionAnalyzer] = {}
-    maps = {}
-    for v in videos:
-        if v.maps_root is not None:
-            analyzer = analyzers.setdefault(v.maps_root, AttentionAnalyzer(v.maps_root))
-            maps[v.video_id] = newest_mtime(analyzer.video_folder(v.video_id))  # files layout or packed
-    return {"version": BATCH_VIEW_VERSION, "colormap": colormap, "normalization": normalization, "maps": maps}
+def _seed_grids(
+    batch_dir: Path, out: Path, groups: dict[str, dict[int, list[Member]]], look: tuple[str, str]
+) -> dict[str, dict[int, tuple[dict[str, Any], Path] | str]]:
+    """Every seed group's cache entry (made when stale) or error, prompt by prompt: each video is indexed once."""
+    readers = _Readers(batch_dir)
+    made: dict[str, dict[int, tuple[dict[str, Any], Path] | str]] = {word: {} for word in groups}
+    for prompt in sorted({p for by_prompt in groups.values() for p in by_prompt}):
+        records = []
+        for word, by_prompt in groups.items():
+            if prompt not in by_prompt:
+                continue
+            records += [m.record for m in by_prompt[prompt]]
+            try:
+                made[word][prompt] = _group(readers, out, by_prompt[prompt], word, look)
+            except AttentionVisualError as exc:
+                log.warning("no seed grid of %r in prompt %d: %s", word, prompt, one_line(exc))
+                made[word][prompt] = one_line(exc)
+        readers.release(records)
+    return made
 
 
-def _cached(path: Path, key: dict[str, Any]) -> BatchView | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("fingerprint") != key:
-            return None
-        view = BatchView.from_dict(data["view"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    report_dir = path.parent.parent
-    links = [view.stats_file] + [g.grid for w in view.words for g in w.groups]
-    links += [link for w in view.words for link in (w.curves, w.atlas)]
-    if any(link is not None and not (report_dir / link).is_file() for link in links):
-        return None
-    return view
+def seed_groups(view: ReportView, assets: dict[str, VideoAssets | None]) -> dict[str, dict[int, list[Member]]]:
+    """``{word: {prompt_index: [Member]}}``: each word's finished captures with a map, by prompt (one pass).
+
+    Words are in first-marked order, videos in batch order.
+    """
+    groups: dict[str, dict[int, list[Member]]] = {}
+    for video in view.videos:
+        found = assets.get(video.record.video_id)
+        if found is None or not found.complete:
+            continue
+        for word in video.record.words:
+            w = found.words.get(word)
+            if w is not None and w.sprite is not None:
+                groups.setdefault(word, {}).setdefault(video.record.prompt_index, []).append(
+                    Member(video.record, found)
+                )
+    return groups
 
 
-def build_batch_view(batch_dir: Path, report_dir: Path, colormap: str, normalization: str) -> BatchView:
-    """The batch view of ``batch_dir``, from the cache when the maps did not change, else made and cached.
+def build_batch_view(
+    view: ReportView,
+    assets: dict[str, VideoAssets | None],
+    report_dir: Path,
+    look: tuple[str, str],
+) -> BatchView:
+    """The batch view of ``view`` from its videos' ``assets``, redoing only its stale parts (module docstring).
 
     A word whose maps cannot be read gets its error instead of its views; nothing here raises for one
     bad word or a missing optional dependency.
-
-    Raises:
-        NotFoundError: Not a batch folder.
-        AttentionDataError: Its manifest is unreadable.
     """
     out = report_dir / BATCH_DIR
-    videos = batch_videos(batch_dir)
-    key = fingerprint(videos, colormap, normalization)
-    cached = _cached(out / CACHE_FILE, key)
-    if cached is not None:
-        log.info("batch view up to date: %s", out / CACHE_FILE)
-        return cached
-    view = BatchView()
-    stats = _read_stats(batch_dir, out, view)
-    words = list(dict.fromkeys(w for v in videos if v.maps_root is not None for w in v.words))
-    for word in words:
+    batch = BatchView()
+    members = [
+        Member(v.record, found)
+        for v in view.videos
+        if (found := assets.get(v.record.video_id)) is not None and found.complete
+    ]
+    stats = _stats_table(members, out, batch)
+    in_stats = {str(w) for w in stats["word"].unique()} if stats is not None else set()
+    groups = seed_groups(view, assets)
+    made = _seed_grids(view.batch_dir, out, groups, look)
+    for word, by_prompt in groups.items():
         try:
-            view.words.append(_word_batch(word, videos, stats, out, colormap, normalization))
+            batch.words.append(_word_batch(out, word, by_prompt, made[word], stats, in_stats))
         except AttentionVisualError as exc:
             log.warning("no batch view of %r: %s", word, one_line(exc))
-            view.words.append(WordBatch(word=word, errors=[one_line(exc)]))
-    atomic_write_text(out / CACHE_FILE, json.dumps({"fingerprint": key, "view": view.to_dict()}, indent=1) + "\n")
-    return view
+            batch.words.append(WordBatch(word=word, errors=[one_line(exc)]))
+    return batch
 
 
 __all__ = [
     "BATCH_DIR",
     "TABLE_COLUMNS",
     "BatchView",
+    "Member",
     "SeedGroup",
     "Trajectory",
     "WordBatch",
-    "atlas_values",
     "build_batch_view",
-    "fingerprint",
+    "seed_groups",
     "summary_rows",
-    "trajectories",
 ]

@@ -1,134 +1,167 @@
-"""Write a batch's report: collect the batch, make the missing images, write ``report/index.html``.
+"""Write a batch's report: each video's assets once (:mod:`.video_assets`), then the page from them.
 
-Layout under the batch folder::
+Two steps, usable apart:
 
-    report/index.html                               the page (opens from file://, no server)
-    report/maps/<video_id>/<word_dir>.png          one sprite per word: steps × (mean + latent frames)
-    report/maps/<video_id>/<word_dir>.json         its layout, labels and normalisation (and freshness)
-    report/plots/<video_id>_temporal.png            the temporal comparison plot of a video's words
-    report/plots/<video_id>_temporal.json           its freshness record
+* :func:`~attention_visual.report.video_assets.build_video_assets` makes one video's assets (its sprites,
+  poster, statistics rows, curves and paths); a batch calls it for each video as it finishes, in a worker
+  process, beside the generation of the next one.
+* :func:`assemble` puts the page together from the assets that exist, in seconds: the cards of the
+  videos whose record or assets changed, the batch view's stale parts, ``index.html``. It can run at any
+  time during a batch ("see attention patterns evolving as the batch progresses"); a video whose assets
+  are not made yet says so on its card.
 
-Images are redone only when their maps changed (or the colormap/normalisation did), so writing the
-report again after a resumed batch costs little.
+:func:`write_report` (``attention-visual report``) does both: it makes the missing or stale assets (in
+parallel worker processes when there are many), then assembles.
+
+Layout under the report folder (``BATCH_DIR/report`` unless ``--output``)::
+
+    index.html                          the page (opens from file://, no server)
+    cards/<video_id>.js                 one card per video, loaded as it nears the screen (.cards)
+    cards/index.json                    the cards' hashes (a card is rewritten only when it changed)
+    maps/<video_id>/...                 the video's assets (.video_assets)
+    batch/view.js                       the batch view, loaded when opened (.batch_html)
+    batch/groups/<k>.js                 its word × prompt groups, 25 a file, loaded near the screen
+    batch/...                           its table, seed grids, curves, atlas (.batch_view)
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
-from urllib.parse import quote
 
-from attention_visual.config import load_config
-from attention_visual.errors import AttentionDataError, AttentionVisualError, ConfigError, StorageError
-from attention_visual.render.colormap import check_colormap
-from attention_visual.render.options import NORMALIZATIONS
-from attention_visual.report.batch_view import build_batch_view
-from attention_visual.report.collect import (
-    INDEX_FILE,
-    MAPS_DIR,
-    PLOTS_DIR,
-    REPORT_DIR,
-    ReportView,
-    VideoView,
-    collect_batch,
-)
+from attention_visual.errors import StorageError
+from attention_visual.report.batch_html import GROUPS_DIR, VIEW_SCRIPT, batch_details, batch_scripts
+from attention_visual.report.batch_view import BATCH_DIR, build_batch_view
+from attention_visual.report.cards import write_cards
+from attention_visual.report.collect import INDEX_FILE, REPORT_DIR, ReportView, collect_batch
+from attention_visual.report.disk import write_if_changed
 from attention_visual.report.html import render_page
-from attention_visual.report.images import write_comparison, write_sprite
-from attention_visual.storage.batch.layout import CONFIG_FILE
-from attention_visual.storage.batch.manifest import now_iso, one_line
+from attention_visual.report.look import resolve_look
+from attention_visual.report.video_assets import (
+    POSTER_FILE,
+    VideoAssets,
+    assets_key,
+    build_video_assets,
+    current_assets,
+    make_posters,
+    read_video_assets,
+    video_dir,
+)
+from attention_visual.storage.batch.manifest import VideoRecord, now_iso
 from attention_visual.storage.durable.atomic import atomic_write_text
 from attention_visual.storage.durable.faults import storage_fault
-from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
 log = logging.getLogger(__name__)
 
-
-def render_settings(batch_dir: Path) -> tuple[str, str]:
-    """``(colormap, normalization)`` of the batch's ``config.yaml``; ``("hot", "global")`` without one."""
-    config_path = batch_dir / CONFIG_FILE
-    if config_path.is_file():
-        try:
-            params = load_config(config_path).attention_analysis.visualization_params
-            return params.colormap, params.normalization
-        except ConfigError as exc:
-            log.warning("cannot read %s (%s): using the default colormap", config_path, one_line(exc))
-    return "hot", "global"
+MAX_WORKERS = 4
+"""At most this many worker processes make the missing assets of a cold report..."""
+VIDEOS_PER_WORKER = 8
+"""...and one per this many videos to make (starting a process costs about a second)."""
 
 
-def _video_images(
-    video: VideoView, report_dir: Path, colormap: str, normalization: str, comparison_plots: bool
-) -> None:
-    """Fill in ``video``'s sprites and comparison plot, writing those that are not up to date."""
-    video_id = video.record.video_id
-    if video.maps_dir is None:
-        reason = "no maps stored" if video.record.status == "done" else f"no maps ({video.record.status})"
-        for word in video.words:
-            word.map_error = reason
-        return
-    analyzer = AttentionAnalyzer(video.maps_dir.parent)
-    available = set(analyzer.get_available_words(video_id))
-    for word in video.words:
-        if word.word not in available:
-            word.map_error = f"no maps stored for this word ({video.record.status})"
-            continue
-        relative = f"{MAPS_DIR}/{video_id}/{word.word_dir}.png"
-        try:
-            word.sprite_info = write_sprite(
-                analyzer, video_id, word.word, report_dir / relative, colormap, normalization
-            )
-            word.sprite = quote(relative, safe="/")
-        except AttentionVisualError as exc:
-            log.warning("no map for %r of %s: %s", word.word, video_id, one_line(exc))
-            word.map_error = one_line(exc)
-    words = [w.word for w in video.words if w.sprite_info is not None]
-    if comparison_plots and words:
-        relative = f"{PLOTS_DIR}/{video_id}_temporal.png"
-        try:
-            write_comparison(analyzer, video_id, words, report_dir / relative, colormap)
-            video.comparison = quote(relative, safe="/")
-        except AttentionVisualError as exc:
-            log.warning("no comparison plot for %s: %s", video_id, one_line(exc))
-            video.comparison_error = one_line(exc)
-
-
-def resolve_look(batch_dir: Path, colormap: str | None, normalization: str | None) -> tuple[str, str]:
-    """The checked ``(colormap, normalization)``: the ones given, else the batch config's (:func:`render_settings`).
-
-    Raises:
-        RenderError: Unknown colormap.
-        ConfigError: Unknown normalisation.
-    """
-    default_cmap, default_norm = render_settings(batch_dir)
-    colormap = check_colormap(colormap or default_cmap)
-    normalization = normalization or default_norm
-    if normalization not in NORMALIZATIONS:
-        raise ConfigError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {normalization!r}")
-    return colormap, normalization
-
-
-def build_view(
-    batch_dir: Path,
+def assemble(
+    batch_dir: Path | str,
+    *,
+    report_dir: Path | str | None = None,
     colormap: str | None = None,
     normalization: str | None = None,
     comparison_plots: bool = True,
-    report_dir: Path | None = None,
-) -> ReportView:
-    """Collect ``batch_dir`` and write the images of its report into ``report_dir`` (default
-    ``BATCH/report``); return the filled-in view."""
-    colormap, normalization = resolve_look(batch_dir, colormap, normalization)
+    batch_view: bool = True,
+) -> Path:
+    """Put ``report/index.html`` together from the videos' assets as they are now; return the page's path.
+
+    Reads the manifest and status files and each video's ``assets.json``; reads maps only for the seed
+    groups whose videos changed. Safe to call while a batch runs (every file is replaced atomically).
+
+    Args:
+        batch_dir: A batch folder (``outputs/<batch>``, with ``manifest.json``).
+        report_dir: The report's folder (default ``BATCH_DIR/report``).
+        colormap: Of the seed grids; default the batch config's, else ``hot`` (the videos' sprites keep
+            the look they were made with: :func:`write_report` remakes them).
+        normalization: Likewise.
+        comparison_plots: Show each video's curves of its words over steps and frames.
+        batch_view: Also make the batch view.
+
+    Raises:
+        NotFoundError: Not a batch folder.
+        AttentionDataError: Its manifest is unreadable.
+        RenderError: Unknown colormap.
+        ConfigError: Unknown normalisation.
+        OSError: A file of the report cannot be written.
+    """
+    started = time.perf_counter()
+    batch_dir = Path(batch_dir)
+    report_dir = Path(report_dir) if report_dir is not None else batch_dir / REPORT_DIR
+    look = resolve_look(batch_dir, colormap, normalization)
     view = collect_batch(batch_dir, report_dir)
-    report_dir = report_dir if report_dir is not None else batch_dir / REPORT_DIR
-    for n, video in enumerate(view.videos, start=1):
+    assets = {v.record.video_id: read_video_assets(report_dir, v.record.video_id) for v in view.videos}
+    write_cards(view, assets, report_dir, comparison_plots)
+    details, script = "", None
+    if batch_view:
+        batch = build_batch_view(view, assets, report_dir, look)
+        scripts = batch_scripts(batch)
+        for relative, text in scripts.items():
+            write_if_changed(report_dir / relative, text)
+        for old in (report_dir / BATCH_DIR / GROUPS_DIR).glob("*.js"):  # files of groups no longer there
+            if old.relative_to(report_dir).as_posix() not in scripts:
+                old.unlink()
+        details, script = batch_details(batch), VIEW_SCRIPT
+    index = report_dir / INDEX_FILE
+    atomic_write_text(index, render_page(view, generated=now_iso(), batch_section=details, batch_view=script))
+    log.info("assembled %s (%d videos) in %.1f s", index, len(view.videos), time.perf_counter() - started)
+    return index
+
+
+def _stale(view: ReportView, report_dir: Path, look: tuple[str, str]) -> list[VideoRecord]:
+    """The records of the videos whose assets are missing, damaged, or made from other maps or another look."""
+    stale = []
+    for video in view.videos:
+        key, _ = assets_key(view.batch_dir, video.record, *look)
+        if current_assets(report_dir, video.record.video_id, key) is None:
+            stale.append(video.record)
+    return stale
+
+
+def _build_all(
+    batch_dir: Path, records: list[VideoRecord], report_dir: Path, look: tuple[str, str]
+) -> Iterator[VideoAssets]:
+    """Make the assets of ``records``: in this process for a few, else in worker processes (spawned)."""
+    workers = min(MAX_WORKERS, os.cpu_count() or 1, len(records) // VIDEOS_PER_WORKER)
+    posters = [
+        (batch_dir / r.paths.video, video_dir(report_dir, r.video_id) / POSTER_FILE) for r in records if r.paths.video
+    ]
+    if len(posters) > 1:
+        make_posters(posters)  # one ffmpeg process per 32 videos, not one each
+    if workers < 2:
+        for record in records:
+            yield build_video_assets(batch_dir, record.video_id, record=record, report_dir=report_dir,
+                                     colormap=look[0], normalization=look[1])  # fmt: skip
+        return
+    context = multiprocessing.get_context("spawn")  # never fork: the caller may hold CUDA or threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures: list[Future[VideoAssets]] = [
+            pool.submit(
+                build_video_assets,
+                batch_dir,
+                r.video_id,
+                record=r,
+                report_dir=report_dir,
+                colormap=look[0],
+                normalization=look[1],
+            )
+            for r in records
+        ]
         try:
-            _video_images(video, report_dir, colormap, normalization, comparison_plots)
-        except AttentionDataError as exc:  # an unreadable store folder: report it, keep going
-            log.warning("cannot read the maps of %s: %s", video.record.video_id, one_line(exc))
-            for word in video.words:
-                word.map_error = word.map_error or one_line(exc)
-        if n % 10 == 0:
-            log.info("report: %d/%d videos", n, len(view.videos))
-    return view
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 def write_report(
@@ -140,16 +173,16 @@ def write_report(
     batch_view: bool = True,
     output_dir: Path | str | None = None,
 ) -> Path:
-    """Write ``BATCH_DIR/report/index.html`` and its images; return the page's path.
+    """Write ``BATCH_DIR/report/index.html``: make the missing or stale assets, then :func:`assemble`.
 
     Args:
         batch_dir: A batch folder (``outputs/<batch>``, with ``manifest.json``).
         colormap: Colormap of the map sprites; default: the batch config's, else ``hot``.
         normalization: ``global`` | ``per_step`` | ``per_frame`` | ``percentile``; default: the batch
             config's, else ``global``.
-        comparison_plots: Also make each video's temporal comparison plot (matplotlib, ~1 s each).
+        comparison_plots: Show each video's curves of its words over steps and frames (SVG, cheap).
         batch_view: Also make the batch view (statistics table, seed grids, curves, centroid paths,
-            atlas; see :mod:`attention_visual.report.batch_view`), cached between runs.
+            atlas; see :mod:`attention_visual.report.batch_view`).
         output_dir: Write the report there instead of ``BATCH_DIR/report`` (a read-only batch can be
             browsed this way); its links to the batch's videos are relative, so keep both where they are.
 
@@ -167,22 +200,29 @@ def write_report(
     started = time.perf_counter()
     batch_dir = Path(batch_dir)
     report_dir = Path(output_dir) if output_dir is not None else batch_dir / REPORT_DIR
+    look = resolve_look(batch_dir, colormap, normalization)
     index = report_dir / INDEX_FILE
     try:
-        view = build_view(batch_dir, colormap, normalization, comparison_plots, report_dir)
-        batch = None
-        if batch_view:
-            look = resolve_look(batch_dir, colormap, normalization)
-            batch = build_batch_view(batch_dir, report_dir, *look)
-        atomic_write_text(index, render_page(view, generated=now_iso(), batch=batch))
+        stale = _stale(collect_batch(batch_dir, report_dir), report_dir, look)
+        for n, _ in enumerate(_build_all(batch_dir, stale, report_dir, look), start=1):
+            if n % 50 == 0:
+                log.info("report: assets of %d/%d videos", n, len(stale))
+        index = assemble(
+            batch_dir,
+            report_dir=report_dir,
+            colormap=look[0],
+            normalization=look[1],
+            comparison_plots=comparison_plots,
+            batch_view=batch_view,
+        )
     except Exception as exc:
         fault = storage_fault(exc, index)
         if fault is None:
             raise
         hint = "to browse a read-only batch, write its report elsewhere with --output DIR"
         raise StorageError(f"{fault}; {hint}") from exc
-    log.info("wrote %s (%d videos) in %.1f s", index, len(view.videos), time.perf_counter() - started)
+    log.info("wrote %s (%d videos made) in %.1f s", index, len(stale), time.perf_counter() - started)
     return index
 
 
-__all__ = ["build_view", "render_settings", "resolve_look", "write_report"]
+__all__ = ["assemble", "write_report"]

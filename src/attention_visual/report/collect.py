@@ -1,10 +1,10 @@
 """Read a batch folder (manifest, status files, stored maps) into the plain data model of the report.
 
 Nothing here draws or writes: :func:`collect_batch` resolves which files exist and how the page
-links them (paths relative to the ``report/`` folder, URL-quoted), and :mod:`.build` fills in the
-images. The manifest's schema is :mod:`attention_visual.storage.batch.manifest`; a video's status file,
-when present, is newer than its manifest entry (multi-process runs merge the manifest at the end),
-so it wins.
+links them (paths relative to the ``report/`` folder, URL-quoted); each video's images and curves
+are its assets (:mod:`.video_assets`). The manifest's schema is
+:mod:`attention_visual.storage.batch.manifest`; a video's status file, when present, is newer than
+its manifest entry (multi-process runs merge the manifest at the end), so it wins.
 
 Example:
     >>> view = collect_batch(Path("outputs/batch"))
@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from attention_visual.errors import PromptError
+from attention_visual.errors import NotFoundError, PromptError
 from attention_visual.prompts.parsing import parse_prompt
-from attention_visual.report.images import SpriteInfo
 from attention_visual.storage import word_dir_name
-from attention_visual.storage.batch.layout import INPUTS_DIR, REPORT_INDEX_FILE, prompt_dir
+from attention_visual.storage.batch.layout import INPUTS_DIR, REPORT_INDEX_FILE, prompt_dir, status_file
 from attention_visual.storage.batch.layout import REPORT_DIR as BATCH_REPORT_DIR
 from attention_visual.storage.batch.manifest import (
     Manifest,
@@ -33,6 +32,7 @@ from attention_visual.storage.batch.manifest import (
     VideoRecord,
     current_records,
     read_batch_manifest,
+    read_status,
 )
 from attention_visual.storage.packed.reader import video_maps_exist
 
@@ -42,7 +42,6 @@ REPORT_DIR = BATCH_REPORT_DIR
 """The report's folder inside the batch folder (``attention-visual report --output`` puts it elsewhere)."""
 INDEX_FILE = REPORT_INDEX_FILE
 MAPS_DIR = "maps"
-PLOTS_DIR = "plots"
 
 
 @dataclass(frozen=True)
@@ -64,9 +63,6 @@ class WordView:
         overlay: Link to its overlay video, or None.
         step_video: Link to its step video, or None.
         render_errors: One line per failed attention video.
-        sprite: Link to its sprite PNG, filled in by :mod:`.build`.
-        sprite_info: The sprite's layout, filled in by :mod:`.build`.
-        map_error: Why there is no sprite, when there is none.
     """
 
     word: str
@@ -75,9 +71,6 @@ class WordView:
     overlay: str | None = None
     step_video: str | None = None
     render_errors: list[str] = field(default_factory=list)
-    sprite: str | None = None
-    sprite_info: SpriteInfo | None = None
-    map_error: str | None = None
 
 
 @dataclass
@@ -89,16 +82,12 @@ class VideoView:
         video: Link to the generated video, or None when the file does not exist.
         maps_dir: The store folder of its maps (absolute), or None when nothing was captured.
         words: One entry per marked word.
-        comparison: Link to its temporal comparison plot, filled in by :mod:`.build`.
-        comparison_error: Why there is no plot, when there is none.
     """
 
     record: VideoRecord
     video: str | None
     maps_dir: Path | None
     words: list[WordView]
-    comparison: str | None = None
-    comparison_error: str | None = None
 
 
 @dataclass
@@ -197,6 +186,22 @@ def _word_views(batch_dir: Path, record: VideoRecord, words: tuple[str, ...], pr
     return views
 
 
+def find_record(batch_dir: Path, video_id: str) -> VideoRecord:
+    """One video's record: its status file when there is one (no other file is read), else its manifest entry.
+
+    Raises:
+        NotFoundError: Not a batch folder, or no such video.
+        AttentionDataError: The manifest is unreadable.
+    """
+    newer = read_status(batch_dir / status_file(video_id))
+    if newer is not None and newer.video_id == video_id:
+        return newer
+    for record in read_batch_manifest(batch_dir).videos:
+        if record.video_id == video_id:
+            return record
+    raise NotFoundError(f"no video {video_id!r} in the manifest of {batch_dir}")
+
+
 def _input_links(batch_dir: Path, prompt_index: int, prefix: str = "../") -> list[tuple[str, str]]:
     """``(name, link)`` of the prompt's copied input files, in name order."""
     folder = f"{INPUTS_DIR}/{prompt_dir(prompt_index)}"
@@ -248,7 +253,6 @@ def collect_batch(batch_dir: Path, report_dir: Path | None = None) -> ReportView
 __all__ = [
     "INDEX_FILE",
     "MAPS_DIR",
-    "PLOTS_DIR",
     "REPORT_DIR",
     "PromptView",
     "ReportView",
@@ -257,6 +261,7 @@ __all__ = [
     "WordView",
     "batch_prefix",
     "collect_batch",
+    "find_record",
     "highlight",
     "link",
 ]

@@ -1,8 +1,10 @@
-"""HTML escaping of every user string the report writes (prompts, words, errors, ids, links)."""
+"""Escaping of every user string the report writes (prompts, words, errors, ids, links) and of its JSON."""
 
 from __future__ import annotations
 
+import json
 from html import escape
+from typing import Any
 
 
 def e(text: object) -> str:
@@ -14,4 +16,15 @@ def e(text: object) -> str:
     return escape(str(text), quote=True)
 
 
-__all__ = ["e"]
+def json_block(data: Any) -> str:
+    """``data`` as JSON safe inside ``<script>`` (HTML or a script file): no ``<``, ``>``, ``&``, U+2028/9.
+
+    >>> json_block({"w": "</script>"})
+    '{"w":"\\\\u003c/script\\\\u003e"}'
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+__all__ = ["e", "json_block"]

@@ -1,4 +1,4 @@
-"""The report's images: one PNG sprite of every step × latent frame per word, and the comparison plot.
+"""The report's map sprites: one PNG of every step × latent frame per word.
 
 A sprite is a grid of tiles, one row per stored denoising step and one column per latent frame,
 plus a first column holding the map averaged over the video's frames::
@@ -12,8 +12,8 @@ the whole sprite with the default ``global`` mode), and upscaled nearest-neighbo
 factor so grid cells stay crisp blocks. The PNG is palette-based (one byte per pixel, the LUT as palette).
 The page shows one tile at a time by moving the sprite's CSS ``background-position``.
 
-Next to each sprite, a JSON sidecar records what the page needs (tile size, step and frame labels,
-the normalisation range) and what the sprite was made from, so an up-to-date sprite is not redone.
+What the page needs to show a sprite (tile size, step and frame labels, the normalisation range) is a
+:class:`SpriteInfo`, kept in the video's ``assets.json`` (:mod:`.video_assets`).
 
 Example:
     >>> from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Sequence
@@ -39,16 +38,12 @@ from PIL import Image
 from attention_visual.render.colormap import colormap_lut, lut_index
 from attention_visual.render.labels import conditioning_note, expert_note, with_notes
 from attention_visual.render.normalize import normalize_maps
-from attention_visual.storage.durable.atomic import atomic_write_text, atomic_write_with
+from attention_visual.storage.durable.atomic import atomic_write_with
 from attention_visual.storage.schema.frames import frame_weights
 from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
-from attention_visual.visualization.attention_visualizer import AttentionVisualizer
 
 log = logging.getLogger(__name__)
-
-SPRITE_VERSION = 2
-"""Bumped when the sprite layout changes, so older sprites are redone."""
 
 TARGET_TILE_PX = 48
 """Tiles are upscaled until their longer side reaches this many pixels (integer factor)..."""
@@ -61,7 +56,7 @@ GRADIENT_STOPS = 9
 
 @dataclass(frozen=True)
 class SpriteInfo:
-    """What the page needs to show one word's sprite (stored in its JSON sidecar).
+    """What the page needs to show one word's sprite (kept in the video's ``assets.json``).
 
     Attributes:
         rows: Stored steps (one tile row each).
@@ -100,32 +95,6 @@ class SpriteInfo:
         for name in ("grid", "step_labels", "frame_labels", "gradient"):
             kwargs[name] = tuple(kwargs[name])
         return cls(**kwargs)
-
-
-def newest_mtime(folder: Path) -> float:
-    """The newest modification time of the files under ``folder`` (0.0 when there are none)."""
-    if not folder.is_dir():
-        return 0.0
-    return max((p.stat().st_mtime for p in folder.rglob("*") if p.is_file()), default=0.0)
-
-
-def _read_sidecar(sidecar: Path, output: Path, params: dict[str, Any], source_mtime: float) -> dict[str, Any] | None:
-    """The sidecar's ``info`` when ``output`` is up to date with ``params`` and its sources, else None."""
-    if not (output.is_file() and sidecar.is_file()):
-        return None
-    try:
-        data = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if not isinstance(data, dict) or data.get("params") != params or data.get("source_mtime") != source_mtime:
-        return None
-    info = data.get("info")
-    return info if isinstance(info, dict) else {}
-
-
-def _write_sidecar(sidecar: Path, params: dict[str, Any], source_mtime: float, info: dict[str, Any]) -> None:
-    payload = {"params": params, "source_mtime": source_mtime, "info": info}
-    atomic_write_text(sidecar, json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
 
 
 def tile_scale(grid_hw: tuple[int, int], tiles: int) -> int:
@@ -179,62 +148,50 @@ def sprite_indices(normed: np.ndarray, scale: int) -> np.ndarray:
 
 
 def write_palette_png(path: Path, index: np.ndarray, lut: np.ndarray) -> None:
-    """Write ``index`` ``[H, W]`` uint8 as a palette PNG whose palette is ``lut`` ``[n, 3]``, atomically."""
+    """Write ``index`` ``[H, W]`` uint8 as a palette PNG whose palette is ``lut`` ``[n, 3]``, atomically.
+
+    Not fsynced: the report's images are made again from the maps, and their records list their sizes
+    (a power cut can leave a short file, which then does not match).
+    """
     image = Image.frombytes("P", (index.shape[1], index.shape[0]), index.tobytes())
     image.putpalette(np.asarray(lut, dtype=np.uint8).reshape(-1).tolist())
 
     def save(fh: IO[bytes]) -> None:
         image.save(fh, format="PNG", optimize=False, compress_level=6)
 
-    atomic_write_with(path, save)
+    atomic_write_with(path, save, sync=False)
 
 
-def write_sprite(
-    analyzer: AttentionAnalyzer,
-    video_id: str,
-    word: str,
+def sprite_from_stack(
+    stack: np.ndarray,
+    metas: Sequence[MapMetadata],
     output: Path,
     colormap: str = "hot",
     normalization: str = "global",
+    pass_name: str = "cond",
 ) -> SpriteInfo:
-    """Write the sprite of ``word`` of ``video_id`` to ``output`` (PNG) unless it is up to date.
+    """Write the sprite of one word's maps ``stack`` ``[step, frame, y, x]`` to ``output`` (PNG, atomically).
 
     Args:
-        analyzer: Reads the video's stored maps.
-        video_id: A stored video.
-        word: One of its words (original text).
-        output: The PNG; its sidecar is ``output.with_suffix(".json")``.
+        stack: The word's stored steps on the token grid, in step order.
+        metas: Their metadata (step labels, frame mapping).
+        output: The PNG.
         colormap: Any matplotlib colormap name.
         normalization: ``global`` | ``per_step`` | ``per_frame`` | ``percentile``.
+        pass_name: The guidance pass ``stack`` holds (named in the colour bar when not ``cond``).
 
     Returns:
         The sprite's layout and labels.
-
-    Raises:
-        NotFoundError: The video or word has no stored steps.
-        AttentionDataError: A corrupted map file.
     """
-    sidecar = output.with_suffix(".json")
-    steps = analyzer.get_available_steps(video_id, word)
-    step_files = analyzer.video_folder(video_id)
-    source_mtime = newest_mtime(step_files)
-    params = {"version": SPRITE_VERSION, "colormap": colormap, "normalization": normalization, "steps": steps}
-    cached = _read_sidecar(sidecar, output, params, source_mtime)
-    if cached:
-        try:
-            return SpriteInfo.from_dict(cached)
-        except (TypeError, KeyError):
-            log.debug("sidecar %s is stale: redoing the sprite", sidecar)
-    passes = analyzer.load_step(video_id, word, steps[0]).metadata.passes if steps else ("cond",)
-    pass_name = "cond" if "cond" in passes else passes[0]  # guidance_pass: uncond stores only that one
-    stack, metas = analyzer.step_stack(video_id, word, pass_name=pass_name)  # [step, frame, y, x]
-    mean = analyzer.frame_averaged(stack, metas[0])  # [step, y, x]
+    stack = np.asarray(stack, dtype=np.float32)  # [step, frame, y, x]
+    mean = AttentionAnalyzer.frame_averaged(stack, metas[0])  # [step, y, x]
     columns = np.concatenate([mean[:, None], stack], axis=1)  # [step, 1 + frame, y, x]
     normed, norm = normalize_maps(columns, normalization)
     rows, cols, h, w = normed.shape
     scale = tile_scale((h, w), rows * cols)
     write_palette_png(output, sprite_indices(normed, scale), colormap_lut(colormap))
-    info = SpriteInfo(
+    log.debug("wrote sprite %s (%d steps × %d columns, scale %d)", output, rows, cols, scale)
+    return SpriteInfo(
         rows=rows,
         cols=cols,
         tile_height=h * scale,
@@ -248,40 +205,39 @@ def write_sprite(
         colormap=colormap,
         gradient=css_gradient(colormap),
     )
-    _write_sidecar(sidecar, params, source_mtime, info.to_dict())
-    log.debug("wrote sprite %s (%d steps × %d columns, scale %d)", output, rows, cols, scale)
-    return info
 
 
-def write_comparison(
-    analyzer: AttentionAnalyzer, video_id: str, words: Sequence[str], output: Path, colormap: str = "hot"
-) -> Path:
-    """Write the temporal comparison plot of ``words`` of ``video_id`` (PNG) unless it is up to date.
+def write_sprite(
+    analyzer: AttentionAnalyzer,
+    video_id: str,
+    word: str,
+    output: Path,
+    colormap: str = "hot",
+    normalization: str = "global",
+) -> SpriteInfo:
+    """Read ``word`` of ``video_id`` and write its sprite to ``output`` (:func:`sprite_from_stack`).
+
+    The ``cond`` pass when stored, else the stored one.
 
     Raises:
-        NotFoundError: A word has no stored steps.
-        RenderError: The figure could not be written.
+        NotFoundError: The video or word has no stored steps.
+        AttentionDataError: A corrupted map file.
     """
-    sidecar = output.with_suffix(".json")
-    source_mtime = newest_mtime(analyzer.video_folder(video_id))
-    params = {"version": SPRITE_VERSION, "colormap": colormap, "words": list(words)}
-    if _read_sidecar(sidecar, output, params, source_mtime) is not None:
-        return output
-    visualizer = AttentionVisualizer(analyzer, colormap=colormap)
-    visualizer.generate_temporal_comparison(video_id, list(words), output)
-    _write_sidecar(sidecar, params, source_mtime, {})
-    return output
+    steps = analyzer.get_available_steps(video_id, word)
+    passes = analyzer.load_step(video_id, word, steps[0]).metadata.passes if steps else ("cond",)
+    pass_name = "cond" if "cond" in passes else passes[0]  # guidance_pass: uncond stores only that one
+    stack, metas = analyzer.step_stack(video_id, word, pass_name=pass_name)  # [step, frame, y, x]
+    return sprite_from_stack(stack, metas, output, colormap, normalization, pass_name)
 
 
 __all__ = [
     "SpriteInfo",
     "css_gradient",
     "frame_labels",
-    "newest_mtime",
+    "sprite_from_stack",
     "sprite_indices",
     "step_label",
     "tile_scale",
-    "write_comparison",
     "write_palette_png",
     "write_sprite",
 ]

@@ -1,7 +1,10 @@
 """Atomic file writes: write a temporary file beside the target, fsync, then rename.
 
 A reader never sees a half-written file under the final name; an interrupted write
-leaves at most a ``.*.tmp-*`` file, which readers ignore.
+leaves at most a ``.*.tmp-*`` file, which readers ignore. ``sync=False`` skips the fsync: for
+files that can be made again from others and are checked before use (the report's images, whose
+sizes their record lists), a power cut may then leave a short file under the final name, never a
+torn one that passes the check.
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ def publish(tmp: Path, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO[bytes]]:
-    """Open a temporary file for ``path``; on success it replaces ``path`` atomically.
+def atomic_output(path: Path, mode: str = "wb", *, sync: bool = True) -> Iterator[IO[bytes]]:
+    """Open a temporary file for ``path``; on success it replaces ``path`` atomically (fsynced if ``sync``).
 
     Example:
         >>> with atomic_output(Path("x.bin")) as fh:
@@ -56,7 +59,8 @@ def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO[bytes]]:
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
         publish(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -73,20 +77,20 @@ def _raise_naming(exc: OSError, path: Path) -> NoReturn:
     raise type(exc)(exc.errno, exc.strerror or os.strerror(exc.errno), str(path)) from exc
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
     """Write ``data`` to ``path`` atomically."""
-    with atomic_output(path) as fh:
+    with atomic_output(path, sync=sync) as fh:
         fh.write(data)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, *, sync: bool = True) -> None:
     """Write UTF-8 ``text`` to ``path`` atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8"), sync=sync)
 
 
-def atomic_write_with(path: Path, writer: Callable[[IO[bytes]], None]) -> None:
+def atomic_write_with(path: Path, writer: Callable[[IO[bytes]], None], *, sync: bool = True) -> None:
     """Call ``writer(fh)`` on a temporary file that then replaces ``path`` atomically."""
-    with atomic_output(path) as fh:
+    with atomic_output(path, sync=sync) as fh:
         writer(fh)
 
 

@@ -1,0 +1,187 @@
+"""Driving a report in Debian's headless Chromium (Selenium): the browser, and a visit of every prompt.
+
+Import as ``from support.report_browser import chromium, visit_prompts`` (tests/ is on pytest's pythonpath).
+Needs ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` (``apt-get install chromium chromium-driver``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+LAPTOP = (1366, 900)
+BLOCKED = "too many WebMediaPlayers"
+"""Chromium's console message when a page has reached its media player limit."""
+
+
+def have_chromium() -> bool:
+    return Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()
+
+
+@contextlib.contextmanager
+def chromium(*flags: str) -> Iterator[WebDriver]:
+    """Headless Chromium with its console log captured (no network, no background services), and ``flags``."""
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--autoplay-policy=no-user-gesture-required",
+        f"--window-size={LAPTOP[0]},{LAPTOP[1]}",
+        f"--user-data-dir={profile}",
+        *flags,
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def console_errors(driver: WebDriver) -> list[str]:
+    entries: list[dict[str, Any]] = driver.get_log("browser")  # type: ignore[no-untyped-call]
+    return [f"{e['level']}: {e['message']}" for e in entries if e["level"] == "SEVERE" or BLOCKED in e["message"]]
+
+
+# The videos on screen: wait until each has data (or failed), then play it; report what happened.
+_PLAY_VISIBLE = """
+const done = arguments[arguments.length - 1];
+const onScreen = v => {
+  const r = v.getBoundingClientRect();
+  return r.bottom > 0 && r.top < innerHeight && r.width > 0;
+};
+const videos = Array.from(document.querySelectorAll('video')).filter(onScreen);
+const settle = v => new Promise(resolve => {
+  const check = () => (v.error || v.readyState >= 2) ? resolve() : setTimeout(check, 25);
+  check();
+});
+Promise.all(videos.map(settle)).then(() => Promise.all(videos.map(v =>
+  v.error ? Promise.resolve('error ' + v.error.code + ' ' + v.currentSrc)
+          : v.play().then(() => null, e => String(e) + ' ' + v.currentSrc))))
+  .then(failures => done({shown: videos.length, failures: failures.filter(Boolean),
+                          durations: videos.map(v => v.duration),
+                          players: document.querySelectorAll('video').length}));
+"""
+
+
+@dataclass
+class Visit:
+    """What a visit saw: videos played on screen, failures, the most players alive at once, memory."""
+
+    played: int = 0
+    failures: list[str] = field(default_factory=list)
+    most_players: int = 0
+    steps: int = 0
+    renderer: list[tuple[int, int]] = field(default_factory=list)  # (resident, private) after each prompt
+
+
+def play_visible(driver: WebDriver, visit: Visit, timeout: float = 60) -> None:
+    """Play every video on screen (see ``_PLAY_VISIBLE``) and add the outcome to ``visit``."""
+    driver.set_script_timeout(timeout)
+    found: dict[str, Any] = driver.execute_async_script(_PLAY_VISIBLE)
+    visit.played += int(found["shown"])
+    visit.failures += found["failures"]
+    visit.failures += [f"duration {d}" for d in found["durations"] if not (isinstance(d, (int, float)) and d > 0)]
+    visit.most_players = max(visit.most_players, int(found["players"]))
+    visit.steps += 1
+
+
+def renderer_memory() -> tuple[int, int]:
+    """``(resident, private)`` bytes of the largest Chromium renderer process (the report's tab).
+
+    Private memory (``Private_Clean + Private_Dirty`` of ``/proc/PID/smaps_rollup``) is what the page
+    itself holds, as Chromium's task manager counts a tab's footprint; resident memory adds the pages it
+    shares with the other Chromium processes (fonts, code).
+    """
+    largest = (0, 0)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if b"--type=renderer" not in (proc / "cmdline").read_bytes():
+                continue
+            fields = dict(line.split(":", 1) for line in (proc / "smaps_rollup").read_text().splitlines()[1:])
+        except (OSError, ValueError):
+            continue
+        kib = {name: int(value.split()[0]) for name, value in fields.items()}
+        found = (kib["Rss"] * 1024, (kib["Private_Clean"] + kib["Private_Dirty"]) * 1024)
+        largest = max(largest, found)
+    return largest
+
+
+def _wait_cards(driver: WebDriver) -> None:
+    """Until the cards near the screen are loaded."""
+    script = (
+        "return Array.from(document.querySelectorAll('article.video')).filter(a => {"
+        "const r = a.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight;})"
+        ".every(a => a.dataset.state === 'ready' || a.dataset.state === 'error')"
+    )
+    try:
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script(script))
+    except TimeoutException as exc:
+        raise AssertionError("cards on screen did not load") from exc
+
+
+def scroll_through(driver: WebDriver, element_id: str, visit: Visit) -> None:
+    """Scroll down through an element a screen at a time, playing what is on screen at each stop."""
+    top, height = driver.execute_script(
+        "const e = document.getElementById(arguments[0]); const r = e.getBoundingClientRect();"
+        "return [r.top + scrollY, r.height];",
+        element_id,
+    )
+    y = top
+    while True:
+        driver.execute_script("window.scrollTo(0, arguments[0])", y)
+        _wait_cards(driver)
+        play_visible(driver, visit)
+        height = driver.execute_script("return document.getElementById(arguments[0]).offsetHeight", element_id)
+        y += LAPTOP[1] - 100
+        if y >= top + height:
+            break
+
+
+def visit_prompts(driver: WebDriver, prompt_ids: list[str], visit: Visit, keep_open: bool = False) -> None:
+    """Open each prompt in turn, play every video of it screen by screen, then close it (unless ``keep_open``)."""
+    for prompt_id in prompt_ids:
+        driver.execute_script("document.getElementById(arguments[0]).open = true", prompt_id)
+        scroll_through(driver, prompt_id, visit)
+        visit.renderer.append(renderer_memory())
+        if not keep_open:
+            driver.execute_script("document.getElementById(arguments[0]).open = false", prompt_id)
+
+
+__all__ = [
+    "BLOCKED",
+    "LAPTOP",
+    "Visit",
+    "chromium",
+    "console_errors",
+    "have_chromium",
+    "play_visible",
+    "renderer_memory",
+    "scroll_through",
+    "visit_prompts",
+]
