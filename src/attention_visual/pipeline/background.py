@@ -94,7 +94,7 @@ class Background:
         key = f"{work.stage}:{work.job.video_id}"
         pool = self._started()
         if self._bar is not None:
-            self._bar.total += 1
+            self._bar.total = (self._bar.total or 0) + 1
             self._bar.refresh()
         self._work[key] = work
         pool.submit(key, make_video_files, work)

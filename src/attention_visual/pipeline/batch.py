@@ -52,7 +52,6 @@ from attention_visual.pipeline.resume import (
     maps_format,
     maps_mark,
     prepare_batch_dir,
-    read_status,
     remove_leftovers,
     remove_temporaries,
     video_problem,
@@ -62,7 +61,15 @@ from attention_visual.pipeline.summary import BatchResult
 from attention_visual.pipeline.validation import capture_settings, validate_batch
 from attention_visual.report import write_report
 from attention_visual.storage.batch.layout import PACKED_STORE
-from attention_visual.storage.batch.manifest import Manifest, RenderRecord, VideoRecord, now_iso, one_line, write_status
+from attention_visual.storage.batch.manifest import (
+    Manifest,
+    RenderRecord,
+    VideoRecord,
+    now_iso,
+    one_line,
+    read_status,
+    write_status,
+)
 from attention_visual.storage.durable.faults import storage_fault
 from attention_visual.storage.durable.integrity import FileDigest, check_file, digest_file
 from attention_visual.storage.files.layout import PACKED_FORMAT
