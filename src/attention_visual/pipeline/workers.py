@@ -292,8 +292,9 @@ class WorkerPool:
                 if closing and not live:
                     return
                 if closing and time.monotonic() > self._deadline:
-                    for worker in live:
-                        log.warning("worker %s did not stop in time: killing it", worker.process.name)
+                    for worker in live:  # (one still starting up has nothing to lose)
+                        level = logging.WARNING if worker.task is not None else logging.DEBUG
+                        log.log(level, "worker %s did not stop in time: killing it", worker.process.name)
                         worker.process.kill()
                     self._deadline = float("inf")
                 watched: list[Any] = [self._wake_read]
