@@ -187,7 +187,7 @@ class VideoWriter:
             raise RenderError(f"cannot start ffmpeg ({ffmpeg_exe()}): {exc}") from exc
         assert self._proc.stdin is not None
         self._stdin = self._proc.stdin
-        _grow_pipe(self._stdin)
+        grow_pipe(self._stdin)
         log.debug(
             "encoding %s (%dx%d @ %s fps, %s)",
             self.path,
@@ -279,7 +279,7 @@ class VideoWriter:
         return lines[-1] if lines else "(no ffmpeg output)"
 
 
-def _grow_pipe(stream: IO[bytes]) -> None:
+def grow_pipe(stream: IO[bytes]) -> None:
     """Enlarge a pipe's kernel buffer where the OS allows it (Linux ``F_SETPIPE_SZ``); best effort."""
     try:
         import fcntl
@@ -296,5 +296,6 @@ __all__ = [
     "ffmpeg_exe",
     "format_of",
     "fps_argument",
+    "grow_pipe",
     "prepare_output",
 ]
