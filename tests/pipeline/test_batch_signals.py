@@ -100,6 +100,48 @@ def test_sigterm_in_the_batch_abandons_the_video_in_flight(
     assert "videos/prompt_001/video_002.mp4" not in left
 
 
+def test_sigterm_with_renders_queued_records_them_and_the_rerun_makes_them(
+    tmp_path: Path, fresh_tiny_pipe: Any
+) -> None:
+    """The render workers are still at the first videos' attention videos when SIGTERM stops the batch:
+    those videos stay done, their status files list what was not made, and the rerun makes exactly that."""
+    import torch
+
+    from attention_visual.pipeline.generation import generate_video
+
+    analysis = {"auto_generate_per_video": True, "generate_report": True, "render_workers": 1}
+    config = tiny_config(tmp_path, batch_name="b", attention_analysis=analysis)
+
+    def third_is_interrupted(job: Any, batch_dir: Path, maps_format: str) -> Any:
+        if job.index == 2:
+            raise Interrupted(signal.SIGTERM)
+        settings = batch_module.capture_settings(config)
+        return generate_video(fresh_tiny_pipe, job, config, batch_dir, torch.device("cpu"), settings, maps_format)
+
+    result = run_batch(config, CONFIG_PATH, BatchOptions(progress=False), generator=third_is_interrupted)
+    assert result.exit_code == 143
+    videos = json.loads((result.batch_dir / "manifest.json").read_text())["videos"]
+    assert [v["status"] for v in videos] == ["done", "done", "interrupted", "pending"]
+    queued = videos[1]["queued"]  # the worker was still at the first video's: its work had not started
+    assert queued == [
+        "videos/prompt_001/attention_videos/prompt_001_vid_002_kiss_attention.mp4",
+        "videos/prompt_001/attention_videos/prompt_001_vid_002_kiss_overlay.mp4",
+        "videos/prompt_001/attention_videos/prompt_001_vid_002_flowers_attention.mp4",
+        "videos/prompt_001/attention_videos/prompt_001_vid_002_flowers_overlay.mp4",
+        "report/maps/prompt_001_vid_002/assets.json",
+    ]
+    assert not (result.batch_dir / queued[0]).exists()
+    assert not [k for k in snapshot(result.batch_dir) if ".tmp-" in k]
+
+    again = run(config, fresh_tiny_pipe)
+    assert again.exit_code == 0 and (again.generated, again.skipped) == (2, 2)
+    manifest = json.loads((again.batch_dir / "manifest.json").read_text())
+    assert manifest["finished"] and not [v["video_id"] for v in manifest["videos"] if v["queued"]]
+    status = json.loads((again.batch_dir / "status/prompt_001_vid_002.json").read_text())["video"]
+    assert {f["path"] for f in status["files"]} >= set(queued[:4])
+    assert all((again.batch_dir / q).is_file() for q in queued)
+
+
 def test_an_interruption_while_the_report_is_written_leaves_the_batch_unfinished(
     tmp_path: Path, fresh_tiny_pipe: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

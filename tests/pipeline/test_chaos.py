@@ -81,7 +81,13 @@ def trigger(phase: str, batch: Path, rng: random.Random) -> tuple[Callable[[], b
                 return False
 
         return renders_queued, rng.uniform(0.0, 0.3), f"{status.stem} done with renders queued"
-    return (lambda: (batch / "report").is_dir()), rng.uniform(0.0, 0.2), "report being written"
+
+    def all_made() -> bool:  # the render workers made each video's report assets before: the batch end is next
+        return done_statuses(batch) == 4 and not any(
+            json.loads(p.read_text())["video"]["queued"] for p in batch.glob("status/*.json")
+        )
+
+    return all_made, rng.uniform(0.0, 1.0), "batch end: manifest and report being written"
 
 
 def finished_files(batch: Path, config: Path) -> dict[str, tuple[int, int, int]]:
