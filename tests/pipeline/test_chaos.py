@@ -83,9 +83,11 @@ def trigger(phase: str, batch: Path, rng: random.Random) -> tuple[Callable[[], b
         return renders_queued, rng.uniform(0.0, 0.3), f"{status.stem} done with renders queued"
 
     def all_made() -> bool:  # the render workers made each video's report assets before: the batch end is next
-        return done_statuses(batch) == 4 and not any(
-            json.loads(p.read_text())["video"]["queued"] for p in batch.glob("status/*.json")
-        )
+        try:
+            queued = [json.loads(p.read_text())["video"]["queued"] for p in batch.glob("status/*.json")]
+        except (OSError, ValueError, KeyError):
+            return False
+        return done_statuses(batch) == 4 and not any(queued)
 
     return all_made, rng.uniform(0.0, 1.0), "batch end: manifest and report being written"
 
