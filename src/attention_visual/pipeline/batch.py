@@ -447,7 +447,8 @@ class _Runner:
             return
         log.info("%s is finished but misses attention videos or report assets: making them", job.video_id)
         work = dataclasses.replace(work, render=bool(missing))
-        queued = tuple(sorted(set(record.queued) | set(self._queued(work))))
+        assets = [assets_path(job.video_id)] if work.assets else []
+        queued = tuple(dict.fromkeys((*record.queued, *missing, *assets)))
         record = self._record(job, dataclasses.replace(record, queued=queued))
         covered = frozenset(rel for rel in rels if rel in listed and rel not in missing)
         self.background.submit(dataclasses.replace(work, record=record, covered=covered))
