@@ -43,6 +43,19 @@ def test_tasks_run_in_spawned_processes_and_their_results_and_logs_come_back(cap
     assert pool.poll() == [] and pool.in_flight == 0
 
 
+def test_submit_next_jumps_the_queue_without_waiting() -> None:
+    with WorkerPool(1, queue_size=1) as pool:
+        pool.submit("warm", sleep, 0.0)
+        pool.wait_all()
+        pool.submit("running", sleep, 0.5)
+        time.sleep(0.2)
+        pool.submit("queued", sleep, 0.0)
+        started = time.perf_counter()
+        assert pool.submit_next("first", sleep, 0.0)  # the queue is full, yet it does not wait
+        assert time.perf_counter() - started < 0.2
+        assert [d.key for d in pool.wait_all()] == ["running", "first", "queued"]
+
+
 def test_a_full_queue_makes_submit_wait() -> None:
     with WorkerPool(1, queue_size=1) as pool:
         pool.submit("running", sleep, 0.0)  # warms the worker up (spawned: a second or more)
@@ -86,7 +99,7 @@ def test_no_workers_runs_the_tasks_here() -> None:
     pool.submit("pid", pid, None)
     pool.submit("fail", fail, "here")
     assert [(d.value, d.error) for d in pool.poll()] == [(os.getpid(), None), (None, "ValueError: here")]
-    assert not pool.try_submit("background", pid, None)  # background-only work is skipped
+    assert not pool.submit_next("background", pid, None)  # background-only work is skipped
     pool.close()
 
 

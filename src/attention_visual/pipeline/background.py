@@ -5,8 +5,8 @@
 video's work (:class:`~attention_visual.pipeline.render_tasks.VideoWork`) and calls :meth:`collect`
 between videos: the work finished meanwhile is passed to the batch's ``record`` callback, which writes
 the video's status file (status files stay the batch process's). Rank 0 also calls :meth:`refresh`:
-every :data:`REFRESH_MIN_S` seconds at most (and never more than a fifth of the time), when a worker
-is idle, a worker rewrites ``manifest.json`` from the status files and puts the report page together
+every :data:`REFRESH_MIN_S` seconds at most (and never more than a fifth of the time), ahead of the
+queued renders, a worker rewrites ``manifest.json`` from the status files and puts the report page together
 from the assets made so far, so the page can be watched while the batch runs.
 
 The pool starts with the first task (a batch with nothing to render starts no process).
@@ -106,10 +106,10 @@ class Background:
             self._handle(self._pool.poll())
 
     def refresh(self, make: Callable[[], RefreshWork]) -> None:
-        """Start a refresh of the manifest and the report page (``make()``) if one is due and a worker is idle."""
+        """Queue a refresh of the manifest and the report page (``make()``), first in line, if one is due."""
         if self._pool is None or self._refreshing or time.monotonic() < self._next_refresh:
             return
-        if self._pool.try_submit(_REFRESH_KEY, refresh_batch, make()):
+        if self._pool.submit_next(_REFRESH_KEY, refresh_batch, make()):
             self._refreshing = True
             self._next_refresh = float("inf")  # set when it ends, from its duration
 

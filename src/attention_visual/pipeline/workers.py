@@ -154,17 +154,16 @@ class WorkerPool:
         self.waited_s += time.perf_counter() - started
         self._wake()
 
-    def try_submit(self, key: str, fn: Callable[[Any], Any], arg: Any) -> bool:
-        """Queue ``fn(arg)`` only if a worker is idle and nothing waits; True when queued (never waits).
+    def submit_next(self, key: str, fn: Callable[[Any], Any], arg: Any) -> bool:
+        """Queue ``fn(arg)`` ahead of the waiting tasks, never waiting (the queue may exceed its size by it).
 
-        With ``workers=0`` it never runs anything (False): background-only work is skipped.
+        For small periodic work that must not starve behind a long queue. Returns False, running
+        nothing, with ``workers=0`` (background-only work is skipped) or once the pool is closed.
         """
         if self.workers == 0 or self._ended:
             return False
         with self._cond:
-            if self._queue or all(w.task is not None for w in self._pool):
-                return False
-            self._queue.append(_Task(key, fn, arg))
+            self._queue.appendleft(_Task(key, fn, arg))
         self.submitted += 1
         self._wake()
         return True
