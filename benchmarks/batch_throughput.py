@@ -229,7 +229,7 @@ def throughput(work: Path, args: argparse.Namespace) -> None:
           f"({ratio:.3f}); load now {load()}")  # fmt: skip
 
 
-def window(values: Sequence[float], centre: int, half: int = 5) -> float:
+def window(values: Sequence[float], centre: int, half: int = 10) -> float:
     return statistics.median(values[max(0, centre - half) : centre + half])
 
 
@@ -240,7 +240,7 @@ def bookkeeping(work: Path, args: argparse.Namespace) -> None:
           f"no render, no report, load {load()}")  # fmt: skip
     done = run(config, stand_in)
     gaps = done.gaps()
-    early, late = window(gaps, 10), window(gaps, len(gaps) - 6)
+    early, late = window(gaps, 10), window(gaps, len(gaps) - 11)
     print(f"  between two generations: around video 10 {early * 1000:6.1f} ms, around video {args.many} "
           f"{late * 1000:6.1f} ms -> ratio {late / early:.2f} (goal <= 1.2: {'OK' if late <= 1.2 * early else 'ABOVE'})"
           f"; median of all {statistics.median(gaps) * 1000:.1f} ms")  # fmt: skip

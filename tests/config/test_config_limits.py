@@ -154,5 +154,6 @@ def test_render_workers_take_auto_or_a_count(value: Any) -> None:
 def test_a_bad_render_workers_is_one_line_naming_the_key(value: Any) -> None:
     with pytest.raises(ConfigError) as error:
         config_with("attention_analysis", render_workers=value)
-    assert str(error.value).startswith("attention_analysis.render_workers must be 'auto' or an integer in [0, 64], got ")
+    expected = "attention_analysis.render_workers must be 'auto' or an integer in [0, 64], got "
+    assert str(error.value).startswith(expected)
     assert "\n" not in str(error.value)
