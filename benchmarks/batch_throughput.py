@@ -225,6 +225,11 @@ def throughput(work: Path, args: argparse.Namespace) -> None:
               f"CPU {statistics.median(x.cpu for x in runs):6.1f} s")  # fmt: skip
     generation = statistics.median(x.generation for x in pooled)
     ratio = statistics.median(x.from_first for x in pooled) / (generation + renders)
+    per_video = statistics.median(x.cpu for x in inline) / args.videos
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    print(f"  CPU per video (renders, report assets, the stand-in's writes): {per_video:.1f} s; the generation "
+          f"leaves at most {cores} cores x {args.seconds:g} s = {cores * args.seconds:.0f} core-s per video "
+          f"on this machine, shared with its other load: the renders keep up only below that")  # fmt: skip
     print(f"  goal wall <= 1.05 x (generation + one video's renders): {'OK' if ratio <= 1.05 else 'ABOVE GOAL'} "
           f"({ratio:.3f}); load now {load()}")  # fmt: skip
 

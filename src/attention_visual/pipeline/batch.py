@@ -59,7 +59,7 @@ from attention_visual.pipeline.resume import (
 from attention_visual.pipeline.signals import raise_if_swallowed, signal_name, signal_of
 from attention_visual.pipeline.summary import BatchResult
 from attention_visual.pipeline.validation import capture_settings, validate_batch
-from attention_visual.report import write_report
+from attention_visual.report import assemble
 from attention_visual.storage.batch.layout import PACKED_STORE
 from attention_visual.storage.batch.manifest import (
     Manifest,
@@ -262,6 +262,7 @@ class _Runner:
         workers = render_workers(config.attention_analysis.render_workers, ctx)
         self.background = Background(workers, show=self.show, record=self._record_work)
         self._batch_end: dict[str, VideoRecord] = {}  # records with their batch-end renders, by video id
+        self._assets_made: set[str] = set()  # videos whose report assets the workers made in this run
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> BatchResult:
@@ -377,6 +378,8 @@ class _Runner:
         if done.storage_error is not None:
             raise StorageError(done.storage_error)
         self.files_written += done.files_written
+        if done.assets:
+            self._assets_made.add(work.job.video_id)
         if work.stage == "batch_end":
             record = self._batch_end.get(work.job.video_id)
             if record is not None:
@@ -503,7 +506,9 @@ class _Runner:
                 if a.auto_generate_videos:
                     records = self._batch_end_renders(records)
                 if a.generate_report:
-                    self._write_manifest(finished=False, records=records)  # the report reads it
+                    if a.auto_generate_videos:  # batch-end renders are recorded in the manifest alone
+                        self._write_manifest(finished=False, records=records)
+                    self._make_missing_assets(records)
                     report_error = _write_report(self.batch_dir)
                 raise_if_swallowed()  # "finished" only when no signal was dropped on the way
                 manifest = self._write_manifest(finished=report_error is None, records=records)
@@ -551,6 +556,17 @@ class _Runner:
                 self.background.submit(work)
         self.background.drain()
         return [self._batch_end.get(r.video_id, r) for r in records]
+
+    def _make_missing_assets(self, records: list[VideoRecord]) -> None:
+        """Have the workers make (or check) the report assets of every video whose assets this run did not
+        make: videos of earlier runs or other ranks (a check: made once, they are not made again), and
+        those whose assets failed."""
+        by_id = {job.video_id: job for job in self.jobs}
+        for record in records:
+            if record.video_id not in self._assets_made:
+                job = by_id[record.video_id]
+                self.background.submit(VideoWork(self.batch_dir, self.config, job, "per_video", False, True, record))
+        self.background.drain()
 
     def _write_manifest(self, *, finished: bool, records: list[VideoRecord] | None = None) -> Manifest:
         if records is None:
@@ -622,13 +638,14 @@ def _with_renders(record: VideoRecord, renders: tuple[RenderRecord, ...], second
 
 
 def _write_report(batch_dir: Path) -> str | None:
-    """The report hook: :func:`attention_visual.report.write_report` on the batch folder.
+    """The report hook: the page put together (:func:`attention_visual.report.assemble`) from the videos'
+    assets, which the render workers made.
 
     Returns:
         None on success; the one-line error when it failed (the report is an extra: the batch stands).
     """
     try:
-        written = write_report(batch_dir)
+        written = assemble(batch_dir)
     except Exception as exc:  # the report is an extra: its failure is reported, the batch stands
         fault = storage_fault(exc)
         if fault is not None:  # unless the disk is full or read-only: then the command ends
