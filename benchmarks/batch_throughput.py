@@ -49,8 +49,9 @@ from render_speed import cpu_seconds, raw_encode  # (benchmarks/ is on the path 
 
 # Only light modules here: the render workers, spawned, import this module again (as __mp_main__).
 from attention_visual.config import Config, config_from_dict
-from attention_visual.pipeline.plan import ATTENTION_MAPS_DIR, VideoJob, plan_batch
+from attention_visual.pipeline.plan import VideoJob, plan_batch
 from attention_visual.storage import AttentionStore, LatentGrid, MapMetadata, VideoDimensions
+from attention_visual.storage.backend import FILES, MapBackend
 from attention_visual.storage.batch.manifest import Timings, now_iso
 from attention_visual.storage.durable.atomic import atomic_write_bytes
 from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
@@ -96,12 +97,13 @@ class StandIn:
     video_bytes: bytes
     calls: list[tuple[float, float]] = field(default_factory=list)
 
-    def __call__(self, job: VideoJob, batch_dir: Path, maps_format: str) -> Any:
+    def __call__(self, job: VideoJob, batch_dir: Path, maps: MapBackend) -> Any:
         from attention_visual.pipeline.generation import GenerationOutcome  # torch: not in the workers
 
         start = time.perf_counter()
         atomic_write_bytes(batch_dir / job.video_path, self.video_bytes)
-        store = AttentionStore(batch_dir / ATTENTION_MAPS_DIR)
+        assert maps.layout == FILES, f"the stand-in writes the files layout, not {maps.layout}"
+        store = AttentionStore(maps.root)
         s = self.size
         dims = VideoDimensions(width=s.width, height=s.height, fps=float(s.fps), frames=s.frames)
         for w, word in enumerate(job.words):

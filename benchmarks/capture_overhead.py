@@ -5,8 +5,11 @@ architecture: ``attention_visual.models.public_checkpoints``; default Wan2.1-T2V
 x 128, ffn 8960) with ``--blocks`` blocks (2 by default, random weights), both experts for Wan2.2
 A14B; a 4096-wide one-layer text encoder with the tiny tokenizer; a tiny VAE with the checkpoint's
 latent channels and factors (16x and 48 channels for TI2V-5B); for the I2V/FLF2V checkpoints a one-layer
-CLIP image encoder of the real geometry (1280 wide, 224 px, 257 tokens per image). Guidance on (two
-passes per step), ``output_type="latent"``. Runs alternate (plain, captured, plain, captured, ...) so
+CLIP image encoder of the real geometry (1280 wide, 224 px, 257 tokens per image). LTX-Video
+(``ltx-video-*``): the checkpoint's transformer (2048 or 4096 wide), a 4096-wide one-layer T5 encoder, a
+tiny 32x/8x VAE with its 128 latent channels, its scheduler, 128 text keys with the model's padding mask.
+Guidance on (two passes per step: Wan's separate calls, LTX's one batched ``[uncond, cond]`` call),
+``output_type="latent"``. Runs alternate (plain, captured, plain, captured, ...) so
 drift hits both sides; the ratio of medians is printed. ``--control`` adds plain runs timed against plain
 runs (an A/A comparison): on a shared machine that ratio shows how large a difference noise alone makes.
 The capture's own cost is also measured apart from the noise: the inclusive time of this package's code
@@ -23,8 +26,10 @@ Usage:
     python benchmarks/capture_overhead.py --model-config wan2.2-ti2v-5b --height 320 --width 576
     python benchmarks/capture_overhead.py --model-config wan2.2-ti2v-5b --pipeline i2v   # TI2V-5B image-to-video
     python benchmarks/capture_overhead.py --model-config wan2.2-t2v-a14b --steps 4   # both experts run
+    python benchmarks/capture_overhead.py --model-config ltx-video-0.9.1 --height 256 --width 384 --frames 9
     python benchmarks/capture_overhead.py --list                 # the shipped --model-config names
     python benchmarks/capture_overhead.py --all --threads 1      # every variant, a Markdown table of ratios
+    python benchmarks/capture_overhead.py --all --only ltx --threads 1   # the LTX-Video rows only
     python benchmarks/capture_overhead.py --device cuda --blocks 30 --frames 81   # the real width and depth
 """
 
@@ -60,13 +65,14 @@ from transformers import (
 import attention_visual
 from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.capture.attention_math import WordColumns, word_attention
-from attention_visual.models.checkpoint import AUTO_TASK, TASK_PIPELINES, pipeline_class_for
+from attention_visual.families import AUTO_TASK, all_tasks, checkpoint_rules, family_of_class
 from attention_visual.models.public_checkpoints import (
     Architecture,
     architecture_names,
     build_transformer,
     load_architecture,
 )
+from attention_visual.models.tiny_ltx import tiny_ltx_vae
 from attention_visual.models.tiny_variants import build_tiny_model, tiny_image
 
 PROMPT = "A romantic (kiss) between a man and woman with (flowers)"
@@ -93,10 +99,17 @@ def _clip_encoder(dtype: torch.dtype) -> tuple[torch.nn.Module, Any]:
     return encoder.eval(), CLIPImageProcessorPil(crop_size=224, size=224)
 
 
+def family_of(arch: Architecture) -> Any:
+    """The model family of a shipped architecture (from its ``model_index.json`` class)."""
+    return family_of_class(arch.model_index["_class_name"])
+
+
 def build_wide_pipeline(arch: Architecture, task: str, blocks: int, dtype: torch.dtype, device: str) -> Any:
     """The checkpoint's pipeline class with full-width transformer(s) of ``blocks`` blocks (see the docstring)."""
     spec = arch.checkpoint
-    class_name = pipeline_class_for(spec, task, arch.name)
+    class_name = checkpoint_rules(family_of(arch)).pipeline_class_for(spec, task, arch.name)
+    if family_of(arch).name == "ltx":
+        return build_wide_ltx_pipeline(arch, class_name, blocks, dtype, device)
     tiny = build_tiny_model(_TINY_PARTS[int(arch.vae["z_dim"])], seed=0)
     torch.manual_seed(0)
     components: dict[str, Any] = {
@@ -126,9 +139,35 @@ def build_wide_pipeline(arch: Architecture, task: str, blocks: int, dtype: torch
     return pipe
 
 
+def build_wide_ltx_pipeline(arch: Architecture, class_name: str, blocks: int, dtype: torch.dtype, device: str) -> Any:
+    """LTX-Video: the full-width transformer, a one-layer 4096-wide T5 encoder, a tiny 128-channel 32x/8x VAE."""
+    from transformers import T5Config, T5EncoderModel
+
+    from attention_visual.families.runtime import runtime_of
+
+    tiny = build_tiny_model("tiny-ltx", seed=0)
+    torch.manual_seed(0)
+    config = T5Config(vocab_size=len(tiny.tokenizer), d_model=4096, d_kv=64, d_ff=256, num_layers=1, num_heads=8)
+    vae = tiny_ltx_vae(0, latent_channels=int(arch.vae["latent_channels"]))
+    cls = runtime_of(family_of(arch)).pipeline_class(class_name)
+    pipe = cls(
+        tokenizer=tiny.tokenizer,
+        text_encoder=T5EncoderModel(config),
+        vae=vae,
+        scheduler=type(tiny.scheduler).from_config(arch.scheduler),
+        transformer=build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype),
+    )
+    pipe.text_encoder.to(dtype).eval()
+    pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 def task_inputs(pipe: Any, height: int, width: int, frames: int) -> dict[str, Any]:
     """The image/video inputs the pipeline's call needs (deterministic)."""
     cls = type(pipe).__name__
+    if cls in ("LTXImageToVideoPipeline", "LTXConditionPipeline"):  # the image: latent frame 0 / an item at 0
+        return {"image": tiny_image(height, width, seed=1)}
     if cls == "WanImageToVideoPipeline":
         inputs: dict[str, Any] = {"image": tiny_image(height, width, seed=1)}
         if pipe.transformer.config.pos_embed_seq_len is not None:  # FLF2V: first and last frame
@@ -179,15 +218,29 @@ class PeakMemory:
 
 
 def isolated_capture_seconds(
-    tokens: int, blocks: int, dtype: torch.dtype, device: str, width: int = 1536, heads: int = 12, repeats: int = 5
+    tokens: int,
+    blocks: int,
+    dtype: torch.dtype,
+    device: str,
+    width: int = 1536,
+    heads: int = 12,
+    repeats: int = 5,
+    text_keys: int = 512,
+    masked: bool = False,
 ) -> float:
     """Seconds of the capture's own computation for one captured pass: ``blocks`` calls at these shapes.
 
     Measured alone, so it does not drown in the run-to-run noise of a whole step on a busy machine.
+    ``masked``: the padding keys are distinct rows with the model's -10000 bias (LTX-Video), not folded.
     """
     q = torch.randn(tokens, width, dtype=dtype, device=device)  # [video_token, heads * head_dim]
-    k = torch.randn(512, width, dtype=dtype, device=device)  # [text_token, heads * head_dim]
-    k[20:] = k[20]  # Wan's identical padding rows after 20 real tokens
+    k = torch.randn(text_keys, width, dtype=dtype, device=device)  # [text_token, heads * head_dim]
+    bias = None
+    if masked:
+        bias = torch.zeros(text_keys, dtype=dtype, device=device)  # [text_token]
+        bias[20:] = -10000.0
+    else:
+        k[20:] = k[20]  # Wan's identical padding rows after 20 real tokens
     words = WordColumns.from_words([(2, 3), (10, 11)])
     cols = torch.tensor(words.columns, device=device)
     best = float("inf")
@@ -197,7 +250,8 @@ def isolated_capture_seconds(
         start = time.perf_counter()
         acc = torch.zeros(2, tokens, device=device)
         for _ in range(blocks):
-            acc += word_attention(q, k, heads, cols, words.bounds, num_real_keys=20).mean(0)
+            real = text_keys if masked else 20
+            acc += word_attention(q, k, heads, cols, words.bounds, num_real_keys=real, key_bias=bias).mean(0)
         acc.cpu()
         best = min(best, time.perf_counter() - start)
     return best
@@ -238,6 +292,9 @@ ALL_CASES = (
     ("wan2.1-i2v-14b-480p", "i2v", 64, 96),
     ("wan2.1-flf2v-14b-720p", "i2v", 64, 96),
     ("wan2.1-vace-14b", "vace", 64, 96),
+    ("ltx-video-0.9.1", "t2v", 256, 384),  # 2048 wide; 8 x 12 tokens of 32 px, 2 latent frames, 128 text keys
+    ("ltx-video-0.9.1", "i2v", 256, 384),
+    ("ltx-video-0.9.7-dev", "condition", 128, 192),  # 4096 wide (13B)
 )
 _RESULT = "result: "  # the last line of a single run: its ratios as JSON, for --all
 
@@ -249,6 +306,8 @@ def run_all(args: argparse.Namespace) -> None:
     print("| variant | pipeline | video | " + " | ".join(columns) + " |")
     print("|---|---|---|" + "---|" * len(columns))
     for config, task, height, width in ALL_CASES:
+        if args.only and args.only not in config:
+            continue
         command = [sys.executable, __file__, "--model-config", config, "--pipeline", task, "--frames", "9"]
         command += ["--height", str(height), "--width", str(width), "--repeats", str(args.repeats)]
         command += ["--steps", str(args.steps), "--blocks", str(args.blocks), "--device", args.device]
@@ -271,13 +330,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="runs of each kind (after one warm-up each)")
     parser.add_argument("--model-config", default="wan2.1-t2v-1.3b", help="a shipped architecture (see --list)")
-    parser.add_argument("--pipeline", default=AUTO_TASK, choices=[AUTO_TASK, *TASK_PIPELINES])
+    parser.add_argument("--pipeline", default=AUTO_TASK, choices=[AUTO_TASK, *all_tasks()])
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     parser.add_argument("--list", action="store_true", help="print the shipped architecture names and exit")
     parser.add_argument(
         "--control", action="store_true", help="also time plain runs against plain runs (A/A): the noise floor"
     )
     parser.add_argument("--all", action="store_true", help="every variant (ALL_CASES), one process each: a table")
+    parser.add_argument("--only", default="", help="with --all: only the cases whose --model-config contains this")
     args = parser.parse_args()
     if args.list:
         print("\n".join(architecture_names()))
@@ -293,12 +353,13 @@ def main() -> None:
     dtype = getattr(torch, args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32"))
     arch = load_architecture(args.model_config)
     pipe = build_wide_pipeline(arch, args.pipeline, args.blocks, dtype, args.device)
-    px = arch.pixels_per_token
-    tokens = ((args.frames - 1) // 4 + 1) * (args.height // px) * (args.width // px)
+    px, family = arch.pixels_per_token, family_of(arch)
+    text_keys = family.text.max_sequence_length
+    tokens = ((args.frames - 1) // family.temporal_factor + 1) * (args.height // px) * (args.width // px)
     print(
         f"{arch.name} ({type(pipe).__name__}, {arch.checkpoint.experts} expert(s)): {args.blocks} blocks of width "
         f"{arch.width} ({arch.transformer['num_attention_heads']} heads), {dtype}, {args.device}; video "
-        f"{args.height}x{args.width}x{args.frames} = {tokens} video tokens ({px} px/token), 512 text tokens, "
+        f"{args.height}x{args.width}x{args.frames} = {tokens} video tokens ({px} px/token), {text_keys} text tokens, "
         f"{args.steps} steps with guidance (2 passes/step), threads={torch.get_num_threads()}"
     )
     call = {
@@ -306,7 +367,7 @@ def main() -> None:
         "width": args.width,
         "num_inference_steps": args.steps,
         "guidance_scale": 5.0,
-        "max_sequence_length": 512,
+        "max_sequence_length": text_keys,
         "output_type": "latent",
         **task_inputs(pipe, args.height, args.width, args.frames),
     }
@@ -321,7 +382,7 @@ def main() -> None:
         )
 
     def captured() -> None:
-        with AttentionCapture(pipe, PROMPT, CaptureSettings(), max_sequence_length=512) as cap:
+        with AttentionCapture(pipe, PROMPT, CaptureSettings(), max_sequence_length=text_keys) as cap:
             pipe(prompt=cap.prompt, generator=torch.Generator().manual_seed(0), **call)
         cap.word_maps()
 
@@ -365,7 +426,13 @@ def main() -> None:
         f"{own_code / min(times['plain']):.2%} of the fastest plain run"
     )
     heads = int(arch.transformer["num_attention_heads"])
-    own = isolated_capture_seconds(tokens, args.blocks, dtype, args.device, arch.width, heads) * args.steps
+    masked = family.text.padding == "masked"
+    own = (
+        isolated_capture_seconds(
+            tokens, args.blocks, dtype, args.device, arch.width, heads, text_keys=text_keys, masked=masked
+        )
+        * args.steps
+    )
     print(
         f"capture computation alone: {own * 1e3:.1f} ms per run = {own / min(times['plain']):.2%} of the "
         f"fastest plain run (an upper bound of the overhead that run-to-run noise cannot hide)"

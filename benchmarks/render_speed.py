@@ -39,7 +39,7 @@ import numpy as np
 from attention_visual.render.encoder import FORMAT_ARGS, ffmpeg_exe, fps_argument
 from attention_visual.render.sources import FrameSource
 from attention_visual.storage import AttentionStore, LatentGrid, MapMetadata, VideoDimensions
-from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
+from attention_visual.storage.schema.frames import FrameRule, latent_to_video_frame_ranges
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
 
 VIDEO_ID = "bench_vid"
@@ -66,7 +66,7 @@ def write_store(root: Path) -> None:
             video_id=VIDEO_ID, token_word="kiss", shape=GRID, dtype="float32", axes=("frame", "y", "x"),
             num_steps=STEPS, steps_used=(step,), step_index=step, aggregation_method="per_step",
             video_dimensions=dims, token_grid=LatentGrid(*GRID),
-            latent_to_video_frames=latent_to_video_frame_ranges(21),
+            latent_to_video_frames=latent_to_video_frame_ranges(21, FrameRule(4)),
             timestep=1000.0 * (1 - step / STEPS), sigma=1 - step / STEPS,
         )  # fmt: skip
         maps.append(blob_map(step))

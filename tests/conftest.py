@@ -15,11 +15,14 @@ so torch, diffusers and transformers are imported only where a fixture or hook n
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
 from attention_visual.extras import has_extra
+from support.shared import changes, shared_folder, snapshot_of
+from support.tiny_demo import TinyDemo, generate_tiny_demo, load_tiny_demo
 
 if TYPE_CHECKING:
     from diffusers.pipelines.wan.pipeline_wan import WanPipeline
@@ -45,6 +48,29 @@ def pytest_configure(config: pytest.Config) -> None:
         import torch
 
         torch.set_num_threads(1)
+
+
+OPT_IN_MARKERS = ("soak", "timing")
+"""Markers whose tests run only when ``-m`` names them: ``make soak`` runs them, ``make test`` does not."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Choose and order the tests for one run, the same way in every pytest-xdist worker.
+
+    * The ``soak`` and ``timing`` tests are left out unless the ``-m`` expression names their marker.
+    * Modules with ``slow`` tests come first (each module's tests stay together): with
+      ``--dist loadfile --no-loadscope-reorder`` (``make test``) a worker takes one module at a time
+      in this order, so the longest work starts early and the workers end together.
+    """
+    markexpr = config.getoption("markexpr") or ""
+    opted_out = [name for name in OPT_IN_MARKERS if name not in markexpr]
+    kept, left_out = [], []
+    for item in items:
+        (left_out if any(item.get_closest_marker(name) for name in opted_out) else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+    slow = {item.path for item in kept if item.get_closest_marker("slow")}
+    items[:] = sorted(kept, key=lambda item: item.path not in slow)
 
 
 TINY_PROMPT = "A romantic kiss between a man and woman with flowers"
@@ -73,3 +99,17 @@ def fresh_tiny_pipe() -> WanPipeline:
     from attention_visual.models.tiny import build_tiny_pipeline
 
     return build_tiny_pipeline(seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TinyDemo]:
+    """``configs/tiny_demo.yaml`` generated once per test run (in a test process), shared by every worker.
+
+    Read-only: a test that changes the batch copies it first. The session's end checks that no test
+    changed it.
+    """
+    demo = load_tiny_demo(shared_folder(tmp_path_factory, "tiny-demo", generate_tiny_demo))
+    before = snapshot_of(demo.batch)
+    yield demo
+    changed = changes(demo.batch, before)
+    assert not changed, f"a test changed the shared tiny demo batch: {changed[:10]}"

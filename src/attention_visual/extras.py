@@ -23,9 +23,13 @@ from types import ModuleType
 
 from attention_visual.errors import MissingExtraError
 
+#: The extra that generation and capture need, for every model family (it was named when Wan was the only
+#: one; the name stays so that existing installs and commands keep working).
+GENERATION_EXTRA = "wan"
+
 #: extra name -> the top-level modules it provides (the packages are declared in pyproject.toml).
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "wan": ("torch", "diffusers", "transformers"),
+    GENERATION_EXTRA: ("torch", "diffusers", "transformers"),
     "analysis": ("pandas", "pyarrow", "xarray", "zarr", "dask"),
 }
 
@@ -70,4 +74,4 @@ def import_from_extra(module: str, extra: str) -> ModuleType:
         ) from exc
 
 
-__all__ = ["EXTRAS", "has_extra", "import_from_extra", "missing_modules", "require_extra"]
+__all__ = ["EXTRAS", "GENERATION_EXTRA", "has_extra", "import_from_extra", "missing_modules", "require_extra"]

@@ -10,16 +10,16 @@ import pytest
 from attention_visual.analysis import open_batch, pack_batch
 from attention_visual.errors import AttentionDataError
 from attention_visual.storage import read_array
-from support.analysis_batch import GRID, random_maps, write_batch, write_video
+from support.synthetic import GRID, random_batch, random_maps, save_video
 
 VID = "prompt_001_vid_001"
 
 
 @pytest.mark.parametrize("packed", [False, True])
 def test_dims_coords_and_values(tmp_path: Path, packed: bool) -> None:
-    write_batch(tmp_path, videos=2, steps=3)
+    random_batch(tmp_path, videos=2, steps=3)
     rng = np.random.default_rng(9)
-    write_video(tmp_path / "attention_maps", "prompt_002_vid_001", {"cat": random_maps(rng, 2, GRID)}, seed=5)
+    save_video(tmp_path / "attention_maps", "prompt_002_vid_001", {"cat": random_maps(rng, 2, GRID)}, seed=5)
     expected = read_array(tmp_path / "attention_maps" / VID / "dog" / "step_002.npz")
     if packed:
         pack_batch(tmp_path)
@@ -40,7 +40,7 @@ def test_dims_coords_and_values(tmp_path: Path, packed: bool) -> None:
 def test_leading_axes_become_dims(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     stack = random_maps(rng, 2, (2, 3, *GRID))  # [step, pass, head, frame, y, x]
-    write_video(
+    save_video(
         tmp_path / "attention_maps", VID, {"dog": stack}, axes=("pass", "head", "frame", "y", "x"),
         passes=("cond", "uncond"), guidance_pass="both",
     )  # fmt: skip
@@ -51,7 +51,7 @@ def test_leading_axes_become_dims(tmp_path: Path) -> None:
 
 
 def test_reading_is_lazy(tmp_path: Path) -> None:
-    write_batch(tmp_path, videos=2, steps=2)
+    random_batch(tmp_path, videos=2, steps=2)
     ds = open_batch(tmp_path)  # metadata only
     (tmp_path / "attention_maps" / VID / "dog" / "step_001.npz").write_bytes(b"broken")
     assert np.isfinite(ds.attention.sel(video="prompt_001_vid_002").values).all()  # other files: fine
@@ -60,9 +60,9 @@ def test_reading_is_lazy(tmp_path: Path) -> None:
 
 
 def test_different_grids_are_refused(tmp_path: Path) -> None:
-    write_batch(tmp_path, videos=1)
+    random_batch(tmp_path, videos=1)
     rng = np.random.default_rng(0)
-    write_video(tmp_path / "attention_maps", "prompt_002_vid_001", {"cat": random_maps(rng, 1, (3, 1, 5))})
+    save_video(tmp_path / "attention_maps", "prompt_002_vid_001", {"cat": random_maps(rng, 1, (3, 1, 5))})
     with pytest.raises(AttentionDataError, match="one grid per batch"):
         open_batch(tmp_path)
 
@@ -70,7 +70,7 @@ def test_different_grids_are_refused(tmp_path: Path) -> None:
 def test_word_averages_seed_and_packed(tmp_path: Path) -> None:
     from attention_visual.analysis import word_averages
 
-    write_batch(tmp_path, videos=3, steps=2)
+    random_batch(tmp_path, videos=3, steps=2)
     seed = word_averages(tmp_path, "red car")
     assert seed.dims == ("video", "frame", "y", "x") and seed.seed.values.tolist() == [0, 1, 2]
     stored = read_array(next((tmp_path / "attention_maps" / "prompt_001_vid_002" / "aggregated").glob("red_car*.npz")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -15,7 +16,7 @@ from attention_visual.analysis.pack import pack_batch, unpack_batch
 from attention_visual.cli.main import main
 from attention_visual.storage import read_array
 from attention_visual.visualization import AttentionAnalyzer
-from support.analysis_batch import GRID, random_maps, write_batch, write_video
+from support.synthetic import GRID, random_batch, random_maps, save_video
 
 VID = "prompt_001_vid_001"
 
@@ -44,18 +45,17 @@ def _write(batch: Path, options: dict[str, object]) -> None:
     rng = np.random.default_rng(0)
     for v, complete in ((1, True), (2, False)):  # an unfinished video keeps its missing completion mark
         maps = {w: random_maps(rng, 3, (*leading, *grid)) for w in ("dog", "red car")}
-        write_video(batch / "attention_maps", f"prompt_001_vid_{v:03d}", maps, seed=v, complete=complete, **opts)  # type: ignore[arg-type]
+        save_video(batch / "attention_maps", f"prompt_001_vid_{v:03d}", maps, seed=v, complete=complete, **opts)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("name", sorted(OPTIONS))
 def test_round_trip_restores_every_file(tmp_path: Path, name: str) -> None:
     _write(tmp_path, OPTIONS[name])
     original = tmp_path / "original"
-    (tmp_path / "attention_maps").rename(original)
-    (tmp_path / "attention_maps").symlink_to(original, target_is_directory=True)  # pack reads through the link
+    shutil.copytree(tmp_path / "attention_maps", original)
     before = _files(original)
-    packed = pack_batch(tmp_path, keep_seed=True)
-    (tmp_path / "attention_maps").unlink()
+    packed = pack_batch(tmp_path)
+    assert not (tmp_path / "attention_maps").exists()
     assert packed.videos == 2 and packed.words == 4
     unpacked = unpack_batch(tmp_path)
     assert not (tmp_path / "attention_maps.zarr").exists()
@@ -72,7 +72,7 @@ def test_round_trip_restores_every_file(tmp_path: Path, name: str) -> None:
 
 
 def test_packed_batch_is_one_file_per_video_word(tmp_path: Path) -> None:
-    write_batch(tmp_path, videos=2, steps=3)
+    random_batch(tmp_path, videos=2, steps=3)
     pack_batch(tmp_path)
     assert not (tmp_path / "attention_maps").exists()
     data = [p for p in (tmp_path / "attention_maps.zarr").rglob("*") if p.is_file() and p.name != "zarr.json"]
@@ -109,23 +109,31 @@ def test_analyzer_reads_packed_like_seed(tmp_path: Path) -> None:
 
 
 def test_stats_same_on_packed(tmp_path: Path) -> None:
-    write_batch(tmp_path, videos=2, steps=3)
+    random_batch(tmp_path, videos=2, steps=3)
     before = batch_stats(tmp_path)
     pack_batch(tmp_path)
     pd.testing.assert_frame_equal(batch_stats(tmp_path), before)
 
 
-def test_cli_pack_unpack_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write_batch(tmp_path, videos=1)
-    assert main(["unpack", str(tmp_path)]) == 2
-    assert "no packed store" in capsys.readouterr().err
+def test_cli_pack_unpack_and_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    (tmp_path / "empty").mkdir()
+    assert main(["pack", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err
+    assert "has no attention_maps to pack" in err and err.count("\n") == 1
+    random_batch(tmp_path, videos=1)
+    assert main(["unpack", str(tmp_path)]) == 0  # unpacked already: nothing to do, as for a rerun
+    assert "nothing to unpack" in caplog.text
+    assert capsys.readouterr().out.strip() == str((tmp_path / "attention_maps").absolute())
     assert main(["pack", str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip() == str((tmp_path / "attention_maps.zarr").absolute())
-    assert main(["pack", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "already exists" in err and err.count("\n") == 1
+    assert main(["pack", str(tmp_path)]) == 0
+    assert "nothing to pack" in caplog.text and not (tmp_path / "attention_maps").exists()
     assert main(["unpack", str(tmp_path)]) == 0
     assert (tmp_path / "attention_maps" / VID / "dog" / "step_000.npz").is_file()
+    assert not (tmp_path / "attention_maps.zarr").exists() and not (tmp_path / ".layout-transaction.json").exists()
 
 
 def test_report_of_packed_batch_equals_seed(tmp_path: Path) -> None:
@@ -171,7 +179,7 @@ def test_analysis_never_imports_torch(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    write_batch(tmp_path, videos=1)
+    random_batch(tmp_path, videos=1)
     code = (
         "import sys; from attention_visual.analysis import batch_stats, open_batch, pack_batch, pair_stats;"
         f"pack_batch({str(tmp_path)!r}); batch_stats({str(tmp_path)!r}); pair_stats({str(tmp_path)!r});"

@@ -20,7 +20,7 @@ from attention_visual.cli.main import main
 from attention_visual.errors import RenderError
 from attention_visual.render.canvas import LABEL_PT
 from attention_visual.render.options import RenderOptions
-from support.map_batch import write_map_batch
+from support.synthetic import write_batch
 
 GRID = (2, 2, 3)  # [frame, y, x]: non-square
 STEPS = 2
@@ -38,7 +38,7 @@ def _seed_map(column: int, strength: float = 1.0) -> np.ndarray:
 def batch(tmp_path: Path) -> Path:
     maps = {(1, v): {"dog": _seed_map(v - 1)} for v in (1, 2, 3)}
     maps[(2, 1)] = {"dog": _seed_map(0, 2.0)}
-    write_map_batch(tmp_path / "b", ["a (dog)", "the (dog) again"], maps, seeds={(1, 1): 42, (1, 2): 43, (1, 3): 44})
+    write_batch(tmp_path / "b", ["a (dog)", "the (dog) again"], maps, seeds={(1, 1): 42, (1, 2): 43, (1, 3): 44})
     return tmp_path / "b"
 
 
@@ -108,7 +108,7 @@ def test_many_seeds_are_paged_with_readable_tiles(
 ) -> None:
     seeds = SEEDS_PER_PAGE + 2
     maps = {(1, v): {"dog": _seed_map((v - 1) % GRID[2], 1.0 + v)} for v in range(1, seeds + 1)}
-    write_map_batch(tmp_path / "b", ["a (dog)"], maps)
+    write_batch(tmp_path / "b", ["a (dog)"], maps)
     view = word_seed_views(tmp_path / "b", "dog", keep_steps=True).by_prompt[1]
     first, second = seed_video(view, OPTIONS), seed_video(view, OPTIONS, page=2)
     assert len(first.canvas.panels) == SEEDS_PER_PAGE + 2 and len(second.canvas.panels) == 2 + 2

@@ -16,7 +16,7 @@ from attention_visual.analysis import (
     word_seed_views,
 )
 from attention_visual.errors import AttentionDataError, NotFoundError
-from support.map_batch import write_map_batch
+from support.synthetic import write_batch
 
 GRID = (2, 2, 3)  # [frame, y, x]: non-square
 
@@ -64,7 +64,7 @@ def test_consistency_from_summed_unit_maps_equals_the_pairs() -> None:
 
 def test_seed_views_of_one_prompt_by_hand(tmp_path: Path) -> None:
     maps = {(1, 1): {"dog": _steps(A)}, (1, 2): {"dog": _steps(B, 1.0)}, (1, 3): {"dog": _steps(C, 2.0)}}
-    write_map_batch(tmp_path, ["a (dog)"], maps, seeds={(1, 1): 7, (1, 2): 8, (1, 3): 9})
+    write_batch(tmp_path, ["a (dog)"], maps, seeds={(1, 1): 7, (1, 2): 8, (1, 3): 9})
     views = word_seed_views(tmp_path, "dog")
     view = views.by_prompt[1]
     assert view.seeds == (7, 8, 9) and view.video_ids == tuple(f"prompt_001_vid_00{v}" for v in (1, 2, 3))
@@ -86,7 +86,7 @@ def test_seed_views_of_one_prompt_by_hand(tmp_path: Path) -> None:
 
 def test_identical_seeds_are_consistent_with_zero_std(tmp_path: Path) -> None:
     maps = {(1, v): {"cat": _steps(A)} for v in (1, 2, 3)}
-    write_map_batch(tmp_path, ["a (cat)"], maps)
+    write_batch(tmp_path, ["a (cat)"], maps)
     view = word_seed_views(tmp_path, "cat").by_prompt[1]
     assert view.consistency == pytest.approx(1.0)
     assert np.all(view.std == 0) and np.all(view.step_std == 0)
@@ -97,7 +97,7 @@ def test_across_prompts_pools_every_video_of_the_word(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     maps = {(p, v): {"dog": rng.random((3, *GRID), dtype=np.float32)} for p in (1, 2) for v in (1, 2, 3)}
     maps[(2, 1)] = {**maps[(2, 1)], "sky": rng.random((3, *GRID), dtype=np.float32)}
-    write_map_batch(tmp_path, ["a (dog)", "a (dog) and the (sky)"], maps)
+    write_batch(tmp_path, ["a (dog)", "a (dog) and the (sky)"], maps)
     views = batch_seed_views(tmp_path)
     assert set(views) == {"dog", "sky"}
     dog = views["dog"]
@@ -118,14 +118,14 @@ def test_across_prompts_pools_every_video_of_the_word(tmp_path: Path) -> None:
 
 def test_without_aggregated_maps_the_steps_are_averaged(tmp_path: Path) -> None:
     maps = {(1, 1): {"dog": _steps(A, 3.0)}, (1, 2): {"dog": _steps(B)}}
-    write_map_batch(tmp_path, ["a (dog)"], maps, aggregated=False)
+    write_batch(tmp_path, ["a (dog)"], maps, aggregated=False)
     view = word_seed_views(tmp_path, "dog").by_prompt[1]
     np.testing.assert_allclose(view.averaged, np.stack([A, B]), rtol=1e-6)
 
 
 def test_one_prompt_only_and_unknown_words(tmp_path: Path) -> None:
     maps = {(p, v): {"dog": _steps(A + p + v)} for p in (1, 2) for v in (1, 2)}
-    write_map_batch(tmp_path, ["a (dog)", "the (dog)"], maps)
+    write_batch(tmp_path, ["a (dog)", "the (dog)"], maps)
     views = word_seed_views(tmp_path, "dog", prompt=2)
     assert set(views.by_prompt) == {2} and views.by_prompt[2].seeds == (201, 202)
     with pytest.raises(NotFoundError, match=r"no stored maps of 'cat'; marked words: 'dog'"):
@@ -137,7 +137,7 @@ def test_one_prompt_only_and_unknown_words(tmp_path: Path) -> None:
 def test_prompts_with_other_grids_are_not_pooled(tmp_path: Path) -> None:
     other = np.ones((2, 3, 2, 2), dtype=np.float32)  # [step, frame, y, x]
     maps = {(1, 1): {"dog": _steps(A)}, (2, 1): {"dog": other}}
-    write_map_batch(tmp_path, ["a (dog)", "the (dog)"], maps)
+    write_batch(tmp_path, ["a (dog)", "the (dog)"], maps)
     views = word_seed_views(tmp_path, "dog")
     assert views.across is None and views.across_error is not None and "different maps" in views.across_error
     assert set(views.by_prompt) == {1, 2}
@@ -157,7 +157,7 @@ def test_accumulator_refuses_mismatched_steps() -> None:
 
 def test_unfinished_captures_are_left_out(tmp_path: Path) -> None:
     maps = {(1, v): {"dog": _steps(A + v)} for v in (1, 2, 3)}
-    write_map_batch(tmp_path, ["a (dog)"], maps)
+    write_batch(tmp_path, ["a (dog)"], maps)
     (tmp_path / "attention_maps" / "prompt_001_vid_002" / "_complete.json").unlink()  # as if interrupted
     view = word_seed_views(tmp_path, "dog").by_prompt[1]
     assert view.video_ids == ("prompt_001_vid_001", "prompt_001_vid_003")
@@ -168,7 +168,7 @@ def test_packed_batches_give_the_same_views(tmp_path: Path) -> None:
 
     rng = np.random.default_rng(5)
     maps = {(1, v): {"dog": rng.random((2, *GRID), dtype=np.float32)} for v in (1, 2, 3)}
-    write_map_batch(tmp_path, ["a (dog)"], maps)
+    write_batch(tmp_path, ["a (dog)"], maps)
     files_layout = word_seed_views(tmp_path, "dog").by_prompt[1]
     pack_batch(tmp_path)
     assert not (tmp_path / "attention_maps").exists()

@@ -1,4 +1,8 @@
-"""The seed views on the tiny demo batch (the real model path, random weights): grid video and report."""
+"""The seed views on the tiny demo batch (the real model path, random weights): grid video and report.
+
+The batch is the session's shared tiny demo (read-only): the seed video and the report are written
+under this test's own folder.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +17,12 @@ from attention_visual.analysis import word_seed_views
 from attention_visual.cli.main import main
 from attention_visual.report import write_report
 from support.report_files import batch_view
-
-REPO = Path(__file__).resolve().parents[2]
+from support.tiny_demo import TinyDemo
 
 
 @pytest.mark.slow
-def test_tiny_demo_seed_grid_and_batch_view(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = REPO / "configs" / "tiny_demo.yaml"
-    quick = ("auto_generate_per_video", "auto_generate_videos", "generate_report")
-    sets = [f"--set=attention_analysis.{key}=false" for key in quick]
-    assert main(["generate", str(config), f"--set=output_dir={tmp_path}", "--set=batch_name=tiny", *sets]) == 0
-    batch = tmp_path / "tiny"
-    capsys.readouterr()
+def test_tiny_demo_seed_grid_and_batch_view(tiny_demo: TinyDemo, tmp_path: Path) -> None:
+    batch = tiny_demo.batch
 
     views = word_seed_views(batch, "dog")
     view = views.by_prompt[2]
@@ -38,10 +36,11 @@ def test_tiny_demo_seed_grid_and_batch_view(tmp_path: Path, capsys: pytest.Captu
     frames = sum(1 for _ in reader)
     assert frames == 4 + 1 and tuple(meta["size"]) == (600, 400)  # 4 steps + the average; figsize 6 × 4 at 100 dpi
 
-    page = write_report(batch, comparison_plots=False).read_text(encoding="utf-8")
-    stats = pd.read_parquet(batch / "report" / "batch" / "stats.parquet")
+    report = tmp_path / "report"
+    page = write_report(batch, comparison_plots=False, output_dir=report).read_text(encoding="utf-8")
+    stats = pd.read_parquet(report / "batch" / "stats.parquet")
     assert set(stats.word) == {"kiss", "flowers", "dog", "beach", "sky"} and set(stats.seed) == {42, 43, 44, 45}
     assert 'id="batch"' in page
-    view = batch_view(batch / "report")  # the batch view's data, loaded when opened
+    view = batch_view(report)  # the batch view's data, loaded when opened
     groups = "".join(g["html"] for g in view["groups"])
     assert groups.count('class="panel seeds"') == 5 and "batch/curves/dog.svg" in view["html"]

@@ -16,12 +16,12 @@ from attention_visual.analysis.source import iter_videos
 from attention_visual.errors import AttentionDataError
 from attention_visual.storage.packed.reader import PackedReader, read_entry, read_whole
 from attention_visual.visualization import AttentionAnalyzer
-from support.analysis_batch import write_batch
+from support.synthetic import random_batch
 
 
 @pytest.fixture
 def half_batch(tmp_path: Path) -> Path:
-    return write_batch(tmp_path / "half", videos=2, steps=3, dtype="float16")
+    return random_batch(tmp_path / "half", videos=2, steps=3, dtype="float16")
 
 
 def test_float16_maps_stay_float16_and_match_the_float32_statistics(half_batch: Path) -> None:
@@ -50,7 +50,7 @@ def test_packed_and_seed_tables_are_identical(half_batch: Path, tmp_path: Path) 
 
 
 def test_direct_shard_reads_match_zarr(tmp_path: Path) -> None:
-    batch = write_batch(tmp_path / "b", videos=3, steps=4, dtype="float16")
+    batch = random_batch(tmp_path / "b", videos=3, steps=4, dtype="float16")
     pack_batch(batch)
     reader = PackedReader(batch / "attention_maps.zarr")
     for video in reader.list_videos():
@@ -67,7 +67,7 @@ def test_direct_shard_reads_match_zarr(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("damage", ["index byte", "truncated", "missing"])
 def test_a_damaged_shard_is_one_error_naming_it(tmp_path: Path, damage: str) -> None:
-    batch = write_batch(tmp_path / "b", videos=1, steps=3)
+    batch = random_batch(tmp_path / "b", videos=1, steps=3)
     pack_batch(batch)
     reader = PackedReader(batch / "attention_maps.zarr")
     [video] = reader.list_videos()

@@ -13,13 +13,13 @@ import pytest
 from attention_visual.analysis import PAIR_COLUMNS, STATS_COLUMNS, batch_stats, pair_stats, write_stats
 from attention_visual.analysis.measures import PixelGeometry, map_measures
 from attention_visual.cli.main import main
-from support.analysis_batch import GRID, write_batch, write_video
+from support.synthetic import GRID, random_batch, save_video
 
 VID = "prompt_001_vid_001"
 
 
 def test_rows_columns_and_labels(tmp_path: Path) -> None:
-    write_batch(tmp_path, videos=2, steps=3)
+    random_batch(tmp_path, videos=2, steps=3)
     df = batch_stats(tmp_path)
     assert tuple(df.columns) == STATS_COLUMNS
     assert len(df) == 2 * 2 * (3 + 1) * GRID[0]  # videos × words × (steps + average) × frames
@@ -37,7 +37,7 @@ def test_values_match_the_stored_maps(tmp_path: Path) -> None:
     one_hot = np.zeros((2, *GRID), np.float32)  # [step, frame, y, x]
     one_hot[0, 2, 1, 3] = 1.0
     one_hot[1] = 0.1
-    write_video(tmp_path / "attention_maps", VID, {"dog": one_hot})
+    save_video(tmp_path / "attention_maps", VID, {"dog": one_hot})
     df = batch_stats(tmp_path).set_index(["step", "frame"])
     row = df.loc[(0, 2)]
     assert (row.centroid_y, row.centroid_x, row.spread, row.entropy) == (24.0, 56.0, 0.0, 0.0)
@@ -51,7 +51,7 @@ def test_values_match_the_stored_maps(tmp_path: Path) -> None:
 def test_leading_axes_reduced_like_the_analyzer(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     stack = rng.random((2, 2, 3, *GRID), dtype=np.float32)  # [step, pass, head, frame, y, x]
-    write_video(
+    save_video(
         tmp_path / "attention_maps",
         VID,
         {"dog": stack},
@@ -67,7 +67,7 @@ def test_leading_axes_reduced_like_the_analyzer(tmp_path: Path) -> None:
 
 
 def test_pairs_table(tmp_path: Path) -> None:
-    write_batch(tmp_path, videos=2, steps=3, words=("dog", "cat", "red car"))
+    random_batch(tmp_path, videos=2, steps=3, words=("dog", "cat", "red car"))
     pairs = pair_stats(tmp_path)
     assert tuple(pairs.columns) == PAIR_COLUMNS
     assert len(pairs) == 2 * 3 * (3 + 1) * GRID[0]  # videos × pairs × entries × frames
@@ -86,15 +86,15 @@ def test_manifest_labels(tmp_path: Path) -> None:
 
 
 def test_incomplete_videos_skipped_unless_asked(tmp_path: Path) -> None:
-    write_batch(tmp_path, videos=1)
+    random_batch(tmp_path, videos=1)
     rng = np.random.default_rng(0)
-    write_video(tmp_path / "attention_maps", "prompt_001_vid_009", {"dog": rng.random((1, *GRID))}, complete=False)
+    save_video(tmp_path / "attention_maps", "prompt_001_vid_009", {"dog": rng.random((1, *GRID))}, complete=False)
     assert set(batch_stats(tmp_path).video_id) == {VID}
     assert "prompt_001_vid_009" in set(batch_stats(tmp_path, include_incomplete=True).video_id)
 
 
 def test_cli_writes_parquet_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write_batch(tmp_path, videos=1)
+    random_batch(tmp_path, videos=1)
     assert main(["stats", str(tmp_path)]) == 0
     default = tmp_path / "analysis" / "stats.parquet"
     assert capsys.readouterr().out.strip() == str(default.absolute())
@@ -108,7 +108,7 @@ def test_cli_writes_parquet_and_csv(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_cli_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stats", str(tmp_path / "nowhere")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
-    write_batch(tmp_path, videos=1)
+    random_batch(tmp_path, videos=1)
     assert main(["stats", str(tmp_path), "--output", str(tmp_path / "s.xlsx")]) == 2
     err = capsys.readouterr().err
     assert "must end in .parquet or .csv" in err and err.count("\n") == 1
@@ -128,8 +128,8 @@ def test_streaming_memory_does_not_grow_with_videos(tmp_path: Path) -> None:
     # Maps large enough (Wan's 5 × 30 × 52 latent grid, 4 steps) that a video's working set dominates the
     # peak, not the few KB per video of Parquet row-group metadata; the read-ahead holds one more video.
     grid = (5, 30, 52)
-    small = write_batch(tmp_path / "small", videos=5, steps=4, grid=grid)
-    large = write_batch(tmp_path / "large", videos=20, steps=4, grid=grid)
+    small = random_batch(tmp_path / "small", videos=5, steps=4, grid=grid)
+    large = random_batch(tmp_path / "large", videos=20, steps=4, grid=grid)
     _peak_bytes(small)  # warm caches and lazy imports
     ratio = _peak_bytes(large) / _peak_bytes(small)
     assert ratio < 1.2, ratio

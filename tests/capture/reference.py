@@ -2,7 +2,11 @@
 
 It records the *inputs* of every ``attn2`` call (a forward pre-hook on the attention module,
 not on norm_q/norm_k as the capture does), recomputes q and k from the module's weights by
-hand (linear + RMS norm), and takes a full softmax over every text key, padding included.
+hand (linear + RMS norm), and takes a full softmax over every text key, padding included. Where the
+model passes ``attention_mask`` to ``attn2`` (LTX-Video: ``[batch, 1, key]``, 0 on real keys and
+-10000 on padding, made by the transformer from ``encoder_attention_mask``), that additive bias is
+added to the float64 logits, as the model's attention adds it; ``item`` picks the batch item (a
+batched ``[uncond, cond]`` pass).
 
 For the image branch of I2V/FLF2V (``attn2.add_k_proj`` present) the context is split as the model
 splits it, ``[image tokens, last 512 text tokens]``; :func:`reference_image_share` recomputes both
@@ -29,6 +33,7 @@ class AttnCall:
     context: torch.Tensor  # [batch, context_token, dim]
     attn: Any = None  # the attn2 module that ran (which expert / block list)
     model: str = ""  # label of the transformer that ran
+    mask: torch.Tensor | None = None  # [batch, 1, context_token] additive bias, as passed to attn2
 
 
 @dataclass
@@ -47,10 +52,17 @@ def record_attn2_inputs(
     for label, model in models.items():
         for i, block in enumerate(getattr(model, block_list)):
 
-            def hook(module: Any, args: tuple[Any, ...], i: int = i, label: str = label) -> None:
-                log.calls.append(AttnCall(i, args[0].detach().clone(), args[1].detach().clone(), module, label))
+            def hook(
+                module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], i: int = i, label: str = label
+            ) -> None:
+                hidden = kwargs.get("hidden_states", args[0] if args else None)
+                context = kwargs.get("encoder_hidden_states", args[1] if len(args) > 1 else None)
+                mask = kwargs.get("attention_mask", args[2] if len(args) > 2 else None)
+                assert isinstance(hidden, torch.Tensor) and isinstance(context, torch.Tensor)
+                kept = mask.detach().clone() if isinstance(mask, torch.Tensor) else None
+                log.calls.append(AttnCall(i, hidden.detach().clone(), context.detach().clone(), module, label, kept))
 
-            handles.append(block.attn2.register_forward_pre_hook(hook))
+            handles.append(block.attn2.register_forward_pre_hook(hook, with_kwargs=True))
     try:
         yield log
     finally:
@@ -80,16 +92,19 @@ def _by_head(x: torch.Tensor, heads: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def reference_probs(transformer: torch.nn.Module | None, call: AttnCall) -> torch.Tensor:
-    """``[head, video_token, text_token]`` float64 probabilities of one call (batch item 0), text keys only."""
+def reference_probs(transformer: torch.nn.Module | None, call: AttnCall, item: int = 0) -> torch.Tensor:
+    """``[head, video_token, text_token]`` float64 probabilities of one call (batch item ``item``), text keys only."""
     attn = call.attn if call.attn is not None else transformer.blocks[call.block].attn2  # type: ignore[union-attr]
-    _, text = _split(attn, call.context[0])
-    q = _rms_norm(_linear(call.hidden[0], attn.to_q), attn.norm_q)
+    _, text = _split(attn, call.context[item])
+    q = _rms_norm(_linear(call.hidden[item], attn.to_q), attn.norm_q)
     k = _rms_norm(_linear(text, attn.to_k), attn.norm_k)
     heads = attn.heads
     d = q.shape[-1] // heads
     qh, kh = _by_head(q, heads), _by_head(k, heads)  # [head, video_token, d], [head, text_token, d]
-    return torch.softmax(qh @ kh.transpose(1, 2) / math.sqrt(d), dim=-1)
+    logits = qh @ kh.transpose(1, 2) / math.sqrt(d)  # [head, video_token, text_token]
+    if call.mask is not None:
+        logits = logits + call.mask[item].double()  # [1, text_token]: the same bias for every head and query
+    return torch.softmax(logits, dim=-1)
 
 
 @torch.no_grad()

@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 import torch
-from torch import nn
 
-from attention_visual.capture.locator import locate_cross_attention
 from attention_visual.capture.steps import PassClock, denoising_timestep
 from attention_visual.errors import CaptureError
 
@@ -69,14 +67,3 @@ def test_the_pipeline_step_index_wins_and_expanded_timesteps_give_the_denoising_
     assert clock.next(ctx("cond", 2), t(750)).step_index == 2
     expanded = torch.tensor([[0.0, 0.0, 900.0, 900.0]])  # [batch, video_token]: conditioning frame at 0
     assert denoising_timestep(expanded) == 900.0 and denoising_timestep(None) is None
-
-
-def test_locator_names_what_it_cannot_capture() -> None:
-    block = nn.Module()
-    block.cross_attn = nn.Linear(2, 2)
-    model = nn.Module()
-    model.blocks = nn.ModuleList([block])
-    with pytest.raises(CaptureError, match=r"blocks\.0\.cross_attn, not attn2: .* not supported"):
-        locate_cross_attention(model)
-    with pytest.raises(CaptureError, match="no 'vace_blocks' list"):
-        locate_cross_attention(model, "vace_blocks")

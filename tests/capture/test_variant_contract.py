@@ -90,9 +90,16 @@ def test_unsupported_pipelines_fail_with_one_clear_error() -> None:
     ("model_id", "settings", "kwargs", "message"),
     [
         ("tiny", CaptureSettings(image_map=True), {}, "image_map needs a pipeline with an image branch"),
-        ("tiny-ti2v-5b", CaptureSettings(block_list="vace_blocks"), {}, "needs a VACE pipeline"),
+        (
+            "tiny-ti2v-5b",
+            CaptureSettings(block_list="vace_blocks"),
+            {},
+            "does not exist on wan2.2-ti2v-5b-t2v: it has blocks",
+        ),
         ("tiny-i2v", CaptureSettings(), {"max_sequence_length": 32}, "max_sequence_length must be 512"),
-        ("tiny-v2v", CaptureSettings(), {"num_reference_images": 1}, "only VACE takes reference images"),
+        ("tiny-v2v", CaptureSettings(), {"num_reference_images": 1}, "wan2.1-v2v takes no reference images"),
+        ("tiny", CaptureSettings(joint_attention="full"), {}, r"joint_attention='full' needs joint .*; Wan \(wan2"),
+        ("tiny-i2v", CaptureSettings(text_share_map=True), {}, r"text_share_map needs joint attention .*; Wan"),
     ],
 )
 def test_settings_that_do_not_fit_the_variant_are_refused(
@@ -136,6 +143,9 @@ def test_saved_metadata_of_conditioning_frames(tmp_path: Path) -> None:
     assert meta.conditioning_frames == (0,) and meta.pixels_per_token == 32
     assert (meta.video_dimensions.height, meta.video_dimensions.width, meta.video_dimensions.frames) == (64, 96, 9)
     assert meta.latent_to_video_frames == ((0, 0), (1, 4), (5, 8)) and meta.step_experts == ()
+    # what the map means across families (metadata version 3)
+    assert (meta.family, meta.attention_kind, meta.joint_attention) == ("wan", "cross", None)
+    assert (meta.temporal_factor, meta.latent_frames_per_cell, meta.attention_storage_version) == (4, 1, 3)
     vace = run_variant("tiny-vace")
     vace.capture.save(tmp_path, "vace")
     meta = read_meta(tmp_path, "vace", "kiss", "step_000_metadata.json")
@@ -162,13 +172,20 @@ def test_image_share_is_saved_as_a_pseudo_word(tmp_path: Path) -> None:
         AttentionCapture(pipe_of("tiny-i2v"), "a (<image>)", CaptureSettings(image_map=True))
 
 
-def test_version_1_metadata_still_loads(tmp_path: Path) -> None:
+def test_version_1_and_2_metadata_still_load(tmp_path: Path) -> None:
     run = run_variant("tiny-ti2v-5b")
     run.capture.save(tmp_path, "v")
     data = json.loads((tmp_path / "v" / "kiss" / "step_000_metadata.json").read_text())
+    version_2 = {k: v for k, v in data.items() if k not in ("family", "attention_kind", "joint_attention")}
+    version_2 = {k: v for k, v in version_2.items() if k not in ("temporal_factor", "latent_frames_per_cell")}
+    v2 = MapMetadata.from_dict({**version_2, "attention_storage_version": 2})
+    assert v2.variant == "wan2.2-ti2v-5b-t2v" and v2.family is None and v2.pixels_per_token == 32
     for name in ("variant", "expert", "step_experts", "boundary_timestep", "conditioning_frames"):
         data.pop(name)
+    for name in ("family", "attention_kind", "joint_attention", "temporal_factor", "latent_frames_per_cell"):
+        data.pop(name)  # version 3
     data.pop("pixels_per_token"), data.pop("quantity")
     data["attention_storage_version"] = 1
     old = MapMetadata.from_dict(data)
     assert old.variant is None and old.conditioning_frames == () and old.quantity == "text_attention"
+    assert old.family is None and old.pixels_per_token is None and old.latent_frames_per_cell == 1

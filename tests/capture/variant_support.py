@@ -67,7 +67,7 @@ def run_variant(model_id: str, settings: CaptureSettings | None = None, **overri
     kwargs = call_kwargs(model_id, output_type="latent", **overrides)
     first = pipe.transformer
     others = {"transformer_2": pipe.transformer_2} if getattr(pipe, "transformer_2", None) is not None else {}
-    block_list = settings.block_list
+    block_list = settings.block_list or "blocks"  # None: the main stream
     with (
         record_attn2_inputs(first, block_list, others=others) as log,
         AttentionCapture(

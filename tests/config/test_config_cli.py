@@ -44,7 +44,7 @@ def test_bad_override_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["config", str(EXAMPLE_CONFIG), "--set", "generation.height=470"])
     _, err = capsys.readouterr()
     assert status == 2
-    assert err == "attention-visual: error: generation.height must be a multiple of 16, got 470\n"
+    assert err == "attention-visual: error: generation.height must be a multiple of 16 for Wan, got 470\n"
     assert "Traceback" not in err
 
 

@@ -64,7 +64,7 @@ def test_override_creates_missing_sections() -> None:
 def test_override_value_is_validated() -> None:
     with pytest.raises(ConfigError, match=r"^generation\.seed must be an integer >= 0, got 'seven' \(a string\)$"):
         config_from_dict(BASE, ["generation.seed=seven"])
-    with pytest.raises(ConfigError, match=r"^generation\.height must be a multiple of 16, got 470$"):
+    with pytest.raises(ConfigError, match=r"^generation\.height must be a multiple of 16 for Wan, got 470$"):
         config_from_dict(BASE, ["generation.height=470"])
 
 

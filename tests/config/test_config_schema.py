@@ -51,10 +51,10 @@ def test_defaults() -> None:
         height=480,
         width=832,
         num_frames=81,
-        fps=16,
+        fps=None,  # the model family's (Wan: 16)
         seed=42,
         videos_per_prompt=1,
-        max_sequence_length=512,
+        max_sequence_length=None,  # the model family's (Wan: 512)
         enable_model_cpu_offload=False,
         flow_shift=None,
     )
@@ -97,7 +97,7 @@ def test_construction_validates_and_normalises() -> None:
     analysis = AttentionAnalysisConfig(blocks=[7, "blocks.2.attn2", 7], steps=[3, 0])  # type: ignore[arg-type]
     assert analysis.blocks == (2, 7)
     assert analysis.steps == (0, 3)
-    with pytest.raises(ConfigError, match=r"^generation\.height must be a multiple of 16, got 470$"):
+    with pytest.raises(ConfigError, match=r"^generation\.height must be a multiple of 16 for Wan, got 470$"):
         GenerationConfig(height=470)
     with pytest.raises(ConfigError, match=r"^generation must be a GenerationConfig, got \{\} \(a mapping\)$"):
         Config(prompts=("a (cat)",), generation={})  # type: ignore[arg-type]

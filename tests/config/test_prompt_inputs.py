@@ -13,7 +13,7 @@ from attention_visual.config import config_from_dict, load_config
 from attention_visual.config.inputs import PromptInputs, check_inputs
 from attention_visual.config.schema import PIPELINES
 from attention_visual.errors import ConfigError
-from attention_visual.models.variants import TASKS
+from attention_visual.families import FAMILIES
 
 
 @pytest.fixture
@@ -35,8 +35,9 @@ def _config(folder: Path, prompts: list[object], **generation: object) -> Path:
     return path
 
 
-def test_pipeline_choices_are_the_variant_tasks() -> None:
-    assert ("auto", *TASKS) == PIPELINES
+def test_pipeline_choices_are_the_families_tasks() -> None:
+    tasks = {v.task for family in FAMILIES for v in family.variants.values()}
+    assert PIPELINES[0] == "auto" and set(PIPELINES[1:]) == tasks and len(PIPELINES) == len(tasks) + 1
 
 
 def test_mapping_entries_resolve_relative_to_the_config(files: Path) -> None:

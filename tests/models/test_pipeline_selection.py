@@ -107,7 +107,10 @@ def test_tiny_id_auto_keeps_its_class() -> None:
     ("index", "message"),
     [
         ({"_class_name": "WanAnimatePipeline"}, "is a WanAnimatePipeline: Wan Animate is not supported"),
-        ({"_class_name": "StableDiffusionPipeline"}, "is a StableDiffusionPipeline, not a supported Wan pipeline"),
+        (
+            {"_class_name": "StableDiffusionPipeline"},
+            "is a StableDiffusionPipeline, not a pipeline of a supported family",
+        ),
     ],
 )
 def test_unsupported_checkpoint_fails_before_loading_weights(

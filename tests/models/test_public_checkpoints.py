@@ -23,8 +23,50 @@ EXPECTED = {
 }
 
 
+# name: (hub id, pipeline class, width, heads, layers, cross_attention_dim, VAE timestep conditioning, dynamic shift)
+LTX_EXPECTED = {
+    "ltx-video-0.9.0": ("Lightricks/LTX-Video", "LTXPipeline", 2048, 32, 28, 2048, False, True),
+    "ltx-video-0.9.1": ("Lightricks/LTX-Video-0.9.1", "LTXPipeline", 2048, 32, 28, 2048, True, True),
+    "ltx-video-0.9.5": ("Lightricks/LTX-Video-0.9.5", "LTXPipeline", 2048, 32, 28, 2048, True, False),
+    "ltx-video-0.9.7-dev": ("Lightricks/LTX-Video-0.9.7-dev", "LTXConditionPipeline", 4096, 32, 48, 4096, True, False),
+    "ltx-video-0.9.7-distilled": (
+        "Lightricks/LTX-Video-0.9.7-distilled", "LTXConditionPipeline", 4096, 32, 48, 4096, True, False,
+    ),
+    "ltx-video-0.9.8-13b-distilled": (
+        "Lightricks/LTX-Video-0.9.8-13B-distilled", "LTXConditionPipeline", 4096, 32, 48, 4096, True, False,
+    ),
+}  # fmt: skip
+
+
 def test_every_checkpoint_is_shipped() -> None:
-    assert set(architecture_names()) == set(EXPECTED)
+    assert set(architecture_names()) == set(EXPECTED) | set(LTX_EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(LTX_EXPECTED))
+def test_ltx_architecture_facts(name: str) -> None:
+    arch = load_architecture(name)
+    t = arch.transformer
+    hub, cls, width, heads, layers, cross, timestep_vae, dynamic = LTX_EXPECTED[name]
+    assert (arch.hub_id, arch.checkpoint.class_name, arch.width) == (hub, cls, width)
+    assert (t["_class_name"], t["num_attention_heads"], t["num_layers"]) == (
+        "LTXVideoTransformer3DModel",
+        heads,
+        layers,
+    )
+    assert t["cross_attention_dim"] == width == cross  # the caption is projected to the model width first
+    assert (t["patch_size"], t["patch_size_t"], t["caption_channels"]) == (1, 1, 4096)
+    assert arch.pixels_per_token == 32 and arch.vae["temporal_compression_ratio"] == 8
+    assert arch.vae["timestep_conditioning"] == timestep_vae
+    assert arch.scheduler["use_dynamic_shifting"] == dynamic  # LTXConditionPipeline passes no mu
+    assert arch.checkpoint.experts == 1
+
+
+def test_build_full_width_ltx_transformer() -> None:
+    model = build_transformer("ltx-video-0.9.7-dev", num_layers=1, device="meta")
+    attn2 = model.transformer_blocks[0].attn2
+    assert len(model.transformer_blocks) == 1
+    assert (attn2.heads, attn2.to_q.in_features, attn2.to_k.in_features) == (32, 4096, 4096)
+    assert model.caption_projection.linear_1.in_features == 4096
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -52,7 +94,7 @@ def test_pipeline_level_facts() -> None:
 
 
 def test_unknown_name_lists_the_shipped_ones() -> None:
-    with pytest.raises(ConfigError, match=r"unknown model config 'wan3'; shipped: wan2\.1-flf2v"):
+    with pytest.raises(ConfigError, match=r"unknown model config 'wan3'; shipped: ltx-video-0\.9\.0, .*wan2\.1-flf2v"):
         load_architecture("wan3")
 
 

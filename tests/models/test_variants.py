@@ -28,6 +28,9 @@ EXPECTED = {
     "tiny-flf2v": (1, 16, True, ()),
     "tiny-vace": (1, 16, False, ()),
     "tiny-v2v": (1, 16, False, ()),
+    "tiny-ltx": (1, 32, False, ()),
+    "tiny-ltx-i2v": (1, 32, False, (0,)),
+    "tiny-ltx-condition": (1, 32, False, ()),
 }
 
 
@@ -43,9 +46,12 @@ def test_tiny_model_is_described_as_its_variant(model_id: str) -> None:
     spec = TINY_MODELS[model_id]
     assert variant.name == spec.variant
     experts, px, image, cond = EXPECTED[model_id]
-    assert (variant.experts, variant.pixels_per_token, variant.image_branch) == (experts, px, image)
+    assert (variant.experts, variant.pixels_per_cell, variant.image_branch) == (experts, px, image)
     assert variant.conditioning_frames() == cond
-    assert variant.pixels_per_token == pipe.vae_scale_factor_spatial * pipe.transformer.config.patch_size[1]
+    if variant.family == "wan":
+        assert variant.pixels_per_cell == pipe.vae_scale_factor_spatial * pipe.transformer.config.patch_size[1]
+    else:
+        assert variant.pixels_per_cell == pipe.vae_spatial_compression_ratio * pipe.transformer.config.patch_size
     assert spec.height % px == 0 and spec.width % px == 0 and spec.height != spec.width
     if experts == 2:
         assert variant.boundary_ratio == (0.9 if spec.inputs else 0.875)
@@ -75,7 +81,10 @@ def test_unsupported_pipelines_fail_with_one_clear_error() -> None:
         describe_pipeline(WanAnimatePipeline.__new__(WanAnimatePipeline))  # no weights needed to refuse it
     with pytest.raises(CaptureError, match="modular diffusers pipeline"):
         describe_pipeline(_fake("Wan22ModularPipeline", "diffusers.modular_pipelines.wan.modular_pipeline"))
-    with pytest.raises(CaptureError, match="StableDiffusionPipeline is not a supported Wan pipeline"):
+    with pytest.raises(
+        CaptureError,
+        match=r"StableDiffusionPipeline is not a pipeline of a supported model family; supported: Wan \(",
+    ):
         describe_pipeline(_fake("StableDiffusionPipeline"))
 
 

@@ -1,4 +1,4 @@
-"""Helpers for the batch tests: a tiny config, file snapshots, running the CLI in a subprocess.
+"""Helpers for the batch tests: a tiny config, file snapshots, the CLI command line for a subprocess.
 
 Import as ``from pipeline.pipeline_support import ...`` (tests/ is on pytest's pythonpath).
 """
@@ -6,8 +6,8 @@ Import as ``from pipeline.pipeline_support import ...`` (tests/ is on pytest's p
 from __future__ import annotations
 
 import copy
+import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,6 @@ import yaml
 from attention_visual.config import Config, config_from_dict
 
 REPO = Path(__file__).resolve().parents[2]
-TINY_DEMO = REPO / "configs" / "tiny_demo.yaml"
 
 PROMPTS = [
     "A romantic (kiss) between a man and woman with (flowers)",
@@ -94,13 +93,23 @@ def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "attention_visual", *args]
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run the CLI to completion and capture its output."""
-    return subprocess.run(
-        cli_command(*args), cwd=cwd or REPO, env=cli_env(), capture_output=True, text=True, timeout=timeout
-    )
-
-
 def batch_dirs(output_dir: Path) -> list[Path]:
     """The batch folders under ``output_dir``, sorted by name."""
     return sorted(p for p in output_dir.iterdir() if p.is_dir()) if output_dir.is_dir() else []
+
+
+def generate_batch(config: Path, out: Path, *overrides: str) -> tuple[Path, dict[str, Any]]:
+    """``attention-visual generate config --set output_dir=out ...`` in this process: one finished batch, its report.
+
+    Returns:
+        The batch folder and its parsed ``manifest.json``.
+    """
+    from support.cli import run_main
+
+    done = run_main("generate", config, *overrides, "--set", f"output_dir={out}", "--no-progress")
+    assert done.returncode == 0, done.stderr[-3000:]
+    [batch] = batch_dirs(out)
+    manifest: dict[str, Any] = json.loads((batch / "manifest.json").read_text())
+    assert manifest["counts"]["done"] == len(manifest["videos"]) >= 1
+    assert (batch / "report" / "index.html").is_file()
+    return batch, manifest

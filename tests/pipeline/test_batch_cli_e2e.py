@@ -1,39 +1,38 @@
-"""End to end: ``attention-visual generate configs/tiny_demo.yaml`` in a subprocess, every output checked."""
+"""End to end: ``attention-visual generate configs/tiny_demo.yaml``, every output checked.
+
+The run is the session's shared tiny demo batch (``tiny_demo`` in tests/conftest.py: the CLI's ``main``
+in the test process, once per test run); ``python -m attention_visual`` as a real process is covered
+by the kill/resume, torchrun and console-script tests.
+"""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from attention_visual.config import dump_config, load_config
 from attention_visual.render.video_reader import probe_video, read_frames
 from attention_visual.visualization import AttentionAnalyzer
-from pipeline.pipeline_support import TINY_DEMO, batch_dirs, run_cli
-
-# The report module belongs to another part of the project and has its own tests.
-OVERRIDES = ("--set", "attention_analysis.generate_report=false")
+from support.tiny_demo import BUDGET_S, TINY_DEMO_CONFIG, TinyDemo
 
 
 @pytest.mark.slow
-def test_the_tiny_demo_produces_the_documented_layout(tmp_path: Path) -> None:
-    out = tmp_path / "outputs"
-    overrides = (*OVERRIDES, "--set", f"output_dir={out}")
-    done = run_cli("generate", str(TINY_DEMO), *overrides, "--no-progress")
+def test_the_tiny_demo_produces_the_documented_layout(tiny_demo: TinyDemo) -> None:
+    done, batch = tiny_demo.run, tiny_demo.batch
     assert done.returncode == 0, done.stderr[-3000:]
-    [batch] = batch_dirs(out)
     assert batch.name.startswith("tiny_demo_")
     assert "4 of 4 videos done" in done.stdout and str(batch) in done.stdout
+    print(f"tiny demo: {tiny_demo.wall_s:.1f} s wall, {tiny_demo.cpu_s:.1f} CPU s (budget {BUDGET_S:.0f} s wall)")
 
-    config = load_config(TINY_DEMO, overrides=list(overrides[1::2]))
+    config = load_config(TINY_DEMO_CONFIG, overrides=list(tiny_demo.overrides))
     assert (batch / "config.yaml").read_text() == dump_config(config)
 
     manifest = json.loads((batch / "manifest.json").read_text())
     assert manifest["schema_version"] == 1 and manifest["batch_name"] == batch.name
     assert manifest["model_id"] == "tiny" and manifest["world_size"] == 1 and manifest["finished"]
     assert {"torch", "diffusers", "transformers", "attention_visual", "python"} <= set(manifest["versions"])
-    assert manifest["config_path"] == str(TINY_DEMO)
+    assert manifest["config_path"] == str(TINY_DEMO_CONFIG)
     assert manifest["counts"] == {"done": 4, "failed": 0, "pending": 0, "interrupted": 0, "render_failures": 0}
     assert [p["words"] for p in manifest["prompts"]] == [["kiss", "flowers"], ["dog", "beach", "sky"]]
     videos = manifest["videos"]
@@ -81,3 +80,9 @@ def test_the_tiny_demo_produces_the_documented_layout(tmp_path: Path) -> None:
     status_files = sorted(p.name for p in (batch / "status").iterdir())
     assert status_files == [f"{v['video_id']}.json" for v in videos]
     assert not [p for p in batch.rglob("*") if ".tmp-" in p.name]
+
+
+@pytest.mark.timing
+def test_the_tiny_demo_runs_within_its_budget(tiny_demo: TinyDemo) -> None:
+    """The README's first command takes well under its budget (wall clock: ``make soak`` runs it, on its own)."""
+    assert tiny_demo.wall_s < BUDGET_S, f"{tiny_demo.wall_s:.0f} s wall, {tiny_demo.cpu_s:.0f} CPU s"

@@ -13,7 +13,8 @@ from attention_visual.models import build_tiny_tokenizer
 from attention_visual.pipeline.plan import plan_batch
 from attention_visual.pipeline.validation import validate_prompts
 from attention_visual.prompts import parse_prompt
-from pipeline.pipeline_support import REPO, TINY_DEMO
+from pipeline.pipeline_support import REPO
+from support.tiny_demo import TINY_DEMO_CONFIG as TINY_DEMO
 
 REAL = ["attention_visualization_demo.yaml", "attention_visualization_14b.yaml"]
 

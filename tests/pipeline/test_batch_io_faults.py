@@ -25,6 +25,8 @@ from pipeline.chaos_support import fork_cli, wait_exit
 from pipeline.pipeline_support import snapshot, tiny_config, tiny_data, write_config
 from support.report_files import markup
 
+pytestmark = pytest.mark.slow  # full tiny batches
+
 
 def _mount(*args: str) -> None:
     subprocess.run(["mount", *args], check=True, capture_output=True, text=True)
@@ -121,7 +123,7 @@ def test_a_read_only_batch_gets_its_report_elsewhere(
     try:
         assert main(["report", str(batch), "--no-plots"]) == 1
         [line] = error_lines(capsys.readouterr().err)
-        assert line.startswith(f"attention-visual: error: cannot write {batch}/report")
+        assert line.startswith(f"attention-visual: error: cannot write {batch}/generate.lock:")  # the batch lock
         hint = "to browse a read-only batch, write its report elsewhere with --output DIR"
         assert line.endswith(f"Read-only file system; {hint}")
         elsewhere = tmp_path / "browse" / "report"

@@ -1,12 +1,14 @@
 """Resume for real: Ctrl-C (SIGINT) and then ``kill -9`` a running batch, rerun it, and check that
-the rerun completes it without touching any finished file."""
+the rerun completes it without touching any finished file.
+
+The runs are real processes that get real signals, forked from the test process (``chaos_support``:
+no second start of torch per run)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,7 +20,9 @@ from attention_visual.pipeline.plan import plan_batch
 from attention_visual.pipeline.resume import expected_renders, is_video_finished
 from attention_visual.storage.packed.reader import STAGED_GROUP
 from attention_visual.visualization import AttentionAnalyzer
-from pipeline.pipeline_support import batch_dirs, cli_command, cli_env, run_cli, snapshot, tiny_data, write_config
+from pipeline.chaos_support import alive, fork_cli, wait_exit
+from pipeline.pipeline_support import batch_dirs, snapshot, tiny_data, write_config
+from support.processes import signal_run, wait_ended
 
 TIMEOUT = 120
 
@@ -34,20 +38,15 @@ def done_count(output_dir: Path, *, queued: bool = False) -> int:
     return count
 
 
-def start(config: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        cli_command("generate", str(config), "--no-progress"),
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def start(config: Path, log: Path) -> int:
+    """``attention-visual generate CONFIG`` as a forked process writing to ``log``; its pid."""
+    return fork_cli(["generate", str(config), "--no-progress"], log)
 
 
-def wait_for_done(proc: subprocess.Popen[str], output_dir: Path, at_least: int, *, queued: bool = False) -> None:
+def wait_for_done(pid: int, log: Path, output_dir: Path, at_least: int, *, queued: bool = False) -> None:
     deadline = time.monotonic() + TIMEOUT
     while done_count(output_dir, queued=queued) < at_least:
-        assert proc.poll() is None, f"the batch ended early: {proc.communicate()[1][-2000:]}"
+        assert alive(pid), f"the batch ended early: {log.read_text()[-2000:]}"
         assert time.monotonic() < deadline, "timed out waiting for a finished video"
         time.sleep(0.02)
 
@@ -84,11 +83,12 @@ def test_interrupted_and_killed_batches_resume_without_rewriting_finished_files(
     config_path = write_config(tmp_path / "kill_demo.yaml", data)
 
     # 1. Ctrl-C after the first video: exit 130, the resume hint, an interrupted manifest.
-    proc = start(config_path)
-    wait_for_done(proc, out, 1)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=TIMEOUT)
-    assert proc.returncode == 130, err[-2000:]
+    log = tmp_path / "interrupted.log"
+    pid = start(config_path, log)
+    wait_for_done(pid, log, out, 1)
+    signal_run(pid, signal.SIGINT)
+    code, err = wait_exit(pid, TIMEOUT), log.read_text()
+    assert code == 130, err[-2000:]
     [batch] = batch_dirs(out)
     assert f"interrupted: run the same command again to resume batch {batch}" in err
     statuses = [v["status"] for v in json.loads((batch / "manifest.json").read_text())["videos"]]
@@ -97,12 +97,13 @@ def test_interrupted_and_killed_batches_resume_without_rewriting_finished_files(
 
     # 2. kill -9 after one more video, while its attention videos wait for (or are in) a render worker.
     before = done_count(out)
-    proc = start(config_path)
-    wait_for_done(proc, out, before + 1)
-    wait_for_done(proc, out, 1, queued=True)
-    proc.kill()
-    proc.communicate(timeout=TIMEOUT)
-    time.sleep(0.5)  # let the workers see their parent gone, and an orphaned ffmpeg its input close
+    log = tmp_path / "killed.log"
+    pid = start(config_path, log)
+    wait_for_done(pid, log, out, before + 1)
+    wait_for_done(pid, log, out, 1, queued=True)
+    encoders = signal_run(pid, signal.SIGKILL)  # the render workers and their ffmpeg among them
+    assert wait_exit(pid, TIMEOUT) == -signal.SIGKILL
+    wait_ended(encoders)  # workers see their parent gone; an orphaned ffmpeg writes on until its input closes
     done_after_kill = done_count(out)
     assert done_after_kill < 4, "the batch finished before it could be killed"
     assert done_count(out, queued=True) >= 1  # what the workers had not made is recorded
@@ -110,9 +111,9 @@ def test_interrupted_and_killed_batches_resume_without_rewriting_finished_files(
     assert len(kept) > 10
 
     # 3. The same command again: resumes the same batch, redoes only what is unfinished.
-    final = run_cli("generate", str(config_path), "--no-progress", timeout=TIMEOUT)
-    assert final.returncode == 0, final.stderr[-3000:]
-    assert f"resuming batch {batch.name}: {done_after_kill} of 4 videos done" in final.stderr
+    log = tmp_path / "rerun.log"
+    assert wait_exit(start(config_path, log), TIMEOUT) == 0, log.read_text()[-3000:]
+    assert f"resuming batch {batch.name}: {done_after_kill} of 4 videos done" in log.read_text()
     assert batch_dirs(out) == [batch]
     after = snapshot(batch)
     assert {k: after.get(k) for k in kept} == kept  # nothing finished was rewritten

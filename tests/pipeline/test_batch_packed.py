@@ -22,6 +22,8 @@ from attention_visual.report import write_report
 from pipeline.chaos_support import strip_keys
 from pipeline.pipeline_support import snapshot, tiny_config
 
+pytestmark = pytest.mark.slow  # full tiny batches
+
 CONFIG_PATH = Path("tiny_packed.yaml")
 QUIET = BatchOptions(progress=False)
 STORE = "attention_maps.zarr"

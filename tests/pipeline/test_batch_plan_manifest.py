@@ -14,7 +14,7 @@ from attention_visual.pipeline.plan import jobs_for_rank, plan_batch
 from attention_visual.storage import word_dir_name
 from attention_visual.storage.batch import manifest as bm
 from pipeline.pipeline_support import tiny_config
-from support.map_batch import batch_manifest
+from support.synthetic import batch_manifest
 
 
 def test_plan_numbers_prompts_and_videos_and_derives_seeds(tmp_path: Path) -> None:

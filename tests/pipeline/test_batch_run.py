@@ -17,6 +17,8 @@ from attention_visual.visualization import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
 from pipeline.pipeline_support import batch_dirs, snapshot, tiny_config
 
+pytestmark = pytest.mark.slow  # full tiny batches
+
 CONFIG_PATH = Path("tiny_test.yaml")
 QUIET = BatchOptions(progress=False)
 

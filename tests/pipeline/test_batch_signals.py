@@ -112,11 +112,11 @@ def test_sigterm_with_renders_queued_records_them_and_the_rerun_makes_them(
     analysis = {"auto_generate_per_video": True, "generate_report": True, "render_workers": 1}
     config = tiny_config(tmp_path, batch_name="b", attention_analysis=analysis)
 
-    def third_is_interrupted(job: Any, batch_dir: Path, maps_format: str) -> Any:
+    def third_is_interrupted(job: Any, batch_dir: Path, maps: Any) -> Any:
         if job.index == 2:
             raise Interrupted(signal.SIGTERM)
         settings = batch_module.capture_settings(config)
-        return generate_video(fresh_tiny_pipe, job, config, batch_dir, torch.device("cpu"), settings, maps_format)
+        return generate_video(fresh_tiny_pipe, job, config, batch_dir, torch.device("cpu"), settings, maps)
 
     result = run_batch(config, CONFIG_PATH, BatchOptions(progress=False), generator=third_is_interrupted)
     assert result.exit_code == 143

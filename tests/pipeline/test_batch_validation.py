@@ -96,7 +96,7 @@ UNRUNNABLE = [
     ),
     pytest.param(
         ["attention_analysis.blocks=[5]"],
-        "attention_analysis.blocks must be block indices in [0, 1] ('tiny' has 2 transformer blocks), got [5]",
+        "attention_analysis.blocks must be block indices in [0, 1] ('tiny' has 2 blocks (num_layers)), got [5]",
         id="block-out-of-range",
     ),
     pytest.param(

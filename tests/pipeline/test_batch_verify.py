@@ -20,6 +20,8 @@ from attention_visual.pipeline.summary import BatchResult
 from attention_visual.visualization import AttentionAnalyzer
 from pipeline.pipeline_support import batch_dirs, snapshot, tiny_config
 
+pytestmark = pytest.mark.slow  # full tiny batches
+
 CONFIG_PATH = Path("tiny_test.yaml")
 
 

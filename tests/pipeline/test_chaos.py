@@ -8,11 +8,14 @@ equal metadata (timestamps aside), 4/4 done, no temporary file, and no finished 
 The triggers cycle through the phases of a run: generation, map saving, rendering (in a render
 worker), renders queued (a finished video whose status lists files the workers have not made yet)
 and the report. The runs are forked from the test process (see ``chaos_support``).
+
+``make test`` runs one case per phase; the full random-kill run (``CHAOS_CASES``, 20 unless set) has
+the marker ``soak`` and runs in ``make soak`` (CI runs both). The soak's first cases are the quick
+run's: the same seed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
@@ -30,12 +33,14 @@ from attention_visual.pipeline.plan import plan_batch
 from attention_visual.pipeline.resume import is_video_finished
 from pipeline.chaos_support import alive, done_statuses, fork_cli, iter_differences, wait_exit
 from pipeline.pipeline_support import snapshot, tiny_data, write_config
+from support.processes import ended, signal_run
 
-CASES = int(os.environ.get("CHAOS_CASES", "20"))  # more for a longer soak: CHAOS_CASES=100
+SOAK_CASES = int(os.environ.get("CHAOS_CASES", "20"))  # more for a longer soak: CHAOS_CASES=100
 SLOTS = 2  # cases run two at a time: the machine has (at least) 2 cores
 SEED = 20261129
 SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
 PHASES = ("generation", "maps", "rendering", "queued", "report")
+QUICK_CASES = len(PHASES)  # make test: one case per phase
 #: Exit statuses of an interrupted run, per signal.
 EXPECTED_EXIT = {signal.SIGKILL: -9, signal.SIGTERM: 143, signal.SIGINT: 130}
 BATCH = "chaos"
@@ -150,8 +155,7 @@ def run_case(tmp_path: Path, n: int, rng: random.Random, reference: Path, out: l
         problems.append(f"the run ended before the trigger ({moment})")
     until = time.monotonic() + delay
     yield from _until(lambda: time.monotonic() >= until)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signum)
+    encoders = signal_run(pid, signum)
     codes: list[int] = []
     yield from _exit_status(pid, codes)
     log = (tmp_path / f"{name}-interrupted.log").read_text(errors="replace")
@@ -159,8 +163,7 @@ def run_case(tmp_path: Path, n: int, rng: random.Random, reference: Path, out: l
         problems.append(f"interrupted run exited {codes[0]}, expected {EXPECTED_EXIT[signum]}: {log[-1500:]}")
     if signum != signal.SIGKILL and "run the same command again to resume" not in log:
         problems.append(f"no resume hint after {signum.name}: {log[-1500:]}")
-    until = time.monotonic() + 0.2  # an orphaned ffmpeg of a killed run sees its input close
-    yield from _until(lambda: time.monotonic() >= until)
+    yield from _until(lambda: ended(encoders))  # an orphaned ffmpeg of a killed run writes until its input closes
     kept = finished_files(batch, config)
 
     yield from _exit_status(generate(config, tmp_path / f"{name}-rerun.log"), codes)
@@ -198,7 +201,11 @@ def run_all(tasks: list[Steps], slots: int) -> None:
 
 
 @pytest.mark.slow
-def test_interrupted_batches_end_equal_to_an_uninterrupted_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "cases",
+    [pytest.param(QUICK_CASES, id="one-per-phase"), pytest.param(SOAK_CASES, id="soak", marks=pytest.mark.soak)],
+)
+def test_interrupted_batches_end_equal_to_an_uninterrupted_one(tmp_path: Path, cases: int) -> None:
     started, cpu = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
     reference_config = chaos_config(tmp_path, "reference")
     assert wait_exit(generate(reference_config, tmp_path / "reference.log")) == 0, (
@@ -208,15 +215,15 @@ def test_interrupted_batches_end_equal_to_an_uninterrupted_one(tmp_path: Path) -
 
     rng = random.Random(SEED)
     outcomes: list[Outcome] = []
-    run_all([run_case(tmp_path, n, rng, reference, outcomes) for n in range(CASES)], SLOTS)
+    run_all([run_case(tmp_path, n, rng, reference, outcomes) for n in range(cases)], SLOTS)
     survived = sum(not o.problems for o in outcomes)
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_s = used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime  # the runs' CPU time, any machine load
-    print(f"\nfaults survived: {survived}/{CASES} in {time.monotonic() - started:.0f} s ({cpu_s:.0f} CPU s)")
+    print(f"\nfaults survived: {survived}/{cases} in {time.monotonic() - started:.0f} s ({cpu_s:.0f} CPU s)")
     for o in outcomes:
         state = "ok" if not o.problems else o.problems
         print(f"  {o.phase:<10} {signal.Signals(o.signum).name:<7} {o.moment}: {state}")
-    assert survived == CASES, [o for o in outcomes if o.problems]
+    assert survived == cases, [o for o in outcomes if o.problems]
 
 
 @pytest.mark.slow

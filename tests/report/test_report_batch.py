@@ -20,8 +20,8 @@ from attention_visual.report import assemble, write_report
 from attention_visual.report.batch_images import curve_table
 from attention_visual.report.batch_view import TABLE_COLUMNS, summary_rows
 from support.batch import GRID, NASTY_PROMPT, NUM_STEPS, build_batch
-from support.map_batch import write_map_batch
 from support.report_files import batch_view, page_data
+from support.synthetic import write_batch
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +161,7 @@ def test_block_head_atlas_by_hand(tmp_path: Path) -> None:
     arr[0, 0, 0, 1, 2] = 1.0  # block 0, head 0: one cell → entropy 0, peak 1
     stack = np.stack([arr, arr])  # [step, block, head, frame, y, x]
     maps = {(1, v): {"dog": stack} for v in (1, 2)}
-    write_map_batch(tmp_path, ["a (dog)"], maps, axes=("block", "head", "frame", "y", "x"))
+    write_batch(tmp_path, ["a (dog)"], maps, axes=("block", "head", "frame", "y", "x"))
     write_report(tmp_path, comparison_plots=False)
     assert 'src="batch/atlas/dog.png"' in _body(tmp_path)
     assert (tmp_path / "report" / "batch" / "atlas" / "dog.png").is_file()
@@ -195,7 +195,7 @@ def test_consistency_across_prompts_equals_the_seed_views(tmp_path: Path) -> Non
 
     rng = np.random.default_rng(5)
     maps = {(p, v): {"dog": rng.random((2, 2, 2, 3), dtype=np.float32)} for p in (1, 2) for v in (1, 2, 3)}
-    write_map_batch(tmp_path, ["a (dog)", "the (dog) again"], maps)
+    write_batch(tmp_path, ["a (dog)", "the (dog) again"], maps)
     write_report(tmp_path, comparison_plots=False)
     expected = word_seed_views(tmp_path, "dog").across
     assert expected is not None

@@ -4,7 +4,9 @@ Needs ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` (``apt-get install chr
 ``.ci/run`` installs them); skipped with that reason when they are missing. Artifacts land in
 ``test-artifacts/`` at the repository root: ``report.png`` (a laptop-sized screenshot of the tiny
 batch's report), ``report-batch.png`` (its batch view), ``report-open-time.json`` (the 50-video open
-time) and ``report-players.json`` (the 60-video visit). Times are printed and saved, not asserted.
+time) and ``report-players.json`` (the 60-video visit). Times are printed and saved; the open-time budget
+is a ``timing`` test, which ``make soak`` runs apart from the parallel suite. The tiny batch is the
+session's shared tiny demo (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -17,13 +19,11 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 import pytest
-from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from attention_visual.cli.main import main
 from attention_visual.report import write_report
 from attention_visual.storage.batch.manifest import read_manifest
 from support.batch import build_batch
@@ -32,14 +32,17 @@ from support.report_browser import (
     Visit,
     chromium,
     console_errors,
+    expand_all_and_jump,
     have_chromium,
     play_visible,
     scroll_through,
     visit_prompts,
 )
+from support.tiny_demo import TinyDemo
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
+OPEN_BUDGET_MS = 1000.0
 
 pytestmark = [
     pytest.mark.slow,
@@ -94,12 +97,9 @@ def _background(driver: WebDriver, element: object) -> str:
 
 
 @pytest.fixture(scope="module")
-def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny demo batch (2 prompts × 2 videos on the random-weight tiny model); its report comes with it."""
-    out = tmp_path_factory.mktemp("outputs")
-    config = REPO / "configs" / "tiny_demo.yaml"
-    assert main(["generate", str(config), "--set", f"output_dir={out}", "--set", "batch_name=tiny"]) == 0
-    index = out / "tiny" / "report" / "index.html"
+def tiny_report(tiny_demo: TinyDemo) -> Path:
+    """The report of the tiny demo batch (2 prompts × 2 videos on the random-weight tiny model)."""
+    index = tiny_demo.batch / "report" / "index.html"
     assert index.is_file(), "the batch did not write its report (attention_analysis.generate_report)"
     return index
 
@@ -250,15 +250,33 @@ def test_batch_view_in_chromium(browser: WebDriver, tiny_report: Path) -> None:
     assert browser.save_screenshot(str(ARTIFACTS / "report-batch.png"))
 
 
-def test_fifty_video_report_opens_fast(browser: WebDriver, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def fifty_video_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of a synthetic 50-video batch (25 prompts × 2 videos, one failed)."""
+    batch = tmp_path_factory.mktemp("fifty") / "fifty"
     prompts = tuple(f"prompt {i}: a (cat) chases a (ball)" for i in range(25))
-    build_batch(tmp_path / "fifty", prompts=prompts, videos_per_prompt=2, statuses={"prompt_007_vid_002": "failed"})
-    index = write_report(tmp_path / "fifty")
-    browser.get(index.as_uri())
-    timing = browser.execute_script(
+    build_batch(batch, prompts=prompts, videos_per_prompt=2, statuses={"prompt_007_vid_002": "failed"})
+    return write_report(batch)
+
+
+def _open_timing(driver: WebDriver, index: Path) -> dict[str, float]:
+    """Open ``index``; the navigation's DOMContentLoaded and load times (ms since it started)."""
+    driver.get(index.as_uri())
+    timing: dict[str, float] = driver.execute_script(
         "const t = performance.getEntriesByType('navigation')[0];"
         "return {dom_content_loaded_ms: t.domContentLoadedEventEnd, load_ms: t.loadEventEnd};"
     )
+    return timing
+
+
+def test_fifty_video_report_opens_fast(browser: WebDriver, fifty_video_report: Path) -> None:
+    """The open first prompt's videos play at once; j/k walk into the next prompt. The open time is recorded.
+
+    The time is printed and written to test-artifacts/report-open-time.json; the budget is asserted by
+    :func:`test_fifty_video_report_opens_in_under_a_second` (marker ``timing``, run by ``make soak``).
+    """
+    index = fifty_video_report
+    timing = _open_timing(browser, index)
     visit = Visit()
     play_visible(browser, visit)  # the open first prompt's videos on screen play right away
     timing["first_videos_ready_ms"] = browser.execute_script("return performance.now()")
@@ -299,21 +317,7 @@ def test_every_video_plays_with_few_players(tmp_path: Path) -> None:
         driver.find_element(By.CSS_SELECTOR, "#batch > summary").click()
         WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "batch").get_attribute("data-painted"))
         painted = driver.execute_script("return performance.getEntriesByName('batch-view')[0].duration")
-        driver.find_element(By.TAG_NAME, "body").send_keys("e")  # expand all, then jump down the page
-        height = driver.execute_script("return document.body.scrollHeight")
-        for y in range(0, height, height // 10):
-            driver.execute_script("window.scrollTo(0, arguments[0])", y)
-            try:
-                WebDriverWait(driver, 30).until(
-                    lambda d: d.execute_script(
-                        "return Array.from(document.querySelectorAll('article.video')).filter(a => {"
-                        "const r = a.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight;})"
-                        ".every(a => a.dataset.state === 'ready')"
-                    )
-                )
-            except TimeoutException:
-                pytest.fail("cards on screen did not load after expand-all")
-            play_visible(driver, visit)
+        expand_all_and_jump(driver, visit, stops=10)
         errors = console_errors(driver)
     figures: dict[str, Any] = {
         "videos": 60,
@@ -328,3 +332,10 @@ def test_every_video_plays_with_few_players(tmp_path: Path) -> None:
     print(f"60-video visit: {figures}")
     assert visit.failures == [] and not [e for e in errors if BLOCKED in e] and errors == []
     assert visit.most_players <= PLAYER_LIMIT
+
+
+@pytest.mark.timing
+def test_fifty_video_report_opens_in_under_a_second(browser: WebDriver, fifty_video_report: Path) -> None:
+    """The page's load event within the budget (wall clock: ``make soak`` runs it, on its own)."""
+    timing = _open_timing(browser, fifty_video_report)
+    assert timing["load_ms"] < OPEN_BUDGET_MS, timing

@@ -27,8 +27,8 @@ from support.report_browser import (
     Visit,
     chromium,
     console_errors,
+    expand_all_and_jump,
     have_chromium,
-    play_visible,
     renderer_memory,
     visit_prompts,
 )
@@ -65,26 +65,16 @@ def test_thousand_video_report_plays_every_video(tmp_path: Path) -> None:
         figures["batch_view_painted_ms"] = driver.execute_script(
             "return performance.getEntriesByName('batch-view')[0].duration"
         )
-        driver.find_element(By.TAG_NAME, "body").send_keys("e")  # expand all, then jump down the page
-        height = driver.execute_script("return document.body.scrollHeight")
-        for y in range(0, height, height // 20):
-            driver.execute_script("window.scrollTo(0, arguments[0])", y)
-            WebDriverWait(driver, 60).until(
-                lambda d: d.execute_script(
-                    "return Array.from(document.querySelectorAll('article.video')).filter(a => {"
-                    "const r = a.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight;})"
-                    ".every(a => a.dataset.state === 'ready')"
-                )
-            )
-            play_visible(driver, visit)
-        visit.renderer.append(renderer_memory())
+        expand_all_and_jump(driver, visit, stops=20)
+        visit.renderer.append(renderer_memory(driver))
         errors = console_errors(driver)
     figures |= {
         "played": visit.played,
         "most_players": visit.most_players,
         "renderer_private_peak_mb": max(p for _, p in visit.renderer) / 2**20,
         "renderer_resident_peak_mb": max(r for r, _ in visit.renderer) / 2**20,
-        "renderer_private_mb_every_25_prompts": [round(p / 2**20) for _, p in visit.renderer[::25]],
+        "renderer_private_mb_every_25_prompts": [round(p / 2**20) for _, p in visit.renderer[24::25]],
+        "renderer_private_mb_after_gc_every_25_prompts": [round(p / 2**20) for _, p in visit.after_gc],
         "failures": visit.failures[:10],
         "console_errors": errors[:10],
     }

@@ -11,6 +11,7 @@ from attention_visual.errors import AttentionDataError
 from attention_visual.storage import AttentionStore, MapMetadata, read_map, token_dir_name, word_dir_name
 from attention_visual.storage.files.layout import aggregated_paths, check_video_id, step_paths
 from attention_visual.storage.schema.frames import (
+    FrameRule,
     latent_frame_of_video_frame,
     latent_to_video_frame_ranges,
     num_latent_frames,
@@ -19,6 +20,8 @@ from attention_visual.storage.schema.frames import (
 from support.synthetic import GRID, hot_spot, make_metadata
 
 pytestmark = pytest.mark.light  # runs on the light install too (make test-light)
+
+CAUSAL_4 = FrameRule(4)  # a causal 4x VAE: video frame 0 alone, then 4 per latent frame
 
 
 @pytest.mark.parametrize("fmt", ["numpy", pytest.param("torch", marks=pytest.mark.wan)])
@@ -231,14 +234,14 @@ def test_metadata_json_round_trip() -> None:
 
 
 def test_wan_frame_mapping() -> None:
-    assert [latent_frame_of_video_frame(n) for n in range(10)] == [0, 1, 1, 1, 1, 2, 2, 2, 2, 3]
-    assert list(video_frames_of_latent(0)) == [0]
-    assert list(video_frames_of_latent(1)) == [1, 2, 3, 4]
-    assert num_latent_frames(81) == 21
-    ranges = latent_to_video_frame_ranges(21)
+    assert [latent_frame_of_video_frame(n, CAUSAL_4) for n in range(10)] == [0, 1, 1, 1, 1, 2, 2, 2, 2, 3]
+    assert list(video_frames_of_latent(0, CAUSAL_4)) == [0]
+    assert list(video_frames_of_latent(1, CAUSAL_4)) == [1, 2, 3, 4]
+    assert num_latent_frames(81, CAUSAL_4) == 21
+    ranges = latent_to_video_frame_ranges(21, CAUSAL_4)
     assert ranges[0] == (0, 0) and ranges[-1] == (77, 80)
     for k, (a, b) in enumerate(ranges):
-        assert all(latent_frame_of_video_frame(n) == k for n in range(a, b + 1))
+        assert all(latent_frame_of_video_frame(n, CAUSAL_4) == k for n in range(a, b + 1))
 
 
 def test_no_leftover_tmp_after_many_writes(tmp_path: Path) -> None:

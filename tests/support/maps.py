@@ -1,27 +1,25 @@
-"""Synthetic stores and videos for the visualizer, CLI and report tests: known hot spots, no model.
+"""The hot-spot scene for the visualizer and CLI tests (written by :mod:`support.synthetic`), and videos.
 
 Import as ``from support.maps import ...`` (tests/ is on pytest's pythonpath).
 
-The default video: 5 latent frames of 3 × 4 tokens (non-square, so a transposed axis cannot
+The default video: 5 latent frames of 3 × 4 grid cells (non-square, so a transposed axis cannot
 pass), Wan's frame mapping (latent 0 → video frame 0, latent k → 4k−3 … 4k), so 17 video frames
-of 64 × 48 pixels (16 × 16 pixels per token) at 8 fps.
+of 64 × 48 pixels (16 × 16 pixels per grid cell) at 8 fps.
 
-* ``kiss``: a hot spot at the top-left token of latent frame 2 only (video frames 5–8), growing
+* ``kiss``: a hot spot at the top-left grid cell of latent frame 2 only (video frames 5–8), growing
   over the steps; everything else a low uniform level.
-* ``flowers``: a hot spot at the bottom-right token of every latent frame.
+* ``flowers``: a hot spot at the bottom-right grid cell of every latent frame.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
 
-from attention_visual.storage import AttentionStore, MapMetadata
-from support.synthetic import make_metadata
+from attention_visual.storage import MapMetadata
+from support.synthetic import save_video, stored_metadata
 
 VIDEO_ID = "prompt_001_vid_001"
 GRID = (5, 3, 4)  # [frame, y, x]
@@ -30,6 +28,8 @@ FRAMES = 4 * (GRID[0] - 1) + 1  # 17 video frames
 NUM_STEPS = 4
 BACKGROUND = 0.01
 HOT_FRAME = 2  # latent frame of kiss's hot spot: video frames 5..8
+SCENE = {"width": WIDTH, "height": HEIGHT, "fps": FPS, "clean_prompt": "a kiss with flowers"}
+"""The metadata fields every map of the scene has."""
 
 
 def word_map(word: str, step: int, num_steps: int = NUM_STEPS, grid: tuple[int, int, int] = GRID) -> np.ndarray:
@@ -52,20 +52,8 @@ def metadata(
     grid: tuple[int, int, int] = GRID,
     video_id: str = VIDEO_ID,
 ) -> MapMetadata:
-    """Metadata of one synthetic map (``step=None``: the step-average)."""
-    return make_metadata(
-        word=word,
-        step=step,
-        video_id=video_id,
-        shape=grid,
-        num_steps=num_steps,
-        width=WIDTH,
-        height=HEIGHT,
-        fps=FPS,
-        timestep=1000.0 * (1 - (step or 0) / num_steps),
-        sigma=1.0 - (step or 0) / num_steps,
-        clean_prompt="a kiss with flowers",
-    )
+    """Metadata of one map of the scene (``step=None``: the step average), as :func:`write_store` stores it."""
+    return stored_metadata(step, word=word, video_id=video_id, shape=grid, num_steps=num_steps, **SCENE)
 
 
 def write_store(
@@ -77,25 +65,9 @@ def write_store(
     video_id: str = VIDEO_ID,
 ) -> Path:
     """Write a complete synthetic store under ``root`` (the ``attention_maps/`` folder) and return it."""
-    store = AttentionStore(root, storage_format="numpy", compress=True)
-    for word in words:
-        maps = [word_map(word, s, num_steps, grid) for s in range(num_steps)]
-        save_word(store, maps, partial(metadata, word, num_steps=num_steps, grid=grid, video_id=video_id), aggregated)
-    store.mark_complete(video_id, {"words": list(words)})
+    maps = {word: np.stack([word_map(word, s, num_steps, grid) for s in range(num_steps)]) for word in words}
+    save_video(root, video_id, maps, aggregated=aggregated, **SCENE)
     return root
-
-
-def save_word(
-    store: AttentionStore,
-    maps: Sequence[np.ndarray],
-    metadata_of: Callable[[int | None], MapMetadata],
-    aggregated: bool = True,
-) -> None:
-    """Save one word's ``[frame, y, x]`` map per step (``metadata_of(step)``) and their mean (``metadata_of(None)``)."""
-    for s, arr in enumerate(maps):
-        store.save_step(metadata_of(s), arr)
-    if aggregated:
-        store.save_aggregated(metadata_of(None), np.mean(maps, axis=0))
 
 
 def frame_colour(n: int) -> tuple[int, int, int]:

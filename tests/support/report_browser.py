@@ -18,6 +18,7 @@ from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -96,6 +97,7 @@ class Visit:
     most_players: int = 0
     steps: int = 0
     renderer: list[tuple[int, int]] = field(default_factory=list)  # (resident, private) after each prompt
+    after_gc: list[tuple[int, int]] = field(default_factory=list)  # the same after a full garbage collection
 
 
 def play_visible(driver: WebDriver, visit: Visit, timeout: float = 60) -> None:
@@ -109,13 +111,23 @@ def play_visible(driver: WebDriver, visit: Visit, timeout: float = 60) -> None:
     visit.steps += 1
 
 
-def renderer_memory() -> tuple[int, int]:
-    """``(resident, private)`` bytes of the largest Chromium renderer process (the report's tab).
+def _parent(pid: str) -> str | None:
+    try:
+        stat = (Path("/proc") / pid / "stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[1]  # the field after the state: the parent's pid
+
+
+def renderer_memory(driver: WebDriver) -> tuple[int, int]:
+    """``(resident, private)`` bytes of the largest renderer process of ``driver``'s Chromium (the report's tab).
 
     Private memory (``Private_Clean + Private_Dirty`` of ``/proc/PID/smaps_rollup``) is what the page
     itself holds, as Chromium's task manager counts a tab's footprint; resident memory adds the pages it
-    shares with the other Chromium processes (fonts, code).
+    shares with the other Chromium processes (fonts, code). Only processes descending from this driver's
+    chromedriver count (other browsers may run on the machine).
     """
+    root = str(driver.service.process.pid)
     largest = (0, 0)
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -126,9 +138,13 @@ def renderer_memory() -> tuple[int, int]:
             fields = dict(line.split(":", 1) for line in (proc / "smaps_rollup").read_text().splitlines()[1:])
         except (OSError, ValueError):
             continue
+        pid: str | None = proc.name
+        while pid not in (None, "0", "1", root):
+            pid = _parent(pid)  # type: ignore[arg-type]
+        if pid != root:
+            continue
         kib = {name: int(value.split()[0]) for name, value in fields.items()}
-        found = (kib["Rss"] * 1024, (kib["Private_Clean"] + kib["Private_Dirty"]) * 1024)
-        largest = max(largest, found)
+        largest = max(largest, (kib["Rss"] * 1024, (kib["Private_Clean"] + kib["Private_Dirty"]) * 1024))
     return largest
 
 
@@ -163,14 +179,37 @@ def scroll_through(driver: WebDriver, element_id: str, visit: Visit) -> None:
             break
 
 
-def visit_prompts(driver: WebDriver, prompt_ids: list[str], visit: Visit, keep_open: bool = False) -> None:
-    """Open each prompt in turn, play every video of it screen by screen, then close it (unless ``keep_open``)."""
-    for prompt_id in prompt_ids:
+def expand_all_and_jump(driver: WebDriver, visit: Visit, stops: int) -> None:
+    """Press ``e`` (expand every prompt), then jump down the page in ``stops`` steps, playing what is on screen."""
+    driver.find_element(By.TAG_NAME, "body").send_keys("e")
+    height = driver.execute_script("return document.body.scrollHeight")
+    for y in range(0, height, max(1, height // stops)):
+        driver.execute_script("window.scrollTo(0, arguments[0])", y)
+        _wait_cards(driver)
+        play_visible(driver, visit)
+
+
+def collect_garbage(driver: WebDriver) -> tuple[int, int]:
+    """The renderer's memory (:func:`renderer_memory`) after a full garbage collection of the page."""
+    driver.execute_cdp_cmd("HeapProfiler.collectGarbage", {})  # type: ignore[no-untyped-call]
+    return renderer_memory(driver)
+
+
+def visit_prompts(
+    driver: WebDriver, prompt_ids: list[str], visit: Visit, keep_open: bool = False, gc_every: int = 25
+) -> None:
+    """Open each prompt in turn, play every video of it screen by screen, then close it (unless ``keep_open``).
+
+    The renderer's memory is taken after each prompt, and after a garbage collection every ``gc_every``.
+    """
+    for n, prompt_id in enumerate(prompt_ids, start=1):
         driver.execute_script("document.getElementById(arguments[0]).open = true", prompt_id)
         scroll_through(driver, prompt_id, visit)
-        visit.renderer.append(renderer_memory())
+        visit.renderer.append(renderer_memory(driver))
         if not keep_open:
             driver.execute_script("document.getElementById(arguments[0]).open = false", prompt_id)
+        if n % gc_every == 0:
+            visit.after_gc.append(collect_garbage(driver))
 
 
 __all__ = [
@@ -178,7 +217,9 @@ __all__ = [
     "LAPTOP",
     "Visit",
     "chromium",
+    "collect_garbage",
     "console_errors",
+    "expand_all_and_jump",
     "have_chromium",
     "play_visible",
     "renderer_memory",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -13,10 +12,10 @@ from matplotlib.figure import Figure
 from attention_visual.analysis.table import batch_stats
 from attention_visual.errors import NotFoundError, RenderError
 from attention_visual.measures import LABELS
-from attention_visual.storage import AttentionStore
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
 from attention_visual.visualization.comparison import snapshot_positions, temporal_metrics
-from support.maps import GRID, NUM_STEPS, VIDEO_ID, metadata, save_word, write_store
+from support.maps import GRID, NUM_STEPS, SCENE, VIDEO_ID, write_store
+from support.synthetic import save_video
 
 
 def test_temporal_metrics_follow_steps_and_frames() -> None:
@@ -44,9 +43,7 @@ def test_the_comparison_plot_and_stats_give_the_same_measures(tmp_path: Path) ->
     rng = np.random.default_rng(5)
     maps = [rng.random(one_frame, dtype=np.float32) ** 3 for _ in range(NUM_STEPS)]
     maps[1][:] = 0.0  # an all-zero map
-    store = AttentionStore(root)
-    save_word(store, maps, partial(metadata, "dog", num_steps=NUM_STEPS, grid=one_frame, video_id=other))
-    store.mark_complete(other, {"words": ["dog"]})
+    save_video(root, other, {"dog": np.stack(maps)}, **SCENE)  # [step, frame, y, x]
     stats = batch_stats(root)
     viz = AttentionVisualizer(root, dpi=30)
 

@@ -11,7 +11,7 @@ import pytest
 from attention_visual.errors import AttentionDataError, NotFoundError, RenderError
 from attention_visual.render.canvas import Canvas
 from attention_visual.render.strip import display_size
-from attention_visual.storage.schema.frames import video_frames_of_latent
+from attention_visual.storage.schema.frames import FrameRule, video_frames_of_latent
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
 from support.maps import (
@@ -98,7 +98,7 @@ def test_overlay_hot_spot_is_top_left_in_exactly_the_frames_of_its_latent_frame(
     assert tuple(meta["size"]) == display_size(WIDTH, HEIGHT) == (640, 480)  # type: ignore[arg-type]  # scaled up 10x
     assert len(frames) == FRAMES
     assert float(meta["fps"]) == FPS and str(meta["codec"]).startswith("h264")  # type: ignore[arg-type]
-    owned = set(video_frames_of_latent(HOT_FRAME))
+    owned = set(video_frames_of_latent(HOT_FRAME, FrameRule(4)))
     assert owned == {5, 6, 7, 8}
     for n, frame in enumerate(frames):
         top_left = frame[:6, :6].astype(int).mean(axis=(0, 1))  # RGB

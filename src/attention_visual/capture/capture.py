@@ -1,4 +1,4 @@
-"""`AttentionCapture`: record the marked words' cross-attention of one Wan generation.
+"""`AttentionCapture`: record the marked words' text→video attention of one generation, any supported family.
 
 Example:
     >>> from attention_visual.capture import AttentionCapture, CaptureSettings
@@ -18,18 +18,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from diffusers.pipelines.wan.pipeline_wan import prompt_clean
-
 from attention_visual.capture.attention_math import WordColumns
 from attention_visual.capture.hooks import CaptureHooks, HookedModel
-from attention_visual.capture.locator import block_name, locate_cross_attention
-from attention_visual.capture.maps_io import records_to_word_maps, save_word_maps, word_metadata
+from attention_visual.capture.maps_io import CaptureFacts, records_to_word_maps, save_word_maps, word_metadata
 from attention_visual.capture.recorder import CaptureRecorder, StepRecord
-from attention_visual.capture.settings import IMAGE_WORD, CaptureSettings
+from attention_visual.capture.settings import CaptureSettings
 from attention_visual.capture.steps import PassClock
 from attention_visual.capture.word_maps import CapturedMaps
 from attention_visual.errors import CaptureError
-from attention_visual.models.variants import EXPERT_NAMES, WAN_TEXT_CONTEXT, WanVariant, describe_pipeline
+from attention_visual.families import ModelFamily, Variant, family_of_variant
+from attention_visual.families.runtime import describe_pipeline, runtime_of
 from attention_visual.prompts import MarkedPrompt, TokenizedPrompt, parse_prompt, tokenize_marked
 from attention_visual.storage import VideoDimensions
 
@@ -37,32 +35,34 @@ log = logging.getLogger(__name__)
 
 
 class AttentionCapture:
-    """Context manager that records word-level cross-attention maps of one pipeline call.
+    """Context manager that records word-level text→video attention maps of one pipeline call.
 
     Entering installs the hooks; leaving removes them and restores the pipeline exactly (also
     when the generation raised). A capture records one generation: enter it once, call the
     pipeline once with ``prompt=capture.prompt`` and one video per call.
 
-    Every Wan pipeline of :data:`~attention_visual.models.variants.VARIANTS` is captured the same way
-    (see :func:`~attention_visual.models.variants.describe_pipeline`): with two experts (Wan2.2 A14B)
-    both transformers are hooked and each step records which one produced it; where the pipeline
-    gives no step index (I2V, FLF2V, VACE, V2V) the capture counts steps and checks them against the
-    scheduler; with ``image_map`` (I2V/FLF2V) the pseudo-word ``<image>`` holds the image branch's share.
+    Every pipeline of a supported model family (:mod:`attention_visual.families`; see
+    :func:`~attention_visual.families.runtime.describe_pipeline`) is captured the same way: its family
+    says where the attention is, how to hook it, how the passes and steps run and how the video tokens
+    are laid out. With two experts both transformers are hooked and each step records which one produced
+    it; where the pipeline gives no step index the capture counts steps and checks them against the
+    scheduler; with ``image_map`` (models with an image branch) the pseudo-word ``<image>`` holds the
+    image branch's share.
 
     Args:
-        pipe: a diffusers Wan pipeline (``WanPipeline``, ``WanImageToVideoPipeline``, ``WanVACEPipeline``,
-            ``WanVideoToVideoPipeline``).
+        pipe: a diffusers pipeline of a supported family (e.g. ``WanPipeline``, ``WanImageToVideoPipeline``).
         prompt: the marked prompt (``"a (red car) on a road"``) or a parsed :class:`MarkedPrompt`.
         settings: what to record (:class:`CaptureSettings`).
-        max_sequence_length: must equal the pipeline call's ``max_sequence_length`` (Wan: 512; the image
-            branch of I2V/FLF2V requires 512).
-        num_reference_images: VACE only: reference images passed to the call (they add latent frames at
-            the front, recorded as conditioning frames and skipped by the frame mapping).
+        max_sequence_length: must equal the pipeline call's ``max_sequence_length``; None: the family's
+            default (Wan: 512; a model with a fixed text length, e.g. Wan's image branch, requires it).
+        num_reference_images: reference images passed to the call, where the pipeline takes them (VACE:
+            they add latent frames at the front, recorded as conditioning frames and skipped by the frame
+            mapping).
 
     Raises:
         PromptError: the prompt is malformed or a marked word is cut off by truncation.
-        CaptureError: the pipeline is not a supported Wan pipeline (Wan Animate, modular pipelines), or a
-            setting does not fit it.
+        CaptureError: the pipeline is not of a supported family (or a pipeline it refuses), or a setting
+            does not fit it.
     """
 
     def __init__(
@@ -70,24 +70,31 @@ class AttentionCapture:
         pipe: Any,
         prompt: str | MarkedPrompt,
         settings: CaptureSettings | None = None,
-        max_sequence_length: int = 512,
+        max_sequence_length: int | None = None,
         num_reference_images: int = 0,
     ) -> None:
         self.pipe = pipe
         self.settings = settings or CaptureSettings()
-        self.variant: WanVariant = describe_pipeline(pipe)
-        self.marked = prompt if isinstance(prompt, MarkedPrompt) else parse_prompt(prompt)
-        if prompt_clean(self.marked.clean) != self.marked.clean:
+        self.variant: Variant = describe_pipeline(pipe)
+        self.family: ModelFamily = family_of_variant(self.variant)
+        runtime = runtime_of(self.family)
+        cleaning = self.family.text.cleaning
+        # parsed (again) with this family's cleaning: the spans must index the text the pipeline encodes
+        self.marked = parse_prompt(prompt.marked if isinstance(prompt, MarkedPrompt) else prompt, cleaning)
+        if cleaning(self.marked.clean) != self.marked.clean:
             raise CaptureError(
-                f"the cleaned prompt {self.marked.clean!r} changes when WanPipeline cleans it again; "
-                "simplify its HTML entities"
+                f"the cleaned prompt {self.marked.clean!r} changes when the {self.family.title} pipeline cleans it "
+                "again; simplify its HTML entities (or parse it with this model family's cleaning)"
             )
+        if max_sequence_length is None:
+            max_sequence_length = self.variant.text_length or self.family.text.max_sequence_length
         self._check_fits(max_sequence_length, num_reference_images)
         self.num_reference_images = num_reference_images
         self.tokens: TokenizedPrompt = tokenize_marked(pipe.tokenizer, self.marked, max_sequence_length)
-        experts = self._experts()
-        block_list = self.settings.block_list
-        located = [locate_cross_attention(t, block_list) for _, t in experts]
+        experts = runtime.experts(pipe, self.variant)
+        self.block_list = self.settings.block_list or self.variant.capture_points[0]
+        block_list = self.block_list
+        located = [runtime.locate(t, self.variant, block_list) for _, t in experts]
         n_blocks = len(located[0])
         if any(len(found) != n_blocks for found in located):
             raise CaptureError(f"the two experts have different numbers of {block_list}")
@@ -97,55 +104,68 @@ class AttentionCapture:
             raise CaptureError(f"{block_list} {bad} do not exist: the transformer has {block_list} 0..{n_blocks - 1}")
         self.block_indices = tuple(wanted)
         models = [
-            HookedModel(expert, t, [(i, attn2) for i, _, attn2 in found if i in self.block_indices])
+            HookedModel(expert, t, [site for site in found if site.index in self.block_indices])
             for (expert, t), found in zip(experts, located, strict=True)
         ]
-        self.heads: int = models[0].blocks[0][1].heads  # type: ignore[assignment]
-        first = experts[0][1]
+        self.heads: int = models[0].sites[0].heads
+        self._block_names = tuple(site.name for site in models[0].sites)
+        probe = runtime.probe(self.variant, image_map=self.settings.image_map)
         self._recorder = CaptureRecorder(
             self.settings,
             WordColumns.from_words([t.token_indices for t in self.tokens.targets]),
             self.heads,
             {b: pos for pos, b in enumerate(self.block_indices)},
-            tuple(first.config.patch_size),
+            probe,
+            text_padding=self.family.text.padding,
         )
+        v = self.variant
         self._hooks = CaptureHooks(
             models,
-            getattr(pipe, "text_encoder", None),
+            getattr(pipe, self.family.text.encoder, None),
             self._recorder,
             self.tokens.input_ids,
-            PassClock(pipe, order_from_calls=self.variant.pass_source == "call_order"),
-            image_branch=self.settings.image_map,
+            PassClock(
+                pipe, order_from_calls=v.pass_source == "call_order", guidance=v.guidance, batch_passes=v.batch_passes
+            ),
+            runtime=runtime,
+            variant=v,
+            probe=probe,
+            pad_token_id=getattr(pipe.tokenizer, "pad_token_id", None),
         )
         self._entered = False
 
     def _check_fits(self, max_sequence_length: int, num_reference_images: int) -> None:
         """Settings that the variant cannot honour fail here, before anything is hooked."""
-        v, st = self.variant, self.settings
-        if st.block_list not in v.capture_points:
-            raise CaptureError(f"block_list={st.block_list!r} needs a VACE pipeline; {v.name} has only 'blocks'")
-        if st.image_map and not v.image_branch:
-            raise CaptureError(f"image_map needs a pipeline with an image branch (I2V-14B, FLF2V); {v.name} has none")
-        if st.image_map and IMAGE_WORD in self.marked.words:
-            raise CaptureError(f"the marked word {IMAGE_WORD!r} is reserved for the image map")
-        if v.image_branch and max_sequence_length != WAN_TEXT_CONTEXT:
+        v, st, family = self.variant, self.settings, self.family
+        if st.block_list is not None and st.block_list not in v.capture_points:
             raise CaptureError(
-                f"{v.name} splits the cross-attention context into [image, text] at L - {WAN_TEXT_CONTEXT}: "
-                f"max_sequence_length must be {WAN_TEXT_CONTEXT}, got {max_sequence_length}"
+                f"block_list={st.block_list!r} does not exist on {v.name}: it has {', '.join(v.capture_points)}"
+            )
+        if st.image_map and not v.image_branch:
+            raise CaptureError(f"image_map needs a pipeline with an image branch; {v.name} has none")
+        if not v.joint and (st.joint_attention != "text" or st.text_share_map):
+            what = f"joint_attention={st.joint_attention!r}" if st.joint_attention != "text" else "text_share_map"
+            raise CaptureError(
+                f"{what} needs joint attention (text and video keys in one softmax); {family.title} ({v.name}) "
+                "has cross-attention, whose maps are already the share of the text keys"
+            )
+        reserved = [w for w in st.pseudo_words if w in self.marked.words]
+        if reserved:
+            raise CaptureError(f"the marked word {reserved[0]!r} is reserved for a pseudo-word map")
+        if v.text_length is not None and max_sequence_length != v.text_length:
+            raise CaptureError(
+                f"{v.name} takes exactly {v.text_length} text keys: max_sequence_length must be {v.text_length}, "
+                f"got {max_sequence_length}"
             )
         if num_reference_images < 0 or (num_reference_images and v.conditioning != "reference"):
-            raise CaptureError(f"num_reference_images={num_reference_images}: only VACE takes reference images")
-
-    def _experts(self) -> list[tuple[str | None, Any]]:
-        """``(expert label, transformer)`` of each transformer the pipeline may run."""
-        pair = (getattr(self.pipe, "transformer", None), getattr(self.pipe, "transformer_2", None))
-        if self.variant.boundary_ratio is None:
-            return [(None, pair[0] if pair[0] is not None else pair[1])]
-        return [(label, model) for label, model in zip(EXPERT_NAMES, pair, strict=True) if model is not None]
+            raise CaptureError(
+                f"num_reference_images={num_reference_images}: {v.name} takes no reference images (only pipelines "
+                "with reference frames do)"
+            )
 
     @property
     def boundary_timestep(self) -> float | None:
-        """``boundary_ratio × num_train_timesteps``: steps at or above it run the high-noise expert."""
+        """``boundary_ratio × num_train_timesteps``: steps at or above it run the first (high-noise) expert."""
         ratio = self.variant.boundary_ratio
         if ratio is None:
             return None
@@ -153,8 +173,31 @@ class AttentionCapture:
 
     @property
     def conditioning_frames(self) -> tuple[int, ...]:
-        """Latent frames that are inputs, not generated video (I2V-5B frame 0, VACE reference frames)."""
+        """Latent frames that are inputs, not generated video (an image latent, reference frames).
+
+        Where the transformer calls carry per-token timesteps that hold some frames at a lower noise level
+        (LTX-Video's conditioning items), those frames, as the calls showed them; else what the variant says.
+        """
+        seen = self._recorder.conditioning_frames
+        if seen is not None:
+            return tuple(sorted(seen))
         return self.variant.conditioning_frames(self.num_reference_images)
+
+    @property
+    def facts(self) -> CaptureFacts:
+        """What the maps' metadata says about this capture (see :class:`~.maps_io.CaptureFacts`)."""
+        return CaptureFacts(
+            settings=self.settings,
+            variant=self.variant,
+            marked=self.marked,
+            targets=self.tokens.targets,
+            block_names=self.block_names,
+            heads=self.heads,
+            num_reference_images=self.num_reference_images,
+            boundary_timestep=self.boundary_timestep,
+            conditioning_frames=self.conditioning_frames,
+            default_fps=float(self.family.default_fps),
+        )
 
     # -- context manager ------------------------------------------------------------------------------
     def __enter__(self) -> AttentionCapture:
@@ -174,17 +217,18 @@ class AttentionCapture:
     # -- results ----------------------------------------------------------------------------------------
     @property
     def prompt(self) -> str:
-        """The clean text to pass to the pipeline (markers removed, cleaned as Wan cleans it)."""
+        """The clean text to pass to the pipeline (markers removed, cleaned as the pipeline cleans it)."""
         return self.marked.clean
 
     @property
     def words(self) -> tuple[str, ...]:
-        """The marked words, then ``<image>`` with ``image_map``: the keys of :meth:`word_maps`."""
-        return self.marked.words + ((IMAGE_WORD,) if self.settings.image_map else ())
+        """The marked words, then the pseudo-words asked for (``<text>``, ``<image>``): :meth:`word_maps`' keys."""
+        return self.marked.words + self.settings.pseudo_words
 
     @property
     def block_names(self) -> tuple[str, ...]:
-        return tuple(block_name(b, self.settings.block_list) for b in self.block_indices)
+        """The captured blocks' names (``blocks.7.attn2``), in map order."""
+        return self._block_names
 
     @property
     def records(self) -> list[StepRecord]:
@@ -213,12 +257,12 @@ class AttentionCapture:
             return CapturedMaps({}, {})
         if isinstance(video_dimensions, dict):
             video_dimensions = VideoDimensions(**video_dimensions)
-        metadata = word_metadata(word_maps, self, video_id, video_dimensions, model_id=model_id, seed=seed)
+        metadata = word_metadata(word_maps, self.facts, video_id, video_dimensions, model_id=model_id, seed=seed)
         return CapturedMaps(word_maps.maps, {word: per_step for word, (_, per_step) in metadata.items()})
 
     @property
     def step_experts(self) -> dict[int, str | None]:
-        """``{step: "high_noise" | "low_noise"}`` (``None`` with one transformer) of the captured steps."""
+        """``{step: expert label}`` of the captured steps (``"high_noise"``/``"low_noise"``; None with one)."""
         return {r.step_index: r.expert for r in self._recorder.records}
 
     def save(
@@ -238,15 +282,15 @@ class AttentionCapture:
     ) -> list[Path]:
         """Write the maps in the store's layout (see :mod:`attention_visual.storage.files.layout`).
 
-        ``video_dimensions`` defaults to what the token grid implies (the variant's pixels per token:
-        16, or 32 for TI2V-5B; Wan's 4k+1 frames without VACE reference frames; 16 fps); given, its
-        frame count must fit the maps. The video's completion mark is written last.
+        ``video_dimensions`` defaults to what the token grid implies (the variant's pixels per token and
+        frame rule, without reference frames; the family's fps); given, its frame count must fit the
+        maps. The video's completion mark is written last.
         """
         if isinstance(video_dimensions, dict):
             video_dimensions = VideoDimensions(**video_dimensions)
         return save_word_maps(
             records_to_word_maps(self._require_records(), self.words, self.settings),
-            self,
+            self.facts,
             Path(attention_dir),
             video_id,
             video_dimensions,

@@ -1,16 +1,19 @@
 """Install and remove the capture hooks, through diffusers' and torch's own extension points.
 
-* A stateful diffusers ``ModelHook`` on each transformer (both experts of Wan2.2 A14B) receives the
-  pipeline's ``cache_context("cond" | "uncond", step_index=..., sigma=...)`` where there is one and
-  brackets each transformer pass; :class:`~.steps.PassClock` names the pass and step (counting
+* A stateful diffusers ``ModelHook`` on each transformer (both experts where there are two) receives
+  the pipeline's ``cache_context(...)`` where there is one and brackets each transformer call; the
+  model family reads the call (:meth:`~attention_visual.families.interface.FamilyRuntime.read_call`: batch,
+  token grid, timestep) and :class:`~.steps.PassClock` names its guidance passes and step (counting
   them where the pipeline does not say).
-* Torch forward hooks on every captured ``blocks.N.attn2.norm_q`` / ``norm_k`` receive the exact
-  query and key tensors the attention consumes; with ``image_map`` also ``to_v``, ``add_v_proj``
-  and ``norm_added_k`` (the image branch, see :mod:`.image_share`).
+* On every captured attention module, the hook points of the family's probe
+  (:class:`~attention_visual.families.interface.Probe`): forward hooks on submodules (e.g.
+  ``attn2.norm_q`` / ``norm_k``, which receive the exact query and key the attention consumes) and
+  forward pre-hooks with kwargs on the module itself (which see e.g. RoPE tables and masks).
 * A forward pre-hook on the text encoder sees the token ids the pipeline encodes, to check that
   the pipeline was called with the capture's prompt and to learn each pass's real token count.
 
-No library class is patched; :meth:`CaptureHooks.remove` restores every module as it was.
+No library class is patched and no processor replaced; :meth:`CaptureHooks.remove` restores every
+module as it was.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from torch.utils.hooks import RemovableHandle
 from attention_visual.capture.recorder import CaptureRecorder
 from attention_visual.capture.steps import PassClock
 from attention_visual.errors import CaptureError
+from attention_visual.families.interface import AttentionSite, CallArgs, FamilyRuntime, Probe
+from attention_visual.families.spec import Variant
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +59,11 @@ class _PassContextHook(ModelHook):
             context = self.state.context
         except ValueError:
             context = None
-        hidden = kwargs.get("hidden_states", args[0] if args else None)
-        timestep = kwargs.get("timestep", args[1] if len(args) > 1 else None)
-        if not isinstance(hidden, torch.Tensor):
-            raise CaptureError("the transformer was called without hidden_states")
-        info = self.owner.clock.next(context, timestep if isinstance(timestep, torch.Tensor) else None)
-        self.owner.check_prompt()
-        self.owner.recorder.begin(info, self.expert, hidden)
+        owner = self.owner
+        call = owner.runtime.read_call(owner.variant, module, args, kwargs)
+        info = owner.clock.next(context, call.timestep)
+        owner.check_prompt()
+        owner.recorder.begin(info, self.expert, call)
         return args, kwargs
 
     def post_forward(self, module: nn.Module, output: Any) -> Any:
@@ -73,23 +76,27 @@ class _PassContextHook(ModelHook):
 
 @dataclass(frozen=True)
 class HookedModel:
-    """One transformer to hook: its expert label and its captured ``(block index, attn2)`` modules."""
+    """One transformer to hook: its expert label and its captured attention sites."""
 
-    expert: str | None  # "high_noise" | "low_noise" with two experts, else None
+    expert: str | None  # the expert's label with two experts ("high_noise" | "low_noise"), else None
     transformer: nn.Module
-    blocks: list[tuple[int, nn.Module]]
+    sites: list[AttentionSite]
 
 
 class CaptureHooks:
     """Owns every hook of one capture; ``install()`` once, ``remove()`` always.
 
     Args:
-        models: the transformers to hook (one, or both experts), each with its captured blocks.
+        models: the transformers to hook (one, or both experts), each with its captured sites.
         text_encoder: the pipeline's text encoder (``None`` to skip the prompt check).
         recorder: receives the events.
         expected_ids: the capture prompt's token ids (``[max_sequence_length]``).
         clock: names each pass and step.
-        image_branch: also hook ``to_v``, ``add_v_proj`` and ``norm_added_k`` (the ``<image>`` map).
+        runtime: the model family's torch side (reads each transformer call).
+        variant: the pipeline's variant.
+        probe: where to hook each site.
+        pad_token_id: the tokenizer's padding id: where the pipeline encodes without an attention mask
+            (CogVideoX), the real tokens are those before the trailing run of padding ids.
     """
 
     def __init__(
@@ -100,14 +107,20 @@ class CaptureHooks:
         expected_ids: tuple[int, ...],
         clock: PassClock,
         *,
-        image_branch: bool = False,
+        runtime: FamilyRuntime,
+        variant: Variant,
+        probe: Probe,
+        pad_token_id: int | None = None,
     ) -> None:
         self.models = models
         self.text_encoder = text_encoder
         self.recorder = recorder
         self.expected_ids = expected_ids
         self.clock = clock
-        self.image_branch = image_branch
+        self.runtime = runtime
+        self.variant = variant
+        self.probe = probe
+        self.pad_token_id = pad_token_id
         self._handles: list[RemovableHandle] = []
         self._had_forward_attr: dict[int, bool] = {}
         self._had_registry: dict[int, bool] = {}
@@ -132,8 +145,8 @@ class CaptureHooks:
                 HookRegistry.check_if_exists_or_initialize(m.transformer).register_hook(
                     _PassContextHook(self, m.expert), HOOK_NAME
                 )
-                for index, attn2 in m.blocks:
-                    self._hook_block(index, attn2)
+                for site in m.sites:
+                    self._hook_site(site)
             if self.text_encoder is not None:
                 self._handles.append(
                     self.text_encoder.register_forward_pre_hook(self._text_encoder_hook, with_kwargs=True)
@@ -142,18 +155,14 @@ class CaptureHooks:
             self.remove()
             raise
 
-    def _hook_block(self, index: int, attn2: nn.Module) -> None:
-        recorder = self.recorder
-        points = [("norm_q", recorder.on_query), ("norm_k", recorder.on_key)]
-        if self.image_branch:
-            points += [
-                ("to_v", recorder.on_value),
-                ("add_v_proj", recorder.on_image_value),
-                ("norm_added_k", recorder.on_image_key),
-            ]
-        for name, callback in points:
-            module = attn2.get_submodule(name)
-            self._handles.append(module.register_forward_hook(self._forward_hook(index, callback)))
+    def _hook_site(self, site: AttentionSite) -> None:
+        for point in self.probe.points:
+            module = site.module.get_submodule(point.path)
+            if point.when == "call":
+                handle = module.register_forward_pre_hook(self._call_hook(site.index, point.slot), with_kwargs=True)
+            else:
+                handle = module.register_forward_hook(self._output_hook(site.index, point.slot))
+            self._handles.append(handle)
 
     def remove(self) -> None:
         """Remove every hook and restore the modules' attributes exactly."""
@@ -180,12 +189,21 @@ class CaptureHooks:
         self._had_forward_attr.clear()
         self.installed = False
 
-    def _forward_hook(self, index: int, callback: Any) -> Any:
+    def _output_hook(self, index: int, slot: str) -> Any:
         recorder = self.recorder
 
-        def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
             if recorder.wants(index):
-                callback(index, output)
+                recorder.on_slot(index, slot, output)
+
+        return hook
+
+    def _call_hook(self, index: int, slot: str) -> Any:
+        recorder = self.recorder
+
+        def hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            if recorder.wants(index):
+                recorder.on_slot(index, slot, CallArgs(args, dict(kwargs)))
 
         return hook
 
@@ -224,8 +242,14 @@ class CaptureHooks:
                 f"AttentionCapture records one video per pipeline call, got {ids.shape[0]} prompts; "
                 "call the pipeline once per prompt"
             )
-        real = int(mask.sum().item()) if isinstance(mask, torch.Tensor) else int(ids.shape[1])
-        self.encoder_calls.append((tuple(ids[0].tolist()) == self.expected_ids, real))
+        tokens = ids[0].tolist()
+        if isinstance(mask, torch.Tensor):
+            real = int(mask.sum().item())
+        else:  # no mask: the padding is the trailing run of padding ids
+            real = len(tokens)
+            while self.pad_token_id is not None and real and tokens[real - 1] == self.pad_token_id:
+                real -= 1
+        self.encoder_calls.append((tuple(tokens) == self.expected_ids, real))
         return None
 
 

@@ -1,6 +1,7 @@
 """The ``<image>`` pseudo-word of I2V/FLF2V: how much of ``attn2``'s output comes from the image branch.
 
-In Wan2.1 I2V-14B and FLF2V the cross-attention context is ``[image tokens, 512 text tokens]``;
+For models with an image branch (a variant's ``image_branch``: Wan2.1 I2V-14B and FLF2V) the
+cross-attention context is ``[image tokens, 512 text tokens]``;
 diffusers' ``WanAttnProcessor`` splits it at ``L - 512`` and runs **two** softmaxes with the same
 query::
 

@@ -1,33 +1,70 @@
 """From captured step records to per-word arrays, and from those to the store.
 
-Kept apart from :mod:`.capture` so the capture class only manages hooks and state.
+Kept apart from :mod:`.capture` so the capture class only manages hooks and state: the capture hands
+over one frozen :class:`CaptureFacts` (what the metadata says about how the maps were made), and this
+module never imports the capture class.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from attention_visual.capture.recorder import StepRecord
-from attention_visual.capture.settings import IMAGE_WORD, CaptureSettings
+from attention_visual.capture.settings import IMAGE_WORD, TEXT_WORD, CaptureSettings
 from attention_visual.errors import CaptureError
-from attention_visual.storage import AttentionStore, MapMetadata, Reduction, TokenGrid, VideoDimensions
-from attention_visual.storage.files.layout import PACKED_FORMAT, token_dir_name
-from attention_visual.storage.packed.video import PackedVideoStore
-from attention_visual.storage.schema.frames import latent_to_video_frame_ranges_after_references, num_latent_frames
-
-if TYPE_CHECKING:
-    from attention_visual.capture.capture import AttentionCapture
+from attention_visual.families import Variant
+from attention_visual.prompts import MarkedPrompt, TargetTokens
+from attention_visual.storage import LatentGrid, MapMetadata, Reduction, VideoDimensions
+from attention_visual.storage.backend import MapSink, map_sink
+from attention_visual.storage.files.layout import word_dir_name
+from attention_visual.storage.schema.frames import (
+    FrameRule,
+    latent_to_video_frame_ranges_after_references,
+    num_latent_frames,
+)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FPS = 16.0
+#: What each pseudo-word's map holds (metadata ``quantity``); a marked word's is ``text_attention``.
+PSEUDO_QUANTITIES = {IMAGE_WORD: "image_share", TEXT_WORD: "text_share"}
+
+
+@dataclass(frozen=True)
+class CaptureFacts:
+    """What a capture tells the metadata about how its maps were made.
+
+    Attributes:
+        settings: The capture's settings.
+        variant: The pipeline's variant (with the loaded object's facts).
+        marked: The marked prompt.
+        targets: The marked words' tokens.
+        block_names: The captured blocks (``blocks.7.attn2``), in map order.
+        heads: Attention heads per block.
+        num_reference_images: Leading latent frames that are reference images (conditioning, no video).
+        boundary_timestep: Steps at or above it ran the first expert (two experts), else None.
+        conditioning_frames: Latent frames that are inputs, not generated video.
+        default_fps: The family's frames per second, for video dimensions nobody gave.
+    """
+
+    settings: CaptureSettings
+    variant: Variant
+    marked: MarkedPrompt
+    targets: tuple[TargetTokens, ...]
+    block_names: tuple[str, ...]
+    heads: int
+    num_reference_images: int
+    boundary_timestep: float | None
+    conditioning_frames: tuple[int, ...]
+    default_fps: float
+
+    @property
+    def frame_rule(self) -> FrameRule:
+        return self.variant.frame_rule
 
 
 @dataclass(frozen=True)
@@ -77,28 +114,25 @@ def records_to_word_maps(records: list[StepRecord], words: tuple[str, ...], sett
 
 
 def default_video_dimensions(
-    pixels_per_token: int,
-    temporal_factor: int,
+    pixels_per_cell: int,
+    rule: FrameRule,
     grid: tuple[int, int, int],
-    num_reference: int = 0,
-    fps: float = DEFAULT_FPS,
+    num_reference: int,
+    fps: float,
 ) -> VideoDimensions:
-    """The video size a token grid implies: pixels per token (VAE factor × patch: 16, or 32 for TI2V-5B).
+    """The video size a latent grid implies: pixels per cell (VAE factor × patch), the family's frame rule.
 
-    ``num_reference`` leading latent frames (VACE reference images) are not part of the video.
+    ``num_reference`` leading latent frames (reference images) are not part of the video.
     """
     f, y, x = grid
-    return VideoDimensions(
-        width=x * pixels_per_token,
-        height=y * pixels_per_token,
-        fps=fps,
-        frames=(f - num_reference - 1) * temporal_factor + 1,
-    )
+    latent = (f - num_reference) * rule.latent_frames_per_cell - rule.padding_latent_frames
+    frames = (latent - 1) * rule.temporal_factor + 1 if rule.first_frame_alone else latent * rule.temporal_factor
+    return VideoDimensions(width=x * pixels_per_cell, height=y * pixels_per_cell, fps=fps, frames=frames)
 
 
 def word_metadata(
     word_maps: WordMaps,
-    capture: AttentionCapture,
+    facts: CaptureFacts,
     video_id: str,
     video_dimensions: VideoDimensions | None,
     *,
@@ -106,32 +140,32 @@ def word_metadata(
     seed: int | None = None,
 ) -> dict[str, tuple[MapMetadata, list[MapMetadata]]]:
     """``{word: (metadata of the step-average, [metadata of each captured step])}``, as the store writes them."""
-    settings = capture.settings
+    settings = facts.settings
     ds = settings.spatial_downsample_factor
     first = next(iter(word_maps.maps.values()), None)
     if first is None or first.ndim < 4:
         raise CaptureError("no maps: the prompt has no marked word or no step was captured")
     f, y, x = first.shape[-3:]
-    grid = TokenGrid(frames=f, height=y * ds, width=x * ds)
-    variant = capture.variant
-    n_ref = capture.num_reference_images
+    grid = LatentGrid(frames=f, height=y * ds, width=x * ds)
+    variant, rule = facts.variant, facts.frame_rule
+    n_ref = facts.num_reference_images
     if video_dimensions is not None:
-        expected = num_latent_frames(video_dimensions.frames, variant.temporal_factor) + n_ref
+        expected = num_latent_frames(video_dimensions.frames, rule) + n_ref
         if expected != f:
             raise CaptureError(
                 f"the maps have {f} latent frames but a {video_dimensions.frames}-frame video with {n_ref} "
                 f"reference images has {expected}: pass AttentionCapture(..., num_reference_images=...)"
             )
     dims = video_dimensions or default_video_dimensions(
-        variant.pixels_per_token, variant.temporal_factor, (f, y * ds, x * ds), n_ref
+        variant.pixels_per_cell, rule, (f, y * ds, x * ds), n_ref, facts.default_fps
     )
-    targets = {t.word: t for t in capture.tokens.targets}
+    targets = {t.word: t for t in facts.targets}
     num_steps = next(iter(word_maps.step_info.values())).num_steps or len(word_maps.steps)
     two_experts = any(info.expert is not None for info in word_maps.step_info.values())
     step_experts = tuple(word_maps.step_info[s].expert for s in word_maps.steps) if two_experts else ()
     out: dict[str, tuple[MapMetadata, list[MapMetadata]]] = {}
     for word, stack in word_maps.maps.items():  # stack: [step, *leading, frame, y, x]
-        tt = targets.get(word)  # None for the <image> pseudo-word
+        tt = targets.get(word)  # None for a pseudo-word (<image>, <text>)
         base = MapMetadata(
             video_id=video_id,
             token_word=word,
@@ -144,10 +178,10 @@ def word_metadata(
             aggregation_method="mean_over_steps",
             video_dimensions=dims,
             token_grid=grid,
-            latent_to_video_frames=latent_to_video_frame_ranges_after_references(f, n_ref, variant.temporal_factor),
+            latent_to_video_frames=latent_to_video_frame_ranges_after_references(f, n_ref, rule),
             spatial_downsample_factor=ds,
-            marked_prompt=capture.marked.marked,
-            clean_prompt=capture.marked.clean,
+            marked_prompt=facts.marked.marked,
+            clean_prompt=facts.marked.clean,
             token_indices=tt.token_indices if tt else (),
             token_ids=tt.token_ids if tt else (),
             token_pieces=tt.token_pieces if tt else (),
@@ -160,16 +194,21 @@ def word_metadata(
                 tokens=settings.token_reduction,
                 padding=settings.padding,
             ),
-            blocks=capture.block_names,
-            num_heads=capture.heads,
+            blocks=facts.block_names,
+            num_heads=facts.heads,
             model_id=model_id,
             seed=seed,
             variant=variant.name,
             step_experts=step_experts,
-            boundary_timestep=capture.boundary_timestep,
-            conditioning_frames=capture.conditioning_frames,
-            pixels_per_token=variant.pixels_per_token,
-            quantity="image_share" if word == IMAGE_WORD and tt is None else "text_attention",
+            boundary_timestep=facts.boundary_timestep,
+            conditioning_frames=facts.conditioning_frames,
+            pixels_per_token=variant.pixels_per_cell,
+            quantity=PSEUDO_QUANTITIES.get(word, "text_attention") if tt is None else "text_attention",
+            family=variant.family,
+            attention_kind=variant.attention_kind,
+            joint_attention=settings.joint_attention if variant.joint else None,
+            temporal_factor=rule.temporal_factor,
+            latent_frames_per_cell=rule.latent_frames_per_cell,
         ).stamped()
         per_step = [
             dataclasses.replace(
@@ -188,31 +227,9 @@ def word_metadata(
     return out
 
 
-class MapSink(Protocol):
-    """Where :func:`save_word_maps` writes: the seed layout's :class:`AttentionStore` or a :class:`PackedVideoStore`."""
-
-    def is_complete(self, video_id: str) -> bool: ...
-    def remove_video(self, video_id: str) -> None: ...
-    def save_steps(self, metadata: Sequence[MapMetadata], stack: np.ndarray) -> list[Path]: ...
-    def save_aggregated(self, metadata: MapMetadata, array: np.ndarray) -> Path: ...
-    def mark_complete(self, video_id: str, summary: dict[str, Any]) -> Path: ...
-
-
-def map_sink(
-    root: Path, storage_format: str, compress: bool, dtype: str, aggregated_format: str | None = None
-) -> MapSink:
-    """The store ``storage_format`` writes to: ``"numpy"``/``"torch"`` files under ``root``, or ``"zarr"``,
-    the packed store ``root``."""
-    if storage_format == PACKED_FORMAT:
-        return PackedVideoStore(root, compress=compress, dtype=dtype, aggregated_format=aggregated_format)
-    return AttentionStore(
-        root, storage_format=storage_format, compress=compress, dtype=dtype, aggregated_format=aggregated_format
-    )
-
-
 def save_word_maps(
     word_maps: WordMaps,
-    capture: AttentionCapture,
+    facts: CaptureFacts,
     root: Path,
     video_id: str,
     video_dimensions: VideoDimensions | None,
@@ -232,13 +249,13 @@ def save_word_maps(
     ``"zarr"``: into the packed store ``root`` (``attention_maps.zarr``), as ``pack`` would have written
     the ``numpy`` files (see :class:`~attention_visual.storage.packed.video.PackedVideoStore`).
     """
-    store = map_sink(root, storage_format, compress, capture.settings.storage_dtype, aggregated_format)
+    store = map_sink(root, storage_format, compress, facts.settings.storage_dtype, aggregated_format)
     if store.is_complete(video_id):
         raise CaptureError(f"maps of video {video_id!r} already exist in {root}; choose another video id")
     first = next(iter(word_maps.maps.values()), None)
     if first is None or first.ndim < 4:
         raise CaptureError("nothing to save: the prompt has no marked word or no step was captured")
-    metadata = word_metadata(word_maps, capture, video_id, video_dimensions, model_id=model_id, seed=seed)
+    metadata = word_metadata(word_maps, facts, video_id, video_dimensions, model_id=model_id, seed=seed)
     store.remove_video(video_id)  # leftovers of an interrupted earlier save
     paths: list[Path] = []
     maps = 0
@@ -257,7 +274,7 @@ def save_word_maps(
                 video_id,
                 {
                     "video_id": video_id,
-                    "words": {w: token_dir_name(w) for w in word_maps.maps},
+                    "words": {w: word_dir_name(w) for w in word_maps.maps},
                     "steps": list(word_maps.steps),
                     "passes": list(word_maps.passes),
                     "files": maps,  # maps stored (one file each in the seed layout)
@@ -268,6 +285,8 @@ def save_word_maps(
 
 
 __all__ = [
+    "PSEUDO_QUANTITIES",
+    "CaptureFacts",
     "MapSink",
     "WordMaps",
     "default_video_dimensions",

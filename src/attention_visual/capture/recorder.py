@@ -1,30 +1,31 @@
 """Per-pass accumulation of word maps during a generation, copied to the host once per step.
 
 :class:`CaptureRecorder` is driven by the hooks of :mod:`.hooks`: ``begin`` when the transformer
-starts a pass (the pipeline's cache context says which pass and step), ``on_query``/``on_key``
-for every captured ``attn2`` call, ``end`` when the pass finishes. All reductions over heads and
-blocks happen on the model's device; one small array per captured pass and step reaches the host.
+starts a call (the pass clock says which guidance passes, as batch items, and which step it is; the
+family says the video-token grid), ``on_slot`` for every tensor a hook point of a captured attention
+module delivers (the family's measures turn them into the word math's inputs), ``end`` when the call
+finishes. A call may carry several guidance passes (batched guidance): each captured pass reads its
+own batch item and has its own accumulator. All reductions over heads and blocks happen on the
+model's device; one small array per captured pass and step reaches the host.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from attention_visual.capture.attention_math import (
-    WordColumns,
-    padding_rows_identical,
-    trailing_run_start,
-    word_attention,
-)
+from attention_visual.capture.attention_math import WordColumns, padding_rows_identical, trailing_run_start
 from attention_visual.capture.image_share import image_share
 from attention_visual.capture.settings import CaptureSettings
 from attention_visual.capture.steps import PassInfo
+from attention_visual.capture.word_math import WORD_MATH, WordQuery
 from attention_visual.errors import CaptureError
+from attention_visual.families.interface import AttentionInputs, ImageShareInputs, Probe, TransformerCall
 
 log = logging.getLogger(__name__)
 
@@ -38,29 +39,31 @@ class StepRecord:
     num_steps: int | None
     timestep: float | None
     sigma: float | None
-    array: np.ndarray  # [word, block_or_1, head_or_1, frame, y, x]; with image_map the last "word" is <image>
-    expert: str | None = None  # "high_noise" | "low_noise" with two experts
+    array: np.ndarray  # [map, block_or_1, head_or_1, frame, y, x]: the words, then <text>, then <image>
+    expert: str | None = None  # the expert's label with two experts ("high_noise" | "low_noise")
 
 
 @dataclass
 class _Pass:
-    """State of the transformer pass in flight."""
+    """One captured guidance pass of the call in flight: its batch item and accumulator."""
 
     name: str
-    step_index: int
-    num_steps: int | None
-    timestep: float | None
-    sigma: float | None
+    item: int  # batch item of the call
+    num_real_keys: int | None
+    acc: torch.Tensor | None = None  # [map, block_or_1, head_or_1, video_token] float32
+    padding_ok: torch.Tensor | None = None  # 0-d bool on the device: every block's padding rows were identical
+
+
+@dataclass
+class _Call:
+    """State of the transformer call in flight."""
+
+    info: PassInfo
     expert: str | None
     grid: tuple[int, int, int]  # (frame, y, x) of the video tokens
-    num_real_keys: int | None
-    query: dict[int, torch.Tensor] = field(default_factory=dict)  # block -> [video_token, width]
-    # image branch (image_map): block -> [text_token, width] / [image_token, width]
-    key: dict[int, torch.Tensor] = field(default_factory=dict)
-    value: dict[int, torch.Tensor] = field(default_factory=dict)
-    value_img: dict[int, torch.Tensor] = field(default_factory=dict)
-    acc: torch.Tensor | None = None  # [word(+image), block_or_1, head_or_1, video_token] float32
-    padding_ok: torch.Tensor | None = None  # 0-d bool on the device: every block's padding rows were identical
+    drop_frames: int  # leading map frames that are no video position
+    passes: list[_Pass]
+    slots: dict[int, dict[str, Any]] = field(default_factory=dict)  # block -> hook point slot -> value
     blocks_seen: int = 0
 
 
@@ -72,7 +75,10 @@ class CaptureRecorder:
         words: the marked words' text-token columns.
         heads: attention heads per block.
         block_positions: ``{block index: position}`` of the captured blocks.
-        patch_size: the transformer's ``(t, h, w)`` patch size.
+        probe: the family's hook points and measures (which slot completes which measure).
+        text_padding: how the model's padding text keys behave (the family's ``text.padding``):
+            ``identical_rows`` are checked and folded exactly; the words' columns in the padding (the
+            uncond pass) stand for the one padding key.
     """
 
     def __init__(
@@ -81,77 +87,96 @@ class CaptureRecorder:
         words: WordColumns,
         heads: int,
         block_positions: dict[int, int],
-        patch_size: tuple[int, int, int],
+        probe: Probe,
+        *,
+        text_padding: str,
     ) -> None:
         self.settings = settings
         self.words = words
         self.heads = heads
         self.block_positions = block_positions
-        self.patch_size = patch_size
+        self.text_padding = text_padding
+        self.identical_padding = text_padding == "identical_rows"
         self.records: list[StepRecord] = []
         #: real (non-pad) text tokens of each pass, learnt from the text encoder's inputs
         self.num_real_keys: dict[str, int] = {}
-        self._pass: _Pass | None = None
+        self._call: _Call | None = None
+        #: map frames the calls' per-token timesteps showed as conditioning inputs (None: no call told)
+        self.conditioning_frames: set[int] | None = None
         self._done: set[tuple[str, int]] = set()
         self._columns: dict[tuple[torch.device, tuple[int, ...]], torch.Tensor] = {}  # [T] word columns
+        self._triggers = {m.trigger: m for m in probe.measures}
+        self._last_trigger = probe.measures[-1].trigger
+        self._text_row = len(words.bounds)  # <text> (text_share_map), then <image> (image_map)
+        self._image_row = self._text_row + int(settings.text_share_map)
 
     @property
     def num_maps(self) -> int:
-        """Maps per record: the words, plus ``<image>`` with ``image_map``."""
-        return len(self.words.bounds) + int(self.settings.image_map)
+        """Maps per record: the words, then ``<text>`` with ``text_share_map``, ``<image>`` with ``image_map``."""
+        return len(self.words.bounds) + len(self.settings.pseudo_words)
 
-    # -- transformer pass -------------------------------------------------------------------------
-    def begin(self, info: PassInfo, expert: str | None, hidden_states: torch.Tensor) -> None:
-        """A transformer pass starts. ``hidden_states``: ``[batch, channel, frame, height, width]`` latents."""
-        self._pass = None
-        pass_name, step_index = info.name, info.step_index
-        if hidden_states.shape[0] != 1:
+    # -- transformer call -------------------------------------------------------------------------
+    def begin(self, info: PassInfo, expert: str | None, call: TransformerCall) -> None:
+        """A transformer call starts: ``info`` from the pass clock, ``call`` read by the family."""
+        self._call = None
+        if call.batch != len(info.items):
             raise CaptureError(
-                f"AttentionCapture records one video per pipeline call, got a batch of {hidden_states.shape[0]} "
-                "(a list of prompts or num_videos_per_prompt > 1); call the pipeline once per video"
+                f"AttentionCapture records one video per pipeline call, got a batch of {call.batch} for "
+                f"{len(info.items)} guidance pass(es) (a list of prompts or num_videos_per_prompt > 1); "
+                "call the pipeline once per video"
             )
-        if pass_name not in self.settings.passes or not self.settings.captures_step(step_index):
+        if call.conditioning_frames is not None:
+            self.conditioning_frames = (self.conditioning_frames or set()) | set(call.conditioning_frames)
+        step_index = info.step_index
+        if not self.settings.captures_step(step_index):
             return
-        if (pass_name, step_index) in self._done:
-            raise CaptureError(
-                f"step {step_index} ({pass_name} pass) was already captured: use a new AttentionCapture "
-                "for every pipeline call"
-            )
-        pt, ph, pw = self.patch_size
-        _, _, frames, height, width = hidden_states.shape
-        grid = (frames // pt, height // ph, width // pw)
+        wanted = [(name, item) for name, item in info.items if name in self.settings.passes]
+        if not wanted:
+            return
+        for name, _ in wanted:
+            if (name, step_index) in self._done:
+                raise CaptureError(
+                    f"step {step_index} ({name} pass) was already captured: use a new AttentionCapture "
+                    "for every pipeline call"
+                )
         s = self.settings.spatial_downsample_factor
-        if grid[1] % s or grid[2] % s:
-            raise CaptureError(
-                f"spatial_downsample_factor {s} does not divide the token grid {grid[1]}x{grid[2]} (y x x)"
-            )
-        self._pass = _Pass(
-            pass_name, step_index, info.num_steps, info.timestep, info.sigma, expert, grid,
-            self.num_real_keys.get(pass_name),
-        )  # fmt: skip
+        _, y, x = call.grid
+        if y % s or x % s:
+            raise CaptureError(f"spatial_downsample_factor {s} does not divide the token grid {y}x{x} (y x x)")
+        passes = [_Pass(name, item, self.num_real_keys.get(name)) for name, item in wanted]
+        self._call = _Call(info, expert, call.grid, call.drop_leading_frames, passes)
 
     def end(self) -> None:
-        """The transformer pass finished: reduce, copy to the host once, and record."""
-        current, self._pass = self._pass, None
-        if current is None or current.acc is None:
+        """The transformer call finished: reduce, copy to the host once per pass, and record."""
+        current, self._call = self._call, None
+        if current is None:
             return
-        if current.blocks_seen != len(self.block_positions):
+        if current.blocks_seen and current.blocks_seen != len(self.block_positions):
             log.warning(
                 "step %d: %d of %d captured blocks ran",
-                current.step_index,
+                current.info.step_index,
                 current.blocks_seen,
                 len(self.block_positions),
             )
-        if current.padding_ok is not None and not bool(current.padding_ok.item()):
+        for p in current.passes:
+            if p.acc is not None:
+                self._record(current, p)
+
+    def _record(self, current: _Call, p: _Pass) -> None:
+        info = current.info
+        if p.padding_ok is not None and not bool(p.padding_ok.item()):
             raise CaptureError(
-                f"step {current.step_index}: the text keys after the {current.num_real_keys} real tokens are not "
+                f"step {info.step_index}: the text keys after the {p.num_real_keys} real tokens are not "
                 "identical padding rows (custom prompt_embeds?); the padding fold would not be exact"
             )
-        acc = current.acc  # [word, block_or_1, head_or_1, video_token]
+        acc = p.acc  # [map, block_or_1, head_or_1, video_token]
+        assert acc is not None
         if not self.settings.store_per_block:
             acc = acc / current.blocks_seen
         f, y, x = current.grid
-        maps = acc.reshape(*acc.shape[:3], f, y, x)  # [word, block, head, frame, y, x]
+        maps = acc.reshape(*acc.shape[:3], f, y, x)  # [map, block, head, frame, y, x]
+        if current.drop_frames:
+            maps = maps[:, :, :, current.drop_frames :]
         s = self.settings.spatial_downsample_factor
         if s > 1:
             lead = maps.shape[:4]
@@ -159,111 +184,109 @@ class CaptureRecorder:
         dtype = torch.float16 if self.settings.storage_dtype == "float16" else torch.float32
         host = maps.to(device="cpu", dtype=dtype).numpy()
         self.records.append(
-            StepRecord(
-                current.name, current.step_index, current.num_steps, current.timestep, current.sigma, host,
-                current.expert,
-            )
-        )  # fmt: skip
-        self._done.add((current.name, current.step_index))
+            StepRecord(p.name, info.step_index, info.num_steps, info.timestep, info.sigma, host, current.expert)
+        )
+        self._done.add((p.name, info.step_index))
 
-    # -- attn2 calls --------------------------------------------------------------------------------
+    # -- attention calls ----------------------------------------------------------------------------
     def wants(self, block_index: int) -> bool:
-        return self._pass is not None and block_index in self.block_positions
+        return self._call is not None and block_index in self.block_positions
 
-    def on_query(self, block_index: int, query: torch.Tensor) -> None:
-        """``query``: ``[batch, video_token, heads * head_dim]``, the output of ``attn2.norm_q``."""
-        if self._pass is not None:
-            self._pass.query[block_index] = query
-
-    def on_key(self, block_index: int, key: torch.Tensor) -> None:
-        """``key``: ``[batch, text_token, heads * head_dim]``, the output of ``attn2.norm_k``."""
-        current = self._pass
-        if current is None or block_index not in current.query:
-            return
-        query = current.query[block_index] if self.settings.image_map else current.query.pop(block_index)
-        if self.settings.image_map:
-            current.key[block_index] = key
-        n_keys = key.shape[1]
-        real = current.num_real_keys
-        if real is None:  # prompt_embeds were given: find the padding on the data (synchronises)
-            run = trailing_run_start(key[0])
-            real = run if n_keys - run > 1 else n_keys
-        elif self.settings.padding != "exclude":
-            ok = padding_rows_identical(key[0], real)
-            current.padding_ok = ok if current.padding_ok is None else current.padding_ok & ok
-        real = min(real, n_keys)
-        if current.name == "cond" and self.words.columns and max(self.words.columns) >= real:
-            raise CaptureError(
-                f"the marked words' tokens reach position {max(self.words.columns)} but the text has only "
-                f"{real} real tokens: was the pipeline called with capture.prompt and the same "
-                "max_sequence_length?"
-            )
-        # In the uncond pass the words' positions may fall in the negative prompt's padding.
-        clamped = tuple(min(c, real) for c in self.words.columns)
-        columns = self._columns.get((key.device, clamped))
-        if columns is None:
-            columns = torch.tensor(clamped, dtype=torch.long, device=key.device)
-            self._columns[(key.device, clamped)] = columns
-        if self.words.bounds:
-            with torch.no_grad():
-                probs = word_attention(
-                    query[0],
-                    key[0],
-                    self.heads,
-                    columns,
-                    self.words.bounds,
-                    num_real_keys=real,
-                    token_reduction=self.settings.token_reduction,
-                    renormalise=self.settings.padding == "exclude",
-                    chunk_size=self.settings.query_chunk_size,
-                )  # [head, word, video_token]
-                if not self.settings.store_per_head:
-                    probs = probs.mean(dim=0, keepdim=True)
-                self._accumulate(current, block_index, slice(0, len(self.words.bounds)), probs.transpose(0, 1))
-        current.blocks_seen += 1
-
-    def on_value(self, block_index: int, value: torch.Tensor) -> None:
-        """``value``: ``[batch, text_token, width]``, the output of ``attn2.to_v`` (image_map only)."""
-        if self._pass is not None:
-            self._pass.value[block_index] = value
-
-    def on_image_value(self, block_index: int, value: torch.Tensor) -> None:
-        """``value``: ``[batch, image_token, width]``, the output of ``attn2.add_v_proj`` (image_map only)."""
-        if self._pass is not None:
-            self._pass.value_img[block_index] = value
-
-    def on_image_key(self, block_index: int, key_img: torch.Tensor) -> None:
-        """``key_img``: ``[batch, image_token, width]``, of ``attn2.norm_added_k``: the last input of the share."""
-        current = self._pass
+    def on_slot(self, block_index: int, slot: str, value: Any) -> None:
+        """A hook point of block ``block_index`` delivered ``value``; run the measure it completes."""
+        current = self._call
         if current is None:
             return
+        slots = current.slots.setdefault(block_index, {})
+        slots[slot] = value
+        measure = self._triggers.get(slot)
+        if measure is None:
+            return
+        if slot == self._last_trigger:
+            del current.slots[block_index]  # the tensors are not held past the block's last measure
         try:
-            query, key = current.query.pop(block_index), current.key.pop(block_index)
-            value, value_img = current.value.pop(block_index), current.value_img.pop(block_index)
-        except KeyError:
+            inputs = measure.build(slots)
+        except KeyError as missing:
             raise CaptureError(
-                f"block {block_index}: the image branch ran without the text branch's q, k, v "
-                "(fused projections are not supported with image_map)"
+                f"block {block_index}: the {measure.kind} measure ran without its input {missing} (a fused or "
+                "custom attention processor?)"
             ) from None
         with torch.no_grad():
+            if measure.kind == "words":
+                self._words(current, block_index, inputs)
+            else:
+                self._image_share(current, block_index, inputs)
+
+    def _words(self, current: _Call, block_index: int, inputs: AttentionInputs) -> None:
+        math = WORD_MATH.get(inputs.kind)
+        if math is None:
+            raise CaptureError(f"no word math for attention of kind {inputs.kind!r}")
+        for p in current.passes:
+            key = inputs.key[p.item]
+            text = key if inputs.kind == "cross" or inputs.text_keys is None else key[..., inputs.text_keys, :]
+            n_keys = text.shape[-2]
+            real = p.num_real_keys
+            if self.identical_padding:
+                rows = text if inputs.kind == "cross" else text.transpose(0, 1).flatten(1)  # [text_token, C]
+                if real is None:  # prompt_embeds were given: find the padding on the data (synchronises)
+                    run = trailing_run_start(rows)
+                    real = run if n_keys - run > 1 else n_keys
+                elif self.settings.padding != "exclude":
+                    ok = padding_rows_identical(rows, real)
+                    p.padding_ok = ok if p.padding_ok is None else p.padding_ok & ok
+            real = n_keys if real is None else min(real, n_keys)
+            if p.name == "cond" and self.words.columns and max(self.words.columns) >= real:
+                raise CaptureError(
+                    f"the marked words' tokens reach position {max(self.words.columns)} but the text has only "
+                    f"{real} real tokens: was the pipeline called with capture.prompt and the same "
+                    "max_sequence_length?"
+                )
+            if not self.words.bounds and not self.settings.text_share_map:
+                continue
+            bias = inputs.key_bias[p.item] if inputs.key_bias is not None else None
+            query = WordQuery(
+                inputs.query[p.item], key, self.heads,
+                self._word_columns(key.device, real if self.identical_padding else None), self.words.bounds,
+                real, self.settings, inputs.text_keys, bias, inputs.extras,
+                text_padding=self.text_padding,
+            )  # fmt: skip
+            probs = math(query)  # [head, map, video_token]
+            if not self.settings.store_per_head:
+                probs = probs.mean(dim=0, keepdim=True)
+            self._accumulate(current, p, block_index, slice(0, probs.shape[1]), probs.transpose(0, 1))
+        current.blocks_seen += 1
+
+    def _word_columns(self, device: torch.device, real: int | None) -> torch.Tensor:
+        """``[T]`` the words' columns on ``device``. In the uncond pass they may fall in the negative
+        prompt's padding: identical padding rows are one key (column ``real``); otherwise (``real`` None)
+        each padding key is a key of its own and the columns stay as they are."""
+        clamped = self.words.columns if real is None else tuple(min(c, real) for c in self.words.columns)
+        columns = self._columns.get((device, clamped))
+        if columns is None:
+            columns = torch.tensor(clamped, dtype=torch.long, device=device)
+            self._columns[(device, clamped)] = columns
+        return columns
+
+    def _image_share(self, current: _Call, block_index: int, inputs: ImageShareInputs) -> None:
+        for p in current.passes:
+            i = p.item
             share = image_share(
-                query[0], key[0], value[0], key_img[0], value_img[0], self.heads,
+                inputs.query[i], inputs.key[i], inputs.value[i], inputs.key_img[i], inputs.value_img[i], self.heads,
                 per_head=self.settings.store_per_head, chunk_size=self.settings.query_chunk_size,
             )  # fmt: skip  # [head_or_1, video_token]
-            n = len(self.words.bounds)
-            self._accumulate(current, block_index, slice(n, n + 1), share[None])
+            self._accumulate(current, p, block_index, slice(self._image_row, self._image_row + 1), share[None])
 
-    def _accumulate(self, current: _Pass, block_index: int, rows: slice, maps: torch.Tensor) -> None:
+    def _accumulate(self, current: _Call, p: _Pass, block_index: int, rows: slice, maps: torch.Tensor) -> None:
         """Add ``maps`` (``[map, head_or_1, video_token]``) to rows ``rows`` of the pass's accumulator."""
-        if current.acc is None:
+        if p.acc is None:
             n_blocks = len(self.block_positions) if self.settings.store_per_block else 1
-            current.acc = torch.zeros(
+            p.acc = torch.zeros(
                 self.num_maps, n_blocks, *maps.shape[1:], dtype=torch.float32, device=maps.device
             )  # [map, block_or_1, head_or_1, video_token]
         if self.settings.store_per_block:
-            current.acc[rows, self.block_positions[block_index]] = maps
+            p.acc[rows, self.block_positions[block_index]] = maps
         else:
-            current.acc[rows, 0] += maps
+            p.acc[rows, 0] += maps
 
 
 __all__ = ["CaptureRecorder", "StepRecord"]

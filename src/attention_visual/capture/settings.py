@@ -2,14 +2,17 @@
 
 The default meaning of a map (the one place it is defined):
 
-    For each denoising step and marked word: the model's own softmax probability over all
-    ``max_sequence_length`` text keys (padding included, exactly as Wan computes it),
-    **summed over the word's tokens**, **averaged over heads and over every block's
-    cross-attention** (``blocks.N.attn2``), from the **conditional (prompt) pass only**, laid
-    out as Wan's patch embedding flattens the video tokens: ``[frame, y, x]`` = latent frames
-    × height/16 × width/16.
+    For each denoising step and marked word: the model's own softmax probability over the prompt's
+    ``max_sequence_length`` text keys (padding treated exactly as the model treats it), **summed over
+    the word's tokens**, **averaged over heads and over every captured block's text→video
+    attention** (named ``<list>.N.<module>``, e.g. ``blocks.N.attn2``), from the **conditional
+    (prompt) pass only**, laid out as the model's patch embedding flattens the video tokens:
+    ``[frame, y, x]`` = latent frames × height/px × width/px (px: the model's pixels per token).
+    Under joint attention (text and video keys in one softmax) the probability is renormalised over
+    the text keys (``joint_attention: text``), so the map means what a cross-attention map means.
 
-Every field below changes one part of that sentence.
+Every field below changes one part of that sentence; what differs per model family is in
+``docs/families.md``.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from attention_visual.config.limits import (
     BLOCK_LISTS,
     GUIDANCE_PASSES,
     IMAGE_WORD,
+    JOINT_ATTENTION_MODES,
     PADDING_MODES,
     STORAGE_DTYPES,
+    TEXT_WORD,
     TOKEN_REDUCTIONS,
     check_block_names,
 )
@@ -40,7 +45,7 @@ class CaptureSettings:
         guidance_pass: ``"cond"`` (the prompt pass, default), ``"uncond"`` (the negative-prompt
             pass, at the marked words' token positions) or ``"both"`` (a leading ``pass`` axis).
         padding: ``"include"``: softmax over all text keys as the model computes it;
-            ``"exclude"``: renormalised over the real prompt tokens (Wan pads to 512 with identical
+            ``"exclude"``: renormalised over the real prompt tokens (e.g. Wan pads to 512 with identical
             rows that act as one attention sink).
         token_reduction: how a word's tokens are combined: ``"sum"`` | ``"mean"`` | ``"max"``.
         blocks: block indices (or names like ``"blocks.7.attn2"``) to capture (``None`` = all); the
@@ -53,10 +58,17 @@ class CaptureSettings:
         spatial_downsample_factor: average-pool ``y`` and ``x`` by this factor (must divide the grid).
         storage_dtype: ``"float32"`` or ``"float16"`` for the host copies and the files.
         query_chunk_size: video tokens per chunk of the logit computation (bounds extra memory).
-        block_list: which ``attn2`` modules: ``"blocks"`` (the main stream, default) or, on VACE,
-            ``"vace_blocks"`` (the control stream; names ``vace_blocks.N.attn2``).
-        image_map: also record the pseudo-word ``<image>`` (I2V/FLF2V only): per video token the image
-            branch's share ‖o_img‖ / (‖o_img‖ + ‖o_txt‖) of the cross-attention output.
+        block_list: which module list's attention: ``None`` (the model's main stream, default:
+            ``blocks`` on Wan) or another list the model has (VACE: ``"vace_blocks"``, the control stream;
+            names ``vace_blocks.N.attn2``).
+        image_map: also record the pseudo-word ``<image>`` (models with an image branch only, e.g. Wan
+            I2V/FLF2V): per video token the image branch's share ‖o_img‖ / (‖o_img‖ + ‖o_txt‖) of the
+            cross-attention output.
+        joint_attention: under joint attention (text and video keys in one softmax): ``"text"`` (default)
+            the word's share of the attention that goes to the text keys; ``"full"`` its share of the
+            whole softmax. ``"full"`` on a cross-attention model is an error.
+        text_share_map: also record the pseudo-word ``<text>`` (joint attention only): per video query
+            the fraction of its attention that goes to the prompt's text keys.
     """
 
     guidance_pass: str = field(default="cond", metadata=_check(limits.GUIDANCE_PASS))
@@ -70,8 +82,10 @@ class CaptureSettings:
     spatial_downsample_factor: int = field(default=1, metadata=_check(limits.SPATIAL_DOWNSAMPLE_FACTOR))
     storage_dtype: str = field(default="float32", metadata=_check(limits.STORAGE_DTYPE))
     query_chunk_size: int = field(default=4096, metadata=_check(integer(min_value=1)))
-    block_list: str = field(default="blocks", metadata=_check(limits.BLOCK_LIST))
+    block_list: str | None = field(default=None, metadata=_check(limits.BLOCK_LIST))
     image_map: bool = field(default=False, metadata=_check(limits.FLAG))
+    joint_attention: str = field(default="text", metadata=_check(limits.JOINT_ATTENTION))
+    text_share_map: bool = field(default=False, metadata=_check(limits.FLAG))
 
     def __post_init__(self) -> None:
         # The config's own checks (attention_visual.config.limits), so both accept the same values.
@@ -80,6 +94,11 @@ class CaptureSettings:
         except ConfigError as exc:
             raise CaptureError(str(exc)) from exc
         validate_fields(self, "CaptureSettings", CaptureError)
+
+    @property
+    def pseudo_words(self) -> tuple[str, ...]:
+        """The pseudo-words recorded after the marked words, in map order: ``<text>``, then ``<image>``."""
+        return ((TEXT_WORD,) if self.text_share_map else ()) + ((IMAGE_WORD,) if self.image_map else ())
 
     @property
     def passes(self) -> tuple[str, ...]:
@@ -110,8 +129,10 @@ __all__ = [
     "BLOCK_LISTS",
     "GUIDANCE_PASSES",
     "IMAGE_WORD",
+    "JOINT_ATTENTION_MODES",
     "PADDING_MODES",
     "STORAGE_DTYPES",
+    "TEXT_WORD",
     "TOKEN_REDUCTIONS",
     "CaptureSettings",
 ]

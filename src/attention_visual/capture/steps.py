@@ -1,18 +1,22 @@
-"""Which guidance pass and denoising step a transformer pass is, for every Wan pipeline.
+"""Which guidance passes and denoising step a transformer call is, for every supported pipeline.
 
-``WanPipeline`` says it: ``cache_context("cond" | "uncond", step_index=i, sigma=..., num_inference_steps=n)``.
-The image-to-video and VACE pipelines enter ``cache_context("cond" | "uncond")`` without a step;
-video-to-video enters none at all. Where the pipeline gives no step index, :class:`PassClock` counts
-one itself: every Wan denoising loop runs, per step, the prompt pass first and then (with
-classifier-free guidance) the negative-prompt pass, so the *n*-th prompt pass is step *n*. Without a
-cache context the pass name follows from the same order (``pipe.do_classifier_free_guidance`` says
-whether a second pass follows).
+How a family's pipelines run guidance is data on its variant (:class:`~attention_visual.families.Variant`):
 
-The count is checked on every pass: the pass's timestep must equal the scheduler's timestep of that
-step, ``scheduler.timesteps[-pipe.num_timesteps:][step]`` (video-to-video's ``strength`` runs only the
-tail of the schedule, so the run's steps are the last ``num_timesteps``). With ``expand_timesteps``
-(TI2V-5B) ``timestep`` is ``[batch, video_token]`` and conditioning-frame tokens carry 0: the pass's
-timestep is the largest entry, the denoising timestep.
+* ``guidance="separate"``: one call per guidance pass. The pass is named by the pipeline's
+  ``cache_context("cond" | "uncond", ...)`` or, with ``pass_source="call_order"`` (no context at all),
+  by order: per step the prompt pass runs first, then (with classifier-free guidance, which
+  ``pipe.do_classifier_free_guidance`` says) the negative-prompt pass.
+* ``guidance="batched"``: one call per step on a batch of passes (``batch_passes``, e.g.
+  ``[uncond, cond]``; only ``cond`` when guidance is off); the context's name (``"cond_uncond"``) is not a pass.
+* ``guidance="distilled"``: one prompt pass per step.
+
+The step index comes from the context (``step_index=i``) where the pipeline gives it; else
+:class:`PassClock` counts: the *n*-th prompt pass (or call) is step *n*. The count is checked on every
+call: its timestep must equal the scheduler's timestep of that step,
+``scheduler.timesteps[-pipe.num_timesteps:][step]`` (a ``strength`` below 1 runs only the tail of the
+schedule, so the run's steps are the last ``num_timesteps``). Where ``timestep`` is given per token
+(``[batch, video_token]``; conditioning tokens carry a smaller one) the call's timestep is the largest
+entry, the denoising timestep.
 """
 
 from __future__ import annotations
@@ -27,13 +31,22 @@ from attention_visual.errors import CaptureError
 
 @dataclass(frozen=True)
 class PassInfo:
-    """One transformer pass: guidance pass, step and where it lies on the schedule."""
+    """One transformer call: its guidance passes, step and where it lies on the schedule.
+
+    ``items`` gives the guidance pass of each batch item, ``(("cond", 0),)`` for a separate prompt pass,
+    ``(("uncond", 0), ("cond", 1))`` for a batched one; ``name`` is the first item's pass.
+    """
 
     name: str  # "cond" | "uncond"
     step_index: int
     num_steps: int | None
     timestep: float | None
     sigma: float | None
+    items: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.items:
+            object.__setattr__(self, "items", ((self.name, 0),))
 
 
 def denoising_timestep(timestep: torch.Tensor | None) -> float | None:
@@ -48,12 +61,23 @@ class PassClock:
 
     Args:
         pipe: the pipeline (read for its scheduler, ``num_timesteps`` and ``do_classifier_free_guidance``).
-        order_from_calls: no cache context is expected (video-to-video): passes are named by call order.
+        order_from_calls: no cache context is expected: passes are named by call order.
+        guidance: ``"separate"``, ``"batched"`` or ``"distilled"`` (see the module docstring).
+        batch_passes: ``batched``: the guidance pass of each batch item when guidance is on.
     """
 
-    def __init__(self, pipe: Any, *, order_from_calls: bool) -> None:
+    def __init__(
+        self,
+        pipe: Any,
+        *,
+        order_from_calls: bool,
+        guidance: str = "separate",
+        batch_passes: tuple[str, ...] = ("uncond", "cond"),
+    ) -> None:
         self.pipe = pipe
         self.order_from_calls = order_from_calls
+        self.guidance = guidance
+        self.batch_passes = batch_passes
         self._next_step = 0  # the step of the next prompt pass
         self._last: tuple[str, int] | None = None
         self._cache: tuple[Any, Any, int, list[float], list[float]] | None = None
@@ -94,7 +118,7 @@ class PassClock:
             )
         t = denoising_timestep(timestep)
         timesteps, sigmas, num = self._schedule()
-        name = self._name(context)
+        name, items = self._passes(context)
         given = getattr(context, "step_index", None) if context is not None else None
         if given is not None:
             step = int(given)
@@ -122,7 +146,16 @@ class PassClock:
         if sigma is None and sigmas is not None and step < len(sigmas):
             sigma = float(sigmas[step])
         steps_total = getattr(context, "num_inference_steps", None) if context is not None else None
-        return PassInfo(name, step, steps_total if steps_total is not None else num, t, sigma)
+        return PassInfo(name, step, steps_total if steps_total is not None else num, t, sigma, items)
+
+    def _passes(self, context: Any | None) -> tuple[str, tuple[tuple[str, int], ...]]:
+        """The call's pass name for the step count (``cond`` counts) and its batch items' passes."""
+        if self.guidance != "separate":
+            cfg = self.guidance == "batched" and bool(getattr(self.pipe, "do_classifier_free_guidance", False))
+            passes = self.batch_passes if cfg else ("cond",)
+            return "cond", tuple((p, i) for i, p in enumerate(passes))
+        name = self._name(context)
+        return name, ((name, 0),)
 
     def _name(self, context: Any | None) -> str:
         if context is not None:

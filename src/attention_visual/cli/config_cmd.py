@@ -16,7 +16,7 @@ import sys
 
 from attention_visual.cli.common import add_config_arguments, config_from_args
 from attention_visual.config import dump_config
-from attention_visual.extras import has_extra
+from attention_visual.extras import GENERATION_EXTRA, has_extra
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Print the resolved config of ``args.config``; return the exit status (0)."""
     config = config_from_args(args)
-    if has_extra("wan"):
+    if has_extra(GENERATION_EXTRA):
         from attention_visual.pipeline.validation import check_runnable  # torch: load when used
 
         check_runnable(config)

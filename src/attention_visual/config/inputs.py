@@ -41,6 +41,7 @@ TASK_INPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "flf2v": (("image", "last_image"), ("image", "last_image")),
     "vace": ((), ("video", "reference_images")),
     "v2v": (("video",), ("video", "strength")),
+    "condition": ((), ("image", "video")),  # conditioning items at frame 0 (none: text to video)
 }
 _ASPECT_TOLERANCE = 0.02
 

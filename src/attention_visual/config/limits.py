@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from attention_visual.config import validation as v
+from attention_visual.families import FAMILIES
+from attention_visual.storage.schema.metadata import JOINT_ATTENTION_MODES
 
 # -- capture ----------------------------------------------------------------------------------------
 #: Which guidance pass is captured (``both``: a leading ``pass`` axis).
@@ -35,17 +37,30 @@ PADDING_MODES = ("include", "exclude")
 TOKEN_REDUCTIONS = ("sum", "mean", "max")
 #: Floating dtypes of stored maps.
 STORAGE_DTYPES = ("float32", "float16")
-#: Which ``N.attn2`` modules are captured: the main stream, or VACE's control stream.
-BLOCK_LISTS = ("blocks", "vace_blocks")
-#: The pseudo-word of the I2V/FLF2V image-branch share map (``image_map``; see ``capture.image_share``).
+#: Which module lists' attention is captured (``block_list``): every list some model family can capture
+#: (a family's main stream first; e.g. a control stream too). ``None`` picks the model's main stream.
+BLOCK_LISTS = tuple(dict.fromkeys(point for f in FAMILIES for point in f.block_lists))
+#: The lists a model captures when ``block_list`` is not set (each family variant's main stream).
+MAIN_BLOCK_LISTS = tuple(dict.fromkeys(v.capture_points[0] for f in FAMILIES for v in f.variants.values()))
+#: The last part of a block name (``<list>.<index>.<module>``): the attention attributes of the families.
+ATTENTION_MODULES = tuple(dict.fromkeys(name for f in FAMILIES for name in f.attention_modules))
+#: The pseudo-word of the image-branch share map (``image_map``; see ``capture.image_share``).
 IMAGE_WORD = "<image>"
+#: The pseudo-word of the text share under joint attention (``text_share_map``): per video query, the
+#: fraction of its attention that goes to the prompt's text keys at all.
+TEXT_WORD = "<text>"
+#: Under joint attention (text and video keys in one softmax), what a word map is
+#: (:data:`~attention_visual.storage.schema.metadata.JOINT_ATTENTION_MODES`): ``text`` (default), the word's
+#: share of the attention that goes to the text keys (renormalised over them: comparable with a
+#: cross-attention map); ``full``, the word's share of the whole softmax over text and video keys.
 
 GUIDANCE_PASS = v.choice(*GUIDANCE_PASSES)
 PADDING = v.choice(*PADDING_MODES)
 TOKEN_REDUCTION = v.choice(*TOKEN_REDUCTIONS)
 STORAGE_DTYPE = v.choice(*STORAGE_DTYPES)
-BLOCKS = v.block_list(BLOCK_LISTS)
+BLOCKS = v.block_list(BLOCK_LISTS, ATTENTION_MODULES)
 STEPS = v.step_list()
+JOINT_ATTENTION = v.choice(*JOINT_ATTENTION_MODES)
 
 
 def check_block_names(prefix: str, blocks: Any, block_list: Any) -> None:
@@ -58,15 +73,17 @@ def check_block_names(prefix: str, blocks: Any, block_list: Any) -> None:
         ...
         attention_visual.errors.ConfigError: blocks[0] 'vace_blocks.1.attn2' names a block of 'vace_blocks', ...
     """
-    if block_list in BLOCK_LISTS:  # else the block_list field's own check reports it
-        v.block_names_in(v.join_key(prefix, "blocks"), blocks, block_list, BLOCK_LISTS)
+    if block_list is None or block_list in BLOCK_LISTS:  # else the block_list field's own check reports it
+        v.block_names_in(
+            v.join_key(prefix, "blocks"), blocks, block_list, BLOCK_LISTS, ATTENTION_MODULES, MAIN_BLOCK_LISTS
+        )
 
 
 #: Keep every n-th of the steps selected by ``steps`` (see :func:`captured_steps`).
 STORAGE_INTERVAL = v.integer(min_value=1)
 SPATIAL_DOWNSAMPLE_FACTOR = v.integer(min_value=1)
 FLAG = v.boolean()
-BLOCK_LIST = v.choice(*BLOCK_LISTS)
+BLOCK_LIST = v.optional(v.choice(*BLOCK_LISTS))
 
 #: Largest seed + 1 a torch generator takes here: every video's ``seed + index`` is in [0, 2**63).
 SEED_LIMIT = 2**63
@@ -169,6 +186,7 @@ __all__ = [
     "DEFAULT_DPI",
     "FIGURE_PIXELS",
     "GUIDANCE_PASSES",
+    "JOINT_ATTENTION_MODES",
     "MAX_AUTO_RENDER_WORKERS",
     "MAX_RENDER_FPS",
     "MAX_RENDER_WORKERS",
@@ -176,6 +194,7 @@ __all__ = [
     "PADDING_MODES",
     "SEED_LIMIT",
     "STORAGE_DTYPES",
+    "TEXT_WORD",
     "TOKEN_REDUCTIONS",
     "VIDEO_FORMATS",
     "captured_steps",

@@ -7,7 +7,7 @@ error names the full dotted key::
     >>> GenerationConfig(height=470)
     Traceback (most recent call last):
     ...
-    attention_visual.errors.ConfigError: generation.height must be a multiple of 16, got 470
+    attention_visual.errors.ConfigError: generation.height must be a multiple of 16 for Wan, got 470
 
 Normally a config comes from :func:`attention_visual.config.load_config`, which also reports
 unknown keys, reads ``prompts_file`` and applies ``--set`` overrides.
@@ -22,23 +22,25 @@ from typing import Any, ClassVar
 
 from attention_visual.config import limits
 from attention_visual.config import validation as v
+from attention_visual.config.family_checks import check_analysis, check_generation
 from attention_visual.config.inputs import PromptInputs
 from attention_visual.errors import ConfigError
+from attention_visual.families import AUTO_TASK, ModelFamily, all_tasks, default_family, family_of_model
 from attention_visual.storage.files.layout import PACKED_FORMAT
 
 #: Accepted values of ``generation.dtype``.
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-#: Accepted values of ``generation.pipeline``: ``auto`` and the tasks of ``attention_visual.models.variants.TASKS``.
-PIPELINES = ("auto", "t2v", "i2v", "flf2v", "vace", "v2v")
+#: Accepted values of ``generation.pipeline``: ``auto`` and every task some model family runs.
+PIPELINES = (AUTO_TASK, *all_tasks())
 
 #: Accepted values of ``attention_analysis.storage_format``.
 STORAGE_FORMATS = ("numpy", "torch", PACKED_FORMAT)
 
 _DEVICE = v.matches(r"auto|cpu|mps|cuda(:\d+)?", "one of 'auto', 'cpu', 'cuda', 'cuda:N', 'mps'")
-#: Frame sides: the VAE downsamples by 8 and the transformer patches by 2.
-_PIXELS = v.integer(min_value=1, rule=(lambda n: n % 16 == 0, "a multiple of 16"))
-#: Frame counts: the VAE keeps the first frame and compresses the rest by 4 in time.
-_FRAMES = v.integer(min_value=1, rule=(lambda n: n % 4 == 1, "of the form 4k+1 (e.g. 81)"))
+#: Frame sides and counts: positive here; the model family's multiples and frame rule are checked with it
+#: (:mod:`attention_visual.config.family_checks`).
+_PIXELS = v.integer(min_value=1)
+_FRAMES = v.integer(min_value=1)
 _FOLDER_NAME = v.matches(
     r"[A-Za-z0-9_-][A-Za-z0-9._-]*",
     "a folder name of letters, digits, '.', '_' and '-' that does not start with a dot",
@@ -90,22 +92,27 @@ class GenerationConfig(_Section):
         num_inference_steps: Denoising steps (>= 1).
         guidance_scale: Classifier-free guidance scale (>= 0); guidance is on when it is > 1.
         negative_prompt: Text of the unconditional branch when guidance is on.
-        height: Frame height in pixels, a positive multiple of 16.
-        width: Frame width in pixels, a positive multiple of 16.
-        num_frames: Frames per video, of the form 4k+1 (the VAE compresses time by 4).
-        fps: Frames per second of the saved video (> 0).
+        height: Frame height in pixels, a positive multiple of the model family's (Wan: 16).
+        width: Frame width in pixels, a positive multiple of the model family's (Wan: 16).
+        num_frames: Frames per video, of the model family's form (Wan: 4k+1, the VAE compresses time by 4
+            and keeps the first frame).
+        fps: Frames per second of the saved video (>= 1), or None for the model family's (Wan: 16).
         seed: Seed of the first video; video ``i`` of the batch uses ``seed + i``, which must be < 2**63.
         videos_per_prompt: Videos generated for each prompt (>= 1).
-        max_sequence_length: Text tokens given to the encoder, 1..512.
+        max_sequence_length: Text tokens given to the encoder (up to the family's limit, Wan: 512), or None
+            for the family's default (Wan: 512).
         enable_model_cpu_offload: Keep idle sub-models on the CPU (saves GPU memory, slower).
         flow_shift: Scheduler shift (> 0), or None for the model's own; Wan advises 3.0 for 480p.
-        pipeline: ``"auto"`` (the checkpoint's own pipeline class) or the task to run: ``"t2v"``,
-            ``"i2v"``, ``"flf2v"``, ``"vace"``, ``"v2v"`` (e.g. ``i2v`` on Wan2.2-TI2V-5B).
+        pipeline: ``"auto"`` (the checkpoint's own pipeline class) or the task to run, one of its family's
+            (Wan: ``"t2v"``, ``"i2v"``, ``"flf2v"``, ``"vace"``, ``"v2v"``; e.g. ``i2v`` on Wan2.2-TI2V-5B).
+
+    The family's checks (:mod:`~attention_visual.config.family_checks`) run as soon as ``model_id`` says the
+    family; a Hub id no family lists is checked when its config files are read, before any weight loads.
     """
 
     KEY: ClassVar[str] = "generation"
 
-    model_id: str = field(default="Wan-AI/Wan2.1-T2V-1.3B-Diffusers", metadata=_check(v.string(allow_empty=False)))
+    model_id: str = field(default=default_family().default_checkpoint, metadata=_check(v.string(allow_empty=False)))
     device: str = field(default="auto", metadata=_check(_DEVICE))
     dtype: str = field(default="auto", metadata=_check(v.choice(*DTYPES)))
     num_inference_steps: int = field(default=50, metadata=_check(v.integer(min_value=1)))
@@ -114,13 +121,29 @@ class GenerationConfig(_Section):
     height: int = field(default=480, metadata=_check(_PIXELS))
     width: int = field(default=832, metadata=_check(_PIXELS))
     num_frames: int = field(default=81, metadata=_check(_FRAMES))
-    fps: int = field(default=16, metadata=_check(v.integer(min_value=1)))
+    fps: int | None = field(default=None, metadata=_check(v.optional(v.integer(min_value=1))))
     seed: int = field(default=42, metadata=_check(v.integer(min_value=0)))
     videos_per_prompt: int = field(default=1, metadata=_check(v.integer(min_value=1)))
-    max_sequence_length: int = field(default=512, metadata=_check(v.integer(min_value=1, max_value=512)))
+    max_sequence_length: int | None = field(default=None, metadata=_check(v.optional(v.integer(min_value=1))))
     enable_model_cpu_offload: bool = field(default=False, metadata=_check(v.boolean()))
     flow_shift: float | None = field(default=None, metadata=_check(v.optional(v.number(min_value=0, min_open=True))))
-    pipeline: str = field(default="auto", metadata=_check(v.choice(*PIPELINES)))
+    pipeline: str = field(default=AUTO_TASK, metadata=_check(v.choice(*PIPELINES)))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        family = self.family
+        if family is not None:
+            check_generation(self, family)
+
+    @property
+    def family(self) -> ModelFamily | None:
+        """The model family ``model_id`` names, when that is known without loading it (see
+        :func:`~attention_visual.families.family_of_model`)."""
+        return family_of_model(self.model_id)
+
+    def video_fps(self, family: ModelFamily) -> int:
+        """``fps``, or the family's default when the config gives none."""
+        return self.fps if self.fps is not None else family.default_fps
 
     @property
     def uses_guidance(self) -> bool:
@@ -190,9 +213,16 @@ class AttentionAnalysisConfig(_Section):
         storage_interval: Keep every n-th of the steps selected by ``steps`` (>= 1), starting with the
             first: ``steps: [1, 3, 5]`` with ``storage_interval: 2`` keeps steps 1 and 5.
         generate_report: Write a report of the batch.
-        image_map: I2V/FLF2V-14B only: also store the pseudo-word ``<image>``, per grid cell the image
-            branch's share ‖o_img‖ / (‖o_img‖ + ‖o_txt‖) of the cross-attention output.
-        block_list: ``"blocks"`` (the main stream) or, on VACE, ``"vace_blocks"`` (the control stream).
+        image_map: Models with an image branch only (Wan2.1 I2V/FLF2V-14B): also store the pseudo-word
+            ``<image>``, per grid cell the image branch's share ‖o_img‖ / (‖o_img‖ + ‖o_txt‖) of the
+            cross-attention output.
+        block_list: None (the model's main stream: ``blocks`` on Wan) or another module list it has (on
+            Wan VACE ``"vace_blocks"``, the control stream).
+        joint_attention: Joint-attention models only (text and video keys in one softmax): ``"text"``
+            (default) the word's share of the attention that goes to text; ``"full"`` its share of the
+            whole softmax. ``"full"`` on a cross-attention family is an error.
+        text_share_map: Joint-attention models only: also store the pseudo-word ``<text>``, per grid cell (video
+            query) the fraction of its attention that goes to the prompt's text keys.
         render_workers: Worker processes that render the attention videos and make the report's assets
             of each finished video while the next one generates: ``"auto"`` (the cores the generation
             leaves free, at most 4) or a number; 0 renders in the batch's own process, between videos.
@@ -221,7 +251,9 @@ class AttentionAnalysisConfig(_Section):
     storage_interval: int = field(default=1, metadata=_check(limits.STORAGE_INTERVAL))
     generate_report: bool = field(default=True, metadata=_check(v.boolean()))
     image_map: bool = field(default=False, metadata=_check(limits.FLAG))
-    block_list: str = field(default="blocks", metadata=_check(limits.BLOCK_LIST))
+    block_list: str | None = field(default=None, metadata=_check(limits.BLOCK_LIST))
+    joint_attention: str = field(default="text", metadata=_check(limits.JOINT_ATTENTION))
+    text_share_map: bool = field(default=False, metadata=_check(limits.FLAG))
     render_workers: int | str = field(default="auto", metadata=_check(limits.RENDER_WORKERS))
     visualization_params: VisualizationParams = field(
         default_factory=VisualizationParams, metadata=_section(VisualizationParams)
@@ -288,6 +320,9 @@ class Config(_Section):
                 f"generation.seed must be in [0, {limits.SEED_LIMIT - videos}] so that every video's seed "
                 f"(seed + index, {videos} videos) is < 2**63, got {generation.seed}"
             )
+        family = generation.family
+        if family is not None:
+            check_analysis(analysis, family)
         if analysis.guidance_pass != "cond" and not generation.uses_guidance:
             raise ConfigError(
                 f"attention_analysis.guidance_pass {analysis.guidance_pass!r} needs classifier-free "

@@ -250,17 +250,18 @@ def step_list() -> Check:
     return check
 
 
-def block_list(lists: tuple[str, ...]) -> Check:
+def block_list(lists: tuple[str, ...], modules: tuple[str, ...]) -> Check:
     """``null`` (all blocks) or a non-empty list of block indices or names like ``"blocks.7.attn2"``.
 
     Args:
         lists: The module lists a name may start with (``blocks``, ``vace_blocks``).
+        modules: The attention attributes a name may end with (``attn2``).
 
     Returns a sorted tuple of unique block indices; which list the names meant is checked by
     :func:`block_names_in`.
     """
-    pattern = block_name_pattern(lists)
-    expected = f"a block index >= 0 or a name like '{lists[0]}.7.attn2'"
+    pattern = block_name_pattern(lists, modules)
+    expected = f"a block index >= 0 or a name like '{lists[0]}.7.{modules[0]}'"
 
     def parse(key: str, item: Any) -> int:
         if isinstance(item, int) and not isinstance(item, bool) and item >= 0:
@@ -276,22 +277,40 @@ def block_list(lists: tuple[str, ...]) -> Check:
     return check
 
 
-def block_name_pattern(lists: tuple[str, ...]) -> re.Pattern[str]:
-    """``<list>.<index>.attn2`` for any of ``lists``; group 1 is the list, group 2 the index."""
-    return re.compile(rf"({'|'.join(map(re.escape, lists))})\.(\d+)\.attn2")
+def block_name_pattern(lists: tuple[str, ...], modules: tuple[str, ...]) -> re.Pattern[str]:
+    """``<list>.<index>.<module>`` for any of ``lists`` and ``modules``; group 1 is the list, group 2 the index."""
+    return re.compile(rf"({'|'.join(map(re.escape, lists))})\.(\d+)\.(?:{'|'.join(map(re.escape, modules))})")
 
 
-def block_names_in(key: str, blocks: Any, block_list: str, lists: tuple[str, ...]) -> None:
-    """Block names in the raw ``blocks`` value must name modules of ``block_list`` (``key``: the ``blocks`` key)."""
+def block_names_in(
+    key: str,
+    blocks: Any,
+    block_list: str | None,
+    lists: tuple[str, ...],
+    modules: tuple[str, ...],
+    main: tuple[str, ...],
+) -> None:
+    """Block names in the raw ``blocks`` value must name modules of ``block_list`` (``key``: the ``blocks`` key).
+
+    With ``block_list`` None (the model's main stream) a name must use one of the ``main`` lists.
+    """
     if not isinstance(blocks, list | tuple):
         return  # the field's own check reports it
-    pattern = block_name_pattern(lists)
+    pattern = block_name_pattern(lists, modules)
     for i, item in enumerate(blocks):
         found = pattern.fullmatch(item) if isinstance(item, str) else None
-        if found is not None and found.group(1) != block_list:
+        if found is None:
+            continue
+        named = found.group(1)
+        if block_list is None and named not in main:
             raise ConfigError(
-                f"{key}[{i}] {item!r} names a block of {found.group(1)!r}, but block_list is {block_list!r} "
-                f"(set block_list: {found.group(1)}, or give indices)"
+                f"{key}[{i}] {item!r} names a block of {named!r}, but block_list is not set (the main stream: "
+                f"{', '.join(main)}); set block_list: {named}, or give indices"
+            )
+        if block_list is not None and named != block_list:
+            raise ConfigError(
+                f"{key}[{i}] {item!r} names a block of {named!r}, but block_list is {block_list!r} "
+                f"(set block_list: {named}, or give indices)"
             )
 
 

@@ -1,4 +1,4 @@
-"""Models: the Wan variants as data, tiny offline pipelines of each for tests and demos, and loading.
+"""Models: tiny offline pipelines of every variant for tests and demos, and loading (through the families).
 
 Example:
     >>> from attention_visual.models import TINY_DEFAULTS, load_pipeline
@@ -12,6 +12,8 @@ Needs the ``wan`` extra (torch, diffusers, transformers); without it, importing 
 from __future__ import annotations
 
 try:
+    from attention_visual.families import Variant, all_variants
+    from attention_visual.families.runtime import describe_pipeline
     from attention_visual.models.loading import (
         CheckpointUnavailableError,
         load_pipeline,
@@ -35,11 +37,15 @@ try:
         is_tiny_model_id,
         tiny_inputs,
     )
-    from attention_visual.models.variants import VARIANTS, WanVariant, describe_pipeline
-except ModuleNotFoundError:
-    from attention_visual.extras import require_extra
 
-    require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
+    VARIANTS = all_variants()
+    """Every supported variant of every model family, by name (:func:`attention_visual.families.all_variants`)."""
+except ModuleNotFoundError:
+    from attention_visual.extras import GENERATION_EXTRA, require_extra
+
+    require_extra(
+        GENERATION_EXTRA, __name__
+    )  # one line naming the extra when torch, diffusers or transformers is missing
     raise
 
 __all__ = [
@@ -52,7 +58,7 @@ __all__ = [
     "CheckpointUnavailableError",
     "TinyDefaults",
     "TinyModel",
-    "WanVariant",
+    "Variant",
     "build_tiny_model",
     "build_tiny_pipeline",
     "build_tiny_tokenizer",

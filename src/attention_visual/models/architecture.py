@@ -1,14 +1,17 @@
 """What a model's transformer looks like, read from its ``config.json`` without loading any weights.
 
 :func:`transformer_config` finds ``transformer/config.json`` in a local diffusers folder or in the
-Hugging Face cache (never on the network); ``"tiny"`` knows its own architecture. Other pipelines
-extend :func:`transformer_config`, and callers ask :func:`num_transformer_blocks`.
+Hugging Face cache (never on the network), else in the architectures shipped for the public checkpoints
+(:mod:`.public_checkpoints`); ``"tiny"`` knows its own architecture. Other pipelines extend
+:func:`transformer_config`, and callers ask :func:`num_transformer_blocks`.
 
 Example:
     >>> num_transformer_blocks("tiny")
     2
     >>> num_transformer_blocks("nobody/not-in-the-cache") is None
     True
+    >>> num_transformer_blocks("Lightricks/LTX-Video-0.9.7-dev")  # shipped: no download needed
+    48
 """
 
 from __future__ import annotations
@@ -30,18 +33,22 @@ def transformer_config(model_id: str) -> dict[str, Any] | None:
     """The transformer's ``config.json`` of ``model_id`` as a mapping, or None when it is not available offline.
 
     Args:
-        model_id: ``"tiny"``, a local diffusers folder, or a Hub id (looked up in the local cache only).
+        model_id: ``"tiny"``, a local diffusers folder, or a Hub id (looked up in the local cache only, then
+            among the shipped architectures).
 
     Returns:
         The parsed file (``{"num_layers": 30, ...}``); None when no local copy exists or it cannot be read
-        (the reason is logged at debug level).
+        (the reason is logged at debug level) and no shipped architecture is that checkpoint's.
     """
     if model_id == TINY_MODEL_ID:
         return {"num_layers": TINY_NUM_LAYERS}
     local = Path(model_id).expanduser() / TRANSFORMER_CONFIG
     path: Path | None = local if local.is_file() else _cached(model_id)
     if path is None:
-        return None
+        from attention_visual.models.public_checkpoints import architecture_of_checkpoint  # torch: when used
+
+        shipped = architecture_of_checkpoint(model_id)
+        return None if shipped is None else dict(shipped.transformer)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -50,19 +57,20 @@ def transformer_config(model_id: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def num_transformer_blocks(model_id: str, block_list: str = "blocks") -> int | None:
-    """How many ``<block_list>.N.attn2`` the transformer has, or None when its config is not available offline.
+def num_transformer_blocks(model_id: str, count_key: str = "num_layers") -> int | None:
+    """How many blocks the config entry ``count_key`` counts, or None when the config is not available offline.
 
-    ``blocks``: the config's ``num_layers``; ``vace_blocks``: the length of VACE's ``vace_layers``.
+    ``count_key`` is what the model family says counts a module list (``ModelFamily.block_counts``: Wan
+    ``num_layers`` for ``blocks``, ``vace_layers`` for ``vace_blocks``); an integer entry is the count,
+    a list entry counts by its length.
     """
     config = transformer_config(model_id)
     if config is None:
         return None
-    if block_list == "vace_blocks":
-        vace = config.get("vace_layers")
-        return len(vace) if isinstance(vace, list) and vace else None
-    layers = config.get("num_layers")
-    return layers if isinstance(layers, int) and not isinstance(layers, bool) and layers > 0 else None
+    value = config.get(count_key)
+    if isinstance(value, list):
+        return len(value) or None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _cached(repo_id: str) -> Path | None:

@@ -1,15 +1,15 @@
-"""Load a Wan pipeline: a tiny offline one, a Hub checkpoint or a local directory.
+"""Load a pipeline of a supported model family: a tiny offline one, a Hub checkpoint or a local directory.
 
 :func:`load_pipeline` is the one entry point the CLI and the library use. The pipeline class comes
-from the checkpoint's ``model_index.json`` (``WanPipeline``, ``WanImageToVideoPipeline``,
-``WanVACEPipeline``, ``WanVideoToVideoPipeline``; Wan2.2 A14B with ``transformer_2`` and
-``boundary_ratio``, TI2V-5B with ``expand_timesteps``), or from the task asked for (``pipeline="i2v"``
-on TI2V-5B, ``"v2v"`` on a Wan2.1 T2V checkpoint; see :mod:`attention_visual.models.checkpoint`).
-It follows Wan's loading advice: the VAE in float32 and the text encoder and transformer in
-bfloat16 on a GPU (float32 on the CPU), and an optional ``flow_shift`` that replaces the scheduler with a
-``UniPCMultistepScheduler`` (3.0 for 480p, 5.0 for 720p). Every foreseeable failure
-(a missing directory, a Hub id that is not in the local cache while offline, CPU offload without a GPU)
-raises a one-line :class:`~attention_visual.errors.ConfigError` that names the problem and the fix.
+from the checkpoint's ``model_index.json`` through the model families (:mod:`attention_visual.families`:
+the family whose pipelines include its ``_class_name`` reads the rest, e.g. Wan2.2 A14B's
+``transformer_2`` and ``boundary_ratio``), or from the task asked for (``pipeline="i2v"`` on TI2V-5B,
+``"v2v"`` on a Wan2.1 T2V checkpoint). The family loads it as it advises (Wan: the VAE in float32, the
+text encoder and transformer in bfloat16 on a GPU, float32 on the CPU) and applies an optional
+``flow_shift`` (Wan: a ``UniPCMultistepScheduler``, 3.0 for 480p, 5.0 for 720p). Every foreseeable
+failure (a missing directory, a Hub id that is not in the local cache while offline, CPU offload without
+a GPU, a pipeline of no supported family) raises a one-line :class:`~attention_visual.errors.ConfigError`
+that names the problem and the fix.
 
 Example:
     >>> from attention_visual.models.loading import load_pipeline
@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import re
@@ -31,26 +30,24 @@ from typing import Any
 import torch
 
 # Concrete modules, not `from diffusers import ...` (see attention_visual.models.tiny for why).
-from diffusers.models.autoencoders.autoencoder_kl_wan import AutoencoderKLWan
-from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
-from diffusers.pipelines.wan.pipeline_wan import WanPipeline
-from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
-from diffusers.pipelines.wan.pipeline_wan_vace import WanVACEPipeline
-from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipeline
-from diffusers.schedulers.scheduling_unipc_multistep import UniPCMultistepScheduler
+from diffusers.configuration_utils import ConfigMixin
+from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from huggingface_hub.errors import EntryNotFoundError
 
 from attention_visual.errors import ConfigError
-from attention_visual.models.checkpoint import (
+from attention_visual.families import (
     AUTO_TASK,
-    CheckpointSpec,
-    pipeline_class_for,
+    ModelFamily,
+    Variant,
+    checkpoint_rules,
+    family_of_class,
     read_model_index,
-    variant_for,
+    tiny_model_variant,
 )
+from attention_visual.families.registry import CheckpointSpec
+from attention_visual.families.runtime import runtime_of
 from attention_visual.models.tiny import TINY_MODEL_ID
-from attention_visual.models.tiny_variants import TINY_MODELS, build_tiny_model, is_tiny_model_id
-from attention_visual.models.variants import VARIANTS, WanVariant
+from attention_visual.models.tiny_variants import build_tiny_model, is_tiny_model_id
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +61,12 @@ _DTYPES: dict[str, torch.dtype] = {
     "fp16": torch.float16,
 }
 _TRUE_STRINGS = frozenset({"1", "true", "yes", "on"})
-_PIPELINE_CLASSES: dict[str, Any] = {
-    cls.__name__: cls for cls in (WanPipeline, WanImageToVideoPipeline, WanVACEPipeline, WanVideoToVideoPipeline)
-}
+
+
+class _ModelConfig(ConfigMixin):
+    """Reads a component's ``config.json`` (any model class) without loading the model."""
+
+    config_name = "config.json"  # type: ignore[assignment]  # diffusers annotates the base's None
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -138,7 +138,7 @@ def load_pipeline(
     local_files_only: bool | None = None,
     pipeline: str = AUTO_TASK,
 ) -> Any:
-    """Load a Wan pipeline, ready to generate.
+    """Load a pipeline of a supported model family, ready to generate.
 
     Args:
         model_id: ``"tiny"`` for the in-memory test pipeline
@@ -147,51 +147,54 @@ def load_pipeline(
             directory written by ``save_pretrained`` (with a ``model_index.json``).
         device: Where to run (see :func:`resolve_device`); ignored with ``enable_model_cpu_offload``
             except to pick the GPU.
-        dtype: The text encoder's and transformer's dtype (see :func:`resolve_dtype`). The VAE always
-            stays in float32, as Wan recommends.
+        dtype: The text encoder's and transformer's dtype (see :func:`resolve_dtype`); the family may keep
+            a component in another (Wan: the VAE in float32).
         enable_model_cpu_offload: Keep the components on the CPU and move each to the GPU only while
             it runs (``pipe.enable_model_cpu_offload()``), instead of ``pipe.to(device)``. Needs CUDA.
-        flow_shift: If given, replace the scheduler with
-            ``UniPCMultistepScheduler.from_config(pipe.scheduler.config, flow_shift=flow_shift)``
-            (Wan: 3.0 for 480p, 5.0 for 720p).
+        flow_shift: If given, the family applies it (Wan: replaces the scheduler with
+            ``UniPCMultistepScheduler.from_config(pipe.scheduler.config, flow_shift=flow_shift)``; 3.0 for
+            480p, 5.0 for 720p).
         local_files_only: Never reach the network; ``None`` follows the ``HF_HUB_OFFLINE``
             environment variable at call time.
-        pipeline: ``"auto"`` (the class in ``model_index.json``) or a task: ``"t2v"``, ``"i2v"``,
-            ``"flf2v"``, ``"vace"``, ``"v2v"``; the checkpoint must be able to run it.
+        pipeline: ``"auto"`` (the class in ``model_index.json``) or a task of its family (Wan: ``"t2v"``,
+            ``"i2v"``, ``"flf2v"``, ``"vace"``, ``"v2v"``); the checkpoint must be able to run it.
 
     Returns:
-        The pipeline (``WanPipeline``, ``WanImageToVideoPipeline``, ``WanVACEPipeline`` or
-        ``WanVideoToVideoPipeline``) with ``boundary_ratio``/``expand_timesteps`` as the checkpoint
-        says. Footgun: the Hub pipelines are large (1.3B: ~17 GB on disk in float32
-        files, 14B: ~70 GB); the first call for a Hub id downloads them unless offline.
+        The pipeline (e.g. ``WanPipeline``) with the options its checkpoint gives (Wan:
+        ``boundary_ratio``/``expand_timesteps``). Footgun: the Hub pipelines are large (Wan 1.3B: ~17 GB
+        on disk in float32 files, 14B: ~70 GB); the first call for a Hub id downloads them unless offline.
 
     Raises:
-        ConfigError: If ``model_id`` is neither ``"tiny"``, an existing pipeline directory nor a
+        ConfigError: If ``model_id`` is neither a tiny model id, an existing pipeline directory nor a
             Hub id; if the checkpoint cannot be loaded (not cached while offline, unknown repo, broken
-            files); if the checkpoint is not a supported Wan pipeline (Animate, modular, other) or
-            cannot run ``pipeline``; if an option is invalid or CPU offload is asked for without CUDA.
+            files); if the checkpoint is not a pipeline of a supported family (or one it refuses, or a
+            modular pipeline) or cannot run ``pipeline``; if an option is invalid or CPU offload is asked
+            for without CUDA.
     """
     resolved_device = _resolve_target(device, enable_model_cpu_offload)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
     if flow_shift is not None and not flow_shift > 0:
-        raise ConfigError(f"flow_shift must be > 0 (Wan: 3.0 for 480p, 5.0 for 720p), got {flow_shift}")
+        raise ConfigError(f"flow_shift must be > 0 (e.g. Wan: 3.0 for 480p, 5.0 for 720p), got {flow_shift}")
 
     if is_tiny_model_id(model_id):
         pipe = build_tiny_model(model_id)
         source = f"the built-in tiny pipeline {model_id!r}"
         index = {**pipe.config, "_class_name": type(pipe).__name__}  # what save_pretrained would write
-        class_name = pipeline_class_for(read_model_index(index, model_id), pipeline, model_id)
+        spec = read_model_index(index, model_id)
+        family = _family(spec)
+        class_name = checkpoint_rules(family).pipeline_class_for(spec, pipeline, model_id)
         if class_name != type(pipe).__name__:  # e.g. image-to-video on the text-to-video TI2V-5B
-            pipe = _PIPELINE_CLASSES[class_name].from_pipe(pipe)
+            pipe = runtime_of(family).pipeline_class(class_name).from_pipe(pipe)
             pipe.set_progress_bar_config(disable=True)
     else:
         offline = _env_offline() if local_files_only is None else local_files_only
-        pipe, source = _from_pretrained(model_id, resolved_dtype, local_files_only=offline, task=pipeline)
+        pipe, family, source = _from_pretrained(model_id, resolved_dtype, local_files_only=offline, task=pipeline)
 
+    runtime = runtime_of(family)
     if flow_shift is not None:
-        pipe.scheduler = UniPCMultistepScheduler.from_config(pipe.scheduler.config, flow_shift=flow_shift)
+        runtime.set_flow_shift(pipe, flow_shift)
 
-    _cast_non_vae(pipe, resolved_dtype)
+    runtime.cast(pipe, resolved_dtype)
     if enable_model_cpu_offload:
         pipe.enable_model_cpu_offload(device=resolved_device)
         placement = f"model CPU offload to {resolved_device}"
@@ -200,18 +203,19 @@ def load_pipeline(
         placement = str(resolved_device)
 
     logger.info(
-        "loaded %s from %s: %s, dtype %s (VAE float32), scheduler %s (flow_shift=%s)",
+        "loaded %s from %s: %s, dtype %s (VAE %s), scheduler %s (flow_shift=%s)",
         type(pipe).__name__,
         source,
         placement,
         resolved_dtype,
+        pipe.vae.dtype,
         type(pipe.scheduler).__name__,
         pipe.scheduler.config.get("flow_shift"),
     )
     return pipe
 
 
-def resolve_variant(model_id: str, pipeline: str = AUTO_TASK, *, local_files_only: bool | None = None) -> WanVariant:
+def resolve_variant(model_id: str, pipeline: str = AUTO_TASK, *, local_files_only: bool | None = None) -> Variant:
     """The variant ``load_pipeline(model_id, pipeline=pipeline)`` runs, from the checkpoint's small config files only.
 
     Reads ``model_index.json`` and ``transformer/config.json`` (or the tiny model's description), never
@@ -223,8 +227,8 @@ def resolve_variant(model_id: str, pipeline: str = AUTO_TASK, *, local_files_onl
         local_files_only: As for :func:`load_pipeline`.
 
     Returns:
-        The :class:`~attention_visual.models.variants.WanVariant` (its ``task``: ``"t2v"``, ``"i2v"``,
-        ``"flf2v"``, ``"vace"`` or ``"v2v"``; its ``pixels_per_token``, experts, ...).
+        The :class:`~attention_visual.families.Variant` (its family, its ``task``, its
+        ``pixels_per_cell``, experts, ...).
 
     Raises:
         ConfigError: The checkpoint cannot be read, is not supported, or cannot run ``pipeline``.
@@ -233,43 +237,52 @@ def resolve_variant(model_id: str, pipeline: str = AUTO_TASK, *, local_files_onl
         >>> resolve_variant("tiny-flf2v").task, resolve_variant("tiny-ti2v-5b", "i2v").name
         ('flf2v', 'wan2.2-ti2v-5b-i2v')
     """
-    if is_tiny_model_id(model_id):
-        variant = VARIANTS[TINY_MODELS[model_id].variant]
-        spec = CheckpointSpec(
-            class_name=variant.pipeline_class,
-            boundary_ratio=variant.boundary_ratio,
-            expand_timesteps=variant.expand_timesteps,
-            has_transformer_2=variant.experts == 2,
-            has_image_encoder=variant.image_branch,
-            first_last_frame=variant.task == "flf2v",
-        )
+    tiny = tiny_model_variant(model_id)
+    if tiny is not None:
+        family = _family_named(tiny.pipeline_class)
+        spec = checkpoint_rules(family).spec_of_variant(tiny)
     else:
         offline = _env_offline() if local_files_only is None else local_files_only
         spec = _read_spec(model_id, local_files_only=offline)
-    pipeline_class_for(spec, pipeline, model_id)
-    return variant_for(spec, pipeline)
+        family = _family(spec)
+    rules = checkpoint_rules(family)
+    rules.pipeline_class_for(spec, pipeline, model_id)
+    return rules.variant_for(spec, pipeline)
+
+
+def _family(spec: CheckpointSpec) -> ModelFamily:
+    """The family of a checkpoint the registry has read (its class is one of a family's)."""
+    return _family_named(spec.class_name)
+
+
+def _family_named(class_name: str) -> ModelFamily:
+    family = family_of_class(class_name)
+    if family is None:  # read_model_index refused every other class
+        raise ConfigError(f"{class_name} is not a pipeline of a supported family")
+    return family
 
 
 def _read_spec(model_id: str, *, local_files_only: bool) -> CheckpointSpec:
-    """A checkpoint's :class:`CheckpointSpec` from its model_index.json and transformer/config.json."""
+    """A checkpoint's facts from its model_index.json (and its transformer/config.json where the family needs it)."""
     local_dir = _classify(model_id)
     location = str(local_dir) if local_dir is not None else model_id
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*", category=UserWarning)
-            index: Any = WanPipeline.load_config(location, local_files_only=local_files_only)
+            index: Any = DiffusionPipeline.load_config(location, local_files_only=local_files_only)
             spec = read_model_index(index, model_id)
-            if spec.class_name != "WanImageToVideoPipeline":
+            rules = checkpoint_rules(_family(spec))
+            if spec.class_name not in rules.TRANSFORMER_CONFIG_CLASSES:
                 return spec
-            transformer: Any = WanTransformer3DModel.load_config(
-                location, subfolder="transformer" if spec.has_transformer else "transformer_2",
-                local_files_only=local_files_only,
-            )  # fmt: skip
+            subfolder = "transformer" if getattr(spec, "has_transformer", True) else "transformer_2"
+            transformer: Any = _ModelConfig.load_config(
+                location, subfolder=subfolder, local_files_only=local_files_only
+            )
     except ConfigError:
         raise
     except (OSError, ValueError, EntryNotFoundError) as exc:
         raise _load_error(model_id, local_dir is None, local_files_only, exc) from exc
-    return dataclasses.replace(spec, first_last_frame=transformer.get("pos_embed_seq_len") is not None)
+    return rules.with_transformer_config(spec, transformer)
 
 
 def _resolve_target(device: str | torch.device, enable_model_cpu_offload: bool) -> torch.device:
@@ -279,7 +292,7 @@ def _resolve_target(device: str | torch.device, enable_model_cpu_offload: bool) 
     if not torch.cuda.is_available():
         raise ConfigError(
             "enable_model_cpu_offload needs a CUDA GPU, and none is available; "
-            "drop the option to run on the CPU (slow for real Wan models)"
+            "drop the option to run on the CPU (slow for real models)"
         )
     resolved = resolve_device(device)
     if resolved.type != "cuda":
@@ -331,11 +344,13 @@ def _classify(model_id: str) -> Path | None:
     )
 
 
-def _from_pretrained(model_id: str, dtype: torch.dtype, *, local_files_only: bool, task: str) -> tuple[Any, str]:
-    """Load a pipeline from a directory or the Hub, the VAE in float32, wrapping errors in ConfigError.
+def _from_pretrained(
+    model_id: str, dtype: torch.dtype, *, local_files_only: bool, task: str
+) -> tuple[Any, ModelFamily, str]:
+    """Load a pipeline from a directory or the Hub, as its family advises, wrapping errors in ConfigError.
 
-    The class and its ``boundary_ratio``/``expand_timesteps`` come from ``model_index.json`` (read
-    first, so an unsupported checkpoint fails before any weight loads) and ``task``.
+    The class and its options come from ``model_index.json`` (read first, so an unsupported checkpoint
+    fails before any weight loads) and ``task``.
     """
     local_dir = _classify(model_id)
     location = str(local_dir) if local_dir is not None else model_id
@@ -346,22 +361,16 @@ def _from_pretrained(model_id: str, dtype: torch.dtype, *, local_files_only: boo
             # diffusers passes this deprecated argument to huggingface_hub on every Hub lookup.
             warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*", category=UserWarning)
             spec = _read_spec(model_id, local_files_only=local_files_only)
-            class_name = pipeline_class_for(spec, task, model_id)
-            vae = AutoencoderKLWan.from_pretrained(
-                location, subfolder="vae", dtype=torch.float32, local_files_only=local_files_only
-            )
-            pipe = _PIPELINE_CLASSES[class_name].from_pretrained(
-                location,
-                vae=vae,
-                dtype=dtype,
-                local_files_only=local_files_only,
-                **spec.pipeline_kwargs(class_name),
+            family = _family(spec)
+            class_name = checkpoint_rules(family).pipeline_class_for(spec, task, model_id)
+            pipe = runtime_of(family).from_pretrained(
+                class_name, location, spec, dtype=dtype, local_files_only=local_files_only
             )
     except ConfigError:
         raise
     except (OSError, ValueError, EntryNotFoundError) as exc:
         raise _load_error(model_id, local_dir is None, local_files_only, exc) from exc
-    return pipe, source
+    return pipe, family, source
 
 
 class CheckpointUnavailableError(ConfigError):
@@ -378,14 +387,3 @@ def _load_error(model_id: str, from_hub: bool, local_files_only: bool, exc: Exce
         else "check the id or path, your network and the files"
     )
     return CheckpointUnavailableError(f"cannot load model {model_id!r}: {hint} ({type(exc).__name__}: {first_line})")
-
-
-def _cast_non_vae(pipe: Any, dtype: torch.dtype) -> None:
-    """Cast the text encoder and transformer(s) to ``dtype``; the VAE stays float32."""
-    components = pipe.components  # {name: module or None}; registered modules are not typed attributes
-    if components["vae"].dtype != torch.float32:  # diffusers warns on every dtype .to(), even a no-op
-        components["vae"].to(torch.float32)
-    for name in ("text_encoder", "transformer", "transformer_2"):
-        module = components.get(name)
-        if module is not None and module.dtype != dtype:
-            module.to(dtype)

@@ -1,12 +1,14 @@
-"""The public Wan checkpoints' architectures, shipped with the package, and full-width random transformers.
+"""The public checkpoints' architectures, shipped with the package, and full-width random transformers.
 
 ``attention_visual/models/configs/<name>.json`` holds, for each public checkpoint, what its
 ``transformer/config.json``, ``model_index.json`` and VAE config say about the architecture (the
 numbers of diffusers' ``scripts/convert_wan_to_diffusers.py`` and the Hub configs; no weights). The
 README's table lists them (width, layers, pixels per token, experts).
-Every text branch is 4096 wide (UMT5-XXL) with 512 text tokens. :func:`build_transformer` makes a
-random-weight transformer of a checkpoint's exact width, offline, with as few blocks as asked (the
-capture benchmark uses 2).
+Every Wan text branch is 4096 wide (UMT5-XXL) with 512 text tokens. The LTX-Video 0.9.x files
+(``ltx-video-*``: the numbers of diffusers' ``scripts/convert_ltx_to_diffusers.py``) also keep the
+scheduler's shifting (``scheduler``); their text branch is T5-v1.1-XXL (4096) with 128 tokens.
+:func:`build_transformer` makes a random-weight transformer of a checkpoint's exact width, offline, with
+as few blocks as asked (the capture benchmark uses 2).
 
 Example:
     >>> arch = load_architecture("wan2.2-ti2v-5b")
@@ -20,14 +22,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 import torch
 
 from attention_visual.errors import ConfigError
-from attention_visual.models.checkpoint import CheckpointSpec, read_model_index
+from attention_visual.families import read_model_index
+from attention_visual.families.registry import CheckpointSpec
 
 _CONFIG_PACKAGE = "attention_visual.models"
 _CONFIG_DIR = "configs"
@@ -43,6 +46,7 @@ class Architecture:
         model_index: The pipeline-level entries of its ``model_index.json``.
         vae: ``z_dim``, ``scale_factor_spatial``, ``scale_factor_temporal`` (and the 5B VAE's extras).
         transformer: Its ``transformer/config.json`` (``_class_name`` included).
+        scheduler: What its ``scheduler_config.json`` says about the shifting (LTX-Video; empty for Wan).
     """
 
     name: str
@@ -50,6 +54,7 @@ class Architecture:
     model_index: Mapping[str, Any]
     vae: Mapping[str, Any]
     transformer: Mapping[str, Any]
+    scheduler: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def checkpoint(self) -> CheckpointSpec:
@@ -58,8 +63,14 @@ class Architecture:
 
     @property
     def pixels_per_token(self) -> int:
-        """Video pixels per token side: the VAE's spatial factor times the transformer's patch (16 or 32)."""
-        return int(self.vae["scale_factor_spatial"]) * int(self.transformer["patch_size"][1])
+        """Video pixels per token side: the VAE's spatial factor times the transformer's spatial patch (16 or 32).
+
+        The VAE's factor is ``scale_factor_spatial`` (Wan) or ``spatial_compression_ratio`` (LTX-Video); the
+        patch is ``patch_size[1]`` of a ``[t, h, w]`` patch (Wan) or an ``int`` (LTX-Video).
+        """
+        factor = self.vae.get("scale_factor_spatial", self.vae.get("spatial_compression_ratio"))
+        patch = self.transformer["patch_size"]
+        return int(factor) * int(patch[1] if isinstance(patch, list) else patch)
 
     @property
     def width(self) -> int:
@@ -90,7 +101,23 @@ def load_architecture(name: str) -> Architecture:
         model_index=data["model_index"],
         vae=data["vae"],
         transformer=data["transformer"],
+        scheduler=data.get("scheduler", {}),
     )
+
+
+def architecture_of_checkpoint(hub_id: str) -> Architecture | None:
+    """The shipped architecture of the public checkpoint ``hub_id`` (case-insensitive), or None.
+
+    Example:
+        >>> architecture_of_checkpoint("lightricks/LTX-Video").name
+        'ltx-video-0.9.0'
+    """
+    wanted = hub_id.lower()
+    for name in architecture_names():
+        arch = load_architecture(name)
+        if arch.hub_id.lower() == wanted:
+            return arch
+    return None
 
 
 def build_transformer(
@@ -112,7 +139,7 @@ def build_transformer(
         device: Where the parameters live; ``"meta"`` builds the shapes only, instantly.
 
     Returns:
-        A ``WanTransformer3DModel`` (or ``WanVACETransformer3DModel``) in eval mode.
+        A ``WanTransformer3DModel`` (``WanVACETransformer3DModel``, ``LTXVideoTransformer3DModel``) in eval mode.
 
     Raises:
         ConfigError: Unknown architecture or ``num_layers < 1``.
@@ -129,11 +156,15 @@ def build_transformer(
             raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
         config["num_layers"] = num_layers
     class_name = config.pop("_class_name")
-    if class_name == "WanVACETransformer3DModel":
+    if class_name == "LTXVideoTransformer3DModel":
+        from diffusers.models.transformers.transformer_ltx import LTXVideoTransformer3DModel
+
+        model_cls: Any = LTXVideoTransformer3DModel
+    elif class_name == "WanVACETransformer3DModel":
         from diffusers.models.transformers.transformer_wan_vace import WanVACETransformer3DModel
 
         config["vace_layers"] = [i for i in config["vace_layers"] if i < config["num_layers"]] or [0]
-        model_cls: Any = WanVACETransformer3DModel
+        model_cls = WanVACETransformer3DModel
     else:
         from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
 
@@ -151,4 +182,4 @@ def build_transformer(
     return module
 
 
-__all__ = ["Architecture", "architecture_names", "build_transformer", "load_architecture"]
+__all__ = ["Architecture", "architecture_names", "architecture_of_checkpoint", "build_transformer", "load_architecture"]

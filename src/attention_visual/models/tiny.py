@@ -154,6 +154,17 @@ DEFAULT_CROSS_ATTENTION_GAIN = 2.0
 
 _TEXT_DIM = 32
 
+TINY_TEXT_ENCODER_CONFIG: dict[str, Any] = {
+    "d_model": _TEXT_DIM,
+    "d_kv": 8,
+    "d_ff": 64,
+    "num_layers": 2,
+    "num_heads": 4,
+    "relative_attention_num_buckets": 8,
+    "relative_attention_max_distance": 16,
+}
+"""The tiny (UM)T5 text encoder's size: 2 layers of 4 heads, 32 wide (the tiny LTX models use it too)."""
+
 TINY_TRANSFORMER_CONFIG: dict[str, Any] = {
     "patch_size": _PATCH_SIZE,
     "num_attention_heads": 2,
@@ -244,13 +255,7 @@ def build_tiny_pipeline(
         text_encoder = UMT5EncoderModel(
             UMT5Config(
                 vocab_size=len(tokenizer),
-                d_model=_TEXT_DIM,
-                d_kv=8,
-                d_ff=64,
-                num_layers=2,
-                num_heads=4,
-                relative_attention_num_buckets=8,
-                relative_attention_max_distance=16,
+                **TINY_TEXT_ENCODER_CONFIG,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
                 decoder_start_token_id=tokenizer.pad_token_id,

@@ -1,4 +1,4 @@
-"""Tiny offline random-weight versions of every Wan variant, for tests and demos.
+"""Tiny offline random-weight versions of every supported variant (Wan, LTX-Video), for tests and demos.
 
 Each is built in memory from the tiny Wan2.1 pipeline's parts (:func:`~.tiny.build_tiny_pipeline`:
 the hand-made tokenizer, the 2-layer UMT5 text encoder, the 8x VAE, the UniPC scheduler) plus
@@ -19,6 +19,9 @@ model id               what it is
 ``tiny-flf2v``         as ``tiny-i2v`` with ``pos_embed_seq_len`` (first + last frame: 34 image tokens)
 ``tiny-vace``          ``WanVACEPipeline`` + ``WanVACETransformer3DModel`` (3 blocks, ``vace_layers`` [0, 2])
 ``tiny-v2v``           ``WanVideoToVideoPipeline`` (the tiny T2V parts)
+``tiny-ltx``           LTX-Video ``LTXPipeline`` (:mod:`.tiny_ltx`: 32 px per token, 8 frames per latent frame)
+``tiny-ltx-i2v``       ``LTXImageToVideoPipeline``; latent frame 0 = image
+``tiny-ltx-condition`` ``LTXConditionPipeline``; the image is a conditioning item at frame 0
 =====================  ====================================================================================
 
 :data:`TINY_MODELS` holds, for every id, its builder and generation settings on a non-square grid;
@@ -34,7 +37,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,7 +52,14 @@ if TYPE_CHECKING:
     from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipeline
 
 from attention_visual.errors import ConfigError
+from attention_visual.families import tiny_model_variant
 from attention_visual.models.tiny import DEFAULT_CROSS_ATTENTION_GAIN, TINY_DEFAULTS, TINY_MODEL_ID, TinySettings
+from attention_visual.models.tiny_ltx import (
+    TINY_LTX_SETTINGS,
+    build_tiny_ltx,
+    build_tiny_ltx_condition,
+    build_tiny_ltx_i2v,
+)
 from attention_visual.models.tiny_parts import (
     CLIP_IMAGE_SIZE,
     CLIP_WIDTH,
@@ -62,7 +72,6 @@ from attention_visual.models.tiny_parts import (
     tiny_transformer,
     tiny_vae_5b,
 )
-from attention_visual.models.variants import WAN_TEXT_CONTEXT
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +80,8 @@ class TinyModel(TinySettings):
 
     Attributes:
         model_id: The ``model_id`` accepted by ``load_pipeline`` (``"tiny-i2v"``).
-        variant: The :data:`~attention_visual.models.variants.VARIANTS` name it realises.
+        variant: The name of the :class:`~attention_visual.families.Variant` it realises (the family's
+            ``tiny_models`` table says the same; a test checks).
         inputs: Input kinds its pipeline call needs: ``image``, ``last_image``, ``video``.
         height, width, num_frames, num_inference_steps, guidance_scale, max_sequence_length:
             Generation settings on a non-square token grid (3 latent frames × 2 × 3 tokens).
@@ -203,6 +213,13 @@ def build_tiny_v2v(seed: int, gain: float, flow_shift: float) -> WanVideoToVideo
     return assemble(WanVideoToVideoPipeline, base, transformer=base.transformer, vae=base.vae)
 
 
+def _text_length(model_id: str) -> int:
+    """The number of text keys the variant of tiny model ``model_id`` requires (the image branch: 512)."""
+    variant = tiny_model_variant(model_id)
+    assert variant is not None and variant.text_length is not None, model_id
+    return variant.text_length
+
+
 def _spec(
     model_id: str,
     variant: str,
@@ -230,6 +247,19 @@ def _spec(
     )
 
 
+def _ltx_spec(model_id: str, variant: str, build: Callable[..., Any], inputs: tuple[str, ...] = ()) -> TinyModel:
+    """A tiny LTX-Video model with :data:`~.tiny_ltx.TINY_LTX_SETTINGS` (3 × 2 × 3 tokens of 32 px, 128 text keys).
+
+    LTX-Video has no ``flow_shift`` (its scheduler shifts by the video's length): ``load_pipeline`` refuses
+    one, so the builder is never asked for another.
+    """
+
+    def builder(seed: int, gain: float, flow_shift: float) -> Any:
+        return build(seed, cross_attention_gain=gain)
+
+    return TinyModel(model_id=model_id, variant=variant, builder=builder, inputs=inputs, **asdict(TINY_LTX_SETTINGS))
+
+
 TINY_MODELS: dict[str, TinyModel] = {
     m.model_id: m
     for m in (
@@ -238,13 +268,16 @@ TINY_MODELS: dict[str, TinyModel] = {
         _spec("tiny-ti2v-5b", "wan2.2-ti2v-5b-t2v", build_tiny_ti2v_5b, pixels_per_token=32),
         _spec("tiny-ti2v-5b-i2v", "wan2.2-ti2v-5b-i2v", build_tiny_ti2v_5b_i2v, ("image",), pixels_per_token=32),
         _spec("tiny-wan22-i2v-a14b", "wan2.2-i2v-a14b", build_tiny_wan22_i2v_a14b, ("image",)),
-        _spec("tiny-i2v", "wan2.1-i2v-14b", build_tiny_i2v, ("image",), max_sequence_length=WAN_TEXT_CONTEXT),
+        _spec("tiny-i2v", "wan2.1-i2v-14b", build_tiny_i2v, ("image",), max_sequence_length=_text_length("tiny-i2v")),
         _spec(
             "tiny-flf2v", "wan2.1-flf2v-14b", build_tiny_flf2v, ("image", "last_image"),
-            max_sequence_length=WAN_TEXT_CONTEXT,
+            max_sequence_length=_text_length("tiny-i2v"),
         ),
         _spec("tiny-vace", "wan2.1-vace", build_tiny_vace, ("video",)),
         _spec("tiny-v2v", "wan2.1-v2v", build_tiny_v2v, ("video",), frames_from_video=True),
+        _ltx_spec("tiny-ltx", "ltx-video-t2v", build_tiny_ltx),
+        _ltx_spec("tiny-ltx-i2v", "ltx-video-i2v", build_tiny_ltx_i2v, ("image",)),
+        _ltx_spec("tiny-ltx-condition", "ltx-video-condition", build_tiny_ltx_condition, ("image",)),
     )
 }  # fmt: skip
 """Every tiny model id (``"tiny"`` included) with its builder and settings."""
@@ -301,7 +334,6 @@ def tiny_inputs(model_id: str, seed: int = 0) -> dict[str, Any]:
 __all__ = [
     "TINY_MODELS",
     "TINY_MODEL_IDS",
-    "WAN_TEXT_CONTEXT",
     "TinyModel",
     "build_tiny_flf2v",
     "build_tiny_i2v",

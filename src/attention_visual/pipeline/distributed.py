@@ -23,9 +23,11 @@ try:
     import torch
     import torch.distributed as dist
 except ModuleNotFoundError:
-    from attention_visual.extras import require_extra
+    from attention_visual.extras import GENERATION_EXTRA, require_extra
 
-    require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
+    require_extra(
+        GENERATION_EXTRA, __name__
+    )  # one line naming the extra when torch, diffusers or transformers is missing
     raise
 
 from attention_visual.errors import ConfigError

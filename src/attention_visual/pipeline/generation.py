@@ -23,24 +23,27 @@ import numpy as np
 try:
     import torch
 except ModuleNotFoundError:
-    from attention_visual.extras import require_extra
+    from attention_visual.extras import GENERATION_EXTRA, require_extra
 
-    require_extra("wan", __name__)  # one line naming the extra when torch, diffusers or transformers is missing
+    require_extra(
+        GENERATION_EXTRA, __name__
+    )  # one line naming the extra when torch, diffusers or transformers is missing
     raise
 from PIL import Image
 
 from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.config import Config
 from attention_visual.config.inputs import PromptInputs, read_video_frames
-from attention_visual.pipeline.plan import ATTENTION_MAPS_DIR, VideoJob
+from attention_visual.families import Variant, family_of_variant
+from attention_visual.families.runtime import describe_pipeline
+from attention_visual.pipeline.plan import VideoJob
 from attention_visual.pipeline.resume import captures_maps
+from attention_visual.pipeline.validation import max_sequence_length
 from attention_visual.render.encoder import VideoWriter
-from attention_visual.storage import VideoDimensions
-from attention_visual.storage.batch.layout import PACKED_STORE
+from attention_visual.storage import MapBackend, VideoDimensions
 from attention_visual.storage.batch.manifest import Timings
 from attention_visual.storage.durable.atomic import atomic_write_bytes
 from attention_visual.storage.durable.faults import storage_fault
-from attention_visual.storage.files.layout import PACKED_FORMAT
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +83,14 @@ def load_image(path: Path) -> Image.Image:
         return image.convert("RGB")
 
 
-def pipeline_inputs(pipe: Any, inputs: PromptInputs, *, num_frames: int) -> dict[str, Any]:
-    """The pipeline call's input arguments for ``pipe``'s class: frames, images, video, strength.
+def pipeline_inputs(variant: Variant, inputs: PromptInputs, *, num_frames: int) -> dict[str, Any]:
+    """The pipeline call's input arguments for the pipeline's variant: frames, images, video, strength.
 
-    Text-to-video, image-to-video, first-last-frame and VACE take ``num_frames``; video-to-video
+    Most pipelines take ``num_frames``; one whose variant has ``frames_from_video`` (video-to-video)
     takes the input video's length instead (checked equal to ``num_frames`` at config time).
     """
     kwargs: dict[str, Any] = {}
-    if type(pipe).__name__ != "WanVideoToVideoPipeline":
+    if not variant.frames_from_video:
         kwargs["num_frames"] = num_frames
     if inputs.image is not None:
         kwargs["image"] = load_image(inputs.image)
@@ -145,20 +148,19 @@ def generate_video(
     batch_dir: Path,
     device: torch.device,
     settings: CaptureSettings,
-    maps_format: str | None = None,
+    maps: MapBackend,
 ) -> GenerationOutcome:
     """Generate ``job``'s video with the attention capture on, and write its video file and maps.
 
     Args:
-        pipe: The loaded ``WanPipeline``.
+        pipe: The loaded pipeline (of any supported family).
         job: The video to make (prompt, seed, paths).
         config: The batch config (generation and storage options).
         batch_dir: The batch folder; paths of ``job`` are relative to it.
         device: The execution device (the generator is created on it).
         settings: What the capture records.
-        maps_format: The ``storage_format`` to write the maps in (see
-            :func:`~attention_visual.pipeline.resume.maps_format`); default: the config's. ``zarr``
-            writes into the batch's packed store ``attention_maps.zarr``.
+        maps: The batch's maps (:func:`~attention_visual.pipeline.resume.batch_maps`): the store written
+            into, in its layout (the packed store ``attention_maps.zarr`` or ``attention_maps/``).
 
     Returns:
         Timings and counts.
@@ -170,15 +172,20 @@ def generate_video(
             a bad frame...); the batch records it as this video's failure.
     """
     g, a = config.generation, config.attention_analysis
-    fmt = maps_format or a.storage_format
-    maps_root = batch_dir / (PACKED_STORE if fmt == PACKED_FORMAT else ATTENTION_MAPS_DIR)
-    inputs = pipeline_inputs(pipe, job.inputs, num_frames=g.num_frames)
+    variant = describe_pipeline(pipe)
+    family = family_of_variant(variant)
+    fps = g.video_fps(family)
+    inputs = pipeline_inputs(variant, job.inputs, num_frames=g.num_frames)
+    # given, or the family's: the pipeline and the capture agree even where a pipeline's own default differs
+    inputs["max_sequence_length"] = text_length = max_sequence_length(config, variant)
+    if family.fps_argument is not None:  # the model is told the frame rate the video is saved at
+        inputs[family.fps_argument] = fps
     capture = (
         AttentionCapture(
             pipe,
             job.prompt,
             settings,
-            max_sequence_length=g.max_sequence_length,
+            max_sequence_length=text_length,
             num_reference_images=len(job.inputs.reference_images),
         )
         if captures_maps(config, job)
@@ -190,7 +197,7 @@ def generate_video(
         started = time.perf_counter()
         with capture if capture is not None else contextlib.nullcontext():
             output = pipe(
-                prompt=job.prompt.clean,
+                prompt=capture.prompt if capture is not None else job.prompt.clean,
                 negative_prompt=g.negative_prompt or None,
                 height=g.height,
                 width=g.width,
@@ -199,7 +206,6 @@ def generate_video(
                 guidance_scale=g.guidance_scale,
                 num_videos_per_prompt=1,
                 generator=generator,
-                max_sequence_length=g.max_sequence_length,
                 output_type="np",
             )
         frames = to_uint8_frames(np.asarray(output.frames)[0])  # [frame, height, width, 3]
@@ -208,7 +214,7 @@ def generate_video(
 
         started = time.perf_counter()
         with _storage_faults(batch_dir / job.video_path):
-            write_video_file(batch_dir / job.video_path, frames, g.fps)
+            write_video_file(batch_dir / job.video_path, frames, fps)
         video_write_s = time.perf_counter() - started
 
         files, capture_save_s = 1, None
@@ -216,12 +222,12 @@ def generate_video(
             started = time.perf_counter()
             with _storage_faults(batch_dir / job.attention_maps_path, any_os_error=True):
                 paths = capture.save(
-                    maps_root,
+                    maps.root,
                     job.video_id,
                     video_dimensions=VideoDimensions(
-                        width=g.width, height=g.height, fps=float(g.fps), frames=int(frames.shape[0])
+                        width=g.width, height=g.height, fps=float(fps), frames=int(frames.shape[0])
                     ),
-                    storage_format=fmt,
+                    storage_format=maps.write_format(a.storage_format),
                     compress=a.compress_attention,
                     store_steps=True,
                     store_aggregated=a.store_aggregated_attention,

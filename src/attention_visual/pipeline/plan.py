@@ -138,8 +138,10 @@ def plan_batch(config: Config) -> list[VideoJob]:
     """
     jobs: list[VideoJob] = []
     per_prompt = config.generation.videos_per_prompt
+    family = config.generation.family  # its prompt cleaning (None: not known offline, the default family's)
+    cleaning = family.text.cleaning if family is not None else None
     for p, text in enumerate(config.prompts, start=1):
-        prompt = parse_prompt(text)
+        prompt = parse_prompt(text, cleaning)
         inputs = config.inputs_of(p - 1)
         for v in range(1, per_prompt + 1):
             index = len(jobs)

@@ -21,9 +21,11 @@ from typing import Any
 
 from attention_visual.capture import CaptureSettings
 from attention_visual.config import Config
+from attention_visual.config.family_checks import check_analysis, check_generation
 from attention_visual.config.inputs import check_inputs
 from attention_visual.errors import ConfigError, PromptError
 from attention_visual.extras import require_extra
+from attention_visual.families import ModelFamily, Variant, family_of_variant
 from attention_visual.models import (
     CheckpointUnavailableError,
     build_tiny_tokenizer,
@@ -33,14 +35,10 @@ from attention_visual.models import (
     resolve_variant,
 )
 from attention_visual.models.architecture import TRANSFORMER_CONFIG, num_transformer_blocks
-from attention_visual.models.variants import WAN_TEXT_CONTEXT, WanVariant
 from attention_visual.pipeline.plan import VideoJob, plan_batch
 from attention_visual.prompts import tokenize_marked
 
 log = logging.getLogger(__name__)
-
-#: Pixels per grid cell (video token) of Wan2.1 (VAE 8x, patch 2); the variant's own value is used (32 for TI2V-5B).
-WAN_PIXELS_PER_TOKEN = 16
 
 
 def load_tokenizer(model_id: str, *, local_files_only: bool | None = None) -> Any:
@@ -86,6 +84,8 @@ def capture_settings(config: Config) -> CaptureSettings:
         storage_dtype=a.storage_dtype,
         image_map=a.image_map,
         block_list=a.block_list,
+        joint_attention=a.joint_attention,
+        text_share_map=a.text_share_map,
     )
 
 
@@ -115,11 +115,20 @@ def validate_prompts(jobs: list[VideoJob], tokenizer: Any, max_sequence_length: 
             )
 
 
-def check_variant(config: Config, *, local_files_only: bool | None = None) -> WanVariant | None:
+def max_sequence_length(config: Config, variant: Variant | None) -> int | None:
+    """``generation.max_sequence_length``, or what the variant needs or its family uses by default (None: unknown)."""
+    given = config.generation.max_sequence_length
+    if given is not None or variant is None:
+        return given
+    return variant.text_length or family_of_variant(variant).text.max_sequence_length
+
+
+def check_variant(config: Config, *, local_files_only: bool | None = None) -> Variant | None:
     """Resolve the variant the batch runs (from the checkpoint's config files only) and check against it.
 
-    Checks the video size against the variant's pixels per grid cell, ``max_sequence_length`` 512 for the
-    image branch (diffusers splits the context at ``L - 512``), ``image_map``/``block_list``, and every
+    Checks the generation settings against the variant's family (frame count, sizes against the variant's
+    pixels per token, the text length it needs), the ``attention_analysis`` settings that only some
+    models take (``image_map``, ``block_list``, ``joint_attention``, ``text_share_map``), and every
     prompt's input files against the task (required/allowed, decodable, frame counts), in that order.
 
     Args:
@@ -142,25 +151,13 @@ def check_variant(config: Config, *, local_files_only: bool | None = None) -> Wa
             raise
         log.warning("pipeline, sizes and inputs not checked against the model: %s", exc)
         return None
-    px = variant.pixels_per_token
-    for name in ("height", "width"):
-        if getattr(g, name) % px:
-            raise ConfigError(
-                f"generation.{name} must be a multiple of {px} for {variant.name} ({px} pixels per grid cell), "
-                f"got {getattr(g, name)}"
-            )
-    if variant.image_branch and g.max_sequence_length != WAN_TEXT_CONTEXT:
-        raise ConfigError(
-            f"generation.max_sequence_length must be {WAN_TEXT_CONTEXT} for {variant.name} (its attention splits "
-            f"image and text keys at L - {WAN_TEXT_CONTEXT}), got {g.max_sequence_length}"
-        )
+    family = family_of_variant(variant)
+    check_generation(g, family, variant)
     a = config.attention_analysis
+    check_analysis(a, family, variant)
     if a.image_map and not variant.image_branch:
-        raise ConfigError(
-            f"attention_analysis.image_map needs a model with an image branch (Wan2.1 I2V/FLF2V-14B); "
-            f"{variant.name} has none"
-        )
-    if a.block_list not in variant.capture_points:
+        raise ConfigError(f"attention_analysis.image_map needs a model with an image branch; {variant.name} has none")
+    if a.block_list is not None and a.block_list not in variant.capture_points:
         raise ConfigError(
             f"attention_analysis.block_list {a.block_list!r} does not exist on {variant.name} "
             f"(it has: {', '.join(variant.capture_points)})"
@@ -203,9 +200,9 @@ def check_device(device: str, key: str = "generation.device") -> None:
     raise ConfigError(f"{key} must be one of {', '.join(allowed)} on this machine ({machine}), got {device!r}")
 
 
-def check_blocks(config: Config) -> None:
-    """Check ``attention_analysis.blocks`` against the transformer's config (``num_layers``, or the
-    length of ``vace_layers`` with ``block_list: vace_blocks``).
+def check_blocks(config: Config, family: ModelFamily | None = None) -> None:
+    """Check ``attention_analysis.blocks`` against the transformer's config (the family says which entry
+    counts each module list: Wan ``num_layers``, or the length of ``vace_layers`` for ``vace_blocks``).
 
     When the config is not available offline, a log line says so and only this check is skipped (the
     capture checks the blocks again when the model has loaded).
@@ -214,9 +211,14 @@ def check_blocks(config: Config) -> None:
         ConfigError: A block index is past the last block of the list.
     """
     a, model_id = config.attention_analysis, config.generation.model_id
+    family = family or config.generation.family
     if a.blocks is None:
         return
-    layers = num_transformer_blocks(model_id, a.block_list)
+    layers, block_list, count_key = None, a.block_list, ""
+    if family is not None:
+        block_list = block_list or family.block_lists[0]
+        count_key = family.block_counts[block_list]
+        layers = num_transformer_blocks(model_id, count_key)
     if layers is None:
         log.info(
             "%s of %r is not available offline: attention_analysis.blocks is checked when the model loads",
@@ -225,10 +227,9 @@ def check_blocks(config: Config) -> None:
         )
         return
     if a.blocks[-1] >= layers:
-        what = "transformer blocks" if a.block_list == "blocks" else "VACE blocks (vace_layers)"
         raise ConfigError(
             f"attention_analysis.blocks must be block indices in [0, {layers - 1}] ({model_id!r} has {layers} "
-            f"{what}), got {list(a.blocks)}"
+            f"{block_list} ({count_key})), got {list(a.blocks)}"
         )
 
 
@@ -258,15 +259,16 @@ def check_runnable(config: Config, *, device: str | None = None, fetch_tokenizer
     if g.enable_model_cpu_offload and resolved.type != "cuda":
         raise ConfigError("generation.enable_model_cpu_offload needs a CUDA device; set it to false on this machine")
     variant = check_variant(config, local_files_only=True if not fetch_tokenizer else None)
-    px = variant.pixels_per_token if variant is not None else WAN_PIXELS_PER_TOKEN
+    family = family_of_variant(variant) if variant is not None else g.family
+    px = variant.pixels_per_cell if variant is not None else family.size_multiple if family is not None else None
     factor = a.spatial_downsample_factor
-    rows, cols = g.height // px, g.width // px
-    if rows % factor or cols % factor:
+    if px is not None and ((g.height // px) % factor or (g.width // px) % factor):
+        rows, cols = g.height // px, g.width // px
         raise ConfigError(
             f"attention_analysis.spatial_downsample_factor {factor} must divide the latent grid {rows}x{cols} "
             f"(generation.height/{px} x generation.width/{px})"
         )
-    check_blocks(config)
+    check_blocks(config, family)
     if a.packed and a.store_attention:
         require_extra("analysis", "attention_analysis.storage_format 'zarr' (the packed store)")
     if not a.store_attention and (a.auto_generate_per_video or a.auto_generate_videos):
@@ -279,7 +281,11 @@ def check_runnable(config: Config, *, device: str | None = None, fetch_tokenizer
         except ConfigError as exc:
             log.warning("marked words not checked against the tokenizer: %s", exc)
             return
-    validate_prompts(plan_batch(config), tokenizer, g.max_sequence_length)
+    length = max_sequence_length(config, variant)
+    if length is None:
+        log.warning("marked words not checked against the tokenizer: the model's text length is not known offline")
+        return
+    validate_prompts(plan_batch(config), tokenizer, length)
 
 
 def validate_batch(config: Config, jobs: list[VideoJob], device: str) -> None:
@@ -295,12 +301,12 @@ def validate_batch(config: Config, jobs: list[VideoJob], device: str) -> None:
 
 
 __all__ = [
-    "WAN_PIXELS_PER_TOKEN",
     "capture_settings",
     "check_blocks",
     "check_device",
     "check_runnable",
     "check_variant",
     "load_tokenizer",
+    "max_sequence_length",
     "validate_batch",
 ]

@@ -23,10 +23,12 @@ Syntax
 
 Decisions
 ---------
-* **Clean text.** ``MarkedPrompt.clean`` is exactly what Wan's text encoder sees: the text with the
-  markers removed and escapes resolved, passed through diffusers' own
-  ``diffusers.pipelines.wan.pipeline_wan.prompt_clean`` (``ftfy.fix_text``, ``html.unescape``
-  twice, strip, whitespace runs collapsed to one space). Spans index this string.
+* **Clean text.** ``MarkedPrompt.clean`` is exactly what the model's text encoder sees: the text with
+  the markers removed and escapes resolved, passed through the model family's cleaning
+  (a :class:`~attention_visual.families.Cleaning`; Wan's is diffusers' ``prompt_clean``:
+  ``ftfy.fix_text``, ``html.unescape`` twice, strip, whitespace runs collapsed to one space; some
+  families clean nothing). Spans index this string. Without a cleaning, :func:`parse_prompt` uses the
+  default family's (:func:`attention_visual.families.default_family`).
 * **Repeated words.** A word marked more than once is ONE :class:`Target` with one span per
   occurrence, so its word map combines the token pieces of every occurrence (the attention
   store is keyed by word). Words are compared after cleaning, exactly and case-sensitively:
@@ -45,14 +47,15 @@ How the spans are found
 Cleaning changes lengths (``&amp;`` → ``&``, ``cafÃ©`` → ``café``, runs of whitespace → one
 space), so offsets computed on the marked text would be wrong. Instead, two private-use characters
 that do not occur in the prompt (U+E000/U+E001 unless taken) are inserted where the markers were,
-the whole string goes through diffusers' ``basic_clean`` (ftfy + HTML unescape; neither touches
+the whole string goes through the cleaning's ``fix`` (Wan: ftfy + HTML unescape; neither touches
 private-use characters nor treats them as whitespace), the sentinels are located and removed, and
-the whitespace collapse is redone with a character-index map. (ftfy repairs some mojibake only by
-re-encoding a whole line, which a private-use character blocks; then ASCII punctuation absent from
-the prompt, such as ``{``/``}``, serves as sentinels instead; and each pair is tried both where the
-parentheses were and moved inside the whitespace just inside the marker, since ftfy's heuristics
-look at the neighbours.) Each try is checked against ``prompt_clean`` of the unmarked text and the
-first that reproduces it exactly is used; if none does, ``PromptError``, never a wrong span.
+the whitespace collapse (where the family collapses whitespace) is redone with a character-index map.
+(ftfy repairs some mojibake only by re-encoding a whole line, which a private-use character blocks;
+then ASCII punctuation absent from the prompt, such as ``{``/``}``, serves as sentinels instead; and
+each pair is tried both where the parentheses were and moved inside the whitespace just inside the
+marker, since ftfy's heuristics look at the neighbours.) Each try is checked against the cleaning of
+the unmarked text and the first that reproduces it exactly is used; if none does, ``PromptError``,
+never a wrong span.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ from typing import Generic, TypeVar
 import regex
 
 from attention_visual.errors import PromptError
-from attention_visual.prompts.cleaning import basic_clean, prompt_clean
+from attention_visual.families import Cleaning, default_family
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +138,7 @@ class MarkedPrompt(TargetLookup[Target]):
 
     Attributes:
         marked: The prompt as written, with its parentheses and escapes.
-        clean: The text the model sees (markers removed, cleaned like ``WanPipeline`` does).
+        clean: The text the model sees (markers removed, cleaned as the model family's pipelines do).
         targets: The marked words, in order of first appearance, each once.
 
     Raises:
@@ -171,12 +174,14 @@ class _Marker:
     end: int
 
 
-def parse_prompt(text: str) -> MarkedPrompt:
+def parse_prompt(text: str, cleaning: Cleaning | None = None) -> MarkedPrompt:
     """Parse a prompt whose target words are marked with parentheses.
 
     Args:
         text: The prompt as written, e.g. ``"A romantic (kiss) between a man and woman with (flowers)"``.
             See the module docstring for the syntax.
+        cleaning: How the model's pipeline cleans a prompt (its family's ``text.cleaning``); None: the
+            default family's.
 
     Returns:
         The :class:`MarkedPrompt`: the text, its clean form (what the model sees) and the targets
@@ -194,10 +199,12 @@ def parse_prompt(text: str) -> MarkedPrompt:
         >>> [(t.word, t.spans) for t in p.targets]
         [('red car', ((2, 9),)), ('car', ((24, 27), (37, 40)))]
     """
+    if cleaning is None:
+        cleaning = default_family().text.cleaning
     unmarked, markers = _scan(text)
-    located = _locate(unmarked, markers)
+    located = _locate(unmarked, markers, cleaning)
     if located is None:
-        raise _mismatch_error(text, unmarked, markers)
+        raise _mismatch_error(text, unmarked, markers, cleaning)
     clean, maybe_spans = located
     spans: list[Span] = []
     for marker, span in zip(markers, maybe_spans, strict=True):
@@ -266,25 +273,26 @@ def _scan(text: str) -> tuple[str, list[_Marker]]:
     return "".join(chars), markers
 
 
-def _locate(unmarked: str, markers: list[_Marker]) -> tuple[str, list[Span | None]] | None:
-    """Clean ``unmarked`` like ``WanPipeline`` does and carry the marker ranges through.
+def _locate(unmarked: str, markers: list[_Marker], cleaning: Cleaning) -> tuple[str, list[Span | None]] | None:
+    """Clean ``unmarked`` as the model's pipeline does and carry the marker ranges through.
 
     Tries the sentinel pairs of :func:`_sentinel_pairs` in turn, each in two placements, and keeps the
-    first whose cleaned text, sentinels removed, equals ``prompt_clean(unmarked)``.
+    first whose cleaned text, sentinels removed, equals ``cleaning(unmarked)``.
 
     Args:
         unmarked: The text without markers and escapes.
         markers: The markers, with ranges into ``unmarked``.
+        cleaning: The pipeline's cleaning.
 
     Returns:
         The clean text and, per marker, its span into it (inner whitespace excluded; ``None`` if the
         marker holds nothing after cleaning), or ``None`` if no sentinel pair reproduces the reference
         cleaning (a marker splits an HTML entity, say).
     """
-    reference = prompt_clean(unmarked)
+    reference = cleaning(unmarked)
     for opening, closing in _sentinel_pairs(unmarked):
         for hug in (True, False):
-            located = _clean_with_sentinels(unmarked, markers, opening, closing, hug=hug)
+            located = _clean_with_sentinels(unmarked, markers, opening, closing, cleaning, hug=hug)
             if located is not None and located[0] == reference:
                 return located
             logger.debug("sentinels %r/%r (hug=%s) change the cleaning of %r", opening, closing, hug, unmarked)
@@ -292,7 +300,7 @@ def _locate(unmarked: str, markers: list[_Marker]) -> tuple[str, list[Span | Non
 
 
 def _clean_with_sentinels(
-    unmarked: str, markers: list[_Marker], opening: str, closing: str, *, hug: bool
+    unmarked: str, markers: list[_Marker], opening: str, closing: str, cleaning: Cleaning, *, hug: bool
 ) -> tuple[str, list[Span | None]] | None:
     """Insert sentinels at the markers, clean, and map the sentinel positions into the clean text.
 
@@ -301,6 +309,7 @@ def _clean_with_sentinels(
         markers: The markers, with ranges into ``unmarked``.
         opening: The sentinel put where each ``(`` was.
         closing: The sentinel put where each ``)`` was.
+        cleaning: The pipeline's cleaning (``fix``, then the whitespace collapse if it collapses).
         hug: Put the sentinels next to the marked text, inside any whitespace just inside the marker,
             rather than where the parentheses were. Either way that whitespace is not part of the
             word, but ftfy's mojibake heuristics look at neighbouring characters, so one placement
@@ -321,7 +330,8 @@ def _clean_with_sentinels(
         pieces += [unmarked[previous:start], opening, unmarked[start:end], closing]
         previous = end
     pieces.append(unmarked[previous:])
-    cleaned = str(basic_clean("".join(pieces)))  # ftfy + html.unescape twice + strip
+    joined = "".join(pieces)
+    cleaned = cleaning.fix(joined) if cleaning.fix is not None else joined  # Wan: ftfy + html.unescape twice + strip
 
     # Remove the sentinels, remembering where they were: [2k] opens and [2k + 1] closes marker k.
     plain: list[str] = []
@@ -336,6 +346,9 @@ def _clean_with_sentinels(
     if kinds != [opening, closing] * len(markers):
         return None
     before_collapse = "".join(plain)
+    if not cleaning.collapse_whitespace:
+        pairs = [(bounds[2 * k], bounds[2 * k + 1]) for k in range(len(markers))]
+        return before_collapse, [(a, b) if a < b else None for a, b in pairs]
 
     # whitespace_clean: r"\s+" -> " ", strip; i.e. the non-space runs joined by one space.
     # new_index[i] is where before_collapse[i] lands in the clean text, -1 for dropped whitespace.
@@ -375,20 +388,21 @@ def _sentinel_pairs(text: str) -> Iterator[tuple[str, str]]:
             yield opening, closing
 
 
-def _mismatch_error(text: str, unmarked: str, markers: list[_Marker]) -> PromptError:
+def _mismatch_error(text: str, unmarked: str, markers: list[_Marker], cleaning: Cleaning) -> PromptError:
     """Build the error for markers that change how the prompt is cleaned, naming the first culprit.
 
     Args:
         text: The marked prompt.
         unmarked: The text without markers and escapes.
         markers: All markers of the prompt.
+        cleaning: The pipeline's cleaning.
 
     Returns:
         A PromptError pointing at the first marker that, alone, changes the cleaned text.
     """
     culprit = markers[0] if markers else None
     for marker in markers:
-        if _locate(unmarked, [marker]) is None:
+        if _locate(unmarked, [marker], cleaning) is None:
             culprit = marker
             break
     if culprit is None:  # pragma: no cover - without markers the two cleanings are the same call

@@ -1,6 +1,6 @@
-"""Map the marked words of a prompt to the T5 tokens Wan's text encoder sees.
+"""Map the marked words of a prompt to the T5 tokens the model's text encoder sees.
 
-The clean prompt is tokenized exactly as ``WanPipeline._get_t5_prompt_embeds`` does
+The clean prompt is tokenized exactly as the T5 pipelines' ``_get_t5_prompt_embeds`` does (Wan's, ...)
 (``padding="max_length"``, ``max_length=max_sequence_length``, ``truncation=True``,
 ``add_special_tokens=True``), plus ``return_offsets_mapping=True``, which needs a fast
 (tokenizers-backed) tokenizer. A token belongs to a target when its character range overlaps one of
@@ -80,15 +80,15 @@ class TargetTokens(Target):
 
 @dataclass(frozen=True)
 class TokenizedPrompt(TargetLookup[TargetTokens]):
-    """A marked prompt tokenized as ``WanPipeline`` does, with its words mapped to tokens.
+    """A marked prompt tokenized as the pipeline does, with its words mapped to tokens.
 
     Attributes:
         prompt: The parsed prompt.
-        max_sequence_length: The padded length (Wan's ``max_sequence_length``).
+        max_sequence_length: The padded length (the pipeline call's ``max_sequence_length``).
         input_ids: The token ids, padded. # [max_sequence_length]
         attention_mask: 1 for real tokens (text and ``</s>``), 0 for padding. # [max_sequence_length]
         num_real_tokens: The number of non-pad tokens, ``</s>`` included (``sum(attention_mask)``);
-            Wan zeroes the text embeddings beyond it.
+            Wan, say, zeroes the text embeddings beyond it.
         pieces: The token strings of the real tokens. # [num_real_tokens]
         targets: One entry per target word, in the prompt's order.
     """
@@ -105,12 +105,12 @@ class TokenizedPrompt(TargetLookup[TargetTokens]):
 def tokenize_marked(
     tokenizer: PreTrainedTokenizerBase, marked: MarkedPrompt | str, max_sequence_length: int = 512
 ) -> TokenizedPrompt:
-    """Tokenize a marked prompt as ``WanPipeline`` does and find the tokens of each target word.
+    """Tokenize a marked prompt as the pipeline does and find the tokens of each target word.
 
     Args:
         tokenizer: The pipeline's tokenizer; it must be a fast one (offsets are needed).
         marked: A parsed prompt, or a marked prompt string to parse with :func:`parse_prompt`.
-        max_sequence_length: The pipeline call's ``max_sequence_length`` (Wan's default is 512).
+        max_sequence_length: The pipeline call's ``max_sequence_length`` (its family's default: Wan 512).
 
     Returns:
         The token ids, attention mask, number of real tokens and the tokens of every target.

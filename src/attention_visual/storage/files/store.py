@@ -24,7 +24,7 @@ from typing import IO, Any
 import numpy as np
 
 from attention_visual.errors import AttentionDataError
-from attention_visual.extras import require_extra
+from attention_visual.extras import GENERATION_EXTRA, require_extra
 from attention_visual.storage.durable.atomic import atomic_write_text, atomic_write_with, is_temporary
 from attention_visual.storage.durable.integrity import FileDigest, check_file, digest_file
 from attention_visual.storage.files.layout import (
@@ -62,12 +62,12 @@ class AttentionStore:
         aggregated_format: file format of the step-averaged maps (defaults to ``storage_format``).
 
     Example:
-        >>> from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
+        >>> from attention_visual.storage.schema.frames import FrameRule, latent_to_video_frame_ranges
         >>> from attention_visual.storage.schema.metadata import LatentGrid, VideoDimensions
         >>> metadata = MapMetadata(video_id="prompt_001_vid_001", token_word="kiss", shape=(3, 2, 5),
         ...     dtype="float32", axes=("frame", "y", "x"), num_steps=4, steps_used=(0,), step_index=0,
         ...     aggregation_method="per_step", video_dimensions=VideoDimensions(80, 32, 16.0, 9),
-        ...     token_grid=LatentGrid(3, 2, 5), latent_to_video_frames=latent_to_video_frame_ranges(3))
+        ...     token_grid=LatentGrid(3, 2, 5), latent_to_video_frames=latent_to_video_frame_ranges(3, FrameRule(4)))
         >>> store = AttentionStore(Path("out/attention_maps"))
         >>> store.save_step(metadata, np.zeros((3, 2, 5), np.float32)).as_posix()  # [frame, y, x]
         'out/attention_maps/prompt_001_vid_001/kiss/step_000.npz'
@@ -209,7 +209,7 @@ def _torch(what: str) -> Any:
     try:
         import torch
     except ModuleNotFoundError:
-        require_extra("wan", what)
+        require_extra(GENERATION_EXTRA, what)
         raise
     return torch
 

@@ -1,18 +1,23 @@
-"""Latent-frame ↔ video-frame mapping of Wan's causal 3-D VAE: the one place that computes it.
+"""Map-frame ↔ video-frame mapping of a video VAE: the one place that computes it.
 
 The capture stores the mapping in each map's metadata (``latent_to_video_frames``); the analyzer,
 the renderer and the report read it back through :func:`frame_weights`, :func:`frame_average` and
 :func:`video_frame_index`, which check it against the array and raise :class:`AttentionDataError`
 when the two disagree (never a silent unweighted mean).
 
-Wan's VAE compresses time by 4 with a causal first frame: latent frame 0 decodes to video
-frame 0 alone, and latent frame k ≥ 1 decodes to video frames 4k−3 … 4k. A video of
-``4n + 1`` frames therefore has ``n + 1`` latent frames.
+How a family's VAE and temporal patch relate the frames of a map to the frames of the video is a
+:class:`FrameRule`, which the capture takes from the model family. A causal VAE that compresses
+time by 4 (Wan, CogVideoX) decodes latent frame 0 to video frame 0 alone and latent frame k ≥ 1 to
+video frames 4k−3 … 4k, so a video of ``4n + 1`` frames has ``n + 1`` latent frames. Where one token
+covers several latent frames in time (``latent_frames_per_cell``), a map frame covers theirs.
 
->>> latent_frame_of_video_frame(0), latent_frame_of_video_frame(4), latent_frame_of_video_frame(5)
-(0, 1, 2)
->>> list(video_frames_of_latent(2))
+>>> causal4 = FrameRule(temporal_factor=4)
+>>> [latent_frame_of_video_frame(n, causal4) for n in (0, 4, 5)]
+[0, 1, 2]
+>>> list(video_frames_of_latent(2, causal4))
 [5, 6, 7, 8]
+>>> latent_to_video_frame_ranges(3, FrameRule(4, latent_frames_per_cell=2))
+((0, 4), (5, 12), (13, 20))
 >>> check_frame_mapping(((0, 0), (1, 4)), latent_frames=2, video_frames=5)
 >>> check_frame_mapping(((0, 0), (1, 4)), latent_frames=3, video_frames=5)
 Traceback (most recent call last):
@@ -22,49 +27,96 @@ attention_visual.errors.AttentionDataError: the map has 3 latent frames but late
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from attention_visual.errors import AttentionDataError
 from attention_visual.storage.schema.metadata import MapMetadata
 
-WAN_TEMPORAL_FACTOR = 4
+
+@dataclass(frozen=True)
+class FrameRule:
+    """How the frames of a map (the token grid's time axis) map onto the frames of the video.
+
+    Attributes:
+        temporal_factor: Video frames per latent frame (4 for Wan and CogVideoX, 8 for LTX-Video).
+        first_frame_alone: Latent frame 0 decodes to video frame 0 alone (a causal VAE), so a video
+            has ``temporal_factor·k + 1`` frames; else latent frame k decodes to frames
+            ``[f·k, f·k + f − 1]``.
+        latent_frames_per_cell: Latent frames one grid cell covers in time (the temporal patch size;
+            CogVideoX 1.5: 2).
+        padding_latent_frames: Latent frames the model prepends before the first real one (they own
+            no video frame; the first map frame covers fewer real latent frames).
+    """
+
+    temporal_factor: int
+    first_frame_alone: bool = True
+    latent_frames_per_cell: int = 1
+    padding_latent_frames: int = 0
+
+    def __post_init__(self) -> None:
+        if self.temporal_factor < 1 or self.latent_frames_per_cell < 1 or self.padding_latent_frames < 0:
+            raise ValueError(f"invalid frame rule {self}")
+
+    def video_frames_of_latent(self, j: int) -> range:
+        """Video frames decoded from (real) latent frame ``j``."""
+        f = self.temporal_factor
+        if not self.first_frame_alone:
+            return range(f * j, f * j + f)
+        return range(0, 1) if j == 0 else range(f * j - f + 1, f * j + 1)
+
+    def latent_frames(self, num_video_frames: int) -> int:
+        """Real latent frames of a video of ``num_video_frames`` frames."""
+        f = self.temporal_factor
+        return (num_video_frames - 1) // f + 1 if self.first_frame_alone else num_video_frames // f
 
 
-def latent_frame_of_video_frame(n: int, temporal_factor: int = WAN_TEMPORAL_FACTOR) -> int:
-    """Index of the latent frame that produced video frame ``n``: ``(n + f - 1) // f``."""
+def latent_frame_of_video_frame(n: int, rule: FrameRule) -> int:
+    """Index of the map frame that shows video frame ``n``."""
     if n < 0:
         raise ValueError(f"video frame index must be >= 0, got {n}")
-    return (n + temporal_factor - 1) // temporal_factor
+    f = rule.temporal_factor
+    latent = (n + f - 1) // f if rule.first_frame_alone else n // f
+    return (latent + rule.padding_latent_frames) // rule.latent_frames_per_cell
 
 
-def video_frames_of_latent(k: int, temporal_factor: int = WAN_TEMPORAL_FACTOR) -> range:
-    """Video frames decoded from latent frame ``k`` (0 → [0]; k ≥ 1 → [f·k−f+1, f·k])."""
+def video_frames_of_latent(k: int, rule: FrameRule) -> range:
+    """Video frames shown by map frame ``k`` (one latent frame, or ``latent_frames_per_cell`` of them).
+
+    Empty for a map frame made only of padding latent frames.
+    """
     if k < 0:
         raise ValueError(f"latent frame index must be >= 0, got {k}")
-    if k == 0:
-        return range(0, 1)
-    return range(temporal_factor * k - temporal_factor + 1, temporal_factor * k + 1)
+    p, pad = rule.latent_frames_per_cell, rule.padding_latent_frames
+    first, last = max(p * k - pad, 0), p * k + p - 1 - pad
+    if last < first:
+        return range(0, 0)
+    return range(rule.video_frames_of_latent(first).start, rule.video_frames_of_latent(last).stop)
 
 
-def num_latent_frames(num_video_frames: int, temporal_factor: int = WAN_TEMPORAL_FACTOR) -> int:
-    """Latent frames of a ``temporal_factor·k + 1``-frame video."""
-    return (num_video_frames - 1) // temporal_factor + 1
+def num_latent_frames(num_video_frames: int, rule: FrameRule) -> int:
+    """Map frames of a video of ``num_video_frames`` frames (padding latent frames included)."""
+    latent = rule.latent_frames(num_video_frames) + rule.padding_latent_frames
+    return -(-latent // rule.latent_frames_per_cell)
 
 
-def latent_to_video_frame_ranges(
-    num_latent: int, temporal_factor: int = WAN_TEMPORAL_FACTOR
-) -> tuple[tuple[int, int], ...]:
-    """``(first, last)`` inclusive video frames for each latent frame, as stored in metadata."""
+def latent_to_video_frame_ranges(num_latent: int, rule: FrameRule) -> tuple[tuple[int, int], ...]:
+    """``(first, last)`` inclusive video frames for each map frame, as stored in metadata."""
     out = []
+    start = 0
     for k in range(num_latent):
-        frames = video_frames_of_latent(k, temporal_factor)
+        frames = video_frames_of_latent(k, rule)
+        if len(frames) == 0:  # padding only: the empty run at the current position
+            out.append((start, start - 1))
+            continue
         out.append((frames.start, frames.stop - 1))
+        start = frames.stop
     return tuple(out)
 
 
 def latent_to_video_frame_ranges_after_references(
-    num_latent: int, num_reference: int, temporal_factor: int = WAN_TEMPORAL_FACTOR
+    num_latent: int, num_reference: int, rule: FrameRule
 ) -> tuple[tuple[int, int], ...]:
     """As :func:`latent_to_video_frame_ranges` when the first ``num_reference`` latent frames are inputs.
 
@@ -72,12 +124,12 @@ def latent_to_video_frame_ranges_after_references(
     to the empty range ``(0, -1)`` (no video frame; weight ``last - first + 1 = 0``), and latent frame
     ``num_reference + k`` maps to the video frames of latent ``k``.
 
-    >>> latent_to_video_frame_ranges_after_references(3, 1)
+    >>> latent_to_video_frame_ranges_after_references(3, 1, FrameRule(4))
     ((0, -1), (0, 0), (1, 4))
     """
     if not 0 <= num_reference <= num_latent:
         raise ValueError(f"{num_reference} reference frames do not fit {num_latent} latent frames")
-    video = latent_to_video_frame_ranges(num_latent - num_reference, temporal_factor)
+    video = latent_to_video_frame_ranges(num_latent - num_reference, rule)
     return ((0, -1),) * num_reference + video
 
 
@@ -125,7 +177,7 @@ def _checked_ranges(metadata: MapMetadata, latent_frames: int | None) -> tuple[t
 
 
 def frame_weights(metadata: MapMetadata, latent_frames: int | None = None) -> np.ndarray:
-    """``[frame]`` float32: how many video frames each latent frame produced (Wan: 1, 4, 4, …).
+    """``[frame]`` float32: how many video frames each latent frame produced (a causal 4× VAE: 1, 4, 4, …).
 
     Args:
         metadata: The map's metadata.
@@ -162,7 +214,7 @@ def video_frame_index(metadata: MapMetadata, latent_frames: int | None = None) -
 
 
 __all__ = [
-    "WAN_TEMPORAL_FACTOR",
+    "FrameRule",
     "check_frame_mapping",
     "frame_average",
     "frame_weights",

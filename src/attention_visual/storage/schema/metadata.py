@@ -20,10 +20,22 @@ from typing import Any
 
 from attention_visual.errors import AttentionDataError
 
-ATTENTION_STORAGE_VERSION = 2
-READABLE_STORAGE_VERSIONS = (1, 2)
-"""Version 2 added the optional Wan-family fields (variant, experts, conditioning frames, ...); 1 still loads."""
-QUANTITIES = ("text_attention", "image_share")
+ATTENTION_STORAGE_VERSION = 3
+READABLE_STORAGE_VERSIONS = (1, 2, 3)
+"""Version 2 added the variant fields (variant, experts, conditioning frames, ...); version 3 what the map
+means across model families (family, attention kind, joint_attention, the frame rule). Older files load with
+the defaults (every file before version 3 came from one family, named in the docs)."""
+#: What a map holds: ``text_attention`` (a word's attention), ``image_share`` (the ``<image>`` pseudo-word:
+#: the image branch's share of the output), ``text_share`` (the ``<text>`` pseudo-word: the share of the
+#: attention that goes to text keys at all, under joint attention).
+QUANTITIES = ("text_attention", "image_share", "text_share")
+#: ``attention_kind`` values, where a model family's text→video attention is: ``cross`` (video queries, text
+#: keys only: Wan, LTX ``attn2``), ``joint_dual`` (one softmax over ``[text, video]`` keys, separate text and
+#: video weights: CogVideoX, HunyuanVideo's double-stream blocks), ``joint_single`` (one softmax, shared
+#: weights: HunyuanVideo's single-stream blocks).
+ATTENTION_KINDS = ("cross", "joint_dual", "joint_single")
+#: ``joint_attention`` values: the share of the attention to text (``text``) or of the whole softmax (``full``).
+JOINT_ATTENTION_MODES = ("text", "full")
 
 #: Axis names a stored array may have, outermost first. ``frame, y, x`` always come last.
 LEADING_AXES = ("pass", "block", "head")
@@ -43,7 +55,8 @@ class VideoDimensions:
 
 @dataclass(frozen=True)
 class LatentGrid:
-    """The model's latent grid of video tokens (grid cells): latent frames × height/16 × width/16 for Wan.
+    """The model's latent grid of video tokens (grid cells): map frames × height/px × width/px, px being the
+    pixels per grid cell (Wan: 16).
 
     Before ``spatial_downsample_factor``. Stored in the metadata under the key ``token_grid``.
     """
@@ -100,14 +113,20 @@ class MapMetadata:
     model_id: str | None = None
     seed: int | None = None
     storage_format: str = "numpy"
-    # Wan family (version 2; absent in version-1 files, which load with these defaults)
-    variant: str | None = None  # attention_visual.models.variants name, e.g. "wan2.2-t2v-a14b"
+    # variant facts (version 2; absent in version-1 files, which load with these defaults)
+    variant: str | None = None  # the family's variant name (attention_visual.families), e.g. "wan2.2-t2v-a14b"
     expert: str | None = None  # per step: "high_noise" | "low_noise" (two experts), else None
     step_experts: tuple[str | None, ...] = ()  # the expert of each of steps_used (empty: one transformer)
     boundary_timestep: float | None = None  # steps with t >= this run the high-noise expert
     conditioning_frames: tuple[int, ...] = ()  # latent frames that are inputs (I2V-5B image, VACE references)
-    pixels_per_token: int = 16  # video pixels per grid cell side (32 for TI2V-5B); stored key
+    pixels_per_token: int | None = None  # video pixels per grid cell side (None in version-1 files); stored key
     quantity: str = "text_attention"  # "image_share": the I2V <image> map ||o_img|| / (||o_img|| + ||o_txt||)
+    # what the map means across families (version 3; None in older files)
+    family: str | None = None  # the model family (attention_visual.families), e.g. "wan"
+    attention_kind: str | None = None  # "cross" | "joint_dual" | "joint_single" (ATTENTION_KINDS)
+    joint_attention: str | None = None  # joint attention only: "text" | "full" (JOINT_ATTENTION_MODES)
+    temporal_factor: int | None = None  # video frames per latent frame
+    latent_frames_per_cell: int = 1  # latent frames one map frame covers (a temporal patch)
     storage_timestamp: str = ""
     attention_storage_version: int = ATTENTION_STORAGE_VERSION
 
@@ -118,6 +137,12 @@ class MapMetadata:
             raise AttentionDataError(f"axes {self.axes} do not match shape {self.shape}")
         if self.quantity not in QUANTITIES:
             raise AttentionDataError(f"quantity must be one of {QUANTITIES}, got {self.quantity!r}")
+        if self.attention_kind is not None and self.attention_kind not in ATTENTION_KINDS:
+            raise AttentionDataError(f"attention_kind must be one of {ATTENTION_KINDS}, got {self.attention_kind!r}")
+        if self.joint_attention is not None and self.joint_attention not in JOINT_ATTENTION_MODES:
+            raise AttentionDataError(
+                f"joint_attention must be one of {JOINT_ATTENTION_MODES}, got {self.joint_attention!r}"
+            )
 
     @property
     def word(self) -> str:
@@ -220,8 +245,10 @@ def _typed(data: dict[str, Any], full: bool) -> dict[str, Any]:
 
 
 __all__ = [
+    "ATTENTION_KINDS",
     "ATTENTION_STORAGE_VERSION",
     "GRID_AXES",
+    "JOINT_ATTENTION_MODES",
     "LEADING_AXES",
     "PASS_NAMES",
     "QUANTITIES",

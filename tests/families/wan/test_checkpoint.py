@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from attention_visual.errors import ConfigError
-from attention_visual.models.checkpoint import CheckpointSpec, pipeline_class_for, read_model_index, tasks_of
+from attention_visual.families import read_model_index
+from attention_visual.families.wan.checkpoint import CheckpointSpec, pipeline_class_for, tasks_of
 
 T = ["diffusers", "WanTransformer3DModel"]
 NONE = [None, None]
@@ -66,7 +67,10 @@ def test_unknown_task() -> None:
     ("data", "message"),
     [
         ({"_class_name": "WanAnimatePipeline"}, "Wan Animate is not supported"),
-        ({"_class_name": "FluxPipeline"}, "is a FluxPipeline, not a supported Wan pipeline"),
+        (
+            {"_class_name": "FluxPipeline"},
+            r"is a FluxPipeline, not a pipeline of a supported family; supported: Wan \(",
+        ),
         ({}, "names no pipeline class"),
         (_index("WanPipeline", transformer_2=T), "has a transformer_2 .* but no boundary_ratio"),
         (_index("WanPipeline", boundary_ratio=0.9), "has no transformer_2 to switch to"),

@@ -1,4 +1,4 @@
-"""Our copy of WanPipeline's prompt cleaning is diffusers' own, character for character."""
+"""Our copy of the Wan pipelines' prompt cleaning is diffusers' own, character for character."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from diffusers.pipelines.wan import pipeline_wan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attention_visual.prompts.cleaning import basic_clean, prompt_clean, whitespace_clean
+from attention_visual.families.wan.text import basic_clean, prompt_clean, whitespace_clean
 
 TRICKY = [
     "  A  romantic\tkiss\n\nwith &amp;amp; flowers ",

@@ -1,4 +1,4 @@
-"""What a Wan checkpoint's ``model_index.json`` says, and which pipeline class runs a task on it.
+"""What a Wan checkpoint's ``model_index.json`` says, and which pipeline class runs a task on it (no torch).
 
 A diffusers checkpoint names its pipeline class in ``model_index.json`` (``_class_name``) and keeps
 there the pipeline-level options that are not weights: ``boundary_ratio`` (Wan2.2 A14B: the step at
@@ -6,7 +6,9 @@ which the low-noise expert ``transformer_2`` takes over), ``expand_timesteps`` (
 timestep per video token) and which optional components exist (``transformer_2``, ``image_encoder``).
 :func:`read_model_index` turns that file into a :class:`CheckpointSpec`; :func:`pipeline_class_for`
 picks the pipeline class that runs a *task* (``t2v``, ``i2v``, ``flf2v``, ``vace``, ``v2v``) on it, or
-says in one line why the checkpoint cannot run it. Nothing here imports torch.
+says in one line why the checkpoint cannot run it. Nothing here imports torch. The registry
+(:func:`attention_visual.families.read_model_index`) sends a ``model_index.json`` here when its
+``_class_name`` is a Wan pipeline; a class of no family is refused there.
 
 ==========================  ==========================  =====================================
 checkpoint ``_class_name``  tasks it runs               notes
@@ -27,20 +29,22 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from attention_visual.errors import ConfigError
-from attention_visual.models.variants import TASKS, VARIANTS, WanVariant
+from attention_visual.families.spec import AUTO_TASK, Variant
+from attention_visual.families.wan.facts import FAMILY, VARIANTS
 
 #: Tasks a batch can ask for (``generation.pipeline``), and the diffusers pipeline class of each.
 TASK_PIPELINES: dict[str, str] = {
-    task: next(v.pipeline_class for v in VARIANTS.values() if v.task == task) for task in TASKS
+    task: next(v.pipeline_class for v in VARIANTS.values() if v.task == task) for task in FAMILY.tasks
 }
-#: ``auto``: the task the checkpoint's own pipeline class runs.
-AUTO_TASK = "auto"
+#: The transformer's ``config.json`` is needed too (FLF2V is told from I2V by ``pos_embed_seq_len``).
+TRANSFORMER_CONFIG_CLASSES = ("WanImageToVideoPipeline",)
 
 _DEFAULT_TASK: dict[str, str] = {
     "WanPipeline": "t2v",
@@ -48,10 +52,6 @@ _DEFAULT_TASK: dict[str, str] = {
     "WanVACEPipeline": "vace",
     "WanVideoToVideoPipeline": "v2v",
 }
-_UNSUPPORTED: dict[str, str] = {
-    "WanAnimatePipeline": "Wan Animate is not supported (its segments restart the denoising loop)",
-}
-_SUPPORTED = ", ".join(_DEFAULT_TASK)
 
 
 @dataclass(frozen=True)
@@ -114,16 +114,12 @@ def read_model_index(data: Mapping[str, Any], source: str = "model_index.json") 
         The checkpoint's facts.
 
     Raises:
-        ConfigError: The class is not a supported Wan pipeline (Animate, modular or unknown), or
-            ``boundary_ratio``/``transformer_2`` do not fit together; one line.
+        ConfigError: The class is not one of the Wan pipelines read here, or ``boundary_ratio``/
+            ``transformer_2`` do not fit together; one line.
     """
     class_name = data.get("_class_name")
-    if not isinstance(class_name, str):
-        raise ConfigError(f"{source}: model_index.json names no pipeline class (_class_name)")
-    if class_name in _UNSUPPORTED:
-        raise ConfigError(f"{source} is a {class_name}: {_UNSUPPORTED[class_name]}; supported: {_SUPPORTED}")
     if class_name not in _DEFAULT_TASK:
-        raise ConfigError(f"{source} is a {class_name}, not a supported Wan pipeline; supported: {_SUPPORTED}")
+        raise ConfigError(f"{source} is a {class_name}, not a pipeline this module reads ({', '.join(_DEFAULT_TASK)})")
     ratio = data.get("boundary_ratio")
     if ratio is not None and (
         isinstance(ratio, bool) or not isinstance(ratio, int | float) or not (0 < ratio <= 1) or math.isnan(ratio)
@@ -189,8 +185,25 @@ def pipeline_class_for(spec: CheckpointSpec, task: str = AUTO_TASK, source: str 
     return TASK_PIPELINES[task]
 
 
-def variant_for(spec: CheckpointSpec, task: str) -> WanVariant:
-    """The :data:`~attention_visual.models.variants.VARIANTS` entry that runs ``task`` on ``spec``'s checkpoint.
+def with_transformer_config(spec: CheckpointSpec, config: Mapping[str, Any]) -> CheckpointSpec:
+    """``spec`` with what the transformer's ``config.json`` adds (FLF2V: ``pos_embed_seq_len``)."""
+    return dataclasses.replace(spec, first_last_frame=config.get("pos_embed_seq_len") is not None)
+
+
+def spec_of_variant(variant: Variant) -> CheckpointSpec:
+    """The checkpoint facts a variant implies (the tiny models have no ``model_index.json`` to read)."""
+    return CheckpointSpec(
+        class_name=variant.pipeline_class,
+        boundary_ratio=variant.boundary_ratio,
+        expand_timesteps=variant.expand_timesteps,
+        has_transformer_2=variant.experts == 2,
+        has_image_encoder=variant.image_branch,
+        first_last_frame=variant.task == "flf2v",
+    )
+
+
+def variant_for(spec: CheckpointSpec, task: str) -> Variant:
+    """The :data:`~attention_visual.families.wan.facts.VARIANTS` entry that runs ``task`` on ``spec``'s checkpoint.
 
     ``task`` must be one the checkpoint runs (see :func:`pipeline_class_for`); ``auto`` is resolved first.
     """
@@ -208,9 +221,12 @@ def variant_for(spec: CheckpointSpec, task: str) -> WanVariant:
 __all__ = [
     "AUTO_TASK",
     "TASK_PIPELINES",
+    "TRANSFORMER_CONFIG_CLASSES",
     "CheckpointSpec",
     "pipeline_class_for",
     "read_model_index",
+    "spec_of_variant",
     "tasks_of",
     "variant_for",
+    "with_transformer_config",
 ]

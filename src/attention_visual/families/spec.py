@@ -1,0 +1,332 @@
+"""What a model family is, as data: :class:`ModelFamily`, its :class:`Variant` s and its text side.
+
+A *family* (Wan, CogVideoX, LTX-Video, ...) is a set of diffusers pipelines that share how their
+text→video attention is computed and laid out. Everything that differs between families and that a
+config check, the light install or the report needs is a frozen value here, importable without torch:
+frame-count and size rules, fps and text-length defaults, pixels per token, the temporal rule, the
+pipeline classes it recognises, its tasks, experts and checkpoints. The few functions that need torch
+(recognising a loaded pipeline, finding and hooking its attention, reading a transformer call) live in
+the family's ``runtime`` module, imported lazily (see :mod:`attention_visual.families.runtime`).
+
+Nothing here names a family: :mod:`attention_visual.families.registry` lists them.
+
+Example:
+    >>> from attention_visual.families import family_named
+    >>> wan = family_named("wan")
+    >>> wan.frame_count_rule, wan.size_multiple, wan.default_fps, wan.text.max_sequence_length
+    ('4k+1', 16, 16, 512)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from attention_visual.storage.schema.frames import FrameRule
+from attention_visual.storage.schema.metadata import ATTENTION_KINDS
+
+#: ``generation.pipeline``: the checkpoint's own pipeline class (any other value is a family's task).
+AUTO_TASK = "auto"
+#: How classifier-free guidance runs: ``separate`` (a prompt pass, then a negative-prompt pass: Wan),
+#: ``batched`` (one transformer call on ``[uncond, cond]``: CogVideoX, LTX) or ``distilled`` (the prompt
+#: pass only; guidance is an input of the model).
+GUIDANCE_MODES = ("separate", "batched", "distilled")
+#: Where the step index comes from: the pipeline's ``cache_context(..., step_index=i)``, or counted.
+STEP_SOURCES = ("cache_context", "counted")
+#: How a pass is named: by the pipeline's ``cache_context`` name, or by call order (no context).
+PASS_SOURCES = ("cache_context", "call_order")
+#: Latent frames that are inputs rather than generated video: none, the first one (an image latent),
+#: or VACE-style reference frames at the front (dropped before decoding).
+CONDITIONING_KINDS = ("none", "first_frame", "reference")
+#: How the text keys after the prompt's real tokens behave in the model's softmax: ``identical_rows``
+#: (Wan: the padded embedding is zeroed, so all padding keys are one repeated row, attended to);
+#: ``masked`` (a mask or bias removes them: LTX's -10000); ``attended`` (real, distinct keys: CogVideoX).
+PADDING_KINDS = ("identical_rows", "masked", "attended")
+
+
+@dataclass(frozen=True)
+class Cleaning:
+    """How a family's pipeline cleans a prompt before tokenizing it.
+
+    ``fix`` (character repairs such as ftfy and HTML unescaping, then strip; ``None``: none) runs first,
+    then, with ``collapse_whitespace``, every whitespace run becomes one space and the ends are stripped.
+    The prompt parser carries the marked words' spans through both stages, so ``fix`` must leave
+    private-use characters alone (ftfy and ``html.unescape`` do).
+
+    Example:
+        >>> Cleaning()("  a  b ") == "  a  b "
+        True
+        >>> Cleaning(collapse_whitespace=True)("  a \\t b ")
+        'a b'
+    """
+
+    fix: Callable[[str], str] | None = None
+    collapse_whitespace: bool = False
+
+    def __call__(self, text: str) -> str:
+        if self.fix is not None:
+            text = self.fix(text)
+        return collapse_whitespace(text) if self.collapse_whitespace else text
+
+
+def collapse_whitespace(text: str) -> str:
+    """Every whitespace run (``regex``'s ``\\s``) becomes one space; stripped."""
+    import regex  # deferred: reading the families' facts cleans no text (regex caches the pattern)
+
+    return str(regex.sub(r"\s+", " ", text)).strip()
+
+
+@dataclass(frozen=True)
+class TextSide:
+    """How a family's pipelines turn the prompt into text keys.
+
+    Attributes:
+        cleaning: What the pipeline does to the prompt before tokenizing it.
+        max_sequence_length: The pipelines' default ``max_sequence_length`` (the text keys of one prompt).
+        max_sequence_limit: The largest ``max_sequence_length`` the text encoder takes (None: no limit).
+        padding: How the keys after the real tokens behave (one of :data:`PADDING_KINDS`).
+        encoder: The pipeline component whose call shows the token ids (a forward pre-hook checks them).
+    """
+
+    cleaning: Cleaning = Cleaning()
+    max_sequence_length: int = 226
+    max_sequence_limit: int | None = None
+    padding: str = "attended"
+    encoder: str = "text_encoder"
+
+    def __post_init__(self) -> None:
+        _choose("TextSide.padding", self.padding, PADDING_KINDS)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The facts of one pipeline variant of a family that the capture, the batch and the renderers need.
+
+    Attributes:
+        name: Stable identifier stored in map metadata (``"wan2.2-t2v-a14b"``).
+        family: The :attr:`ModelFamily.name` it belongs to (``"wan"``).
+        pipeline_class: The diffusers pipeline class name.
+        task: ``generation.pipeline`` value that runs it (``"t2v"``, ``"i2v"``, ...).
+        capture_points: Module lists whose attention can be captured (``block_list``), default first.
+        attention_module: The attribute of a block that holds its text→video attention; a captured
+            block is named ``<capture point>.<index>.<attention_module>`` (``"blocks.7.attn2"``).
+        experts: Transformers that take turns over the steps (1, or 2: high- then low-noise expert).
+        boundary_ratio: With two experts, steps with ``t >= boundary_ratio × num_train_timesteps`` run
+            the first one; None with one.
+        pixels_per_cell: Video pixels per grid cell side (VAE spatial factor × transformer patch size).
+        temporal_factor: Video frames per latent frame.
+        first_frame_alone: Latent frame 0 decodes to video frame 0 alone (a causal VAE).
+        latent_frames_per_cell: Latent frames one grid cell covers along time (the temporal patch).
+        conditioning: Which latent frames are inputs, not generated video (:data:`CONDITIONING_KINDS`).
+        image_branch: The attention has a separate image-key branch (the ``<image>`` map can be recorded).
+        text_length: The number of text keys the model requires (None: any ``max_sequence_length``).
+        attention_kind: One of :data:`ATTENTION_KINDS`.
+        guidance: One of :data:`GUIDANCE_MODES`.
+        step_source: One of :data:`STEP_SOURCES`.
+        pass_source: One of :data:`PASS_SOURCES`.
+        batch_passes: With ``batched`` guidance, the guidance pass of each batch item (when guidance is
+            off, the one item is ``cond``).
+        expand_timesteps: ``timestep`` is given per video token (its largest entry is the step's).
+        frames_from_video: The pipeline call takes no ``num_frames`` (video-to-video: the input's length).
+        checkpoints: Public diffusers checkpoints of this variant.
+    """
+
+    name: str
+    family: str
+    pipeline_class: str
+    task: str
+    capture_points: tuple[str, ...]
+    attention_module: str
+    experts: int = 1
+    boundary_ratio: float | None = None
+    pixels_per_cell: int = 16
+    temporal_factor: int = 4
+    first_frame_alone: bool = True
+    latent_frames_per_cell: int = 1
+    conditioning: str = "none"
+    image_branch: bool = False
+    text_length: int | None = None
+    attention_kind: str = "cross"
+    guidance: str = "separate"
+    step_source: str = "counted"
+    pass_source: str = "cache_context"
+    batch_passes: tuple[str, ...] = ("uncond", "cond")
+    expand_timesteps: bool = False
+    frames_from_video: bool = False
+    checkpoints: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for label, value, choices in (
+            ("conditioning", self.conditioning, CONDITIONING_KINDS),
+            ("attention_kind", self.attention_kind, ATTENTION_KINDS),
+            ("guidance", self.guidance, GUIDANCE_MODES),
+            ("step_source", self.step_source, STEP_SOURCES),
+            ("pass_source", self.pass_source, PASS_SOURCES),
+        ):
+            _choose(f"Variant.{label}", value, choices)
+        if self.experts not in (1, 2):
+            raise ValueError(f"Variant.experts must be 1 or 2, got {self.experts}")
+        if not self.capture_points:
+            raise ValueError("Variant.capture_points must name at least one module list")
+
+    @property
+    def joint(self) -> bool:
+        """Whether text and video keys share one softmax (``joint_dual`` or ``joint_single``)."""
+        return self.attention_kind != "cross"
+
+    def block_name(self, index: int, block_list: str | None = None) -> str:
+        """The name of block ``index``'s captured attention (``blocks.7.attn2``), used in metadata and filters."""
+        return f"{block_list or self.capture_points[0]}.{index}.{self.attention_module}"
+
+    @property
+    def frame_rule(self) -> FrameRule:
+        """How this variant's map frames map to video frames (see :mod:`attention_visual.storage.schema.frames`)."""
+        return FrameRule(self.temporal_factor, self.first_frame_alone, self.latent_frames_per_cell)
+
+    def conditioning_frames(self, num_reference_frames: int = 0) -> tuple[int, ...]:
+        """Latent frame indices that are conditioning inputs (``num_reference_frames``: VACE's reference images)."""
+        if self.conditioning == "first_frame":
+            return (0,)
+        if self.conditioning == "reference":
+            return tuple(range(num_reference_frames))
+        return ()
+
+    def replace(self, **changes: Any) -> Variant:
+        """A copy with ``changes`` (the facts of one loaded pipeline object)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """One model family: its facts as data, and where its torch side lives.
+
+    Attributes:
+        name: Stable identifier stored in map metadata (``"wan"``).
+        title: How messages and docs name it (``"Wan"``).
+        variants: Every supported variant, by name.
+        text: The text side (cleaning, default text length, padding semantics).
+        size_multiple: Frame height and width must be multiples of this (the smallest pixels per cell).
+        default_fps: Frames per second of its videos when the config gives none.
+        takes_flow_shift: Whether ``generation.flow_shift`` means something for its scheduler (Wan's UniPC
+            shift); where not (LTX-Video shifts by the video's length itself) the config refuses it.
+        fps_argument: The pipeline call's argument that says the video's frame rate, which the batch sets to
+            the fps it saves the video at (LTX-Video: ``frame_rate``, which scales its RoPE over time); None:
+            the pipelines take none.
+        default_checkpoint: The checkpoint a config names when it names none (the default family's only).
+        unsupported: Pipeline classes of the family that are refused: ``{class: (what, why)}``.
+        tiny_models: ``{tiny model id: variant name}`` of its offline random-weight models.
+        expert_names: The label of each expert in turn (``experts == 2``).
+        block_counts: For each module list (``block_list``), the entry of the transformer's ``config.json``
+            that counts its blocks (an integer, or a list whose length counts them).
+        runtime: The module of its torch side (:class:`~attention_visual.families.runtime.FamilyRuntime`).
+        checkpoints: The module that reads its checkpoints' ``model_index.json`` (no torch; see
+            :class:`~attention_visual.families.registry.CheckpointRules`).
+    """
+
+    name: str
+    title: str
+    variants: Mapping[str, Variant]
+    text: TextSide
+    size_multiple: int
+    default_fps: int
+    default_checkpoint: str
+    runtime: str
+    checkpoints: str
+    unsupported: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    tiny_models: Mapping[str, str] = field(default_factory=dict)
+    expert_names: tuple[str, ...] = ("high_noise", "low_noise")
+    block_counts: Mapping[str, str] = field(default_factory=dict)
+    takes_flow_shift: bool = True
+    fps_argument: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "variants", MappingProxyType(dict(self.variants)))
+        object.__setattr__(self, "block_counts", MappingProxyType(dict(self.block_counts)))
+        object.__setattr__(self, "unsupported", MappingProxyType(dict(self.unsupported)))
+        object.__setattr__(self, "tiny_models", MappingProxyType(dict(self.tiny_models)))
+        for name, variant in self.variants.items():
+            if variant.name != name or variant.family != self.name:
+                raise ValueError(f"variant {name!r} is filed under the wrong name or family")
+        for model_id, variant_name in self.tiny_models.items():
+            if variant_name not in self.variants:
+                raise ValueError(f"tiny model {model_id!r} names an unknown variant {variant_name!r}")
+        uncounted = set(self.block_lists) - set(self.block_counts)
+        if uncounted:
+            raise ValueError(f"{self.name}: block_counts must say how to count {sorted(uncounted)}")
+        rules = {(v.temporal_factor, v.first_frame_alone) for v in self.variants.values()}
+        if len(rules) != 1:
+            raise ValueError(f"{self.name}: every variant must share one frame-count rule, got {sorted(rules)}")
+
+    @property
+    def pipeline_classes(self) -> tuple[str, ...]:
+        """The pipeline classes it recognises, in the order of its variants."""
+        return tuple(dict.fromkeys(v.pipeline_class for v in self.variants.values()))
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The ``generation.pipeline`` tasks its variants run, in order."""
+        return tuple(dict.fromkeys(v.task for v in self.variants.values()))
+
+    @property
+    def temporal_factor(self) -> int:
+        """Video frames per latent frame (the same for every variant)."""
+        return next(iter(self.variants.values())).temporal_factor
+
+    @property
+    def first_frame_alone(self) -> bool:
+        return next(iter(self.variants.values())).first_frame_alone
+
+    @property
+    def frame_count_rule(self) -> str:
+        """The frame counts its pipelines make, in words: ``"4k+1"`` (Wan), ``"8k+1"`` (LTX)."""
+        return f"{self.temporal_factor}k+1" if self.first_frame_alone else f"{self.temporal_factor}k"
+
+    def accepts_frame_count(self, num_frames: int) -> bool:
+        """Whether a video of ``num_frames`` frames is one its VAE makes exactly.
+
+        Example:
+            >>> from attention_visual.families import family_named
+            >>> family_named("wan").accepts_frame_count(81), family_named("wan").accepts_frame_count(80)
+            (True, False)
+        """
+        offset = 1 if self.first_frame_alone else 0
+        return num_frames >= max(offset, 1) and (num_frames - offset) % self.temporal_factor == 0
+
+    @property
+    def block_lists(self) -> tuple[str, ...]:
+        """Every module list some variant can capture (``block_list`` values)."""
+        return tuple(dict.fromkeys(p for v in self.variants.values() for p in v.capture_points))
+
+    @property
+    def attention_modules(self) -> tuple[str, ...]:
+        """The attention attribute names of its variants (the last part of a block name)."""
+        return tuple(dict.fromkeys(v.attention_module for v in self.variants.values()))
+
+    @property
+    def joint(self) -> bool:
+        """Whether any of its variants has joint attention (``joint_attention: full`` is meaningful)."""
+        return any(v.joint for v in self.variants.values())
+
+
+def _choose(label: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{label} must be one of {choices}, got {value!r}")
+
+
+__all__ = [
+    "ATTENTION_KINDS",
+    "AUTO_TASK",
+    "CONDITIONING_KINDS",
+    "GUIDANCE_MODES",
+    "PADDING_KINDS",
+    "PASS_SOURCES",
+    "STEP_SOURCES",
+    "Cleaning",
+    "ModelFamily",
+    "TextSide",
+    "Variant",
+    "collapse_whitespace",
+]
