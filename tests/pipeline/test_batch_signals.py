@@ -15,7 +15,7 @@ import pytest
 from attention_visual.config import Config
 from attention_visual.pipeline import BatchOptions, run_batch
 from attention_visual.pipeline import batch as batch_module
-from attention_visual.pipeline.signals import Interrupted, interrupts_as_exceptions, raise_if_swallowed
+from attention_visual.pipeline.signals import Interrupted, interrupts_as_exceptions, raise_if_swallowed, signals_held
 from attention_visual.pipeline.summary import BatchResult
 from attention_visual.render.encoder import VideoWriter
 from pipeline.chaos_support import alive, done_statuses, fork_cli, wait_exit
@@ -55,6 +55,28 @@ class _SignalsInDel:
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the drop this test makes
+def test_a_signal_held_while_a_worker_starts_stops_the_run_after_the_start() -> None:
+    """signals_held: a SIGTERM while a child process starts interrupts neither the start nor the child's
+    interpreter start-up; the parent is interrupted when the start is done, the child (which inherited
+    the block) stops quietly once its handlers are in place."""
+    from attention_visual.pipeline.workers import WorkerPool
+
+    with pytest.raises(Interrupted) as info, interrupts_as_exceptions(), signals_held():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)  # not interrupted in here
+        reached_the_end = True
+    assert reached_the_end and info.value.signum == signal.SIGTERM
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == set()  # the block ended
+    with WorkerPool(1, queue_size=1) as pool:  # started inside signals_held: the worker unblocked them
+        worker = pool._pool[0].process
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGTERM)  # in its start-up (held) or in its loop: it ends quietly
+        deadline = time.monotonic() + 30
+        while worker.exitcode is None and time.monotonic() < deadline:  # the pool's dispatcher reaps it
+            time.sleep(0.05)
+        assert worker.exitcode == 0  # its own SIGTERM handler ran: not killed by the signal (-15)
+
+
 def test_a_signal_dropped_inside_a_destructor_is_raised_at_the_next_safe_point() -> None:
     raise_if_swallowed()  # outside the context: nothing received, nothing raised
     with pytest.raises(Interrupted) as info, interrupts_as_exceptions():

@@ -2,7 +2,8 @@
 
 :func:`worker_main` reads ``(key, fn, arg)`` tasks from its pipe, runs ``fn(arg)`` and sends back
 ``("done", result)`` or ``("error", one line)``; its log records go back over the same pipe. It ignores
-SIGINT and SIGHUP (the batch decides, see :mod:`.workers`), turns SIGTERM into
+SIGINT and SIGHUP (the batch decides, see :mod:`.workers`; they were blocked while it started:
+:func:`~attention_visual.pipeline.signals.signals_held`), turns SIGTERM into
 :class:`~attention_visual.pipeline.signals.Interrupted` (so a render stops its ffmpeg and removes its
 temporary file) and SIGTERMs itself when its parent process is gone.
 """
@@ -17,7 +18,7 @@ import threading
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from attention_visual.pipeline.signals import Interrupted
+from attention_visual.pipeline.signals import Interrupted, unblock_signals
 from attention_visual.storage.batch.manifest import one_line
 
 
@@ -73,6 +74,7 @@ def worker_main(conn: Connection, log_level: int) -> None:
     root.setLevel(log_level)
     _watch_parent()
     try:
+        unblock_signals()  # blocked since the pool started this process: a SIGTERM held till now stops it here
         while True:
             try:
                 message = conn.recv()

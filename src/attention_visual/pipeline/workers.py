@@ -40,11 +40,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Any
 
+from attention_visual.pipeline.signals import signals_held
 from attention_visual.pipeline.worker_process import worker_main
 from attention_visual.storage.batch.manifest import one_line
 
@@ -86,7 +88,11 @@ class _Worker:
         self.process: BaseProcess = context.Process(
             target=worker_main, args=(child, log_level), name=f"attention-visual-worker-{index}", daemon=True
         )
-        self.process.start()
+        # multiprocessing starts its resource tracker at the first start and unblocks SIGINT and SIGTERM
+        # after it: started first, it cannot undo the block that signals_held hands to the child.
+        resource_tracker.ensure_running()
+        with signals_held():  # a signal now would leave the child half-started (see signals_held)
+            self.process.start()
         child.close()
         self.task: _Task | None = None
         self.ended = False
