@@ -54,7 +54,7 @@ from attention_visual.storage import AttentionStore, LatentGrid, MapMetadata, Vi
 from attention_visual.storage.backend import FILES, MapBackend
 from attention_visual.storage.batch.manifest import Timings, now_iso
 from attention_visual.storage.durable.atomic import atomic_write_bytes
-from attention_visual.storage.schema.frames import latent_to_video_frame_ranges
+from attention_visual.storage.schema.frames import FrameRule, latent_to_video_frame_ranges
 
 
 @dataclass(frozen=True)
@@ -123,11 +123,12 @@ class StandIn:
     def _meta(self, job: VideoJob, word: str, dims: VideoDimensions, step: int | None) -> MapMetadata:
         s = self.size
         steps = tuple(range(s.steps))
+        frames = latent_to_video_frame_ranges(s.grid[0], FrameRule(4))  # Wan's causal 4x VAE
         return MapMetadata(
             video_id=job.video_id, token_word=word, shape=s.grid, dtype="float32", axes=("frame", "y", "x"),
             num_steps=s.steps, steps_used=steps if step is None else (step,), step_index=step,
             aggregation_method="mean_over_steps" if step is None else "per_step", video_dimensions=dims,
-            token_grid=LatentGrid(*s.grid), latent_to_video_frames=latent_to_video_frame_ranges(s.grid[0]),
+            token_grid=LatentGrid(*s.grid), latent_to_video_frames=frames,
             timestep=None if step is None else 1000.0 * (1 - step / s.steps),
             sigma=None if step is None else 1 - step / s.steps, model_id="stand-in", seed=job.seed,
             clean_prompt=job.prompt.clean, marked_prompt=job.prompt.marked,
