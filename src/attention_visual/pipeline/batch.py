@@ -321,8 +321,8 @@ class _Runner:
 
     def _process(self, job: VideoJob) -> VideoRecord:
         """Generate one video, store it, write its status; hand its attention videos to the workers."""
-        try:
-            remove_leftovers(self.batch_dir, job, self.video_format)
+        try:  # the run's start removed every temporary file (remove_temporaries): none to look for here
+            remove_leftovers(self.batch_dir, job, self.video_format, temporaries=False)
         except OSError as exc:  # a read-only folder refuses even to delete
             raise _storage_error(exc, self.batch_dir / job.status_path) from exc
         base = planned_record(job, self.config, status="pending", rank=self.ctx.rank)

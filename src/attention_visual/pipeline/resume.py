@@ -137,10 +137,13 @@ def is_batch_finished(batch_dir: Path, jobs: list[VideoJob], config: Config) -> 
     )
 
 
-def remove_leftovers(batch_dir: Path, job: VideoJob, video_format: str) -> None:
+def remove_leftovers(batch_dir: Path, job: VideoJob, video_format: str, *, temporaries: bool = True) -> None:
     """Delete everything an unfinished attempt at ``job`` may have left: maps, video, renders, status.
 
-    Temporary files of interrupted atomic writes (``.<name>.tmp-*``) beside them go too.
+    Temporary files of interrupted atomic writes (``.<name>.tmp-*``) beside them go too, unless
+    ``temporaries`` is False: finding them lists each folder (``status/`` holds a file per video of
+    the batch), and a run that removed every temporary file at its start (:func:`remove_temporaries`)
+    has none of an earlier attempt left.
     """
     maps = batch_store(batch_dir)
     if maps is not None:
@@ -153,7 +156,7 @@ def remove_leftovers(batch_dir: Path, job: VideoJob, video_format: str) -> None:
     for rel in files:
         path = batch_dir / rel
         path.unlink(missing_ok=True)
-        if path.parent.is_dir():
+        if temporaries and path.parent.is_dir():
             for tmp in path.parent.glob(f".{path.name}{TMP_MARKER}*"):
                 tmp.unlink(missing_ok=True)
 
