@@ -48,8 +48,15 @@ LTX_EXPECTED = {
 }  # fmt: skip
 
 
+# name: (hub id, connector layers, video connector width, per-stream text projections, LTX-2.3 layout)
+LTX2_EXPECTED = {
+    "ltx-2": ("Lightricks/LTX-2", 2, 30 * 128, False, False),
+    "ltx-2.3": ("diffusers/LTX-2.3-Diffusers", 8, 32 * 128, True, True),
+}
+
+
 def test_every_checkpoint_is_shipped() -> None:
-    assert set(architecture_names()) == set(EXPECTED) | set(COGVIDEOX) | set(LTX_EXPECTED)
+    assert set(architecture_names()) == set(EXPECTED) | set(COGVIDEOX) | set(LTX_EXPECTED) | set(LTX2_EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(COGVIDEOX))
@@ -73,6 +80,35 @@ def test_cogvideox_architecture_facts(name: str) -> None:
     model = build_transformer(name, num_layers=1, device="meta")
     assert type(model).__name__ == "CogVideoXTransformer3DModel"
     assert model.transformer_blocks[0].attn1.to_q.in_features == width
+
+
+@pytest.mark.parametrize("name", sorted(LTX2_EXPECTED))
+def test_ltx2_architecture_facts(name: str) -> None:
+    arch = load_architecture(name)
+    t, c = arch.transformer, arch.connectors
+    hub, connector_layers, connector_width, per_stream, later = LTX2_EXPECTED[name]
+    assert (arch.hub_id, arch.checkpoint.class_name, arch.width, t["num_layers"]) == (hub, "LTX2Pipeline", 4096, 48)
+    assert (t["_class_name"], t["num_attention_heads"], t["cross_attention_dim"]) == (
+        "LTX2VideoTransformer3DModel", 32, 4096,
+    )  # fmt: skip
+    assert (t["gated_attn"], t["cross_attn_mod"], t["perturbed_attn"], t["use_prompt_embeddings"]) == (
+        later, later, later, not later,
+    )  # fmt: skip
+    assert arch.pixels_per_token == 32 and arch.vae["temporal_compression_ratio"] == 8
+    assert (c["caption_channels"], c["text_proj_in_factor"], c["video_connector_num_learnable_registers"]) == (
+        3840, 49, 128,
+    )  # fmt: skip  # Gemma-3-12B: 48 layers + embeddings
+    assert c["video_connector_num_layers"] == connector_layers and c["per_modality_projections"] == per_stream
+    assert c["video_connector_num_attention_heads"] * c["video_connector_attention_head_dim"] == connector_width
+    assert arch.scheduler["use_dynamic_shifting"] and arch.checkpoint.experts == 1
+
+
+def test_build_full_width_ltx2_transformer() -> None:
+    model = build_transformer("ltx-2.3", num_layers=1, device="meta")
+    attn2 = model.transformer_blocks[0].attn2
+    assert len(model.transformer_blocks) == 1
+    assert (attn2.heads, attn2.to_q.in_features, attn2.to_k.in_features) == (32, 4096, 4096)
+    assert attn2.to_gate_logits is not None and not hasattr(model, "caption_projection")  # LTX-2.3's layout
 
 
 @pytest.mark.parametrize("name", sorted(LTX_EXPECTED))
@@ -127,7 +163,9 @@ def test_pipeline_level_facts() -> None:
 
 
 def test_unknown_name_lists_the_shipped_ones() -> None:
-    with pytest.raises(ConfigError, match=r"unknown model config 'wan3'; shipped: cogvideox-2b, .*wan2\.1-flf2v"):
+    with pytest.raises(
+        ConfigError, match=r"unknown model config 'wan3'; shipped: cogvideox-2b, .*ltx-2, ltx-2\.3, .*wan2\.1-flf2v"
+    ):
         load_architecture("wan3")
 
 

@@ -42,6 +42,8 @@ EXPECTED = {
     "tiny-ltx": (1, 32, False, ()),
     "tiny-ltx-i2v": (1, 32, False, (0,)),
     "tiny-ltx-condition": (1, 32, False, ()),
+    "tiny-ltx2": (1, 32, False, ()),
+    "tiny-ltx2-i2v": (1, 32, False, (0,)),
 }
 
 
@@ -60,7 +62,7 @@ def test_tiny_model_is_described_as_its_variant(model_id: str) -> None:
     assert (variant.experts, variant.pixels_per_cell, variant.image_branch) == (experts, px, image)
     assert variant.conditioning_frames() == cond
     patch = pipe.transformer.config.patch_size  # [t, h, w] (Wan), or one int for h and w (CogVideoX, LTX-Video)
-    factor = pipe.vae_spatial_compression_ratio if variant.family == "ltx" else pipe.vae_scale_factor_spatial
+    factor = pipe.vae_spatial_compression_ratio if variant.family in ("ltx", "ltx2") else pipe.vae_scale_factor_spatial
     assert variant.pixels_per_cell == factor * (patch if isinstance(patch, int) else patch[1])
     assert spec.height % px == 0 and spec.width % px == 0 and spec.height != spec.width
     if experts == 2:

@@ -90,7 +90,14 @@ class AttentionCapture:
             max_sequence_length = self.variant.text_length or self.family.text.max_sequence_length
         self._check_fits(max_sequence_length, num_reference_images)
         self.num_reference_images = num_reference_images
-        self.tokens: TokenizedPrompt = tokenize_marked(pipe.tokenizer, self.marked, max_sequence_length)
+        text = self.family.text
+        self.tokens: TokenizedPrompt = tokenize_marked(
+            pipe.tokenizer,
+            self.marked,
+            max_sequence_length,
+            padding_side=text.padding_side,
+            real_first=text.key_order == "real_first",
+        )
         experts = runtime.experts(pipe, self.variant)
         self.block_list = self.settings.block_list or self.variant.capture_points[0]
         block_list = self.block_list
@@ -125,7 +132,11 @@ class AttentionCapture:
             self._recorder,
             self.tokens.input_ids,
             PassClock(
-                pipe, order_from_calls=v.pass_source == "call_order", guidance=v.guidance, batch_passes=v.batch_passes
+                pipe,
+                order_from_calls=v.pass_source == "call_order",
+                guidance=v.guidance,
+                batch_passes=v.batch_passes,
+                ignored_passes=v.ignored_passes,
             ),
             runtime=runtime,
             variant=v,
@@ -156,6 +167,12 @@ class AttentionCapture:
             raise CaptureError(
                 f"{v.name} takes exactly {v.text_length} text keys: max_sequence_length must be {v.text_length}, "
                 f"got {max_sequence_length}"
+            )
+        multiple = family.text.sequence_multiple
+        if max_sequence_length % multiple:
+            raise CaptureError(
+                f"{family.title} takes text in multiples of {multiple} keys: max_sequence_length must be a multiple "
+                f"of {multiple}, got {max_sequence_length}"
             )
         if num_reference_images < 0 or (num_reference_images and v.conditioning != "reference"):
             raise CaptureError(

@@ -10,6 +10,10 @@ How a family's pipelines run guidance is data on its variant (:class:`~attention
   ``[uncond, cond]``; only ``cond`` when guidance is off); the context's name (``"cond_uncond"``) is not a pass.
 * ``guidance="distilled"``: one prompt pass per step.
 
+A call under a context the variant lists in ``ignored_passes`` (LTX-2's extra guidance calls
+``uncond_stg`` and ``uncond_modality``, which run after the step's guidance passes) is neither a pass nor a
+step: :meth:`PassClock.next` returns None for it and nothing is recorded.
+
 The step index comes from the context (``step_index=i``) where the pipeline gives it; else
 :class:`PassClock` counts: the *n*-th prompt pass (or call) is step *n*. The count is checked on every
 call: its timestep must equal the scheduler's timestep of that step,
@@ -64,6 +68,7 @@ class PassClock:
         order_from_calls: no cache context is expected: passes are named by call order.
         guidance: ``"separate"``, ``"batched"`` or ``"distilled"`` (see the module docstring).
         batch_passes: ``batched``: the guidance pass of each batch item when guidance is on.
+        ignored_passes: cache-context names of extra calls that are neither a pass nor a step.
     """
 
     def __init__(
@@ -73,8 +78,10 @@ class PassClock:
         order_from_calls: bool,
         guidance: str = "separate",
         batch_passes: tuple[str, ...] = ("uncond", "cond"),
+        ignored_passes: tuple[str, ...] = (),
     ) -> None:
         self.pipe = pipe
+        self.ignored_passes = ignored_passes
         self.order_from_calls = order_from_calls
         self.guidance = guidance
         self.batch_passes = batch_passes
@@ -100,8 +107,8 @@ class PassClock:
             cached = self._cache = (timesteps, sigmas, num, timesteps[offset:].tolist(), run_sigmas)
         return cached[3], cached[4] or None, num
 
-    def next(self, context: Any | None, timestep: torch.Tensor | None) -> PassInfo:
-        """Name and step of the pass about to run.
+    def next(self, context: Any | None, timestep: torch.Tensor | None) -> PassInfo | None:
+        """Name and step of the pass about to run (None: an extra call of the step, ``ignored_passes``).
 
         Args:
             context: the pipeline's ``CacheContext`` (``None`` when none is set).
@@ -116,6 +123,8 @@ class PassClock:
                 "the transformer ran outside the pipeline's cache_context: call the pipeline itself "
                 "(pipe(prompt=capture.prompt, ...)) inside `with AttentionCapture(...)`"
             )
+        if context is not None and str(context.name) in self.ignored_passes:
+            return None
         t = denoising_timestep(timestep)
         timesteps, sigmas, num = self._schedule()
         name, items = self._passes(context, timestep)

@@ -67,6 +67,9 @@ def check_generation(g: GenerationConfig, family: ModelFamily, variant: Variant 
     length, limit = g.max_sequence_length, family.text.max_sequence_limit
     if length is not None and limit is not None and length > limit:
         v.fail("generation.max_sequence_length", f"in [1, {limit}] for {family.title}", length)
+    multiple = family.text.sequence_multiple
+    if length is not None and length % multiple:
+        v.fail("generation.max_sequence_length", f"a multiple of {multiple} for {family.title}", length)
     if variant is not None and variant.text_length is not None and length not in (None, variant.text_length):
         raise ConfigError(
             f"generation.max_sequence_length must be {variant.text_length} for {variant.name} (it takes exactly "

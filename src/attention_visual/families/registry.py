@@ -23,12 +23,13 @@ from typing import Any, Protocol, cast
 from attention_visual.errors import ConfigError
 from attention_visual.families.cogvideox import FAMILY as COGVIDEOX
 from attention_visual.families.ltx import FAMILY as LTX
+from attention_visual.families.ltx2 import FAMILY as LTX2
 from attention_visual.families.spec import AUTO_TASK, ModelFamily, Variant
 from attention_visual.families.wan import FAMILY as WAN
 
 log = logging.getLogger(__name__)
 
-FAMILIES: tuple[ModelFamily, ...] = (WAN, COGVIDEOX, LTX)
+FAMILIES: tuple[ModelFamily, ...] = (WAN, COGVIDEOX, LTX, LTX2)
 """The supported families; the first is the default (its ``default_checkpoint`` is the config's default)."""
 
 _BY_NAME = {f.name: f for f in FAMILIES}
@@ -125,7 +126,8 @@ def supported_summary() -> str:
         >>> supported_summary()  # doctest: +NORMALIZE_WHITESPACE
         'Wan (WanPipeline, WanImageToVideoPipeline, WanVACEPipeline, WanVideoToVideoPipeline);
          CogVideoX (CogVideoXPipeline, CogVideoXImageToVideoPipeline, CogVideoXVideoToVideoPipeline);
-         LTX-Video (LTXPipeline, LTXImageToVideoPipeline, LTXConditionPipeline)'
+         LTX-Video (LTXPipeline, LTXImageToVideoPipeline, LTXConditionPipeline);
+         LTX-2 (LTX2Pipeline, LTX2ImageToVideoPipeline)'
     """
     return "; ".join(f"{f.title} ({', '.join(f.pipeline_classes)})" for f in FAMILIES)
 
@@ -136,8 +138,10 @@ def unsupported_reason(class_name: str) -> tuple[ModelFamily, tuple[str, str]] |
 
 
 def checkpoint_rules(family: ModelFamily) -> CheckpointRules:
-    """The family's ``model_index.json`` reader (a module; no torch)."""
-    return cast(CheckpointRules, importlib.import_module(family.checkpoints))
+    """The family's ``model_index.json`` reader (no torch): a module, or an object in one (``module:name``)."""
+    module, _, name = family.checkpoints.partition(":")
+    found = importlib.import_module(module)
+    return cast(CheckpointRules, getattr(found, name) if name else found)
 
 
 def read_model_index(data: Mapping[str, Any], source: str = "model_index.json") -> CheckpointSpec:

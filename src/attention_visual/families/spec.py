@@ -45,6 +45,12 @@ CONDITIONING_KINDS = ("none", "first_frame", "reference")
 #: (Wan: the padded embedding is zeroed, so all padding keys are one repeated row, attended to);
 #: ``masked`` (a mask or bias removes them: LTX's -10000); ``attended`` (real, distinct keys: CogVideoX).
 PADDING_KINDS = ("identical_rows", "masked", "attended")
+#: The side the pipeline's tokenizer pads the prompt on (T5: ``right``; Gemma: ``left``).
+PADDING_SIDES = ("right", "left")
+#: Where the prompt's real tokens lie among the model's text keys: ``tokenized`` (where the tokenizer put
+#: them: first, with right padding) or ``real_first`` (the model moves them to the front, in order, whatever
+#: the padding side: LTX-2's text connector, whose learned registers fill the keys behind them).
+KEY_ORDERS = ("tokenized", "real_first")
 
 
 @dataclass(frozen=True)
@@ -87,18 +93,33 @@ class TextSide:
         cleaning: What the pipeline does to the prompt before tokenizing it.
         max_sequence_length: The pipelines' default ``max_sequence_length`` (the text keys of one prompt).
         max_sequence_limit: The largest ``max_sequence_length`` the text encoder takes (None: no limit).
+        sequence_multiple: ``max_sequence_length`` must be a multiple of it (LTX-2's text connector repeats
+            its 128 learned registers over the text keys).
         padding: How the keys after the real tokens behave (one of :data:`PADDING_KINDS`).
+        padding_side: The side the pipeline's tokenizer pads on (one of :data:`PADDING_SIDES`).
+        key_order: Where the real tokens lie among the text keys (one of :data:`KEY_ORDERS`). The capture
+            reads the real keys first, so a left-padded prompt needs a model that moves them there.
         encoder: The pipeline component whose call shows the token ids (a forward pre-hook checks them).
     """
 
     cleaning: Cleaning = Cleaning()
     max_sequence_length: int = 226
     max_sequence_limit: int | None = None
+    sequence_multiple: int = 1
     padding: str = "attended"
     encoder: str = "text_encoder"
+    padding_side: str = "right"
+    key_order: str = "tokenized"
 
     def __post_init__(self) -> None:
         _choose("TextSide.padding", self.padding, PADDING_KINDS)
+        _choose("TextSide.padding_side", self.padding_side, PADDING_SIDES)
+        _choose("TextSide.key_order", self.key_order, KEY_ORDERS)
+        if self.padding_side == "left" and self.key_order == "tokenized":
+            raise ValueError(
+                "TextSide: left-padded text keys in tokenized order put the padding first; the capture "
+                "reads the real keys first (key_order='real_first' where the model moves them there)"
+            )
 
 
 @dataclass(frozen=True)
@@ -136,6 +157,10 @@ class Variant:
         fixed_size: ``(height, width)``: the only frame size the model makes (a learned position embedding:
             CogVideoX-5b-I2V, 480 × 720), or None.
         checkpoints: Public diffusers checkpoints of this variant.
+        ignored_passes: Cache-context names of extra transformer calls of a step that are neither a guidance
+            pass nor a step (LTX-2's ``uncond_stg`` and ``uncond_modality``): not recorded, not counted.
+        requires: Python packages (import names, as ``pip`` installs them) the pipeline's call needs beyond
+            this package's install (LTX-2 image-to-video: ``av``, which re-compresses the image as in training).
     """
 
     name: str
@@ -163,6 +188,8 @@ class Variant:
     default_fps: int | None = None
     fixed_size: tuple[int, int] | None = None
     checkpoints: tuple[str, ...] = ()
+    ignored_passes: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for label, value, choices in (
@@ -230,7 +257,8 @@ class ModelFamily:
             that counts its blocks (an integer, or a list whose length counts them).
         runtime: The module of its torch side (:class:`~attention_visual.families.runtime.FamilyRuntime`).
         checkpoints: The module that reads its checkpoints' ``model_index.json`` (no torch; see
-            :class:`~attention_visual.families.registry.CheckpointRules`).
+            :class:`~attention_visual.families.registry.CheckpointRules`), or ``module:name``, an object in it
+            that does (a :class:`~attention_visual.families.common.checkpoints.ClassOnlyCheckpoints`).
     """
 
     name: str
@@ -333,7 +361,9 @@ __all__ = [
     "AUTO_TASK",
     "CONDITIONING_KINDS",
     "GUIDANCE_MODES",
+    "KEY_ORDERS",
     "PADDING_KINDS",
+    "PADDING_SIDES",
     "PASS_SOURCES",
     "STEP_SOURCES",
     "Cleaning",

@@ -8,6 +8,10 @@ Every Wan text branch is 4096 wide (UMT5-XXL) with 512 text tokens. The LTX-Vide
 (``ltx-video-*``: the numbers of diffusers' ``scripts/convert_ltx_to_diffusers.py``) also keep the
 scheduler's shifting (``scheduler``); their text branch is T5-v1.1-XXL (4096) with 128 tokens. The
 CogVideoX files (``cogvideox*``: the Hub configs of ``THUDM/CogVideoX*``) have T5-v1.1-XXL with 226 tokens.
+The LTX-2 files (``ltx-2``, ``ltx-2.3``: the numbers of diffusers' ``scripts/convert_ltx2_to_diffusers.py``,
+the ``model_index.json`` of the components ``LTX2Pipeline`` takes) also keep the text connectors'
+configuration (``connectors``): Gemma-3-12B's 49 hidden states of 3840 channels, 1024 text keys with 128
+learned registers.
 :func:`build_transformer` makes a random-weight transformer of a checkpoint's exact width, offline, with
 as few blocks as asked (the capture benchmark uses 2).
 
@@ -44,6 +48,7 @@ class Architecture:
         vae: ``z_dim``, ``scale_factor_spatial``, ``scale_factor_temporal`` (and the 5B VAE's extras).
         transformer: Its ``transformer/config.json`` (``_class_name`` included).
         scheduler: What its ``scheduler_config.json`` says about the shifting (LTX-Video; empty for Wan).
+        connectors: Its text connectors' ``config.json`` (LTX-2; empty for the others).
     """
 
     name: str
@@ -52,6 +57,7 @@ class Architecture:
     vae: Mapping[str, Any]
     transformer: Mapping[str, Any]
     scheduler: Mapping[str, Any] = field(default_factory=dict)
+    connectors: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def checkpoint(self) -> CheckpointSpec:
@@ -89,6 +95,7 @@ def load_architecture(name: str) -> Architecture:
         vae=data["vae"],
         transformer=data["transformer"],
         scheduler=data.get("scheduler", {}),
+        connectors=data.get("connectors", {}),
     )
 
 
@@ -123,7 +130,7 @@ def build_transformer(
 
     Returns:
         The checkpoint's transformer class (``WanTransformer3DModel``, ``CogVideoXTransformer3DModel``,
-        ``LTXVideoTransformer3DModel``, ...) in eval mode.
+        ``LTXVideoTransformer3DModel``, ``LTX2VideoTransformer3DModel``, ...) in eval mode.
 
     Raises:
         ConfigError: Unknown architecture or ``num_layers < 1``.

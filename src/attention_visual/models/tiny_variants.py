@@ -23,6 +23,8 @@ model id               what it is
 ``tiny-ltx``           LTX-Video ``LTXPipeline`` (:mod:`.tiny_ltx`: 32 px per token, 8 frames per latent frame)
 ``tiny-ltx-i2v``       ``LTXImageToVideoPipeline``; latent frame 0 = image
 ``tiny-ltx-condition`` ``LTXConditionPipeline``; the image is a conditioning item at frame 0
+``tiny-ltx2``          LTX-2 ``LTX2Pipeline`` (:mod:`.tiny_ltx2`: Gemma-3 text, 128 registers, audio stream)
+``tiny-ltx2-i2v``      ``LTX2ImageToVideoPipeline``; latent frame 0 = image
 =====================  ====================================================================================
 
 :data:`TINY_MODELS` holds, for every id, its builder and generation settings on a non-square grid;
@@ -62,6 +64,7 @@ from attention_visual.models.tiny_ltx import (
     build_tiny_ltx_condition,
     build_tiny_ltx_i2v,
 )
+from attention_visual.models.tiny_ltx2 import TINY_LTX2_SETTINGS, build_tiny_ltx2, build_tiny_ltx2_i2v
 from attention_visual.models.tiny_parts import (
     CLIP_IMAGE_SIZE,
     CLIP_WIDTH,
@@ -249,17 +252,23 @@ def _spec(
     )
 
 
-def _ltx_spec(model_id: str, variant: str, build: Callable[..., Any], inputs: tuple[str, ...] = ()) -> TinyModel:
-    """A tiny LTX-Video model with :data:`~.tiny_ltx.TINY_LTX_SETTINGS` (3 × 2 × 3 tokens of 32 px, 128 text keys).
+def _ltx_spec(
+    model_id: str,
+    variant: str,
+    build: Callable[..., Any],
+    inputs: tuple[str, ...] = (),
+    settings: TinySettings = TINY_LTX_SETTINGS,
+) -> TinyModel:
+    """A tiny LTX-Video (or LTX-2) model with ``settings`` (3 × 2 × 3 tokens of 32 px, 128 text keys).
 
-    LTX-Video has no ``flow_shift`` (its scheduler shifts by the video's length): ``load_pipeline`` refuses
-    one, so the builder is never asked for another.
+    LTX-Video and LTX-2 have no ``flow_shift`` (their schedulers shift by the video's length):
+    ``load_pipeline`` refuses one, so the builder is never asked for another.
     """
 
     def builder(seed: int, gain: float, flow_shift: float) -> Any:
         return build(seed, cross_attention_gain=gain)
 
-    return TinyModel(model_id=model_id, variant=variant, builder=builder, inputs=inputs, **asdict(TINY_LTX_SETTINGS))
+    return TinyModel(model_id=model_id, variant=variant, builder=builder, inputs=inputs, **asdict(settings))
 
 
 TINY_MODELS: dict[str, TinyModel] = {
@@ -287,6 +296,8 @@ TINY_MODELS: dict[str, TinyModel] = {
         _ltx_spec("tiny-ltx", "ltx-video-t2v", build_tiny_ltx),
         _ltx_spec("tiny-ltx-i2v", "ltx-video-i2v", build_tiny_ltx_i2v, ("image",)),
         _ltx_spec("tiny-ltx-condition", "ltx-video-condition", build_tiny_ltx_condition, ("image",)),
+        _ltx_spec("tiny-ltx2", "ltx2-t2v", build_tiny_ltx2, settings=TINY_LTX2_SETTINGS),
+        _ltx_spec("tiny-ltx2-i2v", "ltx2-i2v", build_tiny_ltx2_i2v, ("image",), settings=TINY_LTX2_SETTINGS),
     )
 }  # fmt: skip
 """Every tiny model id (``"tiny"`` included) with its builder and settings."""

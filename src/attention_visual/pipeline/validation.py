@@ -14,6 +14,7 @@ key and what is allowed, so the CLI prints one line and exits with status 2.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import warnings
@@ -153,6 +154,12 @@ def check_variant(config: Config, *, local_files_only: bool | None = None) -> Va
         return None
     family = family_of_variant(variant)
     check_generation(g, family, variant)
+    missing = [name for name in variant.requires if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(
+            f"generation.pipeline: {variant.name} ({variant.pipeline_class}) needs the Python package "
+            f"{', '.join(missing)}, which is not installed: pip install {' '.join(missing)}"
+        )
     a = config.attention_analysis
     check_analysis(a, family, variant)
     if a.image_map and not variant.image_branch:

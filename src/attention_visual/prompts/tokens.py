@@ -16,6 +16,11 @@ Left out of every target:
 
 ``<unk>`` tokens are kept (they are where the word is; a warning is logged).
 
+A family whose tokenizer pads on the left (Gemma: LTX-2) is tokenized that way (``padding_side``); where
+its model moves the real tokens to the front of the text keys (``real_first``: LTX-2's connector), a
+word's ``token_indices`` are its positions among the real tokens, the text keys it is read from, while
+``input_ids`` stay the padded sequence the text encoder sees.
+
 Example:
     >>> from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer
     >>> tokenized = tokenize_marked(build_tiny_tokenizer(), "A romantic (kiss) with (flowers)", 16)
@@ -54,8 +59,8 @@ class TargetTokens(Target):
     Attributes:
         word: The target word, as in :attr:`MarkedPrompt.words`.
         spans: The word's ``[start, end)`` character ranges in the clean prompt.
-        token_indices: Positions in the padded token sequence (``[0, num_real_tokens - 1)``), ascending,
-            over all occurrences of the word.
+        token_indices: Positions among the text keys (the padded token sequence; with ``real_first``, the
+            positions among the real tokens), ascending, over all occurrences of the word.
         token_ids: The vocabulary ids at those positions.
         token_pieces: The token strings at those positions (e.g. ``('▁ki', 'ss')``).
 
@@ -103,7 +108,12 @@ class TokenizedPrompt(TargetLookup[TargetTokens]):
 
 
 def tokenize_marked(
-    tokenizer: PreTrainedTokenizerBase, marked: MarkedPrompt | str, max_sequence_length: int = 512
+    tokenizer: PreTrainedTokenizerBase,
+    marked: MarkedPrompt | str,
+    max_sequence_length: int = 512,
+    *,
+    padding_side: str = "right",
+    real_first: bool = False,
 ) -> TokenizedPrompt:
     """Tokenize a marked prompt as the pipeline does and find the tokens of each target word.
 
@@ -111,6 +121,9 @@ def tokenize_marked(
         tokenizer: The pipeline's tokenizer; it must be a fast one (offsets are needed).
         marked: A parsed prompt, or a marked prompt string to parse with :func:`parse_prompt`.
         max_sequence_length: The pipeline call's ``max_sequence_length`` (its family's default: Wan 512).
+        padding_side: The side the pipeline pads on (its family's ``text.padding_side``).
+        real_first: The model reads the real tokens first, whatever the padding side (``text.key_order``
+            ``real_first``): the words' ``token_indices`` count the real tokens only.
 
     Returns:
         The token ids, attention mask, number of real tokens and the tokens of every target.
@@ -138,6 +151,7 @@ def tokenize_marked(
             max_length=max_sequence_length,
             truncation=True,
             add_special_tokens=True,
+            padding_side=padding_side,
             return_attention_mask=True,
             return_offsets_mapping=True,
             return_special_tokens_mask=True,
@@ -152,6 +166,7 @@ def tokenize_marked(
     num_real_tokens = sum(1 for m in attention_mask if m)
 
     never = {tokenizer.pad_token_id, tokenizer.eos_token_id} - {None}
+    key_of = {i: n for n, i in enumerate(i for i, m in enumerate(attention_mask) if m)}  # position -> real rank
     # Positions of text tokens: real, not special, with a non-empty character range.
     content = [
         i
@@ -178,9 +193,10 @@ def tokenize_marked(
         if not indices:
             raise PromptError(
                 f"word {target.word!r} maps to no token: the tokenizer gives it only special tokens or bare "
-                f"'{SPIECE_UNDERLINE}' pieces (tokens of the clean prompt: {pieces[:num_real_tokens]})"
+                f"'{SPIECE_UNDERLINE}' pieces (tokens of the clean prompt: {[pieces[i] for i in key_of]})"
             )
         ids = tuple(input_ids[i] for i in indices)
+        keys = tuple(key_of[i] for i in indices) if real_first else indices
         if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids:
             logger.warning(
                 "word %r contains characters the tokenizer does not know: its tokens are %s",
@@ -190,7 +206,7 @@ def tokenize_marked(
         targets.append(
             TargetTokens(
                 word=target.word,
-                token_indices=indices,
+                token_indices=keys,
                 token_ids=ids,
                 token_pieces=tuple(pieces[i] for i in indices),
                 spans=target.spans,
@@ -203,7 +219,7 @@ def tokenize_marked(
         input_ids=tuple(input_ids),
         attention_mask=tuple(attention_mask),
         num_real_tokens=num_real_tokens,
-        pieces=tuple(pieces[:num_real_tokens]),
+        pieces=tuple(pieces[i] for i in key_of),
         targets=tuple(targets),
     )
 
