@@ -84,6 +84,28 @@ def run_variant(model_id: str, settings: CaptureSettings | None = None, **overri
     return Run(cap, passes, out, kwargs)
 
 
+MODELS = ("transformer", "transformer_2", "text_encoder")
+
+
+def snapshot(pipe: Any) -> dict[str, Any]:
+    """Every attribute and hook a capture could change, on both experts and the text encoder."""
+    state: dict[str, Any] = {}
+    for root in MODELS:
+        model = getattr(pipe, root, None)
+        if model is None:
+            continue
+        for name, module in model.named_modules():
+            state[f"{root}.{name}"] = (
+                sorted(vars(module)),
+                len(module._forward_hooks),
+                len(module._forward_pre_hooks),
+                "forward" in vars(module),
+            )
+        registry = getattr(model, "_diffusers_hook", None)
+        state[f"{root}.registry"] = None if registry is None else list(registry.hooks)
+    return state
+
+
 def pass_of(run: Run, name: str, step: int) -> list[AttnCall]:
     """The reference calls of one guidance pass of one (run-relative) step."""
     per_step = 2 if run.kwargs["guidance_scale"] > 1 else 1

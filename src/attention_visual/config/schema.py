@@ -25,7 +25,7 @@ from attention_visual.config import validation as v
 from attention_visual.config.family_checks import check_analysis, check_generation
 from attention_visual.config.inputs import PromptInputs
 from attention_visual.errors import ConfigError
-from attention_visual.families import AUTO_TASK, ModelFamily, all_tasks, default_family, family_of_model
+from attention_visual.families import AUTO_TASK, ModelFamily, Variant, all_tasks, default_family, family_of_model
 from attention_visual.storage.files.layout import PACKED_FORMAT
 
 #: Accepted values of ``generation.dtype``.
@@ -141,9 +141,9 @@ class GenerationConfig(_Section):
         :func:`~attention_visual.families.family_of_model`)."""
         return family_of_model(self.model_id)
 
-    def video_fps(self, family: ModelFamily) -> int:
-        """``fps``, or the family's default when the config gives none."""
-        return self.fps if self.fps is not None else family.default_fps
+    def video_fps(self, family: ModelFamily, variant: Variant | None = None) -> int:
+        """``fps``, or the variant's (else the family's) default when the config gives none."""
+        return self.fps if self.fps is not None else family.fps_of(variant)
 
     @property
     def uses_guidance(self) -> bool:

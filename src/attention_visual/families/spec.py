@@ -131,6 +131,19 @@ class Variant:
             off, the one item is ``cond``).
         expand_timesteps: ``timestep`` is given per video token (its largest entry is the step's).
         frames_from_video: The pipeline call takes no ``num_frames`` (video-to-video: the input's length).
+        default_fps: Frames per second of its videos when the config gives none (None: the family's
+            :attr:`ModelFamily.default_fps`; e.g. SkyReels-V2 makes 24 fps videos, Wan 16).
+        fps_argument: The pipeline call's frame-rate argument where only this variant takes one (SkyReels-V2
+            diffusion forcing: ``fps``, embedded by the model); None: the family's
+            :attr:`ModelFamily.fps_argument`.
+        frame_timesteps: ``timestep`` is given per latent frame (``[batch, frame]``: diffusion forcing
+            denoises each frame at its own noise level); each step records its map frames' timesteps.
+        fixed_num_frames: The only frame count the pipeline makes (ChronoEdit: 5, the input image and its
+            edit), or None.
+        grid_shrink_keeps: Where the pipeline drops latent frames during the run (ChronoEdit drops its
+            temporal-reasoning frames after some steps), the map frames the earlier steps keep, as indices
+            into their frames (negative: from the end), so every step has the later steps' grid; empty: the
+            grid never changes within a run (a change is an error).
         checkpoints: Public diffusers checkpoints of this variant.
     """
 
@@ -156,6 +169,11 @@ class Variant:
     batch_passes: tuple[str, ...] = ("uncond", "cond")
     expand_timesteps: bool = False
     frames_from_video: bool = False
+    default_fps: int | None = None
+    fps_argument: str | None = None
+    frame_timesteps: bool = False
+    fixed_num_frames: int | None = None
+    grid_shrink_keeps: tuple[int, ...] = ()
     checkpoints: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -259,6 +277,15 @@ class ModelFamily:
         rules = {(v.temporal_factor, v.first_frame_alone) for v in self.variants.values()}
         if len(rules) != 1:
             raise ValueError(f"{self.name}: every variant must share one frame-count rule, got {sorted(rules)}")
+
+    def fps_of(self, variant: Variant | None = None) -> int:
+        """Frames per second of a variant's videos when the config gives none (the family's without a variant)."""
+        own = variant.default_fps if variant is not None else None
+        return own if own is not None else self.default_fps
+
+    def fps_argument_of(self, variant: Variant) -> str | None:
+        """The pipeline call's frame-rate argument for ``variant`` (the variant's own, else the family's)."""
+        return variant.fps_argument or self.fps_argument
 
     @property
     def pipeline_classes(self) -> tuple[str, ...]:

@@ -33,10 +33,12 @@ CLIP_IMAGE_SIZE = 4  # CLIP patch 1: 4 x 4 + 1 = 17 image tokens per image
 CLIP_WIDTH = 4
 
 
-def tiny_transformer(seed: int, gain: float, **overrides: Any) -> Any:
-    """The tiny transformer with ``overrides`` (``WanVACETransformer3DModel`` with ``vace_layers``)."""
+def tiny_transformer(seed: int, gain: float, cls: type | None = None, **overrides: Any) -> Any:
+    """The tiny transformer with ``overrides``: a ``cls`` of Wan's structure (a derivative's own class), else
+    ``WanVACETransformer3DModel`` with ``vace_layers``, else ``WanTransformer3DModel``."""
     config = {**TINY_TRANSFORMER_CONFIG, **overrides}
-    cls = WanVACETransformer3DModel if "vace_layers" in config else WanTransformer3DModel
+    if cls is None:
+        cls = WanVACETransformer3DModel if "vace_layers" in config else WanTransformer3DModel
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = cls(**config).eval()
