@@ -4,7 +4,11 @@
 ``transformer/config.json``, ``model_index.json`` and VAE config say about the architecture (the
 numbers of diffusers' ``scripts/convert_wan_to_diffusers.py`` and the Hub configs; no weights). The
 README's table lists them (width, layers, pixels per token, experts).
-Every Wan text branch is 4096 wide (UMT5-XXL) with 512 text tokens. The LTX-Video 0.9.x files
+Every Wan text branch is 4096 wide (UMT5-XXL) with 512 text tokens; so are the Wan derivatives'
+(``skyreels-v2-*``: the numbers of diffusers' ``scripts/convert_skyreelsv2_to_diffusers.py``; ``chronoedit-14b``:
+Wan2.1-I2V-14B-720P's transformer, which ChronoEdit fine-tunes, as ``ChronoEditTransformer3DModel`` with its
+``rope_temporal_skip_len`` 8; ``lucy-edit-*``: Wan2.2-TI2V-5B's with 96 input channels, the edited video's latents
+concatenated to the noise). The LTX-Video 0.9.x files
 (``ltx-video-*``: the numbers of diffusers' ``scripts/convert_ltx_to_diffusers.py``) also keep the
 scheduler's shifting (``scheduler``); their text branch is T5-v1.1-XXL (4096) with 128 tokens.
 :func:`build_transformer` makes a random-weight transformer of a checkpoint's exact width, offline, with
@@ -139,7 +143,8 @@ def build_transformer(
         device: Where the parameters live; ``"meta"`` builds the shapes only, instantly.
 
     Returns:
-        A ``WanTransformer3DModel`` (``WanVACETransformer3DModel``, ``LTXVideoTransformer3DModel``) in eval mode.
+        A ``WanTransformer3DModel`` (``WanVACETransformer3DModel``, ``SkyReelsV2Transformer3DModel``,
+        ``ChronoEditTransformer3DModel``, ``LTXVideoTransformer3DModel``) in eval mode.
 
     Raises:
         ConfigError: Unknown architecture or ``num_layers < 1``.
@@ -165,6 +170,14 @@ def build_transformer(
 
         config["vace_layers"] = [i for i in config["vace_layers"] if i < config["num_layers"]] or [0]
         model_cls = WanVACETransformer3DModel
+    elif class_name == "SkyReelsV2Transformer3DModel":
+        from diffusers.models.transformers.transformer_skyreels_v2 import SkyReelsV2Transformer3DModel
+
+        model_cls = SkyReelsV2Transformer3DModel
+    elif class_name == "ChronoEditTransformer3DModel":
+        from diffusers.models.transformers.transformer_chronoedit import ChronoEditTransformer3DModel
+
+        model_cls = ChronoEditTransformer3DModel
     else:
         from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
 

@@ -63,14 +63,6 @@ from attention_visual.models.tiny_ltx import (
     build_tiny_ltx_condition,
     build_tiny_ltx_i2v,
 )
-from attention_visual.models.tiny_wan_derived import (
-    build_tiny_chronoedit,
-    build_tiny_lucy_edit,
-    build_tiny_skyreels_v2,
-    build_tiny_skyreels_v2_df,
-    build_tiny_skyreels_v2_df_i2v,
-    build_tiny_skyreels_v2_i2v,
-)
 from attention_visual.models.tiny_parts import (
     CLIP_IMAGE_SIZE,
     CLIP_WIDTH,
@@ -82,6 +74,14 @@ from attention_visual.models.tiny_parts import (
     tiny_clip,
     tiny_transformer,
     tiny_vae_5b,
+)
+from attention_visual.models.tiny_wan_derived import (
+    build_tiny_chronoedit,
+    build_tiny_lucy_edit,
+    build_tiny_skyreels_v2,
+    build_tiny_skyreels_v2_df,
+    build_tiny_skyreels_v2_df_i2v,
+    build_tiny_skyreels_v2_i2v,
 )
 
 

@@ -88,6 +88,8 @@ DERIVATIVE_PIPELINES = (
 )
 #: SkyReels-V2's videos play at 24 fps (its examples export at 24; the diffusion-forcing model embeds it).
 SKYREELS_FPS = 24
+#: Lucy-Edit's example exports its edit at 24 fps.
+LUCY_EDIT_FPS = 24
 _SKYREELS_DF_CHECKPOINTS = (
     "Skywork/SkyReels-V2-DF-1.3B-540P-Diffusers",
     "Skywork/SkyReels-V2-DF-14B-540P-Diffusers",
@@ -171,7 +173,7 @@ VARIANTS: dict[str, Variant] = {
         ),
         _variant(
             "lucy-edit", LUCY_EDIT_PIPELINE, "video_edit", pixels_per_cell=32, expand_timesteps=True,
-            frames_from_video=True, default_fps=SKYREELS_FPS,
+            frames_from_video=True, default_fps=LUCY_EDIT_FPS,
             checkpoints=("decart-ai/Lucy-Edit-Dev", "decart-ai/Lucy-Edit-1.1-Dev"),
         ),
     )
@@ -231,6 +233,7 @@ __all__ = [
     "DERIVATIVE_PIPELINES",
     "FAMILY",
     "I2V_PIPELINE",
+    "LUCY_EDIT_FPS",
     "LUCY_EDIT_PIPELINE",
     "NAME",
     "SKYREELS_DF_I2V_PIPELINE",
