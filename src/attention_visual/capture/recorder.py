@@ -303,7 +303,7 @@ class CaptureRecorder:
 def reconcile_grids(records: list[StepRecord], keeps: tuple[int, ...], final_frames: int | None) -> list[StepRecord]:
     """The records on the run's final grid, where the pipeline dropped latent frames during the run.
 
-    A pipeline that drops latent frames after some steps (ChronoEdit's temporal-reasoning frames) ends on
+    A pipeline that drops latent frames after some steps (e.g. temporal-reasoning frames) ends on
     ``final_frames`` map frames; each earlier record keeps the frames ``keeps`` names (indices into its own
     frames, negative from the end: ``(0, -1)`` keeps the first and the last), so every step has the same
     ``[frame, y, x]`` grid and each kept frame is the same latent frame the later steps hold.
