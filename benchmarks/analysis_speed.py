@@ -10,7 +10,9 @@ alternating, ``--repeats`` times, and prints medians:
 * reading one word's step-averaged maps of every video, packed vs files                   — goal ≥ 10× faster;
 * peak memory of ``stats`` on all videos vs the first 20 (traced Python/numpy allocations, and the
   child process's peak RSS)                                                              — goal ≤ 1.2×;
-* file counts of both layouts.
+* file counts of both layouts;
+* the time of ``pack`` and, measured alone, of the value-by-value check it makes before it deletes the
+  files layout (:func:`attention_visual.storage.backend.compare.differences`).
 
 Usage::
 
@@ -41,7 +43,9 @@ from pathlib import Path
 import numpy as np
 
 from attention_visual.analysis import pack_batch, word_averages, write_stats
-from attention_visual.storage import AttentionStore, LatentGrid, MapMetadata, VideoDimensions
+from attention_visual.storage import AttentionStore, LatentGrid, MapBackend, MapMetadata, VideoDimensions
+from attention_visual.storage.backend import FILES, PACKED
+from attention_visual.storage.backend.compare import differences
 from attention_visual.storage.schema.frames import FrameRule, latent_to_video_frame_ranges
 from attention_visual.visualization import AttentionAnalyzer
 
@@ -215,6 +219,7 @@ def main() -> None:
     subprocess.run(["cp", "-r", str(files), str(packed)], check=True)
     pack_s = timed(lambda: pack_batch(packed))
     maps_files, maps_packed = files / "attention_maps", packed / "attention_maps.zarr"
+    check_s = timed(lambda: next(differences(MapBackend(FILES, maps_files), MapBackend(PACKED, maps_packed)), None))
 
     small_n = min(20, args.videos)
     small = subset(files, work / "small", small_n)
@@ -283,7 +288,8 @@ def main() -> None:
         f"file counts: files layout {count_files(maps_files)}, packed {count_files(maps_packed)} "
         f"({sum(1 for p in maps_packed.rglob('*') if p.is_file() and p.name != 'zarr.json')} shard files + zarr.json)"
     )
-    print(f"pack took {pack_s:.1f} s; workdir {work}")  # fmt: skip
+    print(f"pack took {pack_s:.1f} s, of which its check against the files layout (measured alone) "
+          f"{check_s:.1f} s = {check_s / pack_s:.0%}; workdir {work}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -51,11 +52,10 @@ def _write(batch: Path, options: dict[str, object]) -> None:
 def test_round_trip_restores_every_file(tmp_path: Path, name: str) -> None:
     _write(tmp_path, OPTIONS[name])
     original = tmp_path / "original"
-    (tmp_path / "attention_maps").rename(original)
-    (tmp_path / "attention_maps").symlink_to(original, target_is_directory=True)  # pack reads through the link
+    shutil.copytree(tmp_path / "attention_maps", original)
     before = _files(original)
-    packed = pack_batch(tmp_path, keep_seed=True)
-    (tmp_path / "attention_maps").unlink()
+    packed = pack_batch(tmp_path)
+    assert not (tmp_path / "attention_maps").exists()
     assert packed.videos == 2 and packed.words == 4
     unpacked = unpack_batch(tmp_path)
     assert not (tmp_path / "attention_maps.zarr").exists()
@@ -115,17 +115,25 @@ def test_stats_same_on_packed(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(batch_stats(tmp_path), before)
 
 
-def test_cli_pack_unpack_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_pack_unpack_and_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    (tmp_path / "empty").mkdir()
+    assert main(["pack", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err
+    assert "has no attention_maps to pack" in err and err.count("\n") == 1
     random_batch(tmp_path, videos=1)
-    assert main(["unpack", str(tmp_path)]) == 2
-    assert "no packed store" in capsys.readouterr().err
+    assert main(["unpack", str(tmp_path)]) == 0  # unpacked already: nothing to do, as for a rerun
+    assert "nothing to unpack" in caplog.text
+    assert capsys.readouterr().out.strip() == str((tmp_path / "attention_maps").absolute())
     assert main(["pack", str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip() == str((tmp_path / "attention_maps.zarr").absolute())
-    assert main(["pack", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "already exists" in err and err.count("\n") == 1
+    assert main(["pack", str(tmp_path)]) == 0
+    assert "nothing to pack" in caplog.text and not (tmp_path / "attention_maps").exists()
     assert main(["unpack", str(tmp_path)]) == 0
     assert (tmp_path / "attention_maps" / VID / "dog" / "step_000.npz").is_file()
+    assert not (tmp_path / "attention_maps.zarr").exists() and not (tmp_path / ".layout-transaction.json").exists()
 
 
 def test_report_of_packed_batch_equals_seed(tmp_path: Path) -> None:

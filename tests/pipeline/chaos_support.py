@@ -105,15 +105,15 @@ def alive(pid: int) -> bool:
         return False
 
 
-def wait_for(pid: int, condition: Callable[[], bool], timeout: float = 300) -> bool:
-    """Poll ``condition`` every few ms while the child runs; False when it ended first."""
+def wait_for(pid: int, condition: Callable[[], bool], timeout: float = 300, interval: float = 0.003) -> bool:
+    """Poll ``condition`` every ``interval`` seconds while the child runs; False when it ended first."""
     deadline = time.monotonic() + timeout
     while alive(pid):
         if condition():
             return True
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for a fault trigger")
-        time.sleep(0.003)
+        time.sleep(interval)
     return False
 
 

@@ -123,7 +123,7 @@ def test_a_read_only_batch_gets_its_report_elsewhere(
     try:
         assert main(["report", str(batch), "--no-plots"]) == 1
         [line] = error_lines(capsys.readouterr().err)
-        assert line.startswith(f"attention-visual: error: cannot write {batch}/report")
+        assert line.startswith(f"attention-visual: error: cannot write {batch}/generate.lock:")  # the batch lock
         hint = "to browse a read-only batch, write its report elsewhere with --output DIR"
         assert line.endswith(f"Read-only file system; {hint}")
         elsewhere = tmp_path / "browse" / "report"

@@ -15,9 +15,9 @@ import pytest
 from attention_visual.cli.main import main
 from attention_visual.errors import BatchBusyError
 from attention_visual.pipeline import BatchOptions, run_batch
-from attention_visual.pipeline.lock import LOCK_FILE, BatchLock, read_holder
 from attention_visual.pipeline.plan import plan_batch
 from attention_visual.pipeline.resume import choose_batch_dir, prepare_batch_dir
+from attention_visual.storage.batch.lock import LOCK_FILE, BatchLock, read_holder
 from pipeline.pipeline_support import snapshot, tiny_config, tiny_data, write_config
 
 REPO_SRC = Path(__file__).resolve().parents[2] / "src"
@@ -29,7 +29,7 @@ def hold_in_child(batch: Path) -> subprocess.Popen[str]:
         f"""
         import sys, time
         from pathlib import Path
-        from attention_visual.pipeline.lock import BatchLock
+        from attention_visual.storage.batch.lock import BatchLock
         lock = BatchLock.acquire(Path({str(batch)!r}))
         print("locked", flush=True)
         time.sleep(600)
@@ -45,7 +45,9 @@ def test_a_held_lock_refuses_a_second_holder_and_names_the_first(tmp_path: Path)
     batch = tmp_path / "b"
     proc = hold_in_child(batch)
     try:
-        with pytest.raises(BatchBusyError, match=rf"in use by another run \(pid {proc.pid} on host .+ since 20"):
+        with pytest.raises(
+            BatchBusyError, match=rf"in use by another run \(generate, pid {proc.pid} on host .+ since 20"
+        ):
             BatchLock.acquire(batch)
         assert read_holder(batch).pid == proc.pid
     finally:

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.storage import AttentionStore
-from attention_visual.storage.files.reader import AttentionStoreReader, MapReader
+from attention_visual.storage import AttentionStore, AttentionStoreReader, MapReader
 from support.synthetic import GRID, hot_spot, make_metadata
 
 VID = "prompt_001_vid_001"

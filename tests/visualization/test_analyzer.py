@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.storage import AttentionInfo, AttentionStore
-from attention_visual.storage.files.reader import AttentionStoreReader, MapReader
+from attention_visual.storage import AttentionInfo, AttentionStore, AttentionStoreReader, MapReader
 from attention_visual.visualization import AttentionAnalyzer
 from support.synthetic import GRID, hot_spot, make_metadata
 

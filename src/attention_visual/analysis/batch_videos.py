@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from attention_visual.storage.backend import find_maps
 from attention_visual.storage.batch.manifest import VideoRecord, current_records
-from attention_visual.storage.packed.reader import video_maps_exist
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,9 @@ class BatchVideo:
         seed: Its generator seed.
         words: Its marked words (original text).
         status: ``done`` | ``failed`` | ``pending`` | ``interrupted``.
-        maps_root: The store root of its maps (``BATCH_DIR/attention_maps``, which an
-            :class:`~attention_visual.visualization.AttentionAnalyzer` reads also after the batch was
-            packed into ``attention_maps.zarr``), None without maps.
+        maps_root: The batch's store holding its maps (``BATCH_DIR/attention_maps`` or
+            ``BATCH_DIR/attention_maps.zarr``, as :func:`~attention_visual.storage.backend.open_maps` finds
+            them), None without maps.
         record: Its manifest entry (or newer status file).
     """
 
@@ -54,10 +54,10 @@ def batch_videos(batch_dir: Path | str) -> list[BatchVideo]:
         AttentionDataError: The manifest is unreadable.
     """
     batch_dir = Path(batch_dir)
+    store = find_maps(batch_dir)  # the batch's one layout, by the rule every command applies
     videos = []
     for record in current_records(batch_dir):
-        maps = record.paths.attention_maps
-        folder = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # files layout or packed
+        has_maps = bool(record.paths.attention_maps) and store is not None and store.has_video(record.video_id)
         videos.append(
             BatchVideo(
                 video_id=record.video_id,
@@ -66,7 +66,7 @@ def batch_videos(batch_dir: Path | str) -> list[BatchVideo]:
                 seed=record.seed,
                 words=record.words,
                 status=record.status,
-                maps_root=folder.parent if folder is not None else None,
+                maps_root=store.root if has_maps and store is not None else None,
                 record=record,
             )
         )

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from attention_visual.analysis.measures import PixelGeometry
-from attention_visual.analysis.source import batch_folder, maps_location, video_labels
+from attention_visual.analysis.source import batch_folder, video_labels
 from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.extras import import_from_extra
-from attention_visual.storage.packed.reader import PackedReader, is_packed_store
+from attention_visual.storage.backend import PACKED, MapBackend, open_maps
+from attention_visual.storage.packed.reader import PackedReader
 from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
@@ -34,10 +35,10 @@ class _Scan:
     first: MapMetadata | None = None
 
 
-def _scan(maps_dir: Path, include_incomplete: bool) -> _Scan:
+def _scan(maps: MapBackend, include_incomplete: bool) -> _Scan:
     scan = _Scan()
-    for video_id in AttentionAnalyzer(maps_dir).get_available_videos(include_incomplete=include_incomplete):
-        analyzer = AttentionAnalyzer(maps_dir)
+    for video_id in AttentionAnalyzer(maps).get_available_videos(include_incomplete=include_incomplete):
+        analyzer = AttentionAnalyzer(maps)
         words = analyzer.get_available_words(video_id)
         steps: dict[int, MapMetadata] = {}
         for word in words:
@@ -61,19 +62,21 @@ def _scan(maps_dir: Path, include_incomplete: bool) -> _Scan:
     return scan
 
 
-def _read_steps(maps_dir: Path, video_id: str, word: str, steps: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
+def _read_steps(
+    maps: MapBackend, video_id: str, word: str, steps: tuple[int, ...], shape: tuple[int, ...]
+) -> np.ndarray:
     """``[step, *leading, frame, y, x]`` float32 on the batch's step axis (NaN where a step is missing)."""
     out = np.full((len(steps), *shape), np.nan, dtype=np.float32)
-    raw, metas = AttentionAnalyzer(maps_dir).raw_step_stack(video_id, word)
+    raw, metas = AttentionAnalyzer(maps).raw_step_stack(video_id, word)
     position = {s: i for i, s in enumerate(steps)}
     out[[position[int(m.step_index or 0)] for m in metas]] = raw
     return out
 
 
-def _read_aggregated(maps_dir: Path, video_id: str, word: str, shape: tuple[int, ...]) -> np.ndarray:
+def _read_aggregated(maps: MapBackend, video_id: str, word: str, shape: tuple[int, ...]) -> np.ndarray:
     """``[*leading, frame, y, x]`` float32: the stored step average (NaN when none was stored)."""
     try:
-        return np.asarray(AttentionAnalyzer(maps_dir).load_aggregated(video_id, word).attention_map, np.float32)
+        return np.asarray(AttentionAnalyzer(maps).load_aggregated(video_id, word).attention_map, np.float32)
     except NotFoundError:
         return np.full(shape, np.nan, dtype=np.float32)
 
@@ -115,10 +118,10 @@ def open_batch(batch_dir: Path | str, include_incomplete: bool = False) -> xr.Da
     xr_mod = import_from_extra("xarray", "analysis")
     da = import_from_extra("dask.array", "analysis")
     dask = import_from_extra("dask", "analysis")
-    maps_dir = maps_location(batch_dir)
-    scan = _scan(maps_dir, include_incomplete)
+    maps = open_maps(batch_dir)
+    scan = _scan(maps, include_incomplete)
     if scan.first is None:
-        raise NotFoundError(f"no stored maps in {maps_dir}")
+        raise NotFoundError(f"no stored maps in {maps.root}")
     first = scan.first
     shape = tuple(first.shape)  # [*leading, frame, y, x]
     leading = tuple(first.axes[:-3])
@@ -134,18 +137,18 @@ def open_batch(batch_dir: Path | str, include_incomplete: bool = False) -> xr.Da
                 step_cells.append(missing_steps)
                 agg_cells.append(missing_one)
                 continue
-            read = dask.delayed(_read_steps, pure=True)(maps_dir, video_id, word, steps, shape)
+            read = dask.delayed(_read_steps, pure=True)(maps, video_id, word, steps, shape)
             step_cells.append(da.from_delayed(read, (len(steps), *shape), dtype=np.float32))
-            agg = dask.delayed(_read_aggregated, pure=True)(maps_dir, video_id, word, shape)
+            agg = dask.delayed(_read_aggregated, pure=True)(maps, video_id, word, shape)
             agg_cells.append(da.from_delayed(agg, shape, dtype=np.float32))
         step_rows.append(da.stack(step_cells))
         agg_rows.append(da.stack(agg_cells))
     aggregated = da.stack(agg_rows)  # [video, word, *leading, frame, y, x]
-    if is_packed_store(maps_dir):  # one read per word: the packed store keeps a word's averages together
+    if maps.layout == PACKED:  # one read per word: the packed store keeps a word's averages together
         videos = tuple(scan.videos)
         columns = [
             da.from_delayed(
-                dask.delayed(_read_word_averages, pure=True)(maps_dir, word, videos, shape),
+                dask.delayed(_read_word_averages, pure=True)(maps.root, word, videos, shape),
                 (len(videos), *shape),
                 dtype=np.float32,
             )
@@ -156,8 +159,8 @@ def open_batch(batch_dir: Path | str, include_incomplete: bool = False) -> xr.Da
     dims_agg = ("video", "word", *leading, "frame", "y", "x")
     dataset: xr.Dataset = xr_mod.Dataset(
         {"attention": (dims, da.stack(step_rows)), "aggregated": (dims_agg, aggregated)},
-        coords=_coords(scan, maps_dir, words, steps, first),
-        attrs={"batch": str(batch_folder(maps_dir)), "maps": str(maps_dir), "model_id": first.model_id or ""},
+        coords=_coords(scan, maps, words, steps, first),
+        attrs={"batch": str(batch_folder(maps)), "maps": str(maps.root), "model_id": first.model_id or ""},
     )
     return dataset
 
@@ -167,9 +170,9 @@ def _per_step(scan: _Scan, steps: tuple[int, ...], value: Any, fill: Any) -> lis
 
 
 def _coords(
-    scan: _Scan, maps_dir: Path, words: list[str], steps: tuple[int, ...], first: MapMetadata
+    scan: _Scan, maps: MapBackend, words: list[str], steps: tuple[int, ...], first: MapMetadata
 ) -> dict[str, Any]:
-    labels = video_labels(batch_folder(maps_dir))
+    labels = video_labels(batch_folder(maps))
     any_meta = {v: next(iter(scan.steps[v].values()), first) for v in scan.videos}
     frames, ny, nx = first.shape[-3:]
     dims = first.video_dimensions
@@ -231,14 +234,14 @@ def word_averages(batch_dir: Path | str, word: str, include_incomplete: bool = F
         (3, 2, 3)
     """
     xr_mod = import_from_extra("xarray", "analysis")
-    maps_dir = maps_location(batch_dir)
-    analyzer = AttentionAnalyzer(maps_dir)
+    maps = open_maps(batch_dir)
+    analyzer = AttentionAnalyzer(maps)
     wanted = analyzer.get_available_videos(include_incomplete=include_incomplete)
     metas: list[MapMetadata] = []
     arrays: list[np.ndarray] = []
     videos: list[str] = []
-    if is_packed_store(maps_dir):
-        reader = PackedReader(maps_dir)
+    if maps.layout == PACKED:
+        reader = PackedReader(maps.root)
         found: dict[str, tuple[MapMetadata, np.ndarray]] = {}  # video -> (metadata, [*leading, frame, y, x])
         aggregates = reader.aggregates(word)
         if aggregates is not None:
@@ -268,7 +271,7 @@ def word_averages(batch_dir: Path | str, word: str, include_incomplete: bool = F
             metas.append(info.metadata)
             arrays.append(info.attention_map)
     if not arrays:
-        raise NotFoundError(f"no step-averaged map of word {word!r} in {maps_dir}")
+        raise NotFoundError(f"no step-averaged map of word {word!r} in {maps.root}")
     first = metas[0]
     ny, nx = first.shape[-2:]
     geometry = PixelGeometry(height=first.video_dimensions.height, width=first.video_dimensions.width, ny=ny, nx=nx)

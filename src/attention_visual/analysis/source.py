@@ -1,9 +1,10 @@
-"""Where a batch's maps are, and reading them video by video, reduced to the latent grid.
+"""A batch's maps read video by video, reduced to the latent grid.
 
 A batch folder holds its maps in the files layout (``attention_maps/``) or packed
-(``attention_maps.zarr``); :class:`~attention_visual.visualization.AttentionAnalyzer` reads both, so
-nothing here depends on the layout. Reading is one video at a time and keeps nothing between
-videos, so memory does not grow with the size of the batch.
+(``attention_maps.zarr``); :func:`~attention_visual.storage.backend.open_maps` says which (one rule for
+every command) and :class:`~attention_visual.visualization.AttentionAnalyzer` reads both, so nothing here
+depends on the layout. Reading is one video at a time and keeps nothing between videos, so memory does
+not grow with the size of the batch.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR, MANIFEST_FILE, PACKED_STORE
+from attention_visual.storage.backend import BulkMapReader, MapBackend, open_maps
+from attention_visual.storage.batch.layout import MANIFEST_FILE
 from attention_visual.storage.batch.manifest import read_manifest
-from attention_visual.storage.files.reader import BulkMapReader
 from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.storage.schema.reduce import to_grid
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
@@ -66,28 +67,9 @@ class VideoData:
     words: tuple[WordData, ...]
 
 
-def maps_location(batch_dir: Path | str) -> Path:
-    """The maps of a batch folder: ``attention_maps/`` (files layout) or ``attention_maps.zarr`` (packed).
-
-    A store folder itself (``…/attention_maps`` or ``…/attention_maps.zarr``) is accepted too.
-
-    Raises:
-        NotFoundError: Neither exists.
-    """
-    path = Path(batch_dir)
-    if path.name in (ATTENTION_MAPS_DIR, PACKED_STORE) and path.exists():
-        return path
-    for name in (PACKED_STORE, ATTENTION_MAPS_DIR):
-        if (path / name).exists():
-            return path / name
-    raise NotFoundError(
-        f"no attention maps in {path}: give a batch folder holding {ATTENTION_MAPS_DIR}/ or {PACKED_STORE}"
-    )
-
-
-def batch_folder(maps_dir: Path) -> Path:
-    """The batch folder of a maps location (its parent)."""
-    return maps_dir.parent
+def batch_folder(maps: MapBackend) -> Path:
+    """The batch folder of a store (the folder holding it)."""
+    return maps.batch_dir or maps.root.parent
 
 
 def video_labels(batch_dir: Path) -> dict[str, VideoLabels]:
@@ -150,15 +132,16 @@ def read_word(analyzer: AttentionAnalyzer, video_id: str, word: str, pass_name: 
 
 
 def iter_videos(
-    batch_dir: Path | str, pass_name: str = "cond", include_incomplete: bool = False
+    batch_dir: Path | str | MapBackend, pass_name: str = "cond", include_incomplete: bool = False
 ) -> Iterator[VideoData]:
     """Yield each video of a batch (sorted by id) with all its words (sorted), one at a time.
 
-    Videos whose capture did not finish are skipped unless ``include_incomplete``.
+    ``batch_dir``: a batch folder (or its maps' path: see :func:`~attention_visual.storage.backend.open_maps`),
+    or its maps already opened. Videos whose capture did not finish are skipped unless ``include_incomplete``.
     """
-    maps_dir = maps_location(batch_dir)
-    labels = video_labels(batch_folder(maps_dir))
-    analyzer = AttentionAnalyzer(maps_dir)
+    maps = batch_dir if isinstance(batch_dir, MapBackend) else open_maps(batch_dir)
+    labels = video_labels(batch_folder(maps))
+    analyzer = AttentionAnalyzer(maps)
     for video_id in analyzer.get_available_videos(include_incomplete=include_incomplete):
         words = tuple(
             read_word(analyzer, video_id, w, pass_name)
@@ -176,7 +159,6 @@ __all__ = [
     "WordData",
     "batch_folder",
     "iter_videos",
-    "maps_location",
     "read_word",
     "video_labels",
 ]

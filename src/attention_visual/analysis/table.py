@@ -18,9 +18,10 @@ import numpy as np
 
 from attention_visual.analysis.measures import MEASURES, PixelGeometry, map_measures, pair_measures
 from attention_visual.analysis.prefetch import read_ahead
-from attention_visual.analysis.source import VideoData, WordData, iter_videos, maps_location
+from attention_visual.analysis.source import VideoData, WordData, batch_folder, iter_videos
 from attention_visual.errors import AttentionDataError
 from attention_visual.extras import import_from_extra
+from attention_visual.storage.backend import open_maps
 from attention_visual.storage.durable.atomic import atomic_output
 
 if TYPE_CHECKING:
@@ -291,16 +292,16 @@ def write_stats(
         pass_name: The guidance pass to use when both were stored.
         include_incomplete: Also read videos whose capture did not finish.
     """
-    maps_dir = maps_location(batch_dir)
+    maps = open_maps(batch_dir)
     stats_path = check_table_path(
-        Path(output) if output is not None else maps_dir.parent / ANALYSIS_DIR / DEFAULT_STATS_FILE
+        Path(output) if output is not None else batch_folder(maps) / ANALYSIS_DIR / DEFAULT_STATS_FILE
     )
     pairs_path = check_table_path(Path(pairs)) if pairs is not None else None
     videos = rows = pair_rows = 0
     with contextlib.ExitStack() as stack:
         write = stack.enter_context(_table_writer(stats_path, stats_schema()))
         write_pairs = stack.enter_context(_table_writer(pairs_path, pairs_schema())) if pairs_path else None
-        for video in read_ahead(iter_videos(maps_dir, pass_name, include_incomplete)):  # the next read meanwhile
+        for video in read_ahead(iter_videos(maps, pass_name, include_incomplete)):  # the next read meanwhile
             batch = video_stats(video)
             write(batch)
             videos, rows = videos + 1, rows + batch.num_rows

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 import numpy as np
 
@@ -21,9 +19,9 @@ from attention_visual.capture.settings import IMAGE_WORD, TEXT_WORD, CaptureSett
 from attention_visual.errors import CaptureError
 from attention_visual.families import Variant
 from attention_visual.prompts import MarkedPrompt, TargetTokens
-from attention_visual.storage import AttentionStore, LatentGrid, MapMetadata, Reduction, VideoDimensions
-from attention_visual.storage.files.layout import PACKED_FORMAT, word_dir_name
-from attention_visual.storage.packed.video import PackedVideoStore
+from attention_visual.storage import LatentGrid, MapMetadata, Reduction, VideoDimensions
+from attention_visual.storage.backend import MapSink, map_sink
+from attention_visual.storage.files.layout import word_dir_name
 from attention_visual.storage.schema.frames import (
     FrameRule,
     latent_to_video_frame_ranges_after_references,
@@ -228,28 +226,6 @@ def word_metadata(
         ]
         out[word] = (base, per_step)
     return out
-
-
-class MapSink(Protocol):
-    """Where :func:`save_word_maps` writes: the seed layout's :class:`AttentionStore` or a :class:`PackedVideoStore`."""
-
-    def is_complete(self, video_id: str) -> bool: ...
-    def remove_video(self, video_id: str) -> None: ...
-    def save_steps(self, metadata: Sequence[MapMetadata], stack: np.ndarray) -> list[Path]: ...
-    def save_aggregated(self, metadata: MapMetadata, array: np.ndarray) -> Path: ...
-    def mark_complete(self, video_id: str, summary: dict[str, Any]) -> Path: ...
-
-
-def map_sink(
-    root: Path, storage_format: str, compress: bool, dtype: str, aggregated_format: str | None = None
-) -> MapSink:
-    """The store ``storage_format`` writes to: ``"numpy"``/``"torch"`` files under ``root``, or ``"zarr"``,
-    the packed store ``root``."""
-    if storage_format == PACKED_FORMAT:
-        return PackedVideoStore(root, compress=compress, dtype=dtype, aggregated_format=aggregated_format)
-    return AttentionStore(
-        root, storage_format=storage_format, compress=compress, dtype=dtype, aggregated_format=aggregated_format
-    )
 
 
 def save_word_maps(

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from attention_visual.cli.video_cmd import add_source_arguments, build_visualizer, positive_int
+from attention_visual.cli.video_cmd import add_source_arguments, build_visualizer, check_output, positive_int
 from attention_visual.errors import RenderError
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 
@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if args.video_id is None:
         raise RenderError("missing --video-id")
     analyzer = AttentionAnalyzer(args.attention_dir)
+    check_output(args.output, analyzer)
     visualizer = build_visualizer(analyzer, args)
     visualizer.generate_temporal_comparison(args.video_id, args.words, args.output, snapshots=args.snapshots)
     sys.stdout.write(f"{Path(args.output).absolute()}\n")

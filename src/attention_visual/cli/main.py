@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from attention_visual import __version__
 from attention_visual.errors import AttentionVisualError
+from attention_visual.logs import ShownOnce
 
 log = logging.getLogger("attention_visual")
 
@@ -70,12 +71,18 @@ def _run(argv: Sequence[str] | None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    handler = getattr(args, "handler", None)
-    if handler is None:
+    command = getattr(args, "handler", None)
+    if command is None:
         parser.print_help()
         return 0
+    filters = [(handler, ShownOnce()) for handler in logging.root.handlers]  # one each: a handler sees every record
+    for handler, once in filters:
+        handler.addFilter(once)
     try:
-        return int(handler(args))
+        return int(command(args))
     except AttentionVisualError as exc:
         print(f"attention-visual: error: {exc}", file=sys.stderr)  # noqa: T201
         return exc.exit_status
+    finally:
+        for handler, once in filters:
+            handler.removeFilter(once)

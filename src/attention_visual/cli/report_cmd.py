@@ -7,17 +7,24 @@ Example::
     attention-visual report /shared/readonly/batch --output ~/batch_report   # a read-only batch
 
 A file that cannot be written (read-only folder, disk full) ends the command with one line and
-exit status 1.
+exit status 1. Writing into the batch (the default ``BATCH_DIR/report``, or an ``--output`` inside it)
+changes the batch: the command takes the batch lock, and exits 2 with one line naming the holder while
+another command (``generate``, ``pack``…) changes it. An ``--output`` inside a map store or onto the batch's
+own files is refused (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
+from attention_visual.errors import StorageError
 from attention_visual.render.options import NORMALIZATIONS
 from attention_visual.report import write_report
+from attention_visual.storage.batch.layout import REPORT_DIR
+from attention_visual.storage.batch.lock import BatchLock, lock_batch
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,16 +69,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``attention-visual report``; print the page's path and return the exit status."""
-    index = write_report(
-        args.batch_dir,
-        colormap=args.colormap,
-        normalization=args.normalization,
-        comparison_plots=args.plots,
-        batch_view=args.batch_view,
-        output_dir=args.output,
-    )
+    target = args.output if args.output is not None else args.batch_dir / REPORT_DIR
+    into_batch = args.batch_dir.is_dir() and target.resolve().is_relative_to(args.batch_dir.resolve())
+    with _lock(args.batch_dir) if into_batch else contextlib.nullcontext():
+        index = write_report(
+            args.batch_dir,
+            colormap=args.colormap,
+            normalization=args.normalization,
+            comparison_plots=args.plots,
+            batch_view=args.batch_view,
+            output_dir=args.output,
+        )
     sys.stdout.write(f"{index.absolute()}\n")
     return 0
+
+
+def _lock(batch_dir: Path) -> BatchLock:
+    """The batch lock for writing the report into the batch (a read-only batch: the hint to write elsewhere)."""
+    try:
+        return lock_batch(batch_dir, "report")
+    except StorageError as exc:
+        raise StorageError(f"{exc}; to browse a read-only batch, write its report elsewhere with --output DIR") from exc
 
 
 __all__ = ["register", "run"]

@@ -8,7 +8,8 @@ Examples::
     attention-visual video ... --original-video outputs/b/videos/prompt_001_vid_001.mp4 --overlay-alpha 0.5
 
 Bad input (unknown video or word, alpha outside [0, 1], fps <= 0, malformed figsize, unwritable
-output, corrupted map) ends with one line on stderr and exit status 2; no existing file is touched.
+output, an output inside a map store or onto a file of the batch such as one of its generated videos,
+corrupted map) ends with one line on stderr and exit status 2; no existing file is touched.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from attention_visual.errors import RenderError
 from attention_visual.render.options import NORMALIZATIONS, VIDEO_FORMATS, RenderOptions
 from attention_visual.render.sources import LAYOUTS
 from attention_visual.storage import word_dir_name
+from attention_visual.storage.batch.layout import output_conflict
 from attention_visual.storage.files.layout import AGGREGATED_DIR
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
@@ -73,7 +75,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared with ``compare``: where the maps are and how they look."""
-    parser.add_argument("--attention-dir", type=Path, required=True, help="the attention_maps/ folder")
+    parser.add_argument(
+        "--attention-dir",
+        type=Path,
+        required=True,
+        help="the batch's maps: its attention_maps/ or attention_maps.zarr path (either reads the layout the "
+        "batch has), or the batch folder",
+    )
     parser.add_argument("--video-id", help="the video, e.g. prompt_001_vid_001")
     add_look_arguments(parser)
     parser.add_argument("--config", type=Path, help="take visualization_params from this config file")
@@ -130,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     missing = [f"--{name}" for name in ("video_id", "word", "output") if getattr(args, name) is None]
     if missing:
         raise RenderError(f"missing {', '.join(m.replace('_', '-') for m in missing)} (or use --list-available)")
+    check_output(args.output, analyzer)
     visualizer = build_visualizer(analyzer, args)
     path = visualizer.generate_attention_video(
         args.video_id,
@@ -147,6 +156,17 @@ def run(args: argparse.Namespace) -> int:
     )
     sys.stdout.write(f"{path}\n")
     return 0
+
+
+def check_output(output: Path, analyzer: AttentionAnalyzer) -> None:
+    """Refuse an ``--output`` inside a map store or onto a file of the batch whose maps are read.
+
+    Raises:
+        RenderError: It is (exit status 2; nothing is written).
+    """
+    conflict = output_conflict(output, analyzer.maps.batch_dir)
+    if conflict is not None:
+        raise RenderError(f"--output {output}: {conflict}; write it outside the batch's own folders")
 
 
 def build_visualizer(analyzer: AttentionAnalyzer, args: argparse.Namespace) -> AttentionVisualizer:
@@ -271,6 +291,7 @@ __all__ = [
     "add_source_arguments",
     "add_video_look_arguments",
     "build_visualizer",
+    "check_output",
     "given_options",
     "listing",
     "register",

@@ -40,17 +40,15 @@ from attention_visual.errors import AttentionVisualError, BatchBusyError, Config
 from attention_visual.models import is_tiny_model_id, load_pipeline, resolve_device
 from attention_visual.pipeline.distributed import RankContext
 from attention_visual.pipeline.generation import copy_inputs, generate_video
-from attention_visual.pipeline.lock import BatchLock
 from attention_visual.pipeline.merge import build_manifest, merged_records, planned_record
 from attention_visual.pipeline.plan import MANIFEST_FILE, RENDER_KINDS, VideoJob, jobs_for_rank, plan_batch
 from attention_visual.pipeline.rendering import make_visualizer, render_video
 from attention_visual.pipeline.resume import (
     BatchChoice,
+    batch_maps,
     captures_maps,
     choose_batch_dir,
     is_video_finished,
-    maps_format,
-    maps_mark,
     prepare_batch_dir,
     remove_leftovers,
     remove_temporaries,
@@ -60,13 +58,13 @@ from attention_visual.pipeline.signals import raise_if_swallowed, signal_name, s
 from attention_visual.pipeline.summary import BatchResult
 from attention_visual.pipeline.validation import capture_settings, validate_batch
 from attention_visual.report import write_report
-from attention_visual.storage.batch.layout import PACKED_STORE
+from attention_visual.storage.backend import PACKED
+from attention_visual.storage.backend.transaction import repair_layout
+from attention_visual.storage.batch.lock import BatchLock
 from attention_visual.storage.batch.manifest import Manifest, RenderRecord, VideoRecord, now_iso, one_line, write_status
 from attention_visual.storage.durable.faults import storage_fault
 from attention_visual.storage.durable.integrity import FileDigest, check_file, digest_file
-from attention_visual.storage.files.layout import PACKED_FORMAT
 from attention_visual.storage.packed.averages import consolidate_averages
-from attention_visual.storage.packed.writer import PackedWriter
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +105,7 @@ def run_batch(
 
     Raises:
         ConfigError: The config cannot run here (device, options, batch folder).
-        BatchBusyError: Another process holds the batch folder's lock (see :mod:`.lock`).
+        BatchBusyError: Another process holds the batch folder's lock (see :mod:`attention_visual.storage.batch.lock`).
         PromptError: A marked word cannot be found in a prompt's tokens (names the prompt).
         StorageError: A file could not be written (disk full, read-only folder...); what was
             finished stays, a rerun completes the batch.
@@ -181,6 +179,7 @@ def _setup_batch_dir(
             choice, lock = _lock_batch_dir(config, config_path, jobs, overwrite)
             locks.append(lock)
             try:
+                repair_layout(choice.path)  # a pack or unpack killed half-way: finished or rolled back
                 remove_temporaries(choice.path)  # leftovers of a killed run: safe, the folder is ours now
             except OSError as exc:
                 raise _storage_error(exc, choice.path) from exc
@@ -209,12 +208,13 @@ def _setup_batch_dir(
 
 
 def _create_packed_store(batch_dir: Path, config: Config) -> None:
-    """Create the batch's packed store when its maps go there (see :func:`maps_format`)."""
-    if config.attention_analysis.store_attention and maps_format(batch_dir, config) == PACKED_FORMAT:
+    """Create the batch's packed store when its maps go there (see :func:`batch_maps`)."""
+    if config.attention_analysis.store_attention:
+        maps = batch_maps(batch_dir, config)
         try:
-            PackedWriter(batch_dir / PACKED_STORE)
+            maps.create()
         except OSError as exc:
-            raise _storage_error(exc, batch_dir / PACKED_STORE) from exc
+            raise _storage_error(exc, maps.root) from exc
 
 
 class _Runner:
@@ -237,7 +237,7 @@ class _Runner:
         self.video_format = config.attention_analysis.visualization_params.video_format
         self.show = (sys.stderr.isatty() if options.progress is None else options.progress) and ctx.is_main
         self.settings = capture_settings(config)
-        self.maps_format = maps_format(batch_dir, config)
+        self.maps = batch_maps(batch_dir, config)  # chosen once: the layout the batch has, else the config's
         self.created = now_iso()
         self.records: dict[str, VideoRecord] = {}  # this run's records, by video id
         self.files_written = 0
@@ -297,9 +297,7 @@ class _Runner:
         base = dataclasses.replace(base, started=now_iso())
         pipe = self._pipeline()
         try:
-            outcome = generate_video(
-                pipe, job, self.config, self.batch_dir, self.device, self.settings, self.maps_format
-            )
+            outcome = generate_video(pipe, job, self.config, self.batch_dir, self.device, self.settings, self.maps)
         except StorageError:  # disk full, read-only...: every later video would fail the same way
             raise
         except Exception as exc:  # one video's failure (e.g. out of memory) must not stop the batch
@@ -330,6 +328,8 @@ class _Runner:
         previous = self.records.get(job.video_id)
         if previous is not None and previous.status == "done":
             return
+        if previous is None and is_video_finished(self.batch_dir, job, self.config, checksums=False):
+            return  # the signal came just after its status file said done (written by this run: see _process)
         self._abandon(job)
         name = signal_name(signum)
         error = "interrupted by the user (Ctrl-C)" if name == "SIGINT" else f"interrupted by {name}"
@@ -387,7 +387,7 @@ class _Runner:
         """The files a ``done`` status vouches for: video, store mark, per-video attention videos."""
         rels = [job.video_path]
         if captures_maps(self.config, job):
-            rels.append(maps_mark(job, self.maps_format))
+            rels.append(self.maps.completion_mark(job.video_id))
         rels += [r.path for r in record.renders if r.stage == "per_video" and r.status == "done"]
         known = {f.path: f for f in record.files}
         # A file digested earlier in this run is not read again (renders only add files).
@@ -438,13 +438,12 @@ class _Runner:
 
     def _consolidate_averages(self) -> None:
         """A packed batch: move the step averages its videos staged into ``_aggregated/`` (see packed_averages)."""
-        store = self.batch_dir / PACKED_STORE
-        if self.maps_format != PACKED_FORMAT or not store.is_dir():
+        if self.maps.layout != PACKED or not self.maps.exists():
             return
         try:
-            consolidate_averages(store)
+            consolidate_averages(self.maps.root)
         except OSError as exc:
-            raise _storage_error(exc, store) from exc
+            raise _storage_error(exc, self.maps.root) from exc
         self._visualizer = None  # its reader may have cached the step averages it did not find
 
     def _batch_end_renders(self, records: list[VideoRecord]) -> list[VideoRecord]:

@@ -36,16 +36,14 @@ from attention_visual.config import Config
 from attention_visual.config.inputs import PromptInputs, read_video_frames
 from attention_visual.families import Variant, family_of_variant
 from attention_visual.families.runtime import describe_pipeline
-from attention_visual.pipeline.plan import ATTENTION_MAPS_DIR, VideoJob
+from attention_visual.pipeline.plan import VideoJob
 from attention_visual.pipeline.resume import captures_maps
 from attention_visual.pipeline.validation import max_sequence_length
 from attention_visual.render.encoder import VideoWriter
-from attention_visual.storage import VideoDimensions
-from attention_visual.storage.batch.layout import PACKED_STORE
+from attention_visual.storage import MapBackend, VideoDimensions
 from attention_visual.storage.batch.manifest import Timings
 from attention_visual.storage.durable.atomic import atomic_write_bytes
 from attention_visual.storage.durable.faults import storage_fault
-from attention_visual.storage.files.layout import PACKED_FORMAT
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +148,7 @@ def generate_video(
     batch_dir: Path,
     device: torch.device,
     settings: CaptureSettings,
-    maps_format: str | None = None,
+    maps: MapBackend,
 ) -> GenerationOutcome:
     """Generate ``job``'s video with the attention capture on, and write its video file and maps.
 
@@ -161,9 +159,8 @@ def generate_video(
         batch_dir: The batch folder; paths of ``job`` are relative to it.
         device: The execution device (the generator is created on it).
         settings: What the capture records.
-        maps_format: The ``storage_format`` to write the maps in (see
-            :func:`~attention_visual.pipeline.resume.maps_format`); default: the config's. ``zarr``
-            writes into the batch's packed store ``attention_maps.zarr``.
+        maps: The batch's maps (:func:`~attention_visual.pipeline.resume.batch_maps`): the store written
+            into, in its layout (the packed store ``attention_maps.zarr`` or ``attention_maps/``).
 
     Returns:
         Timings and counts.
@@ -175,8 +172,6 @@ def generate_video(
             a bad frame...); the batch records it as this video's failure.
     """
     g, a = config.generation, config.attention_analysis
-    fmt = maps_format or a.storage_format
-    maps_root = batch_dir / (PACKED_STORE if fmt == PACKED_FORMAT else ATTENTION_MAPS_DIR)
     variant = describe_pipeline(pipe)
     family = family_of_variant(variant)
     fps = g.video_fps(family, variant)
@@ -228,12 +223,12 @@ def generate_video(
             started = time.perf_counter()
             with _storage_faults(batch_dir / job.attention_maps_path, any_os_error=True):
                 paths = capture.save(
-                    maps_root,
+                    maps.root,
                     job.video_id,
                     video_dimensions=VideoDimensions(
                         width=g.width, height=g.height, fps=float(fps), frames=int(frames.shape[0])
                     ),
-                    storage_format=fmt,
+                    storage_format=maps.write_format(a.storage_format),
                     compress=a.compress_attention,
                     store_steps=True,
                     store_aggregated=a.store_aggregated_attention,

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from attention_visual.config import Config
 from attention_visual.pipeline.plan import RENDER_KINDS, VideoJob
-from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR
 from attention_visual.storage.batch.manifest import RenderRecord, one_line
 from attention_visual.storage.durable.faults import storage_fault
 from attention_visual.visualization.attention_visualizer import AttentionVisualizer
@@ -46,9 +45,9 @@ class RenderOutcome:
 
 
 def make_visualizer(config: Config, batch_dir: Path) -> AttentionVisualizer:
-    """A visualizer over the batch's ``attention_maps/`` with the config's ``visualization_params``."""
+    """A visualizer over the batch's maps (whichever layout holds them) with the config's ``visualization_params``."""
     params = config.attention_analysis.visualization_params
-    return AttentionVisualizer.from_params(batch_dir / ATTENTION_MAPS_DIR, params)
+    return AttentionVisualizer.from_params(batch_dir, params)
 
 
 def render_video(

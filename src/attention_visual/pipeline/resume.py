@@ -13,9 +13,11 @@ Rules (docs/batch.md, "Resume"):
   matching one, finished or not) and starts over in it; nothing outside that folder is touched.
 * A video is finished when its status file says ``done`` and every file it lists (the video, the
   store's completion mark, which lists the maps in turn) has the size and SHA-256 written there.
-  Anything else is redone, after its leftovers are removed. In a packed batch (``storage_format:
-  zarr``, or packed by ``pack``) the mark is the video's group in ``attention_maps.zarr`` (its
-  ``complete`` record lists the group's files); redone videos go into the packed store too.
+  Anything else is redone, after its leftovers are removed. The batch's maps are where
+  :func:`~attention_visual.storage.backend.open_maps` says (one layout per batch): in a packed batch
+  (``storage_format: zarr``, or packed by ``pack``) the mark is the video's group in
+  ``attention_maps.zarr`` (its ``complete`` record lists the group's files), and redone videos go into
+  the packed store too; a batch unpacked after its run gets ``.npz`` files.
 """
 
 from __future__ import annotations
@@ -29,23 +31,14 @@ from pathlib import Path
 
 from attention_visual.config import Config, dump_config
 from attention_visual.errors import AttentionDataError, ConfigError, StorageError
-from attention_visual.pipeline.lock import LOCK_FILE
-from attention_visual.pipeline.plan import (
-    ATTENTION_MAPS_DIR,
-    CONFIG_FILE,
-    MANIFEST_FILE,
-    RENDER_KINDS,
-    VideoJob,
-)
-from attention_visual.storage import AttentionStore
-from attention_visual.storage.batch.layout import PACKED_STORE, REPORT_INDEX
+from attention_visual.pipeline.plan import CONFIG_FILE, MANIFEST_FILE, RENDER_KINDS, VideoJob
+from attention_visual.storage.backend import FILES, PACKED, MapBackend, open_maps
+from attention_visual.storage.backend.maps import LAYOUT_FOLDERS
+from attention_visual.storage.backend.placement import batch_store
+from attention_visual.storage.batch.layout import LOCK_FILE, REPORT_INDEX
 from attention_visual.storage.batch.manifest import read_manifest, read_status
 from attention_visual.storage.durable.atomic import TMP_MARKER, atomic_write_text, is_temporary
 from attention_visual.storage.durable.integrity import check_file
-from attention_visual.storage.files.layout import COMPLETE_MARK, PACKED_FORMAT
-from attention_visual.storage.packed.reader import ZARR_JSON, is_packed_store
-from attention_visual.storage.packed.video import packed_video_problems
-from attention_visual.storage.packed.writer import remove_packed_video
 
 log = logging.getLogger(__name__)
 
@@ -58,37 +51,16 @@ def captures_maps(config: Config, job: VideoJob) -> bool:
     return config.attention_analysis.store_attention and bool(job.words)
 
 
-def maps_format(batch_dir: Path, config: Config) -> str:
-    """The ``storage_format`` the batch's maps are written in: the layout the batch has wins over the config.
-
-    A batch packed by ``pack`` gets its redone videos in its packed store (``zarr``) whatever the config
-    says, and a ``zarr`` batch that was unpacked gets ``.npz`` files: the readers see one layout only.
-    """
-    fmt = config.attention_analysis.storage_format
-    if is_packed_store(batch_dir / PACKED_STORE) and not (batch_dir / ATTENTION_MAPS_DIR).exists():
-        return PACKED_FORMAT
-    if (batch_dir / ATTENTION_MAPS_DIR).is_dir() and fmt == PACKED_FORMAT:
-        return "numpy"
-    return fmt
+def batch_maps(batch_dir: Path, config: Config) -> MapBackend:
+    """The batch's maps (:func:`~attention_visual.storage.backend.open_maps`): the layout the batch has wins
+    over the config's ``storage_format``, which picks it for a batch without maps yet."""
+    return open_maps(batch_dir, storage_format=config.attention_analysis.storage_format)
 
 
-def maps_mark(job: VideoJob, fmt: str) -> str:
-    """The file that says ``job``'s maps are complete (relative to the batch folder), for maps format ``fmt``.
-
-    ``attention_maps/<video_id>/_complete.json``, or the video group's ``zarr.json`` in the packed store.
-    """
-    if fmt == PACKED_FORMAT:
-        return f"{PACKED_STORE}/{job.video_id}/{ZARR_JSON}"
-    return f"{job.attention_maps_path}/{COMPLETE_MARK}"
-
-
-def _maps_problem(batch_dir: Path, job: VideoJob, fmt: str, checksums: bool) -> str | None:
-    """The first problem of ``job``'s stored maps (the files its completion mark lists), or None."""
-    if fmt == PACKED_FORMAT:
-        problems = packed_video_problems(batch_dir / PACKED_STORE, job.video_id, checksums=checksums)
-        return f"{PACKED_STORE}/{job.video_id}/{problems[0][1]}" if problems else None
-    problems = AttentionStore(batch_dir / ATTENTION_MAPS_DIR).check_video(job.video_id, checksums=checksums)
-    return f"{job.attention_maps_path}/{problems[0][1]}" if problems else None  # paths within the video folder
+def _relaid_marks(maps: MapBackend, video_id: str) -> set[str]:
+    """The completion marks ``video_id`` had in the other layout (``pack``/``unpack`` after its status was written)."""
+    other = PACKED if maps.layout == FILES else FILES
+    return {MapBackend(other, maps.root.parent / LAYOUT_FOLDERS[other]).completion_mark(video_id)}
 
 
 def video_problem(batch_dir: Path, job: VideoJob, config: Config, *, checksums: bool = True) -> str | None:
@@ -104,12 +76,12 @@ def video_problem(batch_dir: Path, job: VideoJob, config: Config, *, checksums: 
         return "no status file"
     if record.status != "done":
         return f"its status is {record.status}"
-    fmt = maps_format(batch_dir, config)
-    mark = maps_mark(job, fmt)
+    maps = batch_maps(batch_dir, config)
+    mark = maps.completion_mark(job.video_id)
     core = [job.video_path, mark] if captures_maps(config, job) else [job.video_path]
     listed = {f.path: f for f in record.files}
-    # packed by `pack` after this status was written: it lists the seed mark, which the packed mark replaced
-    repacked = fmt == PACKED_FORMAT and maps_mark(job, "numpy") in listed
+    # packed or unpacked after this status was written: it lists the other layout's mark, which this one replaced
+    relaid = bool(_relaid_marks(maps, job.video_id) & set(listed))
     for rel in core:
         if rel in listed:
             problem = check_file(batch_dir, listed[rel], checksums=checksums)
@@ -117,9 +89,12 @@ def video_problem(batch_dir: Path, job: VideoJob, config: Config, *, checksums: 
                 return problem
         elif not (batch_dir / rel).is_file():
             return f"{rel} is missing"
-        elif record.files and not (repacked and rel == mark):
+        elif record.files and not (relaid and rel == mark):
             return f"{rel} is not covered by the status file"
-    return _maps_problem(batch_dir, job, fmt, checksums) if captures_maps(config, job) else None
+    if not captures_maps(config, job):
+        return None
+    problems = maps.check_video(job.video_id, checksums=checksums)
+    return f"{maps.root.name}/{job.video_id}/{problems[0][1]}" if problems else None  # paths within the video folder
 
 
 def is_video_finished(batch_dir: Path, job: VideoJob, config: Config, *, checksums: bool = True) -> bool:
@@ -164,8 +139,9 @@ def remove_leftovers(batch_dir: Path, job: VideoJob, video_format: str) -> None:
 
     Temporary files of interrupted atomic writes (``.<name>.tmp-*``) beside them go too.
     """
-    AttentionStore(batch_dir / ATTENTION_MAPS_DIR).remove_video(job.video_id)
-    remove_packed_video(batch_dir / PACKED_STORE, job.video_id)
+    maps = batch_store(batch_dir)
+    if maps is not None:
+        maps.remove_video(job.video_id)
     files = [job.status_path, job.video_path]
     for word in job.words:
         for kind in RENDER_KINDS:
@@ -332,14 +308,13 @@ def prepare_batch_dir(choice: BatchChoice, config: Config) -> None:
 
 __all__ = [
     "BatchChoice",
+    "batch_maps",
     "captures_maps",
     "choose_batch_dir",
     "default_prefix",
     "expected_renders",
     "is_batch_finished",
     "is_video_finished",
-    "maps_format",
-    "maps_mark",
     "prepare_batch_dir",
     "remove_leftovers",
     "remove_temporaries",

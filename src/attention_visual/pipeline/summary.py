@@ -1,9 +1,10 @@
 """The outcome of a batch run, its exit status and the summary printed at the end.
 
 Exit statuses: 0 every video and render done; 1 some video, render or the report failed (the
-summary lists them); 128 + the signal's number when interrupted: 130 (Ctrl-C, SIGINT), 143
-(SIGTERM), 129 (SIGHUP) (rerun the same command to resume). Bad input (status 2) never gets this
-far: it is raised before anything runs.
+summary lists them); 3 the run ended with videos neither done nor failed (``pending`` or ``interrupted``:
+their files went missing while it ran, or another rank did not finish them; rerun to complete them);
+128 + the signal's number when interrupted: 130 (Ctrl-C, SIGINT), 143 (SIGTERM), 129 (SIGHUP) (rerun
+the same command to resume). Bad input (status 2) never gets this far: it is raised before anything runs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from attention_visual.storage.batch.manifest import Manifest
 
 EXIT_OK = 0
 EXIT_FAILURES = 1
+EXIT_NOT_DONE = 3
+"""The run ended with videos not done (neither done nor failed): the batch is incomplete, a rerun completes it."""
 _LISTED = 10  # failures listed one per line in the summary; the rest are counted
 
 
@@ -52,12 +55,23 @@ class BatchResult:
     signal_number: int = int(signal.SIGINT)
 
     @property
+    def not_done(self) -> int:
+        """Videos of the merged manifest neither done nor failed (0 without a manifest: ranks other than 0)."""
+        if self.manifest is None:
+            return 0
+        counts = self.manifest.counts()
+        return counts["interrupted"] + counts["pending"]
+
+    @property
     def exit_code(self) -> int:
-        """128 + the signal when interrupted (130 for Ctrl-C), 1 when anything failed, else 0."""
+        """128 + the signal when interrupted (130 for Ctrl-C), 1 when anything failed, 3 when videos are not
+        done, else 0."""
         if self.interrupted:
             return 128 + self.signal_number
         if self.failed or self.render_failures or self.report_error:
             return EXIT_FAILURES
+        if self.not_done:
+            return EXIT_NOT_DONE
         return EXIT_OK
 
 
@@ -77,7 +91,7 @@ def format_summary(result: BatchResult) -> str:
         counts = manifest.counts()
         words = sorted({w for v in manifest.videos for w in v.words})
         word_videos = sum(len(v.words) for v in manifest.videos if v.status == "done")
-        not_done = counts["interrupted"] + counts["pending"]
+        not_done = result.not_done
         lines.append(
             f"batch {manifest.batch_name}: {counts['done']} of {len(manifest.videos)} videos done "
             f"({result.generated} generated now, {result.skipped} skipped as finished, {counts['failed']} failed"
@@ -102,7 +116,9 @@ def format_summary(result: BatchResult) -> str:
         lines.append(f"report failed: {result.report_error}")
     if result.failed and not result.interrupted:
         lines.append("rerun the same command to retry the failed videos (finished ones are skipped)")
+    elif result.not_done and not result.interrupted:
+        lines.append(f"{result.not_done} videos are not done: rerun the same command to complete the batch")
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["EXIT_FAILURES", "EXIT_OK", "BatchResult", "format_summary", "resume_hint"]
+__all__ = ["EXIT_FAILURES", "EXIT_NOT_DONE", "EXIT_OK", "BatchResult", "format_summary", "resume_hint"]

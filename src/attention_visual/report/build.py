@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from attention_visual.errors import StorageError
+from attention_visual.errors import RenderError, StorageError
 from attention_visual.report.batch_html import GROUPS_DIR, VIEW_SCRIPT, batch_details, batch_scripts
 from attention_visual.report.batch_view import BATCH_DIR, build_batch_view
 from attention_visual.report.cards import write_cards
@@ -52,6 +52,7 @@ from attention_visual.report.video_assets import (
     read_video_assets,
     video_dir,
 )
+from attention_visual.storage.batch.layout import output_conflict
 from attention_visual.storage.batch.manifest import VideoRecord, now_iso
 from attention_visual.storage.durable.atomic import atomic_write_text
 from attention_visual.storage.durable.faults import storage_fault
@@ -185,11 +186,12 @@ def write_report(
             atlas; see :mod:`attention_visual.report.batch_view`).
         output_dir: Write the report there instead of ``BATCH_DIR/report`` (a read-only batch can be
             browsed this way); its links to the batch's videos are relative, so keep both where they are.
+            Never inside a map store nor onto the batch's own files (its videos, status files…).
 
     Raises:
+        RenderError: Unknown colormap, or ``output_dir`` inside a map store or onto a file of the batch.
         NotFoundError: Not a batch folder.
         AttentionDataError: Its manifest is unreadable.
-        RenderError: Unknown colormap.
         ConfigError: Unknown normalisation.
         StorageError: A file of the report cannot be written (read-only folder, disk full...).
 
@@ -200,6 +202,9 @@ def write_report(
     started = time.perf_counter()
     batch_dir = Path(batch_dir)
     report_dir = Path(output_dir) if output_dir is not None else batch_dir / REPORT_DIR
+    conflict = output_conflict(report_dir, batch_dir, own=REPORT_DIR)
+    if conflict is not None:
+        raise RenderError(f"cannot write the report into {report_dir}: {conflict}; choose another --output")
     look = resolve_look(batch_dir, colormap, normalization)
     index = report_dir / INDEX_FILE
     try:

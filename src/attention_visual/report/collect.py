@@ -25,6 +25,7 @@ from attention_visual.errors import NotFoundError, PromptError
 from attention_visual.families import FAMILIES
 from attention_visual.prompts.parsing import parse_prompt
 from attention_visual.storage import word_dir_name
+from attention_visual.storage.backend import find_maps
 from attention_visual.storage.batch.layout import INPUTS_DIR, REPORT_INDEX_FILE, prompt_dir, status_file
 from attention_visual.storage.batch.layout import REPORT_DIR as BATCH_REPORT_DIR
 from attention_visual.storage.batch.manifest import (
@@ -35,7 +36,6 @@ from attention_visual.storage.batch.manifest import (
     read_batch_manifest,
     read_status,
 )
-from attention_visual.storage.packed.reader import video_maps_exist
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,8 @@ class VideoView:
     Attributes:
         record: Its manifest entry (or newer status file).
         video: Link to the generated video, or None when the file does not exist.
-        maps_dir: The store folder of its maps (absolute), or None when nothing was captured.
+        maps_dir: The folder of its maps in the batch's store (``attention_maps/<video_id>``, or its group in
+            ``attention_maps.zarr``), or None when nothing was captured.
         words: One entry per marked word.
     """
 
@@ -232,14 +233,14 @@ def collect_batch(batch_dir: Path, report_dir: Path | None = None) -> ReportView
     batch_dir = Path(batch_dir)
     manifest = read_batch_manifest(batch_dir)
     prefix = batch_prefix(batch_dir, report_dir)
+    store = find_maps(batch_dir)  # the batch's one layout, by the rule every command applies
     by_prompt: dict[int, list[VideoView]] = {}
     for record in current_records(batch_dir, manifest):
-        maps = record.paths.attention_maps
-        maps_dir = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # seed or packed
+        has_maps = bool(record.paths.attention_maps) and store is not None and store.has_video(record.video_id)
         view = VideoView(
             record=record,
             video=link(batch_dir, record.paths.video, prefix),
-            maps_dir=maps_dir,
+            maps_dir=store.root / record.video_id if has_maps and store is not None else None,
             words=_word_views(batch_dir, record, record.words, prefix),
         )
         by_prompt.setdefault(record.prompt_index, []).append(view)

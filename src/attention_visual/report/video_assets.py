@@ -49,6 +49,7 @@ from attention_visual.report.collect import MAPS_DIR, REPORT_DIR, find_record
 from attention_visual.report.images import SpriteInfo, sprite_from_stack
 from attention_visual.report.look import resolve_look
 from attention_visual.storage import word_dir_name
+from attention_visual.storage.backend import find_maps
 from attention_visual.storage.batch.manifest import VideoRecord, one_line
 from attention_visual.storage.durable.atomic import (
     TMP_MARKER,
@@ -57,7 +58,6 @@ from attention_visual.storage.durable.atomic import (
     atomic_write_with,
     publish,
 )
-from attention_visual.storage.packed.reader import video_maps_exist
 from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
 from attention_visual.visualization.comparison import METRICS, temporal_metrics
@@ -208,10 +208,11 @@ def current_assets(report_dir: Path, video_id: str, key: dict[str, Any]) -> Vide
 
 
 def maps_root(batch_dir: Path, record: VideoRecord) -> Path | None:
-    """The store root of the video's maps (files layout or packed), None when it has none."""
-    maps = record.paths.attention_maps
-    folder = batch_dir / maps if maps and video_maps_exist(batch_dir / maps) else None  # files layout or packed
-    return folder.parent if folder is not None else None
+    """The store holding the video's maps (the batch's one layout: :func:`~attention_visual.storage.open_maps`),
+    None when it has none."""
+    store = find_maps(batch_dir)
+    has_maps = bool(record.paths.attention_maps) and store is not None and store.has_video(record.video_id)
+    return store.root if has_maps and store is not None else None
 
 
 def assets_key(

@@ -23,9 +23,9 @@ import numpy as np
 from attention_visual.aliases import keyword_aliases
 from attention_visual.errors import NotFoundError
 from attention_visual.render.resize import upsample_bilinear
-from attention_visual.storage.files.reader import AttentionStoreReader, BulkMapReader, MapReader
-from attention_visual.storage.files.store import AttentionInfo, AttentionStore
-from attention_visual.storage.packed.reader import PackedReader, packed_store_for
+from attention_visual.storage.backend import BulkMapReader, MapBackend, MapReader, open_maps
+from attention_visual.storage.files.store import AttentionInfo
+from attention_visual.storage.packed.reader import PackedReader
 from attention_visual.storage.schema.frames import frame_average, frame_weights, video_frame_index
 from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.storage.schema.reduce import to_grid
@@ -42,20 +42,21 @@ class AttentionAnalyzer:
     (grid, frame average, per-video-frame maps).
 
     A packed batch (``attention_maps.zarr``, :mod:`attention_visual.storage.packed.reader`) reads the same:
-    pass the packed store, or the batch's ``attention_maps/`` path after the batch was packed.
+    the batch's maps are found by :func:`~attention_visual.storage.backend.open_maps` (one rule for every
+    command), so the batch folder, its ``attention_maps`` path and its ``attention_maps.zarr`` path all read
+    the layout that holds the batch's maps.
 
     Args:
-        attention_dir: the ``attention_maps/`` folder of a batch (or any store root), or a packed store.
-        reader: Another :class:`~attention_visual.storage.files.reader.MapReader` to ask instead of the
+        attention_dir: A batch folder, its ``attention_maps/`` folder (or any store root), its packed store,
+            or the :class:`~attention_visual.storage.backend.MapBackend` already opened.
+        reader: Another :class:`~attention_visual.storage.backend.MapReader` to ask instead of the
             reader of ``attention_dir``.
     """
 
-    def __init__(self, attention_dir: Path | str, reader: MapReader | None = None) -> None:
-        self.attention_dir = Path(attention_dir)
-        if reader is None:
-            packed = packed_store_for(self.attention_dir)
-            reader = PackedReader(packed) if packed is not None else AttentionStoreReader(self.attention_dir)
-        self.reader: MapReader = reader
+    def __init__(self, attention_dir: Path | str | MapBackend, reader: MapReader | None = None) -> None:
+        self.maps = attention_dir if isinstance(attention_dir, MapBackend) else open_maps(attention_dir)
+        self.attention_dir = self.maps.root
+        self.reader: MapReader = reader if reader is not None else self.maps.reader()
 
     # -- discovery --------------------------------------------------------------------------
     def get_available_videos(self, include_incomplete: bool = True) -> list[str]:
@@ -74,7 +75,7 @@ class AttentionAnalyzer:
         """
         if not self.is_complete(video_id):
             return {}
-        return dict(AttentionStore(self.attention_dir).check_video(video_id, checksums=checksums))
+        return dict(self.maps.check_video(video_id, checksums=checksums))
 
     def video_folder(self, video_id: str) -> Path:
         """The folder of a video's maps (files layout or packed store); its files' mtimes date the maps."""

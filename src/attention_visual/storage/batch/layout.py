@@ -6,8 +6,10 @@ A batch folder (``outputs/<config>_<time>/``) holds::
     manifest.json                    the merged manifest (MANIFEST_FILE)
     status/<video_id>.json           one completion mark per video (STATUS_DIR)
     videos/prompt_001/video_001.mp4  the generated videos (VIDEOS_DIR)
-    attention_maps/<video_id>/       the maps in the files layout (ATTENTION_MAPS_DIR)
-    attention_maps.zarr/             or all of them in one packed store (PACKED_STORE)
+    attention_maps/<video_id>/       the attention-map store, files layout (ATTENTION_MAPS_DIR)
+    attention_maps.zarr/             or the packed store (PACKED_STORE); one of the two (storage.backend)
+    generate.lock                    the batch lock of every command that changes the batch (LOCK_FILE)
+    .layout-transaction.json         while pack/unpack moves the maps: which layout is complete (TRANSACTION_FILE)
     attention_videos/                the batch-end attention videos (ATTENTION_VIDEOS_DIR)
     report/index.html                the report (REPORT_DIR, REPORT_INDEX_FILE; REPORT_INDEX)
 
@@ -18,12 +20,18 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 #: Folders and files of a batch directory, relative to it.
 VIDEOS_DIR = "videos"
 ATTENTION_MAPS_DIR = "attention_maps"
-ATTENTION_VIDEOS_DIR = "attention_videos"
-#: The packed store (one Zarr v3 store for the whole batch), instead of ``attention_maps/``.
 PACKED_STORE = "attention_maps.zarr"
+"""The packed store (one Zarr v3 store for the whole batch), instead of ``attention_maps/``."""
+LOCK_FILE = "generate.lock"
+"""The batch lock (:mod:`.lock`); its name is the one ``generate`` gave it first."""
+TRANSACTION_FILE = ".layout-transaction.json"
+"""The record of a ``pack``/``unpack`` under way (:mod:`attention_visual.storage.backend.placement`)."""
+ATTENTION_VIDEOS_DIR = "attention_videos"
 STATUS_DIR = "status"
 CONFIG_FILE = "config.yaml"
 #: Copies of the prompts' input files: ``inputs/prompt_001/image.png``.
@@ -32,6 +40,57 @@ MANIFEST_FILE = "manifest.json"
 REPORT_DIR = "report"
 REPORT_INDEX_FILE = "index.html"
 REPORT_INDEX = f"{REPORT_DIR}/{REPORT_INDEX_FILE}"
+
+
+#: The map stores: no command writes anything else into them.
+STORES = (ATTENTION_MAPS_DIR, PACKED_STORE)
+#: What the batch itself writes, relative to it: a command's own output (``video --output``, ``report --output``)
+#: never goes there. ``report/`` is the report's own folder.
+OWNED = (*STORES, VIDEOS_DIR, ATTENTION_VIDEOS_DIR, STATUS_DIR, INPUTS_DIR, REPORT_DIR, CONFIG_FILE, MANIFEST_FILE,
+         LOCK_FILE, TRANSACTION_FILE)  # fmt: skip
+
+
+def output_conflict(target: Path, batch_dir: Path | None, *, own: str | None = None) -> str | None:
+    """Why a command must not write its output ``target`` there, or None when it may.
+
+    Refused: any path inside a map store (``…/attention_maps/…``, ``…/attention_maps.zarr/…``, of any
+    batch), and in ``batch_dir`` (the batch the command reads) every path the batch owns (:data:`OWNED`:
+    its videos, status files, manifest…) except ``own`` (``report`` for the report's own folder).
+
+    Example:
+        >>> output_conflict(Path("b/attention_maps/x.html"), None)
+        'it is inside the map store b/attention_maps'
+        >>> output_conflict(Path("b/videos/prompt_001/video_001.mp4"), Path("b"))
+        'it is a file of batch b (videos/prompt_001/video_001.mp4)'
+        >>> output_conflict(Path("b/report"), Path("b"), own=REPORT_DIR) is None
+        True
+    """
+    resolved = target.resolve()
+    for folder in (resolved, *resolved.parents):
+        if folder.name in STORES and folder.parent != folder:
+            return f"it is inside the map store {_shown(folder, target)}"
+    if batch_dir is None:
+        return None
+    try:
+        rel = resolved.relative_to(batch_dir.resolve())
+    except ValueError:
+        return None
+    if not rel.parts:
+        return f"it is the batch folder {batch_dir} itself"
+    if rel.parts[0] in OWNED and not (own is not None and rel.parts == (own,)):
+        return f"it is a file of batch {batch_dir} ({rel.as_posix()})"
+    return None
+
+
+def _shown(folder: Path, target: Path) -> str:
+    """``folder`` as the user wrote ``target`` (relative stays relative)."""
+    depth = len(target.resolve().relative_to(folder).parts)
+    if depth >= len(target.parts):
+        return folder.as_posix()
+    shown = target
+    for _ in range(depth):
+        shown = shown.parent
+    return shown.as_posix()
 
 
 def prompt_dir(prompt_index: int) -> str:
@@ -54,14 +113,19 @@ __all__ = [
     "ATTENTION_VIDEOS_DIR",
     "CONFIG_FILE",
     "INPUTS_DIR",
+    "LOCK_FILE",
     "MANIFEST_FILE",
+    "OWNED",
     "PACKED_STORE",
     "REPORT_DIR",
     "REPORT_INDEX",
     "REPORT_INDEX_FILE",
     "STATUS_DIR",
+    "STORES",
+    "TRANSACTION_FILE",
     "VIDEOS_DIR",
     "make_video_id",
+    "output_conflict",
     "prompt_dir",
     "status_file",
 ]

@@ -1,8 +1,8 @@
 """Reading a store back: the index of videos, words and steps, and the maps themselves.
 
 :class:`AttentionStoreReader` reads the folder layout that :class:`~attention_visual.storage.AttentionStore`
-writes (see :mod:`.layout`): one schema, one package. :class:`MapReader` is the interface the analyzer
-asks; another backend (e.g. a packed store) can sit behind it.
+writes (see :mod:`.layout`): one schema, one package. It is a
+:class:`~attention_visual.storage.backend.protocols.BulkMapReader`, as the packed store's reader is.
 
 Words are looked up by their original text (``"red car"``), whatever folder name the store gave them.
 Asking for a video, word or step that does not exist raises :class:`NotFoundError` listing what is there.
@@ -20,17 +20,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
+from attention_visual.logs import ONCE
 from attention_visual.storage.durable.atomic import is_temporary
 from attention_visual.storage.files.layout import (
     AGGREGATED_DIR,
     COMPLETE_MARK,
     EXTENSIONS,
     METADATA_SUFFIX,
+    STEP_PREFIX,
     check_video_id,
     parse_step_index,
 )
@@ -46,60 +47,6 @@ from attention_visual.storage.schema.metadata import MapMetadata
 log = logging.getLogger(__name__)
 
 _AGG_META_SUFFIX = f"_aggregated{METADATA_SUFFIX}"
-
-
-@runtime_checkable
-class MapReader(Protocol):
-    """What a reader of stored maps answers; :class:`~attention_visual.visualization.AttentionAnalyzer` asks it.
-
-    Missing videos, words or steps raise :class:`NotFoundError` naming what is available; unreadable
-    data raises :class:`~attention_visual.errors.AttentionDataError` naming the file.
-    """
-
-    def list_videos(self, include_incomplete: bool = True) -> list[str]:
-        """Video ids with stored maps, sorted; unfinished ones only with ``include_incomplete``."""
-        ...
-
-    def is_complete(self, video_id: str) -> bool:
-        """True once every map of the video was written."""
-        ...
-
-    def list_words(self, video_id: str) -> list[str]:
-        """The marked words of a video (original text), sorted."""
-        ...
-
-    def list_steps(self, video_id: str, word: str) -> list[int]:
-        """Stored step indices of a word, ascending."""
-        ...
-
-    def read_step(self, video_id: str, word: str, step: int) -> AttentionInfo:
-        """One step's map (``[*leading, frame, y, x]``) and its metadata."""
-        ...
-
-    def read_aggregated(self, video_id: str, word: str) -> AttentionInfo:
-        """The step-averaged map of a word."""
-        ...
-
-
-@runtime_checkable
-class BulkMapReader(MapReader, Protocol):
-    """A :class:`MapReader` that also reads a word's steps at once and can forget a video (both store readers)."""
-
-    def read_steps(self, video_id: str, word: str) -> tuple[np.ndarray, list[MapMetadata]]:
-        """Every stored step as stored, in step order: ``([step, *leading, frame, y, x], metadata per step)``."""
-        ...
-
-    def list_step_metadata(self, video_id: str, word: str) -> list[MapMetadata]:
-        """The metadata of every stored step of a word, in step order, without reading the arrays."""
-        ...
-
-    def video_folder(self, video_id: str) -> Path:
-        """The folder holding a video's maps (the newest mtime under it dates them)."""
-        ...
-
-    def release(self, video_id: str) -> None:
-        """Forget what is cached about a video (a single pass over a large batch then keeps memory flat)."""
-        ...
 
 
 @dataclass
@@ -118,16 +65,23 @@ def _data_file(meta_path: Path, stem: str) -> Path | None:
     return None
 
 
+def _holds_steps(folder: Path) -> bool:
+    """Whether a folder looks like an unfinished video: a word folder with a step's metadata in it."""
+    return any(sub.is_dir() and next(sub.glob(f"{STEP_PREFIX}*{METADATA_SUFFIX}"), None) for sub in folder.iterdir())
+
+
 def listing(items: list[str] | list[int]) -> str:
     """``a, b, c`` or ``(none)``: what is available, for a :class:`NotFoundError` message."""
     return ", ".join(str(i) for i in items) if items else "(none)"
 
 
 class AttentionStoreReader:
-    """Reads an ``attention_maps/`` folder in the layout of :mod:`.layout` (a :class:`BulkMapReader`).
+    """Reads an ``attention_maps/`` folder in the layout of :mod:`.layout` (a ``BulkMapReader``).
 
     The index of a finished video (its completion mark exists) is built once and kept; an unfinished
-    one is re-read on every call, since its capture may still be writing.
+    one is re-read on every call, since its capture may still be writing. A folder is a video when it
+    has a completion mark or a word folder with a step's metadata: other folders (someone's notes, a
+    report written there) are not listed.
 
     Args:
         root: The ``attention_maps/`` folder of a batch (or any store root).
@@ -147,7 +101,7 @@ class AttentionStoreReader:
         for child in sorted(self.root.iterdir()):
             if not child.is_dir() or child.name.startswith((".", "_")):
                 continue
-            if include_incomplete or self.is_complete(child.name):
+            if (child / COMPLETE_MARK).is_file() or (include_incomplete and _holds_steps(child)):
                 videos.append(child.name)
         return videos
 
@@ -208,6 +162,13 @@ class AttentionStoreReader:
     def video_folder(self, video_id: str) -> Path:
         return self.root / check_video_id(video_id)
 
+    def video_files(self, video_id: str) -> set[Path]:
+        """Every file this reader reads of a video: its maps, their metadata and its completion mark."""
+        files = {p for word in self._word_index(video_id).values() for pair in word.steps.values() for p in pair}
+        files |= {p for word in self._word_index(video_id).values() if word.aggregated for p in word.aggregated}
+        mark = self.root / video_id / COMPLETE_MARK
+        return files | {mark} if mark.is_file() else files
+
     def release(self, video_id: str) -> None:
         self._words.pop(video_id, None)
 
@@ -251,8 +212,10 @@ class AttentionStoreReader:
         if complete:
             self._words[video_id] = index  # cache only finished videos: an unfinished one may still be written to
         else:
-            log.warning("video %s is incomplete: its capture did not finish, maps may be missing", video_id)
+            log.warning(
+                "video %s is incomplete: its capture did not finish, maps may be missing", video_id, extra={ONCE: True}
+            )
         return index
 
 
-__all__ = ["AttentionStoreReader", "BulkMapReader", "MapReader", "listing"]
+__all__ = ["AttentionStoreReader", "listing"]

@@ -38,7 +38,6 @@ import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.extras import import_from_extra
-from attention_visual.storage.batch.layout import PACKED_STORE
 from attention_visual.storage.files.layout import check_video_id, word_dir_name
 from attention_visual.storage.files.reader import listing
 from attention_visual.storage.files.store import AttentionInfo
@@ -70,29 +69,6 @@ def is_packed_store(path: Path) -> bool:
     except (OSError, ValueError, AttributeError):
         return False
     return isinstance(attrs, dict) and attrs.get(PACKED_KEY) == PACKED_VERSION
-
-
-def packed_store_for(attention_dir: Path) -> Path | None:
-    """The packed store that stands for ``attention_dir``, or None to read the files layout.
-
-    ``attention_dir`` itself when it is a packed store; the batch's ``attention_maps.zarr`` when the
-    seed folder ``attention_dir`` does not exist (the batch was packed).
-    """
-    path = Path(attention_dir)
-    if is_packed_store(path):
-        return path
-    sibling = path.parent / PACKED_STORE
-    if not path.exists() and is_packed_store(sibling):
-        return sibling
-    return None
-
-
-def video_maps_exist(video_dir: Path) -> bool:
-    """True when a video's maps exist: ``attention_maps/<video_id>/``, or that video in the packed store."""
-    if video_dir.is_dir():
-        return True
-    packed = packed_store_for(video_dir.parent)
-    return packed is not None and (packed / video_dir.name / ZARR_JSON).is_file()
 
 
 def _json_normal(value: Any) -> Any:
@@ -350,7 +326,8 @@ def _attributes(folder: Path) -> dict[str, Any]:
 
 
 class PackedReader:
-    """Reads a packed store: a :class:`~attention_visual.storage.files.reader.MapReader`, answering as the files layout.
+    """Reads a packed store: a ``BulkMapReader`` (:mod:`attention_visual.storage.backend.protocols`), answering as
+    the files layout's reader does.
 
     Args:
         path: the ``attention_maps.zarr`` folder.
@@ -499,8 +476,6 @@ __all__ = [
     "PackedReader",
     "PackedWord",
     "is_packed_store",
-    "packed_store_for",
     "read_entry",
     "read_whole",
-    "video_maps_exist",
 ]

@@ -1,18 +1,22 @@
-"""One writer per batch: an exclusive OS lock on ``<batch>/generate.lock`` for a whole ``generate`` run.
+"""One writer per batch: an exclusive OS lock on ``<batch>/generate.lock`` while a command changes the batch.
 
-The lock is ``fcntl.flock(LOCK_EX | LOCK_NB)`` on an open file descriptor, held until the run ends.
+Every command that changes a batch holds it for its whole run: ``generate``, ``pack``, ``unpack`` and
+``report`` writing into the batch. Commands that only read (``stats``, ``video``, ``compare``, a
+``report --output`` elsewhere) never take it, so they never wait.
+
+The lock is ``fcntl.flock(LOCK_EX | LOCK_NB)`` on an open file descriptor, held until the command ends.
 The kernel releases it when the process exits, however it exits (``kill -9`` included), so there is
 never a stale lock to remove by hand. The file itself stays in the batch folder (deleting it would
 let a second process lock a new file of the same name while the first still holds the old one); it
-holds the holder's pid, host and start time, one JSON object, for the refusal message.
+holds the holder's command, pid, host and start time, one JSON object, for the refusal message.
 
 Under ``torchrun`` only rank 0 takes the lock; the other ranks work in the folder rank 0 shares.
 On network file systems the lock is as good as the file system's ``flock`` (NFSv4 and Lustre with
 ``flock`` mounted: yes).
 
 Example:
-    >>> with BatchLock.acquire(Path("outputs/demo")) as lock:  # doctest: +SKIP
-    ...     ...                                                 # run the batch
+    >>> with BatchLock.acquire(Path("outputs/demo"), command="pack") as lock:  # doctest: +SKIP
+    ...     ...                                                                 # change the batch
 """
 
 from __future__ import annotations
@@ -26,11 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from attention_visual.errors import BatchBusyError
+from attention_visual.errors import BatchBusyError, NotFoundError
+from attention_visual.storage.batch.layout import LOCK_FILE
 from attention_visual.storage.batch.manifest import now_iso
-
-#: The lock file in every batch folder that ``generate`` has run in.
-LOCK_FILE = "generate.lock"
+from attention_visual.storage.durable.faults import storage_fault
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,13 @@ class LockHolder:
     pid: int | None
     host: str
     started: str
+    command: str = ""
 
     def describe(self) -> str:
-        """``pid 1234 on host gpu07 since 2025-01-31T12:00:00+00:00``."""
+        """``pack, pid 1234 on host gpu07 since 2025-01-31T12:00:00+00:00``."""
         pid = f"pid {self.pid}" if self.pid is not None else "an unknown process"
-        return f"{pid} on host {self.host or '?'} since {self.started or '?'}"
+        who = f"{self.command}, {pid}" if self.command else pid
+        return f"{who} on host {self.host or '?'} since {self.started or '?'}"
 
 
 def read_holder(batch_dir: Path) -> LockHolder:
@@ -56,7 +61,12 @@ def read_holder(batch_dir: Path) -> LockHolder:
     if not isinstance(data, dict):
         data = {}
     pid = data.get("pid")
-    return LockHolder(pid if isinstance(pid, int) else None, str(data.get("host", "")), str(data.get("started", "")))
+    return LockHolder(
+        pid if isinstance(pid, int) else None,
+        str(data.get("host", "")),
+        str(data.get("started", "")),
+        str(data.get("command", "")),
+    )
 
 
 class BatchLock:
@@ -67,14 +77,18 @@ class BatchLock:
         self._fd: int | None = fd
 
     @classmethod
-    def acquire(cls, batch_dir: Path) -> BatchLock:
-        """Create ``batch_dir`` if needed and lock it, or fail at once when another process holds it.
+    def acquire(cls, batch_dir: Path, *, command: str = "generate", create: bool = True) -> BatchLock:
+        """Lock ``batch_dir`` (created first when ``create``), or fail at once when another process holds it.
 
         Raises:
             BatchBusyError: Another process holds the lock (the message names it).
+            NotFoundError: ``batch_dir`` does not exist and ``create`` is off.
             OSError: The folder or the lock file cannot be created (read-only, disk full...).
         """
-        batch_dir.mkdir(parents=True, exist_ok=True)
+        if create:
+            batch_dir.mkdir(parents=True, exist_ok=True)
+        elif not batch_dir.is_dir():
+            raise NotFoundError(f"batch folder {batch_dir} does not exist")
         path = batch_dir / LOCK_FILE
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
@@ -88,7 +102,7 @@ class BatchLock:
             os.close(fd)
             raise
         try:
-            holder = {"pid": os.getpid(), "host": socket.gethostname(), "started": now_iso()}
+            holder = {"command": command, "pid": os.getpid(), "host": socket.gethostname(), "started": now_iso()}
             data = (json.dumps(holder) + "\n").encode("utf-8")
             os.ftruncate(fd, 0)
             os.pwrite(fd, data, 0)  # in place: the locked file must stay the same file
@@ -118,4 +132,23 @@ class BatchLock:
         self.release()
 
 
-__all__ = ["LOCK_FILE", "BatchLock", "LockHolder", "read_holder"]
+def lock_batch(batch_dir: Path, command: str) -> BatchLock:
+    """The lock of an existing batch folder for ``command`` (``pack``, ``unpack``, ``report``).
+
+    Raises:
+        BatchBusyError: Another process holds it (exit status 2; the message names the holder).
+        NotFoundError: ``batch_dir`` is not a folder.
+        StorageError: The lock file cannot be written (read-only folder...; exit status 1).
+    """
+    try:
+        return BatchLock.acquire(batch_dir, command=command, create=False)
+    except BatchBusyError as busy:
+        raise BatchBusyError(f"{busy}: {command} changes the batch; wait for that run to end") from None
+    except OSError as exc:
+        fault = storage_fault(exc, batch_dir / LOCK_FILE, any_os_error=True)
+        if fault is None:
+            raise
+        raise fault from exc
+
+
+__all__ = ["LOCK_FILE", "BatchLock", "LockHolder", "lock_batch", "read_holder"]
