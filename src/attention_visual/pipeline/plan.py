@@ -138,7 +138,7 @@ class VideoJob:
 
 
 def plan_batch(config: Config) -> list[VideoJob]:
-    """Return every video of the batch in batch order (prompt-major).
+    """Return every video of the batch in batch order (prompt-major; model-major first in a comparison).
 
     Raises:
         PromptError: A prompt is malformed (``load_config`` has already checked this).
