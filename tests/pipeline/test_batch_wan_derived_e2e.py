@@ -66,14 +66,18 @@ def _check_batch(batch: Path, manifest: dict[str, Any], variant: str, grid: tupl
     return steps
 
 
+def _example(tmp_path: Path, config: str, model_id: str, prompt: str, **more: Any) -> tuple[Path, dict[str, Any]]:
+    """The example config ``configs/<config>`` on its tiny model at 32 x 48 px, with one prompt (YAML)."""
+    return generate_batch(
+        REPO / "configs" / config, tmp_path, *_sets(model_id, 32, 48, **more), "--set", f"prompts=[{prompt}]"
+    )
+
+
 @pytest.mark.slow
 def test_skyreels_v2_diffusion_forcing_example_config(tmp_path: Path) -> None:
-    batch, manifest = generate_batch(
-        REPO / "configs" / "skyreels_v2_df.yaml",
-        tmp_path,
-        *_sets("tiny-skyreels-v2-df", 32, 48, **{"generation.num_frames": 9, "generation.flow_shift": 3.0}),
-        "--set",
-        'prompts=["a small (dog) runs on the (beach)"]',
+    more = {"generation.num_frames": 9, "generation.flow_shift": 3.0}
+    batch, manifest = _example(
+        tmp_path, "skyreels_v2_df.yaml", "tiny-skyreels-v2-df", '"a small (dog) runs on the (beach)"', **more
     )
     steps = _check_batch(batch, manifest, "skyreels-v2-df-t2v", (3, 2, 3), 24.0)
     assert [s.metadata.frame_timesteps for s in steps] == [(999.0,) * 3, (750.0,) * 3]  # synchronous: one row each
@@ -81,13 +85,8 @@ def test_skyreels_v2_diffusion_forcing_example_config(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_chronoedit_example_config(tmp_path: Path) -> None:
-    batch, manifest = generate_batch(
-        REPO / "configs" / "chronoedit.yaml",
-        tmp_path,
-        *_sets("tiny-chronoedit", 32, 48),
-        "--set",
-        'prompts=[{"prompt": "a small (dog) runs on the (beach)", "image": "inputs/example.png"}]',
-    )
+    prompt = '{"prompt": "a small (dog) runs on the (beach)", "image": "inputs/example.png"}'
+    batch, manifest = _example(tmp_path, "chronoedit.yaml", "tiny-chronoedit", prompt)
     steps = _check_batch(batch, manifest, "chronoedit", (2, 2, 3), 16.0)
     assert steps[0].metadata.latent_to_video_frames == ((0, 0), (1, 4))  # the image, then its edit
     assert "<image>" in AttentionAnalyzer(batch / "attention_maps").get_available_words(

@@ -151,11 +151,13 @@ def config_from_dict(
     prompts, prompts_file = _resolve_prompts(tree, folder)
     prompts, prompt_inputs = split_prompt_entries("prompts", prompts, folder)
     fixed = {"prompts": prompts, "prompts_file": prompts_file, "prompt_inputs": prompt_inputs}
-    if tree.get("models") is not None:
-        if isinstance(tree.get("generation"), dict) and "model_id" in tree["generation"]:
+    if tree.get("models") is not None:  # a comparison (config.models): each entry names its model
+        shared = tree.get("generation") or {}
+        if isinstance(shared, dict) and "model_id" in shared:
             raise ConfigError("set the models either in models: or in generation.model_id, not both")
         fixed["models"] = parse_models("models", tree["models"], tuple(f.name for f in _fields(GenerationConfig)))
-        tree["generation"] = {**(tree.get("generation") or {}), "model_id": COMPARISON_MODEL_ID}
+        if isinstance(shared, dict):  # (anything else is refused by the section's own check)
+            tree["generation"] = {**shared, "model_id": COMPARISON_MODEL_ID}
     rest = {key: value for key, value in tree.items() if key not in (*_PROMPT_SOURCES, "models")}
     return _build(Config, rest, "", fixed)
 

@@ -14,6 +14,7 @@ from attention_visual.errors import ConfigError
 from attention_visual.families import family_named, read_model_index
 from attention_visual.models import build_tiny_model, load_pipeline, resolve_variant
 from attention_visual.pipeline.validation import check_variant
+from support.tiny_models import save_tiny_models
 
 # tiny id: the class save_pretrained + load_pipeline gives back, and the variant it is
 SAVED = {
@@ -27,12 +28,7 @@ SAVED = {
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny-derivatives")
-    paths = {}
-    for model_id in SAVED:
-        paths[model_id] = root / model_id
-        build_tiny_model(model_id).save_pretrained(paths[model_id])
-    return paths
+    return save_tiny_models(tmp_path_factory.mktemp("tiny-derivatives"), SAVED)
 
 
 @pytest.mark.parametrize("model_id", sorted(SAVED))
