@@ -1,15 +1,18 @@
 """Capture overhead: wall time and peak memory with vs. without AttentionCapture, one process.
 
-The transformer(s) of a real Wan checkpoint at its real width (``--model-config``, a shipped
+The transformer(s) of a real checkpoint at its real width (``--model-config``, a shipped
 architecture: ``attention_visual.models.public_checkpoints``; default Wan2.1-T2V-1.3B: dim 1536 = 12 heads
 x 128, ffn 8960) with ``--blocks`` blocks (2 by default, random weights), both experts for Wan2.2
 A14B; a 4096-wide one-layer text encoder with the tiny tokenizer; a tiny VAE with the checkpoint's
 latent channels and factors (16x and 48 channels for TI2V-5B); for the I2V/FLF2V checkpoints a one-layer
-CLIP image encoder of the real geometry (1280 wide, 224 px, 257 tokens per image). LTX-Video
-(``ltx-video-*``): the checkpoint's transformer (2048 or 4096 wide), a 4096-wide one-layer T5 encoder, a
-tiny 32x/8x VAE with its 128 latent channels, its scheduler, 128 text keys with the model's padding mask.
-Guidance on (two passes per step: Wan's separate calls, LTX's one batched ``[uncond, cond]`` call),
-``output_type="latent"``. Runs alternate (plain, captured, plain, captured, ...) so
+CLIP image encoder of the real geometry (1280 wide, 224 px, 257 tokens per image). CogVideoX (2B: 1920
+wide, 5B and 1.5: 3072, joint attention over 226 text + the video tokens): a 4096-wide one-layer T5
+encoder, the tiny CogVideoX VAE with 16 latent channels; ``--joint-attention full`` and ``--text-share``
+measure those maps' extra pass over the video keys. LTX-Video (``ltx-video-*``): the checkpoint's
+transformer (2048 or 4096 wide), a 4096-wide one-layer T5 encoder, a tiny 32x/8x VAE with its 128 latent
+channels, its scheduler, 128 text keys with the model's padding mask. Guidance on (two passes per step:
+Wan's separate calls, CogVideoX's and LTX's one batched ``[uncond, cond]`` call), ``output_type="latent"``.
+Runs alternate (plain, captured, plain, captured, ...) so
 drift hits both sides; the ratio of medians is printed. ``--control`` adds plain runs timed against plain
 runs (an A/A comparison): on a shared machine that ratio shows how large a difference noise alone makes.
 The capture's own cost is also measured apart from the noise: the inclusive time of this package's code
@@ -26,9 +29,11 @@ Usage:
     python benchmarks/capture_overhead.py --model-config wan2.2-ti2v-5b --height 320 --width 576
     python benchmarks/capture_overhead.py --model-config wan2.2-ti2v-5b --pipeline i2v   # TI2V-5B image-to-video
     python benchmarks/capture_overhead.py --model-config wan2.2-t2v-a14b --steps 4   # both experts run
-    python benchmarks/capture_overhead.py --model-config ltx-video-0.9.1 --height 256 --width 384 --frames 9
     python benchmarks/capture_overhead.py --list                 # the shipped --model-config names
+    python benchmarks/capture_overhead.py --model-config cogvideox-5b --height 128 --width 192 --joint-attention full
+    python benchmarks/capture_overhead.py --model-config ltx-video-0.9.1 --height 256 --width 384 --frames 9
     python benchmarks/capture_overhead.py --all --threads 1      # every variant, a Markdown table of ratios
+    python benchmarks/capture_overhead.py --all --only cogvideox --threads 1   # the cases whose name has it
     python benchmarks/capture_overhead.py --all --only ltx --threads 1   # the LTX-Video rows only
     python benchmarks/capture_overhead.py --device cuda --blocks 30 --frames 81   # the real width and depth
 """
@@ -58,6 +63,8 @@ from transformers import (
     CLIPImageProcessorPil,
     CLIPVisionConfig,
     CLIPVisionModelWithProjection,
+    T5Config,
+    T5EncoderModel,
     UMT5Config,
     UMT5EncoderModel,
 )
@@ -65,13 +72,16 @@ from transformers import (
 import attention_visual
 from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.capture.attention_math import WordColumns, word_attention
-from attention_visual.families import AUTO_TASK, all_tasks, checkpoint_rules, family_of_class
+from attention_visual.capture.joint_math import joint_word_attention
+from attention_visual.families import AUTO_TASK, ModelFamily, all_tasks, checkpoint_rules, family_of_class
+from attention_visual.families.runtime import runtime_of
 from attention_visual.models.public_checkpoints import (
     Architecture,
     architecture_names,
     build_transformer,
     load_architecture,
 )
+from attention_visual.models.tiny_cogvideox import tiny_cogvideox_vae
 from attention_visual.models.tiny_ltx import tiny_ltx_vae
 from attention_visual.models.tiny_variants import build_tiny_model, tiny_image
 
@@ -99,17 +109,22 @@ def _clip_encoder(dtype: torch.dtype) -> tuple[torch.nn.Module, Any]:
     return encoder.eval(), CLIPImageProcessorPil(crop_size=224, size=224)
 
 
-def family_of(arch: Architecture) -> Any:
+def family_of(arch: Architecture) -> ModelFamily:
     """The model family of a shipped architecture (from its ``model_index.json`` class)."""
-    return family_of_class(arch.model_index["_class_name"])
+    family = family_of_class(arch.checkpoint.class_name)
+    assert family is not None, arch.name
+    return family
 
 
 def build_wide_pipeline(arch: Architecture, task: str, blocks: int, dtype: torch.dtype, device: str) -> Any:
     """The checkpoint's pipeline class with full-width transformer(s) of ``blocks`` blocks (see the docstring)."""
-    spec = arch.checkpoint
-    class_name = checkpoint_rules(family_of(arch)).pipeline_class_for(spec, task, arch.name)
-    if family_of(arch).name == "ltx":
-        return build_wide_ltx_pipeline(arch, class_name, blocks, dtype, device)
+    family = family_of(arch)
+    rules = checkpoint_rules(family)
+    spec = rules.with_transformer_config(arch.checkpoint, arch.transformer)
+    class_name = rules.pipeline_class_for(spec, task, arch.name)
+    if family.name in _WIDE_PARTS:
+        parts = _WIDE_PARTS[family.name](arch, blocks, dtype)
+        return _finish(runtime_of(family).pipeline_class(class_name)(**parts), dtype, device)
     tiny = build_tiny_model(_TINY_PARTS[int(arch.vae["z_dim"])], seed=0)
     torch.manual_seed(0)
     components: dict[str, Any] = {
@@ -132,32 +147,48 @@ def build_wide_pipeline(arch: Architecture, task: str, blocks: int, dtype: torch
         "WanVACEPipeline": WanVACEPipeline,
         "WanVideoToVideoPipeline": WanVideoToVideoPipeline,
     }[class_name]
-    pipe = cls(**components, **spec.pipeline_kwargs(class_name))
-    pipe.text_encoder.to(dtype).eval()  # a model built from a config starts in training mode (dropout on)
-    pipe.to(device)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return _finish(cls(**components, **spec.pipeline_kwargs(class_name)), dtype, device)
 
 
-def build_wide_ltx_pipeline(arch: Architecture, class_name: str, blocks: int, dtype: torch.dtype, device: str) -> Any:
-    """LTX-Video: the full-width transformer, a one-layer 4096-wide T5 encoder, a tiny 128-channel 32x/8x VAE."""
-    from transformers import T5Config, T5EncoderModel
-
-    from attention_visual.families.runtime import runtime_of
-
-    tiny = build_tiny_model("tiny-ltx", seed=0)
+def _t5_parts(arch: Architecture, blocks: int, dtype: torch.dtype, tiny_id: str) -> dict[str, Any]:
+    """The tiny model's tokenizer, a 4096-wide one-layer T5 encoder and the checkpoint's transformer."""
+    tiny = build_tiny_model(tiny_id, seed=0)
     torch.manual_seed(0)
     config = T5Config(vocab_size=len(tiny.tokenizer), d_model=4096, d_kv=64, d_ff=256, num_layers=1, num_heads=8)
-    vae = tiny_ltx_vae(0, latent_channels=int(arch.vae["latent_channels"]))
-    cls = runtime_of(family_of(arch)).pipeline_class(class_name)
-    pipe = cls(
-        tokenizer=tiny.tokenizer,
-        text_encoder=T5EncoderModel(config),
-        vae=vae,
-        scheduler=type(tiny.scheduler).from_config(arch.scheduler),
-        transformer=build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype),
+    return {
+        "tokenizer": tiny.tokenizer,
+        "text_encoder": T5EncoderModel(config),
+        "scheduler": tiny.scheduler,
+        "transformer": build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype),
+    }
+
+
+def _cogvideox_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str, Any]:
+    """CogVideoX: T5 parts (the tiny model's scheduler: the checkpoints' DDIM), the tiny VAE with 16 latent channels."""
+    parts = _t5_parts(arch, blocks, dtype, "tiny-cogvideox")
+    parts.update(vae=tiny_cogvideox_vae(0, latent_channels=int(arch.vae["latent_channels"])))
+    return parts
+
+
+def _ltx_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str, Any]:
+    """LTX-Video: T5 parts, a tiny 128-channel 32x/8x VAE, the scheduler with the checkpoint's shifting."""
+    parts = _t5_parts(arch, blocks, dtype, "tiny-ltx")
+    parts.update(
+        vae=tiny_ltx_vae(0, latent_channels=int(arch.vae["latent_channels"])),
+        scheduler=type(parts["scheduler"]).from_config(arch.scheduler),
     )
-    pipe.text_encoder.to(dtype).eval()
+    return parts
+
+
+#: The families whose benchmark pipeline is its class called with these parts (Wan: ``build_wide_pipeline``).
+_WIDE_PARTS: dict[str, Callable[[Architecture, int, torch.dtype], dict[str, Any]]] = {
+    "cogvideox": _cogvideox_parts,
+    "ltx": _ltx_parts,
+}
+
+
+def _finish(pipe: Any, dtype: torch.dtype, device: str) -> Any:
+    pipe.text_encoder.to(dtype).eval()  # a model built from a config starts in training mode (dropout on)
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -166,14 +197,14 @@ def build_wide_ltx_pipeline(arch: Architecture, class_name: str, blocks: int, dt
 def task_inputs(pipe: Any, height: int, width: int, frames: int) -> dict[str, Any]:
     """The image/video inputs the pipeline's call needs (deterministic)."""
     cls = type(pipe).__name__
-    if cls in ("LTXImageToVideoPipeline", "LTXConditionPipeline"):  # the image: latent frame 0 / an item at 0
-        return {"image": tiny_image(height, width, seed=1)}
     if cls == "WanImageToVideoPipeline":
         inputs: dict[str, Any] = {"image": tiny_image(height, width, seed=1)}
         if pipe.transformer.config.pos_embed_seq_len is not None:  # FLF2V: first and last frame
             inputs["last_image"] = tiny_image(height, width, seed=2)
         return inputs
-    if cls == "WanVideoToVideoPipeline":
+    if cls in ("CogVideoXImageToVideoPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline"):
+        return {"image": tiny_image(height, width, seed=1)}  # LTX condition: an item at frame 0
+    if cls in ("WanVideoToVideoPipeline", "CogVideoXVideoToVideoPipeline"):
         return {"video": [tiny_image(height, width, seed=10 + n) for n in range(frames)], "strength": 1.0}
     return {}
 
@@ -225,33 +256,54 @@ def isolated_capture_seconds(
     width: int = 1536,
     heads: int = 12,
     repeats: int = 5,
+    *,
+    settings: CaptureSettings | None = None,
     text_keys: int = 512,
+    joint: bool = False,
     masked: bool = False,
 ) -> float:
     """Seconds of the capture's own computation for one captured pass: ``blocks`` calls at these shapes.
 
-    Measured alone, so it does not drown in the run-to-run noise of a whole step on a busy machine.
-    ``masked``: the padding keys are distinct rows with the model's -10000 bias (LTX-Video), not folded.
+    Measured alone, so it does not drown in the run-to-run noise of a whole step on a busy machine. Cross
+    attention: ``text_keys`` keys, Wan's identical padding rows after 20 real tokens, or (``masked``,
+    LTX-Video) distinct padding rows with the model's -10000 bias; joint: ``text_keys`` + the video keys in
+    one softmax, with ``settings``' ``joint_attention`` and ``text_share_map``.
     """
-    q = torch.randn(tokens, width, dtype=dtype, device=device)  # [video_token, heads * head_dim]
-    k = torch.randn(text_keys, width, dtype=dtype, device=device)  # [text_token, heads * head_dim]
-    bias = None
-    if masked:
-        bias = torch.zeros(text_keys, dtype=dtype, device=device)  # [text_token]
-        bias[20:] = -10000.0
-    else:
-        k[20:] = k[20]  # Wan's identical padding rows after 20 real tokens
+    settings = settings or CaptureSettings()
     words = WordColumns.from_words([(2, 3), (10, 11)])
     cols = torch.tensor(words.columns, device=device)
+    if joint:
+        head_dim = width // heads
+        q = torch.randn(heads, tokens, head_dim, dtype=dtype, device=device)  # [head, video_token, d]
+        k = torch.randn(heads, text_keys + tokens, head_dim, dtype=dtype, device=device)  # [head, key, d]
+
+        def one_block() -> torch.Tensor:
+            return joint_word_attention(
+                q, k, (0, text_keys), cols, words.bounds, mode=settings.joint_attention,
+                text_share=settings.text_share_map,
+            ).mean(0)  # fmt: skip
+    else:
+        q = torch.randn(tokens, width, dtype=dtype, device=device)  # [video_token, heads * head_dim]
+        k = torch.randn(text_keys, width, dtype=dtype, device=device)  # [text_token, heads * head_dim]
+        bias = None
+        if masked:
+            bias = torch.zeros(text_keys, dtype=dtype, device=device)  # [text_token]
+            bias[20:] = -10000.0
+        else:
+            k[20:] = k[20]  # Wan's identical padding rows after 20 real tokens
+        real = text_keys if masked else 20
+
+        def one_block() -> torch.Tensor:
+            return word_attention(q, k, heads, cols, words.bounds, num_real_keys=real, key_bias=bias).mean(0)
+
     best = float("inf")
     for _ in range(repeats):
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         start = time.perf_counter()
-        acc = torch.zeros(2, tokens, device=device)
-        for _ in range(blocks):
-            real = text_keys if masked else 20
-            acc += word_attention(q, k, heads, cols, words.bounds, num_real_keys=real, key_bias=bias).mean(0)
+        acc = one_block()
+        for _ in range(blocks - 1):
+            acc += one_block()
         acc.cpu()
         best = min(best, time.perf_counter() - start)
     return best
@@ -278,23 +330,32 @@ def own_code_seconds(run: Callable[[], None]) -> float:
     )
 
 
-#: ``--all``: every variant, ``(--model-config, --pipeline, height, width)``, 9 frames, 2 blocks, sized so a
-#: run takes seconds on one CPU core while the video tokens are not negligible next to the 512 text keys.
-ALL_CASES = (
-    ("wan2.1-t2v-1.3b", "t2v", 128, 192),
-    ("wan2.1-t2v-1.3b", "v2v", 128, 192),
-    ("wan2.1-vace-1.3b", "vace", 128, 192),
-    ("wan2.2-ti2v-5b", "t2v", 128, 192),
-    ("wan2.2-ti2v-5b", "i2v", 128, 192),
-    ("wan2.1-t2v-14b", "t2v", 64, 96),
-    ("wan2.2-t2v-a14b", "t2v", 64, 96),
-    ("wan2.2-i2v-a14b", "i2v", 64, 96),
-    ("wan2.1-i2v-14b-480p", "i2v", 64, 96),
-    ("wan2.1-flf2v-14b-720p", "i2v", 64, 96),
-    ("wan2.1-vace-14b", "vace", 64, 96),
-    ("ltx-video-0.9.1", "t2v", 256, 384),  # 2048 wide; 8 x 12 tokens of 32 px, 2 latent frames, 128 text keys
-    ("ltx-video-0.9.1", "i2v", 256, 384),
-    ("ltx-video-0.9.7-dev", "condition", 128, 192),  # 4096 wide (13B)
+#: ``--all``: every variant, ``(--model-config, --pipeline, height, width, extra options)``, 9 frames, 2 blocks,
+#: sized so a run takes seconds on one CPU core while the video tokens are not negligible next to the text
+#: keys. CogVideoX-5b-I2V is left out: its learned position embedding fixes the size at 480 x 720 (the
+#: 1.5-I2V row measures the same image-to-video call at the same width).
+ALL_CASES: tuple[tuple[str, str, int, int, tuple[str, ...]], ...] = (
+    ("wan2.1-t2v-1.3b", "t2v", 128, 192, ()),
+    ("wan2.1-t2v-1.3b", "v2v", 128, 192, ()),
+    ("wan2.1-vace-1.3b", "vace", 128, 192, ()),
+    ("wan2.2-ti2v-5b", "t2v", 128, 192, ()),
+    ("wan2.2-ti2v-5b", "i2v", 128, 192, ()),
+    ("wan2.1-t2v-14b", "t2v", 64, 96, ()),
+    ("wan2.2-t2v-a14b", "t2v", 64, 96, ()),
+    ("wan2.2-i2v-a14b", "i2v", 64, 96, ()),
+    ("wan2.1-i2v-14b-480p", "i2v", 64, 96, ()),
+    ("wan2.1-flf2v-14b-720p", "i2v", 64, 96, ()),
+    ("wan2.1-vace-14b", "vace", 64, 96, ()),
+    ("cogvideox-2b", "t2v", 128, 192, ()),
+    ("cogvideox-5b", "t2v", 128, 192, ()),
+    ("cogvideox-5b", "t2v", 128, 192, ("--joint-attention", "full")),
+    ("cogvideox-5b", "t2v", 128, 192, ("--text-share",)),
+    ("cogvideox-5b", "v2v", 128, 192, ()),
+    ("cogvideox1.5-5b", "t2v", 128, 192, ()),
+    ("cogvideox1.5-5b-i2v", "i2v", 128, 192, ()),
+    ("ltx-video-0.9.1", "t2v", 256, 384, ()),  # 2048 wide; 8 x 12 tokens of 32 px, 2 latent frames, 128 text keys
+    ("ltx-video-0.9.1", "i2v", 256, 384, ()),
+    ("ltx-video-0.9.7-dev", "condition", 128, 192, ()),  # 4096 wide (13B)
 )
 _RESULT = "result: "  # the last line of a single run: its ratios as JSON, for --all
 
@@ -305,10 +366,10 @@ def run_all(args: argparse.Namespace) -> None:
     columns += ("control_wall", "control_paired", "control_cpu") if args.control else ()
     print("| variant | pipeline | video | " + " | ".join(columns) + " |")
     print("|---|---|---|" + "---|" * len(columns))
-    for config, task, height, width in ALL_CASES:
+    for config, task, height, width, extra in ALL_CASES:
         if args.only and args.only not in config:
             continue
-        command = [sys.executable, __file__, "--model-config", config, "--pipeline", task, "--frames", "9"]
+        command = [sys.executable, __file__, "--model-config", config, "--pipeline", task, "--frames", "9", *extra]
         command += ["--height", str(height), "--width", str(width), "--repeats", str(args.repeats)]
         command += ["--steps", str(args.steps), "--blocks", str(args.blocks), "--device", args.device]
         command += [] if args.threads is None else ["--threads", str(args.threads)]
@@ -316,7 +377,8 @@ def run_all(args: argparse.Namespace) -> None:
         lines = subprocess.run(command, capture_output=True, text=True, check=False).stdout.splitlines()
         results = [json.loads(line.removeprefix(_RESULT)) for line in lines if line.startswith(_RESULT)]
         cells = [f"{results[-1][c]:.4f}" if results else "failed" for c in columns]
-        print(f"| {config} | {task} | {height}x{width}x9 | " + " | ".join(cells) + " |", flush=True)
+        label = f"{task} {' '.join(extra).removeprefix('--')}".strip()
+        print(f"| {config} | {label} | {height}x{width}x9 | " + " | ".join(cells) + " |", flush=True)
 
 
 def main() -> None:
@@ -331,13 +393,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each kind (after one warm-up each)")
     parser.add_argument("--model-config", default="wan2.1-t2v-1.3b", help="a shipped architecture (see --list)")
     parser.add_argument("--pipeline", default=AUTO_TASK, choices=[AUTO_TASK, *all_tasks()])
+    parser.add_argument("--joint-attention", default="text", choices=["text", "full"], help="joint attention only")
+    parser.add_argument("--text-share", action="store_true", help="joint attention only: also the <text> map")
+    parser.add_argument("--only", default="", help="--all: only the cases whose --model-config contains this")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     parser.add_argument("--list", action="store_true", help="print the shipped architecture names and exit")
     parser.add_argument(
         "--control", action="store_true", help="also time plain runs against plain runs (A/A): the noise floor"
     )
     parser.add_argument("--all", action="store_true", help="every variant (ALL_CASES), one process each: a table")
-    parser.add_argument("--only", default="", help="with --all: only the cases whose --model-config contains this")
     args = parser.parse_args()
     if args.list:
         print("\n".join(architecture_names()))
@@ -353,21 +417,26 @@ def main() -> None:
     dtype = getattr(torch, args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32"))
     arch = load_architecture(args.model_config)
     pipe = build_wide_pipeline(arch, args.pipeline, args.blocks, dtype, args.device)
-    px, family = arch.pixels_per_token, family_of(arch)
-    text_keys = family.text.max_sequence_length
-    tokens = ((args.frames - 1) // family.temporal_factor + 1) * (args.height // px) * (args.width // px)
+    family = family_of(arch)
+    text = family.text.max_sequence_length
+    settings = CaptureSettings(joint_attention=args.joint_attention, text_share_map=args.text_share)
+    px = arch.pixels_per_token
+    per_token = int(arch.transformer.get("patch_size_t") or 1)  # CogVideoX 1.5: 2 latent frames per token
+    latent_frames = (args.frames - 1) // family.temporal_factor + 1
+    tokens = -(-latent_frames // per_token) * (args.height // px) * (args.width // px)
     print(
         f"{arch.name} ({type(pipe).__name__}, {arch.checkpoint.experts} expert(s)): {args.blocks} blocks of width "
         f"{arch.width} ({arch.transformer['num_attention_heads']} heads), {dtype}, {args.device}; video "
-        f"{args.height}x{args.width}x{args.frames} = {tokens} video tokens ({px} px/token), {text_keys} text tokens, "
-        f"{args.steps} steps with guidance (2 passes/step), threads={torch.get_num_threads()}"
+        f"{args.height}x{args.width}x{args.frames} = {tokens} video tokens ({px} px/token), {text} text tokens, "
+        f"{args.steps} steps with guidance (2 passes/step), threads={torch.get_num_threads()}; "
+        f"joint_attention={args.joint_attention}, text_share_map={args.text_share}"
     )
     call = {
         "height": args.height,
         "width": args.width,
         "num_inference_steps": args.steps,
         "guidance_scale": 5.0,
-        "max_sequence_length": text_keys,
+        "max_sequence_length": text,
         "output_type": "latent",
         **task_inputs(pipe, args.height, args.width, args.frames),
     }
@@ -382,7 +451,7 @@ def main() -> None:
         )
 
     def captured() -> None:
-        with AttentionCapture(pipe, PROMPT, CaptureSettings(), max_sequence_length=text_keys) as cap:
+        with AttentionCapture(pipe, PROMPT, settings, max_sequence_length=text) as cap:
             pipe(prompt=cap.prompt, generator=torch.Generator().manual_seed(0), **call)
         cap.word_maps()
 
@@ -426,13 +495,10 @@ def main() -> None:
         f"{own_code / min(times['plain']):.2%} of the fastest plain run"
     )
     heads = int(arch.transformer["num_attention_heads"])
-    masked = family.text.padding == "masked"
-    own = (
-        isolated_capture_seconds(
-            tokens, args.blocks, dtype, args.device, arch.width, heads, text_keys=text_keys, masked=masked
-        )
-        * args.steps
-    )
+    own = args.steps * isolated_capture_seconds(
+        tokens, args.blocks, dtype, args.device, arch.width, heads, settings=settings, text_keys=text,
+        joint=family.joint, masked=family.text.padding == "masked",
+    )  # fmt: skip
     print(
         f"capture computation alone: {own * 1e3:.1f} ms per run = {own / min(times['plain']):.2%} of the "
         f"fastest plain run (an upper bound of the overhead that run-to-run noise cannot hide)"

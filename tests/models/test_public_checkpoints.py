@@ -34,6 +34,16 @@ EXPECTED = {
 }
 
 
+# name: (width, heads, layers, in_channels, pixels per token, RoPE, patch_size_t, ofs, learned positions)
+COGVIDEOX = {
+    "cogvideox-2b": (1920, 30, 30, 16, 16, False, None, None, False),
+    "cogvideox-5b": (3072, 48, 42, 16, 16, True, None, None, False),
+    "cogvideox-5b-i2v": (3072, 48, 42, 32, 16, True, None, None, True),
+    "cogvideox1.5-5b": (3072, 48, 42, 16, 16, True, 2, None, False),
+    "cogvideox1.5-5b-i2v": (3072, 48, 42, 32, 16, True, 2, 512, False),
+}
+
+
 # name: (hub id, pipeline class, width, heads, layers, cross_attention_dim, VAE timestep conditioning, dynamic shift)
 LTX_EXPECTED = {
     "ltx-video-0.9.0": ("Lightricks/LTX-Video", "LTXPipeline", 2048, 32, 28, 2048, False, True),
@@ -50,7 +60,30 @@ LTX_EXPECTED = {
 
 
 def test_every_checkpoint_is_shipped() -> None:
-    assert set(architecture_names()) == set(EXPECTED) | set(LTX_EXPECTED)
+    assert set(architecture_names()) == set(EXPECTED) | set(COGVIDEOX) | set(LTX_EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(COGVIDEOX))
+def test_cogvideox_architecture_facts(name: str) -> None:
+    """The values of diffusers' scripts/convert_cogvideox_to_diffusers.py for each published checkpoint."""
+    arch = load_architecture(name)
+    t = arch.transformer
+    width, heads, layers, c_in, px, rope, p_t, ofs, learned = COGVIDEOX[name]
+    assert (arch.width, t["num_attention_heads"], t["attention_head_dim"], t["num_layers"]) == (
+        width,
+        heads,
+        64,
+        layers,
+    )
+    assert (t["in_channels"], t["out_channels"], t["text_embed_dim"], t["max_text_seq_length"]) == (c_in, 16, 4096, 226)
+    assert arch.pixels_per_token == px and arch.vae["scale_factor_temporal"] == 4
+    assert (t["use_rotary_positional_embeddings"], t["patch_size_t"], t["ofs_embed_dim"]) == (rope, p_t, ofs)
+    assert t["use_learned_positional_embeddings"] == learned
+    assert t["patch_bias"] == (p_t is None)
+    assert arch.hub_id.startswith("THUDM/") and arch.model_index["_class_name"].startswith("CogVideoX")
+    model = build_transformer(name, num_layers=1, device="meta")
+    assert type(model).__name__ == "CogVideoXTransformer3DModel"
+    assert model.transformer_blocks[0].attn1.to_q.in_features == width
 
 
 @pytest.mark.parametrize("name", sorted(LTX_EXPECTED))
@@ -134,9 +167,8 @@ def test_wan_derivatives_read_as_wan_variants(name: str) -> None:
 
 
 def test_unknown_name_lists_the_shipped_ones() -> None:
-    with pytest.raises(
-        ConfigError, match=r"unknown model config 'wan3'; shipped: chronoedit-14b, .*ltx-video-0\.9\.0, .*wan2\.1-flf2v"
-    ):
+    shipped = r"shipped: chronoedit-14b, cogvideox-2b, .*ltx-video-0\.9\.0, .*wan2\.1-flf2v"
+    with pytest.raises(ConfigError, match=rf"unknown model config 'wan3'; {shipped}"):
         load_architecture("wan3")
 
 

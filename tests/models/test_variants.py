@@ -28,6 +28,17 @@ EXPECTED = {
     "tiny-flf2v": (1, 16, True, ()),
     "tiny-vace": (1, 16, False, ()),
     "tiny-v2v": (1, 16, False, ()),
+    **dict.fromkeys(
+        (
+            "tiny-cogvideox",
+            "tiny-cogvideox-2b",
+            "tiny-cogvideox1.5",
+            "tiny-cogvideox-i2v",
+            "tiny-cogvideox1.5-i2v",
+            "tiny-cogvideox-v2v",
+        ),
+        (1, 16, False, ()),
+    ),
     "tiny-ltx": (1, 32, False, ()),
     "tiny-ltx-i2v": (1, 32, False, (0,)),
     "tiny-ltx-condition": (1, 32, False, ()),
@@ -54,10 +65,9 @@ def test_tiny_model_is_described_as_its_variant(model_id: str) -> None:
     experts, px, image, cond = EXPECTED[model_id]
     assert (variant.experts, variant.pixels_per_cell, variant.image_branch) == (experts, px, image)
     assert variant.conditioning_frames() == cond
-    if variant.family == "wan":
-        assert variant.pixels_per_cell == pipe.vae_scale_factor_spatial * pipe.transformer.config.patch_size[1]
-    else:
-        assert variant.pixels_per_cell == pipe.vae_spatial_compression_ratio * pipe.transformer.config.patch_size
+    patch = pipe.transformer.config.patch_size  # [t, h, w] (Wan), or one int for h and w (CogVideoX, LTX-Video)
+    factor = pipe.vae_spatial_compression_ratio if variant.family == "ltx" else pipe.vae_scale_factor_spatial
+    assert variant.pixels_per_cell == factor * (patch if isinstance(patch, int) else patch[1])
     assert spec.height % px == 0 and spec.width % px == 0 and spec.height != spec.width
     if experts == 2:
         assert variant.boundary_ratio == (0.9 if spec.inputs else 0.875)

@@ -148,6 +148,8 @@ def word_metadata(
     f, y, x = first.shape[-3:]
     grid = LatentGrid(frames=f, height=y * ds, width=x * ds)
     variant, rule = facts.variant, facts.frame_rule
+    # padding latent frames in front (a temporal patch): known from the video's frame count, else assumed
+    rule = rule.for_video(video_dimensions.frames) if video_dimensions is not None else rule.for_unknown_video()
     n_ref = facts.num_reference_images
     if video_dimensions is not None:
         expected = num_latent_frames(video_dimensions.frames, rule) + n_ref

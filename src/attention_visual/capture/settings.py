@@ -98,7 +98,7 @@ class CaptureSettings:
     @property
     def pseudo_words(self) -> tuple[str, ...]:
         """The pseudo-words recorded after the marked words, in map order: ``<text>``, then ``<image>``."""
-        return ((TEXT_WORD,) if self.text_share_map else ()) + ((IMAGE_WORD,) if self.image_map else ())
+        return limits.pseudo_words(text_share_map=self.text_share_map, image_map=self.image_map)
 
     @property
     def passes(self) -> tuple[str, ...]:

@@ -121,7 +121,7 @@ class PassClock:
             )
         t = denoising_timestep(timestep)
         timesteps, sigmas, num = self._schedule()
-        name, items = self._passes(context)
+        name, items = self._passes(context, timestep)
         given = getattr(context, "step_index", None) if context is not None else None
         if given is not None:
             step = int(given)
@@ -151,10 +151,21 @@ class PassClock:
         steps_total = getattr(context, "num_inference_steps", None) if context is not None else None
         return PassInfo(name, step, steps_total if steps_total is not None else num, t, sigma, items)
 
-    def _passes(self, context: Any | None) -> tuple[str, tuple[tuple[str, int], ...]]:
-        """The call's pass name for the step count (``cond`` counts) and its batch items' passes."""
+    def _passes(self, context: Any | None, timestep: torch.Tensor | None) -> tuple[str, tuple[tuple[str, int], ...]]:
+        """The call's pass name for the step count (``cond`` counts) and its batch items' passes.
+
+        Batched guidance: the call's ``timestep`` has one entry per batch item, so a batch of
+        ``len(batch_passes)`` is guided and one item is the prompt pass alone (CogVideoX has no
+        ``do_classifier_free_guidance`` to ask, and its ``guidance_scale`` changes during the loop with
+        ``use_dynamic_cfg``); without a timestep the pipeline's ``do_classifier_free_guidance`` says.
+        """
         if self.guidance != "separate":
-            cfg = self.guidance == "batched" and bool(getattr(self.pipe, "do_classifier_free_guidance", False))
+            batch = int(timestep.shape[0]) if timestep is not None and timestep.ndim else None
+            cfg = self.guidance == "batched" and (
+                batch == len(self.batch_passes)
+                if batch is not None
+                else bool(getattr(self.pipe, "do_classifier_free_guidance", False))
+            )
             passes = self.batch_passes if cfg else ("cond",)
             return "cond", tuple((p, i) for i, p in enumerate(passes))
         name = self._name(context)

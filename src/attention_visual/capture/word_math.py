@@ -7,8 +7,10 @@ is what the family's measure says (:class:`~attention_visual.families.interface.
 * ``"cross"`` (:func:`cross_word_maps`): a softmax over the text keys only
   (:func:`~.attention_math.word_attention`; padding keys that are identical rows folded exactly).
 
-A joint-attention math (one softmax over text and video keys) registers here under ``"joint"``; it reads
-``text_keys``, ``key_bias`` and ``settings.joint_attention``/``settings.text_share_map``.
+* ``"joint"`` (:func:`joint_word_maps`): one softmax over text and video keys
+  (:func:`~.joint_math.joint_word_attention`): ``settings.joint_attention`` says whether a map is
+  renormalised over the text keys (``text``) or the share of the whole softmax (``full``);
+  ``settings.text_share_map`` adds ``<text>``; ``text_keys`` and ``key_bias`` come from the family.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import torch
 
 from attention_visual.capture.attention_math import word_attention
+from attention_visual.capture.joint_math import joint_word_attention
 from attention_visual.capture.settings import CaptureSettings
 
 
@@ -91,7 +94,33 @@ def cross_word_maps(q: WordQuery) -> torch.Tensor:
     )  # [head, word, video_token]
 
 
-WORD_MATH: dict[str, WordMath] = {"cross": cross_word_maps}
+def joint_word_maps(q: WordQuery) -> torch.Tensor:
+    """Joint attention: the words' share of the text keys (or of all keys), then ``<text>`` when asked.
+
+    The text keys are ``q.text_keys`` (all keys when None); with ``padding: exclude`` only their first
+    ``num_real_keys`` (the prompt's real tokens, end-of-sequence included) count as text: ``text``
+    renormalises over those and ``<text>`` sums over those, ``full`` stays the model's softmax over every
+    key, and a word's tokens that lie in the left-out padding (the uncond pass) count 0 in every mode.
+    """
+    n_keys = q.key.shape[-2]
+    start, stop, _ = (q.text_keys or slice(0, n_keys)).indices(n_keys)
+    if q.settings.padding == "exclude":
+        stop = min(stop, start + q.num_real_keys)
+    return joint_word_attention(
+        q.query,
+        q.key,
+        (start, stop),
+        q.columns,
+        q.bounds,
+        key_bias=q.key_bias,
+        mode=q.settings.joint_attention,
+        text_share=q.settings.text_share_map,
+        token_reduction=q.settings.token_reduction,
+        chunk_size=q.settings.query_chunk_size,
+    )  # [head, word (+ <text>), video_token]
+
+
+WORD_MATH: dict[str, WordMath] = {"cross": cross_word_maps, "joint": joint_word_maps}
 """The word math of each :class:`~attention_visual.families.interface.AttentionInputs` kind."""
 
-__all__ = ["WORD_MATH", "WordMath", "WordQuery", "cross_word_maps"]
+__all__ = ["WORD_MATH", "WordMath", "WordQuery", "cross_word_maps", "joint_word_maps"]

@@ -53,6 +53,12 @@ def check_generation(g: GenerationConfig, family: ModelFamily, variant: Variant 
             f"generation.num_frames must be {variant.fixed_num_frames} for {variant.name} (the only frame count its "
             f"pipeline makes), got {g.num_frames}"
         )
+    if variant is not None and variant.fixed_size is not None and (g.height, g.width) != variant.fixed_size:
+        h, w = variant.fixed_size
+        raise ConfigError(
+            f"generation.height and generation.width must be {h} and {w} for {variant.name} (its learned position "
+            f"embedding fixes the frame size), got {g.height} and {g.width}"
+        )
     if not family.accepts_frame_count(g.num_frames):
         v.fail(
             "generation.num_frames",

@@ -45,6 +45,7 @@ IMAGE_WORD = "<image>"
 #: The pseudo-word of the text share under joint attention (``text_share_map``): per video query, the
 #: fraction of its attention that goes to the prompt's text keys at all.
 TEXT_WORD = "<text>"
+
 #: Under joint attention (text and video keys in one softmax), what a word map is
 #: (:data:`~attention_visual.storage.schema.metadata.JOINT_ATTENTION_MODES`): ``text`` (default), the word's
 #: share of the attention that goes to the text keys (renormalised over them: comparable with a
@@ -57,6 +58,16 @@ STORAGE_DTYPE = v.choice(*STORAGE_DTYPES)
 BLOCKS = v.block_list(BLOCK_LISTS, ATTENTION_MODULES)
 STEPS = v.step_list()
 JOINT_ATTENTION = v.choice(*JOINT_ATTENTION_MODES)
+
+
+def pseudo_words(*, text_share_map: bool, image_map: bool) -> tuple[str, ...]:
+    """The pseudo-words a video's maps hold after its marked words, in map order: ``<text>``, then ``<image>``.
+
+    Example:
+        >>> pseudo_words(text_share_map=True, image_map=False)
+        ('<text>',)
+    """
+    return ((TEXT_WORD,) if text_share_map else ()) + ((IMAGE_WORD,) if image_map else ())
 
 
 def check_block_names(prefix: str, blocks: Any, block_list: Any) -> None:
@@ -176,4 +187,5 @@ __all__ = [
     "captured_steps",
     "figure_size",
     "is_captured",
+    "pseudo_words",
 ]

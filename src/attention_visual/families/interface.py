@@ -217,6 +217,18 @@ class FamilyRuntime(Protocol):
         ...
 
 
+def cast_components(pipe: Any, dtype: torch.dtype, names: tuple[str, ...]) -> None:
+    """Cast the components ``names`` that ``pipe`` has to ``dtype`` (a family's ``cast``).
+
+    A component already in ``dtype`` is left alone: diffusers warns on every dtype ``.to()``, even a no-op.
+    """
+    components = pipe.components  # {name: module or None}; registered modules are not typed attributes
+    for name in names:
+        module = components.get(name)
+        if module is not None and module.dtype != dtype:
+            module.to(dtype)
+
+
 __all__ = [
     "HOOK_MOMENTS",
     "MATH_KINDS",
@@ -230,4 +242,5 @@ __all__ = [
     "Measure",
     "Probe",
     "TransformerCall",
+    "cast_components",
 ]

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from attention_visual.errors import ConfigError
+from attention_visual.families.cogvideox import FAMILY as COGVIDEOX
 from attention_visual.families.ltx import FAMILY as LTX
 from attention_visual.families.spec import AUTO_TASK, ModelFamily, Variant
 from attention_visual.families.wan import FAMILY as WAN
 
 log = logging.getLogger(__name__)
 
-FAMILIES: tuple[ModelFamily, ...] = (WAN, LTX)
+FAMILIES: tuple[ModelFamily, ...] = (WAN, COGVIDEOX, LTX)
 """The supported families; the first is the default (its ``default_checkpoint`` is the config's default)."""
 
 _BY_NAME = {f.name: f for f in FAMILIES}
@@ -122,7 +123,7 @@ def supported_summary() -> str:
 
     Example:
         >>> supported_summary()  # doctest: +ELLIPSIS
-        'Wan (WanPipeline, WanImageToVideoPipeline, ..., LucyEditPipeline); LTX-Video (LTXPipeline, ...)'
+        'Wan (WanPipeline, ..., LucyEditPipeline); CogVideoX (CogVideoXPipeline, ...); LTX-Video (LTXPipeline, ...)'
     """
     return "; ".join(f"{f.title} ({', '.join(f.pipeline_classes)})" for f in FAMILIES)
 

@@ -132,7 +132,8 @@ class Variant:
         expand_timesteps: ``timestep`` is given per video token (its largest entry is the step's).
         frames_from_video: The pipeline call takes no ``num_frames`` (video-to-video: the input's length).
         default_fps: Frames per second of its videos when the config gives none (None: the family's
-            :attr:`ModelFamily.default_fps`; e.g. SkyReels-V2 makes 24 fps videos, Wan 16).
+            :attr:`ModelFamily.default_fps`; e.g. SkyReels-V2 makes 24 fps videos, Wan 16; CogVideoX 1.5 16,
+            1.0 8).
         fps_argument: The pipeline call's frame-rate argument where only this variant takes one (SkyReels-V2
             diffusion forcing: ``fps``, embedded by the model); None: the family's
             :attr:`ModelFamily.fps_argument`.
@@ -144,6 +145,8 @@ class Variant:
             temporal-reasoning frames after some steps), the map frames the earlier steps keep, as indices
             into their frames (negative: from the end), so every step has the later steps' grid; empty: the
             grid never changes within a run (a change is an error).
+        fixed_size: ``(height, width)``: the only frame size the model makes (a learned position embedding:
+            CogVideoX-5b-I2V, 480 × 720), or None.
         checkpoints: Public diffusers checkpoints of this variant.
     """
 
@@ -174,6 +177,7 @@ class Variant:
     frame_timesteps: bool = False
     fixed_num_frames: int | None = None
     grid_shrink_keeps: tuple[int, ...] = ()
+    fixed_size: tuple[int, int] | None = None
     checkpoints: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -229,7 +233,8 @@ class ModelFamily:
         size_multiple: Frame height and width must be multiples of this (the smallest pixels per cell).
         default_fps: Frames per second of its videos when the config gives none.
         takes_flow_shift: Whether ``generation.flow_shift`` means something for its scheduler (Wan's UniPC
-            shift); where not (LTX-Video shifts by the video's length itself) the config refuses it.
+            shift); where not (LTX-Video shifts by the video's length itself, CogVideoX's DDIM/DPM has no
+            shift) the config refuses it.
         fps_argument: The pipeline call's argument that says the video's frame rate, which the batch sets to
             the fps it saves the video at (LTX-Video: ``frame_rate``, which scales its RoPE over time); None:
             the pipelines take none.

@@ -18,15 +18,54 @@ from __future__ import annotations
 
 import json
 import logging
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from attention_visual.errors import ConfigError
 from attention_visual.models.tiny import TINY_MODEL_ID, TINY_NUM_LAYERS
 
 log = logging.getLogger(__name__)
 
 #: Where a diffusers pipeline keeps its transformer's configuration, relative to the model folder or repo.
 TRANSFORMER_CONFIG = "transformer/config.json"
+_CONFIG_PACKAGE = "attention_visual.models"
+_CONFIG_DIR = "configs"
+
+
+def architecture_names() -> tuple[str, ...]:
+    """The names of the shipped architectures (``configs/<name>.json``: a public checkpoint's configs, no weights)."""
+    folder = resources.files(_CONFIG_PACKAGE).joinpath(_CONFIG_DIR)
+    return tuple(sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")))
+
+
+def shipped_config(name: str) -> dict[str, Any]:
+    """The parsed ``configs/<name>.json``: ``name``, ``hub_id``, ``model_index``, ``vae``, ``transformer``.
+
+    Raises:
+        ConfigError: There is no such architecture (the message lists the names).
+    """
+    names = architecture_names()
+    if name not in names:
+        raise ConfigError(f"unknown model config {name!r}; shipped: {', '.join(names)}")
+    data: dict[str, Any] = json.loads(
+        resources.files(_CONFIG_PACKAGE).joinpath(_CONFIG_DIR, f"{name}.json").read_text(encoding="utf-8")
+    )
+    return data
+
+
+def shipped_config_of(model_id: str) -> dict[str, Any] | None:
+    """The shipped configs of the public checkpoint ``model_id`` (its Hub id, any case), or None.
+
+    Example:
+        >>> shipped_config_of("THUDM/CogVideoX-5b")["transformer"]["num_layers"]
+        42
+    """
+    for name in architecture_names():
+        data = shipped_config(name)
+        if str(data["hub_id"]).lower() == model_id.lower():
+            return data
+    return None
 
 
 def transformer_config(model_id: str) -> dict[str, Any] | None:
@@ -37,18 +76,17 @@ def transformer_config(model_id: str) -> dict[str, Any] | None:
             among the shipped architectures).
 
     Returns:
-        The parsed file (``{"num_layers": 30, ...}``); None when no local copy exists or it cannot be read
-        (the reason is logged at debug level) and no shipped architecture is that checkpoint's.
+        The parsed file (``{"num_layers": 30, ...}``), from a local folder, the Hugging Face cache, or the
+        configs shipped for the public checkpoints (:func:`shipped_config_of`); None when none has it or
+        it cannot be read (the reason is logged at debug level).
     """
     if model_id == TINY_MODEL_ID:
         return {"num_layers": TINY_NUM_LAYERS}
     local = Path(model_id).expanduser() / TRANSFORMER_CONFIG
     path: Path | None = local if local.is_file() else _cached(model_id)
     if path is None:
-        from attention_visual.models.public_checkpoints import architecture_of_checkpoint  # torch: when used
-
-        shipped = architecture_of_checkpoint(model_id)
-        return None if shipped is None else dict(shipped.transformer)
+        shipped = shipped_config_of(model_id)
+        return dict(shipped["transformer"]) if shipped is not None else None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -85,4 +123,11 @@ def _cached(repo_id: str) -> Path | None:
     return Path(found) if isinstance(found, str) else None
 
 
-__all__ = ["TRANSFORMER_CONFIG", "num_transformer_blocks", "transformer_config"]
+__all__ = [
+    "TRANSFORMER_CONFIG",
+    "architecture_names",
+    "num_transformer_blocks",
+    "shipped_config",
+    "shipped_config_of",
+    "transformer_config",
+]

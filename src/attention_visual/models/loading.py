@@ -46,6 +46,7 @@ from attention_visual.families import (
 )
 from attention_visual.families.registry import CheckpointSpec
 from attention_visual.families.runtime import runtime_of
+from attention_visual.models.architecture import shipped_config_of
 from attention_visual.models.tiny import TINY_MODEL_ID
 from attention_visual.models.tiny_variants import build_tiny_model, is_tiny_model_id
 
@@ -281,7 +282,12 @@ def _read_spec(model_id: str, *, local_files_only: bool) -> CheckpointSpec:
     except ConfigError:
         raise
     except (OSError, ValueError, EntryNotFoundError) as exc:
-        raise _load_error(model_id, local_dir is None, local_files_only, exc) from exc
+        shipped = shipped_config_of(model_id) if local_dir is None and local_files_only else None
+        if shipped is None:
+            raise _load_error(model_id, local_dir is None, local_files_only, exc) from exc
+        # a public checkpoint not downloaded yet: its configs ship with the package (models/configs)
+        spec = read_model_index(shipped["model_index"], model_id)
+        rules, transformer = checkpoint_rules(_family(spec)), shipped["transformer"]
     return rules.with_transformer_config(spec, transformer)
 
 

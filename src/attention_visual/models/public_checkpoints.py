@@ -10,7 +10,8 @@ Wan2.1-I2V-14B-720P's transformer, which ChronoEdit fine-tunes, as ``ChronoEditT
 ``rope_temporal_skip_len`` 8; ``lucy-edit-*``: Wan2.2-TI2V-5B's with 96 input channels, the edited video's latents
 concatenated to the noise). The LTX-Video 0.9.x files
 (``ltx-video-*``: the numbers of diffusers' ``scripts/convert_ltx_to_diffusers.py``) also keep the
-scheduler's shifting (``scheduler``); their text branch is T5-v1.1-XXL (4096) with 128 tokens.
+scheduler's shifting (``scheduler``); their text branch is T5-v1.1-XXL (4096) with 128 tokens. The
+CogVideoX files (``cogvideox*``: the Hub configs of ``THUDM/CogVideoX*``) have T5-v1.1-XXL with 226 tokens.
 :func:`build_transformer` makes a random-weight transformer of a checkpoint's exact width, offline, with
 as few blocks as asked (the capture benchmark uses 2).
 
@@ -24,10 +25,8 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import torch
@@ -35,9 +34,7 @@ import torch
 from attention_visual.errors import ConfigError
 from attention_visual.families import read_model_index
 from attention_visual.families.registry import CheckpointSpec
-
-_CONFIG_PACKAGE = "attention_visual.models"
-_CONFIG_DIR = "configs"
+from attention_visual.models.architecture import architecture_names, shipped_config, shipped_config_of
 
 
 @dataclass(frozen=True)
@@ -82,23 +79,13 @@ class Architecture:
         return int(self.transformer["num_attention_heads"]) * int(self.transformer["attention_head_dim"])
 
 
-def architecture_names() -> tuple[str, ...]:
-    """The names of the shipped architectures, sorted."""
-    folder = resources.files(_CONFIG_PACKAGE).joinpath(_CONFIG_DIR)
-    return tuple(sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")))
-
-
 def load_architecture(name: str) -> Architecture:
     """Read the shipped architecture ``name`` (see :func:`architecture_names`).
 
     Raises:
         ConfigError: There is no such architecture (the message lists the names).
     """
-    names = architecture_names()
-    if name not in names:
-        raise ConfigError(f"unknown model config {name!r}; shipped: {', '.join(names)}")
-    text = resources.files(_CONFIG_PACKAGE).joinpath(_CONFIG_DIR, f"{name}.json").read_text(encoding="utf-8")
-    data = json.loads(text)
+    data = shipped_config(name)
     return Architecture(
         name=data["name"],
         hub_id=data["hub_id"],
@@ -116,12 +103,8 @@ def architecture_of_checkpoint(hub_id: str) -> Architecture | None:
         >>> architecture_of_checkpoint("lightricks/LTX-Video").name
         'ltx-video-0.9.0'
     """
-    wanted = hub_id.lower()
-    for name in architecture_names():
-        arch = load_architecture(name)
-        if arch.hub_id.lower() == wanted:
-            return arch
-    return None
+    data = shipped_config_of(hub_id)
+    return None if data is None else load_architecture(data["name"])
 
 
 def build_transformer(
@@ -143,8 +126,9 @@ def build_transformer(
         device: Where the parameters live; ``"meta"`` builds the shapes only, instantly.
 
     Returns:
-        A ``WanTransformer3DModel`` (``WanVACETransformer3DModel``, ``SkyReelsV2Transformer3DModel``,
-        ``ChronoEditTransformer3DModel``, ``LTXVideoTransformer3DModel``) in eval mode.
+        The checkpoint's transformer class (``WanTransformer3DModel``, ``SkyReelsV2Transformer3DModel``,
+        ``ChronoEditTransformer3DModel``, ``CogVideoXTransformer3DModel``, ``LTXVideoTransformer3DModel``, ...)
+        in eval mode.
 
     Raises:
         ConfigError: Unknown architecture or ``num_layers < 1``.
@@ -160,28 +144,11 @@ def build_transformer(
         if num_layers < 1:
             raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
         config["num_layers"] = num_layers
-    class_name = config.pop("_class_name")
-    if class_name == "LTXVideoTransformer3DModel":
-        from diffusers.models.transformers.transformer_ltx import LTXVideoTransformer3DModel
+    import diffusers  # deferred: the class named by the config, resolved by diffusers' lazy module
 
-        model_cls: Any = LTXVideoTransformer3DModel
-    elif class_name == "WanVACETransformer3DModel":
-        from diffusers.models.transformers.transformer_wan_vace import WanVACETransformer3DModel
-
+    model_cls: Any = getattr(diffusers, config.pop("_class_name"))
+    if "vace_layers" in config:  # control blocks below num_layers only
         config["vace_layers"] = [i for i in config["vace_layers"] if i < config["num_layers"]] or [0]
-        model_cls = WanVACETransformer3DModel
-    elif class_name == "SkyReelsV2Transformer3DModel":
-        from diffusers.models.transformers.transformer_skyreels_v2 import SkyReelsV2Transformer3DModel
-
-        model_cls = SkyReelsV2Transformer3DModel
-    elif class_name == "ChronoEditTransformer3DModel":
-        from diffusers.models.transformers.transformer_chronoedit import ChronoEditTransformer3DModel
-
-        model_cls = ChronoEditTransformer3DModel
-    else:
-        from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
-
-        model_cls = WanTransformer3DModel
     if torch.device(device).type == "meta":  # shapes only: no weights drawn, nothing allocated
         with torch.device("meta"):
             model = model_cls.from_config(config)

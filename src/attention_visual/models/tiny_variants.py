@@ -1,4 +1,4 @@
-"""Tiny offline random-weight versions of every supported variant (Wan, LTX-Video), for tests and demos.
+"""Tiny offline random-weight versions of every supported variant (Wan, CogVideoX, LTX-Video), for tests and demos.
 
 Each is built in memory from the tiny Wan2.1 pipeline's parts (:func:`~.tiny.build_tiny_pipeline`:
 the hand-made tokenizer, the 2-layer UMT5 text encoder, the 8x VAE, the UniPC scheduler) plus
@@ -19,6 +19,7 @@ model id               what it is
 ``tiny-flf2v``         as ``tiny-i2v`` with ``pos_embed_seq_len`` (first + last frame: 34 image tokens)
 ``tiny-vace``          ``WanVACEPipeline`` + ``WanVACETransformer3DModel`` (3 blocks, ``vace_layers`` [0, 2])
 ``tiny-v2v``           ``WanVideoToVideoPipeline`` (the tiny T2V parts)
+``tiny-cogvideox*``    the CogVideoX variants (5B, 2B, 1.5, I2V, 1.5 I2V, V2V), see :mod:`.tiny_cogvideox`
 ``tiny-ltx``           LTX-Video ``LTXPipeline`` (:mod:`.tiny_ltx`: 32 px per token, 8 frames per latent frame)
 ``tiny-ltx-i2v``       ``LTXImageToVideoPipeline``; latent frame 0 = image
 ``tiny-ltx-condition`` ``LTXConditionPipeline``; the image is a conditioning item at frame 0
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
 from attention_visual.errors import ConfigError
 from attention_visual.families import tiny_model_variant
 from attention_visual.models.tiny import DEFAULT_CROSS_ATTENTION_GAIN, TINY_DEFAULTS, TINY_MODEL_ID, TinySettings
+from attention_visual.models.tiny_cogvideox import TINY_COGVIDEOX, cogvideox_settings
 from attention_visual.models.tiny_ltx import (
     TINY_LTX_SETTINGS,
     build_tiny_ltx,
@@ -295,6 +297,13 @@ TINY_MODELS: dict[str, TinyModel] = {
         ),
         _spec("tiny-vace", "wan2.1-vace", build_tiny_vace, ("video",)),
         _spec("tiny-v2v", "wan2.1-v2v", build_tiny_v2v, ("video",), frames_from_video=True),
+        *(
+            TinyModel(
+                model_id=model_id, variant=variant, builder=builder, inputs=inputs,
+                frames_from_video="video" in inputs, **cogvideox_settings(num_frames),
+            )
+            for model_id, variant, builder, inputs, num_frames in TINY_COGVIDEOX
+        ),
         _ltx_spec("tiny-ltx", "ltx-video-t2v", build_tiny_ltx),
         _ltx_spec("tiny-ltx-i2v", "ltx-video-i2v", build_tiny_ltx_i2v, ("image",)),
         _ltx_spec("tiny-ltx-condition", "ltx-video-condition", build_tiny_ltx_condition, ("image",)),

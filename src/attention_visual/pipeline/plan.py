@@ -27,7 +27,7 @@ from pathlib import Path
 
 from attention_visual.config import Config
 from attention_visual.config.inputs import PromptInputs
-from attention_visual.config.limits import IMAGE_WORD
+from attention_visual.config.limits import pseudo_words
 from attention_visual.prompts import MarkedPrompt, parse_prompt
 from attention_visual.storage import word_dir_name
 
@@ -59,8 +59,8 @@ class VideoJob:
         prompt: The parsed marked prompt.
         seed: ``generation.seed + index``.
         inputs: The prompt's input files and options (image, video, ...; empty for text-to-video).
-        image_map: The batch stores the I2V image-branch map, the pseudo-word ``<image>``
-            (``attention_analysis.image_map``).
+        pseudo_words: The pseudo-words the batch stores after the marked words (``<text>`` with
+            ``attention_analysis.text_share_map``, ``<image>`` with ``image_map``).
         model: The name of its model in a comparison (``models:``), else None.
         model_id: The model that makes it (its ``generation.model_id``).
     """
@@ -71,7 +71,7 @@ class VideoJob:
     prompt: MarkedPrompt
     seed: int
     inputs: PromptInputs = field(default_factory=PromptInputs)
-    image_map: bool = False
+    pseudo_words: tuple[str, ...] = ()
     model: str | None = None
     model_id: str = ""
 
@@ -83,9 +83,9 @@ class VideoJob:
     @property
     def words(self) -> tuple[str, ...]:
         """The words whose maps the video stores: the marked words in order of first appearance (may be
-        empty), then ``<image>`` with ``image_map`` (when the prompt marks a word)."""
-        if self.image_map and self.prompt.words:
-            return (*self.prompt.words, IMAGE_WORD)
+        empty), then the pseudo-words (``<text>``, ``<image>``) when the prompt marks a word."""
+        if self.prompt.words:
+            return (*self.prompt.words, *self.pseudo_words)
         return self.prompt.words
 
     @property
@@ -145,6 +145,8 @@ def plan_batch(config: Config) -> list[VideoJob]:
     """
     jobs: list[VideoJob] = []
     per_prompt = config.generation.videos_per_prompt
+    a = config.attention_analysis
+    pseudo = pseudo_words(text_share_map=a.text_share_map, image_map=a.image_map)
     for model in config.model_names:  # (None,) without models:
         generation = config.for_model(model).generation
         family = generation.family  # its prompt cleaning (None: not known offline, the default family's)
@@ -156,12 +158,8 @@ def plan_batch(config: Config) -> list[VideoJob]:
             for v in range(1, per_prompt + 1):
                 index = len(jobs)
                 seed = generation.seed + index - first  # the same seeds in every model
-                jobs.append(
-                    VideoJob(
-                        index, p, v, prompt, seed, inputs, image_map=config.attention_analysis.image_map,
-                        model=model, model_id=generation.model_id,
-                    )
-                )  # fmt: skip
+                job = VideoJob(index, p, v, prompt, seed, inputs, pseudo, model=model, model_id=generation.model_id)
+                jobs.append(job)
     return jobs
 
 

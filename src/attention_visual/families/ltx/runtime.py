@@ -34,6 +34,7 @@ from attention_visual.families.interface import (
     Measure,
     Probe,
     TransformerCall,
+    cast_components,
 )
 from attention_visual.families.ltx.facts import CONDITION_PIPELINE, I2V_PIPELINE, T2V_PIPELINE, VARIANTS
 from attention_visual.families.spec import Variant
@@ -280,10 +281,7 @@ def set_flow_shift(pipe: Any, flow_shift: float) -> None:
 
 def cast(pipe: Any, dtype: torch.dtype) -> None:
     """Cast the text encoder, transformer and VAE to ``dtype`` (LTX-Video runs all three in bfloat16)."""
-    for name in ("text_encoder", "transformer", "vae"):
-        module = pipe.components.get(name)
-        if module is not None and module.dtype != dtype:  # diffusers warns on every dtype .to(), even a no-op
-            module.to(dtype)
+    cast_components(pipe, dtype, ("text_encoder", "transformer", "vae"))
 
 
 __all__ = [

@@ -26,6 +26,7 @@ attention_visual.errors.AttentionDataError: the map has 3 latent frames but late
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -70,6 +71,21 @@ class FrameRule:
         """Real latent frames of a video of ``num_video_frames`` frames."""
         f = self.temporal_factor
         return (num_video_frames - 1) // f + 1 if self.first_frame_alone else num_video_frames // f
+
+    def for_video(self, num_video_frames: int) -> FrameRule:
+        """This rule for a video of ``num_video_frames`` frames: its real latent frames padded in front to fill
+        whole tokens (``latent_frames_per_cell``), as CogVideoX 1.5's pipelines pad an odd latent count.
+
+        >>> FrameRule(4, latent_frames_per_cell=2).for_video(17).padding_latent_frames  # 5 latent frames
+        1
+        """
+        pad = -self.latent_frames(num_video_frames) % self.latent_frames_per_cell
+        return dataclasses.replace(self, padding_latent_frames=pad)
+
+    def for_unknown_video(self) -> FrameRule:
+        """This rule when the video's frame count is unknown: one latent frame short of whole tokens, the
+        padding of the published frame counts (CogVideoX 1.5: 16k+1 frames, an odd latent count)."""
+        return dataclasses.replace(self, padding_latent_frames=self.latent_frames_per_cell - 1)
 
 
 def latent_frame_of_video_frame(n: int, rule: FrameRule) -> int:
