@@ -54,6 +54,7 @@ def test_one_prompt_through_every_family_side_by_side(tmp_path: Path) -> None:
     view = (batch / "report" / "batch" / "view.js").read_text()
     data = json.loads(view[view.index("(") + 1 : view.rindex(")")])
     assert '<select id="model-filter">' in data["html"]
+    assert "consistency across" not in data["html"] and "not pooled" not in data["html"]  # models are not pooled
     assert data["stats"]["columns"][:2] == ["video_id", "model"]
     assert {row[1] for row in data["stats"]["rows"]} == set(MODELS)
     seeds = sorted(p.name for p in (batch / "report" / "batch" / "seeds").glob("dog_*.png"))

@@ -401,7 +401,7 @@ def _word_batch(
             int(width), int(height), float(fps), [_path(m, word) for m in by_prompt[key]],
         )  # fmt: skip
         entry.groups.append(group)
-    if entries:
+    if entries and not several:  # across prompts; a comparison's groups are different models, never pooled
         _pool(word, entries, entry)
     if stats is not None and word in in_stats:
         relative = f"{BATCH_DIR}/curves/{word_dir_name(word)}.svg"
