@@ -69,8 +69,8 @@ def test_one_prompt_through_every_family_side_by_side(tmp_path: Path) -> None:
     done = run_main("stats", batch, "--model", "ltx", "--output", tmp_path / "ltx.csv")
     assert done.returncode == 0, done.stderr
     assert set(pd.read_csv(tmp_path / "ltx.csv")["model"]) == {"ltx"}
-    wrong = run_main("stats", batch, "--model", "cogvideox", "--output", tmp_path / "none.csv")
-    message = "no model named 'cogvideox' in this batch; its models: cogvideox, ltx, skyreels-v2-df, wan"
+    wrong = run_main("stats", batch, "--model", "hunyuanvideo", "--output", tmp_path / "none.csv")
+    message = "no model named 'hunyuanvideo' in this batch; its models: cogvideox, ltx, skyreels-v2-df, wan"
     assert wrong.returncode == 2 and message in wrong.stderr
     assert not (tmp_path / "none.csv").exists()
 
