@@ -2,20 +2,27 @@
 
 Each video records its model; each model's maps are its family's; the report and ``stats`` show the models
 side by side (a ``model`` column and filter); ``seeds`` takes one model. A comparison killed with
-``kill -9`` resumes without redoing its finished videos. A bad entry is one line, exit 2, nothing created.
+``kill -9`` resumes without redoing its finished videos; one pipeline is in memory at a time. A bad entry
+is one line, exit 2, nothing created.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import signal
+import weakref
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 import yaml
 
+import attention_visual.pipeline.batch as batch_module
+from attention_visual.config import load_config
+from attention_visual.pipeline import run_batch
 from attention_visual.visualization import AttentionAnalyzer
 from pipeline.chaos_support import fork_cli, wait_exit, wait_for
 from pipeline.pipeline_support import REPO, batch_dirs, generate_batch, snapshot, write_config
@@ -124,6 +131,24 @@ def test_a_killed_comparison_resumes_without_redoing_finished_videos(tmp_path: P
     assert [(v["model"], v["status"]) for v in manifest["videos"]] == [
         ("wan", "done"), ("wan", "done"), ("ltx", "done"), ("ltx", "done"),
     ] and manifest["finished"]  # fmt: skip
+
+
+def test_one_pipeline_in_memory_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the next model loads, the previous model's pipeline is gone (no reference keeps it alive)."""
+    loaded: list[weakref.ref[Any]] = []
+    real = batch_module.load_pipeline
+
+    def load(model_id: str, **kwargs: Any) -> Any:
+        gc.collect()
+        assert all(ref() is None for ref in loaded), "an earlier model's pipeline is still in memory"
+        pipe = real(model_id, **kwargs)
+        loaded.append(weakref.ref(pipe))
+        return pipe
+
+    monkeypatch.setattr(batch_module, "load_pipeline", load)
+    config_path = _kill_config(tmp_path, tmp_path / "out")
+    result = run_batch(load_config(config_path), config_path)
+    assert result.exit_code == 0 and len(loaded) == 2  # wan, then ltx: each loaded once for its two videos
 
 
 def test_a_bad_entry_is_one_line_exit_2_nothing_created(tmp_path: Path) -> None:
