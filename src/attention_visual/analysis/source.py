@@ -17,8 +17,7 @@ import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.storage.backend import BulkMapReader, MapBackend, open_maps
-from attention_visual.storage.batch.layout import MANIFEST_FILE
-from attention_visual.storage.batch.manifest import read_manifest
+from attention_visual.storage.batch.manifest import find_manifest
 from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.storage.schema.reduce import to_grid
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
@@ -75,10 +74,9 @@ def batch_folder(maps: MapBackend) -> Path:
 
 def video_labels(batch_dir: Path) -> dict[str, VideoLabels]:
     """``{video_id: labels}`` from the batch's ``manifest.json``, or ``{}`` when there is none."""
-    path = batch_dir / MANIFEST_FILE
-    if not path.is_file():
+    manifest = find_manifest(batch_dir)
+    if manifest is None:
         return {}
-    manifest = read_manifest(path)
     return {v.video_id: VideoLabels(v.prompt_index, v.video_index, v.model_name) for v in manifest.videos}
 
 

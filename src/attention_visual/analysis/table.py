@@ -23,6 +23,7 @@ from attention_visual.errors import AttentionDataError
 from attention_visual.extras import import_from_extra
 from attention_visual.storage.backend import open_maps
 from attention_visual.storage.durable.atomic import atomic_output
+from attention_visual.storage.durable.faults import write_faults
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -304,7 +305,9 @@ def write_stats(
         models: Only the videos of these models (``stats --model``); empty: every video.
 
     Raises:
-        AttentionDataError: A name of ``models`` is no model of the batch (nothing is written).
+        AttentionDataError: A map cannot be read (damaged, refused), or a name of ``models`` is no model of
+            the batch; nothing is written.
+        StorageError: A table cannot be written (disk full, read-only folder); nothing is left behind.
     """
     maps = open_maps(batch_dir)
     stats_path = check_table_path(
@@ -313,7 +316,8 @@ def write_stats(
     pairs_path = check_table_path(Path(pairs)) if pairs is not None else None
     videos = rows = pair_rows = 0
     source = iter_videos(maps, pass_name, include_incomplete, models)  # a wrong model name stops here
-    with contextlib.ExitStack() as stack:
+    # A full disk, a read-only folder: one StorageError (exit 1); the partial tables are removed either way.
+    with write_faults(stats_path), contextlib.ExitStack() as stack:
         write = stack.enter_context(_table_writer(stats_path, stats_schema()))
         write_pairs = stack.enter_context(_table_writer(pairs_path, pairs_schema())) if pairs_path else None
         for video in read_ahead(source):  # the next read meanwhile

@@ -95,6 +95,16 @@ BLOCK_LIST = v.optional(v.choice(*BLOCK_LISTS))
 #: Largest seed + 1 a torch generator takes here: every video's ``seed + index`` is in [0, 2**63).
 SEED_LIMIT = 2**63
 
+# -- inputs ----------------------------------------------------------------------------------------
+# Input images and videos (image-to-video, first-last-frame, VACE, video-to-video) are checked against
+# these from the file's header, before a pixel is decoded (:mod:`attention_visual.config.inputs`).
+#: Most pixels of an input image, or of one frame of an input video: 4096 × 4096.
+MAX_INPUT_PIXELS = 4096 * 4096
+#: Most frames of an input video (counted without decoding).
+MAX_INPUT_FRAMES = 1024
+#: Most pixels of an input video in all (frames × pixels per frame): 1024 frames of 1280 × 720.
+MAX_INPUT_VIDEO_PIXELS = 1024 * 1280 * 720
+
 # -- rendering --------------------------------------------------------------------------------------
 #: How maps are scaled to the colormap (see :mod:`attention_visual.render.normalize`).
 NORMALIZATIONS: tuple[str, ...] = ("global", "per_step", "per_frame", "percentile")
@@ -176,6 +186,9 @@ __all__ = [
     "FIGURE_PIXELS",
     "GUIDANCE_PASSES",
     "JOINT_ATTENTION_MODES",
+    "MAX_INPUT_FRAMES",
+    "MAX_INPUT_PIXELS",
+    "MAX_INPUT_VIDEO_PIXELS",
     "MAX_RENDER_FPS",
     "NORMALIZATIONS",
     "PADDING_MODES",

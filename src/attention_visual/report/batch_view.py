@@ -45,7 +45,7 @@ from attention_visual.analysis.seeds import SeedAccumulator, consistency_of_sum,
 from attention_visual.errors import AttentionVisualError
 from attention_visual.report.batch_images import ATLAS_MEASURES, SeedGridInfo, curves_svg, write_atlas, write_seed_grid
 from attention_visual.report.collect import ReportView
-from attention_visual.report.disk import file_sizes, read_json, write_if_changed
+from attention_visual.report.disk import file_sizes, read_cells, read_json, write_if_changed
 from attention_visual.report.video_assets import VIDEO_STATS_FILE, VideoAssets, maps_root, read_word_stack, video_dir
 from attention_visual.storage import word_dir_name
 from attention_visual.storage.batch.manifest import VideoRecord, one_line
@@ -332,7 +332,10 @@ def _pool(word: str, entries: list[tuple[dict[str, Any], Path]], into: WordBatch
                 f"{tuple(pool['grid'])} grid against steps {first['steps']} on a {tuple(first['grid'])} grid"
             )
             return
-        summed = np.load(png.with_suffix(".npy"), allow_pickle=False)  # [cell] float64
+        summed = read_cells(png.with_suffix(".npy"), pool["grid"])  # [cell] float64
+        if summed is None:
+            into.across_error = f"the report's cache {png.with_suffix('.npy')} is damaged: delete it and run again"
+            return
         total = summed if total is None else total + summed
         count += int(pool["n"])
         videos += int(entry["videos"])

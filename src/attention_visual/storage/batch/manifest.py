@@ -28,10 +28,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from attention_visual.errors import AttentionDataError, NotFoundError
+from attention_visual.errors import AttentionDataError, AttentionVisualError, NotFoundError
 from attention_visual.storage.batch.layout import MANIFEST_FILE, model_label, status_file
 from attention_visual.storage.durable.atomic import atomic_write_text
 from attention_visual.storage.durable.integrity import FileDigest
+from attention_visual.storage.durable.reading import read_fault, read_json_object, regular_file_exists
+from attention_visual.storage.schema.limits import MAX_JSON_BYTES, MAX_RECORD_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -377,14 +379,25 @@ def read_manifest(path: Path) -> Manifest:
     Raises:
         AttentionDataError: The file is missing, not JSON, or of another schema version.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AttentionDataError(f"{path}: cannot read the manifest ({exc})") from exc
+    data = read_json_object(path, MAX_JSON_BYTES, "manifest")  # no link, size-limited
     try:
         return Manifest.from_dict(data)
     except AttentionDataError as exc:
         raise AttentionDataError(f"{path}: {exc}") from exc
+
+
+def find_manifest(batch_dir: Path) -> Manifest | None:
+    """The ``manifest.json`` of the batch folder ``batch_dir``, None when it has none.
+
+    Raises:
+        AttentionDataError: The manifest is a link, not a regular file, unreadable or of another schema version.
+    """
+    path = batch_dir / MANIFEST_FILE
+    try:
+        found = regular_file_exists(path)  # a link or a FIFO is refused, naming it
+    except OSError as exc:
+        raise read_fault(exc, path) from exc
+    return read_manifest(path) if found else None
 
 
 def read_batch_manifest(batch_dir: Path) -> Manifest:
@@ -396,13 +409,13 @@ def read_batch_manifest(batch_dir: Path) -> Manifest:
     """
     if not batch_dir.is_dir():
         raise NotFoundError(f"batch folder {batch_dir} does not exist")
-    manifest_path = batch_dir / MANIFEST_FILE
-    if not manifest_path.is_file():
+    manifest = find_manifest(batch_dir)
+    if manifest is None:
         raise NotFoundError(
             f"{batch_dir} has no {MANIFEST_FILE}: give a batch folder written by `attention-visual generate` "
             "(outputs/<batch>)"
         )
-    return read_manifest(manifest_path)
+    return manifest
 
 
 def write_status(path: Path, record: VideoRecord) -> None:
@@ -412,14 +425,14 @@ def write_status(path: Path, record: VideoRecord) -> None:
 
 def read_status(path: Path) -> VideoRecord | None:
     """Read a status file; None when it is missing, and (with a warning) when it is unreadable."""
-    if not path.is_file():
-        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        if not regular_file_exists(path):
+            return None
+        data = read_json_object(path, MAX_RECORD_BYTES, "status file")  # no link, size-limited
         if data.get("schema_version") != MANIFEST_SCHEMA_VERSION:
             raise AttentionDataError(f"schema version {data.get('schema_version')!r}")
         return VideoRecord.from_dict(data["video"])
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttentionDataError, KeyError, AttributeError) as exc:
+    except (OSError, AttentionVisualError, KeyError, AttributeError) as exc:
         log.warning("ignoring unreadable status file %s (%s): the video will be redone", path, one_line(exc))
         return None
 
@@ -456,6 +469,7 @@ __all__ = [
     "VideoPaths",
     "VideoRecord",
     "current_records",
+    "find_manifest",
     "now_iso",
     "one_line",
     "package_versions",
