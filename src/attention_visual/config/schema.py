@@ -224,6 +224,10 @@ class AttentionAnalysisConfig(_Section):
             whole softmax. ``"full"`` on a cross-attention family is an error.
         text_share_map: Joint-attention models only: also store the pseudo-word ``<text>``, per grid cell (video
             query) the fraction of its attention that goes to the prompt's text keys.
+        render_workers: Worker processes that render the attention videos and make the report's assets
+            of each finished video while the next one generates: ``"auto"`` (the cores the generation
+            leaves free, at most 4) or a number; 0 renders in the batch's own process, between videos.
+            How the batch runs, not what it makes: a batch resumes whatever this says.
         visualization_params: How maps are rendered.
     """
 
@@ -251,6 +255,7 @@ class AttentionAnalysisConfig(_Section):
     block_list: str | None = field(default=None, metadata=_check(limits.BLOCK_LIST))
     joint_attention: str = field(default="text", metadata=_check(limits.JOINT_ATTENTION))
     text_share_map: bool = field(default=False, metadata=_check(limits.FLAG))
+    render_workers: int | str = field(default="auto", metadata=_check(limits.RENDER_WORKERS))
     visualization_params: VisualizationParams = field(
         default_factory=VisualizationParams, metadata=_section(VisualizationParams)
     )

@@ -61,15 +61,23 @@ def planned_record(
 
 
 def merged_records(
-    batch_dir: Path, jobs: list[VideoJob], known: Mapping[str, VideoRecord], config: Config
+    batch_dir: Path,
+    jobs: list[VideoJob],
+    known: Mapping[str, VideoRecord],
+    config: Config,
+    *,
+    check_files: bool = True,
 ) -> list[VideoRecord]:
-    """One record per planned video, in batch order: this run's, else its status file's, else pending."""
+    """One record per planned video, in batch order: this run's, else its status file's, else pending.
+
+    ``check_files=False`` trusts the status files (no file is looked at: the view of a running batch).
+    """
     records = []
     for job in jobs:
         record = known.get(job.video_id) or read_status(batch_dir / job.status_path)
         if record is None:
             record = planned_record(job, config)
-        elif record.status == "done" and not is_video_finished(batch_dir, job, config, checksums=False):
+        elif check_files and record.status == "done" and not is_video_finished(batch_dir, job, config, checksums=False):
             log.warning("%s: its status says done but its files are missing: it will be redone", job.video_id)
             record = planned_record(job, config, error="files missing after an earlier run")
         records.append(record)
@@ -119,7 +127,7 @@ def build_manifest(
             created = read_manifest(path).created
         except AttentionDataError as exc:
             log.warning("rewriting unreadable manifest %s (%s)", path, exc)
-    all_done = finished and all(r.status == "done" and not r.render_failures for r in records)
+    all_done = finished and all(r.status == "done" and not r.render_failures and not r.queued for r in records)
     manifest = Manifest(
         batch_name=batch_dir.name,
         created=created,

@@ -3,7 +3,8 @@
 ``status/<video_id>.json`` holds one :class:`VideoRecord`; it is written (atomically) by the process
 that generated the video, last, after the video file and the store's ``_complete.json``.
 ``manifest.json`` is the merged view of a batch: the :class:`Manifest` with one record per planned
-video, rewritten atomically after every video (by rank 0 only, at the end, in multi-process runs).
+video, written atomically by rank 0 when a run starts and ends (and refreshed from the status files
+every few seconds while it runs); a status file is newer than its manifest entry (:func:`current_records`).
 docs/batch.md documents every field; the HTML report reads exactly this.
 
 Compatibility: readers check ``schema_version``; fields are only ever added (with defaults) within a
@@ -194,6 +195,10 @@ class VideoRecord:
             a rerun skips the video only if they verify.
         model: Its model's name in a comparison batch (``models:``), else None.
         model_id: The model that makes it (``generation.model_id``, or its ``models:`` entry's).
+        queued: Files of this video handed to the batch's render workers and not made yet (relative
+            paths): its per-video attention videos and its report assets
+            (``report/maps/<video_id>/assets.json``). Empty once they are made; a run stopped before
+            that leaves them listed, and the rerun makes them.
     """
 
     video_id: str
@@ -216,6 +221,7 @@ class VideoRecord:
     files: tuple[FileDigest, ...] = ()
     model: str | None = None
     model_id: str | None = None
+    queued: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -242,6 +248,7 @@ class VideoRecord:
         data["paths"] = self.paths.to_dict()
         data["renders"] = [r.to_dict() for r in self.renders]
         data["files"] = [f.to_dict() for f in self.files]
+        data["queued"] = list(self.queued)
         return data
 
     @classmethod
@@ -257,6 +264,7 @@ class VideoRecord:
                 "paths": VideoPaths.from_dict,
                 "renders": lambda items: tuple(RenderRecord.from_dict(r) for r in items),
                 "files": lambda items: tuple(FileDigest.from_dict(f) for f in items),
+                "queued": tuple,
             },
         )
 
