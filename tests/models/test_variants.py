@@ -44,6 +44,12 @@ EXPECTED = {
     "tiny-ltx-condition": (1, 32, False, ()),
     "tiny-ltx2": (1, 32, False, ()),
     "tiny-ltx2-i2v": (1, 32, False, (0,)),
+    "tiny-skyreels-v2": (1, 16, False, ()),
+    "tiny-skyreels-v2-i2v": (1, 16, True, ()),
+    "tiny-skyreels-v2-df": (1, 16, False, ()),
+    "tiny-skyreels-v2-df-i2v": (1, 16, False, (0,)),
+    "tiny-chronoedit": (1, 16, True, ()),
+    "tiny-lucy-edit": (1, 32, False, ()),
 }
 
 
@@ -91,6 +97,12 @@ def test_unsupported_pipelines_fail_with_one_clear_error() -> None:
 
     with pytest.raises(CaptureError, match="WanAnimatePipeline is not supported: Wan Animate"):
         describe_pipeline(WanAnimatePipeline.__new__(WanAnimatePipeline))  # no weights needed to refuse it
+    from diffusers.pipelines.skyreels_v2.pipeline_skyreels_v2_diffusion_forcing_v2v import (
+        SkyReelsV2DiffusionForcingVideoToVideoPipeline as Extension,
+    )
+
+    with pytest.raises(CaptureError, match=r"SkyReelsV2DiffusionForcingVideoToVideoPipeline is not supported: .*loop"):
+        describe_pipeline(Extension.__new__(Extension))
     with pytest.raises(CaptureError, match="modular diffusers pipeline"):
         describe_pipeline(_fake("Wan22ModularPipeline", "diffusers.modular_pipelines.wan.modular_pipeline"))
     with pytest.raises(

@@ -21,7 +21,7 @@ from typing import Any
 from attention_visual.capture.attention_math import WordColumns
 from attention_visual.capture.hooks import CaptureHooks, HookedModel
 from attention_visual.capture.maps_io import CaptureFacts, records_to_word_maps, save_word_maps, word_metadata
-from attention_visual.capture.recorder import CaptureRecorder, StepRecord
+from attention_visual.capture.recorder import CaptureRecorder, StepRecord, reconcile_grids
 from attention_visual.capture.settings import CaptureSettings
 from attention_visual.capture.steps import PassClock
 from attention_visual.capture.word_maps import CapturedMaps
@@ -331,7 +331,8 @@ class AttentionCapture:
                 "no steps were captured: check CaptureSettings.steps/guidance_pass "
                 "(the uncond pass only runs when guidance_scale > 1)"
             )
-        return self._recorder.records
+        recorder = self._recorder
+        return reconcile_grids(recorder.records, self.variant.grid_shrink_keeps, recorder.last_frames)
 
 
 __all__ = ["AttentionCapture"]

@@ -19,8 +19,10 @@ The step index comes from the context (``step_index=i``) where the pipeline give
 call: its timestep must equal the scheduler's timestep of that step,
 ``scheduler.timesteps[-pipe.num_timesteps:][step]`` (a ``strength`` below 1 runs only the tail of the
 schedule, so the run's steps are the last ``num_timesteps``). Where ``timestep`` is given per token
-(``[batch, video_token]``; conditioning tokens carry a smaller one) the call's timestep is the largest
-entry, the denoising timestep.
+(``[batch, video_token]``; conditioning tokens carry a smaller one) or per latent frame (diffusion
+forcing) the call's timestep is the largest entry, the noisiest. A pipeline that announces more steps
+than its scheduler has timesteps (diffusion forcing with frames that start later: ``pipe.num_timesteps``
+rows of its step matrix) is counted against ``num_timesteps`` only; a step past it is an error.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ class PassInfo:
 
 
 def denoising_timestep(timestep: torch.Tensor | None) -> float | None:
-    """The pass's denoising timestep: ``timestep`` is ``[batch]`` or ``[batch, video_token]`` (the max entry)."""
+    """The pass's denoising timestep: ``timestep`` is ``[batch]``, ``[batch, video_token]`` or ``[batch, frame]``
+    (the max entry)."""
     if timestep is None:
         return None
     return float(timestep.detach().flatten().max().item())  # one read-back per pass
@@ -139,12 +142,12 @@ class PassClock:
             raise CaptureError("a negative-prompt pass ran before its prompt pass: the step cannot be counted")
         self._next_step = step + 1 if name == "cond" else self._next_step
         self._last = (name, step)
+        if num is not None and step >= num:
+            raise CaptureError(
+                f"pass {name!r} would be step {step} but this run has {num} steps: use a new AttentionCapture for "
+                "every pipeline call (a pipeline whose denoising loop starts over, e.g. per window, is not supported)"
+            )
         if timesteps is not None and t is not None:
-            if step >= len(timesteps):
-                raise CaptureError(
-                    f"pass {name!r} would be step {step} but this run has {len(timesteps)} steps: "
-                    "use a new AttentionCapture for every pipeline call"
-                )
             expected = float(timesteps[step])  # a Python float: no device read-back
             if t != expected:
                 raise CaptureError(

@@ -48,6 +48,11 @@ def check_generation(g: GenerationConfig, family: ModelFamily, variant: Variant 
         if value % px:
             extra = f" ({px} pixels per grid cell)" if variant is not None else ""
             v.fail(f"generation.{name}", f"a multiple of {px} for {who}{extra}", value)
+    if variant is not None and variant.fixed_num_frames not in (None, g.num_frames):
+        raise ConfigError(
+            f"generation.num_frames must be {variant.fixed_num_frames} for {variant.name} (the only frame count its "
+            f"pipeline makes), got {g.num_frames}"
+        )
     if variant is not None and variant.fixed_size is not None and (g.height, g.width) != variant.fixed_size:
         h, w = variant.fixed_size
         raise ConfigError(

@@ -159,6 +159,9 @@ class TransformerCall:
         conditioning_frames: Map frames (counted after the dropped ones) that this call holds at a lower
             noise level than the step's, i.e. conditioning inputs, as its per-token timesteps say; None: the
             call does not tell (the variant's ``conditioning`` says).
+        frame_timesteps: ``[batch, frame]``: the timestep of each map frame (before the dropped ones are
+            cut), where the model denoises each latent frame at its own noise level (diffusion forcing);
+            None: one timestep for the call.
     """
 
     batch: int
@@ -166,6 +169,7 @@ class TransformerCall:
     timestep: torch.Tensor | None
     drop_leading_frames: int = 0
     conditioning_frames: tuple[int, ...] | None = None
+    frame_timesteps: torch.Tensor | None = None
 
 
 class FamilyRuntime(Protocol):

@@ -153,7 +153,19 @@ class Variant:
         expand_timesteps: ``timestep`` is given per video token (its largest entry is the step's).
         frames_from_video: The pipeline call takes no ``num_frames`` (video-to-video: the input's length).
         default_fps: Frames per second of its videos when the config gives none (None: the family's
-            :attr:`ModelFamily.default_fps`; e.g. CogVideoX 1.5 makes 16 fps videos, 1.0 8 fps).
+            :attr:`ModelFamily.default_fps`; e.g. SkyReels-V2 makes 24 fps videos, Wan 16; CogVideoX 1.5 16,
+            1.0 8).
+        fps_argument: The pipeline call's frame-rate argument where only this variant takes one (SkyReels-V2
+            diffusion forcing: ``fps``, embedded by the model); None: the family's
+            :attr:`ModelFamily.fps_argument`.
+        frame_timesteps: ``timestep`` is given per latent frame (``[batch, frame]``: diffusion forcing
+            denoises each frame at its own noise level); each step records its map frames' timesteps.
+        fixed_num_frames: The only frame count the pipeline makes (ChronoEdit: 5, the input image and its
+            edit), or None.
+        grid_shrink_keeps: Where the pipeline drops latent frames during the run (ChronoEdit drops its
+            temporal-reasoning frames after some steps), the map frames the earlier steps keep, as indices
+            into their frames (negative: from the end), so every step has the later steps' grid; empty: the
+            grid never changes within a run (a change is an error).
         fixed_size: ``(height, width)``: the only frame size the model makes (a learned position embedding:
             CogVideoX-5b-I2V, 480 × 720), or None.
         checkpoints: Public diffusers checkpoints of this variant.
@@ -186,6 +198,10 @@ class Variant:
     expand_timesteps: bool = False
     frames_from_video: bool = False
     default_fps: int | None = None
+    fps_argument: str | None = None
+    frame_timesteps: bool = False
+    fixed_num_frames: int | None = None
+    grid_shrink_keeps: tuple[int, ...] = ()
     fixed_size: tuple[int, int] | None = None
     checkpoints: tuple[str, ...] = ()
     ignored_passes: tuple[str, ...] = ()
@@ -299,6 +315,10 @@ class ModelFamily:
         """Frames per second of a variant's videos when the config gives none (the family's without a variant)."""
         own = variant.default_fps if variant is not None else None
         return own if own is not None else self.default_fps
+
+    def fps_argument_of(self, variant: Variant) -> str | None:
+        """The pipeline call's frame-rate argument for ``variant`` (the variant's own, else the family's)."""
+        return variant.fps_argument or self.fps_argument
 
     @property
     def pipeline_classes(self) -> tuple[str, ...]:

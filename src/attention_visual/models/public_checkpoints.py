@@ -4,7 +4,11 @@
 ``transformer/config.json``, ``model_index.json`` and VAE config say about the architecture (the
 numbers of diffusers' ``scripts/convert_wan_to_diffusers.py`` and the Hub configs; no weights). The
 README's table lists them (width, layers, pixels per token, experts).
-Every Wan text branch is 4096 wide (UMT5-XXL) with 512 text tokens. The LTX-Video 0.9.x files
+Every Wan text branch is 4096 wide (UMT5-XXL) with 512 text tokens; so are the Wan derivatives'
+(``skyreels-v2-*``: the numbers of diffusers' ``scripts/convert_skyreelsv2_to_diffusers.py``; ``chronoedit-14b``:
+Wan2.1-I2V-14B-720P's transformer, which ChronoEdit fine-tunes, as ``ChronoEditTransformer3DModel`` with its
+``rope_temporal_skip_len`` 8; ``lucy-edit-*``: Wan2.2-TI2V-5B's with 96 input channels, the edited video's latents
+concatenated to the noise). The LTX-Video 0.9.x files
 (``ltx-video-*``: the numbers of diffusers' ``scripts/convert_ltx_to_diffusers.py``) also keep the
 scheduler's shifting (``scheduler``); their text branch is T5-v1.1-XXL (4096) with 128 tokens. The
 CogVideoX files (``cogvideox*``: the Hub configs of ``THUDM/CogVideoX*``) have T5-v1.1-XXL with 226 tokens.
@@ -129,8 +133,9 @@ def build_transformer(
         device: Where the parameters live; ``"meta"`` builds the shapes only, instantly.
 
     Returns:
-        The checkpoint's transformer class (``WanTransformer3DModel``, ``CogVideoXTransformer3DModel``,
-        ``LTXVideoTransformer3DModel``, ``LTX2VideoTransformer3DModel``, ...) in eval mode.
+        The checkpoint's transformer class (``WanTransformer3DModel``, ``SkyReelsV2Transformer3DModel``,
+        ``ChronoEditTransformer3DModel``, ``CogVideoXTransformer3DModel``, ``LTXVideoTransformer3DModel``,
+        ``LTX2VideoTransformer3DModel``, ...) in eval mode.
 
     Raises:
         ConfigError: Unknown architecture or ``num_layers < 1``.

@@ -41,7 +41,7 @@ from attention_visual.errors import AttentionVisualError, BatchBusyError, Config
 from attention_visual.models import is_tiny_model_id, load_pipeline, resolve_device
 from attention_visual.pipeline.background import Background, render_workers
 from attention_visual.pipeline.distributed import RankContext
-from attention_visual.pipeline.generation import GenerationOutcome, copy_inputs, generate_video
+from attention_visual.pipeline.generation import GenerationOutcome, copy_inputs, generate_video, release_memory
 from attention_visual.pipeline.merge import build_manifest, merged_records, planned_record
 from attention_visual.pipeline.plan import MANIFEST_FILE, RENDER_KINDS, VideoJob, jobs_for_rank, plan_batch
 from attention_visual.pipeline.render_tasks import RefreshWork, VideoWork, VideoWorkDone, assets_path
@@ -259,6 +259,7 @@ class _Runner:
         self.settings = capture_settings(config)
         self.maps = batch_maps(batch_dir, config)  # chosen once: the layout the batch has, else the config's
         self.created = now_iso()
+        self._pipe_model: str | None = jobs[0].model if jobs else None  # whose pipeline self.pipe is
         self.records: dict[str, VideoRecord] = {}  # this run's records, by video id
         self.files_written = 0
         workers = render_workers(config.attention_analysis.render_workers, ctx)
@@ -325,10 +326,11 @@ class _Runner:
             remove_leftovers(self.batch_dir, job, self.video_format, temporaries=False)
         except OSError as exc:  # a read-only folder refuses even to delete
             raise _storage_error(exc, self.batch_dir / job.status_path) from exc
-        base = planned_record(job, self.config, status="pending", rank=self.ctx.rank)
+        config = self.config.for_model(job.model)  # a comparison: this model's generation settings
+        base = planned_record(job, config, status="pending", rank=self.ctx.rank)
         base = dataclasses.replace(base, started=now_iso())
         try:
-            outcome = self._generate(job)
+            outcome = self._generate(job, config)
         except StorageError:  # disk full, read-only...: every later video would fail the same way
             raise
         except Exception as exc:  # one video's failure (e.g. out of memory) must not stop the batch
@@ -352,11 +354,12 @@ class _Runner:
             self.background.submit(dataclasses.replace(work, record=record))
         return record
 
-    def _generate(self, job: VideoJob) -> GenerationOutcome:
+    def _generate(self, job: VideoJob, config: Config) -> GenerationOutcome:
+        """Generate ``job``'s video with its model (``config``: :meth:`Config.for_model` of its model)."""
         if self.generator is not None:
             return self.generator(job, self.batch_dir, self.maps)
-        pipe = self._pipeline()
-        return generate_video(pipe, job, self.config, self.batch_dir, self.device, self.settings, self.maps)
+        pipe = self._pipeline(job.model, config)
+        return generate_video(pipe, job, config, self.batch_dir, self.device, self.settings, self.maps)
 
     def _work(self, job: VideoJob, *, render: bool, stage: str = "per_video") -> VideoWork | None:
         """The background work the config asks for ``job`` (a finished video), or None when there is none."""
@@ -598,9 +601,15 @@ class _Runner:
             log.debug("the manifest could not be updated either: %s", exc)
 
     # -- lazy resources ---------------------------------------------------------------------------
-    def _pipeline(self) -> Any:
+    def _pipeline(self, model: str | None, config: Config) -> Any:
+        """The pipeline of ``model`` (loaded once; a comparison releases the previous model's first)."""
+        if self.pipe is not None and model != self._pipe_model:  # one pipeline in memory at a time
+            log.info("model %s done: releasing its pipeline", self._pipe_model)
+            self.pipe = None
+            release_memory(self.device)
         if self.pipe is None:
-            g = self.config.generation
+            self._pipe_model = model
+            g = config.generation
             if is_tiny_model_id(g.model_id) and self.device.type == "cpu":
                 # The tiny model is so small that thread hand-offs dominate: one thread is ~5x faster.
                 torch.set_num_threads(1)

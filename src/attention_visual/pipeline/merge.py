@@ -55,6 +55,8 @@ def planned_record(
             video=job.video_path,
             attention_maps=job.attention_maps_path if captures_maps(config, job) else None,
         ),
+        model=job.model,
+        model_id=job.model_id or None,
     )
 
 
@@ -132,7 +134,9 @@ def build_manifest(
         updated=now_iso(),
         config_path=str(Path(config_path).absolute()),
         config_file=CONFIG_FILE,
-        model_id=config.generation.model_id,
+        model_id=", ".join(dict.fromkeys(job.model_id for job in jobs))
+        if config.models
+        else config.generation.model_id,
         world_size=world_size,
         versions=package_versions(),
         prompts=prompt_records(jobs),

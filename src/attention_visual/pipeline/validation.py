@@ -24,6 +24,7 @@ from attention_visual.capture import CaptureSettings
 from attention_visual.config import Config
 from attention_visual.config.family_checks import check_analysis, check_generation
 from attention_visual.config.inputs import check_inputs
+from attention_visual.config.models import with_model_key
 from attention_visual.errors import ConfigError, PromptError
 from attention_visual.extras import require_extra
 from attention_visual.families import ModelFamily, Variant, family_of_variant
@@ -255,10 +256,24 @@ def check_runnable(config: Config, *, device: str | None = None, fetch_tokenizer
             is not there a log line says so and only the word check is skipped.
 
     Raises:
-        ConfigError: The device, dtype, blocks or grid options do not fit.
+        ConfigError: The device, dtype, blocks or grid options do not fit (in a comparison, the message
+            starts with the model's ``models[i]`` entry).
         MissingExtraError: ``storage_format: zarr`` without the ``analysis`` extra (zarr) installed.
         PromptError: A prompt's marked word cannot be found after tokenisation (names the prompt).
     """
+    for i, entry in enumerate(config.models):
+        try:
+            _check_model(config.for_model(entry.name), device=device, fetch_tokenizer=fetch_tokenizer)
+        except ConfigError as exc:
+            raise with_model_key(exc, f"models[{i}]", entry) from None
+        except PromptError as exc:
+            raise PromptError(f"models[{i}] ({entry.name}): {exc}") from None
+    if not config.models:
+        _check_model(config, device=device, fetch_tokenizer=fetch_tokenizer)
+
+
+def _check_model(config: Config, *, device: str | None, fetch_tokenizer: bool) -> None:
+    """:func:`check_runnable` for the config of one model."""
     g, a = config.generation, config.attention_analysis
     check_device(g.device)
     resolved = resolve_device(device or g.device)

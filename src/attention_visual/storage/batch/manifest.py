@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from attention_visual.errors import AttentionDataError, AttentionVisualError, NotFoundError
-from attention_visual.storage.batch.layout import MANIFEST_FILE, status_file
+from attention_visual.storage.batch.layout import MANIFEST_FILE, model_label, status_file
 from attention_visual.storage.durable.atomic import atomic_write_text
 from attention_visual.storage.durable.integrity import FileDigest
 from attention_visual.storage.durable.reading import read_fault, read_json_object, regular_file_exists
@@ -193,6 +193,8 @@ class VideoRecord:
         files: Size and SHA-256 of the files a ``done`` status vouches for: the video, the store's
             completion mark (which covers the maps in turn) and the per-video attention videos;
             a rerun skips the video only if they verify.
+        model: Its model's name in a comparison batch (``models:``), else None.
+        model_id: The model that makes it (``generation.model_id``, or its ``models:`` entry's).
         queued: Files of this video handed to the batch's render workers and not made yet (relative
             paths): its per-video attention videos and its report assets
             (``report/maps/<video_id>/assets.json``). Empty once they are made; a run stopped before
@@ -217,6 +219,8 @@ class VideoRecord:
     paths: VideoPaths = field(default_factory=lambda: VideoPaths(video=""))
     renders: tuple[RenderRecord, ...] = ()
     files: tuple[FileDigest, ...] = ()
+    model: str | None = None
+    model_id: str | None = None
     queued: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -227,6 +231,14 @@ class VideoRecord:
     def render_failures(self) -> tuple[RenderRecord, ...]:
         """The renders that failed."""
         return tuple(r for r in self.renders if r.status == "failed")
+
+    @property
+    def model_name(self) -> str | None:
+        """Its model's name: the comparison's ``model``, else its model id's :func:`.layout.model_label`
+        (``tiny``, ``LTX-Video``); None in manifests older than the field."""
+        if self.model is not None:
+            return self.model
+        return model_label(self.model_id) if self.model_id else None
 
     def to_dict(self) -> dict[str, Any]:
         data = {_STORED_KEYS.get(f.name, f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -287,7 +299,7 @@ class Manifest:
             attention videos and the report written), else None.
         config_path: The config file the batch was run from (absolute), as given on the command line.
         config_file: The resolved config as run, relative to the batch folder (``config.yaml``).
-        model_id: ``generation.model_id``.
+        model_id: ``generation.model_id``; a comparison's model ids, joined by ``", "``.
         world_size: Processes of the run that wrote this manifest.
         versions: ``{"attention_visual", "torch", "diffusers", "transformers", "python": version}``.
         prompts: One entry per prompt, in order.
