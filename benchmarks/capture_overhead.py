@@ -12,10 +12,17 @@ measure those maps' extra pass over the video keys. HunyuanVideo-1.5 (2048 wide,
 video tokens + 729 image + 256 byT5 + 1000 Qwen2.5-VL keys, valid ones first, masked): 3584-wide Qwen2.5-VL
 and 1472-wide byT5 encoders of two layers and one, the tiny HunyuanVideo-1.5 VAE with 32 latent channels, a
 1152-wide SigLIP for image-to-video; guidance through its guider (a ``pred_cond`` and a ``pred_uncond``
-call). LTX-Video (``ltx-video-*``): the checkpoint's transformer (2048 or 4096 wide), a 4096-wide one-layer
-T5 encoder, a tiny 32x/8x VAE with its 128 latent channels, its scheduler, 128 text keys with the model's
-padding mask. Guidance on (two passes per step: Wan's and HunyuanVideo-1.5's separate calls, CogVideoX's and
-LTX's one batched ``[uncond, cond]`` call), ``output_type="latent"``.
+call). LTX-Video (``ltx-video-*``): the checkpoint's
+transformer (2048 or 4096 wide), a 4096-wide one-layer T5 encoder, a tiny 32x/8x VAE with its 128 latent
+channels, its scheduler, 128 text keys with the model's padding mask. LTX-2 (``ltx-2*``): the checkpoint's
+transformer (4096 wide video stream, 2048 wide audio stream) fed by the tiny Gemma-3 text encoder through
+text connectors of the checkpoint's output widths without layers (the text side runs once per video; the
+capture's cost is in the blocks: 1024 text keys of 4096 channels), a tiny 32x/8x VAE with 128 latent
+channels, the tiny audio VAE and vocoder (the audio input projection narrowed to them), its scheduler; the
+default guidance, so each step also runs the ``uncond_stg`` and ``uncond_modality`` calls the capture
+ignores; image-to-video with ``image_crf=0`` (no PyAV). Guidance on (two passes per step: Wan's and
+HunyuanVideo-1.5's separate calls, CogVideoX's and LTX's one batched ``[uncond, cond]`` call),
+``output_type="latent"``.
 Runs alternate (plain, captured, plain, captured, ...) so
 drift hits both sides; the ratio of medians is printed. ``--control`` adds plain runs timed against plain
 runs (an A/A comparison): on a shared machine that ratio shows how large a difference noise alone makes.
@@ -55,6 +62,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +101,7 @@ from attention_visual.models.public_checkpoints import (
 from attention_visual.models.tiny_cogvideox import tiny_cogvideox_vae
 from attention_visual.models.tiny_hunyuan15 import tiny_hunyuan15_vae
 from attention_visual.models.tiny_ltx import tiny_ltx_vae
+from attention_visual.models.tiny_ltx2 import tiny_ltx2_vae
 from attention_visual.models.tiny_variants import build_tiny_model, tiny_image
 
 PROMPT = "A romantic (kiss) between a man and woman with (flowers)"
@@ -242,10 +251,53 @@ def _hunyuan15_parts(
     return parts
 
 
+def _ltx2_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str, Any]:
+    """LTX-2: the tiny Gemma-3 text side through layerless connectors of the checkpoint's output widths, the
+    transformer with its audio input narrowed to the tiny audio VAE, a tiny 128-channel VAE, its scheduler."""
+    from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
+
+    tiny = build_tiny_model("tiny-ltx2", seed=0)
+    caption = int(tiny.text_encoder.config.text_config.hidden_size)
+    per_stream = bool(arch.connectors["per_modality_projections"])
+    c, t = arch.connectors, arch.transformer
+    widths = {  # per-stream projections feed each stream its own width; else the caption width, projected later
+        "video": (c["video_connector_num_attention_heads"], c["video_connector_attention_head_dim"]),
+        "audio": (c["audio_connector_num_attention_heads"], c["audio_connector_attention_head_dim"]),
+    } if per_stream else {"video": (2, caption // 2), "audio": (2, caption // 2)}  # fmt: skip
+    torch.manual_seed(0)
+    connectors = LTX2TextConnectors(
+        caption_channels=caption,
+        text_proj_in_factor=tiny.text_encoder.config.text_config.num_hidden_layers + 1,
+        **{f"{s}_connector_num_attention_heads": h for s, (h, _) in widths.items()},
+        **{f"{s}_connector_attention_head_dim": d for s, (_, d) in widths.items()},
+        **{f"{s}_connector_num_layers": 0 for s in widths},
+        **{f"{s}_hidden_dim": h * d for s, (h, d) in widths.items()},
+        video_connector_num_learnable_registers=c["video_connector_num_learnable_registers"],
+        audio_connector_num_learnable_registers=c["audio_connector_num_learnable_registers"],
+        rope_type=c["rope_type"],
+        per_modality_projections=per_stream,
+        proj_bias=c["proj_bias"],
+    ).eval()
+    audio_channels = int(tiny.transformer.config.audio_in_channels)  # what the tiny audio VAE gives
+    narrowed = {**t, "caption_channels": caption, "audio_in_channels": audio_channels}
+    narrowed["audio_out_channels"] = audio_channels
+    return {
+        "scheduler": type(tiny.scheduler).from_config(arch.scheduler),
+        "vae": tiny_ltx2_vae(0, latent_channels=int(arch.vae["latent_channels"])),
+        "audio_vae": tiny.audio_vae,
+        "text_encoder": tiny.text_encoder,
+        "tokenizer": tiny.tokenizer,
+        "connectors": connectors.to(dtype),
+        "transformer": build_transformer(replace(arch, transformer=narrowed), num_layers=blocks, seed=0, dtype=dtype),
+        "vocoder": tiny.vocoder,
+    }
+
+
 #: The families whose benchmark pipeline is its class called with these parts (Wan: ``build_wide_pipeline``).
 _WIDE_PARTS: dict[str, Callable[[Architecture, int, torch.dtype], dict[str, Any]]] = {
     "cogvideox": _cogvideox_parts,
     "ltx": _ltx_parts,
+    "ltx2": _ltx2_parts,
 }
 
 
@@ -259,6 +311,8 @@ def _finish(pipe: Any, dtype: torch.dtype, device: str) -> Any:
 def task_inputs(pipe: Any, height: int, width: int, frames: int) -> dict[str, Any]:
     """The image/video inputs the pipeline's call needs (deterministic)."""
     cls = type(pipe).__name__
+    if cls == "LTX2ImageToVideoPipeline":  # image_crf=0: no H.264 re-compression (PyAV) of the image
+        return {"image": tiny_image(height, width, seed=1), "image_crf": 0}
     if cls == "WanImageToVideoPipeline":
         inputs: dict[str, Any] = {"image": tiny_image(height, width, seed=1)}
         if pipe.transformer.config.pos_embed_seq_len is not None:  # FLF2V: first and last frame
@@ -325,14 +379,16 @@ def isolated_capture_seconds(
     settings: CaptureSettings | None = None,
     text_keys: int = 512,
     joint: bool = False,
-    masked: bool = False,
+    padding: str = "identical_rows",
 ) -> float:
     """Seconds of the capture's own computation for one captured pass: ``blocks`` calls at these shapes.
 
     Measured alone, so it does not drown in the run-to-run noise of a whole step on a busy machine. Cross
-    attention: ``text_keys`` keys, Wan's identical padding rows after 20 real tokens, or (``masked``,
-    LTX-Video) distinct padding rows with the model's -10000 bias; joint: ``text_keys`` + the video keys in
-    one softmax, with ``settings``' ``joint_attention`` and ``text_share_map``.
+    attention: ``text_keys`` keys; ``padding`` (the family's ``text.padding``): ``identical_rows`` (Wan)
+    folds the padding after 20 real tokens; ``masked`` keys after them are distinct rows with the model's
+    -10000 bias (LTX-Video); ``attended`` every key is distinct, with the model's zero bias (LTX-2's
+    registers). Joint: ``text_keys`` + the video keys in one softmax, with ``settings``' ``joint_attention``
+    and ``text_share_map``.
     """
     settings = settings or CaptureSettings()
     words = WordColumns.from_words([(2, 3), (10, 11)])
@@ -351,12 +407,13 @@ def isolated_capture_seconds(
         q = torch.randn(tokens, width, dtype=dtype, device=device)  # [video_token, heads * head_dim]
         k = torch.randn(text_keys, width, dtype=dtype, device=device)  # [text_token, heads * head_dim]
         bias = None
-        if masked:
-            bias = torch.zeros(text_keys, dtype=dtype, device=device)  # [text_token]
-            bias[20:] = -10000.0
-        else:
+        if padding == "identical_rows":
             k[20:] = k[20]  # Wan's identical padding rows after 20 real tokens
-        real = text_keys if masked else 20
+        else:
+            bias = torch.zeros(text_keys, dtype=dtype, device=device)  # [text_token]
+            if padding == "masked":
+                bias[20:] = -10000.0
+        real = 20 if padding == "identical_rows" else text_keys
 
         def one_block() -> torch.Tensor:
             return word_attention(q, k, heads, cols, words.bounds, num_real_keys=real, key_bias=bias).mean(0)
@@ -425,6 +482,9 @@ ALL_CASES: tuple[tuple[str, str, int, int, tuple[str, ...]], ...] = (
     ("ltx-video-0.9.1", "t2v", 256, 384, ()),  # 2048 wide; 8 x 12 tokens of 32 px, 2 latent frames, 128 text keys
     ("ltx-video-0.9.1", "i2v", 256, 384, ()),
     ("ltx-video-0.9.7-dev", "condition", 128, 192, ()),  # 4096 wide (13B)
+    ("ltx-2", "t2v", 128, 192, ()),  # 4096 wide video (2048 audio); 4 x 6 tokens, 2 latent frames, 1024 text keys
+    ("ltx-2", "i2v", 128, 192, ()),
+    ("ltx-2.3", "t2v", 128, 192, ()),  # gated attention, cross-attention modulation
 )
 _RESULT = "result: "  # the last line of a single run: its ratios as JSON, for --all
 
@@ -567,7 +627,7 @@ def main() -> None:
     heads = int(arch.transformer["num_attention_heads"])
     own = args.steps * isolated_capture_seconds(
         tokens, args.blocks, dtype, args.device, arch.width, heads, settings=settings, text_keys=text,
-        joint=family.joint, masked=family.text.padding == "masked",
+        joint=family.joint, padding=family.text.padding,
     )  # fmt: skip
     print(
         f"capture computation alone: {own * 1e3:.1f} ms per run = {own / min(times['plain']):.2%} of the "

@@ -84,3 +84,22 @@ def test_a_timestep_cast_to_the_models_dtype_is_the_schedulers() -> None:
     assert float(TIMESTEPS[:1].to(torch.bfloat16)) == 1000.0 and (info.step_index, info.timestep) == (0, 999.0)
     with pytest.raises(CaptureError, match="ran at timestep 752 but the scheduler's step 1 is at 900"):
         clock.next(ctx("cond"), torch.tensor([750.0], dtype=torch.bfloat16) + 2)
+
+
+def test_ignored_passes_are_neither_passes_nor_steps() -> None:
+    """LTX-2's perturbed guidance calls follow each step's batched call under their own contexts."""
+    clock = PassClock(
+        fake_pipe(), order_from_calls=False, guidance="batched", ignored_passes=("uncond_stg", "uncond_modality")
+    )
+    got = []
+    for v in (999, 900):
+        got.append(clock.next(ctx("cond_uncond"), t(v).expand(2)))  # [uncond, cond]: one timestep per item
+        assert clock.next(ctx("uncond_stg"), t(v)) is None
+        assert clock.next(ctx("uncond_modality"), t(v)) is None
+    assert [(p.step_index, p.items) for p in got if p is not None] == [
+        (0, (("uncond", 0), ("cond", 1))), (1, (("uncond", 0), ("cond", 1))),
+    ]  # fmt: skip
+    counted = PassClock(fake_pipe(), order_from_calls=False, guidance="batched")  # not ignored: a step each
+    counted.next(ctx("cond_uncond"), t(999).expand(2))
+    with pytest.raises(CaptureError, match="ran at timestep 999 but the scheduler's step 1 is at 900"):
+        counted.next(ctx("uncond_stg"), t(999))

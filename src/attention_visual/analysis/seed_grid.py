@@ -161,12 +161,14 @@ def write_seed_video(
     options: RenderOptions | None = None,
     frame: SeedFrame = "mean",
     page: int = 1,
+    model: str | None = None,
 ) -> Path:
     """Render the seed grid of ``word`` of a batch to ``output`` (``.mp4``, ``.avi`` or ``.gif``).
 
     Without ``prompt``, the word's only prompt; when several prompts mark it, every video of them
     (tiles labelled with their prompt). With more than :data:`SEEDS_PER_PAGE` seeds, ``page`` of them
-    (1-based; a warning says how many pages there are). Returns the written path.
+    (1-based; a warning says how many pages there are). A batch comparing several models needs ``model``.
+    Returns the written path.
 
     Raises:
         NotFoundError: Not a batch folder, or no stored maps of ``word`` (in ``prompt``).
@@ -176,7 +178,7 @@ def write_seed_video(
     """
     with write_faults(output):
         output = prepare_output(output)
-    views = word_seed_views(batch_dir, word, prompt=prompt, keep_steps=True)
+    views = word_seed_views(batch_dir, word, prompt=prompt, keep_steps=True, model=model)
     if len(views.by_prompt) == 1:
         view = next(iter(views.by_prompt.values()))
     elif views.across is not None:

@@ -43,6 +43,8 @@ TASK_INPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "vace": ((), ("video", "reference_images")),
     "v2v": (("video",), ("video", "strength")),
     "condition": ((), ("image", "video")),  # conditioning items at frame 0 (none: text to video)
+    "image_edit": (("image",), ("image",)),  # the image to edit (its edit is the last frames)
+    "video_edit": (("video",), ("video",)),  # the video to edit (its length is the video's)
 }
 _ASPECT_TOLERANCE = 0.02
 

@@ -11,6 +11,10 @@ Example:
     Traceback (most recent call last):
     ...
     attention_visual.errors.ConfigError: fps must be in (0, 240], got 500
+    >>> RENDER_WORKERS("render_workers", -1)
+    Traceback (most recent call last):
+    ...
+    attention_visual.errors.ConfigError: render_workers must be 'auto' or an integer in [0, 64], got -1 (an integer)
     >>> captured_steps((1, 3, 5), 2)
     (1, 5)
 """
@@ -129,6 +133,24 @@ RENDER_FPS = v.number(min_value=0, min_open=True, max_value=MAX_RENDER_FPS)
 INTERPOLATION_STEPS = v.integer(min_value=0, max_value=120)
 DPI = v.integer(min_value=10, max_value=1200)
 
+# -- the batch's background work --------------------------------------------------------------------
+#: Most worker processes ``attention_analysis.render_workers`` may ask for.
+MAX_RENDER_WORKERS = 64
+#: Most worker processes ``render_workers: auto`` picks (each renders one video's attention videos at a time).
+MAX_AUTO_RENDER_WORKERS = 4
+
+
+def _render_workers(key: str, value: Any) -> int | str:
+    """``"auto"`` or a number of worker processes in ``[0, MAX_RENDER_WORKERS]`` (0: in the batch's own process)."""
+    if value == "auto":
+        return "auto"
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RENDER_WORKERS:
+        v.fail(key, f"'auto' or an integer in [0, {MAX_RENDER_WORKERS}]", value, with_kind=True)
+    return value
+
+
+RENDER_WORKERS: v.Check = _render_workers
+
 
 def figure_size(dpi: int = DEFAULT_DPI) -> v.Check:
     """Two positive numbers ``[width, height]`` in inches whose pixels at ``dpi`` are within :data:`FIGURE_PIXELS`.
@@ -191,10 +213,12 @@ __all__ = [
     "GLYPH_WORD",
     "GUIDANCE_PASSES",
     "JOINT_ATTENTION_MODES",
+    "MAX_AUTO_RENDER_WORKERS",
     "MAX_INPUT_FRAMES",
     "MAX_INPUT_PIXELS",
     "MAX_INPUT_VIDEO_PIXELS",
     "MAX_RENDER_FPS",
+    "MAX_RENDER_WORKERS",
     "NORMALIZATIONS",
     "PADDING_MODES",
     "SEED_LIMIT",

@@ -166,6 +166,9 @@ class TransformerCall:
             call does not tell (the variant's ``conditioning`` says).
         facts: What the family's measures need to know about the call (e.g. where the prompt's keys lie
             in the joint sequence); handed to them in each site's slots under :data:`CALL_FACTS_SLOT`.
+        frame_timesteps: ``[batch, frame]``: the timestep of each map frame (before the dropped ones are
+            cut), where the model denoises each latent frame at its own noise level (diffusion forcing);
+            None: one timestep for the call.
     """
 
     batch: int
@@ -174,6 +177,7 @@ class TransformerCall:
     drop_leading_frames: int = 0
     conditioning_frames: tuple[int, ...] | None = None
     facts: Mapping[str, Any] = field(default_factory=dict)
+    frame_timesteps: torch.Tensor | None = None
 
 
 class FamilyRuntime(Protocol):
@@ -224,18 +228,6 @@ class FamilyRuntime(Protocol):
     # pipeline-call arguments in the form this family's pipelines take them (where they differ).
 
 
-def cast_components(pipe: Any, dtype: torch.dtype, names: tuple[str, ...]) -> None:
-    """Cast the components ``names`` that ``pipe`` has to ``dtype`` (a family's ``cast``).
-
-    A component already in ``dtype`` is left alone: diffusers warns on every dtype ``.to()``, even a no-op.
-    """
-    components = pipe.components  # {name: module or None}; registered modules are not typed attributes
-    for name in names:
-        module = components.get(name)
-        if module is not None and module.dtype != dtype:
-            module.to(dtype)
-
-
 __all__ = [
     "CALL_FACTS_SLOT",
     "HOOK_MOMENTS",
@@ -250,5 +242,4 @@ __all__ = [
     "Measure",
     "Probe",
     "TransformerCall",
-    "cast_components",
 ]

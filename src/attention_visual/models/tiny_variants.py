@@ -25,6 +25,11 @@ model id               what it is
 ``tiny-ltx``           LTX-Video ``LTXPipeline`` (:mod:`.tiny_ltx`: 32 px per token, 8 frames per latent frame)
 ``tiny-ltx-i2v``       ``LTXImageToVideoPipeline``; latent frame 0 = image
 ``tiny-ltx-condition`` ``LTXConditionPipeline``; the image is a conditioning item at frame 0
+``tiny-ltx2``          LTX-2 ``LTX2Pipeline`` (:mod:`.tiny_ltx2`: Gemma-3 text, 128 registers, audio stream)
+``tiny-ltx2-i2v``      ``LTX2ImageToVideoPipeline``; latent frame 0 = image
+``tiny-skyreels-v2*``  SkyReels-V2 (T2V, I2V, diffusion forcing T2V and I2V), see :mod:`.tiny_wan_derived`
+``tiny-chronoedit``    ChronoEdit (5 frames: the image, then its edit: 2 × 2 × 3 tokens)
+``tiny-lucy-edit``     Lucy-Edit (the input video's latents concatenated along the channels)
 =====================  ====================================================================================
 
 :data:`TINY_MODELS` holds, for every id, its builder and generation settings on a non-square grid;
@@ -65,6 +70,7 @@ from attention_visual.models.tiny_ltx import (
     build_tiny_ltx_condition,
     build_tiny_ltx_i2v,
 )
+from attention_visual.models.tiny_ltx2 import TINY_LTX2_SETTINGS, build_tiny_ltx2, build_tiny_ltx2_i2v
 from attention_visual.models.tiny_parts import (
     CLIP_IMAGE_SIZE,
     CLIP_WIDTH,
@@ -79,6 +85,14 @@ from attention_visual.models.tiny_parts import (
 )
 from attention_visual.models.tiny_qwen_tokenizer import build_tiny_qwen_tokenizer
 from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer
+from attention_visual.models.tiny_wan_derived import (
+    build_tiny_chronoedit,
+    build_tiny_lucy_edit,
+    build_tiny_skyreels_v2,
+    build_tiny_skyreels_v2_df,
+    build_tiny_skyreels_v2_df_i2v,
+    build_tiny_skyreels_v2_i2v,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,6 +243,13 @@ def _text_length(model_id: str) -> int:
     return variant.text_length
 
 
+def _fixed_frames(model_id: str) -> int:
+    """The only frame count the variant of tiny model ``model_id`` makes."""
+    variant = tiny_model_variant(model_id)
+    assert variant is not None and variant.fixed_num_frames is not None, model_id
+    return variant.fixed_num_frames
+
+
 def _spec(
     model_id: str,
     variant: str,
@@ -238,8 +259,10 @@ def _spec(
     pixels_per_token: int = 16,
     max_sequence_length: int = TINY_DEFAULTS.max_sequence_length,
     frames_from_video: bool = False,
+    num_frames: int = TINY_DEFAULTS.num_frames,
 ) -> TinyModel:
-    """A tiny model on the 3 x 2 x 3 token grid of :data:`~.tiny.TINY_DEFAULTS` at its own pixels per token."""
+    """A tiny model on the 3 x 2 x 3 token grid of :data:`~.tiny.TINY_DEFAULTS` at its own pixels per token
+    (``num_frames``: another frame count for a pipeline that makes only one)."""
     _, rows, cols = TINY_DEFAULTS.token_grid
     return TinyModel(
         model_id=model_id,
@@ -248,7 +271,7 @@ def _spec(
         inputs=inputs,
         height=rows * pixels_per_token,
         width=cols * pixels_per_token,
-        num_frames=TINY_DEFAULTS.num_frames,
+        num_frames=num_frames,
         num_inference_steps=TINY_DEFAULTS.num_inference_steps,
         guidance_scale=TINY_DEFAULTS.guidance_scale,
         max_sequence_length=max_sequence_length,
@@ -256,17 +279,23 @@ def _spec(
     )
 
 
-def _ltx_spec(model_id: str, variant: str, build: Callable[..., Any], inputs: tuple[str, ...] = ()) -> TinyModel:
-    """A tiny LTX-Video model with :data:`~.tiny_ltx.TINY_LTX_SETTINGS` (3 × 2 × 3 tokens of 32 px, 128 text keys).
+def _ltx_spec(
+    model_id: str,
+    variant: str,
+    build: Callable[..., Any],
+    inputs: tuple[str, ...] = (),
+    settings: TinySettings = TINY_LTX_SETTINGS,
+) -> TinyModel:
+    """A tiny LTX-Video (or LTX-2) model with ``settings`` (3 × 2 × 3 tokens of 32 px, 128 text keys).
 
-    LTX-Video has no ``flow_shift`` (its scheduler shifts by the video's length): ``load_pipeline`` refuses
-    one, so the builder is never asked for another.
+    LTX-Video and LTX-2 have no ``flow_shift`` (their schedulers shift by the video's length):
+    ``load_pipeline`` refuses one, so the builder is never asked for another.
     """
 
     def builder(seed: int, gain: float, flow_shift: float) -> Any:
         return build(seed, cross_attention_gain=gain)
 
-    return TinyModel(model_id=model_id, variant=variant, builder=builder, inputs=inputs, **asdict(TINY_LTX_SETTINGS))
+    return TinyModel(model_id=model_id, variant=variant, builder=builder, inputs=inputs, **asdict(settings))
 
 
 TINY_MODELS: dict[str, TinyModel] = {
@@ -301,6 +330,23 @@ TINY_MODELS: dict[str, TinyModel] = {
         _ltx_spec("tiny-ltx", "ltx-video-t2v", build_tiny_ltx),
         _ltx_spec("tiny-ltx-i2v", "ltx-video-i2v", build_tiny_ltx_i2v, ("image",)),
         _ltx_spec("tiny-ltx-condition", "ltx-video-condition", build_tiny_ltx_condition, ("image",)),
+        _ltx_spec("tiny-ltx2", "ltx2-t2v", build_tiny_ltx2, settings=TINY_LTX2_SETTINGS),
+        _ltx_spec("tiny-ltx2-i2v", "ltx2-i2v", build_tiny_ltx2_i2v, ("image",), settings=TINY_LTX2_SETTINGS),
+        _spec("tiny-skyreels-v2", "skyreels-v2-t2v", build_tiny_skyreels_v2),
+        _spec(
+            "tiny-skyreels-v2-i2v", "skyreels-v2-i2v", build_tiny_skyreels_v2_i2v, ("image",),
+            max_sequence_length=_text_length("tiny-skyreels-v2-i2v"),
+        ),
+        _spec("tiny-skyreels-v2-df", "skyreels-v2-df-t2v", build_tiny_skyreels_v2_df),
+        _spec("tiny-skyreels-v2-df-i2v", "skyreels-v2-df-i2v", build_tiny_skyreels_v2_df_i2v, ("image",)),
+        _spec(
+            "tiny-chronoedit", "chronoedit", build_tiny_chronoedit, ("image",),
+            max_sequence_length=_text_length("tiny-chronoedit"), num_frames=_fixed_frames("tiny-chronoedit"),
+        ),
+        _spec(
+            "tiny-lucy-edit", "lucy-edit", build_tiny_lucy_edit, ("video",), pixels_per_token=32,
+            frames_from_video=True,
+        ),
     )
 }  # fmt: skip
 """Every tiny model id (``"tiny"`` included) with its builder and settings."""

@@ -162,8 +162,9 @@ def generate_video(
     inputs = pipeline_inputs(variant, job.inputs, num_frames=g.num_frames)
     # given, or the family's: the pipeline and the capture agree even where a pipeline's own default differs
     inputs["max_sequence_length"] = text_length = max_sequence_length(config, variant)
-    if family.fps_argument is not None:  # the model is told the frame rate the video is saved at
-        inputs[family.fps_argument] = fps
+    fps_argument = family.fps_argument_of(variant)
+    if fps_argument is not None:  # the model is told the frame rate the video is saved at
+        inputs[fps_argument] = fps
     capture = (
         AttentionCapture(
             pipe,

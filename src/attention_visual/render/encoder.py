@@ -187,7 +187,7 @@ class VideoWriter:
             raise RenderError(f"cannot start ffmpeg ({ffmpeg_exe()}): {exc}") from exc
         assert self._proc.stdin is not None
         self._stdin = self._proc.stdin
-        _grow_pipe(self._stdin)
+        grow_pipe(self._stdin)
         log.debug(
             "encoding %s (%dx%d @ %s fps, %s)",
             self.path,
@@ -285,7 +285,7 @@ class VideoWriter:
         return (faults or lines or ["(no ffmpeg output)"])[-1]
 
 
-def _grow_pipe(stream: IO[bytes]) -> None:
+def grow_pipe(stream: IO[bytes]) -> None:
     """Enlarge a pipe's kernel buffer where the OS allows it (Linux ``F_SETPIPE_SZ``); best effort."""
     try:
         import fcntl
@@ -302,5 +302,6 @@ __all__ = [
     "ffmpeg_exe",
     "format_of",
     "fps_argument",
+    "grow_pipe",
     "prepare_output",
 ]

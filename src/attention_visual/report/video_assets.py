@@ -354,7 +354,11 @@ def _write_stats(words: list[WordData], record: VideoRecord, output: Path) -> No
 
     pq = import_from_extra("pyarrow.parquet", "analysis")
     pa = import_from_extra("pyarrow", "analysis")
-    batch = video_stats(VideoData(record.video_id, VideoLabels(record.prompt_index, record.video_index), tuple(words)))
+    batch = video_stats(
+        VideoData(
+            record.video_id, VideoLabels(record.prompt_index, record.video_index, record.model_name), tuple(words)
+        )
+    )
 
     def write(fh: IO[bytes]) -> None:
         pq.write_table(pa.Table.from_batches([batch]), fh, compression="zstd")

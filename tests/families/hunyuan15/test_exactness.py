@@ -174,8 +174,8 @@ def test_breaking_the_measure_breaks_the_maps(name: str, change: Any, monkeypatc
 
 
 def test_a_template_cut_one_token_off_breaks_the_maps(monkeypatch: pytest.MonkeyPatch) -> None:
-    def one_short(*args: Any) -> Any:
-        tokens = tokenize_marked(*args)
+    def one_short(*args: Any, **kwargs: Any) -> Any:
+        tokens = tokenize_marked(*args, **kwargs)
         shifted = [dataclasses.replace(t, token_indices=tuple(i + 1 for i in t.token_indices)) for t in tokens.targets]
         return dataclasses.replace(tokens, targets=tuple(shifted))
 

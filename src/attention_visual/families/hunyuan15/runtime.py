@@ -33,6 +33,7 @@ from diffusers.models.embeddings import apply_rotary_emb
 from torch import nn
 
 from attention_visual.errors import CaptureError, ConfigError
+from attention_visual.families.common.parts import cast_components
 from attention_visual.families.hunyuan15.facts import (
     I2V_PIPELINE,
     SYSTEM_MESSAGE,
@@ -51,7 +52,6 @@ from attention_visual.families.interface import (
     Measure,
     Probe,
     TransformerCall,
-    cast_components,
 )
 from attention_visual.families.spec import Variant
 

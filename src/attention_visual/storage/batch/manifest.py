@@ -3,7 +3,8 @@
 ``status/<video_id>.json`` holds one :class:`VideoRecord`; it is written (atomically) by the process
 that generated the video, last, after the video file and the store's ``_complete.json``.
 ``manifest.json`` is the merged view of a batch: the :class:`Manifest` with one record per planned
-video, rewritten atomically after every video (by rank 0 only, at the end, in multi-process runs).
+video, written atomically by rank 0 when a run starts and ends (and refreshed from the status files
+every few seconds while it runs); a status file is newer than its manifest entry (:func:`current_records`).
 docs/batch.md documents every field; the HTML report reads exactly this.
 
 Compatibility: readers check ``schema_version``; fields are only ever added (with defaults) within a
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from attention_visual.errors import AttentionDataError, AttentionVisualError, NotFoundError
-from attention_visual.storage.batch.layout import MANIFEST_FILE, status_file
+from attention_visual.storage.batch.layout import MANIFEST_FILE, model_label, status_file
 from attention_visual.storage.durable.atomic import atomic_write_text
 from attention_visual.storage.durable.integrity import FileDigest
 from attention_visual.storage.durable.reading import read_fault, read_json_object, regular_file_exists
@@ -192,6 +193,12 @@ class VideoRecord:
         files: Size and SHA-256 of the files a ``done`` status vouches for: the video, the store's
             completion mark (which covers the maps in turn) and the per-video attention videos;
             a rerun skips the video only if they verify.
+        model: Its model's name in a comparison batch (``models:``), else None.
+        model_id: The model that makes it (``generation.model_id``, or its ``models:`` entry's).
+        queued: Files of this video handed to the batch's render workers and not made yet (relative
+            paths): its per-video attention videos and its report assets
+            (``report/maps/<video_id>/assets.json``). Empty once they are made; a run stopped before
+            that leaves them listed, and the rerun makes them.
     """
 
     video_id: str
@@ -212,6 +219,9 @@ class VideoRecord:
     paths: VideoPaths = field(default_factory=lambda: VideoPaths(video=""))
     renders: tuple[RenderRecord, ...] = ()
     files: tuple[FileDigest, ...] = ()
+    model: str | None = None
+    model_id: str | None = None
+    queued: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -222,6 +232,14 @@ class VideoRecord:
         """The renders that failed."""
         return tuple(r for r in self.renders if r.status == "failed")
 
+    @property
+    def model_name(self) -> str | None:
+        """Its model's name: the comparison's ``model``, else its model id's :func:`.layout.model_label`
+        (``tiny``, ``LTX-Video``); None in manifests older than the field."""
+        if self.model is not None:
+            return self.model
+        return model_label(self.model_id) if self.model_id else None
+
     def to_dict(self) -> dict[str, Any]:
         data = {_STORED_KEYS.get(f.name, f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
         data["words"] = list(self.words)
@@ -230,6 +248,7 @@ class VideoRecord:
         data["paths"] = self.paths.to_dict()
         data["renders"] = [r.to_dict() for r in self.renders]
         data["files"] = [f.to_dict() for f in self.files]
+        data["queued"] = list(self.queued)
         return data
 
     @classmethod
@@ -245,6 +264,7 @@ class VideoRecord:
                 "paths": VideoPaths.from_dict,
                 "renders": lambda items: tuple(RenderRecord.from_dict(r) for r in items),
                 "files": lambda items: tuple(FileDigest.from_dict(f) for f in items),
+                "queued": tuple,
             },
         )
 
@@ -279,7 +299,7 @@ class Manifest:
             attention videos and the report written), else None.
         config_path: The config file the batch was run from (absolute), as given on the command line.
         config_file: The resolved config as run, relative to the batch folder (``config.yaml``).
-        model_id: ``generation.model_id``.
+        model_id: ``generation.model_id``; a comparison's model ids, joined by ``", "``.
         world_size: Processes of the run that wrote this manifest.
         versions: ``{"attention_visual", "torch", "diffusers", "transformers", "python": version}``.
         prompts: One entry per prompt, in order.

@@ -130,6 +130,9 @@ class MapMetadata:
     joint_attention: str | None = None  # joint attention only: "text" | "full" (JOINT_ATTENTION_MODES)
     temporal_factor: int | None = None  # video frames per latent frame
     latent_frames_per_cell: int = 1  # latent frames one map frame covers (a temporal patch)
+    # per step, where the model denoises each latent frame at its own noise level (diffusion forcing): the
+    # timestep of each map frame ([frame]); empty: every frame at ``timestep``
+    frame_timesteps: tuple[float, ...] = ()
     storage_timestamp: str = ""
     attention_storage_version: int = ATTENTION_STORAGE_VERSION
 
@@ -237,7 +240,7 @@ class MapMetadata:
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(MapMetadata))
 _LIMITED_FIELDS = frozenset({"shape", "dtype", "video_dimensions"})
 _TUPLES = ("shape", "axes", "steps_used", "token_indices", "token_ids", "token_pieces")
-_OPTIONAL_TUPLES = ("passes", "blocks", "step_experts", "conditioning_frames")
+_OPTIONAL_TUPLES = ("passes", "blocks", "step_experts", "conditioning_frames", "frame_timesteps")
 _PAIRS = ("latent_to_video_frames", "char_spans")
 
 
