@@ -31,6 +31,7 @@ import argparse
 import dataclasses
 import gc
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -182,11 +183,12 @@ def child_peak_rss(batch: Path, output: Path) -> int:
 
 
 def subset(batch: Path, target: Path, videos: int) -> Path:
-    """A batch folder whose attention_maps/ links the first ``videos`` videos of ``batch``."""
+    """A batch folder whose attention_maps/ holds the first ``videos`` videos of ``batch`` (hard links to
+    its files: readers refuse symbolic links inside a store)."""
     maps = target / "attention_maps"
     maps.mkdir(parents=True)
     for child in sorted((batch / "attention_maps").iterdir())[:videos]:
-        (maps / child.name).symlink_to(child.resolve(), target_is_directory=True)
+        shutil.copytree(child, maps / child.name, copy_function=os.link)
     return target
 
 

@@ -8,14 +8,25 @@ latent channels and factors (16x and 48 channels for TI2V-5B); for the I2V/FLF2V
 CLIP image encoder of the real geometry (1280 wide, 224 px, 257 tokens per image). CogVideoX (2B: 1920
 wide, 5B and 1.5: 3072, joint attention over 226 text + the video tokens): a 4096-wide one-layer T5
 encoder, the tiny CogVideoX VAE with 16 latent channels; ``--joint-attention full`` and ``--text-share``
-measure those maps' extra pass over the video keys. LTX-Video (``ltx-video-*``): the checkpoint's
+measure those maps' extra pass over the video keys. HunyuanVideo-1.5 (2048 wide, joint attention over the
+video tokens + 729 image + 256 byT5 + 1000 Qwen2.5-VL keys, valid ones first, masked): 3584-wide Qwen2.5-VL
+and 1472-wide byT5 encoders of two layers and one, the tiny HunyuanVideo-1.5 VAE with 32 latent channels, a
+1152-wide SigLIP for image-to-video; guidance through its guider (a ``pred_cond`` and a ``pred_uncond``
+call). LTX-Video (``ltx-video-*``): the checkpoint's
 transformer (2048 or 4096 wide), a 4096-wide one-layer T5 encoder, a tiny 32x/8x VAE with its 128 latent
 channels, its scheduler, 128 text keys with the model's padding mask. HunyuanVideo (3072 wide, ``--blocks``
 dual-stream and as many single-stream blocks, joint attention over the video and 256 masked Llama keys): the
 tiny Llama-3 and CLIP tokenizers with a 4096-wide two-layer Llama and a 768-wide one-layer CLIP text encoder,
 the tiny HunyuanVideo VAE with 16 latent channels; ``--block-list single_transformer_blocks`` captures the
-single stream. Guidance on (two passes per step: Wan's separate calls, CogVideoX's and LTX's one batched
-``[uncond, cond]`` call; HunyuanVideo is guidance-distilled: one prompt pass per step), ``output_type="latent"``.
+single stream. LTX-2 (``ltx-2*``): the checkpoint's
+transformer (4096 wide video stream, 2048 wide audio stream) fed by the tiny Gemma-3 text encoder through
+text connectors of the checkpoint's output widths without layers (the text side runs once per video; the
+capture's cost is in the blocks: 1024 text keys of 4096 channels), a tiny 32x/8x VAE with 128 latent
+channels, the tiny audio VAE and vocoder (the audio input projection narrowed to them), its scheduler; the
+default guidance, so each step also runs the ``uncond_stg`` and ``uncond_modality`` calls the capture
+ignores; image-to-video with ``image_crf=0`` (no PyAV). Guidance on (two passes per step: Wan's and
+HunyuanVideo-1.5's separate calls, CogVideoX's and LTX's one batched ``[uncond, cond]`` call; HunyuanVideo
+is guidance-distilled: one prompt pass per step), ``output_type="latent"``.
 Runs alternate (plain, captured, plain, captured, ...) so
 drift hits both sides; the ratio of medians is printed. ``--control`` adds plain runs timed against plain
 runs (an A/A comparison): on a shared machine that ratio shows how large a difference noise alone makes.
@@ -55,6 +66,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +79,11 @@ from transformers import (
     CLIPImageProcessorPil,
     CLIPVisionConfig,
     CLIPVisionModelWithProjection,
+    Qwen2_5_VLTextConfig,
+    Qwen2_5_VLTextModel,
+    SiglipImageProcessorPil,
+    SiglipVisionConfig,
+    SiglipVisionModel,
     T5Config,
     T5EncoderModel,
     UMT5Config,
@@ -78,7 +95,7 @@ from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.capture.attention_math import WordColumns, word_attention
 from attention_visual.capture.joint_math import joint_word_attention
 from attention_visual.families import AUTO_TASK, ModelFamily, all_tasks, checkpoint_rules, family_of_class
-from attention_visual.families.runtime import describe_pipeline, runtime_of
+from attention_visual.families.runtime import call_arguments, describe_pipeline, runtime_of
 from attention_visual.models.public_checkpoints import (
     Architecture,
     architecture_names,
@@ -87,8 +104,10 @@ from attention_visual.models.public_checkpoints import (
 )
 from attention_visual.models.tiny_cogvideox import tiny_cogvideox_vae
 from attention_visual.models.tiny_hunyuan import tiny_hunyuan_vae
+from attention_visual.models.tiny_hunyuan15 import tiny_hunyuan15_vae
 from attention_visual.models.tiny_llama_tokenizer import build_tiny_clip_tokenizer, build_tiny_llama_tokenizer
 from attention_visual.models.tiny_ltx import tiny_ltx_vae
+from attention_visual.models.tiny_ltx2 import tiny_ltx2_vae
 from attention_visual.models.tiny_variants import build_tiny_model, tiny_image
 
 PROMPT = "A romantic (kiss) between a man and woman with (flowers)"
@@ -122,12 +141,21 @@ def family_of(arch: Architecture) -> ModelFamily:
     return family
 
 
-def build_wide_pipeline(arch: Architecture, task: str, blocks: int, dtype: torch.dtype, device: str) -> Any:
-    """The checkpoint's pipeline class with full-width transformer(s) of ``blocks`` blocks (see the docstring)."""
+def build_wide_pipeline(
+    arch: Architecture, task: str, blocks: int, dtype: torch.dtype, device: str, size: tuple[int, int] = (128, 192)
+) -> Any:
+    """The checkpoint's pipeline class with full-width transformer(s) of ``blocks`` blocks (see the docstring).
+
+    ``size``: the frame size the run makes (HunyuanVideo-1.5 image-to-video: a resolution bucket of its
+    transformer's ``target_size``, set to the nearest target that has it).
+    """
     family = family_of(arch)
     rules = checkpoint_rules(family)
     spec = rules.with_transformer_config(arch.checkpoint, arch.transformer)
     class_name = rules.pipeline_class_for(spec, task, arch.name)
+    if family.name == "hunyuan15":
+        parts = _hunyuan15_parts(arch, blocks, dtype, class_name, size)
+        return _finish(runtime_of(family).pipeline_class(class_name)(**parts), dtype, device)
     if family.name in _WIDE_PARTS:
         parts = _WIDE_PARTS[family.name](arch, blocks, dtype)
         return _finish(runtime_of(family).pipeline_class(class_name)(**parts), dtype, device)
@@ -214,11 +242,97 @@ def _ltx_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str,
     return parts
 
 
+def _hunyuan15_parts(
+    arch: Architecture, blocks: int, dtype: torch.dtype, class_name: str, size: tuple[int, int]
+) -> dict[str, Any]:
+    """HunyuanVideo-1.5: the tiny Qwen tokenizer, a 3584-wide two-layer Qwen2.5-VL text encoder, a 1472-wide
+    one-layer byT5 encoder, the tiny VAE with 32 latent channels; image-to-video a 1152-wide one-layer SigLIP
+    (384 px, 729 tokens)."""
+    tiny = build_tiny_model("tiny-hunyuan15", seed=0)
+    torch.manual_seed(0)
+    tok = tiny.tokenizer
+    qwen = Qwen2_5_VLTextConfig(
+        vocab_size=len(tok), hidden_size=3584, intermediate_size=256, num_hidden_layers=2, num_attention_heads=28,
+        num_key_value_heads=4, bos_token_id=tok.pad_token_id, eos_token_id=tok.pad_token_id,
+        pad_token_id=tok.pad_token_id,
+        rope_parameters={"mrope_section": [16, 24, 24], "rope_type": "default", "rope_theta": 1e6},
+    )  # fmt: skip
+    byt5 = T5Config(
+        vocab_size=len(tiny.tokenizer_2), d_model=1472, d_kv=64, d_ff=256, num_layers=1, num_heads=6,
+        feed_forward_proj="gated-gelu",
+    )  # fmt: skip
+    transformer = build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype)
+    parts: dict[str, Any] = {
+        "tokenizer": tok, "text_encoder": Qwen2_5_VLTextModel(qwen).eval(), "tokenizer_2": tiny.tokenizer_2,
+        "text_encoder_2": T5EncoderModel(byt5).eval(), "transformer": transformer, "scheduler": tiny.scheduler,
+        "vae": tiny_hunyuan15_vae(0, latent_channels=int(arch.vae["latent_channels"])), "guider": tiny.guider,
+    }  # fmt: skip
+    if class_name == "HunyuanVideo15ImageToVideoPipeline":
+        rules = checkpoint_rules(family_of(arch))
+        target = next(
+            t for t in range(16, 4096) if size in rules.variant_for(rules.with_transformer_config(
+                arch.checkpoint, {"target_size": t}), AUTO_TASK).frame_sizes
+        )  # fmt: skip
+        transformer.register_to_config(target_size=target)  # only the pipeline's bucket choice reads it
+        siglip = SiglipVisionConfig(
+            hidden_size=1152, intermediate_size=256, num_hidden_layers=1, num_attention_heads=16, image_size=384,
+            patch_size=14,
+        )  # fmt: skip
+        parts.update(
+            image_encoder=SiglipVisionModel(siglip).eval(),
+            feature_extractor=SiglipImageProcessorPil(size={"height": 384, "width": 384}),
+        )
+    return parts
+
+
+def _ltx2_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str, Any]:
+    """LTX-2: the tiny Gemma-3 text side through layerless connectors of the checkpoint's output widths, the
+    transformer with its audio input narrowed to the tiny audio VAE, a tiny 128-channel VAE, its scheduler."""
+    from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
+
+    tiny = build_tiny_model("tiny-ltx2", seed=0)
+    caption = int(tiny.text_encoder.config.text_config.hidden_size)
+    per_stream = bool(arch.connectors["per_modality_projections"])
+    c, t = arch.connectors, arch.transformer
+    widths = {  # per-stream projections feed each stream its own width; else the caption width, projected later
+        "video": (c["video_connector_num_attention_heads"], c["video_connector_attention_head_dim"]),
+        "audio": (c["audio_connector_num_attention_heads"], c["audio_connector_attention_head_dim"]),
+    } if per_stream else {"video": (2, caption // 2), "audio": (2, caption // 2)}  # fmt: skip
+    torch.manual_seed(0)
+    connectors = LTX2TextConnectors(
+        caption_channels=caption,
+        text_proj_in_factor=tiny.text_encoder.config.text_config.num_hidden_layers + 1,
+        **{f"{s}_connector_num_attention_heads": h for s, (h, _) in widths.items()},
+        **{f"{s}_connector_attention_head_dim": d for s, (_, d) in widths.items()},
+        **{f"{s}_connector_num_layers": 0 for s in widths},
+        **{f"{s}_hidden_dim": h * d for s, (h, d) in widths.items()},
+        video_connector_num_learnable_registers=c["video_connector_num_learnable_registers"],
+        audio_connector_num_learnable_registers=c["audio_connector_num_learnable_registers"],
+        rope_type=c["rope_type"],
+        per_modality_projections=per_stream,
+        proj_bias=c["proj_bias"],
+    ).eval()
+    audio_channels = int(tiny.transformer.config.audio_in_channels)  # what the tiny audio VAE gives
+    narrowed = {**t, "caption_channels": caption, "audio_in_channels": audio_channels}
+    narrowed["audio_out_channels"] = audio_channels
+    return {
+        "scheduler": type(tiny.scheduler).from_config(arch.scheduler),
+        "vae": tiny_ltx2_vae(0, latent_channels=int(arch.vae["latent_channels"])),
+        "audio_vae": tiny.audio_vae,
+        "text_encoder": tiny.text_encoder,
+        "tokenizer": tiny.tokenizer,
+        "connectors": connectors.to(dtype),
+        "transformer": build_transformer(replace(arch, transformer=narrowed), num_layers=blocks, seed=0, dtype=dtype),
+        "vocoder": tiny.vocoder,
+    }
+
+
 #: The families whose benchmark pipeline is its class called with these parts (Wan: ``build_wide_pipeline``).
 _WIDE_PARTS: dict[str, Callable[[Architecture, int, torch.dtype], dict[str, Any]]] = {
     "cogvideox": _cogvideox_parts,
     "ltx": _ltx_parts,
     "hunyuanvideo": _hunyuan_parts,
+    "ltx2": _ltx2_parts,
 }
 
 
@@ -232,12 +346,17 @@ def _finish(pipe: Any, dtype: torch.dtype, device: str) -> Any:
 def task_inputs(pipe: Any, height: int, width: int, frames: int) -> dict[str, Any]:
     """The image/video inputs the pipeline's call needs (deterministic)."""
     cls = type(pipe).__name__
+    if cls == "LTX2ImageToVideoPipeline":  # image_crf=0: no H.264 re-compression (PyAV) of the image
+        return {"image": tiny_image(height, width, seed=1), "image_crf": 0}
     if cls == "WanImageToVideoPipeline":
         inputs: dict[str, Any] = {"image": tiny_image(height, width, seed=1)}
         if pipe.transformer.config.pos_embed_seq_len is not None:  # FLF2V: first and last frame
             inputs["last_image"] = tiny_image(height, width, seed=2)
         return inputs
-    if cls in ("CogVideoXImageToVideoPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline"):
+    if cls in (
+        "CogVideoXImageToVideoPipeline", "HunyuanVideo15ImageToVideoPipeline", "LTXImageToVideoPipeline",
+        "LTXConditionPipeline",
+    ):  # fmt: skip
         return {"image": tiny_image(height, width, seed=1)}  # LTX condition: an item at frame 0
     if cls in ("WanVideoToVideoPipeline", "CogVideoXVideoToVideoPipeline"):
         return {"video": [tiny_image(height, width, seed=10 + n) for n in range(frames)], "strength": 1.0}
@@ -295,14 +414,16 @@ def isolated_capture_seconds(
     settings: CaptureSettings | None = None,
     text_keys: int = 512,
     joint: bool = False,
-    masked: bool = False,
+    padding: str = "identical_rows",
 ) -> float:
     """Seconds of the capture's own computation for one captured pass: ``blocks`` calls at these shapes.
 
     Measured alone, so it does not drown in the run-to-run noise of a whole step on a busy machine. Cross
-    attention: ``text_keys`` keys, Wan's identical padding rows after 20 real tokens, or (``masked``,
-    LTX-Video) distinct padding rows with the model's -10000 bias; joint: ``text_keys`` + the video keys in
-    one softmax, with ``settings``' ``joint_attention`` and ``text_share_map``.
+    attention: ``text_keys`` keys; ``padding`` (the family's ``text.padding``): ``identical_rows`` (Wan)
+    folds the padding after 20 real tokens; ``masked`` keys after them are distinct rows with the model's
+    -10000 bias (LTX-Video); ``attended`` every key is distinct, with the model's zero bias (LTX-2's
+    registers). Joint: ``text_keys`` + the video keys in one softmax, with ``settings``' ``joint_attention``
+    and ``text_share_map``.
     """
     settings = settings or CaptureSettings()
     words = WordColumns.from_words([(2, 3), (10, 11)])
@@ -321,12 +442,13 @@ def isolated_capture_seconds(
         q = torch.randn(tokens, width, dtype=dtype, device=device)  # [video_token, heads * head_dim]
         k = torch.randn(text_keys, width, dtype=dtype, device=device)  # [text_token, heads * head_dim]
         bias = None
-        if masked:
-            bias = torch.zeros(text_keys, dtype=dtype, device=device)  # [text_token]
-            bias[20:] = -10000.0
-        else:
+        if padding == "identical_rows":
             k[20:] = k[20]  # Wan's identical padding rows after 20 real tokens
-        real = text_keys if masked else 20
+        else:
+            bias = torch.zeros(text_keys, dtype=dtype, device=device)  # [text_token]
+            if padding == "masked":
+                bias[20:] = -10000.0
+        real = 20 if padding == "identical_rows" else text_keys
 
         def one_block() -> torch.Tensor:
             return word_attention(q, k, heads, cols, words.bounds, num_real_keys=real, key_bias=bias).mean(0)
@@ -388,6 +510,10 @@ ALL_CASES: tuple[tuple[str, str, int, int, tuple[str, ...]], ...] = (
     ("cogvideox-5b", "v2v", 128, 192, ()),
     ("cogvideox1.5-5b", "t2v", 128, 192, ()),
     ("cogvideox1.5-5b-i2v", "i2v", 128, 192, ()),
+    ("hunyuanvideo1.5-480p-t2v", "t2v", 128, 192, ()),
+    ("hunyuanvideo1.5-480p-t2v", "t2v", 128, 192, ("--joint-attention", "full")),
+    ("hunyuanvideo1.5-480p-t2v", "t2v", 128, 192, ("--text-share",)),
+    ("hunyuanvideo1.5-480p-i2v", "i2v", 128, 192, ()),
     ("ltx-video-0.9.1", "t2v", 256, 384, ()),  # 2048 wide; 8 x 12 tokens of 32 px, 2 latent frames, 128 text keys
     ("ltx-video-0.9.1", "i2v", 256, 384, ()),
     ("ltx-video-0.9.7-dev", "condition", 128, 192, ()),  # 4096 wide (13B)
@@ -395,6 +521,9 @@ ALL_CASES: tuple[tuple[str, str, int, int, tuple[str, ...]], ...] = (
     ("hunyuanvideo", "t2v", 128, 192, ("--block-list", "single_transformer_blocks")),
     ("hunyuanvideo", "t2v", 128, 192, ("--joint-attention", "full")),
     ("hunyuanvideo", "t2v", 128, 192, ("--text-share",)),
+    ("ltx-2", "t2v", 128, 192, ()),  # 4096 wide video (2048 audio); 4 x 6 tokens, 2 latent frames, 1024 text keys
+    ("ltx-2", "i2v", 128, 192, ()),
+    ("ltx-2.3", "t2v", 128, 192, ()),  # gated attention, cross-attention modulation
 )
 _RESULT = "result: "  # the last line of a single run: its ratios as JSON, for --all
 
@@ -456,7 +585,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32"))
     arch = load_architecture(args.model_config)
-    pipe = build_wide_pipeline(arch, args.pipeline, args.blocks, dtype, args.device)
+    pipe = build_wide_pipeline(arch, args.pipeline, args.blocks, dtype, args.device, (args.height, args.width))
     family = family_of(arch)
     text = family.text.max_sequence_length
     settings = CaptureSettings(
@@ -486,6 +615,7 @@ def main() -> None:
     }
     if "video" not in call:  # video-to-video takes the input video's length
         call["num_frames"] = args.frames
+    call = call_arguments(pipe, describe_pipeline(pipe), call)  # as the family's pipelines take them
 
     def plain() -> None:
         pipe(
@@ -541,7 +671,7 @@ def main() -> None:
     heads = int(arch.transformer["num_attention_heads"])
     own = args.steps * isolated_capture_seconds(
         tokens, args.blocks, dtype, args.device, arch.width, heads, settings=settings, text_keys=text,
-        joint=family.joint, masked=family.text.padding == "masked",
+        joint=family.joint, padding=family.text.padding,
     )  # fmt: skip
     print(
         f"capture computation alone: {own * 1e3:.1f} ms per run = {own / min(times['plain']):.2%} of the "

@@ -15,28 +15,7 @@ from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.errors import AttentionDataError, CaptureError
 from attention_visual.storage import MapMetadata
 from attention_visual.storage.schema.frames import check_frame_mapping, frame_weights, video_frame_index
-from capture.variant_support import CALLS, GRID, PROMPT, call_kwargs, num_reference, pipe_of, run_variant
-
-MODELS = ("transformer", "transformer_2", "text_encoder")
-
-
-def snapshot(pipe: Any) -> dict[str, Any]:
-    """Every attribute and hook a capture could change, on both experts and the text encoder."""
-    state: dict[str, Any] = {}
-    for root in MODELS:
-        model = getattr(pipe, root, None)
-        if model is None:
-            continue
-        for name, module in model.named_modules():
-            state[f"{root}.{name}"] = (
-                sorted(vars(module)),
-                len(module._forward_hooks),
-                len(module._forward_pre_hooks),
-                "forward" in vars(module),
-            )
-        registry = getattr(model, "_diffusers_hook", None)
-        state[f"{root}.registry"] = None if registry is None else list(registry.hooks)
-    return state
+from capture.variant_support import CALLS, GRID, PROMPT, call_kwargs, num_reference, pipe_of, run_variant, snapshot
 
 
 def generate(pipe: Any, model_id: str, prompt: str) -> np.ndarray:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import numpy as np
 import torch
 
 from attention_visual.capture import AttentionCapture, CaptureSettings
@@ -84,6 +85,28 @@ def run_variant(model_id: str, settings: CaptureSettings | None = None, **overri
     return Run(cap, passes, out, kwargs)
 
 
+MODELS = ("transformer", "transformer_2", "text_encoder")
+
+
+def snapshot(pipe: Any) -> dict[str, Any]:
+    """Every attribute and hook a capture could change, on both experts and the text encoder."""
+    state: dict[str, Any] = {}
+    for root in MODELS:
+        model = getattr(pipe, root, None)
+        if model is None:
+            continue
+        for name, module in model.named_modules():
+            state[f"{root}.{name}"] = (
+                sorted(vars(module)),
+                len(module._forward_hooks),
+                len(module._forward_pre_hooks),
+                "forward" in vars(module),
+            )
+        registry = getattr(model, "_diffusers_hook", None)
+        state[f"{root}.registry"] = None if registry is None else list(registry.hooks)
+    return state
+
+
 def pass_of(run: Run, name: str, step: int) -> list[AttnCall]:
     """The reference calls of one guidance pass of one (run-relative) step."""
     per_step = 2 if run.kwargs["guidance_scale"] > 1 else 1
@@ -99,3 +122,20 @@ def expected_word(calls: list[AttnCall], columns: tuple[int, ...], grid: tuple[i
 def expected_image_share(calls: list[AttnCall], grid: tuple[int, int, int]) -> torch.Tensor:
     """``[frame, y, x]``: the image branch's share, mean over blocks, float64."""
     return torch.stack([reference_image_share(c)[0] for c in calls]).mean(dim=0).reshape(grid)
+
+
+def check_word_passes(run: Run, steps: int, grid: tuple[int, int, int]) -> dict[str, np.ndarray]:
+    """Assert each marked word's map of every step and pass (cond, uncond) equals the float64 reference.
+
+    Returns the capture's word maps (``[step, pass, frame, y, x]`` each).
+    """
+    maps = run.capture.word_maps()
+    for target in run.capture.tokens.targets:
+        got = maps[target.word]  # [step, pass, frame, y, x]
+        assert got.shape == (steps, 2, *grid)
+        for s in range(steps):
+            for p, name in enumerate(("cond", "uncond")):
+                ref = expected_word(pass_of(run, name, s), target.token_indices, grid)
+                np.testing.assert_allclose(got[s, p], ref.numpy(), atol=1e-5, rtol=0)
+        assert float(np.ptp(got)) > 1e-3
+    return maps

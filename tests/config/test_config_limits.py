@@ -143,3 +143,17 @@ def test_the_seed_of_every_video_fits_the_generator() -> None:
         f"generation.seed must be in [0, {last_ok}] so that every video's seed (seed + index, 6 videos) "
         f"is < 2**63, got {last_ok + 1}"
     )
+
+
+@pytest.mark.parametrize("value", ["auto", 0, 1, 64])
+def test_render_workers_take_auto_or_a_count(value: Any) -> None:
+    assert config_with("attention_analysis", render_workers=value).attention_analysis.render_workers == value
+
+
+@pytest.mark.parametrize("value", ["many", -1, 65, 2.0, True, None])
+def test_a_bad_render_workers_is_one_line_naming_the_key(value: Any) -> None:
+    with pytest.raises(ConfigError) as error:
+        config_with("attention_analysis", render_workers=value)
+    expected = "attention_analysis.render_workers must be 'auto' or an integer in [0, 64], got "
+    assert str(error.value).startswith(expected)
+    assert "\n" not in str(error.value)

@@ -53,6 +53,7 @@ attention_analysis:
   steps: [29, 0, 10]
   storage_interval: 5
   generate_report: false
+  render_workers: 3
   visualization_params:
     figsize: [10, 6.5]
     colormap: viridis
@@ -114,7 +115,7 @@ def test_full_yaml_sets_every_key(tmp_path: Path) -> None:
     assert (an.guidance_pass, an.padding, an.token_reduction) == ("both", "exclude", "max")
     assert an.blocks == (0, 7, 29)
     assert an.steps == (0, 10, 29)
-    assert (an.storage_interval, an.generate_report) == (5, False)
+    assert (an.storage_interval, an.generate_report, an.render_workers) == (5, False, 3)
     vp = an.visualization_params
     assert (vp.figsize, vp.colormap, vp.overlay_alpha, vp.static_duration) == (
         (10.0, 6.5),

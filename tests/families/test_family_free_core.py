@@ -19,7 +19,7 @@ pytestmark = pytest.mark.light
 ROOT = Path(attention_visual.__file__).parent
 FAMILY_FREE = ("capture", "prompts", "config", "pipeline", "storage")
 #: A family's name, its pipeline or attention names, its text encoder: none may appear in the core's code.
-NAMED = re.compile(r"(?i)wan(?![td])|cogvideo|ltx|hunyuan|umt5|attn2|norm_q|norm_k")
+NAMED = re.compile(r"(?i)wan(?![td])|cogvideo|ltx|hunyuan|skyreels|chronoedit|lucy|umt5|attn2|norm_q|norm_k")
 
 
 def _docstrings(tree: ast.AST) -> set[int]:

@@ -75,6 +75,7 @@ def test_every_family_is_consistent(family: ModelFamily) -> None:
     assert all(v.pixels_per_cell % family.size_multiple == 0 for v in family.variants.values())
     limit = family.text.max_sequence_limit
     assert limit is None or family.text.max_sequence_length <= limit
+    assert family.text.max_sequence_length % family.text.sequence_multiple == 0
     assert family.accepts_frame_count(next(n for n in range(1, 200) if family.accepts_frame_count(n)))
     assert set(family.block_lists) <= set(family.block_counts)
     for variant in family.variants.values():
@@ -95,3 +96,14 @@ def test_wan_facts() -> None:
 def test_cleaning_composes_a_fix_and_the_whitespace_collapse() -> None:
     assert Cleaning()(" a  b ") == " a  b "
     assert Cleaning(fix=str.upper, collapse_whitespace=True)(" a \t b ") == "A B"
+
+
+def test_a_text_side_reads_the_real_keys_first() -> None:
+    """The capture reads a prompt's real keys first: left padding needs a model that moves them to the front."""
+    from attention_visual.families import TextSide
+
+    assert TextSide(padding_side="left", key_order="real_first").key_order == "real_first"
+    with pytest.raises(ValueError, match="left-padded text keys in tokenized order put the padding first"):
+        TextSide(padding_side="left")
+    with pytest.raises(ValueError, match=r"TextSide\.padding_side must be one of \('right', 'left'\), got 'top'"):
+        TextSide(padding_side="top")

@@ -14,6 +14,7 @@ from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipe
 
 from attention_visual.errors import ConfigError
 from attention_visual.models import build_tiny_model, load_pipeline
+from support.tiny_models import save_tiny_models
 
 # tiny id: (class after save_pretrained + load_pipeline, boundary_ratio, expand_timesteps, has transformer_2)
 SAVED = {
@@ -30,12 +31,7 @@ SAVED = {
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every tiny variant written with save_pretrained, by tiny id."""
-    root = tmp_path_factory.mktemp("tiny-variants")
-    paths = {}
-    for model_id in SAVED:
-        paths[model_id] = root / model_id
-        build_tiny_model(model_id).save_pretrained(paths[model_id])
-    return paths
+    return save_tiny_models(tmp_path_factory.mktemp("tiny-variants"), SAVED)
 
 
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:

@@ -20,16 +20,17 @@ EXPECTED = {
     "wan2.2-t2v-a14b": (5120, 40, 40, 13824, 16, 16, 16, 2, False),
     "wan2.2-i2v-a14b": (5120, 40, 40, 13824, 36, 16, 16, 2, False),
     "wan2.2-ti2v-5b": (3072, 24, 30, 14336, 48, 48, 32, 1, False),
-}
-
-
-# name: (width, heads, layers, in_channels, pixels per token, RoPE, patch_size_t, ofs, learned positions)
-COGVIDEOX = {
-    "cogvideox-2b": (1920, 30, 30, 16, 16, False, None, None, False),
-    "cogvideox-5b": (3072, 48, 42, 16, 16, True, None, None, False),
-    "cogvideox-5b-i2v": (3072, 48, 42, 32, 16, True, None, None, True),
-    "cogvideox1.5-5b": (3072, 48, 42, 16, 16, True, 2, None, False),
-    "cogvideox1.5-5b-i2v": (3072, 48, 42, 32, 16, True, 2, 512, False),
+    "skyreels-v2-t2v-14b-540p": (5120, 40, 40, 13824, 16, 16, 16, 1, False),
+    "skyreels-v2-t2v-14b-720p": (5120, 40, 40, 13824, 16, 16, 16, 1, False),
+    "skyreels-v2-i2v-1.3b-540p": (1536, 12, 30, 8960, 36, 16, 16, 1, True),
+    "skyreels-v2-i2v-14b-540p": (5120, 40, 40, 13824, 36, 16, 16, 1, True),
+    "skyreels-v2-i2v-14b-720p": (5120, 40, 40, 13824, 36, 16, 16, 1, True),
+    "skyreels-v2-df-1.3b-540p": (1536, 12, 30, 8960, 16, 16, 16, 1, False),
+    "skyreels-v2-df-14b-540p": (5120, 40, 40, 13824, 16, 16, 16, 1, False),
+    "skyreels-v2-df-14b-720p": (5120, 40, 40, 13824, 16, 16, 16, 1, False),
+    "chronoedit-14b": (5120, 40, 40, 13824, 36, 16, 16, 1, True),
+    "lucy-edit-dev": (3072, 24, 30, 14336, 96, 48, 32, 1, False),
+    "lucy-edit-1.1-dev": (3072, 24, 30, 14336, 96, 48, 32, 1, False),
 }
 
 
@@ -48,12 +49,66 @@ LTX_EXPECTED = {
 }  # fmt: skip
 
 
+# name: (width, heads, layers, in_channels, pixels per token, RoPE, patch_size_t, ofs, learned positions)
+COGVIDEOX = {
+    "cogvideox-2b": (1920, 30, 30, 16, 16, False, None, None, False),
+    "cogvideox-5b": (3072, 48, 42, 16, 16, True, None, None, False),
+    "cogvideox-5b-i2v": (3072, 48, 42, 32, 16, True, None, None, True),
+    "cogvideox1.5-5b": (3072, 48, 42, 16, 16, True, 2, None, False),
+    "cogvideox1.5-5b-i2v": (3072, 48, 42, 32, 16, True, 2, 512, False),
+}
+
+
+# name: (class, target_size): every HunyuanVideo-1.5 checkpoint is 2048 wide (16 x 128), 54 dual-stream blocks
+HUNYUAN15 = {
+    "hunyuanvideo1.5-480p-t2v": ("HunyuanVideo15Pipeline", 640),
+    "hunyuanvideo1.5-480p-i2v": ("HunyuanVideo15ImageToVideoPipeline", 640),
+    "hunyuanvideo1.5-720p-t2v": ("HunyuanVideo15Pipeline", 960),
+    "hunyuanvideo1.5-720p-i2v": ("HunyuanVideo15ImageToVideoPipeline", 960),
+}
+
+
 # name: (class, in_channels, guidance embedding): HunyuanVideo is 3072 wide (24 x 128), 20 + 40 blocks
 HUNYUAN10 = {"hunyuanvideo": ("HunyuanVideoPipeline", 16, True)}
 
 
+# name: (hub id, connector layers, video connector width, per-stream text projections, LTX-2.3 layout)
+LTX2_EXPECTED = {
+    "ltx-2": ("Lightricks/LTX-2", 2, 30 * 128, False, False),
+    "ltx-2.3": ("diffusers/LTX-2.3-Diffusers", 8, 32 * 128, True, True),
+}
+
+
 def test_every_checkpoint_is_shipped() -> None:
-    assert set(architecture_names()) == set(EXPECTED) | set(COGVIDEOX) | set(LTX_EXPECTED) | set(HUNYUAN10)
+    assert set(architecture_names()) == (
+        set(EXPECTED) | set(COGVIDEOX) | set(HUNYUAN15) | set(HUNYUAN10) | set(LTX_EXPECTED) | set(LTX2_EXPECTED)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(HUNYUAN15))
+def test_hunyuan15_architecture_facts(name: str) -> None:
+    """The diffusers transformer's defaults and scripts/convert_hunyuan_video1_5_to_diffusers.py's target sizes."""
+    arch = load_architecture(name)
+    t = arch.transformer
+    cls, target = HUNYUAN15[name]
+    assert (arch.width, t["num_layers"], t["in_channels"], t["out_channels"], t["target_size"]) == (
+        2048,
+        54,
+        65,
+        32,
+        target,
+    )
+    assert (t["text_embed_dim"], t["text_embed_2_dim"], t["image_embed_dim"], t["rope_axes_dim"]) == (
+        3584,
+        1472,
+        1152,
+        [16, 56, 56],
+    )
+    assert arch.pixels_per_token == 16 and arch.vae["scale_factor_temporal"] == 4 and arch.vae["latent_channels"] == 32
+    assert arch.model_index["_class_name"] == cls and arch.hub_id.startswith("hunyuanvideo-community/HunyuanVideo-1.5-")
+    model = build_transformer(name, num_layers=1, device="meta")
+    assert type(model).__name__ == "HunyuanVideo15Transformer3DModel"
+    assert model.transformer_blocks[0].attn.to_q.in_features == 2048
 
 
 @pytest.mark.parametrize("name", sorted(HUNYUAN10))
@@ -99,6 +154,35 @@ def test_cogvideox_architecture_facts(name: str) -> None:
     assert model.transformer_blocks[0].attn1.to_q.in_features == width
 
 
+@pytest.mark.parametrize("name", sorted(LTX2_EXPECTED))
+def test_ltx2_architecture_facts(name: str) -> None:
+    arch = load_architecture(name)
+    t, c = arch.transformer, arch.connectors
+    hub, connector_layers, connector_width, per_stream, later = LTX2_EXPECTED[name]
+    assert (arch.hub_id, arch.checkpoint.class_name, arch.width, t["num_layers"]) == (hub, "LTX2Pipeline", 4096, 48)
+    assert (t["_class_name"], t["num_attention_heads"], t["cross_attention_dim"]) == (
+        "LTX2VideoTransformer3DModel", 32, 4096,
+    )  # fmt: skip
+    assert (t["gated_attn"], t["cross_attn_mod"], t["perturbed_attn"], t["use_prompt_embeddings"]) == (
+        later, later, later, not later,
+    )  # fmt: skip
+    assert arch.pixels_per_token == 32 and arch.vae["temporal_compression_ratio"] == 8
+    assert (c["caption_channels"], c["text_proj_in_factor"], c["video_connector_num_learnable_registers"]) == (
+        3840, 49, 128,
+    )  # fmt: skip  # Gemma-3-12B: 48 layers + embeddings
+    assert c["video_connector_num_layers"] == connector_layers and c["per_modality_projections"] == per_stream
+    assert c["video_connector_num_attention_heads"] * c["video_connector_attention_head_dim"] == connector_width
+    assert arch.scheduler["use_dynamic_shifting"] and arch.checkpoint.experts == 1
+
+
+def test_build_full_width_ltx2_transformer() -> None:
+    model = build_transformer("ltx-2.3", num_layers=1, device="meta")
+    attn2 = model.transformer_blocks[0].attn2
+    assert len(model.transformer_blocks) == 1
+    assert (attn2.heads, attn2.to_q.in_features, attn2.to_k.in_features) == (32, 4096, 4096)
+    assert attn2.to_gate_logits is not None and not hasattr(model, "caption_projection")  # LTX-2.3's layout
+
+
 @pytest.mark.parametrize("name", sorted(LTX_EXPECTED))
 def test_ltx_architecture_facts(name: str) -> None:
     arch = load_architecture(name)
@@ -137,7 +221,7 @@ def test_architecture_facts(name: str) -> None:
     assert t["text_dim"] == 4096 and t["patch_size"] == [1, 2, 2]
     assert arch.pixels_per_token == px
     assert arch.checkpoint.experts == experts
-    assert (t["image_dim"], t["added_kv_proj_dim"]) == ((1280, 5120) if image else (None, None))
+    assert (t["image_dim"], t["added_kv_proj_dim"]) == ((1280, width) if image else (None, None))
     assert arch.checkpoint.has_image_encoder == image
     assert arch.vae["z_dim"] == (48 if px == 32 else 16)
 
@@ -150,14 +234,52 @@ def test_pipeline_level_facts() -> None:
     assert load_architecture("wan2.1-vace-14b").transformer["vace_layers"] == [0, 5, 10, 15, 20, 25, 30, 35]
 
 
+# name: (transformer class, pipeline class, the variant ``auto`` runs, the tasks the checkpoint runs)
+DERIVED = {
+    "skyreels-v2-t2v-14b-720p": ("SkyReelsV2Transformer3DModel", "SkyReelsV2Pipeline", "skyreels-v2-t2v", ("t2v",)),
+    "skyreels-v2-i2v-14b-540p": (
+        "SkyReelsV2Transformer3DModel", "SkyReelsV2ImageToVideoPipeline", "skyreels-v2-i2v", ("i2v",),
+    ),
+    "skyreels-v2-df-1.3b-540p": (
+        "SkyReelsV2Transformer3DModel", "SkyReelsV2DiffusionForcingPipeline", "skyreels-v2-df-t2v", ("t2v", "i2v"),
+    ),
+    "chronoedit-14b": ("ChronoEditTransformer3DModel", "ChronoEditPipeline", "chronoedit", ("image_edit",)),
+    "lucy-edit-dev": ("WanTransformer3DModel", "LucyEditPipeline", "lucy-edit", ("video_edit",)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(DERIVED))
+def test_wan_derivatives_read_as_wan_variants(name: str) -> None:
+    from attention_visual.families import checkpoint_rules, family_named
+
+    arch = load_architecture(name)
+    transformer_class, pipeline_class, variant, tasks = DERIVED[name]
+    rules = checkpoint_rules(family_named("wan"))
+    spec = arch.checkpoint
+    assert (arch.transformer["_class_name"], spec.class_name) == (transformer_class, pipeline_class)
+    assert rules.variant_for(spec, "auto").name == variant and rules.tasks_of(spec) == tasks
+    assert rules.variant_for(spec, "auto").pixels_per_cell == arch.pixels_per_token
+    assert arch.hub_id in rules.variant_for(spec, "auto").checkpoints
+    assert arch.checkpoint.experts == 1 and arch.checkpoint.expand_timesteps == name.startswith("lucy")
+
+
 def test_unknown_name_lists_the_shipped_ones() -> None:
-    with pytest.raises(ConfigError, match=r"unknown model config 'wan3'; shipped: cogvideox-2b, .*wan2\.1-flf2v"):
+    shipped = r"shipped: chronoedit-14b, cogvideox-2b, .*ltx-2, ltx-2\.3, .*ltx-video-0\.9\.0, .*wan2\.1-flf2v"
+    with pytest.raises(ConfigError, match=rf"unknown model config 'wan3'; {shipped}"):
         load_architecture("wan3")
 
 
 @pytest.mark.parametrize(
     ("name", "cross_in", "added_kv"),
-    [("wan2.2-ti2v-5b", 3072, False), ("wan2.1-i2v-14b-480p", 5120, True), ("wan2.1-vace-1.3b", 1536, False)],
+    [
+        ("wan2.2-ti2v-5b", 3072, False),
+        ("wan2.1-i2v-14b-480p", 5120, True),
+        ("wan2.1-vace-1.3b", 1536, False),
+        ("skyreels-v2-i2v-1.3b-540p", 1536, True),
+        ("skyreels-v2-df-14b-720p", 5120, False),
+        ("chronoedit-14b", 5120, True),
+        ("lucy-edit-dev", 3072, False),
+    ],
 )
 def test_build_full_width_transformer(name: str, cross_in: int, added_kv: bool) -> None:
     model = build_transformer(name, num_layers=1, device="meta")

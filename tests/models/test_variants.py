@@ -39,11 +39,20 @@ EXPECTED = {
         ),
         (1, 16, False, ()),
     ),
+    **dict.fromkeys(("tiny-hunyuan15", "tiny-hunyuan15-i2v"), (1, 16, False, ())),  # <image>: image keys, no branch
     "tiny-ltx": (1, 32, False, ()),
     "tiny-ltx-i2v": (1, 32, False, (0,)),
     "tiny-ltx-condition": (1, 32, False, ()),
     **dict.fromkeys(("tiny-hunyuan15", "tiny-hunyuan15-i2v"), (1, 16, False, ())),  # <image>: image keys, no branch
     "tiny-hunyuan": (1, 16, False, ()),
+    "tiny-ltx2": (1, 32, False, ()),
+    "tiny-ltx2-i2v": (1, 32, False, (0,)),
+    "tiny-skyreels-v2": (1, 16, False, ()),
+    "tiny-skyreels-v2-i2v": (1, 16, True, ()),
+    "tiny-skyreels-v2-df": (1, 16, False, ()),
+    "tiny-skyreels-v2-df-i2v": (1, 16, False, (0,)),
+    "tiny-chronoedit": (1, 16, True, ()),
+    "tiny-lucy-edit": (1, 32, False, ()),
 }
 
 
@@ -62,7 +71,7 @@ def test_tiny_model_is_described_as_its_variant(model_id: str) -> None:
     assert (variant.experts, variant.pixels_per_cell, variant.image_branch) == (experts, px, image)
     assert variant.conditioning_frames() == cond
     patch = pipe.transformer.config.patch_size  # [t, h, w] (Wan), or one int for h and w (CogVideoX, LTX-Video)
-    factor = pipe.vae_spatial_compression_ratio if variant.family == "ltx" else pipe.vae_scale_factor_spatial
+    factor = pipe.vae_spatial_compression_ratio if variant.family in ("ltx", "ltx2") else pipe.vae_scale_factor_spatial
     assert variant.pixels_per_cell == factor * (patch if isinstance(patch, int) else patch[1])
     assert spec.height % px == 0 and spec.width % px == 0 and spec.height != spec.width
     if experts == 2:
@@ -91,6 +100,12 @@ def test_unsupported_pipelines_fail_with_one_clear_error() -> None:
 
     with pytest.raises(CaptureError, match="WanAnimatePipeline is not supported: Wan Animate"):
         describe_pipeline(WanAnimatePipeline.__new__(WanAnimatePipeline))  # no weights needed to refuse it
+    from diffusers.pipelines.skyreels_v2.pipeline_skyreels_v2_diffusion_forcing_v2v import (
+        SkyReelsV2DiffusionForcingVideoToVideoPipeline as Extension,
+    )
+
+    with pytest.raises(CaptureError, match=r"SkyReelsV2DiffusionForcingVideoToVideoPipeline is not supported: .*loop"):
+        describe_pipeline(Extension.__new__(Extension))
     with pytest.raises(CaptureError, match="modular diffusers pipeline"):
         describe_pipeline(_fake("Wan22ModularPipeline", "diffusers.modular_pipelines.wan.modular_pipeline"))
     with pytest.raises(

@@ -23,28 +23,20 @@ from attention_visual.config import dump_config, load_config
 from attention_visual.pipeline import BatchOptions, run_batch
 from pipeline.chaos_support import fork_cli, wait_exit
 from pipeline.pipeline_support import snapshot, tiny_config, tiny_data, write_config
+from support.mounts import mount
+from support.mounts import tmpfs as small_disk
 from support.report_files import markup
 
 pytestmark = pytest.mark.slow  # full tiny batches
 
-
-def _mount(*args: str) -> None:
-    subprocess.run(["mount", *args], check=True, capture_output=True, text=True)
+_mount = mount
 
 
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs mounted on a fresh folder (unmounted afterwards); skipped where mounting is refused."""
-    point = tmp_path / "disk"
-    point.mkdir()
-    try:
-        _mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", str(point))
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot mount a tmpfs here ({getattr(exc, 'stderr', exc)!s}): needs root or CAP_SYS_ADMIN")
-    try:
+    with small_disk(tmp_path / "disk") as point:
         yield point
-    finally:
-        subprocess.run(["umount", "-l", str(point)], check=False, capture_output=True)
 
 
 def error_lines(err: str) -> list[str]:

@@ -27,12 +27,14 @@ from support.processes import signal_run, wait_ended
 TIMEOUT = 120
 
 
-def done_count(output_dir: Path) -> int:
-    """Status files saying ``done`` in the (single) batch folder under ``output_dir``."""
+def done_count(output_dir: Path, *, queued: bool = False) -> int:
+    """Status files saying ``done`` in the (single) batch folder under ``output_dir`` (``queued``: those
+    that list files the render workers have not made yet)."""
     count = 0
     for path in output_dir.glob("*/status/*.json"):
         with contextlib.suppress(OSError, ValueError, KeyError):
-            count += json.loads(path.read_text())["video"]["status"] == "done"
+            video = json.loads(path.read_text())["video"]
+            count += video["status"] == "done" and (bool(video.get("queued")) or not queued)
     return count
 
 
@@ -41,9 +43,9 @@ def start(config: Path, log: Path) -> int:
     return fork_cli(["generate", str(config), "--no-progress"], log)
 
 
-def wait_for_done(pid: int, log: Path, output_dir: Path, at_least: int) -> None:
+def wait_for_done(pid: int, log: Path, output_dir: Path, at_least: int, *, queued: bool = False) -> None:
     deadline = time.monotonic() + TIMEOUT
-    while done_count(output_dir) < at_least:
+    while done_count(output_dir, queued=queued) < at_least:
         assert alive(pid), f"the batch ended early: {log.read_text()[-2000:]}"
         assert time.monotonic() < deadline, "timed out waiting for a finished video"
         time.sleep(0.02)
@@ -52,8 +54,9 @@ def wait_for_done(pid: int, log: Path, output_dir: Path, at_least: int) -> None:
 def finished_files(batch: Path, config_path: Path) -> dict[str, tuple[int, int, int]]:
     """Snapshot of every file that belongs to a finished video.
 
-    A video stopped while its attention videos rendered is finished, but the rerun renders the
-    missing ones and adds them to its status file: that status file is left out.
+    A video stopped while its attention videos rendered (or waited for a render worker) is finished,
+    but the rerun renders the missing ones and records them in its status file: that status file is
+    left out.
     """
     config = load_config(config_path)
     files = snapshot(batch)
@@ -63,7 +66,8 @@ def finished_files(batch: Path, config_path: Path) -> dict[str, tuple[int, int, 
             owned = (job.video_id, job.video_path)
             # (the packed store's staged step averages move into _aggregated/ when the batch ends)
             keep.update({k: v for k, v in files.items() if any(o in k for o in owned) and STAGED_GROUP not in k})
-            if not all((batch / rel).is_file() for rel in expected_renders(job, config)):
+            status = json.loads((batch / job.status_path).read_text())["video"]
+            if status["queued"] or not all((batch / rel).is_file() for rel in expected_renders(job, config)):
                 del keep[job.status_path]
     return keep
 
@@ -91,16 +95,18 @@ def test_interrupted_and_killed_batches_resume_without_rewriting_finished_files(
     # The video in flight is "interrupted"; one stopped while its attention videos rendered stays "done".
     assert 1 <= statuses.count("done") < 4 and set(statuses) <= {"done", "interrupted", "pending"}
 
-    # 2. kill -9 after one more video: no chance to clean up.
+    # 2. kill -9 after one more video, while its attention videos wait for (or are in) a render worker.
     before = done_count(out)
     log = tmp_path / "killed.log"
     pid = start(config_path, log)
     wait_for_done(pid, log, out, before + 1)
-    encoders = signal_run(pid, signal.SIGKILL)
+    wait_for_done(pid, log, out, 1, queued=True)
+    encoders = signal_run(pid, signal.SIGKILL)  # the render workers and their ffmpeg among them
     assert wait_exit(pid, TIMEOUT) == -signal.SIGKILL
-    wait_ended(encoders)  # an orphaned ffmpeg writes on until it sees its input close
+    wait_ended(encoders)  # workers see their parent gone; an orphaned ffmpeg writes on until its input closes
     done_after_kill = done_count(out)
     assert done_after_kill < 4, "the batch finished before it could be killed"
+    assert done_count(out, queued=True) >= 1  # what the workers had not made is recorded
     kept = finished_files(batch, config_path)
     assert len(kept) > 10
 
@@ -114,7 +120,7 @@ def test_interrupted_and_killed_batches_resume_without_rewriting_finished_files(
     manifest = json.loads((batch / "manifest.json").read_text())
     assert [v["status"] for v in manifest["videos"]] == ["done"] * 4 and manifest["finished"]
     assert all((batch / v["paths"]["video"]).is_file() for v in manifest["videos"])
-    assert all(len(v["paths"]["attention_videos"]) == 4 for v in manifest["videos"])
+    assert all(len(v["paths"]["attention_videos"]) == 4 and not v["queued"] for v in manifest["videos"])
     assert not [k for k in after if ".tmp-" in k]
     if storage_format == "zarr":
         assert not [k for k in after if STAGED_GROUP in k] and not (batch / "attention_maps").exists()

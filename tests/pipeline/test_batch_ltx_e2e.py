@@ -16,7 +16,7 @@ import pytest
 
 from attention_visual.visualization import AttentionAnalyzer
 from pipeline.pipeline_support import REPO, generate_batch, write_config
-from support.cli import refused_line, run_main
+from support.cli import refused, run_main
 
 EXAMPLE_IMAGE = REPO / "configs" / "inputs" / "example.png"
 LTX_CONFIG = REPO / "configs" / "ltx_video.yaml"
@@ -99,4 +99,4 @@ def test_bad_ltx_input_is_one_line_exit_2_nothing_created(tmp_path: Path, settin
         "generate", LTX_CONFIG, *_sets(**{"generation.model_id": "tiny-ltx"}), "--set", setting,
         "--set", f"output_dir={out}",
     )  # fmt: skip
-    assert message in refused_line(done, out)
+    assert message in refused(done, out)

@@ -104,6 +104,23 @@ def test_explicit_batch_name_with_another_config_is_refused(tmp_path: Path) -> N
         choose_batch_dir(tiny_config(tmp_path, batch_name="foreign"), CONFIG_PATH, jobs)
 
 
+def test_a_batch_resumes_whatever_its_render_workers_say(tmp_path: Path) -> None:
+    """render_workers says how a batch runs, not what it makes: another value (or none, in a batch made
+    before the key existed) resumes the same folder; a prompt read from a file still counts."""
+    config = tiny_config(tmp_path, batch_name="mine", attention_analysis={"render_workers": 2})
+    jobs = plan_batch(config)
+    prepare_batch_dir(choose_batch_dir(config, CONFIG_PATH, jobs), config)
+    for workers in (0, "auto"):
+        other = tiny_config(tmp_path, batch_name="mine", attention_analysis={"render_workers": workers})
+        assert choose_batch_dir(other, CONFIG_PATH, jobs).mode == "resume"
+    saved = tmp_path / "mine" / "config.yaml"
+    saved.write_text(saved.read_text().replace("  render_workers: 2\n", ""))  # written before the key existed
+    assert choose_batch_dir(config, CONFIG_PATH, jobs).mode == "resume"
+    saved.write_text(saved.read_text() + "# 2 prompt(s) read from prompts_file:\n#   0: another prompt\n")
+    with pytest.raises(ConfigError, match="holds a different config"):
+        choose_batch_dir(config, CONFIG_PATH, jobs)
+
+
 def test_overwrite_clears_only_that_batch_folder(tmp_path: Path) -> None:
     config = tiny_config(tmp_path, batch_name="mine")
     jobs = plan_batch(config)

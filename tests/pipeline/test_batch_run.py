@@ -113,9 +113,9 @@ def test_a_failed_render_keeps_the_video_and_is_retried_on_resume(
         return real(self, video_id, word, output, **kw)
 
     monkeypatch.setattr(AttentionVisualizer, "generate_attention_video", no_overlays)
-    config = tiny_config(
+    config = tiny_config(  # render_workers 0: the renders run here, where the patch is
         tmp_path, prompts=["a (dog) runs"], generation={"videos_per_prompt": 1},
-        attention_analysis={"auto_generate_per_video": True},
+        attention_analysis={"auto_generate_per_video": True, "render_workers": 0},
     )  # fmt: skip
     result = run(config, fresh_tiny_pipe)
     assert result.exit_code == 1 and not result.failed

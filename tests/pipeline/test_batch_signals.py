@@ -15,7 +15,7 @@ import pytest
 from attention_visual.config import Config
 from attention_visual.pipeline import BatchOptions, run_batch
 from attention_visual.pipeline import batch as batch_module
-from attention_visual.pipeline.signals import Interrupted, interrupts_as_exceptions, raise_if_swallowed
+from attention_visual.pipeline.signals import Interrupted, interrupts_as_exceptions, raise_if_swallowed, signals_held
 from attention_visual.pipeline.summary import BatchResult
 from attention_visual.render.encoder import VideoWriter
 from pipeline.chaos_support import alive, done_statuses, fork_cli, wait_exit
@@ -55,6 +55,28 @@ class _SignalsInDel:
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the drop this test makes
+def test_a_signal_held_while_a_worker_starts_stops_the_run_after_the_start() -> None:
+    """signals_held: a SIGTERM while a child process starts interrupts neither the start nor the child's
+    interpreter start-up; the parent is interrupted when the start is done, the child (which inherited
+    the block) stops quietly once its handlers are in place."""
+    from attention_visual.pipeline.workers import WorkerPool
+
+    with pytest.raises(Interrupted) as info, interrupts_as_exceptions(), signals_held():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)  # not interrupted in here
+        reached_the_end = True
+    assert reached_the_end and info.value.signum == signal.SIGTERM
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == set()  # the block ended
+    with WorkerPool(1, queue_size=1) as pool:  # started inside signals_held: the worker unblocked them
+        worker = pool._pool[0].process
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGTERM)  # in its start-up (held) or in its loop: it ends quietly
+        deadline = time.monotonic() + 30
+        while worker.exitcode is None and time.monotonic() < deadline:  # the pool's dispatcher reaps it
+            time.sleep(0.05)
+        assert worker.exitcode == 0  # its own SIGTERM handler ran: not killed by the signal (-15)
+
+
 def test_a_signal_dropped_inside_a_destructor_is_raised_at_the_next_safe_point() -> None:
     raise_if_swallowed()  # outside the context: nothing received, nothing raised
     with pytest.raises(Interrupted) as info, interrupts_as_exceptions():
@@ -98,6 +120,48 @@ def test_sigterm_in_the_batch_abandons_the_video_in_flight(
     left = snapshot(result.batch_dir)
     assert not [k for k in left if "prompt_001_vid_002" in k and not k.startswith("status/")]
     assert "videos/prompt_001/video_002.mp4" not in left
+
+
+def test_sigterm_with_renders_queued_records_them_and_the_rerun_makes_them(
+    tmp_path: Path, fresh_tiny_pipe: Any
+) -> None:
+    """The render workers are still at the first videos' attention videos when SIGTERM stops the batch:
+    those videos stay done, their status files list what was not made, and the rerun makes exactly that."""
+    import torch
+
+    from attention_visual.pipeline.generation import generate_video
+
+    analysis = {"auto_generate_per_video": True, "generate_report": True, "render_workers": 1}
+    config = tiny_config(tmp_path, batch_name="b", attention_analysis=analysis)
+
+    def third_is_interrupted(job: Any, batch_dir: Path, maps: Any) -> Any:
+        if job.index == 2:
+            raise Interrupted(signal.SIGTERM)
+        settings = batch_module.capture_settings(config)
+        return generate_video(fresh_tiny_pipe, job, config, batch_dir, torch.device("cpu"), settings, maps)
+
+    result = run_batch(config, CONFIG_PATH, BatchOptions(progress=False), generator=third_is_interrupted)
+    assert result.exit_code == 143
+    videos = json.loads((result.batch_dir / "manifest.json").read_text())["videos"]
+    assert [v["status"] for v in videos] == ["done", "done", "interrupted", "pending"]
+    queued = videos[1]["queued"]  # the worker was still at the first video's: its work had not started
+    assert queued == [
+        "videos/prompt_001/attention_videos/prompt_001_vid_002_kiss_attention.mp4",
+        "videos/prompt_001/attention_videos/prompt_001_vid_002_kiss_overlay.mp4",
+        "videos/prompt_001/attention_videos/prompt_001_vid_002_flowers_attention.mp4",
+        "videos/prompt_001/attention_videos/prompt_001_vid_002_flowers_overlay.mp4",
+        "report/maps/prompt_001_vid_002/assets.json",
+    ]
+    assert not (result.batch_dir / queued[0]).exists()
+    assert not [k for k in snapshot(result.batch_dir) if ".tmp-" in k]
+
+    again = run(config, fresh_tiny_pipe)
+    assert again.exit_code == 0 and (again.generated, again.skipped) == (2, 2)
+    manifest = json.loads((again.batch_dir / "manifest.json").read_text())
+    assert manifest["finished"] and not [v["video_id"] for v in manifest["videos"] if v["queued"]]
+    status = json.loads((again.batch_dir / "status/prompt_001_vid_002.json").read_text())["video"]
+    assert {f["path"] for f in status["files"]} >= set(queued[:4])
+    assert all((again.batch_dir / q).is_file() for q in queued)
 
 
 def test_an_interruption_while_the_report_is_written_leaves_the_batch_unfinished(

@@ -1,4 +1,5 @@
-"""Two processes under ``torchrun`` (gloo, CPU) share one batch: every video is made exactly once."""
+"""Two processes under ``torchrun`` (gloo, CPU) share one batch: every video is made exactly once, each
+rank's attention videos and report assets by its own render workers."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from pipeline.pipeline_support import REPO, batch_dirs, cli_env, tiny_data, writ
 @pytest.mark.slow
 def test_two_ranks_split_the_batch_and_rank_0_merges_it(tmp_path: Path) -> None:
     out = tmp_path / "outputs"
-    data = tiny_data(out, attention_analysis={"auto_generate_videos": True})  # batch-end renders on rank 0
+    analysis = {"auto_generate_videos": True, "auto_generate_per_video": True, "generate_report": True}
+    data = tiny_data(out, attention_analysis=analysis)  # per video on every rank, batch-end renders on rank 0
     data["generation"]["videos_per_prompt"] = 3  # 6 videos: 3 per rank
     config = write_config(tmp_path / "multi.yaml", data)
     command = [
@@ -38,8 +40,11 @@ def test_two_ranks_split_the_batch_and_rank_0_merges_it(tmp_path: Path) -> None:
         assert made == [str(v["index"] % 2)], f"{v['video_id']} was generated {len(made)} times"
         assert (batch / v["paths"]["video"]).is_file()
         assert (batch / "attention_maps" / v["video_id"] / "_complete.json").is_file()
-        batch_end = [r for r in v["renders"] if r["stage"] == "batch_end"]
-        assert len(batch_end) == 2 * len(v["words"]) and all(r["status"] == "done" for r in batch_end)
-        assert all((batch / r["path"]).is_file() for r in batch_end)
+        for stage in ("per_video", "batch_end"):
+            renders = [r for r in v["renders"] if r["stage"] == stage]
+            assert len(renders) == 2 * len(v["words"]) and all(r["status"] == "done" for r in renders)
+            assert all((batch / r["path"]).is_file() for r in renders)
+        assert not v["queued"] and (batch / "report/maps" / v["video_id"] / "assets.json").is_file()
+    assert len(re.findall(r"rendering in \d+ worker process\(es\) beside the generation", log)) == 2  # one per rank
     assert sorted(p.name for p in (batch / "status").iterdir()) == sorted(f"{v['video_id']}.json" for v in videos)
     assert log.count("videos done") == 1  # only rank 0 prints the summary

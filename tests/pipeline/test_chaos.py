@@ -5,8 +5,9 @@ word each, its per-video attention videos, the report), waits for a seeded trigg
 SIGINT, checks how the run ended, reruns the same command to completion and compares the batch
 with an uninterrupted reference run: the same files, identical map arrays, identical decoded frames,
 equal metadata (timestamps aside), 4/4 done, no temporary file, and no finished video rewritten.
-The triggers cycle through the phases of a run: generation, map saving, rendering, the manifest and
-the report. The runs are forked from the test process (see ``chaos_support``).
+The triggers cycle through the phases of a run: generation, map saving, rendering (in a render
+worker), renders queued (a finished video whose status lists files the workers have not made yet)
+and the report. The runs are forked from the test process (see ``chaos_support``).
 
 ``make test`` runs one case per phase; the full random-kill run (``CHAOS_CASES``, 20 unless set) has
 the marker ``soak`` and runs in ``make soak`` (CI runs both). The soak's first cases are the quick
@@ -38,7 +39,7 @@ SOAK_CASES = int(os.environ.get("CHAOS_CASES", "20"))  # more for a longer soak:
 SLOTS = 2  # cases run two at a time: the machine has (at least) 2 cores
 SEED = 20261129
 SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
-PHASES = ("generation", "maps", "rendering", "manifest", "report")
+PHASES = ("generation", "maps", "rendering", "queued", "report")
 QUICK_CASES = len(PHASES)  # make test: one case per phase
 #: Exit statuses of an interrupted run, per signal.
 EXPECTED_EXIT = {signal.SIGKILL: -9, signal.SIGTERM: 143, signal.SIGINT: 130}
@@ -75,16 +76,25 @@ def trigger(phase: str, batch: Path, rng: random.Random) -> tuple[Callable[[], b
     if phase == "rendering":  # the folder appears when the first attention video of the prompt starts
         folder = batch / f"videos/prompt_{1 + k // 2:03d}/attention_videos"
         return folder.is_dir, rng.uniform(0.0, 0.05), f"rendering of {folder.parent.name}'s first video"
-    if phase == "manifest":
+    if phase == "queued":  # a finished video whose attention videos wait for (or are in) a render worker
+        status = batch / f"status/prompt_{1 + k // 2:03d}_vid_{1 + k % 2:03d}.json"
 
-        def manifest_done() -> bool:
+        def renders_queued() -> bool:
             try:
-                return json.loads((batch / "manifest.json").read_text())["counts"]["done"] >= min(k + 1, 4)
+                return bool(json.loads(status.read_text())["video"]["queued"])
             except (OSError, ValueError, KeyError):
                 return False
 
-        return manifest_done, rng.uniform(0.0, 0.02), f"manifest with {min(k + 1, 4)} done"
-    return (lambda: (batch / "report").is_dir()), rng.uniform(0.0, 0.2), "report being written"
+        return renders_queued, rng.uniform(0.0, 0.3), f"{status.stem} done with renders queued"
+
+    def all_made() -> bool:  # the render workers made each video's report assets before: the batch end is next
+        try:
+            queued = [json.loads(p.read_text())["video"]["queued"] for p in batch.glob("status/*.json")]
+        except (OSError, ValueError, KeyError):
+            return False
+        return done_statuses(batch) == 4 and not any(queued)
+
+    return all_made, rng.uniform(0.0, 1.0), "batch end: manifest and report being written"
 
 
 def finished_files(batch: Path, config: Path) -> dict[str, tuple[int, int, int]]:

@@ -171,3 +171,20 @@ def test_tokenized_prompt_is_frozen(tiny_tokenizer: T5Tokenizer) -> None:
     tokenized: TokenizedPrompt = tokenize_marked(tiny_tokenizer, "(cat)", 8)
     with pytest.raises(AttributeError):
         tokenized.num_real_tokens = 3  # type: ignore[misc]
+
+
+def test_a_left_padded_prompt_reads_its_words_among_the_real_tokens() -> None:
+    """Gemma pads on the left; where the model puts the real tokens first, a word's column is its rank among them."""
+    from attention_visual.models.tiny_gemma_tokenizer import build_tiny_gemma_tokenizer
+
+    tokenizer = build_tiny_gemma_tokenizer()
+    prompt = "A romantic (kiss) with (flowers)"
+    left = tokenize_marked(tokenizer, prompt, 16, padding_side="left", real_first=True)
+    assert left.input_ids[:9] == (0,) * 9 and tokenizer.convert_ids_to_tokens(left.input_ids[9]) == "<bos>"
+    assert left.pieces == ("<bos>", "A", "▁romantic", "▁kiss", "▁with", "▁flow", "ers")
+    assert left.num_real_tokens == 7 and left.attention_mask == (0,) * 9 + (1,) * 7
+    assert [(t.token_indices, t.token_pieces) for t in left.targets] == [((3,), ("▁kiss",)), ((5, 6), ("▁flow", "ers"))]
+    as_padded = tokenize_marked(tokenizer, prompt, 16, padding_side="left")  # columns: positions in the padding
+    assert [t.token_indices for t in as_padded.targets] == [(12,), (14, 15)] and as_padded.input_ids == left.input_ids
+    right = tokenize_marked(tokenizer, prompt, 16, real_first=True)  # right padding: the ranks are the positions
+    assert [t.token_indices for t in right.targets] == [(3,), (5, 6)] and right.input_ids[:7] == left.input_ids[9:]

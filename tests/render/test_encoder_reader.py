@@ -169,3 +169,35 @@ def test_overlay_source_reports_a_short_video(tmp_path: Path, caplog: pytest.Log
     with caplog.at_level(logging.WARNING), pytest.raises(RenderError, match="ended after 1 of 3 frames"):
         write_video(source, tmp_path / "o.mp4")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_plain_overlay_in_rgb_gives_the_pixels_and_the_file_of_the_rgbx_one(tmp_path: Path) -> None:
+    """A plain overlay streams RGB (a quarter fewer bytes): the same blended pixels and the same encoded
+    file as streaming RGBX, whose padding byte the encoder ignores."""
+    import dataclasses
+
+    from attention_visual.render.colormap import packed_lut
+    from attention_visual.render.strip import strip_canvas, strip_layout
+
+    width, height = 96, 64  # [frame, y, x] maps of 3 × 4 × 6 below; a hot spot that moves per latent frame
+    video = tmp_path / "video.mp4"
+    with VideoWriter(video, width, height, 8.0) as writer:
+        for frame in _frames(9, width, height):
+            writer.write(frame)
+    info = probe_video(video)
+    maps = np.full((3, 4, 6), 0.1, np.float32)
+    for k in range(3):
+        maps[k, 1 + k % 2, 2 * k] = 1.0
+    latent = np.array([0, 1, 1, 1, 1, 2, 2, 2, 2])
+    rgb = OverlayVideo(
+        strip_canvas(strip_layout(width, height, 1, 100)), maps, latent,
+        lambda: read_frames(video, info, channels=3), packed_lut("viridis"), 0.6, 8.0, video_channels=3,
+    )  # fmt: skip
+    rgbx = dataclasses.replace(rgb, video=lambda: read_frames(video, info, channels=4), video_channels=4)
+    assert (rgb.channels, rgbx.channels) == (3, 4)
+    frames3, frames4 = list(rgb.frames()), list(rgbx.frames())
+    assert [f.shape for f in frames3] == [(height, width, 3)] * 9
+    assert all(np.array_equal(a, b[..., :3]) for a, b in zip(frames3, frames4, strict=True))
+    assert write_video(rgb, tmp_path / "a.mp4").read_bytes() == write_video(rgbx, tmp_path / "b.mp4").read_bytes()
+    with pytest.raises(RenderError, match="need a plain overlay"):
+        dataclasses.replace(rgb, canvas=strip_canvas(strip_layout(width, height, 1, 100, footer=True)))

@@ -17,7 +17,7 @@ from PIL import Image
 
 from attention_visual.analysis import STATS_COLUMNS, batch_stats
 from attention_visual.report import assemble, write_report
-from attention_visual.report.batch_images import curve_table
+from attention_visual.report.batch_images import curve_table, curves_svg
 from attention_visual.report.batch_view import TABLE_COLUMNS, summary_rows
 from support.batch import GRID, NASTY_PROMPT, NUM_STEPS, build_batch
 from support.report_files import batch_view, page_data
@@ -50,6 +50,7 @@ def test_stats_open_in_pandas_and_fill_the_page_table(batch: Path) -> None:
     assert len(table["rows"]) == 3 * 2 + 2 * 2
     body = _body(batch)
     assert '<table id="stats-table">' in body and '<select id="word-filter">' in body
+    assert 'id="model-filter"' not in body  # one model: no model filter (a comparison has one)
     assert 'href="batch/stats.parquet"' in body
     assert '<details class="batch" id="batch">' in page and "<table" not in page  # markup only once opened
     assert page_data(batch / "report" / "index.html")["batch_view"] == "batch/view.js"
@@ -131,7 +132,7 @@ def test_only_what_changed_is_made_again(tmp_path: Path) -> None:
 
 
 def test_summary_rows_and_curves_by_hand() -> None:
-    base = {"marked_prompt": "a (dog)", "timestep": 1.0, "sigma": 0.5, "expert": None, "video_index": 1}
+    base = {"marked_prompt": "a (dog)", "timestep": 1.0, "sigma": 0.5, "expert": None, "video_index": 1, "model": None}
     rows = []
     for video, seed, scale in (("v1", 1, 1.0), ("v2", 2, 3.0)):
         for step in (-1, 0):
@@ -145,13 +146,19 @@ def test_summary_rows_and_curves_by_hand() -> None:
     stats = pd.DataFrame(rows)
     # v1's step average: frames 1 and 2 → mean 1.5; v2's: 3 and 6 → 4.5.
     assert summary_rows(stats) == [
-        ["v1", 1, 1, "dog", 1.5, 1.5, 1.5, 1.5, 1.5],
-        ["v2", 1, 2, "dog", 4.5, 4.5, 4.5, 4.5, 4.5],
+        ["v1", None, 1, 1, "dog", 1.5, 1.5, 1.5, 1.5, 1.5],
+        ["v2", None, 1, 2, "dog", 4.5, 4.5, 4.5, 4.5, 4.5],
     ]
     curves = curve_table(stats, "dog")
     # Step 0: v1 = 2 · 1.5 = 3, v2 = 2 · 4.5 = 9 → mean 6, population std 3.
     assert curves.loc[0, "mean_mass"] == pytest.approx(6.0) and curves.loc[0, "std_mass"] == pytest.approx(3.0)
     assert curves.loc[0, "seeds"] == 2
+    # A comparison: the same prompt through two models is two curves (one seed each), labelled by model.
+    stats["model"] = stats["video_id"].map({"v1": "wan", "v2": "ltx"})
+    by_model = curve_table(stats, "dog").set_index("model")
+    assert by_model.loc["wan", "mean_mass"] == pytest.approx(3.0) and by_model.loc["ltx", "mean_mass"] == 9.0
+    assert (by_model["seeds"] == 1).all() and summary_rows(stats)[0][:2] == ["v1", "wan"]
+    assert "wan · prompt 1 (1 seeds)" in curves_svg(stats, "dog")
 
 
 def test_block_head_atlas_by_hand(tmp_path: Path) -> None:
@@ -181,7 +188,7 @@ def test_user_strings_are_escaped_in_the_batch_view(tmp_path: Path) -> None:
     body = _body(tmp_path / "b")
     assert "<b>" not in body and "&lt;/script&gt;&lt;b&gt;&quot;x&quot;&amp;" in body
     stats = batch_view(tmp_path / "b" / "report")["stats"]
-    assert isinstance(stats, dict) and nasty in {row[3] for row in stats["rows"]}
+    assert isinstance(stats, dict) and nasty in {row[TABLE_COLUMNS.index("word")] for row in stats["rows"]}
 
 
 def test_without_the_batch_view(tmp_path: Path) -> None:

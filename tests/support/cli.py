@@ -37,9 +37,10 @@ def run_main(*args: str | Path) -> CliResult:
     return CliResult(argv, code, out.getvalue(), err.getvalue())
 
 
-def refused_line(done: CliResult, out: Path) -> str:
-    """The one line a command refusing bad input printed: exit 2, no traceback, ``out`` never created."""
+def refused(done: CliResult, out: Path) -> str:
+    """The one line a refused command printed: exit status 2, nothing else on stderr, ``out`` not created."""
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     lines = done.stderr.strip().splitlines()
-    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert not out.exists()
     return lines[0]

@@ -34,6 +34,8 @@ class BatchVideo:
             ``BATCH_DIR/attention_maps.zarr``, as :func:`~attention_visual.storage.backend.open_maps` finds
             them), None without maps.
         record: Its manifest entry (or newer status file).
+        model: Its model's name (``VideoRecord.model_name``: a comparison's entry, else the model id's last
+            part; None in manifests older than the field).
     """
 
     video_id: str
@@ -44,6 +46,7 @@ class BatchVideo:
     status: str
     maps_root: Path | None
     record: VideoRecord
+    model: str | None = None
 
 
 def batch_videos(batch_dir: Path | str) -> list[BatchVideo]:
@@ -68,6 +71,7 @@ def batch_videos(batch_dir: Path | str) -> list[BatchVideo]:
                 status=record.status,
                 maps_root=store.root if has_maps and store is not None else None,
                 record=record,
+                model=record.model_name,
             )
         )
     return videos

@@ -99,8 +99,8 @@ def open_batch(batch_dir: Path | str, include_incomplete: bool = False) -> xr.Da
 
     Variables: ``attention`` ``(video, word, step, *leading, frame, y, x)`` and ``aggregated``
     ``(video, word, *leading, frame, y, x)`` (the stored step average), float32 with NaN where a video
-    lacks a word or a step. Coordinates: ``seed``, ``prompt``, ``prompt_index``, ``video_index`` per
-    video; ``timestep``, ``sigma``, ``expert`` per video × step; ``y_px``, ``x_px``: the cell centres in
+    lacks a word or a step. Coordinates: ``seed``, ``prompt``, ``model``, ``prompt_index``, ``video_index``
+    per video; ``timestep``, ``sigma``, ``expert`` per video × step; ``y_px``, ``x_px``: the cell centres in
     pixels of the generated video; ``pass``, ``block``, ``head`` when stored. Reading happens per video ×
     word when a slice is computed.
 
@@ -193,6 +193,7 @@ def _coords(
         "x_px": ("x", geometry.x_px),
         "seed": ("video", [-1 if any_meta[v].seed is None else any_meta[v].seed for v in scan.videos]),
         "prompt": ("video", [any_meta[v].marked_prompt for v in scan.videos]),
+        "model": ("video", [(labels[v].model if v in labels else None) or "" for v in scan.videos]),
         "prompt_index": ("video", [_label(labels, v, "prompt_index") for v in scan.videos]),
         "video_index": ("video", [_label(labels, v, "video_index") for v in scan.videos]),
         "timestep": (("video", "step"), np.asarray(_per_step(scan, steps, lambda m: number(m.timestep), nan))),

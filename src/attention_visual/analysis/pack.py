@@ -14,7 +14,6 @@ else): nothing the user put there is deleted.
 
 from __future__ import annotations
 
-import json
 import logging
 import zipfile
 from collections.abc import Callable
@@ -29,7 +28,6 @@ from attention_visual.storage.backend.maps import FILES, LAYOUT_FOLDERS, PACKED,
 from attention_visual.storage.backend.placement import new_transaction, present
 from attention_visual.storage.backend.transaction import foreign_files, kept_folder, move_maps, repair_layout
 from attention_visual.storage.batch.lock import lock_batch
-from attention_visual.storage.files.layout import COMPLETE_MARK
 from attention_visual.storage.files.reader import AttentionStoreReader
 from attention_visual.storage.files.store import AttentionInfo, AttentionStore
 from attention_visual.storage.packed.reader import PackedReader
@@ -160,9 +158,9 @@ def _write_packed(source: MapBackend, out: Path, counts: _Counts) -> None:
             if aggregated is not None:
                 averaged.setdefault(word, []).append(video_id)
                 compressed.setdefault(word, _npz_compressed(aggregated.path) is not False)
-        mark = source.root / video_id / COMPLETE_MARK
-        if mark.is_file():
-            writer.mark_complete(video_id, json.loads(mark.read_text(encoding="utf-8")))
+        record = AttentionStore(source.root).completion_record(video_id)  # no link followed, size-limited
+        if record is not None:
+            writer.mark_complete(video_id, record)
         counts.videos += 1
     for word, video_ids in sorted(averaged.items()):
 

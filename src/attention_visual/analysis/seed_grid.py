@@ -34,6 +34,7 @@ from attention_visual.render.encoder import format_of, prepare_output
 from attention_visual.render.options import RenderOptions
 from attention_visual.render.seed_grid import seed_grid_video, seed_panels
 from attention_visual.render.sources import StepVideo, write_video
+from attention_visual.storage.durable.faults import write_faults
 from attention_visual.storage.schema.frames import frame_average
 
 log = logging.getLogger(__name__)
@@ -160,20 +161,24 @@ def write_seed_video(
     options: RenderOptions | None = None,
     frame: SeedFrame = "mean",
     page: int = 1,
+    model: str | None = None,
 ) -> Path:
     """Render the seed grid of ``word`` of a batch to ``output`` (``.mp4``, ``.avi`` or ``.gif``).
 
     Without ``prompt``, the word's only prompt; when several prompts mark it, every video of them
     (tiles labelled with their prompt). With more than :data:`SEEDS_PER_PAGE` seeds, ``page`` of them
-    (1-based; a warning says how many pages there are). Returns the written path.
+    (1-based; a warning says how many pages there are). A batch comparing several models needs ``model``.
+    Returns the written path.
 
     Raises:
         NotFoundError: Not a batch folder, or no stored maps of ``word`` (in ``prompt``).
         AttentionDataError: Unreadable maps, or videos with different steps or grids.
         RenderError: Bad options, frame or output path.
+        StorageError: The video cannot be written (disk full, read-only folder); nothing is left behind.
     """
-    output = prepare_output(output)
-    views = word_seed_views(batch_dir, word, prompt=prompt, keep_steps=True)
+    with write_faults(output):
+        output = prepare_output(output)
+    views = word_seed_views(batch_dir, word, prompt=prompt, keep_steps=True, model=model)
     if len(views.by_prompt) == 1:
         view = next(iter(views.by_prompt.values()))
     elif views.across is not None:
@@ -192,7 +197,8 @@ def write_seed_video(
             "all %d); --page N shows the others",
             len(view.seeds), word, page, pages, shown.start + 1, shown.stop, len(view.seeds),
         )  # fmt: skip
-    return write_video(grid, output, video_format)
+    with write_faults(output):
+        return write_video(grid, output, video_format)
 
 
 __all__ = [

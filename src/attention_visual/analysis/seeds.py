@@ -432,17 +432,25 @@ def batch_seed_views(batch_dir: Path | str, words: Iterable[str] | None = None) 
 
 
 def word_seed_views(
-    batch_dir: Path | str, word: str, prompt: int | None = None, keep_steps: bool = False
+    batch_dir: Path | str, word: str, prompt: int | None = None, keep_steps: bool = False, model: str | None = None
 ) -> WordSeedViews:
     """The views of one ``word`` (optionally of one ``prompt`` only; ``across`` then equals that prompt's).
 
-    With ``keep_steps`` every view also holds each video's steps (:attr:`SeedView.stacks`).
+    With ``keep_steps`` every view also holds each video's steps (:attr:`SeedView.stacks`). A batch that
+    compares several models (``models:``) needs ``model``: the seeds of one model.
 
     Raises:
         NotFoundError: Not a batch folder, or no stored maps of ``word`` (the message lists the words).
-        AttentionDataError: Unreadable maps, or seeds with different steps or grids.
+        AttentionDataError: Unreadable maps, seeds with different steps or grids, several models without
+            ``model``, or a ``model`` the batch does not have (the messages list its models).
     """
-    videos = [v for v in batch_videos(batch_dir) if prompt is None or v.prompt_index == prompt]
+    every = batch_videos(batch_dir)
+    models = sorted({v.model for v in every if v.model is not None})
+    if model is not None and model not in models:
+        raise AttentionDataError(f"no model named {model!r} in this batch; its models: {', '.join(models) or 'none'}")
+    if model is None and len({v.record.model for v in every}) > 1:
+        raise AttentionDataError(f"this batch compares the models {', '.join(models)}: choose one with --model")
+    videos = [v for v in every if (prompt is None or v.prompt_index == prompt) and (model is None or v.model == model)]
     groups = accumulate(videos, [word], keep_steps)
     if word not in groups:
         marked = sorted({w for v in videos for w in v.words})

@@ -17,8 +17,7 @@ import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.storage.backend import BulkMapReader, MapBackend, open_maps
-from attention_visual.storage.batch.layout import MANIFEST_FILE
-from attention_visual.storage.batch.manifest import read_manifest
+from attention_visual.storage.batch.manifest import find_manifest
 from attention_visual.storage.schema.metadata import MapMetadata
 from attention_visual.storage.schema.reduce import to_grid
 from attention_visual.visualization.attention_analyzer import AttentionAnalyzer
@@ -35,6 +34,7 @@ class VideoLabels:
 
     prompt_index: int | None = None
     video_index: int | None = None
+    model: str | None = None  # the model's name (a comparison's entry, else the model id's last part)
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,20 @@ def batch_folder(maps: MapBackend) -> Path:
 
 def video_labels(batch_dir: Path) -> dict[str, VideoLabels]:
     """``{video_id: labels}`` from the batch's ``manifest.json``, or ``{}`` when there is none."""
-    path = batch_dir / MANIFEST_FILE
-    if not path.is_file():
+    manifest = find_manifest(batch_dir)
+    if manifest is None:
         return {}
-    manifest = read_manifest(path)
-    return {v.video_id: VideoLabels(v.prompt_index, v.video_index) for v in manifest.videos}
+    return {v.video_id: VideoLabels(v.prompt_index, v.video_index, v.model_name) for v in manifest.videos}
+
+
+def check_models(models: tuple[str, ...], labels: dict[str, VideoLabels]) -> None:
+    """Raise :class:`AttentionDataError` naming the batch's models when one of ``models`` is not among them."""
+    known = sorted({label.model for label in labels.values() if label.model is not None})
+    unknown = [name for name in models if name not in known]
+    if unknown:
+        raise AttentionDataError(
+            f"no model named {unknown[0]!r} in this batch; its models: {', '.join(known) or 'none recorded'}"
+        )
 
 
 def _expert(metadata: MapMetadata) -> str | None:
@@ -132,24 +141,41 @@ def read_word(analyzer: AttentionAnalyzer, video_id: str, word: str, pass_name: 
 
 
 def iter_videos(
-    batch_dir: Path | str | MapBackend, pass_name: str = "cond", include_incomplete: bool = False
+    batch_dir: Path | str | MapBackend,
+    pass_name: str = "cond",
+    include_incomplete: bool = False,
+    models: tuple[str, ...] = (),
 ) -> Iterator[VideoData]:
     """Yield each video of a batch (sorted by id) with all its words (sorted), one at a time.
 
     ``batch_dir``: a batch folder (or its maps' path: see :func:`~attention_visual.storage.backend.open_maps`),
-    or its maps already opened. Videos whose capture did not finish are skipped unless ``include_incomplete``.
+    or its maps already opened. Videos whose capture did not finish are skipped unless ``include_incomplete``;
+    with ``models``, the videos of other models too (their maps are not read).
+
+    Raises:
+        AttentionDataError: A name of ``models`` is no model of the batch (the message lists them).
     """
     maps = batch_dir if isinstance(batch_dir, MapBackend) else open_maps(batch_dir)
     labels = video_labels(batch_folder(maps))
+    check_models(models, labels)  # now, not at the first video: nothing is written for a wrong name
+    return _videos(maps, labels, pass_name, include_incomplete, models)
+
+
+def _videos(
+    maps: MapBackend, labels: dict[str, VideoLabels], pass_name: str, include_incomplete: bool, models: tuple[str, ...]
+) -> Iterator[VideoData]:
     analyzer = AttentionAnalyzer(maps)
     for video_id in analyzer.get_available_videos(include_incomplete=include_incomplete):
+        label = labels.get(video_id, VideoLabels())
+        if models and label.model not in models:
+            continue
         words = tuple(
             read_word(analyzer, video_id, w, pass_name)
             for w in analyzer.get_available_words(video_id)
             if analyzer.get_available_steps(video_id, w)
         )
         analyzer.release(video_id)  # nothing accumulates from video to video
-        yield VideoData(video_id, labels.get(video_id, VideoLabels()), words)
+        yield VideoData(video_id, label, words)
 
 
 __all__ = [
@@ -158,6 +184,7 @@ __all__ = [
     "VideoLabels",
     "WordData",
     "batch_folder",
+    "check_models",
     "iter_videos",
     "read_word",
     "video_labels",

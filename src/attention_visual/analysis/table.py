@@ -23,6 +23,7 @@ from attention_visual.errors import AttentionDataError
 from attention_visual.extras import import_from_extra
 from attention_visual.storage.backend import open_maps
 from attention_visual.storage.durable.atomic import atomic_output
+from attention_visual.storage.durable.faults import write_faults
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 #: Columns of the statistics table, in order (``step == -1``: the step-averaged map).
 STATS_COLUMNS = (
     "video_id",
+    "model",
     "prompt_index",
     "video_index",
     "seed",
@@ -46,6 +48,7 @@ STATS_COLUMNS = (
 #: Columns of the word-pair table, in order (``word_a < word_b``).
 PAIR_COLUMNS = (
     "video_id",
+    "model",
     "prompt_index",
     "video_index",
     "seed",
@@ -73,6 +76,7 @@ def _label_types() -> list[tuple[str, Any]]:
     pa = _pa()
     return [
         ("video_id", pa.string()),
+        ("model", pa.string()),
         ("prompt_index", pa.int32()),
         ("video_index", pa.int32()),
         ("seed", pa.int64()),
@@ -134,6 +138,7 @@ def _label_columns(video: VideoData, word: WordData, n: int) -> list[Any]:
     pa = _pa()
     return [
         _repeat(video.video_id, n, pa.string()),
+        _repeat(video.labels.model, n, pa.string()),
         _repeat(video.labels.prompt_index, n, pa.int32()),
         _repeat(video.labels.video_index, n, pa.int32()),
         _repeat(word.metadata.seed, n, pa.int64()),
@@ -213,7 +218,9 @@ def _frame(batches: Iterator[Any], schema: Any) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def batch_stats(batch_dir: Path | str, pass_name: str = "cond", include_incomplete: bool = False) -> pd.DataFrame:
+def batch_stats(
+    batch_dir: Path | str, pass_name: str = "cond", include_incomplete: bool = False, models: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """The statistics table of a batch as a pandas DataFrame (columns :data:`STATS_COLUMNS`).
 
     One row per video × word × step × latent frame, plus the step-averaged map's rows (``step == -1``).
@@ -224,21 +231,24 @@ def batch_stats(batch_dir: Path | str, pass_name: str = "cond", include_incomple
         batch_dir: A batch folder (or its ``attention_maps/`` / ``attention_maps.zarr``).
         pass_name: The guidance pass to use when both were stored.
         include_incomplete: Also read videos whose capture did not finish.
+        models: Only the videos of these models (the ``model`` column); empty: every video.
 
     Example:
         >>> df = batch_stats("outputs/batch")
         >>> df.shape                        # 1 video × 2 words × (3 steps + the average) × 3 latent frames
-        (24, 18)
+        (24, 19)
         >>> df[df.step >= 0].groupby(["word", "step"]).entropy.mean().shape
         (6,)
     """
-    videos = read_ahead(iter_videos(batch_dir, pass_name, include_incomplete))
+    videos = read_ahead(iter_videos(batch_dir, pass_name, include_incomplete, models))
     return _frame((video_stats(v) for v in videos), stats_schema())
 
 
-def pair_stats(batch_dir: Path | str, pass_name: str = "cond", include_incomplete: bool = False) -> pd.DataFrame:
+def pair_stats(
+    batch_dir: Path | str, pass_name: str = "cond", include_incomplete: bool = False, models: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """The word-pair table of a batch (columns :data:`PAIR_COLUMNS`): mask IoU and Pearson correlation."""
-    videos = read_ahead(iter_videos(batch_dir, pass_name, include_incomplete))
+    videos = read_ahead(iter_videos(batch_dir, pass_name, include_incomplete, models))
     return _frame((video_pairs(v) for v in videos), pairs_schema())
 
 
@@ -282,6 +292,7 @@ def write_stats(
     pairs: Path | str | None = None,
     pass_name: str = "cond",
     include_incomplete: bool = False,
+    models: tuple[str, ...] = (),
 ) -> StatsFiles:
     """Stream the statistics table (and the pair table with ``pairs``) to files, one video at a time.
 
@@ -291,6 +302,12 @@ def write_stats(
         pairs: Where to write the pair table (``.parquet`` or ``.csv``); None: not written.
         pass_name: The guidance pass to use when both were stored.
         include_incomplete: Also read videos whose capture did not finish.
+        models: Only the videos of these models (``stats --model``); empty: every video.
+
+    Raises:
+        AttentionDataError: A map cannot be read (damaged, refused), or a name of ``models`` is no model of
+            the batch; nothing is written.
+        StorageError: A table cannot be written (disk full, read-only folder); nothing is left behind.
     """
     maps = open_maps(batch_dir)
     stats_path = check_table_path(
@@ -298,10 +315,12 @@ def write_stats(
     )
     pairs_path = check_table_path(Path(pairs)) if pairs is not None else None
     videos = rows = pair_rows = 0
-    with contextlib.ExitStack() as stack:
+    source = iter_videos(maps, pass_name, include_incomplete, models)  # a wrong model name stops here
+    # A full disk, a read-only folder: one StorageError (exit 1); the partial tables are removed either way.
+    with write_faults(stats_path), contextlib.ExitStack() as stack:
         write = stack.enter_context(_table_writer(stats_path, stats_schema()))
         write_pairs = stack.enter_context(_table_writer(pairs_path, pairs_schema())) if pairs_path else None
-        for video in read_ahead(iter_videos(maps, pass_name, include_incomplete)):  # the next read meanwhile
+        for video in read_ahead(source):  # the next read meanwhile
             batch = video_stats(video)
             write(batch)
             videos, rows = videos + 1, rows + batch.num_rows

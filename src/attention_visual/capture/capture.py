@@ -21,7 +21,7 @@ from typing import Any
 from attention_visual.capture.attention_math import WordColumns
 from attention_visual.capture.hooks import CaptureHooks, HookedModel
 from attention_visual.capture.maps_io import CaptureFacts, records_to_word_maps, save_word_maps, word_metadata
-from attention_visual.capture.recorder import CaptureRecorder, StepRecord
+from attention_visual.capture.recorder import CaptureRecorder, StepRecord, reconcile_grids
 from attention_visual.capture.settings import CaptureSettings
 from attention_visual.capture.steps import PassClock
 from attention_visual.capture.word_maps import CapturedMaps
@@ -91,8 +91,14 @@ class AttentionCapture:
             max_sequence_length = self.variant.text_length or self.family.text.max_sequence_length
         self._check_fits(max_sequence_length, num_reference_images)
         self.num_reference_images = num_reference_images
+        text = self.family.text
         self.tokens: TokenizedPrompt = tokenize_marked(
-            pipe.tokenizer, self.marked, max_sequence_length, self.family.text.template
+            pipe.tokenizer,
+            self.marked,
+            max_sequence_length,
+            text.template,
+            padding_side=text.padding_side,
+            real_first=text.key_order == "real_first",
         )
         experts = runtime.experts(pipe, self.variant)
         self.block_list = self.settings.block_list or self.variant.capture_points[0]
@@ -134,6 +140,7 @@ class AttentionCapture:
                 guidance=v.guidance,
                 batch_passes=v.batch_passes,
                 pass_names=dict(v.pass_names),
+                ignored_passes=v.ignored_passes,
             ),
             runtime=runtime,
             variant=v,
@@ -167,6 +174,12 @@ class AttentionCapture:
             raise CaptureError(
                 f"{v.name} takes exactly {v.text_length} text keys: max_sequence_length must be {v.text_length}, "
                 f"got {max_sequence_length}"
+            )
+        multiple = family.text.sequence_multiple
+        if max_sequence_length % multiple:
+            raise CaptureError(
+                f"{family.title} takes text in multiples of {multiple} keys: max_sequence_length must be a multiple "
+                f"of {multiple}, got {max_sequence_length}"
             )
         if num_reference_images < 0 or (num_reference_images and v.conditioning != "reference"):
             raise CaptureError(
@@ -325,7 +338,8 @@ class AttentionCapture:
                 "no steps were captured: check CaptureSettings.steps/guidance_pass "
                 "(the uncond pass only runs when guidance_scale > 1)"
             )
-        return self._recorder.records
+        recorder = self._recorder
+        return reconcile_grids(recorder.records, self.variant.grid_shrink_keeps, recorder.last_frames)
 
 
 __all__ = ["AttentionCapture"]

@@ -62,6 +62,8 @@ class _PassContextHook(ModelHook):
         owner = self.owner
         call = owner.runtime.read_call(owner.variant, module, args, kwargs)
         info = owner.clock.next(context, call.timestep)
+        if info is None:  # an extra call of the step that is no guidance pass: nothing to record
+            return args, kwargs
         owner.check_prompt()
         owner.recorder.begin(info, self.expert, call)
         return args, kwargs

@@ -233,6 +233,7 @@ def word_metadata(
                 sigma=word_maps.step_info[step].sigma,
                 expert=word_maps.step_info[step].expert,
                 step_experts=(word_maps.step_info[step].expert,) if two_experts else (),
+                frame_timesteps=word_maps.step_info[step].frame_timesteps,
             )
             for step in word_maps.steps
         ]

@@ -11,6 +11,7 @@ model's device; one small array per captured pass and step reaches the host.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,7 @@ class StepRecord:
     sigma: float | None
     array: np.ndarray  # [map, block_or_1, head_or_1, frame, y, x]: the words, then <text>, then <image>
     expert: str | None = None  # the expert's label with two experts ("high_noise" | "low_noise")
+    frame_timesteps: tuple[float, ...] = ()  # [frame]: each map frame's timestep (diffusion forcing), else ()
 
 
 @dataclass
@@ -69,6 +71,7 @@ class _Call:
     grid: tuple[int, int, int]  # (frame, y, x) of the video tokens
     drop_frames: int  # leading map frames that are no video position
     passes: list[_Pass]
+    frame_timesteps: torch.Tensor | None  # [batch, frame] per map frame (diffusion forcing), else None
     facts: Any = None  # the family's facts about the call (TransformerCall.facts), in every site's slots
     slots: dict[int, dict[str, Any]] = field(default_factory=dict)  # block -> hook point slot -> value
     blocks_seen: int = 0
@@ -110,6 +113,8 @@ class CaptureRecorder:
         self._call: _Call | None = None
         #: map frames the calls' per-token timesteps showed as conditioning inputs (None: no call told)
         self.conditioning_frames: set[int] | None = None
+        #: map frames (after the dropped ones) of the last transformer call, captured or not: the run's final grid
+        self.last_frames: int | None = None
         self._done: set[tuple[str, int]] = set()
         self._columns: dict[tuple[torch.device, tuple[int, ...]], torch.Tensor] = {}  # [T] word columns
         self._triggers = {m.trigger: m for m in probe.measures}
@@ -135,6 +140,7 @@ class CaptureRecorder:
             )
         if call.conditioning_frames is not None:
             self.conditioning_frames = (self.conditioning_frames or set()) | set(call.conditioning_frames)
+        self.last_frames = call.grid[0] - call.drop_leading_frames
         step_index = info.step_index
         if not self.settings.captures_step(step_index):
             return
@@ -152,7 +158,7 @@ class CaptureRecorder:
         if y % s or x % s:
             raise CaptureError(f"spatial_downsample_factor {s} does not divide the token grid {y}x{x} (y x x)")
         passes = [_Pass(name, item, self.num_real_keys.get(name)) for name, item in wanted]
-        self._call = _Call(info, expert, call.grid, call.drop_leading_frames, passes, call.facts)
+        self._call = _Call(info, expert, call.grid, call.drop_leading_frames, passes, call.frame_timesteps, call.facts)
 
     def end(self) -> None:
         """The transformer call finished: reduce, copy to the host once per pass, and record."""
@@ -191,9 +197,14 @@ class CaptureRecorder:
             maps = F.avg_pool2d(maps.reshape(-1, y, x), kernel_size=s).reshape(*lead, y // s, x // s)
         dtype = torch.float16 if self.settings.storage_dtype == "float16" else torch.float32
         host = maps.to(device="cpu", dtype=dtype).numpy()
+        per_frame = current.frame_timesteps
+        frame_timesteps = () if per_frame is None else tuple(per_frame[p.item, current.drop_frames :].tolist())
         self.records.append(
-            StepRecord(p.name, info.step_index, info.num_steps, info.timestep, info.sigma, host, current.expert)
-        )
+            StepRecord(
+                p.name, info.step_index, info.num_steps, info.timestep, info.sigma, host, current.expert,
+                tuple(float(t) for t in frame_timesteps),
+            )
+        )  # fmt: skip
         self._done.add((p.name, info.step_index))
 
     # -- attention calls ----------------------------------------------------------------------------
@@ -326,4 +337,36 @@ def _rows(rows: list[int]) -> slice | list[int]:
     return rows
 
 
-__all__ = ["CaptureRecorder", "StepRecord"]
+def reconcile_grids(records: list[StepRecord], keeps: tuple[int, ...], final_frames: int | None) -> list[StepRecord]:
+    """The records on the run's final grid, where the pipeline dropped latent frames during the run.
+
+    A pipeline that drops latent frames after some steps (e.g. temporal-reasoning frames) ends on
+    ``final_frames`` map frames; each earlier record keeps the frames ``keeps`` names (indices into its own
+    frames, negative from the end: ``(0, -1)`` keeps the first and the last), so every step has the same
+    ``[frame, y, x]`` grid and each kept frame is the same latent frame the later steps hold.
+
+    Raises:
+        CaptureError: The grid changed and the variant names no frames to keep (``keeps`` empty), or it
+            grew, or ``keeps`` does not give the final grid's frame count.
+    """
+    frames = sorted({r.array.shape[-3] for r in records})
+    if final_frames is None or frames in ([], [final_frames]):
+        return records
+    if not keeps or len(keeps) != final_frames or frames[0] < final_frames:
+        raise CaptureError(
+            f"the latent grid changed during the run (map frames {frames}, last {final_frames}): this pipeline's "
+            "steps cannot be stacked; use a new AttentionCapture for every pipeline call"
+        )
+    out = []
+    for r in records:
+        n = r.array.shape[-3]
+        if n == final_frames:
+            out.append(r)
+            continue
+        kept = [k % n for k in keeps]
+        timesteps = tuple(r.frame_timesteps[i] for i in kept) if r.frame_timesteps else ()
+        out.append(dataclasses.replace(r, array=r.array[..., kept, :, :], frame_timesteps=timesteps))
+    return out
+
+
+__all__ = ["CaptureRecorder", "StepRecord", "reconcile_grids"]

@@ -13,14 +13,21 @@ How a family's pipelines run guidance is data on its variant (:class:`~attention
   negative-prompt pass runs only where the pipeline is asked for one (HunyuanVideo's ``true_cfg_scale > 1``
   with a negative prompt), named as with ``separate``.
 
+A call under a context the variant lists in ``ignored_passes`` (LTX-2's extra guidance calls
+``uncond_stg`` and ``uncond_modality``, which run after the step's guidance passes) is neither a pass nor a
+step: :meth:`PassClock.next` returns None for it and nothing is recorded.
+
 The step index comes from the context (``step_index=i``) where the pipeline gives it; else
 :class:`PassClock` counts: the *n*-th prompt pass (or call) is step *n*. The count is checked on every
 call: its timestep must equal the scheduler's timestep of that step,
 ``scheduler.timesteps[-pipe.num_timesteps:][step]`` (a ``strength`` below 1 runs only the tail of the
 schedule, so the run's steps are the last ``num_timesteps``). Where ``timestep`` is given per token
-(``[batch, video_token]``; conditioning tokens carry a smaller one) the call's timestep is the largest
-entry, the denoising timestep. A pipeline that casts the timestep to the model's dtype (HunyuanVideo-1.5:
-bfloat16) passes the scheduler's timestep rounded to that dtype; the step records the scheduler's.
+(``[batch, video_token]``; conditioning tokens carry a smaller one) or per latent frame (diffusion
+forcing) the call's timestep is the largest entry, the noisiest. A pipeline that announces more steps
+than its scheduler has timesteps (diffusion forcing with frames that start later: ``pipe.num_timesteps``
+rows of its step matrix) is counted against ``num_timesteps`` only; a step past it is an error. A pipeline
+that casts the timestep to the model's dtype (HunyuanVideo-1.5: bfloat16) passes the scheduler's timestep
+rounded to that dtype; the step records the scheduler's.
 """
 
 from __future__ import annotations
@@ -55,7 +62,8 @@ class PassInfo:
 
 
 def denoising_timestep(timestep: torch.Tensor | None) -> float | None:
-    """The pass's denoising timestep: ``timestep`` is ``[batch]`` or ``[batch, video_token]`` (the max entry)."""
+    """The pass's denoising timestep: ``timestep`` is ``[batch]``, ``[batch, video_token]`` or ``[batch, frame]``
+    (the max entry)."""
     if timestep is None:
         return None
     return float(timestep.detach().flatten().max().item())  # one read-back per pass
@@ -71,6 +79,7 @@ class PassClock:
         batch_passes: ``batched``: the guidance pass of each batch item when guidance is on.
         pass_names: ``{cache-context name: pass}`` where the pipeline does not name its passes
             ``cond``/``uncond`` (other names are taken as they are).
+        ignored_passes: cache-context names of extra calls that are neither a pass nor a step.
     """
 
     def __init__(
@@ -81,8 +90,10 @@ class PassClock:
         guidance: str = "separate",
         batch_passes: tuple[str, ...] = ("uncond", "cond"),
         pass_names: Mapping[str, str] | None = None,
+        ignored_passes: tuple[str, ...] = (),
     ) -> None:
         self.pipe = pipe
+        self.ignored_passes = ignored_passes
         self.order_from_calls = order_from_calls
         self.guidance = guidance
         self.batch_passes = batch_passes
@@ -109,8 +120,8 @@ class PassClock:
             cached = self._cache = (timesteps, sigmas, num, timesteps[offset:].tolist(), run_sigmas)
         return cached[3], cached[4] or None, num
 
-    def next(self, context: Any | None, timestep: torch.Tensor | None) -> PassInfo:
-        """Name and step of the pass about to run.
+    def next(self, context: Any | None, timestep: torch.Tensor | None) -> PassInfo | None:
+        """Name and step of the pass about to run (None: an extra call of the step, ``ignored_passes``).
 
         Args:
             context: the pipeline's ``CacheContext`` (``None`` when none is set).
@@ -125,6 +136,8 @@ class PassClock:
                 "the transformer ran outside the pipeline's cache_context: call the pipeline itself "
                 "(pipe(prompt=capture.prompt, ...)) inside `with AttentionCapture(...)`"
             )
+        if context is not None and str(context.name) in self.ignored_passes:
+            return None
         t = denoising_timestep(timestep)
         timesteps, sigmas, num = self._schedule()
         name, items = self._passes(context, timestep)
@@ -139,12 +152,12 @@ class PassClock:
             raise CaptureError("a negative-prompt pass ran before its prompt pass: the step cannot be counted")
         self._next_step = step + 1 if name == "cond" else self._next_step
         self._last = (name, step)
+        if num is not None and step >= num:
+            raise CaptureError(
+                f"pass {name!r} would be step {step} but this run has {num} steps: use a new AttentionCapture for "
+                "every pipeline call (a pipeline whose denoising loop starts over, e.g. per window, is not supported)"
+            )
         if timesteps is not None and t is not None:
-            if step >= len(timesteps):
-                raise CaptureError(
-                    f"pass {name!r} would be step {step} but this run has {len(timesteps)} steps: "
-                    "use a new AttentionCapture for every pipeline call"
-                )
             expected = float(timesteps[step])  # a Python float: no device read-back
             if t != expected and (timestep is None or t != _rounded(expected, timestep.dtype)):
                 raise CaptureError(

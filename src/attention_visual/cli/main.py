@@ -4,7 +4,9 @@ Each subcommand lives in its own module under ``attention_visual.cli`` and expos
 ``register(subparsers) -> None``; the parser it adds sets ``handler=`` to a function
 ``(args) -> int``. Errors derived from :class:`AttentionVisualError` are printed as one
 line on stderr, with no traceback, and exit with their ``exit_status`` (2 for bad input, 1 for
-a file that could not be written). An interruption exits with 128 + its signal (130 for Ctrl-C).
+a file that could not be written). An interruption (Ctrl-C, SIGTERM, SIGHUP: raised as an exception
+by :func:`~attention_visual.pipeline.signals.interrupts_as_exceptions`, so every command's cleanup runs
+and removes its temporary files) exits with 128 + its signal (130 for Ctrl-C, 143 for SIGTERM).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from attention_visual import __version__
 from attention_visual.errors import AttentionVisualError
 from attention_visual.logs import ShownOnce
+from attention_visual.pipeline.signals import interrupts_as_exceptions
 
 log = logging.getLogger("attention_visual")
 
@@ -59,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(argv)
     except KeyboardInterrupt as exc:  # also while the subcommands are imported, before any handler
-        print("attention-visual: interrupted", file=sys.stderr)  # noqa: T201
+        print(f"attention-visual: interrupted ({exc or 'SIGINT'})", file=sys.stderr)  # noqa: T201
         status = getattr(exc, "exit_status", 130)
         return status if isinstance(status, int) else 130
 
@@ -79,7 +82,8 @@ def _run(argv: Sequence[str] | None) -> int:
     for handler, once in filters:
         handler.addFilter(once)
     try:
-        return int(command(args))
+        with interrupts_as_exceptions():  # SIGTERM and SIGHUP too: cleanup runs, then exit 143, 129
+            return int(command(args))
     except AttentionVisualError as exc:
         print(f"attention-visual: error: {exc}", file=sys.stderr)  # noqa: T201
         return exc.exit_status

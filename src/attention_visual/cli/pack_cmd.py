@@ -18,8 +18,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from attention_visual.pipeline.signals import interrupts_as_exceptions
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``pack`` and ``unpack`` subcommands to the ``attention-visual`` parser."""
@@ -53,8 +51,7 @@ def run_pack(args: argparse.Namespace) -> int:
     """Handle ``attention-visual pack``; print the store's path."""
     from attention_visual.analysis.pack import pack_batch
 
-    with interrupts_as_exceptions():  # SIGTERM, SIGHUP, Ctrl-C: roll back (or finish), then exit 128 + n
-        result = pack_batch(args.batch_dir, keep_seed=args.keep)
+    result = pack_batch(args.batch_dir, keep_seed=args.keep)  # a signal rolls back (or finishes): cli.main
     sys.stdout.write(f"{result.path.absolute()}\n")
     return 0
 
@@ -63,8 +60,7 @@ def run_unpack(args: argparse.Namespace) -> int:
     """Handle ``attention-visual unpack``; print the restored folder's path."""
     from attention_visual.analysis.pack import unpack_batch
 
-    with interrupts_as_exceptions():
-        result = unpack_batch(args.batch_dir, keep_packed=args.keep)
+    result = unpack_batch(args.batch_dir, keep_packed=args.keep)
     sys.stdout.write(f"{result.path.absolute()}\n")
     return 0
 

@@ -7,10 +7,13 @@ Example::
     attention-visual report /shared/readonly/batch --output ~/batch_report   # a read-only batch
 
 A file that cannot be written (read-only folder, disk full) ends the command with one line and
-exit status 1. Writing into the batch (the default ``BATCH_DIR/report``, or an ``--output`` inside it)
-changes the batch: the command takes the batch lock, and exits 2 with one line naming the holder while
-another command (``generate``, ``pack``…) changes it. An ``--output`` inside a map store or onto the batch's
-own files is refused (exit 2).
+exit status 1. A map file that cannot be read (damaged, truncated, a link out of the store): the page
+is written and marks it, then the command ends with one line naming it and exit status 2.
+
+Writing into the batch (the default ``BATCH_DIR/report``, or an ``--output`` inside it) changes the
+batch: the command takes the batch lock, and exits 2 with one line naming the holder while another
+command (``generate``, ``pack``…) changes it. An ``--output`` inside a map store or onto the batch's own
+files is refused (exit 2).
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ import contextlib
 import sys
 from pathlib import Path
 
-from attention_visual.errors import StorageError
+from attention_visual.errors import AttentionDataError, StorageError
 from attention_visual.render.options import NORMALIZATIONS
-from attention_visual.report import write_report
+from attention_visual.report.build import unreadable_maps, write_report
 from attention_visual.storage.batch.layout import REPORT_DIR
 from attention_visual.storage.batch.lock import BatchLock, lock_batch
 
@@ -81,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
             output_dir=args.output,
         )
     sys.stdout.write(f"{index.absolute()}\n")
+    problems = unreadable_maps(args.batch_dir, args.output)
+    if problems:  # the page is written and marks them; the exit status says the batch holds bad files
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise AttentionDataError(f"{problems[0]}{more}; the report {index} marks the unreadable maps")
     return 0
 
 

@@ -4,6 +4,7 @@ Example::
 
     attention-visual seeds outputs/demo --word dog
     attention-visual seeds outputs/demo --word dog --prompt 2 --output dog_seeds.mp4 --frame 3
+    attention-visual seeds outputs/compare --word dog --model tiny-ltx   # a batch comparing models
 
 Bad input (not a batch folder, a word no prompt marks, a latent frame that does not exist, an
 unwritable output) ends with one line on stderr and exit status 2.
@@ -50,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("batch_dir", type=Path, metavar="BATCH_DIR", help="a batch folder (with manifest.json)")
     parser.add_argument("--word", required=True, help="the marked word (as written in the prompt)")
     parser.add_argument("--prompt", type=positive_int, help="the prompt number (default: every prompt with the word)")
+    parser.add_argument("--model", help="the model, in a batch comparing several (models:): the table's model column")
     parser.add_argument("--output", type=Path, help="output video (default BATCH_DIR/seed_videos/<word>.mp4)")
     parser.add_argument("--frame", type=frame_mode, default="mean", help="mean (default) or a latent frame index")
     parser.add_argument(
@@ -84,12 +86,15 @@ def run(args: argparse.Namespace) -> int:
     options = RenderOptions.from_mapping(params)
     output = args.output
     if output is None:
+        model = f"_{word_dir_name(args.model)}" if args.model is not None else ""
         prompt = f"_prompt_{args.prompt:03d}" if args.prompt is not None else ""
         page = f"_page_{args.page:03d}" if args.page != 1 else ""
-        output = args.batch_dir / "seed_videos" / f"{word_dir_name(args.word)}{prompt}{page}.{options.video_format}"
+        name = f"{word_dir_name(args.word)}{model}{prompt}{page}.{options.video_format}"
+        output = args.batch_dir / "seed_videos" / name
     path = write_seed_video(
-        args.batch_dir, args.word, output, prompt=args.prompt, options=options, frame=args.frame, page=args.page
-    )
+        args.batch_dir, args.word, output, prompt=args.prompt, options=options, frame=args.frame, page=args.page,
+        model=args.model,
+    )  # fmt: skip
     sys.stdout.write(f"{path}\n")
     return 0
 

@@ -4,6 +4,7 @@ Example::
 
     attention-visual stats outputs/demo                                  # outputs/demo/analysis/stats.parquet
     attention-visual stats outputs/demo --output stats.csv --pairs pairs.parquet
+    attention-visual stats outputs/compare --model tiny --model tiny-ltx --output two.parquet   # a comparison
 """
 
 from __future__ import annotations
@@ -34,6 +35,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--include-incomplete", action="store_true", help="also read videos whose capture did not finish"
     )
+    parser.add_argument(
+        "--model",
+        dest="models",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only the videos of this model (the table's model column; repeat for several)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -50,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         pairs=args.pairs,
         pass_name=args.pass_name,
         include_incomplete=args.include_incomplete,
+        models=tuple(args.models),
     )
     sys.stdout.write(f"{written.stats.absolute()}\n")
     if written.pairs is not None:

@@ -48,6 +48,11 @@ def check_generation(g: GenerationConfig, family: ModelFamily, variant: Variant 
         if value % px:
             extra = f" ({px} pixels per grid cell)" if variant is not None else ""
             v.fail(f"generation.{name}", f"a multiple of {px} for {who}{extra}", value)
+    if variant is not None and variant.fixed_num_frames not in (None, g.num_frames):
+        raise ConfigError(
+            f"generation.num_frames must be {variant.fixed_num_frames} for {variant.name} (the only frame count its "
+            f"pipeline makes), got {g.num_frames}"
+        )
     if variant is not None and variant.fixed_size is not None and (g.height, g.width) != variant.fixed_size:
         h, w = variant.fixed_size
         raise ConfigError(
@@ -73,6 +78,9 @@ def check_generation(g: GenerationConfig, family: ModelFamily, variant: Variant 
     length, limit = g.max_sequence_length, family.text.max_sequence_limit
     if length is not None and limit is not None and length > limit:
         v.fail("generation.max_sequence_length", f"in [1, {limit}] for {family.title}", length)
+    multiple = family.text.sequence_multiple
+    if length is not None and length % multiple:
+        v.fail("generation.max_sequence_length", f"a multiple of {multiple} for {family.title}", length)
     if variant is not None and variant.text_length is not None and length not in (None, variant.text_length):
         raise ConfigError(
             f"generation.max_sequence_length must be {variant.text_length} for {variant.name} (it takes exactly "

@@ -12,8 +12,9 @@ inputs, paths relative to the config file::
         strength: 0.7
 
 :func:`split_prompt_entries` checks the keys and types and that the files exist (at config load);
-:func:`check_inputs` decodes every file and checks the inputs against the task and the video size
-(before any model loads); :func:`load_inputs` reads them for the pipeline call. Every problem is one
+:func:`check_inputs` measures every file from its header against the limits (at most 4096 × 4096
+pixels per image or frame, 1024 frames per video: :mod:`attention_visual.config.media`), decodes it
+and checks the inputs against the task and the video size (before any model loads). Every problem is one
 :class:`~attention_visual.errors.ConfigError` naming the dotted key, e.g.
 ``prompts[1].image: file not found: /data/dog.png``.
 """
@@ -21,13 +22,13 @@ inputs, paths relative to the config file::
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from attention_visual.config import validation as v
+from attention_visual.config.media import decode_image, decode_video, read_video_frames
 from attention_visual.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ TASK_INPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "vace": ((), ("video", "reference_images")),
     "v2v": (("video",), ("video", "strength")),
     "condition": ((), ("image", "video")),  # conditioning items at frame 0 (none: text to video)
+    "image_edit": (("image",), ("image",)),  # the image to edit (its edit is the last frames)
+    "video_edit": (("video",), ("video",)),  # the video to edit (its length is the video's)
 }
 _ASPECT_TOLERANCE = 0.02
 
@@ -163,42 +166,6 @@ def split_prompt_entries(key: str, entries: Any, base_dir: Path) -> tuple[Any, t
     return texts, tuple(inputs)
 
 
-def _decode_image(key: str, path: Path) -> tuple[int, int]:
-    """``(width, height)`` of an image file that decodes; raises ConfigError otherwise."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.size
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise ConfigError(f"{key}: cannot decode image {path}: {v.show(str(exc))}") from exc
-
-
-def _decode_video(key: str, path: Path) -> tuple[int, tuple[int, int]]:
-    """``(frames, (width, height))`` of a video file that decodes; raises ConfigError otherwise."""
-    frames = read_video_frames(key, path)
-    sizes = {frame.shape[:2] for frame in frames}
-    if not frames or len(sizes) != 1:
-        raise ConfigError(f"{key}: video {path} has no frames or frames of different sizes")
-    height, width = frames[0].shape[:2]
-    return len(frames), (width, height)
-
-
-def read_video_frames(key: str, path: Path) -> list[Any]:
-    """Every frame of a video (or animated image) as ``[height, width, 3]`` uint8 arrays."""
-    import imageio.v3 as iio
-    import numpy as np
-
-    try:
-        with warnings.catch_warnings():  # imageio warns about each legacy plugin it tries on a broken file
-            warnings.simplefilter("ignore", DeprecationWarning)
-            frames = [np.asarray(frame)[..., :3] for frame in iio.imiter(path)]  # [height, width, rgb] each
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise ConfigError(f"{key}: cannot decode video {path}: {v.show(str(exc))}") from exc
-    return frames
-
-
 def check_inputs(
     inputs: Sequence[PromptInputs], task: str, *, height: int, width: int, num_frames: int, source: str
 ) -> None:
@@ -227,14 +194,14 @@ def check_inputs(
                 raise ConfigError(f"{key}.{name} is not used by {source} (task {task}); remove it or change the task")
         for name, path in given.files():
             if name == "video":
-                frames, size = _decode_video(f"{key}.video", path)
+                frames, size = decode_video(f"{key}.video", path)
                 if frames != num_frames:
                     raise ConfigError(
                         f"{key}.video has {frames} frames, but generation.num_frames is {num_frames}; "
                         "set num_frames to the video's length or trim the video"
                     )
             else:
-                size = _decode_image(f"{key}.{name}", path)
+                size = decode_image(f"{key}.{name}", path)
             if abs(size[0] / size[1] - width / height) > _ASPECT_TOLERANCE * (width / height):
                 log.warning(
                     "%s.%s is %dx%d, the video %dx%d: the pipeline resizes it and changes its aspect ratio",

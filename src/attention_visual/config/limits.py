@@ -11,6 +11,10 @@ Example:
     Traceback (most recent call last):
     ...
     attention_visual.errors.ConfigError: fps must be in (0, 240], got 500
+    >>> RENDER_WORKERS("render_workers", -1)
+    Traceback (most recent call last):
+    ...
+    attention_visual.errors.ConfigError: render_workers must be 'auto' or an integer in [0, 64], got -1 (an integer)
     >>> captured_steps((1, 3, 5), 2)
     (1, 5)
 """
@@ -99,6 +103,16 @@ BLOCK_LIST = v.optional(v.choice(*BLOCK_LISTS))
 #: Largest seed + 1 a torch generator takes here: every video's ``seed + index`` is in [0, 2**63).
 SEED_LIMIT = 2**63
 
+# -- inputs ----------------------------------------------------------------------------------------
+# Input images and videos (image-to-video, first-last-frame, VACE, video-to-video) are checked against
+# these from the file's header, before a pixel is decoded (:mod:`attention_visual.config.inputs`).
+#: Most pixels of an input image, or of one frame of an input video: 4096 × 4096.
+MAX_INPUT_PIXELS = 4096 * 4096
+#: Most frames of an input video (counted without decoding).
+MAX_INPUT_FRAMES = 1024
+#: Most pixels of an input video in all (frames × pixels per frame): 1024 frames of 1280 × 720.
+MAX_INPUT_VIDEO_PIXELS = 1024 * 1280 * 720
+
 # -- rendering --------------------------------------------------------------------------------------
 #: How maps are scaled to the colormap (see :mod:`attention_visual.render.normalize`).
 NORMALIZATIONS: tuple[str, ...] = ("global", "per_step", "per_frame", "percentile")
@@ -118,6 +132,24 @@ STATIC_DURATION = v.number(min_value=0, min_open=True, max_value=3600)
 RENDER_FPS = v.number(min_value=0, min_open=True, max_value=MAX_RENDER_FPS)
 INTERPOLATION_STEPS = v.integer(min_value=0, max_value=120)
 DPI = v.integer(min_value=10, max_value=1200)
+
+# -- the batch's background work --------------------------------------------------------------------
+#: Most worker processes ``attention_analysis.render_workers`` may ask for.
+MAX_RENDER_WORKERS = 64
+#: Most worker processes ``render_workers: auto`` picks (each renders one video's attention videos at a time).
+MAX_AUTO_RENDER_WORKERS = 4
+
+
+def _render_workers(key: str, value: Any) -> int | str:
+    """``"auto"`` or a number of worker processes in ``[0, MAX_RENDER_WORKERS]`` (0: in the batch's own process)."""
+    if value == "auto":
+        return "auto"
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RENDER_WORKERS:
+        v.fail(key, f"'auto' or an integer in [0, {MAX_RENDER_WORKERS}]", value, with_kind=True)
+    return value
+
+
+RENDER_WORKERS: v.Check = _render_workers
 
 
 def figure_size(dpi: int = DEFAULT_DPI) -> v.Check:
@@ -181,7 +213,12 @@ __all__ = [
     "GLYPH_WORD",
     "GUIDANCE_PASSES",
     "JOINT_ATTENTION_MODES",
+    "MAX_AUTO_RENDER_WORKERS",
+    "MAX_INPUT_FRAMES",
+    "MAX_INPUT_PIXELS",
+    "MAX_INPUT_VIDEO_PIXELS",
     "MAX_RENDER_FPS",
+    "MAX_RENDER_WORKERS",
     "NORMALIZATIONS",
     "PADDING_MODES",
     "SEED_LIMIT",

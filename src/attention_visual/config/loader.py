@@ -28,7 +28,8 @@ import yaml
 
 from attention_visual.config import validation as v
 from attention_visual.config.inputs import split_prompt_entries
-from attention_visual.config.schema import Config
+from attention_visual.config.models import COMPARISON_MODEL_ID, parse_models
+from attention_visual.config.schema import Config, GenerationConfig
 from attention_visual.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,14 @@ def config_from_dict(
     prompts, prompts_file = _resolve_prompts(tree, folder)
     prompts, prompt_inputs = split_prompt_entries("prompts", prompts, folder)
     fixed = {"prompts": prompts, "prompts_file": prompts_file, "prompt_inputs": prompt_inputs}
-    rest = {key: value for key, value in tree.items() if key not in _PROMPT_SOURCES}
+    if tree.get("models") is not None:  # a comparison (config.models): each entry names its model
+        shared = tree.get("generation") or {}
+        if isinstance(shared, dict) and "model_id" in shared:
+            raise ConfigError("set the models either in models: or in generation.model_id, not both")
+        fixed["models"] = parse_models("models", tree["models"], tuple(f.name for f in _fields(GenerationConfig)))
+        if isinstance(shared, dict):  # (anything else is refused by the section's own check)
+            tree["generation"] = {**shared, "model_id": COMPARISON_MODEL_ID}
+    rest = {key: value for key, value in tree.items() if key not in (*_PROMPT_SOURCES, "models")}
     return _build(Config, rest, "", fixed)
 
 

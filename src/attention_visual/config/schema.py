@@ -24,6 +24,7 @@ from attention_visual.config import limits
 from attention_visual.config import validation as v
 from attention_visual.config.family_checks import check_analysis, check_generation
 from attention_visual.config.inputs import PromptInputs
+from attention_visual.config.models import COMPARISON_MODEL_ID, ModelEntry, replace_settings, with_model_key
 from attention_visual.errors import ConfigError
 from attention_visual.families import AUTO_TASK, ModelFamily, Variant, all_tasks, default_family, family_of_model
 from attention_visual.storage.files.layout import PACKED_FORMAT
@@ -139,7 +140,7 @@ class GenerationConfig(_Section):
     def family(self) -> ModelFamily | None:
         """The model family ``model_id`` names, when that is known without loading it (see
         :func:`~attention_visual.families.family_of_model`)."""
-        return family_of_model(self.model_id)
+        return None if self.model_id == COMPARISON_MODEL_ID else family_of_model(self.model_id)
 
     def video_fps(self, family: ModelFamily, variant: Variant | None = None) -> int:
         """``fps``, or the variant's (else the family's) default when the config gives none."""
@@ -225,6 +226,10 @@ class AttentionAnalysisConfig(_Section):
             query) the fraction of its attention that goes to the prompt's text keys.
         glyph_map: Models with glyph keys only (HunyuanVideo-1.5): also store the pseudo-word ``<glyph>``, per
             grid cell the fraction of its attention that goes to the byT5 tokens of the prompt's quoted text.
+        render_workers: Worker processes that render the attention videos and make the report's assets
+            of each finished video while the next one generates: ``"auto"`` (the cores the generation
+            leaves free, at most 4) or a number; 0 renders in the batch's own process, between videos.
+            How the batch runs, not what it makes: a batch resumes whatever this says.
         visualization_params: How maps are rendered.
     """
 
@@ -253,6 +258,7 @@ class AttentionAnalysisConfig(_Section):
     joint_attention: str = field(default="text", metadata=_check(limits.JOINT_ATTENTION))
     text_share_map: bool = field(default=False, metadata=_check(limits.FLAG))
     glyph_map: bool = field(default=False, metadata=_check(limits.FLAG))
+    render_workers: int | str = field(default="auto", metadata=_check(limits.RENDER_WORKERS))
     visualization_params: VisualizationParams = field(
         default_factory=VisualizationParams, metadata=_section(VisualizationParams)
     )
@@ -284,6 +290,9 @@ class Config(_Section):
         prompt_inputs: One :class:`~attention_visual.config.inputs.PromptInputs` per prompt when a
             prompt entry is a mapping with inputs (``image``, ``video``, ...), else empty. Not a YAML
             key of its own: the loader fills it from the prompt mappings.
+        models: The models of a comparison batch (``models:``, see :mod:`attention_visual.config.models`):
+            every prompt runs through each, with ``generation`` and the entry's own keys; empty: the one
+            model of ``generation.model_id``.
 
     Example:
         >>> cfg = Config(prompts=("a (cat) on a sofa",))
@@ -300,9 +309,18 @@ class Config(_Section):
         default_factory=AttentionAnalysisConfig, metadata=_section(AttentionAnalysisConfig)
     )
     prompt_inputs: tuple[PromptInputs, ...] = ()
+    models: tuple[ModelEntry, ...] = field(default=(), metadata=_check(v.tuple_of(ModelEntry)))
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.models and self.generation.model_id != COMPARISON_MODEL_ID:  # the models are in models: only
+            shared = dataclasses.replace(self.generation, model_id=COMPARISON_MODEL_ID)
+            object.__setattr__(self, "generation", shared)
+        for i, entry in enumerate(self.models):  # each model's own config is whole and valid
+            try:
+                self.for_model(entry.name)
+            except ConfigError as exc:
+                raise with_model_key(exc, f"models[{i}]", entry) from None
         if self.prompt_inputs and len(self.prompt_inputs) != len(self.prompts):
             raise ConfigError(f"prompt_inputs has {len(self.prompt_inputs)} entries for {len(self.prompts)} prompts")
         analysis, generation = self.attention_analysis, self.generation
@@ -335,6 +353,10 @@ class Config(_Section):
         """
         data = super().to_dict()
         del data["prompt_inputs"]
+        data.pop("models")
+        if self.models:  # the models are in models: (after the prompts), not in generation.model_id
+            data = {"prompts": data.pop("prompts"), "models": [entry.to_data() for entry in self.models], **data}
+            del data["generation"]["model_id"]
         if self.prompt_inputs:  # prompts with inputs are written as mappings
             data["prompts"] = [
                 {"prompt": text, **inputs.to_dict()} if inputs.given else text
@@ -345,6 +367,28 @@ class Config(_Section):
         else:
             del data["prompts"]
         return data
+
+    @property
+    def model_names(self) -> tuple[str | None, ...]:
+        """The names of the models the batch runs, in order: ``(None,)`` for one ``generation.model_id``."""
+        return tuple(e.name for e in self.models) if self.models else (None,)
+
+    def for_model(self, name: str | None) -> Config:
+        """The config of one model of the batch: ``generation`` with that entry's keys, no ``models``.
+
+        ``None`` (a batch of one model) is the config itself.
+
+        Raises:
+            KeyError: No entry of ``models`` has that name.
+            ConfigError: The entry's settings are not valid for its model (the loader has checked them).
+        """
+        if name is None:
+            return self
+        entry = next((e for e in self.models if e.name == name), None)
+        if entry is None:
+            raise KeyError(f"no model named {name!r} in models: {', '.join(e.name for e in self.models)}")
+        generation = dataclasses.replace(self.generation, **replace_settings(entry))
+        return dataclasses.replace(self, generation=generation, models=())
 
     def inputs_of(self, prompt_number: int) -> PromptInputs:
         """The inputs of prompt ``prompt_number`` (0-based); empty when it has none."""

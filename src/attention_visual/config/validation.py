@@ -217,6 +217,17 @@ def instance_of(cls: type[Any]) -> Check:
     return check
 
 
+def tuple_of(cls: type[Any]) -> Check:
+    """A tuple (or list) whose items are all instances of ``cls``; returned as a tuple."""
+
+    def check(key: str, value: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple) or not all(isinstance(item, cls) for item in value):
+            fail(key, f"a list of {cls.__name__}", value, with_kind=True)
+        return tuple(value)
+
+    return check
+
+
 def positive_pair() -> Check:
     """Two positive numbers, e.g. a figure size ``[width, height]`` in inches; returns a float tuple."""
 

@@ -162,19 +162,23 @@ class TransformerCall:
         timestep: The ``timestep`` argument (``[batch]`` or per token), or None.
         drop_leading_frames: Map frames at the front that are no video position (padding latent frames):
             cut off every map of this call.
-        facts: What the family's measures need to know about the call (e.g. where the prompt's keys lie
-            in the joint sequence); handed to them in each site's slots under :data:`CALL_FACTS_SLOT`.
         conditioning_frames: Map frames (counted after the dropped ones) that this call holds at a lower
             noise level than the step's, i.e. conditioning inputs, as its per-token timesteps say; None: the
             call does not tell (the variant's ``conditioning`` says).
+        facts: What the family's measures need to know about the call (e.g. where the prompt's keys lie
+            in the joint sequence); handed to them in each site's slots under :data:`CALL_FACTS_SLOT`.
+        frame_timesteps: ``[batch, frame]``: the timestep of each map frame (before the dropped ones are
+            cut), where the model denoises each latent frame at its own noise level (diffusion forcing);
+            None: one timestep for the call.
     """
 
     batch: int
     grid: tuple[int, int, int]
     timestep: torch.Tensor | None
     drop_leading_frames: int = 0
-    facts: Mapping[str, Any] = field(default_factory=dict)
     conditioning_frames: tuple[int, ...] | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    frame_timesteps: torch.Tensor | None = None
 
     @classmethod
     def of_patches(
@@ -239,18 +243,6 @@ class FamilyRuntime(Protocol):
     # pipeline-call arguments in the form this family's pipelines take them (where they differ).
 
 
-def cast_components(pipe: Any, dtype: torch.dtype, names: tuple[str, ...]) -> None:
-    """Cast the components ``names`` that ``pipe`` has to ``dtype`` (a family's ``cast``).
-
-    A component already in ``dtype`` is left alone: diffusers warns on every dtype ``.to()``, even a no-op.
-    """
-    components = pipe.components  # {name: module or None}; registered modules are not typed attributes
-    for name in names:
-        module = components.get(name)
-        if module is not None and module.dtype != dtype:
-            module.to(dtype)
-
-
 __all__ = [
     "CALL_FACTS_SLOT",
     "HOOK_MOMENTS",
@@ -265,5 +257,4 @@ __all__ = [
     "Measure",
     "Probe",
     "TransformerCall",
-    "cast_components",
 ]

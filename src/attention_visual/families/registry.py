@@ -25,12 +25,13 @@ from attention_visual.families.cogvideox import FAMILY as COGVIDEOX
 from attention_visual.families.hunyuan10 import FAMILY as HUNYUAN10
 from attention_visual.families.hunyuan15 import FAMILY as HUNYUAN15
 from attention_visual.families.ltx import FAMILY as LTX
+from attention_visual.families.ltx2 import FAMILY as LTX2
 from attention_visual.families.spec import AUTO_TASK, ModelFamily, Variant
 from attention_visual.families.wan import FAMILY as WAN
 
 log = logging.getLogger(__name__)
 
-FAMILIES: tuple[ModelFamily, ...] = (WAN, COGVIDEOX, LTX, HUNYUAN15, HUNYUAN10)
+FAMILIES: tuple[ModelFamily, ...] = (WAN, COGVIDEOX, HUNYUAN15, HUNYUAN10, LTX, LTX2)
 """The supported families; the first is the default (its ``default_checkpoint`` is the config's default)."""
 
 _BY_NAME = {f.name: f for f in FAMILIES}
@@ -124,10 +125,11 @@ def supported_summary() -> str:
     """The supported families and their pipeline classes, for error messages.
 
     Example:
-        >>> supported_summary()  # doctest: +NORMALIZE_WHITESPACE
-        'Wan (WanPipeline, WanImageToVideoPipeline, WanVACEPipeline, WanVideoToVideoPipeline);
-         CogVideoX (CogVideoXPipeline, CogVideoXImageToVideoPipeline, CogVideoXVideoToVideoPipeline);
-         LTX-Video (LTXPipeline, LTXImageToVideoPipeline, LTXConditionPipeline)'
+        >>> supported_summary()  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+        'Wan (WanPipeline, ..., LucyEditPipeline); CogVideoX (CogVideoXPipeline, ...);
+         HunyuanVideo-1.5 (HunyuanVideo15Pipeline, HunyuanVideo15ImageToVideoPipeline);
+         HunyuanVideo (HunyuanVideoPipeline); LTX-Video (LTXPipeline, ...);
+         LTX-2 (LTX2Pipeline, LTX2ImageToVideoPipeline)'
     """
     return "; ".join(f"{f.title} ({', '.join(f.pipeline_classes)})" for f in FAMILIES)
 
@@ -138,8 +140,10 @@ def unsupported_reason(class_name: str) -> tuple[ModelFamily, tuple[str, str]] |
 
 
 def checkpoint_rules(family: ModelFamily) -> CheckpointRules:
-    """The family's ``model_index.json`` reader (a module; no torch)."""
-    return cast(CheckpointRules, importlib.import_module(family.checkpoints))
+    """The family's ``model_index.json`` reader (no torch): a module, or an object in one (``module:name``)."""
+    module, _, name = family.checkpoints.partition(":")
+    found = importlib.import_module(module)
+    return cast(CheckpointRules, getattr(found, name) if name else found)
 
 
 def read_model_index(data: Mapping[str, Any], source: str = "model_index.json") -> CheckpointSpec:

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from attention_visual.errors import ConfigError
 from attention_visual.storage.schema.frames import FrameRule
 from attention_visual.storage.schema.metadata import ATTENTION_KINDS
 
@@ -48,6 +47,12 @@ CONDITIONING_KINDS = ("none", "first_frame", "reference")
 #: (Wan: the padded embedding is zeroed, so all padding keys are one repeated row, attended to);
 #: ``masked`` (a mask or bias removes them: LTX's -10000); ``attended`` (real, distinct keys: CogVideoX).
 PADDING_KINDS = ("identical_rows", "masked", "attended")
+#: The side the pipeline's tokenizer pads the prompt on (T5: ``right``; Gemma: ``left``).
+PADDING_SIDES = ("right", "left")
+#: Where the prompt's real tokens lie among the model's text keys: ``tokenized`` (where the tokenizer put
+#: them: first, with right padding) or ``real_first`` (the model moves them to the front, in order, whatever
+#: the padding side: LTX-2's text connector, whose learned registers fill the keys behind them).
+KEY_ORDERS = ("tokenized", "real_first")
 
 
 @dataclass(frozen=True)
@@ -162,7 +167,12 @@ class TextSide:
         cleaning: What the pipeline does to the prompt before tokenizing it.
         max_sequence_length: The pipelines' default ``max_sequence_length`` (the text keys of one prompt).
         max_sequence_limit: The largest ``max_sequence_length`` the text encoder takes (None: no limit).
+        sequence_multiple: ``max_sequence_length`` must be a multiple of it (LTX-2's text connector repeats
+            its 128 learned registers over the text keys).
         padding: How the keys after the real tokens behave (one of :data:`PADDING_KINDS`).
+        padding_side: The side the pipeline's tokenizer pads on (one of :data:`PADDING_SIDES`).
+        key_order: Where the real tokens lie among the text keys (one of :data:`KEY_ORDERS`). The capture
+            reads the real keys first, so a left-padded prompt needs a model that moves them there.
         encoder: The pipeline component whose call shows the token ids (a forward pre-hook checks them).
         template: The chat template or template string the prompt is wrapped in, with the template tokens cut off
             the text keys (None: the prompt is tokenized alone, special tokens added).
@@ -171,12 +181,22 @@ class TextSide:
     cleaning: Cleaning = Cleaning()
     max_sequence_length: int = 226
     max_sequence_limit: int | None = None
+    sequence_multiple: int = 1
     padding: str = "attended"
     encoder: str = "text_encoder"
     template: Template | None = None
+    padding_side: str = "right"
+    key_order: str = "tokenized"
 
     def __post_init__(self) -> None:
         _choose("TextSide.padding", self.padding, PADDING_KINDS)
+        _choose("TextSide.padding_side", self.padding_side, PADDING_SIDES)
+        _choose("TextSide.key_order", self.key_order, KEY_ORDERS)
+        if self.padding_side == "left" and self.key_order == "tokenized":
+            raise ValueError(
+                "TextSide: left-padded text keys in tokenized order put the padding first; the capture "
+                "reads the real keys first (key_order='real_first' where the model moves them there)"
+            )
 
 
 @dataclass(frozen=True)
@@ -210,7 +230,19 @@ class Variant:
         expand_timesteps: ``timestep`` is given per video token (its largest entry is the step's).
         frames_from_video: The pipeline call takes no ``num_frames`` (video-to-video: the input's length).
         default_fps: Frames per second of its videos when the config gives none (None: the family's
-            :attr:`ModelFamily.default_fps`; e.g. CogVideoX 1.5 makes 16 fps videos, 1.0 8 fps).
+            :attr:`ModelFamily.default_fps`; e.g. SkyReels-V2 makes 24 fps videos, Wan 16; CogVideoX 1.5 16,
+            1.0 8).
+        fps_argument: The pipeline call's frame-rate argument where only this variant takes one (SkyReels-V2
+            diffusion forcing: ``fps``, embedded by the model); None: the family's
+            :attr:`ModelFamily.fps_argument`.
+        frame_timesteps: ``timestep`` is given per latent frame (``[batch, frame]``: diffusion forcing
+            denoises each frame at its own noise level); each step records its map frames' timesteps.
+        fixed_num_frames: The only frame count the pipeline makes (ChronoEdit: 5, the input image and its
+            edit), or None.
+        grid_shrink_keeps: Where the pipeline drops latent frames during the run (ChronoEdit drops its
+            temporal-reasoning frames after some steps), the map frames the earlier steps keep, as indices
+            into their frames (negative: from the end), so every step has the later steps' grid; empty: the
+            grid never changes within a run (a change is an error).
         fixed_size: ``(height, width)``: the only frame size the model makes (a learned position embedding:
             CogVideoX-5b-I2V, 480 × 720), or None.
         checkpoints: Public diffusers checkpoints of this variant.
@@ -225,6 +257,10 @@ class Variant:
         stream_kinds: ``(capture point, attention kind)`` pairs for module lists whose attention is of another
             kind than ``attention_kind`` (HunyuanVideo: ``single_transformer_blocks`` are ``joint_single``);
             :meth:`for_block_list` gives the variant as one module list's capture sees it.
+        ignored_passes: Cache-context names of extra transformer calls of a step that are neither a guidance
+            pass nor a step (LTX-2's ``uncond_stg`` and ``uncond_modality``): not recorded, not counted.
+        requires: Python packages (import names, as ``pip`` installs them) the pipeline's call needs beyond
+            this package's install (LTX-2 image-to-video: ``av``, which re-compresses the image as in training).
     """
 
     name: str
@@ -250,12 +286,18 @@ class Variant:
     expand_timesteps: bool = False
     frames_from_video: bool = False
     default_fps: int | None = None
+    fps_argument: str | None = None
+    frame_timesteps: bool = False
+    fixed_num_frames: int | None = None
+    grid_shrink_keeps: tuple[int, ...] = ()
     fixed_size: tuple[int, int] | None = None
     checkpoints: tuple[str, ...] = ()
     pass_names: tuple[tuple[str, str], ...] = ()
     key_groups: tuple[str, ...] = ()
     frame_sizes: tuple[tuple[int, int], ...] = ()
     stream_kinds: tuple[tuple[str, str], ...] = ()
+    ignored_passes: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for point, kind in self.stream_kinds:
@@ -344,7 +386,8 @@ class ModelFamily:
             that counts its blocks (an integer, or a list whose length counts them).
         runtime: The module of its torch side (:class:`~attention_visual.families.runtime.FamilyRuntime`).
         checkpoints: The module that reads its checkpoints' ``model_index.json`` (no torch; see
-            :class:`~attention_visual.families.registry.CheckpointRules`).
+            :class:`~attention_visual.families.registry.CheckpointRules`), or ``module:name``, an object in it
+            that does (a :class:`~attention_visual.families.common.checkpoints.ClassOnlyCheckpoints`).
     """
 
     name: str
@@ -385,6 +428,10 @@ class ModelFamily:
         """Frames per second of a variant's videos when the config gives none (the family's without a variant)."""
         own = variant.default_fps if variant is not None else None
         return own if own is not None else self.default_fps
+
+    def fps_argument_of(self, variant: Variant) -> str | None:
+        """The pipeline call's frame-rate argument for ``variant`` (the variant's own, else the family's)."""
+        return variant.fps_argument or self.fps_argument
 
     @property
     def pipeline_classes(self) -> tuple[str, ...]:
@@ -442,59 +489,16 @@ def _choose(label: str, value: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{label} must be one of {choices}, got {value!r}")
 
 
-@dataclass(frozen=True)
-class ClassCheckpoint:
-    """The pipeline-level facts of a checkpoint whose class says all: one transformer, no pipeline options.
-
-    A family's ``checkpoints`` module returns it where ``model_index.json`` has nothing else to read
-    (LTX-Video, HunyuanVideo).
-
-    Attributes:
-        class_name: The pipeline class it was saved from (``_class_name``).
-        default_task: The task that class runs (what ``generation.pipeline: auto`` picks).
-
-    Example:
-        >>> spec = ClassCheckpoint.read({"_class_name": "LTXPipeline"}, {"LTXPipeline": "t2v"})
-        >>> spec.experts, spec.default_task, spec.pipeline_kwargs("LTXPipeline")
-        (1, 't2v', {})
-    """
-
-    class_name: str
-    default_task: str
-
-    @property
-    def experts(self) -> int:
-        """One transformer."""
-        return 1
-
-    def pipeline_kwargs(self, class_name: str) -> dict[str, Any]:
-        """No pipeline-level options."""
-        return {}
-
-    @classmethod
-    def read(
-        cls, data: Mapping[str, Any], tasks: Mapping[str, str], source: str = "model_index.json"
-    ) -> ClassCheckpoint:
-        """The checkpoint of ``data``'s ``_class_name``, one of ``tasks`` (``{pipeline class: its task}``).
-
-        Raises:
-            ConfigError: Another class; one line naming the ones read here.
-        """
-        class_name = data.get("_class_name")
-        if not isinstance(class_name, str) or class_name not in tasks:
-            raise ConfigError(f"{source} is a {class_name}, not a pipeline this module reads ({', '.join(tasks)})")
-        return cls(class_name, tasks[class_name])
-
-
 __all__ = [
     "ATTENTION_KINDS",
     "AUTO_TASK",
     "CONDITIONING_KINDS",
     "GUIDANCE_MODES",
+    "KEY_ORDERS",
     "PADDING_KINDS",
+    "PADDING_SIDES",
     "PASS_SOURCES",
     "STEP_SOURCES",
-    "ClassCheckpoint",
     "Cleaning",
     "FormatTemplate",
     "ModelFamily",

@@ -4,10 +4,18 @@
 ``transformer/config.json``, ``model_index.json`` and VAE config say about the architecture (the
 numbers of diffusers' ``scripts/convert_wan_to_diffusers.py`` and the Hub configs; no weights). The
 README's table lists them (width, layers, pixels per token, experts).
-Every Wan text branch is 4096 wide (UMT5-XXL) with 512 text tokens. The LTX-Video 0.9.x files
+Every Wan text branch is 4096 wide (UMT5-XXL) with 512 text tokens; so are the Wan derivatives'
+(``skyreels-v2-*``: the numbers of diffusers' ``scripts/convert_skyreelsv2_to_diffusers.py``; ``chronoedit-14b``:
+Wan2.1-I2V-14B-720P's transformer, which ChronoEdit fine-tunes, as ``ChronoEditTransformer3DModel`` with its
+``rope_temporal_skip_len`` 8; ``lucy-edit-*``: Wan2.2-TI2V-5B's with 96 input channels, the edited video's latents
+concatenated to the noise). The LTX-Video 0.9.x files
 (``ltx-video-*``: the numbers of diffusers' ``scripts/convert_ltx_to_diffusers.py``) also keep the
 scheduler's shifting (``scheduler``); their text branch is T5-v1.1-XXL (4096) with 128 tokens. The
 CogVideoX files (``cogvideox*``: the Hub configs of ``THUDM/CogVideoX*``) have T5-v1.1-XXL with 226 tokens.
+The LTX-2 files (``ltx-2``, ``ltx-2.3``: the numbers of diffusers' ``scripts/convert_ltx2_to_diffusers.py``,
+the ``model_index.json`` of the components ``LTX2Pipeline`` takes) also keep the text connectors'
+configuration (``connectors``): Gemma-3-12B's 49 hidden states of 3840 channels, 1024 text keys with 128
+learned registers.
 :func:`build_transformer` makes a random-weight transformer of a checkpoint's exact width, offline, with
 as few blocks as asked (the capture benchmark uses 2).
 
@@ -44,6 +52,7 @@ class Architecture:
         vae: ``z_dim``, ``scale_factor_spatial``, ``scale_factor_temporal`` (and the 5B VAE's extras).
         transformer: Its ``transformer/config.json`` (``_class_name`` included).
         scheduler: What its ``scheduler_config.json`` says about the shifting (LTX-Video; empty for Wan).
+        connectors: Its text connectors' ``config.json`` (LTX-2; empty for the others).
     """
 
     name: str
@@ -52,6 +61,7 @@ class Architecture:
     vae: Mapping[str, Any]
     transformer: Mapping[str, Any]
     scheduler: Mapping[str, Any] = field(default_factory=dict)
+    connectors: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def checkpoint(self) -> CheckpointSpec:
@@ -89,6 +99,7 @@ def load_architecture(name: str) -> Architecture:
         vae=data["vae"],
         transformer=data["transformer"],
         scheduler=data.get("scheduler", {}),
+        connectors=data.get("connectors", {}),
     )
 
 
@@ -122,8 +133,9 @@ def build_transformer(
         device: Where the parameters live; ``"meta"`` builds the shapes only, instantly.
 
     Returns:
-        The checkpoint's transformer class (``WanTransformer3DModel``, ``CogVideoXTransformer3DModel``,
-        ``LTXVideoTransformer3DModel``, ...) in eval mode.
+        The checkpoint's transformer class (``WanTransformer3DModel``, ``SkyReelsV2Transformer3DModel``,
+        ``ChronoEditTransformer3DModel``, ``CogVideoXTransformer3DModel``, ``LTXVideoTransformer3DModel``,
+        ``LTX2VideoTransformer3DModel``, ...) in eval mode.
 
     Raises:
         ConfigError: Unknown architecture or ``num_layers < 1``.
@@ -159,4 +171,4 @@ def build_transformer(
     return module
 
 
-__all__ = ["Architecture", "architecture_names", "architecture_of_checkpoint", "build_transformer", "load_architecture"]
+__all__ = ["Architecture", "architecture_names", "build_transformer", "load_architecture"]

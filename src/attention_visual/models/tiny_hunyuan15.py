@@ -99,6 +99,23 @@ def _seeded(seed: int, make: Callable[[], Any]) -> Any:
         return make().eval()
 
 
+def tiny_hunyuan15_vae(seed: int, latent_channels: int = LATENT_CHANNELS) -> AutoencoderKLHunyuanVideo15:
+    """An ``AutoencoderKLHunyuanVideo15`` with the real factors (4 levels: 16× spatial, 4× temporal), 1 layer each.
+
+    Its widest level must hold twice the latent channels (the benchmark's 32-channel one is 64 wide).
+    """
+    width = max(8, 2 * latent_channels)
+    vae: AutoencoderKLHunyuanVideo15 = _seeded(
+        seed,
+        lambda: AutoencoderKLHunyuanVideo15(
+            latent_channels=latent_channels, block_out_channels=(width,) * 4, layers_per_block=1,
+            spatial_compression_ratio=16, temporal_compression_ratio=4, downsample_match_channel=False,
+            upsample_match_channel=False,
+        ),
+    )  # fmt: skip
+    return vae
+
+
 def _parts(seed: int, gain: float, task_type: str) -> dict[str, Any]:
     tokenizer = build_tiny_qwen_tokenizer()
     pad = tokenizer.pad_token_id
@@ -114,21 +131,13 @@ def _parts(seed: int, gain: float, task_type: str) -> dict[str, Any]:
     )  # fmt: skip
     transformer = _seeded(seed + 1, lambda: HunyuanVideo15Transformer3DModel(**TRANSFORMER_CONFIG, task_type=task_type))
     sharpen_joint_attention(transformer, gain)
-    vae = _seeded(
-        seed + 2,
-        lambda: AutoencoderKLHunyuanVideo15(
-            latent_channels=LATENT_CHANNELS, block_out_channels=(8, 8, 8, 8), layers_per_block=1,
-            spatial_compression_ratio=16, temporal_compression_ratio=4, downsample_match_channel=False,
-            upsample_match_channel=False,
-        ),
-    )  # fmt: skip
     return {
         "tokenizer": tokenizer,
         "text_encoder": _seeded(seed, lambda: Qwen2_5_VLTextModel(qwen)),
         "tokenizer_2": glyph_tokenizer,
         "text_encoder_2": _seeded(seed + 3, lambda: T5EncoderModel(byt5)),
         "transformer": transformer,
-        "vae": vae,
+        "vae": tiny_hunyuan15_vae(seed + 2),
         "scheduler": FlowMatchEulerDiscreteScheduler(shift=5.0),
         "guider": ClassifierFreeGuidance(guidance_scale=6.0),
     }
@@ -195,4 +204,5 @@ __all__ = [
     "build_tiny_hunyuan15_i2v",
     "hunyuan15_settings",
     "sharpen_joint_attention",
+    "tiny_hunyuan15_vae",
 ]

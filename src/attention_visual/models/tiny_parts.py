@@ -19,24 +19,25 @@ from diffusers.pipelines.wan.pipeline_wan import WanPipeline
 if TYPE_CHECKING:
     # Imported where used: importing the I2V pipeline module makes transformers warn about torchvision,
     # which every `import attention_visual.capture` would then print.
-    from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
-    from diffusers.pipelines.wan.pipeline_wan_vace import WanVACEPipeline
-    from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipeline
+    from diffusers.pipelines.pipeline_utils import DiffusionPipeline
     from transformers import CLIPImageProcessorPil, CLIPVisionModelWithProjection
 
 from attention_visual.models.tiny import TINY_TRANSFORMER_CONFIG, build_tiny_pipeline, sharpen_cross_attention
 
 #: The transformer's attention width (heads x head dim): the image branch's key/value projection input.
 INNER_DIM = TINY_TRANSFORMER_CONFIG["num_attention_heads"] * TINY_TRANSFORMER_CONFIG["attention_head_dim"]
-PipelineT = TypeVar("PipelineT", "WanPipeline", "WanImageToVideoPipeline", "WanVACEPipeline", "WanVideoToVideoPipeline")
+#: Any diffusers pipeline class put together from the tiny parts (Wan's, or a Wan derivative's).
+PipelineT = TypeVar("PipelineT", bound="DiffusionPipeline")
 CLIP_IMAGE_SIZE = 4  # CLIP patch 1: 4 x 4 + 1 = 17 image tokens per image
 CLIP_WIDTH = 4
 
 
-def tiny_transformer(seed: int, gain: float, **overrides: Any) -> Any:
-    """The tiny transformer with ``overrides`` (``WanVACETransformer3DModel`` with ``vace_layers``)."""
+def tiny_transformer(seed: int, gain: float, cls: type | None = None, **overrides: Any) -> Any:
+    """The tiny transformer with ``overrides``: a ``cls`` of Wan's structure (a derivative's own class), else
+    ``WanVACETransformer3DModel`` with ``vace_layers``, else ``WanTransformer3DModel``."""
     config = {**TINY_TRANSFORMER_CONFIG, **overrides}
-    cls = WanVACETransformer3DModel if "vace_layers" in config else WanTransformer3DModel
+    if cls is None:
+        cls = WanVACETransformer3DModel if "vace_layers" in config else WanTransformer3DModel
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = cls(**config).eval()
@@ -91,8 +92,12 @@ def base_pipeline(seed: int, gain: float, flow_shift: float) -> WanPipeline:
 
 def assemble(cls: type[PipelineT], base: WanPipeline, **components: Any) -> PipelineT:
     """``cls`` from ``base``'s tokenizer, text encoder and scheduler plus ``components``, progress bar off."""
-    text_parts: dict[str, Any] = {"tokenizer": base.tokenizer, "text_encoder": base.text_encoder}
-    pipe = cls(**text_parts, scheduler=base.scheduler, **components)
+    parts: dict[str, Any] = {
+        "tokenizer": base.tokenizer,
+        "text_encoder": base.text_encoder,
+        "scheduler": base.scheduler,
+    }
+    pipe = cls(**parts, **components)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

@@ -33,7 +33,7 @@ from attention_visual.errors import ConfigError
 # (-12 each). Order is fixed, hence the ids are deterministic.
 _SPECIAL_PIECES: tuple[str, ...] = ("<pad>", "</s>", "<unk>")
 
-_WHOLE_WORDS: tuple[str, ...] = (
+WHOLE_WORDS: tuple[str, ...] = (
     # function words
     "a", "an", "the", "and", "or", "with", "in", "on", "of", "at", "to", "from", "by", "for", "into",
     "over", "under", "near", "between", "behind", "through", "across", "around", "while", "is", "are",
@@ -57,18 +57,18 @@ _WHOLE_WORDS: tuple[str, ...] = (
 
 # Sub-word pieces: word-initial (with ▁) and continuation pieces. Chosen so that e.g.
 # "kiss" → ▁ki + ss, "flowers" → ▁flow + ers, "walking" → ▁walk + ing, "sunset" → ▁sun + set.
-_WORD_STARTS: tuple[str, ...] = (
+WORD_STARTS: tuple[str, ...] = (
     "ki", "flow", "walk", "play", "jump", "danc", "run", "sit", "hold", "swim", "fly", "smil", "look",
     "light", "sun", "rain", "star", "butter", "bas", "hug", "eat", "sleep", "driv", "ride", "spin",
     "re", "un", "in", "de", "pre", "con", "com", "ex", "st", "th", "sh", "ch", "wh", "tr", "pl", "gr",
 )  # fmt: skip
-_CONTINUATIONS: tuple[str, ...] = (
+CONTINUATIONS: tuple[str, ...] = (
     "ss", "er", "ers", "ing", "ed", "es", "s", "ly", "ful", "ness", "tion", "ment", "est", "set",
     "ning", "ting", "fly", "ket", "ball", "house", "light", "ow", "ay", "ight", "ound", "ain",
     "ea", "ee", "oo", "ou", "an", "en", "in", "on", "un", "ar", "or", "ir", "ur", "al", "el", "il",
     "le", "re", "te", "ne", "ve", "ce", "se", "th", "sh", "ch", "ck", "ng", "nd", "nt", "st", "ll",
 )  # fmt: skip
-_PUNCTUATION: tuple[str, ...] = tuple(".,;:!?'\"-()[]{}/&%$#@*+=<>_~`^|\\")
+PUNCTUATION: tuple[str, ...] = tuple(".,;:!?'\"-()[]{}/&%$#@*+=<>_~`^|\\")
 
 _WORD_SCORE = -5.0
 _SUBWORD_SCORE = -7.0
@@ -91,18 +91,18 @@ def tiny_vocab() -> list[tuple[str, float]]:
             seen.add(piece)
             pieces.append((piece, score))
 
-    for word in _WHOLE_WORDS:
+    for word in WHOLE_WORDS:
         # Shorter words are more frequent in English: a slightly higher score keeps ties deterministic.
         add(SPIECE_UNDERLINE + word, _WORD_SCORE - 0.01 * len(word))
-    for start in _WORD_STARTS:
+    for start in WORD_STARTS:
         add(SPIECE_UNDERLINE + start, _SUBWORD_SCORE)
-    for cont in _CONTINUATIONS:
+    for cont in CONTINUATIONS:
         add(cont, _SUBWORD_SCORE)
     add(SPIECE_UNDERLINE, _BARE_UNDERLINE_SCORE)
     for char in string.ascii_lowercase + string.ascii_uppercase + string.digits:
         add(SPIECE_UNDERLINE + char, _CHAR_SCORE)
         add(char, _CHAR_SCORE)
-    for char in _PUNCTUATION:
+    for char in PUNCTUATION:
         add(SPIECE_UNDERLINE + char, _CHAR_SCORE)
         add(char, _CHAR_SCORE)
     return pieces

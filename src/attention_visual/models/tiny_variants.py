@@ -1,4 +1,5 @@
-"""Tiny offline random-weight versions of every supported variant (Wan, CogVideoX, LTX-Video), for tests and demos.
+"""Tiny offline random-weight versions of every supported variant (Wan, CogVideoX, HunyuanVideo-1.5,
+LTX-Video), for tests and demos.
 
 Each is built in memory from the tiny Wan2.1 pipeline's parts (:func:`~.tiny.build_tiny_pipeline`:
 the hand-made tokenizer, the 2-layer UMT5 text encoder, the 8x VAE, the UniPC scheduler) plus
@@ -20,11 +21,16 @@ model id               what it is
 ``tiny-vace``          ``WanVACEPipeline`` + ``WanVACETransformer3DModel`` (3 blocks, ``vace_layers`` [0, 2])
 ``tiny-v2v``           ``WanVideoToVideoPipeline`` (the tiny T2V parts)
 ``tiny-cogvideox*``    the CogVideoX variants (5B, 2B, 1.5, I2V, 1.5 I2V, V2V), see :mod:`.tiny_cogvideox`
+``tiny-hunyuan15*``    HunyuanVideo-1.5 text- and image-to-video, see :mod:`.tiny_hunyuan15`
+``tiny-hunyuan``       HunyuanVideo (1.0) text-to-video, see :mod:`.tiny_hunyuan`
 ``tiny-ltx``           LTX-Video ``LTXPipeline`` (:mod:`.tiny_ltx`: 32 px per token, 8 frames per latent frame)
 ``tiny-ltx-i2v``       ``LTXImageToVideoPipeline``; latent frame 0 = image
 ``tiny-ltx-condition`` ``LTXConditionPipeline``; the image is a conditioning item at frame 0
-``tiny-hunyuan15*``    HunyuanVideo-1.5 text- and image-to-video, see :mod:`.tiny_hunyuan15`
-``tiny-hunyuan``       HunyuanVideo (1.0) text-to-video, see :mod:`.tiny_hunyuan`
+``tiny-ltx2``          LTX-2 ``LTX2Pipeline`` (:mod:`.tiny_ltx2`: Gemma-3 text, 128 registers, audio stream)
+``tiny-ltx2-i2v``      ``LTX2ImageToVideoPipeline``; latent frame 0 = image
+``tiny-skyreels-v2*``  SkyReels-V2 (T2V, I2V, diffusion forcing T2V and I2V), see :mod:`.tiny_wan_derived`
+``tiny-chronoedit``    ChronoEdit (5 frames: the image, then its edit: 2 × 2 × 3 tokens)
+``tiny-lucy-edit``     Lucy-Edit (the input video's latents concatenated along the channels)
 =====================  ====================================================================================
 
 :data:`TINY_MODELS` holds, for every id, its builder and generation settings on a non-square grid;
@@ -67,6 +73,7 @@ from attention_visual.models.tiny_ltx import (
     build_tiny_ltx_condition,
     build_tiny_ltx_i2v,
 )
+from attention_visual.models.tiny_ltx2 import TINY_LTX2_SETTINGS, build_tiny_ltx2, build_tiny_ltx2_i2v
 from attention_visual.models.tiny_parts import (
     CLIP_IMAGE_SIZE,
     CLIP_WIDTH,
@@ -81,6 +88,14 @@ from attention_visual.models.tiny_parts import (
 )
 from attention_visual.models.tiny_qwen_tokenizer import build_tiny_qwen_tokenizer
 from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer
+from attention_visual.models.tiny_wan_derived import (
+    build_tiny_chronoedit,
+    build_tiny_lucy_edit,
+    build_tiny_skyreels_v2,
+    build_tiny_skyreels_v2_df,
+    build_tiny_skyreels_v2_df_i2v,
+    build_tiny_skyreels_v2_i2v,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -231,6 +246,13 @@ def _text_length(model_id: str) -> int:
     return variant.text_length
 
 
+def _fixed_frames(model_id: str) -> int:
+    """The only frame count the variant of tiny model ``model_id`` makes."""
+    variant = tiny_model_variant(model_id)
+    assert variant is not None and variant.fixed_num_frames is not None, model_id
+    return variant.fixed_num_frames
+
+
 def _spec(
     model_id: str,
     variant: str,
@@ -240,8 +262,10 @@ def _spec(
     pixels_per_token: int = 16,
     max_sequence_length: int = TINY_DEFAULTS.max_sequence_length,
     frames_from_video: bool = False,
+    num_frames: int = TINY_DEFAULTS.num_frames,
 ) -> TinyModel:
-    """A tiny model on the 3 x 2 x 3 token grid of :data:`~.tiny.TINY_DEFAULTS` at its own pixels per token."""
+    """A tiny model on the 3 x 2 x 3 token grid of :data:`~.tiny.TINY_DEFAULTS` at its own pixels per token
+    (``num_frames``: another frame count for a pipeline that makes only one)."""
     _, rows, cols = TINY_DEFAULTS.token_grid
     return TinyModel(
         model_id=model_id,
@@ -250,7 +274,7 @@ def _spec(
         inputs=inputs,
         height=rows * pixels_per_token,
         width=cols * pixels_per_token,
-        num_frames=TINY_DEFAULTS.num_frames,
+        num_frames=num_frames,
         num_inference_steps=TINY_DEFAULTS.num_inference_steps,
         guidance_scale=TINY_DEFAULTS.guidance_scale,
         max_sequence_length=max_sequence_length,
@@ -258,17 +282,23 @@ def _spec(
     )
 
 
-def _ltx_spec(model_id: str, variant: str, build: Callable[..., Any], inputs: tuple[str, ...] = ()) -> TinyModel:
-    """A tiny LTX-Video model with :data:`~.tiny_ltx.TINY_LTX_SETTINGS` (3 × 2 × 3 tokens of 32 px, 128 text keys).
+def _ltx_spec(
+    model_id: str,
+    variant: str,
+    build: Callable[..., Any],
+    inputs: tuple[str, ...] = (),
+    settings: TinySettings = TINY_LTX_SETTINGS,
+) -> TinyModel:
+    """A tiny LTX-Video (or LTX-2) model with ``settings`` (3 × 2 × 3 tokens of 32 px, 128 text keys).
 
-    LTX-Video has no ``flow_shift`` (its scheduler shifts by the video's length): ``load_pipeline`` refuses
-    one, so the builder is never asked for another.
+    LTX-Video and LTX-2 have no ``flow_shift`` (their schedulers shift by the video's length):
+    ``load_pipeline`` refuses one, so the builder is never asked for another.
     """
 
     def builder(seed: int, gain: float, flow_shift: float) -> Any:
         return build(seed, cross_attention_gain=gain)
 
-    return TinyModel(model_id=model_id, variant=variant, builder=builder, inputs=inputs, **asdict(TINY_LTX_SETTINGS))
+    return TinyModel(model_id=model_id, variant=variant, builder=builder, inputs=inputs, **asdict(settings))
 
 
 TINY_MODELS: dict[str, TinyModel] = {
@@ -293,9 +323,6 @@ TINY_MODELS: dict[str, TinyModel] = {
             )
             for model_id, variant, builder, inputs, num_frames in TINY_COGVIDEOX
         ),
-        _ltx_spec("tiny-ltx", "ltx-video-t2v", build_tiny_ltx),
-        _ltx_spec("tiny-ltx-i2v", "ltx-video-i2v", build_tiny_ltx_i2v, ("image",)),
-        _ltx_spec("tiny-ltx-condition", "ltx-video-condition", build_tiny_ltx_condition, ("image",)),
         *(
             TinyModel(
                 model_id=model_id, variant=variant, builder=builder, inputs=inputs,
@@ -309,6 +336,26 @@ TINY_MODELS: dict[str, TinyModel] = {
                 tokenizer=build_tiny_llama_tokenizer, **hunyuan_settings(),
             )
             for model_id, variant, builder, inputs in TINY_HUNYUAN
+        ),
+        _ltx_spec("tiny-ltx", "ltx-video-t2v", build_tiny_ltx),
+        _ltx_spec("tiny-ltx-i2v", "ltx-video-i2v", build_tiny_ltx_i2v, ("image",)),
+        _ltx_spec("tiny-ltx-condition", "ltx-video-condition", build_tiny_ltx_condition, ("image",)),
+        _ltx_spec("tiny-ltx2", "ltx2-t2v", build_tiny_ltx2, settings=TINY_LTX2_SETTINGS),
+        _ltx_spec("tiny-ltx2-i2v", "ltx2-i2v", build_tiny_ltx2_i2v, ("image",), settings=TINY_LTX2_SETTINGS),
+        _spec("tiny-skyreels-v2", "skyreels-v2-t2v", build_tiny_skyreels_v2),
+        _spec(
+            "tiny-skyreels-v2-i2v", "skyreels-v2-i2v", build_tiny_skyreels_v2_i2v, ("image",),
+            max_sequence_length=_text_length("tiny-skyreels-v2-i2v"),
+        ),
+        _spec("tiny-skyreels-v2-df", "skyreels-v2-df-t2v", build_tiny_skyreels_v2_df),
+        _spec("tiny-skyreels-v2-df-i2v", "skyreels-v2-df-i2v", build_tiny_skyreels_v2_df_i2v, ("image",)),
+        _spec(
+            "tiny-chronoedit", "chronoedit", build_tiny_chronoedit, ("image",),
+            max_sequence_length=_text_length("tiny-chronoedit"), num_frames=_fixed_frames("tiny-chronoedit"),
+        ),
+        _spec(
+            "tiny-lucy-edit", "lucy-edit", build_tiny_lucy_edit, ("video",), pixels_per_token=32,
+            frames_from_video=True,
         ),
     )
 }  # fmt: skip

@@ -1,12 +1,13 @@
 """Multi-process runs under ``torchrun``: who am I, which device, and the few collective steps.
 
-``torchrun --nproc-per-node N -m attention_visual generate CONFIG`` sets ``WORLD_SIZE``, ``RANK``
-and ``LOCAL_RANK`` for every process. :class:`RankContext` reads them; a plain run (no
+``torchrun --nproc-per-node N -m attention_visual generate CONFIG`` sets ``WORLD_SIZE``, ``RANK``,
+``LOCAL_RANK`` and ``LOCAL_WORLD_SIZE`` for every process. :class:`RankContext` reads them; a plain run (no
 ``WORLD_SIZE`` or ``WORLD_SIZE=1``) is rank 0 of 1 and never touches ``torch.distributed``.
 
 Collectives used by the batch, in order: rank 0 chooses and prepares the batch folder and
 :meth:`RankContext.share` sends its path (or its error) to the others; every rank runs its share
-of videos; :meth:`RankContext.barrier` waits for all; rank 0 merges the manifest.
+of videos (each with its own render workers, :mod:`.workers`); :meth:`RankContext.barrier` waits for
+all; rank 0 merges the manifest.
 """
 
 from __future__ import annotations
@@ -55,11 +56,13 @@ class RankContext:
         rank: Global rank, 0 in a plain run.
         world_size: Number of processes, 1 in a plain run.
         local_rank: Rank on this node; picks the GPU (``cuda:LOCAL_RANK``).
+        local_world_size: Processes on this node (they share its cores: each has its own render workers).
     """
 
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    local_world_size: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RankContext:
@@ -72,9 +75,10 @@ class RankContext:
         world_size = _env_int(env, "WORLD_SIZE", 1)
         rank = _env_int(env, "RANK", 0)
         local_rank = _env_int(env, "LOCAL_RANK", rank)
-        if world_size < 1 or not 0 <= rank < world_size or local_rank < 0:
+        local_world_size = _env_int(env, "LOCAL_WORLD_SIZE", world_size)
+        if world_size < 1 or not 0 <= rank < world_size or local_rank < 0 or local_world_size < 1:
             raise ConfigError(f"inconsistent torchrun environment: WORLD_SIZE={world_size}, RANK={rank}")
-        return cls(rank, world_size, local_rank)
+        return cls(rank, world_size, local_rank, local_world_size)
 
     @property
     def is_distributed(self) -> bool:

@@ -13,7 +13,6 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,9 @@ from PIL import Image
 from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.config import Config
 from attention_visual.config.inputs import PromptInputs, read_video_frames
+from attention_visual.config.media import load_image
 from attention_visual.families import Variant, family_of_variant
-from attention_visual.families.runtime import describe_pipeline
+from attention_visual.families.runtime import call_arguments, describe_pipeline
 from attention_visual.pipeline.plan import VideoJob
 from attention_visual.pipeline.resume import captures_maps
 from attention_visual.pipeline.validation import max_sequence_length
@@ -43,7 +43,7 @@ from attention_visual.render.encoder import VideoWriter
 from attention_visual.storage import MapBackend, VideoDimensions
 from attention_visual.storage.batch.manifest import Timings
 from attention_visual.storage.durable.atomic import atomic_write_bytes
-from attention_visual.storage.durable.faults import storage_fault
+from attention_visual.storage.durable.faults import write_faults
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +77,6 @@ def write_video_file(path: Path, frames: np.ndarray, fps: float) -> None:
             writer.write(frame)
 
 
-def load_image(path: Path) -> Image.Image:
-    """An input image as RGB (decoded fully, the file closed)."""
-    with Image.open(path) as image:
-        return image.convert("RGB")
-
-
 def pipeline_inputs(variant: Variant, inputs: PromptInputs, *, num_frames: int) -> dict[str, Any]:
     """The pipeline call's input arguments for the pipeline's variant: frames, images, video, strength.
 
@@ -93,14 +87,16 @@ def pipeline_inputs(variant: Variant, inputs: PromptInputs, *, num_frames: int) 
     if not variant.frames_from_video:
         kwargs["num_frames"] = num_frames
     if inputs.image is not None:
-        kwargs["image"] = load_image(inputs.image)
+        kwargs["image"] = load_image("image", inputs.image)  # checked against the input limits first
     if inputs.last_image is not None:
-        kwargs["last_image"] = load_image(inputs.last_image)
+        kwargs["last_image"] = load_image("last_image", inputs.last_image)
     if inputs.video is not None:
         frames = read_video_frames("video", inputs.video)  # [height, width, rgb] each
         kwargs["video"] = [Image.fromarray(frame) for frame in frames]
     if inputs.reference_images:
-        kwargs["reference_images"] = [load_image(path) for path in inputs.reference_images]
+        kwargs["reference_images"] = [
+            load_image(f"reference_images[{i}]", path) for i, path in enumerate(inputs.reference_images)
+        ]
     if inputs.strength is not None:
         kwargs["strength"] = inputs.strength
     return kwargs
@@ -120,18 +116,6 @@ def copy_inputs(batch_dir: Path, job: VideoJob) -> int:
             atomic_write_bytes(target, source.read_bytes())
             written += 1
     return written
-
-
-@contextlib.contextmanager
-def _storage_faults(path: Path, *, any_os_error: bool = False) -> Iterator[None]:
-    """Turn a storage fault while writing ``path`` into a :class:`StorageError` naming it."""
-    try:
-        yield
-    except Exception as exc:
-        fault = storage_fault(exc, path, any_os_error=any_os_error)
-        if fault is None:
-            raise
-        raise fault from exc
 
 
 def release_memory(device: torch.device) -> None:
@@ -178,8 +162,9 @@ def generate_video(
     inputs = pipeline_inputs(variant, job.inputs, num_frames=g.num_frames)
     # given, or the family's: the pipeline and the capture agree even where a pipeline's own default differs
     inputs["max_sequence_length"] = text_length = max_sequence_length(config, variant)
-    if family.fps_argument is not None:  # the model is told the frame rate the video is saved at
-        inputs[family.fps_argument] = fps
+    fps_argument = family.fps_argument_of(variant)
+    if fps_argument is not None:  # the model is told the frame rate the video is saved at
+        inputs[fps_argument] = fps
     capture = (
         AttentionCapture(
             pipe,
@@ -195,32 +180,36 @@ def generate_video(
     frames: np.ndarray | None = None
     try:
         started = time.perf_counter()
-        with capture if capture is not None else contextlib.nullcontext():
-            output = pipe(
-                prompt=capture.prompt if capture is not None else job.prompt.clean,
-                negative_prompt=g.negative_prompt or None,
-                height=g.height,
-                width=g.width,
+        arguments = call_arguments(
+            pipe,
+            variant,
+            {
+                "negative_prompt": g.negative_prompt or None,
+                "height": g.height,
+                "width": g.width,
                 **inputs,
-                num_inference_steps=g.num_inference_steps,
-                guidance_scale=g.guidance_scale,
-                num_videos_per_prompt=1,
-                generator=generator,
-                output_type="np",
-            )
+                "num_inference_steps": g.num_inference_steps,
+                "guidance_scale": g.guidance_scale,
+                "num_videos_per_prompt": 1,
+                "generator": generator,
+                "output_type": "np",
+            },
+        )  # as the family's pipelines take them
+        with capture if capture is not None else contextlib.nullcontext():
+            output = pipe(prompt=capture.prompt if capture is not None else job.prompt.clean, **arguments)
         frames = to_uint8_frames(np.asarray(output.frames)[0])  # [frame, height, width, 3]
         del output
         generation_s = time.perf_counter() - started
 
         started = time.perf_counter()
-        with _storage_faults(batch_dir / job.video_path):
+        with write_faults(batch_dir / job.video_path):
             write_video_file(batch_dir / job.video_path, frames, fps)
         video_write_s = time.perf_counter() - started
 
         files, capture_save_s = 1, None
         if capture is not None:
             started = time.perf_counter()
-            with _storage_faults(batch_dir / job.attention_maps_path, any_os_error=True):
+            with write_faults(batch_dir / job.attention_maps_path, any_os_error=True):
                 paths = capture.save(
                     maps.root,
                     job.video_id,

@@ -55,19 +55,29 @@ def planned_record(
             video=job.video_path,
             attention_maps=job.attention_maps_path if captures_maps(config, job) else None,
         ),
+        model=job.model,
+        model_id=job.model_id or None,
     )
 
 
 def merged_records(
-    batch_dir: Path, jobs: list[VideoJob], known: Mapping[str, VideoRecord], config: Config
+    batch_dir: Path,
+    jobs: list[VideoJob],
+    known: Mapping[str, VideoRecord],
+    config: Config,
+    *,
+    check_files: bool = True,
 ) -> list[VideoRecord]:
-    """One record per planned video, in batch order: this run's, else its status file's, else pending."""
+    """One record per planned video, in batch order: this run's, else its status file's, else pending.
+
+    ``check_files=False`` trusts the status files (no file is looked at: the view of a running batch).
+    """
     records = []
     for job in jobs:
         record = known.get(job.video_id) or read_status(batch_dir / job.status_path)
         if record is None:
             record = planned_record(job, config)
-        elif record.status == "done" and not is_video_finished(batch_dir, job, config, checksums=False):
+        elif check_files and record.status == "done" and not is_video_finished(batch_dir, job, config, checksums=False):
             log.warning("%s: its status says done but its files are missing: it will be redone", job.video_id)
             record = planned_record(job, config, error="files missing after an earlier run")
         records.append(record)
@@ -117,14 +127,16 @@ def build_manifest(
             created = read_manifest(path).created
         except AttentionDataError as exc:
             log.warning("rewriting unreadable manifest %s (%s)", path, exc)
-    all_done = finished and all(r.status == "done" and not r.render_failures for r in records)
+    all_done = finished and all(r.status == "done" and not r.render_failures and not r.queued for r in records)
     manifest = Manifest(
         batch_name=batch_dir.name,
         created=created,
         updated=now_iso(),
         config_path=str(Path(config_path).absolute()),
         config_file=CONFIG_FILE,
-        model_id=config.generation.model_id,
+        model_id=", ".join(dict.fromkeys(job.model_id for job in jobs))
+        if config.models
+        else config.generation.model_id,
         world_size=world_size,
         versions=package_versions(),
         prompts=prompt_records(jobs),

@@ -7,6 +7,9 @@ a multi-process run computes the same plan and a rerun recognises the videos of 
   videos, numbered from 1. Batch order is prompt-major: ``p1v1, p1v2, p2v1, ...``.
 * The video id is the store's: ``prompt_001_vid_001``.
 * The seed of a video is ``generation.seed + its 0-based index in batch order``.
+* A comparison (``models:``) repeats that plan for each model in turn (model-major, so one pipeline is
+  loaded at a time): the model's name prefixes its video ids (``tiny-ltx_prompt_001_vid_001``) and folders
+  (``videos/tiny-ltx/prompt_001/``), and video *i* of a prompt has the same seed in every model.
 
 Example:
     >>> from attention_visual.config import Config, GenerationConfig
@@ -33,10 +36,10 @@ from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR as ATTENTIO
 from attention_visual.storage.batch.layout import (
     ATTENTION_VIDEOS_DIR,
     INPUTS_DIR,
-    VIDEOS_DIR,
     make_video_id,
     prompt_dir,
     status_file,
+    video_dir,
 )
 from attention_visual.storage.batch.layout import CONFIG_FILE as CONFIG_FILE
 from attention_visual.storage.batch.layout import MANIFEST_FILE as MANIFEST_FILE
@@ -58,6 +61,8 @@ class VideoJob:
         inputs: The prompt's input files and options (image, video, ...; empty for text-to-video).
         pseudo_words: The pseudo-words the batch stores after the marked words (``<text>`` with
             ``attention_analysis.text_share_map``, ``<image>`` with ``image_map``).
+        model: The name of its model in a comparison (``models:``), else None.
+        model_id: The model that makes it (its ``generation.model_id``).
     """
 
     index: int
@@ -67,11 +72,13 @@ class VideoJob:
     seed: int
     inputs: PromptInputs = field(default_factory=PromptInputs)
     pseudo_words: tuple[str, ...] = ()
+    model: str | None = None
+    model_id: str = ""
 
     @property
     def video_id(self) -> str:
-        """The store's id, e.g. ``prompt_001_vid_001``."""
-        return make_video_id(self.prompt_index, self.video_index)
+        """The store's id, e.g. ``prompt_001_vid_001`` (``tiny-ltx_prompt_001_vid_001`` in a comparison)."""
+        return make_video_id(self.prompt_index, self.video_index, self.model)
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -84,7 +91,7 @@ class VideoJob:
     @property
     def video_path(self) -> str:
         """``videos/prompt_001/video_001.mp4``."""
-        return f"{VIDEOS_DIR}/{prompt_dir(self.prompt_index)}/video_{self.video_index:03d}.mp4"
+        return f"{video_dir(self.prompt_index, self.model)}/video_{self.video_index:03d}.mp4"
 
     @property
     def attention_maps_path(self) -> str:
@@ -124,31 +131,35 @@ class VideoJob:
             raise ValueError(f"kind must be one of {RENDER_KINDS}, got {kind!r}")
         name = f"{self.video_id}_{word_dir_name(word)}_{kind}.{video_format}"
         if stage == "per_video":
-            return f"{VIDEOS_DIR}/{prompt_dir(self.prompt_index)}/{ATTENTION_VIDEOS_DIR}/{name}"
+            return f"{video_dir(self.prompt_index, self.model)}/{ATTENTION_VIDEOS_DIR}/{name}"
         if stage == "batch_end":
             return f"{ATTENTION_VIDEOS_DIR}/{name}"
         raise ValueError(f"stage must be 'per_video' or 'batch_end', got {stage!r}")
 
 
 def plan_batch(config: Config) -> list[VideoJob]:
-    """Return every video of the batch in batch order (prompt-major).
+    """Return every video of the batch in batch order (prompt-major; model-major first in a comparison).
 
     Raises:
         PromptError: A prompt is malformed (``load_config`` has already checked this).
     """
     jobs: list[VideoJob] = []
     per_prompt = config.generation.videos_per_prompt
-    family = config.generation.family  # its prompt cleaning (None: not known offline, the default family's)
-    cleaning = family.text.cleaning if family is not None else None
     a = config.attention_analysis
     pseudo = pseudo_words(text_share_map=a.text_share_map, image_map=a.image_map, glyph_map=a.glyph_map)
-    for p, text in enumerate(config.prompts, start=1):
-        prompt = parse_prompt(text, cleaning)
-        inputs = config.inputs_of(p - 1)
-        for v in range(1, per_prompt + 1):
-            index = len(jobs)
-            seed = config.generation.seed + index
-            jobs.append(VideoJob(index, p, v, prompt, seed, inputs, pseudo))
+    for model in config.model_names:  # (None,) without models:
+        generation = config.for_model(model).generation
+        family = generation.family  # its prompt cleaning (None: not known offline, the default family's)
+        cleaning = family.text.cleaning if family is not None else None
+        first = len(jobs)
+        for p, text in enumerate(config.prompts, start=1):
+            prompt = parse_prompt(text, cleaning)
+            inputs = config.inputs_of(p - 1)
+            for v in range(1, per_prompt + 1):
+                index = len(jobs)
+                seed = generation.seed + index - first  # the same seeds in every model
+                job = VideoJob(index, p, v, prompt, seed, inputs, pseudo, model=model, model_id=generation.model_id)
+                jobs.append(job)
     return jobs
 
 

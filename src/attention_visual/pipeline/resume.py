@@ -3,8 +3,8 @@
 Rules (docs/batch.md, "Resume"):
 
 * An explicit ``batch_name``: its folder is resumed when its ``config.yaml`` equals the resolved
-  config; a folder holding another config (or foreign files) is an error that suggests
-  ``--overwrite`` or another name.
+  config (but for the keys that only say how the batch runs, :data:`RUN_ONLY_KEYS`); a folder
+  holding another config (or foreign files) is an error that suggests ``--overwrite`` or another name.
 * No ``batch_name``: the folder is ``<config file stem>_<YYYYMMDD-HHMMSS>``. A rerun resumes the
   newest such folder whose ``config.yaml`` equals the resolved config, unless it is finished (its
   manifest says so: every video, attention video and the report done) or another run holds it
@@ -28,6 +28,9 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from attention_visual.config import Config, dump_config
 from attention_visual.errors import AttentionDataError, ConfigError, StorageError
@@ -134,10 +137,13 @@ def is_batch_finished(batch_dir: Path, jobs: list[VideoJob], config: Config) -> 
     )
 
 
-def remove_leftovers(batch_dir: Path, job: VideoJob, video_format: str) -> None:
+def remove_leftovers(batch_dir: Path, job: VideoJob, video_format: str, *, temporaries: bool = True) -> None:
     """Delete everything an unfinished attempt at ``job`` may have left: maps, video, renders, status.
 
-    Temporary files of interrupted atomic writes (``.<name>.tmp-*``) beside them go too.
+    Temporary files of interrupted atomic writes (``.<name>.tmp-*``) beside them go too, unless
+    ``temporaries`` is False: finding them lists each folder (``status/`` holds a file per video of
+    the batch), and a run that removed every temporary file at its start (:func:`remove_temporaries`)
+    has none of an earlier attempt left.
     """
     maps = batch_store(batch_dir)
     if maps is not None:
@@ -150,7 +156,7 @@ def remove_leftovers(batch_dir: Path, job: VideoJob, video_format: str) -> None:
     for rel in files:
         path = batch_dir / rel
         path.unlink(missing_ok=True)
-        if path.parent.is_dir():
+        if temporaries and path.parent.is_dir():
             for tmp in path.parent.glob(f".{path.name}{TMP_MARKER}*"):
                 tmp.unlink(missing_ok=True)
 
@@ -198,10 +204,43 @@ def _stamp_key(prefix: str, name: str) -> tuple[str, int] | None:
     return match["stamp"], int(match["n"] or 1)
 
 
+#: Config keys that say how a batch runs, not what it makes: a batch is resumed whatever they say.
+RUN_ONLY_KEYS = (("attention_analysis", "render_workers"),)
+
+
+def _batch_identity(config_text: str) -> tuple[Any, list[str]] | None:
+    """What a dumped config says about the batch it makes: its data without :data:`RUN_ONLY_KEYS`, and its
+    comment lines (they list the prompts read from ``prompts_file``); None when it is not YAML."""
+    try:
+        data = yaml.safe_load(config_text)
+    except yaml.YAMLError:
+        return None
+    for section, key in RUN_ONLY_KEYS:
+        if isinstance(data, dict) and isinstance(data.get(section), dict):
+            data[section].pop(key, None)
+    return data, [line for line in config_text.splitlines() if line.startswith("#")]
+
+
+def same_batch_config(saved_text: str, config_text: str) -> bool:
+    """Whether a batch folder's ``config.yaml`` (``saved_text``) makes the same batch as ``config_text``
+    (:func:`~attention_visual.config.dump_config` of the config to run): equal but for :data:`RUN_ONLY_KEYS`.
+
+    Example:
+        >>> same_batch_config("attention_analysis: {render_workers: 2}", "attention_analysis: {}")
+        True
+        >>> same_batch_config("attention_analysis: {render_workers: 2, padding: exclude}", "attention_analysis: {}")
+        False
+    """
+    if saved_text == config_text:
+        return True
+    saved = _batch_identity(saved_text)
+    return saved is not None and saved == _batch_identity(config_text)
+
+
 def _holds_config(folder: Path, config_text: str) -> bool:
     saved = folder / CONFIG_FILE
     try:
-        return saved.read_text(encoding="utf-8") == config_text
+        return same_batch_config(saved.read_text(encoding="utf-8"), config_text)
     except (OSError, UnicodeDecodeError):
         return False
 
@@ -318,5 +357,6 @@ __all__ = [
     "prepare_batch_dir",
     "remove_leftovers",
     "remove_temporaries",
+    "same_batch_config",
     "video_problem",
 ]

@@ -29,6 +29,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,40 @@ def interrupts_as_exceptions(signals: tuple[int, ...] = HANDLED_SIGNALS) -> Iter
             signal.signal(s, old)
 
 
+@contextlib.contextmanager
+def signals_held(signals: tuple[int, ...] = HANDLED_SIGNALS) -> Iterator[None]:
+    """Hold ``signals`` while a child process starts: blocked, and acted on when the block ends.
+
+    A spawned child inherits the blocked mask: a signal sent to it while its interpreter starts waits
+    until it has installed its own handlers and unblocks them (``worker_process.worker_main``), instead
+    of ending it with a traceback. In the main thread the handlers are swapped for one that only notes
+    the signal, so the parent is not interrupted half-way through the start either (a child half-started
+    would print ``EOFError: Ran out of input``); a noted signal is handed to the old handler on exit.
+    """
+    held: list[int] = []
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in signals}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending signal is noted (or handled) now
+        for s, old in previous.items():
+            signal.signal(s, old)
+        for signum in held[:1]:
+            old = previous[signum]
+            if callable(old):
+                old(signum, None)
+            elif old == signal.SIG_DFL:
+                signal.raise_signal(signum)
+
+
+def unblock_signals(signals: tuple[int, ...] = HANDLED_SIGNALS) -> None:
+    """End the block a child inherited from :func:`signals_held` (after it installed its handlers)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
+
+
 def raise_if_swallowed() -> None:
     """Raise :class:`Interrupted` for a signal that :func:`interrupts_as_exceptions` received but that did
     not stop the run (its exception was dropped inside a ``__del__`` or a gc callback).
@@ -113,4 +148,6 @@ __all__ = [
     "raise_if_swallowed",
     "signal_name",
     "signal_of",
+    "signals_held",
+    "unblock_signals",
 ]

@@ -20,6 +20,7 @@ EXIT_FAILURES = 1
 EXIT_NOT_DONE = 3
 """The run ended with videos not done (neither done nor failed): the batch is incomplete, a rerun completes it."""
 _LISTED = 10  # failures listed one per line in the summary; the rest are counted
+_WAIT_NOTED_S, _WAIT_NOTED_SHARE = 5.0, 0.05  # the summary mentions a wait for the renders from this long
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class BatchResult:
         seconds: Wall time of the run.
         interrupted: Stopped by Ctrl-C, SIGTERM or SIGHUP.
         signal_number: The signal that stopped it (SIGINT for Ctrl-C); meaningful when ``interrupted``.
+        render_wait_s: Seconds the generation waited for the render workers (their queue was full).
         manifest: The merged manifest (rank 0 only, else None).
     """
 
@@ -53,6 +55,7 @@ class BatchResult:
     interrupted: bool = False
     manifest: Manifest | None = field(default=None, compare=False)
     signal_number: int = int(signal.SIGINT)
+    render_wait_s: float = 0.0
 
     @property
     def not_done(self) -> int:
@@ -101,6 +104,11 @@ def format_summary(result: BatchResult) -> str:
     else:
         lines.append(f"rank {result.rank}: {result.generated} videos generated, {result.skipped} skipped")
     lines.append(f"files written: {result.files_written} in {result.seconds:.1f} s")
+    if result.render_wait_s >= max(_WAIT_NOTED_S, _WAIT_NOTED_SHARE * result.seconds):
+        lines.append(
+            f"the generation waited {result.render_wait_s:.1f} s for the attention videos: more render workers "
+            "(attention_analysis.render_workers) would keep it busy"
+        )
     lines.append(f"outputs: {result.batch_dir}")
     if manifest is not None:
         lines.append(f"  videos:          {result.batch_dir / 'videos'}")

@@ -14,6 +14,7 @@ key and what is allowed, so the CLI prints one line and exits with status 2.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import warnings
@@ -23,6 +24,7 @@ from attention_visual.capture import CaptureSettings
 from attention_visual.config import Config
 from attention_visual.config.family_checks import check_analysis, check_generation
 from attention_visual.config.inputs import check_inputs
+from attention_visual.config.models import with_model_key
 from attention_visual.errors import ConfigError, PromptError
 from attention_visual.extras import require_extra
 from attention_visual.families import ModelFamily, Template, Variant, family_of_variant
@@ -159,6 +161,12 @@ def check_variant(config: Config, *, local_files_only: bool | None = None) -> Va
         return None
     family = family_of_variant(variant)
     check_generation(g, family, variant)
+    missing = [name for name in variant.requires if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(
+            f"generation.pipeline: {variant.name} ({variant.pipeline_class}) needs the Python package "
+            f"{', '.join(missing)}, which is not installed: pip install {' '.join(missing)}"
+        )
     a = config.attention_analysis
     check_analysis(a, family, variant)
     if a.image_map and not variant.has_image_map:
@@ -256,10 +264,24 @@ def check_runnable(config: Config, *, device: str | None = None, fetch_tokenizer
             is not there a log line says so and only the word check is skipped.
 
     Raises:
-        ConfigError: The device, dtype, blocks or grid options do not fit.
+        ConfigError: The device, dtype, blocks or grid options do not fit (in a comparison, the message
+            starts with the model's ``models[i]`` entry).
         MissingExtraError: ``storage_format: zarr`` without the ``analysis`` extra (zarr) installed.
         PromptError: A prompt's marked word cannot be found after tokenisation (names the prompt).
     """
+    for i, entry in enumerate(config.models):
+        try:
+            _check_model(config.for_model(entry.name), device=device, fetch_tokenizer=fetch_tokenizer)
+        except ConfigError as exc:
+            raise with_model_key(exc, f"models[{i}]", entry) from None
+        except PromptError as exc:
+            raise PromptError(f"models[{i}] ({entry.name}): {exc}") from None
+    if not config.models:
+        _check_model(config, device=device, fetch_tokenizer=fetch_tokenizer)
+
+
+def _check_model(config: Config, *, device: str | None, fetch_tokenizer: bool) -> None:
+    """:func:`check_runnable` for the config of one model."""
     g, a = config.generation, config.attention_analysis
     check_device(g.device)
     resolved = resolve_device(device or g.device)

@@ -24,6 +24,11 @@ to ``max_sequence_length + cut`` tokens; a family whose pipeline fills a templat
 special tokens (its BOS is among the tokens cut). The token positions of the words are then counted after the
 cut (where the text keys start); the ids stay the whole sequence the encoder sees.
 
+A family whose tokenizer pads on the left (Gemma: LTX-2) is tokenized that way (``padding_side``); where
+its model moves the real tokens to the front of the text keys (``real_first``: LTX-2's connector), a
+word's ``token_indices`` are its positions among the real tokens, the text keys it is read from, while
+``input_ids`` stay the padded sequence the text encoder sees.
+
 Example:
     >>> from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer
     >>> tokenized = tokenize_marked(build_tiny_tokenizer(), "A romantic (kiss) with (flowers)", 16)
@@ -65,8 +70,8 @@ class TargetTokens(Target):
     Attributes:
         word: The target word, as in :attr:`MarkedPrompt.words`.
         spans: The word's ``[start, end)`` character ranges in the clean prompt.
-        token_indices: Positions among the text keys (the padded token sequence, after a template's cut),
-            ascending, over all occurrences of the word.
+        token_indices: Positions among the text keys (the padded token sequence after a template's cut; with
+            ``real_first``, the positions among the real tokens), ascending, over all occurrences of the word.
         token_ids: The vocabulary ids at those positions.
         token_pieces: The token strings at those positions (e.g. ``('▁ki', 'ss')``).
 
@@ -121,6 +126,9 @@ def tokenize_marked(
     marked: MarkedPrompt | str,
     max_sequence_length: int = 512,
     template: Template | None = None,
+    *,
+    padding_side: str = "right",
+    real_first: bool = False,
 ) -> TokenizedPrompt:
     """Tokenize a marked prompt as the pipeline does and find the tokens of each target word.
 
@@ -130,6 +138,9 @@ def tokenize_marked(
         max_sequence_length: The pipeline call's ``max_sequence_length`` (its family's default: Wan 512).
         template: The chat template or template string the family's pipeline wraps the prompt in (the
             family's ``text.template``), or None.
+        padding_side: The side the pipeline pads on (its family's ``text.padding_side``).
+        real_first: The model reads the real tokens first, whatever the padding side (``text.key_order``
+            ``real_first``): the words' ``token_indices`` count the real tokens only.
 
     Returns:
         The token ids, attention mask, number of real tokens and the tokens of every target.
@@ -166,6 +177,7 @@ def tokenize_marked(
             max_length=max_sequence_length + cut,
             truncation=True,
             add_special_tokens=template is None or template.add_special_tokens,  # a chat template writes its own
+            padding_side=padding_side,
             return_attention_mask=True,
             return_offsets_mapping=True,
             return_special_tokens_mask=True,
@@ -180,6 +192,8 @@ def tokenize_marked(
     num_encoded = sum(1 for m in attention_mask if m)
 
     never = {tokenizer.pad_token_id, tokenizer.eos_token_id} - {None}
+    real = [i for i, m in enumerate(attention_mask) if m]  # positions of the real tokens
+    key_of = {i: n for n, i in enumerate(real)}  # position -> real rank
     # Positions of the prompt's tokens: real, not special, with a non-empty character range in the prompt.
     content = [
         i
@@ -214,9 +228,10 @@ def tokenize_marked(
         if not indices:
             raise PromptError(
                 f"word {target.word!r} maps to no token: the tokenizer gives it only special tokens or bare "
-                f"'{SPIECE_UNDERLINE}' pieces (tokens of the clean prompt: {pieces[cut:num_encoded]})"
+                f"'{SPIECE_UNDERLINE}' pieces (tokens of the clean prompt: {[pieces[i] for i in real[cut:]]})"
             )
         ids = tuple(input_ids[i] for i in indices)
+        keys = tuple((key_of[i] if real_first else i) - cut for i in indices)  # among the text keys
         if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids:
             logger.warning(
                 "word %r contains characters the tokenizer does not know: its tokens are %s",
@@ -226,7 +241,7 @@ def tokenize_marked(
         targets.append(
             TargetTokens(
                 word=target.word,
-                token_indices=tuple(i - cut for i in indices),
+                token_indices=keys,
                 token_ids=ids,
                 token_pieces=tuple(pieces[i] for i in indices),
                 spans=target.spans,
@@ -239,7 +254,7 @@ def tokenize_marked(
         input_ids=tuple(input_ids),
         attention_mask=tuple(attention_mask),
         num_real_tokens=num_encoded - cut,
-        pieces=tuple(pieces[cut:num_encoded]),
+        pieces=tuple(pieces[i] for i in real[cut:]),
         targets=tuple(targets),
         cut=cut,
     )

@@ -187,7 +187,7 @@ class VideoWriter:
             raise RenderError(f"cannot start ffmpeg ({ffmpeg_exe()}): {exc}") from exc
         assert self._proc.stdin is not None
         self._stdin = self._proc.stdin
-        _grow_pipe(self._stdin)
+        grow_pipe(self._stdin)
         log.debug(
             "encoding %s (%dx%d @ %s fps, %s)",
             self.path,
@@ -268,18 +268,24 @@ class VideoWriter:
         error.__cause__ = OSError(number, os.strerror(number), str(self.path)) if number is not None else cause
         return error
 
-    def _stderr_tail(self) -> str:
+    def _stderr_lines(self) -> list[str]:
+        """What ffmpeg said, line by line (after it ended, or within 5 s)."""
         if self._proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=5)
         if self._log is None:
-            return "(no ffmpeg output)"
+            return []
         self._log.seek(0)
-        lines = [ln.strip() for ln in self._log.read().decode(errors="replace").splitlines() if ln.strip()]
-        return lines[-1] if lines else "(no ffmpeg output)"
+        return [ln.strip() for ln in self._log.read().decode(errors="replace").splitlines() if ln.strip()]
+
+    def _stderr_tail(self) -> str:
+        """ffmpeg's line about a write fault (disk full...) when it reported one, else its last line."""
+        lines = self._stderr_lines()
+        faults = [ln for ln in lines if fault_in_message(ln) is not None]
+        return (faults or lines or ["(no ffmpeg output)"])[-1]
 
 
-def _grow_pipe(stream: IO[bytes]) -> None:
+def grow_pipe(stream: IO[bytes]) -> None:
     """Enlarge a pipe's kernel buffer where the OS allows it (Linux ``F_SETPIPE_SZ``); best effort."""
     try:
         import fcntl
@@ -296,5 +302,6 @@ __all__ = [
     "ffmpeg_exe",
     "format_of",
     "fps_argument",
+    "grow_pipe",
     "prepare_output",
 ]

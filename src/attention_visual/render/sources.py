@@ -42,7 +42,11 @@ LAYOUTS = ("overlay", "side_by_side")
 
 
 class FrameSource(Protocol):
-    """Anything :func:`write_video` can encode."""
+    """Anything :func:`write_video` can encode.
+
+    Frames are RGBX ``[H, W, 4]``; a source may say ``channels = 3`` (an attribute) to yield RGB
+    frames ``[H, W, 3]`` instead (a plain overlay: a quarter fewer bytes to blend and to pipe).
+    """
 
     @property
     def width(self) -> int: ...
@@ -57,13 +61,14 @@ class FrameSource(Protocol):
     def num_frames(self) -> int: ...
 
     def frames(self) -> Iterator[np.ndarray]:
-        """Yield ``num_frames`` RGBX frames ``[height, width, 4]`` uint8."""
+        """Yield ``num_frames`` RGBX frames ``[height, width, 4]`` uint8 (RGB with ``channels = 3``)."""
         ...
 
 
 def write_video(source: FrameSource, path: Path, video_format: str | None = None) -> Path:
     """Encode every frame of ``source`` into ``path`` (atomically; see :class:`VideoWriter`)."""
-    with VideoWriter(path, source.width, source.height, source.fps, video_format, channels=CHANNELS) as writer:
+    channels = getattr(source, "channels", CHANNELS)
+    with VideoWriter(path, source.width, source.height, source.fps, video_format, channels=channels) as writer:
         for frame in source.frames():
             writer.write(frame)
     if writer.frames_written != source.num_frames:
@@ -200,14 +205,17 @@ class OverlayVideo(_OnCanvas):
             (``side_by_side``: video | heatmap | overlay); with a footer box for ``stamps``.
         maps: ``[latent_frame, y, x]`` float32 in [0, 1], already normalised.
         latent_of_frame: ``[video_frame]`` int, the latent frame that produced each video frame.
-        video: returns a fresh iterator over the video's RGBX frames ``[ph, pw, 4]`` uint8, resampled
-            to ``len(latent_of_frame)`` frames of the panel size.
+        video: returns a fresh iterator over the video's RGBX frames ``[ph, pw, 4]`` uint8 (RGB
+            ``[ph, pw, 3]`` with ``video_channels=3``), resampled to ``len(latent_of_frame)`` frames of the
+            panel size.
         lut: a :func:`packed_lut`.
         alpha: heatmap weight in [0, 1].
         fps: the video's own frame rate.
         layout: ``overlay`` or ``side_by_side``.
         stamps: optional text per video frame, written into the canvas's footer box.
         dpi: pixels per inch of the text.
+        video_channels: 4 (RGBX) or 3 (RGB) per pixel of ``video``'s frames; 3 only for a plain
+            overlay (the video's size, no title, colorbar or timestamps), whose frames are then RGB.
     """
 
     canvas: Canvas
@@ -220,6 +228,7 @@ class OverlayVideo(_OnCanvas):
     layout: str = "overlay"
     stamps: Sequence[str] = ()
     dpi: int = 100
+    video_channels: int = CHANNELS
     _text: TextRenderer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -236,6 +245,8 @@ class OverlayVideo(_OnCanvas):
         if self.stamps and (self.canvas.footer is None or len(self.stamps) != self.num_frames):
             why = "has no footer box" if self.canvas.footer is None else f"has {self.num_frames} frames"
             raise RenderError(f"{len(self.stamps)} timestamps given but the overlay {why}")
+        if self.video_channels not in (3, CHANNELS) or (self.video_channels == 3 and not self.plain):
+            raise RenderError(f"video frames of {self.video_channels} channels need a plain overlay (RGBX: 4)")
         footer = self.canvas.footer
         self._text = TextRenderer(FOOTER_PT, self.dpi, max_width=footer.width if footer else self.width)
 
@@ -243,9 +254,20 @@ class OverlayVideo(_OnCanvas):
     def num_frames(self) -> int:
         return int(self.latent_of_frame.shape[0])
 
+    @property
+    def plain(self) -> bool:
+        """The frames are the video's alone: one panel covering the canvas, no timestamps."""
+        return self.canvas.panels == (Box(0, 0, self.width, self.height),) and not self.stamps
+
+    @property
+    def channels(self) -> int:
+        """Bytes per pixel of the frames: RGB for a plain overlay of an RGB video, else RGBX."""
+        return self.video_channels
+
     def frames(self) -> Iterator[np.ndarray]:
         box = self.canvas.panels[-1]
         plain = self.canvas.panels == (Box(0, 0, self.width, self.height),)
+        channels = self.video_channels
         cached = -1
         heat = heat_pre = np.empty(0)
         video = self.video()
@@ -256,8 +278,8 @@ class OverlayVideo(_OnCanvas):
                     raise RenderError(f"the original video ended after {n} of {self.num_frames} frames")
                 k = int(self.latent_of_frame[n])
                 if k != cached:
-                    heat = heatmap_rgbx(self.maps[k], box.height, box.width, self.lut)  # [ph, pw, 4]
-                    heat_pre = premultiply(heat, self.alpha)  # [ph, pw, 4] uint16
+                    heat = heatmap_rgbx(self.maps[k], box.height, box.width, self.lut)[..., :channels]  # [ph, pw, c]
+                    heat_pre = premultiply(heat, self.alpha)  # [ph, pw, c] uint16
                     cached = k
                 if plain:
                     frame = blend(base, heat, self.alpha, heat_premultiplied=heat_pre)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from attention_visual.errors import RenderError
-from attention_visual.render.encoder import ffmpeg_exe
+from attention_visual.render.encoder import ffmpeg_exe, grow_pipe
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,7 @@ def read_frames(
         # Its own process group: a terminal's Ctrl-C reaches this process, which stops the decoder itself.
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, process_group=0)
         assert proc.stdout is not None
+        grow_pipe(proc.stdout)  # the decoder runs ahead by a frame instead of waking this process 25 times a frame
         try:
             current: np.ndarray | None = None  # [height, width, channels], read-only
             decoded = -1

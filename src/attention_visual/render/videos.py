@@ -160,9 +160,11 @@ def overlay_video(
         )
     )
     fps = dims.fps if dims.fps > 0 else info.fps or options.fps
+    plain = len(canvas.panels) == 1 and (canvas.width, canvas.height) == (width, height) and not include_timestamp
+    channels = 3 if plain else 4  # a plain overlay is the video's frames alone: RGB, no padding byte
 
     def frames() -> Iterator[np.ndarray]:
-        return read_frames(original_video, info, dims.frames, width, height, channels=4)
+        return read_frames(original_video, info, dims.frames, width, height, channels=channels)
 
     stamps: list[str] = []
     if include_timestamp:
@@ -172,7 +174,7 @@ def overlay_video(
         ]
     return OverlayVideo(
         canvas, normed[0], latent_of_frame, frames, packed_lut(options.colormap), options.overlay_alpha, fps, layout,
-        stamps, options.dpi,
+        stamps, options.dpi, channels,
     )  # fmt: skip
 
 

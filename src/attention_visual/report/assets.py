@@ -298,13 +298,16 @@ JS = r"""
     if (!table || !stats || table.dataset.ready) { return; }
     table.dataset.ready = "1";
     var filter = document.getElementById("word-filter"), count = document.getElementById("stats-count");
+    var modelFilter = document.getElementById("model-filter"), modelCol = stats.columns.indexOf("model");
     var pageOut = document.getElementById("stats-page");
     var prev = document.getElementById("stats-prev"), next = document.getElementById("stats-next");
     var wordCol = stats.columns.indexOf("word"), sortCol = -1, asc = true, page = 0, kept = [];
     var order = stats.rows.map(function (r, i) { return i; });
     function select() {
-      var w = filter.value;
-      kept = order.filter(function (i) { return !w || stats.rows[i][wordCol] === w; });
+      var w = filter.value, m = modelFilter ? modelFilter.value : "";
+      kept = order.filter(function (i) {
+        return (!w || stats.rows[i][wordCol] === w) && (!m || stats.rows[i][modelCol] === m);
+      });
       count.textContent = kept.length + " of " + stats.rows.length + " rows";
     }
     function render() {
@@ -343,7 +346,9 @@ JS = r"""
         select(); page = 0; render();
       });
     });
-    filter.addEventListener("change", function () { select(); page = 0; render(); });
+    [filter, modelFilter].forEach(function (f) {
+      if (f) { f.addEventListener("change", function () { select(); page = 0; render(); }); }
+    });
     prev.addEventListener("click", function () { page -= 1; render(); });
     next.addEventListener("click", function () { page += 1; render(); });
     select();

@@ -33,6 +33,7 @@ GROUPS_PER_FILE = 25
 #: Column headers of the page's table.
 HEADERS = {
     "video_id": "video",
+    "model": "model",
     "prompt_index": "prompt",
     "seed": "seed",
     "word": "word",
@@ -71,7 +72,7 @@ def _seed_panel(key: str, word: str, group: SeedGroup) -> str:
     info = group.info
     gradient = ", ".join(info.gradient)
     return (
-        f'<div class="panel seeds" data-word="{e(word)}"><h4>prompt {group.prompt_index} · {len(info.seeds)} seeds · '
+        f'<div class="panel seeds" data-word="{e(word)}"><h4>{e(group.label)} · {len(info.seeds)} seeds · '
         f'consistency <span class="score">{_score(info.consistency)}</span></h4>'
         f'<div class="tiles">{_seed_tiles(key, group.grid, info)}</div>'
         '<div class="sliders"><label>step</label>'
@@ -116,7 +117,7 @@ def _group_html(key: str, word: str, group: SeedGroup) -> str:
         more = len(group.trajectories) - len(shown)
         note = f" (first {len(shown)} of {len(group.trajectories)} seeds)" if more > 0 else ""
         parts.append(
-            f'<h4 class="sub">centroid path over the first frame, prompt {group.prompt_index}{e(note)}</h4>'
+            f'<h4 class="sub">centroid path over the first frame, {e(group.label)}{e(note)}</h4>'
             f'<div class="row">{"".join(_trajectory(t, group) for t in shown)}</div>'
         )
     return "".join(parts)
@@ -159,6 +160,14 @@ def _table(view: BatchView) -> str:
         return f'<p class="error">no statistics table: {e(view.stats_error or "unknown error")}</p>'
     words = sorted({str(row[TABLE_COLUMNS.index("word")]) for row in view.rows})
     options = "".join(f'<option value="{e(w)}">{e(w)}</option>' for w in words)
+    models = sorted({str(row[TABLE_COLUMNS.index("model")]) for row in view.rows if row[TABLE_COLUMNS.index("model")]})
+    model_filter = (  # a comparison batch: its models side by side, or one at a time
+        '<label>model <select id="model-filter"><option value="">all models</option>'
+        + "".join(f'<option value="{e(m)}">{e(m)}</option>' for m in models)
+        + "</select></label> "
+        if len(models) > 1
+        else ""
+    )
     headers = "".join(
         f'<th><button type="button" data-col="{i}">{e(HEADERS.get(c, c))}</button></th>'
         for i, c in enumerate(TABLE_COLUMNS)
@@ -167,7 +176,8 @@ def _table(view: BatchView) -> str:
         '<p class="meta">One row per video × word: the step-averaged map, averaged over latent frames. The full '
         f'table (video × word × step × frame): <a href="{e(view.stats_file)}">stats.parquet</a> '
         "(<code>pandas.read_parquet</code>). Click a column to sort.</p>"
-        f'<p><label>word <select id="word-filter"><option value="">all words</option>{options}</select></label> '
+        f'<p>{model_filter}<label>word <select id="word-filter"><option value="">all words</option>{options}'
+        "</select></label> "
         '<span id="stats-count" class="meta"></span></p>'
         '<div class="pager"><button type="button" id="stats-prev">previous</button>'
         '<button type="button" id="stats-next">next</button><span id="stats-page" class="meta"></span></div>'

@@ -137,15 +137,16 @@ def _save_figure(fig: Figure, output: Path) -> None:
 
 
 def curve_table(stats: pd.DataFrame, word: str) -> pd.DataFrame:
-    """Per prompt × step of ``word``: ``mean_<m>``, ``std_<m>`` (over seeds, ddof 0) and ``seeds``, for :data:`CURVES`.
+    """Per model × prompt × step of ``word``: ``mean_<m>``, ``std_<m>`` (over seeds, ddof 0) and ``seeds``, for
+    :data:`CURVES`.
 
     A video's value at a step is the mean over its latent frames; step-averaged rows (``step == -1``)
-    are left out.
+    are left out. A batch of one model has one ``model`` (None in tables older than the column).
     """
     names = list(CURVES)
     rows = stats[(stats["word"] == word) & (stats["step"] >= 0)]
-    per_video = rows.groupby(["prompt_index", "video_id", "step"], as_index=False)[names].mean()
-    grouped = per_video.groupby(["prompt_index", "step"])
+    per_video = rows.groupby(["model", "prompt_index", "video_id", "step"], as_index=False, dropna=False)[names].mean()
+    grouped = per_video.groupby(["model", "prompt_index", "step"], dropna=False)
     table = grouped[names].mean().add_prefix("mean_")
     table = table.join(grouped[names].std(ddof=0).add_prefix("std_"))
     table["seeds"] = grouped["video_id"].nunique()
@@ -156,13 +157,14 @@ def curves_svg(stats: pd.DataFrame, word: str) -> str:
     """The curves of ``word`` (see the module docstring) as one standalone SVG: one panel per :data:`CURVES`."""
     table = curve_table(stats, word)
     series: dict[str, list[Series]] = {name: [] for name in CURVES}
-    for n, (prompt, part) in enumerate(table.groupby("prompt_index")):
+    several = table["model"].nunique(dropna=False) > 1  # a comparison: each model's prompts are their own curves
+    for n, ((model, prompt), part) in enumerate(table.groupby(["model", "prompt_index"], dropna=False)):
         seeds = int(part["seeds"].max())
         colour = PROMPT_COLOURS[n % len(PROMPT_COLOURS)]
         x = (part["step"].to_numpy() + 1).tolist()
+        label = f"{model} · prompt {prompt} ({seeds} seeds)" if several else f"prompt {prompt} ({seeds} seeds)"
         for name in CURVES:
             mean, std = part[f"mean_{name}"].to_numpy(), part[f"std_{name}"].to_numpy()
-            label = f"prompt {prompt} ({seeds} seeds)"
             series[name].append(Series(label, colour, x, mean.tolist(), (mean - std).tolist(), (mean + std).tolist()))
     panels = [line_chart(series[name], LABELS[name], "denoising step (1 = the first)") for name in CURVES]
     return chart_row(panels, f"“{word}” over the steps: mean over seeds ± 1 std", standalone=True)

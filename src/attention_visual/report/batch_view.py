@@ -4,9 +4,10 @@ Put together from the videos' assets (:mod:`.video_assets`) at every assembly, r
 
 * the statistics table is the videos' own rows (``maps/<video_id>/stats.parquet``) concatenated into
   ``batch/stats.parquet`` when one of them changed (``batch/stats.json`` holds the key);
-* a seed group (one word over the seeds of one prompt) is redone only when one of its videos' maps changed
-  (``batch/seeds/<word_dir>_prompt_NNN.json`` holds its key, layout and the sum of its videos' unit maps,
-  from which the word's consistency across prompts follows without reading any map again);
+* a seed group (one word over the seeds of one prompt, and of one model in a comparison batch) is redone
+  only when one of its videos' maps changed (``batch/seeds/<word_dir>_prompt_NNN.json``, in a comparison
+  ``<word_dir>_<model>_prompt_NNN.json``, holds its key, layout and the sum of its videos' unit maps, from
+  which the word's consistency across prompts follows without reading any map again);
 * centroid paths and block × head values come with each video's assets; curves are drawn (SVG) from the
   table, the atlas (matplotlib) only when its values changed.
 
@@ -44,7 +45,7 @@ from attention_visual.analysis.seeds import SeedAccumulator, consistency_of_sum,
 from attention_visual.errors import AttentionVisualError
 from attention_visual.report.batch_images import ATLAS_MEASURES, SeedGridInfo, curves_svg, write_atlas, write_seed_grid
 from attention_visual.report.collect import ReportView
-from attention_visual.report.disk import file_sizes, read_json, write_if_changed
+from attention_visual.report.disk import file_sizes, read_cells, read_json, write_if_changed
 from attention_visual.report.video_assets import VIDEO_STATS_FILE, VideoAssets, maps_root, read_word_stack, video_dir
 from attention_visual.storage import word_dir_name
 from attention_visual.storage.batch.manifest import VideoRecord, one_line
@@ -60,11 +61,24 @@ BATCH_DIR = "batch"
 """The batch view's folder inside ``report/``."""
 STATS_FILE = "stats.parquet"
 STATS_KEY_FILE = "stats.json"
-BATCH_VIEW_VERSION = 2
+BATCH_VIEW_VERSION = 3
 """Bumped when the batch view's content changes, so older cached parts are redone."""
 #: Columns of the page's table (``video``, labels, then the step-averaged statistics averaged over frames).
 TABLE_MEASURES = ("mass", "peak", "entropy", "spread", "mask_area")
-TABLE_COLUMNS = ("video_id", "prompt_index", "seed", "word", *TABLE_MEASURES)
+TABLE_COLUMNS = ("video_id", "model", "prompt_index", "seed", "word", *TABLE_MEASURES)
+#: A seed group's key: ``(model name, prompt_index)``; the name is ``""`` in manifests older than the field.
+GroupKey = tuple[str, int]
+
+
+def group_key(record: VideoRecord) -> GroupKey:
+    """The seed group of a video: its model's and its prompt's (the seeds of one prompt through one model)."""
+    return (record.model_name or "", record.prompt_index)
+
+
+def group_label(key: GroupKey, several: bool) -> str:
+    """``prompt 2``, or ``tiny-ltx · prompt 2`` when the batch has ``several`` models."""
+    model, prompt = key
+    return f"{model} · prompt {prompt}" if several and model else f"prompt {prompt}"
 
 
 @dataclass
@@ -79,9 +93,13 @@ class Trajectory:
 
 @dataclass
 class SeedGroup:
-    """One word over the seeds of one prompt: its seed grid sprite and each seed's centroid path."""
+    """One word over the seeds of one prompt (through one model): its seed grid sprite and each seed's centroid path.
+
+    ``label`` names the group on the page (:func:`group_label`).
+    """
 
     prompt_index: int
+    label: str
     grid: str
     info: SeedGridInfo
     width: int
@@ -147,9 +165,9 @@ def _number(value: Any) -> Any:
 def summary_rows(stats: pd.DataFrame) -> list[list[Any]]:
     """The page's table: per video × word, the ``step == -1`` rows' :data:`TABLE_MEASURES` averaged over frames."""
     averaged = stats[stats["step"] == -1]
-    table = averaged.groupby(["video_id", "prompt_index", "seed", "word"], as_index=False, sort=True, dropna=False)[
-        list(TABLE_MEASURES)
-    ].mean()
+    table = averaged.groupby(
+        ["video_id", "model", "prompt_index", "seed", "word"], as_index=False, sort=True, dropna=False
+    )[list(TABLE_MEASURES)].mean()
     return [[_number(v) for v in row] for row in table[list(TABLE_COLUMNS)].itertuples(index=False)]
 
 
@@ -253,7 +271,7 @@ def _make_group(
     readers: _Readers, members: Sequence[Member], word: str, png: Path, look: tuple[str, str]
 ) -> dict[str, Any]:
     """Read the seeds' maps of ``word``, write the seed grid; return its cache entry (without the key)."""
-    prompt = members[0].record.prompt_index
+    prompt = members[0].record.prompt_index  # one model's seeds of one prompt (see group_key)
     acc = SeedAccumulator(word, prompt_index=prompt, keep_steps=True)
     for m in members:
         analyzer = readers.get(m.record)
@@ -284,8 +302,9 @@ def _group(
     readers: _Readers, out: Path, members: Sequence[Member], word: str, look: tuple[str, str]
 ) -> tuple[dict[str, Any], Path]:
     """The cache entry of one seed group, made again only when its key changed; and its PNG."""
-    prompt = members[0].record.prompt_index
-    png = out / "seeds" / f"{word_dir_name(word)}_prompt_{prompt:03d}.png"
+    model, prompt = group_key(members[0].record)
+    of_model = f"_{model}" if members[0].record.model else ""  # a comparison's videos: the model's group
+    png = out / "seeds" / f"{word_dir_name(word)}{of_model}_prompt_{prompt:03d}.png"
     key = _group_key(members, word, look)
     cached = read_json(png.with_suffix(".json"))
     if (
@@ -313,7 +332,10 @@ def _pool(word: str, entries: list[tuple[dict[str, Any], Path]], into: WordBatch
                 f"{tuple(pool['grid'])} grid against steps {first['steps']} on a {tuple(first['grid'])} grid"
             )
             return
-        summed = np.load(png.with_suffix(".npy"), allow_pickle=False)  # [cell] float64
+        summed = read_cells(png.with_suffix(".npy"), pool["grid"])  # [cell] float64
+        if summed is None:
+            into.across_error = f"the report's cache {png.with_suffix('.npy')} is damaged: delete it and run again"
+            return
         total = summed if total is None else total + summed
         count += int(pool["n"])
         videos += int(entry["videos"])
@@ -360,28 +382,29 @@ def _atlas(word: str, members: list[Member], out: Path) -> str | None:
 def _word_batch(
     out: Path,
     word: str,
-    by_prompt: dict[int, list[Member]],
-    made: dict[int, tuple[dict[str, Any], Path] | str],
+    by_prompt: dict[GroupKey, list[Member]],
+    made: dict[GroupKey, tuple[dict[str, Any], Path] | str],
     stats: pd.DataFrame | None,
     in_stats: set[str],
 ) -> WordBatch:
-    """One word of the view from its seed groups (``made``: each prompt's cache entry or error)."""
+    """One word of the view from its seed groups (``made``: each group's cache entry or error)."""
     entry = WordBatch(word=word)
     entries = []
-    for prompt in sorted(by_prompt):
-        found = made[prompt]
+    several = len({model for model, _ in by_prompt}) > 1
+    for key in sorted(by_prompt):
+        found, label = made[key], group_label(key, several)
         if isinstance(found, str):
-            entry.errors.append(f"prompt {prompt}: {found}")
+            entry.errors.append(f"{label}: {found}")
             continue
         cached, png = found
         entries.append(found)
         width, height, fps = cached["size"]
         group = SeedGroup(
-            prompt, _link(png.relative_to(out.parent).as_posix()), SeedGridInfo.from_dict(cached["info"]),
-            int(width), int(height), float(fps), [_path(m, word) for m in by_prompt[prompt]],
+            key[1], label, _link(png.relative_to(out.parent).as_posix()), SeedGridInfo.from_dict(cached["info"]),
+            int(width), int(height), float(fps), [_path(m, word) for m in by_prompt[key]],
         )  # fmt: skip
         entry.groups.append(group)
-    if entries:
+    if entries and not several:  # across prompts; a comparison's groups are different models, never pooled
         _pool(word, entries, entry)
     if stats is not None and word in in_stats:
         relative = f"{BATCH_DIR}/curves/{word_dir_name(word)}.svg"
@@ -392,32 +415,33 @@ def _word_batch(
 
 
 def _seed_grids(
-    batch_dir: Path, out: Path, groups: dict[str, dict[int, list[Member]]], look: tuple[str, str]
-) -> dict[str, dict[int, tuple[dict[str, Any], Path] | str]]:
-    """Every seed group's cache entry (made when stale) or error, prompt by prompt: each video is indexed once."""
+    batch_dir: Path, out: Path, groups: dict[str, dict[GroupKey, list[Member]]], look: tuple[str, str]
+) -> dict[str, dict[GroupKey, tuple[dict[str, Any], Path] | str]]:
+    """Every seed group's cache entry (made when stale) or error, group by group: each video is indexed once."""
     readers = _Readers(batch_dir)
-    made: dict[str, dict[int, tuple[dict[str, Any], Path] | str]] = {word: {} for word in groups}
-    for prompt in sorted({p for by_prompt in groups.values() for p in by_prompt}):
+    made: dict[str, dict[GroupKey, tuple[dict[str, Any], Path] | str]] = {word: {} for word in groups}
+    for key in sorted({k for by_prompt in groups.values() for k in by_prompt}):
         records = []
         for word, by_prompt in groups.items():
-            if prompt not in by_prompt:
+            if key not in by_prompt:
                 continue
-            records += [m.record for m in by_prompt[prompt]]
+            records += [m.record for m in by_prompt[key]]
             try:
-                made[word][prompt] = _group(readers, out, by_prompt[prompt], word, look)
+                made[word][key] = _group(readers, out, by_prompt[key], word, look)
             except AttentionVisualError as exc:
-                log.warning("no seed grid of %r in prompt %d: %s", word, prompt, one_line(exc))
-                made[word][prompt] = one_line(exc)
+                log.warning("no seed grid of %r in %s: %s", word, group_label(key, True), one_line(exc))
+                made[word][key] = one_line(exc)
         readers.release(records)
     return made
 
 
-def seed_groups(view: ReportView, assets: dict[str, VideoAssets | None]) -> dict[str, dict[int, list[Member]]]:
-    """``{word: {prompt_index: [Member]}}``: each word's finished captures with a map, by prompt (one pass).
+def seed_groups(view: ReportView, assets: dict[str, VideoAssets | None]) -> dict[str, dict[GroupKey, list[Member]]]:
+    """``{word: {(model, prompt_index): [Member]}}``: each word's finished captures with a map, by model and
+    prompt (:func:`group_key`; one pass).
 
     Words are in first-marked order, videos in batch order.
     """
-    groups: dict[str, dict[int, list[Member]]] = {}
+    groups: dict[str, dict[GroupKey, list[Member]]] = {}
     for video in view.videos:
         found = assets.get(video.record.video_id)
         if found is None or not found.complete:
@@ -425,9 +449,7 @@ def seed_groups(view: ReportView, assets: dict[str, VideoAssets | None]) -> dict
         for word in video.record.words:
             w = found.words.get(word)
             if w is not None and w.sprite is not None:
-                groups.setdefault(word, {}).setdefault(video.record.prompt_index, []).append(
-                    Member(video.record, found)
-                )
+                groups.setdefault(word, {}).setdefault(group_key(video.record), []).append(Member(video.record, found))
     return groups
 
 
@@ -466,11 +488,14 @@ __all__ = [
     "BATCH_DIR",
     "TABLE_COLUMNS",
     "BatchView",
+    "GroupKey",
     "Member",
     "SeedGroup",
     "Trajectory",
     "WordBatch",
     "build_batch_view",
+    "group_key",
+    "group_label",
     "seed_groups",
     "summary_rows",
 ]

@@ -165,6 +165,18 @@ def _build_all(
                 future.cancel()
 
 
+def unreadable_maps(batch_dir: Path | str, report_dir: Path | str | None = None) -> list[str]:
+    """One line per map file of the batch that the report could not read (damaged, refused, an I/O fault),
+    from the videos' assets as they are now (the page marks them too)."""
+    batch_dir = Path(batch_dir)
+    report_dir = Path(report_dir) if report_dir is not None else batch_dir / REPORT_DIR
+    found = []
+    for video in collect_batch(batch_dir, report_dir).videos:
+        assets = read_video_assets(report_dir, video.record.video_id)
+        found += assets.unreadable_maps() if assets is not None else []
+    return found
+
+
 def write_report(
     batch_dir: Path | str,
     *,
@@ -230,4 +242,4 @@ def write_report(
     return index
 
 
-__all__ = ["assemble", "write_report"]
+__all__ = ["assemble", "unreadable_maps", "write_report"]

@@ -201,7 +201,8 @@ def curves_chart(words: Sequence[WordView], assets: VideoAssets) -> str:
 def card(video: VideoView, assets: VideoAssets | None, curves: bool = True) -> dict[str, Any]:
     """The card of ``video``: ``{"html": inner HTML of its <article>, "maps": {key: sprite layout}}``."""
     record = video.record
-    meta = " · ".join(p for p in (f"seed {record.seed}", _timings(record.timings)) if p)
+    model = f"model {record.model}" if record.model else ""  # a comparison batch: whose video this is
+    meta = " · ".join(p for p in (model, f"seed {record.seed}", _timings(record.timings)) if p)
     error = f'<p class="error">{e(record.error)}</p>' if record.error else ""
     missing = {"done": "video file missing", "failed": "generation failed"}.get(record.status, "not generated yet")
     head = (

@@ -42,10 +42,11 @@ import numpy as np
 from attention_visual.analysis.measures import PixelGeometry, map_measures
 from attention_visual.analysis.seeds import pass_name
 from attention_visual.analysis.source import VideoData, VideoLabels, WordData, read_word
-from attention_visual.errors import AttentionDataError, AttentionVisualError, NotFoundError
+from attention_visual.errors import AttentionDataError, AttentionVisualError, NotFoundError, StorageError
 from attention_visual.render.encoder import ffmpeg_exe
 from attention_visual.report.batch_images import ATLAS_MEASURES, block_head_maps
 from attention_visual.report.collect import MAPS_DIR, REPORT_DIR, find_record
+from attention_visual.report.disk import read_json
 from attention_visual.report.images import SpriteInfo, sprite_from_stack
 from attention_visual.report.look import resolve_look
 from attention_visual.storage import word_dir_name
@@ -64,7 +65,7 @@ from attention_visual.visualization.comparison import METRICS, temporal_metrics
 
 log = logging.getLogger(__name__)
 
-ASSETS_VERSION = 1
+ASSETS_VERSION = 2
 """Bumped when the assets' content changes, so older ones are made again."""
 ASSETS_FILE = "assets.json"
 POSTER_FILE = "poster.jpg"
@@ -83,6 +84,8 @@ class WordAssets:
         sprite: Link to its sprite, None when it could not be made (``error`` says why).
         info: The sprite's layout and labels.
         error: Why there is no sprite.
+        unreadable: The error, one line naming the file, when a map file could not be read (damaged,
+            refused, an I/O fault), rather than never stored.
         metrics: Its curves: ``{"steps": [0-based step], "by_step": {measure: [step]}, "by_frame": {measure:
             [frame]}}`` for :data:`attention_visual.visualization.comparison.METRICS` (NaN as None).
         path: The step-averaged map's centroid per latent frame: ``[x, y, first video frame]`` in video pixels.
@@ -95,6 +98,7 @@ class WordAssets:
     sprite: str | None = None
     info: SpriteInfo | None = None
     error: str | None = None
+    unreadable: str | None = None
     metrics: dict[str, Any] | None = None
     path: list[list[float]] | None = None
     atlas: dict[str, Any] | None = None
@@ -117,6 +121,7 @@ class VideoAssets:
         complete: Its capture finished (only finished captures count in the statistics and seed views).
         words: ``{word: WordAssets}`` in the store's (sorted) order.
         error: Why there is nothing (no maps stored), else None.
+        unreadable: The error, one line naming the file, when the video's maps could not be read at all.
         poster: Link to the poster frame, None without a generated video.
         stats: Link to the video's statistics rows, None when not made (``stats_error`` says why).
         stats_error: Why there are no statistics rows.
@@ -131,6 +136,7 @@ class VideoAssets:
     complete: bool = False
     words: dict[str, WordAssets] = field(default_factory=dict)
     error: str | None = None
+    unreadable: str | None = None
     poster: str | None = None
     stats: str | None = None
     stats_error: str | None = None
@@ -146,6 +152,19 @@ class VideoAssets:
     def from_dict(cls, data: dict[str, Any]) -> VideoAssets:
         words = {w: WordAssets.from_dict(v) for w, v in data["words"].items()}
         return cls(**{**data, "words": words})
+
+    def unreadable_maps(self) -> list[str]:
+        """One line per map file of the video that could not be read (see ``unreadable``)."""
+        found = [self.unreadable] + [w.unreadable for w in self.words.values()]
+        return [line for line in found if line is not None]
+
+
+def unreadable(exc: AttentionVisualError) -> str | None:
+    """``exc`` as one line when a map file could not be read (damaged, refused, an I/O fault), else None
+    (a map that was never stored: :class:`NotFoundError`)."""
+    if isinstance(exc, AttentionDataError | StorageError) and not isinstance(exc, NotFoundError):
+        return " ".join(str(exc).split())
+    return None
 
 
 def check_video_id(video_id: str) -> str:
@@ -181,10 +200,12 @@ def _file_key(path: Path | None) -> list[int] | None:
 def read_video_assets(report_dir: Path, video_id: str) -> VideoAssets | None:
     """The video's ``assets.json``, or None when it is missing or unreadable (a file on disk is hostile)."""
     path = video_dir(report_dir, video_id) / ASSETS_FILE
+    data = read_json(path)
+    if data is None:
+        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
         assets = VideoAssets.from_dict(data)
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return assets if assets.video_id == video_id else None
 
@@ -333,7 +354,11 @@ def _write_stats(words: list[WordData], record: VideoRecord, output: Path) -> No
 
     pq = import_from_extra("pyarrow.parquet", "analysis")
     pa = import_from_extra("pyarrow", "analysis")
-    batch = video_stats(VideoData(record.video_id, VideoLabels(record.prompt_index, record.video_index), tuple(words)))
+    batch = video_stats(
+        VideoData(
+            record.video_id, VideoLabels(record.prompt_index, record.video_index, record.model_name), tuple(words)
+        )
+    )
 
     def write(fh: IO[bytes]) -> None:
         pq.write_table(pa.Table.from_batches([batch]), fh, compression="zstd")
@@ -380,7 +405,7 @@ def _word_assets(
         return entry, data
     except AttentionVisualError as exc:
         log.warning("no map for %r of %s: %s", word, video_id, one_line(exc))
-        entry.error = one_line(exc)
+        entry.error, entry.unreadable = one_line(exc), unreadable(exc)
         return entry, None
 
 
@@ -474,9 +499,9 @@ def build_video_assets(
         return cached
     try:
         assets = _make(batch_dir, record, analyzer, folder, key, look)
-    except AttentionDataError as exc:  # an unreadable store folder: the assets say so
+    except (AttentionDataError, StorageError) as exc:  # an unreadable store folder: the assets say so
         log.warning("cannot read the maps of %s: %s", video_id, one_line(exc))
-        assets = VideoAssets(video_id=video_id, key=key, error=one_line(exc))
+        assets = VideoAssets(video_id=video_id, key=key, error=one_line(exc), unreadable=unreadable(exc))
     assets.files = _made_files(folder, assets)
     atomic_write_text(folder / ASSETS_FILE, json.dumps(assets.to_dict(), ensure_ascii=False) + "\n", sync=False)
     return assets
@@ -499,5 +524,6 @@ __all__ = [
     "newest_mtime_ns",
     "read_video_assets",
     "read_word_stack",
+    "unreadable",
     "video_dir",
 ]

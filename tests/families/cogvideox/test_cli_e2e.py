@@ -18,7 +18,7 @@ from attention_visual.analysis import open_batch
 from attention_visual.render.video_reader import probe_video
 from attention_visual.visualization import AttentionAnalyzer
 from pipeline.pipeline_support import REPO, batch_dirs
-from support.cli import refused_line, run_main
+from support.cli import refused, run_main
 
 CONFIG = REPO / "configs" / "cogvideox_5b.yaml"
 TINY = ("--set", "generation.device=cpu", "--set", "generation.dtype=float32", "--set", "generation.height=32",
@@ -109,7 +109,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_created(
         "generate", str(CONFIG), "--set", f"output_dir={out}", "--set", "generation.model_id=tiny-cogvideox",
         *TINY, *overrides,
     )  # fmt: skip
-    assert message in refused_line(done, out)
+    assert message in refused(done, out)
 
 
 def test_an_unsupported_pipeline_names_the_supported_families(tmp_path: Path) -> None:
@@ -120,6 +120,6 @@ def test_an_unsupported_pipeline_names_the_supported_families(tmp_path: Path) ->
     done = run_main(
         "generate", str(CONFIG), "--set", f"output_dir={out}", "--set", f"generation.model_id={folder}", *TINY
     )
-    line = refused_line(done, out)
+    line = refused(done, out)
     assert "MochiPipeline" in line and "Wan (WanPipeline" in line and "CogVideoX (CogVideoXPipeline" in line
     assert "LTX-Video (LTXPipeline" in line

@@ -18,7 +18,7 @@ from attention_visual.analysis import open_batch
 from attention_visual.render.video_reader import probe_video
 from attention_visual.visualization import AttentionAnalyzer
 from pipeline.pipeline_support import REPO, batch_dirs
-from support.cli import refused_line, run_main
+from support.cli import refused, run_main
 
 CONFIG = REPO / "configs" / "hunyuanvideo.yaml"
 TINY = ("--set", "generation.model_id=tiny-hunyuan", "--set", "generation.device=cpu",
@@ -94,4 +94,4 @@ def test_bad_input_is_one_line_exit_2_and_nothing_created(
 ) -> None:
     out = tmp_path / "out"
     done = run_main("generate", str(CONFIG), "--set", f"output_dir={out}", *TINY, *overrides)
-    assert message in refused_line(done, out)
+    assert message in refused(done, out)

@@ -72,7 +72,6 @@ def test_every_checkpoint_runs_every_task() -> None:
     ("class_name", "what"),
     [
         ("LTXLatentUpsamplePipeline", "latent upsampler"),
-        ("LTX2Pipeline", "LTX-2"),
         ("LTXI2VLongMultiPromptPipeline", "long"),
     ],
 )

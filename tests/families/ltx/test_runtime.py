@@ -82,7 +82,7 @@ def test_a_packed_call_is_read_from_its_grid_arguments(ltx: Any) -> None:
     assert (call.batch, call.grid, call.drop_leading_frames, call.conditioning_frames) == (2, (3, 2, 3), 0, None)
     positional = RUNTIME.read_call(variant, ltx.transformer, (hidden, None, t, None, 3, 2, 3), {})
     assert positional.grid == (3, 2, 3)
-    with pytest.raises(CaptureError, match="18 tokens for a grid of \\(3, 2, 2\\)"):
+    with pytest.raises(CaptureError, match="18 video tokens for a grid of \\(3, 2, 2\\)"):
         RUNTIME.read_call(variant, ltx.transformer, (hidden, None, t, None, 3, 2, 2), {})
     with pytest.raises(CaptureError, match="neither num_frames/height/width nor video_coords"):
         RUNTIME.read_call(variant, ltx.transformer, (hidden,), {})

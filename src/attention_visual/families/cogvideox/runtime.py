@@ -39,6 +39,7 @@ from attention_visual.families.cogvideox.facts import (
     V15_V2V_REFUSAL,
     VARIANTS,
 )
+from attention_visual.families.common.parts import cast_components
 from attention_visual.families.interface import (
     AttentionInputs,
     AttentionSite,
@@ -47,7 +48,6 @@ from attention_visual.families.interface import (
     Measure,
     Probe,
     TransformerCall,
-    cast_components,
 )
 from attention_visual.families.spec import Variant
 

@@ -31,6 +31,7 @@ from diffusers.models.embeddings import apply_rotary_emb
 from torch import nn
 
 from attention_visual.errors import CaptureError
+from attention_visual.families.common.parts import cast_components
 from attention_visual.families.hunyuan10.facts import (
     ATTENTION,
     DUAL_STREAM,
@@ -46,7 +47,6 @@ from attention_visual.families.interface import (
     Measure,
     Probe,
     TransformerCall,
-    cast_components,
 )
 from attention_visual.families.spec import Variant
 

@@ -15,7 +15,7 @@ checkpoint ``_class_name``                  task       notes
 Example:
     >>> spec = with_transformer_config(read_model_index({"_class_name": I2V_PIPELINE}), {"target_size": 640})
     >>> variant = variant_for(spec, "auto")
-    >>> variant.name, (480, 848) in variant.frame_sizes, (480, 832) in variant.frame_sizes
+    >>> variant.name, (480, 848) in variant.frame_sizes, (480, 480) in variant.frame_sizes
     ('hunyuanvideo1.5-i2v', True, False)
 """
 

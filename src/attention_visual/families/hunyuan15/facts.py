@@ -143,7 +143,6 @@ FAMILY = ModelFamily(
     checkpoints="attention_visual.families.hunyuan15.checkpoint",
     tiny_models=TINY_MODELS,
     block_counts={"transformer_blocks": "num_layers"},
-    takes_flow_shift=True,
 )
 
 __all__ = [

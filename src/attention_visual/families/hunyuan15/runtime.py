@@ -33,6 +33,7 @@ from diffusers.models.embeddings import apply_rotary_emb
 from torch import nn
 
 from attention_visual.errors import CaptureError, ConfigError
+from attention_visual.families.common.parts import cast_components
 from attention_visual.families.hunyuan15.facts import (
     I2V_PIPELINE,
     SYSTEM_MESSAGE,
@@ -51,7 +52,6 @@ from attention_visual.families.interface import (
     Measure,
     Probe,
     TransformerCall,
-    cast_components,
 )
 from attention_visual.families.spec import Variant
 
@@ -272,9 +272,12 @@ def adapt_call(pipe: Any, variant: Variant, kwargs: dict[str, Any]) -> dict[str,
     * ``guidance_scale`` is the guider's: set on ``pipe.guider`` (``pipe.guider.new(guidance_scale=...)``, as
       the diffusers docs do) when it differs, not passed.
     * ``max_sequence_length`` is the pipeline's fixed 1000 text tokens: dropped (it must be 1000).
-    * Image-to-video takes no ``height``/``width``: it makes the resolution bucket nearest the image's aspect
-      ratio. The image is cropped to ``height × width`` with the pipeline's own resize (``resize_mode="crop"``),
-      so that bucket is exactly the size asked for, which must be one of its buckets.
+    * Image-to-video takes no ``height``/``width``: it makes the resolution bucket whose (rounded) aspect ratio
+      is nearest the image's, from the side of 1 the image's ratio lies on. The image is cropped with the
+      pipeline's own resize (``resize_mode="crop"``) to one pixel row more (landscape: less) than
+      ``height × width``, a ratio just past the bucket's own, so that the pipeline picks that bucket (the
+      bucket's exact ratio, rounded to 5 decimals, lands on its neighbour for about a third of the buckets)
+      and crops that row off again. The size must be one of its buckets.
 
     Raises:
         ConfigError: ``max_sequence_length`` other than 1000, or an image-to-video size that is no bucket.
@@ -290,14 +293,15 @@ def adapt_call(pipe: Any, variant: Variant, kwargs: dict[str, Any]) -> dict[str,
         )
     if type(pipe).__name__ == I2V_PIPELINE:
         height, width = out.pop("height"), out.pop("width")
-        made = pipe.video_processor.calculate_default_height_width(height, width, pipe.target_size)
+        rows = height + 1 if height >= width else height - 1  # a ratio just past the bucket's, on its side of 1
+        made = pipe.video_processor.calculate_default_height_width(rows, width, pipe.target_size)
         if tuple(made) != (height, width):
             raise ConfigError(
                 f"generation.height and generation.width must be one of {variant.name}'s resolution buckets "
                 f"(target_size {pipe.target_size}; nearest to {height}x{width}: {made[0]}x{made[1]}), got "
                 f"{height} and {width}"
             )
-        out["image"] = pipe.video_processor.resize(out["image"], height=height, width=width, resize_mode="crop")
+        out["image"] = pipe.video_processor.resize(out["image"], height=rows, width=width, resize_mode="crop")
     return out
 
 

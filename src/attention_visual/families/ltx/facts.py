@@ -51,6 +51,7 @@ from typing import Any
 from attention_visual.families.spec import ModelFamily, TextSide, Variant
 
 NAME = "ltx"
+TITLE = "LTX-Video"
 
 T2V_PIPELINE = "LTXPipeline"
 I2V_PIPELINE = "LTXImageToVideoPipeline"
@@ -100,8 +101,6 @@ UNSUPPORTED = {
         "LTX's long multi-prompt image-to-video",
         "its windows restart the denoising loop with other prompts",
     ),
-    "LTX2Pipeline": ("LTX-2", "its audio-video transformer is another architecture"),
-    "LTX2ConditionPipeline": ("LTX-2", "its audio-video transformer is another architecture"),
 }
 
 TINY_MODELS = {
@@ -113,7 +112,7 @@ TINY_MODELS = {
 
 FAMILY = ModelFamily(
     name=NAME,
-    title="LTX-Video",
+    title=TITLE,
     variants=VARIANTS,
     text=TextSide(max_sequence_length=TEXT_LENGTH, padding="masked"),
     size_multiple=PIXELS_PER_CELL,
@@ -122,7 +121,7 @@ FAMILY = ModelFamily(
     fps_argument="frame_rate",
     default_checkpoint="Lightricks/LTX-Video",
     runtime="attention_visual.families.ltx.runtime",
-    checkpoints="attention_visual.families.ltx.checkpoint",
+    checkpoints="attention_visual.families.ltx.checkpoint:RULES",
     unsupported=UNSUPPORTED,
     tiny_models=TINY_MODELS,
     expert_names=(),
@@ -141,6 +140,7 @@ __all__ = [
     "T2V_PIPELINE",
     "TEXT_LENGTH",
     "TINY_MODELS",
+    "TITLE",
     "UNSUPPORTED",
     "VARIANTS",
 ]

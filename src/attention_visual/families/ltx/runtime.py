@@ -27,16 +27,24 @@ import torch
 from torch import nn
 
 from attention_visual.errors import CaptureError, ConfigError
+from attention_visual.families.common.parts import (
+    call_argument,
+    cast_components,
+    grid_of_sizes,
+    locate_normed_attention,
+    normed_cross_probe,
+    packed_call,
+    packed_tokens,
+    packed_variant,
+    per_key_bias,
+)
 from attention_visual.families.interface import (
     AttentionInputs,
     AttentionSite,
-    HookPoint,
-    Measure,
     Probe,
     TransformerCall,
-    cast_components,
 )
-from attention_visual.families.ltx.facts import CONDITION_PIPELINE, I2V_PIPELINE, T2V_PIPELINE, VARIANTS
+from attention_visual.families.ltx.facts import CONDITION_PIPELINE, I2V_PIPELINE, T2V_PIPELINE, TITLE, VARIANTS
 from attention_visual.families.spec import Variant
 
 _BY_CLASS = {v.pipeline_class: v for v in VARIANTS.values()}
@@ -55,17 +63,8 @@ def describe_pipeline(pipe: Any) -> Variant:
             (diffusers' condition pipeline passes its own timesteps and no ``mu``: it cannot run).
     """
     cls = type(pipe).__name__
-    model = getattr(pipe, "transformer", None)
-    if model is None:
-        raise CaptureError(f"{cls} has no transformer")
     check_scheduler(pipe)
-    base = _BY_CLASS[cls]
-    patch, patch_t = int(model.config.patch_size), int(model.config.patch_size_t)
-    return base.replace(
-        pixels_per_cell=int(pipe.vae_spatial_compression_ratio) * patch,
-        temporal_factor=int(pipe.vae_temporal_compression_ratio),
-        latent_frames_per_cell=patch_t,
-    )
+    return packed_variant(_BY_CLASS[cls], pipe)
 
 
 def check_scheduler(pipe: Any) -> None:
@@ -93,41 +92,19 @@ def locate(transformer: nn.Module, variant: Variant, block_list: str) -> list[At
     Raises:
         CaptureError: No such list, or a block without ``attn2.norm_q``/``norm_k`` and ``heads``.
     """
-    blocks = getattr(transformer, block_list, None)
-    if not isinstance(blocks, nn.ModuleList) or len(blocks) == 0:
-        raise CaptureError(f"{type(transformer).__name__} has no {block_list!r} list: not an LTX-Video transformer")
-    found = []
-    for i, block in enumerate(blocks):
-        attn2 = getattr(block, "attn2", None)
-        name = variant.block_name(i, block_list)
-        if attn2 is None or not all(isinstance(getattr(attn2, n, None), nn.Module) for n in ("norm_q", "norm_k")):
-            raise CaptureError(f"{name} is missing or has no norm_q/norm_k: not an LTX-Video cross-attention")
-        if not hasattr(attn2, "heads"):
-            raise CaptureError(f"{name} does not say its number of heads")
-        found.append(AttentionSite(i, name, attn2, int(attn2.heads)))
-    return found
+    return locate_normed_attention(transformer, variant, block_list, TITLE)
 
 
 def _words(slots: Mapping[str, Any]) -> AttentionInputs:
     """q, k and the key bias of one ``attn2`` call (no mask passed: every key is attended, bias 0)."""
     query, key, call = slots["query"], slots["key"], slots["call"]
-    mask = call.kwargs.get("attention_mask", call.args[_MASK_POSITION] if len(call.args) > _MASK_POSITION else None)
-    if mask is None:
+    bias = per_key_bias(call_argument(call.args, call.kwargs, "attention_mask", _MASK_POSITION), key)
+    if bias is None:
         bias = torch.zeros(key.shape[:2], dtype=torch.float32, device=key.device)  # [batch, key]
-    elif mask.ndim == 3 and mask.shape[1] == 1 and mask.shape[-1] == key.shape[1]:
-        bias = mask[:, 0]  # [batch, key]: the same for every query and head
-    else:
-        raise CaptureError(
-            f"attn2 got an attention_mask of shape {tuple(mask.shape)}; the capture reads a per-key bias "
-            f"[batch, 1, {key.shape[1]}] (the transformer's own, from a [batch, key] encoder_attention_mask)"
-        )
     return AttentionInputs("cross", query, key, key_bias=bias)
 
 
-_PROBE = Probe(
-    (HookPoint("call", "", when="call"), HookPoint("query", "norm_q"), HookPoint("key", "norm_k")),
-    (Measure("words", "key", _words),),
-)
+_PROBE = normed_cross_probe(_words)
 
 
 def probe(variant: Variant, *, image_map: bool) -> Probe:
@@ -138,57 +115,23 @@ def probe(variant: Variant, *, image_map: bool) -> Probe:
 
 
 def _argument(args: tuple[Any, ...], kwargs: Mapping[str, Any], name: str) -> Any:
-    position = _POSITIONS[name]
-    return kwargs.get(name, args[position] if len(args) > position else None)
+    return call_argument(args, kwargs, name, _POSITIONS[name])
 
 
 def read_call(
     variant: Variant, transformer: nn.Module, args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> TransformerCall:
     """Batch, grid (prepended conditioning frames included, to be dropped) and timestep of one call."""
-    hidden = _argument(args, kwargs, "hidden_states")
-    timestep = _argument(args, kwargs, "timestep")
-    if not isinstance(hidden, torch.Tensor) or hidden.ndim != 3:
-        raise CaptureError("the LTX transformer was called without packed hidden_states [batch, token, channel]")
-    batch, tokens = int(hidden.shape[0]), int(hidden.shape[1])
+    batch, tokens = packed_tokens(_argument(args, kwargs, "hidden_states"), TITLE)
     coords = _argument(args, kwargs, "video_coords")
     if isinstance(coords, torch.Tensor):
         drop, grid = grid_from_coords(coords[0], variant.pixels_per_cell)
     else:
-        config: Any = transformer.config
-        sizes = [_argument(args, kwargs, n) for n in ("num_frames", "height", "width")]
-        if not all(isinstance(s, int) for s in sizes):
+        sizes = grid_of_sizes(transformer, (_argument(args, kwargs, n) for n in ("num_frames", "height", "width")))
+        if sizes is None:
             raise CaptureError("the LTX transformer was called with neither num_frames/height/width nor video_coords")
-        frames, height, width = sizes
-        drop, grid = (
-            0,
-            (frames // int(config.patch_size_t), height // int(config.patch_size), width // int(config.patch_size)),
-        )
-    if grid[0] * grid[1] * grid[2] != tokens:
-        raise CaptureError(f"the LTX transformer got {tokens} tokens for a grid of {grid} (frame, y, x)")
-    per_token = isinstance(timestep, torch.Tensor) and timestep.ndim == 2 and timestep.shape[1] == tokens
-    return TransformerCall(
-        batch=batch,
-        grid=grid,
-        timestep=timestep if isinstance(timestep, torch.Tensor) else None,
-        drop_leading_frames=drop,
-        conditioning_frames=held_frames(timestep[0], grid, drop) if per_token else None,
-    )
-
-
-def held_frames(timestep: torch.Tensor, grid: tuple[int, int, int], drop: int) -> tuple[int, ...]:
-    """Video map frames whose tokens all carry a timestep below the call's largest (conditioning inputs).
-
-    ``timestep``: one item's per-token timesteps ``[token]`` (``LTXImageToVideoPipeline``: ``t · (1 − mask)``;
-    ``LTXConditionPipeline``: ``min(t, (1 − strength) · 1000)`` on conditioned tokens). One read-back.
-
-    Example:
-        >>> held_frames(torch.tensor([0.0] * 6 + [0.0] * 6 + [900.0] * 12), (4, 2, 3), drop=1)
-        (0,)
-    """
-    per_frame = timestep.detach().to(device="cpu", dtype=torch.float64).view(grid[0], -1).amax(dim=1)  # [frame]
-    below = torch.nonzero(per_frame[drop:] < per_frame.max()).flatten()
-    return tuple(int(f) for f in below)
+        drop, grid = 0, sizes
+    return packed_call(batch, tokens, grid, _argument(args, kwargs, "timestep"), TITLE, drop)
 
 
 def grid_from_coords(coords: torch.Tensor, pixels_per_cell: int) -> tuple[int, tuple[int, int, int]]:

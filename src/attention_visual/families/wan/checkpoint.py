@@ -18,6 +18,12 @@ checkpoint ``_class_name``  tasks it runs               notes
 ``WanImageToVideoPipeline`` ``i2v``, ``flf2v``          Wan2.1 I2V/FLF2V (CLIP image encoder), Wan2.2 I2V-A14B
 ``WanVACEPipeline``         ``vace``
 ``WanVideoToVideoPipeline`` ``v2v``, ``t2v``
+``SkyReelsV2Pipeline``      ``t2v``
+``SkyReelsV2ImageToVideo``  ``i2v``                     CLIP image branch (``...Pipeline``)
+``SkyReelsV2Diffusion``     ``t2v``, ``i2v``            diffusion forcing (``...ForcingPipeline``;
+                                                        ``i2v``: ``...ForcingImageToVideoPipeline``)
+``ChronoEditPipeline``      ``image_edit``              the image and the prompt's edit (5 frames)
+``LucyEditPipeline``        ``video_edit``              Wan2.2-TI2V-5B-based; optional ``transformer_2``
 ==========================  ==========================  =====================================
 
 Example:
@@ -37,20 +43,50 @@ from typing import Any
 
 from attention_visual.errors import ConfigError
 from attention_visual.families.spec import AUTO_TASK, Variant
-from attention_visual.families.wan.facts import FAMILY, VARIANTS
+from attention_visual.families.wan.facts import (
+    CHRONOEDIT_PIPELINE,
+    FAMILY,
+    LUCY_EDIT_PIPELINE,
+    SKYREELS_DF_I2V_PIPELINE,
+    SKYREELS_DF_PIPELINE,
+    SKYREELS_I2V_PIPELINE,
+    SKYREELS_T2V_PIPELINE,
+    VARIANTS,
+)
 
-#: Tasks a batch can ask for (``generation.pipeline``), and the diffusers pipeline class of each.
+#: The derivatives' checkpoint classes: ``{checkpoint class: {task: (pipeline class, variant)}}``, the
+#: checkpoint's own task first (a diffusion-forcing checkpoint also runs its image-to-video pipeline).
+_DERIVED: dict[str, dict[str, tuple[str, str]]] = {
+    SKYREELS_T2V_PIPELINE: {"t2v": (SKYREELS_T2V_PIPELINE, "skyreels-v2-t2v")},
+    SKYREELS_I2V_PIPELINE: {"i2v": (SKYREELS_I2V_PIPELINE, "skyreels-v2-i2v")},
+    SKYREELS_DF_PIPELINE: {
+        "t2v": (SKYREELS_DF_PIPELINE, "skyreels-v2-df-t2v"),
+        "i2v": (SKYREELS_DF_I2V_PIPELINE, "skyreels-v2-df-i2v"),
+    },
+    SKYREELS_DF_I2V_PIPELINE: {
+        "i2v": (SKYREELS_DF_I2V_PIPELINE, "skyreels-v2-df-i2v"),
+        "t2v": (SKYREELS_DF_PIPELINE, "skyreels-v2-df-t2v"),
+    },
+    CHRONOEDIT_PIPELINE: {"image_edit": (CHRONOEDIT_PIPELINE, "chronoedit")},
+    LUCY_EDIT_PIPELINE: {"video_edit": (LUCY_EDIT_PIPELINE, "lucy-edit")},
+}
+#: Tasks a batch can ask for (``generation.pipeline``), and the Wan pipeline class of each (a derivative
+#: checkpoint's own classes are in ``_DERIVED``).
 TASK_PIPELINES: dict[str, str] = {
     task: next(v.pipeline_class for v in VARIANTS.values() if v.task == task) for task in FAMILY.tasks
 }
 #: The transformer's ``config.json`` is needed too (FLF2V is told from I2V by ``pos_embed_seq_len``).
 TRANSFORMER_CONFIG_CLASSES = ("WanImageToVideoPipeline",)
+#: Checkpoint classes that take ``boundary_ratio`` (two experts) and ``expand_timesteps`` from model_index.json.
+_EXPERT_CLASSES = ("WanPipeline", "WanImageToVideoPipeline", "WanVACEPipeline", LUCY_EDIT_PIPELINE)
+_EXPAND_CLASSES = ("WanPipeline", "WanImageToVideoPipeline", LUCY_EDIT_PIPELINE)
 
 _DEFAULT_TASK: dict[str, str] = {
     "WanPipeline": "t2v",
     "WanImageToVideoPipeline": "i2v",
     "WanVACEPipeline": "vace",
     "WanVideoToVideoPipeline": "v2v",
+    **{cls: next(iter(tasks)) for cls, tasks in _DERIVED.items()},
 }
 
 
@@ -91,9 +127,9 @@ class CheckpointSpec:
     def pipeline_kwargs(self, class_name: str) -> dict[str, Any]:
         """The options ``class_name.from_pretrained`` is given: the ones that class accepts."""
         kwargs: dict[str, Any] = {}
-        if class_name in ("WanPipeline", "WanImageToVideoPipeline", "WanVACEPipeline"):
+        if class_name in _EXPERT_CLASSES:
             kwargs["boundary_ratio"] = self.boundary_ratio
-        if class_name in ("WanPipeline", "WanImageToVideoPipeline"):
+        if class_name in _EXPAND_CLASSES:
             kwargs["expand_timesteps"] = self.expand_timesteps
         return kwargs
 
@@ -136,6 +172,8 @@ def read_model_index(data: Mapping[str, Any], source: str = "model_index.json") 
         has_transformer_2=_present(data.get("transformer_2")),
         has_image_encoder=_present(data.get("image_encoder")),
     )
+    if class_name not in _EXPERT_CLASSES and (spec.boundary_ratio is not None or spec.has_transformer_2):
+        raise ConfigError(f"{source}: a {class_name} has one transformer; boundary_ratio/transformer_2 are not read")
     if spec.has_transformer_2 and spec.boundary_ratio is None:
         raise ConfigError(f"{source} has a transformer_2 (Wan2.2 A14B) but no boundary_ratio in model_index.json")
     if spec.boundary_ratio is not None and not spec.has_transformer_2:
@@ -147,6 +185,8 @@ def read_model_index(data: Mapping[str, Any], source: str = "model_index.json") 
 
 def tasks_of(spec: CheckpointSpec) -> tuple[str, ...]:
     """The tasks ``spec``'s checkpoint can run, its default first."""
+    if spec.class_name in _DERIVED:
+        return tuple(_DERIVED[spec.class_name])
     if spec.class_name == "WanPipeline":
         tasks = ["t2v"]
         if spec.expand_timesteps:
@@ -182,7 +222,8 @@ def pipeline_class_for(spec: CheckpointSpec, task: str = AUTO_TASK, source: str 
             f"{source} ({spec.class_name}, {spec.experts} transformer(s), expand_timesteps={spec.expand_timesteps}) "
             f"cannot run pipeline {task!r}; it runs: {', '.join(allowed)}"
         )
-    return TASK_PIPELINES[task]
+    derived = _DERIVED.get(spec.class_name)
+    return derived[task][0] if derived is not None else TASK_PIPELINES[task]
 
 
 def with_transformer_config(spec: CheckpointSpec, config: Mapping[str, Any]) -> CheckpointSpec:
@@ -208,6 +249,9 @@ def variant_for(spec: CheckpointSpec, task: str) -> Variant:
     ``task`` must be one the checkpoint runs (see :func:`pipeline_class_for`); ``auto`` is resolved first.
     """
     task = spec.default_task if task == AUTO_TASK else task
+    derived = _DERIVED.get(spec.class_name)
+    if derived is not None:
+        return VARIANTS[derived[task][1]]
     if task in ("t2v", "i2v") and spec.expand_timesteps:
         name = f"wan2.2-ti2v-5b-{task}"
     elif task in ("t2v", "i2v") and spec.experts == 2:

@@ -12,10 +12,15 @@ Implements :class:`~attention_visual.families.runtime.FamilyRuntime`:
   the step index comes from.
 * **Grid.** ``hidden_states`` is ``[batch, channel, frame, height, width]`` latents; the patch embedding
   ``(p_t, p_h, p_w)`` flattens them to ``frame/p_t × height/p_h × width/p_w`` tokens, frame-major.
+  Diffusion forcing (SkyReels-V2 DF) gives ``timestep`` as ``[batch, frame]``: each map frame's.
+* **Derivatives.** SkyReels-V2 (``SkyReelsV2Attention``), ChronoEdit (its own ``WanAttention`` copy) and
+  Lucy-Edit (``WanTransformer3DModel``) have the same ``blocks.N.attn2`` with ``norm_q``/``norm_k``: the
+  same hooks and math; the variants' data says what else differs.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,8 +39,15 @@ from attention_visual.families.interface import (
 )
 from attention_visual.families.spec import Variant
 from attention_visual.families.wan.facts import (
+    CHRONOEDIT_PIPELINE,
+    DERIVATIVE_PIPELINES,
     FAMILY,
     I2V_PIPELINE,
+    LUCY_EDIT_PIPELINE,
+    SKYREELS_DF_I2V_PIPELINE,
+    SKYREELS_DF_PIPELINE,
+    SKYREELS_I2V_PIPELINE,
+    SKYREELS_T2V_PIPELINE,
     T2V_PIPELINE,
     TEXT_CONTEXT,
     V2V_PIPELINE,
@@ -43,9 +55,32 @@ from attention_visual.families.wan.facts import (
     VARIANTS,
 )
 
+#: The variant of each derivative's pipeline class (one variant per class).
+_DERIVED_VARIANTS = {v.pipeline_class: v for v in VARIANTS.values() if v.pipeline_class in DERIVATIVE_PIPELINES}
+#: ``module:class`` of every pipeline class (imported where used: the I2V modules are slow to import).
+_CLASSES = {
+    T2V_PIPELINE: "diffusers.pipelines.wan.pipeline_wan:WanPipeline",
+    I2V_PIPELINE: "diffusers.pipelines.wan.pipeline_wan_i2v:WanImageToVideoPipeline",
+    VACE_PIPELINE: "diffusers.pipelines.wan.pipeline_wan_vace:WanVACEPipeline",
+    V2V_PIPELINE: "diffusers.pipelines.wan.pipeline_wan_video2video:WanVideoToVideoPipeline",
+    SKYREELS_T2V_PIPELINE: "diffusers.pipelines.skyreels_v2.pipeline_skyreels_v2:SkyReelsV2Pipeline",
+    SKYREELS_I2V_PIPELINE: "diffusers.pipelines.skyreels_v2.pipeline_skyreels_v2_i2v:SkyReelsV2ImageToVideoPipeline",
+    SKYREELS_DF_PIPELINE: (
+        "diffusers.pipelines.skyreels_v2.pipeline_skyreels_v2_diffusion_forcing:SkyReelsV2DiffusionForcingPipeline"
+    ),
+    SKYREELS_DF_I2V_PIPELINE: (
+        "diffusers.pipelines.skyreels_v2.pipeline_skyreels_v2_diffusion_forcing_i2v:"
+        "SkyReelsV2DiffusionForcingImageToVideoPipeline"
+    ),
+    CHRONOEDIT_PIPELINE: "diffusers.pipelines.chronoedit.pipeline_chronoedit:ChronoEditPipeline",
+    LUCY_EDIT_PIPELINE: "diffusers.pipelines.lucy.pipeline_lucy_edit:LucyEditPipeline",
+}
+
 
 def _base_variant(pipe: Any, cls: str) -> Variant:
     """Pick the registry entry from the pipeline class, its config and its components."""
+    if cls in _DERIVED_VARIANTS:
+        return _DERIVED_VARIANTS[cls]
     config = getattr(pipe, "config", {})
     two = getattr(pipe, "transformer_2", None) is not None or config.get("boundary_ratio") is not None
     expand = bool(config.get("expand_timesteps", False))
@@ -172,7 +207,13 @@ def probe(variant: Variant, *, image_map: bool) -> Probe:
 def read_call(
     variant: Variant, transformer: nn.Module, args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> TransformerCall:
-    """``hidden_states`` ``[batch, channel, frame, height, width]`` and ``timestep`` of a transformer call."""
+    """``hidden_states`` ``[batch, channel, frame, height, width]`` and ``timestep`` of a transformer call.
+
+    With ``variant.frame_timesteps`` (diffusion forcing) ``timestep`` is ``[batch, frame]``: each map frame's.
+
+    Raises:
+        CaptureError: No ``hidden_states``, or a per-frame ``timestep`` that does not fit the frames.
+    """
     hidden = kwargs.get("hidden_states", args[0] if args else None)
     timestep = kwargs.get("timestep", args[1] if len(args) > 1 else None)
     if not isinstance(hidden, torch.Tensor):
@@ -180,33 +221,27 @@ def read_call(
     config: Any = transformer.config
     pt, ph, pw = tuple(config.patch_size)
     batch, _, frames, height, width = hidden.shape
-    return TransformerCall(
-        batch=int(batch),
-        grid=(frames // pt, height // ph, width // pw),
-        timestep=timestep if isinstance(timestep, torch.Tensor) else None,
-    )
+    grid = (frames // pt, height // ph, width // pw)
+    step_t = timestep if isinstance(timestep, torch.Tensor) else None
+    per_frame = None
+    if variant.frame_timesteps and step_t is not None:
+        if step_t.shape != (batch, grid[0]):
+            raise CaptureError(
+                f"{variant.name}: timestep of shape {tuple(step_t.shape)} is not one per latent frame "
+                f"([{batch}, {grid[0]}])"
+            )
+        per_frame = step_t  # [batch, frame]
+    return TransformerCall(batch=int(batch), grid=grid, timestep=step_t, frame_timesteps=per_frame)
 
 
 # -- loading ----------------------------------------------------------------------------------------------
 def pipeline_class(class_name: str) -> Any:
-    """The diffusers class of a Wan pipeline class name (imported where used: the I2V module is slow)."""
-    if class_name == T2V_PIPELINE:
-        from diffusers.pipelines.wan.pipeline_wan import WanPipeline
-
-        return WanPipeline
-    if class_name == I2V_PIPELINE:
-        from diffusers.pipelines.wan.pipeline_wan_i2v import WanImageToVideoPipeline
-
-        return WanImageToVideoPipeline
-    if class_name == VACE_PIPELINE:
-        from diffusers.pipelines.wan.pipeline_wan_vace import WanVACEPipeline
-
-        return WanVACEPipeline
-    if class_name == V2V_PIPELINE:
-        from diffusers.pipelines.wan.pipeline_wan_video2video import WanVideoToVideoPipeline
-
-        return WanVideoToVideoPipeline
-    raise ValueError(f"{class_name} is not a Wan pipeline class")
+    """The diffusers class of a Wan (or derivative) pipeline class name, imported where used."""
+    where = _CLASSES.get(class_name)
+    if where is None:
+        raise ValueError(f"{class_name} is not a Wan pipeline class")
+    module, _, name = where.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def from_pretrained(class_name: str, location: str, spec: Any, *, dtype: torch.dtype, local_files_only: bool) -> Any:
@@ -222,9 +257,17 @@ def from_pretrained(class_name: str, location: str, spec: Any, *, dtype: torch.d
 
 
 def set_flow_shift(pipe: Any, flow_shift: float) -> None:
-    """Replace the scheduler with ``UniPCMultistepScheduler(flow_shift=...)`` (Wan: 3.0 for 480p, 5.0 for 720p)."""
+    """Replace the scheduler with ``UniPCMultistepScheduler(flow_shift=...)`` (Wan: 3.0 for 480p, 5.0 for 720p).
+
+    A checkpoint that ships a ``FlowMatchEulerDiscreteScheduler`` (ChronoEdit's pipeline is typed with one) keeps
+    its class, with ``shift=flow_shift``: a UniPC made from its config would not predict the flow.
+    """
+    from diffusers.schedulers.scheduling_flow_match_euler_discrete import FlowMatchEulerDiscreteScheduler
     from diffusers.schedulers.scheduling_unipc_multistep import UniPCMultistepScheduler
 
+    if isinstance(pipe.scheduler, FlowMatchEulerDiscreteScheduler):
+        pipe.scheduler = FlowMatchEulerDiscreteScheduler.from_config(pipe.scheduler.config, shift=flow_shift)
+        return
     pipe.scheduler = UniPCMultistepScheduler.from_config(pipe.scheduler.config, flow_shift=flow_shift)
 
 

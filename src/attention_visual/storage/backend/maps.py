@@ -14,12 +14,10 @@ Example:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from attention_visual.errors import AttentionDataError
 from attention_visual.storage.backend.protocols import BulkMapReader, MapSink
 from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR, PACKED_STORE, STORES
 from attention_visual.storage.files.layout import COMPLETE_MARK, PACKED_FORMAT, check_video_id
@@ -116,16 +114,7 @@ class MapBackend:
         """
         if self.layout == PACKED:
             return packed_complete_record(self.root, video_id)
-        mark = self.root / check_video_id(video_id) / COMPLETE_MARK
-        if not mark.is_file():
-            return None
-        try:
-            record = json.loads(mark.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise AttentionDataError(f"{mark}: unreadable completion mark ({type(exc).__name__})") from exc
-        if not isinstance(record, dict):
-            raise AttentionDataError(f"{mark}: unreadable completion mark (not a JSON object)")
-        return record
+        return AttentionStore(self.root).completion_record(video_id)  # no link followed, size-limited
 
     def check_video(self, video_id: str, *, checksums: bool = True) -> list[tuple[str, str]]:
         """What is wrong with a video's maps: ``[(path, problem)]``, empty when it is finished and verifies.

@@ -25,6 +25,7 @@ import contextlib
 import json
 import logging
 import os
+import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,8 +42,10 @@ from attention_visual.storage.batch.layout import (
 )
 from attention_visual.storage.batch.manifest import now_iso
 from attention_visual.storage.durable.atomic import atomic_write_text
+from attention_visual.storage.durable.reading import link_refused, read_fault, read_json_object, regular_file_exists
 from attention_visual.storage.files.layout import PACKED_FORMAT
 from attention_visual.storage.packed.reader import is_packed_store
+from attention_visual.storage.schema.limits import MAX_RECORD_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +90,11 @@ def read_transaction(batch_dir: Path) -> Transaction | None:
     """
     path = batch_dir / TRANSACTION_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise AttentionDataError(f"{path}: unreadable layout transaction record ({type(exc).__name__})") from exc
+        if not regular_file_exists(path):
+            return None
+    except OSError as exc:
+        raise read_fault(exc, path) from exc
+    data = read_json_object(path, MAX_RECORD_BYTES, "layout transaction record")  # no link, size-limited
     try:
         record = Transaction(**data)
         valid = (
@@ -126,9 +129,21 @@ class Placement:
 
 
 def present(batch_dir: Path, layout: str) -> bool:
-    """Whether the batch holds a folder of ``layout`` (complete or not)."""
+    """Whether the batch holds a folder of ``layout`` (complete or not).
+
+    Raises:
+        AttentionDataError: It is a symbolic link (its maps would be read from, or written to, anywhere).
+    """
     path = batch_dir / LAYOUT_FOLDERS[layout]
-    return path.is_dir()
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise read_fault(exc, path) from exc
+    if stat.S_ISLNK(mode):
+        raise link_refused(path)
+    return stat.S_ISDIR(mode)
 
 
 def finished_videos(maps: MapBackend) -> int:

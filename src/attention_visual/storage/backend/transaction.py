@@ -41,6 +41,7 @@ from attention_visual.storage.backend.placement import (
 from attention_visual.storage.batch.layout import ATTENTION_MAPS_DIR, TRANSACTION_FILE
 from attention_visual.storage.durable.atomic import TMP_MARKER, is_temporary
 from attention_visual.storage.durable.faults import storage_fault
+from attention_visual.storage.durable.reading import check_tree
 from attention_visual.storage.files.reader import AttentionStoreReader
 from attention_visual.storage.packed.reader import ZARR_JSON
 from attention_visual.storage.packed.writer import PARTIAL_SUFFIX
@@ -251,9 +252,13 @@ def foreign_files(maps: MapBackend) -> list[str]:
 
     Temporaries of interrupted writes (``.<name>.tmp-*``, Zarr's ``*.partial``) are not counted: they are
     leftovers, never data.
+
+    Raises:
+        AttentionDataError: A symbolic link anywhere in the store (named: no reader follows one).
     """
     if not maps.exists():
         return []
+    check_tree(maps.root)
     if maps.layout == PACKED:
         carried: Callable[[Path], bool] = lambda p: p.name == ZARR_JSON or p.name.startswith("c.")  # noqa: E731
     else:
@@ -268,9 +273,9 @@ def foreign_files(maps: MapBackend) -> list[str]:
 
 
 def _files(root: Path) -> Iterator[Path]:
-    """Every file (and link) under ``root``, links not followed."""
-    for folder, dirs, names in os.walk(root):
-        for name in [*names, *(d for d in dirs if (Path(folder) / d).is_symlink())]:
+    """Every file under ``root`` (a tree without links: :func:`foreign_files` checks it first)."""
+    for folder, _, names in os.walk(root):
+        for name in names:
             yield Path(folder) / name
 
 

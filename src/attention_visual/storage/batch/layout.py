@@ -5,7 +5,8 @@ A batch folder (``outputs/<config>_<time>/``) holds::
     config.yaml                      the resolved config (CONFIG_FILE)
     manifest.json                    the merged manifest (MANIFEST_FILE)
     status/<video_id>.json           one completion mark per video (STATUS_DIR)
-    videos/prompt_001/video_001.mp4  the generated videos (VIDEOS_DIR)
+    videos/prompt_001/video_001.mp4  the generated videos (VIDEOS_DIR); videos/<model>/prompt_001/ in a
+                                     comparison of several models, whose video ids start <model>_
     attention_maps/<video_id>/       the attention-map store, files layout (ATTENTION_MAPS_DIR)
     attention_maps.zarr/             or the packed store (PACKED_STORE); one of the two (storage.backend)
     generate.lock                    the batch lock of every command that changes the batch (LOCK_FILE)
@@ -20,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 #: Folders and files of a batch directory, relative to it.
@@ -103,9 +105,33 @@ def status_file(video_id: str) -> str:
     return f"{STATUS_DIR}/{video_id}.json"
 
 
-def make_video_id(prompt_index: int, video_index: int) -> str:
-    """``prompt_001_vid_002``: the store's id of a video (both indices 1-based)."""
-    return f"{prompt_dir(prompt_index)}_vid_{video_index:03d}"
+def make_video_id(prompt_index: int, video_index: int, model: str | None = None) -> str:
+    """``prompt_001_vid_002``: the store's id of a video (both indices 1-based).
+
+    In a comparison batch (several models) the model's name comes first: ``tiny-ltx_prompt_001_vid_002``.
+    """
+    video_id = f"{prompt_dir(prompt_index)}_vid_{video_index:03d}"
+    return video_id if model is None else f"{model}_{video_id}"
+
+
+def video_dir(prompt_index: int, model: str | None = None) -> str:
+    """``videos/prompt_001``: the folder of a prompt's videos (``videos/<model>/prompt_001`` in a comparison)."""
+    prompt = prompt_dir(prompt_index)
+    return f"{VIDEOS_DIR}/{prompt}" if model is None else f"{VIDEOS_DIR}/{model}/{prompt}"
+
+
+def model_label(model_id: str) -> str:
+    """A folder-safe name of a model id: its last path part, other characters as ``-``.
+
+    It names a comparison's models that the config does not name, and every batch's ``model`` column.
+
+    Example:
+        >>> model_label("Lightricks/LTX-Video"), model_label("/data/my model/")
+        ('LTX-Video', 'my-model')
+    """
+    last = model_id.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+    label = re.sub(r"[^A-Za-z0-9._-]+", "-", last).strip("-.") or "model"
+    return label if label[0].isalnum() else f"m{label}"
 
 
 __all__ = [
@@ -125,7 +151,9 @@ __all__ = [
     "TRANSACTION_FILE",
     "VIDEOS_DIR",
     "make_video_id",
+    "model_label",
     "output_conflict",
     "prompt_dir",
     "status_file",
+    "video_dir",
 ]

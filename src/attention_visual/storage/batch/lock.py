@@ -22,18 +22,22 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import socket
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from attention_visual.errors import BatchBusyError, NotFoundError
+from attention_visual.errors import AttentionDataError, AttentionVisualError, BatchBusyError, NotFoundError
 from attention_visual.storage.batch.layout import LOCK_FILE
 from attention_visual.storage.batch.manifest import now_iso
 from attention_visual.storage.durable.faults import storage_fault
+from attention_visual.storage.durable.reading import read_json_object
+from attention_visual.storage.schema.limits import MAX_RECORD_BYTES
 
 
 @dataclass(frozen=True)
@@ -55,10 +59,8 @@ class LockHolder:
 def read_holder(batch_dir: Path) -> LockHolder:
     """The holder recorded in ``batch_dir``'s lock file (fields unknown when it is unreadable)."""
     try:
-        data = json.loads((batch_dir / LOCK_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        data = {}
-    if not isinstance(data, dict):
+        data = read_json_object(batch_dir / LOCK_FILE, MAX_RECORD_BYTES, "lock file")  # no link, size-limited
+    except (OSError, AttentionVisualError):
         data = {}
     pid = data.get("pid")
     return LockHolder(
@@ -90,8 +92,16 @@ class BatchLock:
         elif not batch_dir.is_dir():
             raise NotFoundError(f"batch folder {batch_dir} does not exist")
         path = batch_dir / LOCK_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:  # never through a link: the holder is written into the file, which must be the batch's own
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                refused = f"{path}: a symbolic link (refused: the lock is written into it; remove it)"
+                raise AttentionDataError(refused) from None
+            raise
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise AttentionDataError(f"{path}: not a regular file (refused; remove it)")
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)

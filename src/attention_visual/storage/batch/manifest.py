@@ -3,7 +3,8 @@
 ``status/<video_id>.json`` holds one :class:`VideoRecord`; it is written (atomically) by the process
 that generated the video, last, after the video file and the store's ``_complete.json``.
 ``manifest.json`` is the merged view of a batch: the :class:`Manifest` with one record per planned
-video, rewritten atomically after every video (by rank 0 only, at the end, in multi-process runs).
+video, written atomically by rank 0 when a run starts and ends (and refreshed from the status files
+every few seconds while it runs); a status file is newer than its manifest entry (:func:`current_records`).
 docs/batch.md documents every field; the HTML report reads exactly this.
 
 Compatibility: readers check ``schema_version``; fields are only ever added (with defaults) within a
@@ -28,10 +29,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from attention_visual.errors import AttentionDataError, NotFoundError
-from attention_visual.storage.batch.layout import MANIFEST_FILE, status_file
+from attention_visual.errors import AttentionDataError, AttentionVisualError, NotFoundError
+from attention_visual.storage.batch.layout import MANIFEST_FILE, model_label, status_file
 from attention_visual.storage.durable.atomic import atomic_write_text
 from attention_visual.storage.durable.integrity import FileDigest
+from attention_visual.storage.durable.reading import read_fault, read_json_object, regular_file_exists
+from attention_visual.storage.schema.limits import MAX_JSON_BYTES, MAX_RECORD_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +193,12 @@ class VideoRecord:
         files: Size and SHA-256 of the files a ``done`` status vouches for: the video, the store's
             completion mark (which covers the maps in turn) and the per-video attention videos;
             a rerun skips the video only if they verify.
+        model: Its model's name in a comparison batch (``models:``), else None.
+        model_id: The model that makes it (``generation.model_id``, or its ``models:`` entry's).
+        queued: Files of this video handed to the batch's render workers and not made yet (relative
+            paths): its per-video attention videos and its report assets
+            (``report/maps/<video_id>/assets.json``). Empty once they are made; a run stopped before
+            that leaves them listed, and the rerun makes them.
     """
 
     video_id: str
@@ -210,6 +219,9 @@ class VideoRecord:
     paths: VideoPaths = field(default_factory=lambda: VideoPaths(video=""))
     renders: tuple[RenderRecord, ...] = ()
     files: tuple[FileDigest, ...] = ()
+    model: str | None = None
+    model_id: str | None = None
+    queued: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -220,6 +232,14 @@ class VideoRecord:
         """The renders that failed."""
         return tuple(r for r in self.renders if r.status == "failed")
 
+    @property
+    def model_name(self) -> str | None:
+        """Its model's name: the comparison's ``model``, else its model id's :func:`.layout.model_label`
+        (``tiny``, ``LTX-Video``); None in manifests older than the field."""
+        if self.model is not None:
+            return self.model
+        return model_label(self.model_id) if self.model_id else None
+
     def to_dict(self) -> dict[str, Any]:
         data = {_STORED_KEYS.get(f.name, f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
         data["words"] = list(self.words)
@@ -228,6 +248,7 @@ class VideoRecord:
         data["paths"] = self.paths.to_dict()
         data["renders"] = [r.to_dict() for r in self.renders]
         data["files"] = [f.to_dict() for f in self.files]
+        data["queued"] = list(self.queued)
         return data
 
     @classmethod
@@ -243,6 +264,7 @@ class VideoRecord:
                 "paths": VideoPaths.from_dict,
                 "renders": lambda items: tuple(RenderRecord.from_dict(r) for r in items),
                 "files": lambda items: tuple(FileDigest.from_dict(f) for f in items),
+                "queued": tuple,
             },
         )
 
@@ -277,7 +299,7 @@ class Manifest:
             attention videos and the report written), else None.
         config_path: The config file the batch was run from (absolute), as given on the command line.
         config_file: The resolved config as run, relative to the batch folder (``config.yaml``).
-        model_id: ``generation.model_id``.
+        model_id: ``generation.model_id``; a comparison's model ids, joined by ``", "``.
         world_size: Processes of the run that wrote this manifest.
         versions: ``{"attention_visual", "torch", "diffusers", "transformers", "python": version}``.
         prompts: One entry per prompt, in order.
@@ -365,14 +387,25 @@ def read_manifest(path: Path) -> Manifest:
     Raises:
         AttentionDataError: The file is missing, not JSON, or of another schema version.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AttentionDataError(f"{path}: cannot read the manifest ({exc})") from exc
+    data = read_json_object(path, MAX_JSON_BYTES, "manifest")  # no link, size-limited
     try:
         return Manifest.from_dict(data)
     except AttentionDataError as exc:
         raise AttentionDataError(f"{path}: {exc}") from exc
+
+
+def find_manifest(batch_dir: Path) -> Manifest | None:
+    """The ``manifest.json`` of the batch folder ``batch_dir``, None when it has none.
+
+    Raises:
+        AttentionDataError: The manifest is a link, not a regular file, unreadable or of another schema version.
+    """
+    path = batch_dir / MANIFEST_FILE
+    try:
+        found = regular_file_exists(path)  # a link or a FIFO is refused, naming it
+    except OSError as exc:
+        raise read_fault(exc, path) from exc
+    return read_manifest(path) if found else None
 
 
 def read_batch_manifest(batch_dir: Path) -> Manifest:
@@ -384,13 +417,13 @@ def read_batch_manifest(batch_dir: Path) -> Manifest:
     """
     if not batch_dir.is_dir():
         raise NotFoundError(f"batch folder {batch_dir} does not exist")
-    manifest_path = batch_dir / MANIFEST_FILE
-    if not manifest_path.is_file():
+    manifest = find_manifest(batch_dir)
+    if manifest is None:
         raise NotFoundError(
             f"{batch_dir} has no {MANIFEST_FILE}: give a batch folder written by `attention-visual generate` "
             "(outputs/<batch>)"
         )
-    return read_manifest(manifest_path)
+    return manifest
 
 
 def write_status(path: Path, record: VideoRecord) -> None:
@@ -400,14 +433,14 @@ def write_status(path: Path, record: VideoRecord) -> None:
 
 def read_status(path: Path) -> VideoRecord | None:
     """Read a status file; None when it is missing, and (with a warning) when it is unreadable."""
-    if not path.is_file():
-        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        if not regular_file_exists(path):
+            return None
+        data = read_json_object(path, MAX_RECORD_BYTES, "status file")  # no link, size-limited
         if data.get("schema_version") != MANIFEST_SCHEMA_VERSION:
             raise AttentionDataError(f"schema version {data.get('schema_version')!r}")
         return VideoRecord.from_dict(data["video"])
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttentionDataError, KeyError, AttributeError) as exc:
+    except (OSError, AttentionVisualError, KeyError, AttributeError) as exc:
         log.warning("ignoring unreadable status file %s (%s): the video will be redone", path, one_line(exc))
         return None
 
@@ -444,6 +477,7 @@ __all__ = [
     "VideoPaths",
     "VideoRecord",
     "current_records",
+    "find_manifest",
     "now_iso",
     "one_line",
     "package_versions",

@@ -11,15 +11,21 @@ Example:
     >>> fault = storage_fault(OSError(errno.ENOSPC, "No space left on device", "out/a.npz"))
     >>> str(fault)
     'cannot write out/a.npz: No space left on device'
+    >>> refused = AttentionDataError("a.npz: a symbolic link inside the batch")  # judged where it was read
+    >>> refused.__cause__ = OSError(errno.ELOOP, "Too many levels of symbolic links")
+    >>> storage_fault(refused, any_os_error=True) is None
+    True
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
-from attention_visual.errors import StorageError
+from attention_visual.errors import AttentionDataError, StorageError
 
 #: Errors of the file system rather than of the data: no later write in the same place can succeed.
 WRITE_FAULT_ERRNOS = frozenset(
@@ -41,6 +47,9 @@ def storage_fault(
 ) -> StorageError | None:
     """The :class:`StorageError` behind ``exc``, or None when it is not a storage fault.
 
+    An :class:`AttentionDataError` on the chain ends the search: the data was judged bad where it was
+    read (a link refused from its ``ELOOP``, a file found missing), whatever ``OSError`` lies beneath.
+
     Args:
         exc: The exception raised while writing.
         path: The file being written, for an ``OSError`` that does not name one.
@@ -50,6 +59,8 @@ def storage_fault(
     if isinstance(exc, StorageError):
         return exc
     for cause in _causes(exc):
+        if isinstance(cause, AttentionDataError):  # bad data, judged where it was read (a link refused: ELOOP)
+            return None
         if (
             isinstance(cause, OSError)
             and cause.errno is not None
@@ -61,6 +72,28 @@ def storage_fault(
     return None
 
 
+@contextlib.contextmanager
+def write_faults(path: Path | str, *, any_os_error: bool = False) -> Iterator[None]:
+    """Turn a storage fault raised while writing ``path`` into a :class:`StorageError` naming it (exit 1).
+
+    Other exceptions pass unchanged. ``any_os_error``: as in :func:`storage_fault`.
+
+    Example:
+        >>> with write_faults("out/a.npz"):  # doctest: +ELLIPSIS
+        ...     raise OSError(errno.ENOSPC, "No space left on device")
+        Traceback (most recent call last):
+        ...
+        attention_visual.errors.StorageError: cannot write out/a.npz: No space left on device
+    """
+    try:
+        yield
+    except Exception as exc:
+        fault = storage_fault(exc, path, any_os_error=any_os_error)
+        if fault is None:
+            raise
+        raise fault from exc
+
+
 def fault_in_message(message: str) -> int | None:
     """The errno of a write fault an external tool reported in ``message`` (ffmpeg's stderr), else None."""
     for number in sorted(WRITE_FAULT_ERRNOS):
@@ -69,4 +102,4 @@ def fault_in_message(message: str) -> int | None:
     return None
 
 
-__all__ = ["WRITE_FAULT_ERRNOS", "fault_in_message", "storage_fault"]
+__all__ = ["WRITE_FAULT_ERRNOS", "fault_in_message", "storage_fault", "write_faults"]

@@ -14,12 +14,15 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from attention_visual.errors import AttentionDataError
+from attention_visual.storage.durable.reading import open_regular
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,13 @@ class FileDigest:
 
 
 def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of the file at ``path``."""
-    with path.open("rb") as fh:
+    """Hex SHA-256 of the regular file at ``path`` (a symbolic link is refused, never followed).
+
+    Raises:
+        AttentionDataError: ``path`` is a link or not a regular file.
+        OSError: It cannot be read.
+    """
+    with open_regular(path) as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
@@ -65,17 +73,23 @@ def check_file(base: Path, digest: FileDigest, *, checksums: bool = True) -> str
     """What is wrong with one covered file (``'… is missing'``, ``'… is truncated'``…), or None."""
     path = base / digest.path
     try:
-        size = path.stat().st_size
+        found = os.lstat(path)
     except FileNotFoundError:
         return f"{digest.path} is missing"
     except OSError as exc:
         return f"{digest.path} cannot be read ({exc.strerror or exc})"
+    if not stat.S_ISREG(found.st_mode):
+        what = "a symbolic link" if stat.S_ISLNK(found.st_mode) else "not a regular file"
+        return f"{digest.path} is {what} (refused)"
+    size = found.st_size
     if size != digest.size:
         what = "truncated" if size < digest.size else "larger than written"
         return f"{digest.path} is {what} ({size} bytes, {digest.size} written)"
     if checksums:
         try:
             actual = sha256_of(path)
+        except AttentionDataError:
+            return f"{digest.path} is not a regular file (refused)"
         except OSError as exc:
             return f"{digest.path} cannot be read ({exc.strerror or exc})"
         if actual != digest.sha256:

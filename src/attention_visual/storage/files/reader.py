@@ -18,6 +18,8 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from attention_visual.errors import AttentionDataError, NotFoundError
 from attention_visual.logs import ONCE
-from attention_visual.storage.durable.atomic import is_temporary
+from attention_visual.storage.durable.reading import check_no_links, read_fault, regular_file_exists, scan_folder
 from attention_visual.storage.files.layout import (
     AGGREGATED_DIR,
     COMPLETE_MARK,
@@ -37,6 +39,7 @@ from attention_visual.storage.files.layout import (
 )
 from attention_visual.storage.files.store import (
     AttentionInfo,
+    expected_array,
     read_array,
     read_map,
     read_metadata,
@@ -57,17 +60,57 @@ class _WordFiles:
     aggregated: tuple[Path, Path] | None = None
 
 
-def _data_file(meta_path: Path, stem: str) -> Path | None:
-    for ext in EXTENSIONS.values():
-        candidate = meta_path.with_name(f"{stem}{ext}")
-        if candidate.is_file():
-            return candidate
-    return None
+_DATA_EXTENSIONS = tuple(EXTENSIONS.values())
+_AGG_STEM = _AGG_META_SUFFIX[: -len(METADATA_SUFFIX)]
+
+
+def _hidden(name: str) -> bool:
+    """Entries a reader never looks at: hidden files, ``_complete.json`` and other ``_`` names, temporaries."""
+    return name.startswith((".", "_"))
+
+
+def _scan(folder: Path, ignore: Callable[[str], bool] | None = None) -> list[os.DirEntry[str]]:
+    """The entries of ``folder`` a reader looks at (:func:`scan_folder`: a symbolic link among them is refused)."""
+    try:
+        return scan_folder(folder, ignore)
+    except OSError as exc:
+        raise read_fault(exc, folder) from exc
+
+
+def _map_files(folder: Path) -> dict[str, tuple[Path, Path]]:
+    """``{stem: (data file, metadata file)}`` of the maps in one word folder (or ``aggregated/``), by stem.
+
+    One listing, no ``stat`` per file; a map counts once its metadata and its data file both exist
+    (the metadata is written second). Links are refused; leftovers of interrupted writes are ignored.
+    """
+    metas: dict[str, Path] = {}
+    datas: dict[str, Path] = {}
+    for entry in _scan(folder, _hidden):
+        name = entry.name
+        if name.endswith(METADATA_SUFFIX):
+            metas[name[: -len(METADATA_SUFFIX)]] = Path(entry.path)
+        else:
+            stem, dot, ext = name.rpartition(".")
+            if dot and f".{ext}" in _DATA_EXTENSIONS:
+                datas.setdefault(stem, Path(entry.path))  # .npz first: the order of EXTENSIONS
+    return {stem: (datas[stem], meta) for stem, meta in sorted(metas.items()) if stem in datas}
 
 
 def _holds_steps(folder: Path) -> bool:
-    """Whether a folder looks like an unfinished video: a word folder with a step's metadata in it."""
-    return any(sub.is_dir() and next(sub.glob(f"{STEP_PREFIX}*{METADATA_SUFFIX}"), None) for sub in folder.iterdir())
+    """Whether a folder looks like an unfinished video: a word folder with a step's metadata in it.
+
+    Links are not followed here, nor refused: reading the video refuses them (:func:`_scan`), naming the link.
+    """
+    try:
+        with os.scandir(folder) as subs:
+            for sub in subs:
+                if not _hidden(sub.name) and sub.is_dir(follow_symlinks=False):
+                    with os.scandir(sub.path) as entries:
+                        if any(e.name.startswith(STEP_PREFIX) and e.name.endswith(METADATA_SUFFIX) for e in entries):
+                            return True
+    except OSError as exc:
+        raise read_fault(exc, folder) from exc
+    return False
 
 
 def listing(items: list[str] | list[int]) -> str:
@@ -98,15 +141,19 @@ class AttentionStoreReader:
 
     def list_videos(self, include_incomplete: bool = True) -> list[str]:
         videos = []
-        for child in sorted(self.root.iterdir()):
-            if not child.is_dir() or child.name.startswith((".", "_")):
+        for child in _scan(self.root, _hidden):
+            if not child.is_dir():
                 continue
-            if (child / COMPLETE_MARK).is_file() or (include_incomplete and _holds_steps(child)):
+            if self.is_complete(child.name) or (include_incomplete and _holds_steps(Path(child.path))):
                 videos.append(child.name)
         return videos
 
     def is_complete(self, video_id: str) -> bool:
-        return (self.root / check_video_id(video_id) / COMPLETE_MARK).is_file()
+        mark = self.video_folder(video_id) / COMPLETE_MARK
+        try:
+            return regular_file_exists(mark)
+        except OSError as exc:
+            raise read_fault(exc, mark) from exc
 
     def list_words(self, video_id: str) -> list[str]:
         return sorted(self._word_index(video_id))
@@ -140,7 +187,7 @@ class AttentionStoreReader:
         metas = read_metadata_series([meta for _, meta in paths])
         stack: np.ndarray | None = None  # [step, *leading, frame, y, x], filled file by file
         for i, ((data, _), meta) in enumerate(zip(paths, metas, strict=True)):
-            array = read_array(data)
+            array = read_array(data, expected_array(meta))
             if tuple(array.shape) != tuple(meta.shape):
                 raise AttentionDataError(
                     f"{data}: array shape {tuple(array.shape)} does not match its metadata {meta.shape}"
@@ -160,20 +207,22 @@ class AttentionStoreReader:
         return read_metadata_series([files.steps[s][1] for s in sorted(files.steps)])
 
     def video_folder(self, video_id: str) -> Path:
-        return self.root / check_video_id(video_id)
+        folder = self.root / check_video_id(video_id)
+        check_no_links(self.root, folder)
+        return folder
 
     def video_files(self, video_id: str) -> set[Path]:
         """Every file this reader reads of a video: its maps, their metadata and its completion mark."""
         files = {p for word in self._word_index(video_id).values() for pair in word.steps.values() for p in pair}
         files |= {p for word in self._word_index(video_id).values() if word.aggregated for p in word.aggregated}
         mark = self.root / video_id / COMPLETE_MARK
-        return files | {mark} if mark.is_file() else files
+        return files | {mark} if self.is_complete(video_id) else files
 
     def release(self, video_id: str) -> None:
         self._words.pop(video_id, None)
 
     def _video_dir(self, video_id: str) -> Path:
-        folder = self.root / check_video_id(video_id)
+        folder = self.video_folder(video_id)
         if not folder.is_dir():
             raise NotFoundError(
                 f"no video {video_id!r} in {self.root}; available videos: {listing(self.list_videos())}"
@@ -192,23 +241,24 @@ class AttentionStoreReader:
         folder = self._video_dir(video_id)
         complete = self.is_complete(video_id)  # checked before listing: files written later are not missed
         index: dict[str, _WordFiles] = {}
-        for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != AGGREGATED_DIR):
+        aggregated: list[tuple[Path, Path]] = []
+        for sub in _scan(folder, _hidden):
+            if not sub.is_dir():
+                continue
+            pairs = _map_files(Path(sub.path))
+            if sub.name == AGGREGATED_DIR:
+                aggregated = [(data, meta) for stem, (data, meta) in pairs.items() if stem.endswith(_AGG_STEM)]
+                continue
             word: str | None = None
-            for meta in sorted(sub.glob(f"*{METADATA_SUFFIX}")):
+            for data, meta in pairs.values():
                 step = parse_step_index(meta)
-                data = _data_file(meta, meta.name[: -len(METADATA_SUFFIX)])
-                if step is None or data is None or is_temporary(meta):
+                if step is None:
                     continue
                 word = word if word is not None else read_metadata(meta).word
                 index.setdefault(word, _WordFiles()).steps[step] = (data, meta)
-        agg = folder / AGGREGATED_DIR
-        if agg.is_dir():
-            for meta in sorted(agg.glob(f"*{_AGG_META_SUFFIX}")):
-                data = _data_file(meta, meta.name[: -len(METADATA_SUFFIX)])
-                if data is None or is_temporary(meta):
-                    continue
-                word = read_metadata(meta).word
-                index.setdefault(word, _WordFiles()).aggregated = (data, meta)
+        for data, meta in aggregated:
+            word = read_metadata(meta).word
+            index.setdefault(word, _WordFiles()).aggregated = (data, meta)
         if complete:
             self._words[video_id] = index  # cache only finished videos: an unfinished one may still be written to
         else:

@@ -4,8 +4,10 @@ Writes are atomic: the array file first, then its metadata JSON (a step exists f
 only once its metadata is there), and a video's ``_complete.json`` last, after every map. The
 completion mark lists every file it covers with its size and SHA-256 (``"checksums"``), so a reader
 can tell a truncated or changed file from a good one (:meth:`AttentionStore.check_video`).
-Reads never unpickle: ``np.load(..., allow_pickle=False)`` and ``torch.load(..., weights_only=True)``;
-a truncated or corrupted file raises one :class:`AttentionDataError` naming the file.
+Reads never unpickle (``.npz``: :mod:`.npz`, no object arrays; ``.pt``: ``torch.load(..., weights_only=True)``)
+and trust nothing they read: no links, sizes and shapes checked against the limits of
+:mod:`attention_visual.storage.schema.limits` and against the metadata before any allocation; a
+truncated, corrupted or refused file raises one :class:`AttentionDataError` naming the file.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from typing import IO, Any
 
 import numpy as np
 
-from attention_visual.errors import AttentionDataError
+from attention_visual.errors import AttentionDataError, AttentionVisualError
 from attention_visual.extras import GENERATION_EXTRA, require_extra
 from attention_visual.storage.durable.atomic import atomic_write_text, atomic_write_with, is_temporary
 from attention_visual.storage.durable.integrity import FileDigest, check_file, digest_file
+from attention_visual.storage.durable.reading import read_fault, read_json_object, read_limited, regular_file_exists
 from attention_visual.storage.files.layout import (
     COMPLETE_MARK,
     EXTENSIONS,
@@ -34,12 +37,19 @@ from attention_visual.storage.files.layout import (
     check_video_id,
     step_paths,
 )
-from attention_visual.storage.files.npz import read_npz_member
+from attention_visual.storage.files.npz import Expected, read_npz
 from attention_visual.storage.schema.frames import check_frame_mapping
+from attention_visual.storage.schema.limits import (
+    MAX_JSON_BYTES,
+    MAX_MAP_FILE_BYTES,
+    check_map_shape,
+    readable_dtype,
+)
 from attention_visual.storage.schema.metadata import MapMetadata
 
 ARRAY_KEY = "attention"
 STORAGE_DTYPES = ("float32", "float16")
+_MAX_PT_RECORDS = 16  # records of a torch.save archive of one tensor (data.pkl, the storage, version...)
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,21 @@ class AttentionStore:
     def is_complete(self, video_id: str) -> bool:
         return (self.root / check_video_id(video_id) / COMPLETE_MARK).is_file()
 
+    def completion_record(self, video_id: str) -> dict[str, Any] | None:
+        """The content of the video's ``_complete.json``, or None when it has none (the video is unfinished).
+
+        Raises:
+            AttentionDataError: The mark is a link, too large, or not a JSON object.
+            StorageError: It cannot be read.
+        """
+        mark = self.root / check_video_id(video_id) / COMPLETE_MARK
+        try:
+            if not regular_file_exists(mark):
+                return None
+        except OSError as exc:
+            raise read_fault(exc, mark) from exc
+        return read_json_object(mark, MAX_JSON_BYTES, "completion mark")
+
     def check_video(self, video_id: str, *, checksums: bool = True) -> list[tuple[str, str]]:
         """What is wrong with a complete video's files: ``[(path, problem)]``, empty when they verify.
 
@@ -134,14 +159,13 @@ class AttentionStore:
         an unreadable mark is itself a problem. Call on complete videos (see :meth:`is_complete`).
         """
         folder = self.root / check_video_id(video_id)
-        mark = folder / COMPLETE_MARK
         try:
-            data = json.loads(mark.read_text(encoding="utf-8"))
-            digests = [FileDigest.from_dict(d) for d in data.get("checksums", [])] if isinstance(data, dict) else None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttentionDataError) as exc:
-            return [(COMPLETE_MARK, f"{COMPLETE_MARK} is unreadable ({type(exc).__name__})")]
-        if digests is None:
-            return [(COMPLETE_MARK, f"{COMPLETE_MARK} is not a JSON object")]
+            data = self.completion_record(video_id)
+            digests = [FileDigest.from_dict(d) for d in (data or {}).get("checksums", [])]
+        except AttentionVisualError as exc:
+            return [(COMPLETE_MARK, f"{COMPLETE_MARK} is unreadable ({type(exc.__cause__ or exc).__name__})")]
+        if data is None:
+            return [(COMPLETE_MARK, f"{COMPLETE_MARK} is missing")]
         problems = []
         for digest in digests:
             problem = check_file(folder, digest, checksums=checksums)
@@ -188,6 +212,10 @@ def stored_map(
     shape and dtype, a storage time when it has none, and ``storage_format`` ``fmt`` (the file format of
     the files layout: ``numpy`` or ``torch``). Errors name ``where``.
     """
+    try:  # a map the readers would refuse is never written
+        check_map_shape(tuple(array.shape), dtype)
+    except AttentionDataError as exc:
+        raise AttentionDataError(f"{where}: cannot store the map of {metadata.word!r}: {exc}") from exc
     arr = np.ascontiguousarray(array, dtype=np.dtype(dtype))  # [*leading, frame, y, x]
     if tuple(arr.shape) != tuple(metadata.shape):
         raise AttentionDataError(f"array shape {arr.shape} does not match metadata shape {metadata.shape}")
@@ -219,47 +247,85 @@ def _write_pt(fh: IO[bytes], arr: np.ndarray) -> None:
     torch.save({ARRAY_KEY: torch.from_numpy(arr)}, fh)
 
 
-def read_array(path: Path) -> np.ndarray:
-    """Load the array of a ``.npz`` or ``.pt`` map file without unpickling anything."""
+def expected_array(metadata: MapMetadata) -> Expected:
+    """The shape and dtype the map file of ``metadata`` must hold (checked before its data is read)."""
+    return tuple(metadata.shape), np.dtype(metadata.dtype)
+
+
+def read_array(path: Path, expected: Expected = None) -> np.ndarray:
+    """Load the array of a ``.npz`` or ``.pt`` map file without unpickling anything, and without trusting it.
+
+    Args:
+        path: The map file (a symbolic link is refused, not followed).
+        expected: The shape and dtype its metadata describes (:func:`expected_array`): a file that
+            declares anything else is refused before its data is inflated.
+
+    Raises:
+        AttentionDataError: Missing, a link, larger than the limits, damaged, unsafe (Python objects),
+            or not ``expected``: one line naming the file.
+        StorageError: It cannot be read (permission denied, I/O error).
+    """
     try:
         if path.suffix == ".npz":
-            fast = read_npz_member(path, ARRAY_KEY)  # the store's own files; None: anything else
-            if fast is not None:
-                return fast
-            with np.load(path, allow_pickle=False) as npz:
-                if ARRAY_KEY not in npz.files:
-                    raise AttentionDataError(f"{path}: no '{ARRAY_KEY}' array in file (found {npz.files})")
-                return np.asarray(npz[ARRAY_KEY])
+            return read_npz(path, ARRAY_KEY, expected=expected)
         if path.suffix == ".pt":
-            torch = _torch(f"reading {path}")
-            try:
-                obj = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
-            except pickle.UnpicklingError as exc:  # weights_only refused it: not plain tensors
-                raise AttentionDataError(f"{path}: corrupted or unsafe attention file (refused to unpickle)") from exc
-            if not isinstance(obj, dict) or ARRAY_KEY not in obj:
-                raise AttentionDataError(f"{path}: not an attention map file (no '{ARRAY_KEY}' tensor)")
-            return np.asarray(obj[ARRAY_KEY].numpy())
+            return _read_pt(path, expected)
     except AttentionDataError:
         raise
-    except FileNotFoundError as exc:
-        raise AttentionDataError(f"{path}: file is missing") from exc
-    except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, KeyError) as exc:
+    except OSError as exc:
+        raise read_fault(exc, path) from exc
+    except (ValueError, EOFError, RuntimeError, zipfile.BadZipFile, KeyError) as exc:
         raise AttentionDataError(f"{path}: truncated or corrupted attention file ({type(exc).__name__})") from exc
     raise AttentionDataError(f"{path}: unknown attention file type {path.suffix!r}")
 
 
-def read_metadata(path: Path) -> MapMetadata:
-    """Load a ``*_metadata.json``; errors name the file."""
+def _read_pt(path: Path, expected: Expected) -> np.ndarray:
+    """A ``.pt`` map: a torch zip archive of stored (uncompressed) records, so memory is bounded by its size."""
+    torch = _torch(f"reading {path}")
+    blob = read_limited(path, MAX_MAP_FILE_BYTES, "a map file")
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:  # torch.save's format; refuse what it never writes
+        records = archive.infolist()
+        if len(records) > _MAX_PT_RECORDS or any(r.compress_type != zipfile.ZIP_STORED for r in records):
+            raise AttentionDataError(f"{path}: not an attention map file (not a plain torch.save archive)")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AttentionDataError(f"{path}: cannot read metadata ({exc})") from exc
+        obj = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # weights_only refused it: not plain tensors
+        raise AttentionDataError(f"{path}: corrupted or unsafe attention file (refused to unpickle)") from exc
+    tensor = obj.get(ARRAY_KEY) if isinstance(obj, dict) else None
+    if not isinstance(tensor, torch.Tensor):
+        raise AttentionDataError(f"{path}: not an attention map file (no '{ARRAY_KEY}' tensor)")
+    shape = tuple(tensor.shape)
+    try:  # before anything is copied: a tensor may view a small storage through a huge shape
+        dtype = readable_dtype(str(tensor.dtype).removeprefix("torch."))
+        check_map_shape(shape, dtype)
+    except AttentionDataError as exc:
+        raise AttentionDataError(f"{path}: {exc}") from exc
+    if expected is not None and (shape != expected[0] or dtype != expected[1]):
+        raise AttentionDataError(
+            f"{path}: array of shape {shape} and dtype {dtype} does not match its metadata "
+            f"({expected[0]}, {expected[1]})"
+        )
+    return np.asarray(tensor.contiguous().numpy())
+
+
+def _metadata_dict(path: Path) -> dict[str, Any]:
+    """A metadata file's JSON object: a regular file (no link) of at most ``MAX_JSON_BYTES``."""
+    return read_json_object(path, MAX_JSON_BYTES, "metadata")
+
+
+def _metadata_of(data: dict[str, Any], path: Path) -> MapMetadata:
+    """The :class:`MapMetadata` of the decoded file ``path`` (checked: limits, frame mapping)."""
     try:
-        metadata = MapMetadata.from_json(text)
+        metadata = MapMetadata.from_dict(data)
     except AttentionDataError as exc:
         raise AttentionDataError(f"{path}: {exc}") from exc
     _check_frames(metadata, path)
     return metadata
+
+
+def read_metadata(path: Path) -> MapMetadata:
+    """Load a ``*_metadata.json``; errors name the file."""
+    return _metadata_of(_metadata_dict(path), path)
 
 
 def _check_frames(metadata: MapMetadata, path: Path) -> None:
@@ -278,16 +344,6 @@ def _check_frames(metadata: MapMetadata, path: Path) -> None:
 _FRAME_FIELDS = frozenset({"shape", "latent_to_video_frames", "video_dimensions", "conditioning_frames"})
 
 
-def _metadata_dict(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise AttentionDataError(f"{path}: cannot read metadata ({exc})") from exc
-    if not isinstance(data, dict):
-        raise AttentionDataError(f"{path}: metadata is not a JSON object")
-    return data
-
-
 def read_metadata_series(paths: list[Path]) -> list[MapMetadata]:
     """``[read_metadata(p) for p in paths]`` for files that differ in a few fields (one word's steps), faster.
 
@@ -299,7 +355,7 @@ def read_metadata_series(paths: list[Path]) -> list[MapMetadata]:
     if not paths:
         return []
     first_dict = _metadata_dict(paths[0])
-    first = read_metadata(paths[0])
+    first = _metadata_of(first_dict, paths[0])
     out = [first]
     for path in paths[1:]:
         data = _metadata_dict(path)
@@ -317,7 +373,7 @@ def read_metadata_series(paths: list[Path]) -> list[MapMetadata]:
 def read_map(data_path: Path, meta_path: Path) -> AttentionInfo:
     """Load one map and check it against its metadata."""
     metadata = read_metadata(meta_path)
-    array = read_array(data_path)
+    array = read_array(data_path, expected_array(metadata))
     if tuple(array.shape) != tuple(metadata.shape):
         raise AttentionDataError(
             f"{data_path}: array shape {tuple(array.shape)} does not match its metadata {metadata.shape}"
@@ -330,6 +386,7 @@ __all__ = [
     "AttentionInfo",
     "AttentionStore",
     "check_store_options",
+    "expected_array",
     "read_array",
     "read_map",
     "read_metadata",

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +37,27 @@ from typing import Any
 
 import numpy as np
 
-from attention_visual.errors import AttentionDataError, NotFoundError
+from attention_visual.errors import AttentionDataError, AttentionVisualError, NotFoundError
 from attention_visual.extras import import_from_extra
+from attention_visual.storage.durable.reading import (
+    check_no_links,
+    check_tree,
+    open_regular,
+    read_fault,
+    read_limited,
+    regular_file_exists,
+    scan_folder,
+)
 from attention_visual.storage.files.layout import check_video_id, word_dir_name
 from attention_visual.storage.files.reader import listing
 from attention_visual.storage.files.store import AttentionInfo
+from attention_visual.storage.packed.documents import (
+    attributes_of,
+    check_array,
+    check_attributes,
+    read_document,
+)
+from attention_visual.storage.schema.limits import MAX_ENTRIES, map_nbytes
 from attention_visual.storage.schema.metadata import MapMetadata
 
 PACKED_KEY = "attention_visual_packed"
@@ -65,10 +82,10 @@ def is_packed_store(path: Path) -> bool:
     if not meta.is_file():
         return False
     try:
-        attrs = json.loads(meta.read_text(encoding="utf-8")).get("attributes", {})
-    except (OSError, ValueError, AttributeError):
+        attrs = attributes_of(read_document(meta), meta)
+    except AttentionVisualError:
         return False
-    return isinstance(attrs, dict) and attrs.get(PACKED_KEY) == PACKED_VERSION
+    return attrs.get(PACKED_KEY) == PACKED_VERSION
 
 
 def _json_normal(value: Any) -> Any:
@@ -107,28 +124,46 @@ def _shards(folder: Path) -> _Shards | None:
     The arrays this module writes have a known codec chain (shards of whole entries; inner chunks of one
     entry; ``bytes`` little-endian + Blosc; the shard index at the end), so they can be decoded straight
     from their shard files without Zarr's per-chunk machinery (several times faster).
+
+    Raises:
+        AttentionDataError: The ``zarr.json`` is unreadable, declares a shape or dtype outside the
+            limits (:mod:`.documents`), or chunk and shard sizes that do not fit its shape.
     """
-    meta = json.loads((folder / ZARR_JSON).read_text(encoding="utf-8"))
+    path = folder / ZARR_JSON
+    meta = read_document(path)
+    array = check_array(meta, path)
+    shape = array.shape
     try:
-        shape = tuple(meta["shape"])
         (sharding,) = meta["codecs"]
         conf = sharding["configuration"]
         names = [c["name"] for c in conf["codecs"]]
-        shard_len = int(meta["chunk_grid"]["configuration"]["chunk_shape"][0])
-        fits = (
+        grid = meta["chunk_grid"]["configuration"]["chunk_shape"]
+        ours = (
             sharding["name"] == "sharding_indexed"
             and names == ["bytes", "blosc"]
             and conf["codecs"][0]["configuration"]["endian"] == "little"
             and [c["name"] for c in conf["index_codecs"]] == ["bytes", "crc32c"]
             and conf.get("index_location", "end") == "end"
-            and tuple(conf["chunk_shape"]) == (1, *shape[1:])
-            and tuple(meta["chunk_grid"]["configuration"]["chunk_shape"][1:]) == shape[1:]
         )
+        inner = conf["chunk_shape"]
         separator = meta["chunk_key_encoding"]["configuration"]["separator"]
-        dtype = np.dtype(meta["data_type"]).newbyteorder("<")
     except (KeyError, ValueError, TypeError):
         return None
-    return _Shards(folder, shape, dtype, shard_len, separator, meta.get("fill_value")) if fits else None
+    if not ours:
+        return None
+    if (
+        not isinstance(grid, list)
+        or not isinstance(inner, list)
+        or inner != [1, *shape[1:]]
+        or grid[1:] != list(shape[1:])
+        or not isinstance(grid[0], int)
+        or not 1 <= grid[0] <= MAX_ENTRIES
+        or separator not in (".", "/")
+    ):
+        raise AttentionDataError(
+            f"{path}: chunk and shard sizes (shards {grid}, chunks {inner}) do not fit the array's shape {list(shape)}"
+        )
+    return _Shards(folder, shape, array.dtype.newbyteorder("<"), grid[0], separator, meta.get("fill_value"))
 
 
 def _shard_index(index: bytes | memoryview, shard_len: int, path: Path) -> np.ndarray:
@@ -148,21 +183,45 @@ def _shard_index(index: bytes | memoryview, shard_len: int, path: Path) -> np.nd
 
 @contextlib.contextmanager
 def _damage_named(path: Path) -> Iterator[None]:
-    """A shard that is missing or does not decode: one :class:`AttentionDataError` naming it."""
+    """A shard that is missing or does not decode: one :class:`AttentionDataError` naming it.
+
+    A fault of the file system other than a missing file (permission denied, I/O error) is a
+    :class:`~attention_visual.errors.StorageError` (exit 1).
+    """
     try:
         yield
-    except AttentionDataError:
+    except AttentionVisualError:
         raise
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise AttentionDataError(f"{path}: unreadable packed shard ({exc})") from exc
+    except FileNotFoundError as exc:
+        raise AttentionDataError(f"{path}: unreadable packed shard (missing)") from exc
+    except OSError as exc:
+        raise read_fault(exc, path) from exc
+    except (ValueError, RuntimeError, TypeError, IndexError, KeyError, MemoryError) as exc:
+        raise AttentionDataError(f"{path}: unreadable packed shard ({type(exc).__name__}: {exc})") from exc
+
+
+def _through_zarr(array: Any, folder: Path, entry: Any = ...) -> np.ndarray:
+    """An array of another codec chain, read through Zarr (shape and dtype checked by :func:`_shards`)."""
+    check_tree(folder)  # Zarr follows links: refuse them first
+    with _damage_named(folder):
+        return np.asarray((array() if callable(array) else array)[entry])
+
+
+def _shard_limit(shards: _Shards) -> int:
+    """The largest a shard file of ``shards`` can be: every chunk stored raw (plus Blosc's header), and the index."""
+    return shards.shard_len * (map_nbytes(shards.shape[1:], shards.dtype) + 64 + 16) + 4
 
 
 def _decode(shards: _Shards, chunk: bytes | None) -> np.ndarray:
-    """One entry (``[...]``, native byte order) from its Blosc chunk, or the fill value for a chunk never written."""
+    """One entry (``[...]``, native byte order) from its Blosc chunk, or the fill value for a chunk never written.
+
+    The chunk is decompressed into an array of the entry's size: a chunk that declares another size fails.
+    """
     if chunk is None:
         return np.full(shards.shape[1:], shards.fill_value, dtype=shards.dtype.newbyteorder("="))
-    raw = import_from_extra("numcodecs.blosc", "analysis").decompress(chunk)
-    return np.frombuffer(raw, dtype=shards.dtype).reshape(shards.shape[1:]).astype(shards.dtype.newbyteorder("="))
+    out = np.empty(shards.shape[1:], dtype=shards.dtype)  # [...], as stored
+    import_from_extra("numcodecs.blosc", "analysis").decompress(chunk, out)
+    return out.astype(shards.dtype.newbyteorder("="), copy=False)
 
 
 def read_whole(array: Any, folder: Path) -> np.ndarray:
@@ -173,14 +232,14 @@ def read_whole(array: Any, folder: Path) -> np.ndarray:
     """
     shards = _shards(folder)
     if shards is None:
-        return np.asarray((array() if callable(array) else array)[...])
+        return _through_zarr(array, folder)
     blosc = import_from_extra("numcodecs.blosc", "analysis")
     shape, dtype, shard_len = shards.shape, shards.dtype, shards.shard_len
     out = np.empty(shape, dtype=dtype)  # [entry, ...]
     for shard in range(-(-shape[0] // shard_len)):
         path = shards.shard_file(shard)
         with _damage_named(path):
-            data = memoryview(path.read_bytes())
+            data = memoryview(read_limited(path, _shard_limit(shards), "a shard file"))
             index = _shard_index(data[max(len(data) - 16 * shard_len - 4, 0) :], shard_len, path)
             for j in range(min(shard_len, shape[0] - shard * shard_len)):
                 offset, nbytes = int(index[2 * j]), int(index[2 * j + 1])
@@ -201,12 +260,13 @@ def read_entry(array: Any, folder: Path, entry: int) -> np.ndarray:
     """
     shards = _shards(folder)
     if shards is None or not 0 <= entry < shards.shape[0]:
-        return np.asarray((array() if callable(array) else array)[entry])
+        return _through_zarr(array, folder, entry)
     shard, j = divmod(entry, shards.shard_len)
     path = shards.shard_file(shard)
-    with _damage_named(path), path.open("rb") as fh:
-        fh.seek(-(16 * shards.shard_len + 4), 2)
-        index = _shard_index(fh.read(16 * shards.shard_len + 4), shards.shard_len, path)
+    with _damage_named(path), open_regular(path) as fh:
+        index_bytes = 16 * shards.shard_len + 4
+        fh.seek(max(os.fstat(fh.fileno()).st_size - index_bytes, 0))  # a shard shorter than its index: truncated
+        index = _shard_index(fh.read(index_bytes), shards.shard_len, path)
         offset, nbytes = int(index[2 * j]), int(index[2 * j + 1])
         if offset == _NO_CHUNK:
             return _decode(shards, None)
@@ -269,7 +329,7 @@ class PackedWord(_PackedArray):
 
     def read(self, entry: PackedEntry) -> AttentionInfo:
         """One step's map (``[*leading, frame, y, x]`` as stored) with its metadata."""
-        array = np.asarray(self.array[entry.index])
+        array = read_entry(lambda: self.array, self.path, entry.index)
         return AttentionInfo(attention_map=array, metadata=entry.metadata, path=self.path)
 
     def read_steps(self) -> tuple[np.ndarray, list[MapMetadata]]:
@@ -314,14 +374,12 @@ class PackedAggregates(_PackedArray):
 
 
 def _attributes(folder: Path) -> dict[str, Any]:
-    """The attributes of the Zarr v3 array in ``folder``, straight from its ``zarr.json``."""
+    """The attributes of the Zarr v3 array in ``folder``, straight from its ``zarr.json``, checked against
+    its shape and dtype (:mod:`.documents`)."""
     meta = folder / ZARR_JSON
-    try:
-        attrs = json.loads(meta.read_text(encoding="utf-8")).get("attributes", {})
-    except (OSError, ValueError, AttributeError) as exc:
-        raise AttentionDataError(f"{meta}: unreadable packed-store metadata ({exc})") from exc
-    if not isinstance(attrs, dict):
-        raise AttentionDataError(f"{meta}: unreadable packed-store metadata (attributes are not an object)")
+    document = read_document(meta)
+    attrs = attributes_of(document, meta)
+    check_attributes(attrs, check_array(document, meta), meta)
     return attrs
 
 
@@ -351,28 +409,47 @@ class PackedReader:
     def list_videos(self, include_incomplete: bool = True) -> list[str]:
         """Video ids, sorted; incomplete ones only with ``include_incomplete``."""
         out = []
-        for child in sorted(self.path.iterdir()):
-            if child.name.startswith((".", "_")) or not (child / ZARR_JSON).is_file():
+        for child in self._scan(self.path):
+            if not (child.is_dir() and self._has_document(Path(child.path))):
                 continue
             if include_incomplete or self.is_complete(child.name):
                 out.append(child.name)
         return out
 
+    def _scan(self, folder: Path) -> list[os.DirEntry[str]]:
+        """The entries of a group a reader looks at (not ``.`` or ``_`` names); a link among them is refused."""
+        try:
+            return scan_folder(folder, lambda name: name.startswith((".", "_")))
+        except OSError as exc:
+            raise read_fault(exc, folder) from exc
+
+    @staticmethod
+    def _has_document(folder: Path) -> bool:
+        """True when ``folder`` holds a ``zarr.json`` (a link or a special file there is refused)."""
+        try:
+            return regular_file_exists(folder / ZARR_JSON)
+        except OSError as exc:
+            raise read_fault(exc, folder / ZARR_JSON) from exc
+
+    def _group(self, video_id: str) -> Path:
+        """A video's group folder, which must not be a link (errors name it)."""
+        folder = self.path / check_video_id(video_id)
+        check_no_links(self.path, folder)
+        return folder
+
     def complete_summary(self, video_id: str) -> dict[str, Any] | None:
         """The video's completion record (the files layout's ``_complete.json``), None while unfinished."""
-        meta = self.path / check_video_id(video_id) / ZARR_JSON
-        if not meta.is_file():
+        meta = self._group(video_id) / ZARR_JSON
+        if not self._has_document(meta.parent):
             raise NotFoundError(
                 f"no video {video_id!r} in {self.path}; available videos: {listing(self.list_videos())}"
             )
-        try:  # the group's own metadata document (Zarr v3): read directly, it is all we need
-            summary = json.loads(meta.read_text(encoding="utf-8")).get("attributes", {}).get("complete")
-        except (OSError, ValueError, AttributeError) as exc:
-            raise AttentionDataError(f"{meta}: unreadable packed-store metadata ({exc})") from exc
+        # the group's own metadata document (Zarr v3): read directly, it is all we need
+        summary = attributes_of(read_document(meta), meta).get("complete")
         return dict(summary) if isinstance(summary, dict) else None
 
     def is_complete(self, video_id: str) -> bool:
-        if not (self.path / check_video_id(video_id) / ZARR_JSON).is_file():
+        if not self._has_document(self._group(video_id)):
             return False
         return self.complete_summary(video_id) is not None
 
@@ -382,8 +459,9 @@ class PackedReader:
             return self._words[video_id]
         complete = self.complete_summary(video_id) is not None  # raises NotFoundError for an unknown video
         index: dict[str, PackedWord] = {}
-        for child in sorted((self.path / video_id).iterdir()):
-            if child.is_dir() and (child / ZARR_JSON).is_file():
+        for entry in self._scan(self.path / video_id):
+            child = Path(entry.path)
+            if entry.is_dir() and self._has_document(child):
                 # The attributes straight from the array's zarr.json; Zarr opens the array only if needed
                 opener = functools.partial(self._open_array, f"{video_id}/{child.name}")
                 word = PackedWord(opener, child, _attributes(child))
@@ -445,8 +523,9 @@ class PackedReader:
         key = word_dir_name(word)
         if key not in self._aggregates:
             folder = self.path / AGGREGATES_GROUP / key
+            check_no_links(self.path, folder)
             found = None
-            if (folder / ZARR_JSON).is_file():
+            if self._has_document(folder):
                 opener = functools.partial(self._open_array, f"{AGGREGATES_GROUP}/{key}")
                 found = PackedAggregates(opener, folder, _attributes(folder))
             self._aggregates[key] = found
@@ -461,10 +540,12 @@ class PackedReader:
         aggregates = self.aggregates(word)
         found = aggregates.read(video_id) if aggregates is not None else None
         staged = f"{STAGED_GROUP}/{check_video_id(video_id)}/{word_dir_name(word)}"
-        if found is None and (self.path / staged / ZARR_JSON).is_file():
-            found = PackedAggregates(_zarr().open_array(self._store, path=staged, mode="r"), self.path / staged).read(
-                video_id
-            )
+        folder = self.path / staged
+        if found is None:
+            check_no_links(self.path, folder)
+        if found is None and self._has_document(folder):
+            opener = functools.partial(self._open_array, staged)
+            found = PackedAggregates(opener, folder, _attributes(folder)).read(video_id)
         return found
 
 

@@ -20,7 +20,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from attention_visual.errors import AttentionDataError
 from attention_visual.storage.durable.integrity import FileDigest, check_file
 from attention_visual.storage.files.layout import check_video_id
 from attention_visual.storage.files.store import check_store_options, stored_map
+from attention_visual.storage.packed.documents import attributes_of, read_document
 from attention_visual.storage.packed.reader import ZARR_JSON, is_packed_store
 from attention_visual.storage.packed.writer import PACKED_FILES, PackedWriter
 from attention_visual.storage.schema.metadata import MapMetadata
@@ -123,10 +123,7 @@ def packed_complete_record(store: Path, video_id: str) -> dict[str, Any] | None:
     meta = Path(store) / check_video_id(video_id) / ZARR_JSON
     if not meta.is_file():
         return None
-    try:
-        record = json.loads(meta.read_text(encoding="utf-8")).get("attributes", {}).get("complete")
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
-        raise AttentionDataError(f"{meta}: unreadable packed-store metadata ({type(exc).__name__})") from exc
+    record = attributes_of(read_document(meta), meta).get("complete")  # no link, size-limited
     return dict(record) if isinstance(record, dict) else None
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from attention_visual.errors import AttentionDataError
+from attention_visual.storage.schema.limits import check_map_shape, check_video_size
 
 ATTENTION_STORAGE_VERSION = 3
 READABLE_STORAGE_VERSIONS = (1, 2, 3)
@@ -129,6 +130,9 @@ class MapMetadata:
     joint_attention: str | None = None  # joint attention only: "text" | "full" (JOINT_ATTENTION_MODES)
     temporal_factor: int | None = None  # video frames per latent frame
     latent_frames_per_cell: int = 1  # latent frames one map frame covers (a temporal patch)
+    # per step, where the model denoises each latent frame at its own noise level (diffusion forcing): the
+    # timestep of each map frame ([frame]); empty: every frame at ``timestep``
+    frame_timesteps: tuple[float, ...] = ()
     storage_timestamp: str = ""
     attention_storage_version: int = ATTENTION_STORAGE_VERSION
 
@@ -181,9 +185,21 @@ class MapMetadata:
                 f"{', '.join(map(str, READABLE_STORAGE_VERSIONS))})"
             )
         try:
-            return cls(**_typed({"reduction": {}, **data}, full=True))
+            metadata = cls(**_typed({"reduction": {}, **data}, full=True))
         except (KeyError, TypeError, ValueError) as exc:
             raise AttentionDataError(f"malformed metadata: {exc}") from exc
+        metadata.check_limits()
+        return metadata
+
+    def check_limits(self) -> None:
+        """Raise :class:`AttentionDataError` when the shape, dtype or video size break the readers' limits.
+
+        Read metadata is checked (:meth:`from_dict`, :meth:`updated`) before any array it describes is
+        allocated; limits: :mod:`attention_visual.storage.schema.limits`.
+        """
+        check_map_shape(self.shape, self.dtype)
+        dims = self.video_dimensions
+        check_video_size(dims.width, dims.height, dims.frames)
 
     def updated(self, changes: dict[str, Any]) -> MapMetadata:
         """``MapMetadata.from_dict({**self.to_dict(), **changes})``, several times faster.
@@ -206,6 +222,8 @@ class MapMetadata:
         for name, value in typed.items():
             object.__setattr__(new, name, value)
         new.__post_init__()
+        if not _LIMITED_FIELDS.isdisjoint(typed):
+            new.check_limits()
         return new
 
     @classmethod
@@ -220,14 +238,17 @@ class MapMetadata:
 
 
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(MapMetadata))
+_LIMITED_FIELDS = frozenset({"shape", "dtype", "video_dimensions"})
 _TUPLES = ("shape", "axes", "steps_used", "token_indices", "token_ids", "token_pieces")
-_OPTIONAL_TUPLES = ("passes", "blocks", "step_experts", "conditioning_frames")
+_OPTIONAL_TUPLES = ("passes", "blocks", "step_experts", "conditioning_frames", "frame_timesteps")
 _PAIRS = ("latent_to_video_frames", "char_spans")
 
 
 def _typed(data: dict[str, Any], full: bool) -> dict[str, Any]:
     """The keyword arguments of :class:`MapMetadata` from decoded JSON (``full``: absent sequences empty)."""
     kwargs = dict(data)
+    if "shape" in data and not isinstance(data["shape"], list | tuple):
+        raise AttentionDataError(f"malformed metadata: shape {data['shape']!r} is not a list of lengths")
     if "video_dimensions" in data or full:
         kwargs["video_dimensions"] = VideoDimensions(**data["video_dimensions"])
     if "token_grid" in data or full:
