@@ -21,8 +21,10 @@ Settings (:func:`hunyuan_settings`): 32 × 48 pixels, 9 frames: a non-square gri
 uniform; :func:`sharpen_joint_attention` raises the q/k norms' weights so the maps vary over the video.
 
 Example:
+    >>> from attention_visual.models.tiny import TinySettings
     >>> pipe = build_tiny_hunyuan(seed=0)
-    >>> pipe(prompt="a cat", **hunyuan_settings(), output_type="latent").frames.shape
+    >>> settings = TinySettings(**hunyuan_settings()).call_kwargs()  # 32 x 48 px, 9 frames, 2 steps
+    >>> pipe(prompt="a cat", **settings, output_type="latent").frames.shape
     torch.Size([1, 4, 3, 4, 6])
 """
 

@@ -86,7 +86,7 @@ def test_single_stream_full_shares_into_the_packed_store(tmp_path: Path) -> None
         (("--set", "generation.height=40"), "generation.height must be a multiple of 16 for"),
         (("--set", "attention_analysis.guidance_pass=both"), "HunyuanVideo is guidance-distilled"),
         (("--set", "attention_analysis.image_map=true"), "image_map"),
-        (("--set", "generation.pipeline=i2v"), "pipeline 'i2v' is not one of"),
+        (("--set", "generation.pipeline=i2v"), "cannot run pipeline 'i2v'; it runs: t2v"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_created(

@@ -128,7 +128,9 @@ def test_checkpoint_rules() -> None:
     spec = read_model_index({"_class_name": "HunyuanVideoPipeline"}, "m")
     assert RULES.variant_for(spec, "auto").name == RULES.variant_for(spec, "t2v").name == "hunyuanvideo-t2v"
     assert RULES.pipeline_class_for(spec, "auto", "m") == "HunyuanVideoPipeline"
-    with pytest.raises(ConfigError, match="pipeline 'i2v' is not one of: auto, t2v"):
+    with pytest.raises(
+        ConfigError, match=r"m \(HunyuanVideo, HunyuanVideoPipeline\) cannot run pipeline 'i2v'; it runs: t2v"
+    ):
         RULES.pipeline_class_for(spec, "i2v", "m")
     family = family_of_model("hunyuanvideo-community/HunyuanVideo")
     assert family is not None and family.name == "hunyuanvideo"
