@@ -8,16 +8,25 @@ latent channels and factors (16x and 48 channels for TI2V-5B); for the I2V/FLF2V
 CLIP image encoder of the real geometry (1280 wide, 224 px, 257 tokens per image). CogVideoX (2B: 1920
 wide, 5B and 1.5: 3072, joint attention over 226 text + the video tokens): a 4096-wide one-layer T5
 encoder, the tiny CogVideoX VAE with 16 latent channels; ``--joint-attention full`` and ``--text-share``
-measure those maps' extra pass over the video keys. LTX-Video (``ltx-video-*``): the checkpoint's
+measure those maps' extra pass over the video keys. HunyuanVideo-1.5 (2048 wide, joint attention over the
+video tokens + 729 image + 256 byT5 + 1000 Qwen2.5-VL keys, valid ones first, masked): 3584-wide Qwen2.5-VL
+and 1472-wide byT5 encoders of two layers and one, the tiny HunyuanVideo-1.5 VAE with 32 latent channels, a
+1152-wide SigLIP for image-to-video; guidance through its guider (a ``pred_cond`` and a ``pred_uncond``
+call). LTX-Video (``ltx-video-*``): the checkpoint's
 transformer (2048 or 4096 wide), a 4096-wide one-layer T5 encoder, a tiny 32x/8x VAE with its 128 latent
-channels, its scheduler, 128 text keys with the model's padding mask. LTX-2 (``ltx-2*``): the checkpoint's
+channels, its scheduler, 128 text keys with the model's padding mask. HunyuanVideo (3072 wide, ``--blocks``
+dual-stream and as many single-stream blocks, joint attention over the video and 256 masked Llama keys): the
+tiny Llama-3 and CLIP tokenizers with a 4096-wide two-layer Llama and a 768-wide one-layer CLIP text encoder,
+the tiny HunyuanVideo VAE with 16 latent channels; ``--block-list single_transformer_blocks`` captures the
+single stream. LTX-2 (``ltx-2*``): the checkpoint's
 transformer (4096 wide video stream, 2048 wide audio stream) fed by the tiny Gemma-3 text encoder through
 text connectors of the checkpoint's output widths without layers (the text side runs once per video; the
 capture's cost is in the blocks: 1024 text keys of 4096 channels), a tiny 32x/8x VAE with 128 latent
 channels, the tiny audio VAE and vocoder (the audio input projection narrowed to them), its scheduler; the
 default guidance, so each step also runs the ``uncond_stg`` and ``uncond_modality`` calls the capture
-ignores; image-to-video with ``image_crf=0`` (no PyAV). Guidance on (two passes per step: Wan's separate
-calls, CogVideoX's and LTX's one batched ``[uncond, cond]`` call), ``output_type="latent"``.
+ignores; image-to-video with ``image_crf=0`` (no PyAV). Guidance on (two passes per step: Wan's and
+HunyuanVideo-1.5's separate calls, CogVideoX's and LTX's one batched ``[uncond, cond]`` call; HunyuanVideo
+is guidance-distilled: one prompt pass per step), ``output_type="latent"``.
 Runs alternate (plain, captured, plain, captured, ...) so
 drift hits both sides; the ratio of medians is printed. ``--control`` adds plain runs timed against plain
 runs (an A/A comparison): on a shared machine that ratio shows how large a difference noise alone makes.
@@ -70,6 +79,11 @@ from transformers import (
     CLIPImageProcessorPil,
     CLIPVisionConfig,
     CLIPVisionModelWithProjection,
+    Qwen2_5_VLTextConfig,
+    Qwen2_5_VLTextModel,
+    SiglipImageProcessorPil,
+    SiglipVisionConfig,
+    SiglipVisionModel,
     T5Config,
     T5EncoderModel,
     UMT5Config,
@@ -81,7 +95,7 @@ from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.capture.attention_math import WordColumns, word_attention
 from attention_visual.capture.joint_math import joint_word_attention
 from attention_visual.families import AUTO_TASK, ModelFamily, all_tasks, checkpoint_rules, family_of_class
-from attention_visual.families.runtime import runtime_of
+from attention_visual.families.runtime import call_arguments, describe_pipeline, runtime_of
 from attention_visual.models.public_checkpoints import (
     Architecture,
     architecture_names,
@@ -89,6 +103,9 @@ from attention_visual.models.public_checkpoints import (
     load_architecture,
 )
 from attention_visual.models.tiny_cogvideox import tiny_cogvideox_vae
+from attention_visual.models.tiny_hunyuan import tiny_hunyuan_vae
+from attention_visual.models.tiny_hunyuan15 import tiny_hunyuan15_vae
+from attention_visual.models.tiny_llama_tokenizer import build_tiny_clip_tokenizer, build_tiny_llama_tokenizer
 from attention_visual.models.tiny_ltx import tiny_ltx_vae
 from attention_visual.models.tiny_ltx2 import tiny_ltx2_vae
 from attention_visual.models.tiny_variants import build_tiny_model, tiny_image
@@ -124,12 +141,21 @@ def family_of(arch: Architecture) -> ModelFamily:
     return family
 
 
-def build_wide_pipeline(arch: Architecture, task: str, blocks: int, dtype: torch.dtype, device: str) -> Any:
-    """The checkpoint's pipeline class with full-width transformer(s) of ``blocks`` blocks (see the docstring)."""
+def build_wide_pipeline(
+    arch: Architecture, task: str, blocks: int, dtype: torch.dtype, device: str, size: tuple[int, int] = (128, 192)
+) -> Any:
+    """The checkpoint's pipeline class with full-width transformer(s) of ``blocks`` blocks (see the docstring).
+
+    ``size``: the frame size the run makes (HunyuanVideo-1.5 image-to-video: a resolution bucket of its
+    transformer's ``target_size``, set to the nearest target that has it).
+    """
     family = family_of(arch)
     rules = checkpoint_rules(family)
     spec = rules.with_transformer_config(arch.checkpoint, arch.transformer)
     class_name = rules.pipeline_class_for(spec, task, arch.name)
+    if family.name == "hunyuan15":
+        parts = _hunyuan15_parts(arch, blocks, dtype, class_name, size)
+        return _finish(runtime_of(family).pipeline_class(class_name)(**parts), dtype, device)
     if family.name in _WIDE_PARTS:
         parts = _WIDE_PARTS[family.name](arch, blocks, dtype)
         return _finish(runtime_of(family).pipeline_class(class_name)(**parts), dtype, device)
@@ -178,6 +204,34 @@ def _cogvideox_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dic
     return parts
 
 
+def _hunyuan_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str, Any]:
+    """HunyuanVideo: the tiny Llama-3 and CLIP tokenizers, a 4096-wide two-layer Llama (the pipeline reads its
+    third-to-last hidden state), a 768-wide one-layer CLIP text model."""
+    from diffusers.schedulers.scheduling_flow_match_euler_discrete import FlowMatchEulerDiscreteScheduler
+    from transformers import CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel
+
+    tokenizer, clip_tokenizer = build_tiny_llama_tokenizer(), build_tiny_clip_tokenizer()
+    torch.manual_seed(0)
+    llama = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=int(arch.transformer["text_embed_dim"]), intermediate_size=256,
+        num_hidden_layers=2, num_attention_heads=32, num_key_value_heads=8, pad_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+    clip = CLIPTextConfig(
+        vocab_size=len(clip_tokenizer), hidden_size=int(arch.transformer["pooled_projection_dim"]),
+        intermediate_size=256, num_hidden_layers=1, num_attention_heads=12, bos_token_id=clip_tokenizer.bos_token_id,
+        eos_token_id=clip_tokenizer.eos_token_id, pad_token_id=clip_tokenizer.pad_token_id,
+    )  # fmt: skip
+    return {
+        "tokenizer": tokenizer,
+        "text_encoder": LlamaModel(llama),
+        "tokenizer_2": clip_tokenizer,
+        "text_encoder_2": CLIPTextModel(clip).to(dtype).eval(),
+        "vae": tiny_hunyuan_vae(0, latent_channels=int(arch.vae["latent_channels"])),
+        "scheduler": FlowMatchEulerDiscreteScheduler(shift=7.0),
+        "transformer": build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype),
+    }
+
+
 def _ltx_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str, Any]:
     """LTX-Video: T5 parts, a tiny 128-channel 32x/8x VAE, the scheduler with the checkpoint's shifting."""
     parts = _t5_parts(arch, blocks, dtype, "tiny-ltx")
@@ -185,6 +239,49 @@ def _ltx_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str,
         vae=tiny_ltx_vae(0, latent_channels=int(arch.vae["latent_channels"])),
         scheduler=type(parts["scheduler"]).from_config(arch.scheduler),
     )
+    return parts
+
+
+def _hunyuan15_parts(
+    arch: Architecture, blocks: int, dtype: torch.dtype, class_name: str, size: tuple[int, int]
+) -> dict[str, Any]:
+    """HunyuanVideo-1.5: the tiny Qwen tokenizer, a 3584-wide two-layer Qwen2.5-VL text encoder, a 1472-wide
+    one-layer byT5 encoder, the tiny VAE with 32 latent channels; image-to-video a 1152-wide one-layer SigLIP
+    (384 px, 729 tokens)."""
+    tiny = build_tiny_model("tiny-hunyuan15", seed=0)
+    torch.manual_seed(0)
+    tok = tiny.tokenizer
+    qwen = Qwen2_5_VLTextConfig(
+        vocab_size=len(tok), hidden_size=3584, intermediate_size=256, num_hidden_layers=2, num_attention_heads=28,
+        num_key_value_heads=4, bos_token_id=tok.pad_token_id, eos_token_id=tok.pad_token_id,
+        pad_token_id=tok.pad_token_id,
+        rope_parameters={"mrope_section": [16, 24, 24], "rope_type": "default", "rope_theta": 1e6},
+    )  # fmt: skip
+    byt5 = T5Config(
+        vocab_size=len(tiny.tokenizer_2), d_model=1472, d_kv=64, d_ff=256, num_layers=1, num_heads=6,
+        feed_forward_proj="gated-gelu",
+    )  # fmt: skip
+    transformer = build_transformer(arch, num_layers=blocks, seed=0, dtype=dtype)
+    parts: dict[str, Any] = {
+        "tokenizer": tok, "text_encoder": Qwen2_5_VLTextModel(qwen).eval(), "tokenizer_2": tiny.tokenizer_2,
+        "text_encoder_2": T5EncoderModel(byt5).eval(), "transformer": transformer, "scheduler": tiny.scheduler,
+        "vae": tiny_hunyuan15_vae(0, latent_channels=int(arch.vae["latent_channels"])), "guider": tiny.guider,
+    }  # fmt: skip
+    if class_name == "HunyuanVideo15ImageToVideoPipeline":
+        rules = checkpoint_rules(family_of(arch))
+        target = next(
+            t for t in range(16, 4096) if size in rules.variant_for(rules.with_transformer_config(
+                arch.checkpoint, {"target_size": t}), AUTO_TASK).frame_sizes
+        )  # fmt: skip
+        transformer.register_to_config(target_size=target)  # only the pipeline's bucket choice reads it
+        siglip = SiglipVisionConfig(
+            hidden_size=1152, intermediate_size=256, num_hidden_layers=1, num_attention_heads=16, image_size=384,
+            patch_size=14,
+        )  # fmt: skip
+        parts.update(
+            image_encoder=SiglipVisionModel(siglip).eval(),
+            feature_extractor=SiglipImageProcessorPil(size={"height": 384, "width": 384}),
+        )
     return parts
 
 
@@ -234,6 +331,7 @@ def _ltx2_parts(arch: Architecture, blocks: int, dtype: torch.dtype) -> dict[str
 _WIDE_PARTS: dict[str, Callable[[Architecture, int, torch.dtype], dict[str, Any]]] = {
     "cogvideox": _cogvideox_parts,
     "ltx": _ltx_parts,
+    "hunyuanvideo": _hunyuan_parts,
     "ltx2": _ltx2_parts,
 }
 
@@ -255,7 +353,10 @@ def task_inputs(pipe: Any, height: int, width: int, frames: int) -> dict[str, An
         if pipe.transformer.config.pos_embed_seq_len is not None:  # FLF2V: first and last frame
             inputs["last_image"] = tiny_image(height, width, seed=2)
         return inputs
-    if cls in ("CogVideoXImageToVideoPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline"):
+    if cls in (
+        "CogVideoXImageToVideoPipeline", "HunyuanVideo15ImageToVideoPipeline", "LTXImageToVideoPipeline",
+        "LTXConditionPipeline",
+    ):  # fmt: skip
         return {"image": tiny_image(height, width, seed=1)}  # LTX condition: an item at frame 0
     if cls in ("WanVideoToVideoPipeline", "CogVideoXVideoToVideoPipeline"):
         return {"video": [tiny_image(height, width, seed=10 + n) for n in range(frames)], "strength": 1.0}
@@ -409,9 +510,17 @@ ALL_CASES: tuple[tuple[str, str, int, int, tuple[str, ...]], ...] = (
     ("cogvideox-5b", "v2v", 128, 192, ()),
     ("cogvideox1.5-5b", "t2v", 128, 192, ()),
     ("cogvideox1.5-5b-i2v", "i2v", 128, 192, ()),
+    ("hunyuanvideo1.5-480p-t2v", "t2v", 128, 192, ()),
+    ("hunyuanvideo1.5-480p-t2v", "t2v", 128, 192, ("--joint-attention", "full")),
+    ("hunyuanvideo1.5-480p-t2v", "t2v", 128, 192, ("--text-share",)),
+    ("hunyuanvideo1.5-480p-i2v", "i2v", 128, 192, ()),
     ("ltx-video-0.9.1", "t2v", 256, 384, ()),  # 2048 wide; 8 x 12 tokens of 32 px, 2 latent frames, 128 text keys
     ("ltx-video-0.9.1", "i2v", 256, 384, ()),
     ("ltx-video-0.9.7-dev", "condition", 128, 192, ()),  # 4096 wide (13B)
+    ("hunyuanvideo", "t2v", 128, 192, ()),
+    ("hunyuanvideo", "t2v", 128, 192, ("--block-list", "single_transformer_blocks")),
+    ("hunyuanvideo", "t2v", 128, 192, ("--joint-attention", "full")),
+    ("hunyuanvideo", "t2v", 128, 192, ("--text-share",)),
     ("ltx-2", "t2v", 128, 192, ()),  # 4096 wide video (2048 audio); 4 x 6 tokens, 2 latent frames, 1024 text keys
     ("ltx-2", "i2v", 128, 192, ()),
     ("ltx-2.3", "t2v", 128, 192, ()),  # gated attention, cross-attention modulation
@@ -454,6 +563,7 @@ def main() -> None:
     parser.add_argument("--pipeline", default=AUTO_TASK, choices=[AUTO_TASK, *all_tasks()])
     parser.add_argument("--joint-attention", default="text", choices=["text", "full"], help="joint attention only")
     parser.add_argument("--text-share", action="store_true", help="joint attention only: also the <text> map")
+    parser.add_argument("--block-list", default=None, help="the module list to capture (default: the main stream)")
     parser.add_argument("--only", default="", help="--all: only the cases whose --model-config contains this")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     parser.add_argument("--list", action="store_true", help="print the shipped architecture names and exit")
@@ -475,19 +585,23 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32"))
     arch = load_architecture(args.model_config)
-    pipe = build_wide_pipeline(arch, args.pipeline, args.blocks, dtype, args.device)
+    pipe = build_wide_pipeline(arch, args.pipeline, args.blocks, dtype, args.device, (args.height, args.width))
     family = family_of(arch)
     text = family.text.max_sequence_length
-    settings = CaptureSettings(joint_attention=args.joint_attention, text_share_map=args.text_share)
+    settings = CaptureSettings(
+        joint_attention=args.joint_attention, text_share_map=args.text_share, block_list=args.block_list
+    )
     px = arch.pixels_per_token
     per_token = int(arch.transformer.get("patch_size_t") or 1)  # CogVideoX 1.5: 2 latent frames per token
     latent_frames = (args.frames - 1) // family.temporal_factor + 1
     tokens = -(-latent_frames // per_token) * (args.height // px) * (args.width // px)
+    distilled = describe_pipeline(pipe).guidance == "distilled"
+    passes = "1 pass/step: guidance-distilled" if distilled else "2 passes/step"
     print(
         f"{arch.name} ({type(pipe).__name__}, {arch.checkpoint.experts} expert(s)): {args.blocks} blocks of width "
         f"{arch.width} ({arch.transformer['num_attention_heads']} heads), {dtype}, {args.device}; video "
         f"{args.height}x{args.width}x{args.frames} = {tokens} video tokens ({px} px/token), {text} text tokens, "
-        f"{args.steps} steps with guidance (2 passes/step), threads={torch.get_num_threads()}; "
+        f"{args.steps} steps with guidance ({passes}), threads={torch.get_num_threads()}; "
         f"joint_attention={args.joint_attention}, text_share_map={args.text_share}"
     )
     call = {
@@ -501,6 +615,7 @@ def main() -> None:
     }
     if "video" not in call:  # video-to-video takes the input video's length
         call["num_frames"] = args.frames
+    call = call_arguments(pipe, describe_pipeline(pipe), call)  # as the family's pipelines take them
 
     def plain() -> None:
         pipe(

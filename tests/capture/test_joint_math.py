@@ -120,6 +120,28 @@ def test_the_models_mask_gives_masked_keys_exactly_zero() -> None:
     assert float((unmasked[:, 0] - out[:, 0]).abs().max()) > 1e-3  # the mask changes the map
 
 
+def test_key_group_shares_are_the_softmax_over_their_keys() -> None:
+    """``<image>``/``<glyph>``: non-text key groups (one partly masked, one empty) after the words and ``<text>``."""
+    q, k, _ = tensors(n_text=14, seed=4)
+    text, image, glyph, empty = (N_VIDEO + 6, N_VIDEO + 14), (N_VIDEO, N_VIDEO + 4), (N_VIDEO + 4, N_VIDEO + 6), (5, 5)
+    mask = torch.ones(k.shape[1], dtype=torch.bool)
+    mask[N_VIDEO + 2 : N_VIDEO + 4] = False  # half the image group masked
+    cols, bounds = words((1,), (3, 4))
+    full, text_only = reference(q, k, text, mask)
+    for mode, probs in ((TEXT_MODE, text_only), (FULL_MODE, full)):
+        out = joint_word_attention(
+            q, k, text, cols, bounds, key_bias=mask_bias(mask), mode=mode, text_share=True,
+            key_shares=(image, glyph, empty),
+        )  # fmt: skip
+        assert out.shape == (HEADS, 6, N_VIDEO)
+        torch.testing.assert_close(out[:, 1].double(), expected(probs, text[0], (3, 4), "sum"), atol=1e-6, rtol=0)
+        for row, (a, b) in zip(range(2, 6), (text, image, glyph, empty), strict=True):
+            torch.testing.assert_close(out[:, row].double(), full[..., a:b].sum(-1), atol=1e-6, rtol=0)
+    assert torch.equal(out[:, 5], torch.zeros_like(out[:, 5]))
+    shares = joint_word_attention(q, k, text, cols[:0], (), key_bias=mask_bias(mask), key_shares=(glyph,))
+    torch.testing.assert_close(shares[:, 0].double(), full[..., glyph[0] : glyph[1]].sum(-1), atol=1e-6, rtol=0)
+
+
 def test_a_finite_bias_is_added_as_the_model_adds_it() -> None:
     """LTX-style -10000 on padding and any other per-key bias: the same logits as the model's."""
     q, k, text = tensors(seed=9)
@@ -200,6 +222,8 @@ def test_unknown_mode_and_bad_text_range() -> None:
         joint_word_attention(q, k, text, cols, bounds, mode="both")
     with pytest.raises(CaptureError, match="text keys"):
         joint_word_attention(q, k, (0, k.shape[1] + 1), cols, bounds)
+    with pytest.raises(CaptureError, match="key groups"):
+        joint_word_attention(q, k, text, cols, bounds, key_shares=((3, k.shape[1] + 2),))
 
 
 _MEMORY_PROBE = """

@@ -69,6 +69,23 @@ def test_the_pipeline_step_index_wins_and_expanded_timesteps_give_the_denoising_
     assert denoising_timestep(expanded) == 900.0 and denoising_timestep(None) is None
 
 
+def test_a_guiders_pass_names_map_to_cond_and_uncond() -> None:
+    """HunyuanVideo-1.5's guider runs its passes under cache_context("pred_cond") / ("pred_uncond")."""
+    clock = PassClock(fake_pipe(), order_from_calls=False, pass_names={"pred_cond": "cond", "pred_uncond": "uncond"})
+    got = [clock.next(ctx(n), t(v)) for n, v in [("pred_cond", 999), ("pred_uncond", 999), ("pred_cond", 900)]]
+    assert [(p.name, p.step_index) for p in got] == [("cond", 0), ("uncond", 0), ("cond", 1)]
+
+
+def test_a_timestep_cast_to_the_models_dtype_is_the_schedulers() -> None:
+    """A pipeline may hand the transformer the timestep in bfloat16: 999 becomes 1000; the record keeps 999."""
+    pipe = fake_pipe()
+    clock = PassClock(pipe, order_from_calls=False)
+    info = clock.next(ctx("cond"), TIMESTEPS[:1].to(torch.bfloat16))
+    assert float(TIMESTEPS[:1].to(torch.bfloat16)) == 1000.0 and (info.step_index, info.timestep) == (0, 999.0)
+    with pytest.raises(CaptureError, match="ran at timestep 752 but the scheduler's step 1 is at 900"):
+        clock.next(ctx("cond"), torch.tensor([750.0], dtype=torch.bfloat16) + 2)
+
+
 def test_ignored_passes_are_neither_passes_nor_steps() -> None:
     """LTX-2's perturbed guidance calls follow each step's batched call under their own contexts."""
     clock = PassClock(

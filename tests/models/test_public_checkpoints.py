@@ -34,16 +34,6 @@ EXPECTED = {
 }
 
 
-# name: (width, heads, layers, in_channels, pixels per token, RoPE, patch_size_t, ofs, learned positions)
-COGVIDEOX = {
-    "cogvideox-2b": (1920, 30, 30, 16, 16, False, None, None, False),
-    "cogvideox-5b": (3072, 48, 42, 16, 16, True, None, None, False),
-    "cogvideox-5b-i2v": (3072, 48, 42, 32, 16, True, None, None, True),
-    "cogvideox1.5-5b": (3072, 48, 42, 16, 16, True, 2, None, False),
-    "cogvideox1.5-5b-i2v": (3072, 48, 42, 32, 16, True, 2, 512, False),
-}
-
-
 # name: (hub id, pipeline class, width, heads, layers, cross_attention_dim, VAE timestep conditioning, dynamic shift)
 LTX_EXPECTED = {
     "ltx-video-0.9.0": ("Lightricks/LTX-Video", "LTXPipeline", 2048, 32, 28, 2048, False, True),
@@ -59,6 +49,29 @@ LTX_EXPECTED = {
 }  # fmt: skip
 
 
+# name: (width, heads, layers, in_channels, pixels per token, RoPE, patch_size_t, ofs, learned positions)
+COGVIDEOX = {
+    "cogvideox-2b": (1920, 30, 30, 16, 16, False, None, None, False),
+    "cogvideox-5b": (3072, 48, 42, 16, 16, True, None, None, False),
+    "cogvideox-5b-i2v": (3072, 48, 42, 32, 16, True, None, None, True),
+    "cogvideox1.5-5b": (3072, 48, 42, 16, 16, True, 2, None, False),
+    "cogvideox1.5-5b-i2v": (3072, 48, 42, 32, 16, True, 2, 512, False),
+}
+
+
+# name: (class, target_size): every HunyuanVideo-1.5 checkpoint is 2048 wide (16 x 128), 54 dual-stream blocks
+HUNYUAN15 = {
+    "hunyuanvideo1.5-480p-t2v": ("HunyuanVideo15Pipeline", 640),
+    "hunyuanvideo1.5-480p-i2v": ("HunyuanVideo15ImageToVideoPipeline", 640),
+    "hunyuanvideo1.5-720p-t2v": ("HunyuanVideo15Pipeline", 960),
+    "hunyuanvideo1.5-720p-i2v": ("HunyuanVideo15ImageToVideoPipeline", 960),
+}
+
+
+# name: (class, in_channels, guidance embedding): HunyuanVideo is 3072 wide (24 x 128), 20 + 40 blocks
+HUNYUAN10 = {"hunyuanvideo": ("HunyuanVideoPipeline", 16, True)}
+
+
 # name: (hub id, connector layers, video connector width, per-stream text projections, LTX-2.3 layout)
 LTX2_EXPECTED = {
     "ltx-2": ("Lightricks/LTX-2", 2, 30 * 128, False, False),
@@ -67,7 +80,55 @@ LTX2_EXPECTED = {
 
 
 def test_every_checkpoint_is_shipped() -> None:
-    assert set(architecture_names()) == set(EXPECTED) | set(COGVIDEOX) | set(LTX_EXPECTED) | set(LTX2_EXPECTED)
+    assert set(architecture_names()) == (
+        set(EXPECTED) | set(COGVIDEOX) | set(HUNYUAN15) | set(HUNYUAN10) | set(LTX_EXPECTED) | set(LTX2_EXPECTED)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(HUNYUAN15))
+def test_hunyuan15_architecture_facts(name: str) -> None:
+    """The diffusers transformer's defaults and scripts/convert_hunyuan_video1_5_to_diffusers.py's target sizes."""
+    arch = load_architecture(name)
+    t = arch.transformer
+    cls, target = HUNYUAN15[name]
+    assert (arch.width, t["num_layers"], t["in_channels"], t["out_channels"], t["target_size"]) == (
+        2048,
+        54,
+        65,
+        32,
+        target,
+    )
+    assert (t["text_embed_dim"], t["text_embed_2_dim"], t["image_embed_dim"], t["rope_axes_dim"]) == (
+        3584,
+        1472,
+        1152,
+        [16, 56, 56],
+    )
+    assert arch.pixels_per_token == 16 and arch.vae["scale_factor_temporal"] == 4 and arch.vae["latent_channels"] == 32
+    assert arch.model_index["_class_name"] == cls and arch.hub_id.startswith("hunyuanvideo-community/HunyuanVideo-1.5-")
+    model = build_transformer(name, num_layers=1, device="meta")
+    assert type(model).__name__ == "HunyuanVideo15Transformer3DModel"
+    assert model.transformer_blocks[0].attn.to_q.in_features == 2048
+
+
+@pytest.mark.parametrize("name", sorted(HUNYUAN10))
+def test_hunyuanvideo_architecture_facts(name: str) -> None:
+    """diffusers' scripts/convert_hunyuan_video_to_diffusers.py (``HYVideo-T/2-cfgdistill``) and the VAE's defaults."""
+    arch = load_architecture(name)
+    t = arch.transformer
+    cls, in_channels, guidance = HUNYUAN10[name]
+    assert (arch.width, t["num_layers"], t["num_single_layers"], t["in_channels"], t["guidance_embeds"]) == (
+        3072, 20, 40, in_channels, guidance,
+    )  # fmt: skip
+    assert (t["text_embed_dim"], t["pooled_projection_dim"], t["rope_axes_dim"], t["patch_size_t"]) == (
+        4096, 768, [16, 56, 56], 1,
+    )  # fmt: skip
+    assert arch.pixels_per_token == 16 and arch.vae["scale_factor_temporal"] == 4 and arch.vae["latent_channels"] == 16
+    assert arch.model_index["_class_name"] == cls and arch.hub_id.startswith("hunyuanvideo-community/HunyuanVideo")
+    model = build_transformer(name, num_layers=1, device="meta")  # one block of each stream
+    assert type(model).__name__ == "HunyuanVideoTransformer3DModel"
+    assert len(model.transformer_blocks) == len(model.single_transformer_blocks) == 1
+    assert model.single_transformer_blocks[0].attn.to_q.in_features == 3072
 
 
 @pytest.mark.parametrize("name", sorted(COGVIDEOX))

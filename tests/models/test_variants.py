@@ -39,9 +39,12 @@ EXPECTED = {
         ),
         (1, 16, False, ()),
     ),
+    **dict.fromkeys(("tiny-hunyuan15", "tiny-hunyuan15-i2v"), (1, 16, False, ())),  # <image>: image keys, no branch
     "tiny-ltx": (1, 32, False, ()),
     "tiny-ltx-i2v": (1, 32, False, (0,)),
     "tiny-ltx-condition": (1, 32, False, ()),
+    **dict.fromkeys(("tiny-hunyuan15", "tiny-hunyuan15-i2v"), (1, 16, False, ())),  # <image>: image keys, no branch
+    "tiny-hunyuan": (1, 16, False, ()),
     "tiny-ltx2": (1, 32, False, ()),
     "tiny-ltx2-i2v": (1, 32, False, (0,)),
     "tiny-skyreels-v2": (1, 16, False, ()),

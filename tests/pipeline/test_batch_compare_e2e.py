@@ -35,6 +35,8 @@ MODELS = {
     "wan": ("tiny", "wan", (5, 4, 6)),
     "skyreels-v2-df": ("tiny-skyreels-v2-df", "wan", (5, 4, 6)),
     "cogvideox": ("tiny-cogvideox", "cogvideox", (5, 4, 6)),
+    "hunyuan15": ("tiny-hunyuan15", "hunyuan15", (5, 4, 6)),
+    "hunyuanvideo": ("tiny-hunyuan", "hunyuanvideo", (5, 4, 6)),
     "ltx": ("tiny-ltx", "ltx", (3, 2, 3)),
     "ltx2": ("tiny-ltx2", "ltx2", (3, 2, 3)),
 }
@@ -54,7 +56,9 @@ def test_one_prompt_through_every_family_side_by_side(tmp_path: Path) -> None:
         step = analyzer.load_step(video["video_id"], "dog", 1)
         assert step.attention_map.shape == grid and step.metadata.family == family  # [frame, y, x]
         assert step.metadata.model_id == model_id
-    assert manifest["model_id"] == "tiny, tiny-skyreels-v2-df, tiny-cogvideox, tiny-ltx, tiny-ltx2"
+    assert manifest["model_id"] == (
+        "tiny, tiny-skyreels-v2-df, tiny-cogvideox, tiny-hunyuan15, tiny-hunyuan, tiny-ltx, tiny-ltx2"
+    )
 
     # the report: the statistics table has the model column, the page a model filter, each card its model
     table = pd.read_parquet(batch / "report" / "batch" / "stats.parquet")
@@ -72,13 +76,16 @@ def test_one_prompt_through_every_family_side_by_side(tmp_path: Path) -> None:
     assert run_main("stats", batch).returncode == 0
     stats = pd.read_parquet(batch / "analysis" / "stats.parquet")
     assert set(stats["model"]) == set(MODELS) and stats.groupby("model")["frame"].max().to_dict() == {
-        "wan": 4, "skyreels-v2-df": 4, "cogvideox": 4, "ltx": 2, "ltx2": 2,
+        "wan": 4, "skyreels-v2-df": 4, "cogvideox": 4, "hunyuan15": 4, "hunyuanvideo": 4, "ltx": 2, "ltx2": 2,
     }  # fmt: skip
     done = run_main("stats", batch, "--model", "ltx", "--output", tmp_path / "ltx.csv")
     assert done.returncode == 0, done.stderr
     assert set(pd.read_csv(tmp_path / "ltx.csv")["model"]) == {"ltx"}
-    wrong = run_main("stats", batch, "--model", "hunyuanvideo", "--output", tmp_path / "none.csv")
-    message = "no model named 'hunyuanvideo' in this batch; its models: cogvideox, ltx, ltx2, skyreels-v2-df, wan"
+    wrong = run_main("stats", batch, "--model", "mochi", "--output", tmp_path / "none.csv")
+    message = (
+        "no model named 'mochi' in this batch; its models: cogvideox, hunyuan15, hunyuanvideo, ltx, ltx2, "
+        "skyreels-v2-df, wan"
+    )
     assert wrong.returncode == 2 and message in wrong.stderr
     assert not (tmp_path / "none.csv").exists()
 

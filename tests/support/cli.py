@@ -35,3 +35,12 @@ def run_main(*args: str | Path) -> CliResult:
     with redirect_stdout(out), redirect_stderr(err):
         code = main(list(argv))
     return CliResult(argv, code, out.getvalue(), err.getvalue())
+
+
+def refused(done: CliResult, out: Path) -> str:
+    """The one line a refused command printed: exit status 2, nothing else on stderr, ``out`` not created."""
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert not out.exists()
+    return lines[0]

@@ -47,7 +47,8 @@ class AttentionCapture:
     are laid out. With two experts both transformers are hooked and each step records which one produced
     it; where the pipeline gives no step index the capture counts steps and checks them against the
     scheduler; with ``image_map`` (models with an image branch) the pseudo-word ``<image>`` holds the
-    image branch's share.
+    image branch's share (on models with image keys in a joint softmax: the image tokens' share), with
+    ``glyph_map`` ``<glyph>`` the glyph tokens' share.
 
     Args:
         pipe: a diffusers pipeline of a supported family (e.g. ``WanPipeline``, ``WanImageToVideoPipeline``).
@@ -95,12 +96,14 @@ class AttentionCapture:
             pipe.tokenizer,
             self.marked,
             max_sequence_length,
+            text.template,
             padding_side=text.padding_side,
             real_first=text.key_order == "real_first",
         )
         experts = runtime.experts(pipe, self.variant)
         self.block_list = self.settings.block_list or self.variant.capture_points[0]
         block_list = self.block_list
+        self.variant = self.variant.for_block_list(block_list)  # that module list's attention kind
         located = [runtime.locate(t, self.variant, block_list) for _, t in experts]
         n_blocks = len(located[0])
         if any(len(found) != n_blocks for found in located):
@@ -136,12 +139,14 @@ class AttentionCapture:
                 order_from_calls=v.pass_source == "call_order",
                 guidance=v.guidance,
                 batch_passes=v.batch_passes,
+                pass_names=dict(v.pass_names),
                 ignored_passes=v.ignored_passes,
             ),
             runtime=runtime,
             variant=v,
             probe=probe,
             pad_token_id=getattr(pipe.tokenizer, "pad_token_id", None),
+            cut_tokens=self.tokens.cut,
         )
         self._entered = False
 
@@ -152,8 +157,10 @@ class AttentionCapture:
             raise CaptureError(
                 f"block_list={st.block_list!r} does not exist on {v.name}: it has {', '.join(v.capture_points)}"
             )
-        if st.image_map and not v.image_branch:
-            raise CaptureError(f"image_map needs a pipeline with an image branch; {v.name} has none")
+        if st.image_map and not v.has_image_map:
+            raise CaptureError(f"image_map needs a pipeline with an image branch or image keys; {v.name} has none")
+        if st.glyph_map and "glyph" not in v.key_groups:
+            raise CaptureError(f"glyph_map needs glyph keys (the quoted text's own encoding); {v.name} has none")
         if not v.joint and (st.joint_attention != "text" or st.text_share_map):
             what = f"joint_attention={st.joint_attention!r}" if st.joint_attention != "text" else "text_share_map"
             raise CaptureError(

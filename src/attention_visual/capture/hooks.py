@@ -99,6 +99,8 @@ class CaptureHooks:
         probe: where to hook each site.
         pad_token_id: the tokenizer's padding id: where the pipeline encodes without an attention mask
             (CogVideoX), the real tokens are those before the trailing run of padding ids.
+        cut_tokens: leading template tokens the pipeline cuts off the encoder's output (HunyuanVideo-1.5's
+            chat template: 108): the text keys' real tokens are the encoded real tokens less these.
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class CaptureHooks:
         variant: Variant,
         probe: Probe,
         pad_token_id: int | None = None,
+        cut_tokens: int = 0,
     ) -> None:
         self.models = models
         self.text_encoder = text_encoder
@@ -123,6 +126,7 @@ class CaptureHooks:
         self.variant = variant
         self.probe = probe
         self.pad_token_id = pad_token_id
+        self.cut_tokens = cut_tokens
         self._handles: list[RemovableHandle] = []
         self._had_forward_attr: dict[int, bool] = {}
         self._had_registry: dict[int, bool] = {}
@@ -225,7 +229,7 @@ class CaptureHooks:
         if not matches:
             raise CaptureError(
                 "the pipeline was called with a prompt other than capture.prompt "
-                f"(or with a max_sequence_length other than the capture's {len(self.expected_ids)})"
+                f"(or with a max_sequence_length other than the capture's {len(self.expected_ids) - self.cut_tokens})"
             )
         self.recorder.num_real_keys["cond"] = self.encoder_calls[matches[0]][1]
         others = [real for i, (_, real) in enumerate(self.encoder_calls) if i != matches[0]]
@@ -251,7 +255,7 @@ class CaptureHooks:
             real = len(tokens)
             while self.pad_token_id is not None and real and tokens[real - 1] == self.pad_token_id:
                 real -= 1
-        self.encoder_calls.append((tuple(tokens) == self.expected_ids, real))
+        self.encoder_calls.append((tuple(tokens) == self.expected_ids, max(real - self.cut_tokens, 0)))
         return None
 
 

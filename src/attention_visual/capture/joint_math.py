@@ -20,8 +20,11 @@ it is computed:
 
 ``<text>`` (``text_share=True``)
     the fraction of the video query's attention that goes to text at all: ``Σ_{j∈T} p_full(v, j)``.
+key-group shares (``key_shares``)
+    the same for other groups of keys (HunyuanVideo-1.5's image tokens, ``<image>``, and the byT5 tokens
+    of the quoted text, ``<glyph>``): ``Σ_{j∈G} p_full(v, j)``.
 
-``p_full`` and ``<text>`` need a pass over every key, which is where the price of those two lies;
+``p_full`` and the shares need a pass over every key, which is where the price of those lies;
 the ``[video × all keys]`` matrix never exists: one fused
 :func:`torch.nn.functional.scaled_dot_product_attention` per chunk of queries, whose *values* are
 indicator columns (value column ``c`` is 1 at key ``c`` of a marked token, or 1 at every text key
@@ -84,8 +87,15 @@ def mask_bias(key_mask: torch.Tensor) -> torch.Tensor:
     return torch.where(key_mask.to(torch.bool), zero, float("-inf"))
 
 
-def indicator_values(n_keys: int, text_keys: tuple[int, int], columns: torch.Tensor, text_share: bool) -> torch.Tensor:
-    """``[key, m]`` float32 value columns: one per marked token (1 at its key), then ``<text>`` (1 on every text key).
+def indicator_values(
+    n_keys: int,
+    text_keys: tuple[int, int],
+    columns: torch.Tensor,
+    text_share: bool,
+    key_shares: tuple[tuple[int, int], ...] = (),
+) -> torch.Tensor:
+    """``[key, m]`` float32 value columns: one per marked token (1 at its key), then ``<text>`` (1 on every text
+    key), then one per key group of ``key_shares`` (1 on its keys).
 
     Args:
         n_keys: all keys of the attention.
@@ -93,16 +103,19 @@ def indicator_values(n_keys: int, text_keys: tuple[int, int], columns: torch.Ten
         columns: ``[T]`` long, the marked tokens' positions relative to ``start`` (on the keys' device); one
             outside the text keys gets an all-zero column (probability 0).
         text_share: add the ``<text>`` column.
+        key_shares: ``(start, stop)`` of each further group of keys whose share is wanted.
     """
     start, stop = text_keys
     n_cols = columns.shape[0]
-    values = torch.zeros(n_keys, n_cols + int(text_share), dtype=torch.float32, device=columns.device)
+    n_extra = int(text_share) + len(key_shares)
+    values = torch.zeros(n_keys, n_cols + n_extra, dtype=torch.float32, device=columns.device)
     if n_cols:
         inside = (columns < stop - start).float()  # [T]
         rows = (columns + start).clamp(max=stop - 1)
         values[rows, torch.arange(n_cols, device=columns.device)] = inside
-    if text_share:
-        values[start:stop, -1] = 1.0
+    groups = ((text_keys,) if text_share else ()) + key_shares
+    for c, (a, b) in enumerate(groups, start=n_cols):
+        values[a:b, c] = 1.0
     return values
 
 
@@ -116,6 +129,7 @@ def joint_word_attention(
     key_bias: torch.Tensor | None = None,
     mode: str = TEXT_MODE,
     text_share: bool = False,
+    key_shares: tuple[tuple[int, int], ...] = (),
     token_reduction: str = "sum",
     scale: float | None = None,
     chunk_size: int = 4096,
@@ -141,16 +155,18 @@ def joint_word_attention(
             finite.
         mode: :data:`TEXT_MODE` or :data:`FULL_MODE` (see the module docstring).
         text_share: also return the ``<text>`` share as one more map after the words.
+        key_shares: ``(start, stop)`` of further key groups (image tokens, glyph tokens): their shares of the
+            whole softmax follow, one map each (an empty group's share is 0).
         token_reduction: ``"sum"`` | ``"mean"`` | ``"max"`` over each word's tokens.
         scale: the logits' scale (default ``1/√head_dim``, as ``scaled_dot_product_attention``).
         chunk_size: video queries per chunk; extra memory is about ``heads × chunk × (text keys + head_dim)``
             float32, plus one float32 copy of ``key`` for ``full`` and ``<text>``.
 
     Returns:
-        ``[head, word (+1 with text_share), video_token]`` float32 probabilities.
+        ``[head, word (+1 with text_share) (+1 per key share), video_token]`` float32 probabilities.
 
     Raises:
-        CaptureError: an unknown mode, or text keys outside the keys.
+        CaptureError: an unknown mode, or text keys or a key group outside the keys.
     """
     heads, n_q, head_dim = query.shape
     if mode not in JOINT_ATTENTION_MODES:
@@ -158,22 +174,26 @@ def joint_word_attention(
     start, stop = text_keys
     if not 0 <= start < stop <= key.shape[1]:
         raise CaptureError(f"text keys {text_keys} do not lie in the attention's {key.shape[1]} keys")
+    if any(not 0 <= a <= b <= key.shape[1] for a, b in key_shares):
+        raise CaptureError(f"key groups {key_shares} do not lie in the attention's {key.shape[1]} keys")
     scale = 1.0 / math.sqrt(head_dim) if scale is None else scale
     bias = None if key_bias is None else key_bias.to(device=key.device, dtype=torch.float32)  # [key]
-    out = torch.empty(heads, len(bounds) + int(text_share), n_q, dtype=torch.float32, device=query.device)
+    n_shares = int(text_share) + len(key_shares)
+    out = torch.empty(heads, len(bounds) + n_shares, n_q, dtype=torch.float32, device=query.device)
     if mode == TEXT_MODE and bounds:
         text_bias = None if bias is None else bias[start:stop]
         out[:, : len(bounds)] = _text_renormalised(
             query, key[:, start:stop], columns, bounds, text_bias, token_reduction, scale, chunk_size
         )
     full = mode == FULL_MODE and bool(bounds)
-    if full or text_share:
-        values = indicator_values(key.shape[1], text_keys, columns if full else columns[:0], text_share)
+    if full or n_shares:
+        cols = columns if full else columns[:0]
+        values = indicator_values(key.shape[1], text_keys, cols, text_share, key_shares)
         probs = _indicator_attention(query, key, values, bias, scale, chunk_size)  # [head, query, m]
         if full:
             out[:, : len(bounds)] = reduce_tokens(probs[..., : columns.shape[0]], bounds, token_reduction)
-        if text_share:
-            out[:, -1] = probs[..., -1]
+        if n_shares:
+            out[:, len(bounds) :] = probs[..., cols.shape[0] :].transpose(1, 2)  # [head, share, query]
     return out
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from attention_visual.capture.recorder import StepRecord
-from attention_visual.capture.settings import IMAGE_WORD, TEXT_WORD, CaptureSettings
+from attention_visual.capture.settings import GLYPH_WORD, IMAGE_WORD, TEXT_WORD, CaptureSettings
 from attention_visual.errors import CaptureError
 from attention_visual.families import Variant
 from attention_visual.prompts import MarkedPrompt, TargetTokens
@@ -31,7 +31,18 @@ from attention_visual.storage.schema.frames import (
 log = logging.getLogger(__name__)
 
 #: What each pseudo-word's map holds (metadata ``quantity``); a marked word's is ``text_attention``.
-PSEUDO_QUANTITIES = {IMAGE_WORD: "image_share", TEXT_WORD: "text_share"}
+PSEUDO_QUANTITIES = {IMAGE_WORD: "image_share", TEXT_WORD: "text_share", GLYPH_WORD: "glyph_share"}
+#: ``<image>`` on a model whose image tokens are keys of the joint softmax (not an image branch).
+IMAGE_TOKEN_QUANTITY = "image_token_share"
+
+
+def map_quantity(word: str, variant: Variant, *, marked: bool) -> str:
+    """The metadata ``quantity`` of ``word``'s maps on ``variant`` (``marked``: a marked word, not a pseudo-word)."""
+    if marked:
+        return "text_attention"
+    if word == IMAGE_WORD and not variant.image_branch:
+        return IMAGE_TOKEN_QUANTITY
+    return PSEUDO_QUANTITIES.get(word, "text_attention")
 
 
 @dataclass(frozen=True)
@@ -205,7 +216,7 @@ def word_metadata(
             boundary_timestep=facts.boundary_timestep,
             conditioning_frames=facts.conditioning_frames,
             pixels_per_token=variant.pixels_per_cell,
-            quantity=PSEUDO_QUANTITIES.get(word, "text_attention") if tt is None else "text_attention",
+            quantity=map_quantity(word, variant, marked=tt is not None),
             family=variant.family,
             attention_kind=variant.attention_kind,
             joint_attention=settings.joint_attention if variant.joint else None,
@@ -288,11 +299,13 @@ def save_word_maps(
 
 
 __all__ = [
+    "IMAGE_TOKEN_QUANTITY",
     "PSEUDO_QUANTITIES",
     "CaptureFacts",
     "MapSink",
     "WordMaps",
     "default_video_dimensions",
+    "map_quantity",
     "map_sink",
     "records_to_word_maps",
     "save_word_maps",

@@ -26,7 +26,13 @@ from attention_visual.capture.settings import CaptureSettings
 from attention_visual.capture.steps import PassInfo
 from attention_visual.capture.word_math import WORD_MATH, WordQuery
 from attention_visual.errors import CaptureError
-from attention_visual.families.interface import AttentionInputs, ImageShareInputs, Probe, TransformerCall
+from attention_visual.families.interface import (
+    CALL_FACTS_SLOT,
+    AttentionInputs,
+    ImageShareInputs,
+    Probe,
+    TransformerCall,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +72,7 @@ class _Call:
     drop_frames: int  # leading map frames that are no video position
     passes: list[_Pass]
     frame_timesteps: torch.Tensor | None  # [batch, frame] per map frame (diffusion forcing), else None
+    facts: Any = None  # the family's facts about the call (TransformerCall.facts), in every site's slots
     slots: dict[int, dict[str, Any]] = field(default_factory=dict)  # block -> hook point slot -> value
     blocks_seen: int = 0
 
@@ -112,12 +119,13 @@ class CaptureRecorder:
         self._columns: dict[tuple[torch.device, tuple[int, ...]], torch.Tensor] = {}  # [T] word columns
         self._triggers = {m.trigger: m for m in probe.measures}
         self._last_trigger = probe.measures[-1].trigger
-        self._text_row = len(words.bounds)  # <text> (text_share_map), then <image> (image_map)
+        self._text_row = len(words.bounds)  # <text> (text_share_map), <image> (image_map), <glyph> (glyph_map)
         self._image_row = self._text_row + int(settings.text_share_map)
+        self._glyph_row = self._image_row + int(settings.image_map)
 
     @property
     def num_maps(self) -> int:
-        """Maps per record: the words, then ``<text>`` with ``text_share_map``, ``<image>`` with ``image_map``."""
+        """Maps per record: the words, then ``<text>``, ``<image>``, ``<glyph>`` as the settings ask."""
         return len(self.words.bounds) + len(self.settings.pseudo_words)
 
     # -- transformer call -------------------------------------------------------------------------
@@ -150,7 +158,7 @@ class CaptureRecorder:
         if y % s or x % s:
             raise CaptureError(f"spatial_downsample_factor {s} does not divide the token grid {y}x{x} (y x x)")
         passes = [_Pass(name, item, self.num_real_keys.get(name)) for name, item in wanted]
-        self._call = _Call(info, expert, call.grid, call.drop_leading_frames, passes, call.frame_timesteps)
+        self._call = _Call(info, expert, call.grid, call.drop_leading_frames, passes, call.frame_timesteps, call.facts)
 
     def end(self) -> None:
         """The transformer call finished: reduce, copy to the host once per pass, and record."""
@@ -208,7 +216,9 @@ class CaptureRecorder:
         current = self._call
         if current is None:
             return
-        slots = current.slots.setdefault(block_index, {})
+        slots = current.slots.get(block_index)
+        if slots is None:
+            slots = current.slots[block_index] = {CALL_FACTS_SLOT: current.facts}
         slots[slot] = value
         measure = self._triggers.get(slot)
         if measure is None:
@@ -228,10 +238,28 @@ class CaptureRecorder:
             else:
                 self._image_share(current, block_index, inputs)
 
+    def _key_shares(self, inputs: AttentionInputs) -> tuple[tuple[tuple[int, int], ...], list[int]]:
+        """The key groups whose shares the word math appends (``<image>`` from image keys, ``<glyph>``), and
+        the accumulator row of every map the math returns (the words, ``<text>``, then those shares)."""
+        n_keys = inputs.key.shape[-2]
+        st = self.settings
+        rows = list(range(len(self.words.bounds))) + ([self._text_row] if st.text_share_map else [])
+        shares: list[tuple[int, int]] = []
+        for group, wanted, row in (("image", st.image_map, self._image_row), ("glyph", st.glyph_map, self._glyph_row)):
+            where = inputs.key_groups.get(group)
+            if wanted and where is not None:
+                start, stop, _ = where.indices(n_keys)
+                shares.append((start, stop))
+                rows.append(row)
+            elif wanted and group == "glyph":
+                raise CaptureError("glyph_map: this model's attention has no glyph keys")
+        return tuple(shares), rows
+
     def _words(self, current: _Call, block_index: int, inputs: AttentionInputs) -> None:
         math = WORD_MATH.get(inputs.kind)
         if math is None:
             raise CaptureError(f"no word math for attention of kind {inputs.kind!r}")
+        shares, map_rows = self._key_shares(inputs)
         for p in current.passes:
             key = inputs.key[p.item]
             text = key if inputs.kind == "cross" or inputs.text_keys is None else key[..., inputs.text_keys, :]
@@ -252,19 +280,19 @@ class CaptureRecorder:
                     f"{real} real tokens: was the pipeline called with capture.prompt and the same "
                     "max_sequence_length?"
                 )
-            if not self.words.bounds and not self.settings.text_share_map:
+            if not map_rows:
                 continue
             bias = inputs.key_bias[p.item] if inputs.key_bias is not None else None
             query = WordQuery(
                 inputs.query[p.item], key, self.heads,
                 self._word_columns(key.device, real if self.identical_padding else None), self.words.bounds,
                 real, self.settings, inputs.text_keys, bias, inputs.extras,
-                text_padding=self.text_padding,
+                text_padding=self.text_padding, key_shares=shares,
             )  # fmt: skip
             probs = math(query)  # [head, map, video_token]
             if not self.settings.store_per_head:
                 probs = probs.mean(dim=0, keepdim=True)
-            self._accumulate(current, p, block_index, slice(0, probs.shape[1]), probs.transpose(0, 1))
+            self._accumulate(current, p, block_index, _rows(map_rows), probs.transpose(0, 1))
         current.blocks_seen += 1
 
     def _word_columns(self, device: torch.device, real: int | None) -> torch.Tensor:
@@ -287,7 +315,9 @@ class CaptureRecorder:
             )  # fmt: skip  # [head_or_1, video_token]
             self._accumulate(current, p, block_index, slice(self._image_row, self._image_row + 1), share[None])
 
-    def _accumulate(self, current: _Call, p: _Pass, block_index: int, rows: slice, maps: torch.Tensor) -> None:
+    def _accumulate(
+        self, current: _Call, p: _Pass, block_index: int, rows: slice | list[int], maps: torch.Tensor
+    ) -> None:
         """Add ``maps`` (``[map, head_or_1, video_token]``) to rows ``rows`` of the pass's accumulator."""
         if p.acc is None:
             n_blocks = len(self.block_positions) if self.settings.store_per_block else 1
@@ -298,6 +328,13 @@ class CaptureRecorder:
             p.acc[rows, self.block_positions[block_index]] = maps
         else:
             p.acc[rows, 0] += maps
+
+
+def _rows(rows: list[int]) -> slice | list[int]:
+    """Accumulator rows as a slice when they are consecutive (a view), else the list (an index)."""
+    if rows == list(range(rows[0], rows[0] + len(rows))):
+        return slice(rows[0], rows[0] + len(rows))
+    return rows
 
 
 def reconcile_grids(records: list[StepRecord], keeps: tuple[int, ...], final_frames: int | None) -> list[StepRecord]:

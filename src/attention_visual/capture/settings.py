@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from attention_visual.config import limits
 from attention_visual.config.limits import (
     BLOCK_LISTS,
+    GLYPH_WORD,
     GUIDANCE_PASSES,
     IMAGE_WORD,
     JOINT_ATTENTION_MODES,
@@ -61,14 +62,17 @@ class CaptureSettings:
         block_list: which module list's attention: ``None`` (the model's main stream, default:
             ``blocks`` on Wan) or another list the model has (VACE: ``"vace_blocks"``, the control stream;
             names ``vace_blocks.N.attn2``).
-        image_map: also record the pseudo-word ``<image>`` (models with an image branch only, e.g. Wan
-            I2V/FLF2V): per video token the image branch's share ‖o_img‖ / (‖o_img‖ + ‖o_txt‖) of the
-            cross-attention output.
+        image_map: also record the pseudo-word ``<image>`` (models with an image branch, e.g. Wan
+            I2V/FLF2V: per video token the image branch's share ‖o_img‖ / (‖o_img‖ + ‖o_txt‖) of the
+            cross-attention output; models with image keys in the joint softmax, HunyuanVideo-1.5 I2V: the
+            fraction of each video query's attention that goes to the image tokens).
         joint_attention: under joint attention (text and video keys in one softmax): ``"text"`` (default)
             the word's share of the attention that goes to the text keys; ``"full"`` its share of the
             whole softmax. ``"full"`` on a cross-attention model is an error.
         text_share_map: also record the pseudo-word ``<text>`` (joint attention only): per video query
             the fraction of its attention that goes to the prompt's text keys.
+        glyph_map: also record the pseudo-word ``<glyph>`` (models with glyph keys: HunyuanVideo-1.5): per
+            video query the fraction of its attention that goes to the byT5 tokens of the quoted text.
     """
 
     guidance_pass: str = field(default="cond", metadata=_check(limits.GUIDANCE_PASS))
@@ -86,6 +90,7 @@ class CaptureSettings:
     image_map: bool = field(default=False, metadata=_check(limits.FLAG))
     joint_attention: str = field(default="text", metadata=_check(limits.JOINT_ATTENTION))
     text_share_map: bool = field(default=False, metadata=_check(limits.FLAG))
+    glyph_map: bool = field(default=False, metadata=_check(limits.FLAG))
 
     def __post_init__(self) -> None:
         # The config's own checks (attention_visual.config.limits), so both accept the same values.
@@ -97,8 +102,10 @@ class CaptureSettings:
 
     @property
     def pseudo_words(self) -> tuple[str, ...]:
-        """The pseudo-words recorded after the marked words, in map order: ``<text>``, then ``<image>``."""
-        return limits.pseudo_words(text_share_map=self.text_share_map, image_map=self.image_map)
+        """The pseudo-words recorded after the marked words, in map order: ``<text>``, ``<image>``, ``<glyph>``."""
+        return limits.pseudo_words(
+            text_share_map=self.text_share_map, image_map=self.image_map, glyph_map=self.glyph_map
+        )
 
     @property
     def passes(self) -> tuple[str, ...]:
@@ -127,6 +134,7 @@ class CaptureSettings:
 
 __all__ = [
     "BLOCK_LISTS",
+    "GLYPH_WORD",
     "GUIDANCE_PASSES",
     "IMAGE_WORD",
     "JOINT_ATTENTION_MODES",

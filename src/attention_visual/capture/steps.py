@@ -3,12 +3,15 @@
 How a family's pipelines run guidance is data on its variant (:class:`~attention_visual.families.Variant`):
 
 * ``guidance="separate"``: one call per guidance pass. The pass is named by the pipeline's
-  ``cache_context("cond" | "uncond", ...)`` or, with ``pass_source="call_order"`` (no context at all),
-  by order: per step the prompt pass runs first, then (with classifier-free guidance, which
-  ``pipe.do_classifier_free_guidance`` says) the negative-prompt pass.
+  ``cache_context("cond" | "uncond", ...)`` (a pipeline whose guider names its passes otherwise, e.g.
+  ``pred_cond``/``pred_uncond``, maps them with the variant's ``pass_names``) or, with
+  ``pass_source="call_order"`` (no context at all), by order: per step the prompt pass runs first, then
+  (with classifier-free guidance, which ``pipe.do_classifier_free_guidance`` says) the negative-prompt pass.
 * ``guidance="batched"``: one call per step on a batch of passes (``batch_passes``, e.g.
   ``[uncond, cond]``; only ``cond`` when guidance is off); the context's name (``"cond_uncond"``) is not a pass.
-* ``guidance="distilled"``: one prompt pass per step.
+* ``guidance="distilled"``: guidance is an input of the model, so a step is one prompt pass; a
+  negative-prompt pass runs only where the pipeline is asked for one (HunyuanVideo's ``true_cfg_scale > 1``
+  with a negative prompt), named as with ``separate``.
 
 A call under a context the variant lists in ``ignored_passes`` (LTX-2's extra guidance calls
 ``uncond_stg`` and ``uncond_modality``, which run after the step's guidance passes) is neither a pass nor a
@@ -22,11 +25,14 @@ schedule, so the run's steps are the last ``num_timesteps``). Where ``timestep``
 (``[batch, video_token]``; conditioning tokens carry a smaller one) or per latent frame (diffusion
 forcing) the call's timestep is the largest entry, the noisiest. A pipeline that announces more steps
 than its scheduler has timesteps (diffusion forcing with frames that start later: ``pipe.num_timesteps``
-rows of its step matrix) is counted against ``num_timesteps`` only; a step past it is an error.
+rows of its step matrix) is counted against ``num_timesteps`` only; a step past it is an error. A pipeline
+that casts the timestep to the model's dtype (HunyuanVideo-1.5: bfloat16) passes the scheduler's timestep
+rounded to that dtype; the step records the scheduler's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +77,8 @@ class PassClock:
         order_from_calls: no cache context is expected: passes are named by call order.
         guidance: ``"separate"``, ``"batched"`` or ``"distilled"`` (see the module docstring).
         batch_passes: ``batched``: the guidance pass of each batch item when guidance is on.
+        pass_names: ``{cache-context name: pass}`` where the pipeline does not name its passes
+            ``cond``/``uncond`` (other names are taken as they are).
         ignored_passes: cache-context names of extra calls that are neither a pass nor a step.
     """
 
@@ -81,6 +89,7 @@ class PassClock:
         order_from_calls: bool,
         guidance: str = "separate",
         batch_passes: tuple[str, ...] = ("uncond", "cond"),
+        pass_names: Mapping[str, str] | None = None,
         ignored_passes: tuple[str, ...] = (),
     ) -> None:
         self.pipe = pipe
@@ -88,6 +97,7 @@ class PassClock:
         self.order_from_calls = order_from_calls
         self.guidance = guidance
         self.batch_passes = batch_passes
+        self.pass_names = dict(pass_names or {})
         self._next_step = 0  # the step of the next prompt pass
         self._last: tuple[str, int] | None = None
         self._cache: tuple[Any, Any, int, list[float], list[float]] | None = None
@@ -149,11 +159,12 @@ class PassClock:
             )
         if timesteps is not None and t is not None:
             expected = float(timesteps[step])  # a Python float: no device read-back
-            if t != expected:
+            if t != expected and (timestep is None or t != _rounded(expected, timestep.dtype)):
                 raise CaptureError(
                     f"step {step} ({name} pass) ran at timestep {t:g} but the scheduler's step {step} is at "
                     f"{expected:g}: the pipeline did not run its steps in order (interrupted or custom loop?)"
                 )
+            t = expected
         sigma = getattr(context, "sigma", None) if context is not None else None
         if sigma is None and sigmas is not None and step < len(sigmas):
             sigma = float(sigmas[step])
@@ -168,9 +179,9 @@ class PassClock:
         ``do_classifier_free_guidance`` to ask, and its ``guidance_scale`` changes during the loop with
         ``use_dynamic_cfg``); without a timestep the pipeline's ``do_classifier_free_guidance`` says.
         """
-        if self.guidance != "separate":
+        if self.guidance == "batched":
             batch = int(timestep.shape[0]) if timestep is not None and timestep.ndim else None
-            cfg = self.guidance == "batched" and (
+            cfg = (
                 batch == len(self.batch_passes)
                 if batch is not None
                 else bool(getattr(self.pipe, "do_classifier_free_guidance", False))
@@ -182,12 +193,18 @@ class PassClock:
 
     def _name(self, context: Any | None) -> str:
         if context is not None:
-            return str(context.name)
-        # call order: a prompt pass, then a negative-prompt pass when guidance is on
-        cfg = bool(getattr(self.pipe, "do_classifier_free_guidance", False))
+            return self.pass_names.get(str(context.name), str(context.name))
+        # call order: a prompt pass, then a negative-prompt pass when guidance is on (a distilled model's
+        # negative-prompt pass is named only by its context: by order every call is a prompt pass)
+        cfg = self.guidance == "separate" and bool(getattr(self.pipe, "do_classifier_free_guidance", False))
         if cfg and self._last is not None and self._last[0] == "cond" and self._last[1] == self._next_step - 1:
             return "uncond"
         return "cond"
+
+
+def _rounded(value: float, dtype: torch.dtype) -> float:
+    """``value`` as a tensor of ``dtype`` holds it (a CPU scalar: no device work)."""
+    return float(torch.tensor(value, dtype=torch.float64).to(dtype).item())
 
 
 __all__ = ["PassClock", "PassInfo", "denoising_timestep"]

@@ -10,7 +10,8 @@ is what the family's measure says (:class:`~attention_visual.families.interface.
 * ``"joint"`` (:func:`joint_word_maps`): one softmax over text and video keys
   (:func:`~.joint_math.joint_word_attention`): ``settings.joint_attention`` says whether a map is
   renormalised over the text keys (``text``) or the share of the whole softmax (``full``);
-  ``settings.text_share_map`` adds ``<text>``; ``text_keys`` and ``key_bias`` come from the family.
+  ``settings.text_share_map`` adds ``<text>``, ``key_shares`` the shares of further key groups (``<image>``,
+  ``<glyph>``); ``text_keys``, the groups and ``key_bias`` come from the family.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 from attention_visual.capture.attention_math import word_attention
 from attention_visual.capture.joint_math import joint_word_attention
 from attention_visual.capture.settings import CaptureSettings
+from attention_visual.errors import CaptureError
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class WordQuery:
         extras: What a family's math needs besides (documented by the family).
         text_padding: How the model's padding keys behave (the family's ``text.padding``:
             ``identical_rows`` | ``masked`` | ``attended``).
+        key_shares: ``joint``: ``(start, stop)`` of further key groups whose share of the whole softmax is
+            appended after the words (and ``<text>``), one map each.
     """
 
     query: torch.Tensor
@@ -61,10 +65,12 @@ class WordQuery:
     key_bias: torch.Tensor | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)
     text_padding: str = "attended"
+    key_shares: tuple[tuple[int, int], ...] = ()
 
 
 WordMath = Callable[[WordQuery], torch.Tensor]
-"""``[head, map, video_token]`` float32: the words' maps, then ``<text>`` with ``text_share_map``."""
+"""``[head, map, video_token]`` float32: the words' maps, then ``<text>`` with ``text_share_map``, then the
+``key_shares``."""
 
 
 def cross_word_maps(q: WordQuery) -> torch.Tensor:
@@ -75,6 +81,8 @@ def cross_word_maps(q: WordQuery) -> torch.Tensor:
     ``masked`` padding keys (a ``key_bias`` from the family's measure, e.g. LTX-Video's 0 / -10000) are keys
     whose logits get the model's bias, so they get what the model gives them (exactly 0 for -10000).
     """
+    if q.key_shares:
+        raise CaptureError("the cross-attention math takes no key groups; this model's measure gave some")
     exclude = q.settings.padding == "exclude"
     n_keys = q.key.shape[0]
     real = q.num_real_keys if exclude or q.text_padding == "identical_rows" else n_keys
@@ -115,9 +123,10 @@ def joint_word_maps(q: WordQuery) -> torch.Tensor:
         key_bias=q.key_bias,
         mode=q.settings.joint_attention,
         text_share=q.settings.text_share_map,
+        key_shares=q.key_shares,
         token_reduction=q.settings.token_reduction,
         chunk_size=q.settings.query_chunk_size,
-    )  # [head, word (+ <text>), video_token]
+    )  # [head, word (+ <text>) (+ key shares), video_token]
 
 
 WORD_MATH: dict[str, WordMath] = {"cross": cross_word_maps, "joint": joint_word_maps}

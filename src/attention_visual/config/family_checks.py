@@ -59,6 +59,12 @@ def check_generation(g: GenerationConfig, family: ModelFamily, variant: Variant 
             f"generation.height and generation.width must be {h} and {w} for {variant.name} (its learned position "
             f"embedding fixes the frame size), got {g.height} and {g.width}"
         )
+    if variant is not None and variant.frame_sizes and (g.height, g.width) not in variant.frame_sizes:
+        near = sorted(variant.frame_sizes, key=lambda hw: abs(hw[0] - g.height) + abs(hw[1] - g.width))[:3]
+        raise ConfigError(
+            f"generation.height and generation.width must be one of the frame sizes {variant.name} makes "
+            f"(nearest: {', '.join(f'{h}x{w}' for h, w in near)}), got {g.height} and {g.width}"
+        )
     if not family.accepts_frame_count(g.num_frames):
         v.fail(
             "generation.num_frames",
@@ -86,7 +92,9 @@ def check_analysis(a: AttentionAnalysisConfig, family: ModelFamily, variant: Var
     """``attention_analysis.*`` settings that mean something only on some families or variants.
 
     Raises:
-        ConfigError: ``joint_attention: full`` or ``text_share_map`` on a cross-attention family (or variant).
+        ConfigError: ``joint_attention: full`` or ``text_share_map`` on a cross-attention family (or variant);
+            ``glyph_map`` on a family (or variant) without glyph keys; ``guidance_pass`` other than ``cond`` on
+            a guidance-distilled family (or variant), whose batch runs the prompt pass only.
     """
     joint = variant.joint if variant is not None else family.joint
     who = f"{family.title}" if variant is None else f"{family.title} ({variant.name})"
@@ -100,6 +108,18 @@ def check_analysis(a: AttentionAnalysisConfig, family: ModelFamily, variant: Var
         raise ConfigError(
             f"attention_analysis.text_share_map needs joint attention (text and video keys in one softmax); "
             f"{who} has cross-attention, where all attention goes to text: set it to false"
+        )
+    variants = (variant,) if variant is not None else tuple(family.variants.values())
+    if a.guidance_pass != "cond" and all(v.guidance == "distilled" for v in variants):
+        raise ConfigError(
+            f"attention_analysis.guidance_pass {a.guidance_pass!r} needs a negative-prompt pass; {who} is "
+            "guidance-distilled (generation.guidance_scale is an input of the model) and a batch runs its prompt "
+            "pass only: set it to cond"
+        )
+    if a.glyph_map and not any("glyph" in v.key_groups for v in variants):
+        raise ConfigError(
+            f"attention_analysis.glyph_map needs glyph keys (the quoted text's own encoding in the joint softmax); "
+            f"{who} has none: set it to false"
         )
 
 

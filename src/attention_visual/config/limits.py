@@ -49,6 +49,9 @@ IMAGE_WORD = "<image>"
 #: The pseudo-word of the text share under joint attention (``text_share_map``): per video query, the
 #: fraction of its attention that goes to the prompt's text keys at all.
 TEXT_WORD = "<text>"
+#: The pseudo-word of the glyph keys' share under joint attention (``glyph_map``; HunyuanVideo-1.5's byT5
+#: tokens of the prompt's quoted text): per video query, the fraction of its attention that goes to them.
+GLYPH_WORD = "<glyph>"
 
 #: Under joint attention (text and video keys in one softmax), what a word map is
 #: (:data:`~attention_visual.storage.schema.metadata.JOINT_ATTENTION_MODES`): ``text`` (default), the word's
@@ -64,14 +67,15 @@ STEPS = v.step_list()
 JOINT_ATTENTION = v.choice(*JOINT_ATTENTION_MODES)
 
 
-def pseudo_words(*, text_share_map: bool, image_map: bool) -> tuple[str, ...]:
-    """The pseudo-words a video's maps hold after its marked words, in map order: ``<text>``, then ``<image>``.
+def pseudo_words(*, text_share_map: bool, image_map: bool, glyph_map: bool = False) -> tuple[str, ...]:
+    """The pseudo-words a video's maps hold after its marked words, in map order: ``<text>``, ``<image>``, ``<glyph>``.
 
     Example:
         >>> pseudo_words(text_share_map=True, image_map=False)
         ('<text>',)
     """
-    return ((TEXT_WORD,) if text_share_map else ()) + ((IMAGE_WORD,) if image_map else ())
+    flags = ((TEXT_WORD, text_share_map), (IMAGE_WORD, image_map), (GLYPH_WORD, glyph_map))
+    return tuple(word for word, on in flags if on)
 
 
 def check_block_names(prefix: str, blocks: Any, block_list: Any) -> None:
@@ -206,6 +210,7 @@ def is_captured(step_index: int, steps: Sequence[int] | None, storage_interval: 
 __all__ = [
     "DEFAULT_DPI",
     "FIGURE_PIXELS",
+    "GLYPH_WORD",
     "GUIDANCE_PASSES",
     "JOINT_ATTENTION_MODES",
     "MAX_AUTO_RENDER_WORKERS",

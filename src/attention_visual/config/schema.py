@@ -224,6 +224,8 @@ class AttentionAnalysisConfig(_Section):
             whole softmax. ``"full"`` on a cross-attention family is an error.
         text_share_map: Joint-attention models only: also store the pseudo-word ``<text>``, per grid cell (video
             query) the fraction of its attention that goes to the prompt's text keys.
+        glyph_map: Models with glyph keys only (HunyuanVideo-1.5): also store the pseudo-word ``<glyph>``, per
+            grid cell the fraction of its attention that goes to the byT5 tokens of the prompt's quoted text.
         render_workers: Worker processes that render the attention videos and make the report's assets
             of each finished video while the next one generates: ``"auto"`` (the cores the generation
             leaves free, at most 4) or a number; 0 renders in the batch's own process, between videos.
@@ -255,6 +257,7 @@ class AttentionAnalysisConfig(_Section):
     block_list: str | None = field(default=None, metadata=_check(limits.BLOCK_LIST))
     joint_attention: str = field(default="text", metadata=_check(limits.JOINT_ATTENTION))
     text_share_map: bool = field(default=False, metadata=_check(limits.FLAG))
+    glyph_map: bool = field(default=False, metadata=_check(limits.FLAG))
     render_workers: int | str = field(default="auto", metadata=_check(limits.RENDER_WORKERS))
     visualization_params: VisualizationParams = field(
         default_factory=VisualizationParams, metadata=_section(VisualizationParams)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from attention_visual.errors import CaptureError
 from attention_visual.families.spec import Variant
 
 if TYPE_CHECKING:  # the runtime modules import torch; this module does not
@@ -25,6 +26,8 @@ MEASURE_KINDS = ("words", "image_share")
 #: :attr:`AttentionInputs.kind`: which word math runs (``cross``: softmax over the text keys;
 #: ``joint``: one softmax over text and video keys, of which ``text_keys`` are the prompt's).
 MATH_KINDS = ("cross", "joint")
+#: The slot under which a site's measures find :attr:`TransformerCall.facts` of the call in flight.
+CALL_FACTS_SLOT = "transformer_call"
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,8 @@ class AttentionInputs:
         key_bias: ``[batch, key]`` float added to every query's logits as the model adds it (a mask as
             0 / -10000 or 0 / -inf), or None.
         extras: Anything else a family's math needs (documented by the family).
+        key_groups: ``joint``: named groups of keys besides the text keys (``"image"``, ``"glyph"``: slices of
+            ``key``), whose share of the whole softmax the pseudo-words ``<image>`` and ``<glyph>`` hold.
     """
 
     kind: str
@@ -129,6 +134,7 @@ class AttentionInputs:
     text_keys: slice | None = None
     key_bias: torch.Tensor | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)
+    key_groups: Mapping[str, slice] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in MATH_KINDS:
@@ -159,6 +165,8 @@ class TransformerCall:
         conditioning_frames: Map frames (counted after the dropped ones) that this call holds at a lower
             noise level than the step's, i.e. conditioning inputs, as its per-token timesteps say; None: the
             call does not tell (the variant's ``conditioning`` says).
+        facts: What the family's measures need to know about the call (e.g. where the prompt's keys lie
+            in the joint sequence); handed to them in each site's slots under :data:`CALL_FACTS_SLOT`.
         frame_timesteps: ``[batch, frame]``: the timestep of each map frame (before the dropped ones are
             cut), where the model denoises each latent frame at its own noise level (diffusion forcing);
             None: one timestep for the call.
@@ -169,7 +177,22 @@ class TransformerCall:
     timestep: torch.Tensor | None
     drop_leading_frames: int = 0
     conditioning_frames: tuple[int, ...] | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)
     frame_timesteps: torch.Tensor | None = None
+
+    @classmethod
+    def of_patches(
+        cls, batch: int, latents: tuple[int, int, int], patch: tuple[int, int], timestep: torch.Tensor | None
+    ) -> TransformerCall:
+        """A call on ``latents`` ``(frame, height, width)`` cut into patches ``(patch_t, patch)`` (``p_t × p × p``).
+
+        Raises:
+            CaptureError: The latent frames do not fill whole temporal patches.
+        """
+        (frames, height, width), (p_t, p) = latents, patch
+        if frames % p_t:
+            raise CaptureError(f"{frames} latent frames do not fill temporal patches of {p_t}")
+        return cls(batch=int(batch), grid=(frames // p_t, height // p, width // p), timestep=timestep)
 
 
 class FamilyRuntime(Protocol):
@@ -216,8 +239,12 @@ class FamilyRuntime(Protocol):
         """Put the components in ``dtype`` (or the dtype the family advises for each)."""
         ...
 
+    # optional: ``adapt_call(pipe, variant, kwargs) -> kwargs`` (see runtime.call_arguments): the batch's
+    # pipeline-call arguments in the form this family's pipelines take them (where they differ).
+
 
 __all__ = [
+    "CALL_FACTS_SLOT",
     "HOOK_MOMENTS",
     "MATH_KINDS",
     "MEASURE_KINDS",

@@ -22,6 +22,8 @@ from typing import Any, Protocol, cast
 
 from attention_visual.errors import ConfigError
 from attention_visual.families.cogvideox import FAMILY as COGVIDEOX
+from attention_visual.families.hunyuan10 import FAMILY as HUNYUAN10
+from attention_visual.families.hunyuan15 import FAMILY as HUNYUAN15
 from attention_visual.families.ltx import FAMILY as LTX
 from attention_visual.families.ltx2 import FAMILY as LTX2
 from attention_visual.families.spec import AUTO_TASK, ModelFamily, Variant
@@ -29,7 +31,7 @@ from attention_visual.families.wan import FAMILY as WAN
 
 log = logging.getLogger(__name__)
 
-FAMILIES: tuple[ModelFamily, ...] = (WAN, COGVIDEOX, LTX, LTX2)
+FAMILIES: tuple[ModelFamily, ...] = (WAN, COGVIDEOX, HUNYUAN15, HUNYUAN10, LTX, LTX2)
 """The supported families; the first is the default (its ``default_checkpoint`` is the config's default)."""
 
 _BY_NAME = {f.name: f for f in FAMILIES}
@@ -125,7 +127,9 @@ def supported_summary() -> str:
     Example:
         >>> supported_summary()  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
         'Wan (WanPipeline, ..., LucyEditPipeline); CogVideoX (CogVideoXPipeline, ...);
-         LTX-Video (LTXPipeline, ...); LTX-2 (LTX2Pipeline, LTX2ImageToVideoPipeline)'
+         HunyuanVideo-1.5 (HunyuanVideo15Pipeline, HunyuanVideo15ImageToVideoPipeline);
+         HunyuanVideo (HunyuanVideoPipeline); LTX-Video (LTXPipeline, ...);
+         LTX-2 (LTX2Pipeline, LTX2ImageToVideoPipeline)'
     """
     return "; ".join(f"{f.title} ({', '.join(f.pipeline_classes)})" for f in FAMILIES)
 

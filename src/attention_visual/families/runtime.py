@@ -20,7 +20,9 @@ any family through it:
    video-token grid of the queries the measures hold, the timestep (``TransformerCall``).
 
 For :func:`attention_visual.models.load_pipeline` it also gives its pipeline classes, loads a checkpoint
-the way the family advises, applies ``flow_shift`` and casts the components.
+the way the family advises, applies ``flow_shift`` and casts the components. A family whose pipelines take
+the batch's call arguments in another form (HunyuanVideo-1.5: guidance through the pipeline's guider, no
+``max_sequence_length``) also defines ``adapt_call`` (:func:`call_arguments`).
 
 How passes and steps are told apart (separate / batched / distilled guidance, cache-context names or call
 order, the step index given or counted) is data on the variant, read by
@@ -34,7 +36,12 @@ from typing import Any, cast
 
 from attention_visual.errors import CaptureError
 from attention_visual.families.interface import FamilyRuntime
-from attention_visual.families.registry import family_of_class, supported_summary, unsupported_reason
+from attention_visual.families.registry import (
+    family_of_class,
+    family_of_variant,
+    supported_summary,
+    unsupported_reason,
+)
 from attention_visual.families.spec import ModelFamily, Variant
 
 
@@ -66,4 +73,19 @@ def describe_pipeline(pipe: Any) -> Variant:
     return runtime_of(family).describe_pipeline(pipe)
 
 
-__all__ = ["describe_pipeline", "runtime_of"]
+def call_arguments(pipe: Any, variant: Variant, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline call's arguments as ``pipe`` takes them: the family's ``adapt_call`` where it has one.
+
+    The batch builds one set of arguments for every family (``height``, ``width``, ``guidance_scale``,
+    ``max_sequence_length``, inputs, ...); a family whose pipelines take some of them otherwise turns them
+    into what its pipelines take (and may apply one to the pipeline, e.g. its guider's scale).
+
+    Raises:
+        ConfigError: An argument the pipeline cannot honour (the family's message).
+    """
+    runtime = runtime_of(family_of_variant(variant))
+    adapt = getattr(runtime, "adapt_call", None)
+    return dict(kwargs) if adapt is None else dict(adapt(pipe, variant, dict(kwargs)))
+
+
+__all__ = ["call_arguments", "describe_pipeline", "runtime_of"]

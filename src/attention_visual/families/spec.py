@@ -23,7 +23,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 from attention_visual.storage.schema.frames import FrameRule
 from attention_visual.storage.schema.metadata import ATTENTION_KINDS
@@ -31,8 +31,10 @@ from attention_visual.storage.schema.metadata import ATTENTION_KINDS
 #: ``generation.pipeline``: the checkpoint's own pipeline class (any other value is a family's task).
 AUTO_TASK = "auto"
 #: How classifier-free guidance runs: ``separate`` (a prompt pass, then a negative-prompt pass: Wan),
-#: ``batched`` (one transformer call on ``[uncond, cond]``: CogVideoX, LTX) or ``distilled`` (the prompt
-#: pass only; guidance is an input of the model).
+#: ``batched`` (one transformer call on ``[uncond, cond]``: CogVideoX, LTX) or ``distilled`` (guidance is an
+#: input of the model: the prompt pass only, and a separate negative-prompt pass only where the pipeline call
+#: asks for true classifier-free guidance, e.g. HunyuanVideo's ``true_cfg_scale``; the batch runs the prompt
+#: pass only).
 GUIDANCE_MODES = ("separate", "batched", "distilled")
 #: Where the step index comes from: the pipeline's ``cache_context(..., step_index=i)``, or counted.
 STEP_SOURCES = ("cache_context", "counted")
@@ -86,6 +88,78 @@ def collapse_whitespace(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class PromptTemplate:
+    """A chat template the pipeline wraps the prompt in, and the template tokens it cuts off the text keys.
+
+    The pipeline renders ``[{"role": "system", "content": system_message}, {"role": "user", "content":
+    prompt}]`` with its tokenizer's own chat template (``add_generation_prompt``), tokenizes the text without
+    special tokens (the template writes them), padded to ``max_sequence_length + cut`` tokens, encodes it and
+    cuts the first ``cut`` tokens (the template before the prompt) off the encoder's output: the text keys
+    are the prompt's tokens, the template's tail and the padding (HunyuanVideo-1.5: 108 tokens cut).
+
+    Attributes:
+        system_message: The system message, exactly as the pipeline writes it (whitespace included: the
+            cut counts its tokens).
+        cut: Template tokens cut off the front of the encoder's output.
+        add_generation_prompt: The template ends with the assistant's turn header.
+        empty_prompt: What the pipeline puts in the user message for an empty prompt.
+    """
+
+    system_message: str
+    cut: int
+    add_generation_prompt: bool = True
+    empty_prompt: str = " "
+
+    #: The chat template writes the special tokens itself: the tokenizer adds none.
+    add_special_tokens: ClassVar[bool] = False
+
+    def messages(self, prompt: str) -> list[dict[str, str]]:
+        """The chat the pipeline renders for ``prompt``."""
+        return [
+            {"role": "system", "content": self.system_message},
+            {"role": "user", "content": prompt or self.empty_prompt},
+        ]
+
+
+@dataclass(frozen=True)
+class FormatTemplate:
+    """A template string the pipeline fills with the prompt, and the template tokens it cuts off the text keys.
+
+    The pipeline tokenizes ``text.format(prompt)`` with the tokenizer's own special tokens (a leading BOS),
+    padded to ``max_sequence_length + cut`` tokens, encodes it and cuts the first ``cut`` tokens (BOS and the
+    template before the prompt) off the encoder's output and mask: the text keys are the prompt's tokens, the
+    template's tail and the padding (HunyuanVideo: 95 tokens cut).
+
+    Attributes:
+        text: The template, with one ``{}`` where the prompt goes.
+        cut: Tokens cut off the front of the encoder's output (``crop_start``).
+
+    Example:
+        >>> FormatTemplate("<s>{}</s>", 1).parts()
+        ('<s>', '</s>')
+    """
+
+    text: str
+    cut: int
+
+    #: The tokenizer adds its special tokens (the BOS the cut counts), unlike a chat template.
+    add_special_tokens: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        if self.text.count("{}") != 1 or self.text.replace("{}", "").count("{") or self.cut < 0:
+            raise ValueError("FormatTemplate.text must hold exactly one {} and no other brace; cut must be >= 0")
+
+    def parts(self) -> tuple[str, str]:
+        """``(prefix, suffix)``: the text before and after the prompt."""
+        prefix, suffix = self.text.split("{}")
+        return prefix, suffix
+
+
+Template = PromptTemplate | FormatTemplate
+"""How a family's pipeline wraps the prompt before encoding it (a chat, or a template string)."""
+
+
+@dataclass(frozen=True)
 class TextSide:
     """How a family's pipelines turn the prompt into text keys.
 
@@ -100,6 +174,8 @@ class TextSide:
         key_order: Where the real tokens lie among the text keys (one of :data:`KEY_ORDERS`). The capture
             reads the real keys first, so a left-padded prompt needs a model that moves them there.
         encoder: The pipeline component whose call shows the token ids (a forward pre-hook checks them).
+        template: The chat template or template string the prompt is wrapped in, with the template tokens cut off
+            the text keys (None: the prompt is tokenized alone, special tokens added).
     """
 
     cleaning: Cleaning = Cleaning()
@@ -108,6 +184,7 @@ class TextSide:
     sequence_multiple: int = 1
     padding: str = "attended"
     encoder: str = "text_encoder"
+    template: Template | None = None
     padding_side: str = "right"
     key_order: str = "tokenized"
 
@@ -169,6 +246,17 @@ class Variant:
         fixed_size: ``(height, width)``: the only frame size the model makes (a learned position embedding:
             CogVideoX-5b-I2V, 480 × 720), or None.
         checkpoints: Public diffusers checkpoints of this variant.
+        pass_names: ``(cache-context name, pass)`` pairs: how the pipeline's ``cache_context`` names the
+            guidance passes, where it does not call them ``cond``/``uncond`` (HunyuanVideo-1.5's guider:
+            ``pred_cond``/``pred_uncond``); other names are taken as they are.
+        key_groups: Joint attention: named groups of keys besides the prompt's text keys whose share of the
+            softmax a pseudo-word can hold (``"image"``: ``<image>``, ``"glyph"``: ``<glyph>``); the family's
+            measure says where they lie in each call.
+        frame_sizes: ``(height, width)`` pairs: the only frame sizes the model makes (empty: any multiple of
+            ``pixels_per_cell``; HunyuanVideo-1.5 image-to-video makes the sizes of its resolution buckets).
+        stream_kinds: ``(capture point, attention kind)`` pairs for module lists whose attention is of another
+            kind than ``attention_kind`` (HunyuanVideo: ``single_transformer_blocks`` are ``joint_single``);
+            :meth:`for_block_list` gives the variant as one module list's capture sees it.
         ignored_passes: Cache-context names of extra transformer calls of a step that are neither a guidance
             pass nor a step (LTX-2's ``uncond_stg`` and ``uncond_modality``): not recorded, not counted.
         requires: Python packages (import names, as ``pip`` installs them) the pipeline's call needs beyond
@@ -204,10 +292,18 @@ class Variant:
     grid_shrink_keeps: tuple[int, ...] = ()
     fixed_size: tuple[int, int] | None = None
     checkpoints: tuple[str, ...] = ()
+    pass_names: tuple[tuple[str, str], ...] = ()
+    key_groups: tuple[str, ...] = ()
+    frame_sizes: tuple[tuple[int, int], ...] = ()
+    stream_kinds: tuple[tuple[str, str], ...] = ()
     ignored_passes: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        for point, kind in self.stream_kinds:
+            _choose(f"Variant.stream_kinds[{point!r}]", kind, ATTENTION_KINDS)
+            if point not in self.capture_points:
+                raise ValueError(f"Variant.stream_kinds names {point!r}, not one of {self.capture_points}")
         for label, value, choices in (
             ("conditioning", self.conditioning, CONDITIONING_KINDS),
             ("attention_kind", self.attention_kind, ATTENTION_KINDS),
@@ -225,6 +321,23 @@ class Variant:
     def joint(self) -> bool:
         """Whether text and video keys share one softmax (``joint_dual`` or ``joint_single``)."""
         return self.attention_kind != "cross"
+
+    @property
+    def has_image_map(self) -> bool:
+        """Whether ``<image>`` can be recorded: an image branch (Wan) or image keys in the joint softmax."""
+        return self.image_branch or "image" in self.key_groups
+
+    def for_block_list(self, block_list: str) -> Variant:
+        """The variant as a capture of ``block_list`` sees it: that module list's attention kind.
+
+        Example:
+            >>> v = Variant("v", "f", "P", "t2v", ("dual", "single"), "attn", attention_kind="joint_dual",
+            ...             stream_kinds=(("single", "joint_single"),))
+            >>> v.for_block_list("single").attention_kind, v.for_block_list("dual").attention_kind
+            ('joint_single', 'joint_dual')
+        """
+        kind = dict(self.stream_kinds).get(block_list, self.attention_kind)
+        return self if kind == self.attention_kind else self.replace(attention_kind=kind)
 
     def block_name(self, index: int, block_list: str | None = None) -> str:
         """The name of block ``index``'s captured attention (``blocks.7.attn2``), used in metadata and filters."""
@@ -387,7 +500,10 @@ __all__ = [
     "PASS_SOURCES",
     "STEP_SOURCES",
     "Cleaning",
+    "FormatTemplate",
     "ModelFamily",
+    "PromptTemplate",
+    "Template",
     "TextSide",
     "Variant",
     "collapse_whitespace",

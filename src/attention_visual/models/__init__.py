@@ -36,6 +36,7 @@ try:
         build_tiny_model,
         is_tiny_model_id,
         tiny_inputs,
+        tiny_tokenizer,
     )
 
     VARIANTS = all_variants()
@@ -69,5 +70,6 @@ __all__ = [
     "resolve_dtype",
     "resolve_variant",
     "tiny_inputs",
+    "tiny_tokenizer",
     "tiny_vocab",
 ]

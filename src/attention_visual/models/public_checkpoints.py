@@ -127,7 +127,7 @@ def build_transformer(
     Args:
         architecture: A name from :func:`architecture_names` or an :class:`Architecture`.
         num_layers: Blocks to build (default: all, as the checkpoint). VACE keeps its control blocks
-            that fall below ``num_layers``.
+            that fall below ``num_layers``; a model with single-stream blocks too builds as many of those.
         seed: Seed of the random weights (the caller's random state is left untouched).
         dtype: Parameter dtype.
         device: Where the parameters live; ``"meta"`` builds the shapes only, instantly.
@@ -151,6 +151,8 @@ def build_transformer(
         if num_layers < 1:
             raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
         config["num_layers"] = num_layers
+        if "num_single_layers" in config:  # a second stream of blocks (HunyuanVideo): as many of those
+            config["num_single_layers"] = num_layers
     import diffusers  # deferred: the class named by the config, resolved by diffusers' lazy module
 
     model_cls: Any = getattr(diffusers, config.pop("_class_name"))
@@ -169,4 +171,4 @@ def build_transformer(
     return module
 
 
-__all__ = ["Architecture", "architecture_names", "architecture_of_checkpoint", "build_transformer", "load_architecture"]
+__all__ = ["Architecture", "architecture_names", "build_transformer", "load_architecture"]

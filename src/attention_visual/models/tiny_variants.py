@@ -1,4 +1,5 @@
-"""Tiny offline random-weight versions of every supported variant (Wan, CogVideoX, LTX-Video), for tests and demos.
+"""Tiny offline random-weight versions of every supported variant (Wan, CogVideoX, HunyuanVideo-1.5,
+LTX-Video), for tests and demos.
 
 Each is built in memory from the tiny Wan2.1 pipeline's parts (:func:`~.tiny.build_tiny_pipeline`:
 the hand-made tokenizer, the 2-layer UMT5 text encoder, the 8x VAE, the UniPC scheduler) plus
@@ -20,6 +21,8 @@ model id               what it is
 ``tiny-vace``          ``WanVACEPipeline`` + ``WanVACETransformer3DModel`` (3 blocks, ``vace_layers`` [0, 2])
 ``tiny-v2v``           ``WanVideoToVideoPipeline`` (the tiny T2V parts)
 ``tiny-cogvideox*``    the CogVideoX variants (5B, 2B, 1.5, I2V, 1.5 I2V, V2V), see :mod:`.tiny_cogvideox`
+``tiny-hunyuan15*``    HunyuanVideo-1.5 text- and image-to-video, see :mod:`.tiny_hunyuan15`
+``tiny-hunyuan``       HunyuanVideo (1.0) text-to-video, see :mod:`.tiny_hunyuan`
 ``tiny-ltx``           LTX-Video ``LTXPipeline`` (:mod:`.tiny_ltx`: 32 px per token, 8 frames per latent frame)
 ``tiny-ltx-i2v``       ``LTXImageToVideoPipeline``; latent frame 0 = image
 ``tiny-ltx-condition`` ``LTXConditionPipeline``; the image is a conditioning item at frame 0
@@ -61,6 +64,9 @@ from attention_visual.errors import ConfigError
 from attention_visual.families import tiny_model_variant
 from attention_visual.models.tiny import DEFAULT_CROSS_ATTENTION_GAIN, TINY_DEFAULTS, TINY_MODEL_ID, TinySettings
 from attention_visual.models.tiny_cogvideox import TINY_COGVIDEOX, cogvideox_settings
+from attention_visual.models.tiny_hunyuan import TINY_HUNYUAN, hunyuan_settings
+from attention_visual.models.tiny_hunyuan15 import TINY_HUNYUAN15, hunyuan15_settings
+from attention_visual.models.tiny_llama_tokenizer import build_tiny_llama_tokenizer
 from attention_visual.models.tiny_ltx import (
     TINY_LTX_SETTINGS,
     build_tiny_ltx,
@@ -80,6 +86,8 @@ from attention_visual.models.tiny_parts import (
     tiny_transformer,
     tiny_vae_5b,
 )
+from attention_visual.models.tiny_qwen_tokenizer import build_tiny_qwen_tokenizer
+from attention_visual.models.tiny_tokenizer import build_tiny_tokenizer
 from attention_visual.models.tiny_wan_derived import (
     build_tiny_chronoedit,
     build_tiny_lucy_edit,
@@ -102,6 +110,7 @@ class TinyModel(TinySettings):
         height, width, num_frames, num_inference_steps, guidance_scale, max_sequence_length:
             Generation settings on a non-square token grid (3 latent frames × 2 × 3 tokens).
         frames_from_video: The call takes no ``num_frames`` (video-to-video: the input video's length).
+        tokenizer: Builds its tokenizer alone (the prompt check before a model loads).
     """
 
     model_id: str
@@ -109,6 +118,7 @@ class TinyModel(TinySettings):
     builder: Callable[[int, float, float], Any]
     inputs: tuple[str, ...] = ()
     frames_from_video: bool = False
+    tokenizer: Callable[[], Any] = build_tiny_tokenizer
 
     def call_kwargs(self) -> dict[str, Any]:
         """The settings as keyword arguments of the pipeline call (inputs not included)."""
@@ -313,6 +323,20 @@ TINY_MODELS: dict[str, TinyModel] = {
             )
             for model_id, variant, builder, inputs, num_frames in TINY_COGVIDEOX
         ),
+        *(
+            TinyModel(
+                model_id=model_id, variant=variant, builder=builder, inputs=inputs,
+                tokenizer=build_tiny_qwen_tokenizer, **hunyuan15_settings(),
+            )
+            for model_id, variant, builder, inputs in TINY_HUNYUAN15
+        ),
+        *(
+            TinyModel(
+                model_id=model_id, variant=variant, builder=builder, inputs=inputs,
+                tokenizer=build_tiny_llama_tokenizer, **hunyuan_settings(),
+            )
+            for model_id, variant, builder, inputs in TINY_HUNYUAN
+        ),
         _ltx_spec("tiny-ltx", "ltx-video-t2v", build_tiny_ltx),
         _ltx_spec("tiny-ltx-i2v", "ltx-video-i2v", build_tiny_ltx_i2v, ("image",)),
         _ltx_spec("tiny-ltx-condition", "ltx-video-condition", build_tiny_ltx_condition, ("image",)),
@@ -363,6 +387,18 @@ def build_tiny_model(
     return spec.build(seed, cross_attention_gain=cross_attention_gain, flow_shift=flow_shift)
 
 
+def tiny_tokenizer(model_id: str) -> Any:
+    """The tokenizer of tiny model ``model_id``, built alone (no model).
+
+    Raises:
+        ConfigError: ``model_id`` is not a tiny model id.
+    """
+    spec = TINY_MODELS.get(model_id)
+    if spec is None:
+        raise ConfigError(f"unknown tiny model {model_id!r}; choose one of: {', '.join(TINY_MODEL_IDS)}")
+    return spec.tokenizer()
+
+
 def tiny_image(height: int, width: int, seed: int = 0) -> Image.Image:
     """A deterministic RGB test image: a colour gradient plus seeded noise, ``width`` x ``height``."""
     rng = np.random.default_rng(seed)
@@ -402,4 +438,5 @@ __all__ = [
     "is_tiny_model_id",
     "tiny_image",
     "tiny_inputs",
+    "tiny_tokenizer",
 ]

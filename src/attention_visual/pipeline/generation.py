@@ -35,7 +35,7 @@ from attention_visual.config import Config
 from attention_visual.config.inputs import PromptInputs, read_video_frames
 from attention_visual.config.media import load_image
 from attention_visual.families import Variant, family_of_variant
-from attention_visual.families.runtime import describe_pipeline
+from attention_visual.families.runtime import call_arguments, describe_pipeline
 from attention_visual.pipeline.plan import VideoJob
 from attention_visual.pipeline.resume import captures_maps
 from attention_visual.pipeline.validation import max_sequence_length
@@ -180,19 +180,23 @@ def generate_video(
     frames: np.ndarray | None = None
     try:
         started = time.perf_counter()
-        with capture if capture is not None else contextlib.nullcontext():
-            output = pipe(
-                prompt=capture.prompt if capture is not None else job.prompt.clean,
-                negative_prompt=g.negative_prompt or None,
-                height=g.height,
-                width=g.width,
+        arguments = call_arguments(
+            pipe,
+            variant,
+            {
+                "negative_prompt": g.negative_prompt or None,
+                "height": g.height,
+                "width": g.width,
                 **inputs,
-                num_inference_steps=g.num_inference_steps,
-                guidance_scale=g.guidance_scale,
-                num_videos_per_prompt=1,
-                generator=generator,
-                output_type="np",
-            )
+                "num_inference_steps": g.num_inference_steps,
+                "guidance_scale": g.guidance_scale,
+                "num_videos_per_prompt": 1,
+                "generator": generator,
+                "output_type": "np",
+            },
+        )  # as the family's pipelines take them
+        with capture if capture is not None else contextlib.nullcontext():
+            output = pipe(prompt=capture.prompt if capture is not None else job.prompt.clean, **arguments)
         frames = to_uint8_frames(np.asarray(output.frames)[0])  # [frame, height, width, 3]
         del output
         generation_s = time.perf_counter() - started

@@ -146,7 +146,7 @@ def plan_batch(config: Config) -> list[VideoJob]:
     jobs: list[VideoJob] = []
     per_prompt = config.generation.videos_per_prompt
     a = config.attention_analysis
-    pseudo = pseudo_words(text_share_map=a.text_share_map, image_map=a.image_map)
+    pseudo = pseudo_words(text_share_map=a.text_share_map, image_map=a.image_map, glyph_map=a.glyph_map)
     for model in config.model_names:  # (None,) without models:
         generation = config.for_model(model).generation
         family = generation.family  # its prompt cleaning (None: not known offline, the default family's)

@@ -27,14 +27,14 @@ from attention_visual.config.inputs import check_inputs
 from attention_visual.config.models import with_model_key
 from attention_visual.errors import ConfigError, PromptError
 from attention_visual.extras import require_extra
-from attention_visual.families import ModelFamily, Variant, family_of_variant
+from attention_visual.families import ModelFamily, Template, Variant, family_of_variant
 from attention_visual.models import (
     CheckpointUnavailableError,
-    build_tiny_tokenizer,
     is_tiny_model_id,
     resolve_device,
     resolve_dtype,
     resolve_variant,
+    tiny_tokenizer,
 )
 from attention_visual.models.architecture import TRANSFORMER_CONFIG, num_transformer_blocks
 from attention_visual.pipeline.plan import VideoJob, plan_batch
@@ -54,7 +54,7 @@ def load_tokenizer(model_id: str, *, local_files_only: bool | None = None) -> An
         ConfigError: It cannot be loaded (e.g. not in the local cache while offline), in one line.
     """
     if is_tiny_model_id(model_id):
-        return build_tiny_tokenizer()
+        return tiny_tokenizer(model_id)
     from transformers import AutoTokenizer
 
     offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
@@ -88,11 +88,17 @@ def capture_settings(config: Config) -> CaptureSettings:
         block_list=a.block_list,
         joint_attention=a.joint_attention,
         text_share_map=a.text_share_map,
+        glyph_map=a.glyph_map,
     )
 
 
-def validate_prompts(jobs: list[VideoJob], tokenizer: Any, max_sequence_length: int) -> None:
+def validate_prompts(
+    jobs: list[VideoJob], tokenizer: Any, max_sequence_length: int, template: Template | None = None
+) -> None:
     """Tokenize every distinct prompt as the pipeline will; warn about prompts without a marked word.
+
+    ``template``: the chat template or template string the family's pipeline wraps the prompt in (its
+    ``text.template``).
 
     Raises:
         PromptError: A marked word is missing or cut off; the message starts with ``prompts[N]`` (0-based,
@@ -104,7 +110,7 @@ def validate_prompts(jobs: list[VideoJob], tokenizer: Any, max_sequence_length: 
             continue
         seen.add(job.prompt_index)
         try:
-            tokenize_marked(tokenizer, job.prompt, max_sequence_length)
+            tokenize_marked(tokenizer, job.prompt, max_sequence_length, template)
         except PromptError as exc:
             raise PromptError(
                 f"prompts[{job.prompt_index - 1}] (prompt {job.prompt_index}, {job.prompt.marked!r}): {exc}"
@@ -163,8 +169,10 @@ def check_variant(config: Config, *, local_files_only: bool | None = None) -> Va
         )
     a = config.attention_analysis
     check_analysis(a, family, variant)
-    if a.image_map and not variant.image_branch:
-        raise ConfigError(f"attention_analysis.image_map needs a model with an image branch; {variant.name} has none")
+    if a.image_map and not variant.has_image_map:
+        raise ConfigError(
+            f"attention_analysis.image_map needs a model with an image branch or image keys; {variant.name} has none"
+        )
     if a.block_list is not None and a.block_list not in variant.capture_points:
         raise ConfigError(
             f"attention_analysis.block_list {a.block_list!r} does not exist on {variant.name} "
@@ -307,7 +315,7 @@ def _check_model(config: Config, *, device: str | None, fetch_tokenizer: bool) -
     if length is None:
         log.warning("marked words not checked against the tokenizer: the model's text length is not known offline")
         return
-    validate_prompts(plan_batch(config), tokenizer, length)
+    validate_prompts(plan_batch(config), tokenizer, length, family.text.template if family is not None else None)
 
 
 def validate_batch(config: Config, jobs: list[VideoJob], device: str) -> None:

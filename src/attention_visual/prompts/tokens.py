@@ -16,6 +16,14 @@ Left out of every target:
 
 ``<unk>`` tokens are kept (they are where the word is; a warning is logged).
 
+A family whose pipeline wraps the prompt in a chat template and cuts the template's leading tokens off the
+encoder's output (:class:`~attention_visual.families.PromptTemplate`; HunyuanVideo-1.5) is tokenized as
+that pipeline does: the chat rendered by the tokenizer's own template, tokenized without special tokens
+to ``max_sequence_length + cut`` tokens; a family whose pipeline fills a template string instead
+(:class:`~attention_visual.families.FormatTemplate`; HunyuanVideo) is tokenized with the tokenizer's own
+special tokens (its BOS is among the tokens cut). The token positions of the words are then counted after the
+cut (where the text keys start); the ids stay the whole sequence the encoder sees.
+
 A family whose tokenizer pads on the left (Gemma: LTX-2) is tokenized that way (``padding_side``); where
 its model moves the real tokens to the front of the text keys (``real_first``: LTX-2's connector), a
 word's ``token_indices`` are its positions among the real tokens, the text keys it is read from, while
@@ -37,6 +45,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from attention_visual.errors import ConfigError, PromptError
+from attention_visual.families.spec import FormatTemplate, PromptTemplate, Template
 from attention_visual.prompts.parsing import MarkedPrompt, Target, TargetLookup, parse_prompt
 
 if TYPE_CHECKING:  # transformers is heavy: only the type is needed here
@@ -46,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 SPIECE_UNDERLINE = "▁"
 """The SentencePiece word-boundary marker; a piece that is only this carries no content."""
+_SENTINEL = "\ue000prompt\ue001"
+"""Stands for the prompt while a chat template is rendered (private-use characters: not in a prompt)."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +70,8 @@ class TargetTokens(Target):
     Attributes:
         word: The target word, as in :attr:`MarkedPrompt.words`.
         spans: The word's ``[start, end)`` character ranges in the clean prompt.
-        token_indices: Positions among the text keys (the padded token sequence; with ``real_first``, the
-            positions among the real tokens), ascending, over all occurrences of the word.
+        token_indices: Positions among the text keys (the padded token sequence after a template's cut; with
+            ``real_first``, the positions among the real tokens), ascending, over all occurrences of the word.
         token_ids: The vocabulary ids at those positions.
         token_pieces: The token strings at those positions (e.g. ``('▁ki', 'ss')``).
 
@@ -89,13 +100,15 @@ class TokenizedPrompt(TargetLookup[TargetTokens]):
 
     Attributes:
         prompt: The parsed prompt.
-        max_sequence_length: The padded length (the pipeline call's ``max_sequence_length``).
-        input_ids: The token ids, padded. # [max_sequence_length]
-        attention_mask: 1 for real tokens (text and ``</s>``), 0 for padding. # [max_sequence_length]
-        num_real_tokens: The number of non-pad tokens, ``</s>`` included (``sum(attention_mask)``);
+        max_sequence_length: The padded length of the text keys (the pipeline call's ``max_sequence_length``).
+        input_ids: The token ids the text encoder sees, padded (a template's leading tokens included).
+            # [cut + max_sequence_length]
+        attention_mask: 1 for real tokens (text and ``</s>``), 0 for padding. # [cut + max_sequence_length]
+        num_real_tokens: The number of non-pad text keys, ``</s>`` included (``sum(attention_mask) - cut``);
             Wan, say, zeroes the text embeddings beyond it.
-        pieces: The token strings of the real tokens. # [num_real_tokens]
+        pieces: The token strings of the real text keys. # [num_real_tokens]
         targets: One entry per target word, in the prompt's order.
+        cut: Leading template tokens the pipeline cuts off the encoder's output (0 without a template).
     """
 
     prompt: MarkedPrompt
@@ -105,12 +118,14 @@ class TokenizedPrompt(TargetLookup[TargetTokens]):
     num_real_tokens: int
     pieces: tuple[str, ...]
     targets: tuple[TargetTokens, ...]
+    cut: int = 0
 
 
 def tokenize_marked(
     tokenizer: PreTrainedTokenizerBase,
     marked: MarkedPrompt | str,
     max_sequence_length: int = 512,
+    template: Template | None = None,
     *,
     padding_side: str = "right",
     real_first: bool = False,
@@ -121,6 +136,8 @@ def tokenize_marked(
         tokenizer: The pipeline's tokenizer; it must be a fast one (offsets are needed).
         marked: A parsed prompt, or a marked prompt string to parse with :func:`parse_prompt`.
         max_sequence_length: The pipeline call's ``max_sequence_length`` (its family's default: Wan 512).
+        template: The chat template or template string the family's pipeline wraps the prompt in (the
+            family's ``text.template``), or None.
         padding_side: The side the pipeline pads on (its family's ``text.padding_side``).
         real_first: The model reads the real tokens first, whatever the padding side (``text.key_order``
             ``real_first``): the words' ``token_indices`` count the real tokens only.
@@ -130,8 +147,9 @@ def tokenize_marked(
 
     Raises:
         ConfigError: If ``max_sequence_length`` is not an integer >= 2.
-        PromptError: If the tokenizer is not a fast one, a target word is cut off by truncation, or a
-            target word maps to no token; also what :func:`parse_prompt` raises for a string.
+        PromptError: If the tokenizer is not a fast one (or has no chat template where one is needed), a
+            target word is cut off by truncation or by the template's cut, or a target word maps to no
+            token; also what :func:`parse_prompt` raises for a string.
     """
     if isinstance(max_sequence_length, bool) or not isinstance(max_sequence_length, int):
         raise ConfigError(f"max_sequence_length must be an integer, got {max_sequence_length!r}")
@@ -144,13 +162,21 @@ def tokenize_marked(
             "tokens needs return_offsets_mapping=True; load the tokenizer with use_fast=True"
         )
 
+    if template is None:
+        prefix, suffix = "", ""
+    elif isinstance(template, FormatTemplate):
+        prefix, suffix = template.parts()
+    else:
+        prefix, suffix = _template_parts(tokenizer, template, prompt.clean)
+    cut = 0 if template is None else template.cut
+    shift = len(prefix)  # where the prompt starts in the encoded text
     try:
         encoding = tokenizer(
-            prompt.clean,
+            prefix + prompt.clean + suffix,
             padding="max_length",
-            max_length=max_sequence_length,
+            max_length=max_sequence_length + cut,
             truncation=True,
-            add_special_tokens=True,
+            add_special_tokens=template is None or template.add_special_tokens,  # a chat template writes its own
             padding_side=padding_side,
             return_attention_mask=True,
             return_offsets_mapping=True,
@@ -161,20 +187,29 @@ def tokenize_marked(
     input_ids: list[int] = list(encoding["input_ids"])
     attention_mask: list[int] = list(encoding["attention_mask"])
     special: list[int] = list(encoding["special_tokens_mask"])
-    offsets: list[tuple[int, int]] = [(int(s), int(e)) for s, e in encoding["offset_mapping"]]
+    offsets: list[tuple[int, int]] = [(int(s) - shift, int(e) - shift) for s, e in encoding["offset_mapping"]]
     pieces = _pieces(tokenizer, input_ids)
-    num_real_tokens = sum(1 for m in attention_mask if m)
+    num_encoded = sum(1 for m in attention_mask if m)
 
     never = {tokenizer.pad_token_id, tokenizer.eos_token_id} - {None}
-    key_of = {i: n for n, i in enumerate(i for i, m in enumerate(attention_mask) if m)}  # position -> real rank
-    # Positions of text tokens: real, not special, with a non-empty character range.
+    real = [i for i, m in enumerate(attention_mask) if m]  # positions of the real tokens
+    key_of = {i: n for n, i in enumerate(real)}  # position -> real rank
+    # Positions of the prompt's tokens: real, not special, with a non-empty character range in the prompt.
     content = [
         i
         for i, token_id in enumerate(input_ids)
-        if attention_mask[i] and not special[i] and token_id not in never and offsets[i][0] < offsets[i][1]
+        if attention_mask[i]
+        and not special[i]
+        and token_id not in never
+        and max(offsets[i][0], 0) < min(offsets[i][1], len(prompt.clean))
     ]
     covered_end = max((offsets[i][1] for i in content), default=0)
-    truncated = num_real_tokens >= max_sequence_length and covered_end < len(prompt.clean)
+    truncated = num_encoded >= max_sequence_length + cut and covered_end < len(prompt.clean)
+    if content and content[0] < cut:
+        raise PromptError(
+            f"the pipeline cuts {cut} template tokens off the text, but the prompt starts at token {content[0]}: "
+            f"this tokenizer splits the template differently from the one the pipeline was made for"
+        )
 
     targets: list[TargetTokens] = []
     for target in prompt.targets:
@@ -193,10 +228,10 @@ def tokenize_marked(
         if not indices:
             raise PromptError(
                 f"word {target.word!r} maps to no token: the tokenizer gives it only special tokens or bare "
-                f"'{SPIECE_UNDERLINE}' pieces (tokens of the clean prompt: {[pieces[i] for i in key_of]})"
+                f"'{SPIECE_UNDERLINE}' pieces (tokens of the clean prompt: {[pieces[i] for i in real[cut:]]})"
             )
         ids = tuple(input_ids[i] for i in indices)
-        keys = tuple(key_of[i] for i in indices) if real_first else indices
+        keys = tuple((key_of[i] if real_first else i) - cut for i in indices)  # among the text keys
         if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids:
             logger.warning(
                 "word %r contains characters the tokenizer does not know: its tokens are %s",
@@ -218,9 +253,10 @@ def tokenize_marked(
         max_sequence_length=max_sequence_length,
         input_ids=tuple(input_ids),
         attention_mask=tuple(attention_mask),
-        num_real_tokens=num_real_tokens,
-        pieces=tuple(pieces[i] for i in key_of),
+        num_real_tokens=num_encoded - cut,
+        pieces=tuple(pieces[i] for i in real[cut:]),
         targets=tuple(targets),
+        cut=cut,
     )
 
 
@@ -242,6 +278,34 @@ def map_targets_to_tokens(
         PromptError: As :func:`tokenize_marked`.
     """
     return tokenize_marked(tokenizer, marked, max_sequence_length).targets
+
+
+def _template_parts(tokenizer: PreTrainedTokenizerBase, template: PromptTemplate, clean: str) -> tuple[str, str]:
+    """``(prefix, suffix)``: the text the tokenizer's chat template writes before and after the prompt.
+
+    Raises:
+        PromptError: The tokenizer has no chat template, or its template does not write the prompt once,
+            verbatim.
+    """
+
+    def render(text: str) -> str:
+        try:
+            rendered = tokenizer.apply_chat_template(
+                template.messages(text), add_generation_prompt=template.add_generation_prompt, tokenize=False
+            )
+        except ValueError as error:  # no chat template
+            raise PromptError(
+                f"{type(tokenizer).__name__} cannot render the pipeline's chat template: {error}"
+            ) from error
+        return str(rendered)
+
+    framed = render(_SENTINEL)
+    if framed.count(_SENTINEL) != 1:
+        raise PromptError("the tokenizer's chat template does not write the prompt exactly once")
+    prefix, suffix = framed.split(_SENTINEL)
+    if render(clean) != prefix + clean + suffix:
+        raise PromptError("the tokenizer's chat template changes the prompt's text; the words cannot be located")
+    return prefix, suffix
 
 
 def _pieces(tokenizer: PreTrainedTokenizerBase, input_ids: list[int]) -> list[str]:

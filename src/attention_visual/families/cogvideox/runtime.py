@@ -165,13 +165,8 @@ def read_call(
     config: Any = transformer.config
     p, p_t = int(config.patch_size), int(config.patch_size_t or 1)
     batch, frames, _, height, width = hidden.shape
-    if frames % p_t:
-        raise CaptureError(f"{frames} latent frames do not fill temporal patches of {p_t}")
-    return TransformerCall(
-        batch=int(batch),
-        grid=(frames // p_t, height // p, width // p),
-        timestep=timestep if isinstance(timestep, torch.Tensor) else None,
-    )
+    t = timestep if isinstance(timestep, torch.Tensor) else None
+    return TransformerCall.of_patches(batch, (frames, height, width), (p_t, p), t)
 
 
 # -- loading ----------------------------------------------------------------------------------------------

@@ -28,8 +28,10 @@ means across model families (family, attention kind, joint_attention, the frame 
 the defaults (every file before version 3 came from one family, named in the docs)."""
 #: What a map holds: ``text_attention`` (a word's attention), ``image_share`` (the ``<image>`` pseudo-word:
 #: the image branch's share of the output), ``text_share`` (the ``<text>`` pseudo-word: the share of the
-#: attention that goes to text keys at all, under joint attention).
-QUANTITIES = ("text_attention", "image_share", "text_share")
+#: attention that goes to text keys at all, under joint attention), ``image_token_share`` (``<image>`` where
+#: the image tokens are keys of the joint softmax: their share of it), ``glyph_share`` (``<glyph>``: the share
+#: of the glyph tokens, HunyuanVideo-1.5's byT5 encoding of the quoted text).
+QUANTITIES = ("text_attention", "image_share", "text_share", "image_token_share", "glyph_share")
 #: ``attention_kind`` values, where a model family's text→video attention is: ``cross`` (video queries, text
 #: keys only: Wan, LTX ``attn2``), ``joint_dual`` (one softmax over ``[text, video]`` keys, separate text and
 #: video weights: CogVideoX, HunyuanVideo's double-stream blocks), ``joint_single`` (one softmax, shared
