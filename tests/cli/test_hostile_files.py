@@ -16,6 +16,9 @@ command that reads a batch runs on it (``stats``, ``report``, ``video --list-ava
 * read nothing outside the batch: every link points to a FIFO outside it (opening one blocks until the
   child is killed: the test then fails with "timed out"), or to a valid copy of the linked folder (a
   reader that follows it succeeds where it must fail).
+
+``make test`` runs two commands on each case (a different pair per case; together they cover every command
+on both layouts); ``make soak`` (in CI) runs every command on every case.
 """
 
 from __future__ import annotations
@@ -287,14 +290,42 @@ def _one_error_line(run: Run) -> str:
     return lines[0]
 
 
+def _quick_commands(case: Case) -> set[str]:
+    """The two commands ``make test`` runs on ``case``: a different pair for each case of the table, so every
+    command meets every kind of hostile file (``make soak`` runs every command on every case)."""
+    names = list(commands(Path("batch"), Path("out"), case.packed))
+    index = CASES.index(case)
+    return {names[index % len(names)], names[(index + len(names) // 2) % len(names)]}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_two_reading_commands_refuse_the_hostile_file(case: Case, pristine: dict[bool, Path], tmp_path: Path) -> None:
+    _check_commands(case, pristine, tmp_path, _quick_commands(case))
+
+
+@pytest.mark.soak
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_every_reading_command_refuses_the_hostile_file(case: Case, pristine: dict[bool, Path], tmp_path: Path) -> None:
+    _check_commands(case, pristine, tmp_path, None)
+
+
+def test_the_quick_pairs_cover_every_command() -> None:
+    for packed in (False, True):
+        names = set(commands(Path("batch"), Path("out"), packed))
+        met = set().union(*(_quick_commands(c) for c in CASES if c.packed == packed))
+        assert met == names, f"never run by make test (packed={packed}): {sorted(names - met)}"
+
+
+def _check_commands(case: Case, pristine: dict[bool, Path], tmp_path: Path, only: set[str] | None) -> None:
+    """Plants ``case`` in a copy of the pristine batch and runs the commands (``only``, or all) on it."""
     outside = tmp_path / "outside"  # the links point here, never inside the batch
     outside.mkdir()
     batch = tmp_path / "batch"
     shutil.copytree(pristine[case.packed], batch)
     hostile = case.plant(batch, outside)
-    runs = commands(batch, tmp_path / "out", case.packed)
+    runs = {
+        name: argv for name, argv in commands(batch, tmp_path / "out", case.packed).items() if not only or name in only
+    }
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = dict(zip(runs, pool.map(lambda argv: run_measured(argv, timeout=TIMEOUT_S), runs.values()), strict=True))
     for name, run in done.items():
