@@ -591,7 +591,7 @@ def main() -> None:
     settings = CaptureSettings(
         joint_attention=args.joint_attention, text_share_map=args.text_share, block_list=args.block_list
     )
-    px = arch.pixels_per_token
+    px = arch.pixels_per_cell
     per_token = int(arch.transformer.get("patch_size_t") or 1)  # CogVideoX 1.5: 2 latent frames per token
     latent_frames = (args.frames - 1) // family.temporal_factor + 1
     tokens = -(-latent_frames // per_token) * (args.height // px) * (args.width // px)

@@ -32,7 +32,7 @@ if has_extra("wan"):
     from attention_visual.models.tiny import TINY_DEFAULTS, TinyDefaults
 
     TINY: TinyDefaults = TINY_DEFAULTS
-    """Tiny generation settings: ``TINY.call_kwargs()``, ``TINY.token_grid == (3, 2, 3)``."""
+    """Tiny generation settings: ``TINY.call_kwargs()``, ``TINY.latent_grid == (3, 2, 3)``."""
 
     TINY_LATENT_SHAPE: tuple[int, int, int, int, int] = (1, *TINY_DEFAULTS.latent_shape)
     """``output_type="latent"`` shape for ``TINY``: ``[batch, channels, latent_frames, height/8, width/8]``."""

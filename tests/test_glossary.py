@@ -36,19 +36,11 @@ ALLOWED: dict[str, dict[str, str]] = {
     "storage/files/layout.py": {"token_dir_name": "documented alias of word_dir_name"},
     "visualization/attention_analyzer.py": {"get_available_tokens": "documented alias of get_available_words"},
     "visualization/attention_visualizer.py": {"token_word": "keyword alias of word="},
-    # Left for the capture/models pass (issue 17): family code that other work is moving into families/.
     "capture/maps_io.py": {  # MapMetadata's stored keys, given by keyword
         "token_word": "stored metadata key",
         "token_grid": "stored metadata key",
         "pixels_per_token": "stored metadata key",
     },
-    "models/tiny.py": {
-        "token_grid": "models pass",
-        "num_video_tokens": "models pass",
-        "_PIXELS_PER_TOKEN": "models pass",
-    },
-    "models/tiny_variants.py": {"token_grid": "models pass", "pixels_per_token": "models pass"},
-    "models/public_checkpoints.py": {"pixels_per_token": "models pass"},
 }
 
 

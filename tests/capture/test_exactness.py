@@ -14,7 +14,7 @@ from capture.reference import record_attn2_inputs, reduce_word, reference_probs
 
 PROMPT = "A romantic (kiss) between a man and woman with (flowers)"
 STEPS = 3
-GRID = TINY_DEFAULTS.token_grid  # (3, 2, 3): frames, y, x — non-square
+GRID = TINY_DEFAULTS.latent_grid  # (3, 2, 3): frames, y, x — non-square
 
 
 def run(pipe: Any, settings: CaptureSettings, **call: Any) -> tuple[AttentionCapture, list[Any], torch.Tensor]:

@@ -17,7 +17,7 @@ from attention_visual.models import TINY_DEFAULTS
 from attention_visual.visualization import AttentionAnalyzer, AttentionVisualizer
 
 PROMPT = "A romantic (kiss) between a man and woman with (flowers)"
-GRID = TINY_DEFAULTS.token_grid  # (3, 2, 3): [frame, y, x], non-square
+GRID = TINY_DEFAULTS.latent_grid  # (3, 2, 3): [frame, y, x], non-square
 
 
 @pytest.fixture(scope="module")

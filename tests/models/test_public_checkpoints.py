@@ -104,7 +104,7 @@ def test_hunyuan15_architecture_facts(name: str) -> None:
         1152,
         [16, 56, 56],
     )
-    assert arch.pixels_per_token == 16 and arch.vae["scale_factor_temporal"] == 4 and arch.vae["latent_channels"] == 32
+    assert arch.pixels_per_cell == 16 and arch.vae["scale_factor_temporal"] == 4 and arch.vae["latent_channels"] == 32
     assert arch.model_index["_class_name"] == cls and arch.hub_id.startswith("hunyuanvideo-community/HunyuanVideo-1.5-")
     model = build_transformer(name, num_layers=1, device="meta")
     assert type(model).__name__ == "HunyuanVideo15Transformer3DModel"
@@ -123,7 +123,7 @@ def test_hunyuanvideo_architecture_facts(name: str) -> None:
     assert (t["text_embed_dim"], t["pooled_projection_dim"], t["rope_axes_dim"], t["patch_size_t"]) == (
         4096, 768, [16, 56, 56], 1,
     )  # fmt: skip
-    assert arch.pixels_per_token == 16 and arch.vae["scale_factor_temporal"] == 4 and arch.vae["latent_channels"] == 16
+    assert arch.pixels_per_cell == 16 and arch.vae["scale_factor_temporal"] == 4 and arch.vae["latent_channels"] == 16
     assert arch.model_index["_class_name"] == cls and arch.hub_id.startswith("hunyuanvideo-community/HunyuanVideo")
     model = build_transformer(name, num_layers=1, device="meta")  # one block of each stream
     assert type(model).__name__ == "HunyuanVideoTransformer3DModel"
@@ -144,7 +144,7 @@ def test_cogvideox_architecture_facts(name: str) -> None:
         layers,
     )
     assert (t["in_channels"], t["out_channels"], t["text_embed_dim"], t["max_text_seq_length"]) == (c_in, 16, 4096, 226)
-    assert arch.pixels_per_token == px and arch.vae["scale_factor_temporal"] == 4
+    assert arch.pixels_per_cell == px and arch.vae["scale_factor_temporal"] == 4
     assert (t["use_rotary_positional_embeddings"], t["patch_size_t"], t["ofs_embed_dim"]) == (rope, p_t, ofs)
     assert t["use_learned_positional_embeddings"] == learned
     assert t["patch_bias"] == (p_t is None)
@@ -166,7 +166,7 @@ def test_ltx2_architecture_facts(name: str) -> None:
     assert (t["gated_attn"], t["cross_attn_mod"], t["perturbed_attn"], t["use_prompt_embeddings"]) == (
         later, later, later, not later,
     )  # fmt: skip
-    assert arch.pixels_per_token == 32 and arch.vae["temporal_compression_ratio"] == 8
+    assert arch.pixels_per_cell == 32 and arch.vae["temporal_compression_ratio"] == 8
     assert (c["caption_channels"], c["text_proj_in_factor"], c["video_connector_num_learnable_registers"]) == (
         3840, 49, 128,
     )  # fmt: skip  # Gemma-3-12B: 48 layers + embeddings
@@ -196,7 +196,7 @@ def test_ltx_architecture_facts(name: str) -> None:
     )
     assert t["cross_attention_dim"] == width == cross  # the caption is projected to the model width first
     assert (t["patch_size"], t["patch_size_t"], t["caption_channels"]) == (1, 1, 4096)
-    assert arch.pixels_per_token == 32 and arch.vae["temporal_compression_ratio"] == 8
+    assert arch.pixels_per_cell == 32 and arch.vae["temporal_compression_ratio"] == 8
     assert arch.vae["timestep_conditioning"] == timestep_vae
     assert arch.scheduler["use_dynamic_shifting"] == dynamic  # LTXConditionPipeline passes no mu
     assert arch.checkpoint.experts == 1
@@ -219,7 +219,7 @@ def test_architecture_facts(name: str) -> None:
     assert (arch.width, t["num_attention_heads"], t["attention_head_dim"]) == (width, heads, 128)
     assert (t["num_layers"], t["ffn_dim"], t["in_channels"], t["out_channels"]) == (layers, ffn, c_in, c_out)
     assert t["text_dim"] == 4096 and t["patch_size"] == [1, 2, 2]
-    assert arch.pixels_per_token == px
+    assert arch.pixels_per_cell == px
     assert arch.checkpoint.experts == experts
     assert (t["image_dim"], t["added_kv_proj_dim"]) == ((1280, width) if image else (None, None))
     assert arch.checkpoint.has_image_encoder == image
@@ -258,7 +258,7 @@ def test_wan_derivatives_read_as_wan_variants(name: str) -> None:
     spec = arch.checkpoint
     assert (arch.transformer["_class_name"], spec.class_name) == (transformer_class, pipeline_class)
     assert rules.variant_for(spec, "auto").name == variant and rules.tasks_of(spec) == tasks
-    assert rules.variant_for(spec, "auto").pixels_per_cell == arch.pixels_per_token
+    assert rules.variant_for(spec, "auto").pixels_per_cell == arch.pixels_per_cell
     assert arch.hub_id in rules.variant_for(spec, "auto").checkpoints
     assert arch.checkpoint.experts == 1 and arch.checkpoint.expand_timesteps == name.startswith("lucy")
 

@@ -64,8 +64,8 @@ def _attention_probs(query: torch.Tensor, key: torch.Tensor, heads: int = 2) -> 
 def test_latent_shape_matches_defaults(tiny_pipe: WanPipeline) -> None:
     latents = _generate(tiny_pipe, output_type="latent")
     assert latents.shape == (1, *TINY_DEFAULTS.latent_shape) == (1, 16, 3, 4, 6)
-    assert TINY_DEFAULTS.token_grid == (3, 2, 3)
-    assert TINY_DEFAULTS.num_video_tokens == 18
+    assert TINY_DEFAULTS.latent_grid == (3, 2, 3)
+    assert TINY_DEFAULTS.num_cells == 18
 
 
 def test_video_shape_and_range(tiny_pipe: WanPipeline) -> None:
@@ -76,13 +76,13 @@ def test_video_shape_and_range(tiny_pipe: WanPipeline) -> None:
     assert video.std() > 0.01
 
 
-def test_cross_attention_token_grid(fresh_tiny_pipe: WanPipeline) -> None:
+def test_cross_attention_latent_grid(fresh_tiny_pipe: WanPipeline) -> None:
     with _record_cross_attention(fresh_tiny_pipe) as records:
         _generate(fresh_tiny_pipe, output_type="latent")
     # 2 steps x 2 blocks x (cond, uncond) with guidance_scale > 1
     assert len(records) == TINY_DEFAULTS.num_inference_steps * 2 * 2
     query, key = records[0]
-    assert query.shape == (1, TINY_DEFAULTS.num_video_tokens, 24)  # [batch, video tokens, heads * dim]
+    assert query.shape == (1, TINY_DEFAULTS.num_cells, 24)  # [batch, video tokens, heads * dim]
     assert key.shape == (1, TINY_DEFAULTS.max_sequence_length, 24)  # [batch, prompt tokens, heads * dim]
 
 

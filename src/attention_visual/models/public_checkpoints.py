@@ -21,7 +21,7 @@ as few blocks as asked (the capture benchmark uses 2).
 
 Example:
     >>> arch = load_architecture("wan2.2-ti2v-5b")
-    >>> arch.transformer["num_attention_heads"], arch.pixels_per_token, arch.checkpoint.expand_timesteps
+    >>> arch.transformer["num_attention_heads"], arch.pixels_per_cell, arch.checkpoint.expand_timesteps
     (24, 32, True)
     >>> "wan2.1-t2v-1.3b" in architecture_names()
     True
@@ -69,7 +69,7 @@ class Architecture:
         return read_model_index(self.model_index, self.name)
 
     @property
-    def pixels_per_token(self) -> int:
+    def pixels_per_cell(self) -> int:
         """Video pixels per token side: the VAE's spatial factor times the transformer's spatial patch (16 or 32).
 
         The VAE's factor is ``scale_factor_spatial`` (Wan) or ``spatial_compression_ratio`` (LTX-Video); the

@@ -54,7 +54,7 @@ _VAE_SPATIAL_FACTOR = 8  # AutoencoderKLWan with 3 spatial downsamplings
 _VAE_TEMPORAL_FACTOR = 4  # temperal_downsample=[False, True, True]
 _PATCH_SIZE = (1, 2, 2)
 _LATENT_CHANNELS = 16  # z_dim of the tiny VAE, in_channels of the transformer
-_PIXELS_PER_TOKEN = _VAE_SPATIAL_FACTOR * _PATCH_SIZE[1]
+_PIXELS_PER_CELL = _VAE_SPATIAL_FACTOR * _PATCH_SIZE[1]
 #: Transformer blocks of the tiny model (``blocks.0`` and ``blocks.1``).
 TINY_NUM_LAYERS = 2
 
@@ -112,7 +112,7 @@ class TinyDefaults(TinySettings):
         """
         for name in ("height", "width"):
             value = getattr(self, name)
-            if value <= 0 or value % _PIXELS_PER_TOKEN:
+            if value <= 0 or value % _PIXELS_PER_CELL:
                 raise ConfigError(f"tiny defaults: {name}={value} must be a positive multiple of 16")
         if self.num_frames < 1 or (self.num_frames - 1) % _VAE_TEMPORAL_FACTOR:
             raise ConfigError(f"tiny defaults: num_frames={self.num_frames} must be of the form 4k + 1")
@@ -125,9 +125,9 @@ class TinyDefaults(TinySettings):
         return (self.num_frames - 1) // _VAE_TEMPORAL_FACTOR + 1
 
     @property
-    def token_grid(self) -> tuple[int, int, int]:
+    def latent_grid(self) -> tuple[int, int, int]:
         """The transformer's video token grid ``(frames, rows, cols)``, e.g. ``(3, 2, 3)``."""
-        return (self.latent_frames, self.height // _PIXELS_PER_TOKEN, self.width // _PIXELS_PER_TOKEN)
+        return (self.latent_frames, self.height // _PIXELS_PER_CELL, self.width // _PIXELS_PER_CELL)
 
     @property
     def latent_shape(self) -> tuple[int, int, int, int]:
@@ -140,9 +140,9 @@ class TinyDefaults(TinySettings):
         )
 
     @property
-    def num_video_tokens(self) -> int:
-        """Number of video tokens (cross-attention queries) per pass: the product of :attr:`token_grid`."""
-        frames, rows, cols = self.token_grid
+    def num_cells(self) -> int:
+        """Number of video tokens (cross-attention queries) per pass: the product of :attr:`latent_grid`."""
+        frames, rows, cols = self.latent_grid
         return frames * rows * cols
 
 

@@ -259,21 +259,21 @@ def _spec(
     builder: Callable[[int, float, float], Any],
     inputs: tuple[str, ...] = (),
     *,
-    pixels_per_token: int = 16,
+    pixels_per_cell: int = 16,
     max_sequence_length: int = TINY_DEFAULTS.max_sequence_length,
     frames_from_video: bool = False,
     num_frames: int = TINY_DEFAULTS.num_frames,
 ) -> TinyModel:
     """A tiny model on the 3 x 2 x 3 token grid of :data:`~.tiny.TINY_DEFAULTS` at its own pixels per token
     (``num_frames``: another frame count for a pipeline that makes only one)."""
-    _, rows, cols = TINY_DEFAULTS.token_grid
+    _, rows, cols = TINY_DEFAULTS.latent_grid
     return TinyModel(
         model_id=model_id,
         variant=variant,
         builder=builder,
         inputs=inputs,
-        height=rows * pixels_per_token,
-        width=cols * pixels_per_token,
+        height=rows * pixels_per_cell,
+        width=cols * pixels_per_cell,
         num_frames=num_frames,
         num_inference_steps=TINY_DEFAULTS.num_inference_steps,
         guidance_scale=TINY_DEFAULTS.guidance_scale,
@@ -306,8 +306,8 @@ TINY_MODELS: dict[str, TinyModel] = {
     for m in (
         _spec(TINY_MODEL_ID, "wan2.1-t2v", base_pipeline),
         _spec("tiny-wan22-a14b", "wan2.2-t2v-a14b", build_tiny_wan22_a14b),
-        _spec("tiny-ti2v-5b", "wan2.2-ti2v-5b-t2v", build_tiny_ti2v_5b, pixels_per_token=32),
-        _spec("tiny-ti2v-5b-i2v", "wan2.2-ti2v-5b-i2v", build_tiny_ti2v_5b_i2v, ("image",), pixels_per_token=32),
+        _spec("tiny-ti2v-5b", "wan2.2-ti2v-5b-t2v", build_tiny_ti2v_5b, pixels_per_cell=32),
+        _spec("tiny-ti2v-5b-i2v", "wan2.2-ti2v-5b-i2v", build_tiny_ti2v_5b_i2v, ("image",), pixels_per_cell=32),
         _spec("tiny-wan22-i2v-a14b", "wan2.2-i2v-a14b", build_tiny_wan22_i2v_a14b, ("image",)),
         _spec("tiny-i2v", "wan2.1-i2v-14b", build_tiny_i2v, ("image",), max_sequence_length=_text_length("tiny-i2v")),
         _spec(
@@ -354,7 +354,7 @@ TINY_MODELS: dict[str, TinyModel] = {
             max_sequence_length=_text_length("tiny-chronoedit"), num_frames=_fixed_frames("tiny-chronoedit"),
         ),
         _spec(
-            "tiny-lucy-edit", "lucy-edit", build_tiny_lucy_edit, ("video",), pixels_per_token=32,
+            "tiny-lucy-edit", "lucy-edit", build_tiny_lucy_edit, ("video",), pixels_per_cell=32,
             frames_from_video=True,
         ),
     )
