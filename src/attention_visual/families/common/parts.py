@@ -43,6 +43,13 @@ def cast_components(pipe: Any, dtype: torch.dtype, names: tuple[str, ...]) -> No
             module.to(dtype)
 
 
+def set_euler_shift(pipe: Any, flow_shift: float) -> None:
+    """Replace the pipeline's ``FlowMatchEulerDiscreteScheduler`` by one with ``shift=flow_shift``, same config."""
+    from diffusers.schedulers.scheduling_flow_match_euler_discrete import FlowMatchEulerDiscreteScheduler
+
+    pipe.scheduler = FlowMatchEulerDiscreteScheduler.from_config(pipe.scheduler.config, shift=flow_shift)
+
+
 def call_argument(args: tuple[Any, ...], kwargs: Mapping[str, Any], name: str, position: int) -> Any:
     """The argument ``name`` of a call, by keyword or at ``position`` (None when not given)."""
     return kwargs.get(name, args[position] if len(args) > position else None)
@@ -189,4 +196,5 @@ __all__ = [
     "packed_tokens",
     "packed_variant",
     "per_key_bias",
+    "set_euler_shift",
 ]

@@ -31,7 +31,7 @@ from diffusers.models.embeddings import apply_rotary_emb
 from torch import nn
 
 from attention_visual.errors import CaptureError
-from attention_visual.families.common.parts import cast_components
+from attention_visual.families.common.parts import cast_components, set_euler_shift
 from attention_visual.families.hunyuan10.facts import (
     ATTENTION,
     DUAL_STREAM,
@@ -240,9 +240,7 @@ def from_pretrained(class_name: str, location: str, spec: Any, *, dtype: torch.d
 
 def set_flow_shift(pipe: Any, flow_shift: float) -> None:
     """Replace the ``FlowMatchEulerDiscreteScheduler`` by one with ``shift=flow_shift`` (the checkpoint's: 7)."""
-    from diffusers.schedulers.scheduling_flow_match_euler_discrete import FlowMatchEulerDiscreteScheduler
-
-    pipe.scheduler = FlowMatchEulerDiscreteScheduler.from_config(pipe.scheduler.config, shift=flow_shift)
+    set_euler_shift(pipe, flow_shift)
 
 
 def cast(pipe: Any, dtype: torch.dtype) -> None:

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from attention_visual.errors import CaptureError
+from attention_visual.families.common.parts import cast_components, set_euler_shift
 from attention_visual.families.interface import (
     AttentionInputs,
     AttentionSite,
@@ -266,20 +267,15 @@ def set_flow_shift(pipe: Any, flow_shift: float) -> None:
     from diffusers.schedulers.scheduling_unipc_multistep import UniPCMultistepScheduler
 
     if isinstance(pipe.scheduler, FlowMatchEulerDiscreteScheduler):
-        pipe.scheduler = FlowMatchEulerDiscreteScheduler.from_config(pipe.scheduler.config, shift=flow_shift)
+        set_euler_shift(pipe, flow_shift)
         return
     pipe.scheduler = UniPCMultistepScheduler.from_config(pipe.scheduler.config, flow_shift=flow_shift)
 
 
 def cast(pipe: Any, dtype: torch.dtype) -> None:
     """Cast the text encoder and transformer(s) to ``dtype``; the VAE stays float32."""
-    components = pipe.components  # {name: module or None}; registered modules are not typed attributes
-    if components["vae"].dtype != torch.float32:  # diffusers warns on every dtype .to(), even a no-op
-        components["vae"].to(torch.float32)
-    for name in ("text_encoder", "transformer", "transformer_2"):
-        module = components.get(name)
-        if module is not None and module.dtype != dtype:
-            module.to(dtype)
+    cast_components(pipe, torch.float32, ("vae",))
+    cast_components(pipe, dtype, ("text_encoder", "transformer", "transformer_2"))
 
 
 __all__ = [
