@@ -67,24 +67,36 @@ def console_errors(driver: WebDriver) -> list[str]:
     return [f"{e['level']}: {e['message']}" for e in entries if e["level"] == "SEVERE" or BLOCKED in e["message"]]
 
 
-# The videos on screen: wait until each has data (or failed), then play it; report what happened.
+# The videos on screen: wait until every slot on screen has its player (an observer makes it, a frame or
+# two after the slot arrives) and each player has data (or failed), then play it; report what happened.
 _PLAY_VISIBLE = """
 const done = arguments[arguments.length - 1];
 const onScreen = v => {
   const r = v.getBoundingClientRect();
   return r.bottom > 0 && r.top < innerHeight && r.width > 0;
 };
-const videos = Array.from(document.querySelectorAll('video')).filter(onScreen);
+const attached = () => Array.from(document.querySelectorAll('.vslot')).filter(onScreen)
+  .every(s => s.querySelector('video'));
+const waitPlayers = since => new Promise(resolve => {
+  const check = () => (attached() || performance.now() - since > 10000) ? resolve() : setTimeout(check, 25);
+  check();
+});
 const settle = v => new Promise(resolve => {
   const check = () => (v.error || v.readyState >= 2) ? resolve() : setTimeout(check, 25);
   check();
 });
-Promise.all(videos.map(settle)).then(() => Promise.all(videos.map(v =>
-  v.error ? Promise.resolve('error ' + v.error.code + ' ' + v.currentSrc)
-          : v.play().then(() => null, e => String(e) + ' ' + v.currentSrc))))
-  .then(failures => done({shown: videos.length, failures: failures.filter(Boolean),
-                          durations: videos.map(v => v.duration),
-                          players: document.querySelectorAll('video').length}));
+waitPlayers(performance.now()).then(() => {
+  const videos = Array.from(document.querySelectorAll('video')).filter(onScreen);
+  const missing = Array.from(document.querySelectorAll('.vslot')).filter(onScreen)
+    .filter(s => !s.querySelector('video')).map(s => 'no player for ' + s.dataset.src);
+  return Promise.all(videos.map(settle)).then(() => Promise.all(videos.map(v =>
+    v.error ? Promise.resolve('error ' + v.error.code + ' ' + v.currentSrc)
+            : v.play().then(() => null, e => String(e) + ' ' + v.currentSrc))))
+    .then(failures => done({shown: videos.length, failures: missing.concat(failures.filter(Boolean)),
+                            sources: videos.map(v => v.currentSrc),
+                            durations: videos.map(v => v.duration),
+                            players: document.querySelectorAll('video').length}));
+});
 """
 
 
@@ -92,7 +104,8 @@ Promise.all(videos.map(settle)).then(() => Promise.all(videos.map(v =>
 class Visit:
     """What a visit saw: videos played on screen, failures, the most players alive at once, memory."""
 
-    played: int = 0
+    played: int = 0  # videos played, counted at every stop they were on screen
+    sources: set[str] = field(default_factory=set)  # the distinct videos played
     failures: list[str] = field(default_factory=list)
     most_players: int = 0
     steps: int = 0
@@ -105,6 +118,7 @@ def play_visible(driver: WebDriver, visit: Visit, timeout: float = 60) -> None:
     driver.set_script_timeout(timeout)
     found: dict[str, Any] = driver.execute_async_script(_PLAY_VISIBLE)
     visit.played += int(found["shown"])
+    visit.sources.update(found["sources"])
     visit.failures += found["failures"]
     visit.failures += [f"duration {d}" for d in found["durations"] if not (isinstance(d, (int, float)) and d > 0)]
     visit.most_players = max(visit.most_players, int(found["players"]))
