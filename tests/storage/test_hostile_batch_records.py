@@ -147,3 +147,33 @@ def test_the_lock_is_never_written_through_a_link(tmp_path: Path) -> None:
     (batch / LOCK_FILE).unlink()
     with BatchLock.acquire(batch, command="pack"):
         assert read_holder(batch).command == "pack"
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+#: What the batch writes, linked out: a whole owned folder, a folder inside one, a file inside one.
+LINKED = ["report", "videos", "attention_videos", "status", "inputs", "videos/prompt_001", "status/x.json"]
+
+
+@pytest.mark.parametrize("name", LINKED)
+def test_no_command_that_changes_a_batch_takes_it_through_a_link(name: str, tmp_path: Path) -> None:
+    """``generate``, ``pack``, ``unpack`` and ``report`` write only under the lock: a link in what the batch
+    writes refuses the lock (its writes would land outside the batch), and nothing outside is touched."""
+    batch, outside = tmp_path / "batch", tmp_path / "outside"
+    (batch / Path(name).parent).mkdir(parents=True)
+    target = outside / "target"
+    target.mkdir(parents=True)
+    (target / "keep.txt").write_text("theirs")
+    if name.endswith(".json"):
+        (batch / name).symlink_to(target / "keep.txt")
+    else:
+        (batch / name).symlink_to(target, target_is_directory=True)
+    before = _snapshot(outside)
+    with pytest.raises(AttentionDataError, match=f"{name}: a symbolic link inside the batch"):
+        BatchLock.acquire(batch, command="report")
+    assert _snapshot(outside) == before
+    (batch / name).unlink()
+    with BatchLock.acquire(batch, command="report"):  # refused for the link alone, and the lock was released
+        assert read_holder(batch).command == "report"

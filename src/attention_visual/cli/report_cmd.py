@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -73,7 +74,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Handle ``attention-visual report``; print the page's path and return the exit status."""
     target = args.output if args.output is not None else args.batch_dir / REPORT_DIR
-    into_batch = args.batch_dir.is_dir() and target.resolve().is_relative_to(args.batch_dir.resolve())
+    into_batch = args.batch_dir.is_dir() and (  # by its name or where its links lead: a linked report/ is refused
+        Path(os.path.normpath(target.absolute())).is_relative_to(os.path.normpath(args.batch_dir.absolute()))
+        or target.resolve().is_relative_to(args.batch_dir.resolve())
+    )
     with _lock(args.batch_dir) if into_batch else contextlib.nullcontext():
         index = write_report(
             args.batch_dir,

@@ -33,10 +33,10 @@ from pathlib import Path
 from types import TracebackType
 
 from attention_visual.errors import AttentionDataError, AttentionVisualError, BatchBusyError, NotFoundError
-from attention_visual.storage.batch.layout import LOCK_FILE
+from attention_visual.storage.batch.layout import LOCK_FILE, OWNED
 from attention_visual.storage.batch.manifest import now_iso
 from attention_visual.storage.durable.faults import storage_fault
-from attention_visual.storage.durable.reading import read_json_object
+from attention_visual.storage.durable.reading import check_tree, link_refused, read_json_object
 from attention_visual.storage.schema.limits import MAX_RECORD_BYTES
 
 
@@ -82,8 +82,12 @@ class BatchLock:
     def acquire(cls, batch_dir: Path, *, command: str = "generate", create: bool = True) -> BatchLock:
         """Lock ``batch_dir`` (created first when ``create``), or fail at once when another process holds it.
 
+        Once locked, what the batch writes (:data:`~.layout.OWNED`) is checked for symbolic links: the
+        command that holds the lock writes there, and a link would take its writes outside the batch.
+
         Raises:
             BatchBusyError: Another process holds the lock (the message names it).
+            AttentionDataError: A link in place of the lock file or anywhere in what the batch writes.
             NotFoundError: ``batch_dir`` does not exist and ``create`` is off.
             OSError: The folder or the lock file cannot be created (read-only, disk full...).
         """
@@ -110,6 +114,11 @@ class BatchLock:
             ) from None
         except BaseException:
             os.close(fd)
+            raise
+        try:
+            refuse_links(batch_dir)
+        except BaseException:
+            os.close(fd)  # closing the descriptor releases the lock
             raise
         try:
             holder = {"command": command, "pid": os.getpid(), "host": socket.gethostname(), "started": now_iso()}
@@ -142,6 +151,27 @@ class BatchLock:
         self.release()
 
 
+def refuse_links(batch_dir: Path) -> None:
+    """Refuse a symbolic link in place of, or anywhere under, what the batch writes (:data:`~.layout.OWNED`).
+
+    One ``lstat`` per owned name and a listing of every owned folder that never follows a link
+    (:func:`~attention_visual.storage.durable.reading.check_tree`), once per command that changes a batch.
+
+    Raises:
+        AttentionDataError: The first link met (the message names it).
+    """
+    for name in OWNED:
+        path = batch_dir / name
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(mode):
+            raise link_refused(path)
+        if stat.S_ISDIR(mode):
+            check_tree(path)
+
+
 def lock_batch(batch_dir: Path, command: str) -> BatchLock:
     """The lock of an existing batch folder for ``command`` (``pack``, ``unpack``, ``report``).
 
@@ -161,4 +191,4 @@ def lock_batch(batch_dir: Path, command: str) -> BatchLock:
         raise fault from exc
 
 
-__all__ = ["LOCK_FILE", "BatchLock", "LockHolder", "lock_batch", "read_holder"]
+__all__ = ["LOCK_FILE", "BatchLock", "LockHolder", "lock_batch", "read_holder", "refuse_links"]

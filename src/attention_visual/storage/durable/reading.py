@@ -184,11 +184,23 @@ def check_no_links(root: Path, folder: Path) -> None:
 
 
 def check_tree(folder: Path) -> None:
-    """Refuse a symbolic link anywhere under ``folder`` (before Zarr, which follows them, reads it)."""
-    for parent, dirs, files in os.walk(folder, followlinks=False):
-        for name in (*dirs, *files):
-            if (Path(parent) / name).is_symlink():
-                raise link_refused(Path(parent) / name)
+    """Refuse a symbolic link anywhere under ``folder`` (before Zarr, which follows them, reads it).
+
+    Links are seen in the directory entries themselves (no ``stat`` per file) and never followed; a
+    folder that cannot be listed is passed over, as :func:`os.walk` does (its reader reports it).
+    """
+    pending = [str(folder)]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_symlink():
+                raise link_refused(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
 
 
 def regular_file_exists(path: Path) -> bool:
