@@ -7,7 +7,9 @@ with an uninterrupted reference run: the same files, identical map arrays, ident
 equal metadata (timestamps aside), 4/4 done, no temporary file, and no finished video rewritten.
 The triggers cycle through the phases of a run: generation, map saving, rendering (in a render
 worker), renders queued (a finished video whose status lists files the workers have not made yet)
-and the report. The runs are forked from the test process (see ``chaos_support``).
+and the report. A signal at the batch end (a few tenths of a second on the tiny model) may find the run
+ended: then it must have exited 0, and the case is still rerun and compared. The runs are forked from the
+test process (see ``chaos_support``).
 
 ``make test`` runs one case per phase; the full random-kill run (``CHAOS_CASES``, 20 unless set) has
 the marker ``soak`` and runs in ``make soak`` (CI runs both). The soak's first cases are the quick
@@ -33,7 +35,7 @@ from attention_visual.pipeline.plan import plan_batch
 from attention_visual.pipeline.resume import is_video_finished
 from pipeline.chaos_support import alive, done_statuses, fork_cli, iter_differences, wait_exit
 from pipeline.pipeline_support import snapshot, tiny_data, write_config
-from support.processes import ended, signal_run
+from support.processes import deliver_signal, ended
 
 SOAK_CASES = int(os.environ.get("CHAOS_CASES", "20"))  # more for a longer soak: CHAOS_CASES=100
 SLOTS = 2  # cases run two at a time: the machine has (at least) 2 cores
@@ -94,7 +96,8 @@ def trigger(phase: str, batch: Path, rng: random.Random) -> tuple[Callable[[], b
             return False
         return done_statuses(batch) == 4 and not any(queued)
 
-    return all_made, rng.uniform(0.0, 1.0), "batch end: manifest and report being written"
+    # The batch end lasts a few tenths of a second on the tiny model: a later signal finds the run ended.
+    return all_made, rng.uniform(0.0, 0.25), "batch end: manifest and report being written"
 
 
 def finished_files(batch: Path, config: Path) -> dict[str, tuple[int, int, int]]:
@@ -116,6 +119,7 @@ class Outcome:
     signum: int
     moment: str
     problems: list[str]
+    delivered: bool = False  # the signal reached the running batch (False: it had ended first)
 
 
 Steps = Generator[None, None, None]
@@ -155,13 +159,16 @@ def run_case(tmp_path: Path, n: int, rng: random.Random, reference: Path, out: l
         problems.append(f"the run ended before the trigger ({moment})")
     until = time.monotonic() + delay
     yield from _until(lambda: time.monotonic() >= until)
-    encoders = signal_run(pid, signum)
+    encoders, outcome.delivered = deliver_signal(pid, signum)
     codes: list[int] = []
     yield from _exit_status(pid, codes)
     log = (tmp_path / f"{name}-interrupted.log").read_text(errors="replace")
-    if codes[0] != EXPECTED_EXIT[signum]:
+    if not outcome.delivered:  # the run had ended (the batch end is short): it must have ended well
+        if phase != "report" or codes[0] != 0:
+            problems.append(f"the run ended before the signal ({phase}), exit {codes[0]}: {log[-1500:]}")
+    elif codes[0] != EXPECTED_EXIT[signum]:
         problems.append(f"interrupted run exited {codes[0]}, expected {EXPECTED_EXIT[signum]}: {log[-1500:]}")
-    if signum != signal.SIGKILL and "run the same command again to resume" not in log:
+    elif signum != signal.SIGKILL and "run the same command again to resume" not in log:
         problems.append(f"no resume hint after {signum.name}: {log[-1500:]}")
     yield from _until(lambda: ended(encoders))  # an orphaned ffmpeg of a killed run writes until its input closes
     kept = finished_files(batch, config)
@@ -219,11 +226,20 @@ def test_interrupted_batches_end_equal_to_an_uninterrupted_one(tmp_path: Path, c
     survived = sum(not o.problems for o in outcomes)
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_s = used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime  # the runs' CPU time, any machine load
-    print(f"\nfaults survived: {survived}/{cases} in {time.monotonic() - started:.0f} s ({cpu_s:.0f} CPU s)")
+    delivered = sum(o.delivered for o in outcomes)
+    print(
+        f"\nfaults survived: {survived}/{cases} ({delivered} signals reached a running batch) in "
+        f"{time.monotonic() - started:.0f} s ({cpu_s:.0f} CPU s)"
+    )
     for o in outcomes:
-        state = "ok" if not o.problems else o.problems
+        state = ("ok" if o.delivered else "ok (the run had ended: no fault)") if not o.problems else o.problems
         print(f"  {o.phase:<10} {signal.Signals(o.signum).name:<7} {o.moment}: {state}")
     assert survived == cases, [o for o in outcomes if o.problems]
+    # Only a signal at the batch end may come too late (then the run ended well: checked above); in the soak,
+    # at least half of those still hit the running batch.
+    late = [o for o in outcomes if o.phase == "report"]
+    assert delivered >= cases - len(late), outcomes
+    assert len(late) < 2 or 2 * sum(o.delivered for o in late) >= len(late), outcomes
 
 
 @pytest.mark.slow

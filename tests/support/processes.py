@@ -19,22 +19,33 @@ from collections.abc import Sequence
 import psutil
 
 
-def signal_run(pid: int, signum: int) -> list[psutil.Process]:
-    """Send ``signum`` to the run ``pid``; return the processes it had started at that moment.
+def deliver_signal(pid: int, signum: int) -> tuple[list[psutil.Process], bool]:
+    """Send ``signum`` to the run ``pid``: the processes it had started at that moment, and whether it still ran.
 
-    The run is stopped while its processes are listed, so that it cannot start another one in between;
-    it gets ``signum`` and SIGCONT after that. A run that has ended already is no error.
+    The run is stopped while its processes are listed, so that it can neither start another one nor exit in
+    between; it gets ``signum`` and SIGCONT after that. A run that has ended already (a zombie not reaped yet,
+    or gone) gets nothing: ``([], False)``.
     """
-    with contextlib.suppress(ProcessLookupError):
+    try:
         os.kill(pid, signal.SIGSTOP)
-        try:
-            started = psutil.Process(pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            started = []
+    except ProcessLookupError:
+        return [], False
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return [], False
+        started = process.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return [], False
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
         os.kill(pid, signal.SIGCONT)
-        return started
-    return []
+    return started, True
+
+
+def signal_run(pid: int, signum: int) -> list[psutil.Process]:
+    """Send ``signum`` to the run ``pid`` (:func:`deliver_signal`); return the processes it had started then."""
+    return deliver_signal(pid, signum)[0]
 
 
 def ended(processes: Sequence[psutil.Process]) -> bool:
