@@ -161,11 +161,15 @@ def check_variant(config: Config, *, local_files_only: bool | None = None) -> Va
         return None
     family = family_of_variant(variant)
     check_generation(g, family, variant)
-    missing = [name for name in variant.requires if importlib.util.find_spec(name) is None]
+    needed = not variant.requires_for or any(
+        name in given.given for given in config.prompt_inputs for name in variant.requires_for
+    )
+    missing = [name for name in variant.requires if needed and importlib.util.find_spec(name) is None]
     if missing:
+        inputs = f" for a prompt's {' or '.join(variant.requires_for)}" if variant.requires_for else ""
         raise ConfigError(
             f"generation.pipeline: {variant.name} ({variant.pipeline_class}) needs the Python package "
-            f"{', '.join(missing)}, which is not installed: pip install {' '.join(missing)}"
+            f"{', '.join(missing)}{inputs}, which is not installed: pip install {' '.join(missing)}"
         )
     a = config.attention_analysis
     check_analysis(a, family, variant)
