@@ -124,26 +124,29 @@ def read_call(
 ) -> TransformerCall:
     """Batch, grid and timestep of one call; per-token timesteps say which frames are conditioning.
 
-    Tokens beyond the grid's ``f · y · x`` (keyframes the condition pipeline appends) are left out: the call's
-    facts tell the measure how many query rows are the grid's, and the per-token timesteps are cut to them.
+    Tokens beyond the grid's ``f · y · x`` (keyframes the condition pipeline appends; another pipeline's call
+    with them is refused) are left out: the call's facts tell the measure how many query rows are the grid's,
+    and the per-token timesteps are cut to them.
     Conditioning frames are those held below the step's timestep (``sigma``, the scalar the pipelines pass with
     the per-token ``timestep``), so a condition that covers every latent frame is labelled too.
 
     Raises:
-        CaptureError: No grid arguments, or fewer tokens than the grid.
+        CaptureError: No grid arguments, fewer tokens than the grid, or more outside the condition pipeline.
     """
     batch, tokens = packed_tokens(call_argument(args, kwargs, "hidden_states", _POSITIONS["hidden_states"]), TITLE)
     grid = grid_of_sizes(transformer, (call_argument(args, kwargs, n, _POSITIONS[n]) for n in _GRID_ARGUMENTS))
     if grid is None:
         raise CaptureError("the LTX-2 transformer was called without num_frames/height/width (the latent grid)")
     cells = grid[0] * grid[1] * grid[2]
+    appended = tokens > cells and variant.pipeline_class == CONDITION_PIPELINE  # keyframe tokens after the grid's
+    kept = cells if appended else tokens  # another count: packed_call refuses it
     timestep = call_argument(args, kwargs, "timestep", _POSITIONS["timestep"])  # [batch] or [batch, token]
-    if tokens > cells and isinstance(timestep, torch.Tensor) and timestep.ndim == 2 and timestep.shape[1] == tokens:
-        timestep = timestep[:, :cells]  # the grid's tokens lead; appended keyframe tokens follow
+    if appended and isinstance(timestep, torch.Tensor) and timestep.ndim == 2 and timestep.shape[1] == tokens:
+        timestep = timestep[:, :kept]  # the grid's tokens lead
     sigma = call_argument(args, kwargs, "sigma", _POSITIONS["sigma"])  # [batch]: the step's timestep
     step = float(sigma.flatten()[0]) if isinstance(sigma, torch.Tensor) and sigma.numel() else None
-    call = packed_call(batch, min(tokens, cells), grid, timestep, TITLE, step_timestep=step)
-    return call if tokens <= cells else replace(call, facts={_GRID_TOKENS: cells})
+    call = packed_call(batch, kept, grid, timestep, TITLE, step_timestep=step)
+    return replace(call, facts={_GRID_TOKENS: kept}) if appended else call
 
 
 # -- loading ----------------------------------------------------------------------------------------------
