@@ -153,14 +153,16 @@ def packed_call(
     what: str,
     drop: int = 0,
     *,
-    step_timestep: float | None = None,
+    step_timestep: torch.Tensor | None = None,
 ) -> TransformerCall:
     """The call's facts; per-token timesteps (``[batch, token]``) say which map frames are conditioning.
 
     Args:
         grid: ``(frame, y, x)`` of all ``tokens``, ``drop`` leading map frames (prepended tokens) included.
-        step_timestep: The step's own timestep where the call passes it (LTX-2's ``sigma``): frames below it
-            are conditioning (see :func:`held_frames`); None: below the call's largest per-token timestep.
+        step_timestep: ``[batch]``: the step's own timestep where the call passes it beside per-token ones
+            (LTX-2's ``sigma``): the call's timestep, and frames below it are conditioning (:func:`held_frames`,
+            so a condition over every frame shows); None: ``timestep`` is the call's, and frames below its
+            largest entry are conditioning.
 
     Raises:
         CaptureError: The grid does not hold the call's tokens.
@@ -168,12 +170,17 @@ def packed_call(
     if grid[0] * grid[1] * grid[2] != tokens:
         raise CaptureError(f"the {what} transformer got {tokens} video tokens for a grid of {grid} (frame, y, x)")
     per_token = isinstance(timestep, torch.Tensor) and timestep.ndim == 2 and timestep.shape[1] == tokens
+    ceiling = None if step_timestep is None else float(step_timestep.flatten()[0])
     return TransformerCall(
         batch=batch,
         grid=grid,
-        timestep=timestep if isinstance(timestep, torch.Tensor) else None,
+        timestep=step_timestep
+        if step_timestep is not None
+        else timestep
+        if isinstance(timestep, torch.Tensor)
+        else None,
         drop_leading_frames=drop,
-        conditioning_frames=held_frames(timestep[0], grid, drop, step_timestep) if per_token else None,
+        conditioning_frames=held_frames(timestep[0], grid, drop, ceiling) if per_token else None,
     )
 
 

@@ -107,7 +107,11 @@ VARIANTS: dict[str, Variant] = {
         _variant("ltx2-t2v", T2V_PIPELINE, "t2v"),
         _variant("ltx2-i2v", I2V_PIPELINE, "i2v", conditioning="first_frame", expand_timesteps=True, requires=("av",)),
         _variant(
-            "ltx2-condition", CONDITION_PIPELINE, "condition", expand_timesteps=True, requires=("av",),
+            "ltx2-condition",
+            CONDITION_PIPELINE,
+            "condition",
+            expand_timesteps=True,
+            requires=("av",),
             requires_for=("image",),
         ),
     )

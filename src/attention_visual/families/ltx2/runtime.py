@@ -127,8 +127,9 @@ def read_call(
     Tokens beyond the grid's ``f · y · x`` (keyframes the condition pipeline appends; another pipeline's call
     with them is refused) are left out: the call's facts tell the measure how many query rows are the grid's,
     and the per-token timesteps are cut to them.
-    Conditioning frames are those held below the step's timestep (``sigma``, the scalar the pipelines pass with
-    the per-token ``timestep``), so a condition that covers every latent frame is labelled too.
+    The step's timestep is ``sigma`` (``[batch]``, which the pipelines pass beside the per-token ``timestep``):
+    the pass clock checks it, and conditioning frames are those held below it, so a condition that covers every
+    latent frame (a video as long as the output) is labelled too and the clock does not read its 0.
 
     Raises:
         CaptureError: No grid arguments, fewer tokens than the grid, or more outside the condition pipeline.
@@ -144,7 +145,7 @@ def read_call(
     if appended and isinstance(timestep, torch.Tensor) and timestep.ndim == 2 and timestep.shape[1] == tokens:
         timestep = timestep[:, :kept]  # the grid's tokens lead
     sigma = call_argument(args, kwargs, "sigma", _POSITIONS["sigma"])  # [batch]: the step's timestep
-    step = float(sigma.flatten()[0]) if isinstance(sigma, torch.Tensor) and sigma.numel() else None
+    step = sigma if isinstance(sigma, torch.Tensor) and sigma.ndim == 1 and sigma.numel() == batch else None
     call = packed_call(batch, kept, grid, timestep, TITLE, step_timestep=step)
     return replace(call, facts={_GRID_TOKENS: kept}) if appended else call
 
