@@ -25,6 +25,7 @@ Implements :class:`~attention_visual.families.runtime.FamilyRuntime` (the facts 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -151,21 +152,19 @@ def read_call(
 
 
 # -- loading ----------------------------------------------------------------------------------------------
+_MODULES = {
+    T2V_PIPELINE: "diffusers.pipelines.ltx2.pipeline_ltx2",
+    I2V_PIPELINE: "diffusers.pipelines.ltx2.pipeline_ltx2_image2video",
+    CONDITION_PIPELINE: "diffusers.pipelines.ltx2.pipeline_ltx2_condition",
+}
+
+
 def pipeline_class(class_name: str) -> Any:
-    """The diffusers class of an LTX-2 pipeline class name."""
-    if class_name == T2V_PIPELINE:
-        from diffusers.pipelines.ltx2.pipeline_ltx2 import LTX2Pipeline
-
-        return LTX2Pipeline
-    if class_name == I2V_PIPELINE:
-        from diffusers.pipelines.ltx2.pipeline_ltx2_image2video import LTX2ImageToVideoPipeline
-
-        return LTX2ImageToVideoPipeline
-    if class_name == CONDITION_PIPELINE:
-        from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2ConditionPipeline
-
-        return LTX2ConditionPipeline
-    raise ValueError(f"{class_name} is not an LTX-2 pipeline class")
+    """The diffusers class of an LTX-2 pipeline class name, imported where used."""
+    module = _MODULES.get(class_name)
+    if module is None:
+        raise ValueError(f"{class_name} is not an LTX-2 pipeline class")
+    return getattr(importlib.import_module(module), class_name)
 
 
 def from_pretrained(class_name: str, location: str, spec: Any, *, dtype: torch.dtype, local_files_only: bool) -> Any:
