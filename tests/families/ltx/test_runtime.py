@@ -129,7 +129,7 @@ def test_loading_rules(ltx: Any) -> None:
         RUNTIME.set_flow_shift(ltx, 3.0)
     with pytest.raises(ConfigError, match=r"generation\.flow_shift .* LTX-Video"):
         load_pipeline("tiny-ltx", device="cpu", flow_shift=3.0)
-    with pytest.raises(ValueError, match="not an LTX-Video pipeline class"):
+    with pytest.raises(ValueError, match="not a pipeline class of LTX-Video"):
         RUNTIME.pipeline_class("WanPipeline")
 
 

@@ -39,7 +39,7 @@ from attention_visual.families.cogvideox.facts import (
     V15_V2V_REFUSAL,
     VARIANTS,
 )
-from attention_visual.families.common.parts import cast_components
+from attention_visual.families.common.parts import cast_components, import_pipeline_class
 from attention_visual.families.interface import (
     AttentionInputs,
     AttentionSite,
@@ -170,13 +170,17 @@ def read_call(
 
 
 # -- loading ----------------------------------------------------------------------------------------------
+#: The diffusers module of every pipeline class (imported where used).
+_MODULES = {
+    T2V_PIPELINE: "diffusers.pipelines.cogvideo.pipeline_cogvideox",
+    I2V_PIPELINE: "diffusers.pipelines.cogvideo.pipeline_cogvideox_image2video",
+    V2V_PIPELINE: "diffusers.pipelines.cogvideo.pipeline_cogvideox_video2video",
+}
+
+
 def pipeline_class(class_name: str) -> Any:
     """The diffusers class of a CogVideoX pipeline class name (its module imported only now)."""
-    if class_name not in (T2V_PIPELINE, I2V_PIPELINE, V2V_PIPELINE):
-        raise ValueError(f"{class_name} is not a CogVideoX pipeline class")
-    from diffusers.pipelines import cogvideo  # a lazy module: the attribute imports that class's module
-
-    return getattr(cogvideo, class_name)
+    return import_pipeline_class(class_name, _MODULES, "CogVideoX")
 
 
 def from_pretrained(class_name: str, location: str, spec: Any, *, dtype: torch.dtype, local_files_only: bool) -> Any:

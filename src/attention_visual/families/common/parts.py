@@ -1,6 +1,7 @@
 """Torch-side parts that several families' ``runtime`` modules share.
 
 * :func:`cast_components`: a family's ``cast`` (every family).
+* :func:`import_pipeline_class`: a family's ``pipeline_class`` from its table of diffusers modules (every family).
 * :func:`call_argument`: a call's argument, by keyword or position.
 * For transformers that pack the video ``[batch, frame · y · x, channel]`` and whose text attention is a
   cross-attention with RMS-normed q and k (LTX-Video, LTX-2): :func:`packed_variant` (the VAE factors and the
@@ -13,6 +14,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -29,6 +31,23 @@ from attention_visual.families.interface import (
     TransformerCall,
 )
 from attention_visual.families.spec import Variant
+
+
+def import_pipeline_class(class_name: str, modules: Mapping[str, str], title: str) -> Any:
+    """The diffusers class ``class_name``, its module (``modules[class_name]``) imported only now.
+
+    Args:
+        class_name: A pipeline class name, as ``model_index.json`` gives it.
+        modules: ``{class name: diffusers module}``: the family's pipelines.
+        title: The family's name for the error.
+
+    Raises:
+        ValueError: ``class_name`` is not one of ``modules``.
+    """
+    module = modules.get(class_name)
+    if module is None:
+        raise ValueError(f"{class_name} is not a pipeline class of {title}")
+    return getattr(importlib.import_module(module), class_name)
 
 
 def cast_components(pipe: Any, dtype: torch.dtype, names: tuple[str, ...]) -> None:
@@ -213,6 +232,7 @@ __all__ = [
     "cast_components",
     "grid_of_sizes",
     "held_frames",
+    "import_pipeline_class",
     "locate_normed_attention",
     "normed_cross_probe",
     "packed_call",

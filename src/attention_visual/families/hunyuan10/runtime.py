@@ -23,6 +23,7 @@ diffusers 0.42):
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +32,7 @@ from diffusers.models.embeddings import apply_rotary_emb
 from torch import nn
 
 from attention_visual.errors import CaptureError
-from attention_visual.families.common.parts import cast_components, set_euler_shift
+from attention_visual.families.common.parts import cast_components, import_pipeline_class, set_euler_shift
 from attention_visual.families.hunyuan10.facts import (
     ATTENTION,
     DUAL_STREAM,
@@ -51,7 +52,8 @@ from attention_visual.families.interface import (
 from attention_visual.families.spec import Variant
 
 _VARIANT_OF = {T2V_PIPELINE: "hunyuanvideo-t2v"}
-_MODULES = {T2V_PIPELINE: "pipeline_hunyuan_video"}
+#: The diffusers module of every pipeline class (imported where used).
+_MODULES = {T2V_PIPELINE: "diffusers.pipelines.hunyuan_video.pipeline_hunyuan_video"}
 
 
 def describe_pipeline(pipe: Any) -> Variant:
@@ -78,9 +80,7 @@ def describe_pipeline(pipe: Any) -> Variant:
 
 def _check_template(cls: str) -> None:
     """The pipeline module's default template must be the family's (text and cut)."""
-    import importlib
-
-    module = importlib.import_module(f"diffusers.pipelines.hunyuan_video.{_MODULES[cls]}")
+    module = importlib.import_module(_MODULES[cls])
     default = module.DEFAULT_PROMPT_TEMPLATE
     if (default.get("template"), default.get("crop_start")) != (PROMPT_TEMPLATE.text, PROMPT_TEMPLATE.cut):
         raise CaptureError(
@@ -226,11 +226,7 @@ def read_call(
 # -- loading ---------------------------------------------------------------------------------------------
 def pipeline_class(class_name: str) -> Any:
     """The diffusers class of a HunyuanVideo pipeline class name (its module imported only now)."""
-    if class_name not in _VARIANT_OF:
-        raise ValueError(f"{class_name} is not a HunyuanVideo pipeline class")
-    from diffusers.pipelines import hunyuan_video  # a lazy module: the attribute imports that class's module
-
-    return getattr(hunyuan_video, class_name)
+    return import_pipeline_class(class_name, _MODULES, "HunyuanVideo")
 
 
 def from_pretrained(class_name: str, location: str, spec: Any, *, dtype: torch.dtype, local_files_only: bool) -> Any:

@@ -33,7 +33,7 @@ from diffusers.models.embeddings import apply_rotary_emb
 from torch import nn
 
 from attention_visual.errors import CaptureError, ConfigError
-from attention_visual.families.common.parts import cast_components, set_euler_shift
+from attention_visual.families.common.parts import cast_components, import_pipeline_class, set_euler_shift
 from attention_visual.families.hunyuan15.facts import (
     I2V_PIPELINE,
     SYSTEM_MESSAGE,
@@ -58,6 +58,11 @@ from attention_visual.families.spec import Variant
 #: ``transformer_blocks`` is the one list of blocks; ``attn`` is each block's joint attention.
 BLOCK_LIST = "transformer_blocks"
 _VARIANT_OF = {T2V_PIPELINE: "hunyuanvideo1.5-t2v", I2V_PIPELINE: "hunyuanvideo1.5-i2v"}
+#: The diffusers module of every pipeline class (imported where used).
+_MODULES = {
+    T2V_PIPELINE: "diffusers.pipelines.hunyuan_video1_5.pipeline_hunyuan_video1_5",
+    I2V_PIPELINE: "diffusers.pipelines.hunyuan_video1_5.pipeline_hunyuan_video1_5_image2video",
+}
 #: The order of the context's valid token groups (the transformer's concatenation), then the text keys.
 _GROUPS = ("image", "glyph")
 
@@ -242,11 +247,7 @@ def read_call(
 # -- loading ---------------------------------------------------------------------------------------------
 def pipeline_class(class_name: str) -> Any:
     """The diffusers class of a HunyuanVideo-1.5 pipeline class name."""
-    if class_name not in _VARIANT_OF:
-        raise ValueError(f"{class_name} is not a HunyuanVideo-1.5 pipeline class")
-    from diffusers.pipelines import hunyuan_video1_5  # a lazy module: the attribute imports that class's module
-
-    return getattr(hunyuan_video1_5, class_name)
+    return import_pipeline_class(class_name, _MODULES, "HunyuanVideo-1.5")
 
 
 def from_pretrained(class_name: str, location: str, spec: Any, *, dtype: torch.dtype, local_files_only: bool) -> Any:

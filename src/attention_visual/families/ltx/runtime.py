@@ -31,6 +31,7 @@ from attention_visual.families.common.parts import (
     call_argument,
     cast_components,
     grid_of_sizes,
+    import_pipeline_class,
     locate_normed_attention,
     normed_cross_probe,
     packed_call,
@@ -179,21 +180,17 @@ def grid_from_coords(coords: torch.Tensor, pixels_per_cell: int) -> tuple[int, t
 
 
 # -- loading ----------------------------------------------------------------------------------------------
+#: The diffusers module of every pipeline class (imported where used).
+_MODULES = {
+    T2V_PIPELINE: "diffusers.pipelines.ltx.pipeline_ltx",
+    I2V_PIPELINE: "diffusers.pipelines.ltx.pipeline_ltx_image2video",
+    CONDITION_PIPELINE: "diffusers.pipelines.ltx.pipeline_ltx_condition",
+}
+
+
 def pipeline_class(class_name: str) -> Any:
     """The diffusers class of an LTX-Video pipeline class name."""
-    if class_name == T2V_PIPELINE:
-        from diffusers.pipelines.ltx.pipeline_ltx import LTXPipeline
-
-        return LTXPipeline
-    if class_name == I2V_PIPELINE:
-        from diffusers.pipelines.ltx.pipeline_ltx_image2video import LTXImageToVideoPipeline
-
-        return LTXImageToVideoPipeline
-    if class_name == CONDITION_PIPELINE:
-        from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXConditionPipeline
-
-        return LTXConditionPipeline
-    raise ValueError(f"{class_name} is not an LTX-Video pipeline class")
+    return import_pipeline_class(class_name, _MODULES, "LTX-Video")
 
 
 def from_pretrained(class_name: str, location: str, spec: Any, *, dtype: torch.dtype, local_files_only: bool) -> Any:

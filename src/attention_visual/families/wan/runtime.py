@@ -20,7 +20,6 @@ Implements :class:`~attention_visual.families.runtime.FamilyRuntime`:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +27,7 @@ import torch
 from torch import nn
 
 from attention_visual.errors import CaptureError
-from attention_visual.families.common.parts import cast_components, set_euler_shift
+from attention_visual.families.common.parts import cast_components, import_pipeline_class, set_euler_shift
 from attention_visual.families.interface import (
     AttentionInputs,
     AttentionSite,
@@ -58,23 +57,18 @@ from attention_visual.families.wan.facts import (
 
 #: The variant of each derivative's pipeline class (one variant per class).
 _DERIVED_VARIANTS = {v.pipeline_class: v for v in VARIANTS.values() if v.pipeline_class in DERIVATIVE_PIPELINES}
-#: ``module:class`` of every pipeline class (imported where used: the I2V modules are slow to import).
-_CLASSES = {
-    T2V_PIPELINE: "diffusers.pipelines.wan.pipeline_wan:WanPipeline",
-    I2V_PIPELINE: "diffusers.pipelines.wan.pipeline_wan_i2v:WanImageToVideoPipeline",
-    VACE_PIPELINE: "diffusers.pipelines.wan.pipeline_wan_vace:WanVACEPipeline",
-    V2V_PIPELINE: "diffusers.pipelines.wan.pipeline_wan_video2video:WanVideoToVideoPipeline",
-    SKYREELS_T2V_PIPELINE: "diffusers.pipelines.skyreels_v2.pipeline_skyreels_v2:SkyReelsV2Pipeline",
-    SKYREELS_I2V_PIPELINE: "diffusers.pipelines.skyreels_v2.pipeline_skyreels_v2_i2v:SkyReelsV2ImageToVideoPipeline",
-    SKYREELS_DF_PIPELINE: (
-        "diffusers.pipelines.skyreels_v2.pipeline_skyreels_v2_diffusion_forcing:SkyReelsV2DiffusionForcingPipeline"
-    ),
-    SKYREELS_DF_I2V_PIPELINE: (
-        "diffusers.pipelines.skyreels_v2.pipeline_skyreels_v2_diffusion_forcing_i2v:"
-        "SkyReelsV2DiffusionForcingImageToVideoPipeline"
-    ),
-    CHRONOEDIT_PIPELINE: "diffusers.pipelines.chronoedit.pipeline_chronoedit:ChronoEditPipeline",
-    LUCY_EDIT_PIPELINE: "diffusers.pipelines.lucy.pipeline_lucy_edit:LucyEditPipeline",
+#: The diffusers module of every pipeline class (imported where used: the I2V modules are slow to import).
+_MODULES = {
+    T2V_PIPELINE: "diffusers.pipelines.wan.pipeline_wan",
+    I2V_PIPELINE: "diffusers.pipelines.wan.pipeline_wan_i2v",
+    VACE_PIPELINE: "diffusers.pipelines.wan.pipeline_wan_vace",
+    V2V_PIPELINE: "diffusers.pipelines.wan.pipeline_wan_video2video",
+    SKYREELS_T2V_PIPELINE: "diffusers.pipelines.skyreels_v2.pipeline_skyreels_v2",
+    SKYREELS_I2V_PIPELINE: "diffusers.pipelines.skyreels_v2.pipeline_skyreels_v2_i2v",
+    SKYREELS_DF_PIPELINE: ("diffusers.pipelines.skyreels_v2.pipeline_skyreels_v2_diffusion_forcing"),
+    SKYREELS_DF_I2V_PIPELINE: ("diffusers.pipelines.skyreels_v2.pipeline_skyreels_v2_diffusion_forcing_i2v"),
+    CHRONOEDIT_PIPELINE: "diffusers.pipelines.chronoedit.pipeline_chronoedit",
+    LUCY_EDIT_PIPELINE: "diffusers.pipelines.lucy.pipeline_lucy_edit",
 }
 
 
@@ -238,11 +232,7 @@ def read_call(
 # -- loading ----------------------------------------------------------------------------------------------
 def pipeline_class(class_name: str) -> Any:
     """The diffusers class of a Wan (or derivative) pipeline class name, imported where used."""
-    where = _CLASSES.get(class_name)
-    if where is None:
-        raise ValueError(f"{class_name} is not a Wan pipeline class")
-    module, _, name = where.partition(":")
-    return getattr(importlib.import_module(module), name)
+    return import_pipeline_class(class_name, _MODULES, "Wan")
 
 
 def from_pretrained(class_name: str, location: str, spec: Any, *, dtype: torch.dtype, local_files_only: bool) -> Any:
