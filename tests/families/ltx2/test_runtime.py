@@ -154,7 +154,7 @@ def test_loading_rules(ltx2: Any) -> None:
         RUNTIME.set_flow_shift(ltx2, 3.0)
     with pytest.raises(ConfigError, match=r"generation\.flow_shift .* LTX-2"):
         load_pipeline("tiny-ltx2", device="cpu", flow_shift=3.0)
-    with pytest.raises(ValueError, match="not an LTX-2 pipeline class"):
+    with pytest.raises(ValueError, match="not a pipeline class of LTX-2"):
         RUNTIME.pipeline_class("LTXPipeline")
 
 

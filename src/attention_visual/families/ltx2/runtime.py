@@ -25,7 +25,6 @@ Implements :class:`~attention_visual.families.runtime.FamilyRuntime` (the facts 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -38,6 +37,7 @@ from attention_visual.families.common.parts import (
     call_argument,
     cast_components,
     grid_of_sizes,
+    import_pipeline_class,
     locate_normed_attention,
     normed_cross_probe,
     packed_call,
@@ -152,6 +152,7 @@ def read_call(
 
 
 # -- loading ----------------------------------------------------------------------------------------------
+#: The diffusers module of every pipeline class (imported where used).
 _MODULES = {
     T2V_PIPELINE: "diffusers.pipelines.ltx2.pipeline_ltx2",
     I2V_PIPELINE: "diffusers.pipelines.ltx2.pipeline_ltx2_image2video",
@@ -160,11 +161,8 @@ _MODULES = {
 
 
 def pipeline_class(class_name: str) -> Any:
-    """The diffusers class of an LTX-2 pipeline class name, imported where used."""
-    module = _MODULES.get(class_name)
-    if module is None:
-        raise ValueError(f"{class_name} is not an LTX-2 pipeline class")
-    return getattr(importlib.import_module(module), class_name)
+    """The diffusers class of an LTX-2 pipeline class name."""
+    return import_pipeline_class(class_name, _MODULES, TITLE)
 
 
 def from_pretrained(class_name: str, location: str, spec: Any, *, dtype: torch.dtype, local_files_only: bool) -> Any:
