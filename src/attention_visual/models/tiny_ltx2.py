@@ -22,16 +22,16 @@ text layout so that every LTX-2 rule is exercised at a toy size:
 (``per_modality_projections``, no caption projection in the transformer), gated attention, the
 cross-attention modulation (``cross_attn_mod``) and the perturbed-attention processors.
 
-=====================  ===============================  ============================================
-model id               pipeline                         what it adds
-=====================  ===============================  ============================================
-``tiny-ltx2``          ``LTX2Pipeline``                 text to video (and audio)
-``tiny-ltx2-i2v``      ``LTX2ImageToVideoPipeline``     latent frame 0 is the input image
-                                                        (per-token timestep 0 there)
-``tiny-ltx2-condition`` ``LTX2ConditionPipeline``       ``conditions``: at latent index 0 they
-                                                        overwrite the first frames' tokens, at
-                                                        index > 0 they append keyframe tokens
-=====================  ===============================  ============================================
+=======================  ===============================  ==========================================
+model id                 pipeline                         what it adds
+=======================  ===============================  ==========================================
+``tiny-ltx2``            ``LTX2Pipeline``                 text to video (and audio)
+``tiny-ltx2-i2v``        ``LTX2ImageToVideoPipeline``     latent frame 0 is the input image
+                                                          (per-token timestep 0 there)
+``tiny-ltx2-condition``  ``LTX2ConditionPipeline``        ``conditions``: at latent index 0 they
+                                                          overwrite the first frames' tokens, at
+                                                          index > 0 they append keyframe tokens
+=======================  ===============================  ==========================================
 
 The default call (:data:`TINY_LTX2_SETTINGS`) makes a non-square grid: 64 × 96 pixels and 17 frames →
 3 latent frames × 2 × 3 tokens, 128 text keys. As for the tiny Wan models, the cross-attention

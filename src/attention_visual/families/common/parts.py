@@ -190,14 +190,11 @@ def packed_call(
         raise CaptureError(f"the {what} transformer got {tokens} video tokens for a grid of {grid} (frame, y, x)")
     per_token = isinstance(timestep, torch.Tensor) and timestep.ndim == 2 and timestep.shape[1] == tokens
     ceiling = None if step_timestep is None else float(step_timestep.flatten()[0])
+    given = timestep if isinstance(timestep, torch.Tensor) else None
     return TransformerCall(
         batch=batch,
         grid=grid,
-        timestep=step_timestep
-        if step_timestep is not None
-        else timestep
-        if isinstance(timestep, torch.Tensor)
-        else None,
+        timestep=given if step_timestep is None else step_timestep,
         drop_leading_frames=drop,
         conditioning_frames=held_frames(timestep[0], grid, drop, ceiling) if per_token else None,
     )
