@@ -2,13 +2,13 @@
 
 ``configs/ltx2.yaml`` runs as its comment documents (``--set generation.model_id=tiny-ltx2`` plus tiny sizes).
 Image-to-video, and the condition pipeline with an image, need PyAV (the pipeline re-compresses the image with
-H.264): without it the batch stops at the config check, one line, exit 2, nothing created; a video condition does
-not. Bad LTX-2 input is one line, exit 2, nothing created.
+H.264; ``av`` is a dev dependency, and without it the config check refuses the batch in one line:
+``tests/pipeline/test_variant_checks.py``); a video condition does not. Bad LTX-2 input is one line, exit 2,
+nothing created.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -65,17 +65,12 @@ def test_text_to_video_batch_with_renders_report_and_stats(tmp_path: Path) -> No
     assert set(table["word"]) == {"dog", "beach", "flowers"} and table["frame"].max() == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("model_id", "pipeline", "given"),
-    [
-        ("tiny-ltx2-i2v", "auto", "image"),
-        ("tiny-ltx2", "condition", "image"),
-        pytest.param("tiny-ltx2", "condition", "video", marks=pytest.mark.slow),  # a full batch, with or without av
-    ],
+    [("tiny-ltx2-i2v", "auto", "image"), ("tiny-ltx2", "condition", "image"), ("tiny-ltx2", "condition", "video")],
 )
-def test_conditioned_batches_hold_their_frames_and_an_image_needs_pyav(
-    tmp_path: Path, model_id: str, pipeline: str, given: str
-) -> None:
+def test_conditioned_batches_hold_their_frames(tmp_path: Path, model_id: str, pipeline: str, given: str) -> None:
     """i2v: the image is latent frame 0; condition: the image or video overwrites the frames it covers (all 3)."""
     clip = (
         {"video": str(write_video(tmp_path / "clip.mp4", frames=17, width=96, height=64))} if given == "video" else {}
@@ -89,17 +84,6 @@ def test_conditioned_batches_hold_their_frames_and_an_image_needs_pyav(
         },
     )
     out = tmp_path / "out"
-    if given == "image" and importlib.util.find_spec("av") is None:
-        done = run_main("generate", config, *_sets(**{"generation.model_id": model_id}), "--set", f"output_dir={out}")
-        assert done.returncode == 2 and "Traceback" not in done.stderr
-        variant = {"auto": "ltx2-i2v (LTX2ImageToVideoPipeline)", "condition": "ltx2-condition (LTX2ConditionPipeline)"}
-        needs = {"auto": "av", "condition": "av for a prompt's image"}
-        assert done.stderr.strip().splitlines() == [
-            f"attention-visual: error: generation.pipeline: {variant[pipeline]} needs the Python package "
-            f"{needs[pipeline]}, which is not installed: pip install av"
-        ]
-        assert not out.exists()
-        return
     batch, manifest = generate_batch(config, out, *_sets(**{"generation.model_id": model_id}))
     raw, metas = AttentionAnalyzer(batch / "attention_maps.zarr").raw_step_stack(
         manifest["videos"][0]["video_id"], "sun"
