@@ -183,7 +183,7 @@ def set_flow_shift(pipe: Any, flow_shift: float) -> None:
 
 
 def adapt_call(pipe: Any, variant: Variant, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The condition pipeline takes the prompt's ``image`` (or else its ``video``) as one condition at index 0.
+    """The condition pipeline takes the prompt's ``image`` or ``video`` (one: the config checks) as a condition at 0.
 
     ``LTX2VideoCondition(frames, index=0, strength=1)``: the frames overwrite the first latent frames' tokens
     (an image: frame 0; a video: as many latent frames as it covers), held clean. An image is re-compressed
