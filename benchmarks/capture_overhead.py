@@ -24,7 +24,8 @@ text connectors of the checkpoint's output widths without layers (the text side 
 capture's cost is in the blocks: 1024 text keys of 4096 channels), a tiny 32x/8x VAE with 128 latent
 channels, the tiny audio VAE and vocoder (the audio input projection narrowed to them), its scheduler; the
 default guidance, so each step also runs the ``uncond_stg`` and ``uncond_modality`` calls the capture
-ignores; image-to-video with ``image_crf=0`` (no PyAV). Guidance on (two passes per step: Wan's and
+ignores; image-to-video with ``image_crf=0`` and the condition pipeline with the image at latent index 0,
+``crf=0`` (no PyAV). Guidance on (two passes per step: Wan's and
 HunyuanVideo-1.5's separate calls, CogVideoX's and LTX's one batched ``[uncond, cond]`` call; HunyuanVideo
 is guidance-distilled: one prompt pass per step), ``output_type="latent"``.
 Runs alternate (plain, captured, plain, captured, ...) so
@@ -348,6 +349,10 @@ def task_inputs(pipe: Any, height: int, width: int, frames: int) -> dict[str, An
     cls = type(pipe).__name__
     if cls == "LTX2ImageToVideoPipeline":  # image_crf=0: no H.264 re-compression (PyAV) of the image
         return {"image": tiny_image(height, width, seed=1), "image_crf": 0}
+    if cls == "LTX2ConditionPipeline":  # the image at latent index 0, crf=0: no PyAV
+        from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
+
+        return {"conditions": [LTX2VideoCondition(frames=tiny_image(height, width, seed=1), index=0, crf=0)]}
     if cls == "WanImageToVideoPipeline":
         inputs: dict[str, Any] = {"image": tiny_image(height, width, seed=1)}
         if pipe.transformer.config.pos_embed_seq_len is not None:  # FLF2V: first and last frame
@@ -525,6 +530,7 @@ ALL_CASES: tuple[tuple[str, str, int, int, tuple[str, ...]], ...] = (
     ("hunyuanvideo", "t2v", 128, 192, ("--text-share",)),
     ("ltx-2", "t2v", 128, 192, ()),  # 4096 wide video (2048 audio); 4 x 6 tokens, 2 latent frames, 1024 text keys
     ("ltx-2", "i2v", 128, 192, ()),
+    ("ltx-2", "condition", 128, 192, ()),  # the image as a condition at latent index 0
     ("ltx-2.3", "t2v", 128, 192, ()),  # gated attention, cross-attention modulation
 )
 _RESULT = "result: "  # the last line of a single run: its ratios as JSON, for --all

@@ -94,6 +94,9 @@ def test_check_inputs_against_the_task(files: Path) -> None:
         _check([PromptInputs(image=image)], "t2v")
     with pytest.raises(ConfigError, match=r"prompts\[0\]\.video has 9 frames, but generation\.num_frames is 17"):
         _check([PromptInputs(video=clip)], "v2v", frames=17)
+    _check([PromptInputs(image=image), PromptInputs(video=clip), PromptInputs()], "condition")
+    with pytest.raises(ConfigError, match=r"prompts\[1\] gives image and video, but .* takes one"):
+        _check([PromptInputs(image=image), PromptInputs(image=image, video=clip)], "condition")
 
 
 def test_undecodable_files(files: Path) -> None:

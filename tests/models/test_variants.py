@@ -47,6 +47,7 @@ EXPECTED = {
     "tiny-hunyuan": (1, 16, False, ()),
     "tiny-ltx2": (1, 32, False, ()),
     "tiny-ltx2-i2v": (1, 32, False, (0,)),
+    "tiny-ltx2-condition": (1, 32, False, ()),  # frame 0 held where a condition is given (per-token timesteps)
     "tiny-skyreels-v2": (1, 16, False, ()),
     "tiny-skyreels-v2-i2v": (1, 16, True, ()),
     "tiny-skyreels-v2-df": (1, 16, False, ()),

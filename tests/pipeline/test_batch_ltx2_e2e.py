@@ -1,13 +1,14 @@
 """End to end: LTX-2 batches on the tiny models from the CLI (videos, maps, renders, report, stats).
 
 ``configs/ltx2.yaml`` runs as its comment documents (``--set generation.model_id=tiny-ltx2`` plus tiny sizes).
-Image-to-video needs PyAV (the pipeline re-compresses the image with H.264): without it the batch stops at
-the config check, one line, exit 2, nothing created. Bad LTX-2 input is one line, exit 2, nothing created.
+Image-to-video, and the condition pipeline with an image, need PyAV (the pipeline re-compresses the image with
+H.264; ``av`` is a dev dependency, and without it the config check refuses the batch in one line:
+``tests/pipeline/test_variant_checks.py``); a video condition does not. Bad LTX-2 input is one line, exit 2,
+nothing created.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from attention_visual.visualization import AttentionAnalyzer
 from pipeline.pipeline_support import REPO, generate_batch, write_config
 from support.cli import run_main
+from support.maps import write_video
 
 EXAMPLE_IMAGE = REPO / "configs" / "inputs" / "example.png"
 LTX2_CONFIG = REPO / "configs" / "ltx2.yaml"
@@ -63,32 +65,33 @@ def test_text_to_video_batch_with_renders_report_and_stats(tmp_path: Path) -> No
     assert set(table["word"]) == {"dog", "beach", "flowers"} and table["frame"].max() == 2
 
 
-def test_image_to_video_needs_pyav(tmp_path: Path) -> None:
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("model_id", "pipeline", "given"),
+    [("tiny-ltx2-i2v", "auto", "image"), ("tiny-ltx2", "condition", "image"), ("tiny-ltx2", "condition", "video")],
+)
+def test_conditioned_batches_hold_their_frames(tmp_path: Path, model_id: str, pipeline: str, given: str) -> None:
+    """i2v: the image is latent frame 0; condition: the image or video overwrites the frames it covers (all 3)."""
+    clip = (
+        {"video": str(write_video(tmp_path / "clip.mp4", frames=17, width=96, height=64))} if given == "video" else {}
+    )
     config = write_config(
         tmp_path / "job.yaml",
         {
-            "prompts": [{"prompt": "the (sun) sets behind a green (hill)", "image": str(EXAMPLE_IMAGE)}],
-            "generation": {"model_id": "tiny-ltx2-i2v", "guidance_scale": 3.0},
+            "prompts": [{"prompt": "the (sun) sets behind a green (hill)", **(clip or {"image": str(EXAMPLE_IMAGE)})}],
+            "generation": {"model_id": model_id, "pipeline": pipeline, "guidance_scale": 3.0},
             "attention_analysis": {"storage_format": "zarr", "guidance_pass": "both"},
         },
     )
     out = tmp_path / "out"
-    if importlib.util.find_spec("av") is None:
-        done = run_main("generate", config, *_sets(**{"generation.model_id": "tiny-ltx2-i2v"}), "--set",
-                        f"output_dir={out}")  # fmt: skip
-        assert done.returncode == 2 and "Traceback" not in done.stderr
-        assert done.stderr.strip().splitlines() == [
-            "attention-visual: error: generation.pipeline: ltx2-i2v (LTX2ImageToVideoPipeline) needs the Python "
-            "package av, which is not installed: pip install av"
-        ]
-        assert not out.exists()
-        return
-    batch, manifest = generate_batch(config, out, *_sets(**{"generation.model_id": "tiny-ltx2-i2v"}))
+    batch, manifest = generate_batch(config, out, *_sets(**{"generation.model_id": model_id}))
     raw, metas = AttentionAnalyzer(batch / "attention_maps.zarr").raw_step_stack(
         manifest["videos"][0]["video_id"], "sun"
     )
     assert raw.shape == (2, 2, 3, 2, 3)  # [step, pass, frame, y, x]
-    assert [m.conditioning_frames for m in metas] == [(0,), (0,)] and metas[0].passes == ("cond", "uncond")
+    held = (0, 1, 2) if given == "video" else (0,)  # 17 frames: every latent frame; an image: frame 0
+    assert [m.conditioning_frames for m in metas] == [held, held] and metas[0].passes == ("cond", "uncond")
+    assert metas[0].variant == ("ltx2-i2v" if pipeline == "auto" else "ltx2-condition")
 
 
 @pytest.mark.parametrize(
@@ -99,7 +102,7 @@ def test_image_to_video_needs_pyav(tmp_path: Path) -> None:
         ("generation.max_sequence_length=200", "generation.max_sequence_length must be a multiple of 128 for LTX-2"),
         ("attention_analysis.joint_attention=full", "LTX-2 has cross-attention"),
         ("generation.flow_shift=3.0", "generation.flow_shift is not used by LTX-2"),
-        ("generation.pipeline=condition", "cannot run pipeline 'condition'; it runs: t2v, i2v"),
+        ("generation.pipeline=vace", "cannot run pipeline 'vace'; it runs: t2v, i2v, condition"),
     ],
 )
 def test_bad_ltx2_input_is_one_line_exit_2_nothing_created(tmp_path: Path, setting: str, message: str) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from attention_visual.config import config_from_dict
+from attention_visual.config.inputs import PromptInputs
 from attention_visual.errors import ConfigError
 from attention_visual.models import resolve_variant
-from attention_visual.pipeline.validation import check_variant
+from attention_visual.pipeline.validation import check_requirements, check_variant
 
 
 @pytest.mark.parametrize(
@@ -77,3 +79,18 @@ def test_image_to_video_needs_its_image(tmp_path: Path) -> None:
     missing = _config(tmp_path, ["a (cat)"], generation=generation)
     with pytest.raises(ConfigError, match=r"prompts\[0\]\.image is required by model 'tiny-ti2v-5b'"):
         check_variant(missing)  # type: ignore[arg-type]
+
+
+def test_a_package_the_call_needs_is_checked_where_the_call_needs_it(tmp_path: Path) -> None:
+    """``requires`` (every call) and ``requires_for`` (only a prompt with that input): one line naming the package."""
+    missing = "attention_visual_no_such_package"
+    i2v = replace(resolve_variant("tiny-ltx2-i2v", "auto"), requires=(missing,))
+    with pytest.raises(ConfigError, match=f"ltx2-i2v .* needs the Python package {missing}, which is not installed"):
+        check_requirements(i2v, [])
+    condition = replace(resolve_variant("tiny-ltx2", "condition"), requires=(missing,))
+    check_requirements(condition, [PromptInputs(), PromptInputs(video=tmp_path / "clip.mp4")])  # no image: not needed
+    with pytest.raises(ConfigError, match=f"needs the Python package {missing} for a prompt's image, .*: pip install"):
+        check_requirements(condition, [PromptInputs(), PromptInputs(image=tmp_path / "a.png")])
+    check_requirements(
+        resolve_variant("tiny-ltx2", "condition"), [PromptInputs(image=tmp_path / "a.png")]
+    )  # av is a dev dependency

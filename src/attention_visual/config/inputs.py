@@ -46,6 +46,8 @@ TASK_INPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "image_edit": (("image",), ("image",)),  # the image to edit (its edit is the last frames)
     "video_edit": (("video",), ("video",)),  # the video to edit (its length is the video's)
 }
+#: Inputs of which a task takes one at most (the condition pipelines take one item at frame 0).
+ONE_OF: dict[str, tuple[str, ...]] = {"condition": ("image", "video")}
 _ASPECT_TOLERANCE = 0.02
 
 
@@ -192,6 +194,11 @@ def check_inputs(
         for name in given.given:
             if name not in allowed:
                 raise ConfigError(f"{key}.{name} is not used by {source} (task {task}); remove it or change the task")
+        both = [name for name in ONE_OF.get(task, ()) if name in given.given]
+        if len(both) > 1:
+            raise ConfigError(
+                f"{key} gives {' and '.join(both)}, but {source} (task {task}) takes one of them; remove the other"
+            )
         for name, path in given.files():
             if name == "video":
                 frames, size = decode_video(f"{key}.video", path)
@@ -211,6 +218,7 @@ def check_inputs(
 
 __all__ = [
     "INPUT_KEYS",
+    "ONE_OF",
     "TASK_INPUTS",
     "PromptInputs",
     "check_inputs",

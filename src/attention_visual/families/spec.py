@@ -261,6 +261,8 @@ class Variant:
             pass nor a step (LTX-2's ``uncond_stg`` and ``uncond_modality``): not recorded, not counted.
         requires: Python packages (import names, as ``pip`` installs them) the pipeline's call needs beyond
             this package's install (LTX-2 image-to-video: ``av``, which re-compresses the image as in training).
+        requires_for: The prompt inputs (``image``...) whose presence makes the call need ``requires``; empty:
+            every call does (LTX-2's condition pipeline re-compresses an ``image`` condition, not a ``video``).
     """
 
     name: str
@@ -298,6 +300,7 @@ class Variant:
     stream_kinds: tuple[tuple[str, str], ...] = ()
     ignored_passes: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
+    requires_for: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for point, kind in self.stream_kinds:

@@ -22,18 +22,22 @@ text layout so that every LTX-2 rule is exercised at a toy size:
 (``per_modality_projections``, no caption projection in the transformer), gated attention, the
 cross-attention modulation (``cross_attn_mod``) and the perturbed-attention processors.
 
-=====================  ===============================  ============================================
-model id               pipeline                         what it adds
-=====================  ===============================  ============================================
-``tiny-ltx2``          ``LTX2Pipeline``                 text to video (and audio)
-``tiny-ltx2-i2v``      ``LTX2ImageToVideoPipeline``     latent frame 0 is the input image
-                                                        (per-token timestep 0 there)
-=====================  ===============================  ============================================
+=======================  ===============================  ==========================================
+model id                 pipeline                         what it adds
+=======================  ===============================  ==========================================
+``tiny-ltx2``            ``LTX2Pipeline``                 text to video (and audio)
+``tiny-ltx2-i2v``        ``LTX2ImageToVideoPipeline``     latent frame 0 is the input image
+                                                          (per-token timestep 0 there)
+``tiny-ltx2-condition``  ``LTX2ConditionPipeline``        ``conditions``: at latent index 0 they
+                                                          overwrite the first frames' tokens, at
+                                                          index > 0 they append keyframe tokens
+=======================  ===============================  ==========================================
 
 The default call (:data:`TINY_LTX2_SETTINGS`) makes a non-square grid: 64 × 96 pixels and 17 frames →
 3 latent frames × 2 × 3 tokens, 128 text keys. As for the tiny Wan models, the cross-attention
 ``norm_q``/``norm_k`` weights are raised (:func:`~.tiny.sharpen_cross_attention`) so the maps have
-structure. The image-to-video pipeline re-compresses its image with PyAV unless called with ``image_crf=0``.
+structure. The image-to-video pipeline re-compresses its image with PyAV unless called with ``image_crf=0``
+(the condition pipeline: an image condition unless it has ``crf=0``).
 
 Example:
     >>> pipe = build_tiny_ltx2(seed=0)
@@ -62,9 +66,10 @@ from attention_visual.models.tiny_gemma_tokenizer import build_tiny_gemma_tokeni
 from attention_visual.models.tiny_ltx import TinyLtxSettings
 
 if TYPE_CHECKING:
+    from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2ConditionPipeline
     from diffusers.pipelines.ltx2.pipeline_ltx2_image2video import LTX2ImageToVideoPipeline
 
-PipelineT = TypeVar("PipelineT", "LTX2Pipeline", "LTX2ImageToVideoPipeline")
+PipelineT = TypeVar("PipelineT", "LTX2Pipeline", "LTX2ImageToVideoPipeline", "LTX2ConditionPipeline")
 VERSIONS = ("2.0", "2.3")
 _TEXT_DIM, _TEXT_LAYERS = 32, 2
 _HEADS, _HEAD_DIM = 2, 12  # video stream: 24 wide
@@ -276,12 +281,22 @@ def build_tiny_ltx2_i2v(
     return _pipeline(LTX2ImageToVideoPipeline, seed, cross_attention_gain, version)
 
 
+def build_tiny_ltx2_condition(
+    seed: int = 0, *, cross_attention_gain: float = DEFAULT_CROSS_ATTENTION_GAIN, version: str = "2.0"
+) -> LTX2ConditionPipeline:
+    """``LTX2ConditionPipeline`` on the parts of :func:`build_tiny_ltx2`: conditions at latent index 0 or later."""
+    from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2ConditionPipeline
+
+    return _pipeline(LTX2ConditionPipeline, seed, cross_attention_gain, version)
+
+
 __all__ = [
     "REGISTERS",
     "SCHEDULER_CONFIG",
     "TINY_LTX2_SETTINGS",
     "VERSIONS",
     "build_tiny_ltx2",
+    "build_tiny_ltx2_condition",
     "build_tiny_ltx2_i2v",
     "tiny_ltx2_transformer",
     "tiny_ltx2_vae",

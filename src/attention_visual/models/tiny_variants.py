@@ -28,6 +28,7 @@ model id               what it is
 ``tiny-ltx-condition`` ``LTXConditionPipeline``; the image is a conditioning item at frame 0
 ``tiny-ltx2``          LTX-2 ``LTX2Pipeline`` (:mod:`.tiny_ltx2`: Gemma-3 text, 128 registers, audio stream)
 ``tiny-ltx2-i2v``      ``LTX2ImageToVideoPipeline``; latent frame 0 = image
+``tiny-ltx2-condition`` ``LTX2ConditionPipeline``; its ``conditions`` (none needed: text to video)
 ``tiny-skyreels-v2*``  SkyReels-V2 (T2V, I2V, diffusion forcing T2V and I2V), see :mod:`.tiny_wan_derived`
 ``tiny-chronoedit``    ChronoEdit (5 frames: the image, then its edit: 2 × 2 × 3 tokens)
 ``tiny-lucy-edit``     Lucy-Edit (the input video's latents concatenated along the channels)
@@ -73,7 +74,12 @@ from attention_visual.models.tiny_ltx import (
     build_tiny_ltx_condition,
     build_tiny_ltx_i2v,
 )
-from attention_visual.models.tiny_ltx2 import TINY_LTX2_SETTINGS, build_tiny_ltx2, build_tiny_ltx2_i2v
+from attention_visual.models.tiny_ltx2 import (
+    TINY_LTX2_SETTINGS,
+    build_tiny_ltx2,
+    build_tiny_ltx2_condition,
+    build_tiny_ltx2_i2v,
+)
 from attention_visual.models.tiny_parts import (
     CLIP_IMAGE_SIZE,
     CLIP_WIDTH,
@@ -342,6 +348,7 @@ TINY_MODELS: dict[str, TinyModel] = {
         _ltx_spec("tiny-ltx-condition", "ltx-video-condition", build_tiny_ltx_condition, ("image",)),
         _ltx_spec("tiny-ltx2", "ltx2-t2v", build_tiny_ltx2, settings=TINY_LTX2_SETTINGS),
         _ltx_spec("tiny-ltx2-i2v", "ltx2-i2v", build_tiny_ltx2_i2v, ("image",), settings=TINY_LTX2_SETTINGS),
+        _ltx_spec("tiny-ltx2-condition", "ltx2-condition", build_tiny_ltx2_condition, settings=TINY_LTX2_SETTINGS),
         _spec("tiny-skyreels-v2", "skyreels-v2-t2v", build_tiny_skyreels_v2),
         _spec(
             "tiny-skyreels-v2-i2v", "skyreels-v2-i2v", build_tiny_skyreels_v2_i2v, ("image",),

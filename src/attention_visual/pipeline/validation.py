@@ -18,12 +18,13 @@ import importlib.util
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 from attention_visual.capture import CaptureSettings
 from attention_visual.config import Config
 from attention_visual.config.family_checks import check_analysis, check_generation
-from attention_visual.config.inputs import check_inputs
+from attention_visual.config.inputs import PromptInputs, check_inputs
 from attention_visual.config.models import with_model_key
 from attention_visual.errors import ConfigError, PromptError
 from attention_visual.extras import require_extra
@@ -131,6 +132,26 @@ def max_sequence_length(config: Config, variant: Variant | None) -> int | None:
     return variant.text_length or family_of_variant(variant).text.max_sequence_length
 
 
+def check_requirements(variant: Variant, prompt_inputs: Sequence[PromptInputs]) -> None:
+    """The Python packages the variant's call needs (``variant.requires``) are installed, where the call needs them.
+
+    ``variant.requires_for`` empty: every call; else only where a prompt gives one of those inputs.
+
+    Raises:
+        ConfigError: One line naming the variant and what to ``pip install``.
+    """
+    needed = not variant.requires_for or any(
+        name in given.given for given in prompt_inputs for name in variant.requires_for
+    )
+    missing = [name for name in variant.requires if needed and importlib.util.find_spec(name) is None]
+    if missing:
+        inputs = f" for a prompt's {' or '.join(variant.requires_for)}" if variant.requires_for else ""
+        raise ConfigError(
+            f"generation.pipeline: {variant.name} ({variant.pipeline_class}) needs the Python package "
+            f"{', '.join(missing)}{inputs}, which is not installed: pip install {' '.join(missing)}"
+        )
+
+
 def check_variant(config: Config, *, local_files_only: bool | None = None) -> Variant | None:
     """Resolve the variant the batch runs (from the checkpoint's config files only) and check against it.
 
@@ -161,12 +182,7 @@ def check_variant(config: Config, *, local_files_only: bool | None = None) -> Va
         return None
     family = family_of_variant(variant)
     check_generation(g, family, variant)
-    missing = [name for name in variant.requires if importlib.util.find_spec(name) is None]
-    if missing:
-        raise ConfigError(
-            f"generation.pipeline: {variant.name} ({variant.pipeline_class}) needs the Python package "
-            f"{', '.join(missing)}, which is not installed: pip install {' '.join(missing)}"
-        )
+    check_requirements(variant, config.prompt_inputs)
     a = config.attention_analysis
     check_analysis(a, family, variant)
     if a.image_map and not variant.has_image_map:
@@ -334,6 +350,7 @@ __all__ = [
     "capture_settings",
     "check_blocks",
     "check_device",
+    "check_requirements",
     "check_runnable",
     "check_variant",
     "load_tokenizer",

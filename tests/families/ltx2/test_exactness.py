@@ -5,7 +5,8 @@ own hooks and recomputes q and k from the weights in float64. The key columns of
 from the tokenizer, apart from the capture: the pipeline pads on the left, and the connector moves the real
 tokens to the front, so a word's key column is its padded position less the padding. Each step runs one
 batched ``[uncond, cond]`` call (item 0 ``uncond``, item 1 ``cond``), then the ``uncond_stg`` and
-``uncond_modality`` calls (one item each), which the capture ignores.
+``uncond_modality`` calls (one item each), which the capture ignores. ``LTX2ConditionPipeline`` appends a
+keyframe's tokens (a condition at latent index > 0) after the grid's: the reference is read over the grid's rows.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ import torch
 
 from attention_visual.capture import AttentionCapture, CaptureSettings
 from attention_visual.errors import CaptureError
-from attention_visual.models.tiny_ltx2 import TINY_LTX2_SETTINGS, build_tiny_ltx2, build_tiny_ltx2_i2v
+from attention_visual.models.tiny_ltx2 import (
+    TINY_LTX2_SETTINGS,
+    build_tiny_ltx2,
+    build_tiny_ltx2_condition,
+    build_tiny_ltx2_i2v,
+)
 from attention_visual.models.tiny_variants import tiny_image
 from capture.reference import AttnCall, record_attn2_inputs, reduce_word, reference_probs
 
@@ -29,6 +35,7 @@ NEGATIVE = "a dark and blurry room with a cat near a window"
 STEPS = 3
 BLOCKS = 2
 GRID = TINY_LTX2_SETTINGS.latent_grid  # (3, 2, 3): frames, y, x — non-square
+CELLS = GRID[0] * GRID[1] * GRID[2]  # the grid's query rows lead; keyframe tokens follow them
 TEXT = TINY_LTX2_SETTINGS.max_sequence_length  # 128 keys: the real tokens, then learned registers
 ITEM = {"uncond": 0, "cond": 1}  # the batch item of each guidance pass
 CALL = {
@@ -70,8 +77,8 @@ def key_columns(tokenizer: Any, text: str, pieces: tuple[str, ...]) -> tuple[int
 
 
 def expected(calls: list[AttnCall], item: int, columns: tuple[int, ...], how: str = "sum") -> torch.Tensor:
-    """``[block, head, frame, y, x]`` float64 reference of one batch item over all keys."""
-    per_block = [reduce_word(reference_probs(None, c, item), columns, how) for c in calls]
+    """``[block, head, frame, y, x]`` float64 reference of one batch item over all keys, the grid's rows."""
+    per_block = [reduce_word(reference_probs(None, c, item), columns, how)[:, :CELLS] for c in calls]
     return torch.stack(per_block).reshape(len(calls), -1, *GRID)
 
 
@@ -194,11 +201,52 @@ def test_image_to_video_records_the_denoising_timestep() -> None:
             np.testing.assert_allclose(got[s, p], ref, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("kind", ["t2v", "i2v"])
+def conditions(kind: str) -> list[Any] | None:
+    """The condition pipeline's ``conditions``: the image at latent index 0; plus a keyframe at index 2; none.
+
+    ``crf=0``: no PyAV re-compression. The keyframe (one image: one latent frame, 6 tokens) is appended.
+    """
+    from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
+
+    h, w = TINY_LTX2_SETTINGS.height, TINY_LTX2_SETTINGS.width
+    first = LTX2VideoCondition(frames=tiny_image(h, w), index=0, strength=1.0, crf=0)
+    keyframe = LTX2VideoCondition(frames=tiny_image(h, w, seed=1), index=2, strength=0.9, crf=0)
+    return {"image": [first], "keyframe": [first, keyframe], "none": None}[kind]
+
+
+@pytest.fixture(scope="module")
+def condition() -> Any:
+    return build_tiny_ltx2_condition(0)
+
+
+@pytest.mark.parametrize(("kind", "tokens", "held"), [("image", CELLS, (0,)), ("keyframe", CELLS + 6, (0,)),
+                                                      ("none", CELLS, ())])  # fmt: skip
+def test_the_condition_pipeline_equals_the_reference(condition: Any, kind: str, tokens: int, held: tuple) -> None:
+    """Frame 0 overwritten by the image (timestep 0 there: conditioning); a keyframe's tokens left out."""
+    settings = CaptureSettings(guidance_pass="both", store_per_block=True, store_per_head=True)
+    r = run(condition, settings, conditions=conditions(kind), negative_prompt=NEGATIVE)
+    assert all(c.hidden.shape[1] == tokens for c in r.calls)  # the keyframe's tokens reach attn2
+    assert r.capture.conditioning_frames == held
+    cond = [rec for rec in r.capture.records if rec.pass_name == "cond"]
+    assert [rec.timestep for rec in cond] == [float(t) for t in condition.scheduler.timesteps]
+    columns = key_columns(condition.tokenizer, CLEAN, ("▁flow", "ers"))
+    got = r.capture.word_maps()["flowers"]
+    assert got.shape == (STEPS, 2, BLOCKS, 2, *GRID)  # [step, pass, block, head, frame, y, x]
+    for s, calls in enumerate(r.batched()):
+        for p, name in enumerate(("cond", "uncond")):
+            np.testing.assert_allclose(got[s, p], expected(calls, ITEM[name], columns), atol=1e-5, rtol=0)
+    assert float(np.ptp(got[:, 0])) > 1e-3
+
+
+@pytest.mark.parametrize("kind", ["t2v", "i2v", "condition"])
 def test_video_and_audio_are_bit_identical_and_every_hook_is_removed(ltx2: Any, kind: str) -> None:
     h, w = TINY_LTX2_SETTINGS.height, TINY_LTX2_SETTINGS.width
     i2v = {"image": tiny_image(h, w), "image_crf": 0}
-    pipe, inputs = (ltx2, {}) if kind == "t2v" else (build_tiny_ltx2_i2v(0), i2v)
+    pipe, inputs = {
+        "t2v": (ltx2, {}),
+        "i2v": (build_tiny_ltx2_i2v(0), i2v),
+        "condition": (build_tiny_ltx2_condition(0), {"conditions": conditions("keyframe")}),
+    }[kind]
     kwargs = {**CALL, "num_inference_steps": 2, "output_type": "np", **inputs}
     plain = pipe(prompt=CLEAN, generator=torch.Generator().manual_seed(3), **kwargs)
     modules = [m for part in (pipe.transformer, pipe.text_encoder, pipe.connectors) for m in part.modules()]

@@ -35,7 +35,10 @@ def test_ltx2_rules() -> None:
     assert (text.padding_side, text.key_order) == ("left", "real_first")
     assert text.cleaning("  a (cat) \n") == "a (cat)"  # the pipeline strips the prompt
     assert not LTX2.joint and not LTX2.takes_flow_shift and LTX2.block_lists == ("transformer_blocks",)
-    assert LTX2.pipeline_classes == ("LTX2Pipeline", "LTX2ImageToVideoPipeline")
+    assert LTX2.pipeline_classes == ("LTX2Pipeline", "LTX2ImageToVideoPipeline", "LTX2ConditionPipeline")
+    condition = variant_named("ltx2-condition")
+    assert condition.task == "condition" and condition.conditioning_frames() == () and condition.expand_timesteps
+    assert (condition.requires, condition.requires_for) == (("av",), ("image",))  # PyAV re-compresses an image
     i2v = variant_named("ltx2-i2v")
     assert i2v.conditioning_frames() == (0,) and i2v.expand_timesteps
     assert i2v.ignored_passes == ("uncond_stg", "uncond_modality") and i2v.guidance == "batched"
@@ -51,14 +54,15 @@ def test_the_public_checkpoints_are_known_before_download(model_id: str) -> None
 def test_every_checkpoint_runs_every_task() -> None:
     spec = read_model_index({"_class_name": "LTX2Pipeline", "transformer": ["diffusers", "LTX2VideoTransformer3D"]})
     assert (spec.experts, spec.default_task, spec.pipeline_kwargs("LTX2Pipeline")) == (1, "t2v", {})
-    assert [RULES.pipeline_class_for(spec, task) for task in ("auto", "t2v", "i2v")] == [
-        "LTX2Pipeline", "LTX2Pipeline", "LTX2ImageToVideoPipeline",
+    assert [RULES.pipeline_class_for(spec, task) for task in ("auto", "t2v", "i2v", "condition")] == [
+        "LTX2Pipeline", "LTX2Pipeline", "LTX2ImageToVideoPipeline", "LTX2ConditionPipeline",
     ]  # fmt: skip
     assert RULES.variant_for(spec, "i2v").name == "ltx2-i2v"
-    i2v = read_model_index({"_class_name": "LTX2ImageToVideoPipeline"})
-    assert RULES.variant_for(i2v, "auto").name == "ltx2-i2v"
-    with pytest.raises(ConfigError, match=r"cannot run pipeline 'condition'; it runs: t2v, i2v"):
-        RULES.pipeline_class_for(spec, "condition", "Lightricks/LTX-2")
+    assert RULES.variant_for(spec, "condition").name == "ltx2-condition"
+    for class_name, variant in (("LTX2ImageToVideoPipeline", "ltx2-i2v"), ("LTX2ConditionPipeline", "ltx2-condition")):
+        assert RULES.variant_for(read_model_index({"_class_name": class_name}), "auto").name == variant
+    with pytest.raises(ConfigError, match=r"cannot run pipeline 'vace'; it runs: t2v, i2v, condition"):
+        RULES.pipeline_class_for(spec, "vace", "Lightricks/LTX-2")
     with pytest.raises(ConfigError, match="has no transformer"):
         read_model_index({"_class_name": "LTX2Pipeline", "transformer": [None, None]}, "x/y")
 
@@ -66,8 +70,8 @@ def test_every_checkpoint_runs_every_task() -> None:
 @pytest.mark.parametrize(
     ("class_name", "what"),
     [
-        ("LTX2ConditionPipeline", "condition pipeline"),
         ("LTX2InContextPipeline", "IC-LoRA"),
+        ("LTX2HDRPipeline", "HDR"),
         ("LTX2LatentUpsamplePipeline", "latent upsampler"),
     ],
 )

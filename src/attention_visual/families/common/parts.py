@@ -165,12 +165,23 @@ def grid_of_sizes(transformer: nn.Module, sizes: Iterable[Any]) -> tuple[int, in
 
 
 def packed_call(
-    batch: int, tokens: int, grid: tuple[int, int, int], timestep: Any, what: str, drop: int = 0
+    batch: int,
+    tokens: int,
+    grid: tuple[int, int, int],
+    timestep: Any,
+    what: str,
+    drop: int = 0,
+    *,
+    step_timestep: torch.Tensor | None = None,
 ) -> TransformerCall:
     """The call's facts; per-token timesteps (``[batch, token]``) say which map frames are conditioning.
 
     Args:
         grid: ``(frame, y, x)`` of all ``tokens``, ``drop`` leading map frames (prepended tokens) included.
+        step_timestep: ``[batch]``: the step's own timestep where the call passes it beside per-token ones
+            (LTX-2's ``sigma``): the call's timestep, and frames below it are conditioning (:func:`held_frames`,
+            so a condition over every frame shows); None: ``timestep`` is the call's, and frames below its
+            largest entry are conditioning.
 
     Raises:
         CaptureError: The grid does not hold the call's tokens.
@@ -178,30 +189,39 @@ def packed_call(
     if grid[0] * grid[1] * grid[2] != tokens:
         raise CaptureError(f"the {what} transformer got {tokens} video tokens for a grid of {grid} (frame, y, x)")
     per_token = isinstance(timestep, torch.Tensor) and timestep.ndim == 2 and timestep.shape[1] == tokens
+    ceiling = None if step_timestep is None else float(step_timestep.flatten()[0])
+    given = timestep if isinstance(timestep, torch.Tensor) else None
     return TransformerCall(
         batch=batch,
         grid=grid,
-        timestep=timestep if isinstance(timestep, torch.Tensor) else None,
+        timestep=given if step_timestep is None else step_timestep,
         drop_leading_frames=drop,
-        conditioning_frames=held_frames(timestep[0], grid, drop) if per_token else None,
+        conditioning_frames=held_frames(timestep[0], grid, drop, ceiling) if per_token else None,
     )
 
 
-def held_frames(timestep: torch.Tensor, grid: tuple[int, int, int], drop: int = 0) -> tuple[int, ...]:
-    """Video map frames whose tokens all carry a timestep below the call's largest (conditioning inputs).
+def held_frames(
+    timestep: torch.Tensor, grid: tuple[int, int, int], drop: int = 0, step_timestep: float | None = None
+) -> tuple[int, ...]:
+    """Video map frames whose tokens all carry a timestep below the step's (conditioning inputs).
 
     ``timestep``: one item's per-token timesteps ``[token]`` (image-to-video: ``t · (1 − mask)``, 0 on the
     image's latent frame; LTX-Video's condition pipeline: ``min(t, (1 − strength) · 1000)`` on conditioned
-    tokens); the first ``drop`` map frames are prepended tokens, not video. One read-back.
+    tokens); the first ``drop`` map frames are prepended tokens, not video. The step's timestep is
+    ``step_timestep`` where the call passes it, else the largest per-token one (then a condition covering
+    every frame shows none). One read-back.
 
     Example:
         >>> held_frames(torch.tensor([0.0] * 6 + [900.0] * 12), (3, 2, 3))
         (0,)
         >>> held_frames(torch.tensor([0.0] * 6 + [0.0] * 6 + [900.0] * 12), (4, 2, 3), drop=1)
         (0,)
+        >>> held_frames(torch.zeros(18), (3, 2, 3), step_timestep=900.0)  # a condition over every frame
+        (0, 1, 2)
     """
     per_frame = timestep.detach().to(device="cpu", dtype=torch.float64).view(grid[0], -1).amax(dim=1)  # [frame]
-    return tuple(int(f) for f in torch.nonzero(per_frame[drop:] < per_frame.max()).flatten())
+    ceiling = per_frame.max() if step_timestep is None else torch.tensor(step_timestep, dtype=torch.float64)
+    return tuple(int(f) for f in torch.nonzero(per_frame[drop:] < ceiling).flatten())
 
 
 __all__ = [

@@ -5,12 +5,13 @@ Every diffusers LTX-2 checkpoint (LTX-2, LTX-2.3) has the same components (a Gem
 ``FlowMatchEulerDiscreteScheduler``) and no pipeline-level options, so each runs every task; ``auto`` picks
 the class its ``model_index.json`` names (``LTX2Pipeline``):
 
-========  ================================
-task      pipeline class
-========  ================================
-``t2v``   ``LTX2Pipeline``
-``i2v``   ``LTX2ImageToVideoPipeline``
-========  ================================
+=============  ================================
+task           pipeline class
+=============  ================================
+``t2v``        ``LTX2Pipeline``
+``i2v``        ``LTX2ImageToVideoPipeline``
+``condition``  ``LTX2ConditionPipeline``
+=============  ================================
 
 Example:
     >>> spec = RULES.read_model_index({"_class_name": "LTX2Pipeline"})

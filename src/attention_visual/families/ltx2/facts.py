@@ -1,16 +1,26 @@
 """The LTX-2 family as data: its pipelines, their facts, its checkpoints (no torch).
 
-=============  ===========================  =====  ============  ==============================================
-variant        pipeline class               task   conditioning  what the transformer gets
-=============  ===========================  =====  ============  ==============================================
-ltx2-t2v       LTX2Pipeline                 t2v    none          the latent grid (``num_frames``, ``height``,
-                                                                 ``width``) and ``video_coords``
-ltx2-i2v       LTX2ImageToVideoPipeline     i2v    first_frame   as t2v; per-token timesteps ``t · (1 − mask)``:
-                                                                 0 on latent frame 0, the image
-=============  ===========================  =====  ============  ==============================================
+==============  ===========================  =========  ============  =========================================
+variant         pipeline class               task       conditioning  what the transformer gets
+==============  ===========================  =========  ============  =========================================
+ltx2-t2v        LTX2Pipeline                 t2v        none          the latent grid (``num_frames``,
+                                                                      ``height``, ``width``), ``video_coords``
+ltx2-i2v        LTX2ImageToVideoPipeline     i2v        first_frame   as t2v; per-token timesteps
+                                                                      ``t · (1 − mask)``: 0 on latent frame 0,
+                                                                      the image
+ltx2-condition  LTX2ConditionPipeline        condition  none          as i2v where the prompt has an ``image``
+                                                                      or ``video``: one condition at latent
+                                                                      index 0 (strength 1) overwrites the
+                                                                      first frames' tokens in place;
+                                                                      conditions at index > 0 would be
+                                                                      appended as keyframe tokens after the
+                                                                      grid's (left out of the maps)
+==============  ===========================  =========  ============  =========================================
 
 Image-to-video re-compresses the image with H.264 (CRF 33, as in training) through PyAV unless the call
-passes ``image_crf=0``: the batch calls it as Lightricks do, so ``av`` is a requirement (``requires``).
+passes ``image_crf=0``: the batch calls it as Lightricks do, so ``av`` is a requirement (``requires``). The
+condition pipeline does the same to a one-frame condition (an ``image``; a ``video`` is not re-compressed), so
+it needs ``av`` only for a prompt with an image (``requires_for``).
 
 What every LTX-2 model (LTX-2, LTX-2.3) shares (diffusers 0.42: ``transformer_ltx2.py``,
 ``pipelines/ltx2/pipeline_ltx2*.py``, ``connectors.py``):
@@ -62,6 +72,7 @@ TITLE = "LTX-2"
 
 T2V_PIPELINE = "LTX2Pipeline"
 I2V_PIPELINE = "LTX2ImageToVideoPipeline"
+CONDITION_PIPELINE = "LTX2ConditionPipeline"
 
 TEXT_LENGTH = 1024
 """``max_sequence_length`` of the LTX-2 pipelines (Gemma-3 tokens, left-padded)."""
@@ -95,6 +106,14 @@ VARIANTS: dict[str, Variant] = {
     for v in (
         _variant("ltx2-t2v", T2V_PIPELINE, "t2v"),
         _variant("ltx2-i2v", I2V_PIPELINE, "i2v", conditioning="first_frame", expand_timesteps=True, requires=("av",)),
+        _variant(
+            "ltx2-condition",
+            CONDITION_PIPELINE,
+            "condition",
+            expand_timesteps=True,
+            requires=("av",),
+            requires_for=("image",),
+        ),
     )
 }
 """Every supported variant by name. Every checkpoint runs every task (the components are the same)."""
@@ -102,7 +121,6 @@ VARIANTS: dict[str, Variant] = {
 _OTHER_MODEL = "it runs another model (a latent upsampler or a video decoder): there is no text attention"
 _APPENDED = "it appends reference or keyframe tokens to the video's, which the capture does not place in the grid yet"
 UNSUPPORTED = {
-    "LTX2ConditionPipeline": ("LTX-2's condition pipeline", _APPENDED + "; run t2v or i2v"),
     "LTX2InContextPipeline": ("LTX-2's IC-LoRA pipeline", _APPENDED),
     "LTX2HDRPipeline": ("LTX-2's HDR pipeline", _APPENDED),
     "LTX2DFRPipeline": ("LTX-2.5's DFR pipeline", _APPENDED),
@@ -114,6 +132,7 @@ UNSUPPORTED = {
 TINY_MODELS = {
     "tiny-ltx2": "ltx2-t2v",
     "tiny-ltx2-i2v": "ltx2-i2v",
+    "tiny-ltx2-condition": "ltx2-condition",
 }
 """The offline random-weight models of :mod:`attention_visual.models.tiny_ltx2` and the variant each realises."""
 
@@ -144,6 +163,7 @@ FAMILY = ModelFamily(
 
 __all__ = [
     "CHECKPOINTS",
+    "CONDITION_PIPELINE",
     "EXTRA_PASSES",
     "FAMILY",
     "FRAMES_PER_LATENT",

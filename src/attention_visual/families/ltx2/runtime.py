@@ -14,12 +14,19 @@ Implements :class:`~attention_visual.families.runtime.FamilyRuntime` (the facts 
 * **Passes.** One call per step on ``[uncond, cond]`` (batched guidance), then the perturbed calls under
   ``uncond_stg`` / ``uncond_modality``, which the variant's ``ignored_passes`` leave out.
 * **Grid.** ``hidden_states`` is packed ``[batch, video_token, channel]`` (the audio stream is a separate
-  argument); the pipelines pass the latent grid as ``num_frames``/``height``/``width``.
+  argument); the pipelines pass the latent grid as ``num_frames``/``height``/``width``. ``LTX2ConditionPipeline``
+  overwrites the tokens of a condition at latent index 0 in place (per-token timesteps ``t · (1 − strength)``
+  there) and appends those of a condition at index > 0 ("keyframes") after the grid's: a call with more tokens
+  than the grid's ``f · y · x`` keeps only the first ``f · y · x`` query rows (the measure reads the count in
+  the call's facts); the keyframe tokens are no grid cell and are left out of the maps.
+* **Call.** The batch's ``image`` or ``video`` becomes the condition pipeline's
+  ``conditions=[LTX2VideoCondition(frames, index=0, strength=1)]`` (:func:`adapt_call`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -30,6 +37,7 @@ from attention_visual.families.common.parts import (
     call_argument,
     cast_components,
     grid_of_sizes,
+    import_pipeline_class,
     locate_normed_attention,
     normed_cross_probe,
     packed_call,
@@ -38,19 +46,22 @@ from attention_visual.families.common.parts import (
     per_key_bias,
 )
 from attention_visual.families.interface import (
+    CALL_FACTS_SLOT,
     AttentionInputs,
     AttentionSite,
     Probe,
     TransformerCall,
 )
-from attention_visual.families.ltx2.facts import I2V_PIPELINE, T2V_PIPELINE, TITLE, VARIANTS
+from attention_visual.families.ltx2.facts import CONDITION_PIPELINE, I2V_PIPELINE, T2V_PIPELINE, TITLE, VARIANTS
 from attention_visual.families.spec import Variant
 
 _BY_CLASS = {v.pipeline_class: v for v in VARIANTS.values()}
 # LTX2VideoTransformer3DModel.forward(hidden_states, audio_hidden_states, encoder_hidden_states,
 #     audio_encoder_hidden_states, timestep, audio_timestep, sigma, audio_sigma, encoder_attention_mask,
 #     audio_encoder_attention_mask, num_frames, height, width, ...)
-_POSITIONS = {"hidden_states": 0, "timestep": 4, "num_frames": 10, "height": 11, "width": 12}
+_POSITIONS = {"hidden_states": 0, "timestep": 4, "sigma": 6, "num_frames": 10, "height": 11, "width": 12}
+_GRID_TOKENS = "grid_tokens"
+"""The call's facts: how many leading video tokens are the grid's (the rest are appended keyframe tokens)."""
 _GRID_ARGUMENTS = ("num_frames", "height", "width")
 # LTX2Attention.forward(hidden_states, encoder_hidden_states, attention_mask, query_rotary_emb, key_rotary_emb)
 _MASK_POSITION, _ROPE_POSITION = 2, 3
@@ -89,7 +100,10 @@ def locate(transformer: nn.Module, variant: Variant, block_list: str) -> list[At
 
 def _words(slots: Mapping[str, Any]) -> AttentionInputs:
     """q, k and the key bias of one ``attn2`` call (no mask passed: every key is attended, bias 0)."""
-    query, key, call = slots["query"], slots["key"], slots["call"]
+    query, key, call = slots["query"], slots["key"], slots["call"]  # query: [batch, video_token, channel]
+    grid_tokens = slots[CALL_FACTS_SLOT].get(_GRID_TOKENS)
+    if grid_tokens is not None:  # appended keyframe tokens after the grid's: not grid cells
+        query = query[:, :grid_tokens]
     if call_argument(call.args, call.kwargs, "query_rotary_emb", _ROPE_POSITION) is not None:
         raise CaptureError("attn2 got a query_rotary_emb: this LTX-2 transformer rotates its text attention")
     bias = per_key_bias(call_argument(call.args, call.kwargs, "attention_mask", _MASK_POSITION), key)
@@ -109,26 +123,46 @@ def probe(variant: Variant, *, image_map: bool) -> Probe:
 def read_call(
     variant: Variant, transformer: nn.Module, args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> TransformerCall:
-    """Batch, grid and timestep of one call; per-token timesteps say which frames are conditioning."""
+    """Batch, grid and timestep of one call; per-token timesteps say which frames are conditioning.
+
+    Tokens beyond the grid's ``f · y · x`` (keyframes the condition pipeline appends; another pipeline's call
+    with them is refused) are left out: the call's facts tell the measure how many query rows are the grid's,
+    and the per-token timesteps are cut to them.
+    The step's timestep is ``sigma`` (``[batch]``, which the pipelines pass beside the per-token ``timestep``):
+    the pass clock checks it, and conditioning frames are those held below it, so a condition that covers every
+    latent frame (a video as long as the output) is labelled too and the clock does not read its 0.
+
+    Raises:
+        CaptureError: No grid arguments, fewer tokens than the grid, or more outside the condition pipeline.
+    """
     batch, tokens = packed_tokens(call_argument(args, kwargs, "hidden_states", _POSITIONS["hidden_states"]), TITLE)
     grid = grid_of_sizes(transformer, (call_argument(args, kwargs, n, _POSITIONS[n]) for n in _GRID_ARGUMENTS))
     if grid is None:
         raise CaptureError("the LTX-2 transformer was called without num_frames/height/width (the latent grid)")
-    return packed_call(batch, tokens, grid, call_argument(args, kwargs, "timestep", _POSITIONS["timestep"]), TITLE)
+    cells = grid[0] * grid[1] * grid[2]
+    appended = tokens > cells and variant.pipeline_class == CONDITION_PIPELINE  # keyframe tokens after the grid's
+    kept = cells if appended else tokens  # another count: packed_call refuses it
+    timestep = call_argument(args, kwargs, "timestep", _POSITIONS["timestep"])  # [batch] or [batch, token]
+    if appended and isinstance(timestep, torch.Tensor) and timestep.ndim == 2 and timestep.shape[1] == tokens:
+        timestep = timestep[:, :kept]  # the grid's tokens lead
+    sigma = call_argument(args, kwargs, "sigma", _POSITIONS["sigma"])  # [batch]: the step's timestep
+    step = sigma if isinstance(sigma, torch.Tensor) and sigma.ndim == 1 and sigma.numel() == batch else None
+    call = packed_call(batch, kept, grid, timestep, TITLE, step_timestep=step)
+    return replace(call, facts={_GRID_TOKENS: kept}) if appended else call
 
 
 # -- loading ----------------------------------------------------------------------------------------------
+#: The diffusers module of every pipeline class (imported where used).
+_MODULES = {
+    T2V_PIPELINE: "diffusers.pipelines.ltx2.pipeline_ltx2",
+    I2V_PIPELINE: "diffusers.pipelines.ltx2.pipeline_ltx2_image2video",
+    CONDITION_PIPELINE: "diffusers.pipelines.ltx2.pipeline_ltx2_condition",
+}
+
+
 def pipeline_class(class_name: str) -> Any:
     """The diffusers class of an LTX-2 pipeline class name."""
-    if class_name == T2V_PIPELINE:
-        from diffusers.pipelines.ltx2.pipeline_ltx2 import LTX2Pipeline
-
-        return LTX2Pipeline
-    if class_name == I2V_PIPELINE:
-        from diffusers.pipelines.ltx2.pipeline_ltx2_image2video import LTX2ImageToVideoPipeline
-
-        return LTX2ImageToVideoPipeline
-    raise ValueError(f"{class_name} is not an LTX-2 pipeline class")
+    return import_pipeline_class(class_name, _MODULES, TITLE)
 
 
 def from_pretrained(class_name: str, location: str, spec: Any, *, dtype: torch.dtype, local_files_only: bool) -> Any:
@@ -148,6 +182,25 @@ def set_flow_shift(pipe: Any, flow_shift: float) -> None:
     )
 
 
+def adapt_call(pipe: Any, variant: Variant, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The condition pipeline takes the prompt's ``image`` or ``video`` (one: the config checks) as a condition at 0.
+
+    ``LTX2VideoCondition(frames, index=0, strength=1)``: the frames overwrite the first latent frames' tokens
+    (an image: frame 0; a video: as many latent frames as it covers), held clean. An image is re-compressed
+    with H.264 at the model's CRF through PyAV (as Lightricks do; ``requires``); a video is not. Without an
+    input the call has no condition (text to video). Other pipelines' arguments pass unchanged.
+    """
+    if variant.pipeline_class != CONDITION_PIPELINE:
+        return kwargs
+    from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
+
+    image, video = kwargs.pop("image", None), kwargs.pop("video", None)
+    frames = image if image is not None else video  # one PIL image, or a list of PIL frames
+    if frames is not None:
+        kwargs["conditions"] = [LTX2VideoCondition(frames=frames, index=0, strength=1.0)]
+    return kwargs
+
+
 _COMPONENTS = ("text_encoder", "connectors", "transformer", "vae", "audio_vae", "vocoder")
 
 
@@ -157,6 +210,7 @@ def cast(pipe: Any, dtype: torch.dtype) -> None:
 
 
 __all__ = [
+    "adapt_call",
     "cast",
     "describe_pipeline",
     "experts",
