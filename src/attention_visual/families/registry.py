@@ -129,7 +129,7 @@ def supported_summary() -> str:
         'Wan (WanPipeline, ..., LucyEditPipeline); CogVideoX (CogVideoXPipeline, ...);
          HunyuanVideo-1.5 (HunyuanVideo15Pipeline, HunyuanVideo15ImageToVideoPipeline);
          HunyuanVideo (HunyuanVideoPipeline); LTX-Video (LTXPipeline, ...);
-         LTX-2 (LTX2Pipeline, LTX2ImageToVideoPipeline)'
+         LTX-2 (LTX2Pipeline, ..., LTX2ConditionPipeline)'
     """
     return "; ".join(f"{f.title} ({', '.join(f.pipeline_classes)})" for f in FAMILIES)
 
