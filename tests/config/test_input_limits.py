@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -111,13 +112,16 @@ def test_config_and_generate_refuse_a_huge_image_in_one_line(command: str, tmp_p
     """Refused in one line before the image is decoded (``make test``: ``config``; ``make soak``: ``generate`` too)."""
     write_png(tmp_path / "huge.png", 13000, 13000)
     (tmp_path / "broken.png").write_bytes(b"not a png")  # fails at the same check, decoding nothing
-    run = run_measured(cli(command, _i2v_config(tmp_path, "huge.png")), timeout=300)
+    # The two runs side by side (each is mostly torch's import): their peaks are each process's own.
+    with ThreadPoolExecutor(2) as pool:
+        configs = [_i2v_config(tmp_path, image) for image in ("huge.png", "broken.png")]
+        runs = [pool.submit(run_measured, cli(command, config), timeout=300) for config in configs]
+        run, baseline = (r.result() for r in runs)
     assert run.status == 2, run.describe()
     assert "Traceback" not in run.stderr, run.describe()
     errors = [line for line in run.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and "huge.png is too large: 13000×13000" in errors[0], run.describe()
     # Both commands load torch and the tokenizer first; decoding the image would add 169 MB (L) + 507 MB (RGB).
-    baseline = run_measured(cli(command, _i2v_config(tmp_path, "broken.png")), timeout=300)
     assert baseline.status == 2 and "cannot decode image" in baseline.stderr, baseline.describe()
     assert run.peak_mb < baseline.peak_mb + 100, f"{run.describe()}\nbaseline: {baseline.peak_mb:.0f} MB"
     assert not (tmp_path / "out").exists()
