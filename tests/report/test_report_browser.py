@@ -303,6 +303,7 @@ PLAYER_LIMIT = 30
 """Chromium's media player limit in the 60-video test (1,000 by default): far fewer than its 300 videos."""
 
 
+@pytest.mark.soak  # 30 s of Chromium: in make soak (CI), beside the 1,000-video soak
 def test_every_video_plays_with_few_players(tmp_path: Path) -> None:
     """60 videos × 5 players, with Chromium allowing only 30 players per page: every prompt in turn, then
     the batch view and expand-all, and every video on screen plays (players are released off screen)."""
