@@ -59,13 +59,13 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     options = BatchOptions(overwrite=args.overwrite, progress=False if args.no_progress else None)
     with interrupts_as_exceptions():  # SIGTERM, SIGHUP and Ctrl-C: clean up, then exit 143, 129, 130
-        result = run_batch(config, args.config, options)
         try:
+            result = run_batch(config, args.config, options)
             if result.rank == 0:
                 sys.stdout.write(format_summary(result))
                 sys.stdout.flush()
-        except KeyboardInterrupt:  # a signal while the summary is printed: the batch has ended, a rerun says so
-            print(resume_hint(result.batch_dir), file=sys.stderr)  # noqa: T201
+        except KeyboardInterrupt:  # before the batch folder was set up, after the batch ended, or in the summary
+            print(resume_hint(None), file=sys.stderr)  # noqa: T201
             raise
         if result.interrupted:
             print(resume_hint(result.batch_dir), file=sys.stderr)  # noqa: T201

@@ -78,9 +78,10 @@ class BatchResult:
         return EXIT_OK
 
 
-def resume_hint(batch_dir: Path) -> str:
-    """The line printed on Ctrl-C."""
-    return f"interrupted: run the same command again to resume batch {batch_dir}"
+def resume_hint(batch_dir: Path | None) -> str:
+    """The line printed on Ctrl-C (``batch_dir`` None: the signal came before or after the batch reported it)."""
+    where = f"batch {batch_dir}" if batch_dir is not None else "the batch"
+    return f"interrupted: run the same command again to resume {where}"
 
 
 def format_summary(result: BatchResult) -> str:
