@@ -265,6 +265,7 @@ def test_packed_attributes_must_agree_with_the_shape() -> None:
             check_array(document, path)
 
 
+@pytest.mark.skipif(not has_extra("analysis"), reason="needs zarr (the analysis extra)")
 def test_a_damaged_shard_read_entry_by_entry_is_bad_data_not_an_io_fault(tmp_path: Path) -> None:
     from attention_visual.analysis import pack_batch
     from attention_visual.storage.packed.reader import PackedReader
