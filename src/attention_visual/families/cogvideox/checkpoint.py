@@ -38,9 +38,9 @@ from attention_visual.families.cogvideox.facts import (
     VAE_SPATIAL_FACTOR,
     VARIANTS,
 )
-from attention_visual.families.spec import Variant
+from attention_visual.families.common.checkpoints import check_known_task
+from attention_visual.families.spec import AUTO_TASK, Variant
 
-AUTO_TASK = "auto"
 #: Tasks a batch can ask for (``generation.pipeline``), and the diffusers pipeline class of each.
 TASK_PIPELINES = {"t2v": T2V_PIPELINE, "i2v": I2V_PIPELINE, "v2v": V2V_PIPELINE}
 #: The transformer's ``config.json`` says the version (``patch_size_t``) and RoPE: needed for every class.
@@ -119,8 +119,7 @@ def pipeline_class_for(spec: CheckpointSpec, task: str = AUTO_TASK, source: str 
         raise ConfigError(f"{source}: {V15_V2V_REFUSAL}")
     if task == AUTO_TASK:
         return spec.class_name
-    if task not in TASK_PIPELINES:
-        raise ConfigError(f"pipeline {task!r} is not one of: {', '.join([AUTO_TASK, *TASK_PIPELINES])}")
+    check_known_task(task, TASK_PIPELINES)
     allowed = tasks_of(spec)
     if task not in allowed:
         raise ConfigError(f"{source} ({spec.class_name}) cannot run pipeline {task!r}; it runs: {', '.join(allowed)}")
@@ -150,7 +149,6 @@ def spec_of_variant(variant: Variant) -> CheckpointSpec:
 
 
 __all__ = [
-    "AUTO_TASK",
     "TASK_PIPELINES",
     "TRANSFORMER_CONFIG_CLASSES",
     "CheckpointSpec",

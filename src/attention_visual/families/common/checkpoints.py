@@ -107,4 +107,15 @@ class ClassOnlyCheckpoints:
         return next(v for v in self.variants if v.task == task)
 
 
-__all__ = ["ClassOnlyCheckpoints", "ClassOnlySpec"]
+def check_known_task(task: str, tasks: Iterable[str]) -> None:
+    """A family's ``pipeline_class_for`` first: ``task`` must be ``auto`` or one of the family's ``tasks``.
+
+    Raises:
+        ConfigError: Neither (the message lists them, ``auto`` first).
+    """
+    names = list(tasks)
+    if task != AUTO_TASK and task not in names:
+        raise ConfigError(f"pipeline {task!r} is not one of: {', '.join([AUTO_TASK, *names])}")
+
+
+__all__ = ["ClassOnlyCheckpoints", "ClassOnlySpec", "check_known_task"]

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from attention_visual.errors import ConfigError
+from attention_visual.families.common.checkpoints import check_known_task
 from attention_visual.families.hunyuan15.facts import I2V_PIPELINE, T2V_PIPELINE, VARIANTS, resolution_buckets
 from attention_visual.families.spec import AUTO_TASK, Variant
 
@@ -92,8 +93,7 @@ def pipeline_class_for(spec: CheckpointSpec, task: str = AUTO_TASK, source: str 
     """
     if task == AUTO_TASK:
         return spec.class_name
-    if task not in TASK_PIPELINES:
-        raise ConfigError(f"pipeline {task!r} is not one of: {', '.join([AUTO_TASK, *TASK_PIPELINES])}")
+    check_known_task(task, TASK_PIPELINES)
     if task != spec.default_task:
         raise ConfigError(
             f"{source} ({spec.class_name}) cannot run pipeline {task!r}; it runs: {spec.default_task} "

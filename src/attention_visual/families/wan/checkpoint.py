@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from attention_visual.errors import ConfigError
+from attention_visual.families.common.checkpoints import check_known_task
 from attention_visual.families.spec import AUTO_TASK, Variant
 from attention_visual.families.wan.facts import (
     CHRONOEDIT_PIPELINE,
@@ -214,8 +215,7 @@ def pipeline_class_for(spec: CheckpointSpec, task: str = AUTO_TASK, source: str 
     """
     if task == AUTO_TASK:
         return spec.class_name
-    if task not in TASK_PIPELINES:
-        raise ConfigError(f"pipeline {task!r} is not one of: {', '.join([AUTO_TASK, *TASK_PIPELINES])}")
+    check_known_task(task, TASK_PIPELINES)
     allowed = tasks_of(spec)
     if task not in allowed:
         raise ConfigError(
