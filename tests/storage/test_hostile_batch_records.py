@@ -21,6 +21,7 @@ from attention_visual.storage.batch import manifest as bm
 from attention_visual.storage.batch.layout import LOCK_FILE, MANIFEST_FILE, TRANSACTION_FILE
 from attention_visual.storage.batch.lock import BatchLock, read_holder
 from attention_visual.storage.schema.limits import MAX_JSON_BYTES, MAX_RECORD_BYTES
+from support.shared import changes, snapshot_of
 
 pytestmark = pytest.mark.light
 
@@ -149,10 +150,6 @@ def test_the_lock_is_never_written_through_a_link(tmp_path: Path) -> None:
         assert read_holder(batch).command == "pack"
 
 
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 #: What the batch writes, linked out: a whole owned folder, a folder inside one, a file inside one.
 LINKED = ["report", "videos", "attention_videos", "status", "inputs", "videos/prompt_001", "status/x.json"]
 
@@ -170,10 +167,10 @@ def test_no_command_that_changes_a_batch_takes_it_through_a_link(name: str, tmp_
         (batch / name).symlink_to(target / "keep.txt")
     else:
         (batch / name).symlink_to(target, target_is_directory=True)
-    before = _snapshot(outside)
+    before = snapshot_of(outside)
     with pytest.raises(AttentionDataError, match=f"{name}: a symbolic link inside the batch"):
         BatchLock.acquire(batch, command="report")
-    assert _snapshot(outside) == before
+    assert changes(outside, before) == []
     (batch / name).unlink()
     with BatchLock.acquire(batch, command="report"):  # refused for the link alone, and the lock was released
         assert read_holder(batch).command == "report"
